@@ -1,0 +1,30 @@
+"""voltline's Kafka bus: topic setup, acknowledged publishing, at-least-once consumers, request/reply.
+
+See libs/bus/README.md for the guarantees.
+"""
+
+from voltline_bus.admin import TopicSpec, ensure_topics
+from voltline_bus.config import BusConfig
+from voltline_bus.consumer import EventConsumer, Handler
+from voltline_bus.dispatch import Dispatcher
+from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
+from voltline_bus.producer import Outgoing, Producer
+from voltline_bus.rpc import RequestReplyClient, reply
+
+__all__ = [
+    "BrokerUnavailable",
+    "BusConfig",
+    "BusError",
+    "Dispatcher",
+    "EventConsumer",
+    "Handler",
+    "Outgoing",
+    "Producer",
+    "PublishError",
+    "RequestReplyClient",
+    "RequestTimeout",
+    "TopicSetupError",
+    "TopicSpec",
+    "ensure_topics",
+    "reply",
+]

@@ -1,0 +1,50 @@
+"""Waiting for a broker that is still starting (compose, k8s, `make run`) instead of crashing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
+
+from voltline_bus.errors import BrokerUnavailable
+
+T = TypeVar("T")
+
+log = structlog.get_logger()
+
+_TRANSIENT = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError)
+
+
+def is_transient(exc: KafkaError) -> bool:
+    return isinstance(exc, _TRANSIENT) or bool(getattr(exc, "retriable", False))
+
+
+async def retry_until_reachable(
+    attempt: Callable[[], Awaitable[T]], *, what: str, bootstrap: str, give_up_after: float
+) -> T:
+    """Run `attempt` until it succeeds, retrying transient Kafka errors for up to `give_up_after` seconds.
+
+    `attempt` must build its client afresh and close it on failure: aiokafka clients are not
+    meant to be started twice.
+    """
+    deadline = time.monotonic() + give_up_after
+    delay = 0.1
+    while True:
+        try:
+            return await attempt()
+        except KafkaError as exc:
+            if not is_transient(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise BrokerUnavailable(
+                    f"{what}: Kafka at {bootstrap} not reachable within {give_up_after:.0f}s ({exc!r})"
+                ) from exc
+            log.info(
+                "kafka not reachable yet, retrying", what=what, bootstrap=bootstrap, error=repr(exc), retry_in=delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -1,0 +1,166 @@
+"""Idempotent topic creation, run by every service at startup before it produces or consumes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    InvalidConfigurationError,
+    InvalidRequestError,
+    KafkaError,
+    PolicyViolationError,
+    TopicAlreadyExistsError,
+    UnsupportedVersionError,
+    for_code,
+)
+
+from voltline_bus._retry import is_transient, retry_until_reachable
+from voltline_bus.config import BusConfig
+from voltline_bus.errors import BrokerUnavailable, TopicSetupError
+
+log = structlog.get_logger()
+
+# Errors that mean "this broker does not do topic configs" rather than "this topic is wrong".
+_CONFIG_REFUSED = (InvalidConfigurationError, InvalidRequestError, PolicyViolationError, UnsupportedVersionError)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 1
+    compacted: bool = False
+    retention_ms: int | None = None
+
+    def configs(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.compacted:
+            out["cleanup.policy"] = "compact"
+        if self.retention_ms is not None:
+            out["retention.ms"] = str(self.retention_ms)
+        return out
+
+
+async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
+    """Create the topics that do not exist yet and wait until every partition has a leader.
+
+    Safe to run from many instances at once; already-existing topics are left as they are (a
+    partition-count mismatch is only logged). Retries while the broker is unreachable for up to
+    `config.connect_timeout` seconds, then raises BrokerUnavailable.
+    """
+    unique = list({spec.name: spec for spec in specs}.values())
+    if not unique:
+        return
+    deadline = time.monotonic() + config.connect_timeout
+
+    async def connect() -> AIOKafkaAdminClient:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=config.bootstrap,
+            client_id=f"{config.client_id}-admin",
+            request_timeout_ms=config.request_timeout_ms,
+        )
+        try:
+            await admin.start()
+        except BaseException:
+            await admin.close()
+            raise
+        return admin
+
+    admin = await retry_until_reachable(
+        connect, what="ensure_topics", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
+    )
+    try:
+        await _until(deadline, "create topics", lambda: _create(admin, unique, config.replication_factor))
+        await _until(deadline, "wait for topic leaders", lambda: _await_leaders(admin, unique))
+    finally:
+        await admin.close()
+
+
+async def _until(deadline: float, what: str, step: Callable[[], Awaitable[bool]]) -> None:
+    """Repeat `step` (returns True when done) through transient errors until the deadline."""
+    delay = 0.05
+    while True:
+        try:
+            if await step():
+                return
+            error: Exception | None = None
+        except KafkaError as exc:
+            if not is_transient(exc):
+                raise TopicSetupError(f"{what} failed: {exc!r}") from exc
+            error = exc
+        if time.monotonic() + delay > deadline:
+            raise BrokerUnavailable(f"{what}: not done before the deadline (last error: {error!r})")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication: int) -> bool:
+    pending = {spec.name: spec for spec in specs}
+    without_configs: set[str] = set()
+    while pending:
+        new = [
+            NewTopic(
+                spec.name,
+                spec.partitions,
+                replication,
+                topic_configs=None if spec.name in without_configs else spec.configs() or None,
+            )
+            for spec in pending.values()
+        ]
+        response = await admin.create_topics(new)
+        retry: dict[str, TopicSpec] = {}
+        transient: list[str] = []
+        for topic, code, *rest in response.topic_errors:
+            message = rest[0] if rest else None
+            spec = pending[topic]
+            if code == 0:
+                log.info("topic created", topic=topic, partitions=spec.partitions, configs=spec.configs())
+                continue
+            error = for_code(code)
+            if error is TopicAlreadyExistsError:
+                log.debug("topic already exists", topic=topic)
+            elif issubclass(error, _CONFIG_REFUSED) and spec.configs() and topic not in without_configs:
+                # tansu-style brokers may not implement per-topic configs; a topic without them
+                # still works (just without compaction/retention), which beats not starting.
+                log.warning(
+                    "broker refused topic configs, creating the topic without them",
+                    topic=topic,
+                    configs=spec.configs(),
+                    error=error.__name__,
+                    detail=message,
+                )
+                without_configs.add(topic)
+                retry[topic] = spec
+            elif getattr(error, "retriable", False):
+                transient.append(topic)
+            else:
+                raise TopicSetupError(f"cannot create topic {topic!r}: {error.__name__}: {message}")
+        if transient:
+            log.info("topic creation hit a transient error, retrying", topics=transient)
+            return False
+        pending = retry
+    return True
+
+
+async def _await_leaders(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> bool:
+    described = {entry["topic"]: entry for entry in await admin.describe_topics([spec.name for spec in specs])}
+    for spec in specs:
+        entry = described.get(spec.name)
+        if entry is None or entry["error_code"] != 0 or not entry["partitions"]:
+            return False
+        if any(p["error_code"] != 0 or p["leader"] < 0 for p in entry["partitions"]):
+            return False
+    for spec in specs:
+        actual = len(described[spec.name]["partitions"])
+        if actual != spec.partitions:
+            log.warning(
+                "existing topic has a different partition count; leaving it as is",
+                topic=spec.name,
+                expected=spec.partitions,
+                actual=actual,
+            )
+    return True

@@ -1,0 +1,23 @@
+"""Connection settings shared by every bus client (producer, consumer, admin, request/reply)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BusConfig:
+    """How to reach Kafka.
+
+    `idempotence` must be off against the tansu dev broker, which refuses InitProducerId;
+    `replication_factor` is used only when creating topics (1 for a single-broker cluster).
+    """
+
+    bootstrap: str
+    client_id: str
+    idempotence: bool = True
+    linger_ms: int = 5
+    request_timeout_ms: int = 30000
+    replication_factor: int = 1
+    # How long start()/ensure_topics() keep retrying while the broker is not reachable yet.
+    connect_timeout: float = 30.0

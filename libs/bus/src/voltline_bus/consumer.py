@@ -1,0 +1,390 @@
+"""A consumer-group runner with at-least-once delivery, retries and a dead-letter topic.
+
+Offsets are committed one message at a time, only after its handler succeeded or it was
+dead-lettered, so a crash at any point means redelivery, never loss. Handlers must therefore be
+idempotent (dedupe by `event_id`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
+from aiokafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
+from voltline_events import Envelope, Topics
+
+from voltline_bus import headers as h
+from voltline_bus._retry import retry_until_reachable
+from voltline_bus.admin import TopicSpec, ensure_topics
+from voltline_bus.config import BusConfig
+from voltline_bus.errors import PublishError
+from voltline_bus.metrics import (
+    HANDLER_LATENCY,
+    MESSAGES_CONSUMED,
+    MESSAGES_DEAD_LETTERED,
+    MESSAGES_FAILED,
+    MESSAGES_HANDLED,
+)
+from voltline_bus.producer import Producer
+
+log = structlog.get_logger()
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+_MAX_ERROR_TEXT = 2000
+
+
+@dataclass
+class _Batch:
+    """One getmany() result being worked on; `abandon` stops it after the in-flight messages."""
+
+    abandon: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Outcome(enum.Enum):
+    COMMIT = "commit"  # handled or dead-lettered: move past it
+    LEAVE = "leave"  # interrupted (stop/rebalance): leave it uncommitted for redelivery
+
+
+class EventConsumer:
+    """Runs `handler` for every envelope on `topics` as a member of consumer group `group_id`.
+
+    - One partition is processed strictly in order; partitions of one fetched batch run concurrently.
+    - A failing handler is retried with exponential backoff (`backoff_initial` doubling up to
+      `backoff_max`) up to `max_attempts` times, then the original bytes go to
+      `Topics.dead_letter(topic)` with `dlq.*` headers, and the offset is committed.
+    - Bytes that are not an Envelope are dead-lettered at once; tombstones (null values) are skipped.
+    - `stop()` lets in-flight handler calls finish and commits them, then leaves the group.
+    """
+
+    def __init__(
+        self,
+        config: BusConfig,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handler: Handler,
+        dead_letter: Producer,
+        max_attempts: int = 5,
+        backoff_initial: float = 0.2,
+        backoff_max: float = 5.0,
+        auto_offset_reset: Literal["earliest", "latest"] = "earliest",
+        max_poll_records: int = 100,
+        ensure_dead_letter_topics: bool = True,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if not topics:
+            raise ValueError("topics must not be empty")
+        self._config = config
+        self._group_id = group_id
+        self._topics = list(dict.fromkeys(topics))
+        self._handler = handler
+        self._dead_letter = dead_letter
+        self._max_attempts = max_attempts
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._auto_offset_reset = auto_offset_reset
+        self._max_poll_records = max_poll_records
+        self._ensure_dlq = ensure_dead_letter_topics
+        # Passed through to AIOKafkaConsumer (e.g. session_timeout_ms, heartbeat_interval_ms in tests).
+        self._consumer_options = consumer_options or {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._batch: _Batch | None = None
+        self._stopping = False
+        self._polling = False
+        self._log = log.bind(group_id=group_id)
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    async def start(self) -> None:
+        """Join the group (returns once partitions are assigned) and start the processing task."""
+        if self._consumer is not None:
+            return
+        config = self._config
+        if self._ensure_dlq:
+            await ensure_topics(config, [TopicSpec(Topics.dead_letter(topic)) for topic in self._topics])
+        listener = _RevokeListener(self)
+
+        async def connect() -> AIOKafkaConsumer:
+            options: dict[str, Any] = {
+                "session_timeout_ms": 10_000,
+                "heartbeat_interval_ms": 3_000,
+                # Long enough for the revoke callback to finish an in-flight message and commit it.
+                "rebalance_timeout_ms": 60_000,
+                **self._consumer_options,
+            }
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=config.bootstrap,
+                client_id=config.client_id,
+                group_id=self._group_id,
+                enable_auto_commit=False,
+                auto_offset_reset=self._auto_offset_reset,
+                max_poll_records=self._max_poll_records,
+                **options,
+            )
+            consumer.subscribe(self._topics, listener=listener)
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            return consumer
+
+        self._stopping = False
+        self._consumer = await retry_until_reachable(
+            connect, what=f"consumer {self._group_id}", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
+        )
+        self._log.info("consumer started", topics=self._topics, assignment=_tps(self._consumer.assignment()))
+        self._task = asyncio.create_task(self._loop(self._consumer), name=f"consumer:{self._group_id}")
+
+    async def run(self) -> None:
+        """Start if needed and process until stop(); cancelling run() stops gracefully."""
+        await self.start()
+        assert self._task is not None
+        try:
+            await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            await self.stop()
+            raise
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Finish in-flight messages, commit them, leave the group.
+
+        A handler still running after `grace` seconds is cancelled; its message stays
+        uncommitted and is redelivered.
+        """
+        consumer, task = self._consumer, self._task
+        if consumer is None:
+            return
+        self._stopping = True
+        if self._batch is not None:
+            self._batch.abandon.set()
+        if task is not None:
+            if self._polling:
+                task.cancel()  # idle in getmany(): nothing in flight, stop at once
+            done, _ = await asyncio.wait({task}, timeout=grace)
+            if not done:
+                self._log.warning("handler did not finish in time; cancelling it", grace=grace)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._consumer = self._task = None
+        await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
+        self._log.info("consumer stopped")
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- processing ------------------------------------------------------------------------
+
+    async def _loop(self, consumer: AIOKafkaConsumer) -> None:
+        delay = self._backoff_initial
+        while not self._stopping:
+            try:
+                self._polling = True
+                try:
+                    records = await consumer.getmany(timeout_ms=1000)
+                finally:
+                    self._polling = False
+                if not records or self._stopping:
+                    continue
+                batch = self._batch = _Batch()
+                try:
+                    await asyncio.gather(*(self._drain(consumer, tp, rs, batch) for tp, rs in records.items()))
+                finally:
+                    self._batch = None
+                    batch.done.set()
+                delay = self._backoff_initial
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                # aiokafka reconnects by itself; surfacing errors here are logged and polled again.
+                self._log.warning("kafka error while consuming; retrying", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+            except Exception:
+                self._log.exception("unexpected error in consumer loop; continuing", retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff_max)
+
+    async def _drain(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
+    ) -> None:
+        """Handle one partition's records in order, committing each; stop early if abandoned."""
+        for record in records:
+            if batch.abandon.is_set():
+                return
+            try:
+                outcome = await self._process(record, batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in here must not skip the record silently
+                self._log.exception("error processing record; it will be redelivered", topic=tp.topic)
+                return
+            if outcome is _Outcome.LEAVE or not await self._commit(consumer, tp, record.offset + 1):
+                return
+
+    async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
+        topic = record.topic
+        MESSAGES_CONSUMED.labels(topic, self._group_id).inc()
+        where = {"topic": topic, "partition": record.partition, "offset": record.offset}
+        if record.value is None:
+            self._log.debug("tombstone skipped", **where)
+            return _Outcome.COMMIT
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except (ValidationError, ValueError) as exc:
+            self._log.warning("not a valid envelope; dead-lettering", error=_error_text(exc)[:300], **where)
+            return await self._dead_letter_record(record, exc, attempts=0, batch=batch)
+
+        bound = self._log.bind(
+            event_type=envelope.type,
+            event_id=str(envelope.event_id),
+            station_id=envelope.station_id,
+            correlation_id=envelope.correlation_id,
+            **where,
+        )
+        delay = self._backoff_initial
+        for attempt in range(1, self._max_attempts + 1):
+            started = time.perf_counter()
+            try:
+                await self._handler(envelope)
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
+                    raise
+                HANDLER_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
+                MESSAGES_FAILED.labels(topic, self._group_id).inc()
+                if attempt >= self._max_attempts:
+                    bound.error("handler failed, giving up; dead-lettering", attempt=attempt, exc_info=exc)
+                    return await self._dead_letter_record(record, exc, attempts=attempt, batch=batch)
+                bound.warning("handler failed; retrying", attempt=attempt, retry_in=delay, error=repr(exc))
+                if await _interrupted(batch, delay):
+                    bound.info("retry interrupted by stop/rebalance; leaving the message for redelivery")
+                    return _Outcome.LEAVE
+                delay = min(delay * 2, self._backoff_max)
+            else:
+                HANDLER_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
+                MESSAGES_HANDLED.labels(topic, self._group_id).inc()
+                bound.debug("handled", attempt=attempt)
+                return _Outcome.COMMIT
+        raise AssertionError("unreachable")
+
+    async def _dead_letter_record(
+        self, record: ConsumerRecord, exc: BaseException, *, attempts: int, batch: _Batch
+    ) -> _Outcome:
+        """Publish the original bytes to the DLQ, retrying until acknowledged or interrupted."""
+        dlq = Topics.dead_letter(record.topic)
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith(h.DLQ_PREFIX)]
+        headers += [
+            (h.DLQ_ERROR, _error_text(exc)[:_MAX_ERROR_TEXT].encode()),
+            (h.DLQ_ERROR_TYPE, type(exc).__name__.encode()),
+            (h.DLQ_ORIGINAL_TOPIC, record.topic.encode()),
+            (h.DLQ_ORIGINAL_PARTITION, str(record.partition).encode()),
+            (h.DLQ_ORIGINAL_OFFSET, str(record.offset).encode()),
+            (h.DLQ_ATTEMPTS, str(attempts).encode()),
+            (h.DLQ_GROUP, self._group_id.encode()),
+        ]
+        delay = self._backoff_initial
+        while True:
+            try:
+                await self._dead_letter.publish_raw(dlq, record.value, key=record.key, headers=headers)
+            except PublishError as error:
+                self._log.error("dead-letter publish failed; retrying", dlq=dlq, error=repr(error), retry_in=delay)
+                if await _interrupted(batch, delay):
+                    return _Outcome.LEAVE
+                delay = min(delay * 2, self._backoff_max)
+                continue
+            MESSAGES_DEAD_LETTERED.labels(record.topic, self._group_id).inc()
+            self._log.warning(
+                "message dead-lettered",
+                dlq=dlq,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                attempts=attempts,
+            )
+            return _Outcome.COMMIT
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
+        """Commit one offset; False means the partition is no longer ours and draining must stop."""
+        try:
+            await consumer.commit({tp: OffsetAndMetadata(offset, "")})
+        except (CommitFailedError, IllegalStateError) as exc:
+            self._log.warning("commit rejected after a rebalance; the message will be redelivered", error=repr(exc))
+            return False
+        except KafkaError as exc:
+            # A later commit of this partition covers this offset too; keep going.
+            self._log.warning("commit failed; a later commit will cover it", topic=tp.topic, error=repr(exc))
+        return True
+
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        batch = self._batch
+        if batch is None:
+            return
+        self._log.info("partitions revoked; finishing in-flight messages", revoked=_tps(revoked))
+        batch.abandon.set()
+        await batch.done.wait()
+
+
+class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Before a rebalance: finish and commit in-flight messages, drop the rest of the batch.
+
+    The rest is not lost: a new assignment restarts fetching from the committed offsets.
+    """
+
+    def __init__(self, owner: EventConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._owner._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._owner._log.info("partitions assigned", assigned=_tps(assigned))
+
+
+async def _interrupted(batch: _Batch, delay: float) -> bool:
+    """Sleep `delay` seconds unless the batch is abandoned first; True if it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(batch.abandon.wait(), timeout=delay)
+    return batch.abandon.is_set()
+
+
+def _being_cancelled() -> bool:
+    """Tell our own cancellation (stop) from a CancelledError a handler let escape."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _tps(tps: set[TopicPartition] | frozenset[TopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)

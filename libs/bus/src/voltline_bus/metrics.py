@@ -1,0 +1,45 @@
+"""Prometheus metrics of the bus, registered once on the default registry at import."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+PUBLISH_LATENCY = Histogram(
+    "voltline_bus_publish_duration_seconds",
+    "Time from publish() to the broker's acknowledgement (acks=all).",
+    ("topic",),
+    buckets=_LATENCY_BUCKETS,
+)
+PUBLISH_FAILURES = Counter(
+    "voltline_bus_publish_failures_total", "Messages the broker did not acknowledge.", ("topic",)
+)
+MESSAGES_CONSUMED = Counter(
+    "voltline_bus_messages_consumed_total", "Records a consumer received (each delivery counts).", ("topic", "group")
+)
+MESSAGES_HANDLED = Counter(
+    "voltline_bus_messages_handled_total", "Records whose handler succeeded.", ("topic", "group")
+)
+MESSAGES_FAILED = Counter(
+    "voltline_bus_messages_failed_total", "Handler attempts that raised (every retry counts).", ("topic", "group")
+)
+MESSAGES_DEAD_LETTERED = Counter(
+    "voltline_bus_messages_dead_lettered_total", "Records parked on a dead-letter topic.", ("topic", "group")
+)
+HANDLER_LATENCY = Histogram(
+    "voltline_bus_handler_duration_seconds",
+    "Duration of one handler attempt.",
+    ("topic", "group"),
+    buckets=_LATENCY_BUCKETS,
+)
+REQUEST_LATENCY = Histogram(
+    "voltline_bus_request_duration_seconds",
+    "Request/reply round trip, publish included, for requests that got a reply.",
+    ("topic",),
+    buckets=_LATENCY_BUCKETS,
+)
+REQUEST_TIMEOUTS = Counter("voltline_bus_request_timeouts_total", "Requests that got no reply in time.", ("topic",))
+LATE_REPLIES = Counter(
+    "voltline_bus_late_replies_total", "Replies dropped because nobody waited for them any more.", ("reply_topic",)
+)

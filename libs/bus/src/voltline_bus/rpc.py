@@ -1,0 +1,238 @@
+"""Request/reply over Kafka: the gateway asks, a service answers on the asker's own reply topic.
+
+Each requesting instance owns a reply topic and reads it without a consumer group (no rebalances,
+no offsets), starting from its end: replies to requests of an earlier incarnation are of no use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from types import TracebackType
+from typing import Self
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaError
+from pydantic import ValidationError
+from voltline_events import Envelope, Event, envelope_for, station_key
+
+from voltline_bus._retry import retry_until_reachable
+from voltline_bus.admin import TopicSpec, ensure_topics
+from voltline_bus.config import BusConfig
+from voltline_bus.errors import BusError, RequestTimeout
+from voltline_bus.metrics import LATE_REPLIES, REQUEST_LATENCY, REQUEST_TIMEOUTS
+from voltline_bus.producer import Producer
+
+log = structlog.get_logger()
+
+# Replies matter for seconds; keep them an hour for debugging, not forever.
+REPLY_RETENTION_MS = 3_600_000
+
+
+class RequestReplyClient:
+    """Sends requests with `reply_to=reply_topic` and matches replies by `correlation_id`."""
+
+    def __init__(
+        self,
+        config: BusConfig,
+        producer: Producer,
+        reply_topic: str,
+        *,
+        reply_partitions: int = 1,
+        reply_retention_ms: int | None = REPLY_RETENTION_MS,
+    ) -> None:
+        self._config = config
+        self._producer = producer
+        self._reply_topic = reply_topic
+        self._spec = TopicSpec(reply_topic, partitions=reply_partitions, retention_ms=reply_retention_ms)
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._pending: dict[str, asyncio.Future[Envelope]] = {}
+
+    @property
+    def reply_topic(self) -> str:
+        return self._reply_topic
+
+    async def start(self) -> None:
+        """Create the reply topic and position at its end before any request can go out."""
+        if self._consumer is not None:
+            return
+        config = self._config
+        await ensure_topics(config, [self._spec])
+
+        async def connect() -> AIOKafkaConsumer:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=config.bootstrap,
+                client_id=f"{config.client_id}-replies",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="latest",
+                request_timeout_ms=config.request_timeout_ms,
+            )
+            try:
+                await consumer.start()
+                partitions = await _partitions(consumer, self._reply_topic)
+                tps = [TopicPartition(self._reply_topic, p) for p in sorted(partitions)]
+                consumer.assign(tps)
+                await consumer.seek_to_end(*tps)
+                for tp in tps:  # resolves the end offsets now, so a fast reply cannot slip past us
+                    await consumer.position(tp)
+            except BaseException:
+                await consumer.stop()
+                raise
+            return consumer
+
+        self._consumer = await retry_until_reachable(
+            connect, what="reply consumer", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
+        )
+        self._task = asyncio.create_task(self._read_replies(self._consumer), name=f"replies:{self._reply_topic}")
+        log.info("request/reply client started", reply_topic=self._reply_topic)
+
+    async def stop(self) -> None:
+        """Stop reading replies; requests still waiting get RequestTimeout (callers fall back)."""
+        consumer, task = self._consumer, self._task
+        self._consumer = self._task = None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if consumer is not None:
+            await consumer.stop()
+        for correlation_id, future in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(
+                    RequestTimeout("request/reply client stopped before the reply", correlation_id=correlation_id)
+                )
+        self._pending.clear()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def request(
+        self,
+        topic: str,
+        envelope: Envelope,
+        *,
+        key: bytes | None = None,
+        timeout: float,  # noqa: ASYNC109 - part of the API services call; asyncio.timeout is used inside
+    ) -> Envelope:
+        """Publish `envelope` to `topic` and return the reply; RequestTimeout after `timeout` s.
+
+        The timeout covers publishing too. A reply arriving later is dropped (and logged).
+        """
+        if self._task is None:
+            raise BusError("RequestReplyClient is not started")
+        correlation_id = envelope.correlation_id or str(uuid.uuid4())
+        if correlation_id in self._pending:
+            raise BusError(f"a request with correlation_id {correlation_id!r} is already waiting")
+        request = envelope.model_copy(update={"correlation_id": correlation_id, "reply_to": self._reply_topic})
+        future: asyncio.Future[Envelope] = asyncio.get_running_loop().create_future()
+        self._pending[correlation_id] = future
+        bound = log.bind(
+            topic=topic,
+            event_type=request.type,
+            event_id=str(request.event_id),
+            station_id=request.station_id,
+            correlation_id=correlation_id,
+        )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._producer.publish(topic, request, key=key)
+                reply = await future
+        except TimeoutError as exc:
+            if isinstance(exc, RequestTimeout):
+                raise
+            REQUEST_TIMEOUTS.labels(topic).inc()
+            bound.warning("request timed out", timeout=timeout)
+            raise RequestTimeout(
+                f"no reply to {request.type} on {topic!r} within {timeout}s", correlation_id=correlation_id
+            ) from None
+        finally:
+            self._pending.pop(correlation_id, None)
+        REQUEST_LATENCY.labels(topic).observe(time.perf_counter() - started)
+        bound.debug("reply received", reply_type=reply.type)
+        return reply
+
+    async def _read_replies(self, consumer: AIOKafkaConsumer) -> None:
+        delay = 0.1
+        while True:
+            try:
+                batches = await consumer.getmany(timeout_ms=1000)
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                log.warning(
+                    "kafka error while reading replies; retrying", reply_topic=self._reply_topic, error=repr(exc)
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for records in batches.values():
+                for record in records:
+                    self._deliver(record.value, record.offset)
+
+    def _deliver(self, value: bytes | None, offset: int) -> None:
+        try:
+            reply = Envelope.from_bytes(value or b"")
+        except (ValidationError, ValueError):
+            log.warning("reply is not a valid envelope; dropped", reply_topic=self._reply_topic, offset=offset)
+            return
+        future = self._pending.get(reply.correlation_id or "")
+        if future is None or future.done():
+            LATE_REPLIES.labels(self._reply_topic).inc()
+            log.info(
+                "late or unknown reply dropped",
+                reply_topic=self._reply_topic,
+                event_type=reply.type,
+                event_id=str(reply.event_id),
+                station_id=reply.station_id,
+                correlation_id=reply.correlation_id,
+            )
+            return
+        future.set_result(reply)
+
+
+async def reply(producer: Producer, request: Envelope, payload: Event, *, source: str) -> None:
+    """Answer `request` on its `reply_to` topic, keyed by station, with the same correlation id.
+
+    Requests without `reply_to` (or `correlation_id`) cannot be answered; they are logged and ignored.
+    """
+    if not request.reply_to or not request.correlation_id:
+        log.warning(
+            "request without reply_to/correlation_id; not replying",
+            event_type=request.type,
+            event_id=str(request.event_id),
+            station_id=request.station_id,
+            correlation_id=request.correlation_id,
+        )
+        return
+    envelope = envelope_for(
+        payload,
+        source=source,
+        station_id=request.station_id,
+        correlation_id=request.correlation_id,
+        session_id=request.session_id,
+        message_id=request.message_id,
+    )
+    key = station_key(request.station_id) if request.station_id else None
+    await producer.publish(request.reply_to, envelope, key=key)
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str, attempts: int = 50) -> set[int]:
+    """Partition ids of a (just created) topic, once the consumer's metadata knows them."""
+    for _ in range(attempts):
+        await consumer.topics()  # refreshes cluster metadata
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await asyncio.sleep(0.1)
+    raise BusError(f"topic {topic!r} has no partitions in the cluster metadata")

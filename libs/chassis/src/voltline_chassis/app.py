@@ -1,0 +1,88 @@
+"""Build a service's FastAPI app with the chassis conventions baked in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+
+from voltline_chassis.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, health_router
+from voltline_chassis.logging import configure_logging, get_logger
+from voltline_chassis.metrics import SERVICE_INFO, metrics_endpoint
+from voltline_chassis.middleware import RequestObservabilityMiddleware
+from voltline_chassis.problems import PROBLEM_RESPONSES, install_problem_handlers
+from voltline_chassis.security import BearerAuthGate, TokenVerifier, require_role
+from voltline_chassis.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+API_PREFIX = "/api/v1"
+
+log = get_logger(__name__)
+
+
+def _wrap_lifespan(settings: ServiceSettings, version: str, inner: Lifespan | None) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        log.info("service_starting", version=version, instance_id=settings.instance_id)
+        if inner is None:
+            log.info("service_started")
+            yield None
+        else:
+            async with inner(app) as state:
+                log.info("service_started")
+                yield state
+        log.info("service_stopped")
+
+    return lifespan
+
+
+def create_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    version: str,
+    verifier: TokenVerifier,
+    readiness_checks: Mapping[str, ReadinessCheck],
+    lifespan: Lifespan | None = None,
+    routers: Sequence[APIRouter] = (),
+    readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    configure_logs: bool = True,
+) -> FastAPI:
+    """Assemble the app: ops endpoints open, every ``routers`` route under ``/api/v1`` behind a token.
+
+    Routers get a baseline ``viewer`` requirement; declare ``operator``/``admin`` per route with
+    ``require_role``. ``lifespan`` is a FastAPI-style ``(app) -> async context manager`` that owns the
+    service's resources (DB engine, Kafka clients); what it yields becomes ``request.state``.
+    """
+    if configure_logs:
+        configure_logging(settings.service_name, settings.log_level, settings.log_json)
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=_wrap_lifespan(settings, version, lifespan),
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = verifier
+
+    install_problem_handlers(app)
+    app.include_router(health_router(readiness_checks, readiness_timeout))
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    for router in routers:
+        app.include_router(
+            router,
+            prefix=API_PREFIX,
+            dependencies=[Depends(require_role("viewer"))],
+            responses=PROBLEM_RESPONSES,
+        )
+
+    # add_middleware prepends: the gate runs inside the observability middleware, so rejected
+    # requests are still logged, counted and carry a request id.
+    app.add_middleware(BearerAuthGate, verifier=verifier, prefix=API_PREFIX)
+    app.add_middleware(RequestObservabilityMiddleware, service=settings.service_name)
+
+    SERVICE_INFO.labels(settings.service_name, version, settings.instance_id).set(1)
+    return app

@@ -1,0 +1,72 @@
+"""Liveness and readiness endpoints.
+
+``/healthz`` only says the event loop answers (restarting won't fix a dead dependency);
+``/readyz`` runs the service's dependency checks so the load balancer stops routing to an
+instance that cannot do its job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+from fastapi import APIRouter
+from starlette.responses import JSONResponse, Response
+
+from voltline_chassis.logging import get_logger, scrub_secrets
+from voltline_chassis.problems import Problem
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+DEFAULT_CHECK_TIMEOUT = 2.0
+# /readyz is unauthenticated: keep failure reasons short and strip credentials from DSNs.
+_MAX_REASON = 200
+
+log = get_logger(__name__)
+
+
+async def _run_check(name: str, check: ReadinessCheck, limit_s: float) -> str | None:
+    """Return ``None`` when healthy, else a short reason."""
+    try:
+        async with asyncio.timeout(limit_s):
+            await check()
+    except TimeoutError:
+        reason = f"timed out after {limit_s:g}s"
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    else:
+        return None
+    reason = scrub_secrets(reason)[:_MAX_REASON]
+    log.warning("readiness_check_failed", check=name, reason=reason)
+    return reason
+
+
+def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = DEFAULT_CHECK_TIMEOUT) -> APIRouter:
+    """Build the ``/healthz`` + ``/readyz`` router for the given checks."""
+    router = APIRouter(tags=["ops"])
+    frozen = dict(checks)
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        names = list(frozen)
+        reasons = await asyncio.gather(*(_run_check(n, frozen[n], timeout) for n in names))
+        results = dict(zip(names, reasons, strict=True))
+        failed = {name: reason for name, reason in results.items() if reason is not None}
+        if not failed:
+            return JSONResponse({"status": "ready", "checks": {name: "ok" for name in names}})
+        summary = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
+        problem = Problem(
+            503,
+            f"Not ready, failing check(s): {summary}",
+            extra={
+                "checks": {n: "ok" if r is None else f"failed: {r}" for n, r in results.items()},
+                "failed": sorted(failed),
+            },
+        )
+        return problem.to_response("/readyz")
+
+    return router

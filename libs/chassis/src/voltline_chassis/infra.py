@@ -1,0 +1,64 @@
+"""The bus and store plumbing every stateful service has, built once from its settings.
+
+A service's bootstrap adds its own consumers and routes; this owns the order things start and stop
+in: migrations before anything reads the store, the producer before the outbox relay, consumers
+(started by the service) last, and the reverse on the way down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from voltline_bus import BusConfig, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_events import Topics
+from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
+
+from voltline_chassis.settings import ServiceSettings
+
+
+@dataclass
+class ServiceInfra:
+    settings: ServiceSettings
+    topics: Topics
+    source: str
+    bus: BusConfig
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    producer: Producer
+    relay: OutboxRelay
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> ServiceInfra:
+        if not settings.database_url:
+            raise ValueError(f"VOLTLINE_DATABASE_URL must be set for the {settings.service_name} service")
+        source = f"{settings.service_name}/{settings.instance_id}"
+        bus = BusConfig(bootstrap=settings.kafka_bootstrap, client_id=source, idempotence=settings.kafka_idempotence)
+        engine = create_engine(settings.database_url)
+        producer = Producer(bus)
+        return cls(
+            settings=settings,
+            topics=Topics(settings.topic_prefix),
+            source=source,
+            bus=bus,
+            engine=engine,
+            sessions=session_factory(engine),
+            producer=producer,
+            relay=OutboxRelay(engine, producer),
+        )
+
+    async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
+        await run_migrations(self.settings.database_url or "", migrations)
+        await ensure_topics(self.bus, topics)
+        await self.producer.start()
+        await self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {"database": lambda: check_database(self.engine), "kafka": lambda: check_broker(self.bus)}

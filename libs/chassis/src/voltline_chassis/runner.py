@@ -1,0 +1,43 @@
+"""Run a chassis app under uvicorn so each service's ``__main__`` stays three lines."""
+
+from __future__ import annotations
+
+import uvicorn
+from fastapi import FastAPI
+
+from voltline_chassis.logging import configure_logging
+from voltline_chassis.settings import ServiceSettings
+
+# Exit code uvicorn's own CLI uses when lifespan startup fails.
+STARTUP_FAILURE = 3
+
+
+def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: float = 15.0) -> uvicorn.Server:
+    """Build (not start) the server; e2e tests can ``await server.serve()`` several in one loop."""
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,  # keep the chassis JSON logging instead of uvicorn's dictConfig
+        access_log=False,  # the request middleware already logs one line per request
+        lifespan="on",  # a failing startup must stop the process, not serve half-initialised
+        timeout_graceful_shutdown=graceful_timeout,  # long-lived websockets must not block SIGTERM
+        server_header=False,
+    )
+    return uvicorn.Server(config)
+
+
+def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: float = 15.0) -> None:
+    """Serve until SIGTERM/SIGINT, then drain in-flight requests and run lifespan shutdown.
+
+    uvicorn installs the signal handlers; on shutdown it re-raises the captured signal, so the
+    process exit status still reports how it was stopped.
+    """
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    server = make_server(app, settings, graceful_timeout=graceful_timeout)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        return  # Ctrl-C after a clean shutdown: no traceback.
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)

@@ -1,0 +1,58 @@
+"""Configuration shared by every voltline service.
+
+Services subclass :class:`ServiceSettings`, give ``service_name``/``http_port`` (and usually
+``database_url``) a default, and add their own fields. Everything is read from ``VOLTLINE_*``
+environment variables so one deployment manifest style works for all six services.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from voltline_chassis.logging import scrub_secrets
+
+_LOG_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"})
+
+
+def default_instance_id() -> str:
+    """Identify this process in logs, metrics and consumer-group member ids."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; subclasses inherit the ``VOLTLINE_`` env prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="VOLTLINE_", extra="ignore", validate_default=True)
+
+    service_name: str
+    instance_id: str = Field(default_factory=default_instance_id)
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # The embedded tansu broker does not implement idempotent producers, so dev/test turns this off.
+    kafka_idempotence: bool = True
+    topic_prefix: str = ""
+    # Plain str because drivers need it; its password is masked in repr() and in log lines.
+    database_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(ge=0, le=65535)
+    admin_token: SecretStr | None = None
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _normalise_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {sorted(_LOG_LEVELS)}, got {value!r}")
+        return level
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Settings end up in reprs, tracebacks and startup logs; DSNs must not carry passwords there.
+        for name, value in super().__repr_args__():
+            yield name, scrub_secrets(value) if isinstance(value, str) else value

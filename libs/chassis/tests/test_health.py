@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+from voltline_chassis import PROBLEM_MEDIA_TYPE
+
+
+async def _ok() -> None:
+    return None
+
+
+async def _refused() -> None:
+    raise ConnectionRefusedError("connect to postgresql://voltline:s3cretpw@db:5432/billing refused")
+
+
+async def _hangs() -> None:
+    await asyncio.sleep(10)
+
+
+async def test_healthz_needs_no_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_ok_lists_every_check(app_factory) -> None:
+    app = app_factory(readiness_checks={"database": _ok, "kafka": _ok})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok", "kafka": "ok"}}
+
+
+async def test_readyz_failure_names_the_check_and_hides_credentials(app_factory) -> None:
+    app = app_factory(readiness_checks={"database": _refused, "kafka": _ok})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body = response.json()
+    assert body["status"] == 503
+    assert body["failed"] == ["database"]
+    assert body["checks"]["kafka"] == "ok"
+    assert body["checks"]["database"].startswith("failed: ConnectionRefusedError")
+    assert "database" in body["detail"] and "kafka" not in body["detail"]
+    assert "s3cretpw" not in response.text
+
+
+async def test_readyz_times_out_slow_checks_concurrently(app_factory) -> None:
+    app = app_factory(readiness_checks={"kafka": _hangs, "database": _hangs, "cache": _ok}, readiness_timeout=0.2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        started = time.perf_counter()
+        response = await client.get("/readyz")
+        elapsed = time.perf_counter() - started
+    assert response.status_code == 503
+    body = response.json()
+    assert body["failed"] == ["database", "kafka"]
+    assert body["checks"]["kafka"] == "failed: timed out after 0.2s"
+    assert body["checks"]["cache"] == "ok"
+    assert elapsed < 0.39, "checks must run concurrently, not one timeout after another"
+
+
+async def test_docs_and_openapi_are_public(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/docs")).status_code == 200
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["info"] == {"title": "Test service", "version": "1.2.3"}
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    post = spec["paths"]["/api/v1/sessions"]["post"]
+    assert post["security"] == [{"HTTPBearer": []}]
+    # Validation errors are documented as what the app really returns: problem+json.
+    assert set(post["responses"]["422"]["content"]) == {PROBLEM_MEDIA_TYPE}
+    assert "/healthz" not in spec["paths"]

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+import pytest
+import structlog
+from voltline_chassis import bind_context, configure_logging, get_logger
+from voltline_chassis.logging import scrub_secrets
+
+
+@pytest.fixture(autouse=True)
+def _clean_context() -> None:
+    structlog.contextvars.clear_contextvars()
+
+
+def test_lines_are_json_with_utc_timestamp_and_service(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    configure_logging("billing", "INFO", json=True)
+    get_logger("voltline.test").info("tariff_loaded", tariff_id="T-1")
+    get_logger("voltline.test").debug("too_verbose")
+    [line] = helpers.log_lines(capsys.readouterr().out)
+    assert line["event"] == "tariff_loaded"
+    assert line["tariff_id"] == "T-1"
+    assert line["service"] == "billing"
+    assert line["level"] == "info"
+    assert line["logger"] == "voltline.test"
+    assert line["timestamp"].endswith("Z") and "T" in line["timestamp"]
+
+
+def test_secrets_are_redacted(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    configure_logging("auth", "INFO", json=True)
+    get_logger().info(
+        "login_attempt",
+        user="alice",
+        password="hunter2",
+        headers={"Authorization": "Bearer abc.def", "Accept": "json"},
+        api_key="k-123",
+        dsn="postgresql://voltline:pgpass@db:5432/auth",
+    )
+    out = capsys.readouterr().out
+    [line] = helpers.log_lines(out)
+    assert line["password"] == "[REDACTED]"
+    assert line["api_key"] == "[REDACTED]"
+    assert line["headers"] == {"Authorization": "[REDACTED]", "Accept": "json"}
+    assert line["dsn"] == "postgresql://voltline:[REDACTED]@db:5432/auth"
+    assert line["user"] == "alice"
+    for secret in ("hunter2", "abc.def", "k-123", "pgpass"):
+        assert secret not in out
+
+
+def test_stdlib_loggers_share_the_json_format(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    configure_logging("gateway", "INFO", json=True)
+    logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler())  # what uvicorn's dictConfig does
+    configure_logging("gateway", "INFO", json=True)
+    with bind_context(station_id="CP-42"):
+        logging.getLogger("aiokafka.consumer").warning("Heartbeat failed for group %s", "billing")
+        logging.getLogger("uvicorn.error").info("client sent Authorization: Bearer leaked-token")
+    lines = helpers.log_lines(capsys.readouterr().out)
+    kafka, uvicorn_line = lines
+    assert kafka["event"] == "Heartbeat failed for group billing"
+    assert kafka["logger"] == "aiokafka.consumer" and kafka["level"] == "warning"
+    assert kafka["station_id"] == "CP-42" and kafka["service"] == "gateway"
+    assert "leaked-token" not in uvicorn_line["event"]
+
+
+def test_scrub_secrets_in_free_text() -> None:
+    assert scrub_secrets("retry with admin_token=abc123, user=bob") == "retry with admin_token=[REDACTED], user=bob"
+    assert scrub_secrets("amqp://u:p4ss@host/") == "amqp://u:[REDACTED]@host/"
+
+
+async def test_bind_context_is_per_task_and_restores(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    configure_logging("session", "INFO", json=True)
+    log = get_logger()
+
+    async def handle(station_id: str) -> None:
+        bind_context(station_id=station_id, session_id=f"S-{station_id}", message_id=None)
+        await asyncio.sleep(0.01)
+        log.info("meter_values")
+
+    await asyncio.gather(handle("CP-1"), handle("CP-2"))
+    with bind_context(station_id="CP-3", message_id="m-9"):
+        log.info("inside")
+    log.info("outside")
+
+    lines = helpers.log_lines(capsys.readouterr().out)
+    meter = sorted((line["station_id"], line["session_id"]) for line in lines if line["event"] == "meter_values")
+    assert meter == [("CP-1", "S-CP-1"), ("CP-2", "S-CP-2")]
+    assert all("message_id" not in line for line in lines if line["event"] == "meter_values")
+    inside, outside = lines[-2:]
+    assert inside["station_id"] == "CP-3" and inside["message_id"] == "m-9"
+    assert "station_id" not in outside and "message_id" not in outside
+
+
+async def test_request_lines_carry_request_and_station_context(
+    client: httpx.AsyncClient, helpers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = await client.post(
+        "/api/v1/sessions",
+        json={"station_id": "CP-5", "connector_id": 1},
+        headers={**helpers.bearer(helpers.OPERATOR), "X-Request-ID": "req-abc"},
+    )
+    assert response.status_code == 201
+    assert response.headers["x-request-id"] == "req-abc"
+    lines = helpers.log_lines(capsys.readouterr().out)
+    [handler_line] = [line for line in lines if line["event"] == "session_started"]
+    assert handler_line["station_id"] == "CP-5"
+    assert handler_line["request_id"] == "req-abc"
+    assert handler_line["principal"] == "op-key-1"
+    assert handler_line["service"] == "test-svc"
+    [access] = [line for line in lines if line["event"] == "http_request"]
+    assert access["route"] == "/api/v1/sessions" and access["status"] == 201 and access["method"] == "POST"
+    assert access["principal"] == "op-key-1"
+    assert isinstance(access["duration_ms"], float)
+    # Request-scoped context does not leak into the caller once the request is done.
+    assert structlog.contextvars.get_contextvars() == {}
+
+
+async def test_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz", headers={"X-Request-ID": 'evil"\ninjected'})
+    request_id = response.headers["x-request-id"]
+    assert request_id != 'evil"\ninjected' and len(request_id) == 32

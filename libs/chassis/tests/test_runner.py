@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from voltline_chassis import create_app, make_server, serve
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_server_runs_service_lifespan_and_stops_gracefully(helpers) -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        events.append("start")
+        yield
+        events.append("stop")
+
+    port = _free_port()
+    settings = helpers.make_settings(http_port=port)
+    app = create_app(
+        settings=settings,
+        title="t",
+        version="0",
+        verifier=helpers.DictVerifier({}),
+        readiness_checks={},
+        lifespan=lifespan,
+    )
+    server = make_server(app, settings)
+    task = asyncio.create_task(server.serve())
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        assert server.started and events == ["start"]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            response = await client.get("/healthz")
+        assert response.json() == {"status": "ok"}
+        assert "server" not in response.headers
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+    assert events == ["start", "stop"]
+
+
+def test_failed_startup_exits_non_zero(helpers, capsys: pytest.CaptureFixture[str]) -> None:
+    @asynccontextmanager
+    async def broken(app: FastAPI) -> AsyncIterator[None]:
+        raise ConnectionRefusedError("database unreachable")
+        yield
+
+    settings = helpers.make_settings(http_port=_free_port())
+    app = create_app(
+        settings=settings,
+        title="t",
+        version="0",
+        verifier=helpers.DictVerifier({}),
+        readiness_checks={},
+        lifespan=broken,
+    )
+    with pytest.raises(SystemExit) as excinfo:
+        serve(app, settings)
+    assert excinfo.value.code == 3
+    out = capsys.readouterr().out
+    assert "database unreachable" in out
+
+
+_SERVICE = textwrap.dedent(
+    """
+    from contextlib import asynccontextmanager
+    from pydantic import SecretStr
+    from voltline_chassis import ServiceSettings, StaticTokenVerifier, create_app, get_logger, serve
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        get_logger("svc").info("resources_closed")
+
+    settings = ServiceSettings(service_name="sigterm-svc", http_port={port}, admin_token=SecretStr("x"))
+    app = create_app(settings=settings, title="t", version="0", readiness_checks={{}},
+                     verifier=StaticTokenVerifier(settings.admin_token), lifespan=lifespan)
+    serve(app, settings)
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_shuts_down_gracefully() -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVICE.format(port=port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("service did not come up")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # uvicorn re-raises the captured SIGTERM after a clean shutdown, so the status reports the signal.
+    assert proc.returncode == -signal.SIGTERM
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    events = [line["event"] for line in lines]
+    assert events.index("resources_closed") < events.index("service_stopped")
+    assert all(line["service"] == "sigterm-svc" for line in lines)
+    assert "Traceback" not in err

@@ -1,0 +1,194 @@
+"""Process plumbing shared by the servers: free ports, child lifetimes, log tails.
+
+Every server here is a child process that must never outlive the Python process that
+started it (a leaked broker keeps ports and RAM on a shared 2-core machine), so children
+get a parent-death signal and are also tracked for an ``atexit`` sweep.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import random
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+# Ports are drawn below Linux's ephemeral range (32768+) so that a port we release during
+# Kafka pause()/resume() cannot be taken meanwhile by some client's outgoing connection.
+_PORT_RANGE = (15000, 32000)
+_PR_SET_PDEATHSIG = 1
+
+
+class ServerError(RuntimeError):
+    """A local server failed to start or stop; the message carries its log tail."""
+
+
+def free_port(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
+    """Pick a currently bindable TCP port outside the ephemeral range (see ``_PORT_RANGE``)."""
+    for _ in range(200):
+        port = random.randint(*_PORT_RANGE)
+        if port in exclude:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ServerError(f"no free TCP port found on {host} in {_PORT_RANGE}")
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_port_unused(host: str, port: int, what: str) -> None:
+    """Refuse a port that already has a listener: the readiness probe would talk to it instead."""
+    if port_open(host, port, timeout=0.2):
+        raise ServerError(f"cannot start {what}: {host}:{port} is already in use by another process")
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    """Last lines of a log file, for error messages; never raises."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError as exc:
+        return f"<log {path} unreadable: {exc}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _parent_death_preexec(death_signal: int) -> Callable[[], None]:
+    """Build a preexec_fn that makes the child receive ``death_signal`` when we die.
+
+    This covers the cases ``atexit`` cannot: SIGKILL of pytest, OOM kills, CI timeouts.
+    """
+    parent = os.getpid()
+
+    def preexec() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # parent already gone before prctl took effect
+            os.kill(os.getpid(), death_signal)
+
+    return preexec
+
+
+def spawn(
+    cmd: list[str],
+    *,
+    log_path: Path,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    user: int | None = None,
+    group: int | None = None,
+    death_signal: int = signal.SIGKILL,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running child with output appended to ``log_path``.
+
+    The child gets its own session so a terminal Ctrl-C reaches only us: we then stop it
+    in order (graceful signal, timeout, kill) instead of racing its own shutdown.
+    """
+    # The parent-death signal is tied to the *thread* that forked; only arm it from the
+    # main thread, where it matches the process lifetime (a worker thread may exit early).
+    preexec = _parent_death_preexec(death_signal) if threading.current_thread() is threading.main_thread() else None
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=preexec,
+            user=user,
+            group=group,
+            extra_groups=[] if user is not None else None,
+        )
+
+
+def terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
+    """Send ``sig``, wait up to ``timeout`` seconds, then SIGKILL; returns the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
+
+
+def wait_until(
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    proc: subprocess.Popen[bytes] | None,
+    what: str,
+    log_path: Path,
+    interval: float = 0.1,
+) -> None:
+    """Poll ``check`` until true; raise with the log tail if ``proc`` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc is not None and proc.poll() is not None:
+            raise ServerError(
+                f"{what} exited with code {proc.returncode} during startup; log {log_path}:\n{log_tail(log_path)}"
+            )
+        if check():
+            return
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"{what} did not become ready within {timeout:.0f}s; log {log_path}:\n{log_tail(log_path)}"
+            )
+        time.sleep(interval)
+
+
+class Stoppable(Protocol):
+    """Anything the atexit sweep can stop."""
+
+    def stop(self) -> None: ...
+
+
+# Strong references on purpose: a forgotten, garbage-collected server must still be stopped.
+_live: set[Stoppable] = set()
+
+
+def track(server: Stoppable) -> None:
+    """Register a running server for the atexit sweep."""
+    _live.add(server)
+
+
+def untrack(server: Stoppable) -> None:
+    """Forget a server that stopped cleanly."""
+    _live.discard(server)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop whatever is still running when the interpreter exits (e.g. after Ctrl-C)."""
+    for server in list(_live):
+        with contextlib.suppress(Exception):
+            server.stop()

@@ -1,0 +1,113 @@
+"""`make run`: the whole system on the embedded default, no Docker and no Java.
+
+A tansu broker (Kafka-compatible, topics in memory) and every service as its own process, each with
+a SQLite store under ./data. The admin token comes from VOLTLINE_ADMIN_TOKEN, else from
+data/admin-token, else is generated and written there. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+from voltline_devinfra._proc import ServerError
+from voltline_devinfra.stack import DEFAULT_PORTS, SERVICES, Stack
+from voltline_devinfra.tansu import TansuBroker
+
+
+def admin_token(data_dir: Path) -> str:
+    token = os.environ.get("VOLTLINE_ADMIN_TOKEN")
+    if token:
+        return token
+    path = data_dir / "admin-token"
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    token = secrets.token_urlsafe(32)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=Path("data"))
+    parser.add_argument("--host", default=os.environ.get("VOLTLINE_HTTP_HOST", "127.0.0.1"))
+    parser.add_argument("--kafka-port", type=int, default=int(os.environ.get("VOLTLINE_KAFKA_PORT", "9092")))
+    parser.add_argument("--ocpp-port", type=int, default=int(os.environ.get("VOLTLINE_OCPP_PORT", "9000")))
+    args = parser.parse_args(argv)
+
+    data_dir: Path = args.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = admin_token(data_dir)
+    started = time.monotonic()
+
+    external = os.environ.get("VOLTLINE_KAFKA_BOOTSTRAP")
+    broker: TansuBroker | None = None
+    if external:
+        bootstrap = external
+    else:
+        broker = TansuBroker(host="127.0.0.1", port=args.kafka_port, log_path=data_dir / "logs" / "tansu.log")
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+    stack = Stack(
+        common_env={
+            "VOLTLINE_KAFKA_BOOTSTRAP": bootstrap,
+            "VOLTLINE_KAFKA_IDEMPOTENCE": os.environ.get("VOLTLINE_KAFKA_IDEMPOTENCE", "false" if broker else "true"),
+            "VOLTLINE_ADMIN_TOKEN": token,
+            "VOLTLINE_HTTP_HOST": args.host,
+            "VOLTLINE_OCPP_HOST": os.environ.get("VOLTLINE_OCPP_HOST", args.host),
+            "VOLTLINE_OCPP_PORT": str(args.ocpp_port),
+        },
+        ports={name: int(os.environ.get(f"VOLTLINE_{name.upper()}_HTTP_PORT", port)) for name, port in DEFAULT_PORTS.items()},
+        database_urls={
+            name: os.environ.get(f"VOLTLINE_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir}/{name}.db")
+            for name in SERVICES
+            if name != "gateway"
+        },
+        log_dir=data_dir / "logs",
+    )
+
+    stopping = False
+
+    def _stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start(timeout=90)
+        _print_banner(stack, args, token, data_dir, time.monotonic() - started)
+        while not stopping:
+            for name in stack.dead():
+                print(f"!! {name} exited; see {stack.services[name].log_path}. Restarting it.", flush=True)
+                stack.restart(name)
+            time.sleep(0.5)
+    except ServerError as exc:
+        print(f"voltline failed to start: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("\nstopping voltline...", flush=True)
+        stack.stop()
+        if broker is not None:
+            broker.stop()
+        print("stopped.", flush=True)
+    return 0
+
+
+def _print_banner(stack: Stack, args: argparse.Namespace, token: str, data_dir: Path, took: float) -> None:
+    print(f"\nvoltline is up ({took:.1f} s). Ctrl-C stops everything.\n", flush=True)
+    print(f"  OCPP (stations)   ws://{args.host}:{args.ocpp_port}/ocpp/{{station_id}}  (ocpp1.6, ocpp2.0.1, ocpp2.1)")
+    for name in ("gateway", "auth", "session", "billing", "diagnostics", "analytics"):
+        service = stack.services[name]
+        print(f"  {name:<17} {service.url}   docs: {service.url}/docs")
+    print(f"\n  admin token       {token}\n  (also in {data_dir / 'admin-token'}; logs in {data_dir / 'logs'})\n", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

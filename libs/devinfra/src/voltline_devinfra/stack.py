@@ -1,0 +1,115 @@
+"""The voltline services as separate processes: what `make run` and the end-to-end tests start.
+
+Each service is `python -m voltline_<name>` with its own environment, log file and HTTP port; the
+stack waits for every `/readyz` and stops them all (SIGTERM, then SIGKILL) in reverse order.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from voltline_devinfra._proc import ServerError, log_tail, spawn, terminate, track, untrack
+
+SERVICES = ("auth", "session", "billing", "diagnostics", "analytics", "gateway")
+DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "session": 8002, "billing": 8003, "diagnostics": 8004, "analytics": 8005}
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    http_port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        host = self.env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
+        return f"http://{host}:{self.http_port}"
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+
+@dataclass(eq=False)
+class Stack:
+    """Start with `start()`, stop with `stop()`; `services[name].url` is where each listens."""
+
+    common_env: dict[str, str]
+    ports: dict[str, int]
+    database_urls: dict[str, str]
+    log_dir: Path
+    cwd: Path = field(default_factory=Path.cwd)
+    names: tuple[str, ...] = SERVICES
+    extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        track(self)
+        for name in self.names:
+            env = {**os.environ, **self.common_env, "VOLTLINE_HTTP_PORT": str(self.ports[name])}
+            if name in self.database_urls:
+                env["VOLTLINE_DATABASE_URL"] = self.database_urls[name]
+            env.update(self.extra_env.get(name, {}))
+            service = ServiceProcess(name, self.ports[name], env, self.log_dir / f"{name}.log")
+            self.services[name] = service
+            self._spawn(service)
+        self.wait_ready(timeout)
+
+    def _spawn(self, service: ServiceProcess) -> None:
+        service.proc = spawn(
+            [sys.executable, "-m", f"voltline_{service.name}"],
+            log_path=service.log_path,
+            cwd=self.cwd,
+            env=service.env,
+            death_signal=signal.SIGTERM,
+        )
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.services)
+        while pending:
+            for name in sorted(pending):
+                service = self.services[name]
+                if service.proc is not None and service.proc.poll() is not None:
+                    raise ServerError(
+                        f"{name} exited with code {service.proc.returncode}; log {service.log_path}:\n"
+                        f"{log_tail(service.log_path)}"
+                    )
+                if service.ready():
+                    pending.discard(name)
+            if pending and time.monotonic() > deadline:
+                tails = "\n".join(f"--- {n}:\n{log_tail(self.services[n].log_path, 20)}" for n in sorted(pending))
+                raise ServerError(f"not ready within {timeout:.0f}s: {', '.join(sorted(pending))}\n{tails}")
+            time.sleep(0.2)
+
+    def restart(self, name: str, timeout: float = 60.0) -> None:
+        """Stop one service and start it again (used to prove a restart loses nothing)."""
+        service = self.services[name]
+        if service.proc is not None:
+            terminate(service.proc, timeout=20)
+        self._spawn(service)
+        self.wait_ready(timeout)
+
+    def dead(self) -> list[str]:
+        return [n for n, s in self.services.items() if s.proc is not None and s.proc.poll() is not None]
+
+    def stop(self) -> None:
+        for name in reversed(list(self.services)):
+            proc = self.services[name].proc
+            if proc is not None:
+                terminate(proc, timeout=20)
+        untrack(self)

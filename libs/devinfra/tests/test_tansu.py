@@ -1,0 +1,62 @@
+"""The embedded tansu broker used by `make run`, driven with aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from voltline_devinfra._proc import ServerError, port_open
+from voltline_devinfra.tansu import TansuBroker
+
+
+@pytest.fixture(scope="module")
+def tansu() -> Iterator[TansuBroker]:
+    with TansuBroker() as broker:
+        yield broker
+
+
+async def test_produce_and_consume(tansu: TansuBroker, topic_prefix: str) -> None:
+    topic = f"{topic_prefix}tansu"
+    admin = AIOKafkaAdminClient(bootstrap_servers=tansu.bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    finally:
+        await admin.close()
+
+    # tansu cannot serve InitProducerId, so idempotence must be off.
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap_servers, enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"hello tansu")
+    finally:
+        await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=tansu.bootstrap_servers,
+        group_id=f"{topic_prefix}g",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        msg = await asyncio.wait_for(consumer.getone(), timeout=30)
+        await consumer.commit()
+    finally:
+        await consumer.stop()
+    assert msg.value == b"hello tansu"
+
+
+def test_stop_frees_port_and_fixed_port_clash_is_reported(tansu: TansuBroker) -> None:
+    with pytest.raises(ServerError, match="already in use"):
+        TansuBroker(port=tansu.port).start()
+    broker = TansuBroker().start()
+    port = broker.port
+    broker.stop()
+    assert not broker.is_running
+    assert not port_open("127.0.0.1", port)

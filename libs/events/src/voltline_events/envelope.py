@@ -1,0 +1,48 @@
+"""The versioned envelope every event on the bus travels in.
+
+The envelope carries what every consumer needs to route, deduplicate and trace an event without
+understanding its payload: consumers deduplicate by `event_id`, order per `station_id` (the partition
+key) and follow a request/reply or a causal chain by `correlation_id`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+ENVELOPE_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Version 1 of the event envelope (schemas/envelope.v1.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    envelope_version: int = Field(default=ENVELOPE_VERSION, ge=1)
+    event_id: UUID = Field(default_factory=uuid4, description="Unique per event; consumers dedupe on it.")
+    type: str = Field(min_length=1, max_length=128, description="Event type, e.g. station.boot_notification.")
+    schema_version: int = Field(ge=1, description="Version of the payload schema for this type.")
+    source: str = Field(min_length=1, max_length=128, description="Producing service and instance.")
+    time: AwareDatetime = Field(default_factory=utcnow, description="When the event happened, UTC.")
+    station_id: str | None = Field(default=None, max_length=48)
+    correlation_id: str | None = Field(default=None, max_length=128)
+    session_id: str | None = Field(default=None, max_length=128)
+    message_id: str | None = Field(default=None, max_length=64, description="OCPP message id, if any.")
+    reply_to: str | None = Field(
+        default=None, max_length=249, description="Topic a request wants its reply on."
+    )
+    payload: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)

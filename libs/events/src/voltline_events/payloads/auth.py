@@ -1,0 +1,49 @@
+"""Events and request/reply messages owned by the auth service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from voltline_events.payloads.station import OcppVersion
+from voltline_events.registry import Event, event
+
+RegistrationStatus = Literal["Accepted", "Pending", "Rejected"]
+
+
+@event
+class BootDecisionRequested(Event):
+    """The gateway asks whether a booting station may join."""
+
+    TYPE = "auth.boot_decision.requested"
+    VERSION = 1
+
+    ocpp_version: OcppVersion
+    vendor: str
+    model: str
+    serial_number: str | None = None
+
+
+@event
+class BootDecision(Event):
+    """The auth service's answer to BootDecisionRequested."""
+
+    TYPE = "auth.boot_decision"
+    VERSION = 1
+
+    status: RegistrationStatus
+    interval: int = Field(ge=0, description="Heartbeat interval (Accepted) or retry delay (others), s.")
+    reason: str | None = None
+
+
+@event
+class StationRegistered(Event):
+    """The current registry entry of a station; the newest per key wins (compacted topic)."""
+
+    TYPE = "auth.station_registered"
+    VERSION = 1
+
+    status: RegistrationStatus
+    security_profile: int = Field(ge=0, le=3)
+    deleted: bool = False

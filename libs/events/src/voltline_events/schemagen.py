@@ -1,0 +1,50 @@
+"""Writes the JSON Schemas in `schemas/` from the models: `python -m voltline_events.schemagen [DIR]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from voltline_events.envelope import Envelope
+from voltline_events.registry import registered_events
+
+
+def expected_schemas() -> dict[str, dict[str, Any]]:
+    """File name (relative to schemas/) -> schema, for the envelope and every registered event."""
+    out: dict[str, dict[str, Any]] = {
+        "envelope.v1.json": _with_id(Envelope.model_json_schema(), "envelope.v1")
+    }
+    for (event_type, version), model in sorted(registered_events().items()):
+        name = f"{event_type}.v{version}"
+        schema = _with_id(model.model_json_schema(), name)
+        schema["x-event-type"] = event_type
+        schema["x-schema-version"] = version
+        out[f"events/{name}.json"] = schema
+    return out
+
+
+def _with_id(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"voltline:{name}", **schema}
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def default_dir() -> Path:
+    return Path(__file__).resolve().parents[4] / "schemas"
+
+
+def main() -> None:
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default_dir()
+    for rel, schema in expected_schemas().items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(schema))
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""voltline's persistence layer: one URL picks PostgreSQL or SQLite; migrations run at start-up; a
+transactional outbox and an idempotent inbox make "change state, then tell the bus" exactly-once in effect.
+"""
+
+from voltline_store.engine import check_database, create_engine, normalize_url, session_factory
+from voltline_store.migrations import alembic_config, run_migrations
+from voltline_store.outbox import (
+    Inbox,
+    Outbox,
+    OutboxTables,
+    create_outbox_tables_op,
+    define_outbox_tables,
+    drop_outbox_tables_op,
+    inbox_table,
+    outbox_table,
+    purge_inbox,
+)
+from voltline_store.relay import OutboxRelay, Publisher
+from voltline_store.types import UTCDateTime
+from voltline_store.uow import UnitOfWork
+
+__all__ = [
+    "Inbox",
+    "Outbox",
+    "OutboxRelay",
+    "OutboxTables",
+    "Publisher",
+    "UTCDateTime",
+    "UnitOfWork",
+    "alembic_config",
+    "check_database",
+    "create_engine",
+    "create_outbox_tables_op",
+    "define_outbox_tables",
+    "drop_outbox_tables_op",
+    "inbox_table",
+    "normalize_url",
+    "outbox_table",
+    "purge_inbox",
+    "run_migrations",
+    "session_factory",
+]

@@ -1,0 +1,100 @@
+"""One URL picks the database: `postgresql+asyncpg://...` in production, `sqlite+aiosqlite:///path` for a
+single-node install or a developer's laptop. Everything dialect-specific about connecting lives here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, event, make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_DEFAULT_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL, filling in the async driver when only the dialect is named."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgres":
+        parsed = parsed.set(drivername="postgresql")
+    backend = parsed.get_backend_name()
+    if backend not in _DEFAULT_DRIVERS:
+        raise ValueError(f"unsupported database {backend!r}: use postgresql+asyncpg:// or sqlite+aiosqlite://")
+    if "+" not in parsed.drivername:
+        parsed = parsed.set(drivername=f"{backend}+{_DEFAULT_DRIVERS[backend]}")
+    return parsed
+
+
+def is_sqlite(url_or_engine: str | URL | AsyncEngine) -> bool:
+    if isinstance(url_or_engine, AsyncEngine):
+        return url_or_engine.dialect.name == "sqlite"
+    return normalize_url(url_or_engine).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+    """Create the service's engine with the settings each dialect needs to be safe under concurrency."""
+    return _create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+
+
+def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) -> AsyncEngine:
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, migrating=migrating, echo=kwargs.get("echo", False))
+    if migrating:
+        return create_async_engine(parsed, poolclass=NullPool)
+    return create_async_engine(
+        parsed,
+        echo=kwargs.get("echo", False),
+        pool_pre_ping=True,  # a PostgreSQL restart or failover leaves dead sockets in the pool
+        pool_size=kwargs.get("pool_size", 5),
+        max_overflow=kwargs.get("max_overflow", 10),
+        pool_recycle=1800,
+        pool_timeout=30,
+    )
+
+
+def _sqlite_engine(url: URL, *, migrating: bool, echo: bool) -> AsyncEngine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or "mode=memory" in database
+    if not in_memory and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, echo=echo, poolclass=NullPool if migrating else None)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (it only BEGINs before DML, so reads
+        # earlier in a unit of work would run outside its transaction); `_on_begin` BEGINs instead.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Batch migrations copy and drop tables, which enforced foreign keys would cascade or refuse;
+        # run_migrations checks the keys afterwards instead.
+        cursor.execute(f"PRAGMA foreign_keys={'OFF' if migrating else 'ON'}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
+        # transaction that reads and then writes fails at once with "database is locked" when
+        # another connection wrote in between, and the busy timeout does not help it.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+async def check_database(engine: AsyncEngine, *, limit_s: float = 5.0) -> None:
+    """Round-trip `SELECT 1`; raises if the database cannot answer within `limit_s` (for /readyz)."""
+    async with asyncio.timeout(limit_s), engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose objects stay readable after commit (no lazy reload, which async cannot do)."""
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,171 @@
+"""Transactional outbox and idempotent inbox.
+
+A service never publishes to Kafka inside a request: it adds the event to `outbox` in the same
+transaction as the state change that caused it, and the relay publishes committed rows afterwards.
+So either both the change and its events happen or neither does. Consumers record each event id in
+`inbox` in the same transaction as the effects of handling it, so a redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import registry
+from voltline_events import Envelope
+
+from voltline_store.types import UTCDateTime
+
+OUTBOX = "outbox"
+INBOX = "inbox"
+UNPUBLISHED_INDEX = "ix_outbox_unpublished"
+INBOX_PROCESSED_INDEX = "ix_inbox_processed_at"
+_UNPUBLISHED = "published_at IS NULL"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _outbox_columns() -> list[sa.Column[Any]]:
+    return [
+        # INTEGER PRIMARY KEY is SQLite's rowid; BIGINT would not autoincrement there.
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("topic", sa.String(249), nullable=False),
+        sa.Column("key", sa.LargeBinary(), nullable=True),
+        sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("event_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False, default=_utcnow),
+        sa.Column("published_at", UTCDateTime(), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False, default=0, server_default="0"),
+        sa.Column("last_error", sa.Text(), nullable=True),
+    ]
+
+
+def _inbox_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("consumer", sa.String(200), primary_key=True),
+        sa.Column("event_id", sa.Uuid(), primary_key=True),
+        sa.Column("processed_at", UTCDateTime(), nullable=False, default=_utcnow),
+    ]
+
+
+_INDEX_WHERE = {"postgresql_where": sa.text(_UNPUBLISHED), "sqlite_where": sa.text(_UNPUBLISHED)}
+
+
+@dataclass(frozen=True)
+class OutboxTables:
+    outbox: sa.Table
+    inbox: sa.Table
+
+
+def define_outbox_tables(metadata: sa.MetaData) -> OutboxTables:
+    """Add `outbox` and `inbox` to a service's metadata, so its autogenerate sees them as its own."""
+    outbox = sa.Table(OUTBOX, metadata, *_outbox_columns(), sqlite_autoincrement=True)
+    # The relay's only query: unpublished rows in id order. Partial, so it stays as small as the backlog.
+    sa.Index(UNPUBLISHED_INDEX, outbox.c.id, **_INDEX_WHERE)
+    inbox = sa.Table(INBOX, metadata, *_inbox_columns())
+    sa.Index(INBOX_PROCESSED_INDEX, inbox.c.processed_at)
+    return OutboxTables(outbox=outbox, inbox=inbox)
+
+
+def create_outbox_tables_op() -> None:
+    """Create both tables from a service's first Alembic migration (`upgrade()`)."""
+    from alembic import op
+
+    op.create_table(OUTBOX, *_outbox_columns(), sqlite_autoincrement=True)
+    op.create_index(UNPUBLISHED_INDEX, OUTBOX, ["id"], **_INDEX_WHERE)
+    op.create_table(INBOX, *_inbox_columns())
+    op.create_index(INBOX_PROCESSED_INDEX, INBOX, ["processed_at"])
+
+
+def drop_outbox_tables_op() -> None:
+    """Drop both tables from that migration's `downgrade()`."""
+    from alembic import op
+
+    op.drop_index(INBOX_PROCESSED_INDEX, table_name=INBOX)
+    op.drop_table(INBOX)
+    op.drop_index(UNPUBLISHED_INDEX, table_name=OUTBOX)
+    op.drop_table(OUTBOX)
+
+
+# The library's own copy of the tables, for the statements it issues: SQL needs only names and columns,
+# so it doesn't matter which service metadata created them.
+_tables = define_outbox_tables(sa.MetaData())
+outbox_table = _tables.outbox
+inbox_table = _tables.inbox
+
+
+class OutboxMessage:
+    """One outbox row. Mapped so that `Outbox.add` can stay synchronous and still join the transaction."""
+
+    id: int
+    topic: str
+    key: bytes | None
+    value: bytes
+    event_id: UUID
+    created_at: datetime
+    published_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+    def __init__(self, *, topic: str, key: bytes | None, value: bytes, event_id: UUID, created_at: datetime) -> None:
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.event_id = event_id
+        self.created_at = created_at
+        self.attempts = 0
+
+
+registry().map_imperatively(OutboxMessage, outbox_table)
+
+
+class Outbox:
+    """Events to publish once, and only if, the session's current transaction commits."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.added = 0
+
+    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
+        """Queue an event in the current transaction; it is inserted at the next flush, in call order."""
+        message = OutboxMessage(
+            topic=topic, key=key, value=envelope.to_bytes(), event_id=envelope.event_id, created_at=_utcnow()
+        )
+        self.session.add(message)
+        self.added += 1
+
+
+class Inbox:
+    """Remembers which events a consumer has handled, in the handler's own transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, consumer: str, event_id: UUID) -> bool:
+        """Mark the event processed; False when this consumer already processed it.
+
+        On PostgreSQL a concurrent transaction inserting the same marker waits for this one to end, so
+        of two racing deliveries exactly one sees True (the other sees False once the first commits,
+        or True if it rolled back).
+        """
+        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        stmt = (
+            insert(inbox_table)
+            .values(consumer=consumer, event_id=event_id, processed_at=_utcnow())
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        )
+        result = await self.session.execute(stmt)
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def purge_inbox(session: AsyncSession, older_than: timedelta) -> int:
+    """Forget markers older than `older_than`; keep it longer than any redelivery can lag (topic retention)."""
+    result = await session.execute(sa.delete(inbox_table).where(inbox_table.c.processed_at < _utcnow() - older_than))
+    return result.rowcount  # type: ignore[attr-defined]

@@ -1,0 +1,257 @@
+"""Publishes committed outbox rows to the bus, in insertion order, until each is acknowledged.
+
+Delivery is at-least-once: a crash after the broker acked but before the row was marked sends that row
+again on restart, which consumers absorb with the inbox. Nothing is ever dropped: when the bus is down
+the rows stay, the relay backs off and retries forever, and the pending-rows gauge shows the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from voltline_events import Envelope
+
+from voltline_store.metrics import OUTBOX_PENDING, RELAY_ERRORS, RELAY_LAG, RELAY_PUBLISHED
+from voltline_store.outbox import outbox_table
+
+log = structlog.get_logger(__name__)
+
+# Only one relay drains a database at a time, so that two instances can't interleave batches and
+# reorder one station's events; the others stay on standby. Advisory locks are per database.
+RELAY_LOCK_KEY = 0x766F6C742D6F7574  # "volt-out"
+_PURGE_CHUNK = 10_000
+_GAUGE_EVERY = 1.0
+
+
+class Publisher(Protocol):
+    """What the relay needs from the bus; `voltline_bus.Producer` provides it."""
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+        """Return only once the broker has acknowledged the event; raise otherwise."""
+        ...
+
+
+@dataclass
+class _Batch:
+    published: list[int] = field(default_factory=list)
+    failed_id: int | None = None
+    error: BaseException | None = None
+    standby: bool = False
+
+
+class OutboxRelay:
+    """Background task moving the outbox to the bus. One per service process."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        publisher: Publisher,
+        *,
+        batch_size: int = 100,
+        poll_interval: float = 0.5,
+        backoff_max: float = 10.0,
+        backoff_initial: float = 0.1,
+        name: str = "outbox",
+    ) -> None:
+        self._engine = engine
+        self._publisher = publisher
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._backoff_max = backoff_max
+        self._backoff_initial = backoff_initial
+        self._name = name
+        self._locking = engine.dialect.name == "postgresql"
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+        self._gauge_at = 0.0
+        self._log = log.bind(relay=name)
+        self._select = (
+            sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key, outbox_table.c.value)
+            .add_columns(outbox_table.c.created_at)
+            .where(outbox_table.c.published_at.is_(None))
+            .order_by(outbox_table.c.id)
+            .limit(batch_size)
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._name}")
+
+    async def stop(self, grace_s: float | None = 30.0) -> None:
+        """Stop after the batch in flight; past `grace_s` cancel it (its rows are simply sent again later)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace_s)
+        except TimeoutError:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            self._log.warning("outbox relay cancelled mid-batch", grace_s=grace_s)
+
+    def wake(self) -> None:
+        """Publish now rather than at the next poll; call after committing outbox rows."""
+        self._wakeup.set()
+
+    async def run_once(self) -> int:
+        """Publish one batch; returns how many rows were published. Raises what publishing raised."""
+        batch = await self._run_batch()
+        if batch.error is not None:
+            raise batch.error
+        return len(batch.published)
+
+    async def pending(self) -> int:
+        """How many rows await publishing (also exported as a gauge)."""
+        async with self._engine.connect() as conn:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).select_from(outbox_table).where(outbox_table.c.published_at.is_(None))
+            )
+        return int(count or 0)
+
+    async def purge_published(self, older_than: timedelta) -> int:
+        """Delete rows published more than `older_than` ago, in small transactions; returns the count."""
+        cutoff = datetime.now(UTC) - older_than
+        chunk = (
+            sa.select(outbox_table.c.id)
+            .where(outbox_table.c.published_at.is_not(None), outbox_table.c.published_at < cutoff)
+            .limit(_PURGE_CHUNK)
+        )
+        total = 0
+        while True:
+            async with self._engine.begin() as conn:
+                result = await conn.execute(
+                    sa.delete(outbox_table).where(outbox_table.c.id.in_(chunk.scalar_subquery()))
+                )
+            total += result.rowcount
+            if result.rowcount < _PURGE_CHUNK:
+                break
+        self._log.info("outbox purged", rows=total, older_than_s=older_than.total_seconds())
+        return total
+
+    async def _run(self) -> None:
+        self._log.info("outbox relay started", batch_size=self._batch_size)
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                batch = await self._run_batch()
+            except Exception as exc:  # the database itself is unreachable
+                batch = _Batch(error=exc)
+            await self._update_gauge()
+            if batch.error is not None:
+                await self._back_off(batch)
+                continue
+            if self._failures:
+                self._log.info("outbox relay recovered", failed_batches=self._failures)
+                self._failures = 0
+            if batch.standby or len(batch.published) < self._batch_size:
+                await self._sleep(self._poll_interval, wakeable=True)
+        self._log.info("outbox relay stopped")
+
+    async def _run_batch(self) -> _Batch:
+        if self._locking:
+            # PostgreSQL: hold the rows locked while publishing, so no other relay can take them.
+            async with self._engine.begin() as conn:
+                if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
+                    return _Batch(standby=True)
+                rows = (await conn.execute(self._select.with_for_update(skip_locked=True))).all()
+                batch = await self._publish(rows)
+                await self._record(conn, batch)
+        else:
+            # SQLite: a transaction holds the whole database's write lock, so never keep one open
+            # across network calls. A SQLite database has a single service instance, so a single relay.
+            async with self._engine.begin() as conn:
+                rows = (await conn.execute(self._select)).all()
+            batch = await self._publish(rows)
+            if rows:
+                async with self._engine.begin() as conn:
+                    await self._record(conn, batch)
+        if batch.published:
+            RELAY_PUBLISHED.labels(self._name).inc(len(batch.published))
+        return batch
+
+    async def _publish(self, rows: list[Any]) -> _Batch:
+        batch = _Batch()
+        for row in rows:
+            try:
+                await self._publisher.publish(row.topic, Envelope.from_bytes(row.value), key=row.key)
+            except Exception as exc:
+                batch.failed_id, batch.error = row.id, exc
+                break
+            batch.published.append(row.id)
+            RELAY_LAG.labels(self._name).observe(max(0.0, (datetime.now(UTC) - row.created_at).total_seconds()))
+        return batch
+
+    async def _record(self, conn: AsyncConnection, batch: _Batch) -> None:
+        now = datetime.now(UTC)
+        table = outbox_table
+        if batch.published:
+            await conn.execute(
+                sa.update(table)
+                .where(table.c.id.in_(batch.published))
+                .values(published_at=now, attempts=table.c.attempts + 1)
+            )
+        if batch.failed_id is not None:
+            await conn.execute(
+                sa.update(table)
+                .where(table.c.id == batch.failed_id)
+                .values(attempts=table.c.attempts + 1, last_error=repr(batch.error)[:2000])
+            )
+
+    async def _back_off(self, batch: _Batch) -> None:
+        self._failures += 1
+        RELAY_ERRORS.labels(self._name).inc()
+        delay = min(self._backoff_max, self._backoff_initial * 2 ** min(self._failures - 1, 30))
+        delay *= random.uniform(0.8, 1.0)  # replicas retrying in lockstep would hammer the broker together
+        self._log.warning(
+            "outbox relay failed; retrying",
+            error=repr(batch.error),
+            failed_row=batch.failed_id,
+            published_before_failure=len(batch.published),
+            failed_batches=self._failures,
+            retry_in_s=round(delay, 3),
+        )
+        # A commit's wake() must not cut the back-off short, or a busy service would hammer a dead bus.
+        await self._sleep(delay, wakeable=False)
+
+    async def _sleep(self, delay: float, *, wakeable: bool) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while not self._stopping:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                return
+            if wakeable:
+                return
+            self._wakeup.clear()
+
+    async def _update_gauge(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now - self._gauge_at < _GAUGE_EVERY:
+            return
+        self._gauge_at = now
+        try:
+            OUTBOX_PENDING.labels(self._name).set(await self.pending())
+        except Exception as exc:
+            self._log.debug("outbox gauge not updated", error=repr(exc))

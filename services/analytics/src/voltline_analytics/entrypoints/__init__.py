@@ -1,0 +1,1 @@
+"""Entry points (API routes, bus consumers) of the analytics service. Empty until its issue is built."""

@@ -1,0 +1,1 @@
+"""Use cases of the analytics service. Empty until its issue is built."""

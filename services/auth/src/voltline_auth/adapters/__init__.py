@@ -1,0 +1,1 @@
+"""The auth service's edges: its database tables, password hashing."""

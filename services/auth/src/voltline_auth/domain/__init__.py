@@ -1,0 +1,1 @@
+"""Pure auth rules: who may join, who may charge. No I/O here."""

@@ -1,0 +1,81 @@
+"""The station registry's rules: what a booting station is told, and what a registration may hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+RegistrationStatus = Literal["Accepted", "Pending", "Rejected"]
+
+
+class UnknownStationPolicy(StrEnum):
+    """What happens when a station we never registered boots."""
+
+    REJECT = "reject"
+    PENDING = "pending"  # registered as Pending for an operator to approve
+
+
+class InvalidStation(ValueError):
+    """A registration that breaks a rule; the message names the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Station:
+    station_id: str
+    security_profile: int
+    status: RegistrationStatus
+    password_hash: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    def with_status(self, status: RegistrationStatus, at: datetime) -> Station:
+        return replace(self, status=status, updated_at=at)
+
+
+@dataclass(frozen=True)
+class BootAnswer:
+    status: RegistrationStatus
+    interval: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class BootPolicy:
+    unknown_stations: UnknownStationPolicy
+    heartbeat_interval: int
+    retry_interval: int
+
+
+def check_security_profile(security_profile: int, has_password: bool) -> None:
+    """Profiles 1 and 2 authenticate with a password, 3 with a client certificate, 0 not at all."""
+    if security_profile not in (0, 1, 2, 3):
+        raise InvalidStation("security_profile", "security_profile must be 0, 1, 2 or 3")
+    if security_profile in (1, 2) and not has_password:
+        raise InvalidStation("password", f"security profile {security_profile} needs a password (HTTP Basic auth)")
+    if security_profile in (0, 3) and has_password:
+        raise InvalidStation("password", f"security profile {security_profile} does not use a password")
+
+
+def check_password(password: str) -> None:
+    """OCPP 1.6 security whitepaper and 2.0.1 BasicAuthPassword: 16 to 40 characters."""
+    if not 16 <= len(password) <= 40:
+        raise InvalidStation("password", "password must be 16 to 40 characters long (OCPP BasicAuthPassword)")
+
+
+def decide_boot(station: Station | None, policy: BootPolicy) -> BootAnswer:
+    """The answer to a BootNotification, from the registry entry (None: never registered)."""
+    if station is None:
+        if policy.unknown_stations is UnknownStationPolicy.PENDING:
+            return BootAnswer("Pending", policy.retry_interval, "unknown station, awaiting an operator's approval")
+        return BootAnswer("Rejected", policy.retry_interval, "unknown station")
+    if station.status == "Accepted":
+        return BootAnswer("Accepted", policy.heartbeat_interval, "registered")
+    if station.status == "Pending":
+        return BootAnswer("Pending", policy.retry_interval, "awaiting an operator's approval")
+    return BootAnswer("Rejected", policy.retry_interval, "registration rejected by an operator")

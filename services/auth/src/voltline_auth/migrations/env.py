@@ -1,0 +1,3 @@
+from voltline_store.alembic_env import run
+
+run(target_metadata=None)

@@ -1,0 +1,12 @@
+"""Billing service settings (environment variables prefixed VOLTLINE_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from voltline_chassis.settings import ServiceSettings
+
+
+class BillingSettings(ServiceSettings):
+    service_name: str = "billing"
+    http_port: int = Field(default=8003, ge=0, le=65535)
+    database_url: str | None = Field(default="sqlite+aiosqlite:///./data/billing.db", repr=False)

@@ -1,0 +1,1 @@
+"""Use cases of the diagnostics service. Empty until its issue is built."""

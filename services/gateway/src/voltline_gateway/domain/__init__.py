@@ -1,0 +1,1 @@
+"""Pure gateway logic: OCPP-J framing, station ids, CallError codes. No I/O here."""

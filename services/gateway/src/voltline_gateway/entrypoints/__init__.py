@@ -1,0 +1,1 @@
+"""How the outside reaches the gateway: the operator API and the process entry point."""

@@ -1,0 +1,1 @@
+"""Use cases of the gateway: answering a station's frame."""

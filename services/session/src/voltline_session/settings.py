@@ -1,0 +1,12 @@
+"""Session service settings (environment variables prefixed VOLTLINE_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from voltline_chassis.settings import ServiceSettings
+
+
+class SessionSettings(ServiceSettings):
+    service_name: str = "session"
+    http_port: int = Field(default=8002, ge=0, le=65535)
+    database_url: str | None = Field(default="sqlite+aiosqlite:///./data/session.db", repr=False)

@@ -1,0 +1,62 @@
+"""Starting the whole system as separate processes over the test run's real Kafka and PostgreSQL.
+
+Each module gets its own stack, its own topic prefix and its own databases, so modules never see
+each other's data.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from voltline_devinfra._proc import free_port
+from voltline_devinfra.stack import SERVICES, Stack
+
+
+@dataclass
+class RunningSystem:
+    stack: Stack
+    admin_token: str
+    ocpp_url: str
+    kafka_bootstrap: str
+    topic_prefix: str
+
+    def url(self, service: str) -> str:
+        return self.stack.services[service].url
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_token}"}
+
+
+def start_system(kafka: Any, postgres: Any, tmp: Path, extra_env: dict[str, dict[str, str]] | None = None
+                 ) -> Iterator[RunningSystem]:
+    prefix = f"e2e-{secrets.token_hex(4)}."
+    token = secrets.token_urlsafe(24)
+    ports = {name: free_port() for name in SERVICES}
+    ocpp_port = free_port(exclude=frozenset(ports.values()))
+    databases = {
+        name: postgres.create_database(f"{prefix.replace('.', '').replace('-', '_')}_{name}")
+        for name in SERVICES if name != "gateway"
+    }
+    stack = Stack(
+        common_env={
+            "VOLTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
+            "VOLTLINE_TOPIC_PREFIX": prefix,
+            "VOLTLINE_ADMIN_TOKEN": token,
+            "VOLTLINE_OCPP_PORT": str(ocpp_port),
+            "VOLTLINE_LOG_LEVEL": "INFO",
+        },
+        ports=ports,
+        database_urls=databases,
+        log_dir=tmp / "logs",
+        extra_env=extra_env or {},
+    )
+    try:
+        stack.start(timeout=90)
+        yield RunningSystem(stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp", kafka.bootstrap_servers, prefix)
+    finally:
+        stack.stop()

@@ -1,0 +1,34 @@
+"""A minimal OCPP-J station for tests: send a call, read the answer."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+_ids = itertools.count(1)
+
+
+class Station:
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+
+    async def call(self, action: str, payload: dict[str, Any]) -> list[Any]:
+        message_id = str(next(_ids))
+        await self.socket.send(json.dumps([2, message_id, action, payload]))
+        return await self.receive(message_id)
+
+    async def send_raw(self, text: str) -> list[Any]:
+        await self.socket.send(text)
+        return json.loads(await self.socket.recv())
+
+    async def receive(self, message_id: str) -> list[Any]:
+        answer = json.loads(await self.socket.recv())
+        assert answer[1] == message_id, answer
+        return answer
+
+
+def station(base_url: str, station_id: str, protocol: str = "ocpp1.6", **kwargs: Any) -> Any:
+    return connect(f"{base_url}/{station_id}", subprotocols=[protocol], **kwargs)  # type: ignore[list-item]
