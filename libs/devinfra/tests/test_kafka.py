@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from voltline_devinfra._kafka_wire import fetch_metadata, metadata_ready
 from voltline_devinfra._proc import ServerError, free_port
 from voltline_devinfra.kafka import KafkaServer, ensure_kafka_jars, kafka_home

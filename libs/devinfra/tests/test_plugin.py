@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from voltline_devinfra.pytest_plugin import ExternalKafka
 
 

@@ -7,7 +7,6 @@ import os
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
-
 from voltline_devinfra._proc import port_open
 from voltline_devinfra.postgres import ExternalPostgres, PostgresServer
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
 from voltline_devinfra._proc import ServerError, port_open
 from voltline_devinfra.tansu import TansuBroker
 
@@ -42,6 +41,9 @@ async def test_produce_and_consume(tansu: TansuBroker, topic_prefix: str) -> Non
         group_id=f"{topic_prefix}g",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        # tansu holds a group's first JoinGroup for session_timeout_ms / 2 (5 s by default).
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
     )
     await consumer.start()
     try:

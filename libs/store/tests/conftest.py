@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from voltline_store import UTCDateTime, create_engine, define_outbox_tables, run_migrations, session_factory
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -3,7 +3,7 @@
 See libs/bus/README.md for the guarantees.
 """
 
-from voltline_bus.admin import TopicSpec, ensure_topics
+from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler
 from voltline_bus.dispatch import Dispatcher
@@ -25,6 +25,7 @@ __all__ = [
     "RequestTimeout",
     "TopicSetupError",
     "TopicSpec",
+    "check_broker",
     "ensure_topics",
     "reply",
 ]

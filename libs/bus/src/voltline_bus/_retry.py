@@ -10,7 +10,7 @@ from typing import TypeVar
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
 
-from voltline_bus.errors import BrokerUnavailable
+from voltline_bus.errors import BrokerUnavailable, BusError
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ async def retry_until_reachable(
     """Run `attempt` until it succeeds, retrying transient Kafka errors for up to `give_up_after` seconds.
 
     `attempt` must build its client afresh and close it on failure: aiokafka clients are not
-    meant to be started twice.
+    meant to be started twice. Other Kafka errors are raised at once as BusError.
     """
     deadline = time.monotonic() + give_up_after
     delay = 0.1
@@ -38,7 +38,7 @@ async def retry_until_reachable(
             return await attempt()
         except KafkaError as exc:
             if not is_transient(exc):
-                raise
+                raise BusError(f"{what}: {exc!r}") from exc
             if time.monotonic() + delay > deadline:
                 raise BrokerUnavailable(
                     f"{what}: Kafka at {bootstrap} not reachable within {give_up_after:.0f}s ({exc!r})"

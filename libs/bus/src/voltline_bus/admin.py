@@ -164,3 +164,19 @@ async def _await_leaders(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
                 actual=actual,
             )
     return True
+
+
+async def check_broker(config: BusConfig) -> None:
+    """Readiness probe: raise unless the broker answers a metadata request now (no retries)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap,
+        client_id=f"{config.client_id}-ready",
+        request_timeout_ms=2000,
+    )
+    try:
+        await admin.start()
+        await admin.list_topics()
+    except KafkaError as exc:
+        raise BrokerUnavailable(f"Kafka at {config.bootstrap} is not reachable: {exc}") from exc
+    finally:
+        await admin.close()

@@ -27,7 +27,7 @@ from voltline_bus import headers as h
 from voltline_bus._retry import retry_until_reachable
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
-from voltline_bus.errors import PublishError
+from voltline_bus.errors import BusError
 from voltline_bus.metrics import (
     HANDLER_LATENCY,
     MESSAGES_CONSUMED,
@@ -105,7 +105,7 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
         self._stopping = False
-        self._polling = False
+        self._idle = False
         self._log = log.bind(group_id=group_id)
 
     @property
@@ -176,8 +176,8 @@ class EventConsumer:
         if self._batch is not None:
             self._batch.abandon.set()
         if task is not None:
-            if self._polling:
-                task.cancel()  # idle in getmany(): nothing in flight, stop at once
+            if self._idle:
+                task.cancel()  # polling or backing off: nothing in flight, stop at once
             done, _ = await asyncio.wait({task}, timeout=grace)
             if not done:
                 self._log.warning("handler did not finish in time; cancelling it", grace=grace)
@@ -203,11 +203,11 @@ class EventConsumer:
         delay = self._backoff_initial
         while not self._stopping:
             try:
-                self._polling = True
+                self._idle = True
                 try:
                     records = await consumer.getmany(timeout_ms=1000)
                 finally:
-                    self._polling = False
+                    self._idle = False
                 if not records or self._stopping:
                     continue
                 batch = self._batch = _Batch()
@@ -223,14 +223,18 @@ class EventConsumer:
                 raise
             except ConsumerStoppedError:
                 return
-            except KafkaError as exc:
-                # aiokafka reconnects by itself; surfacing errors here are logged and polled again.
-                self._log.warning("kafka error while consuming; retrying", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._backoff_max)
-            except Exception:
-                self._log.exception("unexpected error in consumer loop; continuing", retry_in=delay)
-                await asyncio.sleep(delay)
+            except Exception as exc:
+                # aiokafka reconnects by itself; errors that still surface are logged and polled again.
+                self._log.warning("error while consuming; retrying", error=repr(exc), retry_in=delay)
+                self._idle = True
+                try:
+                    await asyncio.sleep(delay)
+                except asyncio.CancelledError:
+                    if self._stopping:
+                        return
+                    raise
+                finally:
+                    self._idle = False
                 delay = min(delay * 2, self._backoff_max)
 
     async def _drain(
@@ -242,10 +246,12 @@ class EventConsumer:
                 return
             try:
                 outcome = await self._process(record, batch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a bug in here must not skip the record silently
-                self._log.exception("error processing record; it will be redelivered", topic=tp.topic)
+            except Exception:
+                # A bug in here must not skip the record: rewind so the next poll fetches it again.
+                self._log.exception("error processing record; retrying it", topic=tp.topic, offset=record.offset)
+                with contextlib.suppress(KafkaError):
+                    consumer.seek(tp, record.offset)
+                await _interrupted(batch, self._backoff_max)
                 return
             if outcome is _Outcome.LEAVE or not await self._commit(consumer, tp, record.offset + 1):
                 return
@@ -314,7 +320,7 @@ class EventConsumer:
         while True:
             try:
                 await self._dead_letter.publish_raw(dlq, record.value, key=record.key, headers=headers)
-            except PublishError as error:
+            except BusError as error:  # PublishError, or the dead-letter producer is not running
                 self._log.error("dead-letter publish failed; retrying", dlq=dlq, error=repr(error), retry_in=delay)
                 if await _interrupted(batch, delay):
                     return _Outcome.LEAVE

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from voltline_events import Envelope
 
-from voltline_bus._retry import retry_until_reachable
+from voltline_bus._retry import is_transient, retry_until_reachable
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BusError, PublishError
 from voltline_bus.headers import Headers, envelope_headers
@@ -57,8 +57,14 @@ class Producer:
             )
             try:
                 await producer.start()
-            except BaseException:
+            except BaseException as exc:
                 await producer.stop()
+                if config.idempotence and isinstance(exc, KafkaError) and not is_transient(exc):
+                    # With idempotence, start() also runs InitProducerId, which tansu does not serve.
+                    raise BusError(
+                        f"idempotent producer could not initialise ({exc!r}); brokers without idempotent "
+                        "producers (tansu) need BusConfig(idempotence=False)"
+                    ) from exc
                 raise
             return producer
 
@@ -101,7 +107,8 @@ class Producer:
         Messages are queued in the given order (so per-key order holds) and batched by aiokafka.
         If any is not acknowledged, PublishError lists the failed positions in `.failed`; the
         others did reach the broker, so a caller retrying the whole batch creates duplicates,
-        which consumers tolerate (they dedupe by event_id).
+        which consumers tolerate (they dedupe by event_id). If queueing itself fails, nothing
+        after that message is sent.
         """
         batch = [Outgoing(*item) for item in items]
         if not batch:
@@ -110,7 +117,7 @@ class Producer:
         started = time.perf_counter()
         futures: list[asyncio.Future[object]] = []
         errors: list[tuple[int, BaseException]] = []
-        for item in batch:
+        for position, item in enumerate(batch):
             try:
                 futures.append(
                     await producer.send(
@@ -118,7 +125,10 @@ class Producer:
                     )
                 )
             except KafkaError as exc:
-                futures.append(_failed_future(exc))
+                # Do not queue anything after a refused message: that could put a later event of the
+                # same key ahead of it. The rest counts as failed, for the caller to retry.
+                futures.extend(_failed_future(exc) for _ in batch[position:])
+                break
         results = await asyncio.gather(*futures, return_exceptions=True)
         elapsed = time.perf_counter() - started
         for index, (item, result) in enumerate(zip(batch, results, strict=True)):
@@ -153,6 +163,13 @@ class Producer:
             log.error("publish failed", topic=topic, error=repr(exc))
             raise PublishError(f"publish to {topic!r} not acknowledged: {exc!r}", topic=topic) from exc
         PUBLISH_LATENCY.labels(topic).observe(time.perf_counter() - started)
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        """Partition ids of `topic`, waiting for metadata (raises BusError if the topic is unknown)."""
+        try:
+            return set(await self._started().partitions_for(topic))
+        except KafkaError as exc:
+            raise BusError(f"no metadata for topic {topic!r}: {exc!r}") from exc
 
     def _started(self) -> AIOKafkaProducer:
         if self._producer is None:

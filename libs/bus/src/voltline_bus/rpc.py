@@ -73,7 +73,7 @@ class RequestReplyClient:
             )
             try:
                 await consumer.start()
-                partitions = await _partitions(consumer, self._reply_topic)
+                partitions = await self._producer.partitions_for(self._reply_topic)
                 tps = [TopicPartition(self._reply_topic, p) for p in sorted(partitions)]
                 consumer.assign(tps)
                 await consumer.seek_to_end(*tps)
@@ -127,8 +127,8 @@ class RequestReplyClient:
 
         The timeout covers publishing too. A reply arriving later is dropped (and logged).
         """
-        if self._task is None:
-            raise BusError("RequestReplyClient is not started")
+        if self._task is None or self._task.done():
+            raise BusError("RequestReplyClient is not running")
         correlation_id = envelope.correlation_id or str(uuid.uuid4())
         if correlation_id in self._pending:
             raise BusError(f"a request with correlation_id {correlation_id!r} is already waiting")
@@ -178,7 +178,10 @@ class RequestReplyClient:
             delay = 0.1
             for records in batches.values():
                 for record in records:
-                    self._deliver(record.value, record.offset)
+                    try:
+                        self._deliver(record.value, record.offset)
+                    except Exception:
+                        log.exception("could not deliver a reply", reply_topic=self._reply_topic, offset=record.offset)
 
     def _deliver(self, value: bytes | None, offset: int) -> None:
         try:
@@ -225,14 +228,3 @@ async def reply(producer: Producer, request: Envelope, payload: Event, *, source
     )
     key = station_key(request.station_id) if request.station_id else None
     await producer.publish(request.reply_to, envelope, key=key)
-
-
-async def _partitions(consumer: AIOKafkaConsumer, topic: str, attempts: int = 50) -> set[int]:
-    """Partition ids of a (just created) topic, once the consumer's metadata knows them."""
-    for _ in range(attempts):
-        await consumer.topics()  # refreshes cluster metadata
-        partitions = consumer.partitions_for_topic(topic)
-        if partitions:
-            return set(partitions)
-        await asyncio.sleep(0.1)
-    raise BusError(f"topic {topic!r} has no partitions in the cluster metadata")

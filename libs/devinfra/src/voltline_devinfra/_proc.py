@@ -74,19 +74,20 @@ def log_tail(path: Path, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def _parent_death_preexec(death_signal: int) -> Callable[[], None]:
+def _parent_death_preexec(death_signal: int) -> Callable[[], None] | None:
     """Build a preexec_fn that makes the child receive ``death_signal`` when we die.
 
     This covers the cases ``atexit`` cannot: SIGKILL of pytest, OOM kills, CI timeouts.
+    Returns None where prctl is unavailable (non-Linux).
     """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+    except (OSError, AttributeError):
+        return None
     parent = os.getpid()
 
     def preexec() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-        except (OSError, AttributeError):
-            return
+        prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
         if os.getppid() != parent:  # parent already gone before prctl took effect
             os.kill(os.getpid(), death_signal)
 

@@ -137,6 +137,9 @@ def ensure_kafka_jars(version: str = KAFKA_VERSION) -> Path:
         mvn = require_tool("mvn", "maven")
         if home.exists():  # a broken cache from an older layout: start over
             shutil.rmtree(home)
+        # Leftovers of fetches killed outright (SIGKILL); safe to delete while we hold the lock.
+        for stale in home.parent.glob(f".{home.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{home.name}.partial-", dir=home.parent))
         try:
             (staging / "pom.xml").write_text(_pom(version))

@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             "VOLTLINE_OCPP_HOST": os.environ.get("VOLTLINE_OCPP_HOST", args.host),
             "VOLTLINE_OCPP_PORT": str(args.ocpp_port),
         },
-        ports={name: int(os.environ.get(f"VOLTLINE_{name.upper()}_HTTP_PORT", port)) for name, port in DEFAULT_PORTS.items()},
+        ports={
+            name: int(os.environ.get(f"VOLTLINE_{name.upper()}_HTTP_PORT", port))
+            for name, port in DEFAULT_PORTS.items()
+        },
         database_urls={
             name: os.environ.get(f"VOLTLINE_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir}/{name}.db")
             for name in SERVICES
@@ -106,7 +109,10 @@ def _print_banner(stack: Stack, args: argparse.Namespace, token: str, data_dir: 
     for name in ("gateway", "auth", "session", "billing", "diagnostics", "analytics"):
         service = stack.services[name]
         print(f"  {name:<17} {service.url}   docs: {service.url}/docs")
-    print(f"\n  admin token       {token}\n  (also in {data_dir / 'admin-token'}; logs in {data_dir / 'logs'})\n", flush=True)
+    print(
+        f"\n  admin token       {token}\n  (also in {data_dir / 'admin-token'}; logs in {data_dir / 'logs'})\n",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,14 @@ from pathlib import Path
 from voltline_devinfra._proc import ServerError, log_tail, spawn, terminate, track, untrack
 
 SERVICES = ("auth", "session", "billing", "diagnostics", "analytics", "gateway")
-DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "session": 8002, "billing": 8003, "diagnostics": 8004, "analytics": 8005}
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "auth": 8001,
+    "session": 8002,
+    "billing": 8003,
+    "diagnostics": 8004,
+    "analytics": 8005,
+}
 
 
 @dataclass

@@ -58,6 +58,7 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         backoff_max: float = 10.0,
         backoff_initial: float = 0.1,
+        publish_timeout: float = 15.0,
         name: str = "outbox",
     ) -> None:
         self._engine = engine
@@ -66,6 +67,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._backoff_max = backoff_max
         self._backoff_initial = backoff_initial
+        self._publish_timeout = publish_timeout
         self._name = name
         self._locking = engine.dialect.name == "postgresql"
         self._wakeup = asyncio.Event()
@@ -190,7 +192,16 @@ class OutboxRelay:
         batch = _Batch()
         for row in rows:
             try:
-                await self._publisher.publish(row.topic, Envelope.from_bytes(row.value), key=row.key)
+                # An idempotent Kafka producer never gives up on a message while the broker is down, so
+                # without a limit the relay would hang, silent, for the whole outage holding its row locks.
+                # The abandoned message may still go out when the broker returns, ahead of its retry:
+                # a duplicate, which the inbox absorbs; never a reordering, since the producer keeps FIFO.
+                async with asyncio.timeout(self._publish_timeout):
+                    await self._publisher.publish(row.topic, Envelope.from_bytes(row.value), key=row.key)
+            except TimeoutError:
+                batch.failed_id = row.id
+                batch.error = TimeoutError(f"not acknowledged within {self._publish_timeout}s")
+                break
             except Exception as exc:
                 batch.failed_id, batch.error = row.id, exc
                 break

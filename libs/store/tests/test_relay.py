@@ -1,0 +1,231 @@
+"""The relay against an in-memory publisher: order, retries without loss, wake-ups, stop, two relays."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+from voltline_events import Envelope
+from voltline_store import OutboxRelay, UnitOfWork, create_engine, outbox_table, run_migrations, session_factory
+
+
+class RecordingPublisher:
+    """Acks everything; remembers what was published, in order."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.sent: list[tuple[str, bytes | None, Envelope]] = []
+        self.delay = delay
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        self.sent.append((topic, key, envelope))
+
+    @property
+    def numbers(self) -> list[int]:
+        return [e.payload["n"] for _, _, e in self.sent]
+
+
+class FlakyPublisher(RecordingPublisher):
+    """Fails (nothing acked) on the calls numbered in `fail_calls`, like a broker that went away."""
+
+    def __init__(self, fail_calls: set[int]) -> None:
+        super().__init__()
+        self.calls = 0
+        self.fail_calls = fail_calls
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+        self.calls += 1
+        if self.calls in self.fail_calls:
+            raise ConnectionError(f"broker unavailable (call {self.calls})")
+        await super().publish(topic, envelope, key=key)
+
+
+async def _write(sessions, numbers: range, relay: OutboxRelay | None = None, per_tx: int = 10) -> None:
+    """State changes' events, `per_tx` to a transaction, in the order of `numbers`."""
+    chunk: list[int] = []
+    for n in [*numbers, None]:
+        if n is not None:
+            chunk.append(n)
+        if chunk and (n is None or len(chunk) == per_tx):
+            async with UnitOfWork(sessions, relay=relay) as uow:
+                for m in chunk:
+                    envelope = Envelope(type="t", schema_version=1, source="test", payload={"n": m})
+                    uow.outbox.add("topic-a" if m % 2 else "topic-b", envelope, key=str(m % 7).encode())
+                await uow.commit()
+            chunk = []
+
+
+async def _until(predicate: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def test_relay_publishes_in_order_and_marks_rows(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(250))
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(engine, publisher, batch_size=100)
+    assert await relay.pending() == 250
+    assert [await relay.run_once() for _ in range(4)] == [100, 100, 50, 0]
+    assert publisher.numbers == list(range(250))
+    assert publisher.sent[3][0] == "topic-a" and publisher.sent[3][1] == b"3"
+    assert await relay.pending() == 0
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outbox_table.c.published_at, outbox_table.c.attempts))).all()
+    assert all(r.published_at is not None and r.published_at.tzinfo is UTC and r.attempts == 1 for r in rows)
+
+
+async def test_relay_retries_failures_without_loss_or_reordering(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(60))
+    publisher = FlakyPublisher(fail_calls={5, 6, 7, 30, 58})
+    relay = OutboxRelay(engine, publisher, batch_size=20, poll_interval=0.05, backoff_max=0.05, backoff_initial=0.01)
+    await relay.start()
+    try:
+        await _until(lambda: _pending_is_zero(relay))
+    finally:
+        await relay.stop()
+    assert publisher.numbers == list(range(60))
+    async with engine.connect() as conn:
+        failed = (
+            await conn.execute(
+                sa.select(outbox_table.c.id, outbox_table.c.attempts, outbox_table.c.last_error).where(
+                    outbox_table.c.last_error.is_not(None)
+                )
+            )
+        ).all()
+    # Row 5 (ids are 1-based) failed three times, then went through on the fourth attempt.
+    by_id = {r.id: r for r in failed}
+    assert by_id[5].attempts == 4 and "call 7" in by_id[5].last_error
+    assert len(failed) == 3
+
+
+async def _sent(publisher: RecordingPublisher, count: int) -> bool:
+    return len(publisher.sent) >= count
+
+
+async def _pending_is_zero(relay: OutboxRelay) -> bool:
+    return await relay.pending() == 0
+
+
+async def test_relay_keeps_rows_while_publisher_is_down(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(5))
+    publisher = FlakyPublisher(fail_calls=set(range(1, 10_000)))
+    relay = OutboxRelay(engine, publisher, poll_interval=0.01, backoff_max=0.02, backoff_initial=0.01)
+    await relay.start()
+    await _until(lambda: _attempted(engine, 5))
+    await relay.stop()
+    assert publisher.sent == []
+    assert await relay.pending() == 5
+    # The broker comes back: a new relay (a restart) picks up where the old one left off.
+    relay = OutboxRelay(engine, RecordingPublisher(), poll_interval=0.01)
+    assert await relay.run_once() == 5
+
+
+async def _attempted(engine: AsyncEngine, times: int) -> bool:
+    async with engine.connect() as conn:
+        attempts = await conn.scalar(sa.select(sa.func.max(outbox_table.c.attempts)))
+    return (attempts or 0) >= times
+
+
+async def test_wake_publishes_without_waiting_for_the_poll(engine: AsyncEngine, sessions) -> None:
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(engine, publisher, poll_interval=3600)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the relay found nothing and now sleeps for an hour
+        await _write(sessions, range(3), relay=relay)
+        await _until(lambda: _sent(publisher, 3), within=5)
+    finally:
+        await relay.stop()
+    assert publisher.numbers == [0, 1, 2]
+
+
+async def test_stop_finishes_the_batch_in_flight(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(30))
+    publisher = RecordingPublisher(delay=0.02)
+    relay = OutboxRelay(engine, publisher, batch_size=10, poll_interval=3600)
+    await relay.start()
+    await _until(lambda: _sent(publisher, 1), within=5)
+    await relay.stop()
+    assert publisher.numbers == list(range(10))
+    assert await relay.pending() == 20  # the finished batch was marked; the rest waits for the next start
+
+
+async def test_two_relays_on_postgres_never_publish_a_row_twice(pg_url: str, migrations_dir) -> None:
+    await run_migrations(pg_url, migrations_dir)
+    engines = [create_engine(pg_url) for _ in range(2)]
+    sessions = session_factory(engines[0])
+    publishers = [RecordingPublisher(delay=0.001), RecordingPublisher(delay=0.001)]
+    relays = [
+        OutboxRelay(e, p, batch_size=25, poll_interval=0.01, name=f"r{i}")
+        for i, (e, p) in enumerate(zip(engines, publishers, strict=True))
+    ]
+    try:
+        for relay in relays:
+            await relay.start()
+        # Writers keep committing while both relays drain, waking both, as two service replicas would.
+        await asyncio.gather(*(_write(sessions, range(k, 400, 4), relay=relays[k % 2], per_tx=5) for k in range(4)))
+        await _until(lambda: _pending_is_zero(relays[0]))
+    finally:
+        for relay in relays:
+            await relay.stop()
+        for e in engines:
+            await e.dispose()
+    both = publishers[0].numbers + publishers[1].numbers
+    assert sorted(both) == list(range(400))  # every row exactly once
+    assert publishers[0].sent and publishers[1].sent, "expected both relays to have taken turns"
+
+
+async def test_one_relay_at_a_time_keeps_global_order_on_postgres(pg_url: str, migrations_dir) -> None:
+    """Two relays take turns a batch at a time, so merged by ack time the stream is still in outbox order."""
+    await run_migrations(pg_url, migrations_dir)
+    engine = create_engine(pg_url)
+    sessions = session_factory(engine)
+    merged: list[int] = []
+
+    class Shared(RecordingPublisher):
+        async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+            await asyncio.sleep(0.001)
+            merged.append(envelope.payload["n"])
+            self.sent.append((topic, key, envelope))
+
+    await _write(sessions, range(300))
+    shared = [Shared(), Shared()]
+    relays = [OutboxRelay(engine, p, batch_size=20, poll_interval=0.01, name=f"o{i}") for i, p in enumerate(shared)]
+    try:
+        for relay in relays:
+            await relay.start()
+        await _until(lambda: _pending_is_zero(relays[0]))
+    finally:
+        for relay in relays:
+            await relay.stop()
+        await engine.dispose()
+    assert merged == list(range(300))
+    assert shared[0].sent and shared[1].sent, "expected both relays to have taken turns"
+
+
+async def test_purge_published(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(10))
+    relay = OutboxRelay(engine, RecordingPublisher(), batch_size=6)
+    await relay.run_once()  # 6 published, 4 pending
+    assert await relay.purge_published(timedelta(hours=1)) == 0  # too recent
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(outbox_table)
+            .values(published_at=datetime.now(UTC) - timedelta(days=2))
+            .where(outbox_table.c.published_at.is_not(None))
+        )
+    assert await relay.purge_published(timedelta(days=1)) == 6
+    assert await relay.pending() == 4
+    assert await relay.run_once() == 4
+
+
+async def test_stop_when_never_started_is_harmless(engine: AsyncEngine) -> None:
+    relay = OutboxRelay(engine, RecordingPublisher())
+    await relay.stop()
+    assert not relay.running

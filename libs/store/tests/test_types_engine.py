@@ -1,0 +1,96 @@
+"""UTCDateTime and the engine's per-dialect settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import StatementError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from voltline_store import check_database, create_engine, run_migrations
+
+BERLIN_SUMMER = timezone(timedelta(hours=2))
+
+
+async def test_utc_datetime_round_trips_aware_utc(engine: AsyncEngine, schema) -> None:
+    local = datetime(2026, 6, 1, 14, 30, 15, 123456, tzinfo=BERLIN_SUMMER)
+    async with engine.begin() as conn:
+        await conn.execute(sa.insert(schema.stations).values(id="CP-1", status="Available", updated_at=local))
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.select(schema.stations.c.updated_at))).scalar_one()
+    assert stored == local
+    assert stored.tzinfo is UTC
+    assert stored.hour == 12  # the same instant, expressed in UTC
+    assert stored.microsecond == 123456
+
+
+async def test_utc_datetime_compares_instants_in_sql(engine: AsyncEngine, schema) -> None:
+    """Comparisons happen in SQL on stored values; on SQLite that is text, so the zone must be normalised."""
+    t = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(schema.stations),
+            [
+                {"id": "early", "status": "x", "updated_at": t - timedelta(minutes=1)},
+                {"id": "late", "status": "x", "updated_at": t + timedelta(minutes=1)},
+            ],
+        )
+    # 13:00+02:00 is 11:00 UTC: earlier than both rows, although "13:00" > "12:00" as text.
+    async with engine.connect() as conn:
+        before = datetime(2026, 1, 1, 13, 0, tzinfo=BERLIN_SUMMER)
+        rows = (await conn.execute(sa.select(schema.stations.c.id).where(schema.stations.c.updated_at > before))).all()
+        ordered = (await conn.execute(sa.select(schema.stations.c.id).order_by(schema.stations.c.updated_at))).all()
+    assert {r.id for r in rows} == {"early", "late"}
+    assert [r.id for r in ordered] == ["early", "late"]
+
+
+async def test_utc_datetime_refuses_naive(engine: AsyncEngine, schema) -> None:
+    with pytest.raises(StatementError, match="naive"):
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(schema.stations).values(id="CP-2", status="x", updated_at=datetime(2026, 1, 1))
+            )
+
+
+async def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "there.sqlite3"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    try:
+        await check_database(engine)
+        assert path.exists()
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+            assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 1000
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_enforces_foreign_keys(sqlite_url: str, migrations_dir: Path, schema) -> None:
+    await run_migrations(sqlite_url, migrations_dir)  # migrations run with them off; services with them on
+    engine = create_engine(sqlite_url)
+    try:
+        with pytest.raises(sa.exc.IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(schema.effects).values(event_id=uuid4(), station_id="nope", seq=1))
+    finally:
+        await engine.dispose()
+
+
+async def test_check_database_raises_when_unreachable(tmp_path: Path) -> None:
+    engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        with pytest.raises((OSError, TimeoutError, sa.exc.DBAPIError)):
+            await check_database(engine, limit_s=5)
+    finally:
+        await engine.dispose()
+
+
+def test_url_without_driver_gets_the_async_one() -> None:
+    assert create_engine("postgresql://u@h/db").dialect.driver == "asyncpg"
+    assert create_engine("sqlite:///:memory:").dialect.driver == "aiosqlite"
+    with pytest.raises(ValueError, match="unsupported"):
+        create_engine("mysql://u@h/db")
