@@ -32,15 +32,17 @@ class RunningSystem:
         return {"Authorization": f"Bearer {self.admin_token}"}
 
 
-def start_system(kafka: Any, postgres: Any, tmp: Path, extra_env: dict[str, dict[str, str]] | None = None
-                 ) -> Iterator[RunningSystem]:
+def start_system(
+    kafka: Any, postgres: Any, tmp: Path, extra_env: dict[str, dict[str, str]] | None = None
+) -> Iterator[RunningSystem]:
     prefix = f"e2e-{secrets.token_hex(4)}."
     token = secrets.token_urlsafe(24)
     ports = {name: free_port() for name in SERVICES}
     ocpp_port = free_port(exclude=frozenset(ports.values()))
     databases = {
         name: postgres.create_database(f"{prefix.replace('.', '').replace('-', '_')}_{name}")
-        for name in SERVICES if name != "gateway"
+        for name in SERVICES
+        if name != "gateway"
     }
     stack = Stack(
         common_env={

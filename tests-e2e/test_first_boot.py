@@ -12,18 +12,18 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from websockets.exceptions import InvalidStatus
-
 from e2e_support import RunningSystem
 from ocpp_client import Station, station
+from websockets.exceptions import InvalidStatus
 
 BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
 BOOT_201 = {"reason": "PowerUp", "chargingStation": {"vendorName": "ACME", "model": "Volt-22"}}
 
 
 def register(system: RunningSystem, station_id: str, **body: object) -> httpx.Response:
-    return httpx.post(f"{system.url('auth')}/api/v1/stations", json={"station_id": station_id, **body},
-                      headers=system.headers)
+    return httpx.post(
+        f"{system.url('auth')}/api/v1/stations", json={"station_id": station_id, **body}, headers=system.headers
+    )
 
 
 async def test_registered_station_boots_accepted_and_heartbeats(system: RunningSystem) -> None:
@@ -111,8 +111,9 @@ def test_operator_api_needs_a_token(system: RunningSystem) -> None:
     url = f"{system.url('auth')}/api/v1/stations/CP-ACCEPT"
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
-    response = httpx.post(f"{system.url('auth')}/api/v1/stations", json={"station_id": "bad id!"},
-                          headers=system.headers)
+    response = httpx.post(
+        f"{system.url('auth')}/api/v1/stations", json={"station_id": "bad id!"}, headers=system.headers
+    )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "station_id" in response.text

@@ -31,7 +31,5 @@ def test_envelope_on_the_wire_validates_against_committed_schemas() -> None:
     wire = json.loads(env.to_bytes())
     schemas = default_dir()
     jsonschema.validate(wire, json.loads((schemas / "envelope.v1.json").read_text()))
-    jsonschema.validate(
-        wire["payload"], json.loads((schemas / "events/station.boot_notification.v1.json").read_text())
-    )
+    jsonschema.validate(wire["payload"], json.loads((schemas / "events/station.boot_notification.v1.json").read_text()))
     assert Envelope.from_bytes(env.to_bytes()) == env

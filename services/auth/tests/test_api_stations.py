@@ -9,10 +9,9 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
-from voltline_events import Topics
-
 from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
+from voltline_events import Topics
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}

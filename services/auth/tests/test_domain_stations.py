@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from voltline_auth.domain.stations import (
     BootPolicy,
     InvalidStation,

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from voltline_events import Event
 from voltline_events.payloads import BootDecision, BootNotification, Heartbeat, StationMessage
-
 from voltline_gateway.actions import ROUTES
 from voltline_gateway.actions.context import BootFallback
 from voltline_gateway.service_layer.dispatch import Dispatcher

@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from voltline_gateway.domain.ocpp_j import (
     OCPP16,
     OCPP21,

@@ -35,9 +35,7 @@ class Envelope(BaseModel):
     correlation_id: str | None = Field(default=None, max_length=128)
     session_id: str | None = Field(default=None, max_length=128)
     message_id: str | None = Field(default=None, max_length=64, description="OCPP message id, if any.")
-    reply_to: str | None = Field(
-        default=None, max_length=249, description="Topic a request wants its reply on."
-    )
+    reply_to: str | None = Field(default=None, max_length=249, description="Topic a request wants its reply on.")
     payload: dict[str, Any]
 
     def to_bytes(self) -> bytes:

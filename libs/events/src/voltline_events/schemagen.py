@@ -13,9 +13,7 @@ from voltline_events.registry import registered_events
 
 def expected_schemas() -> dict[str, dict[str, Any]]:
     """File name (relative to schemas/) -> schema, for the envelope and every registered event."""
-    out: dict[str, dict[str, Any]] = {
-        "envelope.v1.json": _with_id(Envelope.model_json_schema(), "envelope.v1")
-    }
+    out: dict[str, dict[str, Any]] = {"envelope.v1.json": _with_id(Envelope.model_json_schema(), "envelope.v1")}
     for (event_type, version), model in sorted(registered_events().items()):
         name = f"{event_type}.v{version}"
         schema = _with_id(model.model_json_schema(), name)

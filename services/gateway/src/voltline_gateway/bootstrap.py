@@ -49,11 +49,14 @@ def build(settings: GatewaySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(bus_config, [
-            TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
-            TopicSpec(topics.auth_requests),
-            TopicSpec(reply_topic, retention_ms=3_600_000),
-        ])
+        await ensure_topics(
+            bus_config,
+            [
+                TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
+                TopicSpec(topics.auth_requests),
+                TopicSpec(reply_topic, retention_ms=3_600_000),
+            ],
+        )
         await producer.start()
         await rpc.start()
         await server.start()

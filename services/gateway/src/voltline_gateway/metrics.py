@@ -1,7 +1,9 @@
 """The gateway's Prometheus metrics, created once per process."""
 
-from prometheus_client import Counter, Gauge
+from voltline_chassis.metrics import counter, gauge
 
-MESSAGES = Counter("voltline_gateway_ocpp_messages_total", "OCPP calls by direction", ["direction", "action", "ocpp_version"])
-CALL_ERRORS = Counter("voltline_gateway_ocpp_call_errors_total", "CallErrors sent to stations", ["code", "action"])
-CONNECTED = Gauge("voltline_gateway_connected_stations", "Stations connected now", ["ocpp_version"])
+MESSAGES = counter(
+    "voltline_gateway_ocpp_messages_total", "OCPP calls by direction", ["direction", "action", "ocpp_version"]
+)
+CALL_ERRORS = counter("voltline_gateway_ocpp_call_errors_total", "CallErrors sent to stations", ["code", "action"])
+CONNECTED = gauge("voltline_gateway_connected_stations", "Stations connected now", ["ocpp_version"])

@@ -28,4 +28,6 @@ class StationRepository:
 
     async def save(self, station: Station) -> None:
         values = {k: v for k, v in station.__dict__.items() if k != "station_id"}
-        await self._session.execute(update(stations).where(stations.c.station_id == station.station_id).values(**values))
+        await self._session.execute(
+            update(stations).where(stations.c.station_id == station.station_id).values(**values)
+        )

@@ -62,8 +62,9 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def _invalid(exc: InvalidStation) -> Problem:
-    return Problem(422, str(exc), title="Invalid station", extra={"errors": [{"field": f"body.{exc.field}",
-                                                                              "message": str(exc)}]})
+    return Problem(
+        422, str(exc), title="Invalid station", extra={"errors": [{"field": f"body.{exc.field}", "message": str(exc)}]}
+    )
 
 
 def _not_found(station_id: str) -> Problem:
@@ -79,14 +80,20 @@ def build_router(ctx: uc.StationContext) -> APIRouter:
     async def register(body: StationIn, response: Response) -> StationOut:
         try:
             station = await uc.register_station(
-                ctx, body.station_id, password=_secret(body.password), security_profile=body.security_profile,
+                ctx,
+                body.station_id,
+                password=_secret(body.password),
+                security_profile=body.security_profile,
                 status=body.status,
             )
         except InvalidStation as exc:
             raise _invalid(exc) from None
         except uc.StationExists:
-            raise Problem(409, f"Station {body.station_id!r} is already registered; PATCH it to change it.",
-                          extra={"station_id": body.station_id}) from None
+            raise Problem(
+                409,
+                f"Station {body.station_id!r} is already registered; PATCH it to change it.",
+                extra={"station_id": body.station_id},
+            ) from None
         response.headers["Location"] = f"/api/v1/stations/{station.station_id}"
         return StationOut.of(station)
 
@@ -96,8 +103,9 @@ def build_router(ctx: uc.StationContext) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> StationList:
-        return StationList(items=[StationOut.of(s) for s in await uc.list_stations(ctx, status=status, limit=limit,
-                                                                                    offset=offset)])
+        return StationList(
+            items=[StationOut.of(s) for s in await uc.list_stations(ctx, status=status, limit=limit, offset=offset)]
+        )
 
     @router.get("/{station_id}", dependencies=viewer)
     async def get(station_id: str) -> StationOut:
@@ -109,8 +117,9 @@ def build_router(ctx: uc.StationContext) -> APIRouter:
     @router.patch("/{station_id}", dependencies=operator)
     async def patch(station_id: str, body: StationPatch) -> StationOut:
         try:
-            return StationOut.of(await uc.update_station(ctx, station_id, status=body.status,
-                                                         password=_secret(body.password)))
+            return StationOut.of(
+                await uc.update_station(ctx, station_id, status=body.status, password=_secret(body.password))
+            )
         except InvalidStation as exc:
             raise _invalid(exc) from None
         except uc.StationNotFound:

@@ -10,6 +10,9 @@ from voltline_gateway.actions.context import CallContext, now_rfc3339
 
 
 async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
-    await ctx.bus.publish(Heartbeat(ocpp_version=ctx.ocpp_version), station_id=ctx.station_id,  # type: ignore[arg-type]
-                          message_id=ctx.message_id)
+    await ctx.bus.publish(
+        Heartbeat(ocpp_version=ctx.ocpp_version),
+        station_id=ctx.station_id,  # type: ignore[arg-type]
+        message_id=ctx.message_id,
+    )
     return {"currentTime": now_rfc3339()}

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 
 import structlog
+from voltline_events.payloads import StationConnected, StationDisconnected
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from voltline_events.payloads import StationConnected, StationDisconnected
 from voltline_gateway.actions.context import StationBus
 from voltline_gateway.domain.ocpp_j import SUBPROTOCOLS
 from voltline_gateway.domain.station_id import is_valid_station_id
@@ -124,8 +124,14 @@ class OcppServer:
                 await replaced.socket.close(1000, "replaced by a new connection")
             CONNECTED.labels(ocpp_version=ocpp_version).inc()
             log.info("station connected", ocpp_version=ocpp_version, remote_address=remote)
-            await self._announce(StationConnected(ocpp_version=ocpp_version, gateway_instance=self._instance_id,  # type: ignore[arg-type]
-                                                  remote_address=remote), station_id)
+            await self._announce(
+                StationConnected(
+                    ocpp_version=ocpp_version,
+                    gateway_instance=self._instance_id,  # type: ignore[arg-type]
+                    remote_address=remote,
+                ),
+                station_id,
+            )
             reason = "closed"
             try:
                 async for frame in socket:
@@ -139,8 +145,10 @@ class OcppServer:
                 CONNECTED.labels(ocpp_version=ocpp_version).dec()
                 close_code = socket.close_code
                 log.info("station disconnected", reason=reason, close_code=close_code)
-                await self._announce(StationDisconnected(gateway_instance=self._instance_id, reason=reason,
-                                                         close_code=close_code), station_id)
+                await self._announce(
+                    StationDisconnected(gateway_instance=self._instance_id, reason=reason, close_code=close_code),
+                    station_id,
+                )
 
     async def _announce(self, event: StationConnected | StationDisconnected, station_id: str) -> None:
         """Connection events are best effort: a station is served even while Kafka is unreachable."""
