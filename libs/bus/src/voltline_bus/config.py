@@ -21,3 +21,6 @@ class BusConfig:
     replication_factor: int = 1
     # How long start()/ensure_topics() keep retrying while the broker is not reachable yet.
     connect_timeout: float = 30.0
+    # Consumer-group session timeout. tansu holds a group's first join for half of it, so `make run`
+    # lowers it; real Kafka refuses values below its group.min.session.timeout.ms (6 s by default).
+    session_timeout_ms: int = 10_000

@@ -106,7 +106,8 @@ class EventConsumer:
         self._batch: _Batch | None = None
         self._stopping = False
         self._idle = False
-        self._log = log.bind(group_id=group_id)
+        # A lazy proxy: constructors run before the service configures logging.
+        self._log = structlog.get_logger(__name__, group_id=group_id)
 
     @property
     def group_id(self) -> str:
@@ -123,8 +124,8 @@ class EventConsumer:
 
         async def connect() -> AIOKafkaConsumer:
             options: dict[str, Any] = {
-                "session_timeout_ms": 10_000,
-                "heartbeat_interval_ms": 3_000,
+                "session_timeout_ms": config.session_timeout_ms,
+                "heartbeat_interval_ms": max(100, min(3_000, config.session_timeout_ms // 3)),
                 # Long enough for the revoke callback to finish an in-flight message and commit it.
                 "rebalance_timeout_ms": 60_000,
                 **self._consumer_options,

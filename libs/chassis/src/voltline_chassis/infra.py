@@ -19,6 +19,15 @@ from voltline_store import OutboxRelay, check_database, create_engine, run_migra
 from voltline_chassis.settings import ServiceSettings
 
 
+def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
+    return BusConfig(
+        bootstrap=settings.kafka_bootstrap,
+        client_id=client_id,
+        idempotence=settings.kafka_idempotence,
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+    )
+
+
 @dataclass
 class ServiceInfra:
     settings: ServiceSettings
@@ -35,7 +44,7 @@ class ServiceInfra:
         if not settings.database_url:
             raise ValueError(f"VOLTLINE_DATABASE_URL must be set for the {settings.service_name} service")
         source = f"{settings.service_name}/{settings.instance_id}"
-        bus = BusConfig(bootstrap=settings.kafka_bootstrap, client_id=source, idempotence=settings.kafka_idempotence)
+        bus = bus_config(settings, source)
         engine = create_engine(settings.database_url)
         producer = Producer(bus)
         return cls(

@@ -35,6 +35,8 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # The embedded tansu broker does not implement idempotent producers, so dev/test turns this off.
     kafka_idempotence: bool = True
+    # Consumer-group session timeout; `make run` lowers it because tansu delays a group's first join by half.
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
     topic_prefix: str = ""
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None

@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         common_env={
             "VOLTLINE_KAFKA_BOOTSTRAP": bootstrap,
             "VOLTLINE_KAFKA_IDEMPOTENCE": os.environ.get("VOLTLINE_KAFKA_IDEMPOTENCE", "false" if broker else "true"),
+            "VOLTLINE_KAFKA_SESSION_TIMEOUT_MS": os.environ.get(
+                "VOLTLINE_KAFKA_SESSION_TIMEOUT_MS", "2000" if broker else "10000"
+            ),
             "VOLTLINE_ADMIN_TOKEN": token,
             "VOLTLINE_HTTP_HOST": args.host,
             "VOLTLINE_OCPP_HOST": os.environ.get("VOLTLINE_OCPP_HOST", args.host),

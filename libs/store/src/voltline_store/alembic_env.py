@@ -97,7 +97,6 @@ def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str |
     # Migrations only need the column's database type; keeping them free of our Python types means an
     # old migration never breaks when the type's code changes.
     if type_ == "type" and isinstance(obj, UTCDateTime):
-        autogen_context.imports.add("import sqlalchemy as sa")
         return "sa.DateTime(timezone=True)"
     return False
 

@@ -75,7 +75,8 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._failures = 0
         self._gauge_at = 0.0
-        self._log = log.bind(relay=name)
+        # A lazy proxy: constructors run before the service configures logging.
+        self._log = structlog.get_logger(__name__, relay=name)
         self._select = (
             sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key, outbox_table.c.value)
             .add_columns(outbox_table.c.created_at)

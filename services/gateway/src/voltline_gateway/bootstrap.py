@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from voltline_bus import BusConfig, Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics
+from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics
 from voltline_chassis.app import create_app
+from voltline_chassis.infra import bus_config
 from voltline_chassis.security import StaticTokenVerifier
 from voltline_events import Topics
 
@@ -29,10 +30,10 @@ def build(settings: GatewaySettings) -> FastAPI:
     topics = Topics(settings.topic_prefix)
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     source = f"gateway/{instance}"
-    bus_config = BusConfig(bootstrap=settings.kafka_bootstrap, client_id=source, idempotence=settings.kafka_idempotence)
-    producer = Producer(bus_config)
+    kafka = bus_config(settings, source)
+    producer = Producer(kafka)
     reply_topic = topics.gateway_replies(instance)
-    rpc = RequestReplyClient(bus_config, producer, reply_topic)
+    rpc = RequestReplyClient(kafka, producer, reply_topic)
     bus = KafkaStationBus(producer, rpc, topics, source=source, auth_timeout=settings.auth_timeout_s)
     fallback = BootFallback(settings.boot_fallback_status, settings.boot_fallback_interval_s)
     connections = Connections()
@@ -50,7 +51,7 @@ def build(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(
-            bus_config,
+            kafka,
             [
                 TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
                 TopicSpec(topics.auth_requests),
@@ -72,7 +73,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         title="voltline gateway",
         version=VERSION,
         verifier=StaticTokenVerifier(settings.admin_token),
-        readiness_checks={"kafka": lambda: check_broker(bus_config)},
+        readiness_checks={"kafka": lambda: check_broker(kafka)},
         lifespan=lifespan,
         routers=[build_router(connections, instance)],
     )

@@ -1,0 +1,148 @@
+"""`make run`'s embedded default: tansu + SQLite, every service a process, Ctrl-C leaves nothing behind.
+
+This runs the same entry point the Makefile runs (`python -m voltline_devinfra.run`), on free ports
+and a temporary data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from ocpp_client import Station, station
+from voltline_devinfra._proc import free_port
+
+SERVICES = ("gateway", "auth", "session", "billing", "diagnostics", "analytics")
+BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
+
+
+class LocalRun:
+    def __init__(self, data_dir: Path) -> None:
+        taken: set[int] = set()
+
+        def port() -> int:
+            p = free_port(exclude=frozenset(taken))
+            taken.add(p)
+            return p
+
+        self.data_dir = data_dir
+        self.ports = {name: port() for name in SERVICES}
+        self.kafka_port, self.ocpp_port = port(), port()
+        self.proc: subprocess.Popen[str] | None = None
+        self.output = ""
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VOLTLINE_")}
+        env.update({f"VOLTLINE_{name.upper()}_HTTP_PORT": str(p) for name, p in self.ports.items()})
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "voltline_devinfra.run",
+                "--data-dir",
+                str(self.data_dir),
+                "--kafka-port",
+                str(self.kafka_port),
+                "--ocpp-port",
+                str(self.ocpp_port),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output += line
+            if "Ctrl-C stops everything" in line:
+                return
+        raise AssertionError(f"make run did not come up:\n{self.output}")
+
+    def interrupt(self) -> None:
+        """What a terminal's Ctrl-C does: SIGINT to the whole process group."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=60)
+        self.output += out
+
+    @property
+    def token(self) -> str:
+        return (self.data_dir / "admin-token").read_text().strip()
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ocpp_port}/ocpp"
+
+    def api(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose environment carries `marker` (the run's admin token): everything it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.fixture
+def local_run(tmp_path: Path) -> Iterator[LocalRun]:
+    run = LocalRun(tmp_path / "data")
+    yield run
+    if run.proc is not None and run.proc.poll() is None:
+        run.interrupt()
+
+
+async def boot(run: LocalRun, station_id: str) -> dict:
+    async with station(run.ocpp_url, station_id) as ws:
+        cp = Station(ws)
+        answer = await cp.call("BootNotification", BOOT_16)
+        garbage = await cp.send_raw("{not json")
+        assert garbage[0] == 4 and garbage[2] == "FormationViolation"
+        assert (await cp.call("Heartbeat", {}))[0] == 3
+        return answer[2]
+
+
+def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: LocalRun) -> None:
+    local_run.start()
+    token = local_run.token
+    headers = {"Authorization": f"Bearer {token}"}
+    for name in SERVICES:
+        assert httpx.get(f"{local_run.api(name)}/readyz").status_code == 200, name
+    created = httpx.post(
+        f"{local_run.api('auth')}/api/v1/stations",
+        headers=headers,
+        json={"station_id": "CP-LOCAL", "password": "sixteen-chars-or-more"},
+    )
+    assert created.status_code == 201, created.text
+    assert asyncio.run(boot(local_run, "CP-LOCAL"))["status"] == "Accepted"
+    assert asyncio.run(boot(local_run, "CP-UNKNOWN"))["status"] == "Rejected"
+
+    local_run.interrupt()
+    assert local_run.proc is not None and local_run.proc.returncode == 0, local_run.output
+    assert token in local_run.output, "make run must print the admin token"
+    assert processes_with(token) == [], "make run left processes behind"
+
+    # The broker forgot its topics; the SQLite stores did not: the station still boots Accepted.
+    local_run.start()
+    assert asyncio.run(boot(local_run, "CP-LOCAL"))["status"] == "Accepted"
+    listed = httpx.get(f"{local_run.api('auth')}/api/v1/stations", headers=headers).json()
+    assert [s["station_id"] for s in listed["items"]] == ["CP-LOCAL"]
+    local_run.interrupt()
+    assert processes_with(token) == []
+    assert json.dumps(listed).count("password") == 1  # only the has_password flag, never a secret
