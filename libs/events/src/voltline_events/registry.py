@@ -18,9 +18,13 @@ Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class Event(BaseModel):
-    """Base of every event payload."""
+    """Base of every event payload.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Unknown fields are ignored, so adding an optional field is a compatible change that old
+    consumers survive; removing or retyping a field is breaking and needs a new VERSION.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     TYPE: ClassVar[str]
     VERSION: ClassVar[int]

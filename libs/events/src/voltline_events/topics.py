@@ -33,6 +33,25 @@ class Topics:
         """Decisions the gateway asks of the auth service (boot, authorize), keyed by station id."""
         return self._name("voltline.auth.requests.v1")
 
+    @property
+    def station_commands(self) -> str:
+        """Commands for stations (request/reply), keyed by station id; gateways execute them."""
+        return self._name("voltline.station.commands.v1")
+
+    @property
+    def gateway_presence(self) -> str:
+        """Which gateway instance holds which station, compacted, keyed by station id."""
+        return self._name("voltline.gateway.presence.v1")
+
+    @property
+    def sessions(self) -> str:
+        """session.started / updated / ended, keyed by station id."""
+        return self._name("voltline.session.events.v1")
+
+    def service_replies(self, service: str, instance_id: str) -> str:
+        """Replies to one service instance's requests (e.g. command results for the session service)."""
+        return self._name(f"voltline.{service}.replies.{instance_id}")
+
     def gateway_replies(self, instance_id: str) -> str:
         """Replies to one gateway instance's requests; each instance reads only its own."""
         return self._name(f"voltline.gateway.replies.{instance_id}")

@@ -1,6 +1,9 @@
 """All event payloads; importing this package registers every one of them."""
 
 from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, StationRegistered
+from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
+from voltline_events.payloads.commands import StationCommand, StationCommandResult
+from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
     BootNotification,
     Heartbeat,
@@ -8,14 +11,33 @@ from voltline_events.payloads.station import (
     StationDisconnected,
     StationMessage,
 )
+from voltline_events.payloads.transactions import (
+    ConnectorStatus,
+    IdToken,
+    MeterSample,
+    SampledValue,
+    StationTransaction,
+)
 
 __all__ = [
+    "AuthorizationDecision",
+    "AuthorizationRequested",
     "BootDecision",
     "BootDecisionRequested",
     "BootNotification",
+    "ConnectorStatus",
     "Heartbeat",
+    "IdToken",
+    "MeterSample",
+    "SampledValue",
+    "SessionEnded",
+    "SessionStarted",
+    "SessionUpdated",
+    "StationCommand",
+    "StationCommandResult",
     "StationConnected",
     "StationDisconnected",
     "StationMessage",
     "StationRegistered",
+    "StationTransaction",
 ]

@@ -47,3 +47,9 @@ class StationRegistered(Event):
     status: RegistrationStatus
     security_profile: int = Field(ge=0, le=3)
     deleted: bool = False
+    password_hash: str | None = Field(
+        default=None, description="bcrypt hash of the Basic-auth password (profiles 1 and 2), never the password."
+    )
+    certificate_fingerprint: str | None = Field(
+        default=None, description="Profile 3: SHA-256 of the expected client certificate, if pinned."
+    )
