@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from voltline_events.registry import Event, event
+
+PeriodState = Literal["charging", "suspended_ev", "suspended_evse", "idle"]
+
+
+class SessionPeriod(BaseModel):
+    """A stretch of the session in one state; billing prices time and idle fees from these."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    state: PeriodState
+    start: datetime
+    end: datetime
+    energy_wh: int = Field(default=0, ge=0)
+
+
+class EnergyReading(BaseModel):
+    """Energy delivered since the session began, at one instant (from the station's register readings)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    at: datetime
+    energy_wh: int = Field(ge=0)
 
 
 @event
@@ -55,3 +78,8 @@ class SessionEnded(Event):
     meter_stop_wh: int | None = None
     energy_wh: int = Field(ge=0)
     stop_reason: str | None = None
+    peak_power_w: float | None = None
+    periods: list[SessionPeriod] = Field(default_factory=list, description="Charging/suspended/idle periods, in order.")
+    energy_timeline: list[EnergyReading] = Field(
+        default_factory=list, description="Cumulative energy over time, for splitting by time of day."
+    )
