@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+import structlog
 from voltline_bus import Dispatcher, EventConsumer, Outgoing, PublishError
 from voltline_bus import headers as h
 from voltline_events import Envelope, Topics, station_key
@@ -28,14 +29,20 @@ async def test_publish_and_consume_round_trip_with_headers(kit: Any) -> None:
     }
 
     received: list[Envelope] = []
+    log_context: list[dict[str, Any]] = []
 
     async def handle(envelope: Envelope) -> None:
         received.append(envelope)
+        log_context.append(structlog.contextvars.get_contextvars())
 
     await kit.consumer([topic], handle)
     await kit.eventually(lambda: received, what="delivery")
     assert received == [sent]
     assert await _committed(kit, "g", topic, 1) == 1
+    # The handler's own log lines carry the station and correlation of the event it handles.
+    assert log_context[0]["station_id"] == "CS-1"
+    assert log_context[0]["correlation_id"] == "corr-1"
+    assert log_context[0]["event_id"] == str(sent.event_id)
 
 
 async def test_publish_many_awaits_all_acks_and_keeps_key_order(kit: Any) -> None:

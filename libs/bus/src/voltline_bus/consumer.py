@@ -281,7 +281,9 @@ class EventConsumer:
         for attempt in range(1, self._max_attempts + 1):
             started = time.perf_counter()
             try:
-                await self._handler(envelope)
+                # Every line the handler logs carries the station, session and message it is about.
+                with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
+                    await self._handler(envelope)
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
                     raise
@@ -395,3 +397,14 @@ def _error_text(exc: BaseException) -> str:
 
 def _tps(tps: set[TopicPartition] | frozenset[TopicPartition]) -> list[str]:
     return sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)
+
+
+def _log_context(envelope: Envelope) -> dict[str, str]:
+    fields = {
+        "event_id": str(envelope.event_id),
+        "station_id": envelope.station_id,
+        "session_id": envelope.session_id,
+        "message_id": envelope.message_id,
+        "correlation_id": envelope.correlation_id,
+    }
+    return {k: v for k, v in fields.items() if v is not None}

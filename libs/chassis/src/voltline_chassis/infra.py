@@ -7,10 +7,12 @@ in: migrations before anything reads the store, the producer before the outbox r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from voltline_bus import BusConfig, Producer, TopicSpec, check_broker, ensure_topics
 from voltline_events import Topics
@@ -71,3 +73,29 @@ class ServiceInfra:
 
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {"database": lambda: check_database(self.engine), "kafka": lambda: check_broker(self.bus)}
+
+    def lifespan(
+        self,
+        migrations: Path,
+        topics: Sequence[TopicSpec] = (),
+        *,
+        after_start: Callable[[], Awaitable[None]] | None = None,
+        before_stop: Callable[[], Awaitable[None]] | None = None,
+    ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+        """A FastAPI lifespan: infra up, then the service's own start (consumers), and back down."""
+
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            await self.start(migrations, topics)
+            try:
+                if after_start is not None:
+                    await after_start()
+                yield
+            finally:
+                try:
+                    if before_stop is not None:
+                        await before_stop()
+                finally:
+                    await self.stop()
+
+        return lifespan

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,20 +19,11 @@ def build(settings: AnalyticsSettings) -> FastAPI:
     if settings.admin_token is None:
         raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
     infra = ServiceInfra.from_settings(settings)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await infra.start(MIGRATIONS)
-        try:
-            yield
-        finally:
-            await infra.stop()
-
     return create_app(
         settings=settings,
         title="voltline analytics",
         version=VERSION,
         verifier=StaticTokenVerifier(settings.admin_token),
         readiness_checks=infra.readiness_checks(),
-        lifespan=lifespan,
+        lifespan=infra.lifespan(MIGRATIONS),
     )
