@@ -15,16 +15,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from voltline_devinfra import _proc
 from voltline_devinfra._kafka_wire import metadata_ready
 from voltline_devinfra._proc import ServerError
+from voltline_devinfra._server import LocalServer
 from voltline_devinfra._system import cache_dir, require_tool
 
 KAFKA_VERSION = "3.9.1"
@@ -179,12 +177,15 @@ def _random_cluster_id() -> str:
             return cluster_id
 
 
-class KafkaServer:
+class KafkaServer(LocalServer):
     """A throwaway single-node KRaft Kafka on loopback.
 
     ``pause()``/``resume()`` restart the same broker on the same ports and data dir, which
     lets tests prove that clients survive (and lose nothing during) a broker outage.
     """
+
+    kind = "kafka"
+    _dir_prefix = "voltline-kafka-"
 
     def __init__(
         self,
@@ -196,93 +197,17 @@ class KafkaServer:
         properties: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
-        self._fixed_ports = port is not None
-        self._port = port
+        super().__init__(port=port, startup_timeout=startup_timeout)
         self._controller_port = controller_port
         self._version = version
         self._heap = heap
         self._extra_properties = dict(properties or {})
-        self._startup_timeout = startup_timeout
-        self._work_dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
         self._libs: Path | None = None
-        self.startup_seconds: float | None = None
-
-    # -- addresses -------------------------------------------------------------------
-    @property
-    def host(self) -> str:
-        """Loopback only: nothing else on the network should reach a test broker."""
-        return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """The PLAINTEXT client port (fixed for the server's lifetime, across pause/resume)."""
-        if self._port is None:
-            raise ServerError("KafkaServer has not been started")
-        return self._port
 
     @property
     def bootstrap_servers(self) -> str:
         """``host:port`` for a Kafka client's ``bootstrap_servers``."""
         return f"{self.host}:{self.port}"
-
-    @property
-    def work_dir(self) -> Path:
-        """Temp dir holding config, data (``data/``) and the log (``kafka.log``)."""
-        if self._work_dir is None:
-            raise ServerError("KafkaServer has not been started")
-        return self._work_dir
-
-    @property
-    def log_path(self) -> Path:
-        """Broker stdout/stderr and log4j output (appended across pause/resume)."""
-        return self.work_dir / "kafka.log"
-
-    @property
-    def is_running(self) -> bool:
-        """True while the broker process is alive (False when paused or stopped)."""
-        return self._proc is not None and self._proc.poll() is None
-
-    # -- lifecycle -------------------------------------------------------------------
-    def start(self) -> Self:
-        """Fetch jars if needed, format storage, start the broker and wait for Metadata."""
-        if self._work_dir is not None:
-            raise ServerError("KafkaServer already started")
-        began = time.monotonic()
-        self._libs = ensure_kafka_jars(self._version)
-        self._work_dir = Path(tempfile.mkdtemp(prefix="voltline-kafka-"))
-        _proc.track(self)
-        try:
-            attempts = 1 if self._fixed_ports else 3
-            for attempt in range(1, attempts + 1):
-                if not self._fixed_ports or self._port is None:
-                    self._port = _proc.free_port()
-                if not self._fixed_ports or self._controller_port is None:
-                    self._controller_port = _proc.free_port(exclude=frozenset({self._port}))
-                self._write_config()
-                self._format_storage()
-                try:
-                    self._launch()
-                    break
-                except ServerError:
-                    # Someone grabbed an auto-picked port between our check and the bind.
-                    if attempt == attempts or "Address already in use" not in _proc.log_tail(self.log_path, 200):
-                        raise
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - began
-        return self
-
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM, SIGKILL after 30 s) and delete its temp dir; idempotent."""
-        if self._proc is not None:
-            _proc.terminate(self._proc, signal.SIGTERM, timeout=30)
-            self._proc = None
-        if self._work_dir is not None:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
-            self._work_dir = None
-        _proc.untrack(self)
 
     def pause(self, *, graceful: bool = True) -> None:
         """Stop the broker process but keep ports and data; ``graceful=False`` SIGKILLs it."""
@@ -299,20 +224,18 @@ class KafkaServer:
             raise ServerError("KafkaServer is not paused")
         self._launch()
 
-    def __enter__(self) -> Self:
-        return self.start()
+    # -- LocalServer hooks -----------------------------------------------------------
+    def _prepare(self) -> None:
+        self._libs = ensure_kafka_jars(self._version)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _pick_ports(self) -> None:
+        super()._pick_ports()
+        if not self._fixed_port or self._controller_port is None:
+            self._controller_port = _proc.free_port(exclude=frozenset({self.port}))
 
-    def __repr__(self) -> str:
-        where = self.bootstrap_servers if self._port is not None else "not started"
-        return f"<KafkaServer {self._version} {where} running={self.is_running}>"
+    def _configure(self) -> None:
+        self._write_config()
+        self._format_storage()
 
     # -- internals -------------------------------------------------------------------
     def _properties(self) -> dict[str, str]:
@@ -377,17 +300,4 @@ class KafkaServer:
             assert port is not None
             _proc.ensure_port_unused(self.host, port, f"Kafka {self._version}")
         cmd = self._java_cmd(self._heap, "kafka.Kafka", str(self.work_dir / "server.properties"))
-        self._proc = _proc.spawn(cmd, log_path=self.log_path, cwd=self.work_dir)
-        try:
-            _proc.wait_until(
-                lambda: metadata_ready(self.host, self.port),
-                timeout=self._startup_timeout,
-                proc=self._proc,
-                what=f"Kafka {self._version} on {self.bootstrap_servers}",
-                log_path=self.log_path,
-                interval=0.2,
-            )
-        except BaseException:
-            _proc.terminate(self._proc, signal.SIGKILL, timeout=10)
-            self._proc = None
-            raise
+        self._spawn_and_wait(cmd, ready=lambda: metadata_ready(self.host, self.port), interval=0.2)

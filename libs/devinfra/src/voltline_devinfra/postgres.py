@@ -17,16 +17,14 @@ import re
 import shutil
 import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from voltline_devinfra import _proc
 from voltline_devinfra._proc import ServerError
+from voltline_devinfra._server import LocalServer
 from voltline_devinfra._system import apt_install, is_root
 
 PG_USER = "postgres"  # the superuser created by initdb
@@ -170,8 +168,11 @@ class ExternalPostgres(_DatabaseAdmin):
         """Nothing to stop: the server is not ours."""
 
 
-class PostgresServer(_DatabaseAdmin):
+class PostgresServer(LocalServer, _DatabaseAdmin):
     """A private PostgreSQL cluster on ``127.0.0.1:<free port>``, trust auth, user ``postgres``."""
+
+    kind = "postgres"
+    _dir_prefix = "voltline-pg-"
 
     def __init__(
         self,
@@ -180,43 +181,10 @@ class PostgresServer(_DatabaseAdmin):
         settings: Mapping[str, str] | None = None,
         startup_timeout: float = 60.0,
     ) -> None:
-        self._fixed_port = port is not None
-        self._port = port
+        super().__init__(port=port, startup_timeout=startup_timeout)
         self._settings = {**_FAST_SETTINGS, **(settings or {})}
-        self._startup_timeout = startup_timeout
-        self._work_dir: Path | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
         self._ids: tuple[int, int] | None = None
-        self.startup_seconds: float | None = None
-
-    @property
-    def host(self) -> str:
-        """Loopback only."""
-        return "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        """TCP port the server listens on."""
-        if self._port is None:
-            raise ServerError("PostgresServer has not been started")
-        return self._port
-
-    @property
-    def work_dir(self) -> Path:
-        """Temp dir with ``data/``, the socket dir ``sock/`` and ``postgres.log``."""
-        if self._work_dir is None:
-            raise ServerError("PostgresServer has not been started")
-        return self._work_dir
-
-    @property
-    def log_path(self) -> Path:
-        """Server log (initdb output too)."""
-        return self.work_dir / "postgres.log"
-
-    @property
-    def is_running(self) -> bool:
-        """True while the postmaster is alive."""
-        return self._proc is not None and self._proc.poll() is None
+        self._bindir: Path | None = None
 
     def admin_dsn(self) -> str:
         return f"postgresql://{PG_USER}@{self.host}:{self.port}/postgres"
@@ -224,62 +192,33 @@ class PostgresServer(_DatabaseAdmin):
     def url(self, name: str = "postgres") -> str:
         return f"postgresql+asyncpg://{PG_USER}@{self.host}:{self.port}/{name}"
 
-    def start(self) -> Self:
-        """initdb into a temp dir, start ``postgres`` and wait until it accepts connections."""
-        if self._work_dir is not None:
-            raise ServerError("PostgresServer already started")
-        began = time.monotonic()
-        bindir = ensure_postgres_binaries()
+    # -- LocalServer hooks -----------------------------------------------------------
+    def _prepare(self) -> None:
+        self._bindir = ensure_postgres_binaries()
         self._ids = _run_as_ids()
-        self._work_dir = Path(tempfile.mkdtemp(prefix="voltline-pg-"))
-        _proc.track(self)
+
+    def _setup(self) -> None:
+        """initdb into the work dir, owned by the unprivileged user when we are root."""
+        (self.work_dir / "sock").mkdir()
+        self.log_path.touch()
+        if self._ids is not None:
+            for path in (self.work_dir, self.work_dir / "sock", self.log_path):
+                os.chown(path, *self._ids)
+        self._initdb()
+
+    def _terminate(self, proc: subprocess.Popen[bytes]) -> None:
+        """Fast shutdown (SIGINT: roll back sessions, checkpoint, exit), then SIGQUIT."""
+        if proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGINT)
         try:
-            (self.work_dir / "sock").mkdir()
-            self.log_path.touch()
-            if self._ids is not None:
-                for path in (self.work_dir, self.work_dir / "sock", self.log_path):
-                    os.chown(path, *self._ids)
-            self._initdb(bindir)
-            attempts = 1 if self._fixed_port else 3
-            for attempt in range(1, attempts + 1):
-                if not self._fixed_port:
-                    self._port = _proc.free_port()
-                try:
-                    self._launch(bindir)
-                    break
-                except ServerError:
-                    if attempt == attempts or "Address already in use" not in _proc.log_tail(self.log_path, 50):
-                        raise
-        except BaseException:
-            self.stop()
-            raise
-        self.startup_seconds = time.monotonic() - began
-        return self
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            _proc.terminate(proc, signal.SIGQUIT, timeout=10)
 
-    def stop(self) -> None:
-        """Fast shutdown (SIGINT), escalate to SIGQUIT/SIGKILL; delete the temp dir. Idempotent."""
-        if self._proc is not None:
-            self._shutdown(self._proc)
-            self._proc = None
-        if self._work_dir is not None:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
-            self._work_dir = None
-        _proc.untrack(self)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        where = f"{self.host}:{self._port}" if self._port is not None else "not started"
-        return f"<PostgresServer {where} running={self.is_running}>"
+    def _kill_failed(self, proc: subprocess.Popen[bytes]) -> None:
+        # SIGKILL would leave shared memory behind; the shutdown path releases it.
+        self._terminate(proc)
 
     # -- internals -------------------------------------------------------------------
     def _child_env(self) -> dict[str, str]:
@@ -289,9 +228,10 @@ class PostgresServer(_DatabaseAdmin):
         env["LC_ALL"] = "C"
         return env
 
-    def _initdb(self, bindir: Path) -> None:
+    def _initdb(self) -> None:
+        assert self._bindir is not None
         cmd = [
-            str(bindir / "initdb"),
+            str(self._bindir / "initdb"),
             "-D",
             str(self.work_dir / "data"),
             "-A",
@@ -321,41 +261,23 @@ class PostgresServer(_DatabaseAdmin):
         if result.returncode != 0:
             raise ServerError(f"initdb failed ({result.returncode}):\n{_proc.log_tail(self.log_path)}")
 
-    def _launch(self, bindir: Path) -> None:
+    def _launch(self) -> None:
+        assert self._bindir is not None
         _proc.ensure_port_unused(self.host, self.port, "PostgreSQL")
-        cmd = [
-            str(bindir / "postgres"),
-            "-D",
-            str(self.work_dir / "data"),
-            "-p",
-            str(self.port),
-            "-k",
-            str(self.work_dir / "sock"),
-        ]
+        cmd = [str(self._bindir / "postgres"), "-D", str(self.work_dir / "data"), "-p", str(self.port)]
+        cmd += ["-k", str(self.work_dir / "sock")]
         for key, value in self._settings.items():
             cmd += ["-c", f"{key}={value}"]
-        self._proc = _proc.spawn(
+        self._spawn_and_wait(
             cmd,
-            log_path=self.log_path,
-            cwd=self.work_dir,
+            ready=self._ready,
+            interval=0.1,
             env=self._child_env(),
             user=self._ids[0] if self._ids else None,
             group=self._ids[1] if self._ids else None,
             # SIGQUIT = immediate shutdown that still releases shared memory; SIGKILL would not.
             death_signal=signal.SIGQUIT,
         )
-        try:
-            _proc.wait_until(
-                self._ready,
-                timeout=self._startup_timeout,
-                proc=self._proc,
-                what=f"PostgreSQL on {self.host}:{self.port}",
-                log_path=self.log_path,
-            )
-        except BaseException:
-            self._shutdown(self._proc)
-            self._proc = None
-            raise
 
     def _ready(self) -> bool:
         """Ready = postmaster.pid reports "ready" (what pg_ctl -w checks) and TCP accepts."""
@@ -364,13 +286,3 @@ class PostgresServer(_DatabaseAdmin):
         except OSError:
             return False
         return len(lines) >= 8 and lines[7].strip() == "ready" and _proc.port_open(self.host, self.port)
-
-    @staticmethod
-    def _shutdown(proc: subprocess.Popen[bytes]) -> None:
-        if proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGINT)  # fast shutdown: roll back sessions, checkpoint, exit
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            _proc.terminate(proc, signal.SIGQUIT, timeout=10)
