@@ -1,40 +1,106 @@
-"""Where the billing service is wired together. A skeleton: store, bus and health routes only so far."""
+"""Where the billing service is wired together: settings in, a runnable app out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import contextlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from voltline_bus import EventConsumer, TopicSpec
+from voltline_chassis import get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.security import StaticTokenVerifier
+from voltline_events import Topics
 
+from voltline_billing.adapters.sandbox_provider import SandboxProvider
+from voltline_billing.adapters.stripe_provider import StripeProvider
+from voltline_billing.entrypoints.api import build_routers
+from voltline_billing.entrypoints.consumers import build_dispatcher
+from voltline_billing.service_layer.context import BillingConfig, BillingContext
+from voltline_billing.service_layer.payments import drive_pending
+from voltline_billing.service_layer.ports import PaymentProvider
+from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 from voltline_billing.settings import BillingSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION = "0.1.0"
+log = get_logger(__name__)
 
 
-def build(settings: BillingSettings) -> FastAPI:
+def payment_provider(settings: BillingSettings) -> PaymentProvider:
+    if settings.payment_provider == "stripe":
+        if settings.stripe_api_key is None:
+            raise ValueError("VOLTLINE_STRIPE_API_KEY must be set with VOLTLINE_PAYMENT_PROVIDER=stripe")
+        key = settings.stripe_api_key.get_secret_value()
+        return StripeProvider(key, api_base=settings.stripe_api_base, timeout_s=settings.provider_timeout_s)
+    return SandboxProvider()
+
+
+def build(settings: BillingSettings, provider: PaymentProvider | None = None) -> FastAPI:
     if settings.admin_token is None:
         raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
     infra = ServiceInfra.from_settings(settings)
+    topics = infra.topics
+    provider = provider or payment_provider(settings)
+    ctx = BillingContext(
+        uow=lambda: BillingUnitOfWork(infra.sessions, relay=infra.relay),
+        topics=topics,
+        source=infra.source,
+        clock=lambda: datetime.now(UTC),
+        provider=provider,
+        config=BillingConfig(
+            default_currency=settings.default_currency,
+            card_hold_amount=settings.card_hold_amount,
+            provider_timeout_s=settings.provider_timeout_s,
+            ocpi_country_code=settings.ocpi_country_code,
+            ocpi_party_id=settings.ocpi_party_id,
+        ),
+    )
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{settings.topic_prefix}voltline-billing",
+        topics=[topics.sessions],
+        handler=build_dispatcher(ctx),
+        dead_letter=infra.producer,
+    )
+    worker: list[asyncio.Task[None]] = []
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await infra.start(MIGRATIONS)
-        try:
-            yield
-        finally:
-            await infra.stop()
+    async def retry_payments() -> None:
+        while True:
+            await asyncio.sleep(settings.payment_retry_interval_s)
+            try:
+                await drive_pending(ctx)
+            except Exception as exc:
+                log.warning("payment_worker_pass_failed", error=repr(exc))
 
-    return create_app(
+    async def after_start() -> None:
+        await consumer.start()
+        if settings.payment_retry_interval_s > 0:
+            worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
+
+    async def before_stop() -> None:
+        for task in worker:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await consumer.stop()
+
+    app = create_app(
         settings=settings,
         title="voltline billing",
         version=VERSION,
         verifier=StaticTokenVerifier(settings.admin_token),
         readiness_checks=infra.readiness_checks(),
-        lifespan=lifespan,
+        lifespan=infra.lifespan(
+            MIGRATIONS,
+            [TopicSpec(topics.sessions), TopicSpec(Topics.dead_letter(topics.sessions))],
+            after_start=after_start,
+            before_stop=before_stop,
+        ),
+        routers=build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
     )
+    app.state.billing = ctx
+    return app

@@ -1,1 +1,1 @@
-"""Adapters (database, bus) of the billing service. Empty until its issue is built."""
+"""The billing service's edges: its database, its payment providers."""

@@ -1,1 +1,1 @@
-"""Pure domain logic of the billing service (no I/O). Empty until its issue is built."""
+"""Pure billing rules: tariffs, pricing, payments, ledger, invoices. No I/O here."""

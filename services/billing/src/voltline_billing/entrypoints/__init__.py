@@ -1,1 +1,1 @@
-"""Entry points (API routes, bus consumers) of the billing service. Empty until its issue is built."""
+"""How the outside reaches the billing service: operator API, bus consumers, process entry point."""

@@ -1,1 +1,1 @@
-"""Use cases of the billing service. Empty until its issue is built."""
+"""Use cases of the billing service, each one or a few short transactions."""

@@ -1,0 +1,126 @@
+"""Tariff versions, their assignment to stations, groups and the default, and the sessions being priced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voltline_billing.adapters.orm import billing_sessions, station_groups, tariff_assignments, tariffs
+from voltline_billing.domain.tariffs import Tariff
+
+DEFAULT_SCOPE = ("default", "")
+
+
+class TariffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def latest_version(self, tariff_id: str) -> int | None:
+        query = select(func.max(tariffs.c.version)).where(tariffs.c.tariff_id == tariff_id)
+        return (await self._s.execute(query)).scalar()
+
+    async def add(self, tariff: Tariff, created_at: datetime) -> None:
+        await self._s.execute(
+            insert(tariffs).values(
+                tariff_id=tariff.tariff_id,
+                version=tariff.version,
+                currency=tariff.currency,
+                valid_from=tariff.valid_from,
+                body=tariff.model_dump(mode="json"),
+                created_at=created_at,
+            )
+        )
+
+    async def get(self, tariff_id: str, version: int | None = None) -> Tariff | None:
+        query = select(tariffs.c.body).where(tariffs.c.tariff_id == tariff_id)
+        query = query.where(tariffs.c.version == version) if version else query.order_by(tariffs.c.version.desc())
+        body = (await self._s.execute(query.limit(1))).scalar()
+        return None if body is None else Tariff.model_validate(body)
+
+    async def valid_at(self, tariff_id: str, at: datetime) -> Tariff | None:
+        """The version in force at `at`: the newest whose valid_from is not after it."""
+        query = (
+            select(tariffs.c.body)
+            .where(tariffs.c.tariff_id == tariff_id, or_(tariffs.c.valid_from.is_(None), tariffs.c.valid_from <= at))
+            .order_by(tariffs.c.version.desc())
+            .limit(1)
+        )
+        body = (await self._s.execute(query)).scalar()
+        return None if body is None else Tariff.model_validate(body)
+
+    async def versions(self, tariff_id: str) -> list[Tariff]:
+        query = select(tariffs.c.body).where(tariffs.c.tariff_id == tariff_id).order_by(tariffs.c.version)
+        return [Tariff.model_validate(body) for body in (await self._s.execute(query)).scalars()]
+
+    async def list_latest(self, limit: int, offset: int) -> list[Tariff]:
+        newest = select(tariffs.c.tariff_id, func.max(tariffs.c.version).label("v")).group_by(tariffs.c.tariff_id)
+        newest = newest.subquery()
+        query = (
+            select(tariffs.c.body)
+            .join(newest, and_(tariffs.c.tariff_id == newest.c.tariff_id, tariffs.c.version == newest.c.v))
+            .order_by(tariffs.c.tariff_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [Tariff.model_validate(body) for body in (await self._s.execute(query)).scalars()]
+
+    async def has_assignment(self, scope: str, scope_id: str) -> bool:
+        query = select(func.count()).where(
+            tariff_assignments.c.scope == scope, tariff_assignments.c.scope_id == scope_id
+        )
+        return bool((await self._s.execute(query)).scalar())
+
+    async def assign(
+        self, scope: str, scope_id: str, tariff_id: str, valid_from: datetime | None, now: datetime
+    ) -> None:
+        await self._s.execute(
+            insert(tariff_assignments).values(
+                scope=scope, scope_id=scope_id, tariff_id=tariff_id, valid_from=valid_from, created_at=now
+            )
+        )
+
+    async def assigned_at(self, scope: str, scope_id: str, at: datetime) -> str | None:
+        c = tariff_assignments.c
+        query = (
+            select(c.tariff_id)
+            .where(c.scope == scope, c.scope_id == scope_id, or_(c.valid_from.is_(None), c.valid_from <= at))
+            .order_by(c.id.desc())
+            .limit(1)
+        )
+        return (await self._s.execute(query)).scalar()
+
+    async def group_of(self, station_id: str) -> str | None:
+        query = select(station_groups.c.group_id).where(station_groups.c.station_id == station_id)
+        return (await self._s.execute(query)).scalar()
+
+    async def set_group(self, station_id: str, group_id: str) -> None:
+        await self._s.execute(station_groups.delete().where(station_groups.c.station_id == station_id))
+        await self._s.execute(insert(station_groups).values(station_id=station_id, group_id=group_id))
+
+    async def group_members(self, group_id: str) -> list[str]:
+        query = select(station_groups.c.station_id).where(station_groups.c.group_id == group_id)
+        return list((await self._s.execute(query.order_by(station_groups.c.station_id))).scalars())
+
+
+class SessionRepository:
+    """Billing's own view of sessions in progress: enough to know the tariff and show a running cost."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, session_id: str) -> dict[str, Any] | None:
+        row = (
+            await self._s.execute(select(billing_sessions).where(billing_sessions.c.session_id == session_id))
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    async def add(self, **values: Any) -> None:
+        await self._s.execute(insert(billing_sessions).values(**values))
+
+    async def update(self, session_id: str, **values: Any) -> None:
+        await self._s.execute(
+            update(billing_sessions).where(billing_sessions.c.session_id == session_id).values(**values)
+        )

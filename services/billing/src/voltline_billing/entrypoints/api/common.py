@@ -1,0 +1,38 @@
+"""What every billing route shares: roles, list paging, and turning use-case errors into problems."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Query
+from voltline_chassis.problems import Problem
+from voltline_chassis.security import require_role
+
+from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
+
+T = TypeVar("T")
+OPERATOR = [Depends(require_role("operator"))]
+VIEWER = [Depends(require_role("viewer"))]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def invalid(field: str, message: str) -> Problem:
+    return Problem(422, message, title="Invalid request", extra={"errors": [{"field": field, "message": message}]})
+
+
+async def call(coro: Awaitable[T], body_prefix: str = "body") -> T:
+    """Run a use case; its NotFound/Conflict/Invalid become 404/409/422 problems."""
+    try:
+        return await coro
+    except NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    except Conflict as exc:
+        raise Problem(409, str(exc)) from None
+    except Invalid as exc:
+        raise invalid(f"{body_prefix}.{exc.field}", str(exc)) from None
+
+
+def items(values: list[Any]) -> dict[str, list[Any]]:
+    return {"items": values}

@@ -1,0 +1,73 @@
+"""Monthly invoices, credit notes, and marking documents paid."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from voltline_billing.domain.money import fmt
+from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, items
+from voltline_billing.service_layer import invoices as uc
+from voltline_billing.service_layer.context import BillingContext
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="The month to invoice, YYYY-MM (UTC).")
+
+
+class CreditLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    line: int = Field(ge=0, description="Index of the invoice line.")
+    amount: Decimal = Field(gt=0, description="Excluding VAT.")
+
+
+class CreditNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=255)
+    lines: list[CreditLineIn] | None = Field(default=None, description="Default: credit everything left.")
+
+
+def document_json(row: dict[str, Any]) -> dict[str, Any]:
+    cur = row["currency"]
+    return {**row, **{k: fmt(row[k], cur) for k in ("total_excl_vat", "total_vat", "total_incl_vat")}}
+
+
+def build_router(ctx: BillingContext) -> APIRouter:
+    router = APIRouter(tags=["invoices"])
+
+    @router.post("/invoices/run", dependencies=OPERATOR)
+    async def run(body: RunIn) -> dict[str, Any]:
+        """Issue the month's invoices (postpaid sessions, plan fees); running it again issues only what is missing."""
+        return items([document_json(d) for d in await call(uc.run_month(ctx, body.period))])
+
+    @router.get("/invoices", dependencies=VIEWER)
+    async def list_(
+        driver_id: str | None = None,
+        period: str | None = None,
+        kind: Literal["invoice", "credit_note"] | None = None,
+        corrects: str | None = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        found = await uc.list_documents(ctx, limit, offset, driver_id=driver_id, period=period, kind=kind,
+                                        corrects=corrects)  # fmt: skip
+        return items([document_json(d) for d in found])
+
+    @router.get("/invoices/{invoice_id}", dependencies=VIEWER)
+    async def get(invoice_id: str) -> dict[str, Any]:
+        return document_json(await call(uc.get(ctx, invoice_id)))
+
+    @router.post("/invoices/{invoice_id}/credit-notes", status_code=201, dependencies=OPERATOR)
+    async def credit(invoice_id: str, body: CreditNoteIn) -> dict[str, Any]:
+        amounts = None if body.lines is None else {line.line: line.amount for line in body.lines}
+        return document_json(await call(uc.credit_note(ctx, invoice_id, body.reason, amounts)))
+
+    @router.post("/invoices/{invoice_id}/mark-paid", dependencies=OPERATOR)
+    async def mark_paid(invoice_id: str) -> dict[str, Any]:
+        return document_json(await call(uc.mark_paid(ctx, invoice_id)))
+
+    return router

@@ -1,0 +1,59 @@
+"""What billing does with the session service's events: a handler table.
+
+Fields beyond the minimum contract (periods, energy_timeline, ...) are read defensively: an older
+session service that does not send them still gets its sessions priced (one charging period, energy
+spread evenly).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from voltline_bus import Dispatcher
+from voltline_events import Envelope, decode_payload
+
+from voltline_billing.domain.usage import Period, Reading
+from voltline_billing.service_layer import sessions as uc
+from voltline_billing.service_layer.context import BillingContext
+
+
+def _started(envelope: Envelope, p: Any) -> uc.Started:
+    return uc.Started(
+        event_id=envelope.event_id,
+        session_id=p.session_id,
+        station_id=p.station_id,
+        evse_id=getattr(p, "evse_id", None),
+        connector_id=getattr(p, "connector_id", None),
+        id_token=getattr(p, "id_token", None),
+        driver_id=getattr(p, "driver_id", None),
+        started_at=p.started_at,
+    )
+
+
+def build_dispatcher(ctx: BillingContext) -> Dispatcher:
+    async def started(envelope: Envelope) -> None:
+        await uc.session_started(ctx, _started(envelope, decode_payload(envelope)))
+
+    async def updated(envelope: Envelope) -> None:
+        p: Any = decode_payload(envelope)
+        await uc.session_updated(ctx, p.session_id, p.energy_wh, getattr(p, "power_w", None), p.at)
+
+    async def ended(envelope: Envelope) -> None:
+        p: Any = decode_payload(envelope)
+        periods = tuple(Period(x.state, x.start, x.end, x.energy_wh) for x in getattr(p, "periods", None) or ())
+        timeline = tuple(Reading(x.at, x.energy_wh) for x in getattr(p, "energy_timeline", None) or ())
+        await uc.session_ended(
+            ctx,
+            uc.Ended(
+                event_id=envelope.event_id,
+                started=_started(envelope, p),
+                ended_at=p.ended_at,
+                energy_wh=p.energy_wh,
+                stop_reason=getattr(p, "stop_reason", None),
+                periods=periods,
+                timeline=timeline,
+                revision=getattr(p, "revision", 1) or 1,
+            ),
+        )
+
+    return Dispatcher({"session.started": started, "session.updated": updated, "session.ended": ended})

@@ -1,0 +1,53 @@
+"""What every billing use case needs besides a transaction, built once in bootstrap."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from voltline_events import Topics
+
+from voltline_billing.service_layer.ports import PaymentProvider
+from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
+
+
+class NotFound(Exception):
+    """A named thing does not exist; the message names it."""
+
+
+class Conflict(Exception):
+    """The request clashes with what exists (a duplicate id, an active subscription...)."""
+
+
+class Invalid(ValueError):
+    """Input that breaks a rule; `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    default_currency: str = "EUR"
+    card_hold_amount: Decimal = Decimal("50.00")
+    provider_timeout_s: float = 10.0
+    ocpi_country_code: str = "DE"
+    ocpi_party_id: str = "VLT"
+
+
+@dataclass(frozen=True)
+class BillingContext:
+    uow: Callable[[], BillingUnitOfWork]
+    topics: Topics
+    source: str
+    clock: Callable[[], datetime]
+    provider: PaymentProvider
+    config: BillingConfig
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
