@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
+import bcrypt
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -100,4 +101,6 @@ async def test_registry_changes_are_published_keyed_by_station(
     finally:
         await consumer.stop()
     assert [(key, env["payload"]["status"]) for key, env in seen] == [(b"CP-9", "Accepted"), (b"CP-9", "Rejected")]
-    assert all("password" not in json.dumps(env) for _, env in seen)
+    # The gateway checks Basic auth from the published bcrypt hash; the password itself never travels.
+    assert all(PASSWORD not in json.dumps(env) for _, env in seen)
+    assert all(bcrypt.checkpw(PASSWORD.encode(), env["payload"]["password_hash"].encode()) for _, env in seen)

@@ -8,9 +8,11 @@ from voltline_auth.domain.stations import (
     InvalidStation,
     Station,
     UnknownStationPolicy,
+    check_certificate,
     check_password,
     check_security_profile,
     decide_boot,
+    normalise_fingerprint,
 )
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -55,3 +57,15 @@ def test_password_length_follows_ocpp() -> None:
         check_password("short")
     with pytest.raises(InvalidStation):
         check_password("x" * 41)
+
+
+def test_certificate_fingerprints_are_sha256_and_only_for_profile_3() -> None:
+    colons = ":".join(["AB"] * 32)
+    assert normalise_fingerprint(colons) == "ab" * 32
+    with pytest.raises(InvalidStation) as exc:
+        normalise_fingerprint("abc")
+    assert exc.value.field == "certificate_fingerprint"
+    check_certificate(3, "ab" * 32)
+    check_certificate(1, None)
+    with pytest.raises(InvalidStation):
+        check_certificate(2, "ab" * 32)

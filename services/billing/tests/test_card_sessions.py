@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from billing_testing import ADMIN, RunningBilling, ended, eventually, started, updated
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -154,3 +156,28 @@ async def test_exports_ocpi_cdr_and_csv(billing: RunningBilling) -> None:
     assert "S-LIVE" not in by_session
     bad = await billing.api.get("/api/v1/cdrs/export.csv", params={"from": "2026-11-20T00:00:00Z"}, headers=ADMIN)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.to"
+
+
+async def test_each_cdr_is_announced_once_on_the_billing_topic(billing: RunningBilling) -> None:
+    end = ended("S-ANNOUNCE", "CP-9", T0, T0 + timedelta(minutes=30), 5_000)
+    await billing.publish(end)
+    await billing.publish(end)
+    cdr = await billing.cdr("S-ANNOUNCE")
+    consumer = AIOKafkaConsumer(
+        billing.topics.billing,
+        bootstrap_servers=billing.settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        announced: list[dict] = []  # type: ignore[type-arg]
+        for _ in range(20):
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                announced += [json.loads(r.value) for r in records if r.key == b"CP-9"]
+    finally:
+        await consumer.stop()
+    [event] = [e for e in announced if e["session_id"] == "S-ANNOUNCE"]
+    assert event["type"] == "billing.cdr_created"
+    assert event["payload"]["cdr_id"] == cdr["cdr_id"]
+    assert event["payload"]["total_incl_vat"] == cdr["total_incl_vat"]

@@ -18,6 +18,8 @@ from voltline_bus import BusConfig, Producer, TopicSpec, check_broker, ensure_to
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
+from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier
+from voltline_chassis.security import ChainVerifier, StaticTokenVerifier, TokenVerifier
 from voltline_chassis.settings import ServiceSettings
 
 
@@ -40,9 +42,11 @@ class ServiceInfra:
     sessions: async_sessionmaker[AsyncSession]
     producer: Producer
     relay: OutboxRelay
+    api_keys: ApiKeyFeed | None = None
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> ServiceInfra:
+    def from_settings(cls, settings: ServiceSettings, *, api_key_feed: bool = True) -> ServiceInfra:
+        """`api_key_feed`: keep a local copy of the operators' API keys (all but the auth service, which owns them)."""
         if not settings.database_url:
             raise ValueError(f"VOLTLINE_DATABASE_URL must be set for the {settings.service_name} service")
         source = f"{settings.service_name}/{settings.instance_id}"
@@ -58,6 +62,7 @@ class ServiceInfra:
             sessions=session_factory(engine),
             producer=producer,
             relay=OutboxRelay(engine, producer),
+            api_keys=ApiKeyFeed(bus, Topics(settings.topic_prefix).api_keys) if api_key_feed else None,
         )
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
@@ -65,14 +70,30 @@ class ServiceInfra:
         await ensure_topics(self.bus, topics)
         await self.producer.start()
         await self.relay.start()
+        if self.api_keys is not None:
+            await self.api_keys.start()
 
     async def stop(self) -> None:
+        if self.api_keys is not None:
+            await self.api_keys.stop()
         await self.relay.stop()
         await self.producer.stop()
         await self.engine.dispose()
 
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"database": lambda: check_database(self.engine), "kafka": lambda: check_broker(self.bus)}
+        checks = {"database": lambda: check_database(self.engine), "kafka": lambda: check_broker(self.bus)}
+        if self.api_keys is not None:
+            checks["api_keys"] = self.api_keys.check
+        return checks
+
+    def verifier(self) -> TokenVerifier:
+        """The bootstrap admin token, and the API keys the auth service issued."""
+        if self.settings.admin_token is None:
+            raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
+        verifiers: list[TokenVerifier] = [StaticTokenVerifier(self.settings.admin_token)]
+        if self.api_keys is not None:
+            verifiers.append(ApiKeyVerifier(self.api_keys.lookup))
+        return ChainVerifier(verifiers)
 
     def lifespan(
         self,

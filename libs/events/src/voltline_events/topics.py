@@ -29,6 +29,12 @@ class Topics:
         return self._name("voltline.auth.station-registry.v1")
 
     @property
+    def api_keys(self) -> str:
+        """Operator API keys (hash and role, never the key), compacted, keyed by key id; other services verify
+        bearer tokens from a local copy of it."""
+        return self._name("voltline.auth.api-keys.v1")
+
+    @property
     def auth_requests(self) -> str:
         """Decisions the gateway asks of the auth service (boot, authorize), keyed by station id."""
         return self._name("voltline.auth.requests.v1")
@@ -47,6 +53,11 @@ class Topics:
     def sessions(self) -> str:
         """session.started / updated / ended, keyed by station id."""
         return self._name("voltline.session.events.v1")
+
+    @property
+    def billing(self) -> str:
+        """billing.cdr_created and other billing events, keyed by station id."""
+        return self._name("voltline.billing.events.v1")
 
     def service_replies(self, service: str, instance_id: str) -> str:
         """Replies to one service instance's requests (e.g. command results for the session service)."""

@@ -2,73 +2,162 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from voltline_bus import EventConsumer, TopicSpec
+from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
+from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
-from voltline_chassis.security import StaticTokenVerifier
+from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_events import Topics
+from voltline_store import purge_inbox
 
+from voltline_auth.adapters.commands import KafkaStationCommands
 from voltline_auth.domain.stations import BootPolicy
-from voltline_auth.entrypoints.api import build_router
-from voltline_auth.entrypoints.consumers import build_dispatcher
-from voltline_auth.service_layer.stations import StationContext, republish_registry
+from voltline_auth.domain.tokens import TokenView
+from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
+from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
+from voltline_auth.service_layer.access import lookup_key, republish_keys
+from voltline_auth.service_layer.context import AuthContext
+from voltline_auth.service_layer.decisions import DecisionRecorder
+from voltline_auth.service_layer.housekeeping import Housekeeping
+from voltline_auth.service_layer.stations import republish_registry
+from voltline_auth.service_layer.sync import StationSyncer
+from voltline_auth.service_layer.token_cache import TokenCache
 from voltline_auth.service_layer.unit_of_work import AuthUnitOfWork
 from voltline_auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+# Longer than any redelivery can lag (Kafka's default retention is 7 days).
+INBOX_KEPT = timedelta(days=8)
+OUTBOX_KEPT = timedelta(days=7)
+COMMANDS_KEPT_MS = 3_600_000
+
+
+def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
+    return [
+        TopicSpec(topics.station_registry, compacted=True),
+        TopicSpec(topics.api_keys, compacted=True),
+        TopicSpec(topics.auth_requests),
+        TopicSpec(Topics.dead_letter(topics.auth_requests)),
+        TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
+        TopicSpec(topics.sessions, partitions=settings.sessions_partitions),
+        # Commands are worthless after their timeout, and a password change carries the password: keep an hour.
+        TopicSpec(
+            topics.station_commands, partitions=settings.station_commands_partitions, retention_ms=COMMANDS_KEPT_MS
+        ),
+    ]
 
 
 def build(settings: AuthSettings) -> FastAPI:
     if settings.admin_token is None:
         raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
-    infra = ServiceInfra.from_settings(settings)
+    infra = ServiceInfra.from_settings(settings, api_key_feed=False)
     topics = infra.topics
-    ctx = StationContext(
-        uow=lambda: AuthUnitOfWork(infra.sessions, relay=infra.relay),
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("auth", instance))
+
+    def uow() -> AuthUnitOfWork:
+        return AuthUnitOfWork(infra.sessions, relay=infra.relay)
+
+    async def load_tokens(key: str) -> list[TokenView]:
+        async with uow() as tx:
+            return await tx.tokens.views_by_key(key)
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    retention = timedelta(days=settings.decision_log_retention_days)
+    recorder = DecisionRecorder(uow, clock, retention=retention)
+    ctx = AuthContext(
+        uow=uow,
         topics=topics,
         source=infra.source,
-        clock=lambda: datetime.now(UTC),
+        clock=clock,
+        tokens=TokenCache(load_tokens, ttl_s=settings.decision_cache_ttl_s),
+        commands=KafkaStationCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s),
+        kick=lambda: syncer.kick(),
+        settle=recorder.flush,
+        cache_window=retention,
+        boot_sync_delay=timedelta(seconds=settings.boot_sync_delay_s),
+    )
+    syncer = StationSyncer(
+        ctx,
+        poll_interval_s=settings.sync_poll_interval_s,
+        lease_s=settings.sync_lease_s,
+        concurrency=settings.sync_concurrency,
     )
     policy = BootPolicy(settings.unknown_station_policy, settings.heartbeat_interval_s, settings.boot_retry_interval_s)
-    consumer = EventConsumer(
+    requests = EventConsumer(
         infra.bus,
         group_id=f"{settings.topic_prefix}voltline-auth",
         topics=[topics.auth_requests],
-        handler=build_dispatcher(ctx, policy, infra.producer),
+        handler=build_request_dispatcher(ctx, policy, infra.producer, recorder.record),
+        dead_letter=infra.producer,
+    )
+    events = EventConsumer(
+        infra.bus,
+        group_id=f"{settings.topic_prefix}voltline-auth-events",
+        topics=[topics.station_events, topics.sessions],
+        handler=build_event_dispatcher(ctx),
         dead_letter=infra.producer,
     )
 
+    async def purge_markers() -> int:
+        async with uow() as tx:
+            removed = await purge_inbox(tx.session, INBOX_KEPT)
+            await tx.commit()
+        return removed
+
+    housekeeping = Housekeeping(
+        [
+            ("decision_log", recorder.purge),
+            ("inbox", purge_markers),
+            ("outbox", lambda: infra.relay.purge_published(OUTBOX_KEPT)),
+        ]
+    )
+
+    async def lookup(key_hash: str) -> ApiKeyRecord | None:
+        return await lookup_key(ctx, key_hash)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await infra.start(
-            MIGRATIONS,
-            [
-                TopicSpec(topics.station_registry, compacted=True),
-                TopicSpec(topics.auth_requests),
-                TopicSpec(Topics.dead_letter(topics.auth_requests)),
-            ],
-        )
+        await infra.start(MIGRATIONS, _topics(settings, topics))
+        await rpc.start()
         await republish_registry(ctx)
-        await consumer.start()
+        await republish_keys(ctx)
+        await recorder.start()
+        await asyncio.gather(requests.start(), events.start())
+        await syncer.start()
+        await housekeeping.start()
         try:
             yield
         finally:
-            await consumer.stop()
+            await housekeeping.stop()
+            await syncer.stop()
+            await asyncio.gather(requests.stop(), events.stop())
+            await recorder.stop()
+            await rpc.stop()
             await infra.stop()
 
     return create_app(
         settings=settings,
         title="voltline auth",
         version=VERSION,
-        verifier=StaticTokenVerifier(settings.admin_token),
+        verifier=ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(lookup)]),
         readiness_checks=infra.readiness_checks(),
         lifespan=lifespan,
-        routers=[build_router(ctx)],
+        routers=[
+            api_stations.build_router(ctx, syncer),
+            api_tokens.build_router(ctx),
+            api_lists.build_router(ctx),
+            api_access.build_router(ctx),
+        ],
     )

@@ -15,3 +15,16 @@ class AuthSettings(ServiceSettings):
     unknown_station_policy: UnknownStationPolicy = UnknownStationPolicy.REJECT
     heartbeat_interval_s: int = Field(default=300, ge=1)
     boot_retry_interval_s: int = Field(default=60, ge=1)
+    # Decisions
+    decision_cache_ttl_s: float = Field(default=5.0, ge=0, description="How stale another replica's change may be.")
+    decision_log_retention_days: int = Field(default=30, ge=1, description="Also: how long a station may cache.")
+    # Commands to stations and keeping stations in step
+    command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station may take to answer.")
+    sync_poll_interval_s: float = Field(default=5.0, gt=0, description="How often pending station work is looked for.")
+    sync_concurrency: int = Field(default=20, ge=1, description="Stations synced at once by one instance.")
+    sync_lease_s: float = Field(default=300.0, gt=0, description="How long one sync may hold a station.")
+    boot_sync_delay_s: float = Field(default=2.0, ge=0, description="Wait after an accepted boot before syncing.")
+    # Topics other services own but auth may create first: keep the partition counts of their owners.
+    station_events_partitions: int = Field(default=6, ge=1)
+    sessions_partitions: int = Field(default=6, ge=1)
+    station_commands_partitions: int = Field(default=6, ge=1)

@@ -12,7 +12,6 @@ from voltline_bus import EventConsumer, TopicSpec
 from voltline_chassis import get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
-from voltline_chassis.security import StaticTokenVerifier
 from voltline_events import Topics
 
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
@@ -40,8 +39,6 @@ def payment_provider(settings: BillingSettings) -> PaymentProvider:
 
 
 def build(settings: BillingSettings, provider: PaymentProvider | None = None) -> FastAPI:
-    if settings.admin_token is None:
-        raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
     infra = ServiceInfra.from_settings(settings)
     topics = infra.topics
     provider = provider or payment_provider(settings)
@@ -92,11 +89,11 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
         settings=settings,
         title="voltline billing",
         version=VERSION,
-        verifier=StaticTokenVerifier(settings.admin_token),
+        verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
         lifespan=infra.lifespan(
             MIGRATIONS,
-            [TopicSpec(topics.sessions), TopicSpec(Topics.dead_letter(topics.sessions))],
+            [TopicSpec(topics.sessions), TopicSpec(Topics.dead_letter(topics.sessions)), TopicSpec(topics.billing)],
             after_start=after_start,
             before_stop=before_stop,
         ),

@@ -1,16 +1,27 @@
-"""Where the session service is wired together. A skeleton: store, bus and health routes only so far."""
+"""Where the session service is wired together: settings in, a runnable app out."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import contextlib
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from fastapi import FastAPI
+from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
-from voltline_chassis.security import StaticTokenVerifier
+from voltline_events import Topics
 
+from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
+from voltline_session.domain.energy import MeterPolicy
+from voltline_session.entrypoints.api import build_router
+from voltline_session.entrypoints.consumers import build_dispatcher
+from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.supervision import run_supervision
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_session.settings import SessionSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -18,23 +29,71 @@ VERSION = "0.1.0"
 
 
 def build(settings: SessionSettings) -> FastAPI:
-    if settings.admin_token is None:
-        raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
     infra = ServiceInfra.from_settings(settings)
+    topics = infra.topics
+    ctx = SessionContext(
+        uow=lambda: SessionUnitOfWork(infra.sessions, relay=infra.relay),
+        topics=topics,
+        source=infra.source,
+        clock=lambda: datetime.now(UTC),
+        policy=MeterPolicy(max_power_w=Decimal(str(settings.max_power_kw)) * 1000),
+        update_interval=timedelta(seconds=settings.session_update_interval_s),
+        suspect_after=timedelta(seconds=settings.session_suspect_after_s),
+        link_window=timedelta(seconds=settings.remote_start_link_window_s),
+        end_grace=timedelta(seconds=settings.session_end_grace_s),
+    )
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("session", instance))
+    auth = KafkaAuthorizer(rpc, topics, source=infra.source, timeout_s=settings.auth_timeout_s)
+    commands = KafkaCommandSender(
+        rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s, grace_s=settings.gateway_grace_s
+    )
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{settings.topic_prefix}voltline-session",
+        topics=[topics.station_events],
+        handler=build_dispatcher(ctx),
+        dead_letter=infra.producer,
+    )
+    tasks: list[asyncio.Task[None]] = []
 
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await infra.start(MIGRATIONS)
-        try:
-            yield
-        finally:
-            await infra.stop()
+    async def after_start() -> None:
+        await rpc.start()
+        await consumer.start()
+        supervision = run_supervision(
+            ctx,
+            infra.relay,
+            interval=settings.session_suspect_check_interval_s,
+            retention=timedelta(days=settings.inbox_retention_days),
+        )
+        tasks.append(asyncio.create_task(supervision, name="session-supervision"))
 
+    async def before_stop() -> None:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await consumer.stop()
+        await rpc.stop()
+
+    partitions = settings.station_events_partitions
     return create_app(
         settings=settings,
         title="voltline session",
         version=VERSION,
-        verifier=StaticTokenVerifier(settings.admin_token),
+        verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
-        lifespan=lifespan,
+        lifespan=infra.lifespan(
+            MIGRATIONS,
+            [
+                TopicSpec(topics.station_events, partitions=partitions),
+                TopicSpec(topics.sessions, partitions=partitions),
+                TopicSpec(topics.station_commands, partitions=partitions),
+                TopicSpec(topics.auth_requests),
+                TopicSpec(Topics.dead_letter(topics.station_events)),
+            ],
+            after_start=after_start,
+            before_stop=before_stop,
+        ),
+        routers=[build_router(ctx, auth, commands)],
     )

@@ -10,3 +10,31 @@ class SessionSettings(ServiceSettings):
     service_name: str = "session"
     http_port: int = Field(default=8002, ge=0, le=65535)
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/session.db", repr=False)
+    session_update_interval_s: float = Field(
+        default=60.0, ge=0, description="At most one session.updated per session per this many seconds."
+    )
+    session_suspect_after_s: float = Field(
+        default=3600.0, gt=0, description="An active session whose station said nothing for this long is suspect."
+    )
+    session_suspect_check_interval_s: float = Field(default=30.0, gt=0, description="How often silence is checked.")
+    session_end_grace_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="A 2.x end missing some of its transaction's messages waits this long for them before "
+        "session.ended goes out.",
+    )
+    max_power_kw: float = Field(
+        default=1000.0, gt=0, description="Fastest plausible charging; larger meter jumps are treated as bad data."
+    )
+    auth_timeout_s: float = Field(default=5.0, gt=0, description="How long a remote start waits for the auth service.")
+    command_timeout_s: float = Field(
+        default=15.0, gt=0, le=300, description="How long the gateway waits for the station to answer a command."
+    )
+    gateway_grace_s: float = Field(
+        default=3.0, gt=0, description="Extra wait for the gateway's answer beyond command_timeout_s."
+    )
+    remote_start_link_window_s: float = Field(
+        default=180.0, gt=0, description="1.6: a session starting this long after a remote start is linked to it."
+    )
+    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
+    inbox_retention_days: float = Field(default=14.0, gt=0, description="Deduplication markers are kept this long.")

@@ -2,6 +2,7 @@
 
 from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, StationRegistered
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
+from voltline_events.payloads.billing import CdrCreated
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
@@ -25,6 +26,7 @@ __all__ = [
     "BootDecision",
     "BootDecisionRequested",
     "BootNotification",
+    "CdrCreated",
     "ConnectorStatus",
     "Heartbeat",
     "IdToken",

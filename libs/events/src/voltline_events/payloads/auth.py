@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -53,3 +54,24 @@ class StationRegistered(Event):
     certificate_fingerprint: str | None = Field(
         default=None, description="Profile 3: SHA-256 of the expected client certificate, if pinned."
     )
+
+
+ApiKeyRole = Literal["admin", "operator", "viewer"]
+
+
+@event
+class ApiKeyRegistered(Event):
+    """An operator API key as other services need it to check bearer tokens; the newest per key id wins.
+
+    Carries the SHA-256 of a high-entropy key, never the key itself, so a reader of the topic cannot use it.
+    """
+
+    TYPE = "auth.api_key"
+    VERSION = 1
+
+    key_id: str = Field(max_length=64)
+    name: str = Field(max_length=100)
+    role: ApiKeyRole
+    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the bearer key.")
+    expires_at: datetime | None = None
+    revoked: bool = False

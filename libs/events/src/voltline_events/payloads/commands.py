@@ -37,3 +37,4 @@ class StationCommandResult(Event):
     payload: dict[str, Any] | None = Field(default=None, description="The station's CallResult payload.")
     error_code: str | None = None
     error_description: str | None = None
+    gateway_instance: str | None = Field(default=None, description="The gateway instance that answered.")

@@ -46,6 +46,10 @@ class SessionStarted(Event):
     started_at: datetime
     meter_start_wh: int | None = None
     remote_start_id: int | None = None
+    transaction_id: str | None = Field(default=None, description="2.x: the station's id; 1.6: the gateway's.")
+    ocpp_version: str | None = None
+    id_token_type: str | None = Field(default=None, description="OCPP 2.0.1 IdTokenType; 1.6 idTags are ISO14443.")
+    reconciled: bool = Field(default=False, description="Created from an end whose start was never seen.")
 
 
 @event
@@ -59,6 +63,10 @@ class SessionUpdated(Event):
     power_w: float | None = None
     soc_percent: float | None = None
     at: datetime
+    transaction_id: str | None = None
+    charging_state: str | None = Field(
+        default=None, description="charging, suspended_ev, suspended_evse, idle (plugged, not charging) or unplugged."
+    )
 
 
 @event
@@ -82,4 +90,21 @@ class SessionEnded(Event):
     periods: list[SessionPeriod] = Field(default_factory=list, description="Charging/suspended/idle periods, in order.")
     energy_timeline: list[EnergyReading] = Field(
         default_factory=list, description="Cumulative energy over time, for splitting by time of day."
+    )
+    transaction_id: str | None = None
+    ocpp_version: str | None = None
+    id_token_type: str | None = None
+    remote_start_id: int | None = None
+    soc_start_percent: float | None = None
+    soc_end_percent: float | None = None
+    reconciled: bool = Field(default=False, description="Created from an end whose start was never seen.")
+    closed_by_operator: bool = Field(default=False, description="Ended by an operator, not by the station (yet).")
+    anomalies: list[str] = Field(
+        default_factory=list, description="What was odd about the station's data (meter_reset, ...); see docs."
+    )
+    revision: int = Field(
+        default=1,
+        ge=1,
+        description="Late station data can change an ended session: it is published again with revision + 1, "
+        "and the highest revision of a session_id supersedes the others.",
     )

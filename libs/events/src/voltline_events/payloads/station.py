@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -29,6 +30,11 @@ class StationDisconnected(Event):
     gateway_instance: str
     reason: str
     close_code: int | None = None
+    cause: str | None = Field(
+        default=None,
+        description="Why, in one word: closed_by_station, ping_timeout, replaced, rate_limited, protocol_error, "
+        "frame_too_big, unauthenticated, shutdown or error.",
+    )
 
 
 @event
@@ -65,3 +71,42 @@ class StationMessage(Event):
     ocpp_version: OcppVersion
     action: str
     payload: dict[str, Any]
+
+
+@event
+class StationPresence(Event):
+    """Which gateway instance holds a station's socket (Topics.gateway_presence, compacted, keyed by station id).
+
+    Several gateways can run behind a load balancer: the one named here executes the station's commands; when
+    `connected` is false, it answers them `offline`. A gateway that holds the station and reads a record naming
+    another instance publishes its own again, so the newest truth wins even after compaction.
+    """
+
+    TYPE = "gateway.station_presence"
+    VERSION = 1
+
+    gateway_instance: str
+    connected: bool
+    ocpp_version: OcppVersion | None = None
+    remote_address: str | None = None
+    since: datetime = Field(description="When this connection (or disconnection) began, UTC.")
+
+
+@event
+class GatewayAlive(Event):
+    """A gateway instance's liveness beat, on Topics.gateway_presence under the key `#gateway/<instance>`.
+
+    '#' and '/' cannot occur in station ids, so these keys never collide with a station's presence record.
+    An instance is alive while its newest beat is younger than three intervals and not `stopping`.
+    """
+
+    TYPE = "gateway.alive"
+    VERSION = 1
+
+    gateway_instance: str
+    interval_s: float = Field(gt=0)
+    stopping: bool = False
+
+
+def gateway_alive_key(instance: str) -> bytes:
+    return f"#gateway/{instance}".encode()

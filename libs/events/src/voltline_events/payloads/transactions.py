@@ -29,6 +29,11 @@ class SampledValue(BaseModel):
     context: str | None = None
     phase: str | None = None
     location: str | None = None
+    multiplier: int | None = Field(
+        default=None, description="2.x unitOfMeasure.multiplier: the reading is value x 10^multiplier."
+    )
+    format: str | None = Field(default=None, description="1.6 Raw or SignedData (then value is not a decimal).")
+    signed: bool = Field(default=False, description="The station also sent a signed meter value (2.x).")
 
 
 class MeterSample(BaseModel):
@@ -86,3 +91,16 @@ class ConnectorStatus(Event):
     error_code: str | None = None
     info: str | None = None
     vendor_error_code: str | None = None
+
+
+@event
+class StationMeterValues(Event):
+    """MeterValues outside a transaction (1.6 without transactionId, and every 2.x MeterValues), normalised."""
+
+    TYPE = "station.meter_values"
+    VERSION = 1
+
+    ocpp_version: OcppVersion
+    evse_id: int | None = Field(default=None, description="2.x evseId (0: the main meter); 1.6 connectorId.")
+    connector_id: int | None = None
+    meter_values: list[MeterSample]

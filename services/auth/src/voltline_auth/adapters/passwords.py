@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import bcrypt
 
@@ -14,3 +15,8 @@ async def hash_password(password: str) -> str:
 
 async def verify_password(password: str, password_hash: str) -> bool:
     return await asyncio.to_thread(bcrypt.checkpw, password.encode(), password_hash.encode())
+
+
+def generate_password() -> str:
+    """40 hex characters (160 bits): fits OCPP's 16-40 character BasicAuthPassword and 1.6's AuthorizationKey."""
+    return secrets.token_hex(20)

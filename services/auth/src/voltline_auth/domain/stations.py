@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,7 @@ class Station:
     password_hash: str | None
     created_at: datetime
     updated_at: datetime
+    certificate_fingerprint: str | None = None  # profile 3: SHA-256 of the expected client certificate
 
     def with_status(self, status: RegistrationStatus, at: datetime) -> Station:
         return replace(self, status=status, updated_at=at)
@@ -60,6 +62,22 @@ def check_security_profile(security_profile: int, has_password: bool) -> None:
         raise InvalidStation("password", f"security profile {security_profile} needs a password (HTTP Basic auth)")
     if security_profile in (0, 3) and has_password:
         raise InvalidStation("password", f"security profile {security_profile} does not use a password")
+
+
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalise_fingerprint(fingerprint: str) -> str:
+    """Accept `AB:CD:...` as openssl prints it, or plain hex; keep lower-case hex."""
+    value = fingerprint.replace(":", "").strip().lower()
+    if not _FINGERPRINT.match(value):
+        raise InvalidStation("certificate_fingerprint", "certificate_fingerprint must be a SHA-256 (64 hex digits)")
+    return value
+
+
+def check_certificate(security_profile: int, fingerprint: str | None) -> None:
+    if fingerprint is not None and security_profile != 3:
+        raise InvalidStation("certificate_fingerprint", "only security profile 3 authenticates by client certificate")
 
 
 def check_password(password: str) -> None:

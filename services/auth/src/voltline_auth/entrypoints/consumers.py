@@ -1,23 +1,100 @@
-"""What the auth service does with the events and requests it consumes: a handler table."""
+"""What the auth service does with the requests and events it consumes: two handler tables.
+
+Requests (boot and authorisation decisions) have their own consumer group so that a burst of
+station events never delays an answer the gateway is waiting for.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
 from voltline_bus import Dispatcher, Producer, reply
-from voltline_events import Envelope
+from voltline_chassis.logging import get_logger
+from voltline_events import Envelope, UnknownEventError, decode_payload
+from voltline_events.payloads import (
+    AuthorizationDecision,
+    AuthorizationRequested,
+    BootNotification,
+    SessionEnded,
+    SessionStarted,
+    StationConnected,
+    StationDisconnected,
+)
 
 from voltline_auth.domain.stations import BootPolicy
+from voltline_auth.service_layer import presence
 from voltline_auth.service_layer import stations as uc
+from voltline_auth.service_layer.context import AuthContext
+from voltline_auth.service_layer.decisions import decide_authorization
+
+log = get_logger(__name__)
 
 
-def build_dispatcher(ctx: uc.StationContext, policy: BootPolicy, producer: Producer) -> Dispatcher:
+def build_request_dispatcher(
+    ctx: AuthContext, policy: BootPolicy, producer: Producer, record: Callable[[dict[str, Any]], None]
+) -> Dispatcher:
     async def boot_decision_requested(request: Envelope) -> None:
         if request.station_id is None:
             raise ValueError("a boot decision request must name its station")
         decision = await uc.answer_boot(ctx, policy, request.station_id)
         await reply(producer, request, decision, source=ctx.source)
+        ctx.kick()
+
+    async def authorization_requested(request: Envelope) -> None:
+        try:
+            asked = decode_payload(request)
+            if request.station_id is None or not isinstance(asked, AuthorizationRequested):
+                raise ValueError("an authorisation request must name its station")
+        except (ValidationError, UnknownEventError, ValueError) as exc:
+            # The gateway is waiting: a clear "Invalid" beats a timeout; the reason goes to the log.
+            log.warning("unreadable authorization request answered Invalid", error=str(exc)[:500])
+            await reply(producer, request, AuthorizationDecision(status="Invalid"), source=ctx.source)
+            return
+        decision = await decide_authorization(ctx, record, request.station_id, asked)
+        await reply(producer, request, decision, source=ctx.source)
 
     return Dispatcher(
         {
             "auth.boot_decision.requested": boot_decision_requested,
+            AuthorizationRequested.TYPE: authorization_requested,
+        }
+    )
+
+
+def build_event_dispatcher(ctx: AuthContext) -> Dispatcher:
+    async def connected(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        assert isinstance(event, StationConnected)
+        await presence.station_connected(ctx, envelope, event)
+
+    async def booted(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        assert isinstance(event, BootNotification)
+        await presence.station_booted(ctx, envelope, event.ocpp_version)
+
+    async def disconnected(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        assert isinstance(event, StationDisconnected)
+        await presence.station_disconnected(ctx, envelope, event)
+
+    async def session_started(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        assert isinstance(event, SessionStarted)
+        await presence.session_started(ctx, envelope, event)
+
+    async def session_ended(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        assert isinstance(event, SessionEnded)
+        await presence.session_ended(ctx, envelope, event)
+
+    return Dispatcher(
+        {
+            StationConnected.TYPE: connected,
+            BootNotification.TYPE: booted,
+            StationDisconnected.TYPE: disconnected,
+            SessionStarted.TYPE: session_started,
+            SessionEnded.TYPE: session_ended,
         }
     )

@@ -1,29 +1,29 @@
-"""Registering stations and deciding their boots."""
+"""The station registry: registering stations, deciding their boots, publishing the registry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import replace
+from typing import Any
 
-from voltline_events import Topics, envelope_for, station_key
 from voltline_events.payloads import BootDecision, StationRegistered
 
 from voltline_auth.adapters.passwords import hash_password
+from voltline_auth.domain.access import SYSTEM
 from voltline_auth.domain.stations import (
     BootPolicy,
     InvalidStation,
     RegistrationStatus,
     Station,
     UnknownStationPolicy,
+    check_certificate,
     check_password,
     check_security_profile,
     decide_boot,
+    normalise_fingerprint,
 )
+from voltline_auth.domain.sync import StationSync
+from voltline_auth.service_layer.context import AuthContext, audit, publish
 from voltline_auth.service_layer.unit_of_work import AuthUnitOfWork
-
-UowFactory = Callable[[], AuthUnitOfWork]
-Clock = Callable[[], datetime]
 
 
 class StationExists(Exception):
@@ -34,88 +34,138 @@ class StationNotFound(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class StationContext:
-    """What the station use cases need besides a transaction."""
+def registered_event(ctx: AuthContext, uow: AuthUnitOfWork, station: Station, *, deleted: bool = False) -> None:
+    """The registry entry as the gateway needs it: the password's bcrypt hash, never the password."""
+    event = StationRegistered(
+        status=station.status,
+        security_profile=station.security_profile,
+        deleted=deleted,
+        password_hash=None if deleted else station.password_hash,
+        certificate_fingerprint=None if deleted else station.certificate_fingerprint,
+    )
+    publish(ctx, uow, ctx.topics.station_registry, event, station.station_id)
 
-    uow: UowFactory
-    topics: Topics
-    source: str
-    clock: Clock
 
-
-def _registered_event(ctx: StationContext, uow: AuthUnitOfWork, station: Station) -> None:
-    event = StationRegistered(status=station.status, security_profile=station.security_profile)
-    envelope = envelope_for(event, source=ctx.source, station_id=station.station_id)
-    uow.outbox.add(ctx.topics.station_registry, envelope, key=station_key(station.station_id))
+async def _check_list(uow: AuthUnitOfWork, list_id: str | None) -> None:
+    if list_id is not None and await uow.lists.get(list_id) is None:
+        raise InvalidStation("local_list", f"there is no local list {list_id!r}; create it first")
 
 
 async def register_station(
-    ctx: StationContext,
+    ctx: AuthContext,
     station_id: str,
     *,
     password: str | None,
     security_profile: int | None,
     status: RegistrationStatus = "Accepted",
+    certificate_fingerprint: str | None = None,
+    local_list: str | None = None,
+    actor: str,
 ) -> Station:
     profile = security_profile if security_profile is not None else (1 if password else 0)
     check_security_profile(profile, has_password=password is not None)
+    fingerprint = normalise_fingerprint(certificate_fingerprint) if certificate_fingerprint else None
+    check_certificate(profile, fingerprint)
     if password is not None:
         check_password(password)
     password_hash = await hash_password(password) if password is not None else None
     now = ctx.clock()
-    station = Station(station_id, profile, status, password_hash, now, now)
+    station = Station(station_id, profile, status, password_hash, now, now, fingerprint)
     async with ctx.uow() as uow:
         if await uow.stations.get(station_id) is not None:
             raise StationExists(station_id)
+        await _check_list(uow, local_list)
         await uow.stations.add(station)
-        _registered_event(ctx, uow, station)
+        if local_list is not None:
+            await uow.sync.set(station_id, local_list=local_list)
+            await uow.sync.bump([station_id])
+        registered_event(ctx, uow, station)
+        await audit(
+            ctx, uow, actor, "station.registered", "station", station_id,
+            status=status, security_profile=profile, password_set=password is not None, local_list=local_list,
+        )  # fmt: skip
         await uow.commit()
     return station
 
 
-async def update_station(
-    ctx: StationContext,
-    station_id: str,
-    *,
-    status: RegistrationStatus | None = None,
-    password: str | None = None,
-) -> Station:
-    password_hash = None
+async def update_station(ctx: AuthContext, station_id: str, changes: dict[str, Any], *, actor: str) -> Station:
+    """Apply the fields given (None clears the optional ones); a new password is set without telling the
+    station (it was configured out of band) -- use rotate_password to push one."""
+    password = changes.get("password")
     if password is not None:
         check_password(password)
-        password_hash = await hash_password(password)
+    password_hash = await hash_password(password) if password is not None else None
     async with ctx.uow() as uow:
         station = await uow.stations.get(station_id)
         if station is None:
             raise StationNotFound(station_id)
-        if password_hash is not None:
-            if station.security_profile not in (1, 2):
-                raise InvalidStation("password", f"security profile {station.security_profile} does not use a password")
-            station = Station(**{**station.__dict__, "password_hash": password_hash, "updated_at": ctx.clock()})
-        if status is not None:
-            station = station.with_status(status, ctx.clock())
-        await uow.stations.save(station)
-        _registered_event(ctx, uow, station)
+        if "security_profile" in changes and changes["security_profile"] is None:
+            raise InvalidStation("security_profile", "security_profile cannot be cleared")
+        profile = changes.get("security_profile", station.security_profile)
+        if password_hash is not None and profile not in (1, 2):
+            raise InvalidStation("password", f"security profile {profile} does not use a password")
+        new_hash = password_hash or (station.password_hash if profile in (1, 2) else None)
+        check_security_profile(profile, has_password=new_hash is not None)
+        fingerprint = station.certificate_fingerprint if profile == 3 else None
+        if "certificate_fingerprint" in changes:
+            given = changes["certificate_fingerprint"]
+            fingerprint = normalise_fingerprint(given) if given else None
+        check_certificate(profile, fingerprint)
+        updated = replace(
+            station,
+            security_profile=profile,
+            status=changes.get("status") or station.status,
+            password_hash=new_hash,
+            certificate_fingerprint=fingerprint,
+            updated_at=ctx.clock(),
+        )
+        await uow.stations.save(updated)
+        if "local_list" in changes:
+            await _check_list(uow, changes["local_list"])
+            await uow.sync.set(station_id, local_list=changes["local_list"])
+            await uow.sync.bump([station_id])
+        registered_event(ctx, uow, updated)
+        shown = {k: v for k, v in changes.items() if k != "password"}
+        await audit(
+            ctx, uow, actor, "station.updated", "station", station_id, **shown, password_set=password is not None
+        )
         await uow.commit()
-    return station
+    ctx.kick()
+    return updated
 
 
-async def get_station(ctx: StationContext, station_id: str) -> Station:
+async def delete_station(ctx: AuthContext, station_id: str, *, actor: str) -> None:
     async with ctx.uow() as uow:
         station = await uow.stations.get(station_id)
+        if station is None:
+            raise StationNotFound(station_id)
+        await uow.stations.delete(station_id)
+        registered_event(ctx, uow, station, deleted=True)
+        await audit(ctx, uow, actor, "station.deleted", "station", station_id)
+        await uow.commit()
+
+
+async def get_station(ctx: AuthContext, station_id: str) -> tuple[Station, StationSync | None]:
+    async with ctx.uow() as uow:
+        station = await uow.stations.get(station_id)
+        sync = await uow.sync.get(station_id)
     if station is None:
         raise StationNotFound(station_id)
-    return station
+    return station, sync
 
 
-async def list_stations(ctx: StationContext, *, status: str | None, limit: int, offset: int) -> list[Station]:
+async def list_stations(
+    ctx: AuthContext, *, status: str | None, limit: int, offset: int
+) -> list[tuple[Station, StationSync | None]]:
     async with ctx.uow() as uow:
-        return await uow.stations.list(status=status, limit=limit, offset=offset)
+        page = await uow.stations.list(status=status, limit=limit, offset=offset)
+        syncs = await uow.sync.many(s.station_id for s in page)
+    return [(s, syncs.get(s.station_id)) for s in page]
 
 
-async def answer_boot(ctx: StationContext, policy: BootPolicy, station_id: str) -> BootDecision:
-    """Decide a boot; under the 'pending' policy an unknown station is registered for approval."""
+async def answer_boot(ctx: AuthContext, policy: BootPolicy, station_id: str) -> BootDecision:
+    """Decide a boot. Under the 'pending' policy an unknown station is registered for approval; an
+    accepted station is due a sync (cache clears, local list) once it has had its answer."""
     async with ctx.uow() as uow:
         station = await uow.stations.get(station_id)
         answer = decide_boot(station, policy)
@@ -123,19 +173,24 @@ async def answer_boot(ctx: StationContext, policy: BootPolicy, station_id: str) 
             now = ctx.clock()
             station = Station(station_id, 0, "Pending", None, now, now)
             await uow.stations.add(station)
-            _registered_event(ctx, uow, station)
-            await uow.commit()
+            registered_event(ctx, uow, station)
+            await audit(ctx, uow, SYSTEM, "station.registered", "station", station_id, status="Pending", reason="boot")
+        if answer.status == "Accepted":
+            # A reboot may come with new firmware: ask again about local list support too.
+            await uow.sync.set(station_id, list_supported=True)
+            await uow.sync.bump([station_id], due=ctx.clock() + ctx.boot_sync_delay)
+        await uow.commit()
     return BootDecision(status=answer.status, interval=answer.interval, reason=answer.reason)
 
 
-async def republish_registry(ctx: StationContext, batch: int = 500) -> int:
+async def republish_registry(ctx: AuthContext, batch: int = 500) -> int:
     """Put every registry entry on the bus again: the embedded broker forgets topics on restart."""
     count, offset = 0, 0
     while True:
         async with ctx.uow() as uow:
             page = await uow.stations.list(limit=batch, offset=offset)
             for station in page:
-                _registered_event(ctx, uow, station)
+                registered_event(ctx, uow, station)
             await uow.commit()
         count += len(page)
         offset += batch

@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from voltline_chassis import get_logger
+from voltline_events import envelope_for, station_key
+from voltline_events.payloads.billing import CdrCreated
 
 from voltline_billing.domain import payments as pay
 from voltline_billing.domain.adjustments import PlanDiscount
@@ -125,6 +127,7 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
                   s.started_at, e.ended_at, e.stop_reason, priced, tariff.model_dump(mode="json") if tariff else None,
                   subscription_id, ctx.clock())  # fmt: skip
         await uow.cdrs.add(cdr)
+        _announce(ctx, uow, cdr)
         if row is not None:
             await uow.sessions.update(s.session_id, status="ended", energy_wh=e.energy_wh, last_at=e.ended_at)
         payment = await uow.payments.by_session(s.session_id, lock=True)
@@ -135,6 +138,17 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
         await uow.commit()
     log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
     await _drive_quietly(ctx, payment.payment_id)
+
+
+def _announce(ctx: BillingContext, uow: BillingUnitOfWork, cdr: Cdr) -> None:
+    p = cdr.priced
+    created = CdrCreated(
+        cdr_id=cdr.cdr_id, session_id=cdr.session_id, station_id=cdr.station_id, driver_id=cdr.driver_id,
+        started_at=cdr.started_at, ended_at=cdr.ended_at, currency=p.currency, energy_kwh=cdr.energy_kwh,
+        total_excl_vat=p.total_excl_vat, total_vat=p.total_vat, total_incl_vat=p.total_incl_vat,
+    )  # fmt: skip
+    envelope = envelope_for(created, source=ctx.source, station_id=cdr.station_id, session_id=cdr.session_id)
+    uow.outbox.add(ctx.topics.billing, envelope, key=station_key(cdr.station_id))
 
 
 async def _plan(uow: BillingUnitOfWork, driver_id: str | None, at: datetime) -> tuple[str | None, PlanDiscount | None]:

@@ -1,0 +1,219 @@
+"""Operator API keys: bearer tokens the auth service issues, checked by every service.
+
+Keys are high-entropy random strings, so a fast SHA-256 is a safe way to store them: the auth service
+keeps only the hash and publishes `auth.api_key` events (hash, role, revocation) on the compacted
+`Topics.api_keys`. Any service keeps a local copy with :class:`ApiKeyFeed` and checks tokens with
+:class:`ApiKeyVerifier` -- no call to the auth service per request, and a revocation reaches every
+service as fast as Kafka delivers it (well under a second). The auth service itself looks keys up in
+its own database with the same verifier (``ApiKeyVerifier(lookup=...)``).
+
+Wiring in a service::
+
+    feed = ApiKeyFeed(infra.bus, infra.topics.api_keys)
+    verifier = ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(feed.lookup)])
+    # lifespan: await infra.start(...); await feed.start(); ...; await feed.stop()
+    # readiness_checks={**infra.readiness_checks(), "api_keys": feed.check}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import ConsumerStoppedError, KafkaError
+from pydantic import ValidationError
+from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_events import Envelope, decode_payload
+from voltline_events.payloads.auth import ApiKeyRegistered
+
+from voltline_chassis.problems import Problem
+from voltline_chassis.security import Principal
+
+log = structlog.get_logger(__name__)
+
+KEY_PREFIX = "vlk_"
+
+
+def new_api_key() -> str:
+    """A fresh key (256 bits of randomness); shown to its owner once, stored only as its hash."""
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    key_id: str
+    name: str
+    role: str
+    key_hash: str
+    expires_at: datetime | None = None
+    revoked: bool = False
+
+    @classmethod
+    def of(cls, event: ApiKeyRegistered) -> ApiKeyRecord:
+        return cls(event.key_id, event.name, event.role, event.key_hash, event.expires_at, event.revoked)
+
+    def active(self, now: datetime) -> bool:
+        return not self.revoked and (self.expires_at is None or self.expires_at > now)
+
+    def principal(self) -> Principal:
+        return Principal(subject=f"api-key:{self.key_id}", roles=frozenset({self.role}))
+
+
+Lookup = Callable[[str], Awaitable[ApiKeyRecord | None]]
+
+
+class ApiKeyVerifier:
+    """TokenVerifier for API keys; `lookup` finds a record by key hash (local table or database)."""
+
+    def __init__(self, lookup: Lookup, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._lookup = lookup
+        self._clock = clock
+
+    async def verify(self, token: str) -> Principal | None:
+        if not token.startswith(KEY_PREFIX):
+            return None
+        record = await self._lookup(hash_api_key(token))
+        if record is None or not record.active(self._clock()):
+            return None
+        return record.principal()
+
+
+class ApiKeyTable:
+    """The newest record per key id, findable by key hash."""
+
+    def __init__(self) -> None:
+        self._by_hash: dict[str, ApiKeyRecord] = {}
+        self._hash_by_id: dict[str, str] = {}
+
+    def apply(self, record: ApiKeyRecord) -> None:
+        self.remove(record.key_id)
+        self._by_hash[record.key_hash] = record
+        self._hash_by_id[record.key_id] = record.key_hash
+
+    def remove(self, key_id: str) -> None:
+        old = self._hash_by_id.pop(key_id, None)
+        if old is not None:
+            self._by_hash.pop(old, None)
+
+    def get(self, key_hash: str) -> ApiKeyRecord | None:
+        return self._by_hash.get(key_hash)
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+
+class ApiKeyFeed:
+    """Keeps an :class:`ApiKeyTable` in step with the compacted api-keys topic.
+
+    Reads every partition from the beginning without a consumer group (every instance needs every
+    key). `start()` returns once the copy has caught up with what was on the topic when it started,
+    so a service never serves requests with a half-loaded table.
+    """
+
+    def __init__(self, config: BusConfig, topic: str, *, catch_up_timeout: float = 30.0) -> None:
+        self._config = config
+        self._topic = topic
+        self._catch_up_timeout = catch_up_timeout
+        self.table = ApiKeyTable()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._ready = False
+
+    async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
+        if not self._ready:
+            raise Problem(503, "API keys are still loading; retry in a moment.", headers={"Retry-After": "1"})
+        return self.table.get(key_hash)
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        await ensure_topics(self._config, [TopicSpec(self._topic, compacted=True)])
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._config.bootstrap,
+            client_id=f"{self._config.client_id}-api-keys",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # loads the metadata partitions_for_topic reads
+            tps = [TopicPartition(self._topic, p) for p in sorted(consumer.partitions_for_topic(self._topic) or {0})]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            async with asyncio.timeout(self._catch_up_timeout):
+                while await _behind(consumer, ends):
+                    self._apply_batch(await consumer.getmany(timeout_ms=500))
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer, self._ready = consumer, True
+        self._task = asyncio.create_task(self._follow(consumer), name=f"api-keys:{self._topic}")
+        log.info("api key feed caught up", topic=self._topic, keys=len(self.table))
+
+    async def stop(self) -> None:
+        consumer, task = self._consumer, self._task
+        self._consumer = self._task = None
+        self._ready = False
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if consumer is not None:
+            await consumer.stop()
+
+    async def check(self) -> None:
+        """Readiness: the copy is loaded and still following the topic."""
+        if not self._ready or self._task is None or self._task.done():
+            raise RuntimeError("API key feed is not running")
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        delay = 0.1
+        while True:
+            try:
+                self._apply_batch(await consumer.getmany(timeout_ms=1000))
+                delay = 0.1
+            except ConsumerStoppedError:
+                return
+            except KafkaError as exc:
+                log.warning("kafka error while following api keys; retrying", error=repr(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _apply_batch(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
+        for records in batch.values():
+            for record in records:
+                if record.value is None:  # tombstone: the key id is forgotten
+                    if record.key is not None:
+                        self.table.remove(record.key.decode())
+                    continue
+                try:
+                    envelope = Envelope.from_bytes(record.value)
+                    if envelope.type != ApiKeyRegistered.TYPE:
+                        continue
+                    event = decode_payload(envelope)
+                except (ValidationError, ValueError):
+                    log.warning("unreadable api key record skipped", topic=self._topic, offset=record.offset)
+                    continue
+                assert isinstance(event, ApiKeyRegistered)
+                self.table.apply(ApiKeyRecord.of(event))
+
+
+async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """Has the consumer not yet read up to these end offsets?"""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return True
+    return False

@@ -1,0 +1,51 @@
+"""What auth still owes a station (a cache clear, a local list update) and when to try again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from voltline_auth.domain.local_lists import OnStation
+
+RETRY_BASE_S = 10
+RETRY_MAX_S = 600
+
+
+@dataclass(frozen=True)
+class StationSync:
+    """Work is pending while `generation` (bumped by every change) is ahead of `synced_generation`."""
+
+    station_id: str
+    ocpp_version: str | None = None
+    connected: bool = False
+    gateway_instance: str | None = None
+    local_list: str | None = None
+    list_on_station: str | None = None
+    list_version_on_station: int | None = None
+    list_supported: bool = True
+    cache_clear_pending: bool = False
+    generation: int = 0
+    synced_generation: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    last_synced_at: datetime | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.generation != self.synced_generation
+
+    @property
+    def held(self) -> OnStation:
+        return OnStation(self.list_on_station, self.list_version_on_station)
+
+    @property
+    def has_list_work(self) -> bool:
+        """A list to install, or one to clear; a station that never had one and gets none costs nothing."""
+        return self.list_supported and (self.local_list is not None or self.list_on_station is not None)
+
+
+def next_attempt(attempts: int, now: datetime) -> datetime:
+    """Exponential backoff: 10 s, 20 s, 40 s ... capped at 10 minutes."""
+    return now + timedelta(seconds=min(RETRY_BASE_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S))

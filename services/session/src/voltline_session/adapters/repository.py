@@ -1,0 +1,141 @@
+"""Sessions in the database, as domain objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+from voltline_session.adapters.orm import seq_nos, sessions, stations
+from voltline_session.domain.session import Session
+
+_FIELDS = [f.name for f in fields(Session)]
+
+
+def insert_for(session: AsyncSession, table: Any) -> Insert:
+    """An INSERT that can say ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _to_row(s: Session) -> dict[str, Any]:
+    row = {name: getattr(s, name) for name in _FIELDS}
+    row.update(bay=s.bay, anomalies=list(s.anomalies), problems=list(s.problems))
+    return row
+
+
+def _from_row(row: Any) -> Session:
+    data = {name: row._mapping[name] for name in _FIELDS}
+    data.update(anomalies=tuple(data["anomalies"] or ()), problems=tuple(data["problems"] or ()))
+    return Session(**data)
+
+
+@dataclass(frozen=True)
+class SessionFilter:
+    station_id: str | None = None
+    status: str | None = None
+    driver_id: str | None = None
+    id_token: str | None = None
+    started_from: datetime | None = None
+    started_to: datetime | None = None
+    suspect: bool | None = None
+
+    def apply(self, query: Select[Any]) -> Select[Any]:
+        c = sessions.c
+        conditions = [
+            column == value
+            for column, value in (
+                (c.station_id, self.station_id),
+                (c.status, self.status),
+                (c.driver_id, self.driver_id),
+                (c.id_token, self.id_token),
+                (c.suspect, self.suspect),
+            )
+            if value is not None
+        ]
+        if self.started_from is not None:
+            conditions.append(c.started_at >= self.started_from)
+        if self.started_to is not None:
+            conditions.append(c.started_at < self.started_to)
+        return query.where(*conditions)
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
+        query = select(sessions).where(sessions.c.session_id == session_id)
+        row = (await self._db.execute(query.with_for_update() if for_update else query)).first()
+        return _from_row(row) if row else None
+
+    async def by_transaction(self, station_id: str, transaction_id: str) -> Session | None:
+        query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
+        row = (await self._db.execute(query.with_for_update())).first()
+        return _from_row(row) if row else None
+
+    async def add(self, s: Session) -> None:
+        await self._db.execute(sessions.insert().values(**_to_row(s)))
+
+    async def save(self, s: Session) -> None:
+        row = _to_row(s)
+        del row["session_id"]
+        await self._db.execute(update(sessions).where(sessions.c.session_id == s.session_id).values(**row))
+
+    async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
+        query = where.apply(select(sessions)).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
+        return [_from_row(row) for row in await self._db.execute(query.limit(limit).offset(offset))]
+
+    async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> list[Session]:
+        """Sessions on a bay whose window (from a little before the start) contains `at`, for update."""
+        c = sessions.c
+        query = select(sessions).where(
+            c.station_id == station_id,
+            c.bay == bay,
+            c.started_at <= at + lookback,
+            or_(c.ended_at.is_(None), c.ended_at > at),
+        )
+        return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
+
+    async def first_seq(self, session_id: str, seq_no: int) -> bool:
+        """Record a 2.x seqNo; False when this transaction's message with that number was already applied."""
+        stmt = insert_for(self._db, seq_nos).values(session_id=session_id, seq_no=seq_no).on_conflict_do_nothing()
+        return (await self._db.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
+
+    async def seen_seq_nos(self, session_id: str) -> set[int]:
+        query = select(seq_nos.c.seq_no).where(seq_nos.c.session_id == session_id)
+        return set((await self._db.execute(query)).scalars())
+
+    async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> list[Session]:
+        """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""
+        c = sessions.c
+        query = (
+            select(sessions)
+            .where(c.status == "completed", c.revision == 0, c.end_recorded_at < recorded_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_from_row(row) for row in await self._db.execute(query)]
+
+    async def mark_suspect(self, silent_since: datetime, now: datetime) -> int:
+        """Flag active sessions whose station said nothing since `silent_since`."""
+        silent = select(stations.c.station_id).where(stations.c.last_seen_at < silent_since)
+        stmt = (
+            update(sessions)
+            .where(sessions.c.status == "active", sessions.c.suspect.is_(False), sessions.c.station_id.in_(silent))
+            .values(suspect=True, suspect_since=now)
+        )
+        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+    async def clear_suspect(self, station_id: str) -> None:
+        stmt = (
+            update(sessions)
+            .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))
+            .values(suspect=False, suspect_since=None)
+        )
+        await self._db.execute(stmt)

@@ -1,0 +1,104 @@
+"""Stations as the session service knows them, and remote start requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voltline_session.adapters.orm import remote_starts, stations
+from voltline_session.adapters.repository import insert_for
+from voltline_session.domain.stations import RemoteStart, StationState
+
+
+class StationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def get(self, station_id: str) -> StationState | None:
+        row = (await self._db.execute(select(stations).where(stations.c.station_id == station_id))).first()
+        return StationState(**{k: v for k, v in row._mapping.items() if k != "updated_at"}) if row else None
+
+    async def touch(self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime) -> StationState:
+        """The station said something (at `seen_at`); locks its row, so its writes are serialised."""
+        insert = insert_for(self._db, stations).values(
+            station_id=station_id,
+            ocpp_version=ocpp_version,
+            connected=True,
+            presence_at=None,
+            last_seen_at=seen_at,
+            updated_at=now,
+        )
+        await self._db.execute(insert.on_conflict_do_nothing())
+        query = select(stations).where(stations.c.station_id == station_id).with_for_update()
+        row = (await self._db.execute(query)).one()._mapping
+        changes: dict[str, Any] = {"updated_at": now}
+        if seen_at > row["last_seen_at"]:
+            changes["last_seen_at"] = seen_at
+        if ocpp_version and ocpp_version != row["ocpp_version"]:
+            changes["ocpp_version"] = ocpp_version
+        await self._db.execute(update(stations).where(stations.c.station_id == station_id).values(**changes))
+        merged = {**{k: v for k, v in row.items() if k != "updated_at"}, **changes}
+        merged.pop("updated_at")
+        return StationState(**merged)
+
+    async def presence(self, station_id: str, *, connected: bool, at: datetime) -> None:
+        """Connect/disconnect, in the order the gateway saw them (an older one does not win)."""
+        c = stations.c
+        stmt = (
+            update(stations)
+            .where(c.station_id == station_id, (c.presence_at.is_(None)) | (c.presence_at <= at))
+            .values(connected=connected, presence_at=at)
+        )
+        await self._db.execute(stmt)
+
+
+class RemoteStartRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._db = session
+
+    async def add(self, **values: Any) -> int:
+        result = await self._db.execute(
+            remote_starts.insert().values(**values).returning(remote_starts.c.remote_start_id)
+        )
+        return int(result.scalar_one())
+
+    async def get(self, remote_start_id: int) -> RemoteStart | None:
+        query = select(remote_starts).where(remote_starts.c.remote_start_id == remote_start_id)
+        row = (await self._db.execute(query)).first()
+        return RemoteStart(**row._mapping) if row else None
+
+    async def answered(self, remote_start_id: int, **values: Any) -> None:
+        await self._db.execute(
+            update(remote_starts).where(remote_starts.c.remote_start_id == remote_start_id).values(**values)
+        )
+
+    async def link(self, remote_start_id: int, session_id: str) -> None:
+        c = remote_starts.c
+        await self._db.execute(
+            update(remote_starts)
+            .where(c.remote_start_id == remote_start_id, c.session_id.is_(None))
+            .values(session_id=session_id)
+        )
+
+    async def awaiting_session(
+        self, station_id: str, id_token: str, bay: int | None, earliest: datetime, latest: datetime
+    ) -> RemoteStart | None:
+        """The newest unlinked, not refused remote start a session starting in [earliest, latest] answers."""
+        c = remote_starts.c
+        query = select(remote_starts).where(
+            c.station_id == station_id,
+            c.id_token == id_token,
+            c.session_id.is_(None),
+            c.status.in_(("sent", "accepted")),
+            c.requested_at >= earliest,
+            c.requested_at <= latest,
+        )
+        for row in await self._db.execute(query.order_by(c.requested_at.desc())):
+            start = RemoteStart(**row._mapping)
+            wanted = start.connector_id if start.connector_id is not None else start.evse_id
+            if bay is None or wanted is None or wanted == bay:
+                return start
+        return None

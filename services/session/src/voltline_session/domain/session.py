@@ -1,0 +1,259 @@
+"""The charging session: one model for 1.6 transactions and 2.x TransactionEvents.
+
+A session is the merge of every fact its station sent about one transaction, whatever the order they
+arrived in. Merging is idempotent (the same fact twice changes nothing) and order-independent for the
+fields that matter: the start is the Started message's timestamp, the end the Ended message's; who and
+where come from the Started message, else fill in once from the first message that tells (a 2.x Ended
+may carry the token that stopped the session, which is not the one that started it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from voltline_session.domain.energy import EnergyResult
+from voltline_session.domain.meter import as_utc
+
+Status = Literal["active", "completed"]
+CLOSED_BY_OPERATOR = "ClosedByOperator"
+MAX_PROBLEMS = 20
+
+
+class IdTokenLike(Protocol):
+    id_token: str
+    type: str
+
+
+class TransactionLike(Protocol):
+    """What a station said about a transaction (voltline_events' StationTransaction fits)."""
+
+    ocpp_version: str
+    kind: str
+    transaction_id: str
+    timestamp: datetime
+    evse_id: int | None
+    connector_id: int | None
+    seq_no: int | None
+    trigger_reason: str | None
+    offline: bool
+    stop_reason: str | None
+    remote_start_id: int | None
+    meter_start_wh: int | None
+    meter_stop_wh: int | None
+
+    @property
+    def id_token(self) -> IdTokenLike | None: ...
+
+
+@dataclass(frozen=True)
+class MeterStats:
+    power_w: float | None = None
+    peak_power_w: float | None = None
+    soc_percent: float | None = None
+    soc_start_percent: float | None = None
+    last_reading_at: datetime | None = None
+    first_reading_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    session_id: str
+    station_id: str
+    transaction_id: str
+    ocpp_version: str
+    started_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_event_at: datetime
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: str | None = None
+    id_token_type: str | None = None
+    driver_id: str | None = None
+    status: Status = "active"
+    start_seen: bool = False
+    end_seen: bool = False
+    ended_at: datetime | None = None
+    stop_reason: str | None = None
+    trigger_reason: str | None = None
+    remote_start_id: int | None = None
+    reported_meter_start_wh: int | None = None
+    reported_meter_stop_wh: int | None = None
+    meter_start_wh: int | None = None
+    meter_stop_wh: int | None = None
+    energy_wh: int = 0
+    power_w: float | None = None
+    peak_power_w: float | None = None
+    soc_percent: float | None = None
+    soc_start_percent: float | None = None
+    charging_state: str | None = None
+    offline: bool = False
+    reconciled: bool = False
+    suspect: bool = False
+    suspect_since: datetime | None = None
+    anomalies: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[str, ...] = field(default_factory=tuple)
+    last_reading_at: datetime | None = None
+    revision: int = 0
+    ended_hash: str | None = None
+    last_update_published_at: datetime | None = None
+    remote_stop_requested_at: datetime | None = None
+    closed_by: str | None = None
+    close_reason: str | None = None
+    start_seq_no: int | None = None
+    end_seq_no: int | None = None
+    end_recorded_at: datetime | None = None
+
+    @property
+    def bay(self) -> int:
+        """The station's charging point this session uses: the EVSE (2.x) or the connector (1.6)."""
+        return bay_of(self.ocpp_version, self.evse_id, self.connector_id)
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def with_problems(self, found: list[str]) -> Session:
+        """Remember what was wrong with the station's data (bounded: a broken meter repeats itself)."""
+        merged = tuple(dict.fromkeys((*self.problems, *found)))[:MAX_PROBLEMS]
+        return self if merged == self.problems else replace(self, problems=merged)
+
+
+def bay_of(ocpp_version: str, evse_id: int | None, connector_id: int | None) -> int:
+    """1.6 knows only connectors; 2.x charges per EVSE (one connector of it at a time)."""
+    first, second = (connector_id, evse_id) if ocpp_version == "ocpp1.6" else (evse_id, connector_id)
+    if first is not None:
+        return first
+    return second if second is not None else 0
+
+
+def open_session(session_id: str, station_id: str, tx: TransactionLike, now: datetime) -> Session:
+    """A session seen for the first time, from whichever of its messages arrived first."""
+    at = as_utc(tx.timestamp)
+    session = Session(
+        session_id=session_id,
+        station_id=station_id,
+        transaction_id=tx.transaction_id,
+        ocpp_version=tx.ocpp_version,
+        started_at=at,
+        created_at=now,
+        updated_at=now,
+        last_event_at=at,
+        reconciled=tx.kind == "ended",
+    )
+    return merge(session, tx, now)
+
+
+def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
+    """Fold one transaction message into the session (idempotent; the start's own fields win)."""
+    at = as_utc(tx.timestamp)
+    token = tx.id_token
+    changes: dict[str, object] = {
+        "evse_id": session.evse_id if session.evse_id is not None else tx.evse_id,
+        "connector_id": session.connector_id if session.connector_id is not None else tx.connector_id,
+        "id_token": session.id_token or (token.id_token if token else None),
+        "id_token_type": session.id_token_type or (token.type if token else None),
+        "remote_start_id": session.remote_start_id if session.remote_start_id is not None else tx.remote_start_id,
+        "offline": session.offline or tx.offline,
+        "updated_at": now,
+    }
+    if at >= session.last_event_at:
+        changes["last_event_at"] = at
+        changes["trigger_reason"] = tx.trigger_reason or session.trigger_reason
+    if tx.kind == "started":
+        first_start = not session.start_seen or at < session.started_at
+        changes.update(start_seen=True, reconciled=False)
+        if first_start:
+            changes["started_at"] = at
+            # What the start says about who and where beats what other messages said before it arrived.
+            if token is not None:
+                changes.update(id_token=token.id_token, id_token_type=token.type)
+            for name in ("evse_id", "connector_id", "remote_start_id"):
+                if getattr(tx, name) is not None:
+                    changes[name] = getattr(tx, name)
+            if tx.seq_no is not None:
+                changes["start_seq_no"] = tx.seq_no
+        if tx.meter_start_wh is not None and (first_start or session.reported_meter_start_wh is None):
+            changes["reported_meter_start_wh"] = tx.meter_start_wh
+    elif not session.start_seen and at < session.started_at:
+        changes["started_at"] = at  # the start was not seen yet: the earliest thing known stands in for it
+    if tx.kind == "ended":
+        first_end = not session.end_seen or (session.ended_at is not None and at < session.ended_at)
+        if first_end:
+            # Both 1.6 and 2.x define an absent stop reason as Local.
+            changes.update(ended_at=at, stop_reason=tx.stop_reason or "Local")
+            if tx.meter_stop_wh is not None:
+                changes["reported_meter_stop_wh"] = tx.meter_stop_wh
+            if tx.seq_no is not None:
+                changes["end_seq_no"] = tx.seq_no
+        changes.update(end_seen=True, status="completed", suspect=False, suspect_since=None)
+        if session.end_recorded_at is None:
+            changes["end_recorded_at"] = now
+    return replace(session, **changes)  # type: ignore[arg-type]
+
+
+def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Session:
+    """The session with what its readings say now (recomputed from all of them every time)."""
+    started_at = session.started_at
+    if not session.start_seen and stats.first_reading_at is not None and stats.first_reading_at < started_at:
+        started_at = stats.first_reading_at
+    anomalies = list(energy.anomalies)
+    if session.problems:
+        anomalies.append("meter_values_unusable")
+    if not session.start_seen:
+        anomalies.append("start_not_seen")
+    return replace(
+        session,
+        anomalies=tuple(anomalies),
+        started_at=started_at,
+        meter_start_wh=energy.meter_start_wh,
+        meter_stop_wh=energy.meter_stop_wh,
+        energy_wh=energy.energy_wh,
+        power_w=stats.power_w if session.active else None,
+        peak_power_w=stats.peak_power_w,
+        soc_percent=stats.soc_percent,
+        soc_start_percent=stats.soc_start_percent,
+        last_reading_at=stats.last_reading_at,
+    )
+
+
+def close_by_operator(session: Session, *, by: str, reason: str | None, now: datetime) -> Session:
+    """End a session the station will not end (it went silent); the station's own end still wins later."""
+    ended_at = max(session.last_event_at, session.last_reading_at or session.started_at, session.started_at)
+    return replace(
+        session,
+        status="completed",
+        ended_at=ended_at,
+        stop_reason=CLOSED_BY_OPERATOR,
+        closed_by=by,
+        close_reason=reason,
+        suspect=False,
+        suspect_since=None,
+        updated_at=now,
+        end_recorded_at=now,
+    )
+
+
+def missing_messages(session: Session, seen: set[int]) -> list[int]:
+    """2.x seqNos between the start's and the end's that have not arrived (yet).
+
+    Only for stations that number each transaction's messages from 0, as 2.0.1 asks; with a station-wide
+    counter other transactions' numbers fill the gaps, so nothing can be said.
+    """
+    if session.start_seq_no != 0 or session.end_seq_no is None:
+        return []
+    return [n for n in range(session.start_seq_no, session.end_seq_no + 1) if n not in seen]
+
+
+def ready_to_announce_end(session: Session, missing: list[int], now: datetime, grace: timedelta) -> bool:
+    """Whether the end can go to billing now, or the rest of an offline backlog is probably still coming.
+
+    1.6 sends a transaction's messages in order (its stop cannot overtake its start), and an operator's close
+    is final until the station speaks. A 2.x end waits until its start and every seqNo in between arrived,
+    but never longer than `grace`.
+    """
+    if session.ocpp_version == "ocpp1.6" or not session.end_seen or session.end_recorded_at is None:
+        return True
+    return (session.start_seen and not missing) or now - session.end_recorded_at >= grace

@@ -1,0 +1,56 @@
+"""What the session service does with the station events it consumes: a handler table."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from voltline_bus import Dispatcher
+from voltline_events import Envelope, UnknownEventError, decode_payload
+from voltline_events.payloads import ConnectorStatus, StationTransaction
+
+from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.recording import record_presence, record_status, record_transaction
+
+
+def _station(envelope: Envelope) -> str:
+    if not envelope.station_id:
+        raise ValueError(f"{envelope.type} event {envelope.event_id} names no station")
+    return envelope.station_id
+
+
+def build_dispatcher(ctx: SessionContext) -> Dispatcher:
+    async def transaction(envelope: Envelope) -> None:
+        tx = decode_payload(envelope)
+        assert isinstance(tx, StationTransaction)
+        await record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, tx)
+
+    async def connector_status(envelope: Envelope) -> None:
+        status = decode_payload(envelope)
+        assert isinstance(status, ConnectorStatus)
+        await record_status(ctx, _station(envelope), envelope.event_id, envelope.time, status)
+
+    def presence(connected: bool | None) -> Callable[[Envelope], Awaitable[None]]:
+        async def handle(envelope: Envelope) -> None:
+            try:
+                version = getattr(decode_payload(envelope), "ocpp_version", None)  # all but disconnects have one
+            except (UnknownEventError, ValidationError):
+                version = None  # still a sign of life, whatever else is wrong with it
+            await record_presence(
+                ctx, _station(envelope), envelope.event_id, envelope.time, ocpp_version=version, connected=connected
+            )
+
+        return handle
+
+    return Dispatcher(
+        {
+            "station.transaction": transaction,
+            "station.connector_status": connector_status,
+            "station.connected": presence(True),
+            "station.disconnected": presence(False),
+            "station.boot_notification": presence(None),
+            "station.heartbeat": presence(None),
+            "station.meter_values": presence(None),  # outside any transaction: a sign of life, not session energy
+            "station.message": presence(None),
+        }
+    )

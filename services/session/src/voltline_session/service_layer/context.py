@@ -1,0 +1,37 @@
+"""What the session use cases need besides a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from voltline_events import Topics
+
+from voltline_session.domain.energy import MeterPolicy
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+
+# The inbox consumer name: one per service, whatever the instance.
+CONSUMER = "session"
+
+
+def new_session_id() -> str:
+    return str(uuid4())
+
+
+@dataclass(frozen=True)
+class SessionContext:
+    uow: Callable[[], SessionUnitOfWork]
+    topics: Topics
+    source: str
+    clock: Callable[[], datetime]
+    policy: MeterPolicy = field(default_factory=MeterPolicy)
+    update_interval: timedelta = timedelta(seconds=60)
+    suspect_after: timedelta = timedelta(hours=1)
+    link_window: timedelta = timedelta(seconds=180)
+    # How long a 2.x end waits for the rest of its transaction's messages before it is announced anyway.
+    end_grace: timedelta = timedelta(seconds=600)
+    # Station clocks and ours disagree a little; a session may seem to start slightly before its request.
+    clock_skew: timedelta = timedelta(seconds=60)
+    new_id: Callable[[], str] = new_session_id

@@ -1,0 +1,195 @@
+"""Recomputing a session from its stored facts, and the events that tell others about it.
+
+Every change to a session goes through `recompute` (energy, power, state, periods from *all* readings
+and observations) and then `announce` (which events the change causes, added to the outbox in the same
+transaction). A 2.x end whose messages have not all arrived is held back (up to a grace period); an ended
+session whose billing-relevant content changes after it was announced is announced again with the next
+revision.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from voltline_chassis.metrics import counter
+from voltline_events import envelope_for, station_key
+from voltline_events.payloads.sessions import (
+    EnergyReading,
+    SessionEnded,
+    SessionPeriod,
+    SessionStarted,
+    SessionUpdated,
+)
+from voltline_store import UnitOfWork
+
+from voltline_session.domain.energy import EnergyResult, compute_energy, wh
+from voltline_session.domain.meter import Reading
+from voltline_session.domain.periods import START_LOOKBACK, Period, build_periods, current_state
+from voltline_session.domain.session import (
+    CLOSED_BY_OPERATOR,
+    Session,
+    measured,
+    missing_messages,
+    ready_to_announce_end,
+)
+from voltline_session.domain.stats import meter_stats
+from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+
+MAX_TIMELINE_POINTS = 2000
+STARTED = counter("voltline_sessions_started_total", "Sessions seen for the first time", ["ocpp_version"])
+ENDED = counter("voltline_sessions_ended_total", "session.ended published (first time and revisions)", ["revised"])
+ANOMALIES = counter("voltline_session_anomalies_total", "Ended sessions by anomaly in their data", ["anomaly"])
+
+
+@dataclass(frozen=True)
+class Derived:
+    """What a session's readings and observations say, beyond the session row itself."""
+
+    readings: list[Reading]
+    energy: EnergyResult
+    periods: list[Period]
+    missing: list[int]  # 2.x seqNos of the transaction not received (yet)
+
+
+async def recompute(
+    ctx: SessionContext, uow: SessionUnitOfWork, session: Session, now: datetime
+) -> tuple[Session, Derived]:
+    readings = await uow.readings.for_session(session.session_id)
+    energy = compute_energy(
+        readings,
+        meter_start_wh=session.reported_meter_start_wh,
+        started_at=session.started_at,
+        meter_stop_wh=session.reported_meter_stop_wh,
+        ended_at=session.ended_at,
+        policy=ctx.policy,
+    )
+    session = measured(session, energy, meter_stats(readings, energy))
+    missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id))
+    if missing and session.end_seen:
+        session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
+    observations = await uow.states.between(
+        session.station_id, session.bay, session.started_at - START_LOOKBACK, session.ended_at
+    )
+    if session.active:
+        session = replace(session, charging_state=current_state(observations, session.started_at))
+    end = session.ended_at or max(now, session.last_event_at)
+    periods = build_periods(session.started_at, end, observations, energy.cumulative, energy.energy_wh)
+    return session, Derived(readings, energy, periods, missing)
+
+
+def _timeline(energy: EnergyResult) -> list[EnergyReading]:
+    points = [EnergyReading(at=at, energy_wh=wh(value)) for at, value in energy.cumulative]
+    if len(points) > MAX_TIMELINE_POINTS:  # thin evenly, always keeping the last point (the total)
+        step = len(points) / (MAX_TIMELINE_POINTS - 1)
+        points = [points[int(i * step)] for i in range(MAX_TIMELINE_POINTS - 1)] + [points[-1]]
+    return points
+
+
+def ended_event(session: Session, derived: Derived, revision: int) -> SessionEnded:
+    assert session.ended_at is not None
+    return SessionEnded(
+        session_id=session.session_id,
+        station_id=session.station_id,
+        evse_id=session.evse_id,
+        connector_id=session.connector_id,
+        id_token=session.id_token,
+        driver_id=session.driver_id,
+        started_at=session.started_at,
+        ended_at=session.ended_at,
+        meter_start_wh=session.meter_start_wh,
+        meter_stop_wh=session.meter_stop_wh,
+        energy_wh=session.energy_wh,
+        stop_reason=session.stop_reason,
+        peak_power_w=session.peak_power_w,
+        periods=[
+            SessionPeriod(state=p.state, start=p.start, end=p.end, energy_wh=p.energy_wh) for p in derived.periods
+        ],  # type: ignore[arg-type]
+        energy_timeline=_timeline(derived.energy),
+        transaction_id=session.transaction_id,
+        ocpp_version=session.ocpp_version,
+        id_token_type=session.id_token_type,
+        remote_start_id=session.remote_start_id,
+        soc_start_percent=session.soc_start_percent,
+        soc_end_percent=session.soc_percent,
+        reconciled=session.reconciled,
+        closed_by_operator=session.stop_reason == CLOSED_BY_OPERATOR,
+        anomalies=list(session.anomalies),
+        revision=revision,
+    )
+
+
+def started_event(session: Session) -> SessionStarted:
+    return SessionStarted(
+        session_id=session.session_id,
+        station_id=session.station_id,
+        evse_id=session.evse_id,
+        connector_id=session.connector_id,
+        id_token=session.id_token,
+        driver_id=session.driver_id,
+        started_at=session.started_at,
+        meter_start_wh=session.meter_start_wh,
+        remote_start_id=session.remote_start_id,
+        transaction_id=session.transaction_id,
+        ocpp_version=session.ocpp_version,
+        id_token_type=session.id_token_type,
+        reconciled=session.reconciled,
+    )
+
+
+def updated_event(session: Session, now: datetime) -> SessionUpdated:
+    return SessionUpdated(
+        session_id=session.session_id,
+        station_id=session.station_id,
+        energy_wh=session.energy_wh,
+        power_w=session.power_w,
+        soc_percent=session.soc_percent,
+        at=session.last_reading_at or now,
+        transaction_id=session.transaction_id,
+        charging_state=session.charging_state,
+    )
+
+
+def _digest(event: SessionEnded) -> str:
+    content = event.model_dump(mode="json", exclude={"revision"})
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _publish(
+    ctx: SessionContext, uow: UnitOfWork, session: Session, event: SessionStarted | SessionUpdated | SessionEnded
+) -> None:
+    envelope = envelope_for(event, source=ctx.source, station_id=session.station_id, session_id=session.session_id)
+    uow.outbox.add(ctx.topics.sessions, envelope, key=station_key(session.station_id))
+
+
+def _live(session: Session) -> tuple[object, ...]:
+    return session.energy_wh, session.power_w, session.soc_percent, session.charging_state
+
+
+def announce(
+    ctx: SessionContext, uow: UnitOfWork, before: Session | None, after: Session, derived: Derived, now: datetime
+) -> Session:
+    """Add the events this change causes to the outbox; returns the session with what was announced."""
+    if before is None:
+        _publish(ctx, uow, after, started_event(after))
+        STARTED.labels(after.ocpp_version).inc()
+    if not after.active:
+        if after.revision == 0 and not ready_to_announce_end(after, derived.missing, now, ctx.end_grace):
+            return after  # held back: the rest of this session's backlog is probably on its way
+        event = ended_event(after, derived, after.revision + 1)
+        digest = _digest(event)
+        if digest != after.ended_hash:
+            _publish(ctx, uow, after, event)
+            ENDED.labels(str(event.revision > 1).lower()).inc()
+            for anomaly in after.anomalies if event.revision == 1 else ():
+                ANOMALIES.labels(anomaly).inc()
+            after = replace(after, revision=event.revision, ended_hash=digest)
+        return after
+    due = after.last_update_published_at is None or now - after.last_update_published_at >= ctx.update_interval
+    if due and derived.readings and before is not None and _live(before) != _live(after):
+        _publish(ctx, uow, after, updated_event(after, now))
+        after = replace(after, last_update_published_at=now)
+    return after

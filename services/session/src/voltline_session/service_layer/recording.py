@@ -1,0 +1,129 @@
+"""Applying what stations said (through the gateway's events) to sessions, each event one transaction.
+
+Every handler first records the event id in the inbox (a redelivery changes nothing) and touches the
+station's row, which says when it was last heard from and serialises that station's writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from uuid import UUID
+
+from voltline_events.payloads import ConnectorStatus, StationTransaction
+
+from voltline_session.domain.meter import as_utc, readings_from
+from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
+from voltline_session.domain.session import Session, bay_of, merge, open_session
+from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.ledger import announce, recompute
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+
+
+async def _touch(
+    ctx: SessionContext, uow: SessionUnitOfWork, station_id: str, seen_at: datetime, version: str | None, now: datetime
+) -> None:
+    station = await uow.stations.touch(station_id, seen_at, version, now)
+    if station.last_seen_at >= now - ctx.suspect_after:
+        await uow.sessions.clear_suspect(station_id)  # before any session row is read, so none is stale
+
+
+async def _link_remote_start(ctx: SessionContext, uow: SessionUnitOfWork, session: Session, fresh: bool) -> Session:
+    """Tie a session to the remote start that caused it: by remoteStartId (2.x), else token and time (1.6)."""
+    if session.remote_start_id is not None:
+        start = await uow.remote_starts.get(session.remote_start_id)
+        if (
+            start is None
+            or start.station_id != session.station_id
+            or start.session_id not in (None, session.session_id)
+        ):
+            return session
+    elif fresh and session.id_token:
+        start = await uow.remote_starts.awaiting_session(
+            session.station_id,
+            session.id_token,
+            session.bay if (session.evse_id, session.connector_id) != (None, None) else None,
+            earliest=session.started_at - ctx.link_window,
+            latest=session.started_at + ctx.clock_skew,
+        )
+        if start is None:
+            return session
+    else:
+        return session
+    if start.session_id is None:
+        await uow.remote_starts.link(start.remote_start_id, session.session_id)
+    return replace(session, remote_start_id=start.remote_start_id, driver_id=session.driver_id or start.driver_id)
+
+
+async def record_transaction(
+    ctx: SessionContext, station_id: str, event_id: UUID, seen_at: datetime, tx: StationTransaction
+) -> None:
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        await _touch(ctx, uow, station_id, seen_at, tx.ocpp_version, now)
+        before = await uow.sessions.by_transaction(station_id, tx.transaction_id)
+        if (
+            before is not None
+            and tx.seq_no is not None
+            and not await uow.sessions.first_seq(before.session_id, tx.seq_no)
+        ):
+            await uow.commit()  # the same 2.x message again (the station resent it): nothing changes
+            return
+        session = merge(before, tx, now) if before else open_session(ctx.new_id(), station_id, tx, now)
+        if before is None and tx.seq_no is not None:
+            await uow.sessions.first_seq(session.session_id, tx.seq_no)
+        readings, problems = readings_from(tx.meter_values)
+        await uow.readings.add(session.session_id, readings)
+        session = session.with_problems(problems)
+        state = state_from_charging_state(tx.charging_state)
+        if state is not None and tx.charging_state:
+            await uow.states.add(station_id, session.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
+        fresh = before is None or (before.id_token is None and session.id_token is not None)
+        session = await _link_remote_start(ctx, uow, session, fresh)
+        session, derived = await recompute(ctx, uow, session, now)
+        session = announce(ctx, uow, before, session, derived, now)
+        await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
+        await uow.commit()
+
+
+async def record_status(
+    ctx: SessionContext, station_id: str, event_id: UUID, seen_at: datetime, status: ConnectorStatus
+) -> None:
+    """A connector status: a charging-state observation that may fall into (even ended) sessions."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        await _touch(ctx, uow, station_id, seen_at, status.ocpp_version, now)
+        state = state_from_status(status.ocpp_version, status.status)
+        if state is not None:
+            at = as_utc(status.timestamp or seen_at)
+            bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
+            await uow.states.add(station_id, bay, at, "status", state, status.status)
+            for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
+                session, derived = await recompute(ctx, uow, before, now)
+                session = announce(ctx, uow, before, session, derived, now)
+                await uow.sessions.save(session)
+        await uow.commit()
+
+
+async def record_presence(
+    ctx: SessionContext,
+    station_id: str,
+    event_id: UUID,
+    seen_at: datetime,
+    *,
+    ocpp_version: str | None,
+    connected: bool | None,
+) -> None:
+    """Any other station event: the station is alive (and, for connects/boots, speaks this version)."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        await _touch(ctx, uow, station_id, seen_at, ocpp_version, now)
+        if connected is not None:
+            await uow.stations.presence(station_id, connected=connected, at=seen_at)
+        await uow.commit()

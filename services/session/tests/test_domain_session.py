@@ -1,0 +1,176 @@
+"""The session model: merging messages in any order, periods, and remote commands per protocol."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from voltline_events.payloads import IdToken, StationTransaction
+from voltline_session.domain.periods import Observation, build_periods, state_from_charging_state, state_from_status
+from voltline_session.domain.remote import CommandNotPossible, StartRequest, start_command, stop_command, verdict
+from voltline_session.domain.session import (
+    CLOSED_BY_OPERATOR,
+    Session,
+    close_by_operator,
+    merge,
+    missing_messages,
+    open_session,
+    ready_to_announce_end,
+)
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def tx(kind: str, minutes: float, **fields: object) -> StationTransaction:
+    return StationTransaction(
+        ocpp_version="ocpp2.0.1", kind=kind, transaction_id="t-1", timestamp=at(minutes), **fields
+    )  # type: ignore[arg-type]
+
+
+MESSAGES = [
+    tx("started", 0, evse_id=1, connector_id=1, id_token=IdToken(id_token="A"), remote_start_id=7, seq_no=0),
+    tx("updated", 10, seq_no=1, trigger_reason="MeterValuePeriodic"),
+    tx("updated", 20, seq_no=2, id_token=IdToken(id_token="LATER")),
+    tx("ended", 30, seq_no=3, stop_reason="EVDisconnected", id_token=IdToken(id_token="STOPPER")),
+]
+
+
+def play(messages: list[StationTransaction]) -> Session:
+    session = open_session("s-1", "CP-1", messages[0], NOW)
+    for message in messages[1:]:
+        session = merge(session, message, NOW)
+    return session
+
+
+def essentials(s: Session) -> tuple[object, ...]:
+    return (s.status, s.started_at, s.ended_at, s.id_token, s.evse_id, s.remote_start_id, s.stop_reason, s.start_seen)
+
+
+def test_any_order_gives_the_same_session() -> None:
+    expected = ("completed", at(0), at(30), "A", 1, 7, "EVDisconnected", True)
+    for order in itertools.permutations(MESSAGES):
+        assert essentials(play(list(order))) == expected, [m.kind for m in order]
+
+
+def test_merging_again_changes_nothing() -> None:
+    once = play(MESSAGES)
+    assert play(MESSAGES + MESSAGES) == once
+
+
+def test_an_end_without_start_is_reconciled_until_the_start_arrives() -> None:
+    reconciled = open_session("s-2", "CP-1", MESSAGES[-1], NOW)
+    assert (reconciled.reconciled, reconciled.start_seen, reconciled.status) == (True, False, "completed")
+    assert reconciled.started_at == at(30)
+    later = merge(reconciled, MESSAGES[0], NOW)
+    assert (later.reconciled, later.started_at) == (False, at(0))
+
+
+def test_stop_reason_defaults_to_local_and_the_station_end_replaces_an_operator_close() -> None:
+    active = play(MESSAGES[:3])
+    closed = close_by_operator(active, by="ops", reason="silent", now=NOW)
+    assert (closed.status, closed.stop_reason, closed.ended_at, closed.closed_by) == (
+        "completed",
+        CLOSED_BY_OPERATOR,
+        at(20),
+        "ops",
+    )
+    station_end = merge(closed, tx("ended", 45), NOW)
+    assert (station_end.stop_reason, station_end.ended_at, station_end.end_seen) == ("Local", at(45), True)
+
+
+def test_16_bay_is_the_connector_and_2x_bay_is_the_evse() -> None:
+    sixteen = StationTransaction(
+        ocpp_version="ocpp1.6", kind="started", transaction_id="9", timestamp=T0, connector_id=2
+    )
+    assert open_session("s", "CP", sixteen, NOW).bay == 2
+    assert play(MESSAGES).bay == 1
+
+
+def cumulative(*points: tuple[float, int]) -> list[tuple[datetime, Decimal]]:
+    return [(at(m), Decimal(e)) for m, e in points]
+
+
+def test_periods_follow_observations_and_energy_goes_to_charging_time() -> None:
+    observations = [Observation(at(-0.5), "idle"), Observation(at(1), "charging"), Observation(at(40), "suspended_ev")]
+    periods = build_periods(
+        at(0), at(60), observations, cumulative((0, 0), (30, 9_000), (50, 12_000), (60, 12_100)), 12_100
+    )
+    assert [(p.state, p.start, p.end, p.energy_wh) for p in periods] == [
+        ("idle", at(0), at(1), 0),  # plugged in, not yet charging: no energy although a reading spans it
+        ("charging", at(1), at(40), 12_000),  # 30-50 min: the energy came while charging, not while suspended
+        ("suspended_ev", at(40), at(60), 100),  # 50-60 min: no charging at all, so it is the suspended time's
+    ]
+    assert sum(p.energy_wh for p in periods) == 12_100
+
+
+def test_unplugged_time_is_in_no_period_and_no_observation_means_charging() -> None:
+    observations = [Observation(at(10), "unplugged"), Observation(at(20), "charging")]
+    periods = build_periods(at(0), at(30), observations, cumulative((0, 0), (10, 1_000), (30, 3_000)), 3_000)
+    assert [(p.state, p.start, p.end, p.energy_wh) for p in periods] == [
+        ("charging", at(0), at(10), 1_000),
+        ("charging", at(20), at(30), 2_000),
+    ]
+    assert [p.state for p in build_periods(at(0), at(5), [], [], 0)] == ["charging"]
+
+
+def test_state_mapping_per_protocol() -> None:
+    assert state_from_status("ocpp1.6", "SuspendedEVSE") == "suspended_evse"
+    assert state_from_status("ocpp1.6", "Finishing") == "idle"
+    assert state_from_status("ocpp2.0.1", "Occupied") is None  # says nothing about charging
+    assert state_from_charging_state("EVConnected") == "idle"
+    assert state_from_charging_state("Idle") == "unplugged"
+
+
+def test_remote_start_per_protocol() -> None:
+    request = StartRequest("CP-1", "TAG-1", "ISO14443", evse_id=2, connector_id=None)
+    assert start_command("ocpp1.6", request, 5) == ("RemoteStartTransaction", {"idTag": "TAG-1", "connectorId": 2})
+    assert start_command("ocpp2.1", request, 5) == (
+        "RequestStartTransaction",
+        {"idToken": {"idToken": "TAG-1", "type": "ISO14443"}, "remoteStartId": 5, "evseId": 2},
+    )
+    with pytest.raises(CommandNotPossible) as too_long:
+        start_command("ocpp1.6", StartRequest("CP-1", "X" * 21), 1)
+    assert too_long.value.field == "id_token"
+
+
+def test_remote_stop_per_protocol() -> None:
+    assert stop_command("ocpp1.6", "1234") == ("RemoteStopTransaction", {"transactionId": 1234})
+    assert stop_command("ocpp2.0.1", "abc") == ("RequestStopTransaction", {"transactionId": "abc"})
+    with pytest.raises(CommandNotPossible):
+        stop_command("ocpp1.6", "abc")
+
+
+def test_verdicts_say_what_happened() -> None:
+    def judge(outcome: str, payload: dict | None = None, **kw: object) -> tuple[str, str]:
+        v = verdict(station_id="CP-1", action="RemoteStartTransaction", outcome=outcome, payload=payload, **kw)  # type: ignore[arg-type]
+        return v.kind, v.message
+
+    assert judge("answered", {"status": "Accepted"})[0] == "accepted"
+    assert judge("answered", {"status": "Rejected"}) == (
+        "rejected",
+        "Station CP-1 answered RemoteStartTransaction with 'Rejected'.",
+    )
+    assert judge("offline") == ("offline", "Station CP-1 is offline: it is not connected to any gateway.")
+    assert judge("timeout", timeout_s=15.0)[1] == "Station CP-1 did not answer RemoteStartTransaction within 15 s."
+    assert judge("call_error", error_code="NotSupported")[0] == "call_error"
+    assert judge("invalid", error_description="schema")[0] == "invalid"
+
+
+def test_a_2x_end_waits_for_its_missing_messages_but_not_forever() -> None:
+    grace = timedelta(minutes=10)
+    gap = play([MESSAGES[0], MESSAGES[1], MESSAGES[3]])  # seqNo 2 has not arrived
+    assert missing_messages(gap, {0, 1, 3}) == [2]
+    assert not ready_to_announce_end(gap, [2], NOW, grace)
+    assert ready_to_announce_end(gap, [2], NOW + grace, grace)
+    assert ready_to_announce_end(play(MESSAGES), [], NOW, grace)
+    no_start = open_session("s-3", "CP-1", MESSAGES[3], NOW)
+    assert not ready_to_announce_end(no_start, [], NOW, grace)
+    station_wide = open_session("s-4", "CP-1", tx("started", 0, seq_no=812), NOW)
+    assert missing_messages(merge(station_wide, tx("ended", 5, seq_no=830), NOW), {812, 830}) == []

@@ -1,0 +1,313 @@
+"""Remote start and stop (the app flow) against fakes of the auth service and the gateway on real Kafka.
+
+The fakes answer per a script, as the real services would over request/reply; a "station" behind the
+fake gateway starts and stops transactions the way a real one does after accepting a command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from test_session_support import (
+    ADMIN,
+    RunningSession,
+    StationSim,
+    ended,
+    energy,
+    eventually,
+    new_database,
+    run_service,
+    wait_session,
+)
+from voltline_bus import Producer, reply
+from voltline_events import Envelope, Event, decode_payload
+from voltline_events.payloads import AuthorizationDecision, StationCommand, StationCommandResult
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HALF_HOUR = timedelta(minutes=30)
+Script = Callable[[Envelope, Any], Awaitable[Event | None]]
+
+
+class Responder:
+    """Answers requests on one topic per a script (None: stays silent), like the real owner would."""
+
+    def __init__(self, bootstrap: str, producer: Producer, topic: str, script: Script, source: str) -> None:
+        self.bootstrap, self.producer, self.topic, self.script, self.source = bootstrap, producer, topic, script, source
+        self.requests: list[tuple[str | None, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        await consumer.start()
+        partitions = await self.producer.partitions_for(self.topic)
+        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        for tp in tps:
+            await consumer.position(tp)
+        self._task = asyncio.create_task(self._run(consumer))
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        try:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        request = Envelope.from_bytes(record.value or b"")
+                        payload = decode_payload(request)
+                        self.requests.append((request.station_id, payload))
+                        answer = await self.script(request, payload)
+                        if answer is not None:
+                            await reply(self.producer, request, answer, source=self.source)
+        finally:
+            await consumer.stop()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+TOKENS = {"APP-1": ("Accepted", "DRIVER-1"), "APP-2": ("Accepted", "DRIVER-2"), "BLOCKED": ("Blocked", None)}
+
+
+async def auth_script(request: Envelope, payload: Any) -> Event | None:
+    known = TOKENS.get(payload.id_token.id_token)
+    return AuthorizationDecision(status=known[0], driver_id=known[1]) if known else None  # unknown: silent
+
+
+class Stations:
+    """What the stations behind the fake gateway do: per station id, a function of the command."""
+
+    def __init__(self) -> None:
+        self.behaviour: dict[str, Callable[[StationCommand], Awaitable[StationCommandResult | None]]] = {}
+
+    async def __call__(self, request: Envelope, command: StationCommand) -> Event | None:
+        handle = self.behaviour.get(request.station_id or "")
+        return await handle(command) if handle else StationCommandResult(outcome="offline", action=command.action)
+
+
+def accepted(command: StationCommand) -> StationCommandResult:
+    return StationCommandResult(outcome="answered", action=command.action, payload={"status": "Accepted"})
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def service(kafka: Any, postgres: Any) -> AsyncIterator[RunningSession]:
+    async for running in run_service(
+        kafka, new_database(postgres), auth_timeout_s=1.5, command_timeout_s=2, gateway_grace_s=1
+    ):
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fakes(service: RunningSession) -> AsyncIterator[tuple[Responder, Responder, Stations]]:
+    stations = Stations()
+    auth = Responder(service.bootstrap, service.producer, service.topics.auth_requests, auth_script, "auth/fake")
+    gateway = Responder(service.bootstrap, service.producer, service.topics.station_commands, stations, "gateway/fake")
+    await auth.start()
+    await gateway.start()
+    yield auth, gateway, stations
+    await gateway.stop()
+    await auth.stop()
+
+
+def commands_to(gateway: Responder, station_id: str) -> list[tuple[str, dict[str, Any]]]:
+    return [(c.action, c.payload) for sid, c in gateway.requests if sid == station_id]
+
+
+async def start(service: RunningSession, **body: Any) -> Any:
+    return await service.api.post("/api/v1/remote-start", json=body, headers=ADMIN)
+
+
+async def test_16_app_session_from_remote_start_to_remote_stop(service: RunningSession, fakes: Any) -> None:
+    _, gateway, stations = fakes
+    cp = await online(service, "CP16-APP")
+    begin = _now()
+
+    async def station(command: StationCommand) -> StationCommandResult:
+        if command.action == "RemoteStartTransaction":  # the station accepts, then starts a transaction for the tag
+            tag = command.payload["idTag"]
+            _soon(cp.tx("started", "5001", begin, connector_id=1, id_tag=tag, meter_start_wh=2_000))
+        else:
+            _soon(cp.tx("ended", "5001", begin + HALF_HOUR, meter_stop_wh=9_000, stop_reason="Remote"))
+        return accepted(command)
+
+    stations.behaviour["CP16-APP"] = station
+    response = await start(service, station_id="CP16-APP", id_token="APP-1", connector_id=1)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["status"], body["station_response"]) == ("Accepted", {"status": "Accepted"})
+    assert commands_to(gateway, "CP16-APP") == [("RemoteStartTransaction", {"idTag": "APP-1", "connectorId": 1})]
+
+    session = await wait_session(service.api, ADMIN, "CP16-APP", lambda s: s["driver_id"] is not None)
+    assert (session["remote_start_id"], session["driver_id"]) == (body["remote_start_id"], "DRIVER-1")
+    linked = (await service.api.get(f"/api/v1/remote-starts/{body['remote_start_id']}", headers=ADMIN)).json()
+    assert (linked["status"], linked["session_id"]) == ("accepted", session["session_id"])
+
+    stop = await service.api.post(f"/api/v1/sessions/{session['session_id']}/remote-stop", headers=ADMIN)
+    assert stop.status_code == 200 and stop.json()["status"] == "Accepted", stop.text
+    assert commands_to(gateway, "CP16-APP")[-1] == ("RemoteStopTransaction", {"transactionId": 5001})
+    done = await wait_session(service.api, ADMIN, "CP16-APP", lambda s: s["status"] == "completed")
+    assert (done["energy_wh"], done["stop_reason"]) == (7_000, "Remote")
+    events = await service.events.wait(session["session_id"], lambda e: bool(ended(e)))
+    assert events[0]["type"] == "session.started" and events[0]["driver_id"] == "DRIVER-1"
+    assert (ended(events)[0]["driver_id"], ended(events)[0]["remote_start_id"]) == ("DRIVER-1", body["remote_start_id"])
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_2x_app_session_is_linked_by_remote_start_id(service: RunningSession, fakes: Any, version: str) -> None:
+    _, gateway, stations = fakes
+    station_id = f"CP-APP-{version[4:].replace('.', '')}"
+    cp = await online(service, station_id, version)
+    tx_id = f"tx-{station_id}"
+    begin = _now()
+
+    async def station(command: StationCommand) -> StationCommandResult:
+        if command.action == "RequestStartTransaction":
+            started = cp.tx(
+                "started", tx_id, begin, seq_no=0, evse_id=1, connector_id=1, trigger_reason="RemoteStart",
+                remote_start_id=command.payload["remoteStartId"], id_tag="APP-2",
+                meter_values=[energy(begin, 10_000, "Transaction.Begin")],
+            )  # fmt: skip
+            _soon(started)
+        else:
+            end = [energy(begin + HALF_HOUR, 14_321, "Transaction.End")]
+            ended_tx = cp.tx("ended", tx_id, begin + HALF_HOUR, seq_no=1, stop_reason="Remote", meter_values=end)
+            _soon(ended_tx)
+        return accepted(command)
+
+    stations.behaviour[station_id] = station
+    response = await start(service, station_id=station_id, id_token="APP-2", evse_id=1)
+    assert response.status_code == 200, response.text
+    remote_start_id = response.json()["remote_start_id"]
+    [(action, payload)] = commands_to(gateway, station_id)
+    assert action == "RequestStartTransaction"
+    assert payload == {
+        "idToken": {"idToken": "APP-2", "type": "Central"},
+        "remoteStartId": remote_start_id,
+        "evseId": 1,
+    }
+
+    session = await wait_session(service.api, ADMIN, station_id, lambda s: s["driver_id"] is not None)
+    assert (session["remote_start_id"], session["driver_id"]) == (remote_start_id, "DRIVER-2")
+    stop = await service.api.post(f"/api/v1/sessions/{session['session_id']}/remote-stop", headers=ADMIN)
+    assert stop.status_code == 200, stop.text
+    assert commands_to(gateway, station_id)[-1] == ("RequestStopTransaction", {"transactionId": tx_id})
+    done = await wait_session(service.api, ADMIN, station_id, lambda s: s["status"] == "completed")
+    assert done["energy_wh"] == 4_321
+    again = await service.api.post(f"/api/v1/sessions/{session['session_id']}/remote-stop", headers=ADMIN)
+    assert again.status_code == 409 and "already ended" in again.json()["detail"]
+
+
+async def test_offline_station_fails_with_a_message_saying_so(service: RunningSession, fakes: Any) -> None:
+    _, gateway, _ = fakes  # no behaviour: the gateway answers that the station is offline
+    await online(service, "CP-GONE")
+    response = await start(service, station_id="CP-GONE", id_token="APP-1")
+    assert response.status_code == 409 and response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "station_offline" and "offline" in problem["detail"], problem
+    failed = (await service.api.get(f"/api/v1/remote-starts/{problem['remote_start_id']}", headers=ADMIN)).json()
+    assert failed["status"] == "failed" and "offline" in failed["message"]
+
+    never = await start(service, station_id="CP-NEVER-SEEN", id_token="APP-1")
+    assert never.status_code == 409 and "offline" in never.json()["detail"]
+    assert commands_to(gateway, "CP-NEVER-SEEN") == []
+
+
+async def test_disconnected_station_with_no_gateway_answering_is_offline(service: RunningSession, fakes: Any) -> None:
+    _, _, stations = fakes
+    cp = await online(service, "CP-DARK")
+    await cp.disconnect()
+    stations.behaviour["CP-DARK"] = _silent
+    await presence(service, cp, connected=False)
+    response = await start(service, station_id="CP-DARK", id_token="APP-1")
+    assert response.status_code == 409, response.text
+    assert "CP-DARK is offline (disconnected since" in response.json()["detail"]
+
+
+async def test_no_gateway_answer_for_a_connected_station(service: RunningSession, fakes: Any) -> None:
+    _, _, stations = fakes
+    await online(service, "CP-LIMBO")
+    stations.behaviour["CP-LIMBO"] = _silent
+    response = await start(service, station_id="CP-LIMBO", id_token="APP-1")
+    assert response.status_code == 504 and response.json()["code"] == "gateway_timeout"
+    assert "No gateway answered RemoteStartTransaction for station CP-LIMBO within 3 s" in response.json()["detail"]
+
+
+async def test_token_refused_by_auth_sends_nothing(service: RunningSession, fakes: Any) -> None:
+    _, gateway, _ = fakes
+    await online(service, "CP-STRICT")
+    blocked = await start(service, station_id="CP-STRICT", id_token="BLOCKED")
+    assert blocked.status_code == 409
+    assert (blocked.json()["code"], blocked.json()["authorization_status"]) == ("id_token_not_accepted", "Blocked")
+    silent_auth = await start(service, station_id="CP-STRICT", id_token="UNKNOWN-TO-FAKE")
+    assert silent_auth.status_code == 503 and "auth service did not answer" in silent_auth.json()["detail"]
+    assert commands_to(gateway, "CP-STRICT") == []
+
+
+async def test_station_rejecting_erring_or_not_answering(service: RunningSession, fakes: Any) -> None:
+    _, _, stations = fakes
+    await online(service, "CP-NO", "ocpp2.0.1")
+
+    async def refuse(command: StationCommand) -> StationCommandResult:
+        evse = command.payload.get("evseId")
+        if evse == 2:
+            return StationCommandResult(outcome="call_error", action=command.action, error_code="InternalError")
+        if evse == 3:
+            return StationCommandResult(outcome="timeout", action=command.action)
+        answer = {"status": "Rejected", "statusInfo": {"reasonCode": "Occupied"}}
+        return StationCommandResult(outcome="answered", action=command.action, payload=answer)
+
+    stations.behaviour["CP-NO"] = refuse
+    rejected = await start(service, station_id="CP-NO", id_token="APP-1", evse_id=1)
+    assert (rejected.status_code, rejected.json()["code"]) == (409, "station_rejected")
+    assert rejected.json()["station_response"]["status"] == "Rejected" and "Occupied" in rejected.json()["detail"]
+    erring = await start(service, station_id="CP-NO", id_token="APP-1", evse_id=2)
+    assert (erring.status_code, erring.json()["code"]) == (502, "station_call_error")
+    assert "InternalError" in erring.json()["detail"]
+    silent = await start(service, station_id="CP-NO", id_token="APP-1", evse_id=3)
+    assert (silent.status_code, silent.json()["code"]) == (504, "station_timeout")
+    assert "CP-NO did not answer RequestStartTransaction within 2 s" in silent.json()["detail"]
+
+
+async def _silent(command: StationCommand) -> None:
+    return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+def _soon(coroutine: Awaitable[Any]) -> None:
+    """What the station does right after answering (its message races the answer on the bus)."""
+    task = asyncio.ensure_future(coroutine)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def presence(service: RunningSession, cp: StationSim, *, connected: bool) -> None:
+    """Wait until the service has consumed the station's (dis)connect: remote starts depend on it."""
+
+    async def seen() -> bool:
+        response = await service.api.get(f"/api/v1/station-presence/{cp.station_id}", headers=ADMIN)
+        return response.status_code == 200 and response.json()["connected"] is connected
+
+    await eventually(seen, what=f"{cp.station_id} to be {'connected' if connected else 'disconnected'}")
+
+
+async def online(service: RunningSession, station_id: str, version: str = "ocpp1.6") -> StationSim:
+    cp = service.station(station_id, version)
+    await cp.connect()
+    await presence(service, cp, connected=True)
+    return cp
