@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 from typing import Any
@@ -30,5 +31,11 @@ class Station:
         return answer
 
 
-def station(base_url: str, station_id: str, protocol: str = "ocpp1.6", **kwargs: Any) -> Any:
+def station(
+    base_url: str, station_id: str, protocol: str = "ocpp1.6", *, password: str | None = None, **kwargs: Any
+) -> Any:
+    """Connect as a station; with `password`, HTTP Basic auth (user = station id), as security profiles 1 and 2 ask."""
+    if password is not None:
+        token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+        kwargs["additional_headers"] = {**kwargs.get("additional_headers", {}), "Authorization": f"Basic {token}"}
     return connect(f"{base_url}/{station_id}", subprotocols=[protocol], **kwargs)  # type: ignore[list-item]

@@ -28,7 +28,7 @@ def register(system: RunningSystem, station_id: str, **body: object) -> httpx.Re
 
 async def test_registered_station_boots_accepted_and_heartbeats(system: RunningSystem) -> None:
     assert register(system, "CP-ACCEPT", password="a-very-long-password").status_code == 201
-    async with station(system.ocpp_url, "CP-ACCEPT") as ws:
+    async with station(system.ocpp_url, "CP-ACCEPT", password="a-very-long-password") as ws:
         cp = Station(ws)
         boot = await cp.call("BootNotification", BOOT_16)
         assert boot[0] == 3

@@ -108,8 +108,8 @@ def local_run(tmp_path: Path) -> Iterator[LocalRun]:
         run.interrupt()
 
 
-async def boot(run: LocalRun, station_id: str) -> dict:
-    async with station(run.ocpp_url, station_id) as ws:
+async def boot(run: LocalRun, station_id: str, password: str | None = None) -> dict:
+    async with station(run.ocpp_url, station_id, password=password) as ws:
         cp = Station(ws)
         answer = await cp.call("BootNotification", BOOT_16)
         garbage = await cp.send_raw("{not json")
@@ -130,7 +130,7 @@ def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: Loc
         json={"station_id": "CP-LOCAL", "password": "sixteen-chars-or-more"},
     )
     assert created.status_code == 201, created.text
-    assert asyncio.run(boot(local_run, "CP-LOCAL"))["status"] == "Accepted"
+    assert asyncio.run(boot(local_run, "CP-LOCAL", "sixteen-chars-or-more"))["status"] == "Accepted"
     assert asyncio.run(boot(local_run, "CP-UNKNOWN"))["status"] == "Rejected"
 
     local_run.interrupt()
@@ -140,7 +140,7 @@ def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: Loc
 
     # The broker forgot its topics; the SQLite stores did not: the station still boots Accepted.
     local_run.start()
-    assert asyncio.run(boot(local_run, "CP-LOCAL"))["status"] == "Accepted"
+    assert asyncio.run(boot(local_run, "CP-LOCAL", "sixteen-chars-or-more"))["status"] == "Accepted"
     listed = httpx.get(f"{local_run.api('auth')}/api/v1/stations", headers=headers).json()
     assert [s["station_id"] for s in listed["items"]] == ["CP-LOCAL"]
     local_run.interrupt()

@@ -1,75 +1,27 @@
-"""The gateway's answer to each kind of frame, with the bus replaced by an in-memory recorder.
+"""The gateway's answer to each kind of frame, whatever it holds (bus and connection replaced by fakes).
 
-Kafka itself is exercised by the end-to-end tests; here we pin down the OCPP behaviour.
+Per-action behaviour is in tests/actions/; here: framing, routing, validation, CallError paths, rate limits.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-from voltline_events import Event
-from voltline_events.payloads import BootDecision, BootNotification, Heartbeat, StationMessage
 from voltline_gateway.actions import ROUTES
-from voltline_gateway.actions.context import BootFallback
-from voltline_gateway.service_layer.dispatch import Dispatcher
+from voltline_gateway.actions.outbound import COMMANDS
+from voltline_gateway.adapters.validation import schema_actions
+from voltline_gateway.domain.ocpp_j import OCPP16, OCPP21, OCPP201, CallErrorFrame, CallResult, OcppError
 
 BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22", "chargePointSerialNumber": "SN-9"}
 BOOT_2X = {"reason": "PowerUp", "chargingStation": {"vendorName": "ACME", "model": "Volt-22"}}
 
 
-class RecordingBus:
-    def __init__(self, decision: BootDecision | None = None, fail: bool = False) -> None:
-        self.published: list[tuple[Event, str, str | None]] = []
-        self.asked: list[Event] = []
-        self.decision = decision
-        self.fail = fail
-
-    async def publish(self, event: Event, *, station_id: str, message_id: str | None = None) -> None:
-        if self.fail:
-            raise ConnectionError("kafka unreachable")
-        self.published.append((event, station_id, message_id))
-
-    async def ask_auth(self, request: Event, *, station_id: str, message_id: str | None = None) -> Event | None:
-        self.asked.append(request)
-        return self.decision
-
-
-async def answer(bus: RecordingBus, frame: Any, version: str = "ocpp1.6") -> list[Any]:
-    dispatcher = Dispatcher(ROUTES, bus, BootFallback("Pending", 42))
-    text = frame if isinstance(frame, str) else json.dumps(frame)
-    reply = await dispatcher.answer("CP-1", version, text)
-    assert reply is not None
-    return json.loads(reply)
-
-
-@pytest.mark.parametrize(("version", "payload"), [("ocpp1.6", BOOT_16), ("ocpp2.0.1", BOOT_2X), ("ocpp2.1", BOOT_2X)])
-async def test_boot_is_published_then_decided_by_auth(version: str, payload: dict[str, Any]) -> None:
-    bus = RecordingBus(BootDecision(status="Accepted", interval=300))
-    reply = await answer(bus, [2, "m1", "BootNotification", payload], version)
-    assert reply[:2] == [3, "m1"]
-    assert (reply[2]["status"], reply[2]["interval"]) == ("Accepted", 300)
-    event, station_id, message_id = bus.published[0]
-    assert isinstance(event, BootNotification)
-    assert (event.vendor, event.model, station_id, message_id) == ("ACME", "Volt-22", "CP-1", "m1")
-    assert event.raw == payload
-
-
-async def test_boot_falls_back_when_auth_does_not_answer() -> None:
-    reply = await answer(RecordingBus(decision=None), [2, "m1", "BootNotification", BOOT_16])
-    assert (reply[2]["status"], reply[2]["interval"]) == ("Pending", 42)
-
-
-async def test_heartbeat_and_notifications_are_published_and_confirmed() -> None:
-    bus = RecordingBus()
-    beat = await answer(bus, [2, "h", "Heartbeat", {}])
-    assert beat[0] == 3 and beat[2]["currentTime"].endswith("Z")
-    status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
-    confirmed = await answer(bus, [2, "s", "StatusNotification", status])
-    assert confirmed == [3, "s", {}]
-    assert isinstance(bus.published[0][0], Heartbeat)
-    assert bus.published[1][0] == StationMessage(ocpp_version="ocpp1.6", action="StatusNotification", payload=status)
+@pytest.mark.parametrize("version", [OCPP16, OCPP201, OCPP21])
+def test_routing_table_and_commands_cover_every_action_of_the_version(version: str) -> None:
+    inbound, outbound = set(ROUTES[version]), set(COMMANDS[version])
+    assert inbound | outbound == schema_actions(version)
+    assert inbound & outbound == {"DataTransfer"}
 
 
 @pytest.mark.parametrize(
@@ -80,28 +32,75 @@ async def test_heartbeat_and_notifications_are_published_and_confirmed() -> None
         ("ocpp1.6", [2, "m", "BootNotification", {**BOOT_16, "chargePointVendor": 7}], "TypeConstraintViolation"),
         ("ocpp1.6", [2, "m", "BootNotification", {**BOOT_16, "extra": 1}], "FormationViolation"),
         ("ocpp2.0.1", [2, "m", "BootNotification", {**BOOT_2X, "reason": "Bored"}], "PropertyConstraintViolation"),
+        ("ocpp1.6", [2, "m", "Heartbeat", {"x": 1}], "FormationViolation"),
         ("ocpp1.6", [2, "m", "MakeCoffee", {}], "NotImplemented"),
         ("ocpp2.0.1", [2, "m", "StartTransaction", {}], "NotImplemented"),
+        ("ocpp1.6", [2, "m", "RemoteStartTransaction", {"idTag": "x"}], "NotSupported"),
+        ("ocpp2.0.1", [2, "m", "RequestStartTransaction", {}], "NotSupported"),
+        ("ocpp2.0.1", [5, "m", "x", "y", {}], "MessageTypeNotSupported"),
+        ("ocpp1.6", [6, "m", "NotifyPeriodicEventStream", {}], "ProtocolError"),
+        ("ocpp1.6", [9, "m", {}], "ProtocolError"),
     ],
 )
-async def test_invalid_calls_get_the_right_call_error(version: str, frame: list[Any], code: str) -> None:
-    bus = RecordingBus()
-    reply = await answer(bus, frame, version)
+async def test_invalid_calls_get_the_right_call_error(
+    answer: Any, bus: Any, version: str, frame: Any, code: str
+) -> None:
+    reply = await answer(frame, version)
     assert reply[0] == 4 and reply[1] == "m" and reply[2] == code
     assert bus.published == []
 
 
-async def test_kafka_failure_is_an_internal_error_not_a_crash() -> None:
-    reply = await answer(RecordingBus(fail=True), [2, "h", "Heartbeat", {}])
+async def test_a_schema_violation_names_the_field(answer: Any) -> None:
+    status = {"connectorId": 1, "errorCode": "NoError", "status": "Bogus"}
+    reply = await answer([2, "m", "StatusNotification", status])
+    assert reply[2] == "PropertyConstraintViolation"
+    assert reply[4] == {"field": "status"} and "status" in reply[3]
+    missing = await answer([2, "m", "StatusNotification", {"connectorId": 1, "status": "Available"}])
+    assert missing[4] == {"field": "errorCode"}
+
+
+async def test_kafka_failure_is_an_internal_error_not_a_crash(answer: Any, bus: Any) -> None:
+    bus.fail = True
+    reply = await answer([2, "h", "Heartbeat", {}])
     assert reply[:3] == [4, "h", "InternalError"]
 
 
-async def test_malformed_frames_answer_with_unknown_id() -> None:
-    reply = await answer(RecordingBus(), "{nope")
-    assert reply[:3] == [4, "-1", "FormationViolation"]
+@pytest.mark.parametrize(
+    ("text", "message_id"),
+    [("{nope", "-1"), ('{"a": 1}', "-1"), ("[2]", "-1"), ('[2,"7","Heartbeat"]', "7"), ('[2,7,"Heartbeat",{}]', "-1")],
+)
+async def test_malformed_frames_get_a_format_violation(answer: Any, text: str, message_id: str) -> None:
+    reply = await answer(text)
+    assert reply[:3] == [4, message_id, "FormationViolation"]
+    assert (await answer(text, "ocpp2.0.1"))[2] == "FormatViolation"
 
 
-async def test_results_and_errors_from_the_station_need_no_answer() -> None:
-    dispatcher = Dispatcher(ROUTES, RecordingBus(), BootFallback())
-    assert await dispatcher.answer("CP-1", "ocpp1.6", '[3,"x",{}]') is None
-    assert await dispatcher.answer("CP-1", "ocpp1.6", '[4,"x","GenericError","",{}]') is None
+async def test_answers_to_our_calls_are_handed_to_the_connection(answer: Any, link_factory: Any) -> None:
+    link = link_factory()
+    assert await answer('[3,"x",{"status":"Accepted"}]', link=link) is None
+    assert await answer('[4,"y","GenericError","",{}]', link=link) is None
+    assert link.resolved == [CallResult("x", {"status": "Accepted"}), CallErrorFrame("y", "GenericError", "", {})]
+
+
+async def test_rate_limited_calls_get_an_error_and_are_not_published(answer: Any, bus: Any, link_factory: Any) -> None:
+    link = link_factory(allowed=False)
+    reply = await answer([2, "h", "Heartbeat", {}], link=link)
+    assert reply[:3] == [4, "h", "GenericError"] and "rate limit" in reply[3]
+    assert await answer("garbage", link=link) is None  # a flood of garbage is not even answered
+    assert await answer('[3,"x",{}]', link=link) is None and link.resolved  # answers we asked for still count
+    assert bus.published == []
+
+
+async def test_refused_actions_get_the_connections_reason(answer: Any, bus: Any, link_factory: Any) -> None:
+    link = link_factory(refuse=OcppError("SecurityError", "station is not registered"))
+    reply = await answer([2, "h", "Heartbeat", {}], link=link)
+    assert reply[:4] == [4, "h", "SecurityError", "station is not registered"]
+    assert bus.published == []
+
+
+async def test_send_frames_of_2_1_are_published_and_never_answered(answer: Any, bus: Any) -> None:
+    stream = {"id": 1, "pending": 0, "basetime": "2024-05-01T12:00:00Z", "data": [{"t": 0.5, "v": "7"}]}
+    assert await answer([6, "s", "NotifyPeriodicEventStream", stream], "ocpp2.1") is None
+    assert bus.events[0].action == "NotifyPeriodicEventStream"  # type: ignore[attr-defined]
+    assert await answer([6, "s", "NotifyPeriodicEventStream", {"id": "x"}], "ocpp2.1") is None  # invalid: dropped
+    assert len(bus.published) == 1

@@ -1,27 +1,79 @@
-"""Where the gateway is wired together: settings in, a runnable app (HTTP API + OCPP server) out."""
+"""Where the gateway is wired together: settings in, a runnable app (HTTP API + OCPP servers) out."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 
+import structlog
 from fastapi import FastAPI
-from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics
+from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import bus_config
 from voltline_chassis.security import StaticTokenVerifier
-from voltline_events import Topics
+from voltline_events import Envelope, Topics
+from voltline_events.payloads.commands import StationCommandResult
 
 from voltline_gateway.actions import ROUTES
-from voltline_gateway.actions.context import BootFallback
+from voltline_gateway.actions.context import AuthFallbacks, BootFallback, Policy
+from voltline_gateway.actions.outbound import COMMANDS
+from voltline_gateway.adapters.batch_writer import BatchWriter
 from voltline_gateway.adapters.bus import KafkaStationBus
-from voltline_gateway.adapters.ocpp_server import Connections, OcppServer
+from voltline_gateway.adapters.connection import StationGone
+from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
+from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
+from voltline_gateway.adapters.registry import PasswordChecker, StationRegistry
+from voltline_gateway.adapters.tail import TopicTail
+from voltline_gateway.adapters.tls import server_context
+from voltline_gateway.adapters.upgrade import UpgradeCheck
+from voltline_gateway.adapters.validation import warm_up
+from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
+from voltline_gateway.service_layer.announce import ConnectionEvents
+from voltline_gateway.service_layer.commands import CommandExecutor
 from voltline_gateway.service_layer.dispatch import Dispatcher
 from voltline_gateway.settings import GatewaySettings
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Internals:
+    """The running parts, for diagnostics and tests (app.state.gateway)."""
+
+    server: OcppServer
+    connections: Connections
+    registry: StationRegistry
+    presence: PresenceBook
+    instance: str
+
+
+def tune_gc(thresholds: tuple[int, int, int]) -> None:
+    """Fewer, larger collections: every frame allocates dozens of short-lived containers, and with CPython's
+    defaults the collector ran every few messages. What exists after start-up (modules, compiled schemas)
+    lives as long as the process, so it is frozen out of every future collection."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*thresholds)
+
+
+def policy_from(settings: GatewaySettings) -> Policy:
+    stop = settings.stop_transaction_fallback_status
+    return Policy(
+        boot=BootFallback(settings.boot_fallback_status, settings.boot_fallback_interval_s),
+        auth=AuthFallbacks(
+            authorize=settings.authorize_fallback_status,
+            start_transaction=settings.start_transaction_fallback_status,
+            transaction_event=settings.transaction_event_fallback_status,
+            stop_transaction=None if stop == "omit" else stop,
+        ),
+        data_transfer_vendors=frozenset(settings.data_transfer_vendors),
+    )
 
 
 def build(settings: GatewaySettings) -> FastAPI:
@@ -31,49 +83,124 @@ def build(settings: GatewaySettings) -> FastAPI:
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     source = f"gateway/{instance}"
     kafka = bus_config(settings, source)
-    producer = Producer(kafka)
+    producer = Producer(kafka)  # liveness beats and command results; station traffic goes through `writer`
     reply_topic = topics.gateway_replies(instance)
-    rpc = RequestReplyClient(kafka, producer, reply_topic)
-    bus = KafkaStationBus(producer, rpc, topics, source=source, auth_timeout=settings.auth_timeout_s)
-    fallback = BootFallback(settings.boot_fallback_status, settings.boot_fallback_interval_s)
+    writer = BatchWriter(kafka)
+    # Requests go out batched too: the writer offers what the client uses of a Producer (publish, partitions_for).
+    rpc = RequestReplyClient(kafka, writer, reply_topic)  # type: ignore[arg-type]
+    bus = KafkaStationBus(
+        writer,
+        rpc,
+        topics,
+        source=source,
+        auth_timeout=settings.auth_timeout_s,
+        publish_timeout=settings.publish_timeout_s,
+    )
     connections = Connections()
+    registry = StationRegistry()
+    presence = PresenceBook(instance, holds=connections.holds)
+    publisher = PresencePublisher(
+        producer, bus, topics, me=instance, source=source, interval=settings.presence_interval_s
+    )
+    events = ConnectionEvents(bus, publisher, instance=instance, timeout=settings.publish_timeout_s)
+    background: set[asyncio.Task[None]] = set()
+
+    def reassert(station_id: str) -> None:
+        conn = connections.get(station_id)
+        if conn is not None:
+            task = asyncio.get_running_loop().create_task(events.reassert(conn))
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+    presence.reassert = reassert
+
+    async def answer_command(request: Envelope, result: StationCommandResult) -> None:
+        async with asyncio.timeout(settings.publish_timeout_s):
+            await reply(producer, request, result, source=source)
+
+    executor = CommandExecutor(connections, presence, COMMANDS, answer_command, station_gone=StationGone)
+    registry_tail = TopicTail(kafka, producer, topics.station_registry, registry.apply, from_beginning=True)
+    presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
+    command_tail = TopicTail(kafka, producer, topics.station_commands, executor.submit, from_beginning=False)
+    listeners = [Listener(settings.ocpp_host, settings.ocpp_port)]
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        tls = server_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file)
+        listeners.append(Listener(settings.ocpp_host, settings.ocpp_tls_port, tls))
     server = OcppServer(
-        host=settings.ocpp_host,
-        port=settings.ocpp_port,
-        dispatcher=Dispatcher(ROUTES, bus, fallback),
-        bus=bus,
+        listeners=listeners,
+        dispatcher=Dispatcher(ROUTES, COMMANDS, bus, policy_from(settings)),
         connections=connections,
-        instance_id=instance,
-        max_frame_bytes=settings.max_frame_bytes,
-        ping_interval=settings.ping_interval_s,
+        upgrade=UpgradeCheck(
+            registry,
+            PasswordChecker(),
+            unknown=settings.gateway_unknown_stations,
+            registry_grace=settings.registry_grace_s,
+        ),
+        registry=registry,
+        rules=QuirkRules(settings.quirks),
+        limits=Limits(
+            max_frame_bytes=settings.max_frame_bytes,
+            ping_interval=settings.ping_interval_s,
+            ping_timeout=settings.ping_timeout_s,
+            close_timeout=settings.close_timeout_s,
+            frames_per_second=settings.frames_per_second,
+            frame_burst=settings.frame_burst,
+            flood_close_after=settings.flood_close_after,
+        ),
+        announcer=events,
     )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await ensure_topics(
             kafka,
             [
                 TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
                 TopicSpec(topics.auth_requests),
+                TopicSpec(topics.station_registry, compacted=True),
+                TopicSpec(topics.gateway_presence, compacted=True),
+                TopicSpec(topics.station_commands, partitions=settings.station_commands_partitions),
                 TopicSpec(reply_topic, retention_ms=3_600_000),
             ],
         )
-        await producer.start()
-        await rpc.start()
-        await server.start()
-        try:
+        async with AsyncExitStack() as stack:
+            await producer.start()
+            stack.push_async_callback(producer.stop)
+            await writer.start([topics.station_events, topics.gateway_presence, topics.auth_requests])
+            stack.push_async_callback(writer.stop)
+            await rpc.start()
+            stack.push_async_callback(rpc.stop)
+            for tail in (registry_tail, presence_tail):
+                await tail.start()
+                stack.push_async_callback(tail.stop)
+            try:
+                async with asyncio.timeout(settings.registry_catchup_timeout_s):
+                    await registry_tail.caught_up.wait()
+            except TimeoutError:
+                log.warning("registry not caught up yet; starting anyway (not ready until it is)")
+            await publisher.start()
+            stack.push_async_callback(publisher.stop)
+            await command_tail.start()
+            stack.push_async_callback(command_tail.stop)
+            stack.push_async_callback(executor.stop)
+            for version, routes in ROUTES.items():
+                warm_up(version, list(routes))
+            tune_gc(settings.gc_thresholds)
+            await server.start()
+            stack.push_async_callback(server.stop)
+            app.state.gateway = Internals(server, connections, registry, presence, instance)
             yield
-        finally:
-            await server.stop()
-            await rpc.stop()
-            await producer.stop()
+
+    async def registry_ready() -> None:
+        if not registry_tail.caught_up.is_set():
+            raise RuntimeError("still reading the station registry")
 
     return create_app(
         settings=settings,
         title="voltline gateway",
         version=VERSION,
         verifier=StaticTokenVerifier(settings.admin_token),
-        readiness_checks={"kafka": lambda: check_broker(kafka)},
+        readiness_checks={"kafka": lambda: check_broker(kafka), "registry": registry_ready},
         lifespan=lifespan,
-        routers=[build_router(connections, instance)],
+        routers=[build_router(connections, presence, instance)],
     )

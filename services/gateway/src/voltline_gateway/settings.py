@@ -1,21 +1,64 @@
-"""Gateway settings (environment variables prefixed VOLTLINE_)."""
+"""Gateway settings (environment variables prefixed VOLTLINE_); every one is described in docs/gateway.md."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from voltline_chassis.settings import ServiceSettings
+
+from voltline_gateway.domain.security import UnknownStations
+
+AuthStatus = Literal["Accepted", "Blocked", "Expired", "Invalid", "Unknown", "NoCredit", "NotAtThisTime"]
 
 
 class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    # Listeners
     ocpp_host: str = "127.0.0.1"
     ocpp_port: int = Field(default=9000, ge=0, le=65535)
-    auth_timeout_s: float = Field(default=5.0, gt=0, description="How long a boot waits for the auth service.")
+    ocpp_tls_port: int = Field(default=9443, ge=0, le=65535, description="wss:// listener (profiles 2 and 3).")
+    tls_cert_file: Path | None = Field(default=None, description="Server certificate (PEM); TLS is off without it.")
+    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = Field(default=None, description="CA that signs station certificates (profile 3).")
+    # Station identity
+    gateway_unknown_stations: UnknownStations = UnknownStations.ADMIT
+    registry_grace_s: float = Field(default=2.0, ge=0, description="Wait this long for a just-registered station.")
+    registry_catchup_timeout_s: float = Field(default=60.0, gt=0)
+    # Decisions by the auth service, and their fallbacks
+    auth_timeout_s: float = Field(default=5.0, gt=0, description="How long a decision waits for the auth service.")
     boot_fallback_status: Literal["Pending", "Rejected"] = "Pending"
     boot_fallback_interval_s: int = Field(default=60, ge=1)
+    authorize_fallback_status: AuthStatus = "Invalid"
+    start_transaction_fallback_status: AuthStatus = "Invalid"
+    transaction_event_fallback_status: AuthStatus = "Invalid"
+    stop_transaction_fallback_status: AuthStatus | Literal["omit"] = "omit"
+    data_transfer_vendors: list[str] = Field(default_factory=list)
+    # Kafka
+    publish_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for Kafka before InternalError.")
+    station_events_partitions: int = Field(default=6, ge=1, description="Partitions of the station events topic.")
+    station_commands_partitions: int = Field(default=6, ge=1)
+    presence_interval_s: float = Field(default=10.0, gt=0, description="Liveness beat of this gateway instance.")
+    # Frames and liveness
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     ping_interval_s: float = Field(default=60.0, gt=0)
-    station_events_partitions: int = Field(default=6, ge=1, description="Partitions of the station events topic.")
+    ping_timeout_s: float = Field(default=30.0, gt=0)
+    close_timeout_s: float = Field(default=5.0, gt=0, description="Wait for a closing peer's close frame.")
+    frames_per_second: float = Field(default=50.0, gt=0, description="Sustained frames per station per second.")
+    frame_burst: float = Field(default=500.0, ge=1)
+    flood_close_after: int = Field(default=200, ge=1, description="Refused frames in a row before closing (1008).")
+    gc_thresholds: tuple[int, int, int] = Field(
+        default=(20_000, 20, 20),
+        description="Python GC thresholds; CPython's (700, 10, 10) cost a third of the throughput under load.",
+    )
+    quirks: dict[str, list[str]] = Field(
+        default_factory=dict, description='Leniency per "vendor/model" glob, e.g. {"ACME/*": ["naive_timestamps"]}.'
+    )
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> GatewaySettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("VOLTLINE_TLS_CERT_FILE and VOLTLINE_TLS_KEY_FILE go together")
+        return self

@@ -1,4 +1,8 @@
-"""BootNotification (all versions): publish the boot, ask the auth service whether the station may join."""
+"""BootNotification (all versions): publish the boot, ask the auth service whether the station may join.
+
+Fallback when auth is late: policy.boot (VOLTLINE_BOOT_FALLBACK_STATUS, default Pending, retry after
+VOLTLINE_BOOT_FALLBACK_INTERVAL_S): the station retries its boot and sends nothing else meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from voltline_events.payloads import BootDecision, BootDecisionRequested, BootNotification
 
 from voltline_gateway.actions.context import CallContext, now_rfc3339
+from voltline_gateway.actions.decisions import publish_and_ask
 from voltline_gateway.domain.ocpp_j import OCPP16
 
 
@@ -35,13 +40,14 @@ def normalise(ocpp_version: str, payload: dict[str, Any]) -> BootNotification:
 
 async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
     boot = normalise(ctx.ocpp_version, payload)
-    await ctx.bus.publish(boot, station_id=ctx.station_id, message_id=ctx.message_id)
     request = BootDecisionRequested(
         ocpp_version=boot.ocpp_version, vendor=boot.vendor, model=boot.model, serial_number=boot.serial_number
     )
-    answer = await ctx.bus.ask_auth(request, station_id=ctx.station_id, message_id=ctx.message_id)
+    answer = await publish_and_ask(ctx, boot, request)
     if isinstance(answer, BootDecision):
         status, interval = answer.status, answer.interval
     else:
-        status, interval = ctx.boot_fallback.status, ctx.boot_fallback.interval
+        status, interval = ctx.policy.boot.status, ctx.policy.boot.interval
+    if ctx.link is not None:
+        ctx.link.booted(boot.vendor, boot.model, status)
     return {"status": status, "currentTime": now_rfc3339(), "interval": interval}

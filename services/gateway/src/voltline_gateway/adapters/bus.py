@@ -1,35 +1,110 @@
-"""The gateway's StationBus on Kafka: station events out, auth decisions by request/reply."""
+"""The gateway's StationBus on Kafka: station events out, auth decisions by request/reply.
+
+Publishing waits for the broker's acknowledgement (so an answer to a station means "stored"), but never
+longer than `publish_timeout`: an idempotent producer would otherwise wait out a whole Kafka outage, and
+the station's call with it. Concurrent publishes of many stations share batches (adapters.batch_writer), so
+throughput comes from concurrency, not from weakening the guarantee.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Coroutine
+
 import structlog
-from voltline_bus import Producer, RequestReplyClient, RequestTimeout
+from voltline_bus import RequestReplyClient, RequestTimeout
 from voltline_events import Event, Topics, decode_payload, envelope_for, station_key
+
+from voltline_gateway.adapters.batch_writer import BatchWriter
+from voltline_gateway.adapters.envelopes import encode
+from voltline_gateway.domain.normalise import Prepared
+from voltline_gateway.metrics import decision, publish
 
 log = structlog.get_logger()
 
 
+class PublishTimeout(Exception):
+    """Kafka did not acknowledge in time; the station is told InternalError and retries."""
+
+
 class KafkaStationBus:
     def __init__(
-        self, producer: Producer, rpc: RequestReplyClient, topics: Topics, *, source: str, auth_timeout: float
+        self,
+        writer: BatchWriter,
+        rpc: RequestReplyClient,
+        topics: Topics,
+        *,
+        source: str,
+        auth_timeout: float,
+        publish_timeout: float,
     ) -> None:
-        self._producer = producer
+        self._writer = writer
         self._rpc = rpc
-        self._topics = topics
+        self._topic = topics.station_events
+        self._auth_topic = topics.auth_requests
         self._source = source
         self._auth_timeout = auth_timeout
+        self._publish_timeout = publish_timeout
+        self._ok, self._late = publish("ok"), publish("timeout")
 
-    async def publish(self, event: Event, *, station_id: str, message_id: str | None = None) -> None:
-        envelope = envelope_for(event, source=self._source, station_id=station_id, message_id=message_id)
-        await self._producer.publish(self._topics.station_events, envelope, key=station_key(station_id))
+    async def publish(self, event: Event | Prepared, *, station_id: str, message_id: str | None = None) -> None:
+        await self.publish_to(self._topic, event, station_id=station_id, message_id=message_id)
+
+    def publish_soon(
+        self, event: Event | Prepared, *, station_id: str, message_id: str | None = None
+    ) -> Coroutine[None, None, None]:
+        """Queue the event now; await the result to know it is stored (publishing and asking overlap)."""
+        return self.publish_to(self._topic, event, station_id=station_id, message_id=message_id)
+
+    def publish_to(
+        self,
+        topic: str,
+        event: Event | Prepared,
+        *,
+        station_id: str,
+        message_id: str | None = None,
+    ) -> Coroutine[None, None, None]:
+        """The event is queued when this is called; awaiting it waits for the broker (publish_timeout at most).
+
+        Never raises here: a failure to queue is raised where the result is awaited, like a failure to store.
+        """
+        try:
+            value, headers = encode(event, source=self._source, station_id=station_id, message_id=message_id)
+            stored = self._writer.enqueue(topic, station_key(station_id), value, headers)
+        except Exception as exc:
+            return _raise(exc)
+        return self._stored(stored, event.TYPE)
+
+    async def _stored(self, stored: asyncio.Future[None], event_type: str) -> None:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await stored
+        except TimeoutError:
+            self._late.observe(time.perf_counter() - started)
+            log.error("kafka did not acknowledge in time", event_type=event_type, timeout=self._publish_timeout)
+            raise PublishTimeout(f"{event_type} not acknowledged within {self._publish_timeout}s") from None
+        self._ok.observe(time.perf_counter() - started)
 
     async def ask_auth(self, request: Event, *, station_id: str, message_id: str | None = None) -> Event | None:
         envelope = envelope_for(request, source=self._source, station_id=station_id, message_id=message_id)
+        started = time.perf_counter()
         try:
             reply = await self._rpc.request(
-                self._topics.auth_requests, envelope, key=station_key(station_id), timeout=self._auth_timeout
+                self._auth_topic, envelope, key=station_key(station_id), timeout=self._auth_timeout
             )
         except RequestTimeout:
+            decision(request.TYPE, "timeout").observe(time.perf_counter() - started)
             log.warning("auth service did not answer in time; using the fallback", request=request.TYPE)
             return None
-        return decode_payload(reply)
+        decision(request.TYPE, "answered").observe(time.perf_counter() - started)
+        try:
+            return decode_payload(reply)
+        except Exception as exc:  # an answer we cannot read is no answer: the fallback applies
+            log.error("unreadable answer from the auth service", reply_type=reply.type, error=str(exc))
+            return None
+
+
+async def _raise(exc: Exception) -> None:
+    raise exc

@@ -1,158 +1,228 @@
-"""The OCPP-J WebSocket server: upgrade checks, one task per station, frames in order.
+"""The OCPP-J WebSocket servers (ws and wss on one handler): one task per station, frames in order.
 
-Frames from one station are answered strictly one after another (OCPP allows one outstanding call per
-direction), while every station runs in its own task so a slow or broken one affects no other.
+Frames from one station are answered strictly one after another, while every station runs in its own task
+so a slow or broken one affects no other. Frames are handled on the event loop, with no thread hop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from http import HTTPStatus
+import ssl
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Protocol
 
 import structlog
-from voltline_events.payloads import StationConnected, StationDisconnected
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from voltline_gateway.actions.context import StationBus
+from voltline_gateway.adapters.connection import StationConnection
+from voltline_gateway.adapters.registry import StationRegistry
+from voltline_gateway.adapters.upgrade import ADMISSION, UpgradeCheck, station_id_from_path
 from voltline_gateway.domain.ocpp_j import SUBPROTOCOLS
-from voltline_gateway.domain.station_id import is_valid_station_id
-from voltline_gateway.metrics import CONNECTED
+from voltline_gateway.domain.quirks import QuirkRules
+from voltline_gateway.domain.rate_limit import TokenBucket
+from voltline_gateway.metrics import DISCONNECTS, connected
 from voltline_gateway.service_layer.dispatch import Dispatcher
 
 log = structlog.get_logger()
-PATH_PREFIX = "/ocpp/"
-
-
-@dataclass
-class Connection:
-    station_id: str
-    ocpp_version: str
-    remote_address: str | None
-    socket: ServerConnection
-    since: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class Connections:
-    """Who is connected to this gateway instance right now."""
+    """Who is connected to this gateway instance right now, and the model each station last booted as."""
 
     def __init__(self) -> None:
-        self._by_station: dict[str, Connection] = {}
+        self._by_station: dict[str, StationConnection] = {}
+        self.models: dict[str, tuple[str, str]] = {}
 
-    def add(self, conn: Connection) -> Connection | None:
+    def add(self, conn: StationConnection) -> StationConnection | None:
         """Register a connection; returns the one it replaces, if the station was connected already."""
         old = self._by_station.get(conn.station_id)
         self._by_station[conn.station_id] = conn
         return old
 
-    def remove(self, conn: Connection) -> None:
+    def remove(self, conn: StationConnection) -> bool:
+        """Forget the connection; False when a newer one of the same station had replaced it already."""
         if self._by_station.get(conn.station_id) is conn:
             del self._by_station[conn.station_id]
+            if conn.vendor and conn.model:
+                self.models[conn.station_id] = (conn.vendor, conn.model)
+            return True
+        return False
 
-    def all(self) -> list[Connection]:
+    def get(self, station_id: str) -> StationConnection | None:
+        return self._by_station.get(station_id)
+
+    def holds(self, station_id: str) -> bool:
+        return station_id in self._by_station
+
+    def all(self) -> list[StationConnection]:
         return list(self._by_station.values())
 
+    def __len__(self) -> int:
+        return len(self._by_station)
 
-def station_id_from_path(path: str) -> str | None:
-    raw = path.split("?", 1)[0]
-    if not raw.startswith(PATH_PREFIX):
-        return None
-    station_id = raw[len(PATH_PREFIX) :]
-    return station_id if is_valid_station_id(station_id) else None
+
+@dataclass(frozen=True)
+class Limits:
+    max_frame_bytes: int
+    ping_interval: float
+    ping_timeout: float
+    close_timeout: float
+    frames_per_second: float
+    frame_burst: float
+    flood_close_after: int
+
+
+@dataclass(frozen=True)
+class Listener:
+    host: str
+    port: int
+    tls: ssl.SSLContext | None = None
+
+
+class Announcer(Protocol):
+    """Tells the bus that a station came or went (connection events and presence)."""
+
+    async def connected(self, conn: StationConnection) -> None: ...
+
+    async def disconnected(self, conn: StationConnection, cause: str, code: int | None, *, holder: bool) -> None:
+        """`holder`: no newer connection of the station replaced this one here."""
 
 
 class OcppServer:
     def __init__(
         self,
         *,
-        host: str,
-        port: int,
+        listeners: list[Listener],
         dispatcher: Dispatcher,
-        bus: StationBus,
         connections: Connections,
-        instance_id: str,
-        max_frame_bytes: int,
-        ping_interval: float,
+        upgrade: UpgradeCheck,
+        registry: StationRegistry,
+        rules: QuirkRules,
+        limits: Limits,
+        announcer: Announcer,
     ) -> None:
-        self._host, self._port = host, port
+        self._listeners = listeners
         self._dispatcher = dispatcher
-        self._bus = bus
         self._connections = connections
-        self._instance_id = instance_id
-        self._max_frame_bytes = max_frame_bytes
-        self._ping_interval = ping_interval
-        self._server: Server | None = None
+        self._upgrade = upgrade
+        self._registry = registry
+        self._rules = rules
+        self._limits = limits
+        self._announcer = announcer
+        self._servers: list[Server] = []
+        self._stopping = False
+
+    @property
+    def ports(self) -> list[int]:
+        """The bound ports, in listener order (useful when a listener asked for port 0)."""
+        return [s.sockets[0].getsockname()[1] for s in self._servers]
 
     async def start(self) -> None:
-        self._server = await serve(
-            self._serve_station,
-            self._host,
-            self._port,
-            subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
-            process_request=self._check_upgrade,
-            max_size=self._max_frame_bytes,
-            ping_interval=self._ping_interval,
-            ping_timeout=self._ping_interval,
-        )
-        log.info("OCPP server listening", host=self._host, port=self._port)
+        for listener in self._listeners:
+            tls = listener.tls is not None
+
+            async def check(connection: ServerConnection, request: Request, tls: bool = tls) -> Response | None:
+                return await self._upgrade(connection, request, tls=tls)
+
+            server = await serve(
+                partial(self._serve_station, tls=tls),
+                listener.host,
+                listener.port,
+                ssl=listener.tls,
+                subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+                process_request=check,
+                compression=None,  # per-message deflate costs ~100 KiB per connection
+                max_size=self._limits.max_frame_bytes,
+                ping_interval=self._limits.ping_interval,
+                ping_timeout=self._limits.ping_timeout,
+                close_timeout=self._limits.close_timeout,
+            )
+            self._servers.append(server)
+            log.info("OCPP server listening", host=listener.host, port=self.ports[-1], tls=tls)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        self._stopping = True
+        for server in self._servers:
+            server.close(close_connections=True)
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
 
-    def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
-        if station_id_from_path(request.path) is None:
-            return connection.respond(
-                HTTPStatus.NOT_FOUND,
-                "Connect to /ocpp/{station_id}; a station id is 1-48 characters of a-z A-Z 0-9 * - _ = : + | @ .\n",
-            )
-        return None
-
-    async def _serve_station(self, socket: ServerConnection) -> None:
+    async def _serve_station(self, socket: ServerConnection, *, tls: bool) -> None:
+        admission = getattr(socket, ADMISSION)
         station_id = station_id_from_path(socket.request.path if socket.request else "") or ""
-        ocpp_version = str(socket.subprotocol)
-        remote = socket.remote_address[0] if socket.remote_address else None
-        conn = Connection(station_id, ocpp_version, remote, socket)
+        version = str(socket.subprotocol)
+        limits = self._limits
+        conn = StationConnection(
+            station_id,
+            version,
+            socket,
+            tls=tls,
+            profile=admission.profile,
+            registry=self._registry,
+            rules=self._rules,
+            bucket=TokenBucket(limits.frames_per_second, limits.frame_burst, time.monotonic()),
+            known_model=self._connections.models.get(station_id),
+        )
         with structlog.contextvars.bound_contextvars(station_id=station_id):
             replaced = self._connections.add(conn)
             if replaced is not None:
-                log.info("station reconnected; closing its old connection")
-                await replaced.socket.close(1000, "replaced by a new connection")
-            CONNECTED.labels(ocpp_version=ocpp_version).inc()
-            log.info("station connected", ocpp_version=ocpp_version, remote_address=remote)
-            await self._announce(
-                StationConnected(
-                    ocpp_version=ocpp_version,
-                    gateway_instance=self._instance_id,  # type: ignore[arg-type]
-                    remote_address=remote,
-                ),
-                station_id,
-            )
-            reason = "closed"
+                await self._replace(replaced)
+            connected(version).inc()
+            log.info("station connected", ocpp_version=version, remote_address=conn.remote_address, tls=tls)
+            await self._announcer.connected(conn)
             try:
-                async for frame in socket:
-                    reply = await self._dispatcher.answer(station_id, ocpp_version, frame)
-                    if reply is not None:
-                        await socket.send(reply)
-            except ConnectionClosed as exc:
-                reason = f"connection closed: {exc}"
+                await self._frames(conn, socket)
+            except ConnectionClosed:
+                pass
             finally:
-                self._connections.remove(conn)
-                CONNECTED.labels(ocpp_version=ocpp_version).dec()
-                close_code = socket.close_code
-                log.info("station disconnected", reason=reason, close_code=close_code)
-                await self._announce(
-                    StationDisconnected(gateway_instance=self._instance_id, reason=reason, close_code=close_code),
-                    station_id,
-                )
+                still_ours = self._connections.remove(conn)
+                conn.fail_pending()
+                connected(version).dec()
+                cause, code = self._cause(conn, socket)
+                DISCONNECTS.labels(cause=cause).inc()
+                log.info("station disconnected", cause=cause, close_code=code)
+                await self._announcer.disconnected(conn, cause, code, holder=still_ours)
 
-    async def _announce(self, event: StationConnected | StationDisconnected, station_id: str) -> None:
-        """Connection events are best effort: a station is served even while Kafka is unreachable."""
-        try:
-            await asyncio.wait_for(self._bus.publish(event, station_id=station_id), timeout=5)
-        except Exception as exc:
-            log.warning("could not publish connection event", event=event.TYPE, error=str(exc))
+    async def _frames(self, conn: StationConnection, socket: ServerConnection) -> None:
+        answer, flood_limit = self._dispatcher.answer, self._limits.flood_close_after
+        async for frame in socket:
+            reply = await answer(conn, frame)
+            if reply is not None:
+                await socket.send(reply, text=True)
+            if conn.close_cause is not None:
+                await socket.close(1008, "re-authentication required")
+                return
+            if conn.refused_in_a_row > flood_limit:
+                conn.close_cause = "rate_limited"
+                await socket.close(1008, "rate limit exceeded")
+                return
+
+    async def _replace(self, old: StationConnection) -> None:
+        """A station that reconnects replaces its old connection, which is closed (and announced) first."""
+        log.info("station reconnected; closing its old connection")
+        old.close_cause = "replaced"
+        await old.socket.close(1000, "replaced by a new connection")
+        if old.task is not None and old.task is not asyncio.current_task():
+            await asyncio.wait({old.task}, timeout=10)
+
+    def _cause(self, conn: StationConnection, socket: ServerConnection) -> tuple[str, int | None]:
+        sent, rcvd = socket.protocol.close_sent, socket.protocol.close_rcvd
+        code = rcvd.code if rcvd is not None else (sent.code if sent is not None else None)
+        if conn.close_cause is not None:
+            return conn.close_cause, code
+        if sent is not None and sent.code == 1011 and "ping" in sent.reason:
+            return "ping_timeout", code
+        if sent is not None and sent.code == 1009:
+            return "frame_too_big", code
+        if self._stopping:
+            return "shutdown", code
+        if sent is not None and rcvd is None and sent.code == 1002:
+            return "protocol_error", code
+        if socket.protocol.close_rcvd_then_sent or rcvd is not None:
+            return "closed_by_station", code
+        return "connection_lost", code

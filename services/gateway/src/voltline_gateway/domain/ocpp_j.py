@@ -7,9 +7,10 @@ in 2.1, OccurrenceConstraintViolation) and so that a bad frame never raises past
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 OCPP16 = "ocpp1.6"
 OCPP201 = "ocpp2.0.1"
@@ -88,7 +89,7 @@ class FrameError(OcppError):
 def parse_frame(text: str | bytes, ocpp_version: str) -> Frame:
     """Parse one frame, or raise FrameError saying what is wrong with it."""
     try:
-        msg = json.loads(text)
+        msg = orjson.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FrameError("FormatViolation", f"frame is not valid JSON: {exc}", None) from None
     if not isinstance(msg, list) or len(msg) < 3:
@@ -113,17 +114,19 @@ def parse_frame(text: str | bytes, ocpp_version: str) -> Frame:
     raise FrameError("MessageTypeNotSupported", f"message type {kind!r} is not supported", message_id)
 
 
-def dump_call(message_id: str, action: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALL, message_id, action, payload], separators=(",", ":"))
+# Frames are UTF-8 bytes, sent as WebSocket text frames (send(..., text=True)) without a decode/encode round.
 
 
-def dump_result(message_id: str, payload: dict[str, Any]) -> str:
-    return json.dumps([CALLRESULT, message_id, payload], separators=(",", ":"))
+def dump_call(message_id: str, action: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([CALL, message_id, action, payload])
 
 
-def dump_error(message_id: str, error: OcppError, ocpp_version: str) -> str:
+def dump_result(message_id: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([CALLRESULT, message_id, payload])
+
+
+def dump_error(message_id: str, error: OcppError, ocpp_version: str) -> bytes:
     """A CallError frame; an unrecoverable message id is sent as "-1", as OCPP 2.0.1 asks."""
-    return json.dumps(
-        [CALLERROR, message_id or "-1", error_code(error.code, ocpp_version), error.description[:255], error.details],
-        separators=(",", ":"),
+    return orjson.dumps(
+        [CALLERROR, message_id or "-1", error_code(error.code, ocpp_version), error.description[:255], error.details]
     )

@@ -1,19 +1,23 @@
 """Turns one incoming frame into the frame to answer with, whatever the frame holds.
 
-Nothing raised here escapes: a bad frame, a schema violation, an unknown action or a failure to reach
-Kafka each become the CallError the station should see, and the connection goes on.
+Nothing raised here escapes: a bad frame, a schema violation, an unknown action, a flood or a failure to reach
+Kafka each become the CallError the station should see, and the connection goes on. Frames of one station
+are handled one after another by its connection, so its events reach Kafka in the order it sent them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, Protocol
 
 import structlog
 
-from voltline_gateway.actions.context import BootFallback, CallContext, Handler, StationBus
-from voltline_gateway.adapters.validation import validate_call, validate_result
+from voltline_gateway.actions.context import CallContext, Handler, Policy, StationBus, StationLink
+from voltline_gateway.adapters.validation import validate_result, violation
 from voltline_gateway.domain.ocpp_j import (
     Call,
+    CallErrorFrame,
+    CallResult,
     FrameError,
     OcppError,
     Send,
@@ -21,54 +25,133 @@ from voltline_gateway.domain.ocpp_j import (
     dump_result,
     parse_frame,
 )
-from voltline_gateway.metrics import CALL_ERRORS, MESSAGES
+from voltline_gateway.domain.quirks import repair
+from voltline_gateway.metrics import call_error, message, quirk_repaired
 
 log = structlog.get_logger()
+_MAX_REPAIRS = 16
+
+
+class Link(StationLink, Protocol):
+    """A station's connection as the dispatcher needs it."""
+
+    quirks: frozenset[str]
+
+    def allow_frame(self) -> bool:
+        """Rate limit: False when the station sends faster than allowed."""
+
+    def refusal(self, action: str) -> OcppError | None:
+        """Why this connection may not send `action` now (an unregistered station), or None."""
+
+    def resolve(self, frame: CallResult | CallErrorFrame) -> None:
+        """An answer to one of our calls (commands) arrived."""
 
 
 class Dispatcher:
-    def __init__(self, routes: Mapping[str, Mapping[str, Handler]], bus: StationBus, boot_fallback: BootFallback):
+    def __init__(
+        self,
+        routes: Mapping[str, Mapping[str, Handler]],
+        outbound: Mapping[str, frozenset[str]],
+        bus: StationBus,
+        policy: Policy,
+    ) -> None:
         self._routes = routes
+        self._outbound = outbound
         self._bus = bus
-        self._boot_fallback = boot_fallback
+        self._policy = policy
 
-    async def answer(self, station_id: str, ocpp_version: str, text: str | bytes) -> str | None:
+    async def answer(self, link: Link, text: str | bytes) -> bytes | None:
         """The frame to send back, or None when the frame needs no answer (results, errors, SEND)."""
+        version = link.ocpp_version
+        allowed = link.allow_frame()  # every frame counts against the station's rate
         try:
-            frame = parse_frame(text, ocpp_version)
+            frame = parse_frame(text, version)
         except FrameError as exc:
-            return self._error(exc.message_id or "-1", exc, ocpp_version, action="(unparsed)")
+            return self._error(exc.message_id or "-1", exc, version, action="(unparsed)") if allowed else None
+        if isinstance(frame, CallResult | CallErrorFrame):
+            link.resolve(frame)  # answers to our own calls are never dropped
+            return None
+        if not allowed:
+            if isinstance(frame, Send):
+                return None
+            error = OcppError("GenericError", "rate limit exceeded: slow down and retry")
+            return self._error(frame.message_id, error, version, action=self._label(version, frame.action))
+        message(version, self._label(version, frame.action), "in").inc()
         if isinstance(frame, Send):
-            MESSAGES.labels(direction="in", action=frame.action, ocpp_version=ocpp_version).inc()
+            await self._send(link, frame)
             return None
-        if not isinstance(frame, Call):
-            # Answers to our own calls are handled by the command path (issue: commands to stations).
-            log.info("station answered a call", message_id=frame.message_id)
-            return None
-        MESSAGES.labels(direction="in", action=frame.action, ocpp_version=ocpp_version).inc()
-        with structlog.contextvars.bound_contextvars(message_id=frame.message_id, action=frame.action):
-            return await self._call(station_id, ocpp_version, frame)
+        return await self._call(link, frame)
 
-    async def _call(self, station_id: str, ocpp_version: str, call: Call) -> str:
-        handler = self._routes.get(ocpp_version, {}).get(call.action)
+    async def _call(self, link: Link, call: Call) -> bytes:
+        version = link.ocpp_version
         try:
-            if handler is None:
-                raise OcppError("NotImplemented", f"{call.action} is not supported by this CSMS for {ocpp_version}")
-            validate_call(ocpp_version, call.action, call.payload)
-            ctx = CallContext(station_id, ocpp_version, call.message_id, self._bus, self._boot_fallback)
-            result = await handler(ctx, call.payload)
-            validate_result(ocpp_version, call.action, result)
+            result = await self._run(link, call.action, call.message_id, call.payload)
         except OcppError as exc:
-            log.info("call refused", code=exc.code, reason=exc.description)
-            return self._error(call.message_id, exc, ocpp_version, action=call.action)
+            log.info(
+                "call refused", action=call.action, message_id=call.message_id, code=exc.code, reason=exc.description
+            )
+            return self._error(call.message_id, exc, version, action=self._label(version, call.action))
         except Exception:
-            log.exception("call failed")
+            log.exception("call failed", action=call.action, message_id=call.message_id)
             error = OcppError("InternalError", f"{call.action} could not be processed now; please retry")
-            return self._error(call.message_id, error, ocpp_version, action=call.action)
-        MESSAGES.labels(direction="out", action=call.action, ocpp_version=ocpp_version).inc()
+            return self._error(call.message_id, error, version, action=call.action)
+        try:  # our own answer breaking the schema is our bug, never the station's: InternalError
+            validate_result(version, call.action, result)
+        except OcppError as exc:
+            log.error("our answer breaks the schema", action=call.action, reason=exc.description)
+            error = OcppError("InternalError", f"{call.action}: the CSMS could not form a valid answer")
+            return self._error(call.message_id, error, version, action=call.action)
+        message(version, call.action, "out").inc()
         return dump_result(call.message_id, result)
 
+    async def _send(self, link: Link, send: Send) -> None:
+        """OCPP 2.1 SEND: like a call, but nothing is answered, not even an error."""
+        try:
+            await self._run(link, send.action, send.message_id, send.payload)
+        except OcppError as exc:
+            log.info("SEND dropped", action=send.action, code=exc.code, reason=exc.description)
+        except Exception:
+            log.exception("SEND failed", action=send.action)
+
+    async def _run(self, link: Link, action: str, message_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        version = link.ocpp_version
+        handler = self._routes.get(version, {}).get(action)
+        if handler is None:
+            if action in self._outbound.get(version, ()):
+                raise OcppError("NotSupported", f"{action} is sent by the CSMS, not by a station, in {version}")
+            raise OcppError("NotImplemented", f"{action} is not an action of {version}")
+        refusal = link.refusal(action)
+        if refusal is not None:
+            raise refusal
+        self._validate(link, action, payload)
+        ctx = CallContext(link.station_id, version, message_id, self._bus, self._policy, link)
+        return await handler(ctx, payload)
+
     @staticmethod
-    def _error(message_id: str, error: OcppError, ocpp_version: str, *, action: str) -> str:
-        CALL_ERRORS.labels(code=error.code, action=action).inc()
+    def _validate(link: Link, action: str, payload: dict[str, Any]) -> None:
+        version = link.ocpp_version
+        error = violation(version, action, payload, response=False)
+        if error is None:
+            return
+        for _ in range(_MAX_REPAIRS if link.quirks else 0):
+            applied = repair(payload, error, link.quirks)
+            if applied is None:
+                break
+            quirk_repaired(applied).inc()
+            log.warning(
+                "quirk repaired", action=action, quirk=applied, field=error.field, vendor=link.vendor, model=link.model
+            )
+            error = violation(version, action, payload, response=False)
+            if error is None:
+                return
+        raise error.as_ocpp_error(action)
+
+    def _label(self, version: str, action: str) -> str:
+        """Metric label: unknown actions share one, so a station cannot blow up the metrics' cardinality."""
+        known = action in self._routes.get(version, ()) or action in self._outbound.get(version, ())
+        return action if known else "(unknown)"
+
+    @staticmethod
+    def _error(message_id: str, error: OcppError, ocpp_version: str, *, action: str) -> bytes:
+        call_error(error.code, action).inc()
         return dump_error(message_id, error, ocpp_version)

@@ -1,0 +1,1 @@
+"""The gateway benchmark: `uv run python -m bench.gateway` (see docs/gateway.md, section Benchmark)."""

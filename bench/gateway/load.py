@@ -1,0 +1,218 @@
+"""Simulated stations, run as a process of its own: `python -m bench.gateway.load MODE JSON-ARGS`.
+
+Prints one JSON line with what it measured. Modes:
+- mix: each station sends the realistic mix, one call at a time (as OCPP allows), for `duration` seconds.
+- latency: Authorize at a fixed rate from some stations while others send the mix at a fixed rate.
+- storm: connect and boot stations with `concurrency` at once; then hold the connections for `hold` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.gateway.payloads import authorize, boot, frames
+
+
+def version_of(index: int) -> str:
+    return "ocpp1.6" if index % 2 == 0 else "ocpp2.0.1"
+
+
+async def open_station(url: str, index: int, prefix: str) -> ClientConnection:
+    return await connect(
+        f"{url}/{prefix}{index:06d}",
+        subprotocols=[version_of(index)],  # type: ignore[list-item]
+        compression=None,
+        ping_interval=None,
+        open_timeout=120,
+        max_size=2**20,
+    )
+
+
+async def call(socket: ClientConnection, frame: bytes) -> Any:
+    await socket.send(frame, text=True)
+    answer = orjson.loads(await socket.recv())
+    if answer[1] != orjson.loads(frame)[1]:
+        raise RuntimeError(f"answer to another message: {answer!r}")
+    return answer
+
+
+async def open_all(url: str, indexes: list[int], prefix: str, concurrency: int) -> list[ClientConnection]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> ClientConnection:
+        async with gate:
+            return await open_station(url, i, prefix)
+
+    return list(await asyncio.gather(*(one(i) for i in indexes)))
+
+
+async def mix(url: str, indexes: list[int], prefix: str, duration: float, warmup: float) -> dict[str, Any]:
+    sockets = await open_all(url, indexes, prefix, 200)
+    counted = errors = 0
+    start = time.perf_counter() + warmup
+    stop = start + duration
+
+    async def station(socket: ClientConnection, feed: Iterator[bytes]) -> None:
+        nonlocal counted, errors
+        while (now := time.perf_counter()) < stop:
+            answer = await call(socket, next(feed))
+            if now >= start:
+                counted += 1
+                errors += answer[0] != 3 and answer[0] != 2  # 2: the echo server sends the call back
+        return None
+
+    await asyncio.gather(*(station(s, frames(version_of(i))) for s, i in zip(sockets, indexes, strict=True)))
+    await asyncio.gather(*(s.close() for s in sockets))
+    return {"round_trips": counted, "seconds": duration, "errors": errors}
+
+
+async def latency(
+    url: str, auth: list[int], background: list[int], prefix: str, auth_rate: float, bg_rate: float, duration: float
+) -> dict[str, Any]:
+    sockets = await open_all(url, auth + background, prefix, 200)
+    auth_sockets, bg_sockets = sockets[: len(auth)], sockets[len(auth) :]
+    samples: list[float] = []
+    statuses: dict[str, int] = {}
+    bg_sent = bg_skipped = 0
+    stop = time.perf_counter() + duration
+
+    async def authorizer() -> None:
+        busy: set[int] = set()
+        tasks = set()
+        n = 0
+        while time.perf_counter() < stop:
+            k = n % len(auth_sockets)
+            n += 1
+            if k not in busy:
+                busy.add(k)
+                task = asyncio.create_task(one_authorize(k, busy, n))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await asyncio.sleep(1 / auth_rate)
+        await asyncio.gather(*tasks)
+
+    async def one_authorize(k: int, busy: set[int], n: int) -> None:
+        version = version_of(auth[k])
+        frame = orjson.dumps([2, f"a{n}", "Authorize", authorize(version, f"BENCH-{n % 50}")])
+        started = time.perf_counter()
+        answer = await call(auth_sockets[k], frame)
+        samples.append(time.perf_counter() - started)
+        info = answer[2].get("idTagInfo") or answer[2].get("idTokenInfo") or {}
+        statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
+        busy.discard(k)
+
+    async def background_station(socket: ClientConnection, feed: Iterator[bytes]) -> None:
+        nonlocal bg_sent, bg_skipped
+        interval = len(bg_sockets) / bg_rate
+        next_at = time.perf_counter() + interval * (hash(id(socket)) % 1000) / 1000
+        while next_at < stop:
+            await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            await call(socket, next(feed))
+            bg_sent += 1
+            next_at += interval
+            while next_at < time.perf_counter():  # fell behind: skip, do not burst
+                next_at += interval
+                bg_skipped += 1
+
+    await asyncio.gather(
+        authorizer(),
+        *(background_station(s, frames(version_of(i))) for s, i in zip(bg_sockets, background, strict=True)),
+    )
+    await asyncio.gather(*(s.close() for s in sockets))
+    samples.sort()
+    return {
+        "authorize_count": len(samples),
+        "p50_ms": 1000 * samples[len(samples) // 2],
+        "p99_ms": 1000 * samples[int(len(samples) * 0.99)],
+        "max_ms": 1000 * samples[-1],
+        "statuses": statuses,
+        "background_per_s": bg_sent / duration,
+        "background_skipped": bg_skipped,
+    }
+
+
+def _client_frame(payload: bytes) -> bytes:
+    """A masked text frame, as a client must send it (the zero mask keeps the payload as it is)."""
+    n = len(payload)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+async def _raw_boot(host: str, port: int, path: str, version: str) -> tuple[str, asyncio.StreamWriter]:
+    """Upgrade and boot with hand-made bytes: a storm generator must cost less than the gateway it measures."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: {version}\r\n\r\n".encode()
+        + _client_frame(orjson.dumps([2, "b", "BootNotification", boot(version)]))
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1.1 101"):
+        return head.split(b"\r\n", 1)[0].decode(), writer
+    first = await reader.readexactly(2)
+    length = first[1] & 0x7F
+    if length == 126:
+        length = int.from_bytes(await reader.readexactly(2), "big")
+    answer = orjson.loads(await reader.readexactly(length))
+    return (answer[2].get("status", "error") if answer[0] == 3 else "call_error"), writer
+
+
+async def storm(url: str, indexes: list[int], prefix: str, concurrency: int, hold: float) -> dict[str, Any]:
+    gate = asyncio.Semaphore(concurrency)
+    outcomes: dict[str, int] = {}
+    writers: list[asyncio.StreamWriter] = []
+    host_port, _, base = url.removeprefix("ws://").partition("/")
+    host, port = host_port.rsplit(":", 1)
+    first = time.time()
+
+    async def one(i: int) -> None:
+        async with gate:
+            try:
+                status, writer = await _raw_boot(host, int(port), f"/{base}/{prefix}{i:06d}", version_of(i))
+                writers.append(writer)
+            except Exception as exc:
+                status = type(exc).__name__
+            outcomes[status] = outcomes.get(status, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in indexes))
+    result = {"started": first, "finished": time.time(), "outcomes": outcomes, "connected": len(writers)}
+    print(json.dumps(result), flush=True)
+    await asyncio.sleep(hold)  # idle connections, for the memory measurement
+    for writer in writers:
+        writer.close()
+    return result
+
+
+def main() -> None:
+    mode, args = sys.argv[1], json.loads(sys.argv[2])
+    for name in ("indexes", "auth", "background"):  # [start, stop, step], as for range()
+        if name in args:
+            args[name] = list(range(*args[name]))
+    if mode == "mix":
+        result = asyncio.run(mix(args["url"], args["indexes"], args["prefix"], args["duration"], args["warmup"]))
+    elif mode == "latency":
+        result = asyncio.run(
+            latency(
+                args["url"], args["auth"], args["background"], args["prefix"],
+                args["auth_rate"], args["bg_rate"], args["duration"],
+            )
+        )  # fmt: skip
+    elif mode == "storm":
+        asyncio.run(storm(args["url"], args["indexes"], args["prefix"], args["concurrency"], args["hold"]))
+        return
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Process plumbing of the benchmark: starting, watching and measuring the processes it runs."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from voltline_bus import BusConfig, Outgoing, Producer, TopicSpec, ensure_topics
+from voltline_events import Topics, envelope_for, station_key
+from voltline_events.payloads import StationRegistered
+
+
+class Procs:
+    """The processes this benchmark started, stopped (by pid) at the end."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        path = self.logs / f"{len(list(self.logs.iterdir())):02d}-{name}.log"
+        with open(path, "ab") as log:
+            proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+        proc.log_path = path  # type: ignore[attr-defined]
+        self.running.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc in self.running:
+            self.running.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.running)):
+            self.stop(proc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def wait_line(proc: subprocess.Popen[bytes], expected: str = "ready", timeout: float = 120) -> str:
+    """The first line of the process's output (its log file) that starts with `expected`.
+
+    Output goes to a file, never a pipe: a pipe nobody reads fills up and stalls the process that writes.
+    """
+    log: Path = proc.log_path  # type: ignore[attr-defined]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for line in log.read_text(errors="replace").splitlines():
+            if line.startswith(expected):
+                return line
+        if proc.poll() is not None:
+            raise RuntimeError(f"process {proc.args!r} ended with {proc.returncode}; see {log}")
+        time.sleep(0.1)
+    raise TimeoutError(f"{proc.args!r} did not say {expected!r}; see {log}")
+
+
+def wait_ready(url: str, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready")
+
+
+async def register(bootstrap: str, prefix: str, station_ids: list[str]) -> None:
+    """Put stations in the registry topic, as the auth service does (profile 0: no credentials)."""
+    config = BusConfig(bootstrap=bootstrap, client_id="bench-setup", idempotence=False, linger_ms=20)
+    topics = Topics(prefix)
+    await ensure_topics(
+        config,
+        [
+            TopicSpec(topics.station_registry, compacted=True),
+            TopicSpec(topics.station_events, partitions=6),
+            TopicSpec(topics.auth_requests, partitions=6),
+        ],
+    )
+    async with Producer(config) as producer:
+        event = StationRegistered(status="Accepted", security_profile=0)
+        batch = [
+            Outgoing(topics.station_registry, envelope_for(event, source="bench", station_id=s), station_key(s))
+            for s in station_ids
+        ]
+        for start in range(0, len(batch), 5000):
+            await producer.publish_many(batch[start : start + 5000])
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    return f"{os.cpu_count()} cores ({cpu}), {mem} GiB RAM, Python {platform.python_version()}, {platform.system()}"

@@ -1,0 +1,46 @@
+"""Asking the auth service whether an id token may charge, while the station's event goes to Kafka.
+
+Publishing and asking run side by side: the answer waits for both (the event must be durable before the
+station hears back), but not for one after the other.
+"""
+
+from __future__ import annotations
+
+from voltline_events import Event
+from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationPurpose, AuthorizationRequested
+from voltline_events.payloads.transactions import IdToken
+
+from voltline_gateway.actions.context import CallContext
+
+
+async def publish_and_ask(ctx: CallContext, event: Event, request: Event) -> Event | None:
+    """Publish the station's event and ask the auth service at the same time; None when auth was late."""
+    stored = ctx.bus.publish_soon(event, station_id=ctx.station_id, message_id=ctx.message_id)
+    try:
+        return await ctx.bus.ask_auth(request, station_id=ctx.station_id, message_id=ctx.message_id)
+    finally:
+        await stored  # raises when the event could not be stored: the station gets an InternalError
+
+
+async def publish_and_authorize(
+    ctx: CallContext,
+    event: Event,
+    id_token: IdToken,
+    purpose: AuthorizationPurpose,
+    fallback: str | None,
+    *,
+    evse_id: int | None = None,
+    transaction_id: str | None = None,
+) -> AuthorizationDecision | None:
+    """The auth service's decision, or the fallback status (None: no decision to report) when it is late."""
+    request = AuthorizationRequested(
+        ocpp_version=ctx.ocpp_version,  # type: ignore[arg-type]
+        id_token=id_token,
+        purpose=purpose,
+        evse_id=evse_id,
+        transaction_id=transaction_id,
+    )
+    answer = await publish_and_ask(ctx, event, request)
+    if isinstance(answer, AuthorizationDecision):
+        return answer
+    return AuthorizationDecision(status=fallback) if fallback is not None else None  # type: ignore[arg-type]

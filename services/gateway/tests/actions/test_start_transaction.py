@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+from voltline_events.payloads import AuthorizationDecision, StationTransaction
+
+START = {"connectorId": 2, "idTag": "CARD-1", "meterStart": 12000, "timestamp": "2024-05-01T08:00:00Z"}
+
+
+async def test_start_gets_a_deterministic_id_and_is_published(answer: Any, bus: Any) -> None:
+    bus.decision = AuthorizationDecision(status="Accepted")
+    first = await answer([2, "s1", "StartTransaction", START])
+    retry = await answer([2, "s2", "StartTransaction", START])  # the station did not get our answer
+    other = await answer([2, "s3", "StartTransaction", {**START, "meterStart": 12001}])
+    tx = first[2]["transactionId"]
+    assert first[2] == {"transactionId": tx, "idTagInfo": {"status": "Accepted"}}
+    assert retry[2]["transactionId"] == tx and other[2]["transactionId"] != tx
+    assert 0 < tx < 2**31
+    event = bus.events[0]
+    assert isinstance(event, StationTransaction)
+    assert (event.kind, event.transaction_id, event.connector_id, event.meter_start_wh) == (
+        "started",
+        str(tx),
+        2,
+        12000,
+    )
+    assert event.id_token is not None and event.id_token.id_token == "CARD-1"
+    assert bus.asked[0].purpose == "start_transaction" and bus.asked[0].transaction_id == str(tx)  # type: ignore[attr-defined]
+
+
+async def test_start_falls_back_to_invalid_when_auth_is_late(answer: Any, bus: Any) -> None:
+    reply = await answer([2, "s1", "StartTransaction", START])
+    assert reply[2]["idTagInfo"] == {"status": "Invalid"}
+    assert bus.events[0].kind == "started"  # type: ignore[attr-defined]

@@ -1,0 +1,142 @@
+"""Bad input on the wire: floods, oversized frames, dead peers, unregistered stations, off-spec chargers and a
+Kafka outage each get the right answer or close, and never affect the other stations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from gateway_testing import EventLog, FakeAuth, RunningGateway, charger, eventually, running_gateway
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+BOOT = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def system(kafka: Any) -> AsyncIterator[tuple[RunningGateway, FakeAuth, EventLog]]:
+    prefix = f"gwb-{uuid.uuid4().hex[:6]}."
+    async with running_gateway(
+        kafka,
+        prefix,
+        frames_per_second=5,
+        frame_burst=10,
+        flood_close_after=20,
+        max_frame_bytes=2048,
+        ping_interval_s=0.5,
+        ping_timeout_s=0.5,
+        close_timeout_s=1,
+        publish_timeout_s=2,
+        quirks={"Quirky/*": ["enum_case", "naive_timestamps", "unknown_fields"]},
+    ) as gateway:
+        auth, log = FakeAuth(kafka, prefix), EventLog(kafka, prefix)
+        await auth.start()
+        await log.start()
+        for sid in ("CP-FLOOD", "CP-CALM", "CP-BIG", "CP-DEAD", "CP-QUIRKY", "CP-STRICT", "CP-OUTAGE"):
+            await auth.register(sid)
+        await eventually(lambda: gateway.internals.registry.get("CP-OUTAGE") is not None)
+        try:
+            yield gateway, auth, log
+        finally:
+            await log.stop()
+            await auth.stop()
+
+
+async def test_a_flood_is_refused_then_closed_while_others_are_served(system: Any) -> None:
+    gateway, _, log = system
+    async with charger(gateway.ocpp_url, "CP-FLOOD") as flood, charger(gateway.ocpp_url, "CP-CALM") as calm:
+        for i in range(60):
+            await flood.socket.send(json.dumps([2, f"f{i}", "Heartbeat", {}]))
+        await flood.socket.wait_closed()
+        assert (flood.socket.close_code, flood.socket.close_reason) == (1008, "rate limit exceeded")
+        assert (await calm.call("Heartbeat", {}))[0] == 3
+    [gone] = await log.wait("CP-FLOOD", "station.disconnected")
+    assert gone.payload["cause"] == "rate_limited"
+    beats = log.of("CP-FLOOD", "station.heartbeat")
+    assert 10 <= len(beats) < 20  # the burst passed, the rest was refused and never published
+
+
+async def test_an_oversized_frame_closes_with_1009(system: Any) -> None:
+    gateway, _, log = system
+    async with charger(gateway.ocpp_url, "CP-BIG") as cp:
+        await cp.socket.send(json.dumps([2, "b", "DataTransfer", {"vendorId": "x", "data": "y" * 4000}]))
+        await cp.socket.wait_closed()
+        assert cp.socket.close_code == 1009
+    [gone] = await log.wait("CP-BIG", "station.disconnected")
+    assert gone.payload["cause"] == "frame_too_big"
+
+
+async def test_a_station_that_stops_answering_pings_is_detected_offline(system: Any) -> None:
+    gateway, _, log = system
+    async with charger(gateway.ocpp_url, "CP-DEAD", ping_interval=None) as cp:
+        await cp.call("Heartbeat", {})
+        cp.socket.transport.pause_reading()  # the peer is gone: no pong will come
+        [gone] = await log.wait("CP-DEAD", "station.disconnected", within=20)
+        assert gone.payload["cause"] == "ping_timeout"
+        cp.socket.transport.abort()
+
+
+async def test_wire_level_garbage_gets_call_errors_and_the_connection_survives(system: Any) -> None:
+    gateway, _, _ = system
+    async with charger(gateway.ocpp_url, "CP-CALM", "ocpp2.0.1") as cp:
+        assert (await cp.send_raw("not json"))[2] == "FormatViolation"
+        assert (await cp.send_raw('[2,"x1","MakeCoffee",{}]', expect="x1"))[2] == "NotImplemented"
+        assert (await cp.send_raw('[7,"x2",{}]', expect="x2"))[2] == "MessageTypeNotSupported"
+        assert (await cp.send_raw(b'[2,"x3","Heartbeat",{}]', expect="x3"))[0] == 3  # a binary frame is read too
+        assert (await cp.call("Heartbeat", {}))[0] == 3
+
+
+async def test_an_unregistered_station_may_only_boot(system: Any) -> None:
+    gateway, _, log = system
+    async with charger(gateway.ocpp_url, "CP-STRANGER") as cp:
+        assert (await cp.call("BootNotification", BOOT))[2]["status"] == "Rejected"
+        refused = await cp.call("StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"})
+        assert refused[2] == "SecurityError"
+    assert [e.type for e in log.of("CP-STRANGER")][:2] == ["station.connected", "station.boot_notification"]
+    assert not log.of("CP-STRANGER", "station.connector_status")
+
+
+async def test_leniency_accepts_known_quirks_of_the_configured_models_only(system: Any) -> None:
+    gateway, _, log = system
+    sloppy = {
+        "connectorId": 1,
+        "errorCode": "noError",
+        "status": "available",
+        "timestamp": "2024-05-01T08:00:00",
+        "vendorBlob": {"x": 1},
+    }
+    async with charger(gateway.ocpp_url, "CP-QUIRKY") as cp:
+        await cp.call("BootNotification", {"chargePointVendor": "Quirky", "chargePointModel": "Q-1"})
+        assert (await cp.call("StatusNotification", dict(sloppy)))[2] == {}
+    async with charger(gateway.ocpp_url, "CP-QUIRKY") as cp:  # remembered across reconnects, without a boot
+        assert (await cp.call("StatusNotification", dict(sloppy)))[2] == {}
+    async with charger(gateway.ocpp_url, "CP-STRICT") as cp:
+        await cp.call("BootNotification", BOOT)
+        assert (await cp.call("StatusNotification", dict(sloppy)))[0] == 4  # a CallError: no leniency for ACME
+    statuses = await log.wait("CP-QUIRKY", "station.connector_status", 2)
+    assert statuses[0].payload["status"] == "Available" and statuses[0].payload["error_code"] == "NoError"
+
+
+async def test_a_kafka_outage_answers_internal_error_not_silence(system: Any, kafka: Any) -> None:
+    gateway, _, _ = system
+    async with charger(gateway.ocpp_url, "CP-OUTAGE") as cp:
+        assert (await cp.call("Heartbeat", {}))[0] == 3
+        await asyncio.to_thread(kafka.pause)
+        try:
+            failed = await cp.call("Heartbeat", {}, timeout=30)
+            assert failed[:3] == [4, failed[1], "InternalError"]
+        finally:
+            await asyncio.to_thread(kafka.resume)
+        await eventually(lambda: _beats(cp), within=60)
+
+
+async def _beats(cp: Any) -> bool:
+    try:
+        return (await cp.call("Heartbeat", {}, timeout=5))[0] == 3
+    except TimeoutError:
+        return False
