@@ -63,7 +63,7 @@ class LocalRun:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output += line
-            if "Ctrl-C stops everything" in line:
+            if "logs in" in line:  # the last line of the banner: read no further (buffering)
                 return
         raise AssertionError(f"make run did not come up:\n{self.output}")
 
@@ -71,8 +71,11 @@ class LocalRun:
         """What a terminal's Ctrl-C does: SIGINT to the whole process group."""
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=60)
-        self.output += out
+        # Read through the file object: lines its iterator buffered in start() (the rest of the banner, with
+        # the token) would be lost to communicate(timeout=...), which reads the raw pipe.
+        assert self.proc.stdout is not None
+        self.output += self.proc.stdout.read()
+        self.proc.wait(timeout=60)
 
     @property
     def token(self) -> str:

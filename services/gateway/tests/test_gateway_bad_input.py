@@ -101,6 +101,20 @@ async def test_an_unregistered_station_may_only_boot(system: Any) -> None:
     assert not log.of("CP-STRANGER", "station.connector_status")
 
 
+async def test_a_station_registered_while_connected_must_show_its_credentials(system: Any) -> None:
+    gateway, auth, _ = system
+    async with charger(gateway.ocpp_url, "CP-LATECOMER") as cp:
+        assert (await cp.call("Heartbeat", {}))[0] == 3  # unregistered: heartbeats are fine
+        await auth.register("CP-LATECOMER", profile=1, password="sixteen-chars-or-more")
+        await eventually(lambda: gateway.internals.registry.get("CP-LATECOMER") is not None)
+        refused = await cp.call("Heartbeat", {})
+        assert refused[2] == "SecurityError" and "credentials" in refused[3]
+        await cp.socket.wait_closed()
+        assert (cp.socket.close_code, cp.socket.close_reason) == (1008, "re-authentication required")
+    async with charger(gateway.ocpp_url, "CP-LATECOMER", password="sixteen-chars-or-more") as cp:
+        assert (await cp.call("Heartbeat", {}))[0] == 3
+
+
 async def test_leniency_accepts_known_quirks_of_the_configured_models_only(system: Any) -> None:
     gateway, _, log = system
     sloppy = {
