@@ -11,7 +11,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from voltline_gateway.adapters.connection import StationConnection
+from voltline_gateway.adapters.keepalive import Keepalive
 from voltline_gateway.adapters.registry import StationRegistry
 from voltline_gateway.adapters.upgrade import ADMISSION, UpgradeCheck, station_id_from_path
 from voltline_gateway.domain.ocpp_j import SUBPROTOCOLS
@@ -115,6 +116,8 @@ class OcppServer:
         self._announcer = announcer
         self._servers: list[Server] = []
         self._stopping = False
+        self._keepalive = Keepalive(connections.all, interval=limits.ping_interval, timeout=limits.ping_timeout)
+        self._log: Any = log
 
     @property
     def ports(self) -> list[int]:
@@ -122,6 +125,9 @@ class OcppServer:
         return [s.sockets[0].getsockname()[1] for s in self._servers]
 
     async def start(self) -> None:
+        # Bound once, now that logging is configured: the lazy module logger re-resolves itself on every
+        # call, which a reconnect storm of thousands of "station connected" lines pays for even when filtered.
+        self._log = log.bind()
         for listener in self._listeners:
             tls = listener.tls is not None
 
@@ -137,15 +143,16 @@ class OcppServer:
                 process_request=check,
                 compression=None,  # per-message deflate costs ~100 KiB per connection
                 max_size=self._limits.max_frame_bytes,
-                ping_interval=self._limits.ping_interval,
-                ping_timeout=self._limits.ping_timeout,
+                ping_interval=None,  # one keepalive task for all connections, not one each (adapters.keepalive)
                 close_timeout=self._limits.close_timeout,
             )
             self._servers.append(server)
-            log.info("OCPP server listening", host=listener.host, port=self.ports[-1], tls=tls)
+            self._log.info("OCPP server listening", host=listener.host, port=self.ports[-1], tls=tls)
+        self._keepalive.start()
 
     async def stop(self) -> None:
         self._stopping = True
+        await self._keepalive.stop()
         for server in self._servers:
             server.close(close_connections=True)
         for server in self._servers:
@@ -173,7 +180,13 @@ class OcppServer:
             if replaced is not None:
                 await self._replace(replaced)
             connected(version).inc()
-            log.info("station connected", ocpp_version=version, remote_address=conn.remote_address, tls=tls)
+            self._log.info(
+                "station connected",
+                station_id=station_id,
+                ocpp_version=version,
+                remote_address=conn.remote_address,
+                tls=tls,
+            )
             await self._announcer.connected(conn)
             try:
                 await self._frames(conn, socket)
@@ -185,7 +198,7 @@ class OcppServer:
                 connected(version).dec()
                 cause, code = self._cause(conn, socket)
                 DISCONNECTS.labels(cause=cause).inc()
-                log.info("station disconnected", cause=cause, close_code=code)
+                self._log.info("station disconnected", station_id=station_id, cause=cause, close_code=code)
                 await self._announcer.disconnected(conn, cause, code, holder=still_ours)
 
     async def _frames(self, conn: StationConnection, socket: ServerConnection) -> None:
@@ -204,7 +217,7 @@ class OcppServer:
 
     async def _replace(self, old: StationConnection) -> None:
         """A station that reconnects replaces its old connection, which is closed (and announced) first."""
-        log.info("station reconnected; closing its old connection")
+        self._log.info("station reconnected; closing its old connection", station_id=old.station_id)
         old.close_cause = "replaced"
         await old.socket.close(1000, "replaced by a new connection")
         if old.task is not None and old.task is not asyncio.current_task():
