@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,16 +34,6 @@ from voltline_events.payloads import (
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 30.0) -> None:
-    """Wait for something asynchronous (a relay, a consumer, a sync) to have happened."""
-    async with asyncio.timeout(within):
-        while True:
-            outcome = check()
-            if await outcome if isinstance(outcome, Awaitable) else outcome:
-                return
-            await asyncio.sleep(0.05)
 
 
 @dataclass

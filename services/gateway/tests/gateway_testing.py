@@ -22,6 +22,7 @@ import bcrypt
 import httpx
 from pydantic import SecretStr
 from voltline_bus import BusConfig, Producer, RequestReplyClient, reply
+from voltline_devinfra.waiting import eventually as _eventually
 from voltline_events import Envelope, Event, Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import (
     AuthorizationDecision,
@@ -43,12 +44,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 30.0) -> None:
     """Wait for something asynchronous (a consumer, a presence record) to have happened."""
-    async with asyncio.timeout(within):
-        while True:
-            outcome = check()
-            if await outcome if isinstance(outcome, Awaitable) else outcome:
-                return
-            await asyncio.sleep(0.02)
+    await _eventually(check, within, interval=0.02)
 
 
 @dataclass
