@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
 from voltline_bus import BusConfig, Producer, RequestReplyClient, reply
+from voltline_devinfra.waiting import eventually as eventually  # re-exported for the tests
 from voltline_events import Envelope, Event, Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import (
     AuthorizationDecision,
