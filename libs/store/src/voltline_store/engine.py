@@ -70,10 +70,12 @@ def _sqlite_engine(url: URL, *, migrating: bool, echo: bool) -> AsyncEngine:
         # earlier in a unit of work would run outside its transaction); `_on_begin` BEGINs instead.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First: switching to WAL needs a lock, and without a busy timeout a replica starting at the
+        # same moment as another fails at once with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # Batch migrations copy and drop tables, which enforced foreign keys would cascade or refuse;
         # run_migrations checks the keys afterwards instead.
         cursor.execute(f"PRAGMA foreign_keys={'OFF' if migrating else 'ON'}")
