@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -75,20 +76,30 @@ async def mix(url: str, indexes: list[int], prefix: str, duration: float, warmup
 
 
 async def latency(
-    url: str, auth: list[int], background: list[int], prefix: str, auth_rate: float, bg_rate: float, duration: float
+    url: str,
+    auth: list[int],
+    background: list[int],
+    prefix: str,
+    auth_rate: float,
+    bg_rate: float,
+    duration: float,
+    start_at: float | None = None,
 ) -> dict[str, Any]:
+    """Authorize from the `auth` stations and the mix from the `background` ones (either may be empty)."""
     sockets = await open_all(url, auth + background, prefix, 200)
     auth_sockets, bg_sockets = sockets[: len(auth)], sockets[len(auth) :]
     samples: list[float] = []
     statuses: dict[str, int] = {}
     bg_sent = bg_skipped = 0
+    if start_at is not None:  # processes that share a run start their timed part together
+        await asyncio.sleep(max(0.0, start_at - time.time()))
     stop = time.perf_counter() + duration
 
     async def authorizer() -> None:
         busy: set[int] = set()
         tasks = set()
         n = 0
-        while time.perf_counter() < stop:
+        while auth_sockets and time.perf_counter() < stop:
             k = n % len(auth_sockets)
             n += 1
             if k not in busy:
@@ -128,15 +139,22 @@ async def latency(
     )
     await asyncio.gather(*(s.close() for s in sockets))
     samples.sort()
-    return {
+    result: dict[str, Any] = {
         "authorize_count": len(samples),
-        "p50_ms": 1000 * samples[len(samples) // 2],
-        "p99_ms": 1000 * samples[int(len(samples) * 0.99)],
-        "max_ms": 1000 * samples[-1],
         "statuses": statuses,
         "background_per_s": bg_sent / duration,
         "background_skipped": bg_skipped,
     }
+    if samples:
+        result.update(
+            p50_ms=1000 * samples[len(samples) // 2],
+            p99_ms=1000 * samples[int(len(samples) * 0.99)],
+            max_ms=1000 * samples[-1],
+        )
+    return result
+
+
+_IP_BIND_ADDRESS_NO_PORT = 24  # Linux
 
 
 def _client_frame(payload: bytes) -> bytes:
@@ -146,9 +164,21 @@ def _client_frame(payload: bytes) -> bytes:
     return head + b"\0\0\0\0" + payload
 
 
-async def _raw_boot(host: str, port: int, path: str, version: str) -> tuple[str, asyncio.StreamWriter]:
+async def _connect(host: str, port: int, index: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """One source address has ~28,000 ephemeral ports: beyond 20,000 stations, spread over 127.0.0.x."""
+    if index < 20_000 or not host.startswith("127."):
+        return await asyncio.open_connection(host, port)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_IP, _IP_BIND_ADDRESS_NO_PORT, 1)  # the port is chosen at connect, per peer
+    sock.bind((f"127.0.0.{1 + index // 20_000}", 0))
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    return await asyncio.open_connection(sock=sock)
+
+
+async def _raw_boot(host: str, port: int, index: int, path: str, version: str) -> tuple[str, asyncio.StreamWriter]:
     """Upgrade and boot with hand-made bytes: a storm generator must cost less than the gateway it measures."""
-    reader, writer = await asyncio.open_connection(host, port)
+    reader, writer = await _connect(host, port, index)
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -177,7 +207,7 @@ async def storm(url: str, indexes: list[int], prefix: str, concurrency: int, hol
     async def one(i: int) -> None:
         async with gate:
             try:
-                status, writer = await _raw_boot(host, int(port), f"/{base}/{prefix}{i:06d}", version_of(i))
+                status, writer = await _raw_boot(host, int(port), i, f"/{base}/{prefix}{i:06d}", version_of(i))
                 writers.append(writer)
             except Exception as exc:
                 status = type(exc).__name__
@@ -203,7 +233,7 @@ def main() -> None:
         result = asyncio.run(
             latency(
                 args["url"], args["auth"], args["background"], args["prefix"],
-                args["auth_rate"], args["bg_rate"], args["duration"],
+                args["auth_rate"], args["bg_rate"], args["duration"], args.get("start_at"),
             )
         )  # fmt: skip
     elif mode == "storm":

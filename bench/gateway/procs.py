@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
+import secrets
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from voltline_bus import BusConfig, Outgoing, Producer, TopicSpec, ensure_topics
 from voltline_events import Topics, envelope_for, station_key
 from voltline_events.payloads import StationRegistered
@@ -108,6 +111,40 @@ async def register(bootstrap: str, prefix: str, station_ids: list[str]) -> None:
         ]
         for start in range(0, len(batch), 5000):
             await producer.publish_many(batch[start : start + 5000])
+
+
+async def warm_kafka(bootstrap: str, seconds: float) -> int:
+    """Produce and consume 1 KB messages for `seconds`: the broker's JIT compiles its hot paths before anything is
+    measured (a broker in production has run for days; a cold one spends a core compiling for a minute)."""
+    topic = f"bench-warmup-{secrets.token_hex(3)}"
+    config = BusConfig(bootstrap=bootstrap, client_id="bench-warmup", idempotence=False, linger_ms=2)
+    await ensure_topics(config, [TopicSpec(topic, partitions=6)])
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=topic, auto_offset_reset="earliest")
+    await producer.start()
+    await consumer.start()
+    stop = time.monotonic() + seconds
+    value = b"x" * 1000
+
+    async def produce() -> int:
+        sent = 0
+        while time.monotonic() < stop:
+            futures = [await producer.send(topic, value, key=str(n).encode()) for n in range(200)]
+            await asyncio.gather(*futures)
+            sent += len(futures)
+        return sent
+
+    async def consume() -> None:
+        while time.monotonic() < stop:
+            await consumer.getmany(timeout_ms=200)
+            await consumer.commit()
+
+    try:
+        sent, _ = await asyncio.gather(produce(), consume())
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return sent
 
 
 def machine() -> str:

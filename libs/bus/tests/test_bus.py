@@ -229,6 +229,43 @@ async def test_dispatcher_routes_by_type_and_skips_unknown_types() -> None:
     assert dispatch.event_types == {"station.heartbeat"}
 
 
+async def test_a_dispatcher_consumer_skips_other_types_unparsed_and_commits_past_them(kit: Any) -> None:
+    [topic] = await kit.topics("filtered")
+    wanted = kit.heartbeat("CS-1")
+    # Not even an envelope: parsed, it would be dead-lettered. Its header says nobody here wants it.
+    await kit.producer.publish_raw(topic, b"not json", key=b"CS-1", headers=[(h.EVENT_TYPE, b"station.other")])
+    await kit.producer.publish(topic, wanted, key=b"CS-1")
+    received: list[Envelope] = []
+
+    async def on_heartbeat(envelope: Envelope) -> None:
+        received.append(envelope)
+
+    await kit.consumer([topic], Dispatcher({"station.heartbeat": on_heartbeat}))
+    await kit.eventually(lambda: received, what="delivery")
+    assert received == [wanted]
+    assert await _committed(kit, "g", topic, 2) == 2
+    assert await kit.read(Topics.dead_letter(topic), 1, within=1) == []
+
+
+async def test_a_long_batch_is_committed_as_it_goes(kit: Any) -> None:
+    [topic] = await kit.topics("long-batch")
+    await kit.producer.publish_many([Outgoing(topic, kit.heartbeat("CS-1"), b"CS-1") for _ in range(5)])
+    handled: list[Envelope] = []
+    release = asyncio.Event()
+
+    async def slow_at_the_end(envelope: Envelope) -> None:
+        if len(handled) == 4:
+            await release.wait()
+        handled.append(envelope)
+
+    await kit.consumer([topic], slow_at_the_end, commit_interval=0.0)
+    await kit.eventually(lambda: len(handled) == 4, what="four handled")
+    # The fifth is still in its handler; the four before it are committed already.
+    assert await _committed(kit, "g", topic, 4) == 4
+    release.set()
+    assert await _committed(kit, "g", topic, 5) == 5
+
+
 async def _committed(kit: Any, group: str, topic: str, expected: int, within: float = 10.0) -> int | None:
     """The group's committed offset, polled until it reaches `expected` (commits follow handling)."""
     loop = asyncio.get_running_loop()

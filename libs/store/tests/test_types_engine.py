@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from voltline_store import check_database, create_engine, run_migrations
+from voltline_store import Reader, check_database, create_engine, run_migrations
 
 BERLIN_SUMMER = timezone(timedelta(hours=2))
 
@@ -66,6 +67,33 @@ async def test_sqlite_engine_settings(tmp_path: Path) -> None:
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
             assert (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar() >= 1000
     finally:
+        await engine.dispose()
+
+
+async def test_reader_reads_committed_rows_without_waiting_for_a_writer_and_never_writes(
+    db_url: str, migrations_dir: Path, schema
+) -> None:
+    await run_migrations(db_url, migrations_dir)
+    engine = create_engine(db_url)
+    reader = Reader(engine)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(schema.stations).values(id="CS-1", status="ok", updated_at=now))
+        writer = await engine.connect()
+        await writer.begin()  # on SQLite: holds the write lock until rolled back
+        await writer.execute(sa.insert(schema.stations).values(id="CS-2", status="ok", updated_at=now))
+        try:
+            async with asyncio.timeout(2):
+                rows = await reader.all(sa.select(schema.stations.c.id, schema.stations.c.updated_at))
+            assert [(r.id, r.updated_at) for r in rows] == [("CS-1", now)]  # committed rows, column types applied
+        finally:
+            await writer.rollback()
+            await writer.close()
+        with pytest.raises(sa.exc.DBAPIError):  # query_only on SQLite, a READ ONLY transaction on PostgreSQL
+            await reader.all(sa.insert(schema.stations).values(id="CS-3", status="ok", updated_at=now))
+    finally:
+        reader.close()
         await engine.dispose()
 
 

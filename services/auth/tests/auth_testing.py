@@ -205,6 +205,21 @@ class Running:
     topics: Topics
     settings: AuthSettings
 
+    async def online(self, station_id: str, ocpp_version: str = "ocpp1.6", **station: Any) -> BootDecision:
+        """The station connects and boots, and the auth service has recorded it as connected.
+
+        Station events reach the auth service in batches (up to 100 ms later than a boot decision), so a
+        test that next acts on the station's connection (a password rotation) waits for it.
+        """
+        answer = await self.gateway.connect(station_id, ocpp_version, **station)
+
+        async def connected() -> bool:
+            found = await self.api.get(f"/api/v1/stations/{station_id}")
+            return found.status_code == 200 and bool((found.json()["sync"] or {}).get("connected"))
+
+        await eventually(connected, within=10)
+        return answer
+
 
 @asynccontextmanager
 async def running_auth(kafka: Any, postgres: Any, **overrides: Any) -> AsyncIterator[Running]:

@@ -157,7 +157,7 @@ async def test_pagination(auth: Running) -> None:
 async def test_no_secret_in_any_log_line_or_response(auth: Running, capsys: pytest.CaptureFixture[str]) -> None:
     password = "station-secret-password-77"
     created = await auth.api.post("/api/v1/stations", json={"station_id": "CP-SECRET", "password": password})
-    await auth.gateway.connect("CP-SECRET", "ocpp2.0.1")
+    await auth.online("CP-SECRET", "ocpp2.0.1")
     rotated_to = "station-rotated-password-88"
     rotated = await auth.api.post("/api/v1/stations/CP-SECRET/password-rotation", json={"password": rotated_to})
     assert rotated.status_code == 200, rotated.text

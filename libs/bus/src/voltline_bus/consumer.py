@@ -1,8 +1,9 @@
 """A consumer-group runner with at-least-once delivery, retries and a dead-letter topic.
 
-Offsets are committed one message at a time, only after its handler succeeded or it was
-dead-lettered, so a crash at any point means redelivery, never loss. Handlers must therefore be
-idempotent (dedupe by `event_id`).
+An offset is committed only after its message's handler succeeded or the message was dead-lettered
+(in one request for all partitions, every `commit_interval` seconds and at rebalance and stop), so a
+crash at any point means redelivery, never loss.
+Handlers must therefore be idempotent (dedupe by `event_id`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -27,6 +28,7 @@ from voltline_bus import headers as h
 from voltline_bus._retry import retry_until_reachable
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
+from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BusError
 from voltline_bus.metrics import (
     HANDLER_LATENCY,
@@ -42,6 +44,8 @@ log = structlog.get_logger()
 Handler = Callable[[Envelope], Awaitable[None]]
 
 _MAX_ERROR_TEXT = 2000
+_FULL_FETCH_BYTES = 512 * 1024
+_YIELD_AFTER_S = 0.001
 
 
 @dataclass
@@ -65,6 +69,10 @@ class EventConsumer:
       `backoff_max`) up to `max_attempts` times, then the original bytes go to
       `Topics.dead_letter(topic)` with `dlq.*` headers, and the offset is committed.
     - Bytes that are not an Envelope are dead-lettered at once; tombstones (null values) are skipped.
+    - With `event_types` (taken from a Dispatcher handler by default), a record whose `event_type`
+      header names another type is skipped without being parsed: most topics carry far more types
+      than one consumer handles.
+    - Offsets are committed every `commit_interval` seconds, before a rebalance and at stop.
     - `stop()` lets in-flight handler calls finish and commits them, then leaves the group.
     """
 
@@ -83,6 +91,9 @@ class EventConsumer:
         max_poll_records: int = 100,
         ensure_dead_letter_topics: bool = True,
         consumer_options: dict[str, Any] | None = None,
+        commit_interval: float = 1.0,
+        event_types: Collection[str] | None = None,
+        fetch_wait_ms: int = 0,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -101,9 +112,25 @@ class EventConsumer:
         self._ensure_dlq = ensure_dead_letter_topics
         # Passed through to AIOKafkaConsumer (e.g. session_timeout_ms, heartbeat_interval_ms in tests).
         self._consumer_options = consumer_options or {}
+        # The broker holds a fetch up to this long to fill it: fewer, fuller fetches for streams nobody
+        # waits on; 0 (answer as soon as anything is there) where a caller is waiting, as for requests.
+        self._fetch = (
+            {"fetch_min_bytes": _FULL_FETCH_BYTES, "fetch_max_wait_ms": fetch_wait_ms} if fetch_wait_ms else {}
+        )
+        self._commit_interval = commit_interval
+        # Records whose event_type header names a type nobody here handles are skipped unparsed.
+        if event_types is None and isinstance(handler, Dispatcher):
+            event_types = handler.event_types
+        self._event_types = None if event_types is None else frozenset(t.encode() for t in event_types)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
+        # Per partition, the offset just after the last message handled, until it is committed.
+        self._handled: dict[TopicPartition, int] = {}
+        self._last_commit = 0.0
+        self._since_yield = 0.0
+        self._not_committing = asyncio.Event()
+        self._not_committing.set()
         self._stopping = False
         self._idle = False
         # A lazy proxy: constructors run before the service configures logging.
@@ -128,6 +155,7 @@ class EventConsumer:
                 "heartbeat_interval_ms": max(100, min(3_000, config.session_timeout_ms // 3)),
                 # Long enough for the revoke callback to finish an in-flight message and commit it.
                 "rebalance_timeout_ms": 60_000,
+                **self._fetch,
                 **self._consumer_options,
             }
             consumer = AIOKafkaConsumer(
@@ -186,6 +214,7 @@ class EventConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._consumer = self._task = None
+        await self._commit_handled(consumer)
         await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
         self._log.info("consumer stopped")
 
@@ -202,21 +231,22 @@ class EventConsumer:
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
         delay = self._backoff_initial
+        self._last_commit = time.monotonic()
         while not self._stopping:
             try:
                 self._idle = True
                 try:
-                    records = await consumer.getmany(timeout_ms=1000)
+                    records = await consumer.getmany(timeout_ms=self._poll_ms())
                 finally:
                     self._idle = False
-                if not records or self._stopping:
-                    continue
-                batch = self._batch = _Batch()
-                try:
-                    await asyncio.gather(*(self._drain(consumer, tp, rs, batch) for tp, rs in records.items()))
-                finally:
-                    self._batch = None
-                    batch.done.set()
+                if records and not self._stopping:
+                    batch = self._batch = _Batch()
+                    try:
+                        await asyncio.gather(*(self._drain(consumer, tp, rs, batch) for tp, rs in records.items()))
+                    finally:
+                        self._batch = None
+                        batch.done.set()
+                await self._commit_if_due(consumer)
                 delay = self._backoff_initial
             except asyncio.CancelledError:
                 if self._stopping:
@@ -238,10 +268,17 @@ class EventConsumer:
                     self._idle = False
                 delay = min(delay * 2, self._backoff_max)
 
+    def _poll_ms(self) -> int:
+        """Poll up to a second, but no longer than until handled offsets are due for their commit."""
+        if not self._handled:
+            return 1000
+        due = self._last_commit + self._commit_interval - time.monotonic()
+        return max(0, min(1000, int(due * 1000)))
+
     async def _drain(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
     ) -> None:
-        """Handle one partition's records in order, committing each; stop early if abandoned."""
+        """Handle one partition's records in order; stop early if abandoned."""
         for record in records:
             if batch.abandon.is_set():
                 return
@@ -254,8 +291,15 @@ class EventConsumer:
                     consumer.seek(tp, record.offset)
                 await _interrupted(batch, self._backoff_max)
                 return
-            if outcome is _Outcome.LEAVE or not await self._commit(consumer, tp, record.offset + 1):
+            if outcome is _Outcome.LEAVE:
                 return
+            self._handled[tp] = record.offset + 1
+            await self._commit_if_due(consumer)
+            if time.perf_counter() - self._since_yield > _YIELD_AFTER_S:
+                # Skipped or quick records never suspend: let other tasks (a request waiting for its
+                # answer, in the same process) run between them instead of after the whole batch.
+                await asyncio.sleep(0)
+                self._since_yield = time.perf_counter()
 
     async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
         topic = record.topic
@@ -263,6 +307,8 @@ class EventConsumer:
         where = {"topic": topic, "partition": record.partition, "offset": record.offset}
         if record.value is None:
             self._log.debug("tombstone skipped", **where)
+            return _Outcome.COMMIT
+        if self._event_types is not None and not self._wanted(record.headers):
             return _Outcome.COMMIT
         try:
             envelope = Envelope.from_bytes(record.value)
@@ -304,6 +350,14 @@ class EventConsumer:
                 return _Outcome.COMMIT
         raise AssertionError("unreachable")
 
+    def _wanted(self, headers: Sequence[tuple[str, bytes]] | None) -> bool:
+        """False only when the record says it is of a type not handled here (no header: parse it)."""
+        assert self._event_types is not None
+        for name, value in headers or ():
+            if name == h.EVENT_TYPE:
+                return value in self._event_types
+        return True
+
     async def _dead_letter_record(
         self, record: ConsumerRecord, exc: BaseException, *, attempts: int, batch: _Batch
     ) -> _Outcome:
@@ -340,25 +394,53 @@ class EventConsumer:
             )
             return _Outcome.COMMIT
 
-    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> bool:
-        """Commit one offset; False means the partition is no longer ours and draining must stop."""
+    async def _commit_if_due(self, consumer: AIOKafkaConsumer) -> None:
+        if self._handled and time.monotonic() - self._last_commit >= self._commit_interval:
+            await self._commit_handled(consumer)
+
+    async def _commit_handled(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit every partition's handled offset in one request.
+
+        Commits go at most every `commit_interval` seconds (and at a rebalance or stop): a commit is a
+        round trip to the group coordinator, too dear to pay per message; a crash redelivers what was
+        handled since the last one, which idempotent handlers absorb.
+        """
+        if not self._not_committing.is_set() or not self._handled:
+            return
+        self._not_committing.clear()
+        offsets = dict(self._handled)
         try:
-            await consumer.commit({tp: OffsetAndMetadata(offset, "")})
+            await consumer.commit({tp: OffsetAndMetadata(offset, "") for tp, offset in offsets.items()})
         except (CommitFailedError, IllegalStateError) as exc:
-            self._log.warning("commit rejected after a rebalance; the message will be redelivered", error=repr(exc))
-            return False
+            self._log.warning("commit rejected after a rebalance; the messages will be redelivered", error=repr(exc))
+            self._forget(offsets)
         except KafkaError as exc:
-            # A later commit of this partition covers this offset too; keep going.
-            self._log.warning("commit failed; a later commit will cover it", topic=tp.topic, error=repr(exc))
-        return True
+            # Kept: the next commit covers these offsets too.
+            self._log.warning("commit failed; the next one will cover it", error=repr(exc))
+        else:
+            self._forget(offsets)
+        finally:
+            self._not_committing.set()
+            self._last_commit = time.monotonic()
+
+    def _forget(self, offsets: dict[TopicPartition, int]) -> None:
+        """Drop the offsets just committed, unless a later message of that partition was handled since."""
+        for tp, offset in offsets.items():
+            if self._handled.get(tp) == offset:
+                del self._handled[tp]
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        batch = self._batch
-        if batch is None:
-            return
-        self._log.info("partitions revoked; finishing in-flight messages", revoked=_tps(revoked))
-        batch.abandon.set()
-        await batch.done.wait()
+        batch, consumer = self._batch, self._consumer
+        if batch is not None:
+            self._log.info("partitions revoked; finishing in-flight messages", revoked=_tps(revoked))
+            batch.abandon.set()
+            await batch.done.wait()
+        if consumer is not None:
+            with contextlib.suppress(TimeoutError):  # a commit under way may not cover the last messages
+                await asyncio.wait_for(self._not_committing.wait(), timeout=10)
+            await self._commit_handled(consumer)
+        for tp in revoked:
+            self._handled.pop(tp, None)
 
 
 class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -29,6 +29,7 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         client_id=client_id,
         idempotence=settings.kafka_idempotence,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        linger_ms=settings.kafka_linger_ms,
     )
 
 

@@ -23,6 +23,9 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: fl
         lifespan="on",  # a failing startup must stop the process, not serve half-initialised
         timeout_graceful_shutdown=graceful_timeout,  # long-lived websockets must not block SIGTERM
         server_header=False,
+        # Not uvloop, even where it is installed: the gateway spent 1.24 ms of CPU per station boot under it
+        # in the reconnect storm benchmark, against 0.82 ms on asyncio's own loop.
+        loop="asyncio",
     )
     return uvicorn.Server(config)
 

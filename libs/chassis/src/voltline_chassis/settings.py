@@ -37,6 +37,9 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = True
     # Consumer-group session timeout; `make run` lowers it because tansu delays a group's first join by half.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    # How long the producer holds a batch open for more messages: every publish (a reply someone waits
+    # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
+    kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     topic_prefix: str = ""
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None

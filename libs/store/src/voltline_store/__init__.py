@@ -15,6 +15,7 @@ from voltline_store.outbox import (
     outbox_table,
     purge_inbox,
 )
+from voltline_store.reader import Reader
 from voltline_store.relay import OutboxRelay, Publisher
 from voltline_store.types import UTCDateTime
 from voltline_store.uow import UnitOfWork
@@ -25,6 +26,7 @@ __all__ = [
     "OutboxRelay",
     "OutboxTables",
     "Publisher",
+    "Reader",
     "UTCDateTime",
     "UnitOfWork",
     "alembic_config",

@@ -57,9 +57,14 @@ def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) ->
     )
 
 
+def is_sqlite_in_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
+
+
 def _sqlite_engine(url: URL, *, migrating: bool, echo: bool) -> AsyncEngine:
     database = url.database or ""
-    in_memory = database in ("", ":memory:") or "mode=memory" in database
+    in_memory = is_sqlite_in_memory(url)
     if not in_memory and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, poolclass=NullPool if migrating else None)

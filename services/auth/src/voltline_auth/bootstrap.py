@@ -16,11 +16,11 @@ from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_events import Topics
-from voltline_store import purge_inbox
+from voltline_store import Reader, purge_inbox
 
 from voltline_auth.adapters.commands import KafkaStationCommands
+from voltline_auth.adapters.tokens_repo import TokenLookup
 from voltline_auth.domain.stations import BootPolicy
-from voltline_auth.domain.tokens import TokenView
 from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
 from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
 from voltline_auth.service_layer.access import lookup_key, republish_keys
@@ -39,6 +39,8 @@ VERSION = "0.2.0"
 INBOX_KEPT = timedelta(days=8)
 OUTBOX_KEPT = timedelta(days=7)
 COMMANDS_KEPT_MS = 3_600_000
+# Station events are many and nobody waits on auth's view of them: fetch them in fuller batches.
+EVENTS_FETCH_WAIT_MS = 100
 
 
 def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
@@ -67,9 +69,7 @@ def build(settings: AuthSettings) -> FastAPI:
     def uow() -> AuthUnitOfWork:
         return AuthUnitOfWork(infra.sessions, relay=infra.relay)
 
-    async def load_tokens(key: str) -> list[TokenView]:
-        async with uow() as tx:
-            return await tx.tokens.views_by_key(key)
+    reader = Reader(infra.engine)
 
     def clock() -> datetime:
         return datetime.now(UTC)
@@ -81,7 +81,7 @@ def build(settings: AuthSettings) -> FastAPI:
         topics=topics,
         source=infra.source,
         clock=clock,
-        tokens=TokenCache(load_tokens, ttl_s=settings.decision_cache_ttl_s),
+        tokens=TokenCache(TokenLookup(reader).views_by_key, ttl_s=settings.decision_cache_ttl_s),
         commands=KafkaStationCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s),
         kick=lambda: syncer.kick(),
         settle=recorder.flush,
@@ -108,6 +108,7 @@ def build(settings: AuthSettings) -> FastAPI:
         topics=[topics.station_events, topics.sessions],
         handler=build_event_dispatcher(ctx),
         dead_letter=infra.producer,
+        fetch_wait_ms=EVENTS_FETCH_WAIT_MS,
     )
 
     async def purge_markers() -> int:
@@ -145,6 +146,7 @@ def build(settings: AuthSettings) -> FastAPI:
             await asyncio.gather(requests.stop(), events.stop())
             await recorder.stop()
             await rpc.stop()
+            reader.close()
             await infra.stop()
 
     return create_app(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import re
+import resource
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -33,12 +35,14 @@ from voltline_gateway.adapters.upgrade import UpgradeCheck
 from voltline_gateway.adapters.validation import warm_up
 from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
+from voltline_gateway.metrics import FD_LIMIT
 from voltline_gateway.service_layer.announce import ConnectionEvents
 from voltline_gateway.service_layer.commands import CommandExecutor
 from voltline_gateway.service_layer.dispatch import Dispatcher
 from voltline_gateway.settings import GatewaySettings
 
 VERSION = "0.2.0"
+FDS_FOR_50K_STATIONS = 50_100
 log = structlog.get_logger()
 
 
@@ -62,6 +66,23 @@ def tune_gc(thresholds: tuple[int, int, int]) -> None:
     gc.set_threshold(*thresholds)
 
 
+def raise_fd_limit() -> int:
+    """Every station holds a socket: lift the soft limit on open files to the hard one, and say what it allows.
+
+    The hard limit is the operator's to raise (`ulimit -n`, systemd `LimitNOFILE`, the container runtime);
+    50,000 stations need about 50,100.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    FD_LIMIT.set(soft)
+    if soft < FDS_FOR_50K_STATIONS:
+        log.warning("open file limit caps this gateway's stations", fd_limit=soft, stations_at_most=soft - 100)
+    return soft
+
+
 def policy_from(settings: GatewaySettings) -> Policy:
     stop = settings.stop_transaction_fallback_status
     return Policy(
@@ -83,11 +104,14 @@ def build(settings: GatewaySettings) -> FastAPI:
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     source = f"gateway/{instance}"
     kafka = bus_config(settings, source)
-    producer = Producer(kafka)  # liveness beats and command results; station traffic goes through `writer`
+    producer = Producer(kafka)  # liveness beats and command results; station traffic goes through the writers
     reply_topic = topics.gateway_replies(instance)
     writer = BatchWriter(kafka)
-    # Requests go out batched too: the writer offers what the client uses of a Producer (publish, partitions_for).
-    rpc = RequestReplyClient(kafka, writer, reply_topic)  # type: ignore[arg-type]
+    # Requests to the auth service have a writer (a Kafka producer) of their own: a producer has one request in
+    # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
+    # It offers what the client uses of a Producer (publish, partitions_for).
+    request_writer = BatchWriter(kafka, name="requests")
+    rpc = RequestReplyClient(kafka, request_writer, reply_topic)  # type: ignore[arg-type]
     bus = KafkaStationBus(
         writer,
         rpc,
@@ -139,6 +163,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         registry=registry,
         rules=QuirkRules(settings.quirks),
         limits=Limits(
+            accept_backlog=settings.accept_backlog,
             max_frame_bytes=settings.max_frame_bytes,
             ping_interval=settings.ping_interval_s,
             ping_timeout=settings.ping_timeout_s,
@@ -166,8 +191,10 @@ def build(settings: GatewaySettings) -> FastAPI:
         async with AsyncExitStack() as stack:
             await producer.start()
             stack.push_async_callback(producer.stop)
-            await writer.start([topics.station_events, topics.gateway_presence, topics.auth_requests])
+            await writer.start([topics.station_events, topics.gateway_presence])
             stack.push_async_callback(writer.stop)
+            await request_writer.start([topics.auth_requests])
+            stack.push_async_callback(request_writer.stop)
             await rpc.start()
             stack.push_async_callback(rpc.stop)
             for tail in (registry_tail, presence_tail):
@@ -186,6 +213,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             for version, routes in ROUTES.items():
                 warm_up(version, list(routes))
             tune_gc(settings.gc_thresholds)
+            raise_fd_limit()
             await server.start()
             stack.push_async_callback(server.stop)
             app.state.gateway = Internals(server, connections, registry, presence, instance)

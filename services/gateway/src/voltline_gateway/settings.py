@@ -41,6 +41,9 @@ class GatewaySettings(ServiceSettings):
     station_events_partitions: int = Field(default=6, ge=1, description="Partitions of the station events topic.")
     station_commands_partitions: int = Field(default=6, ge=1)
     presence_interval_s: float = Field(default=10.0, gt=0, description="Liveness beat of this gateway instance.")
+    accept_backlog: int = Field(
+        default=4096, ge=1, description="Connections the kernel queues until accepted (capped by net.core.somaxconn)."
+    )
     # Frames and liveness
     max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
     ping_interval_s: float = Field(default=60.0, gt=0)

@@ -6,8 +6,9 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import Reader
 
 from voltline_auth.adapters.orm import active_sessions, drivers, id_tokens
 from voltline_auth.adapters.sql import insert_ignore, starts_with
@@ -56,6 +57,25 @@ class DriverRepository:
         return [Driver(**row._mapping) for row in await self._session.execute(query)]
 
 
+def _views_by_key(key: str) -> Select[Any]:
+    return (
+        select(*_VIEW_COLUMNS)
+        .select_from(id_tokens.outerjoin(drivers, drivers.c.driver_id == id_tokens.c.driver_id))
+        .where(id_tokens.c.id_token_key == key)
+        .order_by(id_tokens.c.type)
+    )
+
+
+class TokenLookup:
+    """The decision path's read of a token: one statement through a Reader, outside any unit of work."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+
+    async def views_by_key(self, key: str) -> list[TokenView]:
+        return [_view(row) for row in await self._reader.all(_views_by_key(key))]
+
+
 class TokenRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -71,13 +91,7 @@ class TokenRepository:
 
     async def views_by_key(self, key: str) -> list[TokenView]:
         """Every token with this id, with its driver's fields: one primary-key range lookup."""
-        query = (
-            select(*_VIEW_COLUMNS)
-            .select_from(id_tokens.outerjoin(drivers, drivers.c.driver_id == id_tokens.c.driver_id))
-            .where(id_tokens.c.id_token_key == key)
-            .order_by(id_tokens.c.type)
-        )
-        return [_view(row) for row in await self._session.execute(query)]
+        return [_view(row) for row in await self._session.execute(_views_by_key(key))]
 
     async def views(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TokenView]:
         wanted = list(keys)

@@ -49,8 +49,9 @@ class _Lane:
 
 
 class BatchWriter:
-    def __init__(self, config: BusConfig) -> None:
+    def __init__(self, config: BusConfig, *, name: str = "events") -> None:
         self._config = config
+        self._name = name
         self._producer: AIOKafkaProducer | None = None
         self._lanes: dict[tuple[str, int], _Lane] = {}
         self._partitions: dict[str, list[int]] = {}
@@ -63,7 +64,7 @@ class BatchWriter:
         while True:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._config.bootstrap,
-                client_id=f"{self._config.client_id}-events",
+                client_id=f"{self._config.client_id}-{self._name}",
                 acks="all",
                 enable_idempotence=self._config.idempotence,
                 max_batch_size=MAX_BATCH_BYTES,
@@ -100,7 +101,7 @@ class BatchWriter:
         return set(self._partitions[topic])
 
     async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
-        """voltline_bus.Producer.publish, batched (RequestReplyClient sends its requests through this)."""
+        """voltline_bus.Producer.publish, batched (a RequestReplyClient sends its requests through this)."""
         await self.write(topic, key or b"", envelope.to_bytes(), envelope_headers(envelope))
 
     async def write(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:

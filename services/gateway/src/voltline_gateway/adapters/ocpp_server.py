@@ -68,6 +68,7 @@ class Connections:
 
 @dataclass(frozen=True)
 class Limits:
+    accept_backlog: int  # a reconnect storm of thousands must not overflow the listen queue (SYNs dropped)
     max_frame_bytes: int
     ping_interval: float
     ping_timeout: float
@@ -139,6 +140,7 @@ class OcppServer:
                 listener.host,
                 listener.port,
                 ssl=listener.tls,
+                backlog=self._limits.accept_backlog,
                 subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
                 process_request=check,
                 compression=None,  # per-message deflate costs ~100 KiB per connection
