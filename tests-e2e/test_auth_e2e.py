@@ -27,6 +27,16 @@ def api(system: RunningSystem, method: str, path: str, **kwargs: Any) -> httpx.R
     return response
 
 
+async def auth_sees_connected(system: RunningSystem, station_id: str) -> None:
+    """Station events reach the auth service in batches: it learns of a connection up to ~100 ms after the boot."""
+    for _ in range(100):
+        found = await asyncio.to_thread(api, system, "GET", f"/stations/{station_id}")
+        if (found.json()["sync"] or {}).get("connected"):
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"the auth service never saw {station_id} connected")
+
+
 def basic(station_id: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
@@ -73,6 +83,7 @@ async def test_wrong_passwords_are_refused_and_rotation_switches_over(system: Ru
     received: list[dict[str, Any]] = []
     async with station(system.ocpp_url, station_id, protocol, additional_headers=basic(station_id, old)) as ws:
         await Station(ws).call("BootNotification", BOOT_16 if protocol == "ocpp1.6" else BOOT_201)
+        await auth_sees_connected(system, station_id)
         answering = asyncio.create_task(answer_configuration(ws, received))
         try:
             rotated = await asyncio.to_thread(api, system, "POST", f"/stations/{station_id}/password-rotation", json={})

@@ -221,7 +221,7 @@ async def registry_hash(auth: Running, station_id: str) -> str:
 async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
     station_id, old, new = f"CP-ROT-{ocpp[-3:]}", "the-old-password-0001", "the-new-password-0002"
     await station(auth, station_id, password=old)
-    await auth.gateway.connect(station_id, ocpp)
+    await auth.online(station_id, ocpp)
     fake = auth.gateway.stations[station_id]
     await eventually(lambda: _published_matches(auth, station_id, old))
 
