@@ -13,6 +13,7 @@ import contextlib
 import enum
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -31,6 +32,10 @@ from voltline_bus.config import BusConfig
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BusError
 from voltline_bus.metrics import (
+    BATCH_FALLBACKS,
+    BATCH_LATENCY,
+    BATCH_SIZE,
+    CONSUMER_LAG,
     HANDLER_LATENCY,
     MESSAGES_CONSUMED,
     MESSAGES_DEAD_LETTERED,
@@ -42,6 +47,9 @@ from voltline_bus.producer import Producer
 log = structlog.get_logger()
 
 Handler = Callable[[Envelope], Awaitable[None]]
+# Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
+# when an exception leaves it (voltline_store.TransactionBatch is the one services use).
+BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]
 
 _MAX_ERROR_TEXT = 2000
 _FULL_FETCH_BYTES = 512 * 1024
@@ -74,6 +82,13 @@ class EventConsumer:
       than one consumer handles.
     - Offsets are committed every `commit_interval` seconds, before a rebalance and at stop.
     - `stop()` lets in-flight handler calls finish and commits them, then leaves the group.
+    - With `batch_scope`, the envelopes one fetch returned for one partition are handled in order
+      inside one `batch_scope(envelopes)` (one transaction), except `solo_types`, which are handled
+      alone (in order, between batches): events whose handlers have effects outside the store. If the
+      batch fails, the events before the failing one are handled again as a batch, the failing one
+      alone (with the retries and dead-lettering above), and the rest as a new batch.
+    - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
+      holds beyond the last one handled, as of the last fetch.
     """
 
     def __init__(
@@ -94,6 +109,8 @@ class EventConsumer:
         commit_interval: float = 1.0,
         event_types: Collection[str] | None = None,
         fetch_wait_ms: int = 0,
+        batch_scope: BatchScope | None = None,
+        solo_types: Collection[str] = (),
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -122,6 +139,10 @@ class EventConsumer:
         if event_types is None and isinstance(handler, Dispatcher):
             event_types = handler.event_types
         self._event_types = None if event_types is None else frozenset(t.encode() for t in event_types)
+        self._batch_scope = batch_scope
+        self._solo_types = frozenset(solo_types)
+        # Per partition: the offset after the last record handled (committed or not), for the lag.
+        self._position: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
@@ -246,6 +267,7 @@ class EventConsumer:
                     finally:
                         self._batch = None
                         batch.done.set()
+                self._update_lag(consumer)
                 await self._commit_if_due(consumer)
                 delay = self._backoff_initial
             except asyncio.CancelledError:
@@ -275,10 +297,40 @@ class EventConsumer:
         due = self._last_commit + self._commit_interval - time.monotonic()
         return max(0, min(1000, int(due * 1000)))
 
+    async def lag(self) -> dict[str, int]:
+        """Records beyond the last one handled, per assigned `topic[partition]`, as of the last fetch."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out: dict[str, int] = {}
+        for tp in sorted(consumer.assignment()):
+            high = consumer.highwater(tp)
+            position = self._position.get(tp)
+            if position is None:  # nothing handled here since the assignment: where fetching stands
+                with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
+                    position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+            if high is not None and position is not None:
+                out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
+        return out
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = self._position.get(tp)
+            if high is None or position is None:
+                continue
+            CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(max(0, high - position))
+
+    def _mark(self, tp: TopicPartition, offset: int) -> None:
+        self._handled[tp] = self._position[tp] = offset
+
     async def _drain(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
     ) -> None:
         """Handle one partition's records in order; stop early if abandoned."""
+        if self._batch_scope is not None:
+            await self._drain_batched(consumer, tp, records, batch)
+            return
         for record in records:
             if batch.abandon.is_set():
                 return
@@ -293,13 +345,122 @@ class EventConsumer:
                 return
             if outcome is _Outcome.LEAVE:
                 return
-            self._handled[tp] = record.offset + 1
+            self._mark(tp, record.offset + 1)
             await self._commit_if_due(consumer)
             if time.perf_counter() - self._since_yield > _YIELD_AFTER_S:
                 # Skipped or quick records never suspend: let other tasks (a request waiting for its
                 # answer, in the same process) run between them instead of after the whole batch.
                 await asyncio.sleep(0)
                 self._since_yield = time.perf_counter()
+
+    async def _drain_batched(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
+    ) -> None:
+        """One partition's records as runs handled in one transaction each; others alone, in order."""
+        run: list[tuple[ConsumerRecord, Envelope]] = []
+        for record in records:
+            if batch.abandon.is_set():
+                break
+            envelope = self._batchable(record)
+            if isinstance(envelope, Envelope):
+                run.append((record, envelope))
+                continue
+            if run:
+                if not await self._flush_run(consumer, tp, run, batch):
+                    return
+                run = []
+            if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
+                self._mark(tp, record.offset + 1)
+                continue
+            if not await self._alone(consumer, tp, record, batch):
+                return
+        if run:
+            await self._flush_run(consumer, tp, run, batch)
+        await self._commit_if_due(consumer)
+
+    def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
+        """The record's envelope if it goes into a batch; COMMIT if it is skipped; None: handle it alone."""
+        if record.value is None or (self._event_types is not None and not self._wanted(record.headers)):
+            MESSAGES_CONSUMED.labels(record.topic, self._group_id).inc()
+            return _Outcome.COMMIT
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except (ValidationError, ValueError):
+            return None  # dead-lettered by the one-at-a-time path
+        return None if envelope.type in self._solo_types else envelope
+
+    async def _alone(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, record: ConsumerRecord, batch: _Batch
+    ) -> bool:
+        """The one-at-a-time path (retries, dead letter); False when the partition must stop here."""
+        try:
+            outcome = await self._process(record, batch)
+        except Exception:
+            self._log.exception("error processing record; retrying it", topic=tp.topic, offset=record.offset)
+            with contextlib.suppress(KafkaError):
+                consumer.seek(tp, record.offset)
+            await _interrupted(batch, self._backoff_max)
+            return False
+        if outcome is _Outcome.LEAVE:
+            return False
+        self._mark(tp, record.offset + 1)
+        return True
+
+    async def _flush_run(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        run: list[tuple[ConsumerRecord, Envelope]],
+        batch: _Batch,
+    ) -> bool:
+        """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
+        while run:
+            failed_at = await self._try_run(run)
+            if failed_at is None:
+                self._mark(tp, run[-1][0].offset + 1)
+                return True
+            BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
+            if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
+                for record, _ in run:
+                    if batch.abandon.is_set() or not await self._alone(consumer, tp, record, batch):
+                        return False
+                return True
+            if failed_at > 0 and not await self._flush_run(consumer, tp, run[:failed_at], batch):
+                return False
+            if batch.abandon.is_set() or not await self._alone(consumer, tp, run[failed_at][0], batch):
+                return False
+            run = run[failed_at + 1 :]
+        return True
+
+    async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> int | None:
+        """None if the whole run was handled and committed; else the index of the failing record (-1: commit)."""
+        assert self._batch_scope is not None
+        topic = run[0][0].topic
+        failed_at = -1
+        started = time.perf_counter()
+        try:
+            async with self._batch_scope([envelope for _, envelope in run]):
+                for index, (_, envelope) in enumerate(run):
+                    failed_at = index
+                    with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
+                        await self._handler(envelope)
+                failed_at = -1
+        except Exception as exc:
+            culprit = run[failed_at][1] if failed_at >= 0 else None
+            self._log.warning(
+                "batch failed; handling it again around the failing event",
+                size=len(run),
+                failed_event_id=str(culprit.event_id) if culprit else None,
+                failed_event_type=culprit.type if culprit else None,
+                error=_error_text(exc)[:300],
+            )
+            return failed_at
+        elapsed = time.perf_counter() - started
+        BATCH_LATENCY.labels(topic, self._group_id).observe(elapsed)
+        BATCH_SIZE.labels(topic, self._group_id).observe(len(run))
+        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(len(run))
+        MESSAGES_HANDLED.labels(topic, self._group_id).inc(len(run))
+        return None
 
     async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
         topic = record.topic
@@ -441,6 +602,9 @@ class EventConsumer:
             await self._commit_handled(consumer)
         for tp in revoked:
             self._handled.pop(tp, None)
+            self._position.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
 
 
 class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]

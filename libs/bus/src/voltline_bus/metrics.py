@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -42,4 +42,26 @@ REQUEST_LATENCY = Histogram(
 REQUEST_TIMEOUTS = Counter("voltline_bus_request_timeouts_total", "Requests that got no reply in time.", ("topic",))
 LATE_REPLIES = Counter(
     "voltline_bus_late_replies_total", "Replies dropped because nobody waited for them any more.", ("reply_topic",)
+)
+CONSUMER_LAG = Gauge(
+    "voltline_bus_consumer_lag",
+    "Records in a partition beyond the last one this consumer group handled, as of its last fetch.",
+    ("group", "topic", "partition"),
+)
+BATCH_SIZE = Histogram(
+    "voltline_bus_batch_size",
+    "Events handled in one batch transaction.",
+    ("topic", "group"),
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+)
+BATCH_LATENCY = Histogram(
+    "voltline_bus_batch_duration_seconds",
+    "Handling and committing one batch.",
+    ("topic", "group"),
+    buckets=_LATENCY_BUCKETS,
+)
+BATCH_FALLBACKS = Counter(
+    "voltline_bus_batch_fallbacks_total",
+    "Batches that failed and were handled again around the failing event.",
+    ("topic", "group"),
 )

@@ -2,6 +2,7 @@
 transactional outbox and an idempotent inbox make "change state, then tell the bus" exactly-once in effect.
 """
 
+from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch
 from voltline_store.engine import check_database, create_engine, normalize_url, session_factory
 from voltline_store.migrations import alembic_config, run_migrations
 from voltline_store.outbox import (
@@ -21,18 +22,22 @@ from voltline_store.types import UTCDateTime
 from voltline_store.uow import UnitOfWork
 
 __all__ = [
+    "Batch",
+    "BatchFailed",
     "Inbox",
     "Outbox",
     "OutboxRelay",
     "OutboxTables",
     "Publisher",
     "Reader",
+    "TransactionBatch",
     "UTCDateTime",
     "UnitOfWork",
     "alembic_config",
     "check_database",
     "create_engine",
     "create_outbox_tables_op",
+    "current_batch",
     "define_outbox_tables",
     "drop_outbox_tables_op",
     "inbox_table",

@@ -17,3 +17,8 @@ RELAY_LAG = Histogram(
     ["relay"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
 )
+BATCH_COMMIT_LATENCY = Histogram(
+    "voltline_store_batch_commit_seconds",
+    "Commit of one consumed batch's transaction (hooks excluded).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

@@ -1,0 +1,174 @@
+"""One transaction for a batch of consumed events: the handlers' units of work join it.
+
+A consumer that opened one transaction per event spent its time on commits and inbox inserts, not on
+the service's rules. `TransactionBatch` is the batch scope an `EventConsumer` opens around the events
+of one fetch (per partition): every `UnitOfWork` entered inside it joins its session instead of opening
+its own, its `commit()` only marks the work done, and the batch commits once at the end. The inbox
+markers of the whole batch are inserted in one statement up front, and repositories can coalesce
+repeated writes (a station's "last seen") into one per batch with `before_commit`.
+
+If any handler fails (even one that catches its own exception after its unit of work rolled back),
+the whole batch rolls back and the consumer handles the events again, the failing one alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from voltline_events import Envelope
+
+from voltline_store.metrics import BATCH_COMMIT_LATENCY
+from voltline_store.outbox import Inbox, Outbox, inbox_table
+from voltline_store.relay import OutboxRelay
+
+_CURRENT: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("voltline_store_batch", default=None)
+_SQLITE_MAX_ROWS = 5000  # 3 bound parameters a row, well under SQLite's 32,766
+
+
+class BatchInbox(Inbox):
+    """The inbox of a batch: markers for the batch's events were inserted at once; answers from memory."""
+
+    def __init__(self, session: AsyncSession, consumer: str | None, fresh: set[UUID], known: set[UUID]) -> None:
+        super().__init__(session)
+        self._consumer = consumer
+        self._fresh = fresh  # inserted by this batch and not yet claimed by a handler
+        self._known = known  # every event id the up-front insert covered
+
+    async def first_time(self, consumer: str, event_id: UUID) -> bool:
+        if consumer == self._consumer and event_id in self._known:
+            if event_id in self._fresh:
+                self._fresh.discard(event_id)
+                return True
+            return False
+        return await super().first_time(consumer, event_id)
+
+
+class Batch:
+    """The state shared by the units of work of one batch (see the module docstring)."""
+
+    def __init__(self, factory: object, session: AsyncSession, inbox: Inbox) -> None:
+        self.factory = factory  # units of work of this session factory (this store) join the batch
+        self.session = session
+        self.outbox = Outbox(session)
+        self.inbox = inbox
+        self.failed: BaseException | None = None
+        self.active = True
+        # Per-batch memory for repositories (e.g. a station row already locked and read in this batch).
+        self.memo: dict[Hashable, Any] = {}
+        self._hooks: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+
+    def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once just before the batch commits (the last registration for `key` wins)."""
+        self._hooks[key] = hook
+
+    def fail(self, exc: BaseException) -> None:
+        """A joined unit of work ended badly: the batch must not commit."""
+        if self.failed is None:
+            self.failed = exc
+
+    async def run_hooks(self) -> None:
+        while self._hooks:  # a hook may register another
+            hooks, self._hooks = self._hooks, {}
+            for hook in hooks.values():
+                await hook()
+
+
+class BatchFailed(Exception):
+    """A handler's unit of work failed inside the batch although the handler returned normally."""
+
+
+def current_batch(factory: object | None = None) -> Batch | None:
+    """The batch the current task's units of work (of `factory`'s store, if given) join, if any."""
+    batch = _CURRENT.get()
+    if batch is None or not batch.active or (factory is not None and batch.factory is not factory):
+        return None
+    return batch
+
+
+class TransactionBatch:
+    """`async with TransactionBatch(factory, inbox_consumer="session", relay=relay)(envelopes): ...`.
+
+    `inbox_consumer` names the inbox consumer whose markers are inserted for the batch's events up
+    front (one statement); handlers still call `uow.inbox.first_time(...)` as before.
+    On SQLite, batches of one process take turns (one writer at a time anyway), instead of waiting
+    on each other's write lock in the busy handler.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        *,
+        inbox_consumer: str | None = None,
+        relay: OutboxRelay | None = None,
+    ) -> None:
+        self._factory = session_factory
+        self._consumer = inbox_consumer
+        self._relay = relay
+        self._turns: asyncio.Lock | None = None
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> Any:
+        return self._scope(envelopes)
+
+    @asynccontextmanager
+    async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch]:
+        session = self._factory()
+        try:
+            if session.get_bind().dialect.name == "sqlite":
+                self._turns = self._turns or asyncio.Lock()
+                async with self._turns:
+                    async with self._transaction(session, envelopes) as batch:
+                        yield batch
+            else:
+                async with self._transaction(session, envelopes) as batch:
+                    yield batch
+        finally:
+            await session.close()
+
+    @asynccontextmanager
+    async def _transaction(self, session: AsyncSession, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch]:
+        ids = list(dict.fromkeys(e.event_id for e in envelopes))
+        fresh = await _insert_markers(session, self._consumer, ids) if self._consumer and ids else set()
+        batch = Batch(
+            self._factory, session, BatchInbox(session, self._consumer, fresh, set(ids) if self._consumer else set())
+        )
+        token = _CURRENT.set(batch)
+        try:
+            yield batch
+            if batch.failed is not None:
+                raise BatchFailed(f"a unit of work in the batch failed: {batch.failed!r}") from batch.failed
+            await batch.run_hooks()
+            with BATCH_COMMIT_LATENCY.time():
+                await session.commit()
+        finally:
+            batch.active = False
+            _CURRENT.reset(token)
+        if batch.outbox.added and self._relay is not None:
+            self._relay.wake()
+
+
+async def _insert_markers(session: AsyncSession, consumer: str, ids: list[UUID]) -> set[UUID]:
+    """Insert the inbox markers of `ids`; returns those that were not there yet."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    now = datetime.now(UTC)
+    fresh: set[UUID] = set()
+    for start in range(0, len(ids), _SQLITE_MAX_ROWS):
+        rows = [
+            {"consumer": consumer, "event_id": i, "processed_at": now} for i in ids[start : start + _SQLITE_MAX_ROWS]
+        ]
+        stmt = (
+            insert(inbox_table)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(inbox_table.c.event_id)
+        )
+        fresh.update((await session.execute(stmt)).scalars())
+    return fresh

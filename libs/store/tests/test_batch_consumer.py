@@ -1,0 +1,221 @@
+"""Batch consumption over real Kafka and each real database: one transaction per fetched batch, inbox
+markers in bulk, per-station order, a poison event isolated without replaying the batch forever."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
+from voltline_events import Envelope, Topics, envelope_for, station_key
+from voltline_events.payloads import Heartbeat
+from voltline_store import TransactionBatch, UnitOfWork, current_batch
+
+CONSUMER = "batch-test"
+FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 300}
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+class CountingBatch(TransactionBatch):
+    """Counts the transactions the consumer opened."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.opened = 0
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> Any:
+        self.opened += 1
+        return super().__call__(envelopes)
+
+
+def _beat(station: str) -> Envelope:
+    return envelope_for(Heartbeat(ocpp_version="ocpp1.6"), source="test/1", station_id=station)
+
+
+async def _setup(kafka: Any, prefix: str, partitions: int = 1) -> tuple[BusConfig, Producer, str]:
+    config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id=f"{prefix}batch", idempotence=False)
+    topic = f"{prefix}station.events"
+    await ensure_topics(config, [TopicSpec(topic, partitions=partitions)])
+    producer = Producer(config)
+    await producer.start()
+    return config, producer, topic
+
+
+def _consumer(
+    config: BusConfig, producer: Producer, topic: str, prefix: str, handler: Any, scope: Any
+) -> EventConsumer:
+    return EventConsumer(
+        config,
+        group_id=f"{prefix}batch-group",
+        topics=[topic],
+        handler=handler,
+        dead_letter=producer,
+        consumer_options=FAST_GROUP,
+        batch_scope=scope,
+        max_attempts=2,
+        backoff_initial=0.05,
+        max_poll_records=500,
+    )
+
+
+async def _count(sessions: async_sessionmaker[AsyncSession], table: sa.Table, **where: Any) -> int:
+    async with sessions() as s:
+        query = sa.select(sa.func.count()).select_from(table)
+        for column, value in where.items():
+            query = query.where(table.c[column] == value)
+        return int((await s.execute(query)).scalar_one())
+
+
+async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> None:
+    effects = schema.effects
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    n = 300
+    sent = [_beat("CP-1") for _ in range(n)]
+    seq = {e.event_id: i for i, e in enumerate(sent)}
+    await producer.publish_many([(topic, e, station_key("CP-1")) for e in sent])
+    await producer.publish(topic, sent[7], key=station_key("CP-1"))  # a redelivery: the inbox absorbs it
+    joined: list[bool] = []
+
+    async def handle(envelope: Envelope) -> None:
+        async with UnitOfWork(sessions) as uow:
+            joined.append(uow.batch is not None)
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(
+                    effects.insert().values(event_id=envelope.event_id, seq=seq[envelope.event_id])
+                )
+            await uow.commit()
+
+    scope = CountingBatch(sessions, inbox_consumer=CONSUMER)
+    consumer = _consumer(config, producer, topic, topic_prefix, handle, scope)
+    await consumer.start()
+    try:
+        await _eventually(lambda: _done(sessions, effects, n), what="every effect")
+        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    async with sessions() as s:
+        order = list((await s.execute(sa.select(effects.c.seq).order_by(effects.c.id))).scalars())
+    assert order == list(range(n)), "one station's effects are applied in order, each once"
+    assert all(joined)
+    assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
+    assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
+
+
+async def _done(sessions: async_sessionmaker[AsyncSession], table: sa.Table, n: int) -> bool:
+    return await _count(sessions, table) >= n
+
+
+async def _lag_zero(consumer: EventConsumer) -> bool:
+    lag = await consumer.lag()
+    return bool(lag) and set(lag.values()) == {0}
+
+
+async def test_a_poison_event_is_isolated_and_dead_lettered_while_the_rest_commits_once(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> None:
+    effects = schema.effects
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    n = 60
+    sent = [_beat("CP-1") for _ in range(n)]
+    poison, swallowed = sent[20].event_id, sent[40].event_id
+    attempts: dict[Any, int] = {}
+
+    async def handle(envelope: Envelope) -> None:
+        attempts[envelope.event_id] = attempts.get(envelope.event_id, 0) + 1
+        if envelope.event_id == swallowed and attempts[envelope.event_id] == 1:
+            # A handler that catches its own failure: its unit of work failed, so the batch must not commit.
+            try:
+                async with UnitOfWork(sessions) as uow:
+                    await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=-1))
+                    raise RuntimeError("caught by the handler")
+            except RuntimeError:
+                return
+        async with UnitOfWork(sessions) as uow:
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
+            if envelope.event_id == poison:
+                raise ValueError("poison")
+            await uow.commit()
+
+    consumer = _consumer(
+        config, producer, topic, topic_prefix, handle, TransactionBatch(sessions, inbox_consumer=CONSUMER)
+    )
+    await producer.publish_many([(topic, e, station_key("CP-1")) for e in sent])
+    await consumer.start()
+    dlq = Topics.dead_letter(topic)
+    try:
+        await _eventually(lambda: _done(sessions, effects, n - 1), what="every good event's effect")
+        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+    finally:
+        await consumer.stop()
+    reader_records = await _read_all(config, dlq)
+    await producer.stop()
+    assert [Envelope.from_bytes(r.value).event_id for r in reader_records] == [poison]
+    assert await _count(sessions, effects, seq=1) == n - 1, "each good event applied exactly once"
+    assert await _count(sessions, effects, seq=-1) == 0, "the swallowed failure's writes were rolled back"
+    assert await _count(sessions, effects, event_id=poison) == 0
+    assert attempts[poison] == 1 + 2, "once in the batch, then alone up to max_attempts"
+    assert max(v for k, v in attempts.items() if k not in (poison, swallowed)) <= 2
+
+
+async def _read_all(config: BusConfig, topic: str) -> list[Any]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    reader = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, enable_auto_commit=False)
+    await reader.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        out: list[Any] = []
+        deadline = time.monotonic() + 10
+        while not out and time.monotonic() < deadline:
+            for records in (await reader.getmany(timeout_ms=300)).values():
+                out.extend(records)
+        return out
+    finally:
+        await reader.stop()
+
+
+async def test_writes_coalesced_with_before_commit_happen_once_per_batch(
+    sessions: async_sessionmaker[AsyncSession], schema: Any
+) -> None:
+    stations = schema.stations
+    scope = TransactionBatch(sessions)
+    writes = 0
+    events = [_beat("CP-9") for _ in range(25)]
+
+    async def flush() -> None:
+        nonlocal writes
+        writes += 1
+        batch = current_batch()
+        assert batch is not None
+        now = datetime.now(UTC)
+        await batch.session.execute(stations.insert().values(id="CP-9", status=str(batch.memo["seen"]), updated_at=now))
+
+    async with scope(events) as batch:
+        for _ in events:
+            async with UnitOfWork(sessions) as uow:
+                assert uow.batch is batch
+                batch.memo["seen"] = batch.memo.get("seen", 0) + 1
+                batch.before_commit("CP-9", flush)
+                await uow.commit()
+    assert writes == 1
+    assert current_batch() is None
+    async with sessions() as s:
+        assert (await s.execute(sa.select(stations.c.status))).scalar_one() == "25"
