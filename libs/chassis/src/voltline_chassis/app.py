@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 
-from voltline_chassis.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, health_router
+from voltline_chassis.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, ReadinessDetail, health_router
 from voltline_chassis.logging import configure_logging, get_logger
 from voltline_chassis.metrics import SERVICE_INFO, metrics_endpoint
 from voltline_chassis.middleware import RequestObservabilityMiddleware
@@ -49,12 +49,14 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
     configure_logs: bool = True,
+    readiness_details: Mapping[str, ReadinessDetail] | None = None,
 ) -> FastAPI:
     """Assemble the app: ops endpoints open, every ``routers`` route under ``/api/v1`` behind a token.
 
     Routers get a baseline ``viewer`` requirement; declare ``operator``/``admin`` per route with
     ``require_role``. ``lifespan`` is a FastAPI-style ``(app) -> async context manager`` that owns the
     service's resources (DB engine, Kafka clients); what it yields becomes ``request.state``.
+    ``readiness_details`` are shown under ``details`` in ``/readyz`` without deciding readiness.
     """
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -69,7 +71,7 @@ def create_app(
     app.state.token_verifier = verifier
 
     install_problem_handlers(app)
-    app.include_router(health_router(readiness_checks, readiness_timeout))
+    app.include_router(health_router(readiness_checks, readiness_timeout, readiness_details))
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
@@ -17,6 +18,8 @@ from voltline_chassis.logging import get_logger, scrub_secrets
 from voltline_chassis.problems import Problem
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Facts shown in /readyz that do not decide readiness (a lagging consumer is busy, not broken).
+ReadinessDetail = Callable[[], Awaitable[Any]]
 
 DEFAULT_CHECK_TIMEOUT = 2.0
 # /readyz is unauthenticated: keep failure reasons short and strip credentials from DSNs.
@@ -41,10 +44,26 @@ async def _run_check(name: str, check: ReadinessCheck, limit_s: float) -> str | 
     return reason
 
 
-def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = DEFAULT_CHECK_TIMEOUT) -> APIRouter:
-    """Build the ``/healthz`` + ``/readyz`` router for the given checks."""
+async def _details(details: Mapping[str, ReadinessDetail], limit_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, detail in details.items():
+        try:
+            async with asyncio.timeout(limit_s):
+                out[name] = await detail()
+        except Exception as exc:  # a detail never makes /readyz fail
+            out[name] = f"unavailable: {type(exc).__name__}"
+    return out
+
+
+def health_router(
+    checks: Mapping[str, ReadinessCheck],
+    timeout: float = DEFAULT_CHECK_TIMEOUT,
+    details: Mapping[str, ReadinessDetail] | None = None,
+) -> APIRouter:
+    """Build the ``/healthz`` + ``/readyz`` router for the given checks (and informational details)."""
     router = APIRouter(tags=["ops"])
     frozen = dict(checks)
+    extras = dict(details or {})
 
     @router.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -56,8 +75,9 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = DEFAULT
         reasons = await asyncio.gather(*(_run_check(n, frozen[n], timeout) for n in names))
         results = dict(zip(names, reasons, strict=True))
         failed = {name: reason for name, reason in results.items() if reason is not None}
+        info = {"details": await _details(extras, timeout)} if extras else {}
         if not failed:
-            return JSONResponse({"status": "ready", "checks": {name: "ok" for name in names}})
+            return JSONResponse({"status": "ready", "checks": {name: "ok" for name in names}, **info})
         summary = "; ".join(f"{name}: {reason}" for name, reason in failed.items())
         problem = Problem(
             503,
@@ -65,6 +85,7 @@ def health_router(checks: Mapping[str, ReadinessCheck], timeout: float = DEFAULT
             extra={
                 "checks": {n: "ok" if r is None else f"failed: {r}" for n, r in results.items()},
                 "failed": sorted(failed),
+                **info,
             },
         )
         return problem.to_response("/readyz")

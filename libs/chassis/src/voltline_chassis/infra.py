@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from voltline_bus import BusConfig, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, check_broker, ensure_topics
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
@@ -44,6 +45,7 @@ class ServiceInfra:
     producer: Producer
     relay: OutboxRelay
     api_keys: ApiKeyFeed | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, *, api_key_feed: bool = True) -> ServiceInfra:
@@ -86,6 +88,17 @@ class ServiceInfra:
         if self.api_keys is not None:
             checks["api_keys"] = self.api_keys.check
         return checks
+
+    def watch(self, consumer: EventConsumer) -> EventConsumer:
+        """Show this consumer's lag in /readyz details (`consumer_lag`)."""
+        self.consumers.append(consumer)
+        return consumer
+
+    def readiness_details(self) -> dict[str, Callable[[], Awaitable[Any]]]:
+        async def consumer_lag() -> dict[str, dict[str, int]]:
+            return {c.group_id: await c.lag() for c in self.consumers}
+
+        return {"consumer_lag": consumer_lag}
 
     def verifier(self) -> TokenVerifier:
         """The bootstrap admin token, and the API keys the auth service issued."""

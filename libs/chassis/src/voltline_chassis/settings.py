@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     topic_prefix: str = ""
+    # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
+    consumer_batch_size: int = Field(default=500, ge=1, le=5000)
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
     http_host: str = "127.0.0.1"

@@ -16,13 +16,14 @@ from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_events import Topics
-from voltline_store import Reader, purge_inbox
+from voltline_store import Reader, TransactionBatch, purge_inbox
 
 from voltline_auth.adapters.commands import KafkaStationCommands
 from voltline_auth.adapters.tokens_repo import TokenLookup
 from voltline_auth.domain.stations import BootPolicy
 from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
 from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
+from voltline_auth.service_layer import presence
 from voltline_auth.service_layer.access import lookup_key, republish_keys
 from voltline_auth.service_layer.context import AuthContext
 from voltline_auth.service_layer.decisions import DecisionRecorder
@@ -95,20 +96,28 @@ def build(settings: AuthSettings) -> FastAPI:
         concurrency=settings.sync_concurrency,
     )
     policy = BootPolicy(settings.unknown_station_policy, settings.heartbeat_interval_s, settings.boot_retry_interval_s)
-    requests = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}voltline-auth",
-        topics=[topics.auth_requests],
-        handler=build_request_dispatcher(ctx, policy, infra.producer, recorder.record),
-        dead_letter=infra.producer,
+    # Requests are answered one by one, not in a batch transaction: each answer is a reply someone is
+    # waiting for (the decision reads; its audit record is written by the recorder in its own batches).
+    requests = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-auth",
+            topics=[topics.auth_requests],
+            handler=build_request_dispatcher(ctx, policy, infra.producer, recorder.record),
+            dead_letter=infra.producer,
+        )
     )
-    events = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}voltline-auth-events",
-        topics=[topics.station_events, topics.sessions],
-        handler=build_event_dispatcher(ctx),
-        dead_letter=infra.producer,
-        fetch_wait_ms=EVENTS_FETCH_WAIT_MS,
+    events = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-auth-events",
+            topics=[topics.station_events, topics.sessions],
+            handler=build_event_dispatcher(ctx),
+            dead_letter=infra.producer,
+            fetch_wait_ms=EVENTS_FETCH_WAIT_MS,
+            batch_scope=TransactionBatch(infra.sessions, inbox_consumer=presence.CONSUMER, relay=infra.relay),
+            max_poll_records=settings.consumer_batch_size,
+        )
     )
 
     async def purge_markers() -> int:
@@ -155,6 +164,7 @@ def build(settings: AuthSettings) -> FastAPI:
         version=VERSION,
         verifier=ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(lookup)]),
         readiness_checks=infra.readiness_checks(),
+        readiness_details=infra.readiness_details(),
         lifespan=lifespan,
         routers=[
             api_stations.build_router(ctx, syncer),

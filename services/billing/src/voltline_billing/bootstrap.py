@@ -13,6 +13,7 @@ from voltline_chassis import get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
+from voltline_store import TransactionBatch
 
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
@@ -24,6 +25,7 @@ from voltline_billing.service_layer.ports import PaymentProvider
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 from voltline_billing.settings import BillingSettings
 
+SOLO_EVENTS = ("session.started", "session.ended")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 VERSION = "0.1.0"
 log = get_logger(__name__)
@@ -56,12 +58,19 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             ocpi_party_id=settings.ocpi_party_id,
         ),
     )
-    consumer = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}voltline-billing",
-        topics=[topics.sessions],
-        handler=build_dispatcher(ctx),
-        dead_letter=infra.producer,
+    consumer = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-billing",
+            topics=[topics.sessions],
+            handler=build_dispatcher(ctx),
+            dead_letter=infra.producer,
+            # session.updated in batches (one transaction each); starts and ends alone, because they
+            # drive payments at the provider, which a failed batch must not repeat.
+            batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),  # updates need no inbox marker
+            solo_types=SOLO_EVENTS,
+            max_poll_records=settings.consumer_batch_size,
+        )
     )
     worker: list[asyncio.Task[None]] = []
 
@@ -91,6 +100,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
         version=VERSION,
         verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
+        readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
             [TopicSpec(topics.sessions), TopicSpec(Topics.dead_letter(topics.sessions)), TopicSpec(topics.billing)],

@@ -14,12 +14,13 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
+from voltline_store import TransactionBatch
 
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.domain.energy import MeterPolicy
 from voltline_session.entrypoints.api import build_router
 from voltline_session.entrypoints.consumers import build_dispatcher
-from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.supervision import run_supervision
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_session.settings import SessionSettings
@@ -48,12 +49,17 @@ def build(settings: SessionSettings) -> FastAPI:
     commands = KafkaCommandSender(
         rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s, grace_s=settings.gateway_grace_s
     )
-    consumer = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}voltline-session",
-        topics=[topics.station_events],
-        handler=build_dispatcher(ctx),
-        dead_letter=infra.producer,
+    consumer = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-session",
+            topics=[topics.station_events],
+            handler=build_dispatcher(ctx),
+            dead_letter=infra.producer,
+            # One transaction per fetched batch per partition; the inbox markers go in one statement.
+            batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
+            max_poll_records=settings.consumer_batch_size,
+        )
     )
     tasks: list[asyncio.Task[None]] = []
 
@@ -83,6 +89,7 @@ def build(settings: SessionSettings) -> FastAPI:
         version=VERSION,
         verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
+        readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
             [

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
+from voltline_store import current_batch
 
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
@@ -133,6 +134,11 @@ class SessionRepository:
         return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
 
     async def clear_suspect(self, station_id: str) -> None:
+        batch = current_batch()
+        if batch is not None and batch.session is self._db:
+            if ("session.suspect_cleared", station_id) in batch.memo:
+                return  # once per station per consumer batch
+            batch.memo[("session.suspect_cleared", station_id)] = True
         stmt = (
             update(sessions)
             .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))

@@ -7,22 +7,64 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import Batch, current_batch
 
 from voltline_session.adapters.orm import remote_starts, stations
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.stations import RemoteStart, StationState
 
 
+def _batch_of(session: AsyncSession) -> Batch | None:
+    """The consumer batch this session belongs to, if any."""
+    batch = current_batch()
+    return batch if batch is not None and batch.session is session else None
+
+
 class StationRepository:
+    """Inside a consumer's batch, a station's "last seen" is read and locked once and written once, at
+    the batch's commit, however many of its events the batch holds."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
+        self._batch = _batch_of(session)
 
     async def get(self, station_id: str) -> StationState | None:
         row = (await self._db.execute(select(stations).where(stations.c.station_id == station_id))).first()
-        return StationState(**{k: v for k, v in row._mapping.items() if k != "updated_at"}) if row else None
+        if row is None:
+            return None
+        values = {k: v for k, v in row._mapping.items() if k != "updated_at"}
+        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
+        if pending is not None:  # this batch's not yet written "last seen"
+            values.update(last_seen_at=pending["last_seen_at"], ocpp_version=pending["ocpp_version"])
+        return StationState(**values)
 
     async def touch(self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime) -> StationState:
         """The station said something (at `seen_at`); locks its row, so its writes are serialised."""
+        batch = self._batch
+        if batch is None:
+            return await self._touch_now(station_id, seen_at, ocpp_version, now)
+        key = ("session.station", station_id)
+        row: dict[str, Any] | None = batch.memo.get(key)
+        if row is None:
+            row = await self._lock(station_id, seen_at, ocpp_version, now)
+            batch.memo[key] = row
+
+            async def write() -> None:
+                values = {k: row[k] for k in ("last_seen_at", "ocpp_version")}
+                stmt = update(stations).where(stations.c.station_id == station_id)
+                await self._db.execute(stmt.values(**values, updated_at=now))
+
+            batch.before_commit(key, write)
+        if seen_at > row["last_seen_at"]:
+            row["last_seen_at"] = seen_at
+        if ocpp_version and ocpp_version != row["ocpp_version"]:
+            row["ocpp_version"] = ocpp_version
+        return StationState(**{k: v for k, v in row.items() if k != "updated_at"})
+
+    async def _lock(
+        self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime
+    ) -> dict[str, Any]:
+        """Create the station's row if new, lock it and read it."""
         insert = insert_for(self._db, stations).values(
             station_id=station_id,
             ocpp_version=ocpp_version,
@@ -33,7 +75,12 @@ class StationRepository:
         )
         await self._db.execute(insert.on_conflict_do_nothing())
         query = select(stations).where(stations.c.station_id == station_id).with_for_update()
-        row = (await self._db.execute(query)).one()._mapping
+        return dict((await self._db.execute(query)).one()._mapping)
+
+    async def _touch_now(
+        self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime
+    ) -> StationState:
+        row = await self._lock(station_id, seen_at, ocpp_version, now)
         changes: dict[str, Any] = {"updated_at": now}
         if seen_at > row["last_seen_at"]:
             changes["last_seen_at"] = seen_at
@@ -53,6 +100,9 @@ class StationRepository:
             .values(connected=connected, presence_at=at)
         )
         await self._db.execute(stmt)
+        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
+        if pending is not None and (pending["presence_at"] is None or pending["presence_at"] <= at):
+            pending.update(connected=connected, presence_at=at)
 
 
 class RemoteStartRepository:
