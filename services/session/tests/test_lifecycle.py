@@ -220,3 +220,53 @@ async def test_an_end_missing_a_message_goes_out_after_the_grace_and_is_revised_
     events = await service.events.wait(session["session_id"], lambda e: len(ended(e)) == 2)
     second = ended(events)[1]
     assert (second["revision"], second["energy_wh"], second["anomalies"]) == (2, 5_000, [])
+
+
+async def test_a_burst_is_consumed_in_batches_and_the_lag_shows_in_readyz(service: RunningSession) -> None:
+    """Hundreds of one station's events: few transactions (batches), last seen is the newest, lag drains to 0."""
+    from prometheus_client import REGISTRY
+    from voltline_events import envelope_for, station_key
+    from voltline_events.payloads import Heartbeat
+
+    group = f"{service.settings.topic_prefix}voltline-session"
+
+    def batches() -> tuple[float, float]:
+        labels = {"topic": service.topics.station_events, "group": group}
+        count = REGISTRY.get_sample_value("voltline_bus_batch_size_count", labels) or 0.0
+        return count, REGISTRY.get_sample_value("voltline_bus_batch_size_sum", labels) or 0.0
+
+    before = batches()
+    cp = service.station("CP-BURST")
+    await cp.tx("started", "9001", 0, connector_id=1, id_tag="CARD-B", meter_start_wh=0)
+    beats = [
+        envelope_for(Heartbeat(ocpp_version="ocpp1.6"), source="gateway/test", station_id="CP-BURST")
+        for _ in range(400)
+    ]
+    await service.producer.publish_many([(service.topics.station_events, b, station_key("CP-BURST")) for b in beats])
+    last = (await cp.tx("updated", "9001", 10, meter_values=[energy(10, 2500, PERIODIC)])).time
+    session = await wait_session(service.api, ADMIN, "CP-BURST", lambda s: s["energy_wh"] == 2500)
+    assert session["status"] == "active"
+
+    async def drained() -> dict | None:
+        body = (await service.api.get("/readyz")).json()
+        lag = body.get("details", {}).get("consumer_lag", {}).get(group)
+        return body if lag and set(lag.values()) == {0} else None
+
+    body = await eventually(drained, what="the session consumer's lag back to 0 in /readyz")
+    assert body["status"] == "ready"
+    count, total = (a - b for a, b in zip(batches(), before, strict=True))
+    assert total >= 402 and count <= total / 10, f"{count} batches for {total} events"
+
+    async def last_seen() -> object:
+        from sqlalchemy import text
+        from voltline_store import create_engine
+
+        engine = create_engine(service.settings.database_url or "")
+        try:
+            async with engine.connect() as conn:
+                query = text("SELECT last_seen_at FROM stations WHERE station_id = 'CP-BURST'")
+                return (await conn.execute(query)).scalar_one()
+        finally:
+            await engine.dispose()
+
+    assert abs((await last_seen()) - last).total_seconds() < 0.001  # type: ignore[operator]
