@@ -1,0 +1,62 @@
+"""Benchmark of the event pipeline: `uv run python -m bench.pipeline ingest|e2e [options]`.
+
+- `ingest`: each consuming service (session, auth, billing) as its own process drains a backlog of its
+  realistic event mix, on PostgreSQL and on SQLite; prints events/s, CPU seconds and lag over time.
+- `e2e`: the whole system (gateway + auth + session + billing) with closed-loop stations driving the
+  gateway; prints gateway round trips/s, each consumer's lag over time and after the load stops, and the
+  latency from a station's frame to the session API showing it.
+
+Needs a Kafka (`--kafka`, else `VOLTLINE_TEST_KAFKA_BOOTSTRAP`) and, for PostgreSQL, a server DSN (`--pg`,
+else `VOLTLINE_TEST_POSTGRES_DSN`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from bench.gateway.procs import Procs, machine
+from bench.pipeline.ingest import new_database, run_one
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.pipeline")
+    parser.add_argument("mode", choices=["ingest", "e2e"])
+    parser.add_argument("--kafka", default=os.environ.get("VOLTLINE_TEST_KAFKA_BOOTSTRAP"))
+    parser.add_argument("--pg", default=os.environ.get("VOLTLINE_TEST_POSTGRES_DSN"))
+    parser.add_argument("--events", type=int, default=30_000)
+    parser.add_argument("--services", default="session,auth,billing")
+    parser.add_argument("--databases", default="postgresql,sqlite")
+    parser.add_argument("--stations", type=int, default=200)
+    parser.add_argument("--duration", type=float, default=30.0)
+    args = parser.parse_args()
+    if not args.kafka:
+        raise SystemExit("give --kafka HOST:PORT (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
+    print(f"machine: {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        procs = Procs(Path(tmp))
+        try:
+            if args.mode == "ingest":
+                for database in args.databases.split(","):
+                    for service in args.services.split(","):
+                        if database == "postgresql":
+                            if not args.pg:
+                                raise SystemExit("give --pg DSN (or set VOLTLINE_TEST_POSTGRES_DSN)")
+                            url = new_database(args.pg)
+                        else:
+                            url = f"sqlite+aiosqlite:///{tmp}/{service}.db"
+                        result = run_one(procs, args.kafka, service, url, args.events)
+                        print(json.dumps(result), flush=True)
+            else:
+                from bench.pipeline.e2e import run_e2e
+
+                print(json.dumps(run_e2e(procs, args)), flush=True)
+        finally:
+            procs.stop_all()
+
+
+if __name__ == "__main__":
+    main()
