@@ -236,6 +236,19 @@ def test_helm_values_match_the_services(yaml):
             assert not svc.get("database")
 
 
+def test_helm_gateway_is_a_statefulset_with_stable_instance_ids(yaml):
+    """Stable pod names keep each gateway replica's instance id (and its reply topic) across rollouts."""
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert values["services"]["gateway"]["statefulSet"] is True
+    assert not any(svc.get("statefulSet") for name, svc in values["services"].items() if name != "gateway")
+    workload = (CHART_DIR / "templates" / "deployment.yaml").read_text()
+    assert "kind: {{ if $svc.statefulSet }}StatefulSet{{ else }}Deployment{{ end }}" in workload
+    assert "serviceName: {{ include \"voltline.fullname\" $ }}-{{ $name }}-pods" in workload
+    assert "fieldPath: metadata.name" in workload  # VOLTLINE_INSTANCE_ID = the (stable) pod name
+    services = (CHART_DIR / "templates" / "service.yaml").read_text()
+    assert "clusterIP: None" in services and "-{{ $name }}-pods" in services
+
+
 def test_helm_chart_metadata(yaml):
     chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2" and chart["name"] == "voltline" and chart["version"]
@@ -284,5 +297,7 @@ def test_helm_chart_lints_and_renders():
     assert rendered.returncode == 0, rendered.stderr
     for name in SERVICES:
         assert f'args: ["voltline_{name}"]' in rendered.stdout
+    assert "kind: StatefulSet\nmetadata:\n  name: voltline-gateway\n" in rendered.stdout
+    assert "serviceName: voltline-gateway-pods" in rendered.stdout
     no_token = _run(["helm", "template", "voltline", chart], env)
     assert no_token.returncode != 0 and "adminToken" in no_token.stderr

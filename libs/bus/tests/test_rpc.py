@@ -120,3 +120,43 @@ async def test_stop_releases_waiting_requests(config: BusConfig, kit: Any) -> No
     await client.stop()
     with pytest.raises(RequestTimeout):
         await waiting
+
+
+async def test_reply_topics_of_instances_that_are_gone_are_deleted(kit: Any) -> None:
+    """A reply topic whose newest record is older than the stale age goes; a live, an idle-but-alive and
+    a never-used one stay; keepalive records are never taken for replies."""
+    from aiokafka import AIOKafkaProducer
+    from voltline_bus import TopicSpec, ensure_topics
+
+    prefix = kit.prefix
+    gone, alive, unused = (f"{prefix}voltline.gateway.replies.{name}" for name in ("gw-old", "gw-1", "gw-new"))
+    other = f"{prefix}voltline.session.events.v1"
+    await ensure_topics(kit.config, [TopicSpec(t) for t in (gone, alive, unused, other)])
+    raw = AIOKafkaProducer(bootstrap_servers=kit.config.bootstrap)
+    await raw.start()
+    try:
+        four_hours_ago = int((time.time() - 4 * 3600) * 1000)
+        for topic in (gone, other):
+            await raw.send_and_wait(topic, b"old", timestamp_ms=four_hours_ago)
+        await raw.send_and_wait(alive, b"", headers=[("voltline.keepalive", b"1")])  # another live instance
+    finally:
+        await raw.stop()
+
+    mine = RequestReplyClient(kit.config, kit.producer, f"{prefix}voltline.session.replies.s-1", reap_prefix=prefix)
+    await mine.start()
+    try:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=kit.config.bootstrap)
+        await admin.start()
+        try:
+            deadline = time.monotonic() + 20
+            while gone in (names := set(await admin.list_topics())) and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
+        assert gone not in names
+        assert {alive, unused, other, mine.reply_topic} <= names
+        assert late_replies(mine) == 0
+    finally:
+        await mine.stop()

@@ -24,6 +24,7 @@ from voltline_bus.config import BusConfig
 from voltline_bus.errors import BusError, RequestTimeout
 from voltline_bus.metrics import LATE_REPLIES, REQUEST_LATENCY, REQUEST_TIMEOUTS
 from voltline_bus.producer import Producer
+from voltline_bus.reaper import KEEPALIVE_HEADER, KEEPALIVE_S, STALE_AFTER_S, reap_reply_topics
 
 log = structlog.get_logger()
 
@@ -42,6 +43,10 @@ class RequestReplyClient:
         *,
         reply_partitions: int = 1,
         reply_retention_ms: int | None = REPLY_RETENTION_MS,
+        keepalive_s: float | None = KEEPALIVE_S,
+        reap_prefix: str | None = None,
+        reap_stale_after_s: float = STALE_AFTER_S,
+        keepalive_producer: Producer | None = None,
     ) -> None:
         self._config = config
         self._producer = producer
@@ -50,6 +55,12 @@ class RequestReplyClient:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending: dict[str, asyncio.Future[Envelope]] = {}
+        self._keepalive_s = keepalive_s
+        # The gateway passes its request writer as `producer`; keepalives need a plain Producer.
+        self._keepalive_producer = keepalive_producer or producer
+        self._reap_prefix = reap_prefix
+        self._reap_stale_after_s = reap_stale_after_s
+        self._housekeeping: asyncio.Task[None] | None = None
 
     @property
     def reply_topic(self) -> str:
@@ -88,12 +99,33 @@ class RequestReplyClient:
             connect, what="reply consumer", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
         )
         self._task = asyncio.create_task(self._read_replies(self._consumer), name=f"replies:{self._reply_topic}")
+        if self._keepalive_s is not None:
+            self._housekeeping = asyncio.create_task(self._keep_alive(self._keepalive_s), name="replies:keepalive")
         log.info("request/reply client started", reply_topic=self._reply_topic)
+
+    async def _keep_alive(self, every_s: float) -> None:
+        """Mark the reply topic alive, then clean up the topics of instances that are gone; repeat."""
+        while True:
+            try:
+                await self._keepalive_producer.publish_raw(self._reply_topic, b"", headers=[(KEEPALIVE_HEADER, b"1")])
+            except BusError as exc:
+                log.warning("reply topic keepalive failed", reply_topic=self._reply_topic, error=repr(exc))
+                await asyncio.sleep(min(every_s, 5.0))
+                continue
+            if self._reap_prefix is not None:
+                await reap_reply_topics(
+                    self._config, self._reap_prefix, alive=self._reply_topic, stale_after_s=self._reap_stale_after_s
+                )
+            await asyncio.sleep(every_s)
 
     async def stop(self) -> None:
         """Stop reading replies; requests still waiting get RequestTimeout (callers fall back)."""
         consumer, task = self._consumer, self._task
         self._consumer = self._task = None
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+            self._housekeeping = None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -178,6 +210,8 @@ class RequestReplyClient:
             delay = 0.1
             for records in batches.values():
                 for record in records:
+                    if any(name == KEEPALIVE_HEADER for name, _ in record.headers or ()):
+                        continue
                     try:
                         self._deliver(record.value, record.offset)
                     except Exception:

@@ -65,7 +65,9 @@ def build(settings: AuthSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings, api_key_feed=False)
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("auth", instance))
+    rpc = RequestReplyClient(
+        infra.bus, infra.producer, topics.service_replies("auth", instance), reap_prefix=settings.topic_prefix
+    )
 
     def uow() -> AuthUnitOfWork:
         return AuthUnitOfWork(infra.sessions, relay=infra.relay)

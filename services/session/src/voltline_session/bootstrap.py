@@ -44,7 +44,9 @@ def build(settings: SessionSettings) -> FastAPI:
         end_grace=timedelta(seconds=settings.session_end_grace_s),
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("session", instance))
+    rpc = RequestReplyClient(
+        infra.bus, infra.producer, topics.service_replies("session", instance), reap_prefix=settings.topic_prefix
+    )
     auth = KafkaAuthorizer(rpc, topics, source=infra.source, timeout_s=settings.auth_timeout_s)
     commands = KafkaCommandSender(
         rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s, grace_s=settings.gateway_grace_s
