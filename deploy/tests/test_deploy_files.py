@@ -243,7 +243,7 @@ def test_helm_gateway_is_a_statefulset_with_stable_instance_ids(yaml):
     assert not any(svc.get("statefulSet") for name, svc in values["services"].items() if name != "gateway")
     workload = (CHART_DIR / "templates" / "deployment.yaml").read_text()
     assert "kind: {{ if $svc.statefulSet }}StatefulSet{{ else }}Deployment{{ end }}" in workload
-    assert "serviceName: {{ include \"voltline.fullname\" $ }}-{{ $name }}-pods" in workload
+    assert 'serviceName: {{ include "voltline.fullname" $ }}-{{ $name }}-pods' in workload
     assert "fieldPath: metadata.name" in workload  # VOLTLINE_INSTANCE_ID = the (stable) pod name
     services = (CHART_DIR / "templates" / "service.yaml").read_text()
     assert "clusterIP: None" in services and "-{{ $name }}-pods" in services

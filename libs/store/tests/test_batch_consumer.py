@@ -54,7 +54,7 @@ async def _setup(kafka: Any, prefix: str, partitions: int = 1) -> tuple[BusConfi
 
 
 def _consumer(
-    config: BusConfig, producer: Producer, topic: str, prefix: str, handler: Any, scope: Any
+    config: BusConfig, producer: Producer, topic: str, prefix: str, handler: Any, scope: Any, **kw: Any
 ) -> EventConsumer:
     return EventConsumer(
         config,
@@ -67,6 +67,7 @@ def _consumer(
         max_attempts=2,
         backoff_initial=0.05,
         max_poll_records=500,
+        **kw,
     )
 
 
@@ -114,6 +115,33 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     assert all(joined)
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
     assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
+
+
+async def test_a_batch_cut_short_by_its_time_budget_leaves_no_marker_for_the_rest(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> None:
+    effects = schema.effects
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    n = 40
+    sent = [_beat("CP-2") for _ in range(n)]
+
+    async def handle(envelope: Envelope) -> None:
+        async with UnitOfWork(sessions) as uow:
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
+            await uow.commit()
+
+    await producer.publish_many([(topic, e, station_key("CP-2")) for e in sent])
+    scope = CountingBatch(sessions, inbox_consumer=CONSUMER)
+    consumer = _consumer(config, producer, topic, topic_prefix, handle, scope, batch_max_s=0.0)
+    await consumer.start()
+    try:
+        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert await _count(sessions, effects) == n, "every event handled although each batch stopped after one"
+    assert scope.opened >= n
 
 
 async def _done(sessions: async_sessionmaker[AsyncSession], table: sa.Table, n: int) -> bool:

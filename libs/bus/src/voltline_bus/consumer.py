@@ -86,7 +86,8 @@ class EventConsumer:
       inside one `batch_scope(envelopes)` (one transaction), except `solo_types`, which are handled
       alone (in order, between batches): events whose handlers have effects outside the store. If the
       batch fails, the events before the failing one are handled again as a batch, the failing one
-      alone (with the retries and dead-lettering above), and the rest as a new batch.
+      alone (with the retries and dead-lettering above), and the rest as a new batch. A batch
+      transaction commits early once it has run `batch_max_s`; the rest goes into the next one.
     - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
       holds beyond the last one handled, as of the last fetch.
     """
@@ -111,6 +112,7 @@ class EventConsumer:
         fetch_wait_ms: int = 0,
         batch_scope: BatchScope | None = None,
         solo_types: Collection[str] = (),
+        batch_max_s: float = 0.2,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -141,6 +143,9 @@ class EventConsumer:
         self._event_types = None if event_types is None else frozenset(t.encode() for t in event_types)
         self._batch_scope = batch_scope
         self._solo_types = frozenset(solo_types)
+        # A batch transaction commits once it has run this long: its locks (SQLite's one write lock,
+        # a station's row) must not keep API requests waiting for long.
+        self._batch_max_s = batch_max_s
         # Per partition: the offset after the last record handled (committed or not), for the lag.
         self._position: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
@@ -415,10 +420,13 @@ class EventConsumer:
     ) -> bool:
         """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
         while run:
-            failed_at = await self._try_run(run)
-            if failed_at is None:
-                self._mark(tp, run[-1][0].offset + 1)
-                return True
+            done, failed_at = await self._try_run(run)
+            if done:
+                self._mark(tp, run[done - 1][0].offset + 1)
+                run = run[done:]
+                if run and batch.abandon.is_set():
+                    return False
+                continue
             BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
             if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
                 for record, _ in run:
@@ -432,11 +440,13 @@ class EventConsumer:
             run = run[failed_at + 1 :]
         return True
 
-    async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> int | None:
-        """None if the whole run was handled and committed; else the index of the failing record (-1: commit)."""
+    async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> tuple[int, int]:
+        """Handle a prefix of `run` in one transaction: (how many were handled and committed, 0 if none;
+        the index of the record that failed, -1 if the commit failed)."""
         assert self._batch_scope is not None
         topic = run[0][0].topic
         failed_at = -1
+        done = len(run)
         started = time.perf_counter()
         try:
             async with self._batch_scope([envelope for _, envelope in run]):
@@ -444,6 +454,9 @@ class EventConsumer:
                     failed_at = index
                     with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
                         await self._handler(envelope)
+                    if time.perf_counter() - started > self._batch_max_s:
+                        done = index + 1
+                        break
                 failed_at = -1
         except Exception as exc:
             culprit = run[failed_at][1] if failed_at >= 0 else None
@@ -454,13 +467,12 @@ class EventConsumer:
                 failed_event_type=culprit.type if culprit else None,
                 error=_error_text(exc)[:300],
             )
-            return failed_at
-        elapsed = time.perf_counter() - started
-        BATCH_LATENCY.labels(topic, self._group_id).observe(elapsed)
-        BATCH_SIZE.labels(topic, self._group_id).observe(len(run))
-        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(len(run))
-        MESSAGES_HANDLED.labels(topic, self._group_id).inc(len(run))
-        return None
+            return 0, failed_at
+        BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
+        BATCH_SIZE.labels(topic, self._group_id).observe(done)
+        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
+        MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
+        return done, -1
 
     async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
         topic = record.topic

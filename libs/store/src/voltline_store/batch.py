@@ -8,7 +8,9 @@ markers of the whole batch are inserted in one statement up front, and repositor
 repeated writes (a station's "last seen") into one per batch with `before_commit`.
 
 If any handler fails (even one that catches its own exception after its unit of work rolled back),
-the whole batch rolls back and the consumer handles the events again, the failing one alone.
+the whole batch rolls back and the consumer handles the events again, the failing one alone. Markers
+that no handler asked about are removed before the commit: the consumer may cut a batch short (its
+time budget) and handle the rest in the next one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_events import Envelope
@@ -41,6 +44,11 @@ class BatchInbox(Inbox):
         self._consumer = consumer
         self._fresh = fresh  # inserted by this batch and not yet claimed by a handler
         self._known = known  # every event id the up-front insert covered
+
+    @property
+    def unclaimed(self) -> set[UUID]:
+        """Markers this batch inserted that no handler has asked about."""
+        return self._fresh
 
     async def first_time(self, consumer: str, event_id: UUID) -> bool:
         if consumer == self._consumer and event_id in self._known:
@@ -145,6 +153,7 @@ class TransactionBatch:
             if batch.failed is not None:
                 raise BatchFailed(f"a unit of work in the batch failed: {batch.failed!r}") from batch.failed
             await batch.run_hooks()
+            await _forget_unclaimed(session, self._consumer, batch.inbox)
             with BATCH_COMMIT_LATENCY.time():
                 await session.commit()
         finally:
@@ -152,6 +161,16 @@ class TransactionBatch:
             _CURRENT.reset(token)
         if batch.outbox.added and self._relay is not None:
             self._relay.wake()
+
+
+async def _forget_unclaimed(session: AsyncSession, consumer: str | None, inbox: Inbox) -> None:
+    """Markers inserted up front for events no handler claimed go again: the consumer may have committed
+    before handling them (a batch cut short), and they must not pass for handled when they come next."""
+    unclaimed = sorted(inbox.unclaimed) if consumer and isinstance(inbox, BatchInbox) else []
+    for start in range(0, len(unclaimed), _SQLITE_MAX_ROWS):
+        ids = unclaimed[start : start + _SQLITE_MAX_ROWS]
+        c = inbox_table.c
+        await session.execute(sa.delete(inbox_table).where(c.consumer == consumer, c.event_id.in_(ids)))
 
 
 async def _insert_markers(session: AsyncSession, consumer: str, ids: list[UUID]) -> set[UUID]:

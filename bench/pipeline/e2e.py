@@ -1,0 +1,264 @@
+"""The whole pipeline under load: gateway, auth, session and billing as separate processes.
+
+1. Closed loop: `--stations` simulated stations send the realistic mix through the gateway as fast as it
+   answers, for `--duration` seconds. Meanwhile every second each service's consumer lag is read from its
+   `/readyz` details, and a probe station measures the time from its MeterValues frame to the session
+   API showing the new energy. After the load stops: how long until every lag is zero.
+2. Authorize latency at a fixed background rate (`--background-rate`) with every service running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from voltline_devinfra._proc import free_port
+from websockets.asyncio.client import connect
+
+from bench.gateway.__main__ import run_clients, split
+from bench.gateway.procs import Procs, cpu_seconds, register, wait_ready
+from bench.pipeline.ingest import new_database
+
+PY = sys.executable
+TOKEN = "bench-admin-token-0123456789"
+CONSUMERS = {
+    "auth": ("voltline_auth", 8001),
+    "session": ("voltline_session", 8002),
+    "billing": ("voltline_billing", 8003),
+}
+
+
+def _get_json(url: str) -> Any:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def _lags(bases: dict[str, str]) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for name, base in bases.items():
+        try:
+            details = _get_json(f"{base}/readyz").get("details", {}).get("consumer_lag", {})
+            out[name] = sum(sum(v.values()) for v in details.values() if isinstance(v, dict))
+        except (OSError, ValueError):
+            out[name] = None
+    return out
+
+
+def _consumed(bases: dict[str, str]) -> dict[str, float]:
+    """Records each service's consumers received so far (voltline_bus_messages_consumed_total)."""
+    out: dict[str, float] = {}
+    for name, base in bases.items():
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        out[name] = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("voltline_bus_messages_consumed_total{")
+        )
+    return out
+
+
+class Stack:
+    def __init__(self, procs: Procs, args: argparse.Namespace, folder: Path) -> None:
+        self.procs, self.args, self.folder = procs, args, folder
+        self.prefix = f"bench-{secrets.token_hex(3)}."
+        self.bases: dict[str, str] = {}
+        self.pids: dict[str, int] = {}
+        self.ocpp = ""
+
+    def env(self, name: str, port: int) -> dict[str, str]:
+        env = {
+            "VOLTLINE_KAFKA_BOOTSTRAP": self.args.kafka,
+            "VOLTLINE_KAFKA_IDEMPOTENCE": "false",
+            "VOLTLINE_TOPIC_PREFIX": self.prefix,
+            "VOLTLINE_ADMIN_TOKEN": TOKEN,
+            "VOLTLINE_INSTANCE_ID": f"bench-{name}",
+            "VOLTLINE_HTTP_PORT": str(port),
+            "VOLTLINE_LOG_LEVEL": "WARNING",
+            "VOLTLINE_UNKNOWN_STATION_POLICY": "pending",
+            "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
+        }
+        if name != "gateway":
+            database = self.args.e2e_database
+            env["VOLTLINE_DATABASE_URL"] = (
+                new_database(self.args.pg)
+                if database == "postgresql"
+                else f"sqlite+aiosqlite:///{self.folder}/{name}.db"
+            )
+        return env
+
+    def start(self, station_ids: list[str]) -> None:
+        asyncio.run(register(self.args.kafka, self.prefix, station_ids))
+        for name, (module, _) in CONSUMERS.items():
+            port = free_port()
+            proc = self.procs.spawn(name, [PY, "-m", module], self.env(name, port))
+            self.bases[name], self.pids[name] = f"http://127.0.0.1:{port}", proc.pid
+        for base in self.bases.values():
+            wait_ready(base)
+        http, ocpp = free_port(), free_port()
+        env = {
+            **self.env("gateway", http),
+            "VOLTLINE_OCPP_PORT": str(ocpp),
+            "VOLTLINE_FRAMES_PER_SECOND": "10000",
+            "VOLTLINE_FRAME_BURST": "10000",
+        }
+        gateway = self.procs.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
+        wait_ready(f"http://127.0.0.1:{http}")
+        self.pids["gateway"], self.ocpp = gateway.pid, f"ws://127.0.0.1:{ocpp}/ocpp"
+
+
+async def probe(ocpp: str, session_api: str, station_id: str, stop: threading.Event) -> list[float]:
+    """Frame-to-API latency: a 1.6 transaction whose every MeterValues raises the register by 1 kWh; the
+    time from sending the frame until GET /api/v1/sessions shows that energy."""
+    samples: list[float] = []
+    async with connect(f"{ocpp}/{station_id}", subprotocols=["ocpp1.6"], ping_interval=None) as ws:  # type: ignore[list-item]
+
+        async def call(action: str, payload: dict[str, Any]) -> Any:
+            await ws.send(orjson.dumps([2, secrets.token_hex(4), action, payload]).decode())
+            return orjson.loads(await ws.recv())
+
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        started = await call(
+            "StartTransaction", {"connectorId": 1, "idTag": "PROBE", "meterStart": 0, "timestamp": now}
+        )
+        tx = started[2]["transactionId"]
+        energy = 0
+        while not stop.is_set():
+            energy += 1000
+            stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            sample = {"timestamp": stamp, "sampledValue": [{"value": str(energy), "unit": "Wh"}]}
+            sent = time.perf_counter()
+            await call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [sample]})
+            deadline = sent + 120
+            while time.perf_counter() < deadline and not stop.is_set():
+                items = await asyncio.to_thread(
+                    _get_json, f"{session_api}/api/v1/sessions?station_id={station_id}&status=active"
+                )
+                if any(item.get("energy_wh") == energy for item in items.get("items", [])):
+                    samples.append(time.perf_counter() - sent)
+                    break
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)
+    return samples
+
+
+def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    stop = threading.Event()
+    probe_samples: list[float] = []
+
+    def run_probe() -> None:
+        probe_samples.extend(asyncio.run(probe(stack.ocpp, stack.bases["session"], "PROBE-000001", stop)))
+
+    timeline: list[dict[str, Any]] = []
+    started = time.monotonic()
+
+    def watch() -> None:
+        while not stop.is_set():
+            timeline.append({"t": round(time.monotonic() - started, 1), **_lags(stack.bases)})
+            time.sleep(1.0)
+
+    consumed0, cpu0 = _consumed(stack.bases), {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    threads = [threading.Thread(target=run_probe), threading.Thread(target=watch)]
+    for thread in threads:
+        thread.start()
+    parts = [
+        {"url": stack.ocpp, "indexes": part, "prefix": "MIX-", "duration": args.duration, "warmup": 0}
+        for part in split(args.stations, args.clients)
+    ]
+    results = run_clients(stack.procs, "mix", parts)
+    load_stopped = time.monotonic()
+    consumed1 = _consumed(stack.bases)
+    load_s = load_stopped - started
+    drained_after: float | None = None
+    while time.monotonic() - load_stopped < args.drain_limit:
+        lags = _lags(stack.bases)
+        if all(v == 0 for v in lags.values()):
+            drained_after = time.monotonic() - load_stopped
+            break
+        time.sleep(0.2)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=150)
+    consumed2 = _consumed(stack.bases)
+    cpu = {n: round(cpu_seconds(p) - cpu0[n], 1) for n, p in stack.pids.items()}
+    trips = sum(r["round_trips"] for r in results)
+    probe_ms = sorted(1000 * s for s in probe_samples)
+    return {
+        "stations": args.stations,
+        "load_s": round(load_s, 1),
+        "gateway_round_trips_per_s": round(trips / args.duration),
+        "consumed_per_s_during_load": {n: round((consumed1[n] - consumed0[n]) / load_s) for n in consumed0},
+        "consumed_per_s_overall": {
+            n: round((consumed2[n] - consumed0[n]) / (time.monotonic() - started)) for n in consumed0
+        },
+        "lag_zero_after_load_stopped_s": None if drained_after is None else round(drained_after, 1),
+        "lag_at_load_stop": _last_lags(timeline, load_stopped - started),
+        "lag_timeline": timeline[:: max(1, len(timeline) // 15)],
+        "frame_to_session_api_ms": {
+            "count": len(probe_ms),
+            "p50": round(statistics.median(probe_ms)) if probe_ms else None,
+            "max": round(probe_ms[-1]) if probe_ms else None,
+        },
+        "cpu_s": cpu,
+    }
+
+
+def _last_lags(timeline: list[dict[str, Any]], at: float) -> dict[str, Any]:
+    before = [row for row in timeline if row["t"] <= at]
+    return before[-1] if before else {}
+
+
+def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]) -> dict[str, Any]:
+    for n in range(50):
+        body = json.dumps({"id_token": f"BENCH-{n}", "type": "ISO14443"}).encode()
+        request = urllib.request.Request(
+            f"{stack.bases['auth']}/api/v1/id-tokens",
+            data=body,
+            headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
+        )
+        urllib.request.urlopen(request, timeout=10).close()
+    auth_stations = 10
+    common = {"url": stack.ocpp, "prefix": "LAT-", "auth_rate": args.auth_rate, "bg_rate": args.background_rate}
+    warm = {**common, "auth": [0, auth_stations, 1], "background": [0, 0, 1], "auth_rate": 20, "duration": 5}
+    run_clients(stack.procs, "latency", [warm])
+    timed = {"duration": args.duration, "start_at": time.time() + 10}
+    probe_part = {**common, **timed, "auth": [0, auth_stations, 1], "background": [0, 0, 1]}
+    load_part = {**common, **timed, "auth": [0, 0, 1], "background": [auth_stations, len(lat_ids), 1]}
+    result, background = run_clients(stack.procs, "latency", [probe_part, load_part])
+    return {
+        "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
+        "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
+        "authorize_count": result["authorize_count"],
+        "background_msgs_per_s": round(background["background_per_s"]),
+        "lag_after": _lags(stack.bases),
+    }
+
+
+def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
+    mix_ids = [f"MIX-{i:06d}" for i in range(args.stations)]
+    lat_ids = [f"LAT-{i:06d}" for i in range(10 + args.background_stations)]
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as folder:
+        stack = Stack(procs, args, Path(folder))
+        stack.start([*mix_ids, *lat_ids, "PROBE-000001"])
+        out: dict[str, Any] = {"database": args.e2e_database}
+        if "loop" in args.parts:
+            print(f"closed loop: {args.stations} stations for {args.duration}s, every service running", flush=True)
+            out["closed_loop"] = closed_loop(stack, args)
+            print(json.dumps(out["closed_loop"]), flush=True)
+        if "authorize" in args.parts:
+            print(f"Authorize at {args.auth_rate}/s with {args.background_rate} msg/s background", flush=True)
+            out["authorize"] = authorize_latency(stack, args, lat_ids)
+        return out
