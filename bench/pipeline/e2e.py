@@ -144,9 +144,12 @@ async def probe(ocpp: str, session_api: str, station_id: str, stop: threading.Ev
             await call("MeterValues", {"connectorId": 1, "transactionId": tx, "meterValue": [sample]})
             deadline = sent + 120
             while time.perf_counter() < deadline and not stop.is_set():
-                items = await asyncio.to_thread(
-                    _get_json, f"{session_api}/api/v1/sessions?station_id={station_id}&status=active"
-                )
+                try:
+                    items = await asyncio.to_thread(
+                        _get_json, f"{session_api}/api/v1/sessions?station_id={station_id}&status=active"
+                    )
+                except (OSError, ValueError):  # the API did not answer in time: ask again
+                    continue
                 if any(item.get("energy_wh") == energy for item in items.get("items", [])):
                     samples.append(time.perf_counter() - sent)
                     break
