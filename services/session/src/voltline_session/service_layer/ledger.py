@@ -67,7 +67,9 @@ async def recompute(
         ended_at=session.ended_at,
         policy=ctx.policy,
     )
-    session = measured(session, energy, meter_stats(readings, energy))
+    # Readings after a closed session's end stay on its timeline but change none of its figures.
+    counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
+    session = measured(session, energy, meter_stats(counted, energy))
     missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id))
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
