@@ -61,6 +61,7 @@ def _answer(outcome: remote.CommandOutcome) -> s.CommandOut:
         station_response=outcome.station_response,
         remote_start_id=outcome.remote_start_id,
         session_id=outcome.session_id,
+        session_ended_reason=outcome.session_ended_reason,
     )
     if not v.accepted:
         status, code = _VERDICTS[v.kind]

@@ -30,14 +30,20 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
         assert isinstance(status, ConnectorStatus)
         await record_status(ctx, _station(envelope), envelope.event_id, envelope.time, status)
 
-    def presence(connected: bool | None) -> Callable[[Envelope], Awaitable[None]]:
+    def presence(connected: bool | None, *, booted: bool = False) -> Callable[[Envelope], Awaitable[None]]:
         async def handle(envelope: Envelope) -> None:
             try:
                 version = getattr(decode_payload(envelope), "ocpp_version", None)  # all but disconnects have one
             except (UnknownEventError, ValidationError):
                 version = None  # still a sign of life, whatever else is wrong with it
             await record_presence(
-                ctx, _station(envelope), envelope.event_id, envelope.time, ocpp_version=version, connected=connected
+                ctx,
+                _station(envelope),
+                envelope.event_id,
+                envelope.time,
+                ocpp_version=version,
+                connected=connected,
+                booted=booted,
             )
 
         return handle
@@ -48,7 +54,7 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
             "station.connector_status": connector_status,
             "station.connected": presence(True),
             "station.disconnected": presence(False),
-            "station.boot_notification": presence(None),
+            "station.boot_notification": presence(None, booted=True),
             "station.heartbeat": presence(None),
             "station.meter_values": presence(None),  # outside any transaction: a sign of life, not session energy
             "station.message": presence(None),

@@ -31,6 +31,7 @@ from voltline_session.domain.periods import START_LOOKBACK, Period, build_period
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     Session,
+    ended_by,
     measured,
     missing_messages,
     ready_to_announce_end,
@@ -118,7 +119,9 @@ def ended_event(session: Session, derived: Derived, revision: int) -> SessionEnd
         soc_start_percent=session.soc_start_percent,
         soc_end_percent=session.soc_percent,
         reconciled=session.reconciled,
-        closed_by_operator=session.stop_reason == CLOSED_BY_OPERATOR,
+        closed_by_operator=session.stop_reason == CLOSED_BY_OPERATOR and not session.end_seen,
+        ended_by=ended_by(session),
+        end_detail=None if session.end_seen else session.close_reason,
         anomalies=list(session.anomalies),
         revision=revision,
     )
