@@ -100,15 +100,6 @@ def test_idle_fee_starts_when_charging_stops_but_the_car_stays_plugged_in() -> N
     assert (priced.charging_s, priced.idle_s) == (3000, 900)
 
 
-def test_no_idle_fee_while_energy_is_delivered() -> None:
-    tariff = simple_tariff("I", "EUR", D("0.30"), idle_price_per_hour=D("12.00"))
-    # a period labelled idle that delivered energy (a station's wrong label) is charging time
-    periods = (Period("idle", T0, at(20), 3_000), Period("charging", at(20), at(40), 5_000))
-    priced = price(tariff, Usage(T0, at(40), 8_000, periods=periods))
-    assert amounts(priced) == [("ENERGY", "8.000", "2.40")]
-    assert (priced.charging_s, priced.idle_s) == (2400, 0)
-
-
 def test_step_size_rounds_the_last_time_dimension_only() -> None:
     components = [
         PriceComponent(type=Dimension.TIME, price=D("1.20"), step_size=300),

@@ -109,16 +109,11 @@ class Timeline:
         return {a for a, _, _ in self.states} | {b for _, b, _ in self.states} | set(self._times)
 
 
-def _state(period: Period) -> str:
-    """A period with energy is never parking: an idle fee never applies while energy is delivered."""
-    return "charging" if period.state == IDLE_STATE and period.energy_wh > 0 else period.state
-
-
 def _states(usage: Usage, total: Fraction) -> tuple[tuple[Fraction, Fraction, str], ...]:
     if total == 0:
         return ((Fraction(0), Fraction(0), "charging"),)
     spans = sorted(
-        (max(Fraction(0), offset(usage.started_at, p.start)), min(total, offset(usage.started_at, p.end)), _state(p))
+        (max(Fraction(0), offset(usage.started_at, p.start)), min(total, offset(usage.started_at, p.end)), p.state)
         for p in usage.periods
     )
     out: list[tuple[Fraction, Fraction, str]] = []

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from voltline_chassis.paging import Page
 
 from voltline_session.domain.energy import TimelineEntry
 from voltline_session.domain.meter import BASE_UNIT, Reading
@@ -84,8 +85,8 @@ class SessionOut(BaseModel):
 _DERIVED = frozenset({"periods", "ended_by", "end_detail"})
 
 
-class SessionList(BaseModel):
-    items: list[SessionOut]
+class SessionList(Page[SessionOut]):
+    """A page of sessions, newest first (the paging convention of every list: README.md)."""
 
 
 class LiveSession(BaseModel):
@@ -108,8 +109,8 @@ class LiveSession(BaseModel):
         return cls(**{name: getattr(s, name) for name in cls.model_fields})
 
 
-class LiveList(BaseModel):
-    items: list[LiveSession]
+class LiveList(Page[LiveSession]):
+    """A page of active sessions, newest first."""
 
 
 class MeterValueOut(BaseModel):
