@@ -14,7 +14,7 @@ from session_fakes import Responder, Stations, online
 from session_fakes import now as _now
 from session_fakes import soon as _soon
 from test_session_support import ADMIN, RunningSession, ended, energy, eventually, new_database, run_service
-from voltline_events.payloads import BootNotification, StationCommand, StationCommandResult
+from voltline_events.payloads import BootNotification, IdToken, StationCommand, StationCommandResult, TransactionRefused
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -178,3 +178,23 @@ async def test_a_stop_the_station_rejects_for_an_unknown_transaction_ends_the_se
     assert stop.json()["session_ended_reason"] == "UnknownToStation"
     done = await wait_tx(service, station_id, tx_id, completed)
     assert (done["stop_reason"], done["ended_by"]) == ("UnknownToStation", "voltline")
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_start_the_csms_refused_is_never_an_active_session(service: RunningSession, version: str) -> None:
+    station_id = f"CP-REFUSED-{version[4:].replace('.', '')}"
+    cp = service.station(station_id, version)
+    begin = _now()
+    extra = {"seq_no": 0, "evse_id": 1} if version != "ocpp1.6" else {"meter_start_wh": 10}
+    await cp.tx("started", "4040", begin, connector_id=1, id_tag="STOLEN", **extra)
+    await cp.send(
+        TransactionRefused(
+            ocpp_version=version, transaction_id="4040", id_token=IdToken(id_token="STOLEN"), status="Blocked",
+            timestamp=begin,
+        )  # type: ignore[arg-type]
+    )  # fmt: skip
+    done = await wait_tx(service, station_id, "4040", completed)
+    assert (done["stop_reason"], done["ended_by"], done["energy_wh"]) == ("NotAuthorized", "voltline", 0)
+    assert "Blocked" in done["end_detail"]
+    live = await service.api.get("/api/v1/sessions/active", params={"station_id": station_id}, headers=ADMIN)
+    assert live.json()["items"] == []

@@ -23,6 +23,7 @@ STATION_REBOOTED = "StationRebooted"
 CONNECTOR_REUSED = "ConnectorReused"
 UNKNOWN_TO_STATION = "UnknownToStation"
 UNCONFIRMED = "Unconfirmed"
+NOT_AUTHORIZED = "NotAuthorized"
 CSMS = "voltline"
 # Why a session is in doubt (checked with the station, then ended unless it speaks of it).
 DOUBT_REBOOTED = "rebooted"

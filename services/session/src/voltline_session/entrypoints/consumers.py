@@ -7,10 +7,15 @@ from collections.abc import Awaitable, Callable
 from pydantic import ValidationError
 from voltline_bus import Dispatcher
 from voltline_events import Envelope, UnknownEventError, decode_payload
-from voltline_events.payloads import ConnectorStatus, StationTransaction
+from voltline_events.payloads import ConnectorStatus, StationTransaction, TransactionRefused
 
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.recording import record_presence, record_status, record_transaction
+from voltline_session.service_layer.recording import (
+    record_presence,
+    record_refusal,
+    record_status,
+    record_transaction,
+)
 
 
 def _station(envelope: Envelope) -> str:
@@ -24,6 +29,11 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
         tx = decode_payload(envelope)
         assert isinstance(tx, StationTransaction)
         await record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, tx)
+
+    async def refusal(envelope: Envelope) -> None:
+        refused = decode_payload(envelope)
+        assert isinstance(refused, TransactionRefused)
+        await record_refusal(ctx, _station(envelope), envelope.event_id, envelope.time, refused)
 
     async def connector_status(envelope: Envelope) -> None:
         status = decode_payload(envelope)
@@ -51,6 +61,7 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
     return Dispatcher(
         {
             "station.transaction": transaction,
+            "station.transaction_refused": refusal,
             "station.connector_status": connector_status,
             "station.connected": presence(True),
             "station.disconnected": presence(False),

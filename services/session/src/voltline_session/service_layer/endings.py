@@ -22,6 +22,7 @@ from voltline_session.domain.remote import check_command, station_confirmed, sta
 from voltline_session.domain.session import (
     CONNECTOR_REUSED,
     DOUBT_REBOOTED,
+    NOT_AUTHORIZED,
     STATION_REBOOTED,
     UNCONFIRMED,
     UNKNOWN_TO_STATION,
@@ -58,6 +59,15 @@ async def end_superseded(ctx: SessionContext, uow: SessionUnitOfWork, newer: Ses
             rebooted = older.doubt == DOUBT_REBOOTED
             detail = f"transaction {newer.transaction_id} started on the same {'connector' if newer.ocpp_version == 'ocpp1.6' else 'EVSE'} at {newer.started_at.isoformat()}"  # noqa: E501
             await _end(ctx, uow, older, STATION_REBOOTED if rebooted else CONNECTOR_REUSED, detail, now)
+
+
+async def end_refused(
+    ctx: SessionContext, uow: SessionUnitOfWork, session: Session, status: str, now: datetime
+) -> None:
+    """The CSMS refused the transaction's token: an unauthorised start is never an active session."""
+    if session.active:
+        detail = f"the station was answered {status} for token {session.id_token or '?'}"
+        await _end(ctx, uow, session, NOT_AUTHORIZED, detail, now)
 
 
 async def end_session(ctx: SessionContext, session_id: str, reason: str, detail: str) -> Session | None:
