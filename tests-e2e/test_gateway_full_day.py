@@ -180,8 +180,10 @@ async def test_a_full_day_of_a_station(system: RunningSystem, version: str) -> N
             action, payload = await asyncio.wait_for(cp.commands.get(), 30)
             assert action == ("RemoteStartTransaction" if v16 else "RequestStartTransaction")
             app_tx = await _session(cp, 18, 19, card, meter, payload.get("remoteStartId"), stop_reason=None)
-            active = await eventually(lambda: _sessions(sessions, station_id, "active"))
-            stopped = await sessions.post(f"/api/v1/sessions/{active[0]['session_id']}/remote-stop")
+            # The app session, by its transaction id: the card session's end may still be in flight.
+            app_tx_id = str(app_tx if v16 else app_tx["id"])
+            active = await eventually(lambda: _active_transaction(sessions, station_id, app_tx_id))
+            stopped = await sessions.post(f"/api/v1/sessions/{active['session_id']}/remote-stop")
             assert stopped.status_code == 200, stopped.text
             action, payload = await asyncio.wait_for(cp.commands.get(), 30)
             assert action == ("RemoteStopTransaction" if v16 else "RequestStopTransaction")
@@ -247,6 +249,12 @@ async def _sessions(client: httpx.AsyncClient, station_id: str, status: str, cou
     response = await client.get("/api/v1/sessions", params={"station_id": station_id, "status": status})
     items = response.json().get("items", []) if response.status_code == 200 else []
     return items if len(items) >= count else []
+
+
+async def _active_transaction(client: httpx.AsyncClient, station_id: str, transaction_id: str) -> dict[str, Any] | None:
+    response = await client.get("/api/v1/sessions", params={"station_id": station_id, "status": "active"})
+    items = response.json().get("items", []) if response.status_code == 200 else []
+    return next((s for s in items if s["transaction_id"] == transaction_id), None)
 
 
 async def _check_stream(system: RunningSystem, station_id: str) -> None:

@@ -109,16 +109,29 @@ async def test_unknown_tokens(auth: Running, tokens: dict[str, str], version: st
     assert info(decision, version) == {"status": "Invalid" if version == "ocpp1.6" else "Unknown"}
 
 
-async def test_token_types_matter_from_201_but_not_in_16(auth: Running, tokens: dict[str, str]) -> None:
-    """1.6 has no token types (its idTags arrive as ISO14443): they match whatever type was registered."""
+async def test_a_token_matches_on_its_value_when_the_station_sends_another_type(
+    auth: Running, tokens: dict[str, str]
+) -> None:
+    """1.6 has no token types (its idTags arrive as ISO14443); 2.x stations send one card as Local in Authorize
+    and as ISO14443 in TransactionEvent. The value decides when it names one token holder."""
     assert (await auth.gateway.authorize("CP-D", "KEY-1", ocpp_version="ocpp1.6")).status == "Accepted"
     as_rfid = await auth.gateway.authorize("CP-D", "KEY-1", ocpp_version="ocpp2.0.1", token_type="ISO14443")
-    assert as_rfid.status == "Unknown"
+    assert as_rfid.status == "Accepted"
     as_key = await auth.gateway.authorize("CP-D", "KEY-1", ocpp_version="ocpp2.0.1", token_type="KeyCode")
     assert as_key.status == "Accepted"
 
 
-async def test_an_id_of_several_types_is_ambiguous_in_16(auth: Running, tokens: dict[str, str]) -> None:
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_tag_registered_under_two_types(auth: Running, tokens: dict[str, str], version: str) -> None:
+    same = f"DUO-{version[-3:]}".replace(".", "")
+    await _token(auth, same, type="KeyCode")
+    await _token(auth, same, type="Local")  # the same holder twice: one token, whatever type is sent
+    assert (await auth.gateway.authorize("CP-D", same, ocpp_version=version, token_type="ISO14443")).status == (
+        "Accepted"
+    )
+
+
+async def test_an_id_of_several_holders_is_ambiguous(auth: Running, tokens: dict[str, str]) -> None:
     await _token(auth, "TWIN-1", type="KeyCode")
     await _token(auth, "TWIN-1", type="Local", status="Blocked")
     assert (await auth.gateway.authorize("CP-D", "TWIN-1", ocpp_version="ocpp1.6")).status == "Invalid"

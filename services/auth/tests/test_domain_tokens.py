@@ -79,14 +79,22 @@ def test_sessions_are_counted_only_when_the_answer_depends_on_it() -> None:
     assert not needs_session_count(Lookup(None), "start_transaction")
 
 
-def test_pick_matches_type_from_201_and_the_id_alone_in_16() -> None:
+def test_pick_prefers_the_exact_type_else_the_value_when_it_names_one_holder() -> None:
     rfid, key = view(type="ISO14443"), view(type="KeyCode")
     assert pick([rfid, key], "KeyCode", "ocpp2.0.1").view is key
-    assert pick([key], "ISO14443", "ocpp2.0.1").view is None
-    assert pick([key], "ISO14443", "ocpp1.6").view is key
     assert pick([rfid, key], "ISO14443", "ocpp1.6").view is rfid  # an exact match is never ambiguous
-    assert pick([key, view(type="Local")], "ISO14443", "ocpp1.6").ambiguous
-    assert pick([], "ISO14443", "ocpp1.6") == Lookup(None)
+    for version in ("ocpp1.6", "ocpp2.0.1"):
+        # the card registered as Local, sent as ISO14443 (TransactionEvent) or as a 1.6 idTag: its value names it
+        local = view(type="Local")
+        assert pick([local], "ISO14443", version).view is local
+        # registered under two types for the same driver, same standing: still one holder
+        assert pick([key, local], "ISO14443", version).view is key
+        # two registrations that would be answered differently: ambiguous, never a guess
+        assert pick([key, view("Blocked", type="Local")], "ISO14443", version).ambiguous
+        assert pick([], "ISO14443", version) == Lookup(None)
+    # the strict rule: 2.x types must match; 1.6 has none, so its value still decides
+    assert pick([key], "ISO14443", "ocpp2.0.1", "exact").view is None
+    assert pick([key], "ISO14443", "ocpp1.6", "exact").view is key
 
 
 def test_id_token_rules_name_the_field() -> None:

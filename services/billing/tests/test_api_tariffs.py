@@ -46,6 +46,14 @@ async def test_both_forms_and_ocpi_export(billing: RunningBilling) -> None:
     assert components[1]["type"] == "FLAT"
     listed = await billing.get("/tariffs")
     assert {t["tariff_id"] for t in listed["items"]} >= {"OCPI-1", "SIMPLE"}
+    # the paging convention of every list: next_offset until the last page, then null
+    seen, offset = [], 0
+    while offset is not None:
+        page = await billing.get("/tariffs", limit=1, offset=offset)
+        assert len(page["items"]) == 1
+        seen += [t["tariff_id"] for t in page["items"]]
+        offset = page["next_offset"]
+    assert seen == [t["tariff_id"] for t in listed["items"]] and listed["next_offset"] is None
 
 
 @pytest.mark.parametrize(

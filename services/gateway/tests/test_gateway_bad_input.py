@@ -101,6 +101,33 @@ async def test_an_unregistered_station_may_only_boot(system: Any) -> None:
     assert not log.of("CP-STRANGER", "station.connector_status")
 
 
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
+async def test_a_station_told_pending_or_rejected_may_only_boot_again(system: Any, version: str) -> None:
+    gateway, auth, log = system
+    v16 = version == "ocpp1.6"
+    boot = BOOT if v16 else {"reason": "PowerUp", "chargingStation": {"vendorName": "ACME", "model": "Volt-22"}}
+    status = (
+        {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+        if v16
+        else {"timestamp": "2026-12-05T06:00:00Z", "connectorStatus": "Available", "evseId": 1, "connectorId": 1}
+    )
+    for told in ("Pending", "Rejected"):
+        station_id = f"CP-{told[:3].upper()}-{version[4:].replace('.', '')}"
+        await auth.register(station_id, status=told)
+        await eventually(lambda sid=station_id: gateway.internals.registry.get(sid) is not None)
+        async with charger(gateway.ocpp_url, station_id, version) as cp:
+            assert (await cp.call("BootNotification", boot))[2]["status"] == told
+            for action, payload in (("StatusNotification", status), ("Heartbeat", {})):
+                refused = await cp.call(action, payload)
+                assert (refused[0], refused[2]) == (4, "SecurityError") and told in refused[3], refused
+            auth.boots[station_id] = "Accepted"  # the operator accepts the station: its next boot is Accepted
+            assert (await cp.call("BootNotification", boot))[2]["status"] == "Accepted"
+            assert (await cp.call("StatusNotification", status))[0] == 3
+        await log.wait(station_id, "station.connector_status")
+        assert len(log.of(station_id, "station.connector_status")) == 1  # only the one sent once Accepted
+        assert not log.of(station_id, "station.heartbeat")
+
+
 async def test_a_station_registered_while_connected_must_show_its_credentials(system: Any) -> None:
     gateway, auth, _ = system
     async with charger(gateway.ocpp_url, "CP-LATECOMER") as cp:

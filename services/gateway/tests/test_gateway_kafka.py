@@ -77,11 +77,16 @@ async def test_decisions_fall_back_when_auth_does_not_answer(system: Any) -> Non
             cp.call("BootNotification", boot),
         )
         assert (answers[0][2]["status"], answers[0][2]["interval"]) == ("Pending", 60)
+        # told Pending, the station may only boot again (B02.FR.09) ...
+        assert (await cp.call("Authorize", {"idToken": {"idToken": "X", "type": "ISO14443"}}))[2] == "SecurityError"
+    async with charger(gateway.ocpp_url, "CP-K2", "ocpp2.0.1") as cp:  # ... a connection without a boot may ask
         token = {"idToken": "X", "type": "ISO14443"}
         assert (await cp.call("Authorize", {"idToken": token}))[2]["idTokenInfo"]["status"] == "Invalid"
-    assert [e.type for e in log.of("CP-K2")][:3] == [
+    assert [e.type for e in log.of("CP-K2")][:5] == [
         "station.connected",
         "station.boot_notification",
+        "station.disconnected",
+        "station.connected",
         "station.message",
     ]
 

@@ -179,3 +179,24 @@ async def _dead_letters(service: RunningSession) -> bool:
         return any(records for records in batches.values())
     finally:
         await consumer.stop()
+
+
+async def test_lists_page_with_next_offset_until_the_last_page(service: RunningSession) -> None:
+    cp = service.station("CP-PAGES")
+    for n in range(3):
+        await cp.tx("started", str(900 + n), n, connector_id=n + 1, id_tag="TOKEN-P", meter_start_wh=0)
+
+    async def all_three() -> dict | None:
+        page = (
+            await service.api.get("/api/v1/sessions/active", params={"station_id": "CP-PAGES"}, headers=ADMIN)
+        ).json()
+        return page if len(page["items"]) == 3 else None
+
+    assert (await eventually(all_three, what="three sessions"))["next_offset"] is None
+    for route in ("/api/v1/sessions", "/api/v1/sessions/active"):
+        first = (await service.api.get(route, params={"station_id": "CP-PAGES", "limit": 2}, headers=ADMIN)).json()
+        assert [x["started_at"] for x in first["items"]] == [iso(2).replace(Z, "Z"), iso(1).replace(Z, "Z")]
+        assert first["next_offset"] == 2
+        params = {"station_id": "CP-PAGES", "limit": 2, "offset": 2}
+        last = (await service.api.get(route, params=params, headers=ADMIN)).json()
+        assert [x["started_at"] for x in last["items"]] == [iso(0).replace(Z, "Z")] and last["next_offset"] is None

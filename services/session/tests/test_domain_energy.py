@@ -165,3 +165,30 @@ def test_zero_begin_never_bills_more_than_the_readings_show(start: int, steps: l
     readings = _series(start, steps)[1:]  # the real begin reading lost; the station says 0 instead
     result = compute_energy(readings, meter_start_wh=0, started_at=T0)
     assert result.energy_wh == sum(steps[1:])
+
+
+def test_whole_wh_meter_stop_below_the_last_decimal_reading_is_rounding_not_an_outlier() -> None:
+    # 1.6: MeterValues in decimal Wh, then StopTransaction meterStop in whole Wh (125.39 then 125).
+    result = compute_energy(
+        [r(1, "60.2"), r(5, "125.39"), r(5, "125.39", END)],
+        meter_start_wh=50,
+        started_at=T0,
+        meter_stop_wh=125,
+        ended_at=T0 + timedelta(minutes=5),
+    )
+    assert result.anomalies == ()
+    assert (result.energy_wh, result.meter_stop_wh) == (75, 125)
+    alone = compute_energy(
+        [r(5, "125.39")], meter_start_wh=50, started_at=T0, meter_stop_wh=125, ended_at=T0 + timedelta(minutes=6)
+    )
+    assert alone.anomalies == () and alone.energy_wh == 75
+
+
+def test_readings_after_the_end_stay_on_the_timeline_but_count_nothing() -> None:
+    end = T0 + timedelta(minutes=10)
+    late = [r(10 + 1 / 60, 107)]  # 1.6 MeterValues one second after StopTransaction (meterStop 66)
+    result = compute_energy(late, meter_start_wh=0, started_at=T0, meter_stop_wh=66, ended_at=end)
+    assert result.energy_wh == 66 and result.meter_stop_wh == 66 and result.anomalies == ()
+    assert [(e.note, e.energy_wh) for e in result.timeline if e.source == "reading"] == [("after_end", None)]
+    # while the session is still active, the same reading counts
+    assert compute_energy(late, meter_start_wh=0, started_at=T0).energy_wh == 107

@@ -105,9 +105,23 @@ def test_periods_follow_observations_and_energy_goes_to_charging_time() -> None:
     assert [(p.state, p.start, p.end, p.energy_wh) for p in periods] == [
         ("idle", at(0), at(1), 0),  # plugged in, not yet charging: no energy although a reading spans it
         ("charging", at(1), at(40), 12_000),  # 30-50 min: the energy came while charging, not while suspended
-        ("suspended_ev", at(40), at(60), 100),  # 50-60 min: no charging at all, so it is the suspended time's
+        ("suspended_ev", at(40), at(50), 0),
+        ("charging", at(50), at(60), 100),  # 50-60 min: energy flowed although the label said suspended
     ]
     assert sum(p.energy_wh for p in periods) == 12_100
+
+
+def test_time_with_energy_is_charging_whatever_the_label_and_idle_has_no_energy() -> None:
+    # A 2.0.1 station says EVConnected while the register grows, and only later Charging.
+    observations = [Observation(at(0), "idle"), Observation(at(20), "charging"), Observation(at(50), "idle")]
+    register = cumulative((0, 0), (5, 500), (10, 1_500), (15, 2_500), (25, 4_000), (50, 9_000), (60, 9_000))
+    periods = build_periods(at(0), at(60), observations, register, 9_000)
+    assert [(p.state, p.start, p.end, p.energy_wh) for p in periods] == [
+        ("charging", at(0), at(15), 2_500),  # labelled idle, but the register grew: charging
+        ("idle", at(15), at(20), 0),  # this step was partly labelled charging: its energy goes to that part
+        ("charging", at(20), at(50), 6_500),
+        ("idle", at(50), at(60), 0),  # parking only once the register stopped growing
+    ]
 
 
 def test_unplugged_time_is_in_no_period_and_no_observation_means_charging() -> None:

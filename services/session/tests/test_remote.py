@@ -6,74 +6,30 @@ fake gateway starts and stops transactions the way a real one does after accepti
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from session_fakes import Responder, Stations, online, presence
+from session_fakes import now as _now
+from session_fakes import soon as _soon
 from test_session_support import (
     ADMIN,
     RunningSession,
-    StationSim,
     ended,
     energy,
-    eventually,
     new_database,
     run_service,
     wait_session,
 )
-from voltline_bus import Producer, reply
-from voltline_events import Envelope, Event, decode_payload
+from voltline_events import Envelope, Event
 from voltline_events.payloads import AuthorizationDecision, StationCommand, StationCommandResult
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 HALF_HOUR = timedelta(minutes=30)
-Script = Callable[[Envelope, Any], Awaitable[Event | None]]
-
-
-class Responder:
-    """Answers requests on one topic per a script (None: stays silent), like the real owner would."""
-
-    def __init__(self, bootstrap: str, producer: Producer, topic: str, script: Script, source: str) -> None:
-        self.bootstrap, self.producer, self.topic, self.script, self.source = bootstrap, producer, topic, script, source
-        self.requests: list[tuple[str | None, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
-        await consumer.start()
-        partitions = await self.producer.partitions_for(self.topic)
-        tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:
-            await consumer.position(tp)
-        self._task = asyncio.create_task(self._run(consumer))
-
-    async def _run(self, consumer: AIOKafkaConsumer) -> None:
-        try:
-            while True:
-                for records in (await consumer.getmany(timeout_ms=200)).values():
-                    for record in records:
-                        request = Envelope.from_bytes(record.value or b"")
-                        payload = decode_payload(request)
-                        self.requests.append((request.station_id, payload))
-                        answer = await self.script(request, payload)
-                        if answer is not None:
-                            await reply(self.producer, request, answer, source=self.source)
-        finally:
-            await consumer.stop()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 TOKENS = {"APP-1": ("Accepted", "DRIVER-1"), "APP-2": ("Accepted", "DRIVER-2"), "BLOCKED": ("Blocked", None)}
@@ -82,17 +38,6 @@ TOKENS = {"APP-1": ("Accepted", "DRIVER-1"), "APP-2": ("Accepted", "DRIVER-2"), 
 async def auth_script(request: Envelope, payload: Any) -> Event | None:
     known = TOKENS.get(payload.id_token.id_token)
     return AuthorizationDecision(status=known[0], driver_id=known[1]) if known else None  # unknown: silent
-
-
-class Stations:
-    """What the stations behind the fake gateway do: per station id, a function of the command."""
-
-    def __init__(self) -> None:
-        self.behaviour: dict[str, Callable[[StationCommand], Awaitable[StationCommandResult | None]]] = {}
-
-    async def __call__(self, request: Envelope, command: StationCommand) -> Event | None:
-        handle = self.behaviour.get(request.station_id or "")
-        return await handle(command) if handle else StationCommandResult(outcome="offline", action=command.action)
 
 
 def accepted(command: StationCommand) -> StationCommandResult:
@@ -280,34 +225,3 @@ async def test_station_rejecting_erring_or_not_answering(service: RunningSession
 
 async def _silent(command: StationCommand) -> None:
     return None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-_background: set[asyncio.Task[Any]] = set()
-
-
-def _soon(coroutine: Awaitable[Any]) -> None:
-    """What the station does right after answering (its message races the answer on the bus)."""
-    task = asyncio.ensure_future(coroutine)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-
-
-async def presence(service: RunningSession, cp: StationSim, *, connected: bool) -> None:
-    """Wait until the service has consumed the station's (dis)connect: remote starts depend on it."""
-
-    async def seen() -> bool:
-        response = await service.api.get(f"/api/v1/station-presence/{cp.station_id}", headers=ADMIN)
-        return response.status_code == 200 and response.json()["connected"] is connected
-
-    await eventually(seen, what=f"{cp.station_id} to be {'connected' if connected else 'disconnected'}")
-
-
-async def online(service: RunningSession, station_id: str, version: str = "ocpp1.6") -> StationSim:
-    cp = service.station(station_id, version)
-    await cp.connect()
-    await presence(service, cp, connected=True)
-    return cp

@@ -2,7 +2,8 @@
 
 A tansu broker (Kafka-compatible, topics in memory) and every service as its own process, each with
 a SQLite store under ./data. The admin token comes from VOLTLINE_ADMIN_TOKEN, else from
-data/admin-token, else is generated and written there. Ctrl-C stops everything it started.
+data/admin-token, else is generated; either way it is (re)written to data/admin-token, where the banner
+and the docs tell users to read it. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -21,15 +22,14 @@ from voltline_devinfra.tansu import TansuBroker
 
 
 def admin_token(data_dir: Path) -> str:
-    token = os.environ.get("VOLTLINE_ADMIN_TOKEN")
-    if token:
-        return token
+    """The token the services accept, always also in data/admin-token (owner-only), as the banner says."""
     path = data_dir / "admin-token"
-    if path.exists() and path.read_text().strip():
-        return path.read_text().strip()
-    token = secrets.token_urlsafe(32)
-    path.write_text(token + "\n")
-    path.chmod(0o600)
+    stored = path.read_text().strip() if path.exists() else ""
+    token = os.environ.get("VOLTLINE_ADMIN_TOKEN", "").strip() or stored or secrets.token_urlsafe(32)
+    if token != stored:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(token + "\n")
     return token
 
 

@@ -90,6 +90,7 @@ def build(settings: AuthSettings) -> FastAPI:
         settle=recorder.flush,
         cache_window=retention,
         boot_sync_delay=timedelta(seconds=settings.boot_sync_delay_s),
+        type_match=settings.id_token_type_match,
     )
     syncer = StationSyncer(
         ctx,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from voltline_chassis.settings import ServiceSettings
 
@@ -15,6 +17,11 @@ class AuthSettings(ServiceSettings):
     unknown_station_policy: UnknownStationPolicy = UnknownStationPolicy.REJECT
     heartbeat_interval_s: int = Field(default=300, ge=1)
     boot_retry_interval_s: int = Field(default=60, ge=1)
+    id_token_type_match: Literal["value", "exact"] = Field(
+        default="value",
+        description="value: a token whose type differs from the registered one matches on its value when that "
+        "names one holder unambiguously; exact: 2.x types must match (1.6 always matches on the value).",
+    )
     # Decisions
     decision_cache_ttl_s: float = Field(default=5.0, ge=0, description="How stale another replica's change may be.")
     decision_log_retention_days: int = Field(default=30, ge=1, description="Also: how long a station may cache.")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from voltline_events.payloads import AuthorizationDecision, StationTransaction
+from voltline_events.payloads import AuthorizationDecision, StationTransaction, TransactionRefused
 
 START = {"connectorId": 2, "idTag": "CARD-1", "meterStart": 12000, "timestamp": "2024-05-01T08:00:00Z"}
 
@@ -32,3 +32,17 @@ async def test_start_falls_back_to_invalid_when_auth_is_late(answer: Any, bus: A
     reply = await answer([2, "s1", "StartTransaction", START])
     assert reply[2]["idTagInfo"] == {"status": "Invalid"}
     assert bus.events[0].kind == "started"  # type: ignore[attr-defined]
+
+
+async def test_a_refused_start_is_published_after_the_start(answer: Any, bus: Any) -> None:
+    bus.decision = AuthorizationDecision(status="Blocked")
+    reply = await answer([2, "s1", "StartTransaction", START])
+    assert reply[2]["idTagInfo"] == {"status": "Blocked"}
+    started, refused = bus.events
+    assert isinstance(started, StationTransaction) and isinstance(refused, TransactionRefused)
+    assert (refused.transaction_id, refused.status, refused.id_token.id_token) == (
+        started.transaction_id,
+        "Blocked",
+        "CARD-1",
+    )
+    assert refused.timestamp == started.timestamp

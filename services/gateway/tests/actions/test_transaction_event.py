@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from voltline_events.payloads import AuthorizationDecision, StationTransaction
+from voltline_events.payloads import AuthorizationDecision, StationTransaction, TransactionRefused
 
 
 def event(kind: str, seq: int, **extra: Any) -> dict[str, Any]:
@@ -43,3 +43,16 @@ async def test_id_token_falls_back_to_invalid_when_auth_is_late(answer: Any, bus
     token = {"idToken": "04A2B3", "type": "ISO14443"}
     reply = await answer([2, "1", "TransactionEvent", event("Started", 0, idToken=token)], "ocpp2.0.1")
     assert reply[2] == {"idTokenInfo": {"status": "Invalid"}}
+
+
+@pytest.mark.parametrize("kind", ["Started", "Updated", "Ended"])
+async def test_a_refused_token_of_a_running_transaction_is_published(answer: Any, bus: Any, kind: str) -> None:
+    bus.decision = AuthorizationDecision(status="Invalid")
+    token = {"idToken": "04A2B3", "type": "ISO14443"}
+    reply = await answer([2, "1", "TransactionEvent", event(kind, 0, idToken=token)], "ocpp2.0.1")
+    assert reply[2] == {"idTokenInfo": {"status": "Invalid"}}
+    refused = [e for e in bus.events if isinstance(e, TransactionRefused)]
+    if kind == "Ended":  # the token that stopped it: nothing to undo
+        assert refused == []
+    else:
+        assert [(r.transaction_id, r.status, r.id_token.type) for r in refused] == [("TX-9", "Invalid", "ISO14443")]

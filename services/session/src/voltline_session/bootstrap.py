@@ -21,6 +21,7 @@ from voltline_session.domain.energy import MeterPolicy
 from voltline_session.entrypoints.api import build_router
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.endings import confirm_sessions
 from voltline_session.service_layer.supervision import run_supervision
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_session.settings import SessionSettings
@@ -42,6 +43,8 @@ def build(settings: SessionSettings) -> FastAPI:
         suspect_after=timedelta(seconds=settings.session_suspect_after_s),
         link_window=timedelta(seconds=settings.remote_start_link_window_s),
         end_grace=timedelta(seconds=settings.session_end_grace_s),
+        silent_after=timedelta(seconds=settings.session_silent_after_s),
+        confirm_grace=timedelta(seconds=settings.session_confirm_grace_s),
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     rpc = RequestReplyClient(
@@ -73,6 +76,7 @@ def build(settings: SessionSettings) -> FastAPI:
             infra.relay,
             interval=settings.session_suspect_check_interval_s,
             retention=timedelta(days=settings.inbox_retention_days),
+            confirm=lambda: confirm_sessions(ctx, commands),
         )
         tasks.append(asyncio.create_task(supervision, name="session-supervision"))
 

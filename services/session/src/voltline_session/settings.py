@@ -23,6 +23,18 @@ class SessionSettings(ServiceSettings):
         description="A 2.x end missing some of its transaction's messages waits this long for them before "
         "session.ended goes out.",
     )
+    session_silent_after_s: float = Field(
+        default=7200.0,
+        gt=0,
+        description="An active session whose transaction nothing was heard of for this long is checked with the "
+        "station (GetTransactionStatus / TriggerMessage MeterValues).",
+    )
+    session_confirm_grace_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A session in doubt (its station rebooted, or it was silent) that the station does not confirm "
+        "within this is ended (StationRebooted / Unconfirmed).",
+    )
     max_power_kw: float = Field(
         default=1000.0, gt=0, description="Fastest plausible charging; larger meter jumps are treated as bad data."
     )

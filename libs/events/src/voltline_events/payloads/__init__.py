@@ -4,6 +4,7 @@ from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, S
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 from voltline_events.payloads.billing import CdrCreated
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
+from voltline_events.payloads.refusals import TransactionRefused
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
     BootNotification,
@@ -42,4 +43,5 @@ __all__ = [
     "StationMessage",
     "StationRegistered",
     "StationTransaction",
+    "TransactionRefused",
 ]

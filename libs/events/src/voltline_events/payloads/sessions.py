@@ -99,6 +99,12 @@ class SessionEnded(Event):
     soc_end_percent: float | None = None
     reconciled: bool = Field(default=False, description="Created from an end whose start was never seen.")
     closed_by_operator: bool = Field(default=False, description="Ended by an operator, not by the station (yet).")
+    ended_by: str | None = Field(
+        default=None,
+        description="Who ended it: 'station' (its own end message), 'operator:<name>', or 'voltline' (the CSMS's "
+        "rules: StationRebooted, ConnectorReused, UnknownToStation, Unconfirmed; see docs/sessions.md).",
+    )
+    end_detail: str | None = Field(default=None, description="Why, in words, when not the station ended it.")
     anomalies: list[str] = Field(
         default_factory=list, description="What was odd about the station's data (meter_reset, ...); see docs."
     )

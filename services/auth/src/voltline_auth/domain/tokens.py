@@ -109,7 +109,9 @@ class Decision:
 def decide(lookup: Lookup, *, now: datetime, purpose: str, active_sessions: int | None = None) -> Decision:
     """The authorisation answer. `active_sessions`: the driver's other running sessions, when it matters."""
     if lookup.ambiguous:
-        return Decision("Invalid", "id token matches tokens of several types; ask with its type")
+        return Decision(
+            "Invalid", "id token matches tokens of several types that belong to different holders; ask with its type"
+        )
     if lookup.view is None:
         return Decision("Unknown", "id token not registered")
     view, token = lookup.view, lookup.view.token
@@ -140,11 +142,30 @@ def needs_session_count(lookup: Lookup, purpose: str) -> bool:
     )
 
 
-def pick(candidates: list[TokenView], presented_type: str, ocpp_version: str) -> Lookup:
-    """Choose among tokens with the presented id: the exact type, else (1.6 only) the single one there is."""
+# How a presented token's type must match the registered one (VOLTLINE_ID_TOKEN_TYPE_MATCH, docs/auth.md):
+# "value" (default): the exact type if registered, else the value alone when it names one token holder
+# unambiguously (stations send the same card as Local in Authorize and ISO14443 in TransactionEvent);
+# "exact": 2.x types must match exactly (1.6 has no types and always matches on the value).
+TYPE_MATCH_VALUE = "value"
+TYPE_MATCH_EXACT = "exact"
+
+
+def _one_holder(candidates: list[TokenView]) -> bool:
+    """Registrations of one value that would all get the same answer: the same driver, standing and group."""
+    first = candidates[0].token
+    return all(
+        (c.token.driver_id, c.token.status, c.token.group_id, c.token.expires_at)
+        == (first.driver_id, first.status, first.group_id, first.expires_at)
+        for c in candidates
+    )
+
+
+def pick(candidates: list[TokenView], presented_type: str, ocpp_version: str, match: str = TYPE_MATCH_VALUE) -> Lookup:
+    """Choose among tokens with the presented value: the exact type first; else (the "value" rule, and always in
+    1.6, which has no types) the value alone, when all its registrations are one holder's; else ambiguous."""
     exact = [c for c in candidates if c.token.type == presented_type]
     if exact:
         return Lookup(exact[0])
-    if ocpp_version == "ocpp1.6" and candidates:
-        return Lookup(candidates[0]) if len(candidates) == 1 else Lookup(None, ambiguous=True)
-    return Lookup(None)
+    if not candidates or (match == TYPE_MATCH_EXACT and ocpp_version != "ocpp1.6"):
+        return Lookup(None)
+    return Lookup(candidates[0]) if _one_holder(candidates) else Lookup(None, ambiguous=True)

@@ -11,7 +11,7 @@ from voltline_chassis.security import AdminPrincipal, require_role
 
 from voltline_auth.domain.access import ApiKey, AuditEntry, Role
 from voltline_auth.domain.tokens import normalise
-from voltline_auth.entrypoints.common import Limit, Offset, Page, not_found
+from voltline_auth.entrypoints.common import Limit, Offset, Page, fetch_size, not_found
 from voltline_auth.service_layer import access as uc
 from voltline_auth.service_layer.context import AuthContext
 
@@ -82,7 +82,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("/api-keys", dependencies=admin)
     async def list_keys(role: Role | None = None, limit: Limit = 100, offset: Offset = 0) -> Page[ApiKeyOut]:
-        found = await uc.list_keys(ctx, role=role, limit=limit, offset=offset)
+        found = await uc.list_keys(ctx, role=role, limit=fetch_size(limit), offset=offset)
         return Page[ApiKeyOut].of([ApiKeyOut.of(k) for k in found], limit, offset)
 
     @router.get("/api-keys/{key_id}", dependencies=admin)
@@ -112,7 +112,14 @@ def build_router(ctx: AuthContext) -> APIRouter:
     ) -> Page[AuditOut]:
         """Every change made through the API, newest first."""
         found: list[AuditEntry] = await uc.list_audit(
-            ctx, actor=actor, action=action, target_id=target_id, since=since, until=until, limit=limit, offset=offset
+            ctx,
+            actor=actor,
+            action=action,
+            target_id=target_id,
+            since=since,
+            until=until,
+            limit=fetch_size(limit),
+            offset=offset,
         )
         return Page[AuditOut].of([AuditOut(**e.__dict__) for e in found], limit, offset)
 
@@ -130,7 +137,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
             station_id=station_id,
             key=normalise(id_token) if id_token else None,
             status=status,
-            limit=limit,
+            limit=fetch_size(limit),
             offset=offset,
         )
         items = [DecisionOut(id_token=r.pop("id_token_key"), **{k: v for k, v in r.items() if k != "id"}) for r in rows]

@@ -11,7 +11,16 @@ from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_auth.domain.local_lists import LocalList
 from voltline_auth.entrypoints.api_tokens import IdTokenOut
-from voltline_auth.entrypoints.common import Limit, ListIdStr, Offset, Page, TokenTypeQuery, conflict, not_found
+from voltline_auth.entrypoints.common import (
+    Limit,
+    ListIdStr,
+    Offset,
+    Page,
+    TokenTypeQuery,
+    conflict,
+    fetch_size,
+    not_found,
+)
 from voltline_auth.service_layer import local_lists as uc
 from voltline_auth.service_layer import tokens as tok
 from voltline_auth.service_layer.context import AuthContext
@@ -62,7 +71,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("", dependencies=viewer)
     async def list_(limit: Limit = 100, offset: Offset = 0) -> Page[LocalListOut]:
-        found = await uc.list_lists(ctx, limit=limit, offset=offset)
+        found = await uc.list_lists(ctx, limit=fetch_size(limit), offset=offset)
         return Page[LocalListOut].of([LocalListOut.of(x) for x in found], limit, offset)
 
     @router.get("/{list_id}", dependencies=viewer)
@@ -87,7 +96,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
     @router.get("/{list_id}/entries", dependencies=viewer)
     async def entries(list_id: str, limit: Limit = 100, offset: Offset = 0) -> Page[IdTokenOut]:
         try:
-            found = await uc.list_entries(ctx, list_id, limit=limit, offset=offset)
+            found = await uc.list_entries(ctx, list_id, limit=fetch_size(limit), offset=offset)
         except uc.ListNotFound:
             raise _missing_list(list_id) from None
         return Page[IdTokenOut].of([IdTokenOut.of(t) for t in found], limit, offset)

@@ -11,7 +11,17 @@ from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_auth.domain.stations import InvalidStation, Station
 from voltline_auth.domain.sync import StationSync
-from voltline_auth.entrypoints.common import Limit, ListIdStr, Offset, Page, StationIdStr, conflict, invalid, not_found
+from voltline_auth.entrypoints.common import (
+    Limit,
+    ListIdStr,
+    Offset,
+    Page,
+    StationIdStr,
+    conflict,
+    fetch_size,
+    invalid,
+    not_found,
+)
 from voltline_auth.service_layer import rotation
 from voltline_auth.service_layer import stations as uc
 from voltline_auth.service_layer.context import AuthContext
@@ -158,7 +168,7 @@ def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
 
     @router.get("", dependencies=viewer)
     async def list_(status: Status | None = None, limit: Limit = 100, offset: Offset = 0) -> Page[StationOut]:
-        found = await uc.list_stations(ctx, status=status, limit=limit, offset=offset)
+        found = await uc.list_stations(ctx, status=status, limit=fetch_size(limit), offset=offset)
         return Page[StationOut].of([StationOut.of(s, sync) for s, sync in found], limit, offset)
 
     @router.get("/{station_id}", dependencies=viewer)

@@ -10,7 +10,16 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_auth.domain.tokens import Driver, IdToken, IdTokenType, InvalidToken, TokenStatus
-from voltline_auth.entrypoints.common import Limit, Offset, Page, TokenTypeQuery, conflict, invalid, not_found
+from voltline_auth.entrypoints.common import (
+    Limit,
+    Offset,
+    Page,
+    TokenTypeQuery,
+    conflict,
+    fetch_size,
+    invalid,
+    not_found,
+)
 from voltline_auth.service_layer import drivers as drv
 from voltline_auth.service_layer import tokens as tok
 from voltline_auth.service_layer.context import AuthContext
@@ -123,7 +132,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> Page[DriverOut]:
-        found = await drv.list_drivers(ctx, q=q, limit=limit, offset=offset)
+        found = await drv.list_drivers(ctx, q=q, limit=fetch_size(limit), offset=offset)
         return Page[DriverOut].of([_driver_out(d) for d in found], limit, offset)
 
     @router.get("/drivers/{driver_id}", dependencies=viewer)
@@ -192,7 +201,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
             status=status,
             token_type=type,
             group_id=group_id,
-            limit=limit,
+            limit=fetch_size(limit),
             offset=offset,
         )
         return Page[IdTokenOut].of([IdTokenOut.of(t) for t in found], limit, offset)

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import BaseModel, Field
+from pydantic import Field
+from voltline_chassis.paging import Limit, Offset, Page, fetch_size
 from voltline_chassis.problems import Problem
 
-T = TypeVar("T")
+__all__ = ["Limit", "Offset", "Page", "fetch_size"]
 
 IDENTIFIER = r"^[a-zA-Z0-9*\-_=:+|@.]+$"  # OCPP identifierString
 StationIdStr = Annotated[str, Field(min_length=1, max_length=48, pattern=IDENTIFIER)]
 ListIdStr = Annotated[str, Field(min_length=1, max_length=48, pattern=IDENTIFIER)]
-Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip; pass the previous page's next_offset.")]
 TokenTypeQuery = Annotated[
     str | None, Query(description="The token's type, needed only when several tokens share the id.")
 ]
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_offset: int | None = Field(description="Offset of the next page; null on the last one.")
-
-    @classmethod
-    def of(cls, items: Sequence[Any], limit: int, offset: int) -> Any:
-        return cls(items=list(items), next_offset=offset + limit if len(items) == limit else None)
 
 
 def invalid(field: str, message: str, title: str = "Invalid request") -> Problem:

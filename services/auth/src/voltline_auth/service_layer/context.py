@@ -40,6 +40,8 @@ class AuthContext:
     # How long a station may keep a token in its authorisation cache, as far as we are concerned.
     cache_window: timedelta = timedelta(days=30)
     boot_sync_delay: timedelta = timedelta(seconds=2)
+    # How a presented token type must match the registered one: "value" or "exact" (domain.tokens.pick).
+    type_match: str = "value"
 
 
 async def audit(

@@ -31,7 +31,7 @@ async def decide_authorization(
 ) -> AuthorizationDecision:
     started = time.perf_counter()
     key = normalise(request.id_token.id_token)
-    lookup = pick(await ctx.tokens.get(key), request.id_token.type, request.ocpp_version)
+    lookup = pick(await ctx.tokens.get(key), request.id_token.type, request.ocpp_version, ctx.type_match)
     active = None
     if needs_session_count(lookup, request.purpose):
         assert lookup.view is not None and lookup.view.token.driver_id is not None

@@ -6,8 +6,11 @@ station hears back), but not for one after the other.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from voltline_events import Event
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationPurpose, AuthorizationRequested
+from voltline_events.payloads.refusals import TransactionRefused
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
@@ -44,3 +47,23 @@ async def publish_and_authorize(
     if isinstance(answer, AuthorizationDecision):
         return answer
     return AuthorizationDecision(status=fallback) if fallback is not None else None  # type: ignore[arg-type]
+
+
+async def publish_refusal(
+    ctx: CallContext,
+    decision: AuthorizationDecision,
+    id_token: IdToken,
+    transaction_id: str,
+    timestamp: datetime | str,
+) -> None:
+    """A transaction's token was refused: say so after the transaction's own event, so its session ends."""
+    if decision.status == "Accepted":
+        return
+    refused = TransactionRefused(
+        ocpp_version=ctx.ocpp_version,  # type: ignore[arg-type]
+        transaction_id=transaction_id,
+        id_token=id_token,
+        status=decision.status,
+        timestamp=timestamp,  # type: ignore[arg-type]
+    )
+    await ctx.bus.publish(refused, station_id=ctx.station_id, message_id=ctx.message_id)

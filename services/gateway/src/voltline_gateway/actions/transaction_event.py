@@ -8,7 +8,7 @@ from typing import Any
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
-from voltline_gateway.actions.decisions import publish_and_authorize
+from voltline_gateway.actions.decisions import publish_and_authorize, publish_refusal
 from voltline_gateway.domain.normalise import transaction_event
 
 
@@ -28,4 +28,8 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         transaction_id=event.payload["transaction_id"],
     )
     assert decision is not None
+    if payload["eventType"] != "Ended":  # a refused stop token does not undo a transaction that has ended
+        refused_token = IdToken(id_token=token["idToken"], type=token["type"])
+        transaction_id = event.payload["transaction_id"]
+        await publish_refusal(ctx, decision, refused_token, transaction_id, payload["timestamp"])
     return {"idTokenInfo": decision.id_token_info()}

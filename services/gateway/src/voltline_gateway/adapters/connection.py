@@ -24,6 +24,8 @@ _call_ids = itertools.count(1)
 # What a station the registry does not know may send (admitted by VOLTLINE_GATEWAY_UNKNOWN_STATIONS=admit):
 # enough to be told Pending/Rejected by the auth service, nothing that creates business data.
 UNREGISTERED_MAY_SEND = frozenset({"BootNotification", "Heartbeat"})
+# OCPP 2.0.1 B02.FR.09 (and 1.6 4.2): a station told Pending or Rejected may only boot (again) until Accepted.
+NOT_ACCEPTED = frozenset({"Pending", "Rejected"})
 
 
 class StationGone(Exception):
@@ -93,6 +95,12 @@ class StationConnection:
         return self._bucket.refused_in_a_row
 
     def refusal(self, action: str) -> OcppError | None:
+        if self.boot_status in NOT_ACCEPTED and action != "BootNotification":
+            return OcppError(
+                "SecurityError",
+                f"station was answered {self.boot_status} at boot: only BootNotification is accepted until it is "
+                "Accepted",
+            )
         if self.profile is not None:
             return None
         entry = self._registry.get(self.station_id)

@@ -145,3 +145,57 @@ class SessionRepository:
             .values(suspect=False, suspect_since=None)
         )
         await self._db.execute(stmt)
+
+    async def active_on_bay(self, station_id: str, bay: int) -> list[Session]:
+        c = sessions.c
+        query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
+        return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
+
+    async def mark_rebooted(self, station_id: str, now: datetime) -> int:
+        """The station rebooted: its active sessions are in doubt until it speaks of them again."""
+        c = sessions.c
+        stmt = (
+            update(sessions)
+            .where(c.station_id == station_id, c.status == "active")
+            .values(doubt="rebooted", doubt_since=now, checked_at=None)
+        )
+        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+    async def mark_silent(self, heard_before: datetime, now: datetime) -> int:
+        """Active sessions whose transaction nothing was heard of since `heard_before` are in doubt."""
+        c = sessions.c
+        stmt = (
+            update(sessions)
+            .where(
+                c.status == "active",
+                c.doubt.is_(None),
+                or_(c.heard_at < heard_before, and_(c.heard_at.is_(None), c.updated_at < heard_before)),
+            )
+            .values(doubt="silent", doubt_since=now, checked_at=None)
+        )
+        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+
+    async def unchecked_doubts(self, now: datetime, limit: int) -> list[Session]:
+        """Sessions in doubt the station was not asked about yet; marked as asked now."""
+        c = sessions.c
+        query = (
+            select(sessions)
+            .where(c.status == "active", c.doubt.is_not(None), c.checked_at.is_(None))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        found = [_from_row(row) for row in await self._db.execute(query)]
+        if found:
+            ids = [s.session_id for s in found]
+            await self._db.execute(update(sessions).where(c.session_id.in_(ids)).values(checked_at=now))
+        return found
+
+    async def expired_doubts(self, doubted_before: datetime, limit: int) -> list[Session]:
+        c = sessions.c
+        query = (
+            select(sessions)
+            .where(c.status == "active", c.doubt.is_not(None), c.doubt_since < doubted_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_from_row(row) for row in await self._db.execute(query)]

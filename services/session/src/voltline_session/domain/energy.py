@@ -17,6 +17,10 @@ Rules (docs/sessions.md explains them with examples):
   new value is below a tenth of the old one and plausible, it counts as energy since the register restarted
   at zero; any other step backwards counts nothing (never bill a guess).
 - A jump up that is not physically possible counts nothing.
+- A step down of less than `ROUNDING_WH` is rounding (a whole-Wh meterStop after decimal readings), not
+  an anomaly: it counts nothing and the higher value stays the reference.
+- Once a session has ended, readings timestamped after its end stay on the timeline (`after_end`) but
+  count nothing: the energy of a closed session is what billing priced.
 Every such decision is recorded as an anomaly on the session.
 """
 
@@ -32,6 +36,10 @@ from voltline_session.domain.meter import BEGIN, END, ENERGY, Reading
 _ROLLOVER_MODULI = sorted({10**k for k in range(5, 13)} | {2**16, 2**31, 2**32})
 _TENTH = Decimal("0.1")
 _RANK = {"begin": 0, "sample": 1, "end": 2}
+# Registers are reported with different resolutions (1.6 meterStop in whole Wh, readings in decimal Wh or kWh
+# with 3 decimals): a value this much below the previous one is the same register, rounded.
+ROUNDING_WH = Decimal(1)
+AFTER_END = "after_end"
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,10 @@ class _Walk:
         prev = self.last
         assert prev is not None
         seconds = _seconds(prev, point)
+        if prev.register_wh - ROUNDING_WH < point.register_wh < prev.register_wh:
+            # Rounding: nothing counted, and the (higher) previous value stays the reference.
+            self.timeline.append(TimelineEntry(point.at, point.register_wh, self.total, point.kind, point.source))
+            return
         if point.register_wh >= prev.register_wh:
             delta = point.register_wh - prev.register_wh
             if self.policy.plausible(delta, seconds):
@@ -163,9 +175,9 @@ def _outlier(prev: Point, point: Point, nxt: Point | None, policy: MeterPolicy) 
     """Why `point` should be ignored given its neighbours, if it should."""
     if nxt is None:
         return "meter_stop_zero_ignored" if point.register_wh == 0 < prev.register_wh else None
-    if point.register_wh == prev.register_wh or not prev.register_wh <= nxt.register_wh:
+    if point.register_wh == prev.register_wh or not prev.register_wh - ROUNDING_WH < nxt.register_wh:
         return None
-    if prev.register_wh <= point.register_wh <= nxt.register_wh:
+    if prev.register_wh - ROUNDING_WH < point.register_wh < nxt.register_wh + ROUNDING_WH:
         return None
     around = nxt.register_wh - prev.register_wh
     return "meter_outlier_ignored" if policy.plausible(around, _seconds(prev, nxt)) else None
@@ -195,6 +207,11 @@ def compute_energy(
     """Energy delivered so far (or in total, once ended), with the register values it rests on."""
     walk = _Walk(policy or MeterPolicy())
     points = _points(readings, meter_start_wh, started_at, meter_stop_wh, ended_at)
+    if ended_at is not None:
+        late = [p for p in points if p.at > ended_at]
+        points = [p for p in points if p.at <= ended_at]
+        for point in late:  # kept on the timeline, never counted: a closed session's energy is final
+            walk.timeline.append(TimelineEntry(point.at, point.register_wh, None, point.kind, point.source, AFTER_END))
     if points and all(p.kind != "begin" for p in points):
         walk.note("meter_start_missing")
     points = _drop_implausible_start(points, walk)

@@ -4,6 +4,11 @@ Observations come from 1.6 StatusNotification (per connector) and 2.x Transactio
 (and the few 2.x connector statuses that say something: unplugged, faulted). They are kept per station
 bay and laid over a session's window by the station's timestamps, so late or reordered ones land where
 they belong. Time without an EV connected belongs to no period.
+
+Energy overrules labels: a step of the register (between two consecutive counted readings) that delivered
+energy while no part of it was labelled charging is charging time, whatever the station called it (a 2.x
+station saying EVConnected, then only later Charging). So idle (parking) time never has energy, and an
+idle fee never applies while energy is delivered.
 """
 
 from __future__ import annotations
@@ -86,6 +91,36 @@ def _segments(started_at: datetime, ended_at: datetime, observations: Iterable[O
     return [(bounds[i], bounds[i + 1], state) for i, (_, state) in enumerate(changes)]
 
 
+def _merged(segments: list[Segment]) -> list[Segment]:
+    out: list[Segment] = []
+    for start, end, state in segments:
+        if end <= start:
+            continue
+        if out and out[-1][2] == state and out[-1][1] == start:
+            out[-1] = (out[-1][0], end, state)
+        else:
+            out.append((start, end, state))
+    return out
+
+
+def _energy_is_charging(segments: list[Segment], cumulative: Sequence[tuple[datetime, Decimal]]) -> list[Segment]:
+    """Register steps with energy and no charging label become charging time (energy overrules labels)."""
+    flowing: list[tuple[datetime, datetime]] = []
+    for (a, e0), (b, e1) in pairwise(sorted(cumulative)):
+        if e1 > e0 and b > a and not any(s == "charging" and _overlap(a, b, x, y) > 0 for x, y, s in segments):
+            flowing.append((a, b))
+    if not flowing:
+        return segments
+    cuts = sorted({t for a, b in flowing for t in (a, b)} | {t for x, y, _ in segments for t in (x, y)})
+    pieces: list[Segment] = []
+    for start, end, state in segments:
+        inner = [start, *(t for t in cuts if start < t < end), end]
+        for x, y in pairwise(inner):
+            forced = any(a <= x and y <= b for a, b in flowing)
+            pieces.append((x, y, "charging" if forced else state))
+    return _merged(pieces)
+
+
 def _overlap(a: datetime, b: datetime, c: datetime, d: datetime) -> float:
     return max(0.0, (min(b, d) - max(a, c)).total_seconds())
 
@@ -129,7 +164,7 @@ def build_periods(
     """Consecutive periods covering the session except unplugged time; their energies sum to the total."""
     if ended_at <= started_at:
         return []
-    segments = _segments(started_at, ended_at, observations)
+    segments = _energy_is_charging(_segments(started_at, ended_at, observations), cumulative)
     shares = _allocate(segments, cumulative)
     # Round running totals, not parts, so the parts add up to the total exactly.
     marks, running = [0], Decimal(0)

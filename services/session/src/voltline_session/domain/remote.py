@@ -104,3 +104,37 @@ def verdict(
         return Verdict("call_error", None, f"Station {station_id} refused {action} with {error_code}{desc}.")
     desc = f": {error_description}" if error_description else ""
     return Verdict("invalid", None, f"The gateway did not send {action} to station {station_id}{desc}.")
+
+
+def check_command(ocpp_version: str, transaction_id: str, bay: int) -> tuple[str, dict[str, Any]]:
+    """Ask a station about a transaction: 2.x GetTransactionStatus; 1.6 has no such call, so it is asked to send
+    the connector's MeterValues (TriggerMessage), which carry the transaction id while it still runs."""
+    if ocpp_version == OCPP16:
+        payload: dict[str, Any] = {"requestedMessage": "MeterValues"}
+        if bay > 0:
+            payload["connectorId"] = bay
+        return "TriggerMessage", payload
+    return "GetTransactionStatus", {"transactionId": transaction_id}
+
+
+def station_forgot(ocpp_version: str, action: str, payload: dict[str, Any] | None) -> bool:
+    """Whether the station's answer says it no longer knows the transaction (nothing more will come of it).
+
+    2.x: GetTransactionStatus with ongoingIndicator false and no messages queued, or a RequestStopTransaction
+    Rejected with reasonCode TxNotFound. 1.6: RemoteStopTransaction Rejected (a 1.6 station rejects it only for
+    a transaction it does not have).
+    """
+    payload = payload or {}
+    if action == "GetTransactionStatus":
+        return payload.get("ongoingIndicator") is False and not payload.get("messagesInQueue", False)
+    if payload.get("status") != "Rejected":
+        return False
+    if action == "RemoteStopTransaction":
+        return True
+    reason = str((payload.get("statusInfo") or {}).get("reasonCode", ""))
+    return action == "RequestStopTransaction" and reason.lower() == "txnotfound"
+
+
+def station_confirmed(action: str, payload: dict[str, Any] | None) -> bool:
+    """2.x GetTransactionStatus says the transaction is still going on (1.6 confirms by sending its MeterValues)."""
+    return action == "GetTransactionStatus" and (payload or {}).get("ongoingIndicator") is True

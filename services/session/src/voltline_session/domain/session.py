@@ -18,6 +18,16 @@ from voltline_session.domain.meter import as_utc
 
 Status = Literal["active", "completed"]
 CLOSED_BY_OPERATOR = "ClosedByOperator"
+# Endings voltline decides itself when the station will never end a session (docs/sessions.md, "Ending reasons").
+STATION_REBOOTED = "StationRebooted"
+CONNECTOR_REUSED = "ConnectorReused"
+UNKNOWN_TO_STATION = "UnknownToStation"
+UNCONFIRMED = "Unconfirmed"
+NOT_AUTHORIZED = "NotAuthorized"
+CSMS = "voltline"
+# Why a session is in doubt (checked with the station, then ended unless it speaks of it).
+DOUBT_REBOOTED = "rebooted"
+DOUBT_SILENT = "silent"
 MAX_PROBLEMS = 20
 
 
@@ -105,6 +115,10 @@ class Session:
     start_seq_no: int | None = None
     end_seq_no: int | None = None
     end_recorded_at: datetime | None = None
+    heard_at: datetime | None = None  # our clock: the last message of this transaction
+    doubt: str | None = None  # rebooted | silent: to be confirmed by the station, else ended
+    doubt_since: datetime | None = None
+    checked_at: datetime | None = None  # when the station was asked about it
 
     @property
     def bay(self) -> int:
@@ -158,6 +172,11 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
         "remote_start_id": session.remote_start_id if session.remote_start_id is not None else tx.remote_start_id,
         "offline": session.offline or tx.offline,
         "updated_at": now,
+        # The station still speaks of this transaction: whatever doubt there was is cleared.
+        "heard_at": now,
+        "doubt": None,
+        "doubt_since": None,
+        "checked_at": None,
     }
     if at >= session.last_event_at:
         changes["last_event_at"] = at
@@ -221,18 +240,47 @@ def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Sessi
 
 def close_by_operator(session: Session, *, by: str, reason: str | None, now: datetime) -> Session:
     """End a session the station will not end (it went silent); the station's own end still wins later."""
+    return end_by_csms(session, reason=CLOSED_BY_OPERATOR, by=by, detail=reason, now=now)
+
+
+def end_by_csms(session: Session, *, reason: str, detail: str | None, now: datetime, by: str = CSMS) -> Session:
+    """End a session the station will never end, at its last known reading (the station's own end still wins)."""
     ended_at = max(session.last_event_at, session.last_reading_at or session.started_at, session.started_at)
     return replace(
         session,
         status="completed",
         ended_at=ended_at,
-        stop_reason=CLOSED_BY_OPERATOR,
+        stop_reason=reason,
         closed_by=by,
-        close_reason=reason,
+        close_reason=detail[:255] if detail else None,
         suspect=False,
         suspect_since=None,
+        doubt=None,
+        doubt_since=None,
         updated_at=now,
         end_recorded_at=now,
+    )
+
+
+def confirmed(session: Session, now: datetime) -> Session:
+    """The station says the transaction is still going on: no more doubt."""
+    return replace(session, heard_at=now, doubt=None, doubt_since=None, checked_at=None)
+
+
+def ended_by(session: Session) -> str:
+    """'station', 'operator:<name>' or 'voltline', for the API and session.ended."""
+    if session.end_seen or session.closed_by is None:
+        return "station"
+    return session.closed_by if session.closed_by == CSMS else f"operator:{session.closed_by}"
+
+
+def superseded(older: Session, newer: Session) -> bool:
+    """A new transaction on the same bay ends an older active one: a bay charges one transaction at a time."""
+    return (
+        older.active
+        and older.session_id != newer.session_id
+        and older.bay == newer.bay
+        and older.started_at < newer.started_at
     )
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
+from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
@@ -61,6 +62,7 @@ def _answer(outcome: remote.CommandOutcome) -> s.CommandOut:
         station_response=outcome.station_response,
         remote_start_id=outcome.remote_start_id,
         session_id=outcome.session_id,
+        session_ended_reason=outcome.session_ended_reason,
     )
     if not v.accepted:
         status, code = _VERDICTS[v.kind]
@@ -83,21 +85,19 @@ def build_router(ctx: SessionContext, auth: remote.Authorizer, commands: remote.
         suspect: bool | None = None,
         from_: Annotated[AwareDatetime | None, Query(alias="from", description="Started at or after.")] = None,
         to: Annotated[AwareDatetime | None, Query(description="Started before.")] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
     ) -> s.SessionList:
         where = SessionFilter(station_id, status, driver_id, id_token, from_, to, suspect)
-        return s.SessionList(
-            items=[s.SessionOut.of(x) for x in await queries.list_sessions(ctx, where, limit=limit, offset=offset)]
-        )
+        found = await queries.list_sessions(ctx, where, limit=fetch_size(limit), offset=offset)
+        return s.SessionList.of([s.SessionOut.of(x) for x in found], limit, offset)
 
     # Declared before /sessions/{session_id}, which would otherwise take "active" for an id.
     @router.get("/sessions/active", dependencies=viewer)
-    async def live(station_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 1000) -> s.LiveList:
+    async def live(station_id: str | None = None, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> s.LiveList:
         where = SessionFilter(station_id=station_id, status="active")
-        return s.LiveList(
-            items=[s.LiveSession.of(x) for x in await queries.list_sessions(ctx, where, limit=limit, offset=0)]
-        )
+        found = await queries.list_sessions(ctx, where, limit=fetch_size(limit), offset=offset)
+        return s.LiveList.of([s.LiveSession.of(x) for x in found], limit, offset)
 
     @router.get("/sessions/{session_id}", dependencies=viewer)
     async def get_session(session_id: str) -> s.SessionOut:

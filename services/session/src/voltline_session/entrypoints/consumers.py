@@ -7,10 +7,15 @@ from collections.abc import Awaitable, Callable
 from pydantic import ValidationError
 from voltline_bus import Dispatcher
 from voltline_events import Envelope, UnknownEventError, decode_payload
-from voltline_events.payloads import ConnectorStatus, StationTransaction
+from voltline_events.payloads import ConnectorStatus, StationTransaction, TransactionRefused
 
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.recording import record_presence, record_status, record_transaction
+from voltline_session.service_layer.recording import (
+    record_presence,
+    record_refusal,
+    record_status,
+    record_transaction,
+)
 
 
 def _station(envelope: Envelope) -> str:
@@ -25,19 +30,30 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
         assert isinstance(tx, StationTransaction)
         await record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, tx)
 
+    async def refusal(envelope: Envelope) -> None:
+        refused = decode_payload(envelope)
+        assert isinstance(refused, TransactionRefused)
+        await record_refusal(ctx, _station(envelope), envelope.event_id, envelope.time, refused)
+
     async def connector_status(envelope: Envelope) -> None:
         status = decode_payload(envelope)
         assert isinstance(status, ConnectorStatus)
         await record_status(ctx, _station(envelope), envelope.event_id, envelope.time, status)
 
-    def presence(connected: bool | None) -> Callable[[Envelope], Awaitable[None]]:
+    def presence(connected: bool | None, *, booted: bool = False) -> Callable[[Envelope], Awaitable[None]]:
         async def handle(envelope: Envelope) -> None:
             try:
                 version = getattr(decode_payload(envelope), "ocpp_version", None)  # all but disconnects have one
             except (UnknownEventError, ValidationError):
                 version = None  # still a sign of life, whatever else is wrong with it
             await record_presence(
-                ctx, _station(envelope), envelope.event_id, envelope.time, ocpp_version=version, connected=connected
+                ctx,
+                _station(envelope),
+                envelope.event_id,
+                envelope.time,
+                ocpp_version=version,
+                connected=connected,
+                booted=booted,
             )
 
         return handle
@@ -45,10 +61,11 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
     return Dispatcher(
         {
             "station.transaction": transaction,
+            "station.transaction_refused": refusal,
             "station.connector_status": connector_status,
             "station.connected": presence(True),
             "station.disconnected": presence(False),
-            "station.boot_notification": presence(None),
+            "station.boot_notification": presence(None, booted=True),
             "station.heartbeat": presence(None),
             "station.meter_values": presence(None),  # outside any transaction: a sign of life, not session energy
             "station.message": presence(None),

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from voltline_chassis.paging import Page
 
 from voltline_session.domain.energy import TimelineEntry
 from voltline_session.domain.meter import BASE_UNIT, Reading
 from voltline_session.domain.periods import Period
-from voltline_session.domain.session import Session
+from voltline_session.domain.session import Session, ended_by
 from voltline_session.domain.stations import RemoteStart, StationState
 
 StationIdStr = Annotated[str, Field(min_length=1, max_length=48, pattern=r"^[a-zA-Z0-9*\-_=:+|@.]+$")]
@@ -53,10 +54,17 @@ class SessionOut(BaseModel):
     soc_percent: float | None
     charging_state: str | None
     stop_reason: str | None
+    ended_by: str | None = Field(
+        default=None, description="station, operator:<name>, or voltline (its ending rules; see stop_reason)."
+    )
+    end_detail: str | None = Field(default=None, description="Why voltline or an operator ended it.")
     remote_start_id: int | None
     reconciled: bool
     suspect: bool
     suspect_since: datetime | None
+    doubt: str | None = Field(
+        default=None, description="rebooted | silent: being confirmed with the station, ended unless it speaks of it."
+    )
     offline: bool
     anomalies: list[str]
     revision: int = Field(description="How often session.ended was published for it (late data revises it).")
@@ -65,13 +73,20 @@ class SessionOut(BaseModel):
 
     @classmethod
     def of(cls, s: Session, periods: list[Period] | None = None) -> SessionOut:
-        data = {name: getattr(s, name) for name in cls.model_fields if name != "periods"}
-        data["anomalies"] = list(s.anomalies)
+        data = {name: getattr(s, name) for name in cls.model_fields if name not in _DERIVED}
+        data.update(
+            anomalies=list(s.anomalies),
+            ended_by=None if s.active else ended_by(s),
+            end_detail=None if s.active or s.end_seen else s.close_reason,
+        )
         return cls(**data, periods=[PeriodOut.of(p) for p in periods] if periods is not None else None)
 
 
-class SessionList(BaseModel):
-    items: list[SessionOut]
+_DERIVED = frozenset({"periods", "ended_by", "end_detail"})
+
+
+class SessionList(Page[SessionOut]):
+    """A page of sessions, newest first (the paging convention of every list: README.md)."""
 
 
 class LiveSession(BaseModel):
@@ -94,8 +109,8 @@ class LiveSession(BaseModel):
         return cls(**{name: getattr(s, name) for name in cls.model_fields})
 
 
-class LiveList(BaseModel):
-    items: list[LiveSession]
+class LiveList(Page[LiveSession]):
+    """A page of active sessions, newest first."""
 
 
 class MeterValueOut(BaseModel):
@@ -152,6 +167,9 @@ class CommandOut(BaseModel):
     station_response: dict[str, Any] | None
     remote_start_id: int | None = None
     session_id: str | None = None
+    session_ended_reason: str | None = Field(
+        default=None, description="Set when the station's answer made voltline end the session (UnknownToStation)."
+    )
 
 
 class RemoteStartOut(BaseModel):

@@ -34,4 +34,8 @@ class SessionContext:
     end_grace: timedelta = timedelta(seconds=600)
     # Station clocks and ours disagree a little; a session may seem to start slightly before its request.
     clock_skew: timedelta = timedelta(seconds=60)
+    # A session whose transaction nothing was heard of this long is checked with the station ...
+    silent_after: timedelta = timedelta(hours=2)
+    # ... and, like the sessions of a station that rebooted, ended unless the station confirms it this soon.
+    confirm_grace: timedelta = timedelta(seconds=300)
     new_id: Callable[[], str] = new_session_id

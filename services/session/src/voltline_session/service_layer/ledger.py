@@ -31,6 +31,7 @@ from voltline_session.domain.periods import START_LOOKBACK, Period, build_period
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     Session,
+    ended_by,
     measured,
     missing_messages,
     ready_to_announce_end,
@@ -67,7 +68,9 @@ async def recompute(
         ended_at=session.ended_at,
         policy=ctx.policy,
     )
-    session = measured(session, energy, meter_stats(readings, energy))
+    # Readings after a closed session's end stay on its timeline but change none of its figures.
+    counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
+    session = measured(session, energy, meter_stats(counted, energy))
     missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id))
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
@@ -116,7 +119,9 @@ def ended_event(session: Session, derived: Derived, revision: int) -> SessionEnd
         soc_start_percent=session.soc_start_percent,
         soc_end_percent=session.soc_percent,
         reconciled=session.reconciled,
-        closed_by_operator=session.stop_reason == CLOSED_BY_OPERATOR,
+        closed_by_operator=session.stop_reason == CLOSED_BY_OPERATOR and not session.end_seen,
+        ended_by=ended_by(session),
+        end_detail=None if session.end_seen else session.close_reason,
         anomalies=list(session.anomalies),
         revision=revision,
     )

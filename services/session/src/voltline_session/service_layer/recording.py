@@ -10,12 +10,13 @@ from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
-from voltline_events.payloads import ConnectorStatus, StationTransaction
+from voltline_events.payloads import ConnectorStatus, StationTransaction, TransactionRefused
 
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
 from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, recompute
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
@@ -85,6 +86,23 @@ async def record_transaction(
         session, derived = await recompute(ctx, uow, session, now)
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
+        if before is None and tx.kind == "started" and not tx.offline and (tx.evse_id, tx.connector_id) != (None, None):
+            await end_superseded(ctx, uow, session, now)
+        await uow.commit()
+
+
+async def record_refusal(
+    ctx: SessionContext, station_id: str, event_id: UUID, seen_at: datetime, refused: TransactionRefused
+) -> None:
+    """The CSMS refused the token of a transaction: its session ends (NotAuthorized) unless already ended."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        await _touch(ctx, uow, station_id, seen_at, refused.ocpp_version, now)
+        session = await uow.sessions.by_transaction(station_id, refused.transaction_id)
+        if session is not None:
+            await end_refused(ctx, uow, session, refused.status, now)
         await uow.commit()
 
 
@@ -117,8 +135,12 @@ async def record_presence(
     *,
     ocpp_version: str | None,
     connected: bool | None,
+    booted: bool = False,
 ) -> None:
-    """Any other station event: the station is alive (and, for connects/boots, speaks this version)."""
+    """Any other station event: the station is alive (and, for connects/boots, speaks this version).
+
+    A boot means the station restarted: its active sessions are in doubt until it speaks of them again.
+    """
     now = ctx.clock()
     async with ctx.uow() as uow:
         if not await uow.inbox.first_time(CONSUMER, event_id):
@@ -126,4 +148,6 @@ async def record_presence(
         await _touch(ctx, uow, station_id, seen_at, ocpp_version, now)
         if connected is not None:
             await uow.stations.presence(station_id, connected=connected, at=seen_at)
+        if booted:
+            await uow.sessions.mark_rebooted(station_id, now)
         await uow.commit()

@@ -12,16 +12,20 @@ from typing import Any, Protocol
 from voltline_chassis.logging import get_logger
 
 from voltline_session.domain.remote import (
+    OCPP16,
     CommandNotPossible,
     StartRequest,
     Verdict,
+    check_command,
     start_command,
+    station_forgot,
     stop_command,
     verdict,
 )
-from voltline_session.domain.session import Session
+from voltline_session.domain.session import UNKNOWN_TO_STATION, Session
 from voltline_session.domain.stations import StationState
 from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.endings import end_session
 from voltline_session.service_layer.supervision import SessionAlreadyEnded, SessionNotFound
 
 log = get_logger(__name__)
@@ -99,6 +103,7 @@ class CommandOutcome:
     remote_start_id: int | None = None
     session_id: str | None = None
     driver_id: str | None = None
+    session_ended_reason: str | None = None  # voltline ended the session because of the station's answer
 
 
 async def _station(ctx: SessionContext, station_id: str) -> StationState:
@@ -197,10 +202,38 @@ async def remote_stop(ctx: SessionContext, commands: CommandSender, session_id: 
     found, answer = await _send(commands, station, action, payload, session.ocpp_version)
     if found.accepted:
         await _stop_requested(ctx, session)
-    log.info("remote stop", session_id=session_id, by=by, outcome=found.kind)
+    ended_reason = None
+    if found.kind == "rejected" and await _station_forgot(commands, station, session, action, answer):
+        detail = f"{action} rejected: the station does not know transaction {session.transaction_id}"
+        if await end_session(ctx, session_id, UNKNOWN_TO_STATION, detail) is not None:
+            ended_reason = UNKNOWN_TO_STATION
+            found = replace(found, message=f"{found.message} voltline ended the session ({UNKNOWN_TO_STATION}).")
+    log.info("remote stop", session_id=session_id, by=by, outcome=found.kind, ended=ended_reason)
     return CommandOutcome(
-        session.station_id, found, answer.payload, session.remote_start_id, session_id, session.driver_id
+        session.station_id,
+        found,
+        answer.payload,
+        session.remote_start_id,
+        session_id,
+        session.driver_id,
+        session_ended_reason=ended_reason,
     )
+
+
+async def _station_forgot(
+    commands: CommandSender, station: StationState, session: Session, action: str, answer: CommandAnswer
+) -> bool:
+    """A rejected stop: does the station still have the transaction? (2.x asks GetTransactionStatus.)"""
+    if station_forgot(session.ocpp_version, action, answer.payload):
+        return True
+    if session.ocpp_version == OCPP16:
+        return False
+    check, payload = check_command(session.ocpp_version, session.transaction_id, session.bay)
+    try:
+        _, status_answer = await _send(commands, station, check, payload, session.ocpp_version)
+    except (Unanswered, StationOffline):
+        return False
+    return status_answer.outcome == "answered" and station_forgot(session.ocpp_version, check, status_answer.payload)
 
 
 async def _stop_requested(ctx: SessionContext, session: Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from voltline_chassis.logging import get_logger
@@ -68,14 +69,24 @@ async def close_session(ctx: SessionContext, session_id: str, *, by: str, reason
     return session
 
 
-async def run_supervision(ctx: SessionContext, relay: OutboxRelay, *, interval: float, retention: timedelta) -> None:
-    """Forever, every `interval` seconds: silence checks and held-back ends; hourly: purge old inbox/outbox rows."""
+async def run_supervision(
+    ctx: SessionContext,
+    relay: OutboxRelay,
+    *,
+    interval: float,
+    retention: timedelta,
+    confirm: Callable[[], Awaitable[object]] | None = None,
+) -> None:
+    """Forever, every `interval` seconds: silence checks, held-back ends and sessions in doubt (`confirm`);
+    hourly: purge old inbox/outbox rows."""
     housekeeping_every = max(1, int(3600 / interval))
     rounds = 0
     while True:
         try:
             await mark_silent_stations(ctx)
             await announce_held_ends(ctx)
+            if confirm is not None:
+                await confirm()
             if rounds % housekeeping_every == 0:
                 async with ctx.uow() as uow:
                     await purge_inbox(uow.session, retention)

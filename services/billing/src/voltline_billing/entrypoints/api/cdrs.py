@@ -15,7 +15,7 @@ from voltline_chassis.problems import Problem
 from voltline_billing.domain.cdr import CSV_COLUMNS, cdr_json, csv_row
 from voltline_billing.domain.money import fmt
 from voltline_billing.domain.ocpi import ocpi_cdr
-from voltline_billing.entrypoints.api.common import VIEWER, Limit, Offset, call, invalid, items
+from voltline_billing.entrypoints.api.common import VIEWER, Limit, Offset, call, fetch_size, invalid, page
 from voltline_billing.service_layer import sessions as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -47,9 +47,9 @@ def build_router(ctx: BillingContext) -> APIRouter:
         async with ctx.uow() as uow:
             found = await uow.cdrs.list(
                 session_id=session_id, station_id=station_id, driver_id=driver_id, payment_state=payment_state,
-                ended_from=start, ended_before=end, limit=limit, offset=offset,
+                ended_from=start, ended_before=end, limit=fetch_size(limit), offset=offset,
             )  # fmt: skip
-        return items([cdr_json(cdr, state) for cdr, state in found])
+        return page([cdr_json(cdr, state) for cdr, state in found], limit, offset)
 
     @router.get("/cdrs/export.csv", dependencies=VIEWER, response_class=StreamingResponse)
     async def export(start: From = None, end: To = None) -> StreamingResponse:

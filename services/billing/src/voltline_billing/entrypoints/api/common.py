@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends
+from voltline_chassis.paging import Limit, Offset, fetch_size, page
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
 
@@ -14,8 +15,6 @@ from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
 T = TypeVar("T")
 OPERATOR = [Depends(require_role("operator"))]
 VIEWER = [Depends(require_role("viewer"))]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def invalid(field: str, message: str) -> Problem:
@@ -35,4 +34,8 @@ async def call(coro: Awaitable[T], body_prefix: str = "body") -> T:
 
 
 def items(values: list[Any]) -> dict[str, list[Any]]:
+    """A list that is never paged (a driver's payment methods, a tariff's versions): no next_offset."""
     return {"items": values}
+
+
+__all__ = ["Limit", "Offset", "fetch_size", "page"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from voltline_billing.domain.money import fmt
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, items
+from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, fetch_size, items, page
 from voltline_billing.service_layer import invoices as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -53,9 +53,9 @@ def build_router(ctx: BillingContext) -> APIRouter:
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> dict[str, Any]:
-        found = await uc.list_documents(ctx, limit, offset, driver_id=driver_id, period=period, kind=kind,
+        found = await uc.list_documents(ctx, fetch_size(limit), offset, driver_id=driver_id, period=period, kind=kind,
                                         corrects=corrects)  # fmt: skip
-        return items([document_json(d) for d in found])
+        return page([document_json(d) for d in found], limit, offset)
 
     @router.get("/invoices/{invoice_id}", dependencies=VIEWER)
     async def get(invoice_id: str) -> dict[str, Any]:

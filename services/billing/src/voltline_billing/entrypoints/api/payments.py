@@ -11,7 +11,17 @@ from voltline_chassis.problems import Problem
 
 from voltline_billing.domain.money import fmt
 from voltline_billing.domain.payments import State
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, invalid, items
+from voltline_billing.entrypoints.api.common import (
+    OPERATOR,
+    VIEWER,
+    Limit,
+    Offset,
+    call,
+    fetch_size,
+    invalid,
+    items,
+    page,
+)
 from voltline_billing.service_layer import payments as uc
 from voltline_billing.service_layer import refunds as refunds_uc
 from voltline_billing.service_layer.context import BillingContext, new_id
@@ -108,10 +118,10 @@ def build_router(ctx: BillingContext) -> APIRouter:
                 driver_id=driver_id,
                 method=method,
                 state=state.value if state else None,
-                limit=limit,
+                limit=fetch_size(limit),
                 offset=offset,
             )
-        return items([payment_json(r) for r in rows])
+        return page([payment_json(r) for r in rows], limit, offset)
 
     async def detail(payment_id: str) -> dict[str, Any]:
         async with ctx.uow() as uow:

@@ -20,7 +20,17 @@ from voltline_billing.domain.tariffs import (
     check_zone,
     simple_tariff,
 )
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, invalid, items
+from voltline_billing.entrypoints.api.common import (
+    OPERATOR,
+    VIEWER,
+    Limit,
+    Offset,
+    call,
+    fetch_size,
+    invalid,
+    items,
+    page,
+)
 from voltline_billing.service_layer import tariffs as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -125,7 +135,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
 
     @router.get("/tariffs", dependencies=VIEWER)
     async def list_(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-        return items([tariff_json(t) for t in await uc.list_tariffs(ctx, limit, offset)])
+        return page([tariff_json(t) for t in await uc.list_tariffs(ctx, fetch_size(limit), offset)], limit, offset)
 
     @router.get("/tariffs/{tariff_id}", dependencies=VIEWER)
     async def get(tariff_id: str, version: int | None = None) -> dict[str, Any]:

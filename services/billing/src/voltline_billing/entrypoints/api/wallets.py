@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voltline_billing.domain.money import check_currency
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, items
+from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, fetch_size, page
 from voltline_billing.service_layer import wallets as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -55,7 +55,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
 
     @router.get("/wallets/{driver_id}/ledger", dependencies=VIEWER)
     async def statement(driver_id: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
-        return items(await uc.statement(ctx, driver_id, limit, offset))
+        return page(await uc.statement(ctx, driver_id, fetch_size(limit), offset), limit, offset)
 
     @router.get("/ledger/trial-balance", dependencies=VIEWER)
     async def trial_balance() -> dict[str, Any]:
