@@ -1,0 +1,65 @@
+"""Tables of remote maintenance: command records (the audit log), log uploads, security events."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from voltline_store import UTCDateTime
+
+metadata = MetaData()
+
+commands = Table(
+    "maintenance_commands",
+    metadata,
+    Column("command_id", String(36), primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("command", String(48), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("ocpp_version", String(16), nullable=True),
+    Column("action", String(64), nullable=True),
+    Column("payload", JSON, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("response", JSON, nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("reboot_required", Boolean, nullable=False, default=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("bulk_id", String(36), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime(), nullable=True),
+    Column("answered_at", UTCDateTime(), nullable=True),
+    Index("ix_maintenance_commands_station", "station_id", "created_at"),
+    Index("ix_maintenance_commands_bulk", "bulk_id"),
+)
+
+log_uploads = Table(
+    "maintenance_log_uploads",
+    metadata,
+    Column("log_id", String(36), primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("log_type", String(16), nullable=False),
+    Column("request_id", Integer, nullable=False),
+    Column("transport", String(8), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("command_id", String(36), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("station_status", String(48), nullable=True),
+    Column("file_name", String(255), nullable=True),
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("requested_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("token_expires_at", UTCDateTime(), nullable=False),
+    Column("uploaded_at", UTCDateTime(), nullable=True),
+    Index("ix_maintenance_log_uploads_station", "station_id", "created_at"),
+)
+
+security_events = Table(
+    "maintenance_security_events",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("tech_info", Text, nullable=True),
+    Column("occurred_at", UTCDateTime(), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_maintenance_security_events_station", "station_id", "occurred_at"),
+)
