@@ -21,10 +21,10 @@ def command_response(out: CommandOut, final: bool) -> JSONResponse:
     """200 with the answer, 202 while the station has not answered, 409 when it never got the command."""
     body = out.model_dump(mode="json")
     if out.status == "station_offline":
-        extra = {"code": "station_offline", "command_id": out.command_id, "status": out.status}
+        extra = {"code": "station_offline", "command_id": out.command_id, "command_status": out.status}
         raise Problem(409, out.detail or "The station is offline.", title="Station offline", extra=extra)
     if out.status == "not_supported" and out.sent_at is None:
-        extra = {"code": "not_supported", "command_id": out.command_id, "status": out.status}
+        extra = {"code": "not_supported", "command_id": out.command_id, "command_status": out.status}
         raise Problem(409, out.detail or "Not supported.", title="Command not supported by the station", extra=extra)
     headers = {"Location": f"/api/v1/commands/{out.command_id}"}
     return JSONResponse(body, status_code=200 if final else 202, headers=headers)
