@@ -7,17 +7,24 @@ import contextlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter
-from voltline_bus import RequestReplyClient, StationCommandClient, TopicSpec
+from voltline_bus import EventConsumer, RequestReplyClient, StationCommandClient, TopicSpec
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.logging import get_logger
+from voltline_events import Topics
 
+from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.online import OnlineStations
+from voltline_diagnostics.adapters.storage import LocalFolderStorage
 from voltline_diagnostics.entrypoints.api_commands import build_command_router
+from voltline_diagnostics.entrypoints.api_logs import build_log_router, build_upload_router
+from voltline_diagnostics.entrypoints.api_security import build_security_router, security_event_recorder
+from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
 from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
+from voltline_diagnostics.service_layer.logs import Locations, LogService
 
 log = get_logger(__name__)
 
@@ -73,23 +80,72 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         max_station_wait_s=settings.command_station_wait_max_s,
     )
     commands = CommandService(infra.sessions, client, online, policy, utcnow)
+    storage = LocalFolderStorage(settings.maintenance_files_dir)
+    public_url = settings.public_url or f"http://{infra.settings.http_host}:{infra.settings.http_port}"
+    ftp: FtpReceiver | None = None
+    if settings.ftp_enabled:
+        ftp = FtpReceiver(
+            host=settings.ftp_host,
+            port=settings.ftp_port,
+            public_host=settings.ftp_public_host or settings.ftp_host,
+            passive_ports=settings.ftp_passive_ports,
+            incoming=storage.incoming(),
+            max_bytes=settings.upload_max_bytes,
+            valid=lambda token: logs.token_valid(token),
+            accept=lambda token, name, temp, size: logs.accept(token, name, temp, size),
+        )
+    ftp_base = f"ftp://{settings.ftp_public_host or settings.ftp_host}:{settings.ftp_port}" if ftp else None
+    logs = LogService(
+        infra.sessions,
+        commands,
+        storage,
+        Locations(public_url, ftp_base),
+        utcnow,
+        token_ttl=timedelta(seconds=settings.upload_token_ttl_s),
+        retention=timedelta(days=settings.log_retention_days),
+        max_bytes=settings.upload_max_bytes,
+    )
+    dispatcher = build_maintenance_dispatcher(
+        {
+            "DiagnosticsStatusNotification": lambda sid, action, payload, _env: logs.station_status(
+                sid, action, payload
+            ),
+            "LogStatusNotification": lambda sid, action, payload, _env: logs.station_status(sid, action, payload),
+            "SecurityEventNotification": security_event_recorder(infra.sessions, utcnow),
+        },
+        on_boot=None,
+    )
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{infra.settings.topic_prefix}voltline-diagnostics-maintenance",
+        topics=[topics.station_events],
+        handler=dispatcher,
+        dead_letter=infra.producer,
+    )
     maintenance = Maintenance(
-        api_routers=[build_command_router(commands)],
-        open_routers=[],
+        api_routers=[build_command_router(commands), build_log_router(logs), build_security_router(infra.sessions)],
+        open_routers=[build_upload_router(logs)],
         topics=[
             TopicSpec(topics.station_commands, partitions=partitions),
             TopicSpec(topics.gateway_presence, compacted=True),
             TopicSpec(topics.station_events, partitions=partitions),
+            TopicSpec(Topics.dead_letter(topics.station_events)),
         ],
     )
 
     async def start() -> None:
         await rpc.start()
         await online.start()
+        await consumer.start()
+        if ftp is not None:
+            await ftp.start()
         maintenance.tasks.append(
             asyncio.create_task(_every(60, commands.sweep, "command sweep"), name="commands-sweep")
         )
+        maintenance.tasks.append(asyncio.create_task(_every(3600, logs.purge, "log retention"), name="logs-retention"))
 
     maintenance.starts.append(start)
-    maintenance.stops.extend([rpc.stop, online.stop, commands.stop])
+    maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop])
+    if ftp is not None:
+        maintenance.stops.append(ftp.stop)
     return maintenance

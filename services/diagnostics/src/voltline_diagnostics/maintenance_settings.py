@@ -27,7 +27,7 @@ class MaintenanceSettings(BaseModel):
     upload_token_ttl_s: float = Field(default=86400.0, gt=0, description="An upload location is valid this long.")
     log_retention_days: float = Field(default=30.0, gt=0, description="Uploaded log files are deleted after this.")
     ftp_enabled: bool = Field(default=False, description="Run the embedded FTP receiver for log uploads.")
-    ftp_port: int = Field(default=2121, ge=0, le=65535, description="Port of the embedded FTP receiver (0: any).")
+    ftp_port: int = Field(default=2121, ge=1, le=65535, description="Port of the embedded FTP receiver.")
     ftp_host: str = Field(default="127.0.0.1", description="Address the FTP receiver listens on.")
     ftp_public_host: str | None = Field(default=None, description="Host stations use for FTP; default ftp_host.")
     ftp_passive_ports: tuple[int, int] = Field(default=(0, 0), description="Passive data port range; (0, 0): any.")

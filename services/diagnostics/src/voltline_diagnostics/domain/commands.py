@@ -279,6 +279,29 @@ def _get_installed_certificates(p: Params, v: str, _rid: int) -> OcppCall:
     return OcppCall("GetInstalledCertificateIds", {"certificateType": [_CERTS_2X[t] for t in types]} if types else {})
 
 
+def _get_log(p: Params, v: str, rid: int) -> OcppCall:
+    """1.6 diagnostics: GetDiagnostics; 1.6 security log (security extension) and all 2.x logs: GetLog."""
+    retry: dict[str, int] = {}
+    if p.get("retries") is not None:
+        retry["retries"] = p["retries"]
+    if p.get("retry_interval_s") is not None:
+        retry["retryInterval"] = p["retry_interval_s"]
+    if v == OCPP16 and p["log_type"] == "diagnostics":
+        payload: dict[str, Any] = {"location": p["location"], **retry}
+        if p.get("from"):
+            payload["startTime"] = p["from"]
+        if p.get("to"):
+            payload["stopTime"] = p["to"]
+        return OcppCall("GetDiagnostics", payload)
+    log: dict[str, Any] = {"remoteLocation": p["location"]}
+    if p.get("from"):
+        log["oldestTimestamp"] = p["from"]
+    if p.get("to"):
+        log["latestTimestamp"] = p["to"]
+    kind = "DiagnosticsLog" if p["log_type"] == "diagnostics" else "SecurityLog"
+    return OcppCall("GetLog", {"logType": kind, "requestId": rid, "log": log, **retry})
+
+
 def _raw(p: Params, _v: str, _rid: int) -> OcppCall:
     return OcppCall(p["action"], dict(p["payload"]))
 
@@ -303,6 +326,7 @@ TRANSLATORS: dict[str, Translator] = {
     "set-monitoring-level": _set_monitoring_level,
     "customer-information": _customer_information,
     "get-installed-certificates": _get_installed_certificates,
+    "get-log": _get_log,
     "raw": _raw,
 }
 
