@@ -8,21 +8,26 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import APIRouter
 from voltline_bus import EventConsumer, RequestReplyClient, StationCommandClient, TopicSpec
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.logging import get_logger
-from voltline_events import Topics
+from voltline_events import Envelope, Topics
+from voltline_events.payloads import BootNotification, ConnectorStatus
 
+from voltline_diagnostics.adapters.firmware_records import Firmware
 from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.online import OnlineStations
 from voltline_diagnostics.adapters.storage import LocalFolderStorage
 from voltline_diagnostics.entrypoints.api_commands import build_command_router
+from voltline_diagnostics.entrypoints.api_firmware import build_firmware_files_router, build_firmware_router
 from voltline_diagnostics.entrypoints.api_logs import build_log_router, build_upload_router
 from voltline_diagnostics.entrypoints.api_security import build_security_router, security_event_recorder
 from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
+from voltline_diagnostics.service_layer.campaigns import CampaignService
 from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
 from voltline_diagnostics.service_layer.logs import Locations, LogService
 
@@ -105,15 +110,37 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         retention=timedelta(days=settings.log_retention_days),
         max_bytes=settings.upload_max_bytes,
     )
+
+    def firmware_location(firmware: Firmware) -> str:
+        if firmware.file_name:
+            return f"{public_url.rstrip('/')}/firmware/{firmware.firmware_id}/{firmware.file_name}"
+        return firmware.url or ""
+
+    campaigns = CampaignService(infra.sessions, commands, online, firmware_location, utcnow)
+
+    async def log_status(station_id: str, action: str, payload: dict[str, Any], _env: Envelope) -> None:
+        await logs.station_status(station_id, action, payload)
+
+    async def firmware_status(station_id: str, _action: str, payload: dict[str, Any], _env: Envelope) -> None:
+        if isinstance(payload.get("status"), str):
+            await campaigns.firmware_status(station_id, payload["status"])
+
+    async def booted(station_id: str, boot: BootNotification, envelope: Envelope) -> None:
+        await campaigns.booted(station_id, boot.vendor, boot.model, boot.firmware_version, envelope.time)
+
+    async def connector(station_id: str, status: ConnectorStatus) -> None:
+        await campaigns.connector_status(station_id, str(status.connector_id), status.status)
+
     dispatcher = build_maintenance_dispatcher(
         {
-            "DiagnosticsStatusNotification": lambda sid, action, payload, _env: logs.station_status(
-                sid, action, payload
-            ),
-            "LogStatusNotification": lambda sid, action, payload, _env: logs.station_status(sid, action, payload),
+            "DiagnosticsStatusNotification": log_status,
+            "LogStatusNotification": log_status,
             "SecurityEventNotification": security_event_recorder(infra.sessions, utcnow),
+            "FirmwareStatusNotification": firmware_status,
+            "SignedFirmwareStatusNotification": firmware_status,
         },
-        on_boot=None,
+        on_boot=booted,
+        on_status=connector,
     )
     consumer = EventConsumer(
         infra.bus,
@@ -123,8 +150,13 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         dead_letter=infra.producer,
     )
     maintenance = Maintenance(
-        api_routers=[build_command_router(commands), build_log_router(logs), build_security_router(infra.sessions)],
-        open_routers=[build_upload_router(logs)],
+        api_routers=[
+            build_command_router(commands),
+            build_log_router(logs),
+            build_security_router(infra.sessions),
+            build_firmware_router(infra.sessions, storage, campaigns),
+        ],
+        open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
         topics=[
             TopicSpec(topics.station_commands, partitions=partitions),
             TopicSpec(topics.gateway_presence, compacted=True),
@@ -143,6 +175,9 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
             asyncio.create_task(_every(60, commands.sweep, "command sweep"), name="commands-sweep")
         )
         maintenance.tasks.append(asyncio.create_task(_every(3600, logs.purge, "log retention"), name="logs-retention"))
+        maintenance.tasks.append(
+            asyncio.create_task(_every(settings.firmware_tick_s, campaigns.tick, "campaigns"), name="campaigns")
+        )
 
     maintenance.starts.append(start)
     maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop])

@@ -26,6 +26,7 @@ class MaintenanceSettings(BaseModel):
     upload_max_bytes: int = Field(default=100 * 1024 * 1024, gt=0, description="Largest log upload accepted.")
     upload_token_ttl_s: float = Field(default=86400.0, gt=0, description="An upload location is valid this long.")
     log_retention_days: float = Field(default=30.0, gt=0, description="Uploaded log files are deleted after this.")
+    firmware_tick_s: float = Field(default=5.0, gt=0, description="How often firmware campaigns advance.")
     ftp_enabled: bool = Field(default=False, description="Run the embedded FTP receiver for log uploads.")
     ftp_port: int = Field(default=2121, ge=1, le=65535, description="Port of the embedded FTP receiver.")
     ftp_host: str = Field(default="127.0.0.1", description="Address the FTP receiver listens on.")

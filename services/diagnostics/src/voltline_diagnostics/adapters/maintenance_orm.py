@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, Numeric, String, Table, Text
 from voltline_store import UTCDateTime
 
 metadata = MetaData()
@@ -62,4 +62,66 @@ security_events = Table(
     Column("occurred_at", UTCDateTime(), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
     Index("ix_maintenance_security_events_station", "station_id", "occurred_at"),
+)
+
+firmware_images = Table(
+    "maintenance_firmware",
+    metadata,
+    Column("firmware_id", String(64), primary_key=True),
+    Column("version", String(50), nullable=False),
+    Column("vendor", String(50), nullable=True),
+    Column("model", String(50), nullable=True),
+    Column("url", Text, nullable=True),
+    Column("file_name", String(255), nullable=True),
+    Column("sha256", String(64), nullable=True),
+    Column("size_bytes", BigInteger, nullable=True),
+    Column("signing_certificate", Text, nullable=True),
+    Column("signature", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+campaigns = Table(
+    "maintenance_campaigns",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("firmware_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("canary_size", Integer, nullable=False),
+    Column("batch_size", Integer, nullable=False),
+    Column("failure_threshold_percent", Numeric(5, 2), nullable=False),
+    Column("min_finished", Integer, nullable=False),
+    Column("station_timeout_s", Integer, nullable=False),
+    Column("force", Boolean, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+campaign_targets = Table(
+    "maintenance_campaign_targets",
+    metadata,
+    Column("campaign_id", String(36), primary_key=True),
+    Column("station_id", String(48), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("batch", Integer, nullable=True),
+    Column("request_id", Integer, nullable=True),
+    Column("command_id", String(36), nullable=True),
+    Column("from_version", String(50), nullable=True),
+    Column("last_status", String(32), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    Index("ix_maintenance_campaign_targets_station", "station_id", "state"),
+)
+
+station_firmware = Table(
+    "maintenance_station_firmware",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("vendor", String(50), nullable=True),
+    Column("model", String(50), nullable=True),
+    Column("firmware_version", String(50), nullable=True),
+    Column("booted_at", UTCDateTime(), nullable=True),
+    Column("connectors", JSON, nullable=False),
 )

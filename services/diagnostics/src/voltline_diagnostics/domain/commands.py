@@ -302,6 +302,26 @@ def _get_log(p: Params, v: str, rid: int) -> OcppCall:
     return OcppCall("GetLog", {"logType": kind, "requestId": rid, "log": log, **retry})
 
 
+def _update_firmware(p: Params, v: str, rid: int) -> OcppCall:
+    """1.6: UpdateFirmware, or SignedUpdateFirmware (security extension) when signed; 2.x: UpdateFirmware."""
+    retry: dict[str, int] = {}
+    if p.get("retries") is not None:
+        retry["retries"] = p["retries"]
+    if p.get("retry_interval_s") is not None:
+        retry["retryInterval"] = p["retry_interval_s"]
+    signed = bool(p.get("signing_certificate") and p.get("signature"))
+    firmware: dict[str, Any] = {"location": p["location"], "retrieveDateTime": p["retrieve_at"]}
+    if p.get("install_at"):
+        firmware["installDateTime"] = p["install_at"]
+    if signed:
+        firmware["signingCertificate"] = p["signing_certificate"]
+        firmware["signature"] = p["signature"]
+    if v == OCPP16 and not signed:
+        return OcppCall("UpdateFirmware", {"location": p["location"], "retrieveDate": p["retrieve_at"], **retry})
+    action = "SignedUpdateFirmware" if v == OCPP16 else "UpdateFirmware"
+    return OcppCall(action, {"requestId": rid, "firmware": firmware, **retry})
+
+
 def _raw(p: Params, _v: str, _rid: int) -> OcppCall:
     return OcppCall(p["action"], dict(p["payload"]))
 
@@ -327,6 +347,7 @@ TRANSLATORS: dict[str, Translator] = {
     "customer-information": _customer_information,
     "get-installed-certificates": _get_installed_certificates,
     "get-log": _get_log,
+    "update-firmware": _update_firmware,
     "raw": _raw,
 }
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from voltline_bus import Dispatcher
 from voltline_events import Envelope, decode_payload
-from voltline_events.payloads import BootNotification, StationMessage
+from voltline_events.payloads import BootNotification, ConnectorStatus, StationMessage
 
 MessageHandler = Callable[[str, str, dict[str, Any], Envelope], Awaitable[None]]
 BootHandler = Callable[[str, BootNotification, Envelope], Awaitable[None]]
+StatusHandler = Callable[[str, ConnectorStatus], Awaitable[None]]
 
 
 def parse_time(value: Any, default: datetime) -> datetime:
@@ -24,7 +25,9 @@ def parse_time(value: Any, default: datetime) -> datetime:
     return default
 
 
-def build_maintenance_dispatcher(handlers: dict[str, MessageHandler], on_boot: BootHandler | None) -> Dispatcher:
+def build_maintenance_dispatcher(
+    handlers: dict[str, MessageHandler], on_boot: BootHandler, on_status: StatusHandler
+) -> Dispatcher:
     """`handlers` by OCPP action of `station.message` events (e.g. LogStatusNotification)."""
 
     async def message(envelope: Envelope) -> None:
@@ -37,7 +40,14 @@ def build_maintenance_dispatcher(handlers: dict[str, MessageHandler], on_boot: B
 
     async def boot(envelope: Envelope) -> None:
         event = decode_payload(envelope)
-        if isinstance(event, BootNotification) and envelope.station_id and on_boot is not None:
+        if isinstance(event, BootNotification) and envelope.station_id:
             await on_boot(envelope.station_id, event, envelope)
 
-    return Dispatcher({"station.message": message, "station.boot_notification": boot})
+    async def status(envelope: Envelope) -> None:
+        event = decode_payload(envelope)
+        if isinstance(event, ConnectorStatus) and envelope.station_id:
+            await on_status(envelope.station_id, event)
+
+    return Dispatcher(
+        {"station.message": message, "station.boot_notification": boot, "station.connector_status": status}
+    )
