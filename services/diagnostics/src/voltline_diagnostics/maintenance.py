@@ -21,15 +21,18 @@ from voltline_diagnostics.adapters.firmware_records import Firmware
 from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.online import OnlineStations
 from voltline_diagnostics.adapters.storage import LocalFolderStorage
+from voltline_diagnostics.entrypoints.api_bulk import build_bulk_router
 from voltline_diagnostics.entrypoints.api_commands import build_command_router
 from voltline_diagnostics.entrypoints.api_firmware import build_firmware_files_router, build_firmware_router
 from voltline_diagnostics.entrypoints.api_logs import build_log_router, build_upload_router
 from voltline_diagnostics.entrypoints.api_security import build_security_router, security_event_recorder
 from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
+from voltline_diagnostics.service_layer.bulk import BulkService
 from voltline_diagnostics.service_layer.campaigns import CampaignService
 from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
 from voltline_diagnostics.service_layer.logs import Locations, LogService
+from voltline_diagnostics.service_layer.profiles import ProfileService
 
 log = get_logger(__name__)
 
@@ -125,7 +128,12 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         if isinstance(payload.get("status"), str):
             await campaigns.firmware_status(station_id, payload["status"])
 
+    bulk = BulkService(infra.sessions, commands, online, utcnow)
+    profiles = ProfileService(infra.sessions, bulk, online, utcnow)
+    commands.on_answer.append(profiles.remember)
+
     async def booted(station_id: str, boot: BootNotification, envelope: Envelope) -> None:
+        await profiles.booted(station_id)
         await campaigns.booted(station_id, boot.vendor, boot.model, boot.firmware_version, envelope.time)
 
     async def connector(station_id: str, status: ConnectorStatus) -> None:
@@ -155,6 +163,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
             build_log_router(logs),
             build_security_router(infra.sessions),
             build_firmware_router(infra.sessions, storage, campaigns),
+            build_bulk_router(bulk, profiles),
         ],
         open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
         topics=[
@@ -180,7 +189,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         )
 
     maintenance.starts.append(start)
-    maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop])
+    maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop, bulk.stop])
     if ftp is not None:
         maintenance.stops.append(ftp.stop)
     return maintenance

@@ -125,3 +125,36 @@ station_firmware = Table(
     Column("booted_at", UTCDateTime(), nullable=True),
     Column("connectors", JSON, nullable=False),
 )
+
+bulk_commands = Table(
+    "maintenance_bulk_commands",
+    metadata,
+    Column("bulk_id", String(36), primary_key=True),
+    Column("command", String(48), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("selection", JSON, nullable=False),
+    Column("station_ids", JSON, nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+config_profiles = Table(
+    "maintenance_config_profiles",
+    metadata,
+    Column("profile_id", String(64), primary_key=True),
+    Column("model", String(50), nullable=True),
+    Column("station_ids", JSON, nullable=True),
+    Column("settings", JSON, nullable=False),
+    Column("updated_by", String(255), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+reported_settings = Table(
+    "maintenance_reported_settings",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("reboot_required", Boolean, nullable=False),
+    Column("reported_at", UTCDateTime(), nullable=False),
+)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +52,8 @@ class CommandService:
         self._sessions, self._client, self._online = sessions, client, online
         self.policy, self._clock = policy, clock
         self._tasks: set[asyncio.Task[CommandRecord]] = set()
+        # Called with every record the station answered (e.g. to remember the settings it reported).
+        self.on_answer: list[Callable[[CommandRecord], Awaitable[None]]] = []
 
     async def _save(self, record: CommandRecord, *, new: bool = False) -> CommandRecord:
         async with self._sessions() as db:
@@ -180,7 +182,13 @@ class CommandService:
                 status=record.status,
                 by=record.requested_by,
             )
-            return await self._save(record)
+            await self._save(record)
+            for hook in self.on_answer:
+                try:
+                    await hook(record)
+                except Exception:
+                    log.exception("command answer hook failed", command_id=record.command_id)
+            return record
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a store hiccup must not lose the record's fate silently
