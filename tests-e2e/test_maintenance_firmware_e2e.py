@@ -44,7 +44,7 @@ class Fleet:
         self.tasks: set[asyncio.Task[None]] = set()
 
     def version_of(self, station_id: str) -> str:
-        return "ocpp1.6" if int(station_id[-2:]) % 2 == 0 else "ocpp2.0.1"
+        return "ocpp2.0.1" if station_id[-2:].isdigit() and int(station_id[-2:]) % 2 else "ocpp1.6"
 
     def answer(self, station_id: str) -> Any:
         def on_update(payload: dict[str, Any]) -> dict[str, Any]:
@@ -169,3 +169,31 @@ async def test_a_failing_batch_halts_the_campaign_and_a_clean_one_completes(syst
             return len(items) == len(STATIONS)
 
         await eventually(all_new)
+
+
+async def test_a_charging_station_is_updated_once_idle(system: RunningSystem) -> None:
+    await register(system, "CP-FW-CHG")
+    fleet = Fleet()
+    async with station(system.ocpp_url, "CP-FW-CHG", "ocpp1.6") as ws, client(system, "diagnostics") as api:
+        cp = SimStation(ws, "ocpp1.6", {"UpdateFirmware": fleet.answer("CP-FW-CHG")})
+        fleet.stations["CP-FW-CHG"] = cp
+        fleet.updates["CP-FW-CHG"] = []
+        await cp.boot(firmware="1.0.0")
+        charging = {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
+        await cp.call("StatusNotification", charging)
+
+        async def seen_charging() -> bool:
+            items = (await api.get("/station-firmware", params={"model": "Volt-22"})).json()["items"]
+            return any(i["station_id"] == "CP-FW-CHG" and i["connectors"] == {"1": "Charging"} for i in items)
+
+        await eventually(seen_charging)
+        if (await api.get("/firmware")).json()["items"] == []:
+            await add_firmware(api, "2.0.0")
+        body = {"firmware_id": "fw-2.0.0", "stations": ["CP-FW-CHG"], "station_timeout_s": 60}
+        created = (await api.post("/firmware-campaigns", json=body)).json()
+        deferred = await campaign_state(api, created["campaign_id"], lambda c: c["stations"][0]["state"] == "deferred")
+        assert deferred["stations"][0]["reason"] == "charging" and not fleet.updates["CP-FW-CHG"]
+        await cp.call("StatusNotification", {**charging, "status": "Available"})
+        done = await campaign_state(api, created["campaign_id"], lambda c: c["status"] == "completed")
+        assert done["progress"] == {"succeeded": 1}
+        await cp.close()
