@@ -4,6 +4,7 @@ See libs/bus/README.md for the guarantees.
 """
 
 from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
+from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler
 from voltline_bus.dispatch import Dispatcher
@@ -23,6 +24,7 @@ __all__ = [
     "PublishError",
     "RequestReplyClient",
     "RequestTimeout",
+    "StationCommandClient",
     "TopicSetupError",
     "TopicSpec",
     "check_broker",

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 
+from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.settings import DiagnosticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -16,11 +17,18 @@ VERSION = "0.1.0"
 
 def build(settings: DiagnosticsSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
-    return create_app(
+    maintenance = build_maintenance(settings, infra)
+    app = create_app(
         settings=settings,
         title="voltline diagnostics",
         version=VERSION,
         verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
-        lifespan=infra.lifespan(MIGRATIONS),
+        lifespan=infra.lifespan(
+            MIGRATIONS, maintenance.topics, after_start=maintenance.start, before_stop=maintenance.stop
+        ),
+        routers=maintenance.api_routers,
     )
+    for router in maintenance.open_routers:
+        app.include_router(router)
+    return app

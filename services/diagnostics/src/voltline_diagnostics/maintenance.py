@@ -1,0 +1,195 @@
+"""Remote maintenance wired in one place, so bootstrap.py only adds its routers, topics and start/stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from voltline_bus import EventConsumer, RequestReplyClient, StationCommandClient, TopicSpec
+from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.logging import get_logger
+from voltline_events import Envelope, Topics
+from voltline_events.payloads import BootNotification, ConnectorStatus
+
+from voltline_diagnostics.adapters.firmware_records import Firmware
+from voltline_diagnostics.adapters.ftp import FtpReceiver
+from voltline_diagnostics.adapters.online import OnlineStations
+from voltline_diagnostics.adapters.storage import LocalFolderStorage
+from voltline_diagnostics.entrypoints.api_bulk import build_bulk_router
+from voltline_diagnostics.entrypoints.api_commands import build_command_router
+from voltline_diagnostics.entrypoints.api_firmware import build_firmware_files_router, build_firmware_router
+from voltline_diagnostics.entrypoints.api_logs import build_log_router, build_upload_router
+from voltline_diagnostics.entrypoints.api_security import build_security_router, security_event_recorder
+from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
+from voltline_diagnostics.maintenance_settings import MaintenanceSettings
+from voltline_diagnostics.service_layer.bulk import BulkService
+from voltline_diagnostics.service_layer.campaigns import CampaignService
+from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
+from voltline_diagnostics.service_layer.logs import Locations, LogService
+from voltline_diagnostics.service_layer.profiles import ProfileService
+
+log = get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Maintenance:
+    """What remote maintenance adds to the service: `api_routers` (under /api/v1), `open_routers` (for stations,
+    no bearer token), the topics it needs, and `start`/`stop` for its consumers and background tasks."""
+
+    api_routers: list[APIRouter]
+    open_routers: list[APIRouter]
+    topics: list[TopicSpec]
+    starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for start in self.starts:
+            await start()
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for stop in reversed(self.stops):
+            with contextlib.suppress(Exception):
+                await stop()
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str) -> None:
+    while True:
+        try:
+            await job()
+        except Exception:
+            log.exception("periodic job failed", job=what)
+        await asyncio.sleep(interval)
+
+
+def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, partitions: int = 6) -> Maintenance:
+    topics = infra.topics
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", infra.settings.instance_id)
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
+    client = StationCommandClient(rpc, topics, source=infra.source)
+    online = OnlineStations(infra.bus, infra.producer, topics.gateway_presence)
+    policy = CommandPolicy(
+        timeout_s=settings.command_timeout_s,
+        answer_wait_s=settings.command_answer_wait_s,
+        max_station_wait_s=settings.command_station_wait_max_s,
+    )
+    commands = CommandService(infra.sessions, client, online, policy, utcnow)
+    storage = LocalFolderStorage(settings.maintenance_files_dir)
+    public_url = settings.public_url or f"http://{infra.settings.http_host}:{infra.settings.http_port}"
+    ftp: FtpReceiver | None = None
+    if settings.ftp_enabled:
+        ftp = FtpReceiver(
+            host=settings.ftp_host,
+            port=settings.ftp_port,
+            public_host=settings.ftp_public_host or settings.ftp_host,
+            passive_ports=settings.ftp_passive_ports,
+            incoming=storage.incoming(),
+            max_bytes=settings.upload_max_bytes,
+            valid=lambda token: logs.token_valid(token),
+            accept=lambda token, name, temp, size: logs.accept(token, name, temp, size),
+        )
+    ftp_base = f"ftp://{settings.ftp_public_host or settings.ftp_host}:{settings.ftp_port}" if ftp else None
+    logs = LogService(
+        infra.sessions,
+        commands,
+        storage,
+        Locations(public_url, ftp_base),
+        utcnow,
+        token_ttl=timedelta(seconds=settings.upload_token_ttl_s),
+        retention=timedelta(days=settings.log_retention_days),
+        max_bytes=settings.upload_max_bytes,
+    )
+
+    def firmware_location(firmware: Firmware) -> str:
+        if firmware.file_name:
+            return f"{public_url.rstrip('/')}/firmware/{firmware.firmware_id}/{firmware.file_name}"
+        return firmware.url or ""
+
+    campaigns = CampaignService(infra.sessions, commands, online, firmware_location, utcnow)
+
+    async def log_status(station_id: str, action: str, payload: dict[str, Any], _env: Envelope) -> None:
+        await logs.station_status(station_id, action, payload)
+
+    async def firmware_status(station_id: str, _action: str, payload: dict[str, Any], _env: Envelope) -> None:
+        if isinstance(payload.get("status"), str):
+            await campaigns.firmware_status(station_id, payload["status"])
+
+    bulk = BulkService(infra.sessions, commands, online, utcnow)
+    profiles = ProfileService(infra.sessions, bulk, online, utcnow)
+    commands.on_answer.append(profiles.remember)
+
+    async def booted(station_id: str, boot: BootNotification, envelope: Envelope) -> None:
+        await profiles.booted(station_id)
+        await campaigns.booted(station_id, boot.vendor, boot.model, boot.firmware_version, envelope.time)
+
+    async def connector(station_id: str, status: ConnectorStatus) -> None:
+        await campaigns.connector_status(station_id, str(status.connector_id), status.status)
+
+    dispatcher = build_maintenance_dispatcher(
+        {
+            "DiagnosticsStatusNotification": log_status,
+            "LogStatusNotification": log_status,
+            "SecurityEventNotification": security_event_recorder(infra.sessions, utcnow),
+            "FirmwareStatusNotification": firmware_status,
+            "SignedFirmwareStatusNotification": firmware_status,
+        },
+        on_boot=booted,
+        on_status=connector,
+    )
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{infra.settings.topic_prefix}voltline-diagnostics-maintenance",
+        topics=[topics.station_events],
+        handler=dispatcher,
+        dead_letter=infra.producer,
+    )
+    maintenance = Maintenance(
+        api_routers=[
+            build_command_router(commands),
+            build_log_router(logs),
+            build_security_router(infra.sessions),
+            build_firmware_router(infra.sessions, storage, campaigns),
+            build_bulk_router(bulk, profiles),
+        ],
+        open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
+        topics=[
+            TopicSpec(topics.station_commands, partitions=partitions),
+            TopicSpec(topics.gateway_presence, compacted=True),
+            TopicSpec(topics.station_events, partitions=partitions),
+            TopicSpec(Topics.dead_letter(topics.station_events)),
+        ],
+    )
+
+    async def start() -> None:
+        await rpc.start()
+        await online.start()
+        await consumer.start()
+        if ftp is not None:
+            await ftp.start()
+        maintenance.tasks.append(
+            asyncio.create_task(_every(60, commands.sweep, "command sweep"), name="commands-sweep")
+        )
+        maintenance.tasks.append(asyncio.create_task(_every(3600, logs.purge, "log retention"), name="logs-retention"))
+        maintenance.tasks.append(
+            asyncio.create_task(_every(settings.firmware_tick_s, campaigns.tick, "campaigns"), name="campaigns")
+        )
+
+    maintenance.starts.append(start)
+    maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop, bulk.stop])
+    if ftp is not None:
+        maintenance.stops.append(ftp.stop)
+    return maintenance
