@@ -2,7 +2,7 @@
 
 from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, StationRegistered
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
-from voltline_events.payloads.billing import CdrCreated
+from voltline_events.payloads.billing import CdrCreated, RefundIssued
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
@@ -31,6 +31,7 @@ __all__ = [
     "Heartbeat",
     "IdToken",
     "MeterSample",
+    "RefundIssued",
     "SampledValue",
     "SessionEnded",
     "SessionStarted",
