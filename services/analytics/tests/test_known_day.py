@@ -8,7 +8,7 @@ import io
 import secrets
 from typing import Any
 
-from analytics_testing import DAY, Publisher, Running, at, publish_known_day, running_analytics
+from analytics_testing import ADMIN, DAY, Publisher, Running, at, publish_known_day, running_analytics
 from voltline_devinfra.waiting import eventually
 from voltline_events import Topics
 
@@ -151,6 +151,21 @@ async def test_known_day_and_replay(kafka: Any, postgres: Any, sqlite_url: str) 
             "CP-B*2": "AVAILABLE",
         }
 
+        put = await live.api.put("/api/v1/groups/site-1", json={"stations": ["CP-A", "CP-B"]}, headers=ADMIN)
+        assert put.status_code == 200, put.text
+        group = await _day(live, group_id="site-1")
+        assert group is not None and {k: group[k] for k in NETWORK_DAY} == NETWORK_DAY
+
+        ranks = (await live.get("/rankings", metric="utilisation", **{k: DAY_Q[k] for k in ("from", "to")})).json()
+        assert [(r["station_id"], r["value"]) for r in ranks["top"]] == [("CP-A", "8.40"), ("CP-B", "2.08")]
+        failures = (await live.get("/rankings", metric="failures", **{k: DAY_Q[k] for k in ("from", "to")})).json()
+        assert failures["top"][0] == {"station_id": "CP-A", "value": "1"}
+
+        report = await live.get("/reports/monthly", month="2026-11")
+        assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+        assert "Network report 2026-11" in report.text and "Chart.js v4.6.1" in report.text
+        assert '<canvas id="energy">' in report.text
+
         late = (await live.get("/late-events")).json()["items"]
         assert [e["session_id"] for e in late] == ["S0"]
 
@@ -160,3 +175,24 @@ async def test_known_day_and_replay(kafka: Any, postgres: Any, sqlite_url: str) 
     async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "replay") as replay:
         await eventually(lambda: _settled(replay), within=60)
         assert await _snapshot(replay) == expected
+
+
+async def test_bad_queries_are_422_naming_the_field(kafka: Any, sqlite_url: str) -> None:
+    prefix = f"t-{secrets.token_hex(4)}."
+    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "bad") as svc:
+        cases = [
+            ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "query.from"),
+            ({"from": "2026-11-02T00:00:00", "to": "2026-11-03T00:00:00Z"}, "query.from"),
+            ({"granularity": "week"}, "query.granularity"),
+            ({"format": "xml"}, "query.format"),
+            ({"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "granularity": "hour"}, "query.to"),
+        ]
+        for params, field in cases:
+            response = await svc.get("/kpis", **params)
+            assert response.status_code == 422, (params, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert field in [e["field"] for e in response.json()["errors"]], response.json()
+        bad_month = await svc.get("/exports/nevi/uptime", month="2026-13")
+        assert bad_month.status_code == 422 and bad_month.json()["errors"][0]["field"] == "query.month"
+        unauthenticated = await svc.api.get("/api/v1/kpis")
+        assert unauthenticated.status_code == 401

@@ -16,6 +16,7 @@ from voltline_analytics.domain.translate import EVENT_TYPES
 from voltline_analytics.entrypoints.api import build_router
 from voltline_analytics.entrypoints.consumers import Coalescer, store_applier
 from voltline_analytics.entrypoints.exports import build_exports_router
+from voltline_analytics.entrypoints.report import build_report_router
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.settings import AnalyticsSettings
 
@@ -67,5 +68,5 @@ def build(settings: AnalyticsSettings) -> FastAPI:
             after_start=consumer.start,
             before_stop=consumer.stop,
         ),
-        routers=[build_router(ctx), build_exports_router(ctx)],
+        routers=[build_router(ctx), build_exports_router(ctx), build_report_router(ctx)],
     )
