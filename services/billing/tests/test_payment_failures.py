@@ -3,10 +3,14 @@ nothing is charged twice and the ledger always balances."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
 from billing_testing import ADMIN, RunningBilling, ended, started
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -146,6 +150,33 @@ async def test_refunds_card_and_wallet_never_exceed_what_was_taken(billing: Runn
     await billing.post(f"/payments/{wallet_payment['payment_id']}/refunds", {"amount": "1.35"}, expect=201)
     assert (await billing.get("/wallets/D-WAL"))["balance"] == "4.00"
     assert (await billing.get("/ledger/trial-balance"))["balanced"] is True
+
+
+async def test_each_succeeded_refund_is_announced_for_analytics(billing: RunningBilling) -> None:
+    """billing.refund_issued carries the session's station and start, and the excl. VAT share in the CDR's
+    proportion, so analytics corrects the right bucket (runs after the refunds above)."""
+    cdr = await billing.cdr("S-DECL")
+    consumer = AIOKafkaConsumer(billing.topics.billing, bootstrap_servers=billing.settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    refunds: list[dict[str, Any]] = []
+    try:
+        for _ in range(100):  # until both are seen, 30 s at most
+            if len(refunds) >= 2:
+                break
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                events = [json.loads(r.value) for r in records]
+                refunds += [e for e in events if e["type"] == "billing.refund_issued" and e["session_id"] == "S-DECL"]
+    finally:
+        await consumer.stop()
+    ratio = Decimal(cdr["total_excl_vat"]) / Decimal(cdr["total_incl_vat"])
+    assert [(r["payload"]["amount_incl_vat"], r["payload"]["station_id"]) for r in refunds] == [
+        ("2.00", "CP-1"), ("10.35", "CP-1")
+    ]  # fmt: skip
+    for r in refunds:
+        expected = (Decimal(r["payload"]["amount_incl_vat"]) * ratio).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert Decimal(r["payload"]["amount_excl_vat"]) == expected
+        assert r["payload"]["session_started_at"].startswith("2026-11-20T10:00:00")
 
 
 async def test_unassigned_session_can_be_given_to_a_driver(billing: RunningBilling) -> None:

@@ -1,26 +1,72 @@
-"""Where the analytics service is wired together. A skeleton: store, bus and health routes only so far."""
+"""Where the analytics service is wired together: the worker (a bus consumer) and the reports API."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from voltline_bus import EventConsumer, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_events import Topics
 
+from voltline_analytics.domain.kpis import Co2Factors
+from voltline_analytics.domain.translate import EVENT_TYPES
+from voltline_analytics.entrypoints.api import build_router
+from voltline_analytics.entrypoints.consumers import Coalescer, store_applier
+from voltline_analytics.entrypoints.exports import build_exports_router
+from voltline_analytics.entrypoints.report import build_report_router
+from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.settings import AnalyticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def build(settings: AnalyticsSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
+    topics = infra.topics
+    lateness = timedelta(days=settings.analytics_allowed_lateness_days)
+    ctx = AnalyticsContext(
+        sessions=infra.sessions,
+        lateness=lateness,
+        co2=Co2Factors(
+            settings.analytics_co2_ice_g_per_km,
+            settings.analytics_co2_ev_kwh_per_km,
+            settings.analytics_co2_grid_g_per_kwh,
+        ),
+        default_currency=settings.analytics_default_currency,
+        ad_hoc_price_per_kwh=settings.analytics_ad_hoc_price_per_kwh,
+        ad_hoc_currency=settings.analytics_ad_hoc_currency,
+    )
+    coalescer = Coalescer(store_applier(infra.sessions, lateness))
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{settings.topic_prefix}{settings.analytics_consumer_group}",
+        topics=[topics.sessions, topics.billing, topics.station_events],
+        handler=coalescer.handle,
+        dead_letter=infra.producer,
+        event_types=EVENT_TYPES,
+        max_poll_records=500,
+    )
+    read = [topics.sessions, topics.billing, topics.station_events]
     return create_app(
         settings=settings,
         title="voltline analytics",
         version=VERSION,
         verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
-        lifespan=infra.lifespan(MIGRATIONS),
+        lifespan=infra.lifespan(
+            MIGRATIONS,
+            [
+                TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
+                TopicSpec(topics.sessions, partitions=settings.sessions_partitions),
+                TopicSpec(topics.billing),
+                *(TopicSpec(Topics.dead_letter(t)) for t in read),
+            ],
+            after_start=consumer.start,
+            before_stop=consumer.stop,
+        ),
+        routers=[build_router(ctx), build_exports_router(ctx), build_report_router(ctx)],
     )

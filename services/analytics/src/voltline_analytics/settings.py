@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 from voltline_chassis.settings import ServiceSettings
 
@@ -10,3 +12,18 @@ class AnalyticsSettings(ServiceSettings):
     service_name: str = "analytics"
     http_port: int = Field(default=8005, ge=0, le=65535)
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/analytics.db", repr=False)
+    # Events whose charger timestamp is older than the newest one of their station and stream by more than
+    # this are kept in late_events but not counted: buckets older than that are final.
+    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
+    sessions_partitions: int = Field(default=6, ge=1)
+    # The worker's consumer group (prefixed by the topic prefix); a new group replays the whole log.
+    analytics_consumer_group: str = "voltline-analytics"
+    analytics_allowed_lateness_days: float = Field(default=7, gt=0)
+    analytics_default_currency: str = Field(default="EUR", min_length=3, max_length=3)
+    # CO2 avoided per kWh = petrol car's g/km / EV's kWh/km - grid g/kWh (docs/analytics.md).
+    analytics_co2_ice_g_per_km: Decimal = Field(default=Decimal(170), ge=0)
+    analytics_co2_ev_kwh_per_km: Decimal = Field(default=Decimal("0.18"), gt=0)
+    analytics_co2_grid_g_per_kwh: Decimal = Field(default=Decimal(250), ge=0)
+    # AFIR ad-hoc price shown in the EVSE status feed (None: not published).
+    analytics_ad_hoc_price_per_kwh: Decimal | None = Field(default=None, ge=0)
+    analytics_ad_hoc_currency: str = Field(default="EUR", min_length=3, max_length=3)

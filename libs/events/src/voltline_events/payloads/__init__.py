@@ -2,7 +2,7 @@
 
 from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, StationRegistered
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
-from voltline_events.payloads.billing import CdrCreated
+from voltline_events.payloads.billing import CdrCreated, RefundIssued
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 from voltline_events.payloads.refusals import TransactionRefused
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
@@ -32,6 +32,7 @@ __all__ = [
     "Heartbeat",
     "IdToken",
     "MeterSample",
+    "RefundIssued",
     "SampledValue",
     "SessionEnded",
     "SessionStarted",

@@ -1,3 +1,4 @@
+from voltline_analytics.adapters.orm import metadata
 from voltline_store.alembic_env import run
 
-run(target_metadata=None)
+run(target_metadata=metadata)

@@ -11,6 +11,9 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from voltline_events import envelope_for, station_key
+from voltline_events.payloads import RefundIssued
+
 from voltline_billing.domain import ledger
 from voltline_billing.domain import payments as pay
 from voltline_billing.domain.money import Money, round_money
@@ -76,6 +79,22 @@ async def _provider_refund(ctx: BillingContext, ref: str, amount: Money, key: st
         return Outcome("timeout", message=f"payment provider error: {type(exc).__name__}")
 
 
+async def _announce(ctx: BillingContext, uow: Any, refund: dict[str, Any], payment: Any, now: Any) -> None:
+    """Publish the refund (through the outbox, in the refund's transaction) so analytics can correct revenue."""
+    cdr = await uow.cdrs.by_session(payment.session_id)
+    if cdr is None:
+        return
+    p, amount = cdr.priced, refund["amount"]
+    excl = round_money(amount * p.total_excl_vat / p.total_incl_vat, p.currency) if p.total_incl_vat else amount
+    issued = RefundIssued(
+        refund_id=refund["refund_id"], payment_id=payment.payment_id, session_id=payment.session_id,
+        station_id=cdr.station_id, cdr_id=cdr.cdr_id, session_started_at=cdr.started_at, refunded_at=now,
+        currency=payment.currency, amount_incl_vat=amount, amount_excl_vat=excl, reason=refund.get("reason"),
+    )  # fmt: skip
+    envelope = envelope_for(issued, source=ctx.source, station_id=cdr.station_id, session_id=payment.session_id)
+    uow.outbox.add(ctx.topics.billing, envelope, key=station_key(cdr.station_id))
+
+
 async def _finish(ctx: BillingContext, uow: Any, refund_id: str, outcome: Outcome) -> dict[str, Any]:
     refund = await uow.payments.refund(refund_id, lock=True)
     if refund["state"] == "pending":
@@ -85,6 +104,7 @@ async def _finish(ctx: BillingContext, uow: Any, refund_id: str, outcome: Outcom
             await uow.payments.save(replace(payment, refunded=payment.refunded + refund["amount"]), now)
             await uow.payments.save_refund(refund_id, state="succeeded", provider_ref=outcome.provider_ref,
                                            last_error=None, updated_at=now)  # fmt: skip
+            await _announce(ctx, uow, refund, payment, now)
         elif outcome.kind == "timeout":
             await uow.payments.save_refund(refund_id, last_error=outcome.message, updated_at=now)
         else:

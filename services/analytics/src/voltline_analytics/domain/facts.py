@@ -1,0 +1,242 @@
+"""Facts analytics keeps (one per session, CDR, refund and outage) and what each contributes to which hour.
+
+A fact has a key and a rank: a fact with a higher rank supersedes the stored one with the same key (an
+ended session supersedes its start, revision 2 supersedes revision 1); an equal rank replaces it too, so
+redelivering a fact changes nothing. Hours are the charger's own timestamps, never arrival time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from voltline_analytics.domain.measures import Contribution, Measures, merge
+from voltline_analytics.domain.timeslots import floor, hour_slices, seconds
+
+LOW_ENERGY_WH = 100  # a session that delivered under 0.1 kWh failed
+AUTH_REFUSED = frozenset({"deauthorized"})
+# Stop reasons (OCPP 1.6 Reason and 2.0.1 ReasonEnumType) that mean the session ended in an error.
+ERROR_REASONS = frozenset(
+    {
+        "emergencystop",
+        "groundfault",
+        "overcurrentfault",
+        "powerloss",
+        "powerquality",
+        "reboot",
+        "hardreset",
+        "immediatereset",
+        "timeout",
+    }
+)
+
+
+def driver_key(driver_id: str | None, id_token: str | None) -> str | None:
+    """Who charged, as a short hash (drivers by account, else by token; never the token itself)."""
+    who = f"d:{driver_id}" if driver_id else f"t:{id_token}" if id_token else None
+    return hashlib.sha256(who.encode()).hexdigest()[:16] if who else None
+
+
+def failure_of(ended: bool, stop_reason: str | None, energy_wh: int) -> str | None:
+    """Why a session failed (auth, error, low_energy), or None; the first that applies wins."""
+    if not ended:
+        return None
+    reason = (stop_reason or "").lower()
+    if reason in AUTH_REFUSED:
+        return "auth"
+    if reason in ERROR_REASONS:
+        return "error"
+    if energy_wh < LOW_ENERGY_WH:
+        return "low_energy"
+    return None
+
+
+@dataclass(frozen=True)
+class Period:
+    state: str
+    start: datetime
+    end: datetime
+
+
+@dataclass
+class SessionFact:
+    session_id: str
+    station_id: str
+    evse_id: int | None
+    connector_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    energy_wh: int = 0
+    peak_power_w: float | None = None
+    stop_reason: str | None = None
+    driver: str | None = None
+    id_token_type: str | None = None
+    ocpp_version: str | None = None
+    revision: int = 0  # 0: only started; an ended session has its revision (>= 1)
+    periods: list[Period] = field(default_factory=list)
+    timeline: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"session:{self.session_id}"
+
+    @property
+    def rank(self) -> int:
+        return self.revision
+
+    @property
+    def failure(self) -> str | None:
+        return failure_of(self.ended_at is not None, self.stop_reason, self.energy_wh)
+
+    def contributions(self) -> list[Contribution]:
+        start_hour = floor(self.started_at, "hour")
+        head = Measures(sessions=1)
+        out = [Contribution(self.station_id, start_hour, "", self.driver, head)]
+        if self.ended_at is None:
+            return out
+        failure = self.failure
+        head.failed_sessions = int(failure is not None)
+        head.completed_sessions = int(failure is None)
+        head.failed_auth = int(failure == "auth")
+        head.failed_error = int(failure == "error")
+        head.failed_low_energy = int(failure == "low_energy")
+        head.duration_s = seconds(self.started_at, self.ended_at) if failure is None else 0
+        head.peak_power_w = float(self.peak_power_w or 0)
+        energies = self._energy_by_hour()
+        charging = self._charging_by_hour()
+        for hour, a, b in hour_slices(self.started_at, self.ended_at):
+            occupied = seconds(a, b)
+            charged = min(occupied, charging.get(hour, occupied if self._charged_throughout else 0))
+            m = Measures(occupied_s=occupied, charging_s=charged, idle_s=occupied - charged)
+            m.energy_wh = energies.get(hour, 0)
+            out.append(Contribution(self.station_id, hour, "", None, m))
+        if not any(c.measures.energy_wh for c in out) and self.energy_wh:
+            out.append(Contribution(self.station_id, start_hour, "", None, Measures(energy_wh=self.energy_wh)))
+        return merge(out)
+
+    @property
+    def _charged_throughout(self) -> bool:
+        """Without periods, a session that delivered energy is taken as charging all along."""
+        return not self.periods and self.energy_wh > 0
+
+    def _charging_by_hour(self) -> dict[datetime, int]:
+        found: dict[datetime, int] = {}
+        for p in self.periods:
+            if p.state != "charging":
+                continue
+            for hour, a, b in hour_slices(p.start, p.end):
+                found[hour] = found.get(hour, 0) + seconds(a, b)
+        return found
+
+    def _energy_by_hour(self) -> dict[datetime, int]:
+        """Energy per hour from the cumulative readings, interpolated at hour boundaries; sums to energy_wh."""
+        assert self.ended_at is not None
+        points = [(self.started_at, 0), *sorted(self.timeline), (self.ended_at, self.energy_wh)]
+        points = [(t, min(max(e, 0), self.energy_wh)) for t, e in points if self.started_at <= t <= self.ended_at]
+
+        def cumulative(at: datetime) -> int:
+            before = [p for p in points if p[0] <= at]
+            after = [p for p in points if p[0] >= at]
+            (t0, e0), (t1, e1) = before[-1], after[0]
+            if t1 == t0:
+                return e1
+            share = Decimal((at - t0).total_seconds()) / Decimal((t1 - t0).total_seconds())
+            return int(e0 + (e1 - e0) * share)
+
+        result: dict[datetime, int] = {}
+        for hour, a, b in hour_slices(self.started_at, self.ended_at):
+            upper = self.energy_wh if b == self.ended_at else cumulative(b)
+            lower = 0 if a == self.started_at else cumulative(a)
+            if upper - lower:
+                result[hour] = upper - lower
+        return result
+
+
+@dataclass
+class CdrFact:
+    """The priced session; its revenue counts in the hour the session started (corrections land there too)."""
+
+    session_id: str
+    cdr_id: str
+    station_id: str
+    started_at: datetime
+    currency: str
+    total_excl_vat: Decimal
+    total_incl_vat: Decimal
+    revision: int = 1
+
+    @property
+    def key(self) -> str:
+        return f"cdr:{self.session_id}"
+
+    @property
+    def rank(self) -> int:
+        return self.revision
+
+    def contributions(self) -> list[Contribution]:
+        m = Measures(cdrs=1, revenue_excl_vat=self.total_excl_vat, revenue_incl_vat=self.total_incl_vat)
+        return [Contribution(self.station_id, floor(self.started_at, "hour"), self.currency, None, m)]
+
+
+@dataclass
+class RefundFact:
+    """Money given back: it reduces the revenue of the hour the refunded session started in."""
+
+    refund_id: str
+    session_id: str
+    station_id: str
+    session_started_at: datetime
+    currency: str
+    amount_excl_vat: Decimal
+    amount_incl_vat: Decimal
+
+    @property
+    def key(self) -> str:
+        return f"refund:{self.refund_id}"
+
+    @property
+    def rank(self) -> int:
+        return 1
+
+    def contributions(self) -> list[Contribution]:
+        m = Measures(
+            revenue_excl_vat=-self.amount_excl_vat,
+            revenue_incl_vat=-self.amount_incl_vat,
+            refunds_excl_vat=self.amount_excl_vat,
+            refunds_incl_vat=self.amount_incl_vat,
+        )
+        return [Contribution(self.station_id, floor(self.session_started_at, "hour"), self.currency, None, m)]
+
+
+@dataclass
+class OutageFact:
+    """A closed stretch of unavailability: the station offline (all its ports down) or one port faulted."""
+
+    station_id: str
+    kind: str  # "offline" or "fault"
+    evse_id: int | None
+    start: datetime
+    end: datetime
+    error_code: str | None = None
+
+    @property
+    def key(self) -> str:
+        port = "" if self.evse_id is None else f":{self.evse_id}"
+        return f"outage:{self.kind}:{self.station_id}{port}:{self.start.isoformat()}"
+
+    @property
+    def rank(self) -> int:
+        return 1
+
+    def contributions(self) -> list[Contribution]:
+        out = []
+        for hour, a, b in hour_slices(self.start, self.end):
+            s = seconds(a, b)
+            m = Measures(offline_s=s) if self.kind == "offline" else Measures(fault_port_s=s)
+            out.append(Contribution(self.station_id, hour, "", None, m))
+        return out
+
+
+Fact = SessionFact | CdrFact | RefundFact | OutageFact

@@ -1,0 +1,98 @@
+"""The additive measures every bucket holds, and how a fact contributes them.
+
+A bucket's figures are always recomputed from the contributions of the facts that fall in it (sums, and
+one max for peak power), never incremented: a corrected fact replaces its contributions, so a revision or
+a redelivery can never count twice, and the result does not depend on the order facts arrived in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+COUNTERS = (
+    "sessions",
+    "completed_sessions",
+    "failed_sessions",
+    "failed_auth",
+    "failed_low_energy",
+    "failed_error",
+    "energy_wh",
+    "charging_s",
+    "idle_s",
+    "occupied_s",
+    "duration_s",
+    "cdrs",
+    "offline_s",
+    "fault_port_s",
+)
+MONEY = ("revenue_excl_vat", "revenue_incl_vat", "refunds_excl_vat", "refunds_incl_vat")
+MAXIMA = ("peak_power_w",)
+
+
+@dataclass
+class Measures:
+    """Sums over a bucket (money per currency: a row holds one currency, '' when it holds no money)."""
+
+    sessions: int = 0
+    completed_sessions: int = 0
+    failed_sessions: int = 0
+    failed_auth: int = 0
+    failed_low_energy: int = 0
+    failed_error: int = 0
+    energy_wh: int = 0
+    charging_s: int = 0
+    idle_s: int = 0
+    occupied_s: int = 0
+    duration_s: int = 0
+    cdrs: int = 0
+    offline_s: int = 0
+    fault_port_s: int = 0
+    revenue_excl_vat: Decimal = Decimal(0)
+    revenue_incl_vat: Decimal = Decimal(0)
+    refunds_excl_vat: Decimal = Decimal(0)
+    refunds_incl_vat: Decimal = Decimal(0)
+    peak_power_w: float = 0.0
+
+    def add(self, other: Measures) -> None:
+        for name in (*COUNTERS, *MONEY):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.peak_power_w = max(self.peak_power_w, other.peak_power_w)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_row(cls, row: Any) -> Measures:
+        m = cls()
+        for name in (*COUNTERS, *MAXIMA):
+            setattr(m, name, getattr(row, name) or 0)
+        for name in MONEY:
+            setattr(m, name, Decimal(str(getattr(row, name) or 0)))
+        m.peak_power_w = float(m.peak_power_w)
+        return m
+
+
+@dataclass
+class Contribution:
+    """What one fact adds to one station-hour bucket (in one currency, '' for none)."""
+
+    station_id: str
+    hour: datetime
+    currency: str = ""
+    driver_key: str | None = None
+    measures: Measures = field(default_factory=Measures)
+
+
+def merge(contributions: list[Contribution]) -> list[Contribution]:
+    """One contribution per (station, hour, currency, driver): fewer rows, same sums."""
+    merged: dict[tuple[str, datetime, str, str | None], Contribution] = {}
+    for c in contributions:
+        key = (c.station_id, c.hour, c.currency, c.driver_key)
+        if key in merged:
+            merged[key].measures.add(c.measures)
+        else:
+            merged[key] = Contribution(c.station_id, c.hour, c.currency, c.driver_key, Measures(**c.measures.as_dict()))
+    return list(merged.values())

@@ -1,0 +1,137 @@
+"""Regulatory exports: NEVI sessions and uptime (CSV, streamed) and the AFIR EVSE status feed (OCPI-shaped)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from voltline_analytics.adapters import orm
+from voltline_analytics.domain.exports import (
+    NEVI_SESSION_FIELDS,
+    NEVI_UPTIME_FIELDS,
+    Outage,
+    nevi_session_row,
+    ocpi_status,
+    port_uptime,
+)
+from voltline_analytics.domain.timeslots import next_bucket
+from voltline_analytics.entrypoints.api import From, To, _invalid, csv_lines, csv_response, period
+from voltline_analytics.service_layer.context import AnalyticsContext
+
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _rfc3339(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
+    router = APIRouter(tags=["exports"])
+
+    @router.get("/exports/nevi/sessions")
+    async def nevi_sessions(
+        from_: From = None, to: To = None, station_id: Annotated[str | None, Query(max_length=48)] = None
+    ) -> StreamingResponse:
+        start, end = period(ctx, from_, to, "day")
+        f = orm.facts.c
+        q = select(f.data).where(f.kind == "session", f.at >= start, f.at < end).order_by(f.at, f.fact_key)
+        if station_id:
+            q = q.where(f.station_id == station_id)
+
+        async def body() -> AsyncIterator[str]:
+            yield from_lines(csv_lines(NEVI_SESSION_FIELDS, []))
+            async with ctx.sessions() as session:
+                result = await session.stream(q.execution_options(yield_per=2000))
+                async for partition in result.partitions(2000):
+                    yield from_lines(csv_lines(None, (nevi_session_row(r.data) for r in partition)))
+
+        return csv_response(body(), "nevi-sessions.csv")
+
+    @router.get("/exports/nevi/uptime")
+    async def nevi_uptime(month: Annotated[str, Query(description="YYYY-MM")]) -> StreamingResponse:
+        match = MONTH.match(month)
+        if match is None:
+            raise _invalid("query.month", "a month as YYYY-MM")
+        month_start = datetime(int(match[1]), int(match[2]), 1, tzinfo=UTC)
+        month_end = next_bucket(month_start, "month")
+        now = ctx.clock()
+        rows = await _uptime_rows(ctx, month_start, month_end, now)
+        return csv_response(csv_lines(NEVI_UPTIME_FIELDS, rows), f"nevi-uptime-{month}.csv")
+
+    @router.get("/afir/locations")
+    async def afir_locations() -> dict[str, Any]:
+        """OCPI 2.2.1 Locations with EVSE status, one Location per station until sites are known."""
+        now = ctx.clock()
+        async with ctx.sessions() as session:
+            stations = {r.station_id: r for r in await session.execute(select(orm.stations))}
+            ports = list(await session.execute(select(orm.ports).order_by(orm.ports.c.station_id, orm.ports.c.evse_id)))
+        by_station: dict[str, list[Any]] = defaultdict(list)
+        for p in ports:
+            by_station[p.station_id].append(p)
+        price = None
+        if ctx.ad_hoc_price_per_kwh is not None:
+            price = {"currency": ctx.ad_hoc_currency, "price_per_kwh": str(ctx.ad_hoc_price_per_kwh)}
+        data = []
+        for station_id in sorted(set(stations) | set(by_station)):
+            st = stations.get(station_id)
+            connected = bool(st and st.connected)
+            evses = []
+            for p in by_station.get(station_id, []):
+                status = ocpi_status(p.ocpp_status, connected)
+                evses.append({
+                    "uid": f"{station_id}*{p.evse_id}",
+                    "evse_id": f"{station_id}*{p.evse_id}",
+                    "status": status,
+                    "occupied": status == "CHARGING",
+                    "connectors": [{"id": str(p.connector_id or 1)}],
+                    "ad_hoc_price": price,
+                    "last_updated": _rfc3339(max(filter(None, [p.since, st.since if st else None]), default=now)),
+                })  # fmt: skip
+            updated = max((e["last_updated"] for e in evses), default=_rfc3339(now))
+            data.append({"id": station_id, "evses": evses, "last_updated": updated})
+        return {"status_code": 1000, "status_message": "Success", "timestamp": _rfc3339(now), "data": data}
+
+    return router
+
+
+def from_lines(lines: Any) -> str:
+    return "".join(lines)
+
+
+async def _uptime_rows(ctx: AnalyticsContext, start: datetime, end: datetime, now: datetime) -> list[list[Any]]:
+    f = orm.facts.c
+    async with ctx.sessions() as session:
+        stations = {r.station_id: r for r in await session.execute(select(orm.stations))}
+        ports = list(await session.execute(select(orm.ports).order_by(orm.ports.c.station_id, orm.ports.c.evse_id)))
+        outage_rows = await session.execute(select(f.data).where(f.kind == "outage", f.at < end))
+        outages = [r.data for r in outage_rows]
+    offline: dict[str, list[Outage]] = defaultdict(list)
+    faults: dict[tuple[str, int], list[Outage]] = defaultdict(list)
+    for o in outages:
+        item = Outage(datetime.fromisoformat(o["start"]), datetime.fromisoformat(o["end"]), o["kind"])
+        if o["kind"] == "offline":
+            offline[o["station_id"]].append(item)
+        else:
+            faults[(o["station_id"], o["evse_id"])].append(item)
+    rows = []
+    for p in ports:
+        st = stations.get(p.station_id)
+        open_ = list(offline[p.station_id]) + list(faults[(p.station_id, p.evse_id)])
+        if st is not None and not st.connected:
+            open_.append(Outage(st.since, now, "offline"))
+        if p.ocpp_status == "Faulted" and p.since is not None:
+            open_.append(Outage(p.since, now, "fault"))
+        first_seen = st.first_seen_at if st else None
+        rows.append(port_uptime(p.station_id, p.evse_id, start, end, first_seen, now, open_))
+    return rows
+
+
+__all__ = ["Decimal", "build_exports_router"]
