@@ -4,6 +4,15 @@ from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, S
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 from voltline_events.payloads.billing import CdrCreated
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
+from voltline_events.payloads.notifications import (
+    AuthorizeRequested,
+    DataTransfer,
+    DeviceEvents,
+    DeviceReport,
+    FirmwareStatus,
+    LogStatus,
+    SecurityEvent,
+)
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
     BootNotification,
@@ -23,15 +32,22 @@ from voltline_events.payloads.transactions import (
 __all__ = [
     "AuthorizationDecision",
     "AuthorizationRequested",
+    "AuthorizeRequested",
     "BootDecision",
     "BootDecisionRequested",
     "BootNotification",
     "CdrCreated",
     "ConnectorStatus",
+    "DataTransfer",
+    "DeviceEvents",
+    "DeviceReport",
+    "FirmwareStatus",
     "Heartbeat",
     "IdToken",
+    "LogStatus",
     "MeterSample",
     "SampledValue",
+    "SecurityEvent",
     "SessionEnded",
     "SessionStarted",
     "SessionUpdated",
