@@ -4,6 +4,12 @@ from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, S
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 from voltline_events.payloads.billing import CdrCreated
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
+from voltline_events.payloads.diagnostics import (
+    AlertOpened,
+    AlertResolved,
+    ConnectorStatusChanged,
+    StationHealthChanged,
+)
 from voltline_events.payloads.notifications import (
     AuthorizeRequested,
     DataTransfer,
@@ -30,6 +36,8 @@ from voltline_events.payloads.transactions import (
 )
 
 __all__ = [
+    "AlertOpened",
+    "AlertResolved",
     "AuthorizationDecision",
     "AuthorizationRequested",
     "AuthorizeRequested",
@@ -38,6 +46,7 @@ __all__ = [
     "BootNotification",
     "CdrCreated",
     "ConnectorStatus",
+    "ConnectorStatusChanged",
     "DataTransfer",
     "DeviceEvents",
     "DeviceReport",
@@ -55,6 +64,7 @@ __all__ = [
     "StationCommandResult",
     "StationConnected",
     "StationDisconnected",
+    "StationHealthChanged",
     "StationMessage",
     "StationRegistered",
     "StationTransaction",
