@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from voltline_bus import EventConsumer, TopicSpec
+from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
 
+from voltline_diagnostics.adapters.commands import InventoryCommands
 from voltline_diagnostics.domain.alerts import configure
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
 from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
 from voltline_diagnostics.service_layer.monitor import run_monitor
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
@@ -58,13 +61,22 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         handler=build_dispatcher(ctx),
         dead_letter=infra.producer,
     )
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
+    commands = InventoryCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s)
     stream = api_stream.LiveStream(infra.bus, topics.diagnostics)
     tasks: list[asyncio.Task[None]] = []
 
     async def after_start() -> None:
+        await rpc.start()
         await consumer.start()
         deliveries.start()
         tasks.append(asyncio.create_task(run_monitor(ctx, settings.monitor_interval_s), name="diagnostics-monitor"))
+        if settings.inventory_on_first_boot:
+            first_boot = run_first_boot_inventory(
+                ctx, commands, settings.monitor_interval_s, settings.inventory_delay_s
+            )
+            tasks.append(asyncio.create_task(first_boot, name="diagnostics-inventory"))
 
     async def before_stop() -> None:
         for task in tasks:
@@ -74,6 +86,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await stream.stop()
         await deliveries.stop()
         await consumer.stop()
+        await rpc.stop()
 
     partitions = settings.station_events_partitions
     return create_app(
@@ -88,6 +101,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
                 TopicSpec(topics.station_events, partitions=partitions),
                 TopicSpec(topics.sessions, partitions=partitions),
                 TopicSpec(topics.diagnostics, partitions=partitions),
+                TopicSpec(topics.station_commands, partitions=partitions),
                 TopicSpec(Topics.dead_letter(topics.station_events)),
                 TopicSpec(Topics.dead_letter(topics.sessions)),
             ],
@@ -98,7 +112,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             api_status.build_router(ctx),
             api_alerts.build_router(ctx),
             api_webhooks.build_router(ctx),
-            api_inventory.build_router(ctx),
+            api_inventory.build_router(ctx, commands),
             api_uptime.build_router(ctx),
             api_stream.build_router(stream),
         ],

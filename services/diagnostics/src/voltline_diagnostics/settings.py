@@ -29,6 +29,12 @@ class DiagnosticsSettings(ServiceSettings):
     webhook_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
     webhook_timeout_s: float = Field(default=5.0, gt=0, description="How long a receiver has to answer.")
     webhook_poll_s: float = Field(default=1.0, gt=0, description="How often due deliveries are looked for.")
+    inventory_on_first_boot: bool = Field(
+        default=True,
+        description="Ask for the device model (2.x GetBaseReport) or configuration (1.6) after a first boot.",
+    )
+    inventory_delay_s: float = Field(default=5.0, ge=0, description="... this long after the boot (answered first).")
+    command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station has to answer.")
     station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
 
     @field_validator("alert_rules")

@@ -206,6 +206,18 @@ class StatusRepository:
         )
         return [(r.station_id, r.since) for r in rows]
 
+    async def never_inventoried(self, booted_before: datetime, limit: int = 100) -> list[str]:
+        rows = await self.session.execute(
+            select(stations.c.station_id)
+            .where(
+                stations.c.online.is_(True),
+                stations.c.last_boot_at < booted_before,
+                stations.c.report_requested_at.is_(None),
+            )
+            .limit(limit)
+        )
+        return [r.station_id for r in rows]
+
     async def health_counts(self) -> dict[str, int]:
         rows = await self.session.execute(
             select(stations.c.online, stations.c.unresponsive, func.count()).group_by(

@@ -9,6 +9,7 @@ from voltline_chassis.security import require_role
 
 from voltline_diagnostics.entrypoints.api_status import not_found
 from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.inventory import Commands, request_inventory
 from voltline_diagnostics.service_layer.views import iso
 
 
@@ -28,7 +29,7 @@ def _inventory(st: dict[str, Any], variables: int) -> dict[str, Any]:
     }
 
 
-def build_router(ctx: HealthContext) -> APIRouter:
+def build_router(ctx: HealthContext, commands: Commands) -> APIRouter:
     router = APIRouter(tags=["inventory"], dependencies=[Depends(require_role("viewer"))])
 
     @router.get("/inventory")
@@ -61,6 +62,14 @@ def build_router(ctx: HealthContext) -> APIRouter:
         if st is None:
             raise not_found(station_id)
         return _inventory(st, len(variables))
+
+    @router.post("/stations/{station_id}/inventory/refresh", dependencies=[Depends(require_role("operator"))])
+    async def refresh(station_id: str) -> dict[str, Any]:
+        """Ask the station now: 2.x GetBaseReport (the report arrives as NotifyReport), 1.6 GetConfiguration."""
+        result = await request_inventory(ctx, commands, station_id)
+        if result["outcome"] == "unknown_station":
+            raise not_found(station_id)
+        return result
 
     @router.get("/stations/{station_id}/device-model")
     async def device_model(station_id: str, component: str | None = None) -> dict[str, Any]:
