@@ -56,7 +56,7 @@ async def test_a_session_reaches_kafka_in_order_with_decisions(system: Any) -> N
         "station.connected",
         "station.boot_notification",
         "station.connector_status",
-        "station.message",
+        "station.authorize",
         *["station.transaction"] * 7,
         "station.disconnected",
     ]
@@ -87,7 +87,7 @@ async def test_decisions_fall_back_when_auth_does_not_answer(system: Any) -> Non
         "station.boot_notification",
         "station.disconnected",
         "station.connected",
-        "station.message",
+        "station.authorize",
     ]
 
 

@@ -23,7 +23,7 @@ def utcnow() -> datetime:
 class Envelope(BaseModel):
     """Version 1 of the event envelope (schemas/envelope.v1.json)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     envelope_version: int = Field(default=ENVELOPE_VERSION, ge=1)
     event_id: UUID = Field(default_factory=uuid4, description="Unique per event; consumers dedupe on it.")

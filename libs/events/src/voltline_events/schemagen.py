@@ -1,4 +1,10 @@
-"""Writes the JSON Schemas in `schemas/` from the models: `python -m voltline_events.schemagen [DIR]`."""
+"""Writes the JSON Schemas in `schemas/` from the models: `python -m voltline_events.schemagen [--release] [DIR]`.
+
+`schemas/*.json` and `schemas/events/` are the current contracts (regenerate them after any model change).
+`schemas/released/` is the last release's: the contract tests check that every current schema is compatible
+with its released counterpart (voltline_events.compat). `--release` (at a release) copies the current
+schemas there; released schemas are never deleted, so a released (type, version) cannot silently disappear.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +37,26 @@ def render(schema: dict[str, Any]) -> str:
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 
+RELEASED = "released"
+
+
 def default_dir() -> Path:
     return Path(__file__).resolve().parents[4] / "schemas"
 
 
+def released_schemas(schemas_dir: Path | None = None) -> dict[str, dict[str, Any]]:
+    """File name (relative to schemas/released/) -> schema, as last released."""
+    root = (schemas_dir or default_dir()) / RELEASED
+    return {str(p.relative_to(root)): json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))}
+
+
 def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else default_dir()
+    args = sys.argv[1:]
+    release = "--release" in args
+    args = [a for a in args if a != "--release"]
+    target = Path(args[0]) if args else default_dir()
+    if release:
+        target = target / RELEASED
     for rel, schema in expected_schemas().items():
         path = target / rel
         path.parent.mkdir(parents=True, exist_ok=True)

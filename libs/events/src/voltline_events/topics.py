@@ -59,6 +59,12 @@ class Topics:
         """billing.cdr_created and other billing events, keyed by station id."""
         return self._name("voltline.billing.events.v1")
 
+    @property
+    def diagnostics(self) -> str:
+        """diagnostics.alert_opened / alert_resolved, connector status and station health changes, keyed by
+        station id."""
+        return self._name("voltline.diagnostics.events.v1")
+
     def service_replies(self, service: str, instance_id: str) -> str:
         """Replies to one service instance's requests (e.g. command results for the session service)."""
         return self._name(f"voltline.{service}.replies.{instance_id}")

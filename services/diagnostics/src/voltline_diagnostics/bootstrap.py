@@ -1,23 +1,99 @@
-"""Where the diagnostics service is wired together. A skeleton: store, bus and health routes only so far."""
+"""Where the diagnostics service is wired together: settings in, a runnable app out.
+
+Health (status, history, alerts, webhooks, inventory, uptime) is wired here; other features of the service
+(remote commands, configuration) add their routers and consumers beside these.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_events import Topics
 
+from voltline_diagnostics.adapters.commands import InventoryCommands
+from voltline_diagnostics.domain.alerts import configure
+from voltline_diagnostics.domain.status import Silence
+from voltline_diagnostics.domain.webhooks import Backoff
+from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
+from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
+from voltline_diagnostics.service_layer.monitor import run_monitor
+from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
+from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
 from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.settings import DiagnosticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 
 
 def build(settings: DiagnosticsSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
     maintenance = build_maintenance(settings, infra)
+    topics = infra.topics
+    ctx = HealthContext(
+        uow=lambda: DiagnosticsUnitOfWork(infra.sessions, relay=infra.relay),
+        topics=topics,
+        source=infra.source,
+        clock=lambda: datetime.now(UTC),
+        rules=configure(settings.alert_rules),
+        silence=Silence(settings.unresponsive_factor, timedelta(seconds=settings.unresponsive_min_s)),
+        default_heartbeat_s=settings.heartbeat_interval_s,
+        backoff=Backoff(
+            timedelta(seconds=settings.webhook_backoff_initial_s),
+            timedelta(seconds=settings.webhook_backoff_max_s),
+            settings.webhook_attempts,
+        ),
+    )
+    deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
+    ctx.wake_deliveries = deliveries.wake
+    consumer = EventConsumer(
+        infra.bus,
+        group_id=f"{settings.topic_prefix}voltline-diagnostics",
+        topics=[topics.station_events, topics.sessions],
+        handler=build_dispatcher(ctx),
+        dead_letter=infra.producer,
+    )
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    # maintenance has its own client on service_replies("diagnostics", ...): inventory reads its own topic
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-inventory", instance))
+    commands = InventoryCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s)
+    stream = api_stream.LiveStream(infra.bus, topics.diagnostics)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def after_start() -> None:
+        await rpc.start()
+        await consumer.start()
+        await maintenance.start()
+        deliveries.start()
+        tasks.append(asyncio.create_task(run_monitor(ctx, settings.monitor_interval_s), name="diagnostics-monitor"))
+        if settings.inventory_on_first_boot:
+            first_boot = run_first_boot_inventory(
+                ctx, commands, settings.monitor_interval_s, settings.inventory_delay_s
+            )
+            tasks.append(asyncio.create_task(first_boot, name="diagnostics-inventory"))
+
+    async def before_stop() -> None:
+        await maintenance.stop()
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await stream.stop()
+        await deliveries.stop()
+        await consumer.stop()
+        await rpc.stop()
+
+    partitions = settings.station_events_partitions
     app = create_app(
         settings=settings,
         title="voltline diagnostics",
@@ -25,9 +101,28 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         verifier=infra.verifier(),
         readiness_checks=infra.readiness_checks(),
         lifespan=infra.lifespan(
-            MIGRATIONS, maintenance.topics, after_start=maintenance.start, before_stop=maintenance.stop
+            MIGRATIONS,
+            [
+                TopicSpec(topics.station_events, partitions=partitions),
+                TopicSpec(topics.sessions, partitions=partitions),
+                TopicSpec(topics.diagnostics, partitions=partitions),
+                TopicSpec(topics.station_commands, partitions=partitions),
+                TopicSpec(Topics.dead_letter(topics.station_events)),
+                TopicSpec(Topics.dead_letter(topics.sessions)),
+                *maintenance.topics,
+            ],
+            after_start=after_start,
+            before_stop=before_stop,
         ),
-        routers=maintenance.api_routers,
+        routers=[
+            api_status.build_router(ctx),
+            api_alerts.build_router(ctx),
+            api_webhooks.build_router(ctx),
+            api_inventory.build_router(ctx, commands),
+            api_uptime.build_router(ctx),
+            api_stream.build_router(stream),
+            *maintenance.api_routers,
+        ],
     )
     for router in maintenance.open_routers:
         app.include_router(router)

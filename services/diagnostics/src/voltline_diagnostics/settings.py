@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Any
+
+from pydantic import Field, field_validator
 from voltline_chassis.settings import ServiceSettings
 
+from voltline_diagnostics.domain.alerts import configure
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
 
 
@@ -12,3 +15,31 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     service_name: str = "diagnostics"
     http_port: int = Field(default=8004, ge=0, le=65535)
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/diagnostics.db", repr=False)
+    heartbeat_interval_s: int = Field(
+        default=300, gt=0, description="The heartbeat interval stations are given (as the auth service's setting)."
+    )
+    unresponsive_factor: float = Field(default=2.0, gt=0, description="Silent for factor x heartbeat: unresponsive.")
+    unresponsive_min_s: float = Field(default=120.0, gt=0, description="... but never sooner than this.")
+    alert_rules: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Per-rule overrides as JSON, e.g. {"station_offline": {"after_s": 600, "severity": "critical"}}.',
+    )
+    monitor_interval_s: float = Field(default=5.0, gt=0, description="How often offline/silent stations are checked.")
+    webhook_attempts: int = Field(default=8, ge=1, description="Attempts per webhook delivery before it is failed.")
+    webhook_backoff_initial_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per attempt.")
+    webhook_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
+    webhook_timeout_s: float = Field(default=5.0, gt=0, description="How long a receiver has to answer.")
+    webhook_poll_s: float = Field(default=1.0, gt=0, description="How often due deliveries are looked for.")
+    inventory_on_first_boot: bool = Field(
+        default=True,
+        description="Ask for the device model (2.x GetBaseReport) or configuration (1.6) after a first boot.",
+    )
+    inventory_delay_s: float = Field(default=5.0, ge=0, description="... this long after the boot (answered first).")
+    command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station has to answer.")
+    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
+
+    @field_validator("alert_rules")
+    @classmethod
+    def _known_rules(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        configure(value)  # refuses unknown rules and fields by name
+        return value

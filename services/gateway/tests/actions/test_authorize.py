@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from voltline_events.payloads import AuthorizationDecision, AuthorizationRequested, StationMessage
+from voltline_events.payloads import AuthorizationDecision, AuthorizationRequested, AuthorizeRequested
 from voltline_events.payloads.transactions import IdToken
 from voltline_gateway.actions.context import AuthFallbacks, Policy
 
@@ -20,7 +20,7 @@ async def test_1_6_asks_auth_and_maps_the_decision_to_id_tag_info(answer: Any, b
     assert bus.asked == [
         AuthorizationRequested(ocpp_version="ocpp1.6", id_token=IdToken(id_token="CARD-1"), purpose="authorize")
     ]
-    assert bus.events == [StationMessage(ocpp_version="ocpp1.6", action="Authorize", payload={"idTag": "CARD-1"})]
+    assert bus.events == [AuthorizeRequested(ocpp_version="ocpp1.6", id_token=IdToken(id_token="CARD-1"))]
 
 
 @pytest.mark.parametrize(("status", "in_16"), [("NoCredit", "Invalid"), ("Unknown", "Invalid"), ("Blocked", "Blocked")])

@@ -4,6 +4,21 @@ from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, S
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 from voltline_events.payloads.billing import CdrCreated, RefundIssued
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
+from voltline_events.payloads.diagnostics import (
+    AlertOpened,
+    AlertResolved,
+    ConnectorStatusChanged,
+    StationHealthChanged,
+)
+from voltline_events.payloads.notifications import (
+    AuthorizeRequested,
+    DataTransfer,
+    DeviceEvents,
+    DeviceReport,
+    FirmwareStatus,
+    LogStatus,
+    SecurityEvent,
+)
 from voltline_events.payloads.refusals import TransactionRefused
 from voltline_events.payloads.sessions import SessionEnded, SessionStarted, SessionUpdated
 from voltline_events.payloads.station import (
@@ -22,18 +37,28 @@ from voltline_events.payloads.transactions import (
 )
 
 __all__ = [
+    "AlertOpened",
+    "AlertResolved",
     "AuthorizationDecision",
     "AuthorizationRequested",
+    "AuthorizeRequested",
     "BootDecision",
     "BootDecisionRequested",
     "BootNotification",
     "CdrCreated",
     "ConnectorStatus",
+    "ConnectorStatusChanged",
+    "DataTransfer",
+    "DeviceEvents",
+    "DeviceReport",
+    "FirmwareStatus",
     "Heartbeat",
     "IdToken",
+    "LogStatus",
     "MeterSample",
     "RefundIssued",
     "SampledValue",
+    "SecurityEvent",
     "SessionEnded",
     "SessionStarted",
     "SessionUpdated",
@@ -41,6 +66,7 @@ __all__ = [
     "StationCommandResult",
     "StationConnected",
     "StationDisconnected",
+    "StationHealthChanged",
     "StationMessage",
     "StationRegistered",
     "StationTransaction",

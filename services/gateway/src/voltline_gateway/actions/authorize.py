@@ -1,10 +1,11 @@
-"""Authorize (all versions): published, then decided by the auth service (fallback: policy.auth.authorize)."""
+"""Authorize (all versions): published as station.authorize, then decided by the auth service
+(fallback: policy.auth.authorize)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from voltline_events.payloads import StationMessage
+from voltline_events.payloads import AuthorizeRequested
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
@@ -17,7 +18,7 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         token = IdToken(id_token=payload["idTag"])
     else:
         token = IdToken(id_token=payload["idToken"]["idToken"], type=payload["idToken"]["type"])
-    event = StationMessage(ocpp_version=ctx.ocpp_version, action="Authorize", payload=payload)  # type: ignore[arg-type]
+    event = AuthorizeRequested(ocpp_version=ctx.ocpp_version, id_token=token)  # type: ignore[arg-type]
     decision = await publish_and_authorize(ctx, event, token, "authorize", ctx.policy.auth.authorize)
     assert decision is not None  # the authorize fallback is always a status
     if ctx.ocpp_version == OCPP16:

@@ -1,4 +1,5 @@
-"""Calls that need no decision and have no typed event yet: published as station.message, then answered.
+"""Calls that need no decision: published as their typed event (domain.notifications.TYPED: firmware and log
+status, security events, NotifyEvent, NotifyReport) or, for the rest, as station.message; then answered.
 
 Most are answered with an empty confirmation; a few have a fixed answer (see `answered_with`), chosen to be
 truthful about what voltline does today (e.g. no smart-charging schedule, no certificate signing).
@@ -13,6 +14,7 @@ from typing import Any
 from voltline_events.payloads import StationMessage
 
 from voltline_gateway.actions.context import CallContext, Handler
+from voltline_gateway.domain.notifications import TYPED
 
 Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -20,7 +22,11 @@ Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]]
 async def handle(
     ctx: CallContext, payload: dict[str, Any], *, action: str, answer: Answer | None = None
 ) -> dict[str, Any]:
-    event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)  # type: ignore[arg-type]
+    typed = TYPED.get(action)
+    if typed is not None:
+        event = typed(ctx.ocpp_version, payload)
+    else:
+        event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)  # type: ignore[arg-type]
     await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
     if answer is None:
         return {}

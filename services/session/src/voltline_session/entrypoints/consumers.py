@@ -17,6 +17,17 @@ from voltline_session.service_layer.recording import (
     record_transaction,
 )
 
+SIGNS_OF_LIFE = (
+    "station.authorize",
+    "station.data_transfer",
+    "station.firmware_status",
+    "station.log_status",
+    "station.security_event",
+    "station.notify_event",
+    "station.notify_report",
+)
+"""Typed station calls that mean nothing to sessions but that the station is alive (once all station.message)."""
+
 
 def _station(envelope: Envelope) -> str:
     if not envelope.station_id:
@@ -69,5 +80,6 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
             "station.heartbeat": presence(None),
             "station.meter_values": presence(None),  # outside any transaction: a sign of life, not session energy
             "station.message": presence(None),
+            **{t: presence(None) for t in SIGNS_OF_LIFE},
         }
     )

@@ -10,7 +10,7 @@ from alembic import op
 from voltline_store import UTCDateTime
 
 revision = "0010_maintenance_commands"
-down_revision = "0001"  # the lead rechains maintenance revisions after the diagnostics ones when merging
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,73 @@
+"""Events the diagnostics service publishes (Topics.diagnostics, keyed by station id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from voltline_events.registry import Event, event
+
+Severity = Literal["info", "warning", "major", "critical"]
+NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
+
+
+@event
+class AlertOpened(Event):
+    """A rule's condition began for a target (station, or one EVSE/connector of it); one open alert per both."""
+
+    TYPE = "diagnostics.alert_opened"
+    VERSION = 1
+
+    alert_id: str
+    rule: str = Field(description="connector_faulted, station_offline, station_unresponsive, boot_loop, ...")
+    severity: Severity
+    evse_id: int | None = None
+    connector_id: int | None = None
+    opened_at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+@event
+class AlertResolved(Event):
+    """The condition cleared (`by` absent), or an operator resolved the alert by hand (`by`, `note`)."""
+
+    TYPE = "diagnostics.alert_resolved"
+    VERSION = 1
+
+    alert_id: str
+    rule: str
+    severity: Severity
+    evse_id: int | None = None
+    connector_id: int | None = None
+    opened_at: datetime
+    resolved_at: datetime
+    by: str | None = None
+    note: str | None = None
+
+
+@event
+class ConnectorStatusChanged(Event):
+    """A connector's normalised status changed (station offline: `Unknown`, the last report kept in ocpp_status)."""
+
+    TYPE = "diagnostics.connector_status_changed"
+    VERSION = 1
+
+    evse_id: int
+    connector_id: int
+    status: NormalisedStatus
+    ocpp_status: str | None = None
+    error_code: str | None = None
+    since: datetime
+
+
+@event
+class StationHealthChanged(Event):
+    """A station went online, offline or unresponsive (or back)."""
+
+    TYPE = "diagnostics.station_health_changed"
+    VERSION = 1
+
+    health: Literal["online", "offline", "unresponsive"]
+    since: datetime

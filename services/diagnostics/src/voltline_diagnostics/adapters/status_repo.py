@@ -1,0 +1,230 @@
+"""Live status, history and boots of stations and connectors (health_* tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voltline_diagnostics.adapters.health_tables import boots, connectors, presence_history, stations, status_history
+
+
+@dataclass
+class StationRow:
+    station_id: str
+    online: bool
+    since: datetime
+    last_seen_at: datetime
+    ocpp_version: str | None = None
+    heartbeat_interval_s: int | None = None
+    unresponsive: bool = False
+    unresponsive_since: datetime | None = None
+    last_boot_at: datetime | None = None
+    boot_reason: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    modem: dict[str, Any] | None = None
+    meter: dict[str, Any] | None = None
+    report_requested_at: datetime | None = None
+
+
+@dataclass
+class ConnectorRow:
+    station_id: str
+    evse_id: int
+    connector_id: int
+    ocpp_status: str
+    status: str
+    since: datetime
+    reported_at: datetime
+    error_code: str | None = None
+    vendor_error_code: str | None = None
+    info: str | None = None
+    short_sessions: int = 0
+
+
+_STATION_FIELDS = tuple(StationRow.__dataclass_fields__)
+_CONNECTOR_FIELDS = tuple(ConnectorRow.__dataclass_fields__)
+
+
+class StatusRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def station(self, station_id: str) -> StationRow | None:
+        row = (await self.session.execute(select(stations).where(stations.c.station_id == station_id))).first()
+        return StationRow(**{k: row._mapping[k] for k in _STATION_FIELDS}) if row else None
+
+    async def save_station(self, station: StationRow, now: datetime, *, new: bool) -> None:
+        values = {k: getattr(station, k) for k in _STATION_FIELDS} | {"updated_at": now}
+        if new:
+            await self.session.execute(insert(stations).values(**values))
+        else:
+            await self.session.execute(
+                update(stations).where(stations.c.station_id == station.station_id).values(**values)
+            )
+
+    async def connectors_of(self, station_id: str) -> list[ConnectorRow]:
+        rows = await self.session.execute(
+            select(connectors)
+            .where(connectors.c.station_id == station_id)
+            .order_by(connectors.c.evse_id, connectors.c.connector_id)
+        )
+        return [ConnectorRow(**{k: r._mapping[k] for k in _CONNECTOR_FIELDS}) for r in rows]
+
+    async def connector(self, station_id: str, evse_id: int, connector_id: int) -> ConnectorRow | None:
+        row = (
+            await self.session.execute(
+                select(connectors).where(
+                    connectors.c.station_id == station_id,
+                    connectors.c.evse_id == evse_id,
+                    connectors.c.connector_id == connector_id,
+                )
+            )
+        ).first()
+        return ConnectorRow(**{k: row._mapping[k] for k in _CONNECTOR_FIELDS}) if row else None
+
+    async def save_connector(self, c: ConnectorRow, *, new: bool) -> None:
+        values = {k: getattr(c, k) for k in _CONNECTOR_FIELDS}
+        if new:
+            await self.session.execute(insert(connectors).values(**values))
+            return
+        await self.session.execute(
+            update(connectors)
+            .where(
+                connectors.c.station_id == c.station_id,
+                connectors.c.evse_id == c.evse_id,
+                connectors.c.connector_id == c.connector_id,
+            )
+            .values(**values)
+        )
+
+    async def open_status_interval(self, c: ConnectorRow, at: datetime) -> None:
+        """Close the port's current interval at `at` and open one with its new status."""
+        where = and_(
+            status_history.c.station_id == c.station_id,
+            status_history.c.evse_id == c.evse_id,
+            status_history.c.connector_id == c.connector_id,
+            status_history.c.ended_at.is_(None),
+        )
+        await self.session.execute(update(status_history).where(where).values(ended_at=at))
+        await self.session.execute(
+            insert(status_history).values(
+                station_id=c.station_id,
+                evse_id=c.evse_id,
+                connector_id=c.connector_id,
+                status=c.status,
+                ocpp_status=c.ocpp_status,
+                error_code=c.error_code,
+                started_at=at,
+            )
+        )
+
+    async def open_presence_interval(self, station_id: str, online: bool, at: datetime) -> None:
+        where = and_(presence_history.c.station_id == station_id, presence_history.c.ended_at.is_(None))
+        await self.session.execute(update(presence_history).where(where).values(ended_at=at))
+        await self.session.execute(insert(presence_history).values(station_id=station_id, online=online, started_at=at))
+
+    async def status_history(
+        self,
+        station_id: str,
+        start: datetime,
+        end: datetime,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Intervals overlapping [start, end), oldest first; the open one has ended_at None."""
+        query = select(status_history).where(
+            status_history.c.station_id == station_id,
+            status_history.c.started_at < end,
+            or_(status_history.c.ended_at.is_(None), status_history.c.ended_at > start),
+        )
+        if evse_id is not None:
+            query = query.where(status_history.c.evse_id == evse_id)
+        if connector_id is not None:
+            query = query.where(status_history.c.connector_id == connector_id)
+        rows = await self.session.execute(query.order_by(status_history.c.started_at, status_history.c.id))
+        return [dict(r._mapping) for r in rows]
+
+    async def presence_history(self, station_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        rows = await self.session.execute(
+            select(presence_history)
+            .where(
+                presence_history.c.station_id == station_id,
+                presence_history.c.started_at < end,
+                or_(presence_history.c.ended_at.is_(None), presence_history.c.ended_at > start),
+            )
+            .order_by(presence_history.c.started_at, presence_history.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def add_boot(self, station_id: str, at: datetime, reason: str | None) -> None:
+        await self.session.execute(insert(boots).values(station_id=station_id, at=at, reason=reason))
+
+    async def boots_since(self, station_id: str, since: datetime) -> list[datetime]:
+        rows = await self.session.execute(
+            select(boots.c.at).where(boots.c.station_id == station_id, boots.c.at >= since).order_by(boots.c.at)
+        )
+        return [r.at for r in rows]
+
+    async def mark_unresponsive(self, cutoff_for: dict[str, datetime], now: datetime) -> list[str]:
+        """Stations (among those given, each with its own cutoff) still online and unheard since; marked now."""
+        marked = []
+        for station_id, cutoff in cutoff_for.items():
+            result = await self.session.execute(
+                update(stations)
+                .where(
+                    stations.c.station_id == station_id,
+                    stations.c.online.is_(True),
+                    stations.c.unresponsive.is_(False),
+                    stations.c.last_seen_at < cutoff,
+                )
+                .values(unresponsive=True, unresponsive_since=now, updated_at=now)
+            )
+            if result.rowcount:  # type: ignore[attr-defined]
+                marked.append(station_id)
+        return marked
+
+    async def online_heard_before(self, cutoff: datetime) -> list[tuple[str, datetime, int | None]]:
+        rows = await self.session.execute(
+            select(stations.c.station_id, stations.c.last_seen_at, stations.c.heartbeat_interval_s).where(
+                stations.c.online.is_(True), stations.c.unresponsive.is_(False), stations.c.last_seen_at < cutoff
+            )
+        )
+        return [(r.station_id, r.last_seen_at, r.heartbeat_interval_s) for r in rows]
+
+    async def offline_since_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
+        rows = await self.session.execute(
+            select(stations.c.station_id, stations.c.since).where(
+                stations.c.online.is_(False), stations.c.since < cutoff
+            )
+        )
+        return [(r.station_id, r.since) for r in rows]
+
+    async def never_inventoried(self, booted_before: datetime, limit: int = 100) -> list[str]:
+        rows = await self.session.execute(
+            select(stations.c.station_id)
+            .where(
+                stations.c.online.is_(True),
+                stations.c.last_boot_at < booted_before,
+                stations.c.report_requested_at.is_(None),
+            )
+            .limit(limit)
+        )
+        return [r.station_id for r in rows]
+
+    async def health_counts(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(stations.c.online, stations.c.unresponsive, func.count()).group_by(
+                stations.c.online, stations.c.unresponsive
+            )
+        )
+        out = {"online": 0, "offline": 0, "unresponsive": 0}
+        for online, unresponsive, n in rows:
+            out["offline" if not online else "unresponsive" if unresponsive else "online"] += n
+        return out

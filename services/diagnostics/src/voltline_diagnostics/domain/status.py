@@ -1,0 +1,68 @@
+"""Station and connector status rules (pure): normalising what stations report, and when a station is silent.
+
+The normalised status is one vocabulary for every protocol version: 1.6's Preparing, Charging, SuspendedEV,
+SuspendedEVSE and Finishing all mean a vehicle is at the connector (`Occupied`), as 2.x says directly.
+While a station is offline every connector reads `Unknown`, and the last report stays in `ocpp_status`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+Status = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
+Health = Literal["online", "offline", "unresponsive"]
+
+STATION_WIDE = 0
+"""1.6 connectorId 0 (and a 2.x evseId 0): the station as a whole, kept beside its connectors."""
+
+_NORMALISED: dict[str, Status] = {
+    "Available": "Available",
+    "Preparing": "Occupied",
+    "Charging": "Occupied",
+    "SuspendedEV": "Occupied",
+    "SuspendedEVSE": "Occupied",
+    "Finishing": "Occupied",
+    "Occupied": "Occupied",
+    "Reserved": "Reserved",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+}
+
+
+def normalise(ocpp_status: str | None) -> Status:
+    """The normalised status of what a station reported (anything unheard of is `Unknown`)."""
+    return _NORMALISED.get(ocpp_status or "", "Unknown")
+
+
+def error_code(reported: str | None) -> str | None:
+    """1.6 says NoError when there is none; voltline says null."""
+    return None if reported in (None, "", "NoError") else reported
+
+
+def shown_status(status: Status, online: bool) -> Status:
+    return status if online else "Unknown"
+
+
+@dataclass(frozen=True)
+class Silence:
+    """When an open connection counts as unresponsive: nothing heard for max(factor x heartbeat, minimum)."""
+
+    factor: float = 2.0
+    minimum: timedelta = timedelta(seconds=120)
+
+    def limit(self, heartbeat_interval_s: int | None, default_interval_s: int) -> timedelta:
+        interval = timedelta(seconds=heartbeat_interval_s or default_interval_s)
+        return max(interval * self.factor, self.minimum)
+
+    def unresponsive(
+        self, *, online: bool, last_seen_at: datetime, now: datetime, heartbeat_interval_s: int | None, default_s: int
+    ) -> bool:
+        return online and now - last_seen_at > self.limit(heartbeat_interval_s, default_s)
+
+
+def health(online: bool, unresponsive: bool) -> Health:
+    if not online:
+        return "offline"
+    return "unresponsive" if unresponsive else "online"

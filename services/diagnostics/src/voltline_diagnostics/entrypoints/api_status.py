@@ -1,0 +1,81 @@
+"""Live status, the fleet list and status history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+from voltline_chassis.problems import Problem
+from voltline_chassis.security import require_role
+
+from voltline_diagnostics.service_layer import views
+from voltline_diagnostics.service_layer.context import HealthContext
+
+NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
+
+
+def not_found(station_id: str) -> Problem:
+    return Problem(
+        404,
+        f"No station {station_id!r} has been heard from by the diagnostics service.",
+        extra={"station_id": station_id},
+    )
+
+
+def period(start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - default
+    if start >= end:
+        raise Problem(
+            422, "`from` must be before `to`.", extra={"errors": [{"field": "query.from", "message": "after to"}]}
+        )
+    return start, end
+
+
+def build_router(ctx: HealthContext) -> APIRouter:
+    router = APIRouter(tags=["status"], dependencies=[Depends(require_role("viewer"))])
+
+    @router.get("/stations")
+    async def list_stations(
+        online: bool | None = None,
+        health: Literal["online", "offline", "unresponsive"] | None = None,
+        status: NormalisedStatus | None = None,
+        model: str | None = None,
+        firmware_version: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+    ) -> dict[str, Any]:
+        """The fleet: every station's health and connectors; `status` keeps stations with a connector in it."""
+        items = await views.fleet(
+            ctx,
+            online=online,
+            health_=health,
+            status=status,
+            model=model,
+            firmware_version=firmware_version,
+            limit=limit,
+        )
+        return {"items": items}
+
+    @router.get("/stations/{station_id}/status")
+    async def station_status(station_id: str) -> dict[str, Any]:
+        view = await views.station_status(ctx, station_id)
+        if view is None:
+            raise not_found(station_id)
+        return view
+
+    @router.get("/stations/{station_id}/history")
+    async def station_history(
+        station_id: str,
+        from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+        to: AwareDatetime | None = None,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Status intervals per connector (and the station's online/offline intervals) overlapping the period
+        (default: the last 24 hours); the current interval has `to` null."""
+        start, end = period(from_, to, timedelta(days=1))
+        return await views.history(ctx, station_id, start, end, evse_id, connector_id)
+
+    return router

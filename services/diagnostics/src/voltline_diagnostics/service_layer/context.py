@@ -1,0 +1,30 @@
+"""What the diagnostics use cases need besides a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from voltline_events import Topics
+
+from voltline_diagnostics.domain.alerts import DEFAULT_RULES, Rule
+from voltline_diagnostics.domain.status import Silence
+from voltline_diagnostics.domain.webhooks import Backoff
+from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
+
+# The inbox consumer name: one per service, whatever the instance.
+CONSUMER = "diagnostics"
+
+
+@dataclass
+class HealthContext:
+    uow: Callable[[], DiagnosticsUnitOfWork]
+    topics: Topics
+    source: str
+    clock: Callable[[], datetime]
+    rules: dict[str, Rule] = field(default_factory=lambda: dict(DEFAULT_RULES))
+    silence: Silence = field(default_factory=Silence)
+    default_heartbeat_s: int = 300
+    backoff: Backoff = field(default_factory=Backoff)
+    wake_deliveries: Callable[[], None] = lambda: None

@@ -1,0 +1,207 @@
+"""Applying the gateway's station events to live status and history; each event one transaction.
+
+Times are the gateway's (the envelope's `time`: when the frame arrived), never the station's clock, so the
+history that uptime is computed from is on one clock. Every handler records the event in the inbox first
+(a redelivery changes nothing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from voltline_chassis.metrics import counter
+from voltline_events.payloads import (
+    BootNotification,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    StationHealthChanged,
+)
+
+from voltline_diagnostics.adapters.status_repo import ConnectorRow, StationRow
+from voltline_diagnostics.domain.alerts import Target, boot_loop
+from voltline_diagnostics.domain.status import STATION_WIDE, error_code, normalise, shown_status
+from voltline_diagnostics.service_layer import alerting
+from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
+from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
+
+STATUS_CHANGES = counter("diagnostics_status_changes_total", "Connector status changes", ["status"])
+HEALTH_CHANGES = counter("diagnostics_station_health_changes_total", "Station health changes", ["health"])
+
+
+async def station_for(
+    ctx: HealthContext, uow: DiagnosticsUnitOfWork, station_id: str, at: datetime, ocpp_version: str | None
+) -> tuple[StationRow, bool]:
+    """The station's row, created online (a message is a sign of a connection) if it is new."""
+    station = await uow.status.station(station_id)
+    if station is not None:
+        return station, False
+    station = StationRow(station_id, online=True, since=at, last_seen_at=at, ocpp_version=ocpp_version)
+    await uow.status.open_presence_interval(station_id, True, at)
+    return station, True
+
+
+async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> None:
+    """A message arrived: the station is alive (and no longer unresponsive, if it was)."""
+    station.last_seen_at = max(station.last_seen_at, at)
+    if station.unresponsive:
+        station.unresponsive, station.unresponsive_since = False, None
+        alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
+        HEALTH_CHANGES.labels("online").inc()
+        await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+
+
+async def _publish_connectors(
+    ctx: HealthContext, uow: DiagnosticsUnitOfWork, station_id: str, online: bool, at: datetime
+) -> None:
+    for c in await uow.status.connectors_of(station_id):
+        status = shown_status(c.status, online)  # type: ignore[arg-type]
+        event = ConnectorStatusChanged(
+            evse_id=c.evse_id,
+            connector_id=c.connector_id,
+            status=status,
+            ocpp_status=c.ocpp_status,
+            error_code=c.error_code,
+            since=at if not online else c.since,
+        )
+        alerting.publish(ctx, uow, event, station_id)
+
+
+async def record_presence(
+    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, *, connected: bool, ocpp_version: str | None
+) -> None:
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
+        changed = station.online != connected
+        if connected:
+            station.ocpp_version = ocpp_version or station.ocpp_version
+            await heard(ctx, uow, station, at)
+        if changed and not new:
+            station.online, station.since = connected, at
+            station.unresponsive, station.unresponsive_since = False, None
+            await uow.status.open_presence_interval(station_id, connected, at)
+            alerting.publish(
+                ctx, uow, StationHealthChanged(health="online" if connected else "offline", since=at), station_id
+            )
+            HEALTH_CHANGES.labels("online" if connected else "offline").inc()
+            await _publish_connectors(ctx, uow, station_id, connected, at)
+            if connected:
+                await alerting.clear(ctx, uow, "station_offline", Target(station_id), at)
+            else:
+                await alerting.clear(ctx, uow, "station_unresponsive", Target(station_id), at)
+        elif new and not connected:
+            station.online, station.since = False, at
+            await uow.status.open_presence_interval(station_id, False, at)
+        await uow.status.save_station(station, ctx.clock(), new=new)
+        await uow.commit()
+
+
+async def record_heard(
+    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, ocpp_version: str | None
+) -> None:
+    """Any other station event: a sign of life."""
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
+        await heard(ctx, uow, station, at)
+        await uow.status.save_station(station, ctx.clock(), new=new)
+        await uow.commit()
+
+
+async def record_boot(
+    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, boot: BootNotification
+) -> None:
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        station, new = await station_for(ctx, uow, station_id, at, boot.ocpp_version)
+        await heard(ctx, uow, station, at)
+        raw = boot.raw.get("chargingStation", boot.raw)
+        modem = raw.get("modem") or {
+            k: boot.raw[k] for k in ("iccid", "imsi") if boot.raw.get(k) is not None
+        }  # 2.x nests it; 1.6 flat
+        meter = {k: boot.raw[k] for k in ("meterType", "meterSerialNumber") if boot.raw.get(k) is not None}
+        station = replace(
+            station,
+            ocpp_version=boot.ocpp_version,
+            last_boot_at=at,
+            boot_reason=boot.reason,
+            vendor=boot.vendor,
+            model=boot.model,
+            serial_number=boot.serial_number,
+            firmware_version=boot.firmware_version,
+            modem=modem or None,
+            meter=meter or None,
+        )
+        await uow.status.add_boot(station_id, at, boot.reason)
+        rule = ctx.rules["boot_loop"]
+        from_ = at - timedelta(seconds=rule.window_s)
+        boots = await uow.status.boots_since(station_id, from_)
+        if boot_loop(boots, rule):
+            detail = {"boots": len(boots), "window_s": rule.window_s, "last_reason": boot.reason}
+            await alerting.open_alert(ctx, uow, "boot_loop", Target(station_id), at, detail)
+        await uow.status.save_station(station, ctx.clock(), new=new)
+        await uow.commit()
+
+
+async def record_status(
+    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, report: ConnectorStatus
+) -> None:
+    """A StatusNotification: the port's live status, its history interval when it changed, and the
+    connector_faulted alert (opened on Faulted, resolved on anything else)."""
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        station, new_station = await station_for(ctx, uow, station_id, at, report.ocpp_version)
+        await heard(ctx, uow, station, at)
+        evse_id = report.evse_id if report.evse_id is not None else report.connector_id
+        connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
+        status = normalise(report.status)
+        code = error_code(report.error_code)
+        before = await uow.status.connector(station_id, evse_id, connector_id)
+        row = ConnectorRow(
+            station_id,
+            evse_id,
+            connector_id,
+            ocpp_status=report.status,
+            status=status,
+            since=at,
+            reported_at=at,
+            error_code=code,
+            vendor_error_code=report.vendor_error_code,
+            info=report.info,
+            short_sessions=before.short_sessions if before else 0,
+        )
+        changed = before is None or (before.status, before.error_code) != (status, code)
+        if not changed:
+            assert before is not None
+            row.since = before.since
+        await uow.status.save_connector(row, new=before is None)
+        if changed:
+            await uow.status.open_status_interval(row, at)
+            STATUS_CHANGES.labels(status).inc()
+            alerting.publish(
+                ctx,
+                uow,
+                ConnectorStatusChanged(
+                    evse_id=evse_id,
+                    connector_id=connector_id,
+                    status=shown_status(status, station.online),
+                    ocpp_status=report.status,
+                    error_code=code,
+                    since=at,
+                ),
+                station_id,
+            )
+        target = Target(station_id, evse_id, connector_id)
+        if status == "Faulted":
+            detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
+            await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
+        else:
+            await alerting.clear(ctx, uow, "connector_faulted", target, at)
+        await uow.status.save_station(station, ctx.clock(), new=new_station)
+        await uow.commit()

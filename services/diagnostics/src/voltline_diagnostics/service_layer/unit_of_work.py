@@ -1,0 +1,26 @@
+"""One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
+
+from __future__ import annotations
+
+from voltline_store import UnitOfWork
+
+from voltline_diagnostics.adapters.alerts_repo import AlertRepository
+from voltline_diagnostics.adapters.inventory_repo import InventoryRepository
+from voltline_diagnostics.adapters.status_repo import StatusRepository
+from voltline_diagnostics.adapters.uptime_repo import ExclusionRepository
+from voltline_diagnostics.adapters.webhooks_repo import WebhookRepository
+
+
+class DiagnosticsUnitOfWork(UnitOfWork):
+    status: StatusRepository
+    alerts: AlertRepository
+    webhooks: WebhookRepository
+    inventory: InventoryRepository
+    exclusions: ExclusionRepository
+
+    def attach_repositories(self) -> None:
+        self.status = StatusRepository(self.session)
+        self.alerts = AlertRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.inventory = InventoryRepository(self.session)
+        self.exclusions = ExclusionRepository(self.session)

@@ -1,0 +1,134 @@
+"""Read models for the API: a station's live status, the fleet list, status history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from voltline_diagnostics.adapters.health_tables import connectors, stations
+from voltline_diagnostics.adapters.status_repo import ConnectorRow, StationRow
+from voltline_diagnostics.domain.status import STATION_WIDE, health, shown_status
+from voltline_diagnostics.service_layer.context import HealthContext
+
+
+def iso(at: datetime | None) -> str | None:
+    return at.isoformat().replace("+00:00", "Z") if at else None
+
+
+def _connector(c: ConnectorRow | Any, online: bool) -> dict[str, Any]:
+    return {
+        "evse_id": c.evse_id,
+        "connector_id": c.connector_id,
+        "status": shown_status(c.status, online),
+        "ocpp_status": c.ocpp_status,
+        "error_code": c.error_code,
+        "vendor_error_code": c.vendor_error_code,
+        "info": c.info,
+        "since": iso(c.since),
+    }
+
+
+def _station(st: StationRow | Any, ports: list[Any]) -> dict[str, Any]:
+    whole = next((c for c in ports if (c.evse_id, c.connector_id) == (STATION_WIDE, STATION_WIDE)), None)
+    return {
+        "station_id": st.station_id,
+        "online": st.online,
+        "health": health(st.online, st.unresponsive),
+        "since": iso(st.since),
+        "last_seen_at": iso(st.last_seen_at),
+        "unresponsive_since": iso(st.unresponsive_since),
+        "ocpp_version": st.ocpp_version,
+        "last_boot_at": iso(st.last_boot_at),
+        "boot_reason": st.boot_reason,
+        "heartbeat_interval_s": st.heartbeat_interval_s,
+        "vendor": st.vendor,
+        "model": st.model,
+        "firmware_version": st.firmware_version,
+        "station_status": _connector(whole, st.online) if whole else None,
+        "connectors": [_connector(c, st.online) for c in ports if c is not whole],
+    }
+
+
+async def station_status(ctx: HealthContext, station_id: str) -> dict[str, Any] | None:
+    async with ctx.uow() as uow:
+        station = await uow.status.station(station_id)
+        if station is None:
+            return None
+        view = _station(station, await uow.status.connectors_of(station_id))
+    view["heartbeat_interval_s"] = view["heartbeat_interval_s"] or ctx.default_heartbeat_s
+    return view
+
+
+async def fleet(
+    ctx: HealthContext,
+    *,
+    online: bool | None = None,
+    health_: str | None = None,
+    status: str | None = None,
+    model: str | None = None,
+    firmware_version: str | None = None,
+    limit: int = 10_000,
+) -> list[dict[str, Any]]:
+    """Every station with its connectors, filtered; two queries whatever the fleet size."""
+    query = select(stations).order_by(stations.c.station_id).limit(limit)
+    if online is not None:
+        query = query.where(stations.c.online.is_(online))
+    if health_ is not None:
+        query = query.where(
+            stations.c.online.is_(health_ != "offline"),
+            *([stations.c.unresponsive.is_(health_ == "unresponsive")] if health_ != "offline" else []),
+        )
+    if model is not None:
+        query = query.where(stations.c.model == model)
+    if firmware_version is not None:
+        query = query.where(stations.c.firmware_version == firmware_version)
+    async with ctx.uow() as uow:
+        rows = (await uow.session.execute(query)).all()
+        ports_query = select(connectors).order_by(
+            connectors.c.station_id, connectors.c.evse_id, connectors.c.connector_id
+        )
+        if len(rows) < 500:
+            ports_query = ports_query.where(connectors.c.station_id.in_([r.station_id for r in rows]))
+        by_station: dict[str, list[Any]] = {}
+        for c in (await uow.session.execute(ports_query)).all():
+            by_station.setdefault(c.station_id, []).append(c)
+    out = []
+    for r in rows:
+        view = _station(r, by_station.get(r.station_id, []))
+        if status is not None and not any(c["status"] == status for c in view["connectors"]):
+            continue
+        out.append(view)
+    return out
+
+
+async def history(
+    ctx: HealthContext,
+    station_id: str,
+    start: datetime,
+    end: datetime,
+    evse_id: int | None,
+    connector_id: int | None,
+) -> dict[str, Any]:
+    async with ctx.uow() as uow:
+        rows = await uow.status.status_history(station_id, start, end, evse_id, connector_id)
+        presence = await uow.status.presence_history(station_id, start, end)
+    return {
+        "station_id": station_id,
+        "from": iso(start),
+        "to": iso(end),
+        "items": [
+            {
+                "evse_id": h["evse_id"],
+                "connector_id": h["connector_id"],
+                "from": iso(h["started_at"]),
+                "to": iso(h["ended_at"]),
+                "status": h["status"],
+                "ocpp_status": h["ocpp_status"],
+                "error_code": h["error_code"],
+            }
+            for h in rows
+        ],
+        "presence": [{"from": iso(p["started_at"]), "to": iso(p["ended_at"]), "online": p["online"]} for p in presence],
+    }

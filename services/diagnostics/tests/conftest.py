@@ -1,0 +1,36 @@
+"""A diagnostics service running in-process per test module, over the run's real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+sys.path.insert(0, str(Path(__file__).parent))  # so the tests can import diagnostics_testing
+
+from diagnostics_testing import Receiver, RunningDiagnostics, run_service
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def service(kafka: Any, postgres: Any) -> AsyncIterator[RunningDiagnostics]:
+    database = str(postgres.create_database(f"diagnostics_{secrets.token_hex(4)}"))
+    async for running in run_service(
+        kafka,
+        database,
+        heartbeat_interval_s=1,
+        unresponsive_factor=1.0,
+        unresponsive_min_s=1.5,
+        alert_rules={"station_offline": {"after_s": 1}},
+    ):
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def receiver() -> AsyncIterator[Receiver]:
+    server = await Receiver(fail_first=1).start()
+    yield server
+    await server.stop()

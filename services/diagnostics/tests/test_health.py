@@ -1,0 +1,281 @@
+"""Live status, history, offline/unresponsive stations, alerts and signed webhooks, over real Kafka and PostgreSQL.
+
+Stations are simulated as the gateway's events (the contract this service consumes); the end-to-end tests in
+tests-e2e drive real OCPP stations through the gateway.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from diagnostics_testing import ADMIN, Receiver, RunningDiagnostics, eventually
+from voltline_diagnostics.domain.webhooks import verify
+from voltline_events.payloads import (
+    BootNotification,
+    ConnectorStatus,
+    DeviceEvents,
+    FirmwareStatus,
+    SecurityEvent,
+)
+from voltline_events.payloads.notifications import ComponentRef, DeviceEvent, VariableRef
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+SECRET = "webhook-secret-0123456789"
+
+
+def faulted(version: str, connector: int, code: str | None, evse: int | None = None) -> ConnectorStatus:
+    return ConnectorStatus(
+        ocpp_version=version,  # type: ignore[arg-type]
+        evse_id=evse,
+        connector_id=connector,
+        status="Faulted",
+        error_code=code,
+        vendor_error_code="V-17" if code else None,
+    )
+
+
+async def connector(service: RunningDiagnostics, station_id: str, status: str) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        view = await service.status(station_id)
+        found = [c for c in (view or {}).get("connectors", []) if c["status"] == status]
+        return found[0] if found else None
+
+    return await eventually(check, what=f"a connector of {station_id} {status}")
+
+
+async def test_16_fault_opens_an_alert_and_a_signed_webhook_and_recovery_resolves_it(
+    service: RunningDiagnostics, receiver: Receiver
+) -> None:
+    hook = await service.api.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "secret": SECRET, "rules": ["connector_faulted"]},
+        headers=ADMIN,
+    )
+    assert hook.status_code == 201, hook.text
+    assert "secret" not in hook.json()
+    cp = service.station("CP16-F")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1)
+    await connector(service, "CP16-F", "Available")
+    await cp.send(faulted("ocpp1.6", 1, "GroundFailure"))
+    port = await connector(service, "CP16-F", "Faulted")
+    assert (port["ocpp_status"], port["error_code"], port["vendor_error_code"]) == ("Faulted", "GroundFailure", "V-17")
+    alert = await service.wait_alert("CP16-F", "connector_faulted")
+    assert (alert["evse_id"], alert["connector_id"], alert["severity"]) == (1, 1, "critical")
+    assert alert["detail"]["error_code"] == "GroundFailure"
+
+    # the receiver fails the first call: it is retried, and the delivery log shows both attempts
+    deliveries_url = f"/api/v1/webhooks/{hook.json()['webhook_id']}/deliveries"
+
+    async def delivered() -> dict[str, Any] | None:
+        log = (await service.api.get(deliveries_url, headers=ADMIN)).json()["items"]
+        mine = [d for d in log if d["alert_id"] == alert["alert_id"] and d["status"] == "delivered"]
+        return mine[0] if mine else None
+
+    first = await eventually(delivered, what="the opened alert's webhook delivered")
+    assert (first["event_type"], first["attempts"], first["last_status_code"]) == ("diagnostics.alert_opened", 2, 200)
+    attempts = receiver.of("diagnostics.alert_opened", alert["alert_id"])
+    assert len(attempts) == 2
+    for request in attempts:
+        assert verify(SECRET, request.headers["x-voltline-signature"], request.body)
+        assert not verify("another-secret-0123456789", request.headers["x-voltline-signature"], request.body)
+    assert attempts[-1].json()["alert"]["rule"] == "connector_faulted"
+
+    await cp.status(1, "Available", connector_id=1)
+    resolved = await service.wait_alert("CP16-F", "connector_faulted", "resolved")
+    assert resolved["alert_id"] == alert["alert_id"] and resolved["resolved_by"] is None
+    await eventually(lambda: _async(receiver.of("diagnostics.alert_resolved", alert["alert_id"])), what="webhook")
+    history = (await service.api.get("/api/v1/stations/CP16-F/history", headers=ADMIN)).json()["items"]
+    assert [(h["status"], h["error_code"]) for h in history] == [
+        ("Available", None),
+        ("Faulted", "GroundFailure"),
+        ("Available", None),
+    ]
+    assert history[0]["to"] == history[1]["from"] and history[-1]["to"] is None
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+@pytest.mark.parametrize("version", ["ocpp2.0.1", "ocpp2.1"])
+async def test_2x_fault_and_device_problem(service: RunningDiagnostics, version: str) -> None:
+    sid = f"CP{version[-3:].replace('.', '')}-F"
+    cp = service.station(sid, version)
+    await cp.connect()
+    await cp.status(0, "Occupied", connector_id=1, evse_id=1)
+    await connector(service, sid, "Occupied")
+    await cp.send(faulted(version, 1, None, evse=1))
+    await connector(service, sid, "Faulted")
+    await service.wait_alert(sid, "connector_faulted")
+    problem = DeviceEvent(
+        event_id=1,
+        timestamp=datetime.now(UTC),
+        trigger="Delta",
+        actual_value="true",
+        tech_code="E-RCD",
+        component=ComponentRef(name="ConnectorPlugRetentionLock", evse_id=1, connector_id=1),
+        variable=VariableRef(name="Problem"),
+        event_notification_type="HardWiredNotification",
+    )
+    notify = DeviceEvents(ocpp_version=version, generated_at=datetime.now(UTC), seq_no=0, events=[problem])  # type: ignore[arg-type]
+    await cp.send(notify)
+    alert = await service.wait_alert(sid, "device_problem")
+    assert alert["subject"] == "ConnectorPlugRetentionLock.Problem" and alert["detail"]["tech_code"] == "E-RCD"
+    cleared = problem.model_copy(update={"actual_value": "false", "event_id": 2})
+    await cp.send(notify.model_copy(update={"events": [cleared], "seq_no": 1}))
+    await service.wait_alert(sid, "device_problem", "resolved")
+    await cp.status(1, "Available", connector_id=1, evse_id=1)
+    await service.wait_alert(sid, "connector_faulted", "resolved")
+
+
+async def test_disconnect_is_offline_at_once_and_alerts_after_the_threshold(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-OFF")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1)
+    await connector(service, "CP-OFF", "Available")
+    await cp.disconnect()
+    port = await connector(service, "CP-OFF", "Unknown")
+    assert port["ocpp_status"] == "Available"  # the last report is kept
+    view = await service.status("CP-OFF")
+    assert view is not None and (view["online"], view["health"]) == (False, "offline")
+    alert = await service.wait_alert("CP-OFF", "station_offline")
+    assert alert["severity"] == "major"
+    await cp.connect()
+    await service.wait_alert("CP-OFF", "station_offline", "resolved")
+    await connector(service, "CP-OFF", "Available")
+
+
+async def test_a_silent_open_connection_is_unresponsive_until_heard(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-GHOST")
+    await cp.connect()
+
+    async def health(expected: str) -> dict[str, Any] | None:
+        view = await service.status("CP-GHOST")
+        return view if view and view["health"] == expected else None
+
+    await eventually(lambda: health("unresponsive"), what="CP-GHOST unresponsive")
+    await service.wait_alert("CP-GHOST", "station_unresponsive")
+    view = await service.status("CP-GHOST")
+    assert view is not None and view["online"] is True
+    await cp.send(FirmwareStatus(ocpp_version="ocpp1.6", status="Idle"))
+    await service.wait_alert("CP-GHOST", "station_unresponsive", "resolved")
+
+
+async def test_acknowledge_then_resolve_by_hand_and_the_lifecycle_is_kept(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-SEC", "ocpp2.0.1")
+    await cp.connect()
+    event = SecurityEvent(ocpp_version="ocpp2.0.1", event_type="TamperDetectionActivated", timestamp=datetime.now(UTC))
+    await cp.send(event)
+    await cp.send(event)
+    alert = await service.wait_alert("CP-SEC", "security_event")
+    assert len(await service.alerts("CP-SEC")) == 1  # deduplicated per rule and target
+
+    async def occurrences() -> int | None:
+        found = await service.alerts("CP-SEC")
+        return found[0]["detail"]["occurrences"] if found and found[0]["detail"]["occurrences"] == 2 else None
+
+    await eventually(occurrences, what="two occurrences")
+    url = f"/api/v1/alerts/{alert['alert_id']}"
+    acked = await service.api.post(f"{url}/acknowledge", json={"note": "looking"}, headers=ADMIN)
+    assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
+    assert acked.json()["acknowledged_by"] == "bootstrap-admin" and acked.json()["acknowledged_at"]
+    again = await service.api.post(f"{url}/acknowledge", headers=ADMIN)
+    assert again.status_code == 409 and again.headers["content-type"].startswith("application/problem+json")
+    missing_note = await service.api.post(f"{url}/resolve", json={}, headers=ADMIN)
+    assert missing_note.status_code == 422 and "note" in missing_note.text
+    done = await service.api.post(f"{url}/resolve", json={"note": "door was opened by staff"}, headers=ADMIN)
+    assert done.status_code == 200
+    assert (done.json()["status"], done.json()["resolved_by"], done.json()["note"]) == (
+        "resolved",
+        "bootstrap-admin",
+        "door was opened by staff",
+    )
+    await cp.send(event)  # a new event after resolution opens a new alert; the old one stays in history
+    await eventually(lambda: _count(service, "CP-SEC", 2), what="a second alert")
+
+
+async def _count(service: RunningDiagnostics, station_id: str, n: int) -> bool:
+    return len(await service.alerts(station_id)) == n
+
+
+async def test_boot_loop_and_firmware_failure(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-LOOP")
+    await cp.connect()
+    boot = BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="Volt-22", firmware_version="1.0", raw={})
+    for _ in range(3):
+        await cp.send(boot)
+    alert = await service.wait_alert("CP-LOOP", "boot_loop")
+    assert alert["detail"]["boots"] == 3
+    await cp.send(FirmwareStatus(ocpp_version="ocpp1.6", status="InstallationFailed"))
+    await service.wait_alert("CP-LOOP", "firmware_failed")
+    await cp.send(FirmwareStatus(ocpp_version="ocpp1.6", status="Installed"))
+    await service.wait_alert("CP-LOOP", "firmware_failed", "resolved")
+
+
+async def test_bad_input_is_refused_naming_the_field(service: RunningDiagnostics) -> None:
+    bad_rule = await service.api.post(
+        "/api/v1/webhooks", json={"url": "http://x.test/h", "secret": SECRET, "rules": ["nope"]}, headers=ADMIN
+    )
+    assert bad_rule.status_code == 422 and "rules" in bad_rule.text
+    short = await service.api.post("/api/v1/webhooks", json={"url": "http://x.test/h", "secret": "s"}, headers=ADMIN)
+    assert short.status_code == 422 and "secret" in short.text
+    unknown = await service.api.get("/api/v1/stations/NOPE/status", headers=ADMIN)
+    assert unknown.status_code == 404
+    assert (await service.api.get("/api/v1/alerts")).status_code == 401
+    reversed_period = await service.api.get(
+        "/api/v1/uptime",
+        params={"station_id": "CP16-F", "from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        headers=ADMIN,
+    )
+    assert reversed_period.status_code == 422
+
+
+async def test_uptime_of_a_known_history_equals_the_hand_computed_figure(service: RunningDiagnostics) -> None:
+    t0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
+
+    def h(hours: float) -> datetime:
+        return t0 + timedelta(hours=hours)
+
+    cp = service.station("CP-UP")
+    await cp.send(_connected(), time=h(0))
+    await cp.send(ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status="Available"), time=h(0))
+    await cp.send(faulted("ocpp1.6", 1, "GroundFailure"), time=h(1))
+    await cp.send(ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status="Charging"), time=h(3))
+    await cp.send(_disconnected(), time=h(5))
+    await cp.send(_connected(), time=h(6))
+    await cp.send(ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status="Available"), time=h(6))
+    exclusion = {"station_id": "CP-UP", "from": h(1.5).isoformat(), "to": h(2).isoformat(), "reason": "grid_outage"}
+    assert (await service.api.post("/api/v1/uptime/exclusions", json=exclusion, headers=ADMIN)).status_code == 201
+    params = {"station_id": "CP-UP", "from": h(0).isoformat(), "to": h(10).isoformat()}
+
+    async def computed() -> dict[str, Any] | None:
+        r = await service.api.get("/api/v1/uptime", params=params, headers=ADMIN)
+        return r.json() if r.status_code == 200 and r.json()["outage_s"] == 3 * 3600 else None
+
+    result = await eventually(computed, what="the uptime of CP-UP")
+    # 10 h; outages: faulted 1h-3h, offline 5h-6h (3 h); excluded 0.5 h -> (10 - (3 - 0.5)) / 10 = 75 %
+    assert (result["period_s"], result["outage_s"], result["excluded_s"]) == (36000, 10800, 1800)
+    assert result["uptime_percent"] == 75.0 and result["meets_target"] is False
+    assert [(o["from"], o["to"], o["reasons"]) for o in result["outages"]] == [
+        ("2026-03-01T01:00:00Z", "2026-03-01T03:00:00Z", ["faulted"]),
+        ("2026-03-01T05:00:00Z", "2026-03-01T06:00:00Z", ["offline"]),
+    ]
+    again = (await service.api.get("/api/v1/uptime", params=params, headers=ADMIN)).json()
+    assert again == result  # recomputed from history: the same answer every time
+    uk = (await service.api.get("/api/v1/uptime", params={**params, "method": "uk"}, headers=ADMIN)).json()
+    assert (uk["uptime_percent"], uk["target_percent"]) == (75.0, 99.0)
+
+
+def _connected() -> Any:
+    from voltline_events.payloads import StationConnected
+
+    return StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw-test")
+
+
+def _disconnected() -> Any:
+    from voltline_events.payloads import StationDisconnected
+
+    return StationDisconnected(gateway_instance="gw-test", reason="closed")
