@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import bcrypt
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
+from voltline_chassis.station_secrets import check
 from voltline_events import Topics
 
 TOKEN = "test-admin-token-0123456789"
@@ -101,6 +101,6 @@ async def test_registry_changes_are_published_keyed_by_station(
     finally:
         await consumer.stop()
     assert [(key, env["payload"]["status"]) for key, env in seen] == [(b"CP-9", "Accepted"), (b"CP-9", "Rejected")]
-    # The gateway checks Basic auth from the published bcrypt hash; the password itself never travels.
+    # The gateway checks Basic auth from the published verifier; the password itself never travels.
     assert all(PASSWORD not in json.dumps(env) for _, env in seen)
-    assert all(bcrypt.checkpw(PASSWORD.encode(), env["payload"]["password_hash"].encode()) for _, env in seen)
+    assert all(check(PASSWORD, env["payload"]["password_hash"]) for _, env in seen)

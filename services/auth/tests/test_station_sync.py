@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import bcrypt
 import pytest
 from auth_testing import Running, eventually, read_topic
+from voltline_chassis.station_secrets import check
 from voltline_events.payloads import SessionStarted
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -228,7 +228,7 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
     fake.refuse_once[action] = "Rejected"
     refused = await auth.api.post(f"/api/v1/stations/{station_id}/password-rotation", json={"password": new})
     assert refused.status_code == 409 and "Rejected" in refused.json()["detail"]
-    assert bcrypt.checkpw(old.encode(), (await registry_hash(auth, station_id)).encode())
+    assert check(old, await registry_hash(auth, station_id))
 
     fake.online = False
     offline = await auth.api.post(f"/api/v1/stations/{station_id}/password-rotation", json={"password": new})
@@ -241,8 +241,8 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
     assert fake.password == new
 
     async def switched() -> bool:
-        published = (await registry_hash(auth, station_id)).encode()
-        return bcrypt.checkpw(new.encode(), published) and not bcrypt.checkpw(old.encode(), published)
+        published = await registry_hash(auth, station_id)
+        return bool(check(new, published)) and not check(old, published)
 
     await eventually(switched)
 
@@ -257,7 +257,7 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
 
 
 async def _published_matches(auth: Running, station_id: str, password: str) -> bool:
-    return bcrypt.checkpw(password.encode(), (await registry_hash(auth, station_id)).encode())
+    return bool(check(password, await registry_hash(auth, station_id)))
 
 
 async def test_rotation_needs_a_connected_password_station(auth: Running) -> None:

@@ -26,12 +26,14 @@ from voltline_gateway.actions.outbound import COMMANDS
 from voltline_gateway.adapters.batch_writer import BatchWriter
 from voltline_gateway.adapters.bus import KafkaStationBus
 from voltline_gateway.adapters.connection import StationGone
+from voltline_gateway.adapters.credentials import CredentialRefresher
 from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
 from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
+from voltline_gateway.adapters.refusals import RefusalLog
 from voltline_gateway.adapters.registry import PasswordChecker, StationRegistry
 from voltline_gateway.adapters.tail import TopicTail
 from voltline_gateway.adapters.tls import server_context
-from voltline_gateway.adapters.upgrade import UpgradeCheck
+from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
 from voltline_gateway.adapters.validation import warm_up
 from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
@@ -156,9 +158,20 @@ def build(settings: GatewaySettings) -> FastAPI:
         connections=connections,
         upgrade=UpgradeCheck(
             registry,
-            PasswordChecker(),
+            PasswordChecker(concurrency=settings.legacy_password_checks, queue=settings.legacy_password_queue),
             unknown=settings.gateway_unknown_stations,
             registry_grace=settings.registry_grace_s,
+            limits=AttemptLimits(
+                per_address=settings.failed_attempts_per_address,
+                per_station=settings.failed_attempts_per_station,
+                window_s=settings.failed_attempts_window_s,
+            ),
+            refresher=CredentialRefresher(
+                lambda request, station_id: bus.ask_auth(request, station_id=station_id),
+                registry,
+                min_interval=settings.credential_refresh_interval_s,
+            ),
+            refusals=RefusalLog(per_second=settings.refusal_log_per_second),
         ),
         registry=registry,
         rules=QuirkRules(settings.quirks),
@@ -171,6 +184,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             frames_per_second=settings.frames_per_second,
             frame_burst=settings.frame_burst,
             flood_close_after=settings.flood_close_after,
+            handshake_timeout=settings.handshake_timeout_s,
         ),
         announcer=events,
     )

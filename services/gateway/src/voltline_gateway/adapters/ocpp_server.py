@@ -76,6 +76,7 @@ class Limits:
     frames_per_second: float
     frame_burst: float
     flood_close_after: int
+    handshake_timeout: float = 10.0  # the whole upgrade: headers in, decision out
 
 
 @dataclass(frozen=True)
@@ -147,10 +148,27 @@ class OcppServer:
                 max_size=self._limits.max_frame_bytes,
                 ping_interval=None,  # one keepalive task for all connections, not one each (adapters.keepalive)
                 close_timeout=self._limits.close_timeout,
+                open_timeout=self._limits.handshake_timeout,
+                create_connection=self._connection_class(),
             )
             self._servers.append(server)
             self._log.info("OCPP server listening", host=listener.host, port=self.ports[-1], tls=tls)
         self._keepalive.start()
+
+    def _connection_class(self) -> type[ServerConnection]:
+        upgrade = self._upgrade
+
+        class Connection(ServerConnection):
+            """Logs (once, rate-limited) an opening handshake cut short by the timeout."""
+
+            async def handshake(self, *args: Any, **kwargs: Any) -> None:
+                try:
+                    await super().handshake(*args, **kwargs)
+                except asyncio.CancelledError:
+                    upgrade.timed_out(self)
+                    raise
+
+        return Connection
 
     async def stop(self) -> None:
         self._stopping = True
