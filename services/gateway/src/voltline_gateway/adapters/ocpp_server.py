@@ -7,6 +7,7 @@ so a slow or broken one affects no other. Frames are handled on the event loop, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from voltline_gateway.metrics import DISCONNECTS, connected
 from voltline_gateway.service_layer.dispatch import Dispatcher
 
 log = structlog.get_logger()
+# websockets logs every closed connection at INFO, without station or reason: refusals and disconnects are
+# logged by the gateway itself (adapters.refusals, "station disconnected"), so only its warnings pass.
+_WEBSOCKETS_LOG = logging.getLogger("voltline_gateway.websockets")
+_WEBSOCKETS_LOG.setLevel(logging.WARNING)
 
 
 class Connections:
@@ -149,6 +154,7 @@ class OcppServer:
                 ping_interval=None,  # one keepalive task for all connections, not one each (adapters.keepalive)
                 close_timeout=self._limits.close_timeout,
                 open_timeout=self._limits.handshake_timeout,
+                logger=_WEBSOCKETS_LOG,
                 create_connection=self._connection_class(),
             )
             self._servers.append(server)

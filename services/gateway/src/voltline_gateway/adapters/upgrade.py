@@ -159,12 +159,13 @@ class UpgradeCheck:
                 return Refuse(
                     HTTPStatus.SERVICE_UNAVAILABLE, "too many password checks queued", code="busy", retry_after=5
                 )
-        if self._refresher is not None:  # perhaps a rotation whose registry record is still on its way
+        if self._refresher is not None and wait is None:  # perhaps a rotation whose record is still on its way
             fresh = await _unless_gone(connection, self._refresher.refresh(station_id))
             if fresh is not None and fresh.password_hashes != check.password_hashes:
                 matched, _ = self._passwords.quick(station_id, check.password, fresh.password_hashes)
                 if matched:
                     return admitted
+            wait = self._by_station.retry_after(station_id, time.monotonic())
         if wait is not None:
             return _backoff("too many failed attempts for this station", "station_backoff", wait)
         return Refuse(HTTPStatus.UNAUTHORIZED, "wrong station id or password", challenge=True, code="wrong_password")
