@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_auth.domain.stations import InvalidStation, Station
@@ -27,7 +27,9 @@ class StationIn(BaseModel):
 
     station_id: StationIdStr
     password: SecretStr | None = Field(default=None, description="16-40 characters; for security profiles 1 and 2.")
-    security_profile: int | None = Field(default=None, ge=0, le=3, description="Defaults to 1 with a password, else 0.")
+    security_profile: StrictInt | None = Field(
+        default=None, ge=0, le=3, description="Defaults to 1 with a password, else 0."
+    )
     status: Status = "Accepted"
     certificate_fingerprint: str | None = Fingerprint
     local_list: ListIdStr | None = Field(default=None, description="The local authorisation list it should hold.")
@@ -48,7 +50,7 @@ class StationPatch(BaseModel):
 
     status: Status | None = None
     password: SecretStr | None = Field(default=None, description="Set without telling the station; see rotation.")
-    security_profile: int | None = Field(default=None, ge=0, le=3)
+    security_profile: StrictInt | None = Field(default=None, ge=0, le=3)
     certificate_fingerprint: str | None = Fingerprint
     local_list: ListIdStr | None = None
 
