@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel, Field
 from voltline_chassis.problems import Problem
+from voltline_chassis.validation import MAX_OFFSET
 
 T = TypeVar("T")
 
@@ -15,7 +16,7 @@ IDENTIFIER = r"^[a-zA-Z0-9*\-_=:+|@.]+$"  # OCPP identifierString
 StationIdStr = Annotated[str, Field(min_length=1, max_length=48, pattern=IDENTIFIER)]
 ListIdStr = Annotated[str, Field(min_length=1, max_length=48, pattern=IDENTIFIER)]
 Limit = Annotated[int, Query(ge=1, le=1000, description="Page size.")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip; pass the previous page's next_offset.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip; pass the previous page's next_offset.")]
 TokenTypeQuery = Annotated[
     str | None, Query(description="The token's type, needed only when several tokens share the id.")
 ]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
+from voltline_chassis.validation import MAX_OFFSET
 
 from voltline_session.adapters.repository import SessionFilter
 from voltline_session.domain.meter import ENERGY
@@ -84,7 +85,7 @@ def build_router(ctx: SessionContext, auth: remote.Authorizer, commands: remote.
         from_: Annotated[AwareDatetime | None, Query(alias="from", description="Started at or after.")] = None,
         to: Annotated[AwareDatetime | None, Query(description="Started before.")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> s.SessionList:
         where = SessionFilter(station_id, status, driver_id, id_token, from_, to, suspect)
         return s.SessionList(

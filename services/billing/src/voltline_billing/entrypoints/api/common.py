@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
+from voltline_chassis.validation import IDENTIFIER_PATTERN, MAX_OFFSET
 
 from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
 
@@ -15,7 +16,11 @@ T = TypeVar("T")
 OPERATOR = [Depends(require_role("operator"))]
 VIEWER = [Depends(require_role("viewer"))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+# Driver ids come from the auth service; billing cannot know them all, but refuses what no id looks like
+# (NUL, newlines, 10,000 characters) before it opens a ledger account for it.
+DriverId = Annotated[str, Path(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
+DriverIdQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 
 
 def invalid(field: str, message: str) -> Problem:
