@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import structlog
 from fastapi import FastAPI
 from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
+from voltline_chassis.api_keys import ApiKeyVerifier
 from voltline_chassis.app import create_app
-from voltline_chassis.infra import bus_config
-from voltline_chassis.security import StaticTokenVerifier
+from voltline_chassis.infra import api_key_feed_for, bus_config
+from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_events import Envelope, Topics
 from voltline_events.payloads.commands import StationCommandResult
 
@@ -122,6 +123,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         auth_timeout=settings.auth_timeout_s,
         publish_timeout=settings.publish_timeout_s,
     )
+    api_keys = api_key_feed_for(settings, kafka)  # operators' API keys, as every service accepts them
     connections = Connections()
     registry = StationRegistry()
     presence = PresenceBook(instance, holds=connections.holds)
@@ -211,6 +213,8 @@ def build(settings: GatewaySettings) -> FastAPI:
             stack.push_async_callback(request_writer.stop)
             await rpc.start()
             stack.push_async_callback(rpc.stop)
+            await api_keys.start()
+            stack.push_async_callback(api_keys.stop)
             for tail in (registry_tail, presence_tail):
                 await tail.start()
                 stack.push_async_callback(tail.stop)
@@ -241,8 +245,12 @@ def build(settings: GatewaySettings) -> FastAPI:
         settings=settings,
         title="voltline gateway",
         version=VERSION,
-        verifier=StaticTokenVerifier(settings.admin_token),
-        readiness_checks={"kafka": lambda: check_broker(kafka), "registry": registry_ready},
+        verifier=ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(api_keys.lookup)]),
+        readiness_checks={
+            "kafka": lambda: check_broker(kafka),
+            "registry": registry_ready,
+            "api_keys": api_keys.check,
+        },
         lifespan=lifespan,
         routers=[build_router(connections, presence, instance)],
     )

@@ -93,3 +93,10 @@ class ApiKeyRegistered(Event):
     key_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the bearer key.")
     expires_at: datetime | None = None
     revoked: bool = False
+    signed_at: datetime | None = Field(default=None, description="When auth signed it; an older record never wins.")
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="HMAC-SHA256 by the auth service over the fields above (voltline_chassis.api_keys); "
+        "services ignore records without a valid one.",
+    )

@@ -40,6 +40,8 @@ class AuthContext:
     # How long a station may keep a token in its authorisation cache, as far as we are concerned.
     cache_window: timedelta = timedelta(days=30)
     boot_sync_delay: timedelta = timedelta(seconds=2)
+    # Signs the API-key records other services honour (voltline_chassis.api_keys.record_signing_key).
+    api_key_signing: bytes | None = None
 
 
 async def audit(

@@ -75,6 +75,12 @@ class TariffRestrictions(_Model):
     day_of_week: list[DayOfWeek] | None = Field(default=None, max_length=7)
     reservation: str | None = Field(default=None, max_length=32)
 
+    @field_validator("day_of_week", mode="before")
+    @classmethod
+    def _distinct_days(cls, value: object) -> object:
+        """A day named twice means the same; what is left is at most the seven days."""
+        return list(dict.fromkeys(value)) if isinstance(value, list) and len(value) <= 1000 else value
+
     @field_validator("start_time", "end_time")
     @classmethod
     def _hhmm(cls, value: str | None) -> str | None:
