@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,11 +16,21 @@ import pytest
 from auth_testing import TOKEN, Running, eventually, read_topic
 from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr
-from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier
+from voltline_bus import BusConfig, Producer
+from voltline_chassis.api_keys import (
+    ApiKeyFeed,
+    ApiKeyVerifier,
+    hash_api_key,
+    new_api_key,
+    record_signing_key,
+    sign_record,
+)
 from voltline_chassis.app import create_app
-from voltline_chassis.infra import bus_config
+from voltline_chassis.infra import api_key_feed_for, bus_config
 from voltline_chassis.security import ChainVerifier, OperatorPrincipal, StaticTokenVerifier
 from voltline_chassis.settings import ServiceSettings
+from voltline_events import Envelope, envelope_for
+from voltline_events.payloads.auth import ApiKeyRegistered
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,7 +45,7 @@ async def other_service(auth: Running) -> AsyncIterator[tuple[httpx.AsyncClient,
     settings = OtherSettings(
         kafka_bootstrap=auth.settings.kafka_bootstrap, topic_prefix=auth.settings.topic_prefix, admin_token=TOKEN
     )
-    feed = ApiKeyFeed(bus_config(settings, "other/1"), auth.topics.api_keys)
+    feed = api_key_feed_for(settings, bus_config(settings, "other/1"))
     router = APIRouter()
 
     @router.get("/things")
@@ -122,3 +133,37 @@ async def test_the_topic_carries_hashes_never_keys(auth: Running) -> None:
     [event] = await published()
     assert event["type"] == "auth.api_key" and event["payload"]["role"] == "admin"
     assert secret not in str(event) and len(event["payload"]["key_hash"]) == 64
+
+
+async def test_records_auth_did_not_sign_are_ignored(auth: Running) -> None:
+    """Anyone who can reach the broker could produce an admin key record; only auth's signature counts."""
+    secret = new_api_key()
+    forged = ApiKeyRegistered(key_id="forged01", name="attacker", role="admin", key_hash=hash_api_key(secret))
+    wrong_key = sign_record(forged, record_signing_key("not-the-admin-token-000"), datetime.now(UTC))
+    bearer = {"Authorization": f"Bearer {secret}"}
+    producer = Producer(BusConfig(bootstrap=auth.settings.kafka_bootstrap, client_id="attacker"))
+    await producer.start()
+    try:
+        for event in (forged, wrong_key):
+            envelope = envelope_for(event, source="auth/forged")
+            await producer.publish(auth.topics.api_keys, envelope, key=event.key_id.encode())
+        # A real key revoked at auth, then its earlier (validly signed) record replayed.
+        revoked_id, revoked = await key(auth, "admin")
+        await eventually(lambda: _on_topic(auth, revoked_id))
+        entries = await read_topic(auth.settings.kafka_bootstrap, auth.topics.api_keys)
+        early = next(env for k, env in entries if k == revoked_id.encode())
+        await auth.api.delete(f"/api/v1/api-keys/{revoked_id}")
+        async with other_service(auth) as (other, feed):
+            await eventually(lambda: feed.forged >= 2)
+            assert (await other.get("/api/v1/things", headers=bearer)).status_code == 401
+            assert (await other.get("/api/v1/things", headers=revoked)).status_code == 401
+            await producer.publish(auth.topics.api_keys, Envelope.model_validate(early), key=revoked_id.encode())
+            _, marker = await key(auth, "viewer")  # published after the replay: once seen, so is the replay
+
+            async def marker_seen() -> bool:
+                return (await other.get("/api/v1/things", headers=marker)).status_code == 200
+
+            await eventually(marker_seen)
+            assert (await other.get("/api/v1/things", headers=revoked)).status_code == 401  # the replay lost
+    finally:
+        await producer.stop()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import bcrypt
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from pydantic import SecretStr
 from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
+from voltline_chassis.station_secrets import check
 from voltline_events import Topics
 
 TOKEN = "test-admin-token-0123456789"
@@ -101,6 +101,37 @@ async def test_registry_changes_are_published_keyed_by_station(
     finally:
         await consumer.stop()
     assert [(key, env["payload"]["status"]) for key, env in seen] == [(b"CP-9", "Accepted"), (b"CP-9", "Rejected")]
-    # The gateway checks Basic auth from the published bcrypt hash; the password itself never travels.
+    # The gateway checks Basic auth from the published verifier; the password itself never travels.
     assert all(PASSWORD not in json.dumps(env) for _, env in seen)
-    assert all(bcrypt.checkpw(PASSWORD.encode(), env["payload"]["password_hash"].encode()) for _, env in seen)
+    assert all(check(PASSWORD, env["payload"]["password_hash"]) for _, env in seen)
+
+
+async def test_bulk_registration_all_or_nothing(api: httpx.AsyncClient) -> None:
+    batch = [{"station_id": f"CP-B{i:03d}", "password": f"bulk-password-{i:06d}"} for i in range(300)]
+    created = await api.post("/api/v1/stations/bulk", json={"stations": batch}, headers=ADMIN)
+    assert created.status_code == 201, created.text
+    assert len(created.json()["items"]) == 300
+    again = [{"station_id": "CP-NEW-1"}, {"station_id": "CP-B007"}]
+    conflict = await api.post("/api/v1/stations/bulk", json={"stations": again}, headers=ADMIN)
+    assert conflict.status_code == 409 and conflict.json()["station_ids"] == ["CP-B007"]
+    assert (await api.get("/api/v1/stations/CP-NEW-1", headers=ADMIN)).status_code == 404  # none registered
+    bad = [{"station_id": "CP-NEW-2"}, {"station_id": "CP-NEW-3", "password": "short"}]
+    refused = await api.post("/api/v1/stations/bulk", json={"stations": bad}, headers=ADMIN)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "body.stations.1.password"
+    twice = await api.post("/api/v1/stations/bulk", json={"stations": [again[0], again[0]]}, headers=ADMIN)
+    assert twice.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"station_id": "CP-E", "password": "🔌" * 40}, "password"),  # 160 bytes: was a 500 with bcrypt
+        ({"station_id": "CP-E", "password": "with spaces inside it"}, "password"),
+        ({"station_id": "CP-E", "security_profile": True}, "security_profile"),
+        ({"station_id": "CP-E", "security_profile": "1"}, "security_profile"),
+    ],
+)
+async def test_bad_station_input_is_422_naming_the_field(api: httpx.AsyncClient, body: dict, field: str) -> None:
+    answer = await api.post("/api/v1/stations", json=body, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["field"].endswith(field)

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import bcrypt
 import pytest
 from auth_testing import Running, eventually, read_topic
-from voltline_events.payloads import SessionStarted
+from voltline_chassis.station_secrets import check
+from voltline_events.payloads import SessionStarted, StationCredentialsRequested, StationRegistered
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0)
@@ -228,7 +228,7 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
     fake.refuse_once[action] = "Rejected"
     refused = await auth.api.post(f"/api/v1/stations/{station_id}/password-rotation", json={"password": new})
     assert refused.status_code == 409 and "Rejected" in refused.json()["detail"]
-    assert bcrypt.checkpw(old.encode(), (await registry_hash(auth, station_id)).encode())
+    assert check(old, await registry_hash(auth, station_id))
 
     fake.online = False
     offline = await auth.api.post(f"/api/v1/stations/{station_id}/password-rotation", json={"password": new})
@@ -241,8 +241,8 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
     assert fake.password == new
 
     async def switched() -> bool:
-        published = (await registry_hash(auth, station_id)).encode()
-        return bcrypt.checkpw(new.encode(), published) and not bcrypt.checkpw(old.encode(), published)
+        published = await registry_hash(auth, station_id)
+        return bool(check(new, published)) and not check(old, published)
 
     await eventually(switched)
 
@@ -257,7 +257,7 @@ async def test_password_rotation(auth: Running, ocpp: str, action: str) -> None:
 
 
 async def _published_matches(auth: Running, station_id: str, password: str) -> bool:
-    return bcrypt.checkpw(password.encode(), (await registry_hash(auth, station_id)).encode())
+    return bool(check(password, await registry_hash(auth, station_id)))
 
 
 async def test_rotation_needs_a_connected_password_station(auth: Running) -> None:
@@ -267,3 +267,31 @@ async def test_rotation_needs_a_connected_password_station(auth: Running) -> Non
     await station(auth, "CP-NOPW")
     nopw = await auth.api.post("/api/v1/stations/CP-NOPW/password-rotation", json={})
     assert nopw.status_code == 422 and nopw.json()["errors"][0]["field"] == "body.password"
+
+
+async def test_rotation_is_read_your_writes(auth: Running) -> None:
+    """The new password is announced (pending) before the station is told, auth answers the gateway's question
+    with it, and the old one stays valid until the station has connected again."""
+    station_id, old, new = "CP-RYW", "the-old-password-0001", "the-new-password-0002"
+    await station(auth, station_id, password=old)
+    await auth.online(station_id, "ocpp1.6")
+    rotated = await auth.api.post(f"/api/v1/stations/{station_id}/password-rotation", json={"password": new})
+    assert rotated.status_code == 200, rotated.text
+
+    answer = await auth.gateway._ask(StationCredentialsRequested(), station_id)
+    assert isinstance(answer, StationRegistered)
+    assert check(new, answer.password_hash or "") and [check(old, h) for h in answer.other_password_hashes] == [True]
+
+    published = await read_topic(auth.settings.kafka_bootstrap, auth.topics.station_registry)
+    entries = [env["payload"] for key, env in published if key == station_id.encode()]
+    pending = next(i for i, e in enumerate(entries) if any(check(new, h) for h in e["other_password_hashes"]))
+    switched = next(i for i, e in enumerate(entries) if check(new, e["password_hash"]))
+    assert pending < switched and check(old, entries[pending]["password_hash"])
+
+    await auth.online(station_id, "ocpp1.6")  # connected with the new one: the old one goes
+
+    async def old_dropped() -> bool:
+        answer = await auth.gateway._ask(StationCredentialsRequested(), station_id)
+        return isinstance(answer, StationRegistered) and answer.other_password_hashes == []
+
+    await eventually(old_dropped)

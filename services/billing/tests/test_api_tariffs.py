@@ -64,7 +64,7 @@ async def test_both_forms_and_ocpi_export(billing: RunningBilling) -> None:
         ({"tariff_id": "X", "currency": "EUR", "energy_price_per_kwh": "1", "vat_percent": "120"}, "body.vat_percent"),
         ({"tariff_id": "X", "currency": "EUR", "energy_price_per_kwh": "1", "time_zone": "Mars/A"}, "body.time_zone"),
         ({"tariff_id": "has space", "currency": "EUR", "energy_price_per_kwh": "1"}, "body.tariff_id"),
-        ({"tariff_id": "X", "currency": "EUR"}, "body"),
+        ({"tariff_id": "X", "currency": "EUR"}, "body.energy_price_per_kwh"),  # the field, not `body`
         ({"tariff_id": "X", "currency": "EUR", "elements": [{"price_components": [{"type": "KWH", "price": 1}]}]},
          "body.elements.0.price_components.0.type"),
         ({"tariff_id": "X", "currency": "EUR", "elements": [{"price_components": [{"type": "TIME", "price": 1}],

@@ -22,6 +22,7 @@ import bcrypt
 import httpx
 from pydantic import SecretStr
 from voltline_bus import BusConfig, Producer, RequestReplyClient, reply
+from voltline_chassis.station_secrets import make_verifier
 from voltline_devinfra.waiting import eventually as _eventually
 from voltline_events import Envelope, Event, Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import (
@@ -31,6 +32,7 @@ from voltline_events.payloads import (
     BootDecisionRequested,
     StationCommand,
     StationCommandResult,
+    StationCredentialsRequested,
     StationRegistered,
 )
 from voltline_gateway.adapters.tail import TopicTail
@@ -86,6 +88,10 @@ async def running_gateway(
             yield RunningGateway(settings, app.state.gateway, api)
 
 
+def _verifier(password: str, legacy: bool) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode() if legacy else make_verifier(password)
+
+
 class FakeAuth:
     """Registers stations on the registry topic and answers the gateway's questions like the auth service."""
 
@@ -97,6 +103,7 @@ class FakeAuth:
         self.tokens: dict[str, str] = {}  # id token -> status (absent: Invalid)
         self.silent: set[str] = set()  # stations whose questions are never answered (the fallback applies)
         self.asked: list[Event] = []
+        self.entries: dict[str, StationRegistered] = {}
         self._tail: TopicTail | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -122,17 +129,24 @@ class FakeAuth:
         status: str = "Accepted",
         fingerprint: str | None = None,
         deleted: bool = False,
+        legacy: bool = False,
+        others: tuple[str, ...] = (),
+        publish: bool = True,
     ) -> None:
-        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode() if password else None
+        """Publish a registry entry (`legacy`: the password as a bcrypt hash; `others`: more passwords accepted
+        during a rotation). Without `publish`, only answers to the gateway's questions know it (Kafka's lag)."""
         event = StationRegistered(
             status=status,  # type: ignore[arg-type]
             security_profile=profile,
-            password_hash=hashed,
+            password_hash=_verifier(password, legacy) if password else None,
+            other_password_hashes=[_verifier(p, legacy) for p in others],
             certificate_fingerprint=fingerprint,
             deleted=deleted,
         )
-        envelope = envelope_for(event, source="auth/fake", station_id=station_id)
-        await self.producer.publish(self.topics.station_registry, envelope, key=station_key(station_id))
+        self.entries[station_id] = event
+        if publish:
+            envelope = envelope_for(event, source="auth/fake", station_id=station_id)
+            await self.producer.publish(self.topics.station_registry, envelope, key=station_key(station_id))
         self.boots.setdefault(station_id, status)
 
     def _on_request(self, key: bytes | None, value: bytes | None) -> None:
@@ -144,6 +158,9 @@ class FakeAuth:
         if isinstance(request, BootDecisionRequested):
             status = self.boots.get(envelope.station_id or "", "Rejected")
             answer: Event = BootDecision(status=status, interval=300 if status == "Accepted" else 30)  # type: ignore[arg-type]
+        elif isinstance(request, StationCredentialsRequested):
+            gone = StationRegistered(status="Rejected", security_profile=0, deleted=True)
+            answer = self.entries.get(envelope.station_id or "", gone)
         elif isinstance(request, AuthorizationRequested):
             answer = AuthorizationDecision(status=self.tokens.get(request.id_token.id_token, "Invalid"))  # type: ignore[arg-type]
         else:

@@ -8,13 +8,17 @@ from __future__ import annotations
 import ssl
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from gateway_testing import FakeAuth, RunningGateway, charger, eventually, running_gateway
+from gateway_testing import TOKEN, FakeAuth, RunningGateway, charger, eventually, running_gateway
 from pki_testing import Authority, Issued
+from voltline_chassis.api_keys import hash_api_key, new_api_key, record_signing_key, sign_record
+from voltline_events import envelope_for
+from voltline_events.payloads.auth import ApiKeyRegistered
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -160,3 +164,24 @@ async def test_passwords_never_reach_the_logs(
     logged = capsys.readouterr().out + caplog.text
     assert "connection refused" in logged  # the refusal itself is logged...
     assert secret not in logged and PASSWORD not in logged  # ...but never a password
+
+
+async def test_the_gateway_api_accepts_api_keys_auth_signed(system: Any) -> None:
+    gateway, auth = system
+    signed_key, forged_key = new_api_key(), new_api_key()
+    signing = record_signing_key(TOKEN)
+    now = datetime.now(UTC)
+    signed = sign_record(ApiKeyRegistered(key_id="k-ok", name="ops", role="viewer", key_hash=hash_api_key(signed_key)),
+                         signing, now)  # fmt: skip
+    forged = ApiKeyRegistered(key_id="k-forged", name="x", role="admin", key_hash=hash_api_key(forged_key))
+    for event in (forged, signed):
+        envelope = envelope_for(event, source="auth/test")
+        await auth.producer.publish(auth.topics.api_keys, envelope, key=event.key_id.encode())
+
+    async def accepted() -> bool:
+        answer = await gateway.api.get("/api/v1/connections", headers={"Authorization": f"Bearer {signed_key}"})
+        return answer.status_code == 200
+
+    await eventually(accepted)
+    forged_answer = await gateway.api.get("/api/v1/connections", headers={"Authorization": f"Bearer {forged_key}"})
+    assert forged_answer.status_code == 401

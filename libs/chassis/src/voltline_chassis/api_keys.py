@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -50,6 +52,42 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def record_signing_key(admin_token: str) -> bytes:
+    """The key that authenticates API-key records on the bus, derived from the bootstrap admin token.
+
+    Every voltline service holds the admin token (it is the highest privilege there is), and nobody who
+    merely reaches the broker does: so a record produced by anyone but a voltline service is refused.
+    Changing the admin token changes this key; the auth service republishes every key at start-up.
+    """
+    return hmac.new(admin_token.encode(), b"voltline/api-key-records/v1", hashlib.sha256).digest()
+
+
+def _signed_text(event: ApiKeyRegistered) -> bytes:
+    fields = [
+        event.key_id,
+        event.name,
+        event.role,
+        event.key_hash,
+        event.expires_at.isoformat() if event.expires_at else None,
+        event.revoked,
+        event.signed_at.isoformat() if event.signed_at else None,
+    ]
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def sign_record(event: ApiKeyRegistered, key: bytes, now: datetime) -> ApiKeyRegistered:
+    stamped = event.model_copy(update={"signed_at": now, "signature": None})
+    signature = hmac.new(key, _signed_text(stamped), hashlib.sha256).hexdigest()
+    return stamped.model_copy(update={"signature": signature})
+
+
+def record_is_authentic(event: ApiKeyRegistered, key: bytes) -> bool:
+    if event.signature is None or event.signed_at is None:
+        return False
+    expected = hmac.new(key, _signed_text(event), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, event.signature)
+
+
 @dataclass(frozen=True)
 class ApiKeyRecord:
     key_id: str
@@ -58,10 +96,13 @@ class ApiKeyRecord:
     key_hash: str
     expires_at: datetime | None = None
     revoked: bool = False
+    signed_at: datetime | None = None
 
     @classmethod
     def of(cls, event: ApiKeyRegistered) -> ApiKeyRecord:
-        return cls(event.key_id, event.name, event.role, event.key_hash, event.expires_at, event.revoked)
+        return cls(
+            event.key_id, event.name, event.role, event.key_hash, event.expires_at, event.revoked, event.signed_at
+        )
 
     def active(self, now: datetime) -> bool:
         return not self.revoked and (self.expires_at is None or self.expires_at > now)
@@ -97,6 +138,11 @@ class ApiKeyTable:
         self._hash_by_id: dict[str, str] = {}
 
     def apply(self, record: ApiKeyRecord) -> None:
+        """The newer record of a key id wins; an older one (a replayed record from before a revocation) is
+        ignored."""
+        current = self._by_hash.get(self._hash_by_id.get(record.key_id, ""))
+        if current is not None and current.signed_at and record.signed_at and record.signed_at < current.signed_at:
+            return
         self.remove(record.key_id)
         self._by_hash[record.key_hash] = record
         self._hash_by_id[record.key_id] = record.key_hash
@@ -121,9 +167,15 @@ class ApiKeyFeed:
     so a service never serves requests with a half-loaded table.
     """
 
-    def __init__(self, config: BusConfig, topic: str, *, catch_up_timeout: float = 30.0) -> None:
+    def __init__(
+        self, config: BusConfig, topic: str, *, signing_key: bytes | None, catch_up_timeout: float = 30.0
+    ) -> None:
+        """`signing_key` (record_signing_key): records without its signature are ignored; None accepts
+        unsigned records (tests of the feed itself only)."""
         self._config = config
         self._topic = topic
+        self._signing_key = signing_key
+        self.forged = 0  # records refused for a missing or wrong signature
         self._catch_up_timeout = catch_up_timeout
         self.table = ApiKeyTable()
         self._consumer: AIOKafkaConsumer | None = None
@@ -208,6 +260,17 @@ class ApiKeyFeed:
                     log.warning("unreadable api key record skipped", topic=self._topic, offset=record.offset)
                     continue
                 assert isinstance(event, ApiKeyRegistered)
+                if self._signing_key is not None and not record_is_authentic(event, self._signing_key):
+                    self.forged += 1
+                    if self.forged <= 10 or self.forged % 1000 == 0:
+                        log.warning(
+                            "api key record without a valid signature ignored",
+                            topic=self._topic,
+                            offset=record.offset,
+                            key_id=event.key_id,
+                            refused_so_far=self.forged,
+                        )
+                    continue
                 self.table.apply(ApiKeyRecord.of(event))
 
 

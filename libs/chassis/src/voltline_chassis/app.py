@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 
 from voltline_chassis.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, ReadinessDetail, health_router
+from voltline_chassis.http_limits import BodyLimitMiddleware
 from voltline_chassis.logging import configure_logging, get_logger
 from voltline_chassis.metrics import SERVICE_INFO, metrics_endpoint
 from voltline_chassis.middleware import RequestObservabilityMiddleware
@@ -84,6 +85,7 @@ def create_app(
     # add_middleware prepends: the gate runs inside the observability middleware, so rejected
     # requests are still logged, counted and carry a request id.
     app.add_middleware(BearerAuthGate, verifier=verifier, prefix=API_PREFIX)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
     app.add_middleware(RequestObservabilityMiddleware, service=settings.service_name)
 
     SERVICE_INFO.labels(settings.service_name, version, settings.instance_id).set(1)

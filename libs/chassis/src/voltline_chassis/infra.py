@@ -19,7 +19,7 @@ from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, check_br
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
-from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier
+from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier, TokenVerifier
 from voltline_chassis.settings import ServiceSettings
 
@@ -32,6 +32,14 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         session_timeout_ms=settings.kafka_session_timeout_ms,
         linger_ms=settings.kafka_linger_ms,
     )
+
+
+def api_key_feed_for(settings: ServiceSettings, bus: BusConfig) -> ApiKeyFeed:
+    """The service's copy of the operators' API keys, honouring only records the auth service signed."""
+    if settings.admin_token is None:
+        raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (it also keys the API-key records' signatures)")
+    key = record_signing_key(settings.admin_token.get_secret_value())
+    return ApiKeyFeed(bus, Topics(settings.topic_prefix).api_keys, signing_key=key)
 
 
 @dataclass
@@ -65,7 +73,7 @@ class ServiceInfra:
             sessions=session_factory(engine),
             producer=producer,
             relay=OutboxRelay(engine, producer),
-            api_keys=ApiKeyFeed(bus, Topics(settings.topic_prefix).api_keys) if api_key_feed else None,
+            api_keys=api_key_feed_for(settings, bus) if api_key_feed else None,
         )
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:

@@ -28,9 +28,13 @@ _SENSITIVE_KEY = re.compile(
 # Secrets inside free text (messages, tracebacks): bearer headers, key=value pairs, DSN passwords.
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+")
 _URL_PASSWORD = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]+:)[^@\s]+@")
+# Bounded name parts: with `[\w-]*` a long run of letters (a 10,000-character path) made every log line
+# cost seconds of backtracking.
 _INLINE_SECRET = re.compile(
-    r"(?i)([\w-]*(?:passw(?:or)?d|passwd|pwd|secret|token|api[-_]?key)[\w-]*)(\s*[=:]\s*)[^\s,;&'\"]+"
+    r"(?i)([\w-]{0,64}(?:passw(?:or)?d|passwd|pwd|secret|token|api[-_]?key)[\w-]{0,64})(\s*[=:]\s*)[^\s,;&'\"]+"
 )
+# Longer strings are cut: whatever a client sends, a log line stays small (and cheap to scrub).
+MAX_LOGGED_CHARS = 2000
 # Library loggers that may have been given their own handlers (e.g. by uvicorn's default config).
 _ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "aiokafka", "sqlalchemy")
 
@@ -44,6 +48,8 @@ def scrub_secrets(text: str) -> str:
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
+        if len(value) > MAX_LOGGED_CHARS:
+            value = f"{value[:MAX_LOGGED_CHARS]}...[{len(value) - MAX_LOGGED_CHARS} more characters]"
         return scrub_secrets(value)
     if isinstance(value, Mapping):
         return {

@@ -14,13 +14,15 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel, Field
 
+from voltline_chassis.validation import MAX_OFFSET
+
 T = TypeVar("T")
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size (at most 1000).")]
-Offset = Annotated[int, Query(ge=0, description="Items to skip: pass the previous page's next_offset.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip: pass the previous page's next_offset.")]
 
 
 def fetch_size(limit: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
+from voltline_chassis.http_limits import guarded_protocol
 from voltline_chassis.logging import configure_logging
 from voltline_chassis.settings import ServiceSettings
 
@@ -26,6 +27,8 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: fl
         # Not uvloop, even where it is installed: the gateway spent 1.24 ms of CPU per station boot under it
         # in the reconnect storm benchmark, against 0.82 ms on asyncio's own loop.
         loop="asyncio",
+        http=guarded_protocol(settings.http_request_timeout_s),  # slow headers/bodies are cut off
+        limit_concurrency=settings.http_max_connections,
     )
     return uvicorn.Server(config)
 

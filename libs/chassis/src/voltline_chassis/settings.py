@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = Field(ge=0, le=65535)
     admin_token: SecretStr | None = None
+    # Operator API limits (voltline_chassis.http_limits): slow or huge requests cannot hold the service.
+    http_request_timeout_s: float = Field(default=15.0, gt=0, description="Headers and body of a request, in s.")
+    http_max_connections: int = Field(default=1000, ge=1, description="Open connections and requests; more: 503.")
+    http_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
-from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier
+from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier, record_signing_key
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
@@ -91,6 +91,7 @@ def build(settings: AuthSettings) -> FastAPI:
         cache_window=retention,
         boot_sync_delay=timedelta(seconds=settings.boot_sync_delay_s),
         type_match=settings.id_token_type_match,
+        api_key_signing=record_signing_key(settings.admin_token.get_secret_value()) if settings.admin_token else None,
     )
     syncer = StationSyncer(
         ctx,

@@ -24,12 +24,12 @@ from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
 from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
 from voltline_diagnostics.service_layer.monitor import run_monitor
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
-from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.settings import DiagnosticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

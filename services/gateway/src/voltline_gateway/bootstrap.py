@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import structlog
 from fastapi import FastAPI
 from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
+from voltline_chassis.api_keys import ApiKeyVerifier
 from voltline_chassis.app import create_app
-from voltline_chassis.infra import bus_config
-from voltline_chassis.security import StaticTokenVerifier
+from voltline_chassis.infra import api_key_feed_for, bus_config
+from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_events import Envelope, Topics
 from voltline_events.payloads.commands import StationCommandResult
 
@@ -26,12 +27,14 @@ from voltline_gateway.actions.outbound import COMMANDS
 from voltline_gateway.adapters.batch_writer import BatchWriter
 from voltline_gateway.adapters.bus import KafkaStationBus
 from voltline_gateway.adapters.connection import StationGone
+from voltline_gateway.adapters.credentials import CredentialRefresher
 from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
 from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
+from voltline_gateway.adapters.refusals import RefusalLog
 from voltline_gateway.adapters.registry import PasswordChecker, StationRegistry
 from voltline_gateway.adapters.tail import TopicTail
 from voltline_gateway.adapters.tls import server_context
-from voltline_gateway.adapters.upgrade import UpgradeCheck
+from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
 from voltline_gateway.adapters.validation import warm_up
 from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
@@ -122,6 +125,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         auth_timeout=settings.auth_timeout_s,
         publish_timeout=settings.publish_timeout_s,
     )
+    api_keys = api_key_feed_for(settings, kafka)  # operators' API keys, as every service accepts them
     connections = Connections()
     registry = StationRegistry()
     presence = PresenceBook(instance, holds=connections.holds)
@@ -158,9 +162,20 @@ def build(settings: GatewaySettings) -> FastAPI:
         connections=connections,
         upgrade=UpgradeCheck(
             registry,
-            PasswordChecker(),
+            PasswordChecker(concurrency=settings.legacy_password_checks, queue=settings.legacy_password_queue),
             unknown=settings.gateway_unknown_stations,
             registry_grace=settings.registry_grace_s,
+            limits=AttemptLimits(
+                per_address=settings.failed_attempts_per_address,
+                per_station=settings.failed_attempts_per_station,
+                window_s=settings.failed_attempts_window_s,
+            ),
+            refresher=CredentialRefresher(
+                lambda request, station_id: bus.ask_auth(request, station_id=station_id),
+                registry,
+                min_interval=settings.credential_refresh_interval_s,
+            ),
+            refusals=RefusalLog(per_second=settings.refusal_log_per_second),
         ),
         registry=registry,
         rules=QuirkRules(settings.quirks),
@@ -173,6 +188,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             frames_per_second=settings.frames_per_second,
             frame_burst=settings.frame_burst,
             flood_close_after=settings.flood_close_after,
+            handshake_timeout=settings.handshake_timeout_s,
         ),
         announcer=events,
     )
@@ -199,6 +215,8 @@ def build(settings: GatewaySettings) -> FastAPI:
             stack.push_async_callback(request_writer.stop)
             await rpc.start()
             stack.push_async_callback(rpc.stop)
+            await api_keys.start()
+            stack.push_async_callback(api_keys.stop)
             for tail in (registry_tail, presence_tail):
                 await tail.start()
                 stack.push_async_callback(tail.stop)
@@ -229,8 +247,12 @@ def build(settings: GatewaySettings) -> FastAPI:
         settings=settings,
         title="voltline gateway",
         version=VERSION,
-        verifier=StaticTokenVerifier(settings.admin_token),
-        readiness_checks={"kafka": lambda: check_broker(kafka), "registry": registry_ready},
+        verifier=ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(api_keys.lookup)]),
+        readiness_checks={
+            "kafka": lambda: check_broker(kafka),
+            "registry": registry_ready,
+            "api_keys": api_keys.check,
+        },
         lifespan=lifespan,
         routers=[build_router(connections, presence, instance)],
     )

@@ -27,6 +27,16 @@ class GatewaySettings(ServiceSettings):
     gateway_unknown_stations: UnknownStations = UnknownStations.ADMIT
     registry_grace_s: float = Field(default=2.0, ge=0, description="Wait this long for a just-registered station.")
     registry_catchup_timeout_s: float = Field(default=60.0, gt=0)
+    handshake_timeout_s: float = Field(default=10.0, gt=0, description="The whole upgrade: headers in, verdict out.")
+    failed_attempts_per_address: int = Field(default=30, ge=1, description="Failed upgrades from one IP per window.")
+    failed_attempts_per_station: int = Field(default=10, ge=1, description="Wrong passwords for one station id.")
+    failed_attempts_window_s: float = Field(default=60.0, gt=0, description="Window of the two limits above (429).")
+    legacy_password_checks: int = Field(default=2, ge=1, description="bcrypt checks at once (legacy hashes only).")
+    legacy_password_queue: int = Field(default=32, ge=1, description="Distinct bcrypt checks waiting; more: 503.")
+    credential_refresh_interval_s: float = Field(
+        default=1.0, gt=0, description="Ask auth about an unknown password at most this often per station."
+    )
+    refusal_log_per_second: float = Field(default=5.0, gt=0, description="Lines about refused connects per second.")
     # Decisions by the auth service, and their fallbacks
     auth_timeout_s: float = Field(default=5.0, gt=0, description="How long a decision waits for the auth service.")
     boot_fallback_status: Literal["Pending", "Rejected"] = "Pending"

@@ -38,7 +38,7 @@ def test_profile_0_needs_nothing() -> None:
 @pytest.mark.parametrize(("profile", "shown"), [(1, BASIC), (1, BASIC_TLS), (2, BASIC_TLS)])
 def test_basic_auth_profiles_check_the_password(profile: int, shown: Presented) -> None:
     verdict = admission("CP-1", entry(profile, password_hash="$2b$hash"), shown, UnknownStations.REFUSE)
-    assert verdict == CheckPassword("pw-0123456789abcdef", "$2b$hash", profile)
+    assert verdict == CheckPassword("pw-0123456789abcdef", ("$2b$hash",), profile)
     assert "pw-0123456789abcdef" not in repr(verdict) and "pw-0123" not in repr(shown)
 
 

@@ -1,6 +1,11 @@
 """All event payloads; importing this package registers every one of them."""
 
-from voltline_events.payloads.auth import BootDecision, BootDecisionRequested, StationRegistered
+from voltline_events.payloads.auth import (
+    BootDecision,
+    BootDecisionRequested,
+    StationCredentialsRequested,
+    StationRegistered,
+)
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 from voltline_events.payloads.billing import CdrCreated, RefundIssued
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
@@ -65,6 +70,7 @@ __all__ = [
     "StationCommand",
     "StationCommandResult",
     "StationConnected",
+    "StationCredentialsRequested",
     "StationDisconnected",
     "StationHealthChanged",
     "StationMessage",

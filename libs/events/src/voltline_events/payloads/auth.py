@@ -39,6 +39,15 @@ class BootDecision(Event):
 
 
 @event
+class StationCredentialsRequested(Event):
+    """The gateway asks for a station's current registry entry (a password it did not know: a rotation
+    whose registry record is still on its way). Answered with a StationRegistered."""
+
+    TYPE = "auth.station_credentials.requested"
+    VERSION = 1
+
+
+@event
 class StationRegistered(Event):
     """The current registry entry of a station; the newest per key wins (compacted topic)."""
 
@@ -49,7 +58,16 @@ class StationRegistered(Event):
     security_profile: int = Field(ge=0, le=3)
     deleted: bool = False
     password_hash: str | None = Field(
-        default=None, description="bcrypt hash of the Basic-auth password (profiles 1 and 2), never the password."
+        default=None,
+        max_length=255,
+        description="Verifier of the Basic-auth password (profiles 1 and 2), never the password: "
+        "`hmac-sha256$salt$mac`, or a bcrypt hash from before it.",
+    )
+    other_password_hashes: list[str] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Verifiers also accepted during a password rotation: the new one while the station is "
+        "being told, the old one until the station has connected with the new one.",
     )
     certificate_fingerprint: str | None = Field(
         default=None, description="Profile 3: SHA-256 of the expected client certificate, if pinned."
@@ -75,3 +93,10 @@ class ApiKeyRegistered(Event):
     key_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="Hex SHA-256 of the bearer key.")
     expires_at: datetime | None = None
     revoked: bool = False
+    signed_at: datetime | None = Field(default=None, description="When auth signed it; an older record never wins.")
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="HMAC-SHA256 by the auth service over the fields above (voltline_chassis.api_keys); "
+        "services ignore records without a valid one.",
+    )

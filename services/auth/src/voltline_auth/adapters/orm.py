@@ -30,6 +30,8 @@ stations = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("certificate_fingerprint", String(64), nullable=True),
+    Column("pending_password_hash", String(255), nullable=True),
+    Column("previous_password_hash", String(255), nullable=True),
 )
 
 # What auth knows about a station's link, and what it still owes it (local list, cache clear).

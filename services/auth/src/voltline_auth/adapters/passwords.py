@@ -1,20 +1,19 @@
-"""Station passwords are kept only as slow salted bcrypt hashes."""
+"""Station passwords are kept only as verifiers: a salted HMAC-SHA256 (voltline_chassis.station_secrets).
+
+Station passwords are long random secrets, not people's passwords, so a fast verifier is safe and lets a
+gateway check thousands of reconnecting stations a second. Verifiers written before it are bcrypt hashes;
+they keep working (the gateway checks them slowly) until the password is next set or rotated.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 
-import bcrypt
+from voltline_chassis.station_secrets import make_verifier
 
 
-async def hash_password(password: str) -> str:
-    """bcrypt is deliberately slow, so it runs off the event loop."""
-    return await asyncio.to_thread(lambda: bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode())
-
-
-async def verify_password(password: str, password_hash: str) -> bool:
-    return await asyncio.to_thread(bcrypt.checkpw, password.encode(), password_hash.encode())
+def hash_password(password: str) -> str:
+    return make_verifier(password)
 
 
 def generate_password() -> str:

@@ -29,6 +29,14 @@ class StationRepository:
             query = query.where(stations.c.status == status)
         return [Station(**row._mapping) for row in await self._session.execute(query)]
 
+    async def existing(self, station_ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(station_ids), 500):
+            chunk = station_ids[start : start + 500]
+            rows = await self._session.execute(select(stations.c.station_id).where(stations.c.station_id.in_(chunk)))
+            found.update(row[0] for row in rows)
+        return found
+
     async def add(self, station: Station) -> None:
         await self._session.execute(insert(stations).values(**station.__dict__))
 

@@ -35,6 +35,13 @@ class Station:
     created_at: datetime
     updated_at: datetime
     certificate_fingerprint: str | None = None  # profile 3: SHA-256 of the expected client certificate
+    pending_password_hash: str | None = None  # a rotation in flight: the station is being told this one
+    previous_password_hash: str | None = None  # after a rotation: valid until the station connected again
+
+    @property
+    def other_password_hashes(self) -> list[str]:
+        """Verifiers the gateways accept besides the current one."""
+        return [h for h in (self.pending_password_hash, self.previous_password_hash) if h]
 
     def with_status(self, status: RegistrationStatus, at: datetime) -> Station:
         return replace(self, status=status, updated_at=at)
@@ -80,10 +87,16 @@ def check_certificate(security_profile: int, fingerprint: str | None) -> None:
         raise InvalidStation("certificate_fingerprint", "only security profile 3 authenticates by client certificate")
 
 
+_PASSWORD = re.compile(r"^[\x21-\x7e]{16,40}$")
+
+
 def check_password(password: str) -> None:
-    """OCPP 1.6 security whitepaper and 2.0.1 BasicAuthPassword: 16 to 40 characters."""
+    """OCPP 1.6 security whitepaper and 2.0.1 BasicAuthPassword: 16 to 40 characters; printable ASCII, since
+    stations send it in an HTTP header and 2.0.1 types it as passwordString."""
     if not 16 <= len(password) <= 40:
         raise InvalidStation("password", "password must be 16 to 40 characters long (OCPP BasicAuthPassword)")
+    if not _PASSWORD.match(password):
+        raise InvalidStation("password", "password must be printable ASCII without spaces (OCPP passwordString)")
 
 
 def decide_boot(station: Station | None, policy: BootPolicy) -> BootAnswer:

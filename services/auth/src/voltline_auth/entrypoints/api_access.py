@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from voltline_chassis.security import AdminPrincipal, require_role
 
 from voltline_auth.domain.access import ApiKey, AuditEntry, Role
@@ -21,7 +21,14 @@ class ApiKeyIn(BaseModel):
 
     name: Annotated[str, Field(min_length=1, max_length=100, description="Who or what uses the key.")]
     role: Role
-    expires_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = Field(default=None, description="In the future; none: until revoked.")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value <= datetime.now(UTC):
+            raise ValueError("expires_at must be in the future: a key that is already expired is of no use")
+        return value
 
 
 class ApiKeyOut(BaseModel):

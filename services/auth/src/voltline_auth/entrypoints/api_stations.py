@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_auth.domain.stations import InvalidStation, Station
@@ -36,10 +37,22 @@ class StationIn(BaseModel):
 
     station_id: StationIdStr
     password: SecretStr | None = Field(default=None, description="16-40 characters; for security profiles 1 and 2.")
-    security_profile: int | None = Field(default=None, ge=0, le=3, description="Defaults to 1 with a password, else 0.")
+    security_profile: StrictInt | None = Field(
+        default=None, ge=0, le=3, description="Defaults to 1 with a password, else 0."
+    )
     status: Status = "Accepted"
     certificate_fingerprint: str | None = Fingerprint
     local_list: ListIdStr | None = Field(default=None, description="The local authorisation list it should hold.")
+
+
+class BulkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stations: list[StationIn] = Field(min_length=1, max_length=1000, description="Registered together, or none.")
+
+
+class BulkOut(BaseModel):
+    items: list[StationOut]
 
 
 class StationPatch(BaseModel):
@@ -47,7 +60,7 @@ class StationPatch(BaseModel):
 
     status: Status | None = None
     password: SecretStr | None = Field(default=None, description="Set without telling the station; see rotation.")
-    security_profile: int | None = Field(default=None, ge=0, le=3)
+    security_profile: StrictInt | None = Field(default=None, ge=0, le=3)
     certificate_fingerprint: str | None = Fingerprint
     local_list: ListIdStr | None = None
 
@@ -165,6 +178,31 @@ def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
             ) from None
         response.headers["Location"] = f"/api/v1/stations/{station.station_id}"
         return await _out(station.station_id)
+
+    @router.post("/bulk", status_code=201)
+    async def register_many(body: BulkIn, who: OperatorPrincipal) -> BulkOut:
+        """Register up to 1,000 stations in one transaction (all or none)."""
+        ids = [s.station_id for s in body.stations]
+        duplicates = sorted(i for i, n in Counter(ids).items() if n > 1)
+        if duplicates:
+            raise invalid(
+                "stations", f"station ids appear twice: {', '.join(duplicates[:20])}", title="Invalid station"
+            )
+        batch = [
+            uc.NewStation(
+                s.station_id, _secret(s.password), s.security_profile, s.status, s.certificate_fingerprint, s.local_list
+            )
+            for s in body.stations
+        ]
+        try:
+            stations = await uc.register_stations(ctx, batch, actor=who.subject)
+        except InvalidStation as exc:
+            raise _invalid(exc) from None
+        except uc.StationExists as exc:
+            raise conflict(
+                "Some stations are already registered; nothing was registered.", station_ids=list(exc.args)[:100]
+            ) from None
+        return BulkOut(items=[StationOut.of(s) for s in stations])
 
     @router.get("", dependencies=viewer)
     async def list_(status: Status | None = None, limit: Limit = 100, offset: Offset = 0) -> Page[StationOut]:

@@ -20,6 +20,7 @@ from voltline_events.payloads import (
     SessionEnded,
     SessionStarted,
     StationConnected,
+    StationCredentialsRequested,
     StationDisconnected,
 )
 
@@ -55,9 +56,15 @@ def build_request_dispatcher(
         decision = await decide_authorization(ctx, record, request.station_id, asked)
         await reply(producer, request, decision, source=ctx.source)
 
+    async def credentials_requested(request: Envelope) -> None:
+        if request.station_id is None:
+            raise ValueError("a credentials request must name its station")
+        await reply(producer, request, await uc.station_credentials(ctx, request.station_id), source=ctx.source)
+
     return Dispatcher(
         {
             "auth.boot_decision.requested": boot_decision_requested,
+            StationCredentialsRequested.TYPE: credentials_requested,
             AuthorizationRequested.TYPE: authorization_requested,
         }
     )

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime
 
-from voltline_chassis.api_keys import ApiKeyRecord, hash_api_key, new_api_key
+from voltline_chassis.api_keys import ApiKeyRecord, hash_api_key, new_api_key, sign_record
 from voltline_events.payloads.auth import ApiKeyRegistered
 
 from voltline_auth.domain.access import ApiKey, AuditEntry, Role
@@ -27,6 +27,8 @@ def _published(ctx: AuthContext, uow: AuthUnitOfWork, key: ApiKey) -> None:
         expires_at=key.expires_at,
         revoked=key.revoked_at is not None,
     )
+    if ctx.api_key_signing is not None:
+        event = sign_record(event, ctx.api_key_signing, ctx.clock())
     publish(ctx, uow, ctx.topics.api_keys, event, key.key_id, station=False)
 
 

@@ -42,6 +42,8 @@ class AuthContext:
     boot_sync_delay: timedelta = timedelta(seconds=2)
     # How a presented token type must match the registered one: "value" or "exact" (domain.tokens.pick).
     type_match: str = "value"
+    # Signs the API-key records other services honour (voltline_chassis.api_keys.record_signing_key).
+    api_key_signing: bytes | None = None
 
 
 async def audit(

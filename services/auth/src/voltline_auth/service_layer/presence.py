@@ -3,6 +3,7 @@ version), and which sessions are running on which driver's tokens."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 
 from voltline_events import Envelope
@@ -10,6 +11,7 @@ from voltline_events.payloads import SessionEnded, SessionStarted, StationConnec
 
 from voltline_auth.domain.tokens import normalise
 from voltline_auth.service_layer.context import AuthContext
+from voltline_auth.service_layer.stations import registered_event
 
 CONSUMER = "auth-events"
 
@@ -23,6 +25,12 @@ async def station_connected(ctx: AuthContext, envelope: Envelope, event: Station
             await uow.sync.set(
                 station_id, connected=True, ocpp_version=event.ocpp_version, gateway_instance=event.gateway_instance
             )
+            station = await uow.stations.get(station_id)
+            if station is not None and station.previous_password_hash and envelope.time > station.updated_at:
+                # Connected since the rotation finished: it has the new password, the old one may go.
+                station = replace(station, previous_password_hash=None)
+                await uow.stations.save(station)
+                registered_event(ctx, uow, station)
         await uow.commit()
 
 

@@ -1,9 +1,12 @@
 """Rotating a station's Basic-auth password: the station first, then the registry.
 
 The new password goes to the station with its protocol's configuration call (1.6 ChangeConfiguration
-AuthorizationKey, 2.x SetVariables SecurityCtrlr.BasicAuthPassword). Only once the station accepted
-it does the registry switch to the new hash and publish it, so the gateway never refuses a station
-for a password it has not got yet; if the station refuses or cannot be reached, nothing changes.
+AuthorizationKey, 2.x SetVariables SecurityCtrlr.BasicAuthPassword). Read-your-writes, whatever Kafka's
+delay: before the station is told, its verifier is stored and published as *pending* (gateways accept it
+beside the current one, and a gateway that has not heard of it yet asks auth, which answers from this
+database). Once the station accepted, the new one becomes current and the old one stays valid as
+*previous* until the station has connected again; if the station refuses or cannot be reached, the
+pending one is dropped and nothing else changes.
 """
 
 from __future__ import annotations
@@ -46,17 +49,30 @@ async def rotate_password(ctx: AuthContext, station_id: str, password: str | Non
         raise VersionUnknown(station_id)
     new_password = password if password is not None else generate_password()
     check_password(new_password)
-    new_hash = await hash_password(new_password)
+    new_hash = hash_password(new_password)
+    async with ctx.uow() as uow:
+        current = await uow.stations.get(station_id) or station
+        await uow.stations.save(replace(current, pending_password_hash=new_hash))
+        registered_event(ctx, uow, replace(current, pending_password_hash=new_hash))
+        await uow.commit()
     result = await ctx.commands.send(
         station_id, set_basic_auth_password(sync.ocpp_version, new_password), sync.ocpp_version
     )
     verdict = judge(result)
     async with ctx.uow() as uow:
+        current = await uow.stations.get(station_id) or station
         if verdict.ok:
-            current = await uow.stations.get(station_id) or station
-            station = replace(current, password_hash=new_hash, updated_at=ctx.clock())
-            await uow.stations.save(station)
-            registered_event(ctx, uow, station)
+            station = replace(
+                current,
+                password_hash=new_hash,
+                pending_password_hash=None,
+                previous_password_hash=current.password_hash,
+                updated_at=ctx.clock(),
+            )
+        else:
+            station = replace(current, pending_password_hash=None)
+        await uow.stations.save(station)
+        registered_event(ctx, uow, station)
         await audit(
             ctx, uow, actor, "station.password_rotated" if verdict.ok else "station.password_rotation_failed",
             "station", station_id, station_answer=verdict.detail, generated=password is None,

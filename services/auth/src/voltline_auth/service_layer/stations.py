@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from voltline_events.payloads import BootDecision, StationRegistered
@@ -35,20 +35,82 @@ class StationNotFound(Exception):
 
 
 def registered_event(ctx: AuthContext, uow: AuthUnitOfWork, station: Station, *, deleted: bool = False) -> None:
-    """The registry entry as the gateway needs it: the password's bcrypt hash, never the password."""
-    event = StationRegistered(
+    """The registry entry as the gateway needs it: password verifiers, never the password."""
+    publish(ctx, uow, ctx.topics.station_registry, registry_entry(station, deleted=deleted), station.station_id)
+
+
+def registry_entry(station: Station | None, *, deleted: bool = False) -> StationRegistered:
+    if station is None or deleted:
+        return StationRegistered(status=station.status if station else "Rejected", security_profile=0, deleted=True)
+    return StationRegistered(
         status=station.status,
         security_profile=station.security_profile,
-        deleted=deleted,
-        password_hash=None if deleted else station.password_hash,
-        certificate_fingerprint=None if deleted else station.certificate_fingerprint,
+        password_hash=station.password_hash,
+        certificate_fingerprint=station.certificate_fingerprint,
+        other_password_hashes=station.other_password_hashes,
     )
-    publish(ctx, uow, ctx.topics.station_registry, event, station.station_id)
+
+
+async def station_credentials(ctx: AuthContext, station_id: str) -> StationRegistered:
+    """The entry as the database has it now (a gateway asks when a station shows a password it does not know)."""
+    async with ctx.uow() as uow:
+        station = await uow.stations.get(station_id)
+    return registry_entry(station)
 
 
 async def _check_list(uow: AuthUnitOfWork, list_id: str | None) -> None:
     if list_id is not None and await uow.lists.get(list_id) is None:
         raise InvalidStation("local_list", f"there is no local list {list_id!r}; create it first")
+
+
+@dataclass(frozen=True)
+class NewStation:
+    station_id: str
+    password: str | None = None
+    security_profile: int | None = None
+    status: RegistrationStatus = "Accepted"
+    certificate_fingerprint: str | None = None
+    local_list: str | None = None
+
+
+def _new_station(ctx: AuthContext, new: NewStation) -> Station:
+    profile = new.security_profile if new.security_profile is not None else (1 if new.password else 0)
+    check_security_profile(profile, has_password=new.password is not None)
+    fingerprint = normalise_fingerprint(new.certificate_fingerprint) if new.certificate_fingerprint else None
+    check_certificate(profile, fingerprint)
+    if new.password is not None:
+        check_password(new.password)
+    password_hash = hash_password(new.password) if new.password is not None else None
+    now = ctx.clock()
+    return Station(new.station_id, profile, new.status, password_hash, now, now, fingerprint)
+
+
+async def register_stations(ctx: AuthContext, batch: list[NewStation], *, actor: str) -> list[Station]:
+    """Register many stations in one transaction: all of them, or none (StationExists names who is there)."""
+    stations = []
+    for index, new in enumerate(batch):
+        try:
+            stations.append(_new_station(ctx, new))
+        except InvalidStation as exc:
+            raise InvalidStation(f"stations.{index}.{exc.field}" if len(batch) > 1 else exc.field, str(exc)) from None
+    async with ctx.uow() as uow:
+        existing = await uow.stations.existing([s.station_id for s in stations])
+        if existing:
+            raise StationExists(*sorted(existing))
+        for new, station in zip(batch, stations, strict=True):
+            await _check_list(uow, new.local_list)
+            await uow.stations.add(station)
+            if new.local_list is not None:
+                await uow.sync.set(station.station_id, local_list=new.local_list)
+                await uow.sync.bump([station.station_id])
+            registered_event(ctx, uow, station)
+            await audit(
+                ctx, uow, actor, "station.registered", "station", station.station_id,
+                status=station.status, security_profile=station.security_profile,
+                password_set=new.password is not None, local_list=new.local_list,
+            )  # fmt: skip
+        await uow.commit()
+    return stations
 
 
 async def register_station(
@@ -62,30 +124,8 @@ async def register_station(
     local_list: str | None = None,
     actor: str,
 ) -> Station:
-    profile = security_profile if security_profile is not None else (1 if password else 0)
-    check_security_profile(profile, has_password=password is not None)
-    fingerprint = normalise_fingerprint(certificate_fingerprint) if certificate_fingerprint else None
-    check_certificate(profile, fingerprint)
-    if password is not None:
-        check_password(password)
-    password_hash = await hash_password(password) if password is not None else None
-    now = ctx.clock()
-    station = Station(station_id, profile, status, password_hash, now, now, fingerprint)
-    async with ctx.uow() as uow:
-        if await uow.stations.get(station_id) is not None:
-            raise StationExists(station_id)
-        await _check_list(uow, local_list)
-        await uow.stations.add(station)
-        if local_list is not None:
-            await uow.sync.set(station_id, local_list=local_list)
-            await uow.sync.bump([station_id])
-        registered_event(ctx, uow, station)
-        await audit(
-            ctx, uow, actor, "station.registered", "station", station_id,
-            status=status, security_profile=profile, password_set=password is not None, local_list=local_list,
-        )  # fmt: skip
-        await uow.commit()
-    return station
+    new = NewStation(station_id, password, security_profile, status, certificate_fingerprint, local_list)
+    return (await register_stations(ctx, [new], actor=actor))[0]
 
 
 async def update_station(ctx: AuthContext, station_id: str, changes: dict[str, Any], *, actor: str) -> Station:
@@ -94,7 +134,7 @@ async def update_station(ctx: AuthContext, station_id: str, changes: dict[str, A
     password = changes.get("password")
     if password is not None:
         check_password(password)
-    password_hash = await hash_password(password) if password is not None else None
+    password_hash = hash_password(password) if password is not None else None
     async with ctx.uow() as uow:
         station = await uow.stations.get(station_id)
         if station is None:
@@ -116,6 +156,8 @@ async def update_station(ctx: AuthContext, station_id: str, changes: dict[str, A
             security_profile=profile,
             status=changes.get("status") or station.status,
             password_hash=new_hash,
+            pending_password_hash=None if password_hash or profile not in (1, 2) else station.pending_password_hash,
+            previous_password_hash=None if password_hash or profile not in (1, 2) else station.previous_password_hash,
             certificate_fingerprint=fingerprint,
             updated_at=ctx.clock(),
         )

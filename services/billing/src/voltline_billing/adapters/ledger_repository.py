@@ -43,6 +43,16 @@ class LedgerRepository:
         query = select(func.count()).where(ledger_entries.c.reference == reference)
         return bool((await self._s.execute(query)).scalar())
 
+    async def posted(self, reference: str, account: str) -> tuple[str, Decimal] | None:
+        """(currency, amount) that the entry with `reference` moved on `account`; None when there is none."""
+        query = (
+            select(ledger_entries.c.currency, ledger_postings.c.amount)
+            .join(ledger_postings, ledger_postings.c.entry_id == ledger_entries.c.entry_id)
+            .where(ledger_entries.c.reference == reference, ledger_postings.c.account == account)
+        )
+        row = (await self._s.execute(query)).first()
+        return None if row is None else (row[0], Decimal(row[1]))
+
     async def post(self, entry: Entry, now: datetime) -> str:
         entry_id = f"je_{uuid.uuid4().hex[:20]}"
         await self._s.execute(

@@ -12,13 +12,15 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from voltline_chassis.validation import CurrentA, DurationS, EnergyKwh, PowerKw, check_time_zone
 
 from voltline_billing.domain.money import check_currency
 
 TariffId = Annotated[str, Field(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9._\-]+$")]
+MAX_ELEMENTS = 100  # OCPI sets no limit; a real tariff has a handful
 Price = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=6)]
 Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=7, decimal_places=4)]
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -52,7 +54,7 @@ class PriceComponent(_Model):
     type: Dimension
     price: Price
     vat: Percent | None = Field(default=None, description="VAT percent; none means no VAT on this component.")
-    step_size: int = Field(default=1, ge=1, description="Billing block: Wh for ENERGY, seconds for time.")
+    step_size: int = Field(default=1, ge=1, le=1_000_000, description="Billing block: Wh for ENERGY, s for time.")
 
 
 class TariffRestrictions(_Model):
@@ -62,16 +64,22 @@ class TariffRestrictions(_Model):
     end_time: str | None = None
     start_date: date | None = None
     end_date: date | None = None
-    min_kwh: Decimal | None = Field(default=None, ge=0)
-    max_kwh: Decimal | None = Field(default=None, ge=0)
-    min_current: Decimal | None = Field(default=None, ge=0)
-    max_current: Decimal | None = Field(default=None, ge=0)
-    min_power: Decimal | None = Field(default=None, ge=0, description="kW, inclusive")
-    max_power: Decimal | None = Field(default=None, ge=0, description="kW, exclusive")
-    min_duration: int | None = Field(default=None, ge=0, description="seconds since the session started")
-    max_duration: int | None = Field(default=None, ge=0)
-    day_of_week: list[DayOfWeek] | None = None
-    reservation: str | None = None
+    min_kwh: EnergyKwh | None = None
+    max_kwh: EnergyKwh | None = None
+    min_current: CurrentA | None = None
+    max_current: CurrentA | None = None
+    min_power: PowerKw | None = Field(default=None, description="kW, inclusive")
+    max_power: PowerKw | None = Field(default=None, description="kW, exclusive")
+    min_duration: DurationS | None = Field(default=None, description="seconds since the session started")
+    max_duration: DurationS | None = None
+    day_of_week: list[DayOfWeek] | None = Field(default=None, max_length=7)
+    reservation: str | None = Field(default=None, max_length=32)
+
+    @field_validator("day_of_week", mode="before")
+    @classmethod
+    def _distinct_days(cls, value: object) -> object:
+        """A day named twice means the same; what is left is at most the seven days."""
+        return list(dict.fromkeys(value)) if isinstance(value, list) and len(value) <= 1000 else value
 
     @field_validator("start_time", "end_time")
     @classmethod
@@ -108,7 +116,7 @@ class TariffRestrictions(_Model):
 
 
 class TariffElement(_Model):
-    price_components: list[PriceComponent] = Field(min_length=1)
+    price_components: list[PriceComponent] = Field(min_length=1, max_length=8)
     restrictions: TariffRestrictions | None = None
 
 
@@ -122,7 +130,7 @@ class Tariff(_Model):
 
     tariff_id: TariffId
     currency: str
-    elements: list[TariffElement] = Field(min_length=1)
+    elements: list[TariffElement] = Field(min_length=1, max_length=MAX_ELEMENTS)
     min_price: PriceLimit | None = None
     max_price: PriceLimit | None = None
     vat_percent: Percent | None = Field(default=None, description="VAT of price adjustments (min/max price).")
@@ -156,11 +164,7 @@ class Tariff(_Model):
 
 
 def check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown IANA time zone {value!r}") from None
-    return value
+    return check_time_zone(value)  # also refuses "America" (a folder) and 300-character names
 
 
 def simple_tariff(

@@ -7,7 +7,7 @@ from typing import Any
 
 from voltline_billing.domain import ledger
 from voltline_billing.domain.money import fmt, round_money
-from voltline_billing.service_layer.context import BillingContext, Invalid, NotFound, new_id
+from voltline_billing.service_layer.context import BillingContext, Conflict, Invalid, NotFound, new_id
 from voltline_billing.service_layer.payments import retry_failed_wallet_payments
 
 
@@ -26,7 +26,13 @@ async def top_up(
         row = await uow.ledger.account(account, lock=True)
         if row is not None and row["currency"] != currency:
             raise Invalid("currency", f"the wallet of driver {driver_id} is in {row['currency']}")
-        if not await uow.ledger.has_entry(reference):
+        earlier = await uow.ledger.posted(reference, account)
+        if earlier is not None and earlier != (currency, -value):
+            raise Conflict(
+                f"this Idempotency-Key (or reference) was used for a top-up of {fmt(-earlier[1], earlier[0])} "
+                f"{earlier[0]}; a different request needs a new key"
+            )
+        if earlier is None:
             await uow.ledger.open(account, currency, now)
             await uow.ledger.post(ledger.top_up(driver_id, value, currency, reference, channel), now)
             await uow.commit()

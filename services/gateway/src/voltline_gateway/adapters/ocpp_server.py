@@ -7,6 +7,7 @@ so a slow or broken one affects no other. Frames are handled on the event loop, 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 import time
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from voltline_gateway.metrics import DISCONNECTS, connected
 from voltline_gateway.service_layer.dispatch import Dispatcher
 
 log = structlog.get_logger()
+# websockets logs every closed connection at INFO, without station or reason: refusals and disconnects are
+# logged by the gateway itself (adapters.refusals, "station disconnected"), so only its warnings pass.
+_WEBSOCKETS_LOG = logging.getLogger("voltline_gateway.websockets")
+_WEBSOCKETS_LOG.setLevel(logging.WARNING)
 
 
 class Connections:
@@ -76,6 +81,7 @@ class Limits:
     frames_per_second: float
     frame_burst: float
     flood_close_after: int
+    handshake_timeout: float = 10.0  # the whole upgrade: headers in, decision out
 
 
 @dataclass(frozen=True)
@@ -147,10 +153,28 @@ class OcppServer:
                 max_size=self._limits.max_frame_bytes,
                 ping_interval=None,  # one keepalive task for all connections, not one each (adapters.keepalive)
                 close_timeout=self._limits.close_timeout,
+                open_timeout=self._limits.handshake_timeout,
+                logger=_WEBSOCKETS_LOG,
+                create_connection=self._connection_class(),
             )
             self._servers.append(server)
             self._log.info("OCPP server listening", host=listener.host, port=self.ports[-1], tls=tls)
         self._keepalive.start()
+
+    def _connection_class(self) -> type[ServerConnection]:
+        upgrade = self._upgrade
+
+        class Connection(ServerConnection):
+            """Logs (once, rate-limited) an opening handshake cut short by the timeout."""
+
+            async def handshake(self, *args: Any, **kwargs: Any) -> None:
+                try:
+                    await super().handshake(*args, **kwargs)
+                except asyncio.CancelledError:
+                    upgrade.timed_out(self)
+                    raise
+
+        return Connection
 
     async def stop(self) -> None:
         self._stopping = True

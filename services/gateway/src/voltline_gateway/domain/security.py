@@ -23,6 +23,11 @@ class RegistryEntry:
     security_profile: int
     password_hash: str | None = None
     certificate_fingerprint: str | None = None
+    other_password_hashes: tuple[str, ...] = ()  # during a rotation: the new one being sent, or the old one
+
+    @property
+    def password_hashes(self) -> tuple[str, ...]:
+        return ((self.password_hash,) if self.password_hash else ()) + self.other_password_hashes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +54,16 @@ class Refuse:
     status: HTTPStatus
     reason: str
     challenge: bool = False  # answer with WWW-Authenticate: Basic
+    code: str = "refused"  # short, bounded label for the metric and the log
+    retry_after: int | None = None  # seconds, for 429 and 503
 
 
 @dataclass(frozen=True, slots=True)
 class CheckPassword:
-    """Admit if the presented password matches this bcrypt hash (the slow part, done by an adapter)."""
+    """Admit if the presented password matches one of these verifiers (checked by an adapter)."""
 
     password: str
-    password_hash: str
+    password_hashes: tuple[str, ...]
     profile: int
 
     def __repr__(self) -> str:
@@ -76,31 +83,52 @@ def admission(station_id: str, entry: RegistryEntry | None, shown: Presented, un
     if entry is None:
         if unknown is UnknownStations.ADMIT:
             return Admit(profile=None, authenticated=False)
-        return Refuse(HTTPStatus.NOT_FOUND, f"station {station_id} is not registered")
+        return Refuse(HTTPStatus.NOT_FOUND, f"station {station_id} is not registered", code="unknown_station")
     profile = entry.security_profile
     if profile == 0:
         return Admit(profile=0, authenticated=False)
     if profile >= 2 and not shown.tls:
-        return Refuse(HTTPStatus.FORBIDDEN, f"security profile {profile} requires TLS: connect to the wss:// port")
+        return Refuse(
+            HTTPStatus.FORBIDDEN,
+            f"security profile {profile} requires TLS: connect to the wss:// port",
+            code="tls_required",
+        )
     if profile == 3:
         return _certificate(station_id, entry, shown)
     if shown.basic_user is None or shown.basic_password is None:
-        return Refuse(HTTPStatus.UNAUTHORIZED, "HTTP Basic authentication required", challenge=True)
+        return Refuse(
+            HTTPStatus.UNAUTHORIZED, "HTTP Basic authentication required", challenge=True, code="no_credentials"
+        )
     if shown.basic_user != station_id:
-        return Refuse(HTTPStatus.UNAUTHORIZED, "the Basic auth user must be the station id", challenge=True)
-    if entry.password_hash is None:
-        return Refuse(HTTPStatus.UNAUTHORIZED, "no password is registered for this station", challenge=True)
-    return CheckPassword(shown.basic_password, entry.password_hash, profile)
+        return Refuse(
+            HTTPStatus.UNAUTHORIZED, "the Basic auth user must be the station id", challenge=True, code="wrong_user"
+        )
+    if not entry.password_hashes:
+        return Refuse(
+            HTTPStatus.UNAUTHORIZED,
+            "no password is registered for this station",
+            challenge=True,
+            code="no_password_registered",
+        )
+    return CheckPassword(shown.basic_password, entry.password_hashes, profile)
 
 
 def _certificate(station_id: str, entry: RegistryEntry, shown: Presented) -> Verdict:
     if shown.certificate_cn is None:
-        return Refuse(HTTPStatus.UNAUTHORIZED, "security profile 3 requires a client certificate")
+        return Refuse(
+            HTTPStatus.UNAUTHORIZED, "security profile 3 requires a client certificate", code="no_certificate"
+        )
     if shown.certificate_cn != station_id:
-        return Refuse(HTTPStatus.FORBIDDEN, "the client certificate's subject CN is not the station id")
+        return Refuse(
+            HTTPStatus.FORBIDDEN, "the client certificate's subject CN is not the station id", code="wrong_certificate"
+        )
     pinned = entry.certificate_fingerprint
     if pinned and _hex(pinned) != _hex(shown.certificate_fingerprint or ""):
-        return Refuse(HTTPStatus.FORBIDDEN, "the client certificate is not the one registered for this station")
+        return Refuse(
+            HTTPStatus.FORBIDDEN,
+            "the client certificate is not the one registered for this station",
+            code="wrong_certificate",
+        )
     return Admit(profile=3, authenticated=True)
 
 

@@ -15,7 +15,16 @@ from voltline_chassis.problems import Problem
 from voltline_billing.domain.cdr import CSV_COLUMNS, cdr_json, csv_row
 from voltline_billing.domain.money import fmt
 from voltline_billing.domain.ocpi import ocpi_cdr
-from voltline_billing.entrypoints.api.common import VIEWER, Limit, Offset, call, fetch_size, invalid, page
+from voltline_billing.entrypoints.api.common import (
+    VIEWER,
+    DriverIdQuery,
+    Limit,
+    Offset,
+    call,
+    fetch_size,
+    invalid,
+    page,
+)
 from voltline_billing.service_layer import sessions as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -36,7 +45,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
     async def list_(
         session_id: str | None = None,
         station_id: str | None = None,
-        driver_id: str | None = None,
+        driver_id: DriverIdQuery = None,
         payment_state: str | None = None,
         start: From = None,
         end: To = None,

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Path, Query
 from voltline_chassis.paging import Limit, Offset, fetch_size, page
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
+from voltline_chassis.validation import IDENTIFIER_PATTERN
 
 from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
 
 T = TypeVar("T")
 OPERATOR = [Depends(require_role("operator"))]
 VIEWER = [Depends(require_role("viewer"))]
+# Driver ids come from the auth service; billing cannot know them all, but refuses what no id looks like
+# (NUL, newlines, 10,000 characters) before it opens a ledger account for it.
+DriverId = Annotated[str, Path(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
+DriverIdQuery = Annotated[str | None, Query(min_length=1, max_length=64, pattern=IDENTIFIER_PATTERN)]
 
 
 def invalid(field: str, message: str) -> Problem:

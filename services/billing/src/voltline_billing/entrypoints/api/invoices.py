@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from voltline_chassis.validation import PositiveMoney
 
 from voltline_billing.domain.money import fmt
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, fetch_size, items, page
+from voltline_billing.entrypoints.api.common import (
+    OPERATOR,
+    VIEWER,
+    DriverIdQuery,
+    Limit,
+    Offset,
+    call,
+    fetch_size,
+    items,
+    page,
+)
 from voltline_billing.service_layer import invoices as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -21,8 +31,8 @@ class RunIn(BaseModel):
 
 class CreditLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    line: int = Field(ge=0, description="Index of the invoice line.")
-    amount: Decimal = Field(gt=0, description="Excluding VAT.")
+    line: int = Field(ge=0, le=100_000, description="Index of the invoice line.")
+    amount: PositiveMoney = Field(description="Excluding VAT.")
 
 
 class CreditNoteIn(BaseModel):
@@ -46,7 +56,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
 
     @router.get("/invoices", dependencies=VIEWER)
     async def list_(
-        driver_id: str | None = None,
+        driver_id: DriverIdQuery = None,
         period: str | None = None,
         kind: Literal["invoice", "credit_note"] | None = None,
         corrects: str | None = None,

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from voltline_chassis.problems import Problem
+from voltline_chassis.validation import Identifier, PositiveMoney
 
 from voltline_billing.domain.money import fmt
 from voltline_billing.domain.payments import State
 from voltline_billing.entrypoints.api.common import (
     OPERATOR,
     VIEWER,
+    DriverId,
+    DriverIdQuery,
     Limit,
     Offset,
     call,
@@ -39,13 +41,13 @@ class MethodIn(BaseModel):
 
 class RefundIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: Decimal | None = Field(default=None, gt=0, description="Default: everything not yet refunded.")
+    amount: PositiveMoney | None = Field(default=None, description="Default: everything not yet refunded.")
     reason: str | None = Field(default=None, max_length=255)
 
 
 class AssignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    driver_id: str = Field(min_length=1, max_length=64)
+    driver_id: Identifier
 
 
 def payment_json(row: dict[str, Any], operations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -75,7 +77,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["payments"])
 
     @router.post("/drivers/{driver_id}/payment-methods", status_code=201, dependencies=OPERATOR)
-    async def add_method(driver_id: str, body: MethodIn) -> dict[str, Any]:
+    async def add_method(driver_id: DriverId, body: MethodIn) -> dict[str, Any]:
         if body.type == "card" and not body.token:
             raise invalid("body.token", "a card needs the payment provider's token (e.g. tok_visa in the sandbox)")
         values = {
@@ -89,12 +91,12 @@ def build_router(ctx: BillingContext) -> APIRouter:
         return method_json(values)
 
     @router.get("/drivers/{driver_id}/payment-methods", dependencies=VIEWER)
-    async def list_methods(driver_id: str) -> dict[str, Any]:
+    async def list_methods(driver_id: DriverId) -> dict[str, Any]:
         async with ctx.uow() as uow:
             return items([method_json(m) for m in await uow.payments.methods(driver_id)])
 
     @router.delete("/drivers/{driver_id}/payment-methods/{method_id}", status_code=204, dependencies=OPERATOR)
-    async def remove_method(driver_id: str, method_id: str) -> Response:
+    async def remove_method(driver_id: DriverId, method_id: str) -> Response:
         async with ctx.uow() as uow:
             method = await uow.payments.method(method_id)
             if method is None or method["driver_id"] != driver_id:
@@ -106,7 +108,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
     @router.get("/payments", dependencies=VIEWER)
     async def list_(
         session_id: str | None = None,
-        driver_id: str | None = None,
+        driver_id: DriverIdQuery = None,
         state: State | None = None,
         method: str | None = None,
         limit: Limit = 100,

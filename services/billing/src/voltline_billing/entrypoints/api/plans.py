@@ -8,11 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from voltline_chassis.validation import Identifier
 
 from voltline_billing.domain.money import check_currency, fmt
 from voltline_billing.domain.plans import Plan, Subscription
 from voltline_billing.domain.tariffs import Percent, Price
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, call, items
+from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, DriverIdQuery, call, items
 from voltline_billing.service_layer import plans as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -36,7 +37,7 @@ class PlanIn(BaseModel):
 
 class SubscribeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    driver_id: str = Field(min_length=1, max_length=64)
+    driver_id: Identifier
     plan_id: str = Field(min_length=1, max_length=64)
     starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
 
@@ -65,7 +66,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
         return await call(uc.subscribe(ctx, body.driver_id, body.plan_id, body.starts_at))
 
     @router.get("/subscriptions", dependencies=VIEWER)
-    async def list_subscriptions(driver_id: str | None = None) -> dict[str, Any]:
+    async def list_subscriptions(driver_id: DriverIdQuery = None) -> dict[str, Any]:
         return items([asdict(s) for s in await uc.subscriptions(ctx, driver_id)])
 
     @router.post("/subscriptions/{subscription_id}/cancel", dependencies=OPERATOR)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from voltline_chassis.problems import validation_errors
 
 from voltline_billing.domain.money import check_currency
 from voltline_billing.domain.ocpi import ocpi_tariff
 from voltline_billing.domain.tariffs import (
+    MAX_ELEMENTS,
     Percent,
     Price,
     PriceLimit,
@@ -49,7 +51,7 @@ class TariffIn(BaseModel):
     session_fee: Price | None = None
     idle_price_per_hour: Price | None = None
     vat_percent: Percent | None = None
-    elements: list[TariffElement] | None = Field(default=None, min_length=1)
+    elements: list[TariffElement] | None = Field(default=None, min_length=1, max_length=MAX_ELEMENTS)
     min_price: PriceLimit | None = None
     max_price: PriceLimit | None = None
     time_zone: str = "UTC"
@@ -66,15 +68,17 @@ class TariffIn(BaseModel):
     def _zone(cls, value: str) -> str:
         return check_zone(value)
 
-    @model_validator(mode="after")
-    def _one_form(self) -> Self:
+    def check_form(self) -> None:
+        """Either form, complete; a 422 names the field to fix (a model validator could only name `body`)."""
         simple = any(v is not None for v in (self.energy_price_per_kwh, self.time_price_per_hour, self.session_fee,
                                              self.idle_price_per_hour))  # fmt: skip
-        if simple == (self.elements is not None):
-            raise ValueError("give either energy_price_per_kwh (simple form) or elements (OCPI form), not both")
-        if simple and self.energy_price_per_kwh is None:
-            raise ValueError("energy_price_per_kwh is required in the simple form (it may be 0)")
-        return self
+        if simple and self.elements is not None:
+            raise invalid("body.elements", "give either energy_price_per_kwh (simple form) or elements, not both")
+        if self.elements is None and self.energy_price_per_kwh is None:
+            raise invalid(
+                "body.energy_price_per_kwh",
+                "energy_price_per_kwh is required in the simple form (it may be 0); or give elements (OCPI form)",
+            )
 
     def to_tariff(self) -> Tariff:
         if self.elements is None:
@@ -115,8 +119,12 @@ def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["tariffs"])
 
     def parse(body: TariffIn) -> Tariff:
+        body.check_form()
         try:
             return body.to_tariff()
+        except ValidationError as exc:  # a rule of the whole tariff: name its field, not `body`
+            first = validation_errors(exc.errors())[0]
+            raise invalid(f"body.{first['field']}", first["message"]) from None
         except ValueError as exc:
             raise invalid("body", str(exc).splitlines()[-1] if str(exc) else "invalid tariff") from None
 

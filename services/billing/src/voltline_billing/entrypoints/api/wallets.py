@@ -9,7 +9,16 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from voltline_billing.domain.money import check_currency
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, Limit, Offset, call, fetch_size, page
+from voltline_billing.entrypoints.api.common import (
+    OPERATOR,
+    VIEWER,
+    DriverId,
+    Limit,
+    Offset,
+    call,
+    fetch_size,
+    page,
+)
 from voltline_billing.service_layer import wallets as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -38,23 +47,23 @@ def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["wallets"])
 
     @router.get("/wallets/{driver_id}", dependencies=VIEWER)
-    async def get(driver_id: str) -> dict[str, Any]:
+    async def get(driver_id: DriverId) -> dict[str, Any]:
         return await call(uc.wallet(ctx, driver_id))
 
     @router.post("/wallets/{driver_id}/top-ups", status_code=201, dependencies=OPERATOR)
     async def top_up(
-        driver_id: str, body: TopUpIn, idempotency_key: Annotated[str | None, Header(max_length=100)] = None
+        driver_id: DriverId, body: TopUpIn, idempotency_key: Annotated[str | None, Header(max_length=100)] = None
     ) -> dict[str, Any]:
         """Credit the wallet (money received through `channel`); failed wallet payments are retried after."""
         reference = body.reference or idempotency_key
         return await call(uc.top_up(ctx, driver_id, body.amount, body.currency, reference, body.channel))
 
     @router.put("/wallets/{driver_id}/credit-limit", dependencies=OPERATOR)
-    async def credit_limit(driver_id: str, body: CreditLimitIn) -> dict[str, Any]:
+    async def credit_limit(driver_id: DriverId, body: CreditLimitIn) -> dict[str, Any]:
         return await call(uc.set_credit_limit(ctx, driver_id, body.credit_limit, body.currency))
 
     @router.get("/wallets/{driver_id}/ledger", dependencies=VIEWER)
-    async def statement(driver_id: str, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    async def statement(driver_id: DriverId, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
         return page(await uc.statement(ctx, driver_id, fetch_size(limit), offset), limit, offset)
 
     @router.get("/ledger/trial-balance", dependencies=VIEWER)
