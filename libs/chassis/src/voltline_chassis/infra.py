@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from voltline_bus import BusConfig, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_bus import BrokerWatch, BusConfig, Producer, TopicSpec, check_broker, ensure_topics
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
@@ -44,6 +45,8 @@ class ServiceInfra:
     producer: Producer
     relay: OutboxRelay
     api_keys: ApiKeyFeed | None = None
+    watch: BrokerWatch | None = None
+    _topics: list[TopicSpec] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, *, api_key_feed: bool = True) -> ServiceInfra:
@@ -64,17 +67,37 @@ class ServiceInfra:
             producer=producer,
             relay=OutboxRelay(engine, producer),
             api_keys=ApiKeyFeed(bus, Topics(settings.topic_prefix).api_keys) if api_key_feed else None,
+            watch=BrokerWatch(bus, interval=settings.broker_watch_interval_s),
         )
+
+    def on_broker_reset(self, name: str, handler: Callable[[], Awaitable[None]]) -> None:
+        """Run `handler` (idempotent) after the broker came back empty, once topics exist and the outbox is
+        queued again: republish what this service owns that is older than the replay window, re-follow topics."""
+        if self.watch is not None:
+            self.watch.on_reset(name, handler)
+
+    async def _after_broker_reset(self) -> None:
+        await ensure_topics(self.bus, self._topics)
+        await self.relay.republish_recent(timedelta(seconds=self.settings.broker_replay_window_s))
+        if self.api_keys is not None:
+            await self.api_keys.stop()
+            await self.api_keys.start()
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
         await run_migrations(self.settings.database_url or "", migrations)
+        self._topics = list(topics)
         await ensure_topics(self.bus, topics)
         await self.producer.start()
         await self.relay.start()
         if self.api_keys is not None:
             await self.api_keys.start()
+        if self.watch is not None:
+            self.watch.on_reset("infra", self._after_broker_reset, first=True)
+            await self.watch.start()
 
     async def stop(self) -> None:
+        if self.watch is not None:
+            await self.watch.stop()
         if self.api_keys is not None:
             await self.api_keys.stop()
         await self.relay.stop()

@@ -41,6 +41,10 @@ class ServiceSettings(BaseSettings):
     # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     topic_prefix: str = ""
+    # A broker that restarts empty (the embedded tansu; see voltline_bus.watch) is noticed by its new cluster
+    # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
+    broker_watch_interval_s: float = Field(default=1.0, gt=0)
+    broker_replay_window_s: float = Field(default=900.0, ge=0)
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
     http_host: str = "127.0.0.1"

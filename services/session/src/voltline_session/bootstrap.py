@@ -56,6 +56,7 @@ def build(settings: SessionSettings) -> FastAPI:
         dead_letter=infra.producer,
     )
     tasks: list[asyncio.Task[None]] = []
+    infra.on_broker_reset("replies", rpc.restart)
 
     async def after_start() -> None:
         await rpc.start()
