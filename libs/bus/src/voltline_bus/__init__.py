@@ -3,6 +3,7 @@
 See libs/bus/README.md for the guarantees.
 """
 
+from voltline_bus import _no_autocreate
 from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
@@ -11,9 +12,13 @@ from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
 from voltline_bus.producer import Outgoing, Producer
 from voltline_bus.rpc import RequestReplyClient, reply
+from voltline_bus.watch import BrokerWatch
+
+_no_autocreate.install()
 
 __all__ = [
     "BrokerUnavailable",
+    "BrokerWatch",
     "BusConfig",
     "BusError",
     "Dispatcher",

@@ -19,8 +19,9 @@ class BusConfig:
     linger_ms: int = 5
     request_timeout_ms: int = 30000
     replication_factor: int = 1
-    # How long start()/ensure_topics() keep retrying while the broker is not reachable yet.
-    connect_timeout: float = 30.0
+    # How long start()/ensure_topics() keep retrying while the broker is not reachable yet: by default for as
+    # long as it takes (a supervisor restarts the broker; a service that gave up would only add to the outage).
+    connect_timeout: float = float("inf")
     # Consumer-group session timeout. tansu holds a group's first join for half of it, so `make run`
     # lowers it; real Kafka refuses values below its group.min.session.timeout.ms (6 s by default).
     session_timeout_ms: int = 10_000

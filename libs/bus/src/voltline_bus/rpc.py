@@ -138,6 +138,19 @@ class RequestReplyClient:
                 )
         self._pending.clear()
 
+    async def restart(self) -> None:
+        """Recreate the reply topic and read it afresh (after the broker restarted empty); requests in flight
+        keep waiting for their replies until their own timeout."""
+        if self._consumer is None:
+            return
+        consumer, task = self._consumer, self._task
+        self._consumer = self._task = None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await consumer.stop()
+        await self.start()
+
     async def __aenter__(self) -> Self:
         await self.start()
         return self

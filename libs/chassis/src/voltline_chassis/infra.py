@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_bus import BrokerWatch, BusConfig, EventConsumer, Producer, TopicSpec, check_broker, ensure_topics
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
@@ -54,6 +55,8 @@ class ServiceInfra:
     relay: OutboxRelay
     api_keys: ApiKeyFeed | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
+    broker_watch: BrokerWatch | None = None
+    _topics: list[TopicSpec] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings, *, api_key_feed: bool = True) -> ServiceInfra:
@@ -74,17 +77,37 @@ class ServiceInfra:
             producer=producer,
             relay=OutboxRelay(engine, producer),
             api_keys=api_key_feed_for(settings, bus) if api_key_feed else None,
+            broker_watch=BrokerWatch(bus, interval=settings.broker_watch_interval_s),
         )
+
+    def on_broker_reset(self, name: str, handler: Callable[[], Awaitable[None]]) -> None:
+        """Run `handler` (idempotent) after the broker came back empty, once topics exist and the outbox is
+        queued again: republish what this service owns that is older than the replay window, re-follow topics."""
+        if self.broker_watch is not None:
+            self.broker_watch.on_reset(name, handler)
+
+    async def _after_broker_reset(self) -> None:
+        await ensure_topics(self.bus, self._topics)
+        await self.relay.republish_recent(timedelta(seconds=self.settings.broker_replay_window_s))
+        if self.api_keys is not None:
+            await self.api_keys.stop()
+            await self.api_keys.start()
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
         await run_migrations(self.settings.database_url or "", migrations)
+        self._topics = list(topics)
         await ensure_topics(self.bus, topics)
         await self.producer.start()
         await self.relay.start()
         if self.api_keys is not None:
             await self.api_keys.start()
+        if self.broker_watch is not None:
+            self.broker_watch.on_reset("infra", self._after_broker_reset, first=True)
+            await self.broker_watch.start()
 
     async def stop(self) -> None:
+        if self.broker_watch is not None:
+            await self.broker_watch.stop()
         if self.api_keys is not None:
             await self.api_keys.stop()
         await self.relay.stop()

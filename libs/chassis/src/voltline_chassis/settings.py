@@ -43,6 +43,10 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = ""
     # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
     consumer_batch_size: int = Field(default=500, ge=1, le=5000)
+    # A broker that restarts empty (the embedded tansu; see voltline_bus.watch) is noticed by its new cluster
+    # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
+    broker_watch_interval_s: float = Field(default=1.0, gt=0)
+    broker_replay_window_s: float = Field(default=900.0, ge=0)
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
     http_host: str = "127.0.0.1"

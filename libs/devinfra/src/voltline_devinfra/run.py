@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             if name != "gateway"
         },
         log_dir=data_dir / "logs",
+        # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
+        extra_env={"gateway": {"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")}} if broker else {},
     )
 
     stopping = False
@@ -90,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.start(timeout=90)
         _print_banner(stack, args, token, data_dir, time.monotonic() - started)
         while not stopping:
-            for name in stack.dead():
-                print(f"!! {name} exited; see {stack.services[name].log_path}. Restarting it.", flush=True)
-                stack.restart(name)
+            supervise(stack, broker)
             time.sleep(0.5)
     except ServerError as exc:
         print(f"voltline failed to start: {exc}", file=sys.stderr)
@@ -104,6 +104,32 @@ def main(argv: list[str] | None = None) -> int:
             broker.stop()
         print("stopped.", flush=True)
     return 0
+
+
+def supervise(stack: Stack, broker: TansuBroker | None) -> None:
+    """One round of supervision: bring back a dead broker, then dead services; say so on the console.
+
+    Nothing here gives up: a service that does not come back is tried again next round, and the others
+    wait for the broker instead of exiting.
+    """
+    if broker is not None and not broker.is_running:
+        print(
+            f"!! the embedded broker (tansu) exited; see {broker.log_path}. Restarting it: it comes back empty,"
+            " the services recreate their topics and the gateway sends again what it acknowledged.",
+            flush=True,
+        )
+        try:
+            broker.revive()
+            print(f"   broker back on {broker.bootstrap_servers} (restart {broker.restarts}).", flush=True)
+        except ServerError as exc:
+            print(f"!! the broker did not come back yet ({exc}); trying again.", flush=True)
+            return
+    for name in stack.dead():
+        print(f"!! {name} exited; see {stack.services[name].log_path}. Restarting it.", flush=True)
+        try:
+            stack.restart(name)
+        except ServerError as exc:
+            print(f"!! {name} is not back yet ({str(exc).splitlines()[0]}); will check again.", flush=True)
 
 
 def _print_banner(stack: Stack, args: argparse.Namespace, token: str, data_dir: Path, took: float) -> None:

@@ -10,6 +10,8 @@ talking to it must set ``enable_idempotence=False``. Tests of Kafka semantics us
 from __future__ import annotations
 
 import os
+import signal
+import uuid
 from pathlib import Path
 
 from voltline_devinfra import _proc
@@ -53,6 +55,8 @@ class TansuBroker(LocalServer):
         super().__init__(host=host, port=port, startup_timeout=startup_timeout)
         self._log_path = log_path
         self._binary = ""
+        self.cluster_id = ""
+        self.restarts = 0
 
     @property
     def bootstrap_servers(self) -> str:
@@ -75,6 +79,27 @@ class TansuBroker(LocalServer):
         env = {k: v for k, v in os.environ.items() if k not in _TANSU_ENV}
         env["NO_COLOR"] = "1"  # plain log file, no ANSI escapes
         url = f"tcp://{self.host}:{self.port}"
-        cmd = [self._binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+        # A new cluster id at every launch: clients tell a restarted (so empty) broker by it (voltline_bus.watch).
+        self.cluster_id = f"voltline-{uuid.uuid4().hex[:12]}"
+        cmd = [self._binary, "broker", "--cluster-id", self.cluster_id]
+        cmd += ["--listener-url", url, "--advertised-listener-url", url]
         cmd += ["--storage-engine", "memory://tansu/"]
         self._spawn_and_wait(cmd, ready=lambda: metadata_ready(self.host, self.port), interval=0.05, env=env)
+
+    def kill(self) -> None:
+        """SIGKILL the broker (tests and the chaos bench); `revive()` brings it back, empty."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGKILL)
+            self._proc.wait(10)
+
+    def revive(self) -> bool:
+        """If the broker process has died, launch it again on the same port; True when it did.
+
+        It comes back empty with a new cluster id: the services notice, recreate their topics and republish.
+        """
+        if self._work_dir is None or self.is_running:
+            return False
+        self._proc = None
+        self._launch()
+        self.restarts += 1
+        return True

@@ -128,6 +128,23 @@ class OutboxRelay:
             )
         return int(count or 0)
 
+    async def republish_recent(self, within: timedelta) -> int:
+        """Mark rows published in the last `within` as unpublished again, so the relay sends them once more.
+
+        For a broker that lost what it had acknowledged (the embedded tansu broker after a restart): the
+        rows a consumer had not read yet are among them, and consumers absorb the rest with the inbox.
+        """
+        cutoff = datetime.now(UTC) - within
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(outbox_table)
+                .where(outbox_table.c.published_at.is_not(None), outbox_table.c.published_at >= cutoff)
+                .values(published_at=None)
+            )
+        self._log.info("outbox rows queued again after a broker reset", rows=result.rowcount)
+        self.wake()
+        return int(result.rowcount)
+
     async def purge_published(self, older_than: timedelta) -> int:
         """Delete rows published more than `older_than` ago, in small transactions; returns the count."""
         cutoff = datetime.now(UTC) - older_than

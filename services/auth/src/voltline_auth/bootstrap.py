@@ -141,6 +141,13 @@ def build(settings: AuthSettings) -> FastAPI:
     async def lookup(key_hash: str) -> ApiKeyRecord | None:
         return await lookup_key(ctx, key_hash)
 
+    async def after_broker_reset() -> None:
+        await rpc.restart()
+        await republish_registry(ctx)
+        await republish_keys(ctx)
+
+    infra.on_broker_reset("auth", after_broker_reset)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await infra.start(MIGRATIONS, _topics(settings, topics))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 from fastapi import FastAPI
-from voltline_bus import Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
+from voltline_bus import BrokerWatch, Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
 from voltline_chassis.api_keys import ApiKeyVerifier
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import api_key_feed_for, bus_config
@@ -27,11 +27,13 @@ from voltline_gateway.actions.outbound import COMMANDS
 from voltline_gateway.adapters.batch_writer import BatchWriter
 from voltline_gateway.adapters.bus import KafkaStationBus
 from voltline_gateway.adapters.connection import StationGone
+from voltline_gateway.adapters.consumed import ConsumedPoller
 from voltline_gateway.adapters.credentials import CredentialRefresher
 from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
 from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
 from voltline_gateway.adapters.refusals import RefusalLog
 from voltline_gateway.adapters.registry import PasswordChecker, StationRegistry
+from voltline_gateway.adapters.spool import Spool
 from voltline_gateway.adapters.tail import TopicTail
 from voltline_gateway.adapters.tls import server_context
 from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
@@ -109,7 +111,10 @@ def build(settings: GatewaySettings) -> FastAPI:
     kafka = bus_config(settings, source)
     producer = Producer(kafka)  # liveness beats and command results; station traffic goes through the writers
     reply_topic = topics.gateway_replies(instance)
-    writer = BatchWriter(kafka)
+    spool = Spool(settings.spool_dir, keep_s=settings.spool_keep_s) if settings.spool_dir is not None else None
+    writer = BatchWriter(kafka, spool=spool, spooled_topics=frozenset({topics.station_events}))
+    watch = BrokerWatch(kafka, interval=settings.broker_watch_interval_s)
+    consumed = ConsumedPoller(kafka, spool, [topics.station_events]) if spool is not None else None
     # Requests to the auth service have a writer (a Kafka producer) of their own: a producer has one request in
     # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
     # It offers what the client uses of a Producer (publish, partitions_for).
@@ -193,26 +198,54 @@ def build(settings: GatewaySettings) -> FastAPI:
         announcer=events,
     )
 
+    specs = [
+        TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
+        TopicSpec(topics.auth_requests),
+        TopicSpec(topics.station_registry, compacted=True),
+        TopicSpec(topics.gateway_presence, compacted=True),
+        TopicSpec(topics.station_commands, partitions=settings.station_commands_partitions),
+        TopicSpec(reply_topic, retention_ms=3_600_000),
+    ]
+
+    async def replay_spool() -> None:
+        """Give a broker that came back empty what it had acknowledged (consumers drop what they had)."""
+        if spool is None or watch.cluster_id is None:
+            return
+        if spool.epoch() not in (None, watch.cluster_id):
+            sent = await writer.replay()
+            log.warning("spooled station events sent again to the restarted broker", events=sent)
+        spool.set_epoch(watch.cluster_id)
+
+    async def after_broker_reset() -> None:
+        await ensure_topics(kafka, specs)
+        await replay_spool()
+        for tail in (registry_tail, presence_tail, command_tail):
+            await tail.restart()
+        await rpc.restart()
+        for conn in connections.all():
+            await events.reassert(conn)
+
+    watch.on_reset("gateway", after_broker_reset)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_topics(
-            kafka,
-            [
-                TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
-                TopicSpec(topics.auth_requests),
-                TopicSpec(topics.station_registry, compacted=True),
-                TopicSpec(topics.gateway_presence, compacted=True),
-                TopicSpec(topics.station_commands, partitions=settings.station_commands_partitions),
-                TopicSpec(reply_topic, retention_ms=3_600_000),
-            ],
-        )
+        await ensure_topics(kafka, specs)
         async with AsyncExitStack() as stack:
+            if spool is not None:
+                spool.open()
+                stack.callback(spool.close)
             await producer.start()
             stack.push_async_callback(producer.stop)
             await writer.start([topics.station_events, topics.gateway_presence])
             stack.push_async_callback(writer.stop)
             await request_writer.start([topics.auth_requests])
             stack.push_async_callback(request_writer.stop)
+            await watch.start()
+            stack.push_async_callback(watch.stop)
+            await replay_spool()  # the broker may have restarted while this gateway was down
+            if consumed is not None:
+                await consumed.start()
+                stack.push_async_callback(consumed.stop)
             await rpc.start()
             stack.push_async_callback(rpc.stop)
             await api_keys.start()

@@ -51,6 +51,12 @@ class GatewaySettings(ServiceSettings):
     station_events_partitions: int = Field(default=6, ge=1, description="Partitions of the station events topic.")
     station_commands_partitions: int = Field(default=6, ge=1)
     presence_interval_s: float = Field(default=10.0, gt=0, description="Liveness beat of this gateway instance.")
+    spool_dir: Path | None = Field(
+        default=None,
+        description="Keep acknowledged station events here, to send again to a broker that lost them (make run).",
+    )
+    spool_keep_s: float = Field(default=900.0, gt=0, description="How long the spool keeps an event (consumer lag).")
+    broker_watch_interval_s: float = Field(default=1.0, gt=0, description="How often to check the broker's id.")
     accept_backlog: int = Field(
         default=4096, ge=1, description="Connections the kernel queues until accepted (capped by net.core.somaxconn)."
     )

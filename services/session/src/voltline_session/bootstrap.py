@@ -67,6 +67,7 @@ def build(settings: SessionSettings) -> FastAPI:
         )
     )
     tasks: list[asyncio.Task[None]] = []
+    infra.on_broker_reset("replies", rpc.restart)
 
     async def after_start() -> None:
         await rpc.start()

@@ -4,7 +4,9 @@ aiokafka's `send()` costs about 40 us of Python per message; appending to a batc
 Messages are grouped per partition: while one batch of a partition is on its way to the broker, the next
 fills up, and is handed over as soon as the broker took the previous one (one flusher per partition, so
 batches, and the messages of one key in them, keep their order). A `write()` returns only when the batch
-holding its message is acknowledged (acks=all), so an answer to a station still means "stored".
+holding its message is acknowledged (acks=all), so an answer to a station still means "stored". With a
+spool (adapters.spool), an acknowledged batch of a spooled topic is also appended there before its writers
+hear of it, so a broker that forgets it (tansu restarting) can be given it again (`replay()`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -24,6 +27,8 @@ from voltline_bus import BrokerUnavailable, BusConfig, PublishError
 from voltline_bus.headers import envelope_headers
 from voltline_events import Envelope
 
+from voltline_gateway.adapters.spool import Message, Spool
+
 log = structlog.get_logger()
 MAX_BATCH_BYTES = 512 * 1024
 
@@ -32,26 +37,36 @@ MAX_BATCH_BYTES = 512 * 1024
 class _Lane:
     """One partition: full batches waiting their turn, the batch filling up, its waiters, and the flusher."""
 
-    sealed: deque[tuple[BatchBuilder, list[asyncio.Future[None]]]] = field(default_factory=deque)
+    sealed: deque[tuple[BatchBuilder, list[asyncio.Future[None]], list[Message]]] = field(default_factory=deque)
     builder: BatchBuilder | None = None
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    records: list[Message] = field(default_factory=list)  # what goes to the spool once acknowledged
     flushing: bool = False
 
-    def take(self) -> tuple[BatchBuilder, list[asyncio.Future[None]]] | None:
+    def take(self) -> tuple[BatchBuilder, list[asyncio.Future[None]], list[Message]] | None:
         """The next batch to hand over, oldest first."""
         if self.sealed:
             return self.sealed.popleft()
         if self.builder is None:
             return None
-        taken = (self.builder, self.waiters)
-        self.builder, self.waiters = None, []
+        taken = (self.builder, self.waiters, self.records)
+        self.builder, self.waiters, self.records = None, [], []
         return taken
 
 
 class BatchWriter:
-    def __init__(self, config: BusConfig, *, name: str = "events") -> None:
+    def __init__(
+        self,
+        config: BusConfig,
+        *,
+        name: str = "events",
+        spool: Spool | None = None,
+        spooled_topics: frozenset[str] = frozenset(),
+    ) -> None:
         self._config = config
         self._name = name
+        self._spool = spool
+        self._spooled = spooled_topics if spool is not None else frozenset()
         self._producer: AIOKafkaProducer | None = None
         self._lanes: dict[tuple[str, int], _Lane] = {}
         self._partitions: dict[str, list[int]] = {}
@@ -110,6 +125,30 @@ class BatchWriter:
             await self.partitions_for(topic)
         await self.enqueue(topic, key, value, headers)
 
+    async def replay(self, chunk: int = 5000) -> int:
+        """Send the spooled records not read by everyone again, oldest first; returns how many.
+
+        They are spooled anew (with their new offsets) and the old segments dropped once all are
+        acknowledged. Raises PublishError when the broker does not take them: the caller tries again later.
+        """
+        if self._spool is None:
+            return 0
+        old = self._spool.rotate()
+        sent = 0
+        pending: list[asyncio.Future[None]] = []
+        for topic, key, value, headers, *_ in self._spool.records(old):
+            if topic not in self._partitions:
+                await self.partitions_for(topic)
+            pending.append(self.enqueue(topic, key, value, headers))
+            if len(pending) >= chunk:
+                await asyncio.gather(*pending)
+                sent += len(pending)
+                pending = []
+        await asyncio.gather(*pending)
+        self._spool.drop(old)
+        self._spool.floors = None
+        return sent + len(pending)
+
     def enqueue(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
         """Queue the message now (a topic given to start()); the future completes when the broker has it."""
         if self._producer is None:
@@ -126,12 +165,14 @@ class BatchWriter:
         if lane.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
             if lane.builder.record_count() == 0:
                 raise PublishError(f"a message of {len(value)} bytes is larger than a batch", topic=topic)
-            lane.sealed.append((lane.builder, lane.waiters))  # full: its turn comes, a new one fills
-            lane.builder, lane.waiters = self._producer.create_batch(), []
+            lane.sealed.append((lane.builder, lane.waiters, lane.records))  # full: its turn comes, a new one fills
+            lane.builder, lane.waiters, lane.records = self._producer.create_batch(), [], []
             if lane.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 raise PublishError(f"a message of {len(value)} bytes is larger than a batch", topic=topic)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.waiters.append(waiter)
+        if topic in self._spooled:  # all of a spooled topic's batch: record i is at its base offset + i
+            lane.records.append((topic, key, value, headers))
         if not lane.flushing:
             lane.flushing = True
             task = asyncio.get_running_loop().create_task(self._flush(topic, partition, lane))
@@ -144,7 +185,7 @@ class BatchWriter:
         assert self._producer is not None
         try:
             while (taken := lane.take()) is not None:
-                builder, waiters = taken
+                builder, waiters, records = taken
                 try:
                     # Waits while the previous batch of this partition is still queued: meanwhile the next fills.
                     future = await self._producer.send_batch(builder, topic, partition=partition)
@@ -153,9 +194,27 @@ class BatchWriter:
                     if isinstance(exc, asyncio.CancelledError):
                         raise
                     continue
-                future.add_done_callback(lambda f, w=waiters: _settle(w, topic, _error(f)))
+                future.add_done_callback(lambda f, w=waiters, r=records: self._acknowledged(w, r, topic, partition, f))
         finally:
             lane.flushing = False
+
+    def _acknowledged(
+        self,
+        waiters: list[asyncio.Future[None]],
+        records: list[Message],
+        topic: str,
+        partition: int,
+        future: asyncio.Future[Any],
+    ) -> None:
+        """Spool an acknowledged batch before anyone is told it is stored; a batch that cannot be kept fails."""
+        error = _error(future)
+        if error is None and records and self._spool is not None:
+            try:
+                self._spool.append(records, partition, future.result().offset)
+            except OSError as exc:
+                log.error("could not spool an acknowledged batch", topic=topic, error=repr(exc))
+                error = exc
+        _settle(waiters, topic, error)
 
 
 def _error(future: asyncio.Future[object]) -> BaseException | None:

@@ -85,6 +85,13 @@ class TopicTail:
         if consumer is not None:
             await consumer.stop()
 
+    async def restart(self) -> None:
+        """Follow the topic afresh (it was recreated on a broker that restarted empty); a table is reread."""
+        if self._task is None:
+            return
+        await self.stop()
+        await self.start()
+
     async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
         pending = dict(ends) if self._from_beginning else {}
         if not pending:

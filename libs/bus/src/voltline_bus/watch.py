@@ -1,0 +1,103 @@
+"""Noticing that the broker came back as a different cluster (the embedded tansu broker after a restart).
+
+tansu keeps topics in memory: when it restarts, every topic, record, consumer group and committed offset is
+gone, while the services and their stores live on. A restarted tansu is started with a new cluster id, so a
+change of the id a broker reports is the signal; each owner then recreates its topics and republishes what
+it owns (the gateway its spool, services their recent outbox rows, auth its registry). A real Kafka
+cluster's id never changes, so against Kafka this is one cheap metadata request every `interval` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+from voltline_bus.config import BusConfig
+
+log = structlog.get_logger()
+
+ResetHandler = Callable[[], Awaitable[None]]
+
+
+class BrokerWatch:
+    """Polls the cluster id; after a change runs the reset handlers, in the order they were added."""
+
+    def __init__(self, config: BusConfig, *, interval: float = 1.0) -> None:
+        self._config = config
+        self._interval = interval
+        self._handlers: list[tuple[str, ResetHandler]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.cluster_id: str | None = None
+        self.resets = 0
+        self.reachable = True
+
+    def on_reset(self, name: str, handler: ResetHandler, *, first: bool = False) -> None:
+        """`handler` must be idempotent (it runs again when a later one fails); `first` puts it before the others."""
+        self._handlers.insert(0 if first else len(self._handlers), (name, handler))
+
+    async def start(self) -> None:
+        """Learn the current cluster id (best effort) and start polling."""
+        if self._task is not None:
+            return
+        with contextlib.suppress(KafkaError, OSError, TimeoutError):
+            self.cluster_id = await self._cluster_id()
+        self._task = asyncio.create_task(self._run(), name="broker-watch")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def check(self) -> bool:
+        """Poll once; True when the cluster changed (and the handlers ran)."""
+        try:
+            current = await self._cluster_id()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            if self.reachable:
+                log.warning("broker unreachable; waiting for it", bootstrap=self._config.bootstrap, error=repr(exc))
+            self.reachable = False
+            return False
+        if not self.reachable:
+            log.info("broker reachable again", bootstrap=self._config.bootstrap, cluster_id=current)
+        self.reachable = True
+        previous, self.cluster_id = self.cluster_id, current
+        if previous is None or previous == current:
+            return False
+        self.resets += 1
+        log.warning(
+            "broker restarted empty (new cluster id); recreating topics, republishing", was=previous, now=current
+        )
+        for name, handler in self._handlers:
+            try:
+                await handler()
+            except Exception:
+                # Every handler is idempotent: forget the new id so that the next poll runs them all again.
+                log.exception("broker reset handler failed; retrying the reset", handler=name)
+                self.cluster_id = previous
+                return False
+        log.info("broker reset handled", cluster_id=current)
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.check()
+
+    async def _cluster_id(self) -> str:
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self._config.bootstrap,
+            client_id=f"{self._config.client_id}-watch",
+            request_timeout_ms=2000,
+        )
+        try:
+            async with asyncio.timeout(5):
+                await admin.start()
+                return str((await admin.describe_cluster())["cluster_id"])
+        finally:
+            await admin.close()

@@ -1,0 +1,216 @@
+"""Killing the embedded broker under load and counting what stations were told was stored but never arrived.
+
+Used by test_broker_kills.py (a few kills) and `python -m bench.broker_kills` (20 kills). The system is
+`make run`'s: tansu, SQLite stores, the gateway's spool, and a supervisor that brings the broker back.
+Each station charges in a loop with OCPP 2.0.1 TransactionEvents (Started, Updated, Ended), resending a
+call until it is answered, as a station does; a loss is an Ended that was answered but whose session never
+shows up as completed in the session service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from voltline_devinfra._proc import free_port
+from voltline_devinfra.stack import Stack
+from voltline_devinfra.tansu import TansuBroker
+from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
+
+SERVICES = ("auth", "session", "gateway")
+_ids = itertools.count(1)
+
+
+@dataclass
+class Tally:
+    ended: set[tuple[str, str]] = field(default_factory=set)  # (station, transaction) answered Ended
+    answered: int = 0
+    retries: int = 0
+
+
+@dataclass
+class ChaosSystem:
+    broker: TansuBroker
+    stack: Stack
+    token: str
+    ocpp_url: str
+
+    def url(self, service: str) -> str:
+        return self.stack.services[service].url
+
+
+def start(tmp: Path, *, publish_timeout_s: float = 3.0) -> Iterator[ChaosSystem]:
+    """tansu + auth, session and gateway on SQLite, as under `make run`, with the broker supervised."""
+    broker = TansuBroker(log_path=tmp / "logs" / "tansu.log").start()
+    token = secrets.token_urlsafe(24)
+    ports = {name: free_port() for name in SERVICES}
+    ocpp_port = free_port(exclude=frozenset(ports.values()))
+    stack = Stack(
+        common_env={
+            "VOLTLINE_KAFKA_BOOTSTRAP": broker.bootstrap_servers,
+            "VOLTLINE_KAFKA_IDEMPOTENCE": "false",
+            "VOLTLINE_KAFKA_SESSION_TIMEOUT_MS": "2000",
+            "VOLTLINE_ADMIN_TOKEN": token,
+            "VOLTLINE_OCPP_PORT": str(ocpp_port),
+            "VOLTLINE_PUBLISH_TIMEOUT_S": str(publish_timeout_s),
+            "VOLTLINE_AUTH_TIMEOUT_S": "2",
+        },
+        ports=ports,
+        database_urls={name: f"sqlite+aiosqlite:///{tmp}/{name}.db" for name in SERVICES if name != "gateway"},
+        log_dir=tmp / "logs",
+        names=SERVICES,
+        extra_env={"gateway": {"VOLTLINE_SPOOL_DIR": str(tmp / "gateway-spool")}},
+    )
+    stop = threading.Event()
+
+    def supervise() -> None:  # what `make run` does for the broker
+        while not stop.wait(0.2):
+            with contextlib.suppress(Exception):
+                broker.revive()
+
+    supervisor = threading.Thread(target=supervise, name="broker-supervisor", daemon=True)
+    try:
+        stack.start(timeout=120)
+        supervisor.start()
+        yield ChaosSystem(broker, stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp")
+    finally:
+        stop.set()
+        if supervisor.is_alive():
+            supervisor.join(5)
+        stack.stop()
+        broker.stop()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _event(kind: str, tx: str, seq: int, wh: int) -> dict[str, Any]:
+    trigger = {"Started": "CablePluggedIn", "Updated": "MeterValuePeriodic", "Ended": "EVCommunicationLost"}[kind]
+    context = {"Started": "Transaction.Begin", "Updated": "Sample.Periodic", "Ended": "Transaction.End"}[kind]
+    info: dict[str, Any] = {"transactionId": tx}
+    if kind == "Ended":
+        info["stoppedReason"] = "EVDisconnected"
+    value = {"value": wh, "measurand": "Energy.Active.Import.Register", "context": context}
+    return {
+        "eventType": kind,
+        "timestamp": _now(),
+        "triggerReason": trigger,
+        "seqNo": seq,
+        "transactionInfo": info,
+        "evse": {"id": 1, "connectorId": 1},
+        "meterValue": [{"timestamp": _now(), "sampledValue": [value]}],
+    }
+
+
+async def _station(url: str, station_id: str, until: float, tally: Tally, pause_s: float) -> None:
+    """Charge again and again until `until`, `pause_s` between sessions; every call is resent until answered."""
+    socket: Any = None
+    number = 0
+
+    async def call(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        nonlocal socket
+        message_id = f"{station_id}-{next(_ids)}"
+        while True:
+            try:
+                if socket is None:
+                    socket = await connect(f"{url}/{station_id}", subprotocols=["ocpp2.0.1"], open_timeout=5)  # type: ignore[list-item]
+                await socket.send(json.dumps([2, message_id, action, payload]))
+                async with asyncio.timeout(20):
+                    while True:
+                        frame = json.loads(await socket.recv())
+                        if frame[0] in (3, 4) and frame[1] == message_id:
+                            break
+                if frame[0] == 3:
+                    tally.answered += 1
+                    return frame[2]  # type: ignore[no-any-return]
+            except (OSError, WebSocketException, TimeoutError):
+                if socket is not None:
+                    with contextlib.suppress(Exception):
+                        await socket.close()
+                socket = None
+            tally.retries += 1
+            await asyncio.sleep(0.3 + random.random() * 0.3)
+
+    try:
+        await call("BootNotification", {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}})
+        while time.monotonic() < until:
+            number += 1
+            tx = f"{station_id}-T{number}"
+            await call("TransactionEvent", _event("Started", tx, 0, 1000))
+            await call("TransactionEvent", _event("Updated", tx, 1, 1500))
+            await call("TransactionEvent", _event("Ended", tx, 2, 2000))
+            tally.ended.add((station_id, tx))
+            await asyncio.sleep(pause_s)
+    finally:
+        if socket is not None:
+            with contextlib.suppress(Exception):
+                await socket.close()
+
+
+async def run(
+    system: ChaosSystem,
+    *,
+    stations: int,
+    kills: int,
+    between_kills_s: tuple[float, float] = (3.0, 6.0),
+    pause_s: float = 0.2,
+    settle_s: float = 180.0,
+    report: Any = print,
+) -> tuple[Tally, set[tuple[str, str]]]:
+    """Load, `kills` broker kills at random moments, then wait for the stores; returns the tally and the losses."""
+    async with httpx.AsyncClient(
+        base_url=f"{system.url('auth')}/api/v1", headers={"Authorization": f"Bearer {system.token}"}, timeout=30
+    ) as auth:
+        ids = [f"CHAOS-{secrets.token_hex(3)}-{n}" for n in range(stations)]
+        for station_id in ids:
+            response = await auth.post("/stations", json={"station_id": station_id})
+            assert response.status_code == 201, response.text
+    tally = Tally()
+    duration = sum(between_kills_s) / 2 * (kills + 1)
+    until = time.monotonic() + duration
+    await asyncio.sleep(2)  # the gateway learns the new stations from the registry
+    load = [asyncio.create_task(_station(system.ocpp_url, s, until, tally, pause_s)) for s in ids]
+    for number in range(1, kills + 1):
+        await asyncio.sleep(random.uniform(*between_kills_s))
+        await asyncio.to_thread(system.broker.kill)
+        report(f"kill {number}/{kills}: broker killed after {tally.answered} answers")
+    await asyncio.gather(*load)
+    report(f"load done: {len(tally.ended)} transactions ended and answered, {tally.retries} resent calls")
+    started = time.monotonic()
+    missing = await _missing(system, tally, settle_s)
+    report(f"stores settled in {time.monotonic() - started:.1f} s; {len(missing)} answered transactions missing")
+    return tally, missing
+
+
+async def _missing(system: ChaosSystem, tally: Tally, settle_s: float) -> set[tuple[str, str]]:
+    """The answered Ended whose session is not completed in the session store after at most `settle_s`."""
+    async with httpx.AsyncClient(
+        base_url=f"{system.url('session')}/api/v1", headers={"Authorization": f"Bearer {system.token}"}, timeout=30
+    ) as sessions:
+        deadline = time.monotonic() + settle_s
+        stations = sorted({s for s, _ in tally.ended})
+        while True:
+            completed: set[tuple[str, str]] = set()
+            for station_id in stations:
+                params = {"station_id": station_id, "status": "completed", "limit": 1000}
+                with contextlib.suppress(httpx.HTTPError):
+                    for item in (await sessions.get("/sessions", params=params)).json()["items"]:
+                        completed.add((station_id, item["transaction_id"]))
+            missing = tally.ended - completed
+            if not missing or time.monotonic() > deadline:
+                return missing
+            await asyncio.sleep(1)
