@@ -273,6 +273,30 @@ async def test_a_command_may_wait_for_its_station_to_come_back(system: RunningSy
             assert cp.last("Reset") == {"type": "Immediate"}
 
 
+async def test_the_audit_log_names_the_api_key_and_viewers_cannot_command(system: RunningSystem) -> None:
+    async with client(system, "auth") as auth, client(system, "diagnostics") as api:
+        keys = {}
+        for name, role in (("ops-alice", "operator"), ("wallboard", "viewer")):
+            created = await auth.post("/api-keys", json={"name": name, "role": role})
+            assert created.status_code == 201, created.text
+            keys[name] = {"Authorization": f"Bearer {created.json()['key']}"}
+        body = {"type": "soft"}
+
+        async def sent_by_alice() -> bool:
+            response = await api.post("/stations/CP-MT-AUDIT/commands/reset", json=body, headers=keys["ops-alice"])
+            return response.status_code == 409
+
+        await eventually(sent_by_alice)  # once the diagnostics service has the new key
+        audit = (await api.get("/commands", params={"station_id": "CP-MT-AUDIT"})).json()["items"]
+        assert audit[0]["requested_by"].startswith("ops-alice (api-key:"), audit[0]
+
+        async def viewer_refused() -> bool:
+            response = await api.post("/stations/CP-MT-AUDIT/commands/reset", json=body, headers=keys["wallboard"])
+            return response.status_code == 403
+
+        await eventually(viewer_refused)
+
+
 async def test_bad_bodies_name_the_field(system: RunningSystem) -> None:
     async with client(system, "diagnostics") as api:
         response = await api.post("/stations/CP-MT-X/commands/reset", json={"type": "sideways"})

@@ -87,7 +87,17 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         answer_wait_s=settings.command_answer_wait_s,
         max_station_wait_s=settings.command_station_wait_max_s,
     )
-    commands = CommandService(infra.sessions, client, online, policy, utcnow)
+
+    def who(subject: str) -> str:
+        """The audit log names the API key that asked, with its id."""
+        feed = infra.api_keys
+        if feed is not None and subject.startswith("api-key:"):
+            record = feed.table.by_id(subject.removeprefix("api-key:"))
+            if record is not None:
+                return f"{record.name} ({subject})"
+        return subject
+
+    commands = CommandService(infra.sessions, client, online, policy, utcnow, who)
     storage = LocalFolderStorage(settings.maintenance_files_dir)
     public_url = settings.public_url or f"http://{infra.settings.http_host}:{infra.settings.http_port}"
     ftp: FtpReceiver | None = None

@@ -48,8 +48,9 @@ class CommandService:
         online: OnlineStations,
         policy: CommandPolicy,
         clock: Callable[[], datetime],
+        who: Callable[[str], str] = lambda subject: subject,
     ) -> None:
-        self._sessions, self._client, self._online = sessions, client, online
+        self._sessions, self._client, self._online, self._who = sessions, client, online, who
         self.policy, self._clock = policy, clock
         self._tasks: set[asyncio.Task[CommandRecord]] = set()
         # Called with every record the station answered (e.g. to remember the settings it reported).
@@ -104,7 +105,7 @@ class CommandService:
             response=None,
             detail=None,
             reboot_required=False,
-            requested_by=requested_by,
+            requested_by=self._who(requested_by),
             bulk_id=bulk_id,
             created_at=now,
             sent_at=None,
