@@ -187,6 +187,10 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
     async def start() -> None:
         await rpc.start()
         await online.start()
+        try:  # commands judge "offline" from this table: let it load first
+            await asyncio.wait_for(online.caught_up.wait(), infra.bus.connect_timeout)
+        except TimeoutError:
+            log.warning("presence feed not caught up; commands may see stations offline for a while")
         await consumer.start()
         if ftp is not None:
             await ftp.start()

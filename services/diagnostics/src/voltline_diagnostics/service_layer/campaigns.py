@@ -218,7 +218,11 @@ class CampaignService:
             target.station_id, "update-firmware", params, f"campaign:{campaign.campaign_id}", command_id=command_id
         )
         record = outcome if isinstance(outcome, CommandRecord) else await outcome
-        if record.status != "accepted":
+        if record.status == "station_offline":  # it left between the check and the command: try again later
+            await self._set(
+                target, only_in=("sent",), state="deferred", reason="offline", started_at=None, command_id=None
+            )
+        elif record.status != "accepted":
             await self._set(
                 target,
                 only_in=("sent",),
