@@ -79,7 +79,7 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str)
 def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, partitions: int = 6) -> Maintenance:
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", infra.settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-maintenance", instance))
     client = StationCommandClient(rpc, topics, source=infra.source)
     online = OnlineStations(infra.bus, infra.producer, topics.gateway_presence)
     policy = CommandPolicy(
