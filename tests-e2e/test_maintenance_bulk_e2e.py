@@ -46,6 +46,7 @@ def configurable(version: str, state: dict[str, str]) -> dict[str, Any]:
 
     return {
         "TriggerMessage": {"status": "Accepted"},
+        "Reset": {"status": "Accepted"},
         "GetVariables": lambda p: {
             "getVariableResult": [{"attributeStatus": "Accepted", "attributeValue": state["HeartbeatInterval"], **CV}]
         },
@@ -103,6 +104,13 @@ async def test_bulk_commands_and_a_configuration_profile(system: RunningSystem) 
         )
         done = await finished(api, mixed.json()["bulk_id"])
         assert done["progress"] == {"accepted": 1, "station_offline": 1}
+        # 1.6 cannot reset one EVSE: recorded failed for that station, sent to the 2.x one.
+        per_evse = await api.post(
+            "/bulk-commands/reset", json={"selection": {"model": "Volt-22"}, "body": {"type": "soft", "evse_id": 1}}
+        )
+        done = await finished(api, per_evse.json()["bulk_id"])
+        assert done["progress"] == {"accepted": 1, "failed": 1}, done
+        assert cps["CP-BK-B"].last("Reset") == {"type": "OnIdle", "evseId": 1}
         bad = await api.post("/bulk-commands/reset", json={"selection": {"model": "Volt-22"}, "body": {"type": "x"}})
         assert bad.status_code == 422
 

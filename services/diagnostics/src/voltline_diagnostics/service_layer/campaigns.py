@@ -121,7 +121,8 @@ class CampaignService:
         """pause | resume | cancel; CampaignError when the campaign's state does not allow it."""
         allowed = {"pause": {"running"}, "resume": {"paused", "halted"}, "cancel": rules.OPEN_CAMPAIGN}
         new = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
-        async with self._lock, self._sessions() as db:
+        # Not under the tick's lock (a tick may wait for stations' answers): the updates are conditional.
+        async with self._sessions() as db:
             repo = FirmwareRecords(db)
             campaign = await repo.campaign(campaign_id, lock=True)
             if campaign is None:

@@ -129,6 +129,31 @@ class CommandService:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def refuse(
+        self, station_id: str, command: str, params: dict[str, Any], requested_by: str, bulk_id: str, detail: str
+    ) -> CommandRecord:
+        """Record a command of a bulk that this station cannot take (so the bulk's progress counts it)."""
+        now = self._clock()
+        record = CommandRecord(
+            command_id=str(uuid.uuid4()),
+            station_id=station_id,
+            command=command,
+            params=params,
+            ocpp_version=None,
+            action=None,
+            payload=None,
+            status="failed",
+            response=None,
+            detail=detail,
+            reboot_required=False,
+            requested_by=self._who(requested_by),
+            bulk_id=bulk_id,
+            created_at=now,
+            sent_at=None,
+            answered_at=now,
+        )
+        return await self._save(record, new=True)
+
     def _translated(self, record: CommandRecord, version: str) -> CommandRecord:
         try:
             call = translate(record.command, record.params, version, request_id_of(record.command_id))
