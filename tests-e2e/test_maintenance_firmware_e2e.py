@@ -193,7 +193,12 @@ async def test_a_charging_station_is_updated_once_idle(system: RunningSystem) ->
         created = (await api.post("/firmware-campaigns", json=body)).json()
         deferred = await campaign_state(api, created["campaign_id"], lambda c: c["stations"][0]["state"] == "deferred")
         assert deferred["stations"][0]["reason"] == "charging" and not fleet.updates["CP-FW-CHG"]
+        campaign = f"/firmware-campaigns/{created['campaign_id']}"
+        paused = await api.post(f"{campaign}/pause")
+        assert paused.status_code == 200 and paused.json()["status"] == "paused"
+        assert (await api.post(f"{campaign}/pause")).status_code == 409
         await cp.call("StatusNotification", {**charging, "status": "Available"})
+        assert (await api.post(f"{campaign}/resume")).json()["status"] == "running"
         done = await campaign_state(api, created["campaign_id"], lambda c: c["status"] == "completed")
         assert done["progress"] == {"succeeded": 1}
         await cp.close()
