@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from e2e_support import RunningSystem
-from maintenance_support import client, connected, register, start_maintenance_system
+from maintenance_support import client, connected, register
 from voltline_devinfra.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -188,11 +187,6 @@ CASES: list[Case] = [
         },
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def system(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    yield from start_maintenance_system(kafka, postgres, tmp_path_factory.mktemp("maintenance"))
 
 
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
