@@ -29,6 +29,7 @@ ANSWERS_16: dict[str, Any] = {
     "GetConfiguration": {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]},
     "ChangeConfiguration": {"status": "RebootRequired"},
     "GetInstalledCertificateIds": {"status": "NotFound"},
+    "GetLocalListVersion": {"listVersion": 3},
 }
 ANSWERS_2X: dict[str, Any] = {
     "Reset": {"status": "Accepted"},
@@ -49,6 +50,7 @@ ANSWERS_2X: dict[str, Any] = {
     "SetMonitoringLevel": {"status": "Accepted"},
     "CustomerInformation": {"status": "Accepted"},
     "GetInstalledCertificateIds": {"status": "NotFound"},
+    "GetLocalListVersion": {"versionNumber": 3},
 }
 MONITOR = {"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": 600, "type": "UpperThreshold"}
 
@@ -66,6 +68,11 @@ def only_2x(action: str, payload: dict[str, Any], status: str) -> dict[str, tupl
 
 
 CASES: list[Case] = [
+    (
+        "raw",
+        {"action": "GetLocalListVersion", "payload": {}},
+        {"ocpp1.6": ("GetLocalListVersion", {}, "accepted"), **both("GetLocalListVersion", {}, "accepted")},
+    ),
     (
         "reset",
         {"type": "hard"},
