@@ -1,4 +1,13 @@
-"""Remote maintenance wired in one place, so bootstrap.py only adds its routers, topics and start/stop."""
+"""Remote maintenance wired in one place, so bootstrap.py only adds its routers, topics and start/stop.
+
+In bootstrap.py (docs/maintenance.md):
+
+    maintenance = build_maintenance(settings, infra)
+    # topics: [..., *maintenance.topics]; after_start: ... await maintenance.start();
+    # before_stop: await maintenance.stop() ...; routers: [..., *maintenance.api_routers]
+    for router in maintenance.open_routers:  # for stations, without a bearer token
+        app.include_router(router)
+"""
 
 from __future__ import annotations
 
