@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from voltline_bus import Dispatcher, RequestReplyClient, StationCommandClient, reply
+from voltline_bus import Dispatcher, RequestReplyClient, RequestTimeout, StationCommandClient, reply
 from voltline_events import Envelope, Topics, decode_payload
 from voltline_events.payloads import StationCommand, StationCommandResult
 
@@ -46,4 +46,14 @@ async def test_no_gateway_is_a_timeout_result_not_an_exception(kit: Any, rpc: Re
     started = time.monotonic()
     result = await client.send("CS-1", "ClearCache", {}, timeout_s=0.3)
     assert result.outcome == "timeout" and "no gateway answered" in (result.error_description or "")
+    assert time.monotonic() - started < 3
+
+
+async def test_a_caller_may_wait_less_and_have_no_answer_raised(kit: Any, rpc: RequestReplyClient) -> None:
+    topics = Topics(kit.prefix)
+    await kit.topics(topics.station_commands.removeprefix(kit.prefix))
+    client = StationCommandClient(rpc, topics, source="session/1")
+    started = time.monotonic()
+    with pytest.raises(RequestTimeout):
+        await client.send("CS-1", "RequestStartTransaction", {}, timeout_s=30, wait_s=0.3, raise_unanswered=True)
     assert time.monotonic() - started < 3
