@@ -29,6 +29,7 @@ BOOT = {
 }
 BOOT["ocpp2.1"] = BOOT["ocpp2.0.1"]
 NAMES = ("auth", "diagnostics", "gateway")
+UPLOAD_LIMIT = 1_000_000
 _ids = itertools.count(1)
 
 Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -101,12 +102,12 @@ class SimStation:
         assert frame[0] == 3, frame
         return frame[2]  # type: ignore[no-any-return]
 
-    async def boot(self, firmware: str = "1.0.0") -> None:
+    async def boot(self, firmware: str = "1.0.0", model: str = "Volt-22") -> None:
         boot = json.loads(json.dumps(BOOT[self.version]))
         if self.version == "ocpp1.6":
-            boot["firmwareVersion"] = firmware
+            boot["firmwareVersion"], boot["chargePointModel"] = firmware, model
         else:
-            boot["chargingStation"]["firmwareVersion"] = firmware
+            boot["chargingStation"]["firmwareVersion"], boot["chargingStation"]["model"] = firmware, model
         assert (await self.call("BootNotification", boot))["status"] == "Accepted"
 
     def last(self, action: str) -> dict[str, Any]:

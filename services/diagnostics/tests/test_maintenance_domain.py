@@ -159,3 +159,19 @@ def test_station_progress_boot_and_timeout() -> None:
 def test_busy_connectors() -> None:
     assert fw.busy({"1": "Available", "2": "Charging"})
     assert not fw.busy({"1": "Available", "2": "Faulted"})
+
+
+def test_bodies_take_ocpp_spellings_too() -> None:
+    from voltline_diagnostics.entrypoints.command_schemas import GetConfiguration, Reset, SetConfiguration, Trigger
+
+    assert Reset.model_validate({"type": "Soft", "when": "OnIdle"}).model_dump(exclude_none=True) == {
+        "type": "soft",
+        "when": "on_idle",
+    }
+    assert Trigger.model_validate({"requested_message": "BootNotification"}).message == "boot_notification"
+    assert Trigger.model_validate({"message": "heartbeat"}).message == "heartbeat"
+    assert GetConfiguration.model_validate({"key": "HeartbeatInterval"}).keys == ["HeartbeatInterval"]
+    assert SetConfiguration.model_validate({"key": "k", "value": 600}).value == "600"
+    assert SetConfiguration.model_validate({"key": "k", "value": True}).value == "true"
+    with pytest.raises(ValueError, match="type"):
+        Reset.model_validate({"type": "sideways"})

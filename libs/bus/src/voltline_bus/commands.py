@@ -35,23 +35,33 @@ class StationCommandClient:
         timeout_s: float = 30.0,
         ocpp_version: str | None = None,
         correlation_id: str | None = None,
+        wait_s: float | None = None,
+        raise_unanswered: bool = False,
     ) -> StationCommandResult:
-        """Send one OCPP call to a station and return the gateway's verdict (payloads are never logged)."""
+        """Send one OCPP call to a station and return the gateway's verdict (payloads are never logged).
+
+        `wait_s`: how long to wait for the gateway (default `timeout_s` + margin; shorter to learn only
+        whether the station is online). `raise_unanswered`: raise RequestTimeout/BusError when no gateway
+        answered, instead of returning a `timeout` result.
+        """
         command = StationCommand(action=action, payload=payload, timeout_s=timeout_s, ocpp_version=ocpp_version)
         envelope = envelope_for(command, source=self._source, station_id=station_id)
         if correlation_id:
             envelope = envelope.model_copy(update={"correlation_id": correlation_id})
+        wait = timeout_s + self._margin if wait_s is None else wait_s
         try:
             reply = await self._rpc.request(
-                self._topics.station_commands, envelope, key=station_key(station_id), timeout=timeout_s + self._margin
+                self._topics.station_commands, envelope, key=station_key(station_id), timeout=wait
             )
         except (RequestTimeout, BusError) as exc:
             log.warning("station command got no answer", station_id=station_id, action=action, error=str(exc))
+            if raise_unanswered:
+                raise
             return StationCommandResult(
                 outcome="timeout",
                 action=action,
                 ocpp_version=ocpp_version,
-                error_description=f"no gateway answered within {timeout_s + self._margin:g} s",
+                error_description=f"no gateway answered within {wait:g} s",
             )
         try:
             result = decode_payload(reply)

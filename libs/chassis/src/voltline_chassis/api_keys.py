@@ -155,6 +155,11 @@ class ApiKeyTable:
     def get(self, key_hash: str) -> ApiKeyRecord | None:
         return self._by_hash.get(key_hash)
 
+    def by_id(self, key_id: str) -> ApiKeyRecord | None:
+        """The record of a key id (audit logs name the key that asked)."""
+        key_hash = self._hash_by_id.get(key_id)
+        return self._by_hash.get(key_hash) if key_hash is not None else None
+
     def __len__(self) -> int:
         return len(self._by_hash)
 

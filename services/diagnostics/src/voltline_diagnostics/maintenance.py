@@ -1,4 +1,13 @@
-"""Remote maintenance wired in one place, so bootstrap.py only adds its routers, topics and start/stop."""
+"""Remote maintenance wired in one place, so bootstrap.py only adds its routers, topics and start/stop.
+
+In bootstrap.py (docs/maintenance.md):
+
+    maintenance = build_maintenance(settings, infra)
+    # topics: [..., *maintenance.topics]; after_start: ... await maintenance.start();
+    # before_stop: await maintenance.stop() ...; routers: [..., *maintenance.api_routers]
+    for router in maintenance.open_routers:  # for stations, without a bearer token
+        app.include_router(router)
+"""
 
 from __future__ import annotations
 
@@ -79,7 +88,7 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str)
 def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, partitions: int = 6) -> Maintenance:
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", infra.settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-maintenance", instance))
     client = StationCommandClient(rpc, topics, source=infra.source)
     online = OnlineStations(infra.bus, infra.producer, topics.gateway_presence)
     policy = CommandPolicy(
@@ -87,7 +96,17 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         answer_wait_s=settings.command_answer_wait_s,
         max_station_wait_s=settings.command_station_wait_max_s,
     )
-    commands = CommandService(infra.sessions, client, online, policy, utcnow)
+
+    def who(subject: str) -> str:
+        """The audit log names the API key that asked, with its id."""
+        feed = infra.api_keys
+        if feed is not None and subject.startswith("api-key:"):
+            record = feed.table.by_id(subject.removeprefix("api-key:"))
+            if record is not None:
+                return f"{record.name} ({subject})"
+        return subject
+
+    commands = CommandService(infra.sessions, client, online, policy, utcnow, who)
     storage = LocalFolderStorage(settings.maintenance_files_dir)
     public_url = settings.public_url or f"http://{infra.settings.http_host}:{infra.settings.http_port}"
     ftp: FtpReceiver | None = None
@@ -177,6 +196,10 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
     async def start() -> None:
         await rpc.start()
         await online.start()
+        try:  # commands judge "offline" from this table: let it load first
+            await asyncio.wait_for(online.caught_up.wait(), infra.bus.connect_timeout)
+        except TimeoutError:
+            log.warning("presence feed not caught up; commands may see stations offline for a while")
         await consumer.start()
         if ftp is not None:
             await ftp.start()

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-_CHUNK = 1 << 16
+_CHUNK = 1 << 20  # 1 MiB: the part scan is bound by the number of find() calls
 
 
 class UploadTooLarge(ValueError):

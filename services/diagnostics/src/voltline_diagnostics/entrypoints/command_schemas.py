@@ -5,14 +5,32 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from voltline_diagnostics.adapters.command_records import CommandRecord
 from voltline_diagnostics.domain.commands import CERTIFICATE_TYPES, TRIGGER_MESSAGES
 
+# OCPP's own names are accepted too, whatever their case (Soft, BootNotification, ...).
+_OCPP_TRIGGERS = {
+    "bootnotification": "boot_notification",
+    "heartbeat": "heartbeat",
+    "statusnotification": "status_notification",
+    "metervalues": "meter_values",
+    "firmwarestatusnotification": "firmware_status",
+    "diagnosticsstatusnotification": "diagnostics_status",
+    "logstatusnotification": "log_status",
+    "signchargepointcertificate": "sign_certificate",
+    "signchargingstationcertificate": "sign_certificate",
+    "transactionevent": "transaction_event",
+}
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
 
 class CommandBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     wait_for_station_s: float | None = Field(
         default=None,
         gt=0,
@@ -27,6 +45,16 @@ class Reset(CommandBody):
     )
     evse_id: int | None = Field(default=None, ge=1, description="2.x only: reset one EVSE.")
 
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> Any:
+        return _lower(value)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when(cls, value: Any) -> Any:
+        return {"onidle": "on_idle"}.get(_lower(value), _lower(value))
+
 
 class Unlock(CommandBody):
     evse_id: int | None = Field(default=None, ge=1, description="2.x; default: the EVSE numbered like the connector.")
@@ -40,9 +68,17 @@ class Availability(CommandBody):
 
 
 class Trigger(CommandBody):
-    message: Literal[TRIGGER_MESSAGES]  # type: ignore[valid-type]
+    message: Literal[TRIGGER_MESSAGES] = Field(  # type: ignore[valid-type]
+        validation_alias=AliasChoices("message", "requested_message"),
+        description="A neutral name (boot_notification, heartbeat, ...) or OCPP's (BootNotification, ...).",
+    )
     evse_id: int | None = Field(default=None, ge=1)
     connector_id: int | None = Field(default=None, ge=1)
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message(cls, value: Any) -> Any:
+        return _OCPP_TRIGGERS.get(_lower(value), value)
 
 
 class ClearCache(CommandBody):
@@ -57,13 +93,28 @@ class DataTransfer(CommandBody):
 
 class GetConfiguration(CommandBody):
     keys: list[str] = Field(
-        default_factory=list, description="Common names, 1.6 keys or 2.x Component.Variable; empty: everything."
+        default_factory=list,
+        validation_alias=AliasChoices("keys", "key"),
+        description="Common names, 1.6 keys or 2.x Component.Variable; empty: everything.",
     )
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _one_key(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
 
 
 class SetConfiguration(CommandBody):
     key: str = Field(min_length=1, max_length=200)
     value: str = Field(max_length=1000)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _as_text(cls, value: Any) -> Any:
+        """OCPP sends every value as text; a number or boolean is taken as its OCPP spelling."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value) if isinstance(value, int | float) else value
 
 
 class VariableRef(BaseModel):

@@ -1,4 +1,8 @@
-"""What remote maintenance takes from the station events: upload, firmware and security notifications, boots."""
+"""What remote maintenance takes from the station events: upload, firmware and security notifications, boots.
+
+The notifications arrive as `station.message` (action and payload as sent) or, from gateways that type them,
+as station.firmware_status / station.log_status / station.security_event; both reach the same handlers.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +29,24 @@ def parse_time(value: Any, default: datetime) -> datetime:
     return default
 
 
+def _typed(envelope: Envelope) -> tuple[str, dict[str, Any]] | None:
+    """The typed notification events (station.firmware_status, .log_status, .security_event), read from the
+    envelope's payload as the OCPP action and fields the handlers take; None for anything else."""
+    p = envelope.payload
+    if envelope.type == "station.firmware_status":
+        return "FirmwareStatusNotification", {"status": p.get("status"), "requestId": p.get("request_id")}
+    if envelope.type == "station.log_status":
+        action = "DiagnosticsStatusNotification" if p.get("kind") == "diagnostics" else "LogStatusNotification"
+        return action, {"status": p.get("status"), "requestId": p.get("request_id")}
+    if envelope.type == "station.security_event":
+        fields = {"type": p.get("event_type"), "timestamp": p.get("timestamp"), "techInfo": p.get("tech_info")}
+        return "SecurityEventNotification", fields
+    return None
+
+
+TYPED_NOTIFICATIONS = ("station.firmware_status", "station.log_status", "station.security_event")
+
+
 def build_maintenance_dispatcher(
     handlers: dict[str, MessageHandler], on_boot: BootHandler, on_status: StatusHandler
 ) -> Dispatcher:
@@ -38,6 +60,14 @@ def build_maintenance_dispatcher(
         if handler is not None:
             await handler(envelope.station_id, event.action, event.payload, envelope)
 
+    async def typed(envelope: Envelope) -> None:
+        found = _typed(envelope)
+        if found is not None and envelope.station_id:
+            action, payload = found
+            handler = handlers.get(action)
+            if handler is not None:
+                await handler(envelope.station_id, action, payload, envelope)
+
     async def boot(envelope: Envelope) -> None:
         event = decode_payload(envelope)
         if isinstance(event, BootNotification) and envelope.station_id:
@@ -49,5 +79,10 @@ def build_maintenance_dispatcher(
             await on_status(envelope.station_id, event)
 
     return Dispatcher(
-        {"station.message": message, "station.boot_notification": boot, "station.connector_status": status}
+        {
+            "station.message": message,
+            "station.boot_notification": boot,
+            "station.connector_status": status,
+            **dict.fromkeys(TYPED_NOTIFICATIONS, typed),
+        }
     )

@@ -96,7 +96,9 @@ class BulkService:
                         station_id, bulk.command, params, bulk.requested_by, bulk_id=bulk.bulk_id
                     )
                 except CommandNotPossible as exc:
-                    log.info("bulk command impossible for a station", station_id=station_id, error=str(exc))
+                    await self._commands.refuse(
+                        station_id, bulk.command, params, bulk.requested_by, bulk.bulk_id, str(exc)
+                    )
                     return
                 if isinstance(outcome, asyncio.Task):
                     await outcome

@@ -121,7 +121,8 @@ class CampaignService:
         """pause | resume | cancel; CampaignError when the campaign's state does not allow it."""
         allowed = {"pause": {"running"}, "resume": {"paused", "halted"}, "cancel": rules.OPEN_CAMPAIGN}
         new = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
-        async with self._lock, self._sessions() as db:
+        # Not under the tick's lock (a tick may wait for stations' answers): the updates are conditional.
+        async with self._sessions() as db:
             repo = FirmwareRecords(db)
             campaign = await repo.campaign(campaign_id, lock=True)
             if campaign is None:
@@ -218,7 +219,11 @@ class CampaignService:
             target.station_id, "update-firmware", params, f"campaign:{campaign.campaign_id}", command_id=command_id
         )
         record = outcome if isinstance(outcome, CommandRecord) else await outcome
-        if record.status != "accepted":
+        if record.status == "station_offline":  # it left between the check and the command: try again later
+            await self._set(
+                target, only_in=("sent",), state="deferred", reason="offline", started_at=None, command_id=None
+            )
+        elif record.status != "accepted":
             await self._set(
                 target,
                 only_in=("sent",),

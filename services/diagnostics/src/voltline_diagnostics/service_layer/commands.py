@@ -48,8 +48,9 @@ class CommandService:
         online: OnlineStations,
         policy: CommandPolicy,
         clock: Callable[[], datetime],
+        who: Callable[[str], str] = lambda subject: subject,
     ) -> None:
-        self._sessions, self._client, self._online = sessions, client, online
+        self._sessions, self._client, self._online, self._who = sessions, client, online, who
         self.policy, self._clock = policy, clock
         self._tasks: set[asyncio.Task[CommandRecord]] = set()
         # Called with every record the station answered (e.g. to remember the settings it reported).
@@ -104,7 +105,7 @@ class CommandService:
             response=None,
             detail=None,
             reboot_required=False,
-            requested_by=requested_by,
+            requested_by=self._who(requested_by),
             bulk_id=bulk_id,
             created_at=now,
             sent_at=None,
@@ -127,6 +128,31 @@ class CommandService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+    async def refuse(
+        self, station_id: str, command: str, params: dict[str, Any], requested_by: str, bulk_id: str, detail: str
+    ) -> CommandRecord:
+        """Record a command of a bulk that this station cannot take (so the bulk's progress counts it)."""
+        now = self._clock()
+        record = CommandRecord(
+            command_id=str(uuid.uuid4()),
+            station_id=station_id,
+            command=command,
+            params=params,
+            ocpp_version=None,
+            action=None,
+            payload=None,
+            status="failed",
+            response=None,
+            detail=detail,
+            reboot_required=False,
+            requested_by=self._who(requested_by),
+            bulk_id=bulk_id,
+            created_at=now,
+            sent_at=None,
+            answered_at=now,
+        )
+        return await self._save(record, new=True)
 
     def _translated(self, record: CommandRecord, version: str) -> CommandRecord:
         try:

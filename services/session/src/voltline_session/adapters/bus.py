@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from voltline_bus import RequestReplyClient, RequestTimeout
+from voltline_bus import RequestReplyClient, RequestTimeout, StationCommandClient
 from voltline_events import Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import (
     AuthorizationDecision,
     AuthorizationRequested,
     IdToken,
-    StationCommand,
-    StationCommandResult,
 )
 
 from voltline_session.service_layer.remote import AuthUnanswered, CommandAnswer, Decision, GatewayUnanswered
@@ -46,32 +44,35 @@ class KafkaAuthorizer:
 
 
 class KafkaCommandSender:
-    """Sends a StationCommand to whichever gateway holds the station; waits a little longer than it does."""
+    """Sends a StationCommand to whichever gateway holds the station (the shared StationCommandClient)."""
 
     def __init__(
         self, rpc: RequestReplyClient, topics: Topics, *, source: str, timeout_s: float, grace_s: float
     ) -> None:
-        self._rpc, self._topics, self._source = rpc, topics, source
+        self._client = StationCommandClient(rpc, topics, source=source, margin_s=grace_s)
         self.timeout_s = timeout_s
         self._grace = grace_s
 
     async def send(
         self, station_id: str, action: str, payload: dict[str, Any], ocpp_version: str, *, quick: bool = False
     ) -> CommandAnswer:
-        command = StationCommand(action=action, payload=payload, timeout_s=self.timeout_s, ocpp_version=ocpp_version)
-        envelope = envelope_for(command, source=self._source, station_id=station_id)
         # A gateway answers "offline" at once; waiting for the station itself is what takes long.
         wait = self._grace if quick else self.timeout_s + self._grace
         try:
-            reply = await self._rpc.request(
-                self._topics.station_commands, envelope, key=station_key(station_id), timeout=wait
+            result = await self._client.send(
+                station_id,
+                action,
+                payload,
+                timeout_s=self.timeout_s,
+                ocpp_version=ocpp_version,
+                wait_s=wait,
+                raise_unanswered=True,
             )
         except RequestTimeout:
             raise GatewayUnanswered(
                 f"No gateway answered {action} for station {station_id} within {wait:g} s: "
                 "the gateway may be down, so the station's state is unknown."
             ) from None
-        result = decode_payload(reply)
-        if not isinstance(result, StationCommandResult):
-            raise GatewayUnanswered(f"The gateway answered with an unexpected {reply.type!r}.")
+        if result.outcome == "invalid" and (result.error_description or "").startswith("unexpected "):
+            raise GatewayUnanswered(f"The gateway answered with an unexpected reply ({result.error_description}).")
         return CommandAnswer(result.outcome, result.payload, result.error_code, result.error_description)

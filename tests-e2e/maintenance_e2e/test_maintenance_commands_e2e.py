@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from e2e_support import RunningSystem
-from maintenance_support import client, connected, register, start_maintenance_system
+from maintenance_support import client, connected, register
 from voltline_devinfra.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -30,6 +29,7 @@ ANSWERS_16: dict[str, Any] = {
     "GetConfiguration": {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]},
     "ChangeConfiguration": {"status": "RebootRequired"},
     "GetInstalledCertificateIds": {"status": "NotFound"},
+    "GetLocalListVersion": {"listVersion": 3},
 }
 ANSWERS_2X: dict[str, Any] = {
     "Reset": {"status": "Accepted"},
@@ -50,6 +50,7 @@ ANSWERS_2X: dict[str, Any] = {
     "SetMonitoringLevel": {"status": "Accepted"},
     "CustomerInformation": {"status": "Accepted"},
     "GetInstalledCertificateIds": {"status": "NotFound"},
+    "GetLocalListVersion": {"versionNumber": 3},
 }
 MONITOR = {"component": "OCPPCommCtrlr", "variable": "HeartbeatInterval", "value": 600, "type": "UpperThreshold"}
 
@@ -67,6 +68,11 @@ def only_2x(action: str, payload: dict[str, Any], status: str) -> dict[str, tupl
 
 
 CASES: list[Case] = [
+    (
+        "raw",
+        {"action": "GetLocalListVersion", "payload": {}},
+        {"ocpp1.6": ("GetLocalListVersion", {}, "accepted"), **both("GetLocalListVersion", {}, "accepted")},
+    ),
     (
         "reset",
         {"type": "hard"},
@@ -190,11 +196,6 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.fixture(scope="module")
-def system(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    yield from start_maintenance_system(kafka, postgres, tmp_path_factory.mktemp("maintenance"))
-
-
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1", "ocpp2.1"])
 async def test_every_command_family_reaches_the_station_in_its_version(system: RunningSystem, version: str) -> None:
     station_id = f"CP-MT-{version.removeprefix('ocpp').replace('.', '')}"
@@ -271,6 +272,30 @@ async def test_a_command_may_wait_for_its_station_to_come_back(system: RunningSy
 
             await eventually(accepted)
             assert cp.last("Reset") == {"type": "Immediate"}
+
+
+async def test_the_audit_log_names_the_api_key_and_viewers_cannot_command(system: RunningSystem) -> None:
+    async with client(system, "auth") as auth, client(system, "diagnostics") as api:
+        keys = {}
+        for name, role in (("ops-alice", "operator"), ("wallboard", "viewer")):
+            created = await auth.post("/api-keys", json={"name": name, "role": role})
+            assert created.status_code == 201, created.text
+            keys[name] = {"Authorization": f"Bearer {created.json()['key']}"}
+        body = {"type": "soft"}
+
+        async def sent_by_alice() -> bool:
+            response = await api.post("/stations/CP-MT-AUDIT/commands/reset", json=body, headers=keys["ops-alice"])
+            return response.status_code == 409
+
+        await eventually(sent_by_alice)  # once the diagnostics service has the new key
+        audit = (await api.get("/commands", params={"station_id": "CP-MT-AUDIT"})).json()["items"]
+        assert audit[0]["requested_by"].startswith("ops-alice (api-key:"), audit[0]
+
+        async def viewer_refused() -> bool:
+            response = await api.post("/stations/CP-MT-AUDIT/commands/reset", json=body, headers=keys["wallboard"])
+            return response.status_code == 403
+
+        await eventually(viewer_refused)
 
 
 async def test_bad_bodies_name_the_field(system: RunningSystem) -> None:

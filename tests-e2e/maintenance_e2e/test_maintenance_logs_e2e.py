@@ -8,31 +8,19 @@ import asyncio
 import ftplib
 import io
 import os
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 from e2e_support import RunningSystem
-from maintenance_support import client, connected, register, start_maintenance_system
-from voltline_devinfra._proc import free_port
+from maintenance_support import UPLOAD_LIMIT as LIMIT
+from maintenance_support import client, connected, register
 from voltline_devinfra.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-LIMIT = 1_000_000
 ANSWERS = {"GetDiagnostics": {"fileName": "diag.tar.gz"}, "GetLog": {"status": "Accepted", "filename": "sec.log"}}
-
-
-@pytest.fixture(scope="module")
-def system(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    env = {
-        "VOLTLINE_FTP_ENABLED": "true",
-        "VOLTLINE_FTP_PORT": str(free_port()),
-        "VOLTLINE_UPLOAD_MAX_BYTES": str(LIMIT),
-    }
-    yield from start_maintenance_system(kafka, postgres, tmp_path_factory.mktemp("logs"), env)
 
 
 async def ask_for_log(api: httpx.AsyncClient, station_id: str, **body: Any) -> dict[str, Any]:

@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from e2e_support import RunningSystem
-from maintenance_support import SimStation, client, register, start_maintenance_system
+from maintenance_support import SimStation, client, register
 from ocpp_client import station
 from voltline_devinfra.waiting import eventually
 
@@ -26,12 +26,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 STATIONS = [f"CP-FW-{i:02d}" for i in range(20)]
 IMAGE = os.urandom(50_000)
-
-
-@pytest.fixture(scope="module")
-def system(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
-    env = {"VOLTLINE_FIRMWARE_TICK_S": "0.3"}
-    yield from start_maintenance_system(kafka, postgres, tmp_path_factory.mktemp("firmware"), env)
 
 
 class Fleet:
@@ -78,7 +72,7 @@ class Fleet:
             return
         await status("Installed")
         version = location.rsplit("/", 2)[-2].removeprefix("fw-")
-        await cp.boot(firmware=version)
+        await cp.boot(firmware=version, model="FW-22")
 
 
 @contextlib.asynccontextmanager
@@ -91,14 +85,14 @@ async def fleet_online(system: RunningSystem) -> AsyncIterator[Fleet]:
             cp = SimStation(ws, version, {"UpdateFirmware": fleet.answer(station_id)})
             stack.push_async_callback(cp.close)
             fleet.stations[station_id] = cp
-            await cp.boot(firmware="1.0.0")
+            await cp.boot(firmware="1.0.0", model="FW-22")
         yield fleet
         for task in list(fleet.tasks):
             task.cancel()
 
 
 async def add_firmware(api: httpx.AsyncClient, version: str) -> None:
-    body = {"firmware_id": f"fw-{version}", "version": version, "vendor": "ACME", "model": "Volt-22"}
+    body = {"firmware_id": f"fw-{version}", "version": version, "vendor": "ACME", "model": "FW-22"}
     assert (await api.post("/firmware", json=body)).status_code == 201
     response = await api.put(f"/firmware/fw-{version}/file", params={"file_name": "image.bin"}, content=IMAGE)
     assert response.status_code == 200 and response.json()["sha256"] == hashlib.sha256(IMAGE).hexdigest()
@@ -120,7 +114,7 @@ async def test_a_failing_batch_halts_the_campaign_and_a_clean_one_completes(syst
     async with fleet_online(system) as fleet, client(system, "diagnostics") as api:
 
         async def all_known() -> bool:
-            items = (await api.get("/station-firmware", params={"model": "Volt-22"})).json()["items"]
+            items = (await api.get("/station-firmware", params={"model": "FW-22"})).json()["items"]
             return len(items) == len(STATIONS)
 
         await eventually(all_known)
@@ -158,7 +152,7 @@ async def test_a_failing_batch_halts_the_campaign_and_a_clean_one_completes(syst
         await add_firmware(api, "2.0.0")
         fleet.failing = set()
         body = {"firmware_id": "fw-2.0.0", "canary_size": 2, "batch_size": 9, "station_timeout_s": 60}
-        clean = await api.post("/firmware-campaigns", json=body)  # by model: every Volt-22 not on 2.0.0
+        clean = await api.post("/firmware-campaigns", json=body)  # by model: every FW-22 not on 2.0.0
         assert clean.status_code == 201 and clean.json()["progress"] == {"pending": 20}, clean.text
         done = await campaign_state(api, clean.json()["campaign_id"], lambda c: c["status"] == "completed")
         assert done["progress"] == {"succeeded": 20}
@@ -178,12 +172,12 @@ async def test_a_charging_station_is_updated_once_idle(system: RunningSystem) ->
         cp = SimStation(ws, "ocpp1.6", {"UpdateFirmware": fleet.answer("CP-FW-CHG")})
         fleet.stations["CP-FW-CHG"] = cp
         fleet.updates["CP-FW-CHG"] = []
-        await cp.boot(firmware="1.0.0")
+        await cp.boot(firmware="1.0.0", model="FW-22")
         charging = {"connectorId": 1, "errorCode": "NoError", "status": "Charging"}
         await cp.call("StatusNotification", charging)
 
         async def seen_charging() -> bool:
-            items = (await api.get("/station-firmware", params={"model": "Volt-22"})).json()["items"]
+            items = (await api.get("/station-firmware", params={"model": "FW-22"})).json()["items"]
             return any(i["station_id"] == "CP-FW-CHG" and i["connectors"] == {"1": "Charging"} for i in items)
 
         await eventually(seen_charging)
@@ -193,7 +187,12 @@ async def test_a_charging_station_is_updated_once_idle(system: RunningSystem) ->
         created = (await api.post("/firmware-campaigns", json=body)).json()
         deferred = await campaign_state(api, created["campaign_id"], lambda c: c["stations"][0]["state"] == "deferred")
         assert deferred["stations"][0]["reason"] == "charging" and not fleet.updates["CP-FW-CHG"]
+        campaign = f"/firmware-campaigns/{created['campaign_id']}"
+        paused = await api.post(f"{campaign}/pause")
+        assert paused.status_code == 200 and paused.json()["status"] == "paused"
+        assert (await api.post(f"{campaign}/pause")).status_code == 409
         await cp.call("StatusNotification", {**charging, "status": "Available"})
+        assert (await api.post(f"{campaign}/resume")).json()["status"] == "running"
         done = await campaign_state(api, created["campaign_id"], lambda c: c["status"] == "completed")
         assert done["progress"] == {"succeeded": 1}
         await cp.close()
