@@ -64,8 +64,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         dead_letter=infra.producer,
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
-    # maintenance has its own client on service_replies("diagnostics", ...): inventory reads its own topic
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-inventory", instance))
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
     commands = InventoryCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s)
     stream = api_stream.LiveStream(infra.bus, topics.diagnostics)
     tasks: list[asyncio.Task[None]] = []
