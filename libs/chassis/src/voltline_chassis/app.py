@@ -85,7 +85,11 @@ def create_app(
     # add_middleware prepends: the gate runs inside the observability middleware, so rejected
     # requests are still logged, counted and carry a request id.
     app.add_middleware(BearerAuthGate, verifier=verifier, prefix=API_PREFIX)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.http_max_body_bytes,
+        streaming_paths=tuple(settings.http_streaming_paths),
+    )
     app.add_middleware(RequestObservabilityMiddleware, service=settings.service_name)
 
     SERVICE_INFO.labels(settings.service_name, version, settings.instance_id).set(1)

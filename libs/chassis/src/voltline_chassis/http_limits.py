@@ -4,6 +4,8 @@ uvicorn (0.54) times out only idle keep-alive connections: a client that sends i
 time, or never finishes them, held a connection forever (300 were still open after 60 s). The protocol
 here gives every request `request_timeout` seconds from its first byte (or from the connection) until its
 headers and body are in, then hangs up. Bodies larger than `max_body_bytes` get 413 without being read.
+Streaming paths (setting `http_streaming_paths`: station log uploads, firmware files) are exempt from both once
+their headers are in: those routes stream to disk and enforce their own size limits.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from voltline_chassis.problems import Problem
 log = get_logger(__name__)
 
 
-def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, with a deadline for reading each request (headers and body)."""
+def streaming(path: str, prefixes: tuple[str, ...]) -> bool:
+    return bool(prefixes) and path.startswith(prefixes)
+
+
+def guarded_protocol(request_timeout: float, streaming_paths: tuple[str, ...] = ()) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, with a deadline for reading each request (headers, and body unless streaming)."""
 
     class GuardedH11Protocol(H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
@@ -40,6 +46,8 @@ def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
             super().handle_events()
             if self.conn.their_state is h11.DONE or self.conn.their_state is h11.MUST_CLOSE:
                 self._disarm()  # the whole request is in: the application's time now
+            elif self.conn.their_state is h11.SEND_BODY and streaming(self.scope["path"], streaming_paths):
+                self._disarm()  # headers are in; a streaming route reads its body at its own pace
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -68,12 +76,13 @@ def guarded_protocol(request_timeout: float) -> type[asyncio.Protocol]:
 class BodyLimitMiddleware:
     """413 for a body over `max_bytes`: by Content-Length before reading, or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, streaming_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streaming_paths = streaming_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or streaming(scope["path"], self.streaming_paths):
             await self.app(scope, receive, send)
             return
         for name, value in scope.get("headers", ()):

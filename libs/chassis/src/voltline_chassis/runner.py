@@ -27,7 +27,8 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: fl
         # Not uvloop, even where it is installed: the gateway spent 1.24 ms of CPU per station boot under it
         # in the reconnect storm benchmark, against 0.82 ms on asyncio's own loop.
         loop="asyncio",
-        http=guarded_protocol(settings.http_request_timeout_s),  # slow headers/bodies are cut off
+        # slow headers/bodies are cut off, except on streaming upload routes
+        http=guarded_protocol(settings.http_request_timeout_s, tuple(settings.http_streaming_paths)),
         limit_concurrency=settings.http_max_connections,
     )
     return uvicorn.Server(config)

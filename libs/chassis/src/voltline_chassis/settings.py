@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     http_request_timeout_s: float = Field(default=15.0, gt=0, description="Headers and body of a request, in s.")
     http_max_connections: int = Field(default=1000, ge=1, description="Open connections and requests; more: 503.")
     http_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger request bodies get 413.")
+    # Path prefixes whose routes stream large bodies and limit them themselves (uploads): no body limit or
+    # read deadline once their headers are in.
+    http_streaming_paths: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -14,6 +14,8 @@ from voltline_diagnostics.maintenance_settings import MaintenanceSettings
 class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     service_name: str = "diagnostics"
     http_port: int = Field(default=8004, ge=0, le=65535)
+    # Station log uploads and firmware files stream to disk under their own size limits (upload_max_bytes).
+    http_streaming_paths: list[str] = Field(default_factory=lambda: ["/uploads/", "/api/v1/firmware/"])
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/diagnostics.db", repr=False)
     heartbeat_interval_s: int = Field(
         default=300, gt=0, description="The heartbeat interval stations are given (as the auth service's setting)."
