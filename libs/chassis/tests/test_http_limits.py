@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import SecretStr
 from voltline_chassis import create_app, make_server
 from voltline_chassis.security import StaticTokenVerifier
@@ -22,6 +22,12 @@ async def echo(body: dict[str, Any]) -> dict[str, int]:
     return {"keys": len(body)}
 
 
+@router.put("/stream/upload")
+async def upload(request: Request) -> dict[str, int]:
+    """A streaming route (as station log uploads are): it reads its body at its own pace and limits it itself."""
+    return {"bytes": len(await request.body())}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -32,7 +38,11 @@ def _free_port() -> int:
 async def server(helpers: Any) -> AsyncIterator[int]:
     port = _free_port()
     settings = helpers.make_settings(
-        http_port=port, http_request_timeout_s=0.5, http_max_body_bytes=4096, http_max_connections=20
+        http_port=port,
+        http_request_timeout_s=0.5,
+        http_max_body_bytes=4096,
+        http_max_connections=20,
+        http_streaming_paths=["/api/v1/stream/"],
     )
     app = create_app(
         settings=settings,
@@ -94,3 +104,18 @@ async def test_large_bodies_get_413(server: int, helpers: Any) -> None:
 
         streamed = await client.post("/api/v1/echo", content=chunks(), headers={"content-type": "application/json"})
         assert streamed.status_code == 413
+
+
+async def test_streaming_paths_take_large_slow_bodies(server: int, helpers: Any) -> None:
+    async def slow() -> AsyncIterator[bytes]:  # larger than the body limit, slower than the read deadline
+        for _ in range(4):
+            yield b"x" * 4096
+            await asyncio.sleep(0.3)
+
+    headers = {"Authorization": f"Bearer {helpers.ADMIN}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server}", headers=headers) as client:
+        answer = await client.put("/api/v1/stream/upload", content=slow())
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"bytes": 4 * 4096}
+        elsewhere = await client.post("/api/v1/echo", content=b"{" + b" " * 8192 + b"}")
+        assert elsewhere.status_code == 413
