@@ -117,7 +117,11 @@ async def boot(run: LocalRun, station_id: str, password: str | None = None) -> d
         answer = await cp.call("BootNotification", BOOT_16)
         garbage = await cp.send_raw("{not json")
         assert garbage[0] == 4 and garbage[2] == "FormationViolation"
-        assert (await cp.call("Heartbeat", {}))[0] == 3
+        beat = await cp.call("Heartbeat", {})
+        if answer[2]["status"] == "Accepted":
+            assert beat[0] == 3
+        else:  # told Pending or Rejected, a station may only boot again
+            assert beat[0] == 4 and beat[2] == "SecurityError"
         return answer[2]
 
 

@@ -129,7 +129,8 @@ async def test_token_blocked_while_a_session_runs(auth: Running) -> None:
         assert fake.local_list["LIVE-1"] == {"status": "Blocked"}
         assert [p["updateType"] for p in fake.calls_of("SendLocalList")] == ["Full", "Differential"]
     assert "ClearCache" not in fakes["CP-LISTONLY"].actions()
-    assert fakes["CP-QUIET"].calls == []  # no list, never saw the token: nothing to tell it
+    # no list, never saw the token: only asked once, at its boot, whether it holds a list from elsewhere
+    assert fakes["CP-QUIET"].actions() == ["GetLocalListVersion"]
     for ocpp in ("ocpp1.6", "ocpp2.0.1"):
         assert (await auth.gateway.authorize("CP-L16", "LIVE-1", ocpp_version=ocpp)).status == "Blocked"
 
@@ -204,6 +205,29 @@ async def test_unassigning_clears_the_list_and_unsupported_stations_are_left_alo
     await auth.gateway.connect("CP-OLD", "ocpp1.6", list_version=-1)  # 1.6: -1 = no local list support
     await eventually(lambda: _unsupported(auth, "CP-OLD"))
     assert auth.gateway.stations["CP-OLD"].actions() == ["GetLocalListVersion"]
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_station_ends_up_with_exactly_the_list_voltline_says(auth: Running, version: str) -> None:
+    suffix = version[4:].replace(".", "")
+    foreign = {"FOREIGN-1": {"status": "Accepted"}}
+    # A station with no list assigned that holds one from elsewhere (another CSMS, a factory image) ...
+    await station(auth, f"CP-STRAY-{suffix}")
+    await auth.gateway.connect(f"CP-STRAY-{suffix}", version, list_version=5, local_list=dict(foreign))
+    stray = auth.gateway.stations[f"CP-STRAY-{suffix}"]
+    await eventually(lambda: stray.local_list == {} and stray.list_version == 6)
+    assert [p["updateType"] for p in sends(auth, f"CP-STRAY-{suffix}")] == ["Full"]
+    # ... and one whose list was unassigned while it reported a version voltline did not record.
+    await token(auth, f"KEPT-{suffix}")
+    await new_list(auth, f"L-KEPT-{suffix}", f"KEPT-{suffix}")
+    await station(auth, f"CP-DRIFT-{suffix}", local_list=f"L-KEPT-{suffix}")
+    await auth.gateway.connect(f"CP-DRIFT-{suffix}", version)
+    drift = auth.gateway.stations[f"CP-DRIFT-{suffix}"]
+    await eventually(lambda: drift.list_version == 2)
+    drift.list_version, drift.local_list = 9, dict(foreign)  # changed behind voltline's back
+    await ok(await auth.api.patch(f"/api/v1/stations/CP-DRIFT-{suffix}", json={"local_list": None}))
+    await eventually(lambda: drift.local_list == {} and drift.list_version == 10)
+    assert sends(auth, f"CP-DRIFT-{suffix}")[-1]["updateType"] == "Full"
 
 
 async def _unsupported(auth: Running, station_id: str) -> bool:

@@ -9,7 +9,16 @@ from decimal import Decimal
 import pytest
 from voltline_events.payloads import IdToken, StationTransaction
 from voltline_session.domain.periods import Observation, build_periods, state_from_charging_state, state_from_status
-from voltline_session.domain.remote import CommandNotPossible, StartRequest, start_command, stop_command, verdict
+from voltline_session.domain.remote import (
+    CommandNotPossible,
+    StartRequest,
+    check_command,
+    start_command,
+    station_confirmed,
+    station_forgot,
+    stop_command,
+    verdict,
+)
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     Session,
@@ -188,3 +197,20 @@ def test_a_2x_end_waits_for_its_missing_messages_but_not_forever() -> None:
     assert not ready_to_announce_end(no_start, [], NOW, grace)
     station_wide = open_session("s-4", "CP-1", tx("started", 0, seq_no=812), NOW)
     assert missing_messages(merge(station_wide, tx("ended", 5, seq_no=830), NOW), {812, 830}) == []
+
+
+def test_what_a_station_says_about_a_transaction_it_may_have_forgotten() -> None:
+    assert check_command("ocpp1.6", "17", 2) == (
+        "TriggerMessage",
+        {"requestedMessage": "MeterValues", "connectorId": 2},
+    )
+    assert check_command("ocpp2.0.1", "tx-1", 1) == ("GetTransactionStatus", {"transactionId": "tx-1"})
+    status = "GetTransactionStatus"
+    assert station_forgot("ocpp2.0.1", status, {"ongoingIndicator": False, "messagesInQueue": False})
+    assert not station_forgot("ocpp2.0.1", status, {"ongoingIndicator": False, "messagesInQueue": True})  # coming
+    assert station_confirmed(status, {"ongoingIndicator": True, "messagesInQueue": False})
+    assert station_forgot("ocpp1.6", "RemoteStopTransaction", {"status": "Rejected"})
+    rejected = {"status": "Rejected", "statusInfo": {"reasonCode": "TxNotFound"}}
+    assert station_forgot("ocpp2.0.1", "RequestStopTransaction", rejected)
+    assert not station_forgot("ocpp2.0.1", "RequestStopTransaction", {"status": "Rejected"})  # ask first
+    assert not station_forgot("ocpp1.6", "RemoteStopTransaction", {"status": "Accepted"})

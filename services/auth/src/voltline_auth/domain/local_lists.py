@@ -31,10 +31,15 @@ class LocalList:
 
 @dataclass(frozen=True)
 class OnStation:
-    """Which list, at which version, the station last confirmed holding (None: unknown or nothing)."""
+    """Which list, at which version, the station last confirmed holding (None: unknown or nothing).
+
+    `known` is False when the station reported a version voltline did not install: it holds a list from
+    elsewhere (another CSMS, a factory image, a lost update), which must be replaced.
+    """
 
     list_id: str | None
     version: int | None
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,11 @@ class Plan:
 
 
 def plan_update(target: LocalList | None, held: OnStation) -> Plan:
-    """What to send so the station holds `target` (None: no list, which is sent as an empty Full list)."""
+    """What to send so the station holds exactly `target` (None: no list, sent as an empty Full list when the
+    station holds any list voltline did not install or no longer wants there)."""
     if target is None:
-        if held.list_id is None:
-            return Plan(None, held.version or 0)
+        if held.list_id is None and (held.known or not held.version):
+            return Plan(None, held.version or 0)  # nothing there, or the empty list voltline installed
         # Clearing: a Full empty list one version above what the station holds, so it is never "older".
         return Plan("Full", (held.version or 0) + 1)
     if held.list_id == target.list_id and held.version == target.version:

@@ -154,7 +154,8 @@ class StationSyncer:
             report.steps.append("the station does not support local lists")
             return
         report.steps.append(f"station holds local list version {reported}")
-        held = state.held if reported == state.list_version_on_station else OnStation(None, reported)
+        # A version voltline did not record: the station holds a list from elsewhere, replaced by a Full update.
+        held = state.held if reported == state.list_version_on_station else OnStation(None, reported, known=False)
         async with self._ctx.uow() as uow:
             target = await uow.lists.get(state.local_list) if state.local_list else None
         for attempt in (1, 2):

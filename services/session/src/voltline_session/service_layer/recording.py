@@ -86,7 +86,7 @@ async def record_transaction(
         session, derived = await recompute(ctx, uow, session, now)
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
-        if before is None and tx.kind == "started" and not tx.offline and (tx.evse_id, tx.connector_id) != (None, None):
+        if before is None and tx.kind != "ended" and not tx.offline and (tx.evse_id, tx.connector_id) != (None, None):
             await end_superseded(ctx, uow, session, now)
         await uow.commit()
 
