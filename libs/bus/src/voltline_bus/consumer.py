@@ -311,12 +311,24 @@ class EventConsumer:
         for tp in sorted(consumer.assignment()):
             high = consumer.highwater(tp)
             position = self._position.get(tp)
-            if position is None:  # nothing handled here since the assignment: where fetching stands
+            if position is None:  # nothing handled here since the assignment: from the group's committed offset
                 with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
-                    position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
+                    position = await asyncio.wait_for(self._start_of(consumer, tp), timeout=2.0)
             if high is not None and position is not None:
                 out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
         return out
+
+    async def _start_of(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+        """Where this group starts in `tp`: its committed offset, else where `auto_offset_reset` puts it.
+
+        Not the fetch position: the fetcher reads ahead of what has been handled.
+        """
+        committed = await consumer.committed(tp)
+        if committed is not None:
+            return int(committed)
+        if self._auto_offset_reset == "earliest":
+            return int((await consumer.beginning_offsets([tp]))[tp])
+        return consumer.highwater(tp)
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
