@@ -148,6 +148,7 @@ class EventConsumer:
         self._batch_max_s = batch_max_s
         # Per partition: the offset after the last record handled (committed or not), for the lag.
         self._position: dict[TopicPartition, int] = {}
+        self._looking_up: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
@@ -240,6 +241,8 @@ class EventConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._consumer = self._task = None
+        if self._looking_up is not None:
+            self._looking_up.cancel()
         await self._commit_handled(consumer)
         await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
         self._log.info("consumer stopped")
@@ -307,28 +310,46 @@ class EventConsumer:
         consumer = self._consumer
         if consumer is None:
             return {}
+        assigned = sorted(consumer.assignment())
+        unknown = [tp for tp in assigned if tp not in self._position]
+        if unknown:  # nothing handled there since the assignment: start from the group's committed offset
+            if self._looking_up is None or self._looking_up.done():
+                # Shielded: a caller that gives up (a /readyz timeout) still leaves the answer for the next.
+                self._looking_up = asyncio.create_task(self._remember_starts(consumer, unknown))
+            with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._looking_up), timeout=5.0)
         out: dict[str, int] = {}
-        for tp in sorted(consumer.assignment()):
-            high = consumer.highwater(tp)
-            position = self._position.get(tp)
-            if position is None:  # nothing handled here since the assignment: from the group's committed offset
-                with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
-                    position = await asyncio.wait_for(self._start_of(consumer, tp), timeout=2.0)
+        for tp in assigned:
+            high, position = consumer.highwater(tp), self._position.get(tp)
             if high is not None and position is not None:
                 out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
         return out
 
-    async def _start_of(self, consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
-        """Where this group starts in `tp`: its committed offset, else where `auto_offset_reset` puts it.
+    async def _remember_starts(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        try:
+            starts = await self._starts_of(consumer, tps)
+        except (KafkaError, IllegalStateError) as exc:
+            self._log.debug("could not read where the group starts; lag unknown for now", error=repr(exc))
+            return
+        for tp, start in starts.items():
+            if start is not None:
+                self._position.setdefault(tp, start)
+
+    async def _starts_of(
+        self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, int | None]:
+        """Where this group starts in `tps`: its committed offset, else where `auto_offset_reset` puts it.
 
         Not the fetch position: the fetcher reads ahead of what has been handled.
         """
-        committed = await consumer.committed(tp)
-        if committed is not None:
-            return int(committed)
-        if self._auto_offset_reset == "earliest":
-            return int((await consumer.beginning_offsets([tp]))[tp])
-        return consumer.highwater(tp)
+        committed = await asyncio.gather(*(consumer.committed(tp) for tp in tps))
+        starts: dict[TopicPartition, int | None] = dict(zip(tps, committed, strict=True))
+        missing = [tp for tp, offset in starts.items() if offset is None]
+        if missing and self._auto_offset_reset == "earliest":
+            starts.update(await consumer.beginning_offsets(missing))
+        elif missing:
+            starts.update({tp: consumer.highwater(tp) for tp in missing})
+        return starts
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
