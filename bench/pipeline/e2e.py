@@ -50,8 +50,11 @@ def _lags(bases: dict[str, str]) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for name, base in bases.items():
         try:
-            details = _get_json(f"{base}/readyz").get("details", {}).get("consumer_lag", {})
-            out[name] = sum(sum(v.values()) for v in details.values() if isinstance(v, dict))
+            details = _get_json(f"{base}/readyz").get("details", {}).get("consumer_lag")
+            if not isinstance(details, dict) or not all(isinstance(v, dict) for v in details.values()):
+                out[name] = None  # the lag could not be read in time
+                continue
+            out[name] = sum(sum(v.values()) for v in details.values())
         except (OSError, ValueError):
             out[name] = None
     return out

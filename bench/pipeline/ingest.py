@@ -171,7 +171,9 @@ def _lag(base: str, groups: list[str]) -> int | None:
         return None
     except ValueError:
         return None
-    lags = body.get("details", {}).get("consumer_lag", {})
+    lags = body.get("details", {}).get("consumer_lag")
+    if not isinstance(lags, dict):
+        return None
     wanted = [v for g, v in lags.items() if any(g.endswith(x) for x in groups)]
     if not wanted or any(not isinstance(v, dict) or not v for v in wanted):
         return None

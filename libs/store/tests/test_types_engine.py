@@ -108,6 +108,22 @@ async def test_sqlite_enforces_foreign_keys(sqlite_url: str, migrations_dir: Pat
         await engine.dispose()
 
 
+async def test_check_database_does_not_wait_for_a_sqlite_writer(tmp_path: Path) -> None:
+    """/readyz must answer while a consumer's batch holds SQLite's write lock."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/busy.db"
+    writer, checker = create_engine(url), create_engine(url)
+    try:
+        async with writer.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+        async with writer.connect() as conn:
+            await conn.execute(sa.text("INSERT INTO t VALUES (1)"))  # the write lock is held from here
+            await check_database(checker, limit_s=2.0)  # raises TimeoutError if it waits for the lock
+            await conn.commit()
+    finally:
+        await writer.dispose()
+        await checker.dispose()
+
+
 async def test_check_database_raises_when_unreachable(tmp_path: Path) -> None:
     engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
     try:

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Self
 
@@ -26,15 +23,13 @@ from pydantic import ValidationError
 from voltline_events import Envelope, Topics
 
 from voltline_bus import headers as h
+from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
 from voltline_bus._retry import retry_until_reachable
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BusError
 from voltline_bus.metrics import (
-    BATCH_FALLBACKS,
-    BATCH_LATENCY,
-    BATCH_SIZE,
     CONSUMER_LAG,
     HANDLER_LATENCY,
     MESSAGES_CONSUMED,
@@ -47,29 +42,13 @@ from voltline_bus.producer import Producer
 log = structlog.get_logger()
 
 Handler = Callable[[Envelope], Awaitable[None]]
-# Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
-# when an exception leaves it (voltline_store.TransactionBatch is the one services use).
-BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]
 
 _MAX_ERROR_TEXT = 2000
 _FULL_FETCH_BYTES = 512 * 1024
 _YIELD_AFTER_S = 0.001
 
 
-@dataclass
-class _Batch:
-    """One getmany() result being worked on; `abandon` stops it after the in-flight messages."""
-
-    abandon: asyncio.Event = field(default_factory=asyncio.Event)
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class _Outcome(enum.Enum):
-    COMMIT = "commit"  # handled or dead-lettered: move past it
-    LEAVE = "leave"  # interrupted (stop/rebalance): leave it uncommitted for redelivery
-
-
-class EventConsumer:
+class EventConsumer(BatchingMixin):
     """Runs `handler` for every envelope on `topics` as a member of consumer group `group_id`.
 
     - One partition is processed strictly in order; partitions of one fetched batch run concurrently.
@@ -148,6 +127,7 @@ class EventConsumer:
         self._batch_max_s = batch_max_s
         # Per partition: the offset after the last record handled (committed or not), for the lag.
         self._position: dict[TopicPartition, int] = {}
+        self._looking_up: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
@@ -240,6 +220,8 @@ class EventConsumer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._consumer = self._task = None
+        if self._looking_up is not None:
+            self._looking_up.cancel()
         await self._commit_handled(consumer)
         await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
         self._log.info("consumer stopped")
@@ -302,30 +284,6 @@ class EventConsumer:
         due = self._last_commit + self._commit_interval - time.monotonic()
         return max(0, min(1000, int(due * 1000)))
 
-    async def lag(self) -> dict[str, int]:
-        """Records beyond the last one handled, per assigned `topic[partition]`, as of the last fetch."""
-        consumer = self._consumer
-        if consumer is None:
-            return {}
-        out: dict[str, int] = {}
-        for tp in sorted(consumer.assignment()):
-            high = consumer.highwater(tp)
-            position = self._position.get(tp)
-            if position is None:  # nothing handled here since the assignment: where fetching stands
-                with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
-                    position = await asyncio.wait_for(consumer.position(tp), timeout=1.0)
-            if high is not None and position is not None:
-                out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
-        return out
-
-    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            position = self._position.get(tp)
-            if high is None or position is None:
-                continue
-            CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(max(0, high - position))
-
     def _mark(self, tp: TopicPartition, offset: int) -> None:
         self._handled[tp] = self._position[tp] = offset
 
@@ -357,122 +315,6 @@ class EventConsumer:
                 # answer, in the same process) run between them instead of after the whole batch.
                 await asyncio.sleep(0)
                 self._since_yield = time.perf_counter()
-
-    async def _drain_batched(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
-    ) -> None:
-        """One partition's records as runs handled in one transaction each; others alone, in order."""
-        run: list[tuple[ConsumerRecord, Envelope]] = []
-        for record in records:
-            if batch.abandon.is_set():
-                break
-            envelope = self._batchable(record)
-            if isinstance(envelope, Envelope):
-                run.append((record, envelope))
-                continue
-            if run:
-                if not await self._flush_run(consumer, tp, run, batch):
-                    return
-                run = []
-            if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
-                self._mark(tp, record.offset + 1)
-                continue
-            if not await self._alone(consumer, tp, record, batch):
-                return
-        if run:
-            await self._flush_run(consumer, tp, run, batch)
-        await self._commit_if_due(consumer)
-
-    def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
-        """The record's envelope if it goes into a batch; COMMIT if it is skipped; None: handle it alone."""
-        if record.value is None or (self._event_types is not None and not self._wanted(record.headers)):
-            MESSAGES_CONSUMED.labels(record.topic, self._group_id).inc()
-            return _Outcome.COMMIT
-        try:
-            envelope = Envelope.from_bytes(record.value)
-        except (ValidationError, ValueError):
-            return None  # dead-lettered by the one-at-a-time path
-        return None if envelope.type in self._solo_types else envelope
-
-    async def _alone(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, record: ConsumerRecord, batch: _Batch
-    ) -> bool:
-        """The one-at-a-time path (retries, dead letter); False when the partition must stop here."""
-        try:
-            outcome = await self._process(record, batch)
-        except Exception:
-            self._log.exception("error processing record; retrying it", topic=tp.topic, offset=record.offset)
-            with contextlib.suppress(KafkaError):
-                consumer.seek(tp, record.offset)
-            await _interrupted(batch, self._backoff_max)
-            return False
-        if outcome is _Outcome.LEAVE:
-            return False
-        self._mark(tp, record.offset + 1)
-        return True
-
-    async def _flush_run(
-        self,
-        consumer: AIOKafkaConsumer,
-        tp: TopicPartition,
-        run: list[tuple[ConsumerRecord, Envelope]],
-        batch: _Batch,
-    ) -> bool:
-        """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
-        while run:
-            done, failed_at = await self._try_run(run)
-            if done:
-                self._mark(tp, run[done - 1][0].offset + 1)
-                run = run[done:]
-                if run and batch.abandon.is_set():
-                    return False
-                continue
-            BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
-            if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
-                for record, _ in run:
-                    if batch.abandon.is_set() or not await self._alone(consumer, tp, record, batch):
-                        return False
-                return True
-            if failed_at > 0 and not await self._flush_run(consumer, tp, run[:failed_at], batch):
-                return False
-            if batch.abandon.is_set() or not await self._alone(consumer, tp, run[failed_at][0], batch):
-                return False
-            run = run[failed_at + 1 :]
-        return True
-
-    async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> tuple[int, int]:
-        """Handle a prefix of `run` in one transaction: (how many were handled and committed, 0 if none;
-        the index of the record that failed, -1 if the commit failed)."""
-        assert self._batch_scope is not None
-        topic = run[0][0].topic
-        failed_at = -1
-        done = len(run)
-        started = time.perf_counter()
-        try:
-            async with self._batch_scope([envelope for _, envelope in run]):
-                for index, (_, envelope) in enumerate(run):
-                    failed_at = index
-                    with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
-                        await self._handler(envelope)
-                    if time.perf_counter() - started > self._batch_max_s:
-                        done = index + 1
-                        break
-                failed_at = -1
-        except Exception as exc:
-            culprit = run[failed_at][1] if failed_at >= 0 else None
-            self._log.warning(
-                "batch failed; handling it again around the failing event",
-                size=len(run),
-                failed_event_id=str(culprit.event_id) if culprit else None,
-                failed_event_type=culprit.type if culprit else None,
-                error=_error_text(exc)[:300],
-            )
-            return 0, failed_at
-        BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
-        BATCH_SIZE.labels(topic, self._group_id).observe(done)
-        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
-        MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
-        return done, -1
 
     async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
         topic = record.topic
@@ -635,34 +477,11 @@ class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._owner._log.info("partitions assigned", assigned=_tps(assigned))
 
 
-async def _interrupted(batch: _Batch, delay: float) -> bool:
-    """Sleep `delay` seconds unless the batch is abandoned first; True if it was."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(batch.abandon.wait(), timeout=delay)
-    return batch.abandon.is_set()
-
-
 def _being_cancelled() -> bool:
     """Tell our own cancellation (stop) from a CancelledError a handler let escape."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _tps(tps: set[TopicPartition] | frozenset[TopicPartition]) -> list[str]:
     return sorted(f"{tp.topic}[{tp.partition}]" for tp in tps)
-
-
-def _log_context(envelope: Envelope) -> dict[str, str]:
-    fields = {
-        "event_id": str(envelope.event_id),
-        "station_id": envelope.station_id,
-        "session_id": envelope.session_id,
-        "message_id": envelope.message_id,
-        "correlation_id": envelope.correlation_id,
-    }
-    return {k: v for k, v in fields.items() if v is not None}

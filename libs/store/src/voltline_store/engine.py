@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option: this connection only reads (SQLite then begins a deferred transaction).
+READ_ONLY = "voltline_read_only"
 _DEFAULT_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
 
 
@@ -91,7 +93,9 @@ def _sqlite_engine(url: URL, *, migrating: bool, echo: bool) -> AsyncEngine:
         # IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. A deferred
         # transaction that reads and then writes fails at once with "database is locked" when
         # another connection wrote in between, and the busy timeout does not help it.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Connections marked READ_ONLY never write: in WAL mode they read without waiting for a writer
+        # (a consumer's batch holding the write lock must not make /readyz time out).
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -99,6 +103,7 @@ def _sqlite_engine(url: URL, *, migrating: bool, echo: bool) -> AsyncEngine:
 async def check_database(engine: AsyncEngine, *, limit_s: float = 5.0) -> None:
     """Round-trip `SELECT 1`; raises if the database cannot answer within `limit_s` (for /readyz)."""
     async with asyncio.timeout(limit_s), engine.connect() as conn:
+        await conn.execution_options(**{READ_ONLY: True})
         await conn.execute(text("SELECT 1"))
 
 

@@ -1,0 +1,266 @@
+"""Batch consumption and lag for `EventConsumer` (see its docstring and ADR 0008), kept apart to keep modules small."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
+from pydantic import ValidationError
+from voltline_events import Envelope
+
+from voltline_bus.metrics import (
+    BATCH_FALLBACKS,
+    BATCH_LATENCY,
+    BATCH_SIZE,
+    CONSUMER_LAG,
+    MESSAGES_CONSUMED,
+    MESSAGES_HANDLED,
+)
+
+# Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
+# when an exception leaves it (voltline_store.TransactionBatch is the one services use).
+BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]
+
+
+@dataclass
+class _Batch:
+    """One getmany() result being worked on; `abandon` stops it after the in-flight messages."""
+
+    abandon: asyncio.Event = field(default_factory=asyncio.Event)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class _Outcome(enum.Enum):
+    COMMIT = "commit"  # handled or dead-lettered: move past it
+    LEAVE = "leave"  # interrupted (stop/rebalance): leave it uncommitted for redelivery
+
+
+class BatchingMixin:
+    """What EventConsumer does with `batch_scope`, and its lag; relies on EventConsumer's state."""
+
+    _consumer: AIOKafkaConsumer | None
+    _group_id: str
+    _log: Any
+    _handler: Callable[[Envelope], Awaitable[None]]
+    _event_types: frozenset[bytes] | None
+    _auto_offset_reset: Literal["earliest", "latest"]
+    _backoff_max: float
+    _batch_scope: BatchScope | None
+    _batch_max_s: float
+    _solo_types: Collection[str]
+    _position: dict[TopicPartition, int]
+    _looking_up: asyncio.Task[None] | None
+
+    def _mark(self, tp: TopicPartition, offset: int) -> None:
+        raise NotImplementedError
+
+    def _wanted(self, headers: Sequence[tuple[str, bytes]] | None) -> bool:
+        raise NotImplementedError
+
+    async def _process(self, record: ConsumerRecord, batch: _Batch) -> _Outcome:
+        raise NotImplementedError
+
+    async def _commit_if_due(self, consumer: AIOKafkaConsumer) -> None:
+        raise NotImplementedError
+
+    async def lag(self) -> dict[str, int]:
+        """Records beyond the last one handled, per assigned `topic[partition]`, as of the last fetch."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        assigned = sorted(consumer.assignment())
+        unknown = [tp for tp in assigned if tp not in self._position]
+        if unknown:  # nothing handled there since the assignment: start from the group's committed offset
+            if self._looking_up is None or self._looking_up.done():
+                # Shielded: a caller that gives up (a /readyz timeout) still leaves the answer for the next.
+                self._looking_up = asyncio.create_task(self._remember_starts(consumer, unknown))
+            with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._looking_up), timeout=5.0)
+        out: dict[str, int] = {}
+        for tp in assigned:
+            high, position = consumer.highwater(tp), self._position.get(tp)
+            if high is not None and position is not None:
+                out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
+        return out
+
+    async def _remember_starts(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
+        try:
+            starts = await self._starts_of(consumer, tps)
+        except (KafkaError, IllegalStateError) as exc:
+            self._log.debug("could not read where the group starts; lag unknown for now", error=repr(exc))
+            return
+        for tp, start in starts.items():
+            if start is not None:
+                self._position.setdefault(tp, start)
+
+    async def _starts_of(
+        self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]
+    ) -> dict[TopicPartition, int | None]:
+        """Where this group starts in `tps`: its committed offset, else where `auto_offset_reset` puts it.
+
+        Not the fetch position: the fetcher reads ahead of what has been handled.
+        """
+        committed = await asyncio.gather(*(consumer.committed(tp) for tp in tps))
+        starts: dict[TopicPartition, int | None] = dict(zip(tps, committed, strict=True))
+        missing = [tp for tp, offset in starts.items() if offset is None]
+        if missing and self._auto_offset_reset == "earliest":
+            starts.update(await consumer.beginning_offsets(missing))
+        elif missing:
+            starts.update({tp: consumer.highwater(tp) for tp in missing})
+        return starts
+
+    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            position = self._position.get(tp)
+            if high is None or position is None:
+                continue
+            CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(max(0, high - position))
+
+    async def _drain_batched(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
+    ) -> None:
+        """One partition's records as runs handled in one transaction each; others alone, in order."""
+        run: list[tuple[ConsumerRecord, Envelope]] = []
+        for record in records:
+            if batch.abandon.is_set():
+                break
+            envelope = self._batchable(record)
+            if isinstance(envelope, Envelope):
+                run.append((record, envelope))
+                continue
+            if run:
+                if not await self._flush_run(consumer, tp, run, batch):
+                    return
+                run = []
+            if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
+                self._mark(tp, record.offset + 1)
+                continue
+            if not await self._alone(consumer, tp, record, batch):
+                return
+        if run:
+            await self._flush_run(consumer, tp, run, batch)
+        await self._commit_if_due(consumer)
+
+    def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
+        """The record's envelope if it goes into a batch; COMMIT if it is skipped; None: handle it alone."""
+        if record.value is None or (self._event_types is not None and not self._wanted(record.headers)):
+            MESSAGES_CONSUMED.labels(record.topic, self._group_id).inc()
+            return _Outcome.COMMIT
+        try:
+            envelope = Envelope.from_bytes(record.value)
+        except (ValidationError, ValueError):
+            return None  # dead-lettered by the one-at-a-time path
+        return None if envelope.type in self._solo_types else envelope
+
+    async def _alone(
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition, record: ConsumerRecord, batch: _Batch
+    ) -> bool:
+        """The one-at-a-time path (retries, dead letter); False when the partition must stop here."""
+        try:
+            outcome = await self._process(record, batch)
+        except Exception:
+            self._log.exception("error processing record; retrying it", topic=tp.topic, offset=record.offset)
+            with contextlib.suppress(KafkaError):
+                consumer.seek(tp, record.offset)
+            await _interrupted(batch, self._backoff_max)
+            return False
+        if outcome is _Outcome.LEAVE:
+            return False
+        self._mark(tp, record.offset + 1)
+        return True
+
+    async def _flush_run(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        run: list[tuple[ConsumerRecord, Envelope]],
+        batch: _Batch,
+    ) -> bool:
+        """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
+        while run:
+            done, failed_at = await self._try_run(run)
+            if done:
+                self._mark(tp, run[done - 1][0].offset + 1)
+                run = run[done:]
+                if run and batch.abandon.is_set():
+                    return False
+                continue
+            BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
+            if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
+                for record, _ in run:
+                    if batch.abandon.is_set() or not await self._alone(consumer, tp, record, batch):
+                        return False
+                return True
+            if failed_at > 0 and not await self._flush_run(consumer, tp, run[:failed_at], batch):
+                return False
+            if batch.abandon.is_set() or not await self._alone(consumer, tp, run[failed_at][0], batch):
+                return False
+            run = run[failed_at + 1 :]
+        return True
+
+    async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> tuple[int, int]:
+        """Handle a prefix of `run` in one transaction: (how many were handled and committed, 0 if none;
+        the index of the record that failed, -1 if the commit failed)."""
+        assert self._batch_scope is not None
+        topic = run[0][0].topic
+        failed_at = -1
+        done = len(run)
+        started = time.perf_counter()
+        try:
+            async with self._batch_scope([envelope for _, envelope in run]):
+                for index, (_, envelope) in enumerate(run):
+                    failed_at = index
+                    with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
+                        await self._handler(envelope)
+                    if time.perf_counter() - started > self._batch_max_s:
+                        done = index + 1
+                        break
+                failed_at = -1
+        except Exception as exc:
+            culprit = run[failed_at][1] if failed_at >= 0 else None
+            self._log.warning(
+                "batch failed; handling it again around the failing event",
+                size=len(run),
+                failed_event_id=str(culprit.event_id) if culprit else None,
+                failed_event_type=culprit.type if culprit else None,
+                error=_error_text(exc)[:300],
+            )
+            return 0, failed_at
+        BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
+        BATCH_SIZE.labels(topic, self._group_id).observe(done)
+        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
+        MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
+        return done, -1
+
+
+async def _interrupted(batch: _Batch, delay: float) -> bool:
+    """Sleep `delay` seconds unless the batch is abandoned first; True if it was."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(batch.abandon.wait(), timeout=delay)
+    return batch.abandon.is_set()
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _log_context(envelope: Envelope) -> dict[str, str]:
+    fields = {
+        "event_id": str(envelope.event_id),
+        "station_id": envelope.station_id,
+        "session_id": envelope.session_id,
+        "message_id": envelope.message_id,
+        "correlation_id": envelope.correlation_id,
+    }
+    return {k: v for k, v in fields.items() if v is not None}
