@@ -19,6 +19,8 @@ from typing import Any, Literal, Self
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
@@ -152,7 +154,12 @@ class EventConsumer:
         async def connect() -> AIOKafkaConsumer:
             options: dict[str, Any] = {
                 "session_timeout_ms": config.session_timeout_ms,
-                "heartbeat_interval_ms": max(100, min(3_000, config.session_timeout_ms // 3)),
+                "heartbeat_interval_ms": config.heartbeat_interval_ms(),
+                # Sticky: after a rebalance every survivor gets back the partitions it had (its caches stay
+                # warm), only the dead member's move; round robin stays listed so that a group can be
+                # upgraded one replica at a time. aiokafka has no cooperative protocol (aio-libs/aiokafka#1126):
+                # survivors still pause for the rebalance itself (docs/scaling.md).
+                "partition_assignment_strategy": (StickyPartitionAssignor, RoundRobinPartitionAssignor),
                 # Long enough for the revoke callback to finish an in-flight message and commit it.
                 "rebalance_timeout_ms": 60_000,
                 **self._fetch,
@@ -162,6 +169,7 @@ class EventConsumer:
                 bootstrap_servers=config.bootstrap,
                 client_id=config.client_id,
                 group_id=self._group_id,
+                group_instance_id=f"{self._group_id}-{config.group_instance_id}" if config.group_instance_id else None,
                 enable_auto_commit=False,
                 auto_offset_reset=self._auto_offset_reset,
                 max_poll_records=self._max_poll_records,

@@ -30,6 +30,7 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         client_id=client_id,
         idempotence=settings.kafka_idempotence,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        group_instance_id=settings.instance_id if settings.kafka_static_membership else None,
         linger_ms=settings.kafka_linger_ms,
     )
 
