@@ -6,7 +6,7 @@ See libs/bus/README.md for the guarantees.
 from voltline_bus import _no_autocreate
 from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.config import BusConfig
-from voltline_bus.consumer import EventConsumer, Handler
+from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
 from voltline_bus.producer import Outgoing, Producer
@@ -33,4 +33,5 @@ __all__ = [
     "check_broker",
     "ensure_topics",
     "reply",
+    "rewind_all_consumers",
 ]

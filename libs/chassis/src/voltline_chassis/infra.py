@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from voltline_bus import BrokerWatch, BusConfig, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_bus import BrokerWatch, BusConfig, Producer, TopicSpec, check_broker, ensure_topics, rewind_all_consumers
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
@@ -79,6 +79,7 @@ class ServiceInfra:
 
     async def _after_broker_reset(self) -> None:
         await ensure_topics(self.bus, self._topics)
+        await rewind_all_consumers()
         await self.relay.republish_recent(timedelta(seconds=self.settings.broker_replay_window_s))
         if self.api_keys is not None:
             await self.api_keys.stop()
