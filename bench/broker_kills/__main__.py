@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 import tempfile
 import time
@@ -29,6 +30,8 @@ def main() -> int:
     parser.add_argument("--max-gap", type=float, default=8.0, help="seconds between kills, at most")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds a station idles between sessions")
     args = parser.parse_args()
+    # SIGTERM (e.g. `timeout`) stops like Ctrl-C, so the broker and the services are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     with tempfile.TemporaryDirectory(prefix="voltline-bench-kills-") as tmp:
         system_iter = start(Path(tmp))
