@@ -153,3 +153,52 @@ def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: Loc
     local_run.interrupt()
     assert processes_with(token) == []
     assert json.dumps(listed).count("password") == 1  # only the has_password flag, never a secret
+
+
+def tansu_pid(kafka_port: int) -> int:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"broker" in cmdline and f"tcp://127.0.0.1:{kafka_port}".encode() in cmdline:
+                return int(entry.name)
+    raise AssertionError("no tansu process found")
+
+
+def test_make_run_brings_a_killed_broker_back_and_keeps_serving(local_run: LocalRun) -> None:
+    """No "voltline failed to start": the broker is restarted (and says so), the services wait for it and
+    republish what they own, so a registered station still boots Accepted afterwards."""
+    local_run.start()
+    headers = {"Authorization": f"Bearer {local_run.token}"}
+    created = httpx.post(
+        f"{local_run.api('auth')}/api/v1/stations",
+        headers=headers,
+        json={"station_id": "CP-KILLED", "password": "sixteen-chars-or-more"},
+    )
+    assert created.status_code == 201, created.text
+    os.kill(tansu_pid(local_run.kafka_port), signal.SIGKILL)
+    assert local_run.proc is not None and local_run.proc.stdout is not None
+    for line in local_run.proc.stdout:
+        local_run.output += line
+        if "broker back on" in line:
+            break
+    assert "the embedded broker (tansu) exited" in local_run.output
+
+    async def boots_accepted() -> None:
+        for _ in range(120):  # the services notice the new broker within a second or two
+            try:
+                if (await boot(local_run, "CP-KILLED", "sixteen-chars-or-more"))["status"] == "Accepted":
+                    return
+            except (OSError, AssertionError, TimeoutError):
+                pass
+            await asyncio.sleep(0.5)
+        raise AssertionError("the station never booted Accepted after the broker restart")
+
+    asyncio.run(boots_accepted())
+    assert local_run.proc.poll() is None, local_run.output
+    local_run.interrupt()
+    assert "failed to start" not in local_run.output and "exited; see" not in local_run.output.replace(
+        "(tansu) exited; see", ""
+    )

@@ -12,6 +12,8 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from structlog.testing import capture_logs
 from voltline_bus import BrokerUnavailable, BusConfig, TopicSpec, ensure_topics
 from voltline_bus.admin import _create
+from voltline_events import Topics
+from voltline_events.topics import DEAD_LETTERS, DECLARED, REPLIES, declared
 
 
 async def topic_configs(config: BusConfig, topic: str) -> dict[str, str]:
@@ -43,7 +45,7 @@ async def test_existing_topic_with_other_partition_count_is_left_alone(kit: Any)
     with capture_logs() as logs:
         await ensure_topics(kit.config, [TopicSpec(kit.topic("t"), partitions=4)])
     assert await kit.producer.partitions_for(kit.topic("t")) == {0, 1}
-    assert any(e["event"].startswith("existing topic has a different partition count") for e in logs)
+    assert any(e["event"].startswith("existing topic differs from its declaration") for e in logs)
 
 
 async def test_unreachable_broker_gives_a_clear_error_after_the_deadline() -> None:
@@ -78,3 +80,61 @@ async def test_topic_configs_refused_by_the_broker_fall_back_to_plain_topics() -
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == [
         "broker refused topic configs, creating the topic without them"
     ]
+
+
+def test_every_topic_name_resolves_to_its_declaration_whatever_the_prefix() -> None:
+    topics = Topics("e2e-1234.")
+    assert declared(topics.sessions) == DECLARED["voltline.session.events.v1"]
+    assert declared(Topics.dead_letter(topics.station_events)) == DEAD_LETTERS
+    assert declared(topics.gateway_replies("gw-1")) == declared(topics.service_replies("session", "a-b")) == REPLIES
+    assert declared("someone.elses.topic") is None
+    for name in ("auth_requests", "billing", "gateway_presence", "station_events", "sessions"):
+        assert declared(getattr(topics, name)).partitions >= 6, name  # type: ignore[union-attr]
+
+
+async def test_declared_topics_are_created_as_declared_whoever_asks_first(kit: Any) -> None:
+    """Billing used to create the session events topic with 1 partition when it started first."""
+    topics = Topics(kit.prefix)
+    await ensure_topics(kit.config, [TopicSpec(topics.sessions), TopicSpec(topics.auth_requests, partitions=1)])
+    await ensure_topics(kit.config, [TopicSpec.of(topics.sessions), TopicSpec(topics.gateway_presence)])
+    assert len(await kit.producer.partitions_for(topics.sessions)) == 6
+    assert len(await kit.producer.partitions_for(topics.auth_requests)) == 6
+    assert (await topic_configs(kit.config, topics.auth_requests))["retention.ms"] == "3600000"
+    assert (await topic_configs(kit.config, topics.gateway_presence))["cleanup.policy"] == "compact"
+
+
+async def test_an_existing_topic_that_differs_from_its_declaration_is_reported_with_the_fix(kit: Any) -> None:
+    topics = Topics(kit.prefix)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.config.bootstrap)
+    await admin.start()
+    try:
+        from aiokafka.admin import NewTopic
+
+        await admin.create_topics([NewTopic(topics.gateway_presence, 2, 1)])  # as an auto-creating broker would
+    finally:
+        await admin.close()
+    with capture_logs() as logs:
+        await ensure_topics(kit.config, [TopicSpec(topics.gateway_presence, compacted=True)])
+    errors = [e for e in logs if e["log_level"] == "error"]
+    assert {(e.get("declared"), e.get("actual")) for e in errors} == {(6, 2), ("compact", "delete")}
+    assert all("--alter" in e["fix"] for e in errors)
+
+
+async def test_clients_never_create_a_topic_by_naming_it(kit: Any) -> None:
+    """The test broker still auto-creates on request; voltline's clients never ask it to."""
+    from aiokafka import AIOKafkaProducer
+
+    name = kit.topic("never-declared")
+    producer = AIOKafkaProducer(bootstrap_servers=kit.config.bootstrap, request_timeout_ms=1000)
+    await producer.start()
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - aiokafka raises a timeout of its own kind
+            await producer.partitions_for(name)
+    finally:
+        await producer.stop()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.config.bootstrap)
+    await admin.start()
+    try:
+        assert name not in await admin.list_topics()
+    finally:
+        await admin.close()

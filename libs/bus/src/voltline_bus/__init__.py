@@ -7,7 +7,7 @@ from voltline_bus import _no_autocreate
 from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
-from voltline_bus.consumer import EventConsumer, Handler
+from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
 from voltline_bus.producer import Outgoing, Producer
@@ -35,4 +35,5 @@ __all__ = [
     "check_broker",
     "ensure_topics",
     "reply",
+    "rewind_all_consumers",
 ]

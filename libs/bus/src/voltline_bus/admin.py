@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidConfigurationError,
     InvalidRequestError,
@@ -18,6 +19,7 @@ from aiokafka.errors import (
     UnsupportedVersionError,
     for_code,
 )
+from voltline_events.topics import declared
 
 from voltline_bus._retry import is_transient, retry_until_reachable
 from voltline_bus.config import BusConfig
@@ -36,6 +38,21 @@ class TopicSpec:
     compacted: bool = False
     retention_ms: int | None = None
 
+    @classmethod
+    def of(cls, name: str) -> TopicSpec:
+        """The spec `voltline_events.topics.DECLARED` gives this name (ValueError for an undeclared one)."""
+        config = declared(name)
+        if config is None:
+            raise ValueError(f"topic {name!r} is not declared in voltline_events.topics.DECLARED")
+        return cls(name, config.partitions, config.compacted, config.retention_ms)
+
+    def as_declared(self) -> TopicSpec:
+        """What the declaration says for this name, whatever was asked; itself for an undeclared topic."""
+        config = declared(self.name)
+        if config is None:
+            return self
+        return TopicSpec(self.name, config.partitions, config.compacted, config.retention_ms)
+
     def configs(self) -> dict[str, str]:
         out: dict[str, str] = {}
         if self.compacted:
@@ -48,11 +65,13 @@ class TopicSpec:
 async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
     """Create the topics that do not exist yet and wait until every partition has a leader.
 
-    Safe to run from many instances at once; already-existing topics are left as they are (a
-    partition-count mismatch is only logged). Retries while the broker is unreachable for up to
-    `config.connect_timeout` seconds, then raises BrokerUnavailable.
+    A topic declared in `voltline_events.topics.DECLARED` is created as declared, whatever the spec says,
+    so every service creates it identically. Safe to run from many instances at once; an existing topic
+    that differs from its declaration is left as it is and reported as an error that says how to fix it.
+    Retries while the broker is unreachable for up to `config.connect_timeout` seconds, then raises
+    BrokerUnavailable.
     """
-    unique = list({spec.name: spec for spec in specs}.values())
+    unique = list({spec.name: spec.as_declared() for spec in specs}.values())
     if not unique:
         return
     deadline = time.monotonic() + config.connect_timeout
@@ -157,13 +176,53 @@ async def _await_leaders(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
     for spec in specs:
         actual = len(described[spec.name]["partitions"])
         if actual != spec.partitions:
-            log.warning(
-                "existing topic has a different partition count; leaving it as is",
+            log.error(
+                "existing topic differs from its declaration: it has a different partition count",
                 topic=spec.name,
-                expected=spec.partitions,
+                declared=spec.partitions,
                 actual=actual,
+                consequence="fewer partitions cap the replicas that share its consumers' work"
+                if actual < spec.partitions
+                else "more partitions than declared: harmless, but not what other environments have",
+                fix=f"kafka-topics.sh --alter --topic {spec.name} --partitions {spec.partitions} (see docs/scaling.md)"
+                if actual < spec.partitions
+                else "declare the count in voltline_events.topics.DECLARED",
             )
+    await _check_configs(admin, specs)
     return True
+
+
+async def _check_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    """Report an existing topic whose cleanup policy or retention differs from its declaration."""
+    try:
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, spec.name) for spec in specs]
+        )
+    except (KafkaError, OSError, ValueError, KeyError) as exc:  # e.g. tansu does not describe configs
+        log.debug("topic configs not checked", error=repr(exc))
+        return
+    actual: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for _code, _message, _type, name, entries in getattr(response, "resources", []):
+            actual[name] = {entry[0]: entry[1] for entry in entries}
+    for spec in specs:
+        have = actual.get(spec.name)
+        if have is None:
+            continue
+        want = {"cleanup.policy": "compact" if spec.compacted else "delete"}
+        if spec.retention_ms is not None:
+            want["retention.ms"] = str(spec.retention_ms)
+        for key, value in want.items():
+            if key in have and have[key] != value:
+                log.error(
+                    "existing topic differs from its declaration",
+                    topic=spec.name,
+                    config=key,
+                    declared=value,
+                    actual=have[key],
+                    fix=f"kafka-configs.sh --alter --entity-type topics --entity-name {spec.name} "
+                    f"--add-config {key}={value}",
+                )
 
 
 async def check_broker(config: BusConfig) -> None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
@@ -46,6 +49,15 @@ Handler = Callable[[Envelope], Awaitable[None]]
 _MAX_ERROR_TEXT = 2000
 _FULL_FETCH_BYTES = 512 * 1024
 _YIELD_AFTER_S = 0.001
+_RUNNING: weakref.WeakSet[EventConsumer] = weakref.WeakSet()
+_REWIND_WINDOW_S = 30.0
+
+
+async def rewind_all_consumers() -> None:
+    """After the broker restarted empty (voltline_bus.watch): every consumer of this process reads its
+    partitions again from the beginning of the recreated topics (handlers are idempotent)."""
+    for consumer in list(_RUNNING):
+        await consumer.rewind()
 
 
 class EventConsumer(BatchingMixin):
@@ -139,6 +151,8 @@ class EventConsumer(BatchingMixin):
         self._not_committing.set()
         self._stopping = False
         self._idle = False
+        self._rewind_until = 0.0
+        self._rewind_pending = False
         # A lazy proxy: constructors run before the service configures logging.
         self._log = structlog.get_logger(__name__, group_id=group_id)
 
@@ -158,7 +172,12 @@ class EventConsumer(BatchingMixin):
         async def connect() -> AIOKafkaConsumer:
             options: dict[str, Any] = {
                 "session_timeout_ms": config.session_timeout_ms,
-                "heartbeat_interval_ms": max(100, min(3_000, config.session_timeout_ms // 3)),
+                "heartbeat_interval_ms": config.heartbeat_interval_ms(),
+                # Sticky: after a rebalance every survivor gets back the partitions it had (its caches stay
+                # warm), only the dead member's move; round robin stays listed so that a group can be
+                # upgraded one replica at a time. aiokafka has no cooperative protocol (aio-libs/aiokafka#1126):
+                # survivors still pause for the rebalance itself (docs/scaling.md).
+                "partition_assignment_strategy": (StickyPartitionAssignor, RoundRobinPartitionAssignor),
                 # Long enough for the revoke callback to finish an in-flight message and commit it.
                 "rebalance_timeout_ms": 60_000,
                 **self._fetch,
@@ -168,6 +187,7 @@ class EventConsumer(BatchingMixin):
                 bootstrap_servers=config.bootstrap,
                 client_id=config.client_id,
                 group_id=self._group_id,
+                group_instance_id=f"{self._group_id}-{config.group_instance_id}" if config.group_instance_id else None,
                 enable_auto_commit=False,
                 auto_offset_reset=self._auto_offset_reset,
                 max_poll_records=self._max_poll_records,
@@ -186,6 +206,7 @@ class EventConsumer(BatchingMixin):
             connect, what=f"consumer {self._group_id}", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
         )
         self._log.info("consumer started", topics=self._topics, assignment=_tps(self._consumer.assignment()))
+        _RUNNING.add(self)
         self._task = asyncio.create_task(self._loop(self._consumer), name=f"consumer:{self._group_id}")
 
     async def run(self) -> None:
@@ -222,9 +243,23 @@ class EventConsumer(BatchingMixin):
         self._consumer = self._task = None
         if self._looking_up is not None:
             self._looking_up.cancel()
+        _RUNNING.discard(self)
         await self._commit_handled(consumer)
         await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
         self._log.info("consumer stopped")
+
+    async def rewind(self) -> None:
+        """Forget what was handled on the old broker and read every assigned partition from its beginning.
+
+        Offsets handled on a broker that has since restarted empty must never be committed to the new one:
+        they would make this group skip that many records of the recreated topics (the replayed ones).
+        """
+        self._handled.clear()
+        # The group may be rejoined after this (the new broker never heard of it), and offsets committed in
+        # between may be stale: partitions assigned soon after are read from the beginning too.
+        self._rewind_until = time.monotonic() + _REWIND_WINDOW_S
+        self._rewind_pending = True  # done by the loop, between two polls (never inside a rebalance callback)
+        self._log.warning("broker restarted empty: reading the partitions again from the start")
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -242,6 +277,11 @@ class EventConsumer(BatchingMixin):
         self._last_commit = time.monotonic()
         while not self._stopping:
             try:
+                if self._rewind_pending:
+                    self._rewind_pending = False
+                    self._handled.clear()
+                    if assigned := consumer.assignment():
+                        await consumer.seek_to_beginning(*assigned)
                 self._idle = True
                 try:
                     records = await consumer.getmany(timeout_ms=self._poll_ms())
@@ -422,6 +462,11 @@ class EventConsumer(BatchingMixin):
         """
         if not self._not_committing.is_set() or not self._handled:
             return
+        if getattr(getattr(consumer, "_coordinator", None), "generation", 0) < 0:
+            # Not a member of the group right now (it was lost, e.g. the broker restarted empty): aiokafka
+            # would commit as a standalone consumer, which an empty group accepts, so offsets handled on a
+            # broker that forgot them could land on the new one and skip its records. Wait for the rejoin.
+            return
         self._not_committing.clear()
         offsets = dict(self._handled)
         try:
@@ -475,6 +520,8 @@ class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._owner._log.info("partitions assigned", assigned=_tps(assigned))
+        if assigned and time.monotonic() < self._owner._rewind_until:
+            self._owner._rewind_pending = True
 
 
 def _being_cancelled() -> bool:

@@ -61,6 +61,7 @@ class RequestReplyClient:
         self._reap_prefix = reap_prefix
         self._reap_stale_after_s = reap_stale_after_s
         self._housekeeping: asyncio.Task[None] | None = None
+        self._wanted = False  # started and not stopped: restart() also resumes an interrupted restart
 
     @property
     def reply_topic(self) -> str:
@@ -70,6 +71,7 @@ class RequestReplyClient:
         """Create the reply topic and position at its end before any request can go out."""
         if self._consumer is not None:
             return
+        self._wanted = True
         config = self._config
         await ensure_topics(config, [self._spec])
 
@@ -120,6 +122,7 @@ class RequestReplyClient:
 
     async def stop(self) -> None:
         """Stop reading replies; requests still waiting get RequestTimeout (callers fall back)."""
+        self._wanted = False
         consumer, task = self._consumer, self._task
         self._consumer = self._task = None
         if self._housekeeping is not None:
@@ -141,14 +144,15 @@ class RequestReplyClient:
     async def restart(self) -> None:
         """Recreate the reply topic and read it afresh (after the broker restarted empty); requests in flight
         keep waiting for their replies until their own timeout."""
-        if self._consumer is None:
+        if not self._wanted:
             return
         consumer, task = self._consumer, self._task
         self._consumer = self._task = None
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        await consumer.stop()
+        if consumer is not None:
+            await consumer.stop()
         await self.start()
 
     async def __aenter__(self) -> Self:

@@ -27,9 +27,12 @@ ResetHandler = Callable[[], Awaitable[None]]
 class BrokerWatch:
     """Polls the cluster id; after a change runs the reset handlers, in the order they were added."""
 
-    def __init__(self, config: BusConfig, *, interval: float = 1.0) -> None:
+    def __init__(self, config: BusConfig, *, interval: float = 1.0, reset_timeout: float = 30.0) -> None:
         self._config = config
         self._interval = interval
+        # A reset must not wait forever: the broker may restart again meanwhile, and the topic a handler
+        # waits for would then only be recreated by the next reset, which this one would be blocking.
+        self._reset_timeout = reset_timeout
         self._handlers: list[tuple[str, ResetHandler]] = []
         self._task: asyncio.Task[None] | None = None
         self.cluster_id: str | None = None
@@ -75,7 +78,8 @@ class BrokerWatch:
         )
         for name, handler in self._handlers:
             try:
-                await handler()
+                async with asyncio.timeout(self._reset_timeout):
+                    await handler()
             except Exception:
                 # Every handler is idempotent: forget the new id so that the next poll runs them all again.
                 log.exception("broker reset handler failed; retrying the reset", handler=name)

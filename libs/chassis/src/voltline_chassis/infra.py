@@ -16,7 +16,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from voltline_bus import BrokerWatch, BusConfig, EventConsumer, Producer, TopicSpec, check_broker, ensure_topics
+from voltline_bus import (
+    BrokerWatch,
+    BusConfig,
+    EventConsumer,
+    Producer,
+    TopicSpec,
+    check_broker,
+    ensure_topics,
+    rewind_all_consumers,
+)
 from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
@@ -31,6 +40,7 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         client_id=client_id,
         idempotence=settings.kafka_idempotence,
         session_timeout_ms=settings.kafka_session_timeout_ms,
+        group_instance_id=settings.instance_id if settings.kafka_static_membership else None,
         linger_ms=settings.kafka_linger_ms,
     )
 
@@ -88,6 +98,7 @@ class ServiceInfra:
 
     async def _after_broker_reset(self) -> None:
         await ensure_topics(self.bus, self._topics)
+        await rewind_all_consumers()
         await self.relay.republish_recent(timedelta(seconds=self.settings.broker_replay_window_s))
         if self.api_keys is not None:
             await self.api_keys.stop()

@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = True
     # Consumer-group session timeout; `make run` lowers it because tansu delays a group's first join by half.
     kafka_session_timeout_ms: int = Field(default=10_000, ge=500)
+    # Consumer-group static membership under this instance id (set a stable VOLTLINE_INSTANCE_ID with it).
+    kafka_static_membership: bool = False
     # How long the producer holds a batch open for more messages: every publish (a reply someone waits
     # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)

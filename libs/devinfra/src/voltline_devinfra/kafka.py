@@ -71,7 +71,8 @@ _TEST_PROPERTIES: Mapping[str, str] = {
     "transaction.state.log.min.isr": "1",
     "transaction.state.log.num.partitions": "1",
     "group.initial.rebalance.delay.ms": "0",
-    "auto.create.topics.enable": "true",
+    "group.min.session.timeout.ms": "1000",  # consumer replicas may fail over in ~2 s (docs/scaling.md)
+    "auto.create.topics.enable": "false",  # topics come from their declarations (voltline_events.topics)
     "num.partitions": "1",
     "default.replication.factor": "1",
     "min.insync.replicas": "1",

@@ -61,6 +61,8 @@ class Stack:
     cwd: Path = field(default_factory=Path.cwd)
     names: tuple[str, ...] = SERVICES
     extra_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    # A second replica of a service gets a name of its own: {"gateway-2": "gateway"} runs voltline_gateway.
+    modules: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
 
     def start(self, timeout: float = 60.0) -> None:
@@ -78,7 +80,7 @@ class Stack:
 
     def _spawn(self, service: ServiceProcess) -> None:
         service.proc = spawn(
-            [sys.executable, "-m", f"voltline_{service.name}"],
+            [sys.executable, "-m", f"voltline_{self.modules.get(service.name, service.name)}"],
             log_path=service.log_path,
             cwd=self.cwd,
             env=service.env,

@@ -1,14 +1,59 @@
-"""Every topic name and partition key in one place.
+"""Every topic name, how it is created, and partition keys, in one place.
 
 Charger traffic is keyed by station id so that one station's messages stay in order on one partition.
 A prefix (setting `VOLTLINE_TOPIC_PREFIX`) lets several systems, or several tests, share one cluster.
+
+`DECLARED` says, next to each name, how many partitions a topic has, whether it is compacted and how long
+it keeps records. Whichever service starts first creates a topic from it (`voltline_bus.ensure_topics`
+looks every name up here, whatever the caller asked), so the order services start in never matters, and
+brokers must not create topics on their own (auto-creation is off everywhere). Partitions bound how many
+replicas of a consuming service share the work: docs/scaling.md.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DLQ_SUFFIX = ".dlq"
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """How a topic is created: partitions (the most replicas of one consumer group that get work),
+    compaction (keep the latest record per key, for tables) and retention (None: the broker's default)."""
+
+    partitions: int
+    compacted: bool = False
+    retention_ms: int | None = None
+
+
+# One line per topic (name without the prefix). A new topic: add its line here and a property below.
+DECLARED: dict[str, TopicConfig] = {
+    "voltline.station.events.v1": TopicConfig(partitions=6),
+    "voltline.station.commands.v1": TopicConfig(partitions=6, retention_ms=HOUR_MS),
+    "voltline.auth.requests.v1": TopicConfig(partitions=6, retention_ms=HOUR_MS),
+    "voltline.auth.station-registry.v1": TopicConfig(partitions=3, compacted=True),
+    "voltline.auth.api-keys.v1": TopicConfig(partitions=1, compacted=True),
+    "voltline.gateway.presence.v1": TopicConfig(partitions=6, compacted=True),
+    "voltline.session.events.v1": TopicConfig(partitions=6),
+    "voltline.billing.events.v1": TopicConfig(partitions=6),
+}
+_REPLIES = re.compile(r"voltline\.[a-z0-9-]+\.replies\.[^.]+$")
+# Topics named per instance or derived from another: replies (worthless after their timeout) and dead letters.
+REPLIES = TopicConfig(partitions=1, retention_ms=HOUR_MS)
+DEAD_LETTERS = TopicConfig(partitions=1)
+
+
+def declared(name: str) -> TopicConfig | None:
+    """The declaration of a full topic name (any prefix), or None for a topic voltline does not own."""
+    if name.endswith(DLQ_SUFFIX):
+        return DEAD_LETTERS if declared(name[: -len(DLQ_SUFFIX)]) is not None else None
+    for base, config in DECLARED.items():
+        if name.endswith(base):
+            return config
+    return REPLIES if _REPLIES.search(name) else None
 
 
 @dataclass(frozen=True)

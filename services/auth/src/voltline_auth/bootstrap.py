@@ -39,23 +39,23 @@ VERSION = "0.2.0"
 # Longer than any redelivery can lag (Kafka's default retention is 7 days).
 INBOX_KEPT = timedelta(days=8)
 OUTBOX_KEPT = timedelta(days=7)
-COMMANDS_KEPT_MS = 3_600_000
 # Station events are many and nobody waits on auth's view of them: fetch them in fuller batches.
 EVENTS_FETCH_WAIT_MS = 100
 
 
 def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
     return [
-        TopicSpec(topics.station_registry, compacted=True),
-        TopicSpec(topics.api_keys, compacted=True),
-        TopicSpec(topics.auth_requests),
-        TopicSpec(Topics.dead_letter(topics.auth_requests)),
-        TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
-        TopicSpec(topics.sessions, partitions=settings.sessions_partitions),
-        # Commands are worthless after their timeout, and a password change carries the password: keep an hour.
-        TopicSpec(
-            topics.station_commands, partitions=settings.station_commands_partitions, retention_ms=COMMANDS_KEPT_MS
-        ),
+        # As declared in voltline_events.topics (commands are kept an hour: a password change carries the password).
+        TopicSpec.of(name)
+        for name in (
+            topics.station_registry,
+            topics.api_keys,
+            topics.auth_requests,
+            Topics.dead_letter(topics.auth_requests),
+            topics.station_events,
+            topics.sessions,
+            topics.station_commands,
+        )
     ]
 
 

@@ -32,6 +32,3 @@ class AuthSettings(ServiceSettings):
     sync_lease_s: float = Field(default=300.0, gt=0, description="How long one sync may hold a station.")
     boot_sync_delay_s: float = Field(default=2.0, ge=0, description="Wait after an accepted boot before syncing.")
     # Topics other services own but auth may create first: keep the partition counts of their owners.
-    station_events_partitions: int = Field(default=6, ge=1)
-    sessions_partitions: int = Field(default=6, ge=1)
-    station_commands_partitions: int = Field(default=6, ge=1)

@@ -103,7 +103,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
         readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
-            [TopicSpec(topics.sessions), TopicSpec(Topics.dead_letter(topics.sessions)), TopicSpec(topics.billing)],
+            [TopicSpec.of(t) for t in (topics.sessions, Topics.dead_letter(topics.sessions), topics.billing)],
             after_start=after_start,
             before_stop=before_stop,
         ),

@@ -198,13 +198,16 @@ def build(settings: GatewaySettings) -> FastAPI:
         announcer=events,
     )
 
-    specs = [
-        TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
-        TopicSpec(topics.auth_requests),
-        TopicSpec(topics.station_registry, compacted=True),
-        TopicSpec(topics.gateway_presence, compacted=True),
-        TopicSpec(topics.station_commands, partitions=settings.station_commands_partitions),
-        TopicSpec(reply_topic, retention_ms=3_600_000),
+    specs = [  # as declared in voltline_events.topics
+        TopicSpec.of(name)
+        for name in (
+            topics.station_events,
+            topics.auth_requests,
+            topics.station_registry,
+            topics.gateway_presence,
+            topics.station_commands,
+            reply_topic,
+        )
     ]
 
     async def replay_spool() -> None:

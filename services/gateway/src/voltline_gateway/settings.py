@@ -48,9 +48,9 @@ class GatewaySettings(ServiceSettings):
     data_transfer_vendors: list[str] = Field(default_factory=list)
     # Kafka
     publish_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for Kafka before InternalError.")
-    station_events_partitions: int = Field(default=6, ge=1, description="Partitions of the station events topic.")
-    station_commands_partitions: int = Field(default=6, ge=1)
-    presence_interval_s: float = Field(default=10.0, gt=0, description="Liveness beat of this gateway instance.")
+    presence_interval_s: float = Field(
+        default=1.0, gt=0, description="Liveness beat; an instance silent for 3 beats is dead (its stations offline)."
+    )
     spool_dir: Path | None = Field(
         default=None,
         description="Keep acknowledged station events here, to send again to a broker that lost them (make run).",

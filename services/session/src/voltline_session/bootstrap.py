@@ -89,7 +89,6 @@ def build(settings: SessionSettings) -> FastAPI:
         await consumer.stop()
         await rpc.stop()
 
-    partitions = settings.station_events_partitions
     return create_app(
         settings=settings,
         title="voltline session",
@@ -99,12 +98,12 @@ def build(settings: SessionSettings) -> FastAPI:
         readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
-            [
-                TopicSpec(topics.station_events, partitions=partitions),
-                TopicSpec(topics.sessions, partitions=partitions),
-                TopicSpec(topics.station_commands, partitions=partitions),
-                TopicSpec(topics.auth_requests),
-                TopicSpec(Topics.dead_letter(topics.station_events)),
+            [  # as declared in voltline_events.topics
+                TopicSpec.of(topics.station_events),
+                TopicSpec.of(topics.sessions),
+                TopicSpec.of(topics.station_commands),
+                TopicSpec.of(topics.auth_requests),
+                TopicSpec.of(Topics.dead_letter(topics.station_events)),
             ],
             after_start=after_start,
             before_stop=before_stop,

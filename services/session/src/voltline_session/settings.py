@@ -48,5 +48,4 @@ class SessionSettings(ServiceSettings):
     remote_start_link_window_s: float = Field(
         default=180.0, gt=0, description="1.6: a session starting this long after a remote start is linked to it."
     )
-    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
     inbox_retention_days: float = Field(default=14.0, gt=0, description="Deduplication markers are kept this long.")

@@ -31,6 +31,9 @@ from voltline_gateway.adapters.spool import Message, Spool
 
 log = structlog.get_logger()
 MAX_BATCH_BYTES = 512 * 1024
+# After a replay, what consumers committed on the new broker is trusted only after this long: a commit of
+# offsets read from the old broker may still land there before consumers notice the restart.
+FLOORS_DISTRUSTED_S = 10.0
 
 
 @dataclass
@@ -147,6 +150,7 @@ class BatchWriter:
         await asyncio.gather(*pending)
         self._spool.drop(old)
         self._spool.floors = None
+        self._spool.trust_floors_from = time.time() + FLOORS_DISTRUSTED_S
         return sent + len(pending)
 
     def enqueue(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:

@@ -69,6 +69,8 @@ class Spool:
         self._opened_at = 0.0
         self._segments: dict[Path, _Segment] = {}
         self.floors: Floors | None = None
+        # Consumers' commits right after a broker restart may still be the old broker's offsets: not trusted.
+        self.trust_floors_from = 0.0
         self.appended = 0
 
     def open(self) -> None:
@@ -121,7 +123,7 @@ class Spool:
 
     def records(self, segments: Iterable[Path]) -> Iterator[Record]:
         """The records of these segments not known to be read by every consumer group, oldest first."""
-        floors = self.floors if self.floors is not None and self.floors.cluster_id == self.epoch() else None
+        floors = self._trusted_floors()
         for path in segments:
             for record in _read(path):
                 if floors is None or not floors.consumed(record):
@@ -137,7 +139,7 @@ class Spool:
     def trim(self) -> int:
         """Delete segments older than `keep_s` or read by every consumer group; returns how many."""
         cutoff = time.time() - self._keep_s
-        floors = self.floors if self.floors is not None and self.floors.cluster_id == self.epoch() else None
+        floors = self._trusted_floors()
         done = [
             s.path
             for s in self._segments.values()
@@ -145,6 +147,12 @@ class Spool:
         ]
         self.drop(done)
         return len(done)
+
+    def _trusted_floors(self) -> Floors | None:
+        floors = self.floors
+        if floors is None or floors.cluster_id != self.epoch() or floors.polled_at < self.trust_floors_from:
+            return None
+        return floors
 
     def epoch(self) -> str | None:
         """The broker cluster id the spooled records were delivered to."""

@@ -37,9 +37,11 @@ class TopicTail:
         self._from_beginning = from_beginning
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._following = False  # started and not stopped for good (restart() keeps it)
         self.caught_up = asyncio.Event()
 
     async def start(self) -> None:
+        self._following = True
         deadline = asyncio.get_running_loop().time() + self._config.connect_timeout
         while True:
             consumer = AIOKafkaConsumer(
@@ -77,6 +79,10 @@ class TopicTail:
         log.info("following topic", topic=self._topic, from_beginning=self._from_beginning)
 
     async def stop(self) -> None:
+        self._following = False
+        await self._halt()
+
+    async def _halt(self) -> None:
         consumer, task = self._consumer, self._task
         self._consumer = self._task = None
         if task is not None:
@@ -86,10 +92,12 @@ class TopicTail:
             await consumer.stop()
 
     async def restart(self) -> None:
-        """Follow the topic afresh (it was recreated on a broker that restarted empty); a table is reread."""
-        if self._task is None:
+        """Follow the topic afresh (it was recreated on a broker that restarted empty); a table is reread.
+
+        Safe to call again after an interrupted restart (the tail is then stopped but still wanted)."""
+        if not self._following:
             return
-        await self.stop()
+        await self._halt()
         await self.start()
 
     async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
