@@ -42,14 +42,23 @@ async def station_for(
     return station, True
 
 
-async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> None:
-    """A message arrived: the station is alive (and no longer unresponsive, if it was)."""
+LAST_SEEN_GRANULARITY = timedelta(seconds=1)
+"""`last_seen_at` is written when it moves by at least this much: silence is judged in minutes, and a busy
+station's every message would otherwise rewrite its row."""
+
+
+async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
+    """A message arrived: the station is alive (and no longer unresponsive, if it was). True when the
+    station's row changed and must be saved."""
+    dirty = at - station.last_seen_at >= LAST_SEEN_GRANULARITY
     station.last_seen_at = max(station.last_seen_at, at)
-    if station.unresponsive:
-        station.unresponsive, station.unresponsive_since = False, None
-        alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
-        HEALTH_CHANGES.labels("online").inc()
-        await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+    if not station.unresponsive:
+        return dirty
+    station.unresponsive, station.unresponsive_since = False, None
+    alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
+    HEALTH_CHANGES.labels("online").inc()
+    await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+    return True
 
 
 async def _publish_connectors(
@@ -107,8 +116,8 @@ async def record_heard(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
-        await heard(ctx, uow, station, at)
-        await uow.status.save_station(station, ctx.clock(), new=new)
+        if await heard(ctx, uow, station, at) or new:
+            await uow.status.save_station(station, ctx.clock(), new=new)
         await uow.commit()
 
 
@@ -157,7 +166,7 @@ async def record_status(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new_station = await station_for(ctx, uow, station_id, at, report.ocpp_version)
-        await heard(ctx, uow, station, at)
+        station_changed = await heard(ctx, uow, station, at) or new_station
         evse_id = report.evse_id if report.evse_id is not None else report.connector_id
         connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
         status = normalise(report.status)
@@ -180,7 +189,14 @@ async def record_status(
         if not changed:
             assert before is not None
             row.since = before.since
-        await uow.status.save_connector(row, new=before is None)
+            if (before.ocpp_status, before.vendor_error_code, before.info) == (
+                report.status,
+                report.vendor_error_code,
+                report.info,
+            ) and at - before.reported_at < LAST_SEEN_GRANULARITY:
+                row = before  # the same report again within a second: nothing to write
+        if row is not before:
+            await uow.status.save_connector(row, new=before is None)
         if changed:
             await uow.status.open_status_interval(row, at)
             STATUS_CHANGES.labels(status).inc()
@@ -201,7 +217,8 @@ async def record_status(
         if status == "Faulted":
             detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
             await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
-        else:
+        elif before is None or before.status == "Faulted":  # else no faulted alert can be open
             await alerting.clear(ctx, uow, "connector_faulted", target, at)
-        await uow.status.save_station(station, ctx.clock(), new=new_station)
+        if station_changed:
+            await uow.status.save_station(station, ctx.clock(), new=new_station)
         await uow.commit()
