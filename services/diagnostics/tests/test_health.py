@@ -279,3 +279,30 @@ def _disconnected() -> Any:
     from voltline_events.payloads import StationDisconnected
 
     return StationDisconnected(gateway_instance="gw-test", reason="closed")
+
+
+async def test_16_connector_0_is_the_whole_station(service: RunningDiagnostics) -> None:
+    cp = service.station("CP16-ZERO")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1)
+    await cp.send(faulted("ocpp1.6", 0, "PowerMeterFailure"))
+
+    async def whole() -> dict[str, Any] | None:
+        view = await service.status("CP16-ZERO")
+        return view if view and view["station_status"] and view["station_status"]["status"] == "Faulted" else None
+
+    view = await eventually(whole, what="the station-wide status")
+    assert view["station_status"]["error_code"] == "PowerMeterFailure"
+    assert [(c["connector_id"], c["status"]) for c in view["connectors"]] == [(1, "Available")]
+    alert = await service.wait_alert("CP16-ZERO", "connector_faulted")
+    assert (alert["evse_id"], alert["connector_id"]) == (0, 0)
+
+
+async def test_2x_transaction_at_an_available_connector_makes_it_occupied(service: RunningDiagnostics) -> None:
+    cp = service.station("CP201-TX", "ocpp2.0.1")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1, evse_id=1)
+    await connector(service, "CP201-TX", "Available")
+    await cp.tx("started", "tx-1", 1, evse_id=1, connector_id=1, charging_state="Charging", seq_no=0)
+    port = await connector(service, "CP201-TX", "Occupied")
+    assert port["ocpp_status"] == "Occupied"

@@ -17,6 +17,7 @@ from voltline_events.payloads import (
     SecurityEvent,
     SessionEnded,
     StationConnected,
+    StationTransaction,
 )
 
 from voltline_diagnostics.service_layer import notifications as n
@@ -27,7 +28,6 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 SIGNS_OF_LIFE = (
     "station.heartbeat",
-    "station.transaction",
     "station.meter_values",
     "station.authorize",
     "station.data_transfer",
@@ -77,6 +77,7 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
             "station.notify_report": typed(DeviceReport, n.record_report),
             "station.firmware_status": typed(FirmwareStatus, n.record_transfer_status),
             "station.log_status": typed(LogStatus, n.record_transfer_status),
+            "station.transaction": typed(StationTransaction, s.record_transaction),
             "session.ended": typed(SessionEnded, n.record_session_end),
             **{t: alive for t in SIGNS_OF_LIFE},
         }
