@@ -16,11 +16,14 @@ from voltline_events.payloads import (
     LogStatus,
     SecurityEvent,
     SessionEnded,
+    SessionStarted,
+    SessionUpdated,
     StationConnected,
     StationTransaction,
 )
 
 from voltline_diagnostics.service_layer import notifications as n
+from voltline_diagnostics.service_layer import sessions
 from voltline_diagnostics.service_layer import status as s
 from voltline_diagnostics.service_layer.context import HealthContext
 
@@ -78,7 +81,9 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
             "station.firmware_status": typed(FirmwareStatus, n.record_transfer_status),
             "station.log_status": typed(LogStatus, n.record_transfer_status),
             "station.transaction": typed(StationTransaction, s.record_transaction),
-            "session.ended": typed(SessionEnded, n.record_session_end),
+            "session.started": typed(SessionStarted, sessions.record_session_start),
+            "session.updated": typed(SessionUpdated, sessions.record_session_update),
+            "session.ended": typed(SessionEnded, sessions.record_session_end),
             **{t: alive for t in SIGNS_OF_LIFE},
         }
     )

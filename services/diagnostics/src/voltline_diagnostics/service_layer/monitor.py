@@ -16,6 +16,7 @@ from voltline_events.payloads import StationHealthChanged
 from voltline_diagnostics.domain.alerts import Target
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.sessions import check_stuck
 from voltline_diagnostics.service_layer.status import HEALTH_CHANGES
 
 log = structlog.get_logger()
@@ -53,6 +54,7 @@ async def check_once(ctx: HealthContext) -> None:
             station = await uow.status.station(alert.target.station_id)
             if station and station.last_boot_at and now - station.last_boot_at > timedelta(seconds=loop.window_s):
                 await alerting.resolve(ctx, uow, alert, now)
+        await check_stuck(ctx, uow, now)
         for health, n in (await uow.status.health_counts()).items():
             STATIONS.labels(health).set(n)
         OPEN_ALERTS.clear()
