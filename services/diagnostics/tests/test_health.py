@@ -267,6 +267,10 @@ async def test_uptime_of_a_known_history_equals_the_hand_computed_figure(service
     assert again == result  # recomputed from history: the same answer every time
     uk = (await service.api.get("/api/v1/uptime", params={**params, "method": "uk"}, headers=ADMIN)).json()
     assert (uk["uptime_percent"], uk["target_percent"]) == (75.0, 99.0)
+    network = await service.api.get(
+        "/api/v1/uptime", params={"from": params["from"], "to": params["to"]}, headers=ADMIN
+    )
+    assert {"station_id": "CP-UP", "uptime_percent": 75.0, "meets_target": False} in network.json()["stations"]
 
 
 def _connected() -> Any:
