@@ -310,3 +310,29 @@ async def test_2x_transaction_at_an_available_connector_makes_it_occupied(servic
     await cp.tx("started", "tx-1", 1, evse_id=1, connector_id=1, charging_state="Charging", seq_no=0)
     port = await connector(service, "CP201-TX", "Occupied")
     assert port["ocpp_status"] == "Occupied"
+
+
+async def test_the_fleet_list_filters_by_status_health_and_model(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-FLEET")
+    await cp.connect()
+    await cp.send(
+        BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="Fleet-9", firmware_version="2.1", raw={})
+    )
+    await cp.send(faulted("ocpp1.6", 2, "HighTemperature"))
+
+    async def listed() -> list[dict[str, Any]] | None:
+        r = await service.api.get("/api/v1/stations", params={"status": "Faulted", "model": "Fleet-9"}, headers=ADMIN)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        return r.json()["items"] or None
+
+    (item,) = await eventually(listed, what="CP-FLEET in the fleet list")
+    assert (item["station_id"], item["health"], item["firmware_version"]) == ("CP-FLEET", "online", "2.1")
+    assert [(c["connector_id"], c["status"], c["error_code"]) for c in item["connectors"]] == [
+        (2, "Faulted", "HighTemperature")
+    ]
+    offline = (await service.api.get("/api/v1/stations", params={"health": "offline"}, headers=ADMIN)).json()
+    assert all(not s["online"] for s in offline["items"]) and "CP-FLEET" not in {
+        s["station_id"] for s in offline["items"]
+    }
+    models = (await service.api.get("/api/v1/inventory/models", headers=ADMIN)).json()["items"]
+    assert {"vendor": "ACME", "model": "Fleet-9", "stations": 1} in models
