@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 
 from voltline_diagnostics.adapters.health_tables import connectors, stations
-from voltline_diagnostics.adapters.status_repo import ConnectorRow, StationRow
 from voltline_diagnostics.domain.status import STATION_WIDE, health, shown_status
 from voltline_diagnostics.service_layer.context import HealthContext
 
@@ -17,7 +16,7 @@ def iso(at: datetime | None) -> str | None:
     return at.isoformat().replace("+00:00", "Z") if at else None
 
 
-def _connector(c: ConnectorRow | Any, online: bool) -> dict[str, Any]:
+def _connector(c: Any, online: bool) -> dict[str, Any]:
     return {
         "evse_id": c.evse_id,
         "connector_id": c.connector_id,
@@ -30,7 +29,7 @@ def _connector(c: ConnectorRow | Any, online: bool) -> dict[str, Any]:
     }
 
 
-def _station(st: StationRow | Any, ports: list[Any]) -> dict[str, Any]:
+def _station(st: Any, ports: list[Any]) -> dict[str, Any]:
     whole = next((c for c in ports if (c.evse_id, c.connector_id) == (STATION_WIDE, STATION_WIDE)), None)
     return {
         "station_id": st.station_id,
@@ -51,12 +50,24 @@ def _station(st: StationRow | Any, ports: list[Any]) -> dict[str, Any]:
     }
 
 
-async def station_status(ctx: HealthContext, station_id: str) -> dict[str, Any] | None:
+async def rows(ctx: HealthContext, statement: Any) -> list[Any]:
+    if ctx.reader is not None:
+        return list(await ctx.reader.all(statement))
     async with ctx.uow() as uow:
-        station = await uow.status.station(station_id)
-        if station is None:
-            return None
-        view = _station(station, await uow.status.connectors_of(station_id))
+        return list((await uow.session.execute(statement)).all())
+
+
+async def station_status(ctx: HealthContext, station_id: str) -> dict[str, Any] | None:
+    found = await rows(ctx, select(stations).where(stations.c.station_id == station_id))
+    if not found:
+        return None
+    ports = await rows(
+        ctx,
+        select(connectors)
+        .where(connectors.c.station_id == station_id)
+        .order_by(connectors.c.evse_id, connectors.c.connector_id),
+    )
+    view = _station(found[0], ports)
     view["heartbeat_interval_s"] = view["heartbeat_interval_s"] or ctx.default_heartbeat_s
     return view
 
@@ -84,18 +95,15 @@ async def fleet(
         query = query.where(stations.c.model == model)
     if firmware_version is not None:
         query = query.where(stations.c.firmware_version == firmware_version)
-    async with ctx.uow() as uow:
-        rows = (await uow.session.execute(query)).all()
-        ports_query = select(connectors).order_by(
-            connectors.c.station_id, connectors.c.evse_id, connectors.c.connector_id
-        )
-        if len(rows) < 500:
-            ports_query = ports_query.where(connectors.c.station_id.in_([r.station_id for r in rows]))
-        by_station: dict[str, list[Any]] = {}
-        for c in (await uow.session.execute(ports_query)).all():
-            by_station.setdefault(c.station_id, []).append(c)
+    found = await rows(ctx, query)
+    ports_query = select(connectors).order_by(connectors.c.station_id, connectors.c.evse_id, connectors.c.connector_id)
+    if len(found) < 500:
+        ports_query = ports_query.where(connectors.c.station_id.in_([r.station_id for r in found]))
+    by_station: dict[str, list[Any]] = {}
+    for c in await rows(ctx, ports_query):
+        by_station.setdefault(c.station_id, []).append(c)
     out = []
-    for r in rows:
+    for r in found:
         view = _station(r, by_station.get(r.station_id, []))
         if status is not None and not any(c["status"] == status for c in view["connectors"]):
             continue
