@@ -267,6 +267,10 @@ async def test_uptime_of_a_known_history_equals_the_hand_computed_figure(service
     assert again == result  # recomputed from history: the same answer every time
     uk = (await service.api.get("/api/v1/uptime", params={**params, "method": "uk"}, headers=ADMIN)).json()
     assert (uk["uptime_percent"], uk["target_percent"]) == (75.0, 99.0)
+    network = await service.api.get(
+        "/api/v1/uptime", params={"from": params["from"], "to": params["to"]}, headers=ADMIN
+    )
+    assert {"station_id": "CP-UP", "uptime_percent": 75.0, "meets_target": False} in network.json()["stations"]
 
 
 def _connected() -> Any:
@@ -279,3 +283,56 @@ def _disconnected() -> Any:
     from voltline_events.payloads import StationDisconnected
 
     return StationDisconnected(gateway_instance="gw-test", reason="closed")
+
+
+async def test_16_connector_0_is_the_whole_station(service: RunningDiagnostics) -> None:
+    cp = service.station("CP16-ZERO")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1)
+    await cp.send(faulted("ocpp1.6", 0, "PowerMeterFailure"))
+
+    async def whole() -> dict[str, Any] | None:
+        view = await service.status("CP16-ZERO")
+        return view if view and view["station_status"] and view["station_status"]["status"] == "Faulted" else None
+
+    view = await eventually(whole, what="the station-wide status")
+    assert view["station_status"]["error_code"] == "PowerMeterFailure"
+    assert [(c["connector_id"], c["status"]) for c in view["connectors"]] == [(1, "Available")]
+    alert = await service.wait_alert("CP16-ZERO", "connector_faulted")
+    assert (alert["evse_id"], alert["connector_id"]) == (0, 0)
+
+
+async def test_2x_transaction_at_an_available_connector_makes_it_occupied(service: RunningDiagnostics) -> None:
+    cp = service.station("CP201-TX", "ocpp2.0.1")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1, evse_id=1)
+    await connector(service, "CP201-TX", "Available")
+    await cp.tx("started", "tx-1", 1, evse_id=1, connector_id=1, charging_state="Charging", seq_no=0)
+    port = await connector(service, "CP201-TX", "Occupied")
+    assert port["ocpp_status"] == "Occupied"
+
+
+async def test_the_fleet_list_filters_by_status_health_and_model(service: RunningDiagnostics) -> None:
+    cp = service.station("CP-FLEET")
+    await cp.connect()
+    await cp.send(
+        BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="Fleet-9", firmware_version="2.1", raw={})
+    )
+    await cp.send(faulted("ocpp1.6", 2, "HighTemperature"))
+
+    async def listed() -> list[dict[str, Any]] | None:
+        r = await service.api.get("/api/v1/stations", params={"status": "Faulted", "model": "Fleet-9"}, headers=ADMIN)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        return r.json()["items"] or None
+
+    (item,) = await eventually(listed, what="CP-FLEET in the fleet list")
+    assert (item["station_id"], item["health"], item["firmware_version"]) == ("CP-FLEET", "online", "2.1")
+    assert [(c["connector_id"], c["status"], c["error_code"]) for c in item["connectors"]] == [
+        (2, "Faulted", "HighTemperature")
+    ]
+    offline = (await service.api.get("/api/v1/stations", params={"health": "offline"}, headers=ADMIN)).json()
+    assert all(not s["online"] for s in offline["items"]) and "CP-FLEET" not in {
+        s["station_id"] for s in offline["items"]
+    }
+    models = (await service.api.get("/api/v1/inventory/models", headers=ADMIN)).json()["items"]
+    assert {"vendor": "ACME", "model": "Fleet-9", "stations": 1} in models

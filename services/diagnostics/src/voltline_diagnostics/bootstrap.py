@@ -17,6 +17,7 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
+from voltline_store import Reader
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
 from voltline_diagnostics.domain.alerts import configure
@@ -54,6 +55,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             settings.webhook_attempts,
         ),
     )
+    reader = ctx.reader = Reader(infra.engine)
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
     consumer = EventConsumer(
@@ -91,6 +93,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await deliveries.stop()
         await consumer.stop()
         await rpc.stop()
+        reader.close()
 
     partitions = settings.station_events_partitions
     app = create_app(

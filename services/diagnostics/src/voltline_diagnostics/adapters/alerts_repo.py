@@ -5,14 +5,38 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_diagnostics.adapters.health_tables import alerts
 from voltline_diagnostics.domain.alerts import Alert, Target
 
 
-def _alert(row: Any) -> Alert:
+def search_query(
+    *,
+    station_id: str | None = None,
+    status: str | None = None,
+    rule: str | None = None,
+    severity: str | None = None,
+    since: datetime | None = None,
+    limit: int = 500,
+) -> Select[Any]:
+    """Alerts, newest first, filtered (a statement: the API runs it outside any unit of work)."""
+    query = select(alerts)
+    if station_id is not None:
+        query = query.where(alerts.c.station_id == station_id)
+    if status is not None:
+        query = query.where(alerts.c.status == status)
+    if rule is not None:
+        query = query.where(alerts.c.rule == rule)
+    if severity is not None:
+        query = query.where(alerts.c.severity == severity)
+    if since is not None:
+        query = query.where(alerts.c.opened_at >= since)
+    return query.order_by(alerts.c.opened_at.desc()).limit(limit)
+
+
+def alert_from_row(row: Any) -> Alert:
     m = row._mapping
     return Alert(
         alert_id=m["alert_id"],
@@ -36,7 +60,7 @@ class AlertRepository:
 
     async def open_for(self, rule: str, target: Target) -> Alert | None:
         row = (await self.session.execute(select(alerts).where(alerts.c.open_key == target.key(rule)))).first()
-        return _alert(row) if row else None
+        return alert_from_row(row) if row else None
 
     async def open_of_station(self, station_id: str, rules: tuple[str, ...]) -> list[Alert]:
         rows = await self.session.execute(
@@ -44,15 +68,15 @@ class AlertRepository:
                 alerts.c.station_id == station_id, alerts.c.status != "resolved", alerts.c.rule.in_(rules)
             )
         )
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r) for r in rows]
 
     async def open_of_rule(self, rule: str) -> list[Alert]:
         rows = await self.session.execute(select(alerts).where(alerts.c.rule == rule, alerts.c.status != "resolved"))
-        return [_alert(r) for r in rows]
+        return [alert_from_row(r) for r in rows]
 
     async def get(self, alert_id: str) -> Alert | None:
         row = (await self.session.execute(select(alerts).where(alerts.c.alert_id == alert_id))).first()
-        return _alert(row) if row else None
+        return alert_from_row(row) if row else None
 
     async def add(self, alert: Alert) -> None:
         t = alert.target
@@ -87,30 +111,6 @@ class AlertRepository:
                 note=alert.note,
             )
         )
-
-    async def search(
-        self,
-        *,
-        station_id: str | None = None,
-        status: str | None = None,
-        rule: str | None = None,
-        severity: str | None = None,
-        since: datetime | None = None,
-        limit: int = 500,
-    ) -> list[Alert]:
-        query = select(alerts)
-        if station_id is not None:
-            query = query.where(alerts.c.station_id == station_id)
-        if status is not None:
-            query = query.where(alerts.c.status == status)
-        if rule is not None:
-            query = query.where(alerts.c.rule == rule)
-        if severity is not None:
-            query = query.where(alerts.c.severity == severity)
-        if since is not None:
-            query = query.where(alerts.c.opened_at >= since)
-        rows = await self.session.execute(query.order_by(alerts.c.opened_at.desc()).limit(limit))
-        return [_alert(r) for r in rows]
 
     async def open_counts(self) -> dict[tuple[str, str], int]:
         rows = await self.session.execute(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
 from voltline_store import UTCDateTime
 
 metadata = MetaData()
@@ -175,4 +175,17 @@ device_variables = Table(
     Column("unit", String(32)),
     Column("source", String(32), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+sessions = Table(
+    "health_sessions",
+    metadata,
+    Column("session_id", String(128), primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("evse_id", Integer),
+    Column("connector_id", Integer),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("charging_state", String(32)),
+    Column("progress_at", UTCDateTime(), nullable=False),
+    Index("ix_health_sessions_progress", "charging_state", "progress_at"),
 )

@@ -66,6 +66,12 @@ DEFAULT_RULES: dict[str, Rule] = {
             min_kwh=0.1,
             doc="count consecutive sessions under min_kwh on one connector; resolved by a session that delivers.",
         ),
+        Rule(
+            "session_stuck",
+            "major",
+            after_s=1800,
+            doc="A session charging with no energy growth for after_s; resolved by progress or its end.",
+        ),
         Rule("security_event", "warning", doc="A security event reported by the station; resolved by hand."),
         Rule(
             "device_problem",

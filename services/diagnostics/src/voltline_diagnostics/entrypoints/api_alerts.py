@@ -10,8 +10,9 @@ from pydantic import AwareDatetime, BaseModel, Field
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, Principal, require_role
 
+from voltline_diagnostics.adapters.alerts_repo import alert_from_row, search_query
 from voltline_diagnostics.domain.alerts import AlertStateError
-from voltline_diagnostics.service_layer import alerting
+from voltline_diagnostics.service_layer import alerting, views
 from voltline_diagnostics.service_layer.context import HealthContext
 
 
@@ -35,11 +36,8 @@ def build_router(ctx: HealthContext) -> APIRouter:
         severity: Literal["info", "warning", "major", "critical"] | None = None,
         since: AwareDatetime | None = None,
     ) -> dict[str, Any]:
-        async with ctx.uow() as uow:
-            found = await uow.alerts.search(
-                station_id=station_id, status=status, rule=rule, severity=severity, since=since
-            )
-        return {"items": [alerting.alert_json(a) for a in found]}
+        query = search_query(station_id=station_id, status=status, rule=rule, severity=severity, since=since)
+        return {"items": [alerting.alert_json(alert_from_row(r)) for r in await views.rows(ctx, query)]}
 
     @router.get("/alerts/{alert_id}", dependencies=viewer)
     async def get_alert(alert_id: str) -> dict[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
@@ -45,8 +46,9 @@ def build_router(ctx: HealthContext) -> APIRouter:
         model: str | None = None,
         firmware_version: str | None = None,
         limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
-    ) -> dict[str, Any]:
-        """The fleet: every station's health and connectors; `status` keeps stations with a connector in it."""
+    ) -> Response:
+        """The fleet: every station's health and connectors; `status` keeps stations with a connector in it.
+        (Serialised directly: FastAPI's generic encoder would spend longer than the queries on 10,000 stations.)"""
         items = await views.fleet(
             ctx,
             online=online,
@@ -56,7 +58,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             firmware_version=firmware_version,
             limit=limit,
         )
-        return {"items": items}
+        return Response(json.dumps({"items": items}, separators=(",", ":")), media_type="application/json")
 
     @router.get("/stations/{station_id}/status")
     async def station_status(station_id: str) -> dict[str, Any]:

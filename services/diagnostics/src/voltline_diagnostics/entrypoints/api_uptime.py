@@ -13,7 +13,7 @@ from voltline_chassis.security import OperatorPrincipal, require_role
 from voltline_diagnostics.domain.uptime import EXCLUSION_REASONS
 from voltline_diagnostics.entrypoints.api_status import not_found, period
 from voltline_diagnostics.service_layer.context import HealthContext
-from voltline_diagnostics.service_layer.uptime import station_uptime
+from voltline_diagnostics.service_layer.uptime import network_uptime, station_uptime
 from voltline_diagnostics.service_layer.views import iso
 
 Reason = Literal[
@@ -50,13 +50,16 @@ def build_router(ctx: HealthContext) -> APIRouter:
 
     @router.get("/uptime", dependencies=viewer)
     async def get_uptime(
-        station_id: str,
+        station_id: str | None = None,
         from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
         to: AwareDatetime | None = None,
         method: Literal["nevi", "uk"] = "nevi",
     ) -> dict[str, Any]:
-        """Uptime for the period (default: the last 30 days), its outages and the exclusions applied."""
+        """Uptime for the period (default: the last 30 days), its outages and the exclusions applied; without
+        `station_id`, every station's figure and the network average."""
         start, end = period(from_, to, timedelta(days=30))
+        if station_id is None:
+            return await network_uptime(ctx, start, end, method)
         result = await station_uptime(ctx, station_id, start, end, method)
         if result is None:
             raise not_found(station_id)

@@ -16,10 +16,14 @@ from voltline_events.payloads import (
     LogStatus,
     SecurityEvent,
     SessionEnded,
+    SessionStarted,
+    SessionUpdated,
     StationConnected,
+    StationTransaction,
 )
 
 from voltline_diagnostics.service_layer import notifications as n
+from voltline_diagnostics.service_layer import sessions
 from voltline_diagnostics.service_layer import status as s
 from voltline_diagnostics.service_layer.context import HealthContext
 
@@ -27,7 +31,6 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 SIGNS_OF_LIFE = (
     "station.heartbeat",
-    "station.transaction",
     "station.meter_values",
     "station.authorize",
     "station.data_transfer",
@@ -77,7 +80,10 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
             "station.notify_report": typed(DeviceReport, n.record_report),
             "station.firmware_status": typed(FirmwareStatus, n.record_transfer_status),
             "station.log_status": typed(LogStatus, n.record_transfer_status),
-            "session.ended": typed(SessionEnded, n.record_session_end),
+            "station.transaction": typed(StationTransaction, s.record_transaction),
+            "session.started": typed(SessionStarted, sessions.record_session_start),
+            "session.updated": typed(SessionUpdated, sessions.record_session_update),
+            "session.ended": typed(SessionEnded, sessions.record_session_end),
             **{t: alive for t in SIGNS_OF_LIFE},
         }
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from voltline_events import Topics
+from voltline_store import Reader
 
 from voltline_diagnostics.domain.alerts import DEFAULT_RULES, Rule
 from voltline_diagnostics.domain.status import Silence
@@ -28,3 +29,5 @@ class HealthContext:
     default_heartbeat_s: int = 300
     backoff: Backoff = field(default_factory=Backoff)
     wake_deliveries: Callable[[], None] = lambda: None
+    # Read-only statements outside any unit of work (the API's views): on SQLite they never wait for a writer.
+    reader: Reader | None = None

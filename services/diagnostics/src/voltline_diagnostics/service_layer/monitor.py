@@ -16,6 +16,7 @@ from voltline_events.payloads import StationHealthChanged
 from voltline_diagnostics.domain.alerts import Target
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.sessions import check_stuck
 from voltline_diagnostics.service_layer.status import HEALTH_CHANGES
 
 log = structlog.get_logger()
@@ -25,40 +26,53 @@ OPEN_ALERTS = gauge("diagnostics_open_alerts", "Open or acknowledged alerts", ["
 
 
 async def check_once(ctx: HealthContext) -> None:
+    """One round. Candidates are read first; each station's change is its own short transaction, so a round
+    that finds thousands (a network outage) never holds the store's write lock for long."""
     now = ctx.clock()
     async with ctx.uow() as uow:
-        # silent connections: the shortest possible limit first, then each station's own
-        earliest = now - ctx.silence.minimum
-        cutoffs = {
-            sid: now - ctx.silence.limit(hb, ctx.default_heartbeat_s)
-            for sid, _seen, hb in await uow.status.online_heard_before(earliest)
-        }
-        for station_id in await uow.status.mark_unresponsive(cutoffs, now):
-            station = await uow.status.station(station_id)
-            assert station is not None
-            alerting.publish(ctx, uow, StationHealthChanged(health="unresponsive", since=now), station_id)
-            HEALTH_CHANGES.labels("unresponsive").inc()
-            detail = {
-                "last_seen_at": station.last_seen_at.isoformat(),
-                "silent_s": int((now - station.last_seen_at).total_seconds()),
-            }
-            await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
-        offline = ctx.rules["station_offline"]
-        if offline.enabled:
-            for station_id, since in await uow.status.offline_since_before(now - timedelta(seconds=offline.after_s)):
+        silent = await uow.status.online_heard_before(now - ctx.silence.minimum)
+        offline_rule = ctx.rules["station_offline"]
+        offline = (
+            await uow.status.offline_since_before(now - timedelta(seconds=offline_rule.after_s))
+            if offline_rule.enabled
+            else []
+        )
+        loops = await uow.alerts.open_of_rule("boot_loop")
+    for station_id, _seen, hb in silent:
+        cutoff = now - ctx.silence.limit(hb, ctx.default_heartbeat_s)
+        async with ctx.uow() as uow:
+            if await uow.status.mark_unresponsive({station_id: cutoff}, now):
+                station = await uow.status.station(station_id)
+                assert station is not None
+                alerting.publish(ctx, uow, StationHealthChanged(health="unresponsive", since=now), station_id)
+                HEALTH_CHANGES.labels("unresponsive").inc()
+                silent_s = int((now - station.last_seen_at).total_seconds())
+                detail = {"last_seen_at": station.last_seen_at.isoformat(), "silent_s": silent_s}
+                await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
+            await uow.commit()
+    for station_id, since in offline:
+        async with ctx.uow() as uow:
+            if await uow.alerts.open_for("station_offline", Target(station_id)) is None:
                 detail = {"offline_since": since.isoformat()}
                 await alerting.open_alert(ctx, uow, "station_offline", Target(station_id), now, detail)
-        loop = ctx.rules["boot_loop"]
-        for alert in await uow.alerts.open_of_rule("boot_loop"):
+                await uow.commit()
+    window = timedelta(seconds=ctx.rules["boot_loop"].window_s)
+    for alert in loops:
+        async with ctx.uow() as uow:
             station = await uow.status.station(alert.target.station_id)
-            if station and station.last_boot_at and now - station.last_boot_at > timedelta(seconds=loop.window_s):
-                await alerting.resolve(ctx, uow, alert, now)
+            current = await uow.alerts.get(alert.alert_id)
+            booted = station.last_boot_at if station else None
+            if current and current.status != "resolved" and booted and now - booted > window:
+                await alerting.resolve(ctx, uow, current, now)
+                await uow.commit()
+    async with ctx.uow() as uow:
+        await check_stuck(ctx, uow, now)
+        await uow.commit()
         for health, n in (await uow.status.health_counts()).items():
             STATIONS.labels(health).set(n)
         OPEN_ALERTS.clear()
         for (rule, severity), n in (await uow.alerts.open_counts()).items():
             OPEN_ALERTS.labels(rule, severity).set(n)
-        await uow.commit()
 
 
 async def run_monitor(ctx: HealthContext, interval: float) -> None:

@@ -4,8 +4,7 @@
 - 2.x NotifyEvent → `device_problem` per component/variable: opened by an Alerting event or a `Problem`
   variable that became true, resolved when the station clears it;
 - firmware / log status → `firmware_failed` / `log_upload_failed`, resolved by a later success;
-- NotifyReport → the station's device model (inventory);
-- session.ended (session service) → `connector_not_charging` after N sessions in a row under a minimum.
+- NotifyReport → the station's device model (inventory).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from voltline_events.payloads import DeviceEvents, DeviceReport, FirmwareStatus, LogStatus, SecurityEvent, SessionEnded
+from voltline_events.payloads import DeviceEvents, DeviceReport, FirmwareStatus, LogStatus, SecurityEvent
 from voltline_events.payloads.notifications import ComponentRef, VariableRef
 
 from voltline_diagnostics.domain.alerts import FIRMWARE_DONE, FIRMWARE_FAILURES, LOG_DONE, LOG_FAILURES, Target
@@ -136,32 +135,4 @@ async def record_report(
                 )
         await uow.inventory.put_variables(station_id, rows, ctx.clock())
         await uow.status.save_station(station, ctx.clock(), new=new)
-        await uow.commit()
-
-
-async def record_session_end(
-    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, ended: SessionEnded
-) -> None:
-    rule = ctx.rules["connector_not_charging"]
-    evse_id = ended.evse_id if ended.evse_id is not None else ended.connector_id
-    if evse_id is None:
-        return
-    connector_id = ended.connector_id if ended.connector_id is not None else evse_id
-    async with ctx.uow() as uow:
-        if not await uow.inbox.first_time(CONSUMER, event_id):
-            return
-        row = await uow.status.connector(station_id, evse_id, connector_id)
-        if row is None:
-            await uow.commit()
-            return
-        target = Target(station_id, evse_id, connector_id)
-        if ended.energy_wh < rule.min_kwh * 1000:
-            row.short_sessions += 1
-            if row.short_sessions >= rule.count:
-                detail = {"sessions_in_a_row": row.short_sessions, "last_session_id": ended.session_id}
-                await alerting.open_alert(ctx, uow, "connector_not_charging", target, at, detail)
-        else:
-            row.short_sessions = 0
-            await alerting.clear(ctx, uow, "connector_not_charging", target, at)
-        await uow.status.save_connector(row, new=False)
         await uow.commit()

@@ -17,6 +17,7 @@ from voltline_events.payloads import (
     ConnectorStatus,
     ConnectorStatusChanged,
     StationHealthChanged,
+    StationTransaction,
 )
 
 from voltline_diagnostics.adapters.status_repo import ConnectorRow, StationRow
@@ -42,14 +43,23 @@ async def station_for(
     return station, True
 
 
-async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> None:
-    """A message arrived: the station is alive (and no longer unresponsive, if it was)."""
+LAST_SEEN_GRANULARITY = timedelta(seconds=1)
+"""`last_seen_at` is written when it moves by at least this much: silence is judged in minutes, and a busy
+station's every message would otherwise rewrite its row."""
+
+
+async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
+    """A message arrived: the station is alive (and no longer unresponsive, if it was). True when the
+    station's row changed and must be saved."""
+    dirty = at - station.last_seen_at >= LAST_SEEN_GRANULARITY
     station.last_seen_at = max(station.last_seen_at, at)
-    if station.unresponsive:
-        station.unresponsive, station.unresponsive_since = False, None
-        alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
-        HEALTH_CHANGES.labels("online").inc()
-        await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+    if not station.unresponsive:
+        return dirty
+    station.unresponsive, station.unresponsive_since = False, None
+    alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
+    HEALTH_CHANGES.labels("online").inc()
+    await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+    return True
 
 
 async def _publish_connectors(
@@ -107,8 +117,8 @@ async def record_heard(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
-        await heard(ctx, uow, station, at)
-        await uow.status.save_station(station, ctx.clock(), new=new)
+        if await heard(ctx, uow, station, at) or new:
+            await uow.status.save_station(station, ctx.clock(), new=new)
         await uow.commit()
 
 
@@ -157,51 +167,108 @@ async def record_status(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new_station = await station_for(ctx, uow, station_id, at, report.ocpp_version)
-        await heard(ctx, uow, station, at)
+        station_changed = await heard(ctx, uow, station, at) or new_station
         evse_id = report.evse_id if report.evse_id is not None else report.connector_id
         connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
-        status = normalise(report.status)
-        code = error_code(report.error_code)
         before = await uow.status.connector(station_id, evse_id, connector_id)
-        row = ConnectorRow(
-            station_id,
-            evse_id,
-            connector_id,
-            ocpp_status=report.status,
-            status=status,
-            since=at,
-            reported_at=at,
-            error_code=code,
-            vendor_error_code=report.vendor_error_code,
-            info=report.info,
-            short_sessions=before.short_sessions if before else 0,
-        )
-        changed = before is None or (before.status, before.error_code) != (status, code)
-        if not changed:
-            assert before is not None
-            row.since = before.since
-        await uow.status.save_connector(row, new=before is None)
-        if changed:
-            await uow.status.open_status_interval(row, at)
-            STATUS_CHANGES.labels(status).inc()
-            alerting.publish(
-                ctx,
-                uow,
-                ConnectorStatusChanged(
-                    evse_id=evse_id,
-                    connector_id=connector_id,
-                    status=shown_status(status, station.online),
-                    ocpp_status=report.status,
-                    error_code=code,
-                    since=at,
-                ),
-                station_id,
-            )
-        target = Target(station_id, evse_id, connector_id)
-        if status == "Faulted":
-            detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
-            await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
-        else:
-            await alerting.clear(ctx, uow, "connector_faulted", target, at)
-        await uow.status.save_station(station, ctx.clock(), new=new_station)
+        await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
+        if station_changed:
+            await uow.status.save_station(station, ctx.clock(), new=new_station)
         await uow.commit()
+
+
+OCCUPYING_STATES = frozenset({"EVConnected", "Charging", "SuspendedEV", "SuspendedEVSE"})
+
+
+async def record_transaction(
+    ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, tx: StationTransaction
+) -> None:
+    """A sign of life; for 2.x, a transaction with a vehicle at a connector that still reads Available makes it
+    Occupied (the station's StatusNotification may come later, or not at all from some firmware)."""
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_time(CONSUMER, event_id):
+            return
+        station, new_station = await station_for(ctx, uow, station_id, at, tx.ocpp_version)
+        station_changed = await heard(ctx, uow, station, at) or new_station
+        if (
+            tx.ocpp_version != "ocpp1.6"
+            and tx.kind != "ended"
+            and tx.evse_id is not None
+            and tx.connector_id is not None
+            and tx.charging_state in OCCUPYING_STATES
+        ):
+            before = await uow.status.connector(station_id, tx.evse_id, tx.connector_id)
+            if before is None or before.status == "Available":
+                report = ConnectorStatus(
+                    ocpp_version=tx.ocpp_version,
+                    evse_id=tx.evse_id,
+                    connector_id=tx.connector_id,
+                    status="Occupied",
+                )
+                await _apply(ctx, uow, station, before, tx.evse_id, tx.connector_id, at, report)
+        if station_changed:
+            await uow.status.save_station(station, ctx.clock(), new=new_station)
+        await uow.commit()
+
+
+async def _apply(
+    ctx: HealthContext,
+    uow: DiagnosticsUnitOfWork,
+    station: StationRow,
+    before: ConnectorRow | None,
+    evse_id: int,
+    connector_id: int,
+    at: datetime,
+    report: ConnectorStatus,
+) -> None:
+    station_id = station.station_id
+    status = normalise(report.status)
+    code = error_code(report.error_code)
+    row = ConnectorRow(
+        station_id,
+        evse_id,
+        connector_id,
+        ocpp_status=report.status,
+        status=status,
+        since=at,
+        reported_at=at,
+        error_code=code,
+        vendor_error_code=report.vendor_error_code,
+        info=report.info,
+        short_sessions=before.short_sessions if before else 0,
+    )
+    changed = before is None or (before.status, before.error_code) != (status, code)
+    if not changed:
+        assert before is not None
+        row.since = before.since
+        same = (before.ocpp_status, before.vendor_error_code, before.info) == (
+            report.status,
+            report.vendor_error_code,
+            report.info,
+        )
+        if same and at - before.reported_at < LAST_SEEN_GRANULARITY:
+            row = before  # the same report again within a second: nothing to write
+    if row is not before:
+        await uow.status.save_connector(row, new=before is None)
+    if changed:
+        await uow.status.open_status_interval(row, at)
+        STATUS_CHANGES.labels(status).inc()
+        alerting.publish(
+            ctx,
+            uow,
+            ConnectorStatusChanged(
+                evse_id=evse_id,
+                connector_id=connector_id,
+                status=shown_status(status, station.online),
+                ocpp_status=report.status,
+                error_code=code,
+                since=at,
+            ),
+            station_id,
+        )
+    target = Target(station_id, evse_id, connector_id)
+    if status == "Faulted":
+        detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
+        await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
+    elif before is None or before.status == "Faulted":  # else no faulted alert can be open
+        await alerting.clear(ctx, uow, "connector_faulted", target, at)

@@ -6,6 +6,7 @@ from voltline_store import UnitOfWork
 
 from voltline_diagnostics.adapters.alerts_repo import AlertRepository
 from voltline_diagnostics.adapters.inventory_repo import InventoryRepository
+from voltline_diagnostics.adapters.sessions_repo import SessionProgressRepository
 from voltline_diagnostics.adapters.status_repo import StatusRepository
 from voltline_diagnostics.adapters.uptime_repo import ExclusionRepository
 from voltline_diagnostics.adapters.webhooks_repo import WebhookRepository
@@ -17,6 +18,7 @@ class DiagnosticsUnitOfWork(UnitOfWork):
     webhooks: WebhookRepository
     inventory: InventoryRepository
     exclusions: ExclusionRepository
+    progress: SessionProgressRepository
 
     def attach_repositories(self) -> None:
         self.status = StatusRepository(self.session)
@@ -24,3 +26,4 @@ class DiagnosticsUnitOfWork(UnitOfWork):
         self.webhooks = WebhookRepository(self.session)
         self.inventory = InventoryRepository(self.session)
         self.exclusions = ExclusionRepository(self.session)
+        self.progress = SessionProgressRepository(self.session)

@@ -127,3 +127,29 @@ async def station_uptime(
             for x in exclusions
         ],
     }
+
+
+async def network_uptime(ctx: HealthContext, start: datetime, end: datetime, method: Method = "nevi") -> dict[str, Any]:
+    """Every station's figure and their average (the UK regulation's network figure is such an average)."""
+    async with ctx.uow() as uow:
+        station_ids = [s["station_id"] for s in await uow.inventory.stations()]
+    per_station = [r for sid in station_ids if (r := await station_uptime(ctx, sid, start, end, method)) is not None]
+    target = TARGETS[method]
+    average = round(sum(r["uptime_percent"] for r in per_station) / len(per_station), 3) if per_station else None
+    return {
+        "station_id": None,
+        "method": method,
+        "from": _iso(start),
+        "to": _iso(end),
+        "uptime_percent": average,
+        "period_s": sum(r["period_s"] for r in per_station),
+        "outage_s": sum(r["outage_s"] for r in per_station),
+        "excluded_s": sum(r["excluded_s"] for r in per_station),
+        "target_percent": target,
+        "meets_target": average is not None and average >= target,
+        "outages": [{"station_id": r["station_id"], **o} for r in per_station for o in r["outages"]],
+        "stations": [
+            {"station_id": r["station_id"], "uptime_percent": r["uptime_percent"], "meets_target": r["meets_target"]}
+            for r in per_station
+        ],
+    }

@@ -1,0 +1,309 @@
+"""Benchmark of the diagnostics service: `uv run python -m bench.diagnostics [--stations 10000 --rate 2000 ...]`.
+
+The real service runs as its own process (`python -m voltline_diagnostics`) over real Kafka and PostgreSQL
+(`--kafka`/`--postgres`, default the VOLTLINE_TEST_* variables; `--sqlite` for the embedded store). This
+process plays the gateway: it publishes station events as the gateway would. Measured:
+
+1. ingest: a backlog of `--stations` connects and first StatusNotifications, consumed at full speed (events/s);
+2. latency: status changes at `--rate` events/s for `--seconds`; from the event's time (when the gateway
+   would have received the frame) to the service's `diagnostics.connector_status_changed`, which its outbox
+   publishes after the commit that makes the change visible in the API (so the API sees it no later);
+3. the fleet list (`GET /api/v1/stations`, all stations, and filtered) answer time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_devinfra._proc import free_port
+from voltline_devinfra.postgres import ExternalPostgres
+from voltline_events import Envelope, Topics, envelope_for, station_key
+from voltline_events.payloads import ConnectorStatus, StationConnected
+
+from bench.gateway.procs import Procs, cpu_seconds, rss_kib, wait_ready
+
+TOKEN = "bench-admin-token-0123456789"
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+class Changes:
+    """Reads diagnostics.connector_status_changed events; latency = arrival - the source event's time."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.bootstrap, self.topic = bootstrap, topic
+        self.count = 0
+        self.latencies: list[float] = []
+        self.measuring = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        await self.consumer.start()
+        await self.consumer._client.force_metadata_update()
+        tps = [TopicPartition(self.topic, p) for p in sorted(self.consumer.partitions_for_topic(self.topic) or [])]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            for records in (await self.consumer.getmany(timeout_ms=200, max_records=5000)).values():
+                now = time.time()
+                for record in records:
+                    envelope = Envelope.from_bytes(record.value or b"")
+                    if envelope.type != "diagnostics.connector_status_changed":
+                        continue
+                    self.count += 1
+                    if self.measuring:
+                        since = datetime.fromisoformat(envelope.payload["since"]).timestamp()
+                        self.latencies.append(now - since)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[tuple[str, Envelope]]) -> None:
+    futures = [await producer.send(topic, e.to_bytes(), key=station_key(sid)) for sid, e in envelopes]
+    await asyncio.gather(*futures)
+
+
+def status(sid: str, value: str) -> tuple[str, Envelope]:
+    event = ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status=value, error_code="NoError")
+    return sid, envelope_for(event, source="gateway/bench", station_id=sid)
+
+
+async def seed(database: str, count: int) -> None:
+    """--fleet-only: the stations and connectors written straight into the store (as ingest would leave them)."""
+    from voltline_diagnostics.adapters.health_tables import connectors, stations
+    from voltline_store import create_engine
+
+    engine = create_engine(database)
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "station_id": f"BENCH-{i:05d}",
+            "online": i % 10 != 0,
+            "since": now,
+            "last_seen_at": now,
+            "ocpp_version": "ocpp1.6",
+            "unresponsive": False,
+            "vendor": "ACME",
+            "model": f"Volt-{i % 5}",
+            "firmware_version": f"1.{i % 7}",
+            "updated_at": now,
+        }
+        for i in range(count)
+    ]
+    ports = [
+        {
+            "station_id": f"BENCH-{i:05d}",
+            "evse_id": c,
+            "connector_id": c,
+            "ocpp_status": "Faulted" if i % 100 == 0 else "Available",
+            "status": "Faulted" if i % 100 == 0 else "Available",
+            "since": now,
+            "reported_at": now,
+            "short_sessions": 0,
+        }
+        for i in range(count)
+        for c in (1, 2)
+    ]
+    async with engine.begin() as conn:
+        await conn.execute(stations.insert(), rows)
+        await conn.execute(connectors.insert(), ports)
+    await engine.dispose()
+
+
+async def fleet_list(url: str, runs: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as api:
+        for name, params in (
+            ("all", {}),
+            ("status=Faulted", {"status": "Faulted"}),
+            ("online", {"online": "true"}),
+            ("model", {"model": "Volt-3"}),
+        ):
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                r = await api.get("/api/v1/stations", params=params)
+                times.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
+            results[f"fleet_list_{name}"] = {
+                "items": len(r.json()["items"]),
+                "p50_ms": round(statistics.median(times) * 1000),
+                "max_ms": round(max(times) * 1000),
+            }
+            print(f"fleet list {name}", results[f"fleet_list_{name}"], flush=True)
+    return results
+
+
+async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics, pid: int) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    changes = Changes(bootstrap, topics.diagnostics)
+    await changes.start()
+    stations = [f"BENCH-{i:05d}" for i in range(args.stations)]
+    try:
+        # 1. ingest a backlog: one connect and one first status per station
+        backlog: list[tuple[str, Envelope]] = []
+        for sid in stations:
+            connected = StationConnected(ocpp_version="ocpp1.6", gateway_instance="bench")
+            backlog.append((sid, envelope_for(connected, source="gateway/bench", station_id=sid)))
+            backlog.append(status(sid, "Available"))
+        cpu0, t0 = cpu_seconds(pid), time.time()
+        await publish(producer, topics.station_events, backlog)
+        published = time.time() - t0
+        while changes.count < len(stations):  # noqa: ASYNC110 (polling a counter another task updates)
+            await asyncio.sleep(0.2)
+        elapsed = time.time() - t0
+        results["ingest"] = {
+            "events": len(backlog),
+            "publish_s": round(published, 2),
+            "consumed_s": round(elapsed, 2),
+            "events_per_s": round(len(backlog) / elapsed),
+            "service_cpu_s": round(cpu_seconds(pid) - cpu0, 1),
+        }
+        print("ingest", results["ingest"], flush=True)
+
+        # 2. latency at a steady rate
+        state = dict.fromkeys(stations, "Available")
+        changes.measuring, before = True, changes.count
+        total = int(args.rate * args.seconds)
+        cpu0, t0 = cpu_seconds(pid), time.time()
+        sent = 0
+        while sent < total:
+            due = min(total, int((time.time() - t0) * args.rate)) - sent
+            batch = []
+            for _ in range(due):
+                sid = random.choice(stations)
+                state[sid] = "Occupied" if state[sid] == "Available" else "Available"
+                batch.append(status(sid, state[sid]))
+            if batch:
+                await publish(producer, topics.station_events, batch)
+                sent += len(batch)
+            await asyncio.sleep(0.01)
+        sending = time.time() - t0
+        deadline = time.time() + 300
+        while changes.count - before < total and time.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+        drained = time.time() - t0
+        lat = changes.latencies
+        results["latency"] = {
+            "rate_offered": args.rate,
+            "events": total,
+            "sent_s": round(sending, 1),
+            "drained_s": round(drained, 1),
+            "consumed_per_s": round((changes.count - before) / drained),
+            "p50_ms": round(pct(lat, 50) * 1000),
+            "p95_ms": round(pct(lat, 95) * 1000),
+            "p99_ms": round(pct(lat, 99) * 1000),
+            "max_ms": round(max(lat) * 1000) if lat else None,
+            "service_cpu_s": round(cpu_seconds(pid) - cpu0, 1),
+            "service_rss_mib": rss_kib(pid) // 1024,
+        }
+        print("latency", results["latency"], flush=True)
+
+        # 3. the fleet list
+        faulted = stations[:: max(1, len(stations) // 100)]
+        await publish(producer, topics.station_events, [status(sid, "Faulted") for sid in faulted])
+        async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=60) as api:
+
+            async def all_faulted() -> bool:
+                r = await api.get("/api/v1/stations", params={"status": "Faulted"})
+                return len(r.json()["items"]) >= len(faulted)
+
+            while not await all_faulted():  # noqa: ASYNC110
+                await asyncio.sleep(0.5)
+        results.update(await fleet_list(url, args.list_runs))
+    finally:
+        await changes.stop()
+        await producer.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kafka", default=os.environ.get("VOLTLINE_TEST_KAFKA_BOOTSTRAP"))
+    parser.add_argument("--postgres", default=os.environ.get("VOLTLINE_TEST_POSTGRES_DSN"))
+    parser.add_argument("--sqlite", action="store_true", help="the embedded store instead of PostgreSQL")
+    parser.add_argument("--stations", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=2000, help="status changes per second in the latency phase")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--list-runs", type=int, default=10)
+    parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
+    args = parser.parse_args()
+    if not args.kafka or not (args.postgres or args.sqlite):
+        sys.exit("give --kafka and --postgres (or --sqlite), or set VOLTLINE_TEST_KAFKA_BOOTSTRAP/_POSTGRES_DSN")
+    prefix = f"bench-{secrets.token_hex(3)}."
+    workdir = Path(tempfile.mkdtemp(prefix="bench-diagnostics-"))
+    if args.sqlite:
+        database = f"sqlite+aiosqlite:///{workdir}/diagnostics.db"
+        pg, db_name = None, None
+    else:
+        pg, db_name = ExternalPostgres(args.postgres), f"bench_diag_{secrets.token_hex(3)}"
+        database = pg.create_database(db_name)
+    topics = Topics(prefix)
+    asyncio.run(
+        ensure_topics(
+            BusConfig(bootstrap=args.kafka, client_id="bench"),
+            [TopicSpec(topics.station_events, partitions=6), TopicSpec(topics.diagnostics, partitions=6)],
+        )
+    )
+    port = free_port()
+    (workdir / "logs").mkdir()
+    procs = Procs(workdir / "logs")
+    env = {
+        "VOLTLINE_KAFKA_BOOTSTRAP": args.kafka,
+        "VOLTLINE_TOPIC_PREFIX": prefix,
+        "VOLTLINE_ADMIN_TOKEN": TOKEN,
+        "VOLTLINE_HTTP_PORT": str(port),
+        "VOLTLINE_DATABASE_URL": database,
+        "VOLTLINE_INSTANCE_ID": "bench-diagnostics",
+        "VOLTLINE_LOG_LEVEL": "WARNING",
+        "VOLTLINE_INVENTORY_ON_FIRST_BOOT": "false",
+    }
+    service = procs.spawn("diagnostics", [sys.executable, "-m", "voltline_diagnostics"], env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        if args.fleet_only:
+            asyncio.run(seed(database, args.stations))
+            results = asyncio.run(fleet_list(url, args.list_runs))
+        else:
+            results = asyncio.run(run(args, url, args.kafka, topics, service.pid))
+        store = "SQLite" if args.sqlite else "PostgreSQL"
+        print(json.dumps({"store": store, "stations": args.stations, **results}, indent=2))
+    finally:
+        procs.stop_all()
+        if pg is not None and db_name is not None:
+            pg.drop_database(db_name)
+
+
+if __name__ == "__main__":
+    main()
