@@ -59,7 +59,7 @@ async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
 
     async def connect() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=config.bootstrap,
+            **config.connection(),
             client_id=f"{config.client_id}-admin",
             request_timeout_ms=config.request_timeout_ms,
         )
@@ -169,7 +169,7 @@ async def _await_leaders(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
 async def check_broker(config: BusConfig) -> None:
     """Readiness probe: raise unless the broker answers a metadata request now (no retries)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=config.bootstrap,
+        **config.connection(),
         client_id=f"{config.client_id}-ready",
         request_timeout_ms=2000,
     )

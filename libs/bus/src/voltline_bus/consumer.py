@@ -159,7 +159,7 @@ class EventConsumer:
                 **self._consumer_options,
             }
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=config.bootstrap,
+                **config.connection(),
                 client_id=config.client_id,
                 group_id=self._group_id,
                 enable_auto_commit=False,

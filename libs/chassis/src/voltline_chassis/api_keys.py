@@ -192,7 +192,7 @@ class ApiKeyFeed:
             return
         await ensure_topics(self._config, [TopicSpec(self._topic, compacted=True)])
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._config.bootstrap,
+            **self._config.connection(),
             client_id=f"{self._config.client_id}-api-keys",
             group_id=None,
             enable_auto_commit=False,

@@ -30,6 +30,11 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         idempotence=settings.kafka_idempotence,
         session_timeout_ms=settings.kafka_session_timeout_ms,
         linger_ms=settings.kafka_linger_ms,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else None,
+        ssl_cafile=settings.kafka_ssl_cafile,
     )
 
 

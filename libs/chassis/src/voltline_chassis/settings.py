@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +41,12 @@ class ServiceSettings(BaseSettings):
     # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     topic_prefix: str = ""
+    # Broker authentication: each service its own user, with ACLs for only its topics (docs/security.md).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
     http_host: str = "127.0.0.1"
