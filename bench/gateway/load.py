@@ -266,7 +266,13 @@ async def flood(url: str, station: str, concurrency: int, duration: float) -> di
 
 async def probe(url: str, station: str, duration: float, start_at: float | None) -> dict[str, Any]:
     """A connected station's Heartbeat round trips, every 50 ms."""
-    socket = await connect(f"{url}/{station}", subprotocols=["ocpp1.6"], compression=None, ping_interval=None)  # type: ignore[list-item]
+    socket = await connect(
+        f"{url}/{station}",
+        subprotocols=["ocpp1.6"],
+        compression=None,
+        ping_interval=None,
+        open_timeout=120,  # type: ignore[list-item]
+    )
     await call(socket, orjson.dumps([2, "boot", "BootNotification", boot("ocpp1.6")]))
     if start_at is not None:
         await asyncio.sleep(max(0.0, start_at - time.time()))
