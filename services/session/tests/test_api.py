@@ -15,6 +15,7 @@ from test_session_support import (
     value,
     wait_session,
 )
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 Z = "+00:00"
@@ -179,3 +180,9 @@ async def _dead_letters(service: RunningSession) -> bool:
         return any(records for records in batches.values())
     finally:
         await consumer.stop()
+
+
+async def test_every_list_refuses_huge_offsets(service: RunningSession) -> None:
+    """A 2**63 offset was a 500 (BIGINT overflow in the database); it is a 422 on every list."""
+    answers = await list_routes_refuse_huge_offsets(service.api, ADMIN)
+    assert answers and all(status == 422 for status in answers.values()), answers
