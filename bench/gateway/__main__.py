@@ -22,10 +22,16 @@ from typing import Any
 
 from voltline_devinfra._proc import free_port
 
+from bench.gateway.load import password_of
 from bench.gateway.procs import Procs, cpu_seconds, machine, register, rss_kib, wait_line, wait_ready, warm_kafka
 
 PY = sys.executable
 TOKEN = "bench-admin-token-0123456789"
+
+
+def _password_of(station_id: str) -> str:
+    prefix, _, index = station_id.rpartition("-")
+    return password_of(prefix + "-", int(index))
 
 
 def split(count: int, parts: int) -> list[list[int]]:
@@ -90,7 +96,7 @@ class Bench:
         lat_ids = [f"LAT-{i:06d}" for i in range(a.auth_stations + a.background_stations)]
         asyncio.run(register(self.bootstrap, self.prefix, mix_ids + idle_ids))
 
-        parts = set(a.only or ["mix", "storm", "latency"])
+        parts = set(a.only or ["mix", "storm", "password-storm", "flood", "latency"])
         if "mix" in parts:
             print(f"baseline: bare websockets echo server, {a.stations} stations, {a.duration}s", flush=True)
             echo_port = free_port()
@@ -101,9 +107,94 @@ class Bench:
             procs.stop(echo)
         if parts & {"mix", "storm"}:
             self.gateway_parts(parts, echo_rate if "mix" in parts else 0.0)
+        if parts & {"password-storm", "flood"}:
+            self.password_parts(parts)
         if "latency" in parts:
             self.latency(lat_ids)
         return self.results
+
+    def password_parts(self, parts: set[str]) -> None:
+        """Security profile 1 on topics of their own: the storm right after a gateway (re)start, whose password
+        cache is empty; then a wrong-password flood against a connected station's Heartbeats."""
+        a, procs = self.args, self.procs
+        self.prefix = f"bench-{secrets.token_hex(3)}-pw."
+        pw_ids = [f"PW-{i:06d}" for i in range(a.idle)]
+        asyncio.run(register(self.bootstrap, self.prefix, pw_ids, password_of=_password_of))
+        asyncio.run(register(self.bootstrap, self.prefix, ["PROBE-1"]))
+        responder = procs.spawn(
+            "auth-responder", [PY, "-m", "bench.gateway.auth_responder", self.bootstrap, self.prefix]
+        )
+        wait_line(responder)
+        gateway, url, _ = self.gateway()
+        if "password-storm" in parts:
+            print(f"password storm: {a.idle} profile-1 stations after a gateway start, {a.concurrency} at a time")
+            cpu0 = cpu_seconds(gateway.pid)
+            storm = self.storm_clients(url, "PW-", hold=5, password=True)
+            boots = sum(r["outcomes"].get("Accepted", 0) for r in storm)
+            seconds = max(r["finished"] for r in storm) - min(r["started"] for r in storm)
+            self.results.update(
+                password_storm_boots=boots,
+                password_storm_outcomes=[r["outcomes"] for r in storm],
+                password_storm_seconds=round(seconds, 2),
+                password_boots_per_s=round(boots / seconds),
+                password_gateway_cpu_ms_per_boot=round(1000 * (cpu_seconds(gateway.pid) - cpu0) / max(boots, 1), 2),
+            )
+        if "flood" in parts:
+            print(f"wrong-password flood: {a.flood_concurrency} upgrades at a time for one station, {a.duration}s")
+            timed = {"duration": a.duration, "start_at": time.time() + 3}
+            attacker = {
+                "url": url,
+                "station": "PW-000000",
+                "concurrency": a.flood_concurrency,
+                "duration": a.duration + 3,
+            }
+            baseline = run_clients(procs, "probe", [{"url": url, "station": "PROBE-1", "duration": a.duration}])[0]
+            clients = [  # the attacker and the probe in processes of their own, at the same time
+                procs.spawn("flood", [PY, "-m", "bench.gateway.load", "flood", json.dumps(attacker)]),
+                procs.spawn("probe", [PY, "-m", "bench.gateway.load", "probe",
+                                      json.dumps({"url": url, "station": "PROBE-1", **timed})]),
+            ]  # fmt: skip
+            flood_result, probe = (json.loads(wait_line(c, "{", timeout=900)) for c in clients)
+            for client in clients:
+                client.wait(timeout=60)
+                procs.running.remove(client)
+            again = {
+                "url": url,
+                "indexes": [1, 101, 1],
+                "prefix": "PW-",
+                "password": True,
+                "concurrency": 100,
+                "hold": 0,
+            }
+            honest = run_clients(procs, "storm", [again])[0]
+            self.results.update(
+                flood_attempts_per_s=round(flood_result["attempts_per_s"]),
+                flood_statuses=flood_result["statuses"],
+                heartbeat_p99_ms_quiet=round(baseline["p99_ms"], 1),
+                heartbeat_p50_ms_during_flood=round(probe["p50_ms"], 1),
+                heartbeat_p99_ms_during_flood=round(probe["p99_ms"], 1),
+                heartbeat_max_ms_during_flood=round(probe["max_ms"], 1),
+                honest_boots_right_after_flood=honest["outcomes"],
+            )
+        procs.stop(gateway)
+        procs.stop(responder)
+
+    def storm_clients(self, url: str, prefix: str, *, hold: float, password: bool = False) -> list[dict[str, Any]]:
+        a, procs = self.args, self.procs
+        parts = [
+            {"url": url, "indexes": part, "prefix": prefix, "concurrency": a.concurrency // a.clients, "hold": hold,
+             "password": password}
+            for part in split(a.idle, a.clients)
+        ]  # fmt: skip
+        storms = [
+            procs.spawn(f"storm-{n}", [PY, "-m", "bench.gateway.load", "storm", json.dumps(p)])
+            for n, p in enumerate(parts)
+        ]
+        results = [json.loads(wait_line(s, "{", timeout=900)) for s in storms]
+        for s in storms:
+            s.wait(timeout=120)
+            procs.running.remove(s)
+        return results
 
     def gateway_parts(self, parts: set[str], echo_rate: float) -> None:
         a, procs = self.args, self.procs
@@ -239,8 +330,12 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=45.0, help="seconds of Kafka traffic before measuring")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--flood-concurrency", type=int, default=200, help="wrong-password upgrades in flight")
     parser.add_argument(
-        "--only", choices=["mix", "storm", "latency"], action="append", help="run only these parts (repeatable)"
+        "--only",
+        choices=["mix", "storm", "password-storm", "flood", "latency"],
+        action="append",
+        help="run only these parts (repeatable)",
     )
     args = parser.parse_args()
     logs = Path(tempfile.mkdtemp(prefix="bench-gateway-"))

@@ -3,12 +3,16 @@
 Prints one JSON line with what it measured. Modes:
 - mix: each station sends the realistic mix, one call at a time (as OCPP allows), for `duration` seconds.
 - latency: Authorize at a fixed rate from some stations while others send the mix at a fixed rate.
-- storm: connect and boot stations with `concurrency` at once; then hold the connections for `hold` seconds.
+- storm: connect and boot stations with `concurrency` at once; then hold the connections for `hold` seconds
+  (with `password`: HTTP Basic auth, security profile 1, each station its own password_of()).
+- flood: wrong passwords for one station id from one address, `concurrency` upgrades at a time, `duration` s.
+- probe: one connected station sends a Heartbeat every 50 ms for `duration` s; its latencies.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 import sys
@@ -20,6 +24,11 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.gateway.payloads import authorize, boot, frames
+
+
+def password_of(prefix: str, index: int) -> str:
+    """The station's Basic-auth password (20+ characters, as OCPP's 16-40 allow)."""
+    return f"pw-{prefix}{index:06d}-bench-secret"
 
 
 def version_of(index: int) -> str:
@@ -176,12 +185,17 @@ async def _connect(host: str, port: int, index: int) -> tuple[asyncio.StreamRead
     return await asyncio.open_connection(sock=sock)
 
 
-async def _raw_boot(host: str, port: int, index: int, path: str, version: str) -> tuple[str, asyncio.StreamWriter]:
+async def _raw_boot(
+    host: str, port: int, index: int, path: str, version: str, basic: tuple[str, str] | None = None
+) -> tuple[str, asyncio.StreamWriter]:
     """Upgrade and boot with hand-made bytes: a storm generator must cost less than the gateway it measures."""
     reader, writer = await _connect(host, port, index)
+    auth = ""
+    if basic is not None:
+        auth = "Authorization: Basic " + base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode() + "\r\n"
     writer.write(
         f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{auth}"
         f"Sec-WebSocket-Protocol: {version}\r\n\r\n".encode()
         + _client_frame(orjson.dumps([2, "b", "BootNotification", boot(version)]))
     )
@@ -196,7 +210,9 @@ async def _raw_boot(host: str, port: int, index: int, path: str, version: str) -
     return (answer[2].get("status", "error") if answer[0] == 3 else "call_error"), writer
 
 
-async def storm(url: str, indexes: list[int], prefix: str, concurrency: int, hold: float) -> dict[str, Any]:
+async def storm(
+    url: str, indexes: list[int], prefix: str, concurrency: int, hold: float, password: bool = False
+) -> dict[str, Any]:
     gate = asyncio.Semaphore(concurrency)
     outcomes: dict[str, int] = {}
     writers: list[asyncio.StreamWriter] = []
@@ -207,7 +223,9 @@ async def storm(url: str, indexes: list[int], prefix: str, concurrency: int, hol
     async def one(i: int) -> None:
         async with gate:
             try:
-                status, writer = await _raw_boot(host, int(port), i, f"/{base}/{prefix}{i:06d}", version_of(i))
+                station = f"{prefix}{i:06d}"
+                basic = (station, password_of(prefix, i)) if password else None
+                status, writer = await _raw_boot(host, int(port), i, f"/{base}/{station}", version_of(i), basic)
                 writers.append(writer)
             except Exception as exc:
                 status = type(exc).__name__
@@ -220,6 +238,61 @@ async def storm(url: str, indexes: list[int], prefix: str, concurrency: int, hol
     for writer in writers:
         writer.close()
     return result
+
+
+async def flood(url: str, station: str, concurrency: int, duration: float) -> dict[str, Any]:
+    """Wrong passwords for one station id, from one address, as fast as the gateway answers."""
+    host_port, _, base = url.removeprefix("ws://").partition("/")
+    host, port = host_port.rsplit(":", 1)
+    statuses: dict[str, int] = {}
+    end = time.monotonic() + duration
+    attempts = 0
+
+    async def attacker(k: int) -> None:
+        nonlocal attempts
+        while time.monotonic() < end:
+            attempts += 1
+            wrong = (station, f"wrong-password-{k:04d}-{attempts:08d}")
+            try:
+                status, writer = await _raw_boot(host, int(port), 0, f"/{base}/{station}", "ocpp1.6", wrong)
+                writer.close()
+            except Exception as exc:
+                status = type(exc).__name__
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(attacker(k) for k in range(concurrency)))
+    return {"attempts": attempts, "attempts_per_s": attempts / duration, "statuses": statuses}
+
+
+async def probe(url: str, station: str, duration: float, start_at: float | None) -> dict[str, Any]:
+    """A connected station's Heartbeat round trips, every 50 ms."""
+    socket = await connect(
+        f"{url}/{station}",
+        subprotocols=["ocpp1.6"],
+        compression=None,
+        ping_interval=None,
+        open_timeout=120,  # type: ignore[list-item]
+    )
+    await call(socket, orjson.dumps([2, "boot", "BootNotification", boot("ocpp1.6")]))
+    if start_at is not None:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+    latencies: list[float] = []
+    end = time.monotonic() + duration
+    n = 0
+    while time.monotonic() < end:
+        n += 1
+        started = time.perf_counter()
+        await call(socket, orjson.dumps([2, f"hb{n}", "Heartbeat", {}]))
+        latencies.append(1000 * (time.perf_counter() - started))
+        await asyncio.sleep(0.05)
+    await socket.close()
+    latencies.sort()
+    return {
+        "heartbeats": len(latencies),
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "max_ms": latencies[-1],
+    }
 
 
 def main() -> None:
@@ -237,8 +310,13 @@ def main() -> None:
             )
         )  # fmt: skip
     elif mode == "storm":
-        asyncio.run(storm(args["url"], args["indexes"], args["prefix"], args["concurrency"], args["hold"]))
+        storm_args = (args["url"], args["indexes"], args["prefix"], args["concurrency"], args["hold"])
+        asyncio.run(storm(*storm_args, password=args.get("password", False)))
         return
+    elif mode == "flood":
+        result = asyncio.run(flood(args["url"], args["station"], args["concurrency"], args["duration"]))
+    elif mode == "probe":
+        result = asyncio.run(probe(args["url"], args["station"], args["duration"], args.get("start_at")))
     else:
         raise SystemExit(f"unknown mode {mode}")
     print(json.dumps(result), flush=True)

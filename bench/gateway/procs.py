@@ -9,10 +9,12 @@ import secrets
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from voltline_bus import BusConfig, Outgoing, Producer, TopicSpec, ensure_topics
+from voltline_chassis.station_secrets import make_verifier
 from voltline_events import Topics, envelope_for, station_key
 from voltline_events.payloads import StationRegistered
 
@@ -91,8 +93,11 @@ def wait_ready(url: str, timeout: float = 120) -> None:
     raise TimeoutError(f"{url} not ready")
 
 
-async def register(bootstrap: str, prefix: str, station_ids: list[str]) -> None:
-    """Put stations in the registry topic, as the auth service does (profile 0: no credentials)."""
+async def register(
+    bootstrap: str, prefix: str, station_ids: list[str], password_of: Callable[[str], str] | None = None
+) -> None:
+    """Put stations in the registry topic, as the auth service does (profile 0: no credentials; with
+    `password_of`: profile 1 and the verifier auth would publish for that password)."""
     config = BusConfig(bootstrap=bootstrap, client_id="bench-setup", idempotence=False, linger_ms=20)
     topics = Topics(prefix)
     await ensure_topics(
@@ -104,9 +109,15 @@ async def register(bootstrap: str, prefix: str, station_ids: list[str]) -> None:
         ],
     )
     async with Producer(config) as producer:
-        event = StationRegistered(status="Accepted", security_profile=0)
+
+        def entry(station_id: str) -> StationRegistered:
+            if password_of is None:
+                return StationRegistered(status="Accepted", security_profile=0)
+            verifier = make_verifier(password_of(station_id))
+            return StationRegistered(status="Accepted", security_profile=1, password_hash=verifier)
+
         batch = [
-            Outgoing(topics.station_registry, envelope_for(event, source="bench", station_id=s), station_key(s))
+            Outgoing(topics.station_registry, envelope_for(entry(s), source="bench", station_id=s), station_key(s))
             for s in station_ids
         ]
         for start in range(0, len(batch), 5000):

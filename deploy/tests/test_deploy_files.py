@@ -291,13 +291,37 @@ def test_helm_chart_lints_and_renders():
         pytest.skip("helm is not installed")
     env = dict(os.environ)
     chart = str(CHART_DIR)
-    lint = _run(["helm", "lint", "--strict", chart, "--set", "adminToken=test-token"], env)
+    creds = ["--set", "kafka.credentialsSecret=voltline-kafka"]
+    lint = _run(["helm", "lint", "--strict", chart, "--set", "adminToken=test-token", *creds], env)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    rendered = _run(["helm", "template", "voltline", chart, "--set", "adminToken=test-token"], env)
+    rendered = _run(["helm", "template", "voltline", chart, "--set", "adminToken=test-token", *creds], env)
     assert rendered.returncode == 0, rendered.stderr
     for name in SERVICES:
         assert f'args: ["voltline_{name}"]' in rendered.stdout
     assert "kind: StatefulSet\nmetadata:\n  name: voltline-gateway\n" in rendered.stdout
     assert "serviceName: voltline-gateway-pods" in rendered.stdout
-    no_token = _run(["helm", "template", "voltline", chart], env)
+    assert "VOLTLINE_KAFKA_SASL_USERNAME" in rendered.stdout
+    no_creds = _run(["helm", "template", "voltline", chart, "--set", "adminToken=test-token"], env)
+    assert no_creds.returncode != 0 and "credentialsSecret" in no_creds.stderr
+    no_token = _run(["helm", "template", "voltline", chart, *creds], env)
     assert no_token.returncode != 0 and "adminToken" in no_token.stderr
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_services_authenticate_to_the_broker_as_themselves(compose, name):
+    env = _env(compose["services"][name])
+    assert env["VOLTLINE_KAFKA_SECURITY_PROTOCOL"].startswith("SASL")
+    assert env["VOLTLINE_KAFKA_SASL_USERNAME"] == name
+    assert env["VOLTLINE_KAFKA_SASL_PASSWORD_FILE"] == f"/run/kafka-secrets/{name}"
+
+
+def test_compose_broker_requires_sasl_and_acls(compose):
+    env = _env(compose["services"]["kafka"])
+    assert "PLAINTEXT://" not in env["KAFKA_LISTENERS"].replace("SASL_PLAINTEXT://", "")
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    acls = (ROOT / "deploy" / "kafka" / "acls.sh").read_text()
+    for name in SERVICES:
+        assert f" {name}" in acls.split("for service in", 1)[1].splitlines()[0] or name == "auth"
+    deny = acls.split("--deny-principal", 1)[0].rsplit("for service in", 1)[1].splitlines()[0]
+    assert "auth" not in deny.split() and "auth.station-registry" in acls and "auth.api-keys" in acls

@@ -120,3 +120,16 @@ async def test_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-ID": 'evil"\ninjected'})
     request_id = response.headers["x-request-id"]
     assert request_id != 'evil"\ninjected' and len(request_id) == 32
+
+
+def test_long_values_are_cut_and_cheap_to_scrub(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    """A 100,000-character path once cost seconds of regex backtracking per line, and grew the log."""
+    import time
+
+    configure_logging("svc", "INFO", json=True)
+    started = time.perf_counter()
+    get_logger("t").info("request", path="/wallets/" + "d" * 100_000, note="password=hunter2-hunter2")
+    assert time.perf_counter() - started < 0.5
+    [line] = helpers.log_lines(capsys.readouterr().out)
+    assert len(line["path"]) < 2100 and line["path"].endswith("more characters]")
+    assert "hunter2" not in str(line)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from auth_testing import TOKEN, Running
+from auth_testing import TOKEN, Running, eventually
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -74,9 +75,13 @@ async def test_revoked_and_expired_keys_stop_working(auth: Running) -> None:
     assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
     assert (await auth.anon.get("/api/v1/drivers", headers=operator)).status_code == 401
 
-    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    _, expired = await new_key(auth, "viewer", expires_at=past)
-    assert (await auth.anon.get("/api/v1/drivers", headers=expired)).status_code == 401
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()  # one already expired is refused (422)
+    _, expiring = await new_key(auth, "viewer", expires_at=soon)
+
+    async def expired() -> bool:
+        return (await auth.anon.get("/api/v1/drivers", headers=expiring)).status_code == 401
+
+    await eventually(expired, within=15)
 
 
 async def test_keys_are_listed_without_secrets(auth: Running) -> None:
@@ -181,3 +186,15 @@ async def test_no_secret_in_any_log_line_or_response(auth: Running, capsys: pyte
         assert secret not in logs
         assert all(secret not in r.text for r in responses)
     assert all("$2b$" not in r.text for r in responses)  # nor password hashes
+
+
+async def test_every_list_refuses_huge_offsets(auth: Running) -> None:
+    """A 2**63 offset was a 500 (BIGINT overflow in the database); it is a 422 on every list."""
+    answers = await list_routes_refuse_huge_offsets(auth.api, {})
+    assert len(answers) >= 4 and all(status == 422 for status in answers.values()), answers
+
+
+async def test_api_keys_that_are_already_expired_are_refused(auth: Running) -> None:
+    body = {"name": "late", "role": "viewer", "expires_at": "2020-01-01T00:00:00Z"}
+    answer = await auth.api.post("/api/v1/api-keys", json=body)
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "body.expires_at"

@@ -15,6 +15,7 @@ from test_session_support import (
     value,
     wait_session,
 )
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 Z = "+00:00"
@@ -200,3 +201,9 @@ async def test_lists_page_with_next_offset_until_the_last_page(service: RunningS
         params = {"station_id": "CP-PAGES", "limit": 2, "offset": 2}
         last = (await service.api.get(route, params=params, headers=ADMIN)).json()
         assert [x["started_at"] for x in last["items"]] == [iso(0).replace(Z, "Z")] and last["next_offset"] is None
+
+
+async def test_every_list_refuses_huge_offsets(service: RunningSession) -> None:
+    """A 2**63 offset was a 500 (BIGINT overflow in the database); it is a 422 on every list."""
+    answers = await list_routes_refuse_huge_offsets(service.api, ADMIN)
+    assert answers and all(status == 422 for status in answers.values()), answers

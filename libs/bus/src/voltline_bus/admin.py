@@ -78,7 +78,7 @@ async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
 
     async def connect() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=config.bootstrap,
+            **config.connection(),
             client_id=f"{config.client_id}-admin",
             request_timeout_ms=config.request_timeout_ms,
         )
@@ -228,7 +228,7 @@ async def _check_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
 async def check_broker(config: BusConfig) -> None:
     """Readiness probe: raise unless the broker answers a metadata request now (no retries)."""
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=config.bootstrap,
+        **config.connection(),
         client_id=f"{config.client_id}-ready",
         request_timeout_ms=2000,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -34,3 +36,28 @@ class BusConfig:
         """A third of the session timeout (Kafka's advice), at most 3 s: survivors of a crash learn of the
         rebalance at their next heartbeat, so this bounds how long their partitions wait for it."""
         return max(100, min(3_000, self.session_timeout_ms // 3))
+
+    # Broker authentication (docs/security.md): PLAINTEXT (dev), SASL_PLAINTEXT or SASL_SSL with SCRAM or PLAIN.
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None  # SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None  # SASL_SSL: the CA of the brokers' certificates (default: the system's)
+
+    def __repr__(self) -> str:  # never print the broker password
+        return f"BusConfig(bootstrap={self.bootstrap!r}, client_id={self.client_id!r}, user={self.sasl_username!r})"
+
+    def connection(self) -> dict[str, Any]:
+        """The keyword arguments every aiokafka client takes to reach and authenticate to the brokers."""
+        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            if not (self.sasl_mechanism and self.sasl_username and self.sasl_password):
+                raise ValueError("SASL needs a mechanism, a user name and a password")
+            kwargs |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        if self.security_protocol.endswith("SSL"):
+            kwargs["ssl_context"] = ssl.create_default_context(cafile=self.ssl_cafile)
+        return kwargs

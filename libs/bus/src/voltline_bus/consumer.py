@@ -184,7 +184,7 @@ class EventConsumer(BatchingMixin):
                 **self._consumer_options,
             }
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=config.bootstrap,
+                **config.connection(),
                 client_id=config.client_id,
                 group_id=self._group_id,
                 group_instance_id=f"{self._group_id}-{config.group_instance_id}" if config.group_instance_id else None,

@@ -48,7 +48,7 @@ class Producer:
 
         async def connect() -> AIOKafkaProducer:
             producer = AIOKafkaProducer(
-                bootstrap_servers=config.bootstrap,
+                **config.connection(),
                 client_id=config.client_id,
                 acks="all",
                 enable_idempotence=config.idempotence,

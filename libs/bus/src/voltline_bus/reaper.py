@@ -43,7 +43,7 @@ async def stale_reply_topics(
     `alive` is the caller's own reply topic, just marked alive: if the broker judges it stale too, its
     record timestamps cannot be trusted and nothing is reported stale.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap, client_id=f"{config.client_id}-reaper")
+    admin = AIOKafkaAdminClient(**config.connection(), client_id=f"{config.client_id}-reaper")
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if is_reply_topic(t, prefix) and t != alive]
@@ -53,7 +53,7 @@ async def stale_reply_topics(
     finally:
         await admin.close()
     partitions = {d["topic"]: sorted(p["partition"] for p in d.get("partitions", ())) for d in described}
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap, client_id=f"{config.client_id}-reaper")
+    consumer = AIOKafkaConsumer(**config.connection(), client_id=f"{config.client_id}-reaper")
     await consumer.start()
     try:
         cutoff_ms = int((time.time() - stale_after_s) * 1000)
@@ -84,7 +84,7 @@ async def reap_reply_topics(
         stale = await stale_reply_topics(config, prefix, alive=alive, stale_after_s=stale_after_s)
         if not stale:
             return []
-        admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap, client_id=f"{config.client_id}-reaper")
+        admin = AIOKafkaAdminClient(**config.connection(), client_id=f"{config.client_id}-reaper")
         await admin.start()
         try:
             await admin.delete_topics(stale)

@@ -77,7 +77,7 @@ class RequestReplyClient:
 
         async def connect() -> AIOKafkaConsumer:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=config.bootstrap,
+                **config.connection(),
                 client_id=f"{config.client_id}-replies",
                 group_id=None,
                 enable_auto_commit=False,

@@ -95,7 +95,7 @@ class BrokerWatch:
 
     async def _cluster_id(self) -> str:
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._config.bootstrap,
+            **self._config.connection(),
             client_id=f"{self._config.client_id}-watch",
             request_timeout_ms=2000,
         )

@@ -9,7 +9,7 @@ its own database with the same verifier (``ApiKeyVerifier(lookup=...)``).
 
 Wiring in a service::
 
-    feed = ApiKeyFeed(infra.bus, infra.topics.api_keys)
+    feed = api_key_feed_for(settings, infra.bus)  # honours only records auth signed (record_signing_key)
     verifier = ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(feed.lookup)])
     # lifespan: await infra.start(...); await feed.start(); ...; await feed.stop()
     # readiness_checks={**infra.readiness_checks(), "api_keys": feed.check}
@@ -197,7 +197,7 @@ class ApiKeyFeed:
             return
         await ensure_topics(self._config, [TopicSpec(self._topic, compacted=True)])
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._config.bootstrap,
+            **self._config.connection(),
             client_id=f"{self._config.client_id}-api-keys",
             group_id=None,
             enable_auto_commit=False,

@@ -42,6 +42,11 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         session_timeout_ms=settings.kafka_session_timeout_ms,
         group_instance_id=settings.instance_id if settings.kafka_static_membership else None,
         linger_ms=settings.kafka_linger_ms,
+        security_protocol=settings.kafka_security_protocol,
+        sasl_mechanism=settings.kafka_sasl_mechanism,
+        sasl_username=settings.kafka_sasl_username,
+        sasl_password=_kafka_password(settings),
+        ssl_cafile=settings.kafka_ssl_cafile,
     )
 
 
@@ -51,6 +56,14 @@ def api_key_feed_for(settings: ServiceSettings, bus: BusConfig) -> ApiKeyFeed:
         raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (it also keys the API-key records' signatures)")
     key = record_signing_key(settings.admin_token.get_secret_value())
     return ApiKeyFeed(bus, Topics(settings.topic_prefix).api_keys, signing_key=key)
+
+
+def _kafka_password(settings: ServiceSettings) -> str | None:
+    if settings.kafka_sasl_password is not None:
+        return settings.kafka_sasl_password.get_secret_value()
+    if settings.kafka_sasl_password_file is not None:
+        return settings.kafka_sasl_password_file.read_text().strip()
+    return None
 
 
 @dataclass

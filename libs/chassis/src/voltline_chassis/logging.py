@@ -35,6 +35,8 @@ _INLINE_SECRET = re.compile(
 )
 # Longer strings are cut: whatever a client sends, a log line stays small (and cheap to scrub).
 MAX_LOGGED_CHARS = 2000
+MAX_TRACEBACK_CHARS = 8000
+_TRACEBACK_KEYS = frozenset({"exception", "stack"})
 # Library loggers that may have been given their own handlers (e.g. by uvicorn's default config).
 _ROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi", "aiokafka", "sqlalchemy")
 
@@ -46,14 +48,22 @@ def scrub_secrets(text: str) -> str:
     return _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
 
 
-def _redact(value: Any) -> Any:
+def _cut(text: str, key: object) -> str:
+    if key in _TRACEBACK_KEYS:  # the end of a traceback says what went wrong: keep that
+        if len(text) > MAX_TRACEBACK_CHARS:
+            return f"[{len(text) - MAX_TRACEBACK_CHARS} characters left out]...{text[-MAX_TRACEBACK_CHARS:]}"
+        return text
+    if len(text) > MAX_LOGGED_CHARS:
+        return f"{text[:MAX_LOGGED_CHARS]}...[{len(text) - MAX_LOGGED_CHARS} more characters]"
+    return text
+
+
+def _redact(value: Any, key: object = None) -> Any:
     if isinstance(value, str):
-        if len(value) > MAX_LOGGED_CHARS:
-            value = f"{value[:MAX_LOGGED_CHARS]}...[{len(value) - MAX_LOGGED_CHARS} more characters]"
-        return scrub_secrets(value)
+        return scrub_secrets(_cut(value, key))
     if isinstance(value, Mapping):
         return {
-            k: REDACTED if isinstance(k, str) and _SENSITIVE_KEY.search(k) else _redact(v) for k, v in value.items()
+            k: REDACTED if isinstance(k, str) and _SENSITIVE_KEY.search(k) else _redact(v, k) for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
         return [_redact(v) for v in value]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -41,6 +43,8 @@ def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: float = 
     process exit status still reports how it was stopped.
     """
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    # What a service creates (SQLite databases and their journals) is readable by its own user only.
+    os.umask(0o077)
     server = make_server(app, settings, graceful_timeout=graceful_timeout)
     try:
         server.run()

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,13 @@ class ServiceSettings(BaseSettings):
     # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
     broker_watch_interval_s: float = Field(default=1.0, gt=0)
     broker_replay_window_s: float = Field(default=900.0, ge=0)
+    # Broker authentication: each service its own user, with ACLs for only its topics (docs/security.md).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_sasl_password_file: Path | None = Field(default=None, description="Read the password from this file.")
+    kafka_ssl_cafile: str | None = None
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
     http_host: str = "127.0.0.1"

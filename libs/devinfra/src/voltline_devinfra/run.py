@@ -25,12 +25,30 @@ def admin_token(data_dir: Path) -> str:
     """The token the services accept, always also in data/admin-token (owner-only), as the banner says."""
     path = data_dir / "admin-token"
     stored = path.read_text().strip() if path.exists() else ""
+    if path.exists():
+        path.chmod(0o600)  # an older make run wrote it world-readable
     token = os.environ.get("VOLTLINE_ADMIN_TOKEN", "").strip() or stored or secrets.token_urlsafe(32)
     if token != stored:
-        path.touch(mode=0o600)
-        path.chmod(0o600)
-        path.write_text(token + "\n")
+        path.unlink(missing_ok=True)
+        # Created 0600 from the start: a write-then-chmod leaves a moment in which anyone may read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(token + "\n")
     return token
+
+
+def private_data_dir(data_dir: Path) -> None:
+    """Databases, logs and the admin token are for this user only: files 0600, folders 0700.
+
+    The umask is inherited by every process make run starts (services create their SQLite files, the
+    broker and services their logs); what an older run left readable is tightened once.
+    """
+    os.umask(0o077)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    for path in data_dir.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o700 if path.is_dir() else 0o600)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     data_dir: Path = args.data_dir.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_data_dir(data_dir)
     token = admin_token(data_dir)
     started = time.monotonic()
 

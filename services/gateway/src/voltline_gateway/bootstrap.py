@@ -35,7 +35,7 @@ from voltline_gateway.adapters.refusals import RefusalLog
 from voltline_gateway.adapters.registry import PasswordChecker, StationRegistry
 from voltline_gateway.adapters.spool import Spool
 from voltline_gateway.adapters.tail import TopicTail
-from voltline_gateway.adapters.tls import server_context
+from voltline_gateway.adapters.tls import CertificatePair, CertificateReloader, server_context
 from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
 from voltline_gateway.adapters.validation import warm_up
 from voltline_gateway.domain.quirks import QuirkRules
@@ -60,6 +60,7 @@ class Internals:
     registry: StationRegistry
     presence: PresenceBook
     instance: str
+    tls_reloader: CertificateReloader | None = None
 
 
 def tune_gc(thresholds: tuple[int, int, int]) -> None:
@@ -158,8 +159,13 @@ def build(settings: GatewaySettings) -> FastAPI:
     presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
     command_tail = TopicTail(kafka, producer, topics.station_commands, executor.submit, from_beginning=False)
     listeners = [Listener(settings.ocpp_host, settings.ocpp_port)]
+    reloader: CertificateReloader | None = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        tls = server_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file)
+        pairs = [CertificatePair(settings.tls_cert_file, settings.tls_key_file)]
+        if settings.tls_second_cert_file is not None and settings.tls_second_key_file is not None:
+            pairs.append(CertificatePair(settings.tls_second_cert_file, settings.tls_second_key_file))
+        tls = server_context(settings.tls_cert_file, settings.tls_key_file, settings.tls_ca_file, extra=pairs[1:])
+        reloader = CertificateReloader(tls, pairs, settings.tls_ca_file, interval=settings.tls_reload_interval_s)
         listeners.append(Listener(settings.ocpp_host, settings.ocpp_tls_port, tls))
     server = OcppServer(
         listeners=listeners,
@@ -272,7 +278,10 @@ def build(settings: GatewaySettings) -> FastAPI:
             raise_fd_limit()
             await server.start()
             stack.push_async_callback(server.stop)
-            app.state.gateway = Internals(server, connections, registry, presence, instance)
+            if reloader is not None:
+                await reloader.start()
+                stack.push_async_callback(reloader.stop)
+            app.state.gateway = Internals(server, connections, registry, presence, instance, reloader)
             yield
 
     async def registry_ready() -> None:

@@ -23,6 +23,11 @@ class GatewaySettings(ServiceSettings):
     tls_cert_file: Path | None = Field(default=None, description="Server certificate (PEM); TLS is off without it.")
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = Field(default=None, description="CA that signs station certificates (profile 3).")
+    tls_second_cert_file: Path | None = Field(
+        default=None, description="A second server certificate of the other key type (RSA beside ECDSA, or back)."
+    )
+    tls_second_key_file: Path | None = None
+    tls_reload_interval_s: float = Field(default=30.0, gt=0, description="How often certificate files are checked.")
     # Station identity
     gateway_unknown_stations: UnknownStations = UnknownStations.ADMIT
     registry_grace_s: float = Field(default=2.0, ge=0, description="Wait this long for a just-registered station.")
@@ -80,4 +85,6 @@ class GatewaySettings(ServiceSettings):
     def _tls_pair(self) -> GatewaySettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("VOLTLINE_TLS_CERT_FILE and VOLTLINE_TLS_KEY_FILE go together")
+        if (self.tls_second_cert_file is None) != (self.tls_second_key_file is None):
+            raise ValueError("VOLTLINE_TLS_SECOND_CERT_FILE and VOLTLINE_TLS_SECOND_KEY_FILE go together")
         return self

@@ -70,7 +70,7 @@ class OnlineStations:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._config.bootstrap,
+            **self._config.connection(),
             client_id=f"{self._config.client_id}-presence",
             group_id=None,
             enable_auto_commit=False,

@@ -36,7 +36,7 @@ class LiveStream:
 
     async def _read(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bus.bootstrap, group_id=None, auto_offset_reset="latest", enable_auto_commit=False
+            **self.bus.connection(), group_id=None, auto_offset_reset="latest", enable_auto_commit=False
         )
         await consumer.start()
         try:

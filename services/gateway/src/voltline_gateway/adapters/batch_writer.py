@@ -81,7 +81,7 @@ class BatchWriter:
         deadline = time.monotonic() + self._config.connect_timeout
         while True:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._config.bootstrap,
+                **self._config.connection(),
                 client_id=f"{self._config.client_id}-{self._name}",
                 acks="all",
                 enable_idempotence=self._config.idempotence,

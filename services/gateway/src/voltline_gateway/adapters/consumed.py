@@ -42,7 +42,7 @@ class ConsumedPoller:
     async def poll(self) -> Floors | None:
         polled_at = time.time()
         admin = AIOKafkaAdminClient(
-            bootstrap_servers=self._config.bootstrap,
+            **self._config.connection(),
             client_id=f"{self._config.client_id}-spool",
             request_timeout_ms=5000,
         )

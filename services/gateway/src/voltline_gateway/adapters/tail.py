@@ -45,7 +45,7 @@ class TopicTail:
         deadline = asyncio.get_running_loop().time() + self._config.connect_timeout
         while True:
             consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._config.bootstrap,
+                **self._config.connection(),
                 client_id=f"{self._config.client_id}-tail",
                 group_id=None,
                 enable_auto_commit=False,
