@@ -4,11 +4,13 @@ events exactly as the session, billing and gateway services publish them (the co
 from __future__ import annotations
 
 import secrets
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,7 +49,9 @@ class Running:
 
 
 @asynccontextmanager
-async def running_analytics(bootstrap: str, database_url: str, prefix: str, group: str) -> AsyncIterator[Running]:
+async def running_analytics(
+    bootstrap: str, database_url: str, prefix: str, group: str, worker: str = "faust"
+) -> AsyncIterator[Running]:
     settings = AnalyticsSettings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
@@ -55,6 +59,8 @@ async def running_analytics(bootstrap: str, database_url: str, prefix: str, grou
         admin_token=SecretStr(TOKEN),
         instance_id=f"test-{secrets.token_hex(2)}",
         analytics_consumer_group=group,
+        analytics_worker=worker,
+        analytics_faust_datadir=Path(tempfile.mkdtemp(prefix="analytics-faust-")),
         station_events_partitions=2,
         sessions_partitions=2,
     )
