@@ -4,13 +4,11 @@ events exactly as the session, billing and gateway services publish them (the co
 from __future__ import annotations
 
 import secrets
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,7 +58,6 @@ async def running_analytics(
         instance_id=f"test-{secrets.token_hex(2)}",
         analytics_consumer_group=group,
         analytics_worker=worker,
-        analytics_faust_datadir=Path(tempfile.mkdtemp(prefix="analytics-faust-")),
         station_events_partitions=2,
         sessions_partitions=2,
     )

@@ -22,7 +22,8 @@ class AnalyticsSettings(ServiceSettings):
     # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0008.
     analytics_worker: Literal["faust", "bus"] = "faust"
     analytics_batch_max: int = Field(default=2000, ge=1, le=100_000)
-    analytics_faust_datadir: Path = Path("./data/analytics-faust")
+    # faust keeps no state of ours (memory store); its scratch directory, a fresh temporary one by default.
+    analytics_faust_datadir: Path | None = None
     # The worker's consumer group (prefixed by the topic prefix); a new group replays the whole log.
     analytics_consumer_group: str = "voltline-analytics"
     analytics_allowed_lateness_days: float = Field(default=7, gt=0)

@@ -10,6 +10,8 @@ batch is retried, then applied event by event, and an event that still fails goe
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ class FaustWorker:
         topics: Sequence[str],
         apply_batch: ApplyBatch,
         dead_letter: Producer,
-        datadir: Path,
+        datadir: Path | None,
         batch_max: int = 2000,
         batch_within_s: float = 0.5,
         attempts: int = 3,
@@ -44,12 +46,16 @@ class FaustWorker:
         self._dead_letter = dead_letter
         self._attempts = attempts
         self._app: faust.App | None = None
+        self._scratch: Path | None = None
         self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
                             batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
 
     async def start(self) -> None:
         """Build the faust app inside the running loop (so it binds to it) and start its consumer."""
         c = self._config
+        if c["datadir"] is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="voltline-analytics-faust-"))
+            c["datadir"] = self._scratch
         app = faust.App(
             c["group_id"],
             broker=[f"kafka://{h.strip()}" for h in c["bootstrap"].split(",")],
@@ -76,6 +82,9 @@ class FaustWorker:
         if self._app is not None:
             await self._app.stop()
             self._app = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._config["datadir"] = self._scratch = None
 
     async def _handle(self, events: Sequence[Any]) -> None:
         envelopes: list[tuple[Envelope, Any]] = []
