@@ -79,17 +79,13 @@ async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], a
         else:
             inserts.append(_row(key, m, count))
     b = orm.buckets.c
-    for key in deletes:
-        await session.execute(delete(orm.buckets).where(*_pk(key)))
+    pk_where = [b[k] == bindparam(f"k_{k}") for k in _PK]
+    if deletes:
+        params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in deletes]
+        await session.execute(delete(orm.buckets).where(*pk_where), params)
     if updates:
         values = {name: bindparam(f"v_{name}") for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")}
-        stmt = (
-            update(orm.buckets)
-            .where(b.scope == bindparam("k_scope"), b.scope_id == bindparam("k_scope_id"),
-                   b.granularity == bindparam("k_granularity"), b.bucket_start == bindparam("k_bucket_start"),
-                   b.currency == bindparam("k_currency"))
-            .values(values)
-        )  # fmt: skip
+        stmt = update(orm.buckets).where(*pk_where).values(values)
         params = [
             {**{f"k_{k}": r[k] for k in _PK}, **{f"v_{k}": v for k, v in r.items() if k not in _PK}} for r in updates
         ]
@@ -99,12 +95,6 @@ async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], a
 
 
 _PK = ("scope", "scope_id", "granularity", "bucket_start", "currency")
-
-
-def _pk(key: Key) -> list[Any]:
-    b = orm.buckets.c
-    return [b.scope == key[0], b.scope_id == key[1], b.granularity == key[2], b.bucket_start == key[3],
-            b.currency == key[4]]  # fmt: skip
 
 
 async def _load(session: AsyncSession, keys: list[Key]) -> dict[Key, tuple[Measures, int]]:
@@ -162,10 +152,16 @@ async def _count_drivers(
             gone.append(row)
         elif after != before:
             changed.append({**row, "refs": after})
-    for row in gone + changed:
-        await session.execute(delete(orm.bucket_drivers).where(*(t[k] == v for k, v in row.items() if k != "refs")))
-    if new_rows or changed:
-        await session.execute(insert(orm.bucket_drivers), new_rows + changed)
+    where = [t[k] == bindparam(f"k_{k}") for k in ("scope", "scope_id", "granularity", "bucket_start", "driver_key")]
+    if gone:
+        await session.execute(
+            delete(orm.bucket_drivers).where(*where), [{f"k_{k}": v for k, v in r.items()} for r in gone]
+        )
+    if changed:
+        params = [{**{f"k_{k}": v for k, v in r.items() if k != "refs"}, "v_refs": r["refs"]} for r in changed]
+        await session.execute(update(orm.bucket_drivers).where(*where).values(refs=bindparam("v_refs")), params)
+    if new_rows:
+        await session.execute(insert(orm.bucket_drivers), new_rows)
     return out
 
 

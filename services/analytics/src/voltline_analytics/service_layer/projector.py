@@ -6,7 +6,6 @@ and buckets are recomputed from contributions, so redelivery, revisions and repl
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -156,7 +155,7 @@ def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
-    data = {k: _json(v) for k, v in dataclasses.asdict(fact).items() if k not in ("periods", "timeline")}
+    data = {k: _json(v) for k, v in vars(fact).items() if k not in ("periods", "timeline")}
     kind = fact.key.split(":", 1)[0]
     if isinstance(fact, SessionFact):
         data["failure"] = fact.failure
