@@ -21,8 +21,9 @@ def station_log(index: int, sessions: int, topics: Topics, seed: int = 7) -> Ite
     station = f"ST-{index:05d}"
     t = START + timedelta(minutes=rng.randrange(0, 600))
     connected = StationConnected(ocpp_version="ocpp2.0.1", gateway_instance="gw-bench")
-    yield topics.station_events, envelope_for(connected, source="gateway/bench", station_id=station).model_copy(
-        update={"time": t}
+    yield (
+        topics.station_events,
+        envelope_for(connected, source="gateway/bench", station_id=station).model_copy(update={"time": t}),
     )
     for n in range(sessions):
         t += timedelta(minutes=rng.randrange(20, 400))
