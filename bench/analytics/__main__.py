@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -193,8 +194,11 @@ async def main() -> None:
         finally:
             if kafka is not None:
                 kafka.stop()
-    figures |= await query_year(url("query"), args.stations)
-    figures |= await export_csv(url("export"), 100_000)
+    try:
+        figures |= await query_year(url("query"), args.stations)
+        figures |= await export_csv(url("export"), 100_000)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     print("\nanalytics benchmark")
     for key, value in figures.items():
         print(f"  {key:32} {value}")
