@@ -47,7 +47,9 @@ class Running:
 
 
 @asynccontextmanager
-async def running_analytics(bootstrap: str, database_url: str, prefix: str, group: str) -> AsyncIterator[Running]:
+async def running_analytics(
+    bootstrap: str, database_url: str, prefix: str, group: str, worker: str = "faust"
+) -> AsyncIterator[Running]:
     settings = AnalyticsSettings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
@@ -55,6 +57,7 @@ async def running_analytics(bootstrap: str, database_url: str, prefix: str, grou
         admin_token=SecretStr(TOKEN),
         instance_id=f"test-{secrets.token_hex(2)}",
         analytics_consumer_group=group,
+        analytics_worker=worker,
         station_events_partitions=2,
         sessions_partitions=2,
     )

@@ -171,15 +171,16 @@ async def test_known_day_and_replay(kafka: Any, postgres: Any, sqlite_url: str) 
 
         expected = await _snapshot(live)
 
-    # Replay: a new consumer group reads the same log from the beginning into an empty SQLite store.
-    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "replay") as replay:
+    # Replay: a new consumer group reads the same log from the beginning into an empty SQLite store, with the
+    # other worker implementation (voltline_bus's EventConsumer instead of faust).
+    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "replay", worker="bus") as replay:
         await eventually(lambda: _settled(replay), within=60)
         assert await _snapshot(replay) == expected
 
 
 async def test_bad_queries_are_422_naming_the_field(kafka: Any, sqlite_url: str) -> None:
     prefix = f"t-{secrets.token_hex(4)}."
-    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "bad") as svc:
+    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "bad", worker="bus") as svc:
         cases = [
             ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "query.from"),
             ({"from": "2026-11-02T00:00:00", "to": "2026-11-03T00:00:00Z"}, "query.from"),

@@ -11,6 +11,7 @@ from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
 
+from voltline_analytics.adapters.faust_worker import FaustWorker
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.domain.translate import EVENT_TYPES
 from voltline_analytics.entrypoints.api import build_router
@@ -40,17 +41,30 @@ def build(settings: AnalyticsSettings) -> FastAPI:
         ad_hoc_price_per_kwh=settings.analytics_ad_hoc_price_per_kwh,
         ad_hoc_currency=settings.analytics_ad_hoc_currency,
     )
-    coalescer = Coalescer(store_applier(infra.sessions, lateness))
-    consumer = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}{settings.analytics_consumer_group}",
-        topics=[topics.sessions, topics.billing, topics.station_events],
-        handler=coalescer.handle,
-        dead_letter=infra.producer,
-        event_types=EVENT_TYPES,
-        max_poll_records=500,
-    )
     read = [topics.sessions, topics.billing, topics.station_events]
+    group_id = f"{settings.topic_prefix}{settings.analytics_consumer_group}"
+    applier = store_applier(infra.sessions, lateness)
+    worker: FaustWorker | EventConsumer
+    if settings.analytics_worker == "faust":
+        worker = FaustWorker(
+            group_id=group_id,
+            bootstrap=settings.kafka_bootstrap,
+            topics=read,
+            apply_batch=applier,
+            dead_letter=infra.producer,
+            datadir=settings.analytics_faust_datadir,
+            batch_max=settings.analytics_batch_max,
+        )
+    else:
+        worker = EventConsumer(
+            infra.bus,
+            group_id=group_id,
+            topics=read,
+            handler=Coalescer(applier).handle,
+            dead_letter=infra.producer,
+            event_types=EVENT_TYPES,
+            max_poll_records=500,
+        )
     return create_app(
         settings=settings,
         title="voltline analytics",
@@ -65,8 +79,8 @@ def build(settings: AnalyticsSettings) -> FastAPI:
                 TopicSpec(topics.billing),
                 *(TopicSpec(Topics.dead_letter(t)) for t in read),
             ],
-            after_start=consumer.start,
-            before_stop=consumer.stop,
+            after_start=worker.start,
+            before_stop=worker.stop,
         ),
         routers=[build_router(ctx), build_exports_router(ctx), build_report_router(ctx)],
     )

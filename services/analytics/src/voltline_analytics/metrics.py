@@ -17,3 +17,6 @@ EVENT_TIME_LAG = Gauge(
     "voltline_analytics_event_time_lag_seconds",
     "Now minus the newest charger timestamp applied: how far behind the figures are (grows when idle).",
 )
+EVENTS_DEAD_LETTERED = Counter(
+    "voltline_analytics_events_dead_lettered_total", "Events that could not be applied, parked on <topic>.dlq."
+)

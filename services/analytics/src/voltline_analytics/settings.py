@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from voltline_chassis.settings import ServiceSettings
@@ -16,6 +18,12 @@ class AnalyticsSettings(ServiceSettings):
     # this are kept in late_events but not counted: buckets older than that are final.
     station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
     sessions_partitions: int = Field(default=6, ge=1)
+    # faust: the faust-streaming agent (batches of up to analytics_batch_max events per transaction);
+    # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0008.
+    analytics_worker: Literal["faust", "bus"] = "faust"
+    analytics_batch_max: int = Field(default=2000, ge=1, le=100_000)
+    # faust keeps no state of ours (memory store); its scratch directory, a fresh temporary one by default.
+    analytics_faust_datadir: Path | None = None
     # The worker's consumer group (prefixed by the topic prefix); a new group replays the whole log.
     analytics_consumer_group: str = "voltline-analytics"
     analytics_allowed_lateness_days: float = Field(default=7, gt=0)

@@ -1,98 +1,183 @@
-"""Recomputes materialised buckets (station and network, hour and day) from the contributions beneath them."""
+"""Maintains the materialised buckets (station and network, hour and day) from contribution deltas.
+
+A batch's facts remove their previous contributions and add their new ones; the sums of every bucket they
+touch change by exactly that difference (exact integers and decimals, so order never matters), a peak that
+may have dropped is recomputed from the contributions left, and unique drivers are reference-counted per
+bucket. A bucket that returns to all zeros is deleted, so the store equals one built in a single pass.
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Measures
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
 NETWORK = ""
-Key = tuple[str, datetime, str]  # (scope_id, bucket_start, currency)
+Key = tuple[str, str, str, datetime, str]  # scope, scope_id, granularity, bucket_start, currency
+DriverKey = tuple[str, str, str, datetime, str]  # scope, scope_id, granularity, bucket_start, driver_key
 
 
-async def recompute(session: AsyncSession, touched: set[tuple[str, datetime]]) -> None:
-    if not touched:
+@dataclass
+class _Delta:
+    added: Measures = field(default_factory=Measures)
+    removed: Measures = field(default_factory=Measures)
+    peak_may_drop: bool = False
+
+
+def _keys(c: Contribution) -> list[Key]:
+    day = floor(c.hour, "day")
+    return [
+        ("station", c.station_id, "hour", c.hour, c.currency),
+        ("station", c.station_id, "day", day, c.currency),
+        ("network", NETWORK, "hour", c.hour, c.currency),
+        ("network", NETWORK, "day", day, c.currency),
+    ]
+
+
+async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], added: Iterable[Contribution]) -> None:
+    """Change the buckets by (added - removed); the contributions table already holds the new state."""
+    deltas: dict[Key, _Delta] = defaultdict(_Delta)
+    drivers: dict[DriverKey, int] = defaultdict(int)
+    for sign, contributions in ((-1, removed), (1, added)):
+        for c in contributions:
+            for key in _keys(c):
+                d = deltas[key]
+                if sign > 0:
+                    d.added.add(c.measures)
+                else:
+                    d.removed.add(c.measures)
+                    d.peak_may_drop |= c.measures.peak_power_w > 0
+                if c.driver_key:
+                    drivers[(*key[:4], c.driver_key)] += sign
+    if not deltas:
         return
-    station_days: dict[str, set[datetime]] = defaultdict(set)
-    hours: set[datetime] = set()
-    for station, hour in touched:
-        station_days[station].add(floor(hour, "day"))
-        hours.add(hour)
-    days = {d for ds in station_days.values() for d in ds}
-    for station, sdays in sorted(station_days.items()):
-        await _station(session, station, sorted(sdays))
-    await _network(session, sorted(hours), sorted(days))
-
-
-async def _station(session: AsyncSession, station: str, days: list[datetime]) -> None:
-    c = orm.contributions.c
-    hourly: dict[Key, Measures] = {}
-    daily: dict[Key, Measures] = {}
-    drivers_h: dict[Key, set[str]] = defaultdict(set)
-    drivers_d: dict[Key, set[str]] = defaultdict(set)
-    for day in days:
-        rows = await session.execute(
-            select(orm.contributions).where(c.station_id == station, c.hour >= day, c.hour < day + DAY)
-        )
-        for row in rows:
-            m = Measures.from_row(row)
-            for target, drivers, start in ((hourly, drivers_h, row.hour), (daily, drivers_d, day)):
-                key = (station, start, row.currency)
-                target.setdefault(key, Measures()).add(m)
-                if row.driver_key:
-                    drivers[(station, start, "")].add(row.driver_key)
+    existing = await _load(session, list(deltas))
+    unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
+    inserts, updates, deletes = [], [], []
+    for key, d in deltas.items():
+        row = existing.get(key)
+        m = row[0] if row else Measures()
+        count = (row[1] if row else 0) + (unique.get(key[:4], 0) if key[4] == "" else 0)
+        m.add(d.added)
+        m.subtract(d.removed)
+        if d.peak_may_drop:
+            m.peak_power_w = await _peak(session, key)
+        if m.is_zero() and count == 0:
+            if row:
+                deletes.append(key)
+        elif row:
+            updates.append(_row(key, m, count))
+        else:
+            inserts.append(_row(key, m, count))
     b = orm.buckets.c
-    for day in days:
+    pk_where = [b[k] == bindparam(f"k_{k}") for k in _PK]
+    if deletes:
+        params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in deletes]
+        await session.execute(delete(orm.buckets).where(*pk_where), params)
+    if updates:
+        values = {name: bindparam(f"v_{name}") for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")}
+        stmt = update(orm.buckets).where(*pk_where).values(values)
+        params = [
+            {**{f"k_{k}": r[k] for k in _PK}, **{f"v_{k}": v for k, v in r.items() if k not in _PK}} for r in updates
+        ]
+        await session.execute(stmt, params)
+    if inserts:
+        await session.execute(insert(orm.buckets), inserts)
+
+
+_PK = ("scope", "scope_id", "granularity", "bucket_start", "currency")
+
+
+async def _load(session: AsyncSession, keys: list[Key]) -> dict[Key, tuple[Measures, int]]:
+    """Existing rows for `keys`, fetched per (scope, granularity) with IN lists (a superset, then filtered)."""
+    wanted = set(keys)
+    groups: dict[tuple[str, str], tuple[set[str], set[datetime]]] = defaultdict(lambda: (set(), set()))
+    for scope, scope_id, granularity, start, _ in keys:
+        ids, starts = groups[(scope, granularity)]
+        ids.add(scope_id)
+        starts.add(start)
+    found: dict[Key, tuple[Measures, int]] = {}
+    b = orm.buckets.c
+    for (scope, granularity), (ids, starts) in groups.items():
+        ordered = sorted(starts)
+        for i in range(0, len(ordered), 400):
+            chunk = ordered[i : i + 400]
+            q = select(orm.buckets).where(b.scope == scope, b.granularity == granularity, b.bucket_start.in_(chunk))
+            if scope == "station":
+                q = q.where(b.scope_id.in_(sorted(ids)))
+            for row in await session.execute(q):
+                key = (row.scope, row.scope_id, row.granularity, row.bucket_start, row.currency)
+                if key in wanted:
+                    found[key] = (Measures.from_row(row), row.unique_drivers)
+    return found
+
+
+async def _count_drivers(
+    session: AsyncSession, changes: dict[DriverKey, int]
+) -> dict[tuple[str, str, str, datetime], int]:
+    """Apply reference-count changes; return the change of each bucket's number of distinct drivers."""
+    if not changes:
+        return {}
+    t = orm.bucket_drivers.c
+    refs: dict[DriverKey, int] = {}
+    by_driver: dict[str, list[DriverKey]] = defaultdict(list)
+    for key in changes:
+        by_driver[key[4]].append(key)
+    drivers = sorted(by_driver)
+    for i in range(0, len(drivers), 400):
+        rows = await session.execute(select(orm.bucket_drivers).where(t.driver_key.in_(drivers[i : i + 400])))
+        for r in rows:
+            key = (r.scope, r.scope_id, r.granularity, r.bucket_start, r.driver_key)
+            if key in changes:
+                refs[key] = r.refs
+    out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
+    new_rows, changed, gone = [], [], []
+    for key, change in changes.items():
+        before = refs.get(key, 0)
+        after = before + change
+        out[key[:4]] += (after > 0) - (before > 0)
+        row = dict(zip(("scope", "scope_id", "granularity", "bucket_start", "driver_key"), key, strict=True))
+        if before == 0 and after > 0:
+            new_rows.append({**row, "refs": after})
+        elif after <= 0 and before > 0:
+            gone.append(row)
+        elif after != before:
+            changed.append({**row, "refs": after})
+    where = [t[k] == bindparam(f"k_{k}") for k in ("scope", "scope_id", "granularity", "bucket_start", "driver_key")]
+    if gone:
         await session.execute(
-            delete(orm.buckets).where(
-                b.scope == "station", b.scope_id == station, b.bucket_start >= day, b.bucket_start < day + DAY
-            )
+            delete(orm.bucket_drivers).where(*where), [{f"k_{k}": v for k, v in r.items()} for r in gone]
         )
-    rows = [_row("station", "hour", k, m, drivers_h) for k, m in hourly.items()]
-    rows += [_row("station", "day", k, m, drivers_d) for k, m in daily.items()]
-    if rows:
-        await session.execute(insert(orm.buckets), rows)
+    if changed:
+        params = [{**{f"k_{k}": v for k, v in r.items() if k != "refs"}, "v_refs": r["refs"]} for r in changed]
+        await session.execute(update(orm.bucket_drivers).where(*where).values(refs=bindparam("v_refs")), params)
+    if new_rows:
+        await session.execute(insert(orm.bucket_drivers), new_rows)
+    return out
 
 
-async def _network(session: AsyncSession, hours: list[datetime], days: list[datetime]) -> None:
-    b = orm.buckets.c
-    rows: list[dict[str, Any]] = []
-    for granularity, starts, length in (("hour", hours, HOUR), ("day", days, DAY)):
-        for start in starts:
-            sums: dict[Key, Measures] = {}
-            found = await session.execute(
-                select(orm.buckets).where(b.scope == "station", b.granularity == granularity, b.bucket_start == start)
-            )
-            for row in found:
-                sums.setdefault((NETWORK, start, row.currency), Measures()).add(Measures.from_row(row))
-            c = orm.contributions.c
-            drivers = await session.execute(
-                select(c.driver_key)
-                .where(and_(c.hour >= start, c.hour < start + length, c.driver_key.is_not(None)))
-                .distinct()
-            )
-            unique = {(NETWORK, start, ""): {r.driver_key for r in drivers}}
-            rows += [_row("network", granularity, k, m, unique) for k, m in sums.items()]
-        for chunk in [starts[i : i + 500] for i in range(0, len(starts), 500)]:
-            await session.execute(
-                delete(orm.buckets).where(b.scope == "network", b.granularity == granularity, b.bucket_start.in_(chunk))
-            )
-    if rows:
-        await session.execute(insert(orm.buckets), rows)
+async def _peak(session: AsyncSession, key: Key) -> float:
+    scope, scope_id, granularity, start, currency = key
+    c = orm.contributions.c
+    end = start + (HOUR if granularity == "hour" else DAY)
+    q = select(func.max(c.peak_power_w)).where(and_(c.hour >= start, c.hour < end, c.currency == currency))
+    if scope == "station":
+        q = q.where(c.station_id == scope_id)
+    return float((await session.execute(q)).scalar() or 0.0)
 
 
-def _row(scope: str, granularity: str, key: Key, m: Measures, drivers: dict[Key, set[str]]) -> dict[str, Any]:
-    scope_id, start, currency = key
-    row: dict[str, Any] = {"scope": scope, "scope_id": scope_id, "granularity": granularity,
-                           "bucket_start": start, "currency": currency}  # fmt: skip
+def _row(key: Key, m: Measures, unique: int) -> dict[str, Any]:
+    row: dict[str, Any] = dict(zip(_PK, key, strict=True))
     row.update({name: getattr(m, name) for name in (*COUNTERS, *MAXIMA)})
-    row.update({name: str(getattr(m, name)) for name in MONEY})
-    row["unique_drivers"] = len(drivers.get((scope_id, start, ""), ())) if currency == "" else 0
+    row.update({name: money_text(getattr(m, name)) for name in MONEY})
+    row["unique_drivers"] = unique
     return row

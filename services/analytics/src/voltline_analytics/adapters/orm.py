@@ -66,6 +66,19 @@ buckets = Table(
     Index("ix_buckets_lookup", "scope", "granularity", "bucket_start"),
 )
 
+# Which drivers charged in a bucket, with how many contributions each: the bucket's unique_drivers.
+bucket_drivers = Table(
+    "bucket_drivers",
+    metadata,
+    Column("scope", String(8), primary_key=True),
+    Column("scope_id", String(48), primary_key=True),
+    Column("granularity", String(8), primary_key=True),
+    Column("bucket_start", UTCDateTime(), primary_key=True),
+    Column("driver_key", String(32), primary_key=True),
+    Column("refs", Integer, nullable=False),
+    Index("ix_bucket_drivers_driver", "driver_key"),
+)
+
 stations = Table(
     "stations",
     metadata,

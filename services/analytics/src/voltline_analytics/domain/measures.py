@@ -61,6 +61,14 @@ class Measures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.peak_power_w = max(self.peak_power_w, other.peak_power_w)
 
+    def subtract(self, other: Measures) -> None:
+        """Take a contribution back out (sums only: a max cannot be undone, the caller recomputes it)."""
+        for name in (*COUNTERS, *MONEY):
+            setattr(self, name, getattr(self, name) - getattr(other, name))
+
+    def is_zero(self) -> bool:
+        return not any(getattr(self, name) for name in (*COUNTERS, *MONEY, *MAXIMA))
+
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -73,6 +81,11 @@ class Measures:
             setattr(m, name, Decimal(str(getattr(row, name) or 0)))
         m.peak_power_w = float(m.peak_power_w)
         return m
+
+
+def money_text(value: Decimal) -> str:
+    """Exact decimal text; zero is always "0" so a sum that went up and back down reads as one never touched."""
+    return "0" if value == 0 else str(value)
 
 
 @dataclass

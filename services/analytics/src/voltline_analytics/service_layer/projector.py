@@ -6,7 +6,6 @@ and buckets are recomputed from contributions, so redelivery, revisions and repl
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,10 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope, UnknownEventError, decode_payload
 
 from voltline_analytics.adapters import orm
-from voltline_analytics.adapters.buckets import recompute
+from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.domain.facts import Fact, OutageFact, SessionFact
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution
-from voltline_analytics.domain.timeslots import floor
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
 from voltline_analytics.domain.translate import EVENT_TYPES, PortStatus, Presence, Timed, translate
 
 log = structlog.get_logger()
@@ -100,9 +98,8 @@ async def apply(session: AsyncSession, envelopes: Sequence[Envelope], lateness: 
                 _keep(facts, outage)
     outcome.late = len(late_rows)
     outcome.applied = len(changes) - outcome.late
-    touched = await _store_facts(session, list(facts.values()))
+    await _store_facts(session, list(facts.values()))
     await _save_state(session, state, late_rows)
-    await recompute(session, touched)
     return outcome
 
 
@@ -112,41 +109,36 @@ def _keep(facts: dict[str, Fact], fact: Fact) -> None:
         facts[fact.key] = fact
 
 
-async def _store_facts(session: AsyncSession, facts: list[Fact]) -> set[tuple[str, datetime]]:
-    """Replace stored facts that these outrank; return the (station, hour) pairs whose buckets changed."""
+async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
+    """Replace stored facts that these outrank, and move the buckets by the difference in contributions."""
     if not facts:
-        return set()
+        return
     keys = [f.key for f in facts]
-    touched: set[tuple[str, datetime]] = set()
     ranks: dict[str, int] = {}
     for chunk in _chunks(keys):
-        rows = await session.execute(
-            select(orm.facts.c.fact_key, orm.facts.c.rank).where(orm.facts.c.fact_key.in_(chunk))
-        )
-        ranks.update({r.fact_key: r.rank for r in rows})
+        query = select(orm.facts.c.fact_key, orm.facts.c.rank).where(orm.facts.c.fact_key.in_(chunk))
+        ranks.update({r.fact_key: r.rank for r in await session.execute(query)})
     winners = [f for f in facts if f.key not in ranks or f.rank >= ranks[f.key]]
     if not winners:
-        return touched
+        return
+    removed: list[Contribution] = []
     replaced = [f.key for f in winners if f.key in ranks]
+    c = orm.contributions.c
     for chunk in _chunks(replaced):
-        old = await session.execute(
-            select(orm.contributions.c.station_id, orm.contributions.c.hour).where(
-                orm.contributions.c.fact_key.in_(chunk)
-            )
-        )
-        touched.update((r.station_id, r.hour) for r in old)
-        await session.execute(delete(orm.contributions).where(orm.contributions.c.fact_key.in_(chunk)))
+        for row in await session.execute(select(orm.contributions).where(c.fact_key.in_(chunk))):
+            removed.append(Contribution(row.station_id, row.hour, row.currency, row.driver_key, Measures.from_row(row)))
+        await session.execute(delete(orm.contributions).where(c.fact_key.in_(chunk)))
         await session.execute(delete(orm.facts).where(orm.facts.c.fact_key.in_(chunk)))
-    fact_rows, contribution_rows = [], []
+    added: list[Contribution] = []
+    contribution_rows = []
     for fact in winners:
-        fact_rows.append(_fact_row(fact))
-        for c in fact.contributions():
-            touched.add((c.station_id, c.hour))
-            contribution_rows.append(_contribution_row(fact.key, c))
-    await session.execute(insert(orm.facts), fact_rows)
+        for contribution in fact.contributions():
+            added.append(contribution)
+            contribution_rows.append(_contribution_row(fact.key, contribution))
+    await session.execute(insert(orm.facts), [_fact_row(f) for f in winners])
     if contribution_rows:
         await session.execute(insert(orm.contributions), contribution_rows)
-    return touched
+    await apply_deltas(session, removed, added)
 
 
 def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
@@ -158,12 +150,12 @@ def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
     row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
     row["driver_key"] = c.driver_key
     row.update({name: getattr(m, name) for name in (*COUNTERS, *MAXIMA)})
-    row.update({name: str(getattr(m, name)) for name in MONEY})
+    row.update({name: money_text(getattr(m, name)) for name in MONEY})
     return row
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
-    data = {k: _json(v) for k, v in dataclasses.asdict(fact).items() if k not in ("periods", "timeline")}
+    data = {k: _json(v) for k, v in vars(fact).items() if k not in ("periods", "timeline")}
     kind = fact.key.split(":", 1)[0]
     if isinstance(fact, SessionFact):
         data["failure"] = fact.failure
@@ -266,34 +258,28 @@ async def _load_state(session: AsyncSession, changes: list[Any]) -> _State:
 
 
 async def _save_state(session: AsyncSession, state: _State, late_rows: list[dict[str, Any]]) -> None:
-    await _replace(session, orm.stations, [state.stations[s] for s in sorted(state.dirty_stations)], ["station_id"])
-    await _replace(session, orm.ports, [state.ports[p] for p in sorted(state.dirty_ports)], ["station_id", "evse_id"])
-    marks = [
-        {"stream": k[0], "station_id": k[1], "max_time": state.watermarks[k]} for k in sorted(state.dirty_watermarks)
-    ]
-    await _replace(session, orm.watermarks, marks, ["stream", "station_id"])
+    """Write back what changed: for ports and watermarks, every loaded row of each station that changed."""
+    await _rewrite(session, orm.stations, [state.stations[s] for s in sorted(state.dirty_stations)])
+    port_stations = {s for s, _ in state.dirty_ports}
+    ports = [row for (station, _), row in sorted(state.ports.items()) if station in port_stations]
+    await _rewrite(session, orm.ports, ports)
+    mark_stations = {s for _, s in state.dirty_watermarks}
+    marks = [{"stream": k[0], "station_id": k[1], "max_time": v} for k, v in sorted(state.watermarks.items())
+             if k[1] in mark_stations]  # fmt: skip
+    await _rewrite(session, orm.watermarks, marks)
     if late_rows:
-        known = {
-            r.event_id
-            for r in await session.execute(
-                select(orm.late_events.c.event_id).where(
-                    orm.late_events.c.event_id.in_([r["event_id"] for r in late_rows])
-                )
-            )
-        }
+        ids = [r["event_id"] for r in late_rows]
+        query = select(orm.late_events.c.event_id).where(orm.late_events.c.event_id.in_(ids))
+        known = {r.event_id for r in await session.execute(query)}
         fresh = {r["event_id"]: r for r in late_rows if r["event_id"] not in known}
         if fresh:
             await session.execute(insert(orm.late_events), list(fresh.values()))
 
 
-async def _replace(session: AsyncSession, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    """Delete-then-insert by primary key (portable across SQLite and PostgreSQL)."""
+async def _rewrite(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Replace every row of the stations in `rows` with `rows` (which hold all of those stations' rows)."""
     if not rows:
         return
-    for row in rows:
-        await session.execute(delete(table).where(*(table.c[k] == row[k] for k in keys)))
+    for chunk in _chunks(sorted({r["station_id"] for r in rows})):
+        await session.execute(delete(table).where(table.c.station_id.in_(chunk)))
     await session.execute(insert(table), rows)
-
-
-def hour_of(moment: datetime) -> datetime:
-    return floor(moment, "hour")

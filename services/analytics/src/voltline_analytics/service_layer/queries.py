@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,8 +94,11 @@ async def kpis(
         q = q.where(b.scope == "network")
     else:
         q = q.where(b.scope == "station", b.scope_id.in_(stations_in or [""]))
+    offline_starts: set[datetime] = set()
     for row in await session.execute(q):
         bucket = floor(row.bucket_start, granularity)
+        if row.offline_s:
+            offline_starts.add(row.bucket_start)
         m = Measures.from_row(row)
         totals[bucket].add(m)
         if row.currency:
@@ -103,50 +107,72 @@ async def kpis(
     if granularity == "month" or (stations_in is not None and len(stations_in) > 1):
         drivers = await _unique_drivers(session, stations_in, start, end, granularity)
     stations = await _stations(session, stations_in)
-    offline = await _offline_port_s(session, stations, start, end, stored, granularity)
+    offline = await _offline_port_s(session, stations, sorted(offline_starts), stored, granularity)
+    observed = _Observed(stations)
     items = []
     for bucket in buckets(start, end, granularity):
         bucket_end = next_bucket(bucket, granularity)
         total = totals.get(bucket, Measures())
-        capacity = _capacity(stations, bucket, bucket_end, now, offline.get(bucket, 0))
+        capacity = _capacity(stations, observed, bucket, bucket_end, now, offline.get(bucket, 0))
         items.append(kpi_item(bucket, money.get(bucket, {}), total, capacity, drivers.get(bucket, 0), co2,
                               default_currency))  # fmt: skip
     return items
 
 
-def _capacity(stations: list[_Station], start: datetime, end: datetime, now: datetime, offline_port_s: int) -> Capacity:
+class _Observed:
+    """Port-seconds observed in a bucket, from stations' first-seen times (sorted, with prefix sums of ports)."""
+
+    def __init__(self, stations: list[_Station]) -> None:
+        seen = sorted((s.first_seen_at, s.ports) for s in stations if s.first_seen_at is not None)
+        self.times = [t for t, _ in seen]
+        self.ports = [p for _, p in seen]
+        self.prefix = [0]
+        for p in self.ports:
+            self.prefix.append(self.prefix[-1] + p)
+        self.open = [s for s in stations if s.offline_since is not None or s.faults_since]
+        self.all_ports = sum(s.ports for s in stations)
+
+    def port_s(self, start: datetime, end: datetime, now: datetime) -> int:
+        """Stations seen before `start` count whole (up to now); those first seen inside the bucket, partly."""
+        full = self.prefix[bisect.bisect_right(self.times, start)]
+        total = full * overlap_s(start, end, start, now)
+        for i in range(bisect.bisect_right(self.times, start), bisect.bisect_left(self.times, end)):
+            total += self.ports[i] * overlap_s(start, end, self.times[i], now)
+        return total
+
+
+def _capacity(stations: list[_Station], observed: _Observed, start: datetime, end: datetime, now: datetime,
+              offline_port_s: int) -> Capacity:  # fmt: skip
     """Port-seconds offered and observed (since first seen, until now); outages still open count until now."""
-    ports = sum(s.ports for s in stations)
-    observed, down = 0, offline_port_s
-    for st in stations:
-        if st.first_seen_at is not None:
-            observed += st.ports * overlap_s(start, end, st.first_seen_at, now)
+    ports = observed.all_ports
+    down = offline_port_s
+    for st in observed.open:
         if st.offline_since is not None:
             down += st.ports * overlap_s(start, end, st.offline_since, now)
         for since in st.faults_since:
             down += overlap_s(start, end, since, now)
-    return Capacity(port_s=ports * seconds(start, end), observed_port_s=observed, offline_port_s=down)
+    return Capacity(port_s=ports * seconds(start, end), observed_port_s=observed.port_s(start, end, now),
+                    offline_port_s=down)  # fmt: skip
 
 
 async def _offline_port_s(
     session: AsyncSession,
     stations: list[_Station],
-    start: datetime,
-    end: datetime,
+    starts: list[datetime],
     stored: Granularity,
     granularity: Granularity,
 ) -> dict[datetime, int]:
-    """Closed offline time weighted by each station's ports (only the few station buckets that have any)."""
+    """Closed offline time weighted by each station's ports, read only for the buckets that have any."""
     ports = {s.station_id: s.ports for s in stations}
     b = orm.buckets.c
-    q = select(b.scope_id, b.bucket_start, b.offline_s).where(
-        b.scope == "station", b.granularity == stored, b.bucket_start >= floor(start, stored), b.bucket_start < end,
-        b.offline_s > 0,
-    )  # fmt: skip
     found: dict[datetime, int] = defaultdict(int)
-    for row in await session.execute(q):
-        if row.scope_id in ports:
-            found[floor(row.bucket_start, granularity)] += row.offline_s * ports[row.scope_id]
+    for i in range(0, len(starts), 400):
+        q = select(b.scope_id, b.bucket_start, b.offline_s).where(
+            b.scope == "station", b.granularity == stored, b.bucket_start.in_(starts[i : i + 400]), b.offline_s > 0
+        )
+        for row in await session.execute(q):
+            if row.scope_id in ports:
+                found[floor(row.bucket_start, granularity)] += row.offline_s * ports[row.scope_id]
     return found
 
 

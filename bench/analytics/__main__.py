@@ -1,0 +1,208 @@
+"""Benchmark of the analytics service: `uv run python -m bench.analytics [--events 1000000 --kafka HOST:PORT]`.
+
+1. Replay: the synthetic network's log (bench.analytics.events) is put on Apache Kafka (started here unless
+   --kafka is given), then one faust worker replays it from the beginning into an empty store: events/s.
+2. Query: a year of daily KPIs for a network of 1,000 stations (and for a group of all 1,000): milliseconds.
+3. Export: the NEVI sessions CSV of 100,000 sessions, streamed through the API: seconds.
+Prints the figures at the end (not part of `make test`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import insert
+from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.faust_worker import FaustWorker
+from voltline_analytics.bootstrap import MIGRATIONS
+from voltline_analytics.domain.kpis import Co2Factors
+from voltline_analytics.entrypoints.consumers import store_applier
+from voltline_analytics.entrypoints.exports import build_exports_router
+from voltline_analytics.service_layer import queries
+from voltline_analytics.service_layer.context import AnalyticsContext
+from voltline_analytics.service_layer.queries import Scope
+from voltline_bus import BusConfig, Producer, TopicSpec, ensure_topics
+from voltline_events import Envelope, Topics
+from voltline_store import create_engine, run_migrations, session_factory
+
+from bench.analytics.events import network_log
+
+YEAR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def replay(bootstrap: str, url: str, events: int, stations: int, batch: int) -> dict[str, Any]:
+    topics = Topics(f"bench-{secrets.token_hex(3)}.")
+    names = [topics.sessions, topics.billing, topics.station_events]
+    config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics", linger_ms=20)
+    await ensure_topics(config, [TopicSpec(n, partitions=6) for n in names])
+    producer = Producer(config)
+    await producer.start()
+    began, produced, chunk = time.perf_counter(), 0, []
+    for topic, envelope in network_log(stations, events, topics):
+        chunk.append((topic, envelope, (envelope.station_id or "").encode()))
+        if len(chunk) >= 5000:
+            await producer.publish_many(chunk)
+            produced, chunk = produced + len(chunk), []
+    await producer.publish_many(chunk)
+    produced += len(chunk)
+    produce_s = time.perf_counter() - began
+    await producer.stop()
+
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    apply = store_applier(session_factory(engine), timedelta(days=7))
+    done = asyncio.Event()
+    seen = 0
+
+    async def counting(envelopes: list[Envelope]) -> Any:
+        nonlocal seen
+        outcome = await apply(envelopes)
+        seen += len(envelopes)
+        if seen >= produced:
+            done.set()
+        return outcome
+
+    dead = Producer(config)
+    await dead.start()
+    worker = FaustWorker(group_id=f"bench-{secrets.token_hex(3)}", bootstrap=bootstrap, topics=names,
+                         apply_batch=counting, dead_letter=dead, datadir=None, batch_max=batch)  # fmt: skip
+    began = time.perf_counter()
+    await worker.start()
+    await done.wait()
+    replay_s = time.perf_counter() - began
+    await worker.stop()
+    await dead.stop()
+    await engine.dispose()
+    return {"events": produced, "produce_s": round(produce_s, 1), "replay_s": round(replay_s, 1),
+            "replay_events_per_s": round(produced / replay_s)}  # fmt: skip
+
+
+async def query_year(url: str, stations: int) -> dict[str, Any]:
+    """A year of daily buckets for `stations` stations and the network, written directly, then queried."""
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    ids = [f"ST-{i:05d}" for i in range(stations)]
+    days = [YEAR + timedelta(days=d) for d in range(365)]
+    zero = {"sessions": 0, "completed_sessions": 0, "failed_sessions": 0, "failed_auth": 0, "failed_low_energy": 0,
+            "failed_error": 0, "energy_wh": 0, "charging_s": 0, "idle_s": 0, "occupied_s": 0, "duration_s": 0,
+            "cdrs": 0, "offline_s": 0, "fault_port_s": 0, "revenue_excl_vat": "0", "revenue_incl_vat": "0",
+            "refunds_excl_vat": "0", "refunds_incl_vat": "0", "peak_power_w": 0.0, "unique_drivers": 0}  # fmt: skip
+    async with sessions() as s, s.begin():
+        await s.execute(insert(orm.stations), [{"station_id": i, "first_seen_at": YEAR, "connected": True,
+                                                "since": YEAR, "ocpp_version": "ocpp2.0.1"} for i in ids])  # fmt: skip
+        await s.execute(insert(orm.ports), [{"station_id": i, "evse_id": 1} for i in ids])
+        await s.execute(insert(orm.station_groups), [{"group_id": "all", "station_id": i} for i in ids])
+        rows = []
+        for day in days:
+            row = {**zero, "sessions": 10, "energy_wh": 200_000, "occupied_s": 20_000, "completed_sessions": 10,
+                   "duration_s": 18_000, "unique_drivers": 9}  # fmt: skip
+            rows.append({**row, "scope": "network", "scope_id": "", "granularity": "day", "bucket_start": day,
+                         "currency": "", "sessions": 10 * stations})  # fmt: skip
+            rows += [{**row, "scope": "station", "scope_id": i, "granularity": "day", "bucket_start": day,
+                      "currency": ""} for i in ids]  # fmt: skip
+            if len(rows) > 20_000:
+                await s.execute(insert(orm.buckets), rows)
+                rows = []
+        await s.execute(insert(orm.buckets), rows)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    out: dict[str, Any] = {}
+    for label, scope in (("network", Scope()), ("group_of_all", Scope(group_id="all"))):
+        timings = []
+        for _ in range(5):
+            began = time.perf_counter()
+            async with sessions() as s:
+                items = await queries.kpis(s, scope, YEAR, YEAR + timedelta(days=365), "day", now, Co2Factors(), "EUR")
+            timings.append(time.perf_counter() - began)
+            assert len(items) == 365
+        out[f"year_daily_{label}_ms"] = round(sorted(timings)[2] * 1000)  # the median of five
+    await engine.dispose()
+    return out
+
+
+async def export_csv(url: str, sessions_count: int) -> dict[str, Any]:
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    async with sessions() as s, s.begin():
+        rows = []
+        for n in range(sessions_count):
+            start = YEAR + timedelta(minutes=5 * n)
+            data = {"session_id": f"S{n}", "station_id": f"ST-{n % 1000:05d}", "evse_id": 1, "connector_id": 1,
+                    "started_at": start.isoformat(), "ended_at": (start + timedelta(hours=1)).isoformat(),
+                    "energy_wh": 20_000, "peak_power_w": 50_000.0, "stop_reason": "Local", "driver": None,
+                    "id_token_type": "ISO14443", "ocpp_version": "ocpp2.0.1", "revision": 1,
+                    "failure": None}  # fmt: skip
+            rows.append({"fact_key": f"session:S{n}", "kind": "session", "station_id": data["station_id"], "rank": 1,
+                         "at": start, "data": data})  # fmt: skip
+            if len(rows) >= 10_000:
+                await s.execute(insert(orm.facts), rows)
+                rows = []
+        if rows:
+            await s.execute(insert(orm.facts), rows)
+    ctx = AnalyticsContext(sessions=sessions, lateness=timedelta(days=7), co2=Co2Factors(), default_currency="EUR")
+    app = FastAPI()
+    app.include_router(build_exports_router(ctx), prefix="/api/v1")
+    params = {"from": YEAR.isoformat(), "to": (YEAR + timedelta(days=3650)).isoformat()}
+    began = time.perf_counter()
+    lines = 0
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        async with client.stream("GET", "/api/v1/exports/nevi/sessions", params=params) as response:
+            assert response.status_code == 200
+            async for chunk in response.aiter_text():
+                lines += chunk.count("\n")
+    took = time.perf_counter() - began
+    await engine.dispose()
+    assert lines == sessions_count + 1, lines
+    return {"csv_sessions": sessions_count, "csv_s": round(took, 2)}
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=5000, help="events per store transaction (faust take)")
+    parser.add_argument("--kafka", help="bootstrap servers of an Apache Kafka to use (default: start one here)")
+    parser.add_argument("--database", help="store URL (default: a fresh SQLite file per part)")
+    parser.add_argument("--skip-replay", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
+
+    def url(name: str) -> str:
+        return args.database or f"sqlite+aiosqlite:///{tmp}/{name}.db"
+
+    figures: dict[str, Any] = {}
+    if not args.skip_replay:
+        kafka = None
+        if not args.kafka:
+            from voltline_devinfra.kafka import KafkaServer
+
+            kafka = KafkaServer(heap="1g").start()
+        try:
+            bootstrap = args.kafka or kafka.bootstrap_servers  # type: ignore[union-attr]
+            figures |= await replay(bootstrap, url("replay"), args.events, args.stations, args.batch)
+        finally:
+            if kafka is not None:
+                kafka.stop()
+    try:
+        figures |= await query_year(url("query"), args.stations)
+        figures |= await export_csv(url("export"), 100_000)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\nanalytics benchmark")
+    for key, value in figures.items():
+        print(f"  {key:32} {value}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,130 @@
+"""The analytics worker on faust-streaming: one agent reads the session, billing and station topics in batches
+(`stream.take`) and applies each batch to the store in one transaction.
+
+Faust runs the consumer group, batching, offset commits and rebalancing; the event-time windows are ours
+(docs/adr/0009-analytics-on-faust-with-sql-windows.md says why not faust's windowed tables). Faust acks a
+taken batch when the loop body returns, even after an exception, so the body never raises: a failing
+batch is retried, then applied event by event, and an event that still fails goes to `<topic>.dlq`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+import structlog
+from pydantic import ValidationError
+from voltline_bus import Producer
+from voltline_events import Envelope, Topics
+
+from voltline_analytics import metrics
+
+log = structlog.get_logger()
+ApplyBatch = Callable[[Sequence[Envelope]], Awaitable[Any]]
+
+
+class FaustWorker:
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        bootstrap: str,
+        topics: Sequence[str],
+        apply_batch: ApplyBatch,
+        dead_letter: Producer,
+        datadir: Path | None,
+        batch_max: int = 2000,
+        batch_within_s: float = 0.5,
+        attempts: int = 3,
+    ) -> None:
+        self._apply = apply_batch
+        self._dead_letter = dead_letter
+        self._attempts = attempts
+        self._app: faust.App | None = None
+        self._scratch: Path | None = None
+        self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
+                            batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
+
+    async def start(self) -> None:
+        """Build the faust app inside the running loop (so it binds to it) and start its consumer."""
+        c = self._config
+        if c["datadir"] is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="voltline-analytics-faust-"))
+            c["datadir"] = self._scratch
+        app = faust.App(
+            c["group_id"],
+            broker=[f"kafka://{h.strip()}" for h in c["bootstrap"].split(",")],
+            store="memory://",
+            datadir=str(c["datadir"]),
+            web_enabled=False,
+            autodiscover=False,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=1.0,
+            producer_acks=-1,
+            topic_allow_declare=True,
+        )
+        topic = app.topic(*c["topics"], key_serializer="raw", value_serializer="raw")
+
+        async def agent(stream: Any) -> None:
+            async for batch in stream.take_events(c["batch_max"], within=c["batch_within_s"]):
+                await self._handle(batch)
+
+        app.agent(topic, name="analytics-kpis", concurrency=1)(agent)
+        self._app = app
+        await app.start()
+
+    async def stop(self) -> None:
+        if self._app is not None:
+            await self._app.stop()
+            self._app = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._config["datadir"] = self._scratch = None
+
+    async def _handle(self, events: Sequence[Any]) -> None:
+        envelopes: list[tuple[Envelope, Any]] = []
+        for event in events:
+            raw = event.value
+            if raw is None:
+                continue  # a tombstone
+            try:
+                envelopes.append((Envelope.from_bytes(raw), event))
+            except (ValidationError, ValueError) as exc:
+                await self._park(event, f"not an envelope: {exc}")
+        if not envelopes:
+            return
+        if await self._try([e for e, _ in envelopes]):
+            return
+        for envelope, event in envelopes:  # isolate the bad one(s)
+            if not await self._try([envelope]):
+                await self._park(event, "failed to apply after retries")
+
+    async def _try(self, envelopes: list[Envelope]) -> bool:
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._apply(envelopes)
+                return True
+            except Exception as exc:
+                log.warning("analytics_batch_failed", size=len(envelopes), attempt=attempt, error=repr(exc)[:500])
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+        return False
+
+    async def _park(self, event: Any, reason: str) -> None:
+        topic = event.message.topic
+        metrics.EVENTS_DEAD_LETTERED.inc()
+        log.error("analytics_dead_letter", topic=topic, partition=event.message.partition,
+                  offset=event.message.offset, reason=reason)  # fmt: skip
+        for attempt in range(1, 1_000_000):  # never ack (lose) it before it is parked
+            try:
+                headers = [("dlq.reason", reason.encode())]
+                value, key = event.message.value, event.message.key
+                await self._dead_letter.publish_raw(Topics.dead_letter(topic), value, key=key, headers=headers)
+                return
+            except Exception as exc:
+                log.warning("analytics_dead_letter_failed", attempt=attempt, error=repr(exc)[:300])
+                await asyncio.sleep(min(10.0, 0.5 * attempt))
