@@ -19,7 +19,7 @@ class AnalyticsSettings(ServiceSettings):
     station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
     sessions_partitions: int = Field(default=6, ge=1)
     # faust: the faust-streaming agent (batches of up to analytics_batch_max events per transaction);
-    # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0008.
+    # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0009.
     analytics_worker: Literal["faust", "bus"] = "faust"
     analytics_batch_max: int = Field(default=2000, ge=1, le=100_000)
     # faust keeps no state of ours (memory store); its scratch directory, a fresh temporary one by default.
