@@ -133,3 +133,16 @@ def test_long_values_are_cut_and_cheap_to_scrub(capsys: pytest.CaptureFixture[st
     [line] = helpers.log_lines(capsys.readouterr().out)
     assert len(line["path"]) < 2100 and line["path"].endswith("more characters]")
     assert "hunter2" not in str(line)
+
+
+async def test_a_flood_of_refused_requests_is_logged_at_a_bounded_rate(
+    client: httpx.AsyncClient, helpers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """1,000 requests with a wrong token: every one counted, about a burst of them logged."""
+    capsys.readouterr()
+    for _ in range(1000):
+        assert (await client.get("/api/v1/sessions", headers=helpers.bearer("wrong-token"))).status_code == 401
+    refused = [line for line in helpers.log_lines(capsys.readouterr().out) if line.get("status") == 401]
+    assert 50 <= len(refused) < 400
+    ok = await client.get("/healthz")
+    assert ok.status_code == 200

@@ -84,6 +84,7 @@ class RequestObservabilityMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self._refusals = _LineBudget(per_second=20.0, burst=100.0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -139,5 +140,31 @@ class RequestObservabilityMiddleware:
             log.error("http_request", **fields)
         elif scope["path"] in _QUIET_PATHS:
             log.debug("http_request", **fields)
+        elif 400 <= status < 500:
+            # Refused requests are what a flood is made of: counted in the metric, logged at a bounded rate.
+            left_out = self._refusals.take()
+            if left_out is not None:
+                log.info("http_request", **fields, **({"not_logged_before": left_out} if left_out else {}))
         else:
             log.info("http_request", **fields)
+
+
+class _LineBudget:
+    """At most `per_second` lines a second (bursts of `burst`); `take` says how many were left out since."""
+
+    def __init__(self, *, per_second: float, burst: float) -> None:
+        self._rate, self._burst = per_second, burst
+        self._tokens, self._last = burst, time.monotonic()
+        self._left_out = 0
+
+    def take(self) -> int | None:
+        """None: leave this line out; else the number left out before it."""
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            self._left_out += 1
+            return None
+        self._tokens -= 1
+        left_out, self._left_out = self._left_out, 0
+        return left_out
