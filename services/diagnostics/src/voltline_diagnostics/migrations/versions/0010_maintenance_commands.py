@@ -10,7 +10,7 @@ from alembic import op
 from voltline_store import UTCDateTime
 
 revision = "0010_maintenance_commands"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
