@@ -217,6 +217,10 @@ async def test_a_station_ends_up_with_exactly_the_list_voltline_says(auth: Runni
     stray = auth.gateway.stations[f"CP-STRAY-{suffix}"]
     await eventually(lambda: stray.local_list == {} and stray.list_version == 6)
     assert [p["updateType"] for p in sends(auth, f"CP-STRAY-{suffix}")] == ["Full"]
+    stray.list_version, stray.local_list = 11, dict(foreign)  # it got one again; the operator asks it
+    asked = await ok(await auth.api.post(f"/api/v1/stations/CP-STRAY-{suffix}/local-list-version"))
+    assert asked["version"] == 11
+    await eventually(lambda: stray.local_list == {} and stray.list_version == 12)
     # ... and one whose list was unassigned while it reported a version voltline did not record.
     await token(auth, f"KEPT-{suffix}")
     await new_list(auth, f"L-KEPT-{suffix}", f"KEPT-{suffix}")

@@ -221,7 +221,8 @@ class StationSyncer:
         reported = reported_version(state.ocpp_version or "", answer)
         if reported is not None and reported != state.list_version_on_station:
             async with self._ctx.uow() as uow:
-                await uow.sync.set(station_id, list_on_station=None, list_version_on_station=reported)
+                # Unknown from now on: the next sync asks again and replaces whatever the station holds.
+                await uow.sync.set(station_id, list_on_station=None, list_version_on_station=None)
                 await uow.sync.bump([station_id])
                 await uow.commit()
             self.kick()
