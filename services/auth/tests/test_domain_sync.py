@@ -41,6 +41,7 @@ def test_plan_update(held: OnStation, plan: Plan) -> None:
 def test_no_list_clears_whatever_the_station_holds() -> None:
     assert plan_update(None, OnStation("L-1", 7)) == Plan("Full", 8)  # the list voltline installed
     assert plan_update(None, OnStation(None, 3, known=False)) == Plan("Full", 4)  # a list from elsewhere
+    assert plan_update(None, OnStation("?", 3)) == Plan("Full", 4)  # ... as recorded when it was reported
     assert plan_update(None, OnStation(None, 3)).update_type is None  # the empty list voltline installed
     assert plan_update(None, OnStation(None, 0, known=False)).update_type is None  # nothing there
     assert plan_update(None, OnStation(None, None)).update_type is None
@@ -131,9 +132,11 @@ def test_password_calls_per_version() -> None:
 
 def test_sync_state_and_backoff() -> None:
     assert StationSync("CP", generation=2, synced_generation=1).pending
-    assert StationSync("CP").has_list_work  # never asked: it may hold a list from elsewhere
+    assert not StationSync("CP").has_list_work
     assert not StationSync("CP", list_version_on_station=0).has_list_work  # known to hold nothing
     assert StationSync("CP", list_on_station="L").has_list_work  # a list to clear
+    assert StationSync("CP", list_on_station="?", list_version_on_station=5).has_list_work  # one from elsewhere
+    assert StationSync("CP", list_version_on_station=3).has_list_work  # the empty list we left: still checked
     assert not StationSync("CP", local_list="L", list_supported=False).has_list_work
     assert [next_attempt(n, NOW) - NOW for n in (1, 2, 3)] == [timedelta(seconds=s) for s in (10, 20, 40)]
     assert next_attempt(30, NOW) - NOW == timedelta(minutes=10)

@@ -129,8 +129,7 @@ async def test_token_blocked_while_a_session_runs(auth: Running) -> None:
         assert fake.local_list["LIVE-1"] == {"status": "Blocked"}
         assert [p["updateType"] for p in fake.calls_of("SendLocalList")] == ["Full", "Differential"]
     assert "ClearCache" not in fakes["CP-LISTONLY"].actions()
-    # no list, never saw the token: only asked once, at its boot, whether it holds a list from elsewhere
-    assert fakes["CP-QUIET"].actions() == ["GetLocalListVersion"]
+    assert fakes["CP-QUIET"].calls == []  # no list, never saw the token: nothing to tell it
     for ocpp in ("ocpp1.6", "ocpp2.0.1"):
         assert (await auth.gateway.authorize("CP-L16", "LIVE-1", ocpp_version=ocpp)).status == "Blocked"
 
@@ -211,12 +210,26 @@ async def test_unassigning_clears_the_list_and_unsupported_stations_are_left_alo
 async def test_a_station_ends_up_with_exactly_the_list_voltline_says(auth: Running, version: str) -> None:
     suffix = version[4:].replace(".", "")
     foreign = {"FOREIGN-1": {"status": "Accepted"}}
-    # A station with no list assigned that holds one from elsewhere (another CSMS, a factory image) ...
+    # A station with no list assigned that reports holding one from elsewhere (another CSMS, a factory image) ...
     await station(auth, f"CP-STRAY-{suffix}")
     await auth.gateway.connect(f"CP-STRAY-{suffix}", version, list_version=5, local_list=dict(foreign))
     stray = auth.gateway.stations[f"CP-STRAY-{suffix}"]
+
+    versions: list[int] = []
+
+    async def asked() -> bool:  # once auth has seen the station connect (its version decides the call)
+        answer = await auth.api.post(f"/api/v1/stations/CP-STRAY-{suffix}/local-list-version")
+        versions.extend([answer.json()["version"]] if answer.status_code == 200 else [])
+        return bool(versions)
+
+    await eventually(asked)
+    assert versions == [5]
     await eventually(lambda: stray.local_list == {} and stray.list_version == 6)
     assert [p["updateType"] for p in sends(auth, f"CP-STRAY-{suffix}")] == ["Full"]
+    stray.list_version, stray.local_list = 11, dict(foreign)  # it got one again; the operator asks it again
+    asked = await ok(await auth.api.post(f"/api/v1/stations/CP-STRAY-{suffix}/local-list-version"))
+    assert asked["version"] == 11
+    await eventually(lambda: stray.local_list == {} and stray.list_version == 12)
     # ... and one whose list was unassigned while it reported a version voltline did not record.
     await token(auth, f"KEPT-{suffix}")
     await new_list(auth, f"L-KEPT-{suffix}", f"KEPT-{suffix}")

@@ -29,6 +29,10 @@ class LocalList:
     updated_at: datetime
 
 
+# What voltline records as the station's list when the station reported a version voltline did not install.
+FOREIGN_LIST = "?"
+
+
 @dataclass(frozen=True)
 class OnStation:
     """Which list, at which version, the station last confirmed holding (None: unknown or nothing).

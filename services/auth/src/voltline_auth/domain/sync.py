@@ -42,10 +42,10 @@ class StationSync:
 
     @property
     def has_list_work(self) -> bool:
-        """A list to install, or one to clear, or a station never asked what it holds (it may hold a list from
-        elsewhere); a station known to hold nothing and to get nothing costs nothing."""
-        unknown = self.list_version_on_station is None
-        return self.list_supported and (self.local_list is not None or self.list_on_station is not None or unknown)
+        """A list to install, or a list on the station that should not be there (ours, or one from elsewhere
+        it reported); a station that never had one and gets none costs nothing."""
+        on_station = self.list_on_station is not None or bool(self.list_version_on_station)
+        return self.list_supported and (self.local_list is not None or on_station)
 
 
 def next_attempt(attempts: int, now: datetime) -> datetime:

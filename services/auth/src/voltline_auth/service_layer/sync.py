@@ -17,7 +17,15 @@ from typing import Any
 
 from voltline_chassis.logging import get_logger
 
-from voltline_auth.domain.local_lists import Entry, LocalList, OnStation, Plan, plan_update, reported_version
+from voltline_auth.domain.local_lists import (
+    FOREIGN_LIST,
+    Entry,
+    LocalList,
+    OnStation,
+    Plan,
+    plan_update,
+    reported_version,
+)
 from voltline_auth.domain.local_lists import send_local_list as send_local_list_payload
 from voltline_auth.domain.station_commands import Command, Verdict, clear_cache, get_local_list_version, judge
 from voltline_auth.domain.sync import StationSync, next_attempt
@@ -221,7 +229,8 @@ class StationSyncer:
         reported = reported_version(state.ocpp_version or "", answer)
         if reported is not None and reported != state.list_version_on_station:
             async with self._ctx.uow() as uow:
-                await uow.sync.set(station_id, list_on_station=None, list_version_on_station=reported)
+                # Not ours: the next sync replaces it with what the station should hold (empty when none).
+                await uow.sync.set(station_id, list_on_station=FOREIGN_LIST, list_version_on_station=reported)
                 await uow.sync.bump([station_id])
                 await uow.commit()
             self.kick()
