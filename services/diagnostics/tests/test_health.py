@@ -336,3 +336,28 @@ async def test_the_fleet_list_filters_by_status_health_and_model(service: Runnin
     }
     models = (await service.api.get("/api/v1/inventory/models", headers=ADMIN)).json()["items"]
     assert {"vendor": "ACME", "model": "Fleet-9", "stations": 1} in models
+
+
+async def test_the_test_button_sends_a_signed_delivery_and_deleted_hooks_stop(
+    service: RunningDiagnostics, receiver: Receiver
+) -> None:
+    created = await service.api.post("/api/v1/webhooks", json={"url": receiver.url, "secret": SECRET}, headers=ADMIN)
+    hook_id = created.json()["webhook_id"]
+    sent = await service.api.post(f"/api/v1/webhooks/{hook_id}/test", headers=ADMIN)
+    assert sent.status_code == 202
+    delivery_id = sent.json()["delivery_id"]
+
+    async def delivered() -> list[Any] | None:
+        found = [r for r in receiver.requests if r.headers.get("x-voltline-delivery") == delivery_id]
+        return found or None
+
+    request = (await eventually(delivered, what="the test delivery"))[-1]  # the receiver may fail a first try
+    assert request.headers["x-voltline-event"] == "diagnostics.webhook_test"
+    assert verify(SECRET, request.headers["x-voltline-signature"], request.body)
+    assert (await service.api.delete(f"/api/v1/webhooks/{hook_id}", headers=ADMIN)).status_code == 204
+    again = await service.api.post(f"/api/v1/webhooks/{hook_id}/test", headers=ADMIN)
+    assert again.status_code == 409
+    listed = (await service.api.get("/api/v1/webhooks", headers=ADMIN)).json()["items"]
+    assert (
+        all("secret" not in h for h in listed) and not next(h for h in listed if h["webhook_id"] == hook_id)["active"]
+    )

@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voltline_diagnostics.adapters.health_tables import boots, connectors, presence_history, stations, status_history
+from voltline_diagnostics.adapters.health_tables import (
+    alerts,
+    boots,
+    connectors,
+    presence_history,
+    stations,
+    status_history,
+)
 
 
 @dataclass
@@ -199,9 +206,15 @@ class StatusRepository:
         return [(r.station_id, r.last_seen_at, r.heartbeat_interval_s) for r in rows]
 
     async def offline_since_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
+        """Offline since before `cutoff` and without an open station_offline alert yet."""
+        alerted = select(alerts.c.alert_id).where(
+            alerts.c.station_id == stations.c.station_id,
+            alerts.c.rule == "station_offline",
+            alerts.c.status != "resolved",
+        )
         rows = await self.session.execute(
             select(stations.c.station_id, stations.c.since).where(
-                stations.c.online.is_(False), stations.c.since < cutoff
+                stations.c.online.is_(False), stations.c.since < cutoff, ~alerted.exists()
             )
         )
         return [(r.station_id, r.since) for r in rows]

@@ -38,8 +38,10 @@ async def check_once(ctx: HealthContext) -> None:
             else []
         )
         loops = await uow.alerts.open_of_rule("boot_loop")
-    for station_id, _seen, hb in silent:
+    for station_id, seen, hb in silent:
         cutoff = now - ctx.silence.limit(hb, ctx.default_heartbeat_s)
+        if seen >= cutoff:
+            continue  # heard within its own limit: no transaction for it
         async with ctx.uow() as uow:
             if await uow.status.mark_unresponsive({station_id: cutoff}, now):
                 station = await uow.status.station(station_id)
@@ -50,12 +52,11 @@ async def check_once(ctx: HealthContext) -> None:
                 detail = {"last_seen_at": station.last_seen_at.isoformat(), "silent_s": silent_s}
                 await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
             await uow.commit()
-    for station_id, since in offline:
+    for station_id, since in offline:  # only those without an open station_offline alert
         async with ctx.uow() as uow:
-            if await uow.alerts.open_for("station_offline", Target(station_id)) is None:
-                detail = {"offline_since": since.isoformat()}
-                await alerting.open_alert(ctx, uow, "station_offline", Target(station_id), now, detail)
-                await uow.commit()
+            detail = {"offline_since": since.isoformat()}
+            await alerting.open_alert(ctx, uow, "station_offline", Target(station_id), now, detail)
+            await uow.commit()
     window = timedelta(seconds=ctx.rules["boot_loop"].window_s)
     for alert in loops:
         async with ctx.uow() as uow:
