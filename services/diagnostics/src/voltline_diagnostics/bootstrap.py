@@ -17,7 +17,7 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
-from voltline_store import Reader
+from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
 from voltline_diagnostics.domain.alerts import configure
@@ -26,7 +26,7 @@ from voltline_diagnostics.domain.webhooks import Backoff
 from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.maintenance import build_maintenance
-from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
 from voltline_diagnostics.service_layer.monitor import run_monitor
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
@@ -58,12 +58,17 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     reader = ctx.reader = Reader(infra.engine)
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
-    consumer = EventConsumer(
-        infra.bus,
-        group_id=f"{settings.topic_prefix}voltline-diagnostics",
-        topics=[topics.station_events, topics.sessions],
-        handler=build_dispatcher(ctx),
-        dead_letter=infra.producer,
+    consumer = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-diagnostics",
+            topics=[topics.station_events, topics.sessions],
+            handler=build_dispatcher(ctx),
+            dead_letter=infra.producer,
+            # One transaction per fetched batch per partition; the inbox markers go in one statement.
+            batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
+            max_poll_records=settings.consumer_batch_size,
+        )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
