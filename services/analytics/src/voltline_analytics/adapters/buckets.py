@@ -133,12 +133,17 @@ async def _count_drivers(
     for key in changes:
         by_driver[key[4]].append(key)
     drivers = sorted(by_driver)
+    starts = sorted({key[3] for key in changes})
     for i in range(0, len(drivers), 400):
-        rows = await session.execute(select(orm.bucket_drivers).where(t.driver_key.in_(drivers[i : i + 400])))
-        for r in rows:
-            key = (r.scope, r.scope_id, r.granularity, r.bucket_start, r.driver_key)
-            if key in changes:
-                refs[key] = r.refs
+        for j in range(0, len(starts), 400):  # only this batch's buckets, never a driver's whole history
+            query = select(orm.bucket_drivers).where(
+                t.driver_key.in_(drivers[i : i + 400]), t.bucket_start.in_(starts[j : j + 400])
+            )
+            rows = await session.execute(query)
+            for r in rows:
+                key = (r.scope, r.scope_id, r.granularity, r.bucket_start, r.driver_key)
+                if key in changes:
+                    refs[key] = r.refs
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     new_rows, changed, gone = [], [], []
     for key, change in changes.items():
