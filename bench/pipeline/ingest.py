@@ -229,7 +229,8 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
         "events": produced,
         "measured_events": first_lag,
         "seconds": round(elapsed, 2),
-        "events_per_s": round(first_lag / elapsed),
+        # None: the backlog was gone before the first reading (faster than this can measure).
+        "events_per_s": round(first_lag / elapsed) if first_lag else None,
         "cpu_s": round(cpu, 1),
         "lag_timeline": timeline[:: max(1, len(timeline) // 12)],
     }

@@ -56,6 +56,9 @@ class BatchingMixin:
     _backoff_max: float
     _batch_scope: BatchScope | None
     _batch_max_s: float
+    # How many events the next batch is offered: about twice what fitted in the time budget last time, so
+    # that a batch cut short does not make the scope prepare (inbox markers) for many it will not handle.
+    _batch_hint: int = 64
     _solo_types: Collection[str]
     _position: dict[TopicPartition, int]
     _looking_up: asyncio.Task[None] | None
@@ -188,8 +191,10 @@ class BatchingMixin:
     ) -> bool:
         """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
         while run:
-            done, failed_at = await self._try_run(run)
+            offered = run[: max(1, self._batch_hint)]
+            done, failed_at = await self._try_run(offered)
             if done:
+                self._batch_hint = min(2 * done, 5000) if done < len(offered) else min(2 * len(offered), 5000)
                 self._mark(tp, run[done - 1][0].offset + 1)
                 run = run[done:]
                 if run and batch.abandon.is_set():
