@@ -56,8 +56,9 @@ class Replica:
             if line.startswith("ready"):
                 self.ready.set()
                 continue
-            partition, at = line.split()
-            self.seen[int(partition)].append(float(at))
+            fields = line.split()
+            if len(fields) == 2 and fields[0].isdigit():  # anything else is the worker's log
+                self.seen[int(fields[0])].append(float(fields[1]))
 
     def partitions_since(self, since: float) -> set[int]:
         return {p for p, times in self.seen.items() if times and times[-1] > since}

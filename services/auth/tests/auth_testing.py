@@ -255,12 +255,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, dic
     """Everything on a topic right now (key, envelope), read without a consumer group."""
     import json
 
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)  # every partition: topics have several (declared)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = sorted(p["partition"] for p in described["partitions"]) or [0]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
-        # Every partition of the topic (a topic() listing alone leaves the partitions unknown: only 0 was read).
-        partitions = await consumer._client._wait_on_metadata(topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [TopicPartition(topic, p) for p in partitions]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

@@ -27,12 +27,9 @@ ResetHandler = Callable[[], Awaitable[None]]
 class BrokerWatch:
     """Polls the cluster id; after a change runs the reset handlers, in the order they were added."""
 
-    def __init__(self, config: BusConfig, *, interval: float = 1.0, reset_timeout: float = 30.0) -> None:
+    def __init__(self, config: BusConfig, *, interval: float = 1.0) -> None:
         self._config = config
         self._interval = interval
-        # A reset must not wait forever: the broker may restart again meanwhile, and the topic a handler
-        # waits for would then only be recreated by the next reset, which this one would be blocking.
-        self._reset_timeout = reset_timeout
         self._handlers: list[tuple[str, ResetHandler]] = []
         self._task: asyncio.Task[None] | None = None
         self.cluster_id: str | None = None
@@ -78,8 +75,7 @@ class BrokerWatch:
         )
         for name, handler in self._handlers:
             try:
-                async with asyncio.timeout(self._reset_timeout):
-                    await handler()
+                await self._run_unless_restarted(handler, current)
             except Exception:
                 # Every handler is idempotent: forget the new id so that the next poll runs them all again.
                 log.exception("broker reset handler failed; retrying the reset", handler=name)
@@ -87,6 +83,24 @@ class BrokerWatch:
                 return False
         log.info("broker reset handled", cluster_id=current)
         return True
+
+    async def _run_unless_restarted(self, handler: ResetHandler, cluster_id: str) -> None:
+        """Run a handler, but give up on it when the broker restarts again meanwhile: the topic it may be
+        waiting for would only be recreated by the next reset, which it would otherwise be blocking."""
+        task = asyncio.create_task(handler())
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=self._interval)
+                if task.done():
+                    break
+                with contextlib.suppress(KafkaError, OSError, TimeoutError):
+                    if await self._cluster_id() != cluster_id:
+                        raise RuntimeError("the broker restarted again during the reset")
+            task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:

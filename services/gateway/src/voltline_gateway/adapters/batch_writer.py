@@ -138,20 +138,33 @@ class BatchWriter:
             return 0
         old = self._spool.rotate()
         sent = 0
-        pending: list[asyncio.Future[None]] = []
+        chunk_of: list[Message] = []
         for topic, key, value, headers, *_ in self._spool.records(old):
             if topic not in self._partitions:
                 await self.partitions_for(topic)
-            pending.append(self.enqueue(topic, key, value, headers))
-            if len(pending) >= chunk:
-                await asyncio.gather(*pending)
-                sent += len(pending)
-                pending = []
-        await asyncio.gather(*pending)
+            chunk_of.append((topic, key, value, headers))
+            if len(chunk_of) >= chunk:
+                sent += await self._send_all(chunk_of)
+                chunk_of = []
+        sent += await self._send_all(chunk_of)
         self._spool.drop(old)
         self._spool.floors = None
         self._spool.trust_floors_from = time.time() + FLOORS_DISTRUSTED_S
-        return sent + len(pending)
+        return sent
+
+    async def _send_all(self, messages: list[Message], attempts: int = 5) -> int:
+        """Send these, again only those a batch of which failed (tansu refuses some under concurrent writes)."""
+        for attempt in range(1, attempts + 1):
+            futures = [self.enqueue(*message) for message in messages]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            failed = [m for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
+            if not failed:
+                return len(futures)
+            if attempt == attempts:
+                raise PublishError(f"{len(failed)} spooled events not acknowledged", topic=failed[0][0])
+            messages = failed
+            await asyncio.sleep(0.2 * attempt)
+        return 0
 
     def enqueue(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
         """Queue the message now (a topic given to start()); the future completes when the broker has it."""
