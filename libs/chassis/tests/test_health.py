@@ -72,3 +72,18 @@ async def test_docs_and_openapi_are_public(client: httpx.AsyncClient) -> None:
     # Validation errors are documented as what the app really returns: problem+json.
     assert set(post["responses"]["422"]["content"]) == {PROBLEM_MEDIA_TYPE}
     assert "/healthz" not in spec["paths"]
+
+
+async def test_metrics_export_readiness_per_scrape(app_factory) -> None:
+    """`voltline_service_ready` follows the checks at each scrape, so Prometheus can alert on "not ready"."""
+    state = {"up": False}
+
+    async def flips() -> None:
+        if not state["up"]:
+            raise ConnectionRefusedError("database down")
+
+    app = app_factory(readiness_checks={"database": flips})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        assert 'voltline_service_ready{service="test-svc"} 0.0' in (await client.get("/metrics")).text
+        state["up"] = True
+        assert 'voltline_service_ready{service="test-svc"} 1.0' in (await client.get("/metrics")).text

@@ -7,11 +7,19 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
-from voltline_chassis.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, ReadinessDetail, health_router
+from voltline_chassis.health import (
+    DEFAULT_CHECK_TIMEOUT,
+    ReadinessCheck,
+    ReadinessDetail,
+    evaluate_readiness,
+    health_router,
+)
 from voltline_chassis.http_limits import BodyLimitMiddleware
 from voltline_chassis.logging import configure_logging, get_logger
-from voltline_chassis.metrics import SERVICE_INFO, metrics_endpoint
+from voltline_chassis.metrics import SERVICE_INFO, SERVICE_READY, metrics_endpoint
 from voltline_chassis.middleware import RequestObservabilityMiddleware
 from voltline_chassis.problems import PROBLEM_RESPONSES, install_problem_handlers
 from voltline_chassis.security import BearerAuthGate, TokenVerifier, require_role
@@ -73,7 +81,15 @@ def create_app(
 
     install_problem_handlers(app)
     app.include_router(health_router(readiness_checks, readiness_timeout, readiness_details))
-    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
+    checks = dict(readiness_checks)
+
+    async def metrics_with_readiness(request: Request) -> Response:
+        # Readiness as a metric: Prometheus then alerts on "not ready" without probing /readyz itself.
+        results = await evaluate_readiness(checks, readiness_timeout)
+        SERVICE_READY.labels(settings.service_name).set(0 if any(results.values()) else 1)
+        return await metrics_endpoint(request)
+
+    app.add_route("/metrics", metrics_with_readiness, methods=["GET"], include_in_schema=False)
     for router in routers:
         app.include_router(
             router,
