@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from voltline_chassis.metrics import counter
+from voltline_chassis.metrics import counter, gauge
 from voltline_events import envelope_for, station_key
 from voltline_events.payloads.sessions import (
     EnergyReading,
@@ -44,6 +44,7 @@ MAX_TIMELINE_POINTS = 2000
 STARTED = counter("voltline_sessions_started_total", "Sessions seen for the first time", ["ocpp_version"])
 ENDED = counter("voltline_sessions_ended_total", "session.ended published (first time and revisions)", ["revised"])
 ENERGY = counter("voltline_session_energy_wh_total", "Energy of ended sessions (first announcement), in Wh")
+ACTIVE = gauge("voltline_sessions_active", "Active sessions, counted every supervision round")
 ANOMALIES = counter("voltline_session_anomalies_total", "Ended sessions by anomaly in their data", ["anomaly"])
 
 
