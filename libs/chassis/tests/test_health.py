@@ -82,8 +82,22 @@ async def test_metrics_export_readiness_per_scrape(app_factory) -> None:
         if not state["up"]:
             raise ConnectionRefusedError("database down")
 
-    app = app_factory(readiness_checks={"database": flips})
+    app = app_factory(readiness_checks={"database": flips}, readiness_metric_every_s=0)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         assert 'voltline_service_ready{service="test-svc"} 0.0' in (await client.get("/metrics")).text
         state["up"] = True
         assert 'voltline_service_ready{service="test-svc"} 1.0' in (await client.get("/metrics")).text
+
+
+async def test_readiness_metric_is_not_re_evaluated_at_every_scrape(app_factory) -> None:
+    """A broker check opens a connection: frequent scrapes reuse the last result for a while."""
+    calls = []
+
+    async def counted() -> None:
+        calls.append(1)
+
+    app = app_factory(readiness_checks={"kafka": counted}, readiness_metric_every_s=3600)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for _ in range(3):
+            assert 'voltline_service_ready{service="test-svc"} 1.0' in (await client.get("/metrics")).text
+    assert len(calls) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -47,6 +49,24 @@ def _wrap_lifespan(settings: ServiceSettings, version: str, inner: Lifespan | No
     return lifespan
 
 
+class _ReadinessGauge:
+    """Readiness as a metric, so Prometheus can alert on "not ready" without probing /readyz itself."""
+
+    def __init__(self, service: str, checks: Mapping[str, ReadinessCheck], limit_s: float, every_s: float) -> None:
+        self._service, self._checks, self._limit_s, self._every_s = service, dict(checks), limit_s, every_s
+        self._lock = asyncio.Lock()
+        self._checked_at: float | None = None
+
+    async def refresh(self) -> None:
+        async with self._lock:  # concurrent scrapes share one evaluation
+            now = time.monotonic()
+            if self._checked_at is not None and now - self._checked_at < self._every_s:
+                return
+            results = await evaluate_readiness(self._checks, self._limit_s)
+            self._checked_at = time.monotonic()
+            SERVICE_READY.labels(self._service).set(0 if any(results.values()) else 1)
+
+
 def create_app(
     *,
     settings: ServiceSettings,
@@ -59,6 +79,7 @@ def create_app(
     readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
     configure_logs: bool = True,
     readiness_details: Mapping[str, ReadinessDetail] | None = None,
+    readiness_metric_every_s: float = 10.0,
 ) -> FastAPI:
     """Assemble the app: ops endpoints open, every ``routers`` route under ``/api/v1`` behind a token.
 
@@ -66,6 +87,8 @@ def create_app(
     ``require_role``. ``lifespan`` is a FastAPI-style ``(app) -> async context manager`` that owns the
     service's resources (DB engine, Kafka clients); what it yields becomes ``request.state``.
     ``readiness_details`` are shown under ``details`` in ``/readyz`` without deciding readiness.
+    ``voltline_service_ready`` re-runs the checks at a scrape of ``/metrics`` at most every
+    ``readiness_metric_every_s`` (a broker check opens a connection: not at every scrape).
     """
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -81,12 +104,10 @@ def create_app(
 
     install_problem_handlers(app)
     app.include_router(health_router(readiness_checks, readiness_timeout, readiness_details))
-    checks = dict(readiness_checks)
+    readiness = _ReadinessGauge(settings.service_name, readiness_checks, readiness_timeout, readiness_metric_every_s)
 
     async def metrics_with_readiness(request: Request) -> Response:
-        # Readiness as a metric: Prometheus then alerts on "not ready" without probing /readyz itself.
-        results = await evaluate_readiness(checks, readiness_timeout)
-        SERVICE_READY.labels(settings.service_name).set(0 if any(results.values()) else 1)
+        await readiness.refresh()
         return await metrics_endpoint(request)
 
     app.add_route("/metrics", metrics_with_readiness, methods=["GET"], include_in_schema=False)
