@@ -54,7 +54,7 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
             ),
             ts("HTTP 5xx ratio by service", "percentunit", (HTTP_5XX_RATIO, "{{service}}")),
             ts("Consumer lag by group", "none", ("sum by (group) (voltline_bus_consumer_lag)", "{{group}}")),
-            ts("Outbox pending rows", "none", ("max by (relay) (voltline_outbox_pending_rows)", "{{relay}}")),
+            ts("Outbox pending rows", "none", ("max by (job) (voltline_outbox_pending_rows)", "{{job}}")),
         ],
     ),
     "gateway": (
@@ -221,18 +221,18 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
     "storage": (
         "voltline / Outbox and database",
         [
-            ts("Outbox pending rows by relay", "none", ("max by (relay) (voltline_outbox_pending_rows)", "{{relay}}")),
+            ts("Outbox pending rows by service", "none", ("max by (job) (voltline_outbox_pending_rows)", "{{job}}")),
             ts(
-                "Outbox published/s by relay",
+                "Outbox published/s by service",
                 "ops",
-                ("sum by (relay) (rate(voltline_outbox_relay_published_total[5m]))", "{{relay}}"),
+                ("sum by (job) (rate(voltline_outbox_relay_published_total[5m]))", "{{job}}"),
             ),
             ts(
                 "Outbox relay errors/s",
                 "ops",
-                ("sum by (relay) (rate(voltline_outbox_relay_errors_total[5m]))", "{{relay}}"),
+                ("sum by (job) (rate(voltline_outbox_relay_errors_total[5m]))", "{{job}}"),
             ),
-            ts("Outbox commit-to-broker p95", "s", (q95("voltline_outbox_relay_lag_seconds", "relay"), "{{relay}}")),
+            ts("Outbox commit-to-broker p95", "s", (q95("voltline_outbox_relay_lag_seconds", "job"), "{{job}}")),
             ts(
                 "Batch commit p95 (database)",
                 "s",
