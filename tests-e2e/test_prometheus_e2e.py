@@ -44,8 +44,6 @@ QUIET = {
     "voltline_bus_request_timeouts_total",
     "voltline_bus_publish_failures_total",
     "voltline_bus_late_replies_total",
-    "voltline_bus_batch_fallbacks_total",
-    "voltline_bus_messages_failed_total",
     "voltline_outbox_relay_errors_total",
     "voltline_gateway_quirks_repaired_total",
     "voltline_gateway_commands_total",
