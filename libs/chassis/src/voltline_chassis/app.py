@@ -50,21 +50,29 @@ def _wrap_lifespan(settings: ServiceSettings, version: str, inner: Lifespan | No
 
 
 class _ReadinessGauge:
-    """Readiness as a metric, so Prometheus can alert on "not ready" without probing /readyz itself."""
+    """Readiness as a metric, so Prometheus can alert on "not ready" without probing /readyz itself.
+
+    A scrape starts a re-check in the background (at most every ``every_s``) and answers at once with the
+    last result: a slow dependency must not make the scrape time out, which would read as "service down".
+    """
 
     def __init__(self, service: str, checks: Mapping[str, ReadinessCheck], limit_s: float, every_s: float) -> None:
         self._service, self._checks, self._limit_s, self._every_s = service, dict(checks), limit_s, every_s
-        self._lock = asyncio.Lock()
-        self._checked_at: float | None = None
+        self._started_at: float | None = None
+        self._task: asyncio.Task[None] | None = None
 
-    async def refresh(self) -> None:
-        async with self._lock:  # concurrent scrapes share one evaluation
-            now = time.monotonic()
-            if self._checked_at is not None and now - self._checked_at < self._every_s:
-                return
-            results = await evaluate_readiness(self._checks, self._limit_s)
-            self._checked_at = time.monotonic()
-            SERVICE_READY.labels(self._service).set(0 if any(results.values()) else 1)
+    def refresh(self) -> None:
+        now = time.monotonic()
+        if self._task is not None and not self._task.done():
+            return
+        if self._started_at is not None and now - self._started_at < self._every_s:
+            return
+        self._started_at = now
+        self._task = asyncio.create_task(self._check(), name="readiness-metric")
+
+    async def _check(self) -> None:
+        results = await evaluate_readiness(self._checks, self._limit_s)
+        SERVICE_READY.labels(self._service).set(0 if any(results.values()) else 1)
 
 
 def create_app(
@@ -107,7 +115,7 @@ def create_app(
     readiness = _ReadinessGauge(settings.service_name, readiness_checks, readiness_timeout, readiness_metric_every_s)
 
     async def metrics_with_readiness(request: Request) -> Response:
-        await readiness.refresh()
+        readiness.refresh()
         return await metrics_endpoint(request)
 
     app.add_route("/metrics", metrics_with_readiness, methods=["GET"], include_in_schema=False)
