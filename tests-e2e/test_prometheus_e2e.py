@@ -105,6 +105,8 @@ def prometheus(system: RunningSystem) -> Iterator[PrometheusServer]:
 
 async def produce_traffic(system: RunningSystem) -> None:
     headers = system.headers
+    async with httpx.AsyncClient(timeout=30) as anonymous:  # a 401: voltline_http_requests_total{status="401"}
+        assert (await anonymous.get(f"{system.url('auth')}/api/v1/stations")).status_code == 401
     async with httpx.AsyncClient(base_url=f"{system.url('auth')}/api/v1", headers=headers, timeout=30) as auth:
         assert (await auth.post("/stations", json={"station_id": "CP-PROM-1"})).status_code == 201
         token = {"id_token": "CARDPROM1", "type": "ISO14443"}
@@ -164,6 +166,8 @@ async def test_every_panel_query_and_alert_expression_is_valid_and_selects_data(
 
     await eventually(lambda: has("sum(voltline_session_energy_wh_total) > 0"), within=60, what="the session's energy")
     await eventually(lambda: has("sum(voltline_bus_messages_dead_lettered_total) > 0"), within=60, what="dead letters")
+    # The station's disconnect opened a station_offline alert in diagnostics.
+    await eventually(lambda: has("sum(diagnostics_open_alerts) > 0"), within=45, what="an open diagnostics alert")
     # The rule itself, evaluated by Prometheus over the scraped data: the alert goes pending (no `for:`: firing).
     await eventually(lambda: has('ALERTS{alertname="VoltlineDeadLetters"}'), within=30, what="the alert")
     active = await instant("sum(voltline_sessions_active)")
