@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "dashboards"
+# The Helm chart can only read files inside itself: it gets a copy (one ConfigMap per dashboard).
+HELM_COPY = Path(__file__).resolve().parents[2] / "helm" / "voltline" / "dashboards"
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # (title, unit, [(expr, legend)], kind) with kind "timeseries" or "stat".
 Panel = tuple[str, str, list[tuple[str, str]], str]
@@ -349,7 +351,8 @@ def render() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    OUT.mkdir(exist_ok=True)
-    for name, text in render().items():
-        (OUT / name).write_text(text)
-        print(f"wrote {OUT / name}")
+    for directory in (OUT, HELM_COPY):
+        directory.mkdir(exist_ok=True)
+        for name, text in render().items():
+            (directory / name).write_text(text)
+            print(f"wrote {directory / name}")

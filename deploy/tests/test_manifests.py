@@ -71,6 +71,13 @@ def test_every_rendered_resource_is_valid_kubernetes(rendered: list[dict[str, An
     assert not problems, "\n".join(problems)
     kinds = {resource["kind"] for resource in rendered}
     assert {"StatefulSet", "Deployment", "Service"} <= kinds, kinds
+    dashboards = [r for r in rendered if r["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
+    assert sorted(name for r in dashboards for name in r["data"]) == sorted(
+        p.name for p in (GRAFANA / "dashboards").glob("*.json")
+    )
+    for configmap in dashboards:
+        for text in configmap["data"].values():
+            assert json.loads(text)["panels"]
 
 
 def test_dashboards_are_generated_from_their_source() -> None:
@@ -80,8 +87,9 @@ def test_dashboards_are_generated_from_their_source() -> None:
     finally:
         sys.path.remove(str(GRAFANA))
     expected = render()
-    on_disk = {p.name: p.read_text() for p in (GRAFANA / "dashboards").glob("*.json")}
-    assert on_disk == expected, "run `python deploy/grafana/dashboards.py` and commit the result"
+    for directory in (GRAFANA / "dashboards", CHART / "dashboards"):
+        on_disk = {p.name: p.read_text() for p in directory.glob("*.json")}
+        assert on_disk == expected, f"{directory}: run `python deploy/grafana/dashboards.py` and commit the result"
     for name, text in expected.items():
         dashboard = json.loads(text)
         assert dashboard["uid"].startswith("voltline-") and dashboard["panels"], name
