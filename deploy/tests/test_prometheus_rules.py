@@ -86,3 +86,16 @@ def test_alerts_group_by_low_cardinality_labels_only() -> None:
         for grouping in re.findall(r"by \(([^)]*)\)", rule["expr"]):
             labels = {label.strip() for label in grouping.split(",")}
             assert not labels & {"station_id", "session_id", "route", "partition"}, (rule["alert"], labels)
+
+
+def test_observability_doc_lists_every_metric() -> None:
+    """docs/observability.md names every metric the code defines (a new metric without a line fails here)."""
+    pattern = re.compile(r"\b(?:counter|gauge|histogram|Counter|Gauge|Histogram)\(\s*\"([a-z_:]+)\"")
+    defined = {
+        name
+        for source in [*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]
+        for name in pattern.findall(source.read_text())
+    }
+    assert len(defined) > 50, defined
+    doc = (ROOT / "docs" / "observability.md").read_text()
+    assert not {name for name in defined if f"`{name}`" not in doc}
