@@ -143,6 +143,21 @@ async def test_poison_message_is_dead_lettered_and_the_consumer_moves_on(kit: An
     assert await _committed(kit, "g", topic, 2) == 2
 
 
+async def test_failure_counters_exist_at_zero_once_the_consumer_starts(kit: Any) -> None:
+    """Prometheus' increase() misses a counter's first step from absent to 1: the first dead letter must count."""
+    from prometheus_client import REGISTRY
+
+    [topic] = await kit.topics("quiet")
+
+    async def handle(envelope: Envelope) -> None:
+        return None
+
+    await kit.consumer([topic], handle)
+    labels = {"topic": topic, "group": kit.topic("g")}
+    for name in ("voltline_bus_messages_dead_lettered_total", "voltline_bus_messages_failed_total"):
+        assert REGISTRY.get_sample_value(name, labels) == 0.0, name
+
+
 async def test_invalid_bytes_go_straight_to_the_dead_letter_topic(kit: Any) -> None:
     [topic] = await kit.topics("garbage")
     await kit.producer.publish_raw(topic, b"\x00not an envelope", key=b"k")

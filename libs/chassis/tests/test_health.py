@@ -72,3 +72,55 @@ async def test_docs_and_openapi_are_public(client: httpx.AsyncClient) -> None:
     # Validation errors are documented as what the app really returns: problem+json.
     assert set(post["responses"]["422"]["content"]) == {PROBLEM_MEDIA_TYPE}
     assert "/healthz" not in spec["paths"]
+
+
+async def _scrape_until(client: httpx.AsyncClient, line: str) -> None:
+    for _ in range(200):
+        if line in (await client.get("/metrics")).text:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never scraped {line!r}")
+
+
+async def test_metrics_export_readiness_per_scrape(app_factory) -> None:
+    """`voltline_service_ready` follows the checks, re-run as /metrics is scraped, so Prometheus can alert."""
+    state = {"up": False}
+
+    async def flips() -> None:
+        if not state["up"]:
+            raise ConnectionRefusedError("database down")
+
+    app = app_factory(readiness_checks={"database": flips}, readiness_metric_every_s=0)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        await _scrape_until(client, 'voltline_service_ready{service="test-svc"} 0.0')
+        state["up"] = True
+        await _scrape_until(client, 'voltline_service_ready{service="test-svc"} 1.0')
+
+
+async def test_a_hanging_check_does_not_hold_up_the_scrape(app_factory) -> None:
+    """A scrape that timed out would read as "service down"; the readiness re-check runs beside it."""
+    app = app_factory(readiness_checks={"kafka": _hangs}, readiness_timeout=5)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        began = time.monotonic()
+        assert (await client.get("/metrics")).status_code == 200
+        assert time.monotonic() - began < 2
+
+
+async def test_readiness_metric_is_not_re_evaluated_at_every_scrape(app_factory) -> None:
+    """A broker check opens a connection: frequent scrapes reuse the last result for a while."""
+    calls = []
+
+    async def counted() -> None:
+        calls.append(1)
+
+    app = app_factory(readiness_checks={"kafka": counted}, readiness_metric_every_s=3600)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for _ in range(200):
+            await client.get("/metrics")
+            if calls:
+                break
+            await asyncio.sleep(0.01)
+        for _ in range(3):
+            await client.get("/metrics")
+            await asyncio.sleep(0.01)
+    assert len(calls) == 1

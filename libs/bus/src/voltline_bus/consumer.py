@@ -167,6 +167,11 @@ class EventConsumer(BatchingMixin):
         config = self._config
         if self._ensure_dlq:
             await ensure_topics(config, [TopicSpec(Topics.dead_letter(topic)) for topic in self._topics])
+        for topic in self._topics:
+            # Series at 0 from the start: increase() cannot see a counter's first step from absent to 1,
+            # so without this the first dead letter would never fire an alert.
+            for failures in (MESSAGES_FAILED, MESSAGES_DEAD_LETTERED, BATCH_FALLBACKS):
+                failures.labels(topic, self._group_id)
         listener = _RevokeListener(self)
 
         async def connect() -> AIOKafkaConsumer:

@@ -55,6 +55,13 @@ async def _details(details: Mapping[str, ReadinessDetail], limit_s: float) -> di
     return out
 
 
+async def evaluate_readiness(checks: Mapping[str, ReadinessCheck], limit_s: float) -> dict[str, str | None]:
+    """Run every check concurrently: ``{name: None}`` when healthy, else ``{name: reason}``."""
+    names = list(checks)
+    reasons = await asyncio.gather(*(_run_check(n, checks[n], limit_s) for n in names))
+    return dict(zip(names, reasons, strict=True))
+
+
 def health_router(
     checks: Mapping[str, ReadinessCheck],
     timeout: float = DEFAULT_CHECK_TIMEOUT,
@@ -72,8 +79,7 @@ def health_router(
     @router.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
         names = list(frozen)
-        reasons = await asyncio.gather(*(_run_check(n, frozen[n], timeout) for n in names))
-        results = dict(zip(names, reasons, strict=True))
+        results = await evaluate_readiness(frozen, timeout)
         failed = {name: reason for name, reason in results.items() if reason is not None}
         info = {"details": await _details(extras, timeout)} if extras else {}
         if not failed:

@@ -68,6 +68,12 @@ SERVICE_INFO = gauge(
     "voltline_service_info", "Constant 1; labels identify the running build.", ("service", "version", "instance")
 )
 
+SERVICE_READY = gauge(
+    "voltline_service_ready",
+    "1 when every readiness check passes, else 0; re-evaluated at each scrape of /metrics.",
+    ("service",),
+)
+
 
 def observe_http_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
     """Record one finished HTTP request."""

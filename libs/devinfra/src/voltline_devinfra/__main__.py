@@ -24,6 +24,12 @@ def _fetch() -> int:
     began = time.monotonic()
     bindir = ensure_postgres_binaries()
     print(f"postgresql binaries: {bindir} ({time.monotonic() - began:.1f} s)", flush=True)
+    from voltline_devinfra.prometheus import node_exporter_binary, prometheus_binary, promtool
+    from voltline_devinfra.toolchain import compose_schema, helm_binary
+
+    began = time.monotonic()
+    tools = [prometheus_binary(), promtool(), node_exporter_binary(), str(helm_binary()), str(compose_schema())]
+    print(f"sre tools: {', '.join(tools)} ({time.monotonic() - began:.1f} s)", flush=True)
     return 0
 
 
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one subcommand."""
     parser = argparse.ArgumentParser(prog="python -m voltline_devinfra", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("fetch", help="download the Kafka jars and make sure PostgreSQL is installed")
+    sub.add_parser("fetch", help="download the Kafka jars; install PostgreSQL, Prometheus and helm")
     for name, what in (("kafka", "Apache Kafka (KRaft)"), ("postgres", "PostgreSQL"), ("tansu", "tansu")):
         cmd = sub.add_parser(name, help=f"run a throwaway {what} in the foreground until Ctrl-C")
         cmd.add_argument("--port", type=int, default=None, help="listen port (default: a free one)")

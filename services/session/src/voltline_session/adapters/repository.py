@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -145,6 +145,11 @@ class SessionRepository:
             .values(suspect=False, suspect_since=None)
         )
         await self._db.execute(stmt)
+
+    async def count_active(self) -> int:
+        """Sessions charging now, for the `voltline_sessions_active` gauge."""
+        query = select(func.count()).select_from(sessions).where(sessions.c.status == "active")
+        return int((await self._db.execute(query)).scalar_one())
 
     async def active_on_bay(self, station_id: str, bay: int) -> list[Session]:
         c = sessions.c

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from voltline_chassis.metrics import counter
+from voltline_chassis.metrics import counter, gauge
 from voltline_events import envelope_for, station_key
 from voltline_events.payloads.sessions import (
     EnergyReading,
@@ -43,6 +43,8 @@ from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 MAX_TIMELINE_POINTS = 2000
 STARTED = counter("voltline_sessions_started_total", "Sessions seen for the first time", ["ocpp_version"])
 ENDED = counter("voltline_sessions_ended_total", "session.ended published (first time and revisions)", ["revised"])
+ENERGY = counter("voltline_session_energy_wh_total", "Energy of ended sessions (first announcement), in Wh")
+ACTIVE = gauge("voltline_sessions_active", "Active sessions, counted every supervision round")
 ANOMALIES = counter("voltline_session_anomalies_total", "Ended sessions by anomaly in their data", ["anomaly"])
 
 
@@ -189,6 +191,8 @@ def announce(
         if digest != after.ended_hash:
             _publish(ctx, uow, after, event)
             ENDED.labels(str(event.revision > 1).lower()).inc()
+            if event.revision == 1 and after.energy_wh:
+                ENERGY.inc(after.energy_wh)
             for anomaly in after.anomalies if event.revision == 1 else ():
                 ANOMALIES.labels(anomaly).inc()
             after = replace(after, revision=event.revision, ended_hash=digest)

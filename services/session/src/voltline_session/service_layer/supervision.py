@@ -11,7 +11,7 @@ from voltline_store import OutboxRelay, purge_inbox
 
 from voltline_session.domain.session import Session, close_by_operator
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.ledger import announce, recompute
+from voltline_session.service_layer.ledger import ACTIVE, announce, recompute
 
 log = get_logger(__name__)
 
@@ -32,6 +32,7 @@ async def mark_silent_stations(ctx: SessionContext) -> int:
     async with ctx.uow() as uow:
         count = await uow.sessions.mark_suspect(now - ctx.suspect_after, now)
         await uow.commit()
+        ACTIVE.set(await uow.sessions.count_active())
     if count:
         log.warning("sessions marked suspect: their stations went silent", sessions=count)
     return count
