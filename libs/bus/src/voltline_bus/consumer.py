@@ -33,6 +33,7 @@ from voltline_bus.config import BusConfig
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BusError
 from voltline_bus.metrics import (
+    BATCH_FALLBACKS,
     CONSUMER_LAG,
     HANDLER_LATENCY,
     MESSAGES_CONSUMED,
