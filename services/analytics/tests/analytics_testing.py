@@ -58,8 +58,6 @@ async def running_analytics(
         instance_id=f"test-{secrets.token_hex(2)}",
         analytics_consumer_group=group,
         analytics_worker=worker,
-        station_events_partitions=2,
-        sessions_partitions=2,
     )
     app = build(settings)
     async with app.router.lifespan_context(app):

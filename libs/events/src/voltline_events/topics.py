@@ -39,6 +39,7 @@ DECLARED: dict[str, TopicConfig] = {
     "voltline.gateway.presence.v1": TopicConfig(partitions=6, compacted=True),
     "voltline.session.events.v1": TopicConfig(partitions=6),
     "voltline.billing.events.v1": TopicConfig(partitions=6),
+    "voltline.diagnostics.events.v1": TopicConfig(partitions=6),
 }
 _REPLIES = re.compile(r"voltline\.[a-z0-9-]+\.replies\.[^.]+$")
 # Topics named per instance or derived from another: replies (worthless after their timeout) and dead letters.

@@ -74,9 +74,9 @@ def build(settings: AnalyticsSettings) -> FastAPI:
         lifespan=infra.lifespan(
             MIGRATIONS,
             [
-                TopicSpec(topics.station_events, partitions=settings.station_events_partitions),
-                TopicSpec(topics.sessions, partitions=settings.sessions_partitions),
-                TopicSpec(topics.billing),
+                TopicSpec.of(topics.station_events),
+                TopicSpec.of(topics.sessions),
+                TopicSpec.of(topics.billing),
                 *(TopicSpec(Topics.dead_letter(t)) for t in read),
             ],
             after_start=worker.start,

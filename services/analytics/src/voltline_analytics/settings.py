@@ -16,8 +16,6 @@ class AnalyticsSettings(ServiceSettings):
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/analytics.db", repr=False)
     # Events whose charger timestamp is older than the newest one of their station and stream by more than
     # this are kept in late_events but not counted: buckets older than that are final.
-    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
-    sessions_partitions: int = Field(default=6, ge=1)
     # faust: the faust-streaming agent (batches of up to analytics_batch_max events per transaction);
     # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0009.
     analytics_worker: Literal["faust", "bus"] = "faust"

@@ -100,7 +100,6 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await rpc.stop()
         reader.close()
 
-    partitions = settings.station_events_partitions
     app = create_app(
         settings=settings,
         title="voltline diagnostics",
@@ -110,10 +109,10 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         lifespan=infra.lifespan(
             MIGRATIONS,
             [
-                TopicSpec(topics.station_events, partitions=partitions),
-                TopicSpec(topics.sessions, partitions=partitions),
-                TopicSpec(topics.diagnostics, partitions=partitions),
-                TopicSpec(topics.station_commands, partitions=partitions),
+                TopicSpec.of(topics.station_events),
+                TopicSpec.of(topics.sessions),
+                TopicSpec.of(topics.diagnostics),
+                TopicSpec.of(topics.station_commands),
                 TopicSpec(Topics.dead_letter(topics.station_events)),
                 TopicSpec(Topics.dead_letter(topics.sessions)),
                 *maintenance.topics,

@@ -85,7 +85,7 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str)
         await asyncio.sleep(interval)
 
 
-def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, partitions: int = 6) -> Maintenance:
+def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Maintenance:
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", infra.settings.instance_id)
     rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-maintenance", instance))
@@ -186,9 +186,9 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra, *, par
         ],
         open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
         topics=[
-            TopicSpec(topics.station_commands, partitions=partitions),
-            TopicSpec(topics.gateway_presence, compacted=True),
-            TopicSpec(topics.station_events, partitions=partitions),
+            TopicSpec.of(topics.station_commands),
+            TopicSpec.of(topics.gateway_presence),
+            TopicSpec.of(topics.station_events),
             TopicSpec(Topics.dead_letter(topics.station_events)),
         ],
     )

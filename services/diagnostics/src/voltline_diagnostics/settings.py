@@ -38,7 +38,6 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     )
     inventory_delay_s: float = Field(default=5.0, ge=0, description="... this long after the boot (answered first).")
     command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station has to answer.")
-    station_events_partitions: int = Field(default=6, ge=1, description="Partitions if this service creates topics.")
 
     @field_validator("alert_rules")
     @classmethod
