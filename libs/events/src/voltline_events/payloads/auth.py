@@ -59,7 +59,6 @@ class StationRegistered(Event):
     deleted: bool = False
     password_hash: str | None = Field(
         default=None,
-        max_length=255,
         description="Verifier of the Basic-auth password (profiles 1 and 2), never the password: "
         "`hmac-sha256$salt$mac`, or a bcrypt hash from before it.",
     )
