@@ -24,6 +24,8 @@ from voltline_devinfra.toolchain import compose_schema, helm_binary
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILES = [ROOT / "docker-compose.yml", ROOT / "docker-compose.observability.yml"]
 CHART = ROOT / "helm" / "voltline"
+# The chart refuses to render without the Secret of the services' broker passwords (docs/security.md).
+BROKER_CREDENTIALS = ("--set", "kafka.credentialsSecret=voltline-kafka")
 GRAFANA = ROOT / "deploy" / "grafana"
 
 
@@ -50,13 +52,13 @@ def _helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def rendered() -> list[dict[str, Any]]:
-    result = _helm("template", "voltline", str(CHART), "--set", "adminToken=test-token")
+    result = _helm("template", "voltline", str(CHART), "--set", "adminToken=test-token", *BROKER_CREDENTIALS)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 def test_helm_chart_lints_strictly() -> None:
-    result = _helm("lint", "--strict", str(CHART), "--set", "adminToken=test-token")
+    result = _helm("lint", "--strict", str(CHART), "--set", "adminToken=test-token", *BROKER_CREDENTIALS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
