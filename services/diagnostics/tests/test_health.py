@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from diagnostics_testing import ADMIN, Receiver, RunningDiagnostics, eventually
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 from voltline_diagnostics.domain.webhooks import verify
 from voltline_events.payloads import (
     BootNotification,
@@ -361,3 +362,9 @@ async def test_the_test_button_sends_a_signed_delivery_and_deleted_hooks_stop(
     assert (
         all("secret" not in h for h in listed) and not next(h for h in listed if h["webhook_id"] == hook_id)["active"]
     )
+
+
+async def test_every_list_refuses_huge_offsets(service: RunningDiagnostics) -> None:
+    """A 2**63 offset overflows the database's BIGINT: every list answers 422 instead of 500."""
+    answers = await list_routes_refuse_huge_offsets(service.api, ADMIN)
+    assert answers and all(status == 422 for status in answers.values()), answers

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import JSONResponse
+from voltline_chassis.paging import Offset
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
@@ -97,7 +98,7 @@ def build_command_router(service: CommandService) -> APIRouter:
         requested_by: str | None = None,
         bulk_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> CommandList:
         """Every command ever sent, newest first: the audit log of remote maintenance."""
         records = await service.find(

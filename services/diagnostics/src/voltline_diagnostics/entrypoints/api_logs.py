@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from voltline_chassis.paging import Offset
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
@@ -99,7 +100,7 @@ def build_log_router(logs: LogService) -> APIRouter:
     async def list_logs(
         station_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> LogList:
         return LogList(items=[LogOut.of(r) for r in await logs.find(station_id, limit, offset)])
 

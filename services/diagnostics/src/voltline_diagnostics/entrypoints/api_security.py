@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
+from voltline_chassis.paging import Offset
 from voltline_chassis.security import require_role
 from voltline_events import Envelope
 
@@ -60,7 +61,7 @@ def build_security_router(sessions: async_sessionmaker[AsyncSession]) -> APIRout
     async def list_security_events(
         station_id: str | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> SecurityEventList:
         async with sessions() as db:
             items = await SecurityEvents(db).find(station_id, limit, offset)
