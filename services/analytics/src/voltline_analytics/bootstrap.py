@@ -11,7 +11,7 @@ from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
 
-from voltline_analytics.adapters.faust_worker import FaustWorker
+from voltline_analytics.adapters.faust_worker import FaustWorker, broker_credentials
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.domain.translate import EVENT_TYPES
 from voltline_analytics.entrypoints.api import build_router
@@ -50,6 +50,7 @@ def build(settings: AnalyticsSettings) -> FastAPI:
             group_id=group_id,
             bootstrap=settings.kafka_bootstrap,
             topics=read,
+            credentials=broker_credentials(infra.bus),
             apply_batch=applier,
             dead_letter=infra.producer,
             datadir=settings.analytics_faust_datadir,

@@ -19,13 +19,29 @@ from typing import Any
 import faust
 import structlog
 from pydantic import ValidationError
-from voltline_bus import Producer
+from voltline_bus import BusConfig, Producer
 from voltline_events import Envelope, Topics
 
 from voltline_analytics import metrics
 
 log = structlog.get_logger()
 ApplyBatch = Callable[[Sequence[Envelope]], Awaitable[Any]]
+
+
+def broker_credentials(bus: BusConfig) -> faust.types.auth.CredentialsT | None:
+    """The broker authentication every other voltline client uses (`BusConfig.connection()`), in faust's terms."""
+    kwargs = bus.connection()
+    protocol = kwargs["security_protocol"]
+    if protocol.startswith("SASL"):
+        return faust.SASLCredentials(
+            username=kwargs["sasl_plain_username"],
+            password=kwargs["sasl_plain_password"],
+            mechanism=kwargs["sasl_mechanism"],
+            ssl_context=kwargs.get("ssl_context"),
+        )
+    if protocol == "SSL":
+        return faust.SSLCredentials(kwargs["ssl_context"])
+    return None
 
 
 class FaustWorker:
@@ -35,6 +51,7 @@ class FaustWorker:
         group_id: str,
         bootstrap: str,
         topics: Sequence[str],
+        credentials: faust.types.auth.CredentialsT | None = None,
         apply_batch: ApplyBatch,
         dead_letter: Producer,
         datadir: Path | None,
@@ -47,6 +64,7 @@ class FaustWorker:
         self._attempts = attempts
         self._app: faust.App | None = None
         self._scratch: Path | None = None
+        self._credentials = credentials
         self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
                             batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
 
@@ -59,6 +77,7 @@ class FaustWorker:
         app = faust.App(
             c["group_id"],
             broker=[f"kafka://{h.strip()}" for h in c["bootstrap"].split(",")],
+            broker_credentials=self._credentials,
             store="memory://",
             datadir=str(c["datadir"]),
             web_enabled=False,
