@@ -230,8 +230,11 @@ async def test_every_command_family_reaches_the_station_in_its_version(system: R
         cp.answers.pop("ClearCache")
         unsupported = await api.post(f"/stations/{station_id}/commands/clear-cache")
         assert unsupported.status_code == 200 and unsupported.json()["status"] == "not_supported", unsupported.text
-        audit = (await api.get("/commands", params={"station_id": station_id})).json()["items"]
-        assert len(audit) == len(CASES) + 2
+        audit = (await api.get("/commands", params={"station_id": station_id})).json()
+        assert len(audit["items"]) == len(CASES) + 2 and audit["next_offset"] is None
+        first = (await api.get("/commands", params={"station_id": station_id, "limit": 2})).json()
+        assert [c["command_id"] for c in first["items"]] == [c["command_id"] for c in audit["items"][:2]]
+        assert first["next_offset"] == 2  # the paging convention of every list (README "Lists and paging")
 
 
 async def test_a_command_for_an_offline_station_fails_fast(system: RunningSystem) -> None:

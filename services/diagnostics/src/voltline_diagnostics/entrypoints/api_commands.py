@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path
 from fastapi.responses import JSONResponse
-from voltline_chassis.paging import Offset
+from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, next_offset
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
@@ -97,7 +97,7 @@ def build_command_router(service: CommandService) -> APIRouter:
         command: str | None = None,
         requested_by: str | None = None,
         bulk_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> CommandList:
         """Every command ever sent, newest first: the audit log of remote maintenance."""
@@ -107,9 +107,11 @@ def build_command_router(service: CommandService) -> APIRouter:
             command=command,
             requested_by=requested_by,
             bulk_id=bulk_id,
-            limit=limit,
+            limit=fetch_size(limit),
             offset=offset,
         )
-        return CommandList(items=[CommandOut.of(r) for r in records])
+        return CommandList(
+            items=[CommandOut.of(r) for r in records[:limit]], next_offset=next_offset(records, limit, offset)
+        )
 
     return router

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from voltline_chassis.paging import Offset
+from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, next_offset
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
@@ -58,6 +58,7 @@ class LogOut(BaseModel):
 
 class LogList(BaseModel):
     items: list[LogOut]
+    next_offset: int | None = Field(default=None, description="Offset of the next page; null on the last one.")
 
 
 def _rfc3339(moment: datetime | None) -> str | None:
@@ -99,10 +100,11 @@ def build_log_router(logs: LogService) -> APIRouter:
     @router.get("/logs", dependencies=viewer)
     async def list_logs(
         station_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> LogList:
-        return LogList(items=[LogOut.of(r) for r in await logs.find(station_id, limit, offset)])
+        found = await logs.find(station_id, fetch_size(limit), offset)
+        return LogList(items=[LogOut.of(r) for r in found[:limit]], next_offset=next_offset(found, limit, offset))
 
     @router.get("/logs/{log_id}", dependencies=viewer)
     async def get_log(log_id: str) -> LogOut:

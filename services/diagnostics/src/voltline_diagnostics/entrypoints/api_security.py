@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
-from voltline_chassis.paging import Offset
+from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, next_offset
 from voltline_chassis.security import require_role
 from voltline_events import Envelope
 
@@ -31,6 +31,7 @@ class SecurityEventOut(BaseModel):
 
 class SecurityEventList(BaseModel):
     items: list[SecurityEventOut]
+    next_offset: int | None = Field(default=None, description="Offset of the next page; null on the last one.")
 
 
 def security_event_recorder(
@@ -60,11 +61,13 @@ def build_security_router(sessions: async_sessionmaker[AsyncSession]) -> APIRout
     @router.get("/security-events", dependencies=[Depends(require_role("viewer"))])
     async def list_security_events(
         station_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> SecurityEventList:
         async with sessions() as db:
-            items = await SecurityEvents(db).find(station_id, limit, offset)
-        return SecurityEventList(items=[SecurityEventOut(**e.__dict__) for e in items])
+            found = await SecurityEvents(db).find(station_id, fetch_size(limit), offset)
+        return SecurityEventList(
+            items=[SecurityEventOut(**e.__dict__) for e in found[:limit]], next_offset=next_offset(found, limit, offset)
+        )
 
     return router

@@ -261,3 +261,4 @@ class CommandOut(BaseModel):
 
 class CommandList(BaseModel):
     items: list[CommandOut]
+    next_offset: int | None = Field(default=None, description="Offset of the next page; null on the last one.")
