@@ -33,15 +33,22 @@ class RunningSystem:
 
 
 def start_system(
-    kafka: Any, postgres: Any, tmp: Path, extra_env: dict[str, dict[str, str]] | None = None
+    kafka: Any,
+    postgres: Any,
+    tmp: Path,
+    extra_env: dict[str, dict[str, str]] | None = None,
+    names: tuple[str, ...] = SERVICES,
 ) -> Iterator[RunningSystem]:
+    """The services `names` (all by default) as processes, each with its own database."""
     prefix = f"e2e-{secrets.token_hex(4)}."
     token = secrets.token_urlsafe(24)
-    ports = {name: free_port() for name in SERVICES}
+    ports: dict[str, int] = {}
+    for name in names:
+        ports[name] = free_port(exclude=frozenset(ports.values()))
     ocpp_port = free_port(exclude=frozenset(ports.values()))
     databases = {
         name: postgres.create_database(f"{prefix.replace('.', '').replace('-', '_')}_{name}")
-        for name in SERVICES
+        for name in names
         if name != "gateway"
     }
     stack = Stack(
@@ -55,6 +62,7 @@ def start_system(
         ports=ports,
         database_urls=databases,
         log_dir=tmp / "logs",
+        names=names,
         extra_env=extra_env or {},
     )
     try:

@@ -9,16 +9,13 @@ import asyncio
 import contextlib
 import itertools
 import json
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from e2e_support import RunningSystem
+from e2e_support import RunningSystem, start_system
 from ocpp_client import station
-from voltline_devinfra._proc import free_port
-from voltline_devinfra.stack import Stack
 
 BOOT = {
     "ocpp1.6": {"chargePointVendor": "ACME", "chargePointModel": "Volt-22", "firmwareVersion": "1.0.0"},
@@ -38,36 +35,8 @@ Answer = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any] | None]
 def start_maintenance_system(
     kafka: Any, postgres: Any, tmp: Path, diagnostics_env: dict[str, str] | None = None
 ) -> Iterator[RunningSystem]:
-    prefix = f"e2e-{secrets.token_hex(4)}."
-    token = secrets.token_urlsafe(24)
-    ports: dict[str, int] = {}
-    for name in NAMES:
-        ports[name] = free_port(exclude=frozenset(ports.values()))
-    ocpp_port = free_port(exclude=frozenset(ports.values()))
-    databases = {
-        name: postgres.create_database(f"{prefix.replace('.', '').replace('-', '_')}_{name}")
-        for name in NAMES
-        if name != "gateway"
-    }
-    stack = Stack(
-        common_env={
-            "VOLTLINE_KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
-            "VOLTLINE_TOPIC_PREFIX": prefix,
-            "VOLTLINE_ADMIN_TOKEN": token,
-            "VOLTLINE_OCPP_PORT": str(ocpp_port),
-            "VOLTLINE_LOG_LEVEL": "INFO",
-        },
-        ports=ports,
-        database_urls=databases,
-        log_dir=tmp / "logs",
-        names=NAMES,
-        extra_env={"diagnostics": {"VOLTLINE_MAINTENANCE_FILES_DIR": str(tmp / "files"), **(diagnostics_env or {})}},
-    )
-    try:
-        stack.start(timeout=90)
-        yield RunningSystem(stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp", kafka.bootstrap_servers, prefix)
-    finally:
-        stack.stop()
+    files = {"VOLTLINE_MAINTENANCE_FILES_DIR": str(tmp / "files"), **(diagnostics_env or {})}
+    yield from start_system(kafka, postgres, tmp, extra_env={"diagnostics": files}, names=NAMES)
 
 
 class SimStation:
