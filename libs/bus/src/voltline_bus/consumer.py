@@ -18,8 +18,6 @@ from typing import Any, Literal, Self
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 from aiokafka.errors import CommitFailedError, ConsumerStoppedError, IllegalStateError, KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
@@ -28,6 +26,7 @@ from voltline_events import Envelope, Topics
 from voltline_bus import headers as h
 from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
 from voltline_bus._retry import retry_until_reachable
+from voltline_bus._sticky import remember_generation, sticky_assignor
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.dispatch import Dispatcher
@@ -142,6 +141,8 @@ class EventConsumer(BatchingMixin):
         self._position: dict[TopicPartition, int] = {}
         self._looking_up: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        # Its own sticky assignor: aiokafka's keeps its memory per process, not per consumer (_sticky.py).
+        self._sticky = sticky_assignor()
         self._task: asyncio.Task[None] | None = None
         self._batch: _Batch | None = None
         # Per partition, the offset just after the last message handled, until it is committed.
@@ -180,10 +181,11 @@ class EventConsumer(BatchingMixin):
                 "session_timeout_ms": config.session_timeout_ms,
                 "heartbeat_interval_ms": config.heartbeat_interval_ms(),
                 # Sticky: after a rebalance every survivor gets back the partitions it had (its caches stay
-                # warm), only the dead member's move; round robin stays listed so that a group can be
-                # upgraded one replica at a time. aiokafka has no cooperative protocol (aio-libs/aiokafka#1126):
-                # survivors still pause for the rebalance itself (docs/scaling.md).
-                "partition_assignment_strategy": (StickyPartitionAssignor, RoundRobinPartitionAssignor),
+                # warm), only the dead member's move. aiokafka has no cooperative protocol (aio-libs/aiokafka#1126):
+                # survivors still pause for the rebalance itself (docs/scaling.md). Exactly one assignor:
+                # aiokafka 0.14 sends one JoinGroup per listed assignor, each with other metadata, and the
+                # second one starts a new rebalance, for ever (aio-libs/aiokafka#1168; issue 20).
+                "partition_assignment_strategy": (self._sticky,),
                 # Long enough for the revoke callback to finish an in-flight message and commit it.
                 "rebalance_timeout_ms": 60_000,
                 **self._fetch,
@@ -199,6 +201,7 @@ class EventConsumer(BatchingMixin):
                 max_poll_records=self._max_poll_records,
                 **options,
             )
+            listener.kafka = consumer
             consumer.subscribe(self._topics, listener=listener)
             try:
                 await consumer.start()
@@ -520,12 +523,16 @@ class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     def __init__(self, owner: EventConsumer) -> None:
         self._owner = owner
+        self.kafka: AIOKafkaConsumer | None = None
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._owner._on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._owner._log.info("partitions assigned", assigned=_tps(assigned))
+        # The join just completed (also the first, inside start(), before the owner knows its consumer).
+        generation = getattr(getattr(self.kafka, "_coordinator", None), "generation", None)
+        remember_generation(self._owner._sticky, generation)
+        self._owner._log.info("partitions assigned", assigned=_tps(assigned), generation=generation)
         if assigned and time.monotonic() < self._owner._rewind_until:
             self._owner._rewind_pending = True
 
