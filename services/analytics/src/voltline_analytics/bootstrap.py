@@ -55,6 +55,9 @@ def build(settings: AnalyticsSettings) -> FastAPI:
             dead_letter=infra.producer,
             datadir=settings.analytics_faust_datadir,
             batch_max=settings.analytics_batch_max,
+            # The same group timing as every other consumer (VOLTLINE_KAFKA_SESSION_TIMEOUT_MS).
+            session_timeout_s=infra.bus.session_timeout_ms / 1000,
+            heartbeat_interval_s=infra.bus.heartbeat_interval_ms() / 1000,
         )
     else:
         worker = EventConsumer(

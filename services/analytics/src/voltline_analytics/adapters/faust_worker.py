@@ -58,6 +58,8 @@ class FaustWorker:
         batch_max: int = 2000,
         batch_within_s: float = 0.5,
         attempts: int = 3,
+        session_timeout_s: float = 60.0,
+        heartbeat_interval_s: float = 3.0,
     ) -> None:
         self._apply = apply_batch
         self._dead_letter = dead_letter
@@ -67,6 +69,11 @@ class FaustWorker:
         self._credentials = credentials
         self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
                             batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
+        # Faust's own default is 60 s: a killed replica's partitions would wait a minute (docs/scaling.md).
+        self._group_timing = {
+            "broker_session_timeout": session_timeout_s,
+            "broker_heartbeat_interval": heartbeat_interval_s,
+        }
 
     async def start(self) -> None:
         """Build the faust app inside the running loop (so it binds to it) and start its consumer."""
@@ -86,6 +93,7 @@ class FaustWorker:
             broker_commit_interval=1.0,
             producer_acks=-1,
             topic_allow_declare=True,
+            **self._group_timing,
         )
         topic = app.topic(*c["topics"], key_serializer="raw", value_serializer="raw")
 
