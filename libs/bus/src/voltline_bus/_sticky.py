@@ -3,10 +3,11 @@
 aiokafka's `StickyPartitionAssignor` keeps the member's last assignment and generation in *class* attributes
 (aio-libs/aiokafka#1175), and never sets the generation (#1176). Every consumer of a process that uses it
 shares one "previous assignment": a service with two consumers (auth: requests and events) or a process
-with two members of one group sends the other consumer's partitions as its own in its JoinGroup metadata.
-Members then claim the same partitions at generation -1, and each JoinGroup carries metadata that differs
-from the member's last one, which makes the broker start yet another rebalance: on a fresh broker two
-replicas rebalanced without end (generation 800+) and never became ready.
+with two members of one group sends another consumer's partitions as its own in its JoinGroup metadata, so
+members claim the same partitions at generation -1 and each join carries metadata that differs from the
+member's last one. Together with aiokafka sending one JoinGroup per listed assignor (aio-libs/aiokafka#1168,
+why EventConsumer lists only this one), that kept replicas of a group rebalancing without end on a fresh
+broker (issue 20).
 
 `sticky_assignor()` returns a fresh subclass per consumer, so each keeps its own memory; `remember_generation`
 records the generation of each completed join (from the rebalance listener), as the Java client does.
