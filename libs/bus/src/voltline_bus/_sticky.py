@@ -20,15 +20,13 @@ from aiokafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitio
 
 def sticky_assignor() -> type[StickyPartitionAssignor]:
     """A StickyPartitionAssignor (protocol name "sticky") with state of its own: one per consumer."""
-    return type(
-        "StickyPartitionAssignor",
-        (StickyPartitionAssignor,),
-        {
-            "member_assignment": None,
-            "generation": StickyPartitionAssignor.DEFAULT_GENERATION_ID,
-            "_latest_partition_movements": None,
-        },
-    )
+
+    class OwnStickyPartitionAssignor(StickyPartitionAssignor):  # type: ignore[misc]
+        member_assignment = None
+        generation = StickyPartitionAssignor.DEFAULT_GENERATION_ID
+        _latest_partition_movements = None
+
+    return OwnStickyPartitionAssignor
 
 
 def remember_generation(assignor: type[StickyPartitionAssignor], generation: int | None) -> None:
