@@ -10,6 +10,10 @@ SIGKILLed; the figures per round:
 - survivor pause: the longest gap in the survivor's own partitions around the kill (what the rebalance costs
   the partitions that did not move; aiokafka's rebalances are eager, see docs/scaling.md).
 
+With `--static` it also measures a restart under static membership (VOLTLINE_KAFKA_STATIC_MEMBERSHIP): the
+killed replica is started again at once under the same instance id, and "moved" is when its partitions are
+served again (by whichever replica holds them then).
+
 Each message's "partition" is carried as its station id, so the worker needs no Kafka metadata.
 """
 
@@ -39,11 +43,11 @@ TICK_S = 0.02
 
 
 class Replica:
-    def __init__(self, bootstrap: str, topic: str, group: str, session_ms: int, name: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, group: str, session_ms: int, name: str, instance: str = "") -> None:
         self.name = name
         self.seen: dict[int, list[float]] = defaultdict(list)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.scale.worker", bootstrap, topic, group, str(session_ms), ""],
+            [sys.executable, "-m", "bench.scale.worker", bootstrap, topic, group, str(session_ms), instance],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -85,10 +89,11 @@ async def produce(bootstrap: str, topic: str, until: float) -> None:
         await producer.stop()
 
 
-async def one_round(bootstrap: str, session_ms: int) -> tuple[float, float]:
+async def one_round(bootstrap: str, session_ms: int, static: bool = False) -> tuple[float, float]:
+    """Kill one of two replicas (and with `static`, start it again at once under the same instance id)."""
     topic, group = f"bench-scale-{secrets.token_hex(4)}", f"bench-scale-{secrets.token_hex(4)}"
     await ensure_topics(BusConfig(bootstrap=bootstrap, client_id="bench"), [TopicSpec(topic, partitions=PARTITIONS)])
-    replicas = [Replica(bootstrap, topic, group, session_ms, n) for n in ("a", "b")]
+    replicas = [Replica(bootstrap, topic, group, session_ms, n, n if static else "") for n in ("a", "b")]
     load = asyncio.create_task(produce(bootstrap, topic, time.monotonic() + 600))
     try:
         for replica in replicas:
@@ -104,15 +109,25 @@ async def one_round(bootstrap: str, session_ms: int) -> tuple[float, float]:
         moving, staying = victim.partitions_since(time.time() - 1), survivor.partitions_since(time.time() - 1)
         killed = time.time()
         victim.proc.send_signal(signal.SIGKILL)
-        while not all(any(t > killed for t in survivor.seen[p]) for p in moving):
+        serving = [survivor]
+        if static:
+            victim.proc.wait()
+            replicas.append(Replica(bootstrap, topic, group, session_ms, "a2", "a"))
+            serving.append(replicas[-1])
+
+        def first_after(p: int) -> float | None:
+            times = [t for r in serving for t in r.seen[p] if t > killed]
+            return min(times) if times else None
+
+        while not all(first_after(p) is not None for p in moving):
             await asyncio.sleep(0.05)
             if time.time() - killed > 120:
                 raise RuntimeError("the dead replica's partitions never moved")
         await asyncio.sleep(2)
-        moved = max(min(t for t in survivor.seen[p] if t > killed) - killed for p in moving)
+        moved = max((first_after(p) or killed) - killed for p in moving)
         pause = 0.0
         for p in staying:
-            times = [t for t in survivor.seen[p] if killed - 1 < t]
+            times = sorted(t for r in serving for t in r.seen[p] if killed - 1 < t)
             pause = max([pause, *(b - a for a, b in itertools.pairwise(times))])
         return moved, pause
     finally:
@@ -127,6 +142,7 @@ def main() -> int:
     parser.add_argument("--kafka", help="bootstrap servers of an existing Kafka (its min session timeout must allow)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--session-timeout-ms", type=int, nargs="+", default=[2000, 10000])
+    parser.add_argument("--static", action="store_true", help="also restart a static member at once")
     args = parser.parse_args()
     server = None
     if args.kafka:
@@ -134,27 +150,32 @@ def main() -> int:
     else:
         server = KafkaServer().start()
         bootstrap = server.bootstrap_servers
+    kinds = [("killed", False), *([("static member restarted", True)] if args.static else [])]
     try:
-        results: dict[int, list[tuple[float, float]]] = {}
-        for session_ms in args.session_timeout_ms:
-            results[session_ms] = []
-            for number in range(1, args.rounds + 1):
-                moved, pause = asyncio.run(one_round(bootstrap, session_ms))
-                results[session_ms].append((moved, pause))
-                print(
-                    f"session {session_ms} ms, round {number}: moved after {moved:.2f} s, survivor paused {pause:.2f} s"
-                )
+        results: dict[tuple[str, int], list[tuple[float, float]]] = {}
+        for kind, static in kinds:
+            for session_ms in args.session_timeout_ms:
+                results[kind, session_ms] = []
+                for number in range(1, args.rounds + 1):
+                    moved, pause = asyncio.run(one_round(bootstrap, session_ms, static))
+                    results[kind, session_ms].append((moved, pause))
+                    print(
+                        f"{kind}, session {session_ms} ms, round {number}: partitions served again after"
+                        f" {moved:.2f} s, survivor paused {pause:.2f} s",
+                        flush=True,
+                    )
     finally:
         if server is not None:
             server.stop()
     print("\nconsumer replica failover (2 replicas, 6 partitions, one SIGKILLed; real Kafka)")
-    print("  session timeout   dead replica's partitions served again   survivor's own partitions paused")
-    for session_ms, rounds in results.items():
+    print("  replica                   session timeout   its partitions served again        survivor's own paused")
+    for (kind, session_ms), rounds in results.items():
         moved = [m for m, _ in rounds]
         pauses = [p for _, p in rounds]
         print(
-            f"  {session_ms / 1000:>5.1f} s           median {statistics.median(moved):.2f} s, max {max(moved):.2f} s"
-            f"            median {statistics.median(pauses):.2f} s, max {max(pauses):.2f} s"
+            f"  {kind:<25} {session_ms / 1000:>5.1f} s"
+            f"           median {statistics.median(moved):.2f} s, max {max(moved):.2f} s"
+            f"     median {statistics.median(pauses):.2f} s, max {max(pauses):.2f} s"
         )
     return 0
 
