@@ -69,7 +69,7 @@ def two_gateways(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFac
     for name in CONSUMING:  # replicas share their service's database
         stack.database_urls[f"{name}-2"] = stack.database_urls[name]
     try:
-        stack.start(timeout=180)
+        stack.start(timeout=300)  # twelve processes on a shared 2-core machine
         yield stack, token
     finally:
         stack.stop()
