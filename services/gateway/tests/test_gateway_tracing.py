@@ -15,23 +15,18 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from voltline_bus import BusConfig, EventConsumer, Producer
-from voltline_bus import tracing as bus_tracing
-from voltline_chassis.tracing import configure_tracing
+from voltline_chassis.tracing import captured_spans
 from voltline_events import Envelope, Topics
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-EXPORTER = InMemorySpanExporter()
 BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
 
 
 @pytest.fixture(scope="module")
 def spans() -> Iterator[InMemorySpanExporter]:
-    assert configure_tracing("gateway", exporter=EXPORTER)
-    try:
-        yield EXPORTER
-    finally:
-        bus_tracing.enable(False)  # later tests in this process run untraced, as under `make run`
+    with captured_spans() as exporter:  # later tests in this process run untraced, as under `make run`
+        yield exporter
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

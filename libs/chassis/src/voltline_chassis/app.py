@@ -26,7 +26,7 @@ from voltline_chassis.middleware import RequestObservabilityMiddleware
 from voltline_chassis.problems import PROBLEM_RESPONSES, install_problem_handlers
 from voltline_chassis.security import BearerAuthGate, TokenVerifier, require_role
 from voltline_chassis.settings import ServiceSettings
-from voltline_chassis.tracing import configure_tracing, shutdown_tracing
+from voltline_chassis.tracing import configure_tracing, fastapi_telemetry, shutdown_tracing
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 API_PREFIX = "/api/v1"
@@ -109,6 +109,7 @@ def create_app(
         version=version,
         lifespan=_wrap_lifespan(settings, version, lifespan),
         redoc_url=None,
+        telemetry=fastapi_telemetry(),
     )
     app.state.settings = settings
     app.state.token_verifier = verifier

@@ -21,7 +21,6 @@ from voltline_chassis.logging import get_logger
 from voltline_chassis.metrics import observe_http_request
 from voltline_chassis.problems import internal_error_response
 from voltline_chassis.security import Principal
-from voltline_chassis.tracing import http_server_span, name_http_span
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id only if it cannot inject anything into logs or headers.
@@ -109,17 +108,14 @@ class RequestObservabilityMiddleware:
         outer_context = structlog.contextvars.get_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, service=self.service)
         try:
-            with http_server_span(scope) as span:
-                try:
-                    await self.app(scope, receive, send_wrapper)
-                except Exception:
-                    log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
-                    if response_started:
-                        raise  # Too late for a problem body; let the server drop the connection.
-                    await internal_error_response(scope["path"], request_id)(scope, receive, send_wrapper)
-                self._record(scope, status, time.perf_counter() - started)
-                if span is not None:
-                    name_http_span(span, scope["method"], route_template(scope), status)
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception:
+                log.exception("unhandled_exception", method=scope["method"], path=scope["path"])
+                if response_started:
+                    raise  # Too late for a problem body; let the server drop the connection.
+                await internal_error_response(scope["path"], request_id)(scope, receive, send_wrapper)
+            self._record(scope, status, time.perf_counter() - started)
         finally:
             structlog.contextvars.clear_contextvars()
             structlog.contextvars.bind_contextvars(**outer_context)

@@ -16,19 +16,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
 
-from opentelemetry import propagate, trace
+from fastapi.telemetry import TelemetryConfig
+from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from structlog.types import EventDict, WrappedLogger
 from voltline_bus import tracing as bus_tracing
 
 _provider: TracerProvider | None = None
-_tracer = trace.get_tracer("voltline.http")
-_TRACE_HEADERS = (b"traceparent", b"tracestate")
+_captured: InMemorySpanExporter | None = None
+_UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def wanted(environ: Mapping[str, str] = os.environ) -> bool:
@@ -100,27 +100,30 @@ def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -
     return event_dict
 
 
+def fastapi_telemetry() -> TelemetryConfig:
+    """FastAPI's own OpenTelemetry support makes the HTTP SERVER spans (continuing a caller's `traceparent`):
+    only while tracing is on, not for probes and scrapes, and without its metrics and logs (Prometheus and
+    structlog do those) or its per-dependency spans."""
+    return {
+        "metrics": False,
+        "logs": False,
+        "operation_spans": False,
+        "exclude": lambda scope: not bus_tracing.enabled() or scope.get("path") in _UNTRACED_PATHS,
+    }
+
+
 @contextmanager
-def http_server_span(scope: Any) -> Iterator[Span | None]:
-    """A SERVER span for one HTTP request, continuing the caller's `traceparent` (None when tracing is off).
+def captured_spans() -> Iterator[InMemorySpanExporter]:
+    """For tests: tracing on, every span of this process kept in memory (cleared first), off again after.
 
-    Named `<METHOD>` until `name_http_span` gives it the route template once routing has happened."""
-    if not bus_tracing.enabled():
-        yield None
-        return
-    carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ()) if k in _TRACE_HEADERS}
-    with _tracer.start_as_current_span(
-        scope["method"],
-        context=propagate.extract(carrier),
-        kind=SpanKind.SERVER,
-        attributes={"http.request.method": scope["method"], "url.path": scope["path"]},
-    ) as span:
-        yield span
-
-
-def name_http_span(span: Span, method: str, route: str, status: int) -> None:
-    span.update_name(f"{method} {route}")
-    span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
-    if status >= 500:
-        span.set_status(StatusCode.ERROR)
+    OpenTelemetry takes one tracer provider per process, so all tests share one in-memory exporter."""
+    global _captured
+    if _captured is None:
+        _captured = InMemorySpanExporter()
+    if not configure_tracing("voltline-test", exporter=_captured):
+        raise RuntimeError("tracing could not be turned on")
+    _captured.clear()
+    try:
+        yield _captured
+    finally:
+        bus_tracing.enable(False)
