@@ -190,7 +190,8 @@ def test_every_workload_has_a_disruption_budget_and_a_network_policy(production:
         )
         assert (5432 in egress_ports) is has_database, workload["metadata"]["name"]
         ingress_ports = {p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]}
-        assert ingress_ports == ({"http", "ocpp"} if labels["app.kubernetes.io/component"] == "gateway" else {"http"})
+        gateway = labels["app.kubernetes.io/component"] == "gateway"
+        assert ingress_ports == ({"http", "ocpp", "ocpp-tls"} if gateway else {"http"})
 
 
 def test_only_stateless_deployments_autoscale(production: list[dict[str, Any]]) -> None:
