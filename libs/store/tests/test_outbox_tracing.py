@@ -25,7 +25,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_a_relayed_event_continues_the_trace_that_added_it(
-    engine: AsyncEngine, kafka: Any, topic_prefix: str, spans: InMemorySpanExporter
+    spans: InMemorySpanExporter, engine: AsyncEngine, kafka: Any, topic_prefix: str
 ) -> None:
     topic = f"{topic_prefix}traced"
     config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id=f"{topic_prefix}traced", idempotence=False)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from voltline_bus.tracing import enabled as tracing_enabled
 
 from voltline_store.tracing import trace_statements
 
@@ -42,7 +43,8 @@ def is_sqlite(url_or_engine: str | URL | AsyncEngine) -> bool:
 def create_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
     """Create the service's engine with the settings each dialect needs to be safe under concurrency."""
     engine = _create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
-    trace_statements(engine.sync_engine)  # spans per statement, only while tracing is on
+    if tracing_enabled():  # SQL statement spans; no listeners at all (no cost) when tracing is off
+        trace_statements(engine.sync_engine)
     return engine
 
 

@@ -18,7 +18,8 @@ _MAX_STATEMENT = 1000
 
 
 def trace_statements(engine: Engine) -> None:
-    """Register the listeners on a (sync) engine; they return at once while tracing is off."""
+    """Register the listeners on a (sync) engine (create_engine does when tracing is on at that time; the
+    services turn tracing on before they create their engine); they return at once if it is off later."""
     system = {"postgresql": "postgresql", "sqlite": "sqlite"}.get(engine.dialect.name, engine.dialect.name)
 
     @event.listens_for(engine, "before_cursor_execute")
