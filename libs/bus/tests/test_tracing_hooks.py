@@ -42,6 +42,12 @@ def test_a_stamped_envelope_carries_a_producer_span_in_field_and_header(spans: I
     assert Envelope.from_bytes(stamped.to_bytes()).traceparent == stamped.traceparent
 
 
+def test_events_published_outside_any_trace_start_none(spans: InMemorySpanExporter) -> None:
+    envelope = _envelope()
+    assert tracing.stamped(envelope) is envelope  # a presence beat, a timer: no trace of one span each
+    assert not spans.get_finished_spans()
+
+
 def test_a_batch_span_links_every_events_trace(spans: InMemorySpanExporter) -> None:
     envelopes = []
     for station in ("CP-1", "CP-2"):

@@ -61,8 +61,11 @@ def envelope_attributes(envelope: Envelope) -> dict[str, str]:
 
 
 def produced(event_type: str, attributes: Mapping[str, str]) -> dict[str, str]:
-    """Start and end a PRODUCER span for one event; return its W3C carrier (empty when tracing is off)."""
-    if not _enabled:
+    """Start and end a PRODUCER span for one event; return its W3C carrier.
+
+    Empty when tracing is off, or when no trace is under way: traces start at a station's frame or an API
+    request, not at every presence beat or timer of a service."""
+    if not _enabled or not trace.get_current_span().get_span_context().is_valid:
         return {}
     carrier: dict[str, str] = {}
     with _tracer.start_as_current_span(
