@@ -3,6 +3,7 @@ W3C headers to a consumer group's span; a command continues its requester's trac
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -44,18 +45,28 @@ async def system(
         await auth.start()
         config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="traced-consumer", idempotence=False)
         async with Producer(config) as dead_letters:
+            topics = [Topics(prefix).station_events]
             consumer = EventConsumer(
-                config,
-                group_id=f"{prefix}sessions",
-                topics=[Topics(prefix).station_events],
-                handler=handle,
-                dead_letter=dead_letters,
+                config, group_id=f"{prefix}sessions", topics=topics, handler=handle, dead_letter=dead_letters
             )
-            async with consumer:
+            # The batched path (one transaction per fetched run of events), as the services with a store use it.
+            batched = EventConsumer(
+                config,
+                group_id=f"{prefix}billing",
+                topics=topics,
+                handler=_ignore,
+                dead_letter=dead_letters,
+                batch_scope=lambda _envelopes: contextlib.nullcontext(),
+            )
+            async with consumer, batched:
                 try:
                     yield gateway, auth, handled
                 finally:
                     await auth.stop()
+
+
+async def _ignore(_envelope: Envelope) -> None:
+    return None
 
 
 def _named(spans: InMemorySpanExporter, name: str) -> list[ReadableSpan]:
@@ -70,7 +81,7 @@ async def test_one_station_call_is_one_trace_across_kafka(system: Any, spans: In
         answer = await cp.call("BootNotification", BOOT_16)
         assert answer[2]["status"] == "Accepted"
     await eventually(lambda: any(e.type == "station.boot_notification" for e in handled))
-    await eventually(lambda: bool(_named(spans, "process station.boot_notification")))
+    await eventually(lambda: len(_named(spans, "process station.boot_notification")) >= 2)
 
     (call,) = [s for s in _named(spans, "ocpp BootNotification") if s.attributes["voltline.station_id"] == "CP-T1"]
     assert call.kind is SpanKind.SERVER
@@ -80,8 +91,14 @@ async def test_one_station_call_is_one_trace_across_kafka(system: Any, spans: In
     # The event's span is a child of the call, and the consumer's span a child of the event's.
     (created,) = [s for s in _named(spans, "create station.boot_notification") if s.context.trace_id == trace_id]
     assert created.kind is SpanKind.PRODUCER and created.parent.span_id == call.context.span_id
-    (processed,) = [s for s in _named(spans, "process station.boot_notification") if s.context.trace_id == trace_id]
-    assert processed.kind is SpanKind.CONSUMER and processed.parent.span_id == created.context.span_id
+    groups = {}
+    for span in _named(spans, "process station.boot_notification"):
+        if span.context.trace_id == trace_id:
+            groups[span.attributes["messaging.consumer.group.name"].rsplit(".", 1)[-1]] = span
+    assert set(groups) == {"sessions", "billing"}  # each consumer group, batched or not, continues the trace
+    assert all(s.parent.span_id == created.context.span_id for s in groups.values())
+    processed = groups["sessions"]
+    assert processed.kind is SpanKind.CONSUMER
     assert processed.parent.is_remote
     assert processed.attributes["voltline.station_id"] == "CP-T1"
     assert processed.attributes["ocpp.message_id"] == answer[1]
