@@ -5,7 +5,7 @@ calls `enable()`. Until then every hook costs one boolean test, so `make run` an
 
 A published event gets a PRODUCER span `create <event type>`, a child of whatever span is current (an OCPP
 call at the gateway, an HTTP request, the handling of another event). Its context travels twice: in the
-`traceparent`/`tracestate` Kafka headers (the W3C names, what Kafka tooling reads) and in the envelope's
+`traceparent` Kafka header (the W3C name, what Kafka tooling reads) and in the envelope's
 `traceparent` field, which survives what headers do not: the outbox table, and readers that look only at
 the value (the gateway's command tail). A consumer handles the event inside a CONSUMER span
 `process <event type>` whose parent is that context, so one station frame yields one trace.
@@ -86,13 +86,6 @@ def stamped(envelope: Envelope) -> Envelope:
     if TRACEPARENT not in carrier:
         return envelope
     return envelope.model_copy(update={"traceparent": carrier[TRACEPARENT]})
-
-
-def headers_of(envelope: Envelope) -> list[tuple[str, bytes]]:
-    """The W3C headers for a stamped envelope (none when it carries no trace context)."""
-    if envelope.traceparent is None:
-        return []
-    return [(TRACEPARENT, envelope.traceparent.encode())]
 
 
 def carrier_headers(carrier: Mapping[str, str]) -> list[tuple[str, bytes]]:
