@@ -33,6 +33,27 @@ EVENT_TYPE = "voltline.event_type"
 CORRELATION_ID = "voltline.correlation_id"
 MESSAGE_ID = "ocpp.message_id"
 
+__all__ = [
+    "CORRELATION_ID",
+    "EVENT_TYPE",
+    "MESSAGE_ID",
+    "SESSION_ID",
+    "STATION_ID",
+    "TRACEPARENT",
+    "TRACESTATE",
+    "SpanKind",
+    "carrier_headers",
+    "consumed",
+    "consuming",
+    "consuming_batch",
+    "enable",
+    "enabled",
+    "envelope_attributes",
+    "produced",
+    "stamped",
+    "traced",
+]
+
 _enabled = False
 _tracer = trace.get_tracer("voltline.bus")
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
-from opentelemetry.trace import SpanKind
 from voltline_bus import tracing
 
 from voltline_gateway.actions.context import CallContext, Handler, Policy, StationBus, StationLink
@@ -126,7 +125,7 @@ class Dispatcher:
             tracing.MESSAGE_ID: message_id,
             tracing.STATION_ID: link.station_id,
         }
-        with tracing.traced(f"ocpp {label}", kind=SpanKind.SERVER, attributes=attributes):
+        with tracing.traced(f"ocpp {label}", kind=tracing.SpanKind.SERVER, attributes=attributes):
             return await self._handle(link, action, message_id, payload)
 
     async def _handle(self, link: Link, action: str, message_id: str, payload: dict[str, Any]) -> dict[str, Any]:
