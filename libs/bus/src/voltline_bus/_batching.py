@@ -17,6 +17,7 @@ from aiokafka.errors import IllegalStateError, KafkaError
 from pydantic import ValidationError
 from voltline_events import Envelope
 
+from voltline_bus import tracing
 from voltline_bus.metrics import (
     BATCH_FALLBACKS,
     BATCH_LATENCY,
@@ -223,9 +224,12 @@ class BatchingMixin:
         started = time.perf_counter()
         try:
             async with self._batch_scope([envelope for _, envelope in run]):
-                for index, (_, envelope) in enumerate(run):
+                for index, (record, envelope) in enumerate(run):
                     failed_at = index
-                    with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
+                    with (
+                        structlog.contextvars.bound_contextvars(**_log_context(envelope)),
+                        tracing.consumed(envelope, record, self._group_id),
+                    ):
                         await self._handler(envelope)
                     if time.perf_counter() - started > self._batch_max_s:
                         done = index + 1

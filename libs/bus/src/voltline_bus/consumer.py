@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from voltline_events import Envelope, Topics
 
 from voltline_bus import headers as h
+from voltline_bus import tracing
 from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
 from voltline_bus._retry import retry_until_reachable
 from voltline_bus._sticky import remember_generation, sticky_assignor
@@ -392,7 +393,10 @@ class EventConsumer(BatchingMixin):
             started = time.perf_counter()
             try:
                 # Every line the handler logs carries the station, session and message it is about.
-                with structlog.contextvars.bound_contextvars(**_log_context(envelope)):
+                with (
+                    structlog.contextvars.bound_contextvars(**_log_context(envelope)),
+                    tracing.consumed(envelope, record, self._group_id),
+                ):
                     await self._handler(envelope)
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and _being_cancelled():

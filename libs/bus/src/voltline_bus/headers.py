@@ -23,11 +23,14 @@ Headers = list[tuple[str, bytes]]
 
 
 def envelope_headers(envelope: Envelope) -> Headers:
-    return [
+    headers = [
         (EVENT_TYPE, envelope.type.encode()),
         (SCHEMA_VERSION, str(envelope.schema_version).encode()),
         (EVENT_ID, str(envelope.event_id).encode()),
     ]
+    if envelope.traceparent is not None:  # W3C trace context (voltline_bus.tracing)
+        headers.append(("traceparent", envelope.traceparent.encode()))
+    return headers
 
 
 def as_dict(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, bytes]:

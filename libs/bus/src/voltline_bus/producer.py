@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from voltline_events import Envelope
 
+from voltline_bus import tracing
 from voltline_bus._retry import is_transient, retry_until_reachable
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BusError, PublishError
@@ -91,6 +92,7 @@ class Producer:
 
     async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
         """Send one envelope and wait for the broker's acknowledgement; raises PublishError."""
+        envelope = tracing.stamped(envelope)
         await self.publish_raw(topic, envelope.to_bytes(), key=key, headers=envelope_headers(envelope))
         log.debug(
             "published",
@@ -111,6 +113,8 @@ class Producer:
         after that message is sent.
         """
         batch = [Outgoing(*item) for item in items]
+        if tracing.enabled():
+            batch = [item._replace(envelope=tracing.stamped(item.envelope)) for item in batch]
         if not batch:
             return
         producer = self._started()

@@ -26,6 +26,7 @@ from voltline_chassis.middleware import RequestObservabilityMiddleware
 from voltline_chassis.problems import PROBLEM_RESPONSES, install_problem_handlers
 from voltline_chassis.security import BearerAuthGate, TokenVerifier, require_role
 from voltline_chassis.settings import ServiceSettings
+from voltline_chassis.tracing import configure_tracing, fastapi_telemetry, shutdown_tracing
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 API_PREFIX = "/api/v1"
@@ -44,6 +45,7 @@ def _wrap_lifespan(settings: ServiceSettings, version: str, inner: Lifespan | No
             async with inner(app) as state:
                 log.info("service_started")
                 yield state
+        shutdown_tracing()
         log.info("service_stopped")
 
     return lifespan
@@ -100,12 +102,14 @@ def create_app(
     """
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    configure_tracing(settings.service_name)
 
     app = FastAPI(
         title=title,
         version=version,
         lifespan=_wrap_lifespan(settings, version, lifespan),
         redoc_url=None,
+        telemetry=fastapi_telemetry(),
     )
     app.state.settings = settings
     app.state.token_verifier = verifier

@@ -32,6 +32,7 @@ from voltline_store import OutboxRelay, check_database, create_engine, run_migra
 from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier, TokenVerifier
 from voltline_chassis.settings import ServiceSettings
+from voltline_chassis.tracing import configure_tracing
 
 
 def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
@@ -88,6 +89,7 @@ class ServiceInfra:
             raise ValueError(f"VOLTLINE_DATABASE_URL must be set for the {settings.service_name} service")
         source = f"{settings.service_name}/{settings.instance_id}"
         bus = bus_config(settings, source)
+        configure_tracing(settings.service_name)  # before the engine: its statements are traced only if on
         engine = create_engine(settings.database_url)
         producer = Producer(bus)
         return cls(

@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
+from voltline_chassis.tracing import add_trace_ids
+
 REDACTED = "[REDACTED]"
 
 # Matched anywhere in a key name, case-insensitively: "db_password", "X-Api-Key", "refresh_token"...
@@ -106,6 +108,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
         _add_service(service),
+        add_trace_ids,
     ]
     renderer: Processor = (
         structlog.processors.JSONRenderer(serializer=_json.dumps, default=str)

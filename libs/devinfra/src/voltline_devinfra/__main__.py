@@ -25,10 +25,11 @@ def _fetch() -> int:
     bindir = ensure_postgres_binaries()
     print(f"postgresql binaries: {bindir} ({time.monotonic() - began:.1f} s)", flush=True)
     from voltline_devinfra.prometheus import node_exporter_binary, prometheus_binary, promtool
-    from voltline_devinfra.toolchain import compose_schema, helm_binary
+    from voltline_devinfra.toolchain import compose_schema, helm_binary, prometheus_operator_crds
 
     began = time.monotonic()
     tools = [prometheus_binary(), promtool(), node_exporter_binary(), str(helm_binary()), str(compose_schema())]
+    tools.append(str(prometheus_operator_crds()))
     print(f"sre tools: {', '.join(tools)} ({time.monotonic() - began:.1f} s)", flush=True)
     return 0
 

@@ -20,6 +20,9 @@ from voltline_devinfra._system import cache_dir
 HELM_VERSION = "3.16.4"
 COMPOSE_GO = "github.com/compose-spec/compose-go/v2"
 COMPOSE_GO_VERSION = "v2.4.7"
+# The ServiceMonitor and PrometheusRule CRDs the Helm chart's resources are checked against.
+PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator"
+PROMETHEUS_OPERATOR_VERSION = "v0.79.2"
 
 
 def _go() -> str:
@@ -71,3 +74,13 @@ def compose_schema() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     info = json.loads(_run([_go(), "mod", "download", "-json", f"{COMPOSE_GO}@{COMPOSE_GO_VERSION}"], _go_env(), home))
     return Path(info["Dir"]) / "schema" / "compose-spec.json"
+
+
+def prometheus_operator_crds() -> Path:
+    """The prometheus-operator's CRD manifests (`monitoring.coreos.com_*.yaml`), from its Go module (downloaded
+    once): the schemas of the chart's ServiceMonitor and PrometheusRule."""
+    home = cache_dir() / "go"
+    home.mkdir(parents=True, exist_ok=True)
+    module = f"{PROMETHEUS_OPERATOR}@{PROMETHEUS_OPERATOR_VERSION}"
+    info = json.loads(_run([_go(), "mod", "download", "-json", module], _go_env(), home))
+    return Path(info["Dir"]) / "example" / "prometheus-operator-crd"

@@ -36,6 +36,12 @@ class Envelope(BaseModel):
     session_id: str | None = Field(default=None, max_length=128)
     message_id: str | None = Field(default=None, max_length=64, description="OCPP message id, if any.")
     reply_to: str | None = Field(default=None, max_length=249, description="Topic a request wants its reply on.")
+    traceparent: str | None = Field(
+        default=None,
+        max_length=512,
+        description="W3C trace context of the span that produced the event (also in the Kafka header of that name); "
+        "kept in the envelope so that it survives the outbox and readers that see only the value.",
+    )
     payload: dict[str, Any]
 
     def to_bytes(self) -> bytes:

@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+from voltline_bus.tracing import enabled as tracing_enabled
+
+from voltline_store.tracing import trace_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option: this connection only reads (SQLite then begins a deferred transaction).
@@ -39,7 +42,10 @@ def is_sqlite(url_or_engine: str | URL | AsyncEngine) -> bool:
 
 def create_engine(url: str | URL, *, echo: bool = False, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
     """Create the service's engine with the settings each dialect needs to be safe under concurrency."""
-    return _create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+    engine = _create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+    if tracing_enabled():  # SQL statement spans; no listeners at all (no cost) when tracing is off
+        trace_statements(engine.sync_engine)
+    return engine
 
 
 def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) -> AsyncEngine:

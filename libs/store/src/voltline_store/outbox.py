@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import registry
+from voltline_bus.tracing import stamped
 from voltline_events import Envelope
 
 from voltline_store.types import UTCDateTime
@@ -134,7 +135,11 @@ class Outbox:
         self.added = 0
 
     def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
-        """Queue an event in the current transaction; it is inserted at the next flush, in call order."""
+        """Queue an event in the current transaction; it is inserted at the next flush, in call order.
+
+        With tracing on, the row keeps the trace context of the span adding it: the relay publishes later, in
+        a task of its own, and the consumer's span must still continue this trace."""
+        envelope = stamped(envelope)
         message = OutboxMessage(
             topic=topic, key=key, value=envelope.to_bytes(), event_id=envelope.event_id, created_at=_utcnow()
         )

@@ -19,7 +19,7 @@ from typing import Any
 import faust
 import structlog
 from pydantic import ValidationError
-from voltline_bus import BusConfig, Producer
+from voltline_bus import BusConfig, Producer, tracing
 from voltline_events import Envelope, Topics
 
 from voltline_analytics import metrics
@@ -134,7 +134,8 @@ class FaustWorker:
     async def _try(self, envelopes: list[Envelope]) -> bool:
         for attempt in range(1, self._attempts + 1):
             try:
-                await self._apply(envelopes)
+                with tracing.consuming_batch("process analytics batch", envelopes):
+                    await self._apply(envelopes)
                 return True
             except Exception as exc:
                 log.warning("analytics_batch_failed", size=len(envelopes), attempt=attempt, error=repr(exc)[:500])

@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
-from voltline_bus import BrokerUnavailable, BusConfig, PublishError
+from voltline_bus import BrokerUnavailable, BusConfig, PublishError, tracing
 from voltline_bus.headers import envelope_headers
 from voltline_events import Envelope
 
@@ -120,6 +120,7 @@ class BatchWriter:
 
     async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
         """voltline_bus.Producer.publish, batched (a RequestReplyClient sends its requests through this)."""
+        envelope = tracing.stamped(envelope)
         await self.write(topic, key or b"", envelope.to_bytes(), envelope_headers(envelope))
 
     async def write(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> None:

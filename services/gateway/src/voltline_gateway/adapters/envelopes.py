@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from random import getrandbits
 
 import orjson
+from voltline_bus import tracing
 from voltline_bus.headers import EVENT_ID, EVENT_TYPE, SCHEMA_VERSION, Headers
 from voltline_events import Event
 from voltline_events.envelope import ENVELOPE_VERSION
@@ -47,10 +48,16 @@ def encode(
         payload = orjson.dumps(event.payload)
     else:
         payload = event.__pydantic_serializer__.to_json(event, exclude_none=True)
-    value = orjson.dumps(head)[:-1] + b',"payload":' + payload + b"}"
     headers = [
         (EVENT_TYPE, event.TYPE.encode()),
         (SCHEMA_VERSION, str(event.VERSION).encode()),
         (EVENT_ID, event_id.encode()),
     ]
+    if tracing.enabled():  # the station call's trace goes on in every consumer (voltline_bus.tracing)
+        ids = {tracing.STATION_ID: station_id, tracing.MESSAGE_ID: message_id, "messaging.message.id": event_id}
+        carrier = tracing.produced(event.TYPE, {k: v for k, v in ids.items() if v is not None})
+        if tracing.TRACEPARENT in carrier:
+            head["traceparent"] = carrier[tracing.TRACEPARENT]
+            headers += tracing.carrier_headers(carrier)
+    value = orjson.dumps(head)[:-1] + b',"payload":' + payload + b"}"
     return value, headers

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import structlog
 from pydantic import ValidationError
+from voltline_bus import tracing
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 
@@ -105,8 +106,14 @@ class CommandExecutor:
     async def _run(self, envelope: Envelope, command: StationCommand, holder: Target | None, budget: float) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with structlog.contextvars.bound_contextvars(
-            station_id=envelope.station_id, correlation_id=envelope.correlation_id, action=command.action
+        with (
+            structlog.contextvars.bound_contextvars(
+                station_id=envelope.station_id, correlation_id=envelope.correlation_id, action=command.action
+            ),
+            # The requester's trace (an API call at diagnostics or session) goes on to the station.
+            tracing.consuming(
+                envelope, name=f"command {self._label(command.action)}", attributes={"ocpp.action": command.action}
+            ),
         ):
             if holder is None:
                 result = self._result(command, "offline", None, error_description="the station is not connected")

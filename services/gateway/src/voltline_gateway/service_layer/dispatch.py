@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
+from voltline_bus import tracing
 
 from voltline_gateway.actions.context import CallContext, Handler, Policy, StationBus, StationLink
 from voltline_gateway.adapters.validation import validate_result, violation
@@ -114,6 +115,20 @@ class Dispatcher:
             log.exception("SEND failed", action=send.action)
 
     async def _run(self, link: Link, action: str, message_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if not tracing.enabled():
+            return await self._handle(link, action, message_id, payload)
+        # One SERVER span per station call: the root of the trace its events carry through Kafka.
+        label = self._label(link.ocpp_version, action)
+        attributes = {
+            "ocpp.action": label,
+            "ocpp.version": link.ocpp_version,
+            tracing.MESSAGE_ID: message_id,
+            tracing.STATION_ID: link.station_id,
+        }
+        with tracing.traced(f"ocpp {label}", kind=tracing.SpanKind.SERVER, attributes=attributes):
+            return await self._handle(link, action, message_id, payload)
+
+    async def _handle(self, link: Link, action: str, message_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         version = link.ocpp_version
         handler = self._routes.get(version, {}).get(action)
         if handler is None:
