@@ -21,7 +21,7 @@ class NeverHappened(TimeoutError):
 async def eventually(
     check: Callable[[], Awaitable[T] | T],
     within: float = 60.0,
-    interval: float = 0.05,
+    interval: float = 0.1,
     *,
     ok: Callable[[T], Any] | None = None,
     what: str = "condition",
