@@ -24,7 +24,6 @@ OWN_OUTER = ("adapters", "entrypoints", "bootstrap")
 NOT_YET_CLEAN: dict[str, str] = {
     "session": "the session service is made clean in parallel (issue 12's ports and fakes)",
     "gateway": "the service layer calls the OCPP schema validation in adapters.validation directly",
-    "diagnostics": "in progress",
     "analytics": "in progress",
 }
 
