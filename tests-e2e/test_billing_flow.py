@@ -7,7 +7,6 @@ contract billing consumes), so this runs whatever state the session service is i
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 from voltline_bus import BusConfig, Producer
 from voltline_devinfra._proc import free_port
 from voltline_devinfra.stack import Stack
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import SessionEnded, SessionStarted
 
@@ -47,12 +47,7 @@ class Billing:
             await producer.stop()
 
     async def until(self, path: str, ok: Any, **params: Any) -> Any:
-        for _ in range(300):
-            body = self.call("GET", path, **params)
-            if ok(body):
-                return body
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"{path} never satisfied the condition; last: {body}")
+        return await eventually(lambda: self.call("GET", path, **params), 30, ok=ok, what=f"GET {path} to satisfy it")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import base64
 import itertools
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from e2e_support import RunningSystem
+from voltline_devinfra.waiting import eventually
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -91,15 +92,6 @@ async def charger(system: RunningSystem, station_id: str, version: str, password
 
 def api(system: RunningSystem, service: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=system.url(service), headers=system.headers, timeout=60)
-
-
-async def eventually(check: Callable[[], Any], within: float = 60) -> Any:
-    """Poll an HTTP API until it shows what the bus has carried to it."""
-    async with asyncio.timeout(within):
-        while True:
-            if result := await check():
-                return result
-            await asyncio.sleep(0.3)
 
 
 def readings(version: str, hours: float, wh: int, tx: Any) -> tuple[str, dict[str, Any]]:

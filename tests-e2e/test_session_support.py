@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +21,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 from voltline_bus import BusConfig, Producer
+from voltline_devinfra.waiting import eventually as eventually  # re-exported for the tests
 from voltline_events import Envelope, Event, Topics, envelope_for, station_key
 from voltline_events.payloads import (
     ConnectorStatus,
@@ -108,19 +109,6 @@ class StationSim:
             **fields,
         )
         return await self.send(event)
-
-
-async def eventually(check: Callable[[], Awaitable[T | None]], *, within: float = 45.0, what: str = "it") -> T:
-    """Poll `check` until it returns something truthy (waiting for a result, not asserting on speed)."""
-    deadline = asyncio.get_running_loop().time() + within
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"gave up waiting for {what}; last seen: {last!r}")
-        await asyncio.sleep(0.1)
 
 
 async def wait_session(

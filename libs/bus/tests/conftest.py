@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
 from voltline_bus.consumer import Handler
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, envelope_for
 from voltline_events.payloads import Heartbeat
 
@@ -21,14 +21,6 @@ FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 300}
 
 def heartbeat(station_id: str, **extra: Any) -> Envelope:
     return envelope_for(Heartbeat(ocpp_version="ocpp1.6"), source="test/1", station_id=station_id, **extra)
-
-
-async def eventually(predicate: Callable[[], bool], within: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Kit:

@@ -77,8 +77,11 @@ async def test_commit_happens_only_after_the_handler_succeeded(kit: Any) -> None
     assert [d.event_id for d in deliveries] == [sent.event_id, sent.event_id]
     assert committed_during_retry == [None]  # the failure committed nothing
     assert await _committed(kit, "g", topic, 1) == 1
-    await asyncio.sleep(0.3)
-    assert len(deliveries) == 2
+    # Barrier: a marker behind it on the same partition; a third delivery would come before the marker.
+    marker = kit.heartbeat("CS-1")
+    await kit.producer.publish(topic, marker, key=b"CS-1")
+    await kit.eventually(lambda: deliveries[-1].event_id == marker.event_id, what="the marker")
+    assert [d.event_id for d in deliveries] == [sent.event_id, sent.event_id, marker.event_id]
 
 
 async def test_crash_before_commit_means_redelivery_to_the_group(kit: Any) -> None:
@@ -222,7 +225,7 @@ async def test_graceful_stop_finishes_and_commits_the_in_flight_message(kit: Any
     consumer = await kit.consumer([topic], slow)
     await asyncio.wait_for(started.wait(), 15)
     stopping = asyncio.create_task(consumer.stop())
-    await asyncio.sleep(0.2)
+    await kit.eventually(lambda: consumer._stopping, what="the stop to begin")
     assert not stopping.done()  # waits for the in-flight handler
     release.set()
     await asyncio.wait_for(stopping, 15)
@@ -283,13 +286,9 @@ async def test_a_long_batch_is_committed_as_it_goes(kit: Any) -> None:
 
 async def _committed(kit: Any, group: str, topic: str, expected: int, within: float = 10.0) -> int | None:
     """The group's committed offset, polled until it reaches `expected` (commits follow handling)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        offset = await kit.committed(group, topic)
-        if offset == expected or loop.time() > deadline:
-            return offset
-        await asyncio.sleep(0.05)
+    return await kit.eventually(
+        lambda: kit.committed(group, topic), within, ok=lambda offset: offset == expected, what=f"offset {expected}"
+    )
 
 
 async def test_rebalance_hands_partitions_over_without_loss_duplicates_or_reordering(kit: Any) -> None:
@@ -317,9 +316,12 @@ async def test_rebalance_hands_partitions_over_without_loss_duplicates_or_reorde
     await kit.eventually(lambda: sum(map(len, seen.values())) >= 10, what="first member at work")
     await kit.consumer([topic], handler("b"))  # joining triggers a rebalance mid-stream
     await kit.eventually(lambda: sum(map(len, seen.values())) >= len(batch), within=30, what="all messages")
-    await asyncio.sleep(0.5)
+    # Barrier: one marker per station behind its messages; a redelivery would come before the marker.
+    markers = [Outgoing(topic, kit.heartbeat(s, message_id=str(per_station)), station_key(s)) for s in stations]
+    await kit.producer.publish_many(markers)
+    await kit.eventually(lambda: all(seen[s][-1:] == [per_station] for s in stations), what="every marker")
     for station in stations:
-        assert seen[station] == list(range(per_station)), station  # in order, once each
+        assert seen[station] == list(range(per_station + 1)), station  # in order, once each
     assert members["a"] and members["b"]  # both members really took part
 
 

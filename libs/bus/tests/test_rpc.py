@@ -116,7 +116,7 @@ async def test_stop_releases_waiting_requests(config: BusConfig, kit: Any) -> No
     client = RequestReplyClient(config, kit.producer, kit.topic("replies.gw-2"))
     await client.start()
     waiting = asyncio.create_task(client.request(requests, boot_request("CS-1"), key=b"CS-1", timeout=30))
-    await asyncio.sleep(0.3)
+    await kit.eventually(lambda: client._pending, what="the request to be waiting for its reply")
     await client.stop()
     with pytest.raises(RequestTimeout):
         await waiting

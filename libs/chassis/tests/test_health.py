@@ -5,6 +5,7 @@ import time
 
 import httpx
 from voltline_chassis import PROBLEM_MEDIA_TYPE
+from voltline_devinfra.waiting import eventually
 
 
 async def _ok() -> None:
@@ -75,11 +76,10 @@ async def test_docs_and_openapi_are_public(client: httpx.AsyncClient) -> None:
 
 
 async def _scrape_until(client: httpx.AsyncClient, line: str) -> None:
-    for _ in range(200):
-        if line in (await client.get("/metrics")).text:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"never scraped {line!r}")
+    async def scraped() -> bool:
+        return line in (await client.get("/metrics")).text
+
+    await eventually(scraped, 10, what=f"a scrape showing {line!r}")
 
 
 async def test_metrics_export_readiness_per_scrape(app_factory) -> None:

@@ -48,9 +48,19 @@ async def test_rejected_requests_are_counted(client: httpx.AsyncClient) -> None:
     assert (_sample(text, "voltline_http_requests_total", service="test-svc", status="401") or 0) >= 1
 
 
-def test_many_apps_in_one_process(app_factory) -> None:
-    app_factory()
-    app_factory()  # would raise "Duplicated timeseries" if metrics were registered per app
+async def test_many_apps_in_one_process(app_factory) -> None:
+    """Metrics are registered once per process, not per app (a second app would raise "Duplicated timeseries");
+    both apps count into them."""
+    for app in (app_factory(), app_factory()):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            await client.get("/api/v1/stations")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app_factory()), base_url="http://t") as client:
+        before = _sample((await client.get("/metrics")).text, "voltline_http_requests_total", service="test-svc",
+                         status="401")  # fmt: skip
+        await client.get("/api/v1/stations")
+        after = _sample((await client.get("/metrics")).text, "voltline_http_requests_total", service="test-svc",
+                        status="401")  # fmt: skip
+    assert before is not None and before >= 2 and after == before + 1
 
 
 def test_get_or_create_metrics() -> None:

@@ -3,29 +3,21 @@ markers in bulk, per-station order, a poison event isolated without replaying th
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import Heartbeat
 from voltline_store import TransactionBatch, UnitOfWork, current_batch
 
 CONSUMER = "batch-test"
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 300}
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 class CountingBatch(TransactionBatch):
@@ -104,8 +96,8 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     consumer = _consumer(config, producer, topic, topic_prefix, handle, scope)
     await consumer.start()
     try:
-        await _eventually(lambda: _done(sessions, effects, n), what="every effect")
-        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+        await eventually(lambda: _done(sessions, effects, n), what="every effect")
+        await eventually(lambda: _lag_zero(consumer), what="lag back to zero")
     finally:
         await consumer.stop()
         await producer.stop()
@@ -136,7 +128,7 @@ async def test_a_batch_cut_short_by_its_time_budget_leaves_no_marker_for_the_res
     consumer = _consumer(config, producer, topic, topic_prefix, handle, scope, batch_max_s=0.0)
     await consumer.start()
     try:
-        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+        await eventually(lambda: _lag_zero(consumer), what="lag back to zero")
     finally:
         await consumer.stop()
         await producer.stop()
@@ -187,8 +179,8 @@ async def test_a_poison_event_is_isolated_and_dead_lettered_while_the_rest_commi
     await consumer.start()
     dlq = Topics.dead_letter(topic)
     try:
-        await _eventually(lambda: _done(sessions, effects, n - 1), what="every good event's effect")
-        await _eventually(lambda: _lag_zero(consumer), what="lag back to zero")
+        await eventually(lambda: _done(sessions, effects, n - 1), what="every good event's effect")
+        await eventually(lambda: _lag_zero(consumer), what="lag back to zero")
     finally:
         await consumer.stop()
     reader_records = await _read_all(config, dlq)

@@ -7,9 +7,7 @@ the consumer must still end up with exactly one effect per state change, in each
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.dialects import postgresql
 from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, station_key
 from voltline_store import OutboxRelay, UnitOfWork, create_engine, outbox_table, run_migrations, session_factory
 
@@ -25,14 +24,6 @@ N = 60
 STATIONS = [f"CP-{i}" for i in range(5)]
 CONSUMER = "effects-projector"
 FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 300}
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_exactly_n_effects_through_broker_outage_and_resends(
@@ -111,7 +102,7 @@ async def test_exactly_n_effects_through_broker_outage_and_resends(
 
         for seq in range(N // 3):
             await change_state(seq)
-        await _eventually(nothing_pending, 30, "the first third to be published")
+        await eventually(nothing_pending, 30, what="the first third to be published")
 
         # The broker goes away while the service keeps changing state: commits still succeed,
         # the events wait in the outbox and the relay fails and backs off.
@@ -119,24 +110,24 @@ async def test_exactly_n_effects_through_broker_outage_and_resends(
         try:
             for seq in range(N // 3, 2 * N // 3):
                 await change_state(seq)
-            await _eventually(failed_for_a_while, 60, "the relay to fail for a while")
+            await eventually(failed_for_a_while, 60, what="the relay to fail for a while")
             assert await relay.pending() > 0
         finally:
             await asyncio.to_thread(kafka.resume)
         for seq in range(2 * N // 3, N):
             await change_state(seq)
-        await _eventually(nothing_pending, 120, "the backlog to drain after the broker came back")
+        await eventually(nothing_pending, 120, what="the backlog to drain after the broker came back")
 
         # A relay crash between publish and mark: Kafka has the rows, the database says unpublished.
         async with engine.begin() as conn:
             await conn.execute(sa.update(outbox_table).where(outbox_table.c.id <= N // 2).values(published_at=None))
         relay.wake()
-        await _eventually(nothing_pending, 60, "the re-sent rows to be published again")
+        await eventually(nothing_pending, 60, what="the re-sent rows to be published again")
 
         async def all_delivered() -> bool:
             return deliveries >= N + N // 2 and await count(effects) >= N
 
-        await _eventually(all_delivered, 120, "the consumer to see every event and every re-send")
+        await eventually(all_delivered, 120, what="the consumer to see every event and every re-send")
         await asyncio.sleep(1.0)  # let any straggling redelivery land before counting
     finally:
         await relay.stop()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope
 from voltline_store import OutboxRelay, UnitOfWork, create_engine, outbox_table, run_migrations, session_factory
 
@@ -59,13 +59,6 @@ async def _write(sessions, numbers: range, relay: OutboxRelay | None = None, per
             chunk = []
 
 
-async def _until(predicate: Callable[[], Awaitable[bool]], within: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_relay_publishes_in_order_and_marks_rows(engine: AsyncEngine, sessions) -> None:
     await _write(sessions, range(250))
     publisher = RecordingPublisher()
@@ -86,7 +79,7 @@ async def test_relay_retries_failures_without_loss_or_reordering(engine: AsyncEn
     relay = OutboxRelay(engine, publisher, batch_size=20, poll_interval=0.05, backoff_max=0.05, backoff_initial=0.01)
     await relay.start()
     try:
-        await _until(lambda: _pending_is_zero(relay))
+        await eventually(lambda: _pending_is_zero(relay))
     finally:
         await relay.stop()
     assert publisher.numbers == list(range(60))
@@ -117,7 +110,7 @@ async def test_relay_keeps_rows_while_publisher_is_down(engine: AsyncEngine, ses
     publisher = FlakyPublisher(fail_calls=set(range(1, 10_000)))
     relay = OutboxRelay(engine, publisher, poll_interval=0.01, backoff_max=0.02, backoff_initial=0.01)
     await relay.start()
-    await _until(lambda: _attempted(engine, 5))
+    await eventually(lambda: _attempted(engine, 5))
     await relay.stop()
     assert publisher.sent == []
     assert await relay.pending() == 5
@@ -134,12 +127,19 @@ async def _attempted(engine: AsyncEngine, times: int) -> bool:
 
 async def test_wake_publishes_without_waiting_for_the_poll(engine: AsyncEngine, sessions) -> None:
     publisher = RecordingPublisher()
-    relay = OutboxRelay(engine, publisher, poll_interval=3600)
+    asleep = asyncio.Event()
+
+    class Watched(OutboxRelay):
+        async def _sleep(self, delay: float, *, wakeable: bool) -> None:
+            asleep.set()
+            await super()._sleep(delay, wakeable=wakeable)
+
+    relay = Watched(engine, publisher, poll_interval=3600)
     await relay.start()
     try:
-        await asyncio.sleep(0.2)  # the relay found nothing and now sleeps for an hour
+        await asyncio.wait_for(asleep.wait(), 10)  # the relay found nothing and now sleeps for an hour
         await _write(sessions, range(3), relay=relay)
-        await _until(lambda: _sent(publisher, 3), within=5)
+        await eventually(lambda: _sent(publisher, 3), within=5)
     finally:
         await relay.stop()
     assert publisher.numbers == [0, 1, 2]
@@ -150,7 +150,7 @@ async def test_stop_finishes_the_batch_in_flight(engine: AsyncEngine, sessions) 
     publisher = RecordingPublisher(delay=0.02)
     relay = OutboxRelay(engine, publisher, batch_size=10, poll_interval=3600)
     await relay.start()
-    await _until(lambda: _sent(publisher, 1), within=5)
+    await eventually(lambda: _sent(publisher, 1), within=5)
     await relay.stop()
     assert publisher.numbers == list(range(10))
     assert await relay.pending() == 20  # the finished batch was marked; the rest waits for the next start
@@ -170,7 +170,7 @@ async def test_two_relays_on_postgres_never_publish_a_row_twice(pg_url: str, mig
             await relay.start()
         # Writers keep committing while both relays drain, waking both, as two service replicas would.
         await asyncio.gather(*(_write(sessions, range(k, 400, 4), relay=relays[k % 2], per_tx=5) for k in range(4)))
-        await _until(lambda: _pending_is_zero(relays[0]))
+        await eventually(lambda: _pending_is_zero(relays[0]))
     finally:
         for relay in relays:
             await relay.stop()
@@ -200,7 +200,7 @@ async def test_one_relay_at_a_time_keeps_global_order_on_postgres(pg_url: str, m
     try:
         for relay in relays:
             await relay.start()
-        await _until(lambda: _pending_is_zero(relays[0]))
+        await eventually(lambda: _pending_is_zero(relays[0]))
     finally:
         for relay in relays:
             await relay.stop()

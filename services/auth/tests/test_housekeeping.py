@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from voltline_auth.adapters.unit_of_work import SqlAuthUnitOfWork as AuthUnitOfWork
 from voltline_auth.bootstrap import MIGRATIONS
 from voltline_auth.service_layer.decisions import DecisionRecorder
 from voltline_auth.service_layer.housekeeping import Housekeeping
-from voltline_auth.service_layer.unit_of_work import AuthUnitOfWork
 from voltline_store import create_engine, run_migrations, session_factory
 
 NOW = datetime.now(UTC)

@@ -3,9 +3,8 @@ service's events as the session service publishes them (that is the contract bil
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.bootstrap import build
 from voltline_billing.settings import BillingSettings
 from voltline_bus import BusConfig, Producer
+from voltline_devinfra.waiting import eventually as eventually  # re-exported for the tests
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import SessionEnded, SessionStarted, SessionUpdated
 
@@ -55,7 +55,7 @@ class RunningBilling:
 
     async def cdr(self, session_id: str) -> dict[str, Any]:
         """The session's CDR, once billing has consumed its session.ended."""
-        found = await eventually(lambda: self.get("/cdrs", session_id=session_id), lambda b: b["items"])
+        found = await eventually(lambda: self.get("/cdrs", session_id=session_id), ok=lambda b: b["items"])
         [cdr] = found["items"]
         return cdr
 
@@ -63,19 +63,8 @@ class RunningBilling:
         async def fetch() -> Any:
             return await self.get("/payments", session_id=session_id)
 
-        body = await eventually(fetch, lambda b: b["items"] and (state is None or b["items"][0]["state"] == state))
+        body = await eventually(fetch, ok=lambda b: b["items"] and (state is None or b["items"][0]["state"] == state))
         return await self.get(f"/payments/{body['items'][0]['payment_id']}")
-
-
-async def eventually(fetch: Callable[[], Awaitable[T]], ok: Callable[[T], Any], attempts: int = 200) -> T:
-    """Poll until `ok(result)`: events reach the service asynchronously (not a timing assertion)."""
-    result = await fetch()
-    for _ in range(attempts):
-        if ok(result):
-            return result
-        await asyncio.sleep(0.1)
-        result = await fetch()
-    raise AssertionError(f"condition never held; last result: {result!r}")
 
 
 def started(session_id: str, station_id: str, at: datetime, driver_id: str | None = None, **extra: Any) -> Envelope:

@@ -82,7 +82,7 @@ async def test_running_cost_while_charging(billing: RunningBilling) -> None:
     async def fetch() -> dict:  # type: ignore[type-arg]
         return (await billing.api.get("/api/v1/sessions/S-LIVE/cost", headers=ADMIN)).json()  # 404 until consumed
 
-    cost = await eventually(fetch, seen)
+    cost = await eventually(fetch, ok=seen)
     assert cost["status"] == "active" and cost["priced"] and cost["currency"] == "EUR"
     assert cost["lines"][0]["amount"] == "1.75"  # 5 kWh x 0.35
     assert cost["duration_s"] >= 1800

@@ -159,4 +159,7 @@ def test_splitting_a_session_never_changes_the_price_without_time_restrictions(
 @settings(max_examples=100, deadline=None)
 @given(tariffs(), usages())
 def test_pricing_is_deterministic(tariff: Tariff, usage: Usage) -> None:
-    assert price(tariff, usage) == price(tariff, usage)
+    """Pricing depends on the tariff's content only: the version as stored (its JSON body, as billing keeps
+    it) and read back prices every session exactly as the one that was given."""
+    stored = Tariff.model_validate(tariff.model_dump(mode="json"))
+    assert price(stored, usage) == price(tariff, usage)

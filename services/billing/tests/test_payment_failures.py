@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
-from billing_testing import ADMIN, RunningBilling, ended, started
+from billing_testing import ADMIN, RunningBilling, ended, eventually, started
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -91,7 +91,8 @@ async def test_a_provider_outage_waits_and_recovers(billing: RunningBilling) -> 
     billing.sandbox.outage = True
     try:
         await billing.publish(ended("S-OUT", "CP-1", T0, END, ENERGY, driver_id="D-OUT"))
-        stuck = await billing.payment("S-OUT", state="capturing")
+        # "capturing" is written before the provider is called, needs_attention once its timeout is recorded.
+        stuck = await eventually(lambda: billing.payment("S-OUT", state="capturing"), ok=lambda p: p["needs_attention"])
         assert stuck["needs_attention"] and stuck["captured"] == "0.00"
         still = await billing.post(f"/payments/{stuck['payment_id']}/retry", expect=200)
         assert still["state"] == "capturing"

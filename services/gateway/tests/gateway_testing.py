@@ -13,7 +13,7 @@ import base64
 import itertools
 import json
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +23,7 @@ import httpx
 from pydantic import SecretStr
 from voltline_bus import BusConfig, Producer, RequestReplyClient, reply
 from voltline_chassis.station_secrets import make_verifier
-from voltline_devinfra.waiting import eventually as _eventually
+from voltline_devinfra.waiting import eventually as eventually  # re-exported for the tests
 from voltline_events import Envelope, Event, Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import (
     AuthorizationDecision,
@@ -42,11 +42,6 @@ from websockets.asyncio.client import ClientConnection, connect
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
-
-
-async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 30.0) -> None:
-    """Wait for something asynchronous (a consumer, a presence record) to have happened."""
-    await _eventually(check, within, interval=0.02)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from voltline_store import Reader, TransactionBatch, purge_inbox
 
 from voltline_auth.adapters.commands import KafkaStationCommands
 from voltline_auth.adapters.tokens_repo import TokenLookup
+from voltline_auth.adapters.unit_of_work import SqlAuthUnitOfWork
 from voltline_auth.domain.stations import BootPolicy
 from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
 from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
@@ -31,7 +32,6 @@ from voltline_auth.service_layer.housekeeping import Housekeeping
 from voltline_auth.service_layer.stations import republish_registry
 from voltline_auth.service_layer.sync import StationSyncer
 from voltline_auth.service_layer.token_cache import TokenCache
-from voltline_auth.service_layer.unit_of_work import AuthUnitOfWork
 from voltline_auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -69,8 +69,8 @@ def build(settings: AuthSettings) -> FastAPI:
         infra.bus, infra.producer, topics.service_replies("auth", instance), reap_prefix=settings.topic_prefix
     )
 
-    def uow() -> AuthUnitOfWork:
-        return AuthUnitOfWork(infra.sessions, relay=infra.relay)
+    def uow() -> SqlAuthUnitOfWork:
+        return SqlAuthUnitOfWork(infra.sessions, relay=infra.relay)
 
     reader = Reader(infra.engine)
 

@@ -17,12 +17,12 @@ from voltline_store import TransactionBatch
 
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
+from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from voltline_billing.entrypoints.api import build_routers
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import PaymentProvider
-from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
@@ -45,7 +45,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
     topics = infra.topics
     provider = provider or payment_provider(settings)
     ctx = BillingContext(
-        uow=lambda: BillingUnitOfWork(infra.sessions, relay=infra.relay),
+        uow=lambda: SqlBillingUnitOfWork(infra.sessions, relay=infra.relay),
         topics=topics,
         source=infra.source,
         clock=lambda: datetime.now(UTC),

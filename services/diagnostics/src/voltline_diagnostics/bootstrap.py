@@ -20,6 +20,7 @@ from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.alerts import configure
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
@@ -29,7 +30,6 @@ from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
 from voltline_diagnostics.service_layer.monitor import run_monitor
-from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
 from voltline_diagnostics.settings import DiagnosticsSettings
 
@@ -42,7 +42,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     maintenance = build_maintenance(settings, infra)
     topics = infra.topics
     ctx = HealthContext(
-        uow=lambda: DiagnosticsUnitOfWork(infra.sessions, relay=infra.relay),
+        uow=lambda: SqlDiagnosticsUnitOfWork(infra.sessions, relay=infra.relay),
         topics=topics,
         source=infra.source,
         clock=lambda: datetime.now(UTC),

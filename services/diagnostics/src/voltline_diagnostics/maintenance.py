@@ -28,6 +28,7 @@ from voltline_events.payloads import BootNotification, ConnectorStatus
 
 from voltline_diagnostics.adapters.firmware_records import Firmware
 from voltline_diagnostics.adapters.ftp import FtpReceiver
+from voltline_diagnostics.adapters.maintenance_store import sql_maintenance_store
 from voltline_diagnostics.adapters.online import OnlineStations
 from voltline_diagnostics.adapters.storage import LocalFolderStorage
 from voltline_diagnostics.entrypoints.api_bulk import build_bulk_router
@@ -106,7 +107,8 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
                 return f"{record.name} ({subject})"
         return subject
 
-    commands = CommandService(infra.sessions, client, online, policy, utcnow, who)
+    store = sql_maintenance_store(infra.sessions)
+    commands = CommandService(store, client, online, policy, utcnow, who)
     storage = LocalFolderStorage(settings.maintenance_files_dir)
     public_url = settings.public_url or f"http://{infra.settings.http_host}:{infra.settings.http_port}"
     ftp: FtpReceiver | None = None
@@ -123,7 +125,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         )
     ftp_base = f"ftp://{settings.ftp_public_host or settings.ftp_host}:{settings.ftp_port}" if ftp else None
     logs = LogService(
-        infra.sessions,
+        store,
         commands,
         storage,
         Locations(public_url, ftp_base),
@@ -138,7 +140,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
             return f"{public_url.rstrip('/')}/firmware/{firmware.firmware_id}/{firmware.file_name}"
         return firmware.url or ""
 
-    campaigns = CampaignService(infra.sessions, commands, online, firmware_location, utcnow)
+    campaigns = CampaignService(store, commands, online, firmware_location, utcnow)
 
     async def log_status(station_id: str, action: str, payload: dict[str, Any], _env: Envelope) -> None:
         await logs.station_status(station_id, action, payload)
@@ -147,8 +149,8 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         if isinstance(payload.get("status"), str):
             await campaigns.firmware_status(station_id, payload["status"])
 
-    bulk = BulkService(infra.sessions, commands, online, utcnow)
-    profiles = ProfileService(infra.sessions, bulk, online, utcnow)
+    bulk = BulkService(store, commands, online, utcnow)
+    profiles = ProfileService(store, bulk, online, utcnow)
     commands.on_answer.append(profiles.remember)
 
     async def booted(station_id: str, boot: BootNotification, envelope: Envelope) -> None:

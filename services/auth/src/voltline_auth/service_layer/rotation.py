@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from voltline_auth.adapters.passwords import generate_password, hash_password
 from voltline_auth.domain.station_commands import Verdict, judge, set_basic_auth_password
 from voltline_auth.domain.stations import InvalidStation, Station, check_password
 from voltline_auth.service_layer.context import AuthContext, audit
+from voltline_auth.service_layer.passwords import generate_password, hash_password
 from voltline_auth.service_layer.stations import StationNotFound, registered_event
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from voltline_events.payloads import BootDecision, StationRegistered
 
-from voltline_auth.adapters.passwords import hash_password
 from voltline_auth.domain.access import SYSTEM
 from voltline_auth.domain.stations import (
     BootPolicy,
@@ -23,6 +22,7 @@ from voltline_auth.domain.stations import (
 )
 from voltline_auth.domain.sync import StationSync
 from voltline_auth.service_layer.context import AuthContext, audit, publish
+from voltline_auth.service_layer.passwords import hash_password
 from voltline_auth.service_layer.unit_of_work import AuthUnitOfWork
 
 

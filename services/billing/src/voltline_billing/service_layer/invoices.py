@@ -11,11 +11,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from voltline_billing.domain import invoices as inv
 from voltline_billing.domain.plans import month_bounds
 from voltline_billing.service_layer.context import BillingContext, Invalid, NotFound, new_id
+from voltline_billing.service_layer.ports import Duplicate
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
 
@@ -41,7 +40,7 @@ async def run_month(ctx: BillingContext, period: str) -> list[dict[str, Any]]:
     for driver_id, currency in sorted(debtors):
         try:
             document = await _issue_for(ctx, driver_id, currency, period, end)
-        except IntegrityError:
+        except Duplicate:
             continue  # a concurrent run issued it first (its number was given back by our rollback)
         if document is not None:
             issued.append(document)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,26 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_diagnostics.adapters.maintenance_orm import commands
-
-
-@dataclass(frozen=True)
-class CommandRecord:
-    command_id: str
-    station_id: str
-    command: str
-    params: dict[str, Any]
-    ocpp_version: str | None
-    action: str | None
-    payload: dict[str, Any] | None
-    status: str
-    response: dict[str, Any] | None
-    detail: str | None
-    reboot_required: bool
-    requested_by: str
-    bulk_id: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    answered_at: datetime | None
+from voltline_diagnostics.service_layer.maintenance_ports import CommandRecord
 
 
 class CommandRecords:

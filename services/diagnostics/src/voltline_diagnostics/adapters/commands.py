@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from voltline_bus import RequestReplyClient, RequestTimeout
 from voltline_events import Topics, decode_payload, envelope_for, station_key
 from voltline_events.payloads import StationCommand, StationCommandResult
 
+from voltline_diagnostics.service_layer.ports import Answer
 
-@dataclass(frozen=True)
-class Answer:
-    outcome: str
-    payload: dict[str, Any] | None = None
-    error: str | None = None
+__all__ = ["Answer", "InventoryCommands"]
 
 
 class InventoryCommands:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
@@ -12,67 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_diagnostics.adapters.maintenance_orm import campaign_targets, campaigns, firmware_images, station_firmware
-
-
-@dataclass(frozen=True)
-class Firmware:
-    firmware_id: str
-    version: str
-    vendor: str | None
-    model: str | None
-    url: str | None
-    file_name: str | None
-    sha256: str | None
-    size_bytes: int | None
-    signing_certificate: str | None
-    signature: str | None
-    created_at: datetime
-
-    @property
-    def storage_key(self) -> str:
-        return f"firmware/{self.firmware_id}/{self.file_name or 'firmware.bin'}"
-
-
-@dataclass(frozen=True)
-class Campaign:
-    campaign_id: str
-    firmware_id: str
-    status: str
-    canary_size: int
-    batch_size: int
-    failure_threshold_percent: Decimal
-    min_finished: int
-    station_timeout_s: int
-    force: bool
-    reason: str | None
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class TargetRow:
-    campaign_id: str
-    station_id: str
-    state: str
-    batch: int | None
-    request_id: int | None
-    command_id: str | None
-    from_version: str | None
-    last_status: str | None
-    reason: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
-
-
-@dataclass(frozen=True)
-class StationFirmware:
-    station_id: str
-    vendor: str | None
-    model: str | None
-    firmware_version: str | None
-    booted_at: datetime | None
-    connectors: dict[str, Any]
+from voltline_diagnostics.service_layer.maintenance_ports import Campaign, Firmware, StationFirmware, TargetRow
 
 
 def _upsert(db: AsyncSession, table: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,30 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_diagnostics.adapters.maintenance_orm import log_uploads
-
-
-@dataclass(frozen=True)
-class LogUpload:
-    log_id: str
-    station_id: str
-    log_type: str
-    request_id: int
-    transport: str
-    token: str
-    command_id: str | None
-    status: str
-    station_status: str | None
-    file_name: str | None
-    size_bytes: int | None
-    sha256: str | None
-    requested_by: str
-    created_at: datetime
-    token_expires_at: datetime
-    uploaded_at: datetime | None
-
-    @property
-    def storage_key(self) -> str:
-        return f"logs/{self.log_id}/{self.file_name or 'upload.bin'}"
+from voltline_diagnostics.service_layer.maintenance_ports import LogUpload
 
 
 class LogUploads:

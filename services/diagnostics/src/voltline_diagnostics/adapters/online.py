@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -16,14 +15,9 @@ from voltline_bus import BusConfig, Producer
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads.station import StationPresence
 
+from voltline_diagnostics.service_layer.maintenance_ports import Presence
+
 log = structlog.get_logger()
-
-
-@dataclass(frozen=True)
-class Presence:
-    connected: bool
-    ocpp_version: str | None
-    gateway_instance: str
 
 
 class OnlineStations:

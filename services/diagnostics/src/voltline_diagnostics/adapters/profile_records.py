@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,31 +10,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_diagnostics.adapters.maintenance_orm import bulk_commands, config_profiles, reported_settings
+from voltline_diagnostics.service_layer.maintenance_ports import Bulk, Profile
 
 
 def _upsert(db: AsyncSession, table: Any) -> Any:
     return (postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
-
-
-@dataclass(frozen=True)
-class Profile:
-    profile_id: str
-    model: str | None
-    station_ids: list[str] | None
-    settings: dict[str, str]
-    updated_by: str
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class Bulk:
-    bulk_id: str
-    command: str
-    params: dict[str, Any]
-    selection: dict[str, Any]
-    station_ids: list[str]
-    requested_by: str
-    created_at: datetime
 
 
 class ProfileRecords:

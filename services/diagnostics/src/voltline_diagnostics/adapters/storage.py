@@ -1,4 +1,4 @@
-"""The storage port for files (uploaded logs, firmware images) and its local-folder adapter.
+"""The local-folder adapter of the file storage port (service_layer.maintenance_ports.FileStorage).
 
 An S3-compatible store fits the same four operations (put a finished temp file, open, size, delete);
 docs/maintenance.md says how. Keys are relative paths made only of safe characters.
@@ -6,28 +6,17 @@ docs/maintenance.md says how. Keys are relative paths made only of safe characte
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO
+
+from voltline_diagnostics.domain.file_names import safe_name
+from voltline_diagnostics.service_layer.maintenance_ports import FileStorage
+
+__all__ = ["FileStorage", "LocalFolderStorage", "safe_name"]
 
 _SAFE = re.compile(r"^[A-Za-z0-9._=:+@\-]+(/[A-Za-z0-9._=:+@\-]+)*$")
-
-
-def safe_name(name: str, default: str = "upload.bin") -> str:
-    """A file name a station sent, reduced to safe characters (no directories)."""
-    base = os.path.basename(name.replace("\\", "/")).strip()
-    cleaned = re.sub(r"[^A-Za-z0-9._\-]", "_", base)[:200].lstrip(".")
-    return cleaned or default
-
-
-class FileStorage(Protocol):
-    def put(self, key: str, source: Path) -> None: ...
-    def open(self, key: str) -> BinaryIO: ...
-    def path(self, key: str) -> Path | None: ...
-    def size(self, key: str) -> int: ...
-    def delete(self, key: str) -> None: ...
 
 
 class LocalFolderStorage:

@@ -10,9 +10,10 @@ from pydantic import AwareDatetime, BaseModel, Field
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, Principal, require_role
 
+from voltline_diagnostics.adapters import views
 from voltline_diagnostics.adapters.alerts_repo import alert_from_row, search_query
 from voltline_diagnostics.domain.alerts import AlertStateError
-from voltline_diagnostics.service_layer import alerting, views
+from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
 
 

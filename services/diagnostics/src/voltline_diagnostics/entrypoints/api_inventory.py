@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from voltline_chassis.security import require_role
 
+from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.entrypoints.api_status import not_found
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.inventory import Commands, request_inventory
-from voltline_diagnostics.service_layer.views import iso
 
 
 def _inventory(st: dict[str, Any], variables: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
 
-from voltline_diagnostics.service_layer import views
+from voltline_diagnostics.adapters import views
 from voltline_diagnostics.service_layer.context import HealthContext
 
 NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from voltline_chassis.security import OperatorPrincipal, require_role
 
+from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.domain.uptime import EXCLUSION_REASONS
 from voltline_diagnostics.entrypoints.api_status import not_found, period
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.uptime import network_uptime, station_uptime
-from voltline_diagnostics.service_layer.views import iso
 
 Reason = Literal[
     "planned_maintenance",

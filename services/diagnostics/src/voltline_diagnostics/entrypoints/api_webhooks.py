@@ -10,9 +10,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
+from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.domain.alerts import DEFAULT_RULES, SEVERITIES
 from voltline_diagnostics.service_layer.context import HealthContext
-from voltline_diagnostics.service_layer.views import iso
 from voltline_diagnostics.service_layer.webhooks import queue_test
 
 

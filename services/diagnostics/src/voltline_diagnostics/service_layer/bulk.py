@@ -13,15 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
 
-from voltline_diagnostics.adapters.command_records import CommandRecords
-from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
-from voltline_diagnostics.adapters.online import OnlineStations
-from voltline_diagnostics.adapters.profile_records import Bulk, ProfileRecords
 from voltline_diagnostics.domain.commands import CommandNotPossible
 from voltline_diagnostics.service_layer.commands import CommandService
+from voltline_diagnostics.service_layer.maintenance_ports import Bulk, MaintenanceStore, OnlineStations
 
 log = get_logger(__name__)
 CONCURRENCY = 16
@@ -44,7 +40,7 @@ class Progress:
 class BulkService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: MaintenanceStore,
         commands: CommandService,
         online: OnlineStations,
         clock: Callable[[], datetime],
@@ -57,7 +53,7 @@ class BulkService:
         if selection.get("model") or selection.get("firmware_version"):
             async with self._sessions() as db:
                 versions = [selection["firmware_version"]] if selection.get("firmware_version") else None
-                found = [s.station_id for s in await FirmwareRecords(db).stations(selection.get("model"), versions)]
+                found = [s.station_id for s in await db.firmware.stations(selection.get("model"), versions)]
             chosen = found if chosen is None else [s for s in chosen if s in set(found)]
         status = selection.get("status")
         if status is not None:
@@ -81,7 +77,7 @@ class BulkService:
         chosen = stations if stations is not None else await self.select(selection)
         bulk = Bulk(str(uuid.uuid4()), command, params, selection, chosen, by, self._clock())
         async with self._sessions() as db:
-            await ProfileRecords(db).add_bulk(bulk)
+            await db.profiles.add_bulk(bulk)
             await db.commit()
         return self.run(bulk, [(s, params) for s in chosen])
 
@@ -114,10 +110,10 @@ class BulkService:
 
     async def progress(self, bulk_id: str) -> Progress | None:
         async with self._sessions() as db:
-            bulk = await ProfileRecords(db).bulk(bulk_id)
+            bulk = await db.profiles.bulk(bulk_id)
             if bulk is None:
                 return None
-            return Progress(bulk, await CommandRecords(db).count_by_status(bulk_id))
+            return Progress(bulk, await db.commands.count_by_status(bulk_id))
 
     async def stop(self) -> None:
         for task in list(self._tasks):

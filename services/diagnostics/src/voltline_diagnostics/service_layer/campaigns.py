@@ -15,20 +15,19 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
 
-from voltline_diagnostics.adapters.command_records import CommandRecord
-from voltline_diagnostics.adapters.firmware_records import (
+from voltline_diagnostics.domain import firmware as rules
+from voltline_diagnostics.service_layer.commands import CommandService, request_id_of
+from voltline_diagnostics.service_layer.maintenance_ports import (
     Campaign,
+    CommandRecord,
     Firmware,
-    FirmwareRecords,
+    MaintenanceStore,
+    OnlineStations,
     StationFirmware,
     TargetRow,
 )
-from voltline_diagnostics.adapters.online import OnlineStations
-from voltline_diagnostics.domain import firmware as rules
-from voltline_diagnostics.service_layer.commands import CommandService, request_id_of
 
 log = get_logger(__name__)
 
@@ -63,7 +62,7 @@ def _rule_target(t: TargetRow) -> rules.Target:
 class CampaignService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: MaintenanceStore,
         commands: CommandService,
         online: OnlineStations,
         location_of: Callable[[Firmware], str],
@@ -76,7 +75,7 @@ class CampaignService:
     async def create(self, firmware_id: str, selection: Selection, options: dict[str, Any], by: str) -> Campaign:
         now = self._clock()
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             firmware = await repo.firmware(firmware_id)
             if firmware is None:
                 raise CampaignError(f"no firmware {firmware_id!r} in the catalogue", "firmware_id")
@@ -109,13 +108,13 @@ class CampaignService:
 
     async def get(self, campaign_id: str) -> tuple[Campaign, list[TargetRow]] | None:
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             campaign = await repo.campaign(campaign_id)
             return (campaign, await repo.targets(campaign_id)) if campaign else None
 
     async def list(self) -> list[Campaign]:
         async with self._sessions() as db:
-            return await FirmwareRecords(db).campaigns()
+            return await db.firmware.campaigns()
 
     async def control(self, campaign_id: str, action: str) -> Campaign:
         """pause | resume | cancel; CampaignError when the campaign's state does not allow it."""
@@ -123,7 +122,7 @@ class CampaignService:
         new = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
         # Not under the tick's lock (a tick may wait for stations' answers): the updates are conditional.
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             campaign = await repo.campaign(campaign_id, lock=True)
             if campaign is None:
                 raise LookupError(campaign_id)
@@ -143,14 +142,14 @@ class CampaignService:
     async def tick(self) -> None:
         async with self._lock:
             async with self._sessions() as db:
-                open_campaigns = await FirmwareRecords(db).campaigns(rules.OPEN_CAMPAIGN)
+                open_campaigns = await db.firmware.campaigns(rules.OPEN_CAMPAIGN)
             for campaign in open_campaigns:
                 await self._advance(campaign)
 
     async def _advance(self, campaign: Campaign) -> None:
         plan, now = _plan(campaign), self._clock()
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             firmware = await repo.firmware(campaign.firmware_id)
             targets = await repo.targets(campaign.campaign_id)
             for t in targets:
@@ -189,7 +188,7 @@ class CampaignService:
     async def _send(self, campaign: Campaign, firmware: Firmware, target: TargetRow) -> None:
         presence = self._online.get(target.station_id)
         async with self._sessions() as db:
-            station = await FirmwareRecords(db).station(target.station_id)
+            station = await db.firmware.station(target.station_id)
         reason = None
         if presence is None or not presence.connected:
             reason = "offline"
@@ -234,15 +233,13 @@ class CampaignService:
 
     async def _set(self, target: TargetRow, *, only_in: tuple[str, ...], **values: Any) -> bool:
         async with self._sessions() as db:
-            changed = await FirmwareRecords(db).set_target(
-                target.campaign_id, target.station_id, only_in=only_in, **values
-            )
+            changed = await db.firmware.set_target(target.campaign_id, target.station_id, only_in=only_in, **values)
             await db.commit()
         return changed
 
     async def firmware_status(self, station_id: str, status: str) -> None:
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             for t in await repo.active_targets_of(station_id, rules.ACTIVE_TARGET):
                 state, reason = rules.after_notification(t.state, status)
                 final = self._clock() if state in rules.FINAL_TARGET else None
@@ -253,7 +250,7 @@ class CampaignService:
 
     async def booted(self, station_id: str, vendor: str, model: str, version: str | None, at: datetime) -> None:
         async with self._sessions() as db:
-            repo = FirmwareRecords(db)
+            repo = db.firmware
             await repo.booted(station_id, vendor, model, version, at)
             for t in await repo.active_targets_of(station_id, rules.ACTIVE_TARGET):
                 campaign = await repo.campaign(t.campaign_id)
@@ -268,9 +265,9 @@ class CampaignService:
 
     async def stations(self, model: str | None, version: str | None) -> list[StationFirmware]:
         async with self._sessions() as db:
-            return await FirmwareRecords(db).stations(model, [version] if version else None)
+            return await db.firmware.stations(model, [version] if version else None)
 
     async def connector_status(self, station_id: str, connector: str, status: str) -> None:
         async with self._sessions() as db:
-            await FirmwareRecords(db).connector(station_id, connector, status)
+            await db.firmware.connector(station_id, connector, status)
             await db.commit()

@@ -17,13 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_bus import StationCommandClient
 from voltline_chassis.logging import get_logger
 
-from voltline_diagnostics.adapters.command_records import CommandRecord, CommandRecords
-from voltline_diagnostics.adapters.online import OnlineStations
 from voltline_diagnostics.domain.commands import FINAL, CommandNotPossible, classify, translate
+from voltline_diagnostics.service_layer.maintenance_ports import CommandRecord, MaintenanceStore, OnlineStations
 
 log = get_logger(__name__)
 
@@ -43,7 +41,7 @@ class CommandPolicy:
 class CommandService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: MaintenanceStore,
         client: StationCommandClient,
         online: OnlineStations,
         policy: CommandPolicy,
@@ -58,7 +56,7 @@ class CommandService:
 
     async def _save(self, record: CommandRecord, *, new: bool = False) -> CommandRecord:
         async with self._sessions() as db:
-            repo = CommandRecords(db)
+            repo = db.commands
             if new:
                 await repo.add(record)
             else:
@@ -69,11 +67,11 @@ class CommandService:
 
     async def get(self, command_id: str) -> CommandRecord | None:
         async with self._sessions() as db:
-            return await CommandRecords(db).get(command_id)
+            return await db.commands.get(command_id)
 
     async def find(self, **filters: Any) -> list[CommandRecord]:
         async with self._sessions() as db:
-            return await CommandRecords(db).find(**filters)
+            return await db.commands.find(**filters)
 
     async def submit(
         self,
@@ -241,7 +239,7 @@ class CommandService:
         sent_before = now - timedelta(seconds=self.policy.timeout_s + 60)
         queued_before = now - timedelta(seconds=self.policy.max_station_wait_s + 60)
         async with self._sessions() as db:
-            count = await CommandRecords(db).abandon_stale(sent_before, queued_before, now)
+            count = await db.commands.abandon_stale(sent_before, queued_before, now)
             await db.commit()
         if count:
             log.warning("commands abandoned by a stopped instance marked failed", count=count)

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from voltline_diagnostics.adapters.commands import Answer
 from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.ports import Answer
 
 log = structlog.get_logger()
 

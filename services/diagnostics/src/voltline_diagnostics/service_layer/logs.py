@@ -17,13 +17,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
 
-from voltline_diagnostics.adapters.command_records import CommandRecord
-from voltline_diagnostics.adapters.log_records import LogUpload, LogUploads
-from voltline_diagnostics.adapters.storage import LocalFolderStorage, safe_name
+from voltline_diagnostics.domain.file_names import safe_name
 from voltline_diagnostics.service_layer.commands import CommandService, request_id_of
+from voltline_diagnostics.service_layer.maintenance_ports import CommandRecord, FileStorage, LogUpload, MaintenanceStore
 
 log = get_logger(__name__)
 
@@ -61,9 +59,9 @@ def _sha256(path: Path) -> str:
 class LogService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: MaintenanceStore,
         commands: CommandService,
-        storage: LocalFolderStorage,
+        storage: FileStorage,
         locations: Locations,
         clock: Callable[[], datetime],
         *,
@@ -106,7 +104,7 @@ class LogService:
             uploaded_at=None,
         )
         async with self._sessions() as db:
-            await LogUploads(db).add(record)
+            await db.logs.add(record)
             await db.commit()
         command_params = {k: v for k, v in params.items() if k != "transport"} | {"location": location}
         outcome = await self.commands.submit(
@@ -124,9 +122,9 @@ class LogService:
         if command.status in ("accepted", "queued", "sent"):
             return record
         async with self._sessions() as db:
-            current = await LogUploads(db).get(record.log_id)
+            current = await db.logs.get(record.log_id)
             if current is not None and current.status == "requested":
-                await LogUploads(db).update(record.log_id, status="not_requested")
+                await db.logs.update(record.log_id, status="not_requested")
                 await db.commit()
                 return replace(current, status="not_requested")
         return current or record
@@ -135,7 +133,7 @@ class LogService:
         """Store an upload that arrived for `token` (the temp file is moved or removed)."""
         try:
             async with self._sessions() as db:
-                repo = LogUploads(db)
+                repo = db.logs
                 record = await repo.by_token(token)
                 if record is None:
                     raise UploadRefused(404, "unknown upload location")
@@ -165,7 +163,7 @@ class LogService:
 
     async def token_valid(self, token: str) -> bool:
         async with self._sessions() as db:
-            record = await LogUploads(db).by_token(token)
+            record = await db.logs.by_token(token)
         return record is not None and record.uploaded_at is None and record.token_expires_at >= self._clock()
 
     async def station_status(self, station_id: str, action: str, payload: dict[str, Any]) -> None:
@@ -175,7 +173,7 @@ class LogService:
             return
         request_id = payload.get("requestId") if action == "LogStatusNotification" else None
         async with self._sessions() as db:
-            repo = LogUploads(db)
+            repo = db.logs
             record = await repo.for_notification(station_id, request_id if isinstance(request_id, int) else None)
             if record is None or (status == "Idle" and record.station_status is not None):
                 return
@@ -188,17 +186,17 @@ class LogService:
 
     async def get(self, log_id: str) -> LogUpload | None:
         async with self._sessions() as db:
-            return await LogUploads(db).get(log_id)
+            return await db.logs.get(log_id)
 
     async def find(self, station_id: str | None, limit: int, offset: int) -> list[LogUpload]:
         async with self._sessions() as db:
-            return await LogUploads(db).find(station_id, limit, offset)
+            return await db.logs.find(station_id, limit, offset)
 
     async def purge(self) -> None:
         """Retention: files and records older than the retention period go."""
         before = self._clock() - self._retention
         async with self._sessions() as db:
-            repo = LogUploads(db)
+            repo = db.logs
             old = await repo.older_than(before)
             for record in old:
                 if record.file_name is not None:

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from voltline_diagnostics.adapters.command_records import CommandRecord
-from voltline_diagnostics.adapters.online import OnlineStations
-from voltline_diagnostics.adapters.profile_records import Bulk, Profile, ProfileRecords
 from voltline_diagnostics.domain.config_profiles import DriftItem, drift, reported_values
 from voltline_diagnostics.service_layer.bulk import BulkService, EmptySelection
+from voltline_diagnostics.service_layer.maintenance_ports import (
+    Bulk,
+    CommandRecord,
+    MaintenanceStore,
+    OnlineStations,
+    Profile,
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class StationDrift:
 class ProfileService:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        sessions: MaintenanceStore,
         bulk: BulkService,
         online: OnlineStations,
         clock: Callable[[], datetime],
@@ -52,21 +54,21 @@ class ProfileService:
         values = reported_values(record.action, record.payload, record.response)
         if values:
             async with self._sessions() as db:
-                await ProfileRecords(db).report(record.station_id, values, record.answered_at or self._clock())
+                await db.profiles.report(record.station_id, values, record.answered_at or self._clock())
                 await db.commit()
 
     async def put(self, profile: Profile) -> None:
         async with self._sessions() as db:
-            await ProfileRecords(db).put(profile)
+            await db.profiles.put(profile)
             await db.commit()
 
     async def get(self, profile_id: str) -> Profile | None:
         async with self._sessions() as db:
-            return await ProfileRecords(db).get(profile_id)
+            return await db.profiles.get(profile_id)
 
     async def all(self) -> list[Profile]:
         async with self._sessions() as db:
-            return await ProfileRecords(db).all()
+            return await db.profiles.all()
 
     async def stations(self, profile: Profile) -> list[str]:
         selection: dict[str, Any] = {"station_ids": profile.station_ids, "model": profile.model}
@@ -78,7 +80,7 @@ class ProfileService:
     async def drift(self, profile: Profile) -> list[StationDrift]:
         report = []
         async with self._sessions() as db:
-            repo = ProfileRecords(db)
+            repo = db.profiles
             for station_id in await self.stations(profile):
                 presence = self._online.get(station_id)
                 version = presence.ocpp_version if presence is not None else None
@@ -113,7 +115,7 @@ class ProfileService:
             created_at=self._clock(),
         )
         async with self._sessions() as db:
-            await ProfileRecords(db).add_bulk(bulk)
+            await db.profiles.add_bulk(bulk)
             await db.commit()
         return self._bulk.run(bulk, work), len(work)
 
@@ -128,5 +130,5 @@ class ProfileService:
     async def booted(self, station_id: str) -> None:
         """A boot applies the settings that waited for a reboot."""
         async with self._sessions() as db:
-            await ProfileRecords(db).rebooted(station_id)
+            await db.profiles.rebooted(station_id)
             await db.commit()

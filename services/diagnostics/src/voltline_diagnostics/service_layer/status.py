@@ -20,11 +20,11 @@ from voltline_events.payloads import (
     StationTransaction,
 )
 
-from voltline_diagnostics.adapters.status_repo import ConnectorRow, StationRow
 from voltline_diagnostics.domain.alerts import Target, boot_loop
 from voltline_diagnostics.domain.status import STATION_WIDE, error_code, normalise, shown_status
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
+from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 
 STATUS_CHANGES = counter("diagnostics_status_changes_total", "Connector status changes", ["status"])

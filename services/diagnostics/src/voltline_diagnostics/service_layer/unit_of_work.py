@@ -1,29 +1,7 @@
-"""One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
+"""The unit of work the diagnostics use cases run in: an interface (service_layer.ports); the SQL one is in adapters."""
 
 from __future__ import annotations
 
-from voltline_store import UnitOfWork
+from voltline_diagnostics.service_layer.ports import DiagnosticsUnitOfWork
 
-from voltline_diagnostics.adapters.alerts_repo import AlertRepository
-from voltline_diagnostics.adapters.inventory_repo import InventoryRepository
-from voltline_diagnostics.adapters.sessions_repo import SessionProgressRepository
-from voltline_diagnostics.adapters.status_repo import StatusRepository
-from voltline_diagnostics.adapters.uptime_repo import ExclusionRepository
-from voltline_diagnostics.adapters.webhooks_repo import WebhookRepository
-
-
-class DiagnosticsUnitOfWork(UnitOfWork):
-    status: StatusRepository
-    alerts: AlertRepository
-    webhooks: WebhookRepository
-    inventory: InventoryRepository
-    exclusions: ExclusionRepository
-    progress: SessionProgressRepository
-
-    def attach_repositories(self) -> None:
-        self.status = StatusRepository(self.session)
-        self.alerts = AlertRepository(self.session)
-        self.webhooks = WebhookRepository(self.session)
-        self.inventory = InventoryRepository(self.session)
-        self.exclusions = ExclusionRepository(self.session)
-        self.progress = SessionProgressRepository(self.session)
+__all__ = ["DiagnosticsUnitOfWork"]

@@ -1,4 +1,4 @@
-"""Read models for the API: a station's live status, the fleet list, status history."""
+"""Read models for the API (queries straight to the tables): a station's live status, the fleet list, status history."""
 
 from __future__ import annotations
 

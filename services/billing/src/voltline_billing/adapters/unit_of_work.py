@@ -1,0 +1,44 @@
+"""One transaction over the billing database: repositories, outbox and inbox commit together."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
+from voltline_store import UnitOfWork
+
+from voltline_billing.adapters.cdr_repository import CdrRepository
+from voltline_billing.adapters.ledger_repository import LedgerRepository
+from voltline_billing.adapters.payment_repository import PaymentRepository
+from voltline_billing.adapters.plan_repository import InvoiceRepository, PlanRepository
+from voltline_billing.adapters.tariff_repository import SessionRepository, TariffRepository
+from voltline_billing.service_layer import ports
+
+
+class SqlBillingUnitOfWork(UnitOfWork):
+    """The billing unit of work (service_layer.ports.BillingUnitOfWork) over SQLAlchemy and the outbox."""
+
+    tariffs: ports.TariffRepository
+    sessions: ports.SessionRepository
+    cdrs: ports.CdrRepository
+    payments: ports.PaymentRepository
+    ledger: ports.LedgerRepository
+    plans: ports.PlanRepository
+    invoices: ports.InvoiceRepository
+
+    def attach_repositories(self) -> None:
+        self.tariffs = TariffRepository(self.session)
+        self.sessions = SessionRepository(self.session)
+        self.cdrs = CdrRepository(self.session)
+        self.payments = PaymentRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
+        self.plans = PlanRepository(self.session)
+        self.invoices = InvoiceRepository(self.session)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if isinstance(exc, IntegrityError):
+            # The use cases speak of ports, not of SQLAlchemy's exceptions.
+            raise ports.Duplicate(str(exc.orig)) from exc

@@ -1,0 +1,32 @@
+"""One transaction over the diagnostics database: repositories, outbox and inbox commit together."""
+
+from __future__ import annotations
+
+from voltline_store import UnitOfWork
+
+from voltline_diagnostics.adapters.alerts_repo import AlertRepository
+from voltline_diagnostics.adapters.inventory_repo import InventoryRepository
+from voltline_diagnostics.adapters.sessions_repo import SessionProgressRepository
+from voltline_diagnostics.adapters.status_repo import StatusRepository
+from voltline_diagnostics.adapters.uptime_repo import ExclusionRepository
+from voltline_diagnostics.adapters.webhooks_repo import WebhookRepository
+from voltline_diagnostics.service_layer import ports
+
+
+class SqlDiagnosticsUnitOfWork(UnitOfWork):
+    """The diagnostics unit of work (service_layer.ports.DiagnosticsUnitOfWork) over SQLAlchemy and the outbox."""
+
+    status: ports.StatusRepository
+    alerts: ports.AlertRepository
+    webhooks: ports.WebhookRepository
+    inventory: ports.InventoryRepository
+    exclusions: ports.ExclusionRepository
+    progress: ports.SessionProgressRepository
+
+    def attach_repositories(self) -> None:
+        self.status = StatusRepository(self.session)
+        self.alerts = AlertRepository(self.session)
+        self.webhooks = WebhookRepository(self.session)
+        self.inventory = InventoryRepository(self.session)
+        self.exclusions = ExclusionRepository(self.session)
+        self.progress = SessionProgressRepository(self.session)

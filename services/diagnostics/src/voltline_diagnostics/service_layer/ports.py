@@ -1,0 +1,191 @@
+"""What the diagnostics use cases need from the store: repository and unit-of-work interfaces.
+
+The use cases depend on these, never on SQLAlchemy: `adapters/unit_of_work.py` implements them over the
+database (wired in `bootstrap.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from voltline_events import Envelope
+
+from voltline_diagnostics.domain.alerts import Alert, Target
+
+
+@dataclass
+class StationRow:
+    station_id: str
+    online: bool
+    since: datetime
+    last_seen_at: datetime
+    ocpp_version: str | None = None
+    heartbeat_interval_s: int | None = None
+    unresponsive: bool = False
+    unresponsive_since: datetime | None = None
+    last_boot_at: datetime | None = None
+    boot_reason: str | None = None
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+    modem: dict[str, Any] | None = None
+    meter: dict[str, Any] | None = None
+    report_requested_at: datetime | None = None
+
+
+@dataclass
+class ConnectorRow:
+    station_id: str
+    evse_id: int
+    connector_id: int
+    ocpp_status: str
+    status: str
+    since: datetime
+    reported_at: datetime
+    error_code: str | None = None
+    vendor_error_code: str | None = None
+    info: str | None = None
+    short_sessions: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A station's answer to an inventory question (GetBaseReport, TriggerMessage...)."""
+
+    outcome: str
+    payload: dict[str, Any] | None = None
+    error: str | None = None
+
+
+class StatusRepository(Protocol):
+    async def station(self, station_id: str) -> StationRow | None: ...
+    async def save_station(self, station: StationRow, now: datetime, *, new: bool) -> None: ...
+    async def connectors_of(self, station_id: str) -> list[ConnectorRow]: ...
+    async def connector(self, station_id: str, evse_id: int, connector_id: int) -> ConnectorRow | None: ...
+    async def save_connector(self, c: ConnectorRow, *, new: bool) -> None: ...
+    async def open_status_interval(self, c: ConnectorRow, at: datetime) -> None:
+        """Close the port's current interval at `at` and open one with its new status."""
+        ...
+
+    async def open_presence_interval(self, station_id: str, online: bool, at: datetime) -> None: ...
+    async def status_history(
+        self,
+        station_id: str,
+        start: datetime,
+        end: datetime,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Intervals overlapping [start, end), oldest first; the open one has ended_at None."""
+        ...
+
+    async def presence_history(self, station_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+    async def add_boot(self, station_id: str, at: datetime, reason: str | None) -> None: ...
+    async def boots_since(self, station_id: str, since: datetime) -> list[datetime]: ...
+    async def mark_unresponsive(self, cutoff_for: dict[str, datetime], now: datetime) -> list[str]:
+        """Stations (among those given, each with its own cutoff) still online and unheard since; marked now."""
+        ...
+
+    async def online_heard_before(self, cutoff: datetime) -> list[tuple[str, datetime, int | None]]: ...
+    async def offline_since_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
+        """Offline since before `cutoff` and without an open station_offline alert yet."""
+        ...
+
+    async def never_inventoried(self, booted_before: datetime, limit: int = 100) -> list[str]: ...
+    async def health_counts(self) -> dict[str, int]: ...
+
+
+class AlertRepository(Protocol):
+    async def open_for(self, rule: str, target: Target) -> Alert | None: ...
+    async def open_of_station(self, station_id: str, rules: tuple[str, ...]) -> list[Alert]: ...
+    async def open_of_rule(self, rule: str) -> list[Alert]: ...
+    async def get(self, alert_id: str) -> Alert | None: ...
+    async def add(self, alert: Alert) -> None: ...
+    async def save(self, alert: Alert) -> None: ...
+    async def open_counts(self) -> dict[tuple[str, str], int]: ...
+
+
+class WebhookRepository(Protocol):
+    async def add(self, **values: Any) -> None: ...
+    async def get(self, webhook_id: str) -> dict[str, Any] | None: ...
+    async def all(self, *, active_only: bool = False) -> list[dict[str, Any]]: ...
+    async def deactivate(self, webhook_id: str) -> bool: ...
+    async def enqueue(self, **values: Any) -> None: ...
+    async def due(self, now: datetime, limit: int) -> list[dict[str, Any]]: ...
+    async def claim(self, delivery_id: str, seen_next: datetime, lease_until: datetime) -> bool:
+        """Take a due delivery for one attempt (another instance that read it too loses the race)."""
+        ...
+
+    async def record(self, delivery_id: str, **values: Any) -> None: ...
+    async def log(self, webhook_id: str, limit: int = 200) -> list[dict[str, Any]]: ...
+
+
+class InventoryRepository(Protocol):
+    async def put_variables(self, station_id: str, items: list[dict[str, Any]], now: datetime) -> None:
+        """Upsert by (station, key): delete-then-insert, portable across PostgreSQL and SQLite."""
+        ...
+
+    async def variables(self, station_id: str, component: str | None = None) -> list[dict[str, Any]]: ...
+    async def stations(
+        self,
+        *,
+        station_id: str | None = None,
+        model: str | None = None,
+        vendor: str | None = None,
+        firmware_version: str | None = None,
+        online: bool | None = None,
+        limit: int = 10_000,
+    ) -> list[dict[str, Any]]: ...
+    async def counts(self, by: str) -> list[tuple[Any, ...]]:
+        """Stations per (vendor, model) or per (vendor, model, firmware_version)."""
+        ...
+
+
+class ExclusionRepository(Protocol):
+    async def add(self, **values: Any) -> None: ...
+    async def overlapping(self, station_id: str | None, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
+
+
+class SessionProgressRepository(Protocol):
+    async def get(self, session_id: str) -> dict[str, Any] | None: ...
+    async def add(self, **values: Any) -> None: ...
+    async def save(self, session_id: str, **values: Any) -> None: ...
+    async def remove(self, session_id: str) -> None: ...
+    async def charging_without_progress_since(self, cutoff: datetime) -> list[dict[str, Any]]: ...
+
+
+class Outbox(Protocol):
+    """Events that are published once, and only if, the unit of work commits."""
+
+    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None: ...
+
+
+class Inbox(Protocol):
+    """Event ids already handled by a consumer, so a redelivery changes nothing."""
+
+    async def first_time(self, consumer: str, event_id: UUID) -> bool: ...
+
+
+class DiagnosticsUnitOfWork(Protocol):
+    """One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
+
+    status: StatusRepository
+    alerts: AlertRepository
+    webhooks: WebhookRepository
+    inventory: InventoryRepository
+    exclusions: ExclusionRepository
+    progress: SessionProgressRepository
+    outbox: Outbox
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
