@@ -27,6 +27,7 @@ COUNTERS = (
     "cdrs",
     "offline_s",
     "fault_port_s",
+    "status_occupied_s",
 )
 MONEY = ("revenue_excl_vat", "revenue_incl_vat", "refunds_excl_vat", "refunds_incl_vat")
 MAXIMA = ("peak_power_w",)
@@ -52,6 +53,7 @@ class Measures:
     cdrs: int = 0
     offline_s: int = 0
     fault_port_s: int = 0
+    status_occupied_s: int = 0  # port-seconds in an occupied connector status (closed stretches)
     revenue_excl_vat: Decimal = Decimal(0)
     revenue_incl_vat: Decimal = Decimal(0)
     refunds_excl_vat: Decimal = Decimal(0)

@@ -27,7 +27,7 @@ CSV_FIELDS = (
     "bucket_start", "sessions", "completed_sessions", "failed_sessions", "failed_auth", "failed_low_energy",
     "failed_error", "energy_kwh", "charging_hours", "idle_hours", "occupied_hours", "revenue_excl_vat",
     "revenue_incl_vat", "refunds_incl_vat", "currency", "utilisation_percent", "uptime_percent", "avg_energy_kwh",
-    "avg_duration_min", "peak_power_kw", "unique_drivers", "co2_avoided_kg",
+    "avg_duration_min", "peak_power_kw", "unique_drivers", "co2_avoided_kg", "status_utilisation_percent",
 )  # fmt: skip
 Format = Literal["json", "csv"]
 From = Annotated[AwareDatetime | None, Query(alias="from", description="Start (inclusive), RFC 3339 UTC.")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -18,6 +18,7 @@ from voltline_analytics.domain.exports import (
     NEVI_SESSION_FIELDS,
     NEVI_UPTIME_FIELDS,
     Outage,
+    ad_hoc_price,
     nevi_session_row,
     ocpi_status,
     port_uptime,
@@ -76,13 +77,16 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
         by_station: dict[str, list[Any]] = defaultdict(list)
         for p in ports:
             by_station[p.station_id].append(p)
-        price = None
+        fallback = None
         if ctx.ad_hoc_price_per_kwh is not None:
-            price = {"currency": ctx.ad_hoc_currency, "price_per_kwh": str(ctx.ad_hoc_price_per_kwh)}
+            fallback = {"currency": ctx.ad_hoc_currency, "price_per_kwh": str(ctx.ad_hoc_price_per_kwh)}
+        async with ctx.sessions() as session:
+            prices = await _prices(session, now)
         data = []
         for station_id in sorted(set(stations) | set(by_station)):
             st = stations.get(station_id)
             connected = bool(st and st.connected)
+            price = prices(station_id) or fallback
             evses = []
             for p in by_station.get(station_id, []):
                 status = ocpi_status(p.ocpp_status, connected)
@@ -102,6 +106,32 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
     return router
 
 
+async def _prices(session: Any, now: datetime) -> Callable[[str], dict[str, Any] | None]:
+    """Each station's ad-hoc price: its own tariff, else its group's, else the network default (from billing's
+    tariff events); a tariff's newest version already in force."""
+    t, a = orm.tariffs.c, orm.tariff_assignments.c
+    versions: dict[str, dict[str, Any]] = {}
+    for row in await session.execute(select(orm.tariffs).order_by(t.tariff_id, t.version)):
+        if row.valid_from is None or row.valid_from <= now:
+            versions[row.tariff_id] = dict(row._mapping)
+    own: dict[str, str] = {}
+    groups: dict[str, str] = {}
+    default: str | None = None
+    for row in await session.execute(select(orm.tariff_assignments).order_by(a.assigned_at)):
+        if row.scope == "station":
+            own[row.scope_id] = row.tariff_id
+        elif row.scope == "group":
+            groups.update(dict.fromkeys(row.station_ids or [], row.tariff_id))
+        else:
+            default = row.tariff_id
+
+    def price(station_id: str) -> dict[str, Any] | None:
+        tariff_id = own.get(station_id) or groups.get(station_id) or default
+        return ad_hoc_price(versions.get(tariff_id)) if tariff_id else None
+
+    return price
+
+
 def from_lines(lines: Any) -> str:
     return "".join(lines)
 
@@ -113,6 +143,8 @@ async def _uptime_rows(ctx: AnalyticsContext, start: datetime, end: datetime, no
         ports = list(await session.execute(select(orm.ports).order_by(orm.ports.c.station_id, orm.ports.c.evse_id)))
         outage_rows = await session.execute(select(f.data).where(f.kind == "outage", f.at < end))
         outages = [r.data for r in outage_rows]
+        x = orm.exclusions.c
+        excluded = list(await session.execute(select(orm.exclusions).where(x.starts_at < end, x.ends_at > start)))
     offline: dict[str, list[Outage]] = defaultdict(list)
     faults: dict[tuple[str, int], list[Outage]] = defaultdict(list)
     for o in outages:
@@ -130,7 +162,9 @@ async def _uptime_rows(ctx: AnalyticsContext, start: datetime, end: datetime, no
         if p.ocpp_status == "Faulted" and p.since is not None:
             open_.append(Outage(p.since, now, "fault"))
         first_seen = st.first_seen_at if st else None
-        rows.append(port_uptime(p.station_id, p.evse_id, start, end, first_seen, now, open_))
+        mine = [(x.starts_at, x.ends_at) for x in excluded
+                if x.station_id == p.station_id and x.evse_id in (None, p.evse_id)]  # fmt: skip
+        rows.append(port_uptime(p.station_id, p.evse_id, start, end, first_seen, now, open_, mine))
     return rows
 
 
