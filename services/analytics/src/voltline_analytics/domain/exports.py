@@ -59,7 +59,7 @@ def nevi_session_row(data: dict[str, Any]) -> list[Any]:
         data["session_id"],
         data["started_at"],
         ended,
-        str(_q(Decimal(data.get("energy_wh") or 0) / 1000, "0.001")),
+        _kwh(data.get("energy_wh") or 0),
         str(_q(Decimal(str(peak)) / 1000, "0.01")) if peak is not None else "",
         PAYMENT_METHODS.get(data.get("id_token_type") or "", "unknown"),
         "" if ended is None else str(failure is None).lower(),
@@ -67,6 +67,12 @@ def nevi_session_row(data: dict[str, Any]) -> list[Any]:
         (data.get("stop_reason") or "") if failure else "",
         data.get("ocpp_version") or "",
     ]
+
+
+def _kwh(wh: int) -> str:
+    """Wh as kWh with three decimals, exactly (integer arithmetic: the NEVI export formats 100,000s of these)."""
+    sign, wh = ("-", -wh) if wh < 0 else ("", wh)
+    return f"{sign}{wh // 1000}.{wh % 1000:03d}"
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import Text, select, type_coerce
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.domain.exports import (
@@ -43,16 +44,19 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
     ) -> StreamingResponse:
         start, end = period(ctx, from_, to, "day")
         f = orm.facts.c
-        q = select(f.data).where(f.kind == "session", f.at >= start, f.at < end).order_by(f.at, f.fact_key)
+        # The JSON as text, parsed here with orjson: 100,000 rows through the JSON type's json.loads cost seconds.
+        raw = type_coerce(f.data, Text).label("data")
+        q = select(raw).where(f.kind == "session", f.at >= start, f.at < end).order_by(f.at, f.fact_key)
         if station_id:
             q = q.where(f.station_id == station_id)
 
         async def body() -> AsyncIterator[str]:
             yield from_lines(csv_lines(NEVI_SESSION_FIELDS, []))
             async with ctx.sessions() as session:
-                result = await session.stream(q.execution_options(yield_per=2000))
-                async for partition in result.partitions(2000):
-                    yield from_lines(csv_lines(None, (nevi_session_row(r.data) for r in partition)))
+                result = await session.stream(q.execution_options(yield_per=5000))
+                async for partition in result.partitions(5000):
+                    rows = (nevi_session_row(_data(r.data)) for r in partition)
+                    yield from_lines(csv_lines(None, rows, times=False))  # rows of text
 
         return csv_response(body(), "nevi-sessions.csv")
 
@@ -130,6 +134,11 @@ async def _prices(session: Any, now: datetime) -> Callable[[str], dict[str, Any]
         return ad_hoc_price(versions.get(tariff_id)) if tariff_id else None
 
     return price
+
+
+def _data(value: Any) -> dict[str, Any]:
+    """A stored JSON document: text on SQLite and when coerced; already a dict where the driver decoded it."""
+    return value if isinstance(value, dict) else orjson.loads(value)  # type: ignore[no-any-return]
 
 
 def from_lines(lines: Any) -> str:
