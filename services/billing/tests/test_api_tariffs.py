@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from billing_testing import ADMIN, RunningBilling, ended
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -136,3 +139,32 @@ async def test_tokens_and_roles(billing: RunningBilling) -> None:
     assert (await billing.api.get("/api/v1/cdrs", headers={"Authorization": "Bearer nope"})).status_code == 401
     assert (await billing.api.get("/healthz")).status_code == 200
     assert (await billing.api.get("/readyz")).status_code == 200
+
+
+async def test_tariffs_and_assignments_are_announced_for_price_feeds(billing: RunningBilling) -> None:
+    """billing.tariff_changed carries the ad-hoc prices (unrestricted components) and billing.tariff_assigned who
+    pays them, so analytics' AFIR feed can show each EVSE's price."""
+    afir = {"tariff_id": "AFIR-1", "currency": "EUR", "energy_price_per_kwh": "0.39", "session_fee": "1.00",
+            "vat_percent": "21"}  # fmt: skip
+    await billing.post("/tariffs", afir, expect=201)
+    await billing.put("/stations/CP-AFIR/tariff", {"tariff_id": "AFIR-1"})
+    consumer = AIOKafkaConsumer(billing.topics.billing, bootstrap_servers=billing.settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    changed: list[dict[str, Any]] = []
+    assigned: list[dict[str, Any]] = []
+    try:
+        for _ in range(100):  # until both are seen, 30 s at most
+            if changed and assigned:
+                break
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                for e in (json.loads(r.value) for r in records):
+                    if e["type"] == "billing.tariff_changed" and e["payload"]["tariff_id"] == "AFIR-1":
+                        changed.append(e["payload"])
+                    if e["type"] == "billing.tariff_assigned" and e["payload"]["scope_id"] == "CP-AFIR":
+                        assigned.append(e["payload"])
+    finally:
+        await consumer.stop()
+    assert [(c["version"], c["currency"], c["energy_price_per_kwh"], c["session_fee"], c["vat_percent"])
+            for c in changed] == [(1, "EUR", "0.39", "1.00", "21")]  # fmt: skip
+    assert [(a["scope"], a["tariff_id"]) for a in assigned] == [("station", "AFIR-1")]

@@ -6,10 +6,12 @@ tests-e2e drive real OCPP stations through the gateway.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from diagnostics_testing import ADMIN, Receiver, RunningDiagnostics, eventually
 from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 from voltline_diagnostics.domain.webhooks import verify
@@ -272,6 +274,23 @@ async def test_uptime_of_a_known_history_equals_the_hand_computed_figure(service
         "/api/v1/uptime", params={"from": params["from"], "to": params["to"]}, headers=ADMIN
     )
     assert {"station_id": "CP-UP", "uptime_percent": 75.0, "meets_target": False} in network.json()["stations"]
+    # announced for analytics' NEVI export (diagnostics.uptime_exclusion_declared, through the outbox)
+    consumer = AIOKafkaConsumer(service.topics.diagnostics, bootstrap_servers=service.settings.kafka_bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    declared: list[dict[str, Any]] = []
+    try:
+        for _ in range(100):  # 30 s at most
+            for records in (await consumer.getmany(timeout_ms=300)).values():
+                declared += [e for e in (json.loads(r.value) for r in records)
+                             if e["type"] == "diagnostics.uptime_exclusion_declared"]  # fmt: skip
+            if declared:
+                break
+    finally:
+        await consumer.stop()
+    assert [(e["station_id"], e["payload"]["reason"], e["payload"]["starts_at"][:19]) for e in declared] == [
+        ("CP-UP", "grid_outage", "2026-03-01T01:30:00")
+    ]
 
 
 def _connected() -> Any:

@@ -41,7 +41,7 @@ def build(settings: AnalyticsSettings) -> FastAPI:
         ad_hoc_price_per_kwh=settings.analytics_ad_hoc_price_per_kwh,
         ad_hoc_currency=settings.analytics_ad_hoc_currency,
     )
-    read = [topics.sessions, topics.billing, topics.station_events]
+    read = [topics.sessions, topics.billing, topics.station_events, topics.diagnostics]
     group_id = f"{settings.topic_prefix}{settings.analytics_consumer_group}"
     applier = store_applier(infra.sessions, lateness)
     worker: FaustWorker | EventConsumer
@@ -81,6 +81,7 @@ def build(settings: AnalyticsSettings) -> FastAPI:
                 TopicSpec.of(topics.station_events),
                 TopicSpec.of(topics.sessions),
                 TopicSpec.of(topics.billing),
+                TopicSpec.of(topics.diagnostics),
                 *(TopicSpec(Topics.dead_letter(t)) for t in read),
             ],
             after_start=worker.start,

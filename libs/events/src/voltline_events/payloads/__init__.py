@@ -7,13 +7,14 @@ from voltline_events.payloads.auth import (
     StationRegistered,
 )
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
-from voltline_events.payloads.billing import CdrCreated, RefundIssued
+from voltline_events.payloads.billing import CdrCreated, RefundIssued, TariffAssigned, TariffChanged
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 from voltline_events.payloads.diagnostics import (
     AlertOpened,
     AlertResolved,
     ConnectorStatusChanged,
     StationHealthChanged,
+    UptimeExclusionDeclared,
 )
 from voltline_events.payloads.notifications import (
     AuthorizeRequested,
@@ -76,5 +77,8 @@ __all__ = [
     "StationMessage",
     "StationRegistered",
     "StationTransaction",
+    "TariffAssigned",
+    "TariffChanged",
     "TransactionRefused",
+    "UptimeExclusionDeclared",
 ]

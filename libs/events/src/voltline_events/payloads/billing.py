@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -55,3 +56,37 @@ class RefundIssued(Event):
     amount_incl_vat: Decimal
     amount_excl_vat: Decimal
     reason: str | None = None
+
+
+@event
+class TariffChanged(Event):
+    """A tariff was created or got a new version (keyed by tariff id). Besides the OCPI elements it carries the
+    ad-hoc prices a driver sees before charging (the unrestricted components), excl. VAT, for price feeds."""
+
+    TYPE = "billing.tariff_changed"
+    VERSION = 1
+
+    tariff_id: str
+    version: int = Field(ge=1)
+    currency: str = Field(min_length=3, max_length=3)
+    valid_from: datetime | None = Field(default=None, description="None: valid for every session (version 1).")
+    default: bool = Field(default=False, description="It became the network's default tariff.")
+    energy_price_per_kwh: Decimal | None = None
+    time_price_per_hour: Decimal | None = None
+    session_fee: Decimal | None = None
+    vat_percent: Decimal | None = None
+    elements: list[dict[str, Any]] = Field(default_factory=list, description="The OCPI 2.2.1 tariff elements.")
+
+
+@event
+class TariffAssigned(Event):
+    """A tariff was assigned to a station, a group of stations (with its members then) or the whole network."""
+
+    TYPE = "billing.tariff_assigned"
+    VERSION = 1
+
+    scope: Literal["station", "group", "default"]
+    scope_id: str = Field(default="", description="station or group id; empty for the default")
+    tariff_id: str
+    station_ids: list[str] = Field(default_factory=list, description="a group's members")
+    assigned_at: datetime

@@ -71,3 +71,20 @@ class StationHealthChanged(Event):
 
     health: Literal["online", "offline", "unresponsive"]
     since: datetime
+
+
+@event
+class UptimeExclusionDeclared(Event):
+    """An operator declared time that does not count against uptime (NEVI 680.116(b): planned maintenance, grid
+    outages, vandalism, ...), for a whole station (`evse_id` absent) or one EVSE/connector."""
+
+    TYPE = "diagnostics.uptime_exclusion_declared"
+    VERSION = 1
+
+    exclusion_id: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str = Field(description="planned_maintenance, grid_outage, vandalism, natural_disaster, ...")
+    declared_at: datetime

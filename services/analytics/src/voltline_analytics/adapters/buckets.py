@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
@@ -31,6 +33,7 @@ class _Delta:
     added: Measures = field(default_factory=Measures)
     removed: Measures = field(default_factory=Measures)
     peak_may_drop: bool = False
+    removal: bool = False
 
 
 def _keys(c: Contribution) -> list[Key]:
@@ -55,18 +58,63 @@ async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], a
                     d.added.add(c.measures)
                 else:
                     d.removed.add(c.measures)
+                    d.removal = True
                     d.peak_may_drop |= c.measures.peak_power_w > 0
                 if c.driver_key:
                     drivers[(*key[:4], c.driver_key)] += sign
     if not deltas:
         return
-    existing = await _load(session, list(deltas))
     unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
+    plain = {k: d for k, d in deltas.items() if not k[4]}
+    await _upsert_plain(session, plain, unique)
+    await _apply_money(session, {k: d for k, d in deltas.items() if k[4]})
+
+
+async def _upsert_plain(
+    session: AsyncSession, deltas: dict[Key, _Delta], unique: dict[tuple[str, str, str, datetime], int]
+) -> None:
+    """Rows without money: one additive `INSERT .. ON CONFLICT DO UPDATE` for the whole batch (no reads)."""
+    rows, recompute, maybe_zero = [], [], []
+    for key, d in deltas.items():
+        m = d.added.copy()
+        m.subtract(d.removed)
+        count = unique.get(key[:4], 0)
+        if d.peak_may_drop:
+            recompute.append(key)
+        if d.removal or count < 0:
+            maybe_zero.append(key)
+        if m.is_zero() and count == 0:
+            continue
+        rows.append(_row(key, m, count))
+    b = orm.buckets
+    dialect = session.get_bind().dialect.name
+    pk_where = [b.c[k] == bindparam(f"k_{k}") for k in _PK]
+    if rows:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(b)
+        greatest = func.greatest if dialect == "postgresql" else func.max
+        summed = {name: b.c[name] + stmt.excluded[name] for name in (*COUNTERS, "unique_drivers")}
+        peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
+        await session.execute(stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak}), rows)
+    if recompute:
+        params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
+                  for key in recompute]  # fmt: skip
+        await session.execute(update(b).where(*pk_where).values(peak_power_w=bindparam("v_peak")), params)
+    if maybe_zero:  # corrections can take a bucket back to nothing: then it goes, as if never touched
+        zero = [b.c[name] == 0 for name in (*COUNTERS, *MAXIMA, "unique_drivers")]
+        params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in maybe_zero]
+        await session.execute(delete(b).where(*pk_where, *zero), params)
+
+
+async def _apply_money(session: AsyncSession, deltas: dict[Key, _Delta]) -> None:
+    """Rows with money (exact decimal text): read, change in Python, write back."""
+    if not deltas:
+        return
+    existing = await _load(session, list(deltas))
     inserts, updates, deletes = [], [], []
     for key, d in deltas.items():
         row = existing.get(key)
         m = row[0] if row else Measures()
-        count = (row[1] if row else 0) + (unique.get(key[:4], 0) if key[4] == "" else 0)
+        count = row[1] if row else 0
         m.add(d.added)
         m.subtract(d.removed)
         if d.peak_may_drop:
@@ -98,22 +146,20 @@ _PK = ("scope", "scope_id", "granularity", "bucket_start", "currency")
 
 
 async def _load(session: AsyncSession, keys: list[Key]) -> dict[Key, tuple[Measures, int]]:
-    """Existing rows for `keys`, fetched per (scope, granularity) with IN lists (a superset, then filtered)."""
+    """Existing rows for `keys`, fetched per (scope, granularity) by (scope_id, bucket_start) pairs."""
     wanted = set(keys)
-    groups: dict[tuple[str, str], tuple[set[str], set[datetime]]] = defaultdict(lambda: (set(), set()))
+    groups: dict[tuple[str, str], set[tuple[str, datetime]]] = defaultdict(set)
     for scope, scope_id, granularity, start, _ in keys:
-        ids, starts = groups[(scope, granularity)]
-        ids.add(scope_id)
-        starts.add(start)
+        groups[(scope, granularity)].add((scope_id, start))
     found: dict[Key, tuple[Measures, int]] = {}
     b = orm.buckets.c
-    for (scope, granularity), (ids, starts) in groups.items():
-        ordered = sorted(starts)
+    for (scope, granularity), pairs in groups.items():
+        ordered = sorted(pairs)
         for i in range(0, len(ordered), 400):
             chunk = ordered[i : i + 400]
-            q = select(orm.buckets).where(b.scope == scope, b.granularity == granularity, b.bucket_start.in_(chunk))
-            if scope == "station":
-                q = q.where(b.scope_id.in_(sorted(ids)))
+            q = select(orm.buckets).where(
+                b.scope == scope, b.granularity == granularity, tuple_(b.scope_id, b.bucket_start).in_(chunk)
+            )
             for row in await session.execute(q):
                 key = (row.scope, row.scope_id, row.granularity, row.bucket_start, row.currency)
                 if key in wanted:

@@ -99,6 +99,7 @@ ports = Table(
     Column("ocpp_status", String(32), nullable=True),
     Column("error_code", String(64), nullable=True),
     Column("since", UTCDateTime(), nullable=True),
+    Column("occupied_since", UTCDateTime(), nullable=True),  # start of the current occupied stretch
 )
 
 # The newest event time seen per (stream, station): what allowed lateness is measured against.
@@ -128,4 +129,41 @@ station_groups = Table(
     metadata,
     Column("group_id", String(64), primary_key=True),
     Column("station_id", String(48), primary_key=True),
+)
+
+# Tariffs billing announced (billing.tariff_changed), every version: the AFIR feed's ad-hoc price.
+tariffs = Table(
+    "tariffs",
+    metadata,
+    Column("tariff_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("valid_from", UTCDateTime(), nullable=True),
+    Column("energy_price_per_kwh", String(40), nullable=True),
+    Column("time_price_per_hour", String(40), nullable=True),
+    Column("session_fee", String(40), nullable=True),
+    Column("vat_percent", String(40), nullable=True),
+)
+
+# Which tariff a station, a group (with its members) or the network (scope default) is on (billing.tariff_assigned).
+tariff_assignments = Table(
+    "tariff_assignments",
+    metadata,
+    Column("scope", String(8), primary_key=True),
+    Column("scope_id", String(64), primary_key=True),
+    Column("tariff_id", String(64), nullable=False),
+    Column("station_ids", JSON, nullable=False),
+    Column("assigned_at", UTCDateTime(), nullable=False),
+)
+
+# Time that does not count against uptime, declared in diagnostics (diagnostics.uptime_exclusion_declared).
+exclusions = Table(
+    "exclusions",
+    metadata,
+    Column("exclusion_id", String(36), primary_key=True),
+    Column("station_id", String(48), nullable=False, index=True),
+    Column("evse_id", Integer, nullable=True),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("reason", String(32), nullable=False),
 )

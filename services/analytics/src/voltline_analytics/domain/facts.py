@@ -239,4 +239,26 @@ class OutageFact:
         return out
 
 
-Fact = SessionFact | CdrFact | RefundFact | OutageFact
+@dataclass
+class OccupiedFact:
+    """A closed stretch in which a port reported an occupied status (status-based utilisation)."""
+
+    station_id: str
+    evse_id: int
+    start: datetime
+    end: datetime
+
+    @property
+    def key(self) -> str:
+        return f"occupied:{self.station_id}:{self.evse_id}:{self.start.isoformat()}"
+
+    @property
+    def rank(self) -> int:
+        return 1
+
+    def contributions(self) -> list[Contribution]:
+        return [Contribution(self.station_id, hour, "", None, Measures(status_occupied_s=seconds(a, b)))
+                for hour, a, b in hour_slices(self.start, self.end)]  # fmt: skip
+
+
+Fact = SessionFact | CdrFact | RefundFact | OutageFact | OccupiedFact

@@ -87,6 +87,7 @@ def kpi_item(
             for cur, m in sorted(money.items())
         },
         "utilisation_percent": _str(percent(totals.occupied_s, capacity.port_s)),
+        "status_utilisation_percent": _str(percent(totals.status_occupied_s, capacity.port_s)),
         "uptime_percent": _str(uptime),
         "avg_energy_kwh": _kwh(totals.energy_wh // completed) if completed else None,
         "avg_duration_min": str(_round(Decimal(totals.duration_s) / 60 / completed, "0.1")) if completed else None,

@@ -7,7 +7,7 @@ a redelivery can never count twice, and the result does not depend on the order 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,9 +27,12 @@ COUNTERS = (
     "cdrs",
     "offline_s",
     "fault_port_s",
+    "status_occupied_s",
 )
 MONEY = ("revenue_excl_vat", "revenue_incl_vat", "refunds_excl_vat", "refunds_incl_vat")
 MAXIMA = ("peak_power_w",)
+SUMMED = (*COUNTERS, *MONEY)
+ALL = (*COUNTERS, *MONEY, *MAXIMA)
 
 
 @dataclass
@@ -50,37 +53,58 @@ class Measures:
     cdrs: int = 0
     offline_s: int = 0
     fault_port_s: int = 0
+    status_occupied_s: int = 0  # port-seconds in an occupied connector status (closed stretches)
     revenue_excl_vat: Decimal = Decimal(0)
     revenue_incl_vat: Decimal = Decimal(0)
     refunds_excl_vat: Decimal = Decimal(0)
     refunds_incl_vat: Decimal = Decimal(0)
     peak_power_w: float = 0.0
 
+    # The hot loops of a replay: plain dict access on __dict__ (several times faster than getattr/setattr).
     def add(self, other: Measures) -> None:
-        for name in (*COUNTERS, *MONEY):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.peak_power_w = max(self.peak_power_w, other.peak_power_w)
+        mine, theirs = self.__dict__, other.__dict__
+        for name in SUMMED:
+            value = theirs[name]
+            if value:
+                mine[name] += value
+        if theirs["peak_power_w"] > mine["peak_power_w"]:
+            mine["peak_power_w"] = theirs["peak_power_w"]
 
     def subtract(self, other: Measures) -> None:
         """Take a contribution back out (sums only: a max cannot be undone, the caller recomputes it)."""
-        for name in (*COUNTERS, *MONEY):
-            setattr(self, name, getattr(self, name) - getattr(other, name))
+        mine, theirs = self.__dict__, other.__dict__
+        for name in SUMMED:
+            value = theirs[name]
+            if value:
+                mine[name] -= value
 
     def is_zero(self) -> bool:
-        return not any(getattr(self, name) for name in (*COUNTERS, *MONEY, *MAXIMA))
+        mine = self.__dict__
+        return not any(mine[name] for name in ALL)
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: self.__dict__[name] for name in ALL}
+
+    def copy(self) -> Measures:
+        clone = Measures.__new__(Measures)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @classmethod
     def from_row(cls, row: Any) -> Measures:
-        m = cls()
-        for name in (*COUNTERS, *MAXIMA):
-            setattr(m, name, getattr(row, name) or 0)
+        data = row._mapping if hasattr(row, "_mapping") else row
+        m = cls.__new__(cls)
+        d = m.__dict__
+        for name in COUNTERS:
+            d[name] = data[name] or 0
         for name in MONEY:
-            setattr(m, name, Decimal(str(getattr(row, name) or 0)))
-        m.peak_power_w = float(m.peak_power_w)
+            text = data[name]
+            d[name] = Decimal(str(text)) if text and text != "0" else _ZERO
+        d["peak_power_w"] = float(data["peak_power_w"] or 0)
         return m
+
+
+_ZERO = Decimal(0)
 
 
 def money_text(value: Decimal) -> str:
@@ -107,5 +131,5 @@ def merge(contributions: list[Contribution]) -> list[Contribution]:
         if key in merged:
             merged[key].measures.add(c.measures)
         else:
-            merged[key] = Contribution(c.station_id, c.hour, c.currency, c.driver_key, Measures(**c.measures.as_dict()))
+            merged[key] = Contribution(c.station_id, c.hour, c.currency, c.driver_key, c.measures.copy())
     return list(merged.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from voltline_events import Envelope, Event
 from voltline_events.payloads import (
@@ -14,6 +15,9 @@ from voltline_events.payloads import (
     SessionStarted,
     StationConnected,
     StationDisconnected,
+    TariffAssigned,
+    TariffChanged,
+    UptimeExclusionDeclared,
 )
 
 from voltline_analytics.domain.facts import CdrFact, Fact, Period, RefundFact, SessionFact, driver_key
@@ -29,6 +33,9 @@ EVENT_TYPES = frozenset(
         StationConnected.TYPE,
         StationDisconnected.TYPE,
         ConnectorStatus.TYPE,
+        TariffChanged.TYPE,
+        TariffAssigned.TYPE,
+        UptimeExclusionDeclared.TYPE,
     }
 )
 
@@ -60,7 +67,16 @@ class PortStatus:
     at: datetime
 
 
-Change = Timed | Presence | PortStatus
+@dataclass(frozen=True)
+class Reference:
+    """A row of reference data other services own (tariffs, assignments, uptime exclusions): the newest wins."""
+
+    table: str
+    key: tuple[Any, ...]
+    row: dict[str, Any]
+
+
+Change = Timed | Presence | PortStatus | Reference
 
 
 def translate(envelope: Envelope, payload: Event) -> Change | None:
@@ -77,8 +93,15 @@ def translate(envelope: Envelope, payload: Event) -> Change | None:
                             utc(payload.session_started_at), payload.currency, payload.amount_excl_vat,
                             payload.amount_incl_vat)  # fmt: skip
         return Timed(refund, "billing", utc(payload.refunded_at))
+    if isinstance(payload, TariffChanged | TariffAssigned):
+        return _tariff(payload)
     if station is None:
         return None
+    if isinstance(payload, UptimeExclusionDeclared):
+        row = {"exclusion_id": payload.exclusion_id, "station_id": station, "evse_id": payload.evse_id,
+               "starts_at": utc(payload.starts_at), "ends_at": utc(payload.ends_at),
+               "reason": payload.reason[:32]}  # fmt: skip
+        return Reference("exclusions", (payload.exclusion_id,), row)
     if isinstance(payload, StationConnected):
         return Presence(station, True, utc(envelope.time), payload.ocpp_version)
     if isinstance(payload, StationDisconnected):
@@ -90,6 +113,19 @@ def translate(envelope: Envelope, payload: Event) -> Change | None:
         at = utc(payload.timestamp or envelope.time)
         return PortStatus(station, port, payload.connector_id, payload.status, payload.error_code, at)
     return None
+
+
+def _tariff(p: TariffChanged | TariffAssigned) -> Reference:
+    if isinstance(p, TariffAssigned):
+        row = {"scope": p.scope, "scope_id": p.scope_id, "tariff_id": p.tariff_id, "station_ids": p.station_ids,
+               "assigned_at": utc(p.assigned_at)}  # fmt: skip
+        return Reference("tariff_assignments", (p.scope, p.scope_id), row)
+    prices = {k: None if v is None else str(v) for k, v in (("energy_price_per_kwh", p.energy_price_per_kwh),
+              ("time_price_per_hour", p.time_price_per_hour), ("session_fee", p.session_fee),
+              ("vat_percent", p.vat_percent))}  # fmt: skip
+    row = {"tariff_id": p.tariff_id, "version": p.version, "currency": p.currency,
+           "valid_from": utc(p.valid_from) if p.valid_from else None, **prices}  # fmt: skip
+    return Reference("tariffs", (p.tariff_id, p.version), row)
 
 
 def _session(p: SessionStarted | SessionEnded) -> SessionFact:

@@ -27,7 +27,7 @@ CSV_FIELDS = (
     "bucket_start", "sessions", "completed_sessions", "failed_sessions", "failed_auth", "failed_low_energy",
     "failed_error", "energy_kwh", "charging_hours", "idle_hours", "occupied_hours", "revenue_excl_vat",
     "revenue_incl_vat", "refunds_incl_vat", "currency", "utilisation_percent", "uptime_percent", "avg_energy_kwh",
-    "avg_duration_min", "peak_power_kw", "unique_drivers", "co2_avoided_kg",
+    "avg_duration_min", "peak_power_kw", "unique_drivers", "co2_avoided_kg", "status_utilisation_percent",
 )  # fmt: skip
 Format = Literal["json", "csv"]
 From = Annotated[AwareDatetime | None, Query(alias="from", description="Start (inclusive), RFC 3339 UTC.")]
@@ -55,15 +55,17 @@ def _invalid(field: str, message: str) -> Problem:
     return Problem(422, f"{field}: {message}", extra={"errors": [{"field": field, "message": message}]})
 
 
-def csv_lines(header: Iterable[str] | None, rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    """CSV text, one line at a time (streamed: large exports never sit in memory as one string)."""
+def csv_lines(header: Iterable[str] | None, rows: Iterable[Iterable[Any]], *, times: bool = True) -> Iterator[str]:
+    """CSV text, one line at a time (streamed: large exports never sit in memory as one string). None is written
+    empty; with `times`, datetimes as RFC 3339 UTC (rows that hold none can skip that per-value check)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header is not None:
         writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if v is None else v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v
-                         for v in row])  # fmt: skip
+        if times:
+            row = [v.isoformat().replace("+00:00", "Z") if isinstance(v, datetime) else v for v in row]
+        writer.writerow(row)
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)

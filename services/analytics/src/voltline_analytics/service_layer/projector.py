@@ -13,18 +13,20 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope, UnknownEventError, decode_payload
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
-from voltline_analytics.domain.facts import Fact, OutageFact, SessionFact
+from voltline_analytics.domain.facts import Fact, OccupiedFact, OutageFact, SessionFact
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
-from voltline_analytics.domain.translate import EVENT_TYPES, PortStatus, Presence, Timed, translate
+from voltline_analytics.domain.translate import EVENT_TYPES, PortStatus, Presence, Reference, Timed, translate
 
 log = structlog.get_logger()
 FAULTED = "Faulted"
+# OCPP 1.6 ChargePointStatus and 2.0.1 ConnectorStatusEnumType values in which a vehicle occupies the port.
+OCCUPIED = frozenset({"Occupied", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing"})
 FUTURE_TOLERANCE = timedelta(days=1)  # a station clock further ahead than this does not move the watermark
 
 
@@ -73,8 +75,11 @@ async def apply(session: AsyncSession, envelopes: Sequence[Envelope], lateness: 
     state = await _load_state(session, [c for _, c in changes])
     facts: dict[str, Fact] = {}
     late_rows: list[dict[str, Any]] = []
+    references: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = {}
     for envelope, change in changes:
-        if isinstance(change, Timed):
+        if isinstance(change, Reference):
+            references.setdefault(change.table, {})[change.key] = change.row
+        elif isinstance(change, Timed):
             key = (change.stream, change.fact.station_id)
             mark = state.watermarks.get(key)
             if mark is not None and change.event_time < mark - lateness:
@@ -93,14 +98,24 @@ async def apply(session: AsyncSession, envelopes: Sequence[Envelope], lateness: 
             if outage is not None:
                 _keep(facts, outage)
         else:
-            outage = _port_status(state, change)
-            if outage is not None:
-                _keep(facts, outage)
+            for closed in _port_status(state, change):
+                _keep(facts, closed)
     outcome.late = len(late_rows)
     outcome.applied = len(changes) - outcome.late
     await _store_facts(session, list(facts.values()))
     await _save_state(session, state, late_rows)
+    for table, rows in references.items():
+        await _replace(session, getattr(orm, table), rows)
     return outcome
+
+
+async def _replace(session: AsyncSession, table: Any, rows: dict[tuple[Any, ...], dict[str, Any]]) -> None:
+    """Insert or replace rows by primary key (reference data: the newest in log order wins)."""
+    pk = tuple_(*table.primary_key.columns)
+    keys = list(rows)
+    for chunk in _chunks(keys, 400):
+        await session.execute(delete(table).where(pk.in_(chunk)))
+    await session.execute(insert(table), list(rows.values()))
 
 
 def _keep(facts: dict[str, Fact], fact: Fact) -> None:
@@ -218,24 +233,35 @@ def _port(state: _State, station_id: str, evse_id: int) -> dict[str, Any]:
     key = (station_id, evse_id)
     if key not in state.ports:
         state.ports[key] = {"station_id": station_id, "evse_id": evse_id, "connector_id": None,
-                            "ocpp_status": None, "error_code": None, "since": None}  # fmt: skip
+                            "ocpp_status": None, "error_code": None, "since": None,
+                            "occupied_since": None}  # fmt: skip
         state.dirty_ports.add(key)
     return state.ports[key]
 
 
-def _port_status(state: _State, change: PortStatus) -> OutageFact | None:
-    """Track each port's status; leaving Faulted closes a fault outage of that port."""
+def _port_status(state: _State, change: PortStatus) -> list[OutageFact | OccupiedFact]:
+    """Track each port's status; leaving Faulted closes a fault outage of that port, leaving the occupied
+    statuses closes an occupied stretch (status-based utilisation)."""
     row = _port(state, change.station_id, change.evse_id)
     if row["since"] is not None and change.at < row["since"]:
-        return None
-    outage = None
+        return []
+    closed: list[OutageFact | OccupiedFact] = []
     if row["ocpp_status"] == FAULTED and change.status != FAULTED:
-        outage = OutageFact(change.station_id, "fault", change.evse_id, row["since"], change.at, row["error_code"])
+        closed.append(
+            OutageFact(change.station_id, "fault", change.evse_id, row["since"], change.at, row["error_code"])
+        )
+    occupied_since = row.get("occupied_since")
+    if change.status in OCCUPIED and occupied_since is None:
+        row["occupied_since"] = change.at
+    elif change.status not in OCCUPIED and occupied_since is not None:
+        if change.at > occupied_since:
+            closed.append(OccupiedFact(change.station_id, change.evse_id, occupied_since, change.at))
+        row["occupied_since"] = None
     if row["ocpp_status"] != change.status or row["since"] is None:
         row["since"] = change.at
     row.update(connector_id=change.connector_id, ocpp_status=change.status, error_code=change.error_code)
     state.dirty_ports.add((change.station_id, change.evse_id))
-    return outage
+    return closed
 
 
 async def _load_state(session: AsyncSession, changes: list[Any]) -> _State:

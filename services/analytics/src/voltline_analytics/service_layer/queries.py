@@ -9,12 +9,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, Numeric, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.domain.kpis import Capacity, Co2Factors, kpi_item
-from voltline_analytics.domain.measures import Measures
+from voltline_analytics.domain.measures import COUNTERS, MONEY, Measures
 from voltline_analytics.domain.timeslots import Granularity, buckets, floor, next_bucket, overlap_s, seconds
 
 FAULTED = "Faulted"
@@ -89,13 +89,13 @@ async def kpis(
     totals: dict[datetime, Measures] = defaultdict(Measures)
     drivers: dict[datetime, int] = defaultdict(int)
     b = orm.buckets.c
-    q = select(orm.buckets).where(b.granularity == stored, b.bucket_start >= floor(start, stored), b.bucket_start < end)
+    where = [b.granularity == stored, b.bucket_start >= floor(start, stored), b.bucket_start < end]
     if stations_in is None:
-        q = q.where(b.scope == "network")
+        where.append(b.scope == "network")
     else:
-        q = q.where(b.scope == "station", b.scope_id.in_(stations_in or [""]))
+        where += [b.scope == "station", b.scope_id.in_(stations_in or [""])]
     offline_starts: set[datetime] = set()
-    for row in await session.execute(q):
+    for row in await _summed(session, where):
         bucket = floor(row.bucket_start, granularity)
         if row.offline_s:
             offline_starts.add(row.bucket_start)
@@ -103,7 +103,7 @@ async def kpis(
         totals[bucket].add(m)
         if row.currency:
             money[bucket].setdefault(row.currency, Measures()).add(m)
-        drivers[bucket] += row.unique_drivers
+        drivers[bucket] += row.unique_drivers or 0
     if granularity == "month" or (stations_in is not None and len(stations_in) > 1):
         drivers = await _unique_drivers(session, stations_in, start, end, granularity)
     stations = await _stations(session, stations_in)
@@ -117,6 +117,49 @@ async def kpis(
         items.append(kpi_item(bucket, money.get(bucket, {}), total, capacity, drivers.get(bucket, 0), co2,
                               default_currency))  # fmt: skip
     return items
+
+
+async def _summed(session: AsyncSession, where: list[Any]) -> list[Any]:
+    """The buckets matching `where`, summed per (bucket_start, currency) in SQL: a group of 1,000 stations over a
+    year is 365,000 rows, which the database sums far faster than Python. Money is exact decimal text:
+    PostgreSQL sums it as NUMERIC; on SQLite the few rows that hold money are summed here, in Decimal."""
+    b = orm.buckets.c
+    exact = session.get_bind().dialect.name == "postgresql"
+    money = [(func.sum(cast(b[n], Numeric)) if exact else literal_column("'0'")).label(n) for n in MONEY]
+    q = (
+        select(
+            b.bucket_start,
+            b.currency,
+            *(cast(func.sum(b[n]), BigInteger).label(n) for n in COUNTERS),
+            func.max(b.peak_power_w).label("peak_power_w"),
+            cast(func.sum(b.unique_drivers), BigInteger).label("unique_drivers"),
+            *money,
+        )
+        .where(*where)
+        .group_by(b.bucket_start, b.currency)
+    )
+    rows = [dict(r._mapping) for r in await session.execute(q)]
+    if not exact:
+        sums: dict[tuple[datetime, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(MONEY, Decimal(0)))
+        money_q = select(b.bucket_start, b.currency, *(b[n] for n in MONEY)).where(*where, b.currency != "")
+        for r in await session.execute(money_q):
+            held = sums[(r.bucket_start, r.currency)]
+            for n in MONEY:
+                held[n] += Decimal(str(getattr(r, n)))
+        for row in rows:
+            if row["currency"]:
+                row.update({n: str(v) for n, v in sums[(row["bucket_start"], row["currency"])].items()})
+    return [_Row(r) for r in rows]
+
+
+class _Row(dict[str, Any]):
+    """A summed bucket, readable by attribute like a result row."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 class _Observed:

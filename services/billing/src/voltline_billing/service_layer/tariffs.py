@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+
+from voltline_events import envelope_for
+from voltline_events.payloads import TariffAssigned, TariffChanged
 
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.service_layer.context import BillingContext, Conflict, Invalid, NotFound
@@ -24,10 +28,49 @@ async def create_tariff(ctx: BillingContext, tariff: Tariff, *, default: bool = 
         if await uow.tariffs.latest_version(tariff.tariff_id) is not None:
             raise Conflict(f"tariff {tariff.tariff_id!r} exists; PUT /api/v1/tariffs/{tariff.tariff_id} adds a version")
         await uow.tariffs.add(tariff, now)
+        _announce_tariff(ctx, uow, tariff, default)
         if default:
             await _assign(uow, "default", "", tariff.tariff_id, now)
+            _announce_assignment(ctx, uow, "default", "", tariff.tariff_id, [], now)
         await uow.commit()
     return tariff
+
+
+def _announce_tariff(ctx: BillingContext, uow: BillingUnitOfWork, tariff: Tariff, default: bool) -> None:
+    """billing.tariff_changed through the outbox (analytics' AFIR feed shows the ad-hoc price from it)."""
+    prices = ad_hoc_prices(tariff)
+    event = TariffChanged(tariff_id=tariff.tariff_id, version=tariff.version, currency=tariff.currency,
+                          valid_from=tariff.valid_from, default=default, **prices,
+                          elements=[e.model_dump(mode="json", exclude_none=True) for e in tariff.elements])  # fmt: skip
+    uow.outbox.add(ctx.topics.billing, envelope_for(event, source=ctx.source), key=tariff.tariff_id.encode())
+
+
+def _announce_assignment(ctx: BillingContext, uow: BillingUnitOfWork, scope: str, scope_id: str, tariff_id: str,
+                         station_ids: list[str], now: datetime) -> None:  # fmt: skip
+    event = TariffAssigned(scope=scope, scope_id=scope_id, tariff_id=tariff_id, station_ids=station_ids,  # type: ignore[arg-type]
+                           assigned_at=now)  # fmt: skip
+    station = scope_id if scope == "station" else None
+    envelope = envelope_for(event, source=ctx.source, station_id=station)
+    uow.outbox.add(ctx.topics.billing, envelope, key=(scope_id or tariff_id).encode())
+
+
+def ad_hoc_prices(tariff: Tariff) -> dict[str, Decimal | None]:
+    """The prices a driver sees before charging: per dimension, the first component of an element without
+    restrictions (else the first of that dimension); TIME is per hour in OCPI."""
+    found: dict[str, tuple[Decimal, Decimal | None]] = {}
+    for unrestricted in (True, False):
+        for element in tariff.elements:
+            if unrestricted and element.restrictions is not None:
+                continue
+            for c in element.price_components:
+                found.setdefault(str(c.type), (Decimal(str(c.price)), None if c.vat is None else Decimal(str(c.vat))))
+    energy = found.get("ENERGY")
+    return {
+        "energy_price_per_kwh": energy[0] if energy else None,
+        "time_price_per_hour": found["TIME"][0] if "TIME" in found else None,
+        "session_fee": found["FLAT"][0] if "FLAT" in found else None,
+        "vat_percent": energy[1] if energy else next((v for _, v in found.values() if v is not None), None),
+    }
 
 
 async def new_version(
@@ -47,8 +90,10 @@ async def new_version(
                           "a new version cannot start earlier")  # fmt: skip
         tariff = tariff.model_copy(update={"version": latest + 1, "valid_from": starts})
         await uow.tariffs.add(tariff, now)
+        _announce_tariff(ctx, uow, tariff, default)
         if default:
             await _assign(uow, "default", "", tariff.tariff_id, now)
+            _announce_assignment(ctx, uow, "default", "", tariff.tariff_id, [], now)
         await uow.commit()
     return tariff
 
@@ -85,6 +130,7 @@ async def _assign(uow: BillingUnitOfWork, scope: str, scope_id: str, tariff_id: 
 async def assign_station(ctx: BillingContext, station_id: str, tariff_id: str) -> None:
     async with ctx.uow() as uow:
         await _assign(uow, "station", station_id, tariff_id, ctx.clock())
+        _announce_assignment(ctx, uow, "station", station_id, tariff_id, [], ctx.clock())
         await uow.commit()
 
 
@@ -95,6 +141,9 @@ async def set_group(ctx: BillingContext, group_id: str, tariff_id: str | None, s
         for station_id in station_ids:
             await uow.tariffs.set_group(station_id, group_id)
         members = await uow.tariffs.group_members(group_id)
+        current = tariff_id or await uow.tariffs.assigned_at("group", group_id, ctx.clock())
+        if current is not None:
+            _announce_assignment(ctx, uow, "group", group_id, current, members, ctx.clock())
         await uow.commit()
     return members
 

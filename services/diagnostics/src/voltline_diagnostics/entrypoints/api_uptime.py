@@ -9,10 +9,12 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from voltline_chassis.security import OperatorPrincipal, require_role
+from voltline_events.payloads import UptimeExclusionDeclared
 
 from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.domain.uptime import EXCLUSION_REASONS
 from voltline_diagnostics.entrypoints.api_status import not_found, period
+from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.uptime import network_uptime, station_uptime
 
@@ -79,8 +81,13 @@ def build_router(ctx: HealthContext) -> APIRouter:
             "created_by": who.subject,
             "created_at": ctx.clock(),
         }
+        announced = UptimeExclusionDeclared(
+            exclusion_id=values["exclusion_id"], evse_id=body.evse_id, connector_id=body.connector_id,
+            starts_at=body.from_, ends_at=body.to, reason=body.reason, declared_at=values["created_at"],
+        )  # fmt: skip
         async with ctx.uow() as uow:
             await uow.exclusions.add(**values)
+            alerting.publish(ctx, uow, announced, body.station_id)  # analytics' NEVI export excludes it too
             await uow.commit()
         return _exclusion(values)
 
