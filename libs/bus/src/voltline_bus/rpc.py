@@ -10,7 +10,7 @@ import asyncio
 import time
 import uuid
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, cast
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -32,13 +32,21 @@ log = structlog.get_logger()
 REPLY_RETENTION_MS = 3_600_000
 
 
+class RequestWriter(Protocol):
+    """What the client uses of a Producer: the gateway passes its batching request writer instead."""
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None: ...
+
+    async def partitions_for(self, topic: str) -> set[int]: ...
+
+
 class RequestReplyClient:
     """Sends requests with `reply_to=reply_topic` and matches replies by `correlation_id`."""
 
     def __init__(
         self,
         config: BusConfig,
-        producer: Producer,
+        producer: RequestWriter,
         reply_topic: str,
         *,
         reply_partitions: int = 1,
@@ -57,7 +65,7 @@ class RequestReplyClient:
         self._pending: dict[str, asyncio.Future[Envelope]] = {}
         self._keepalive_s = keepalive_s
         # The gateway passes its request writer as `producer`; keepalives need a plain Producer.
-        self._keepalive_producer = keepalive_producer or producer
+        self._keepalive_producer = keepalive_producer or cast(Producer, producer)
         self._reap_prefix = reap_prefix
         self._reap_stale_after_s = reap_stale_after_s
         self._housekeeping: asyncio.Task[None] | None = None

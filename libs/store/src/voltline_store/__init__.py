@@ -18,6 +18,7 @@ from voltline_store.outbox import (
 )
 from voltline_store.reader import Reader
 from voltline_store.relay import OutboxRelay, Publisher
+from voltline_store.results import rowcount
 from voltline_store.types import UTCDateTime
 from voltline_store.uow import UnitOfWork
 
@@ -44,6 +45,7 @@ __all__ = [
     "normalize_url",
     "outbox_table",
     "purge_inbox",
+    "rowcount",
     "run_migrations",
     "session_factory",
 ]

@@ -120,7 +120,7 @@ def build(settings: GatewaySettings) -> FastAPI:
     # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
     # It offers what the client uses of a Producer (publish, partitions_for).
     request_writer = BatchWriter(kafka, name="requests")
-    rpc = RequestReplyClient(  # type: ignore[arg-type]
+    rpc = RequestReplyClient(
         kafka, request_writer, reply_topic, keepalive_producer=producer, reap_prefix=settings.topic_prefix
     )
     bus = KafkaStationBus(

@@ -65,6 +65,7 @@ class FaustWorker:
         self._app: faust.App | None = None
         self._scratch: Path | None = None
         self._credentials = credentials
+        self._config: dict[str, Any]
         self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
                             batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
 

@@ -83,7 +83,7 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
         for station_id in sorted(set(stations) | set(by_station)):
             st = stations.get(station_id)
             connected = bool(st and st.connected)
-            evses = []
+            evses: list[dict[str, Any]] = []
             for p in by_station.get(station_id, []):
                 status = ocpi_status(p.ocpp_status, connected)
                 evses.append({

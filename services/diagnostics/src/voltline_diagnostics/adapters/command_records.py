@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.maintenance_orm import commands
 
@@ -90,4 +91,4 @@ class CommandRecords:
             )
         )
         result = await self._db.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.maintenance_orm import campaign_targets, campaigns, firmware_images, station_firmware
 
@@ -88,7 +89,7 @@ class FirmwareRecords:
         result = await self._db.execute(
             _upsert(self._db, firmware_images).values(**firmware.__dict__).on_conflict_do_nothing()
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def update_firmware(self, firmware_id: str, **values: Any) -> None:
         await self._db.execute(
@@ -138,7 +139,7 @@ class FirmwareRecords:
         if only_in:
             stmt = stmt.where(c.state.in_(only_in))
         result = await self._db.execute(stmt.values(**values))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def active_targets_of(self, station_id: str, states: frozenset[str]) -> list[TargetRow]:
         c = campaign_targets.c

@@ -68,6 +68,7 @@ class Availability(CommandBody):
 
 
 class Trigger(CommandBody):
+    # mypy: a Literal of a runtime tuple: pydantic reads it
     message: Literal[TRIGGER_MESSAGES] = Field(  # type: ignore[valid-type]
         validation_alias=AliasChoices("message", "requested_message"),
         description="A neutral name (boot_notification, heartbeat, ...) or OCPP's (BootNotification, ...).",
@@ -186,6 +187,7 @@ class CustomerInformation(CommandBody):
 
 
 class GetInstalledCertificates(CommandBody):
+    # mypy: a Literal of a runtime tuple: pydantic reads it
     certificate_types: list[Literal[CERTIFICATE_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
