@@ -10,6 +10,7 @@ from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
+from voltline_bus.follow import FollowedRecord, TopicFollower
 from voltline_bus.producer import Outgoing, Producer
 from voltline_bus.rpc import RequestReplyClient, reply
 from voltline_bus.watch import BrokerWatch
@@ -23,6 +24,7 @@ __all__ = [
     "BusError",
     "Dispatcher",
     "EventConsumer",
+    "FollowedRecord",
     "Handler",
     "Outgoing",
     "Producer",
@@ -30,6 +32,7 @@ __all__ = [
     "RequestReplyClient",
     "RequestTimeout",
     "StationCommandClient",
+    "TopicFollower",
     "TopicSetupError",
     "TopicSpec",
     "check_broker",
