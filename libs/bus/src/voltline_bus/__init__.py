@@ -8,7 +8,7 @@ from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
-from voltline_bus.dispatch import Dispatcher
+from voltline_bus.dispatch import Dispatcher, InboxGuard, TypedHandler
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
 from voltline_bus.follow import FollowedRecord, TopicFollower
 from voltline_bus.producer import Outgoing, Producer
@@ -26,6 +26,7 @@ __all__ = [
     "EventConsumer",
     "FollowedRecord",
     "Handler",
+    "InboxGuard",
     "Outgoing",
     "Producer",
     "PublishError",
@@ -35,6 +36,7 @@ __all__ = [
     "TopicFollower",
     "TopicSetupError",
     "TopicSpec",
+    "TypedHandler",
     "check_broker",
     "ensure_topics",
     "reply",

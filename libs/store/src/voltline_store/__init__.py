@@ -2,7 +2,7 @@
 transactional outbox and an idempotent inbox make "change state, then tell the bus" exactly-once in effect.
 """
 
-from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch
+from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch, inbox_guard
 from voltline_store.engine import check_database, create_engine, normalize_url, session_factory
 from voltline_store.migrations import alembic_config, run_migrations
 from voltline_store.outbox import (
@@ -41,6 +41,7 @@ __all__ = [
     "current_batch",
     "define_outbox_tables",
     "drop_outbox_tables_op",
+    "inbox_guard",
     "inbox_table",
     "normalize_url",
     "outbox_table",
