@@ -22,7 +22,3 @@ def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
     """A LIKE 'prefix%' that treats % and _ in the prefix literally."""
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return column.like(f"{escaped}%", escape="\\")
-
-
-def row_dict(row: Any) -> dict[str, Any]:
-    return dict(row._mapping)
