@@ -7,8 +7,13 @@ import time
 import httpx
 from e2e_support import RunningSystem
 
-# A read-only route of services other than auth.
-VIEW = {"session": "/api/v1/sessions", "billing": "/api/v1/cdrs"}
+# A read-only route of services other than auth (the gateway's API too, as the README says).
+VIEW = {
+    "session": "/api/v1/sessions",
+    "billing": "/api/v1/cdrs",
+    "gateway": "/api/v1/connections",
+    "diagnostics": "/api/v1/stations",
+}
 
 
 def eventually(check, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
@@ -26,7 +31,7 @@ def test_keys_carry_their_role_everywhere_and_revocation_reaches_every_service(s
     key, key_id = created.json()["key"], created.json()["key_id"]
     viewer = {"Authorization": f"Bearer {key}"}
 
-    for service in ("session", "billing"):
+    for service in VIEW:
         url = f"{system.url(service)}{VIEW[service]}"
         eventually(lambda url=url: httpx.get(url, headers=viewer).status_code == 200)
     # A viewer may read but not change anything.
@@ -40,6 +45,6 @@ def test_keys_carry_their_role_everywhere_and_revocation_reaches_every_service(s
 
     revoked = httpx.delete(f"{system.url('auth')}/api/v1/api-keys/{key_id}", headers=system.headers)
     assert revoked.status_code == 200
-    for service in ("session", "billing"):
+    for service in VIEW:
         url = f"{system.url(service)}{VIEW[service]}"
         eventually(lambda url=url: httpx.get(url, headers=viewer).status_code == 401)

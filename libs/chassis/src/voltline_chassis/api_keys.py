@@ -7,12 +7,8 @@ keeps only the hash and publishes `auth.api_key` events (hash, role, revocation)
 service as fast as Kafka delivers it (well under a second). The auth service itself looks keys up in
 its own database with the same verifier (``ApiKeyVerifier(lookup=...)``).
 
-Wiring in a service::
-
-    feed = api_key_feed_for(settings, infra.bus)  # honours only records auth signed (record_signing_key)
-    verifier = ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(feed.lookup)])
-    # lifespan: await infra.start(...); await feed.start(); ...; await feed.stop()
-    # readiness_checks={**infra.readiness_checks(), "api_keys": feed.check}
+A service built on `ServiceInfra` needs no wiring: it keeps the feed (`infra.api_keys`), starts and stops it
+in `infra.lifespan(...)`, checks it in `infra.readiness_checks()` and verifies keys with `infra.verifier()`.
 """
 
 from __future__ import annotations
