@@ -12,10 +12,11 @@ PYPROJECTS := pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproje
 run: .venv/.synced ## the whole system on the embedded default (tansu broker + SQLite), Ctrl-C stops it
 	$(UV) run --frozen python -m voltline_devinfra.run
 
-test: .venv/.synced ## lint, then every test over real Kafka and PostgreSQL (fetched and started here)
+test: .venv/.synced ## lint (ruff, mypy), then every test over real Kafka and PostgreSQL (fetched and started here)
 	$(UV) run --frozen python -m voltline_devinfra fetch
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest
 
 setup: .venv/.synced
@@ -28,9 +29,10 @@ $(UV):
 	$(UV) sync --frozen
 	touch $@
 
-lint: .venv/.synced
+lint: .venv/.synced ## ruff, then mypy (strict for libs/ and every domain/; config in pyproject.toml, ADR 0010)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format: .venv/.synced
 	$(UV) run --frozen ruff check --fix .
@@ -40,4 +42,4 @@ schemas: .venv/.synced ## regenerate schemas/ from the event models
 	$(UV) run --frozen python -m voltline_events.schemagen
 
 clean:
-	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache
+	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache .mypy_cache

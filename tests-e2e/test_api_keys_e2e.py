@@ -6,8 +6,13 @@ import httpx
 from e2e_support import RunningSystem
 from voltline_devinfra.waiting import eventually
 
-# A read-only route of services other than auth.
-VIEW = {"session": "/api/v1/sessions", "billing": "/api/v1/cdrs"}
+# A read-only route of services other than auth (the gateway's API too, as the README says).
+VIEW = {
+    "session": "/api/v1/sessions",
+    "billing": "/api/v1/cdrs",
+    "gateway": "/api/v1/connections",
+    "diagnostics": "/api/v1/stations",
+}
 
 
 async def test_keys_carry_their_role_everywhere_and_revocation_reaches_every_service(system: RunningSystem) -> None:
@@ -24,7 +29,7 @@ async def test_keys_carry_their_role_everywhere_and_revocation_reaches_every_ser
         async def status(service: str) -> int:
             return (await http.get(f"{system.url(service)}{VIEW[service]}", headers=viewer)).status_code
 
-        for service in ("session", "billing"):
+        for service in VIEW:
             await eventually(lambda s=service: status(s), ok=lambda code: code == 200, what=f"{service} to honour it")
         # A viewer may read but not change anything.
         denied = await http.post(
@@ -37,5 +42,5 @@ async def test_keys_carry_their_role_everywhere_and_revocation_reaches_every_ser
 
         revoked = await http.delete(f"{system.url('auth')}/api/v1/api-keys/{key_id}", headers=system.headers)
         assert revoked.status_code == 200
-        for service in ("session", "billing"):
+        for service in VIEW:
             await eventually(lambda s=service: status(s), ok=lambda code: code == 401, what=f"{service} to refuse it")

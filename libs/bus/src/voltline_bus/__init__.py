@@ -8,8 +8,9 @@ from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
-from voltline_bus.dispatch import Dispatcher
+from voltline_bus.dispatch import Dispatcher, InboxGuard, TypedHandler
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
+from voltline_bus.follow import FollowedRecord, TopicFollower
 from voltline_bus.producer import Outgoing, Producer
 from voltline_bus.rpc import RequestReplyClient, reply
 from voltline_bus.watch import BrokerWatch
@@ -23,15 +24,19 @@ __all__ = [
     "BusError",
     "Dispatcher",
     "EventConsumer",
+    "FollowedRecord",
     "Handler",
+    "InboxGuard",
     "Outgoing",
     "Producer",
     "PublishError",
     "RequestReplyClient",
     "RequestTimeout",
     "StationCommandClient",
+    "TopicFollower",
     "TopicSetupError",
     "TopicSpec",
+    "TypedHandler",
     "check_broker",
     "ensure_topics",
     "reply",

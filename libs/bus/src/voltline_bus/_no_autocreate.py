@@ -21,4 +21,4 @@ def _init(self: MetadataRequest, topics: list[str] | None = None, allow_auto_top
 
 def install() -> None:
     """Idempotent; done when voltline_bus is imported."""
-    MetadataRequest.__init__ = _init  # type: ignore[method-assign]
+    MetadataRequest.__init__ = _init

@@ -19,6 +19,24 @@ log = structlog.get_logger()
 _TRANSIENT = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError)
 
 
+class Backoff:
+    """Doubling waits from `initial` up to `cap` seconds; `reset()` after a success.
+
+    The one backoff of the bus: reconnecting, following a topic, retrying a transient error.
+    """
+
+    def __init__(self, initial: float = 0.1, cap: float = 5.0) -> None:
+        self.initial, self.cap = initial, cap
+        self.delay = initial
+
+    async def wait(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, self.cap)
+
+    def reset(self) -> None:
+        self.delay = self.initial
+
+
 def is_transient(exc: KafkaError) -> bool:
     return isinstance(exc, _TRANSIENT) or bool(getattr(exc, "retriable", False))
 
@@ -32,19 +50,22 @@ async def retry_until_reachable(
     meant to be started twice. Other Kafka errors are raised at once as BusError.
     """
     deadline = time.monotonic() + give_up_after
-    delay = 0.1
+    backoff = Backoff(cap=2.0)
     while True:
         try:
             return await attempt()
         except KafkaError as exc:
             if not is_transient(exc):
                 raise BusError(f"{what}: {exc!r}") from exc
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + backoff.delay > deadline:
                 raise BrokerUnavailable(
                     f"{what}: Kafka at {bootstrap} not reachable within {give_up_after:.0f}s ({exc!r})"
                 ) from exc
             log.info(
-                "kafka not reachable yet, retrying", what=what, bootstrap=bootstrap, error=repr(exc), retry_in=delay
+                "kafka not reachable yet, retrying",
+                what=what,
+                bootstrap=bootstrap,
+                error=repr(exc),
+                retry_in=backoff.delay,
             )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await backoff.wait()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from aiokafka.errors import (
 )
 from voltline_events.topics import declared
 
-from voltline_bus._retry import is_transient, retry_until_reachable
+from voltline_bus._retry import Backoff, is_transient, retry_until_reachable
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BrokerUnavailable, TopicSetupError
 
@@ -62,20 +61,7 @@ class TopicSpec:
         return out
 
 
-async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
-    """Create the topics that do not exist yet and wait until every partition has a leader.
-
-    A topic declared in `voltline_events.topics.DECLARED` is created as declared, whatever the spec says,
-    so every service creates it identically. Safe to run from many instances at once; an existing topic
-    that differs from its declaration is left as it is and reported as an error that says how to fix it.
-    Retries while the broker is unreachable for up to `config.connect_timeout` seconds, then raises
-    BrokerUnavailable.
-    """
-    unique = list({spec.name: spec.as_declared() for spec in specs}.values())
-    if not unique:
-        return
-    deadline = time.monotonic() + config.connect_timeout
-
+async def _connect_admin(config: BusConfig, what: str) -> AIOKafkaAdminClient:
     async def connect() -> AIOKafkaAdminClient:
         admin = AIOKafkaAdminClient(
             **config.connection(),
@@ -89,9 +75,45 @@ async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
             raise
         return admin
 
-    admin = await retry_until_reachable(
-        connect, what="ensure_topics", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
+    return await retry_until_reachable(
+        connect, what=what, bootstrap=config.bootstrap, give_up_after=config.connect_timeout
     )
+
+
+async def partitions_of(config: BusConfig, topic: str) -> set[int]:
+    """The partition ids of an existing topic, from the broker (a client's cached metadata may not know a
+    topic created a moment ago). Waits up to `config.connect_timeout` for its partitions to have leaders."""
+    deadline = time.monotonic() + config.connect_timeout
+    admin = await _connect_admin(config, f"partitions of {topic}")
+    found: set[int] = set()
+
+    async def described() -> bool:
+        [entry] = await admin.describe_topics([topic])
+        found.clear()
+        found.update(p["partition"] for p in entry["partitions"] if p["error_code"] == 0 and p["leader"] >= 0)
+        return entry["error_code"] == 0 and bool(found) and len(found) == len(entry["partitions"])
+
+    try:
+        await _until(deadline, f"describe {topic}", described)
+    finally:
+        await admin.close()
+    return found
+
+
+async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
+    """Create the topics that do not exist yet and wait until every partition has a leader.
+
+    A topic declared in `voltline_events.topics.DECLARED` is created as declared, whatever the spec says,
+    so every service creates it identically. Safe to run from many instances at once; an existing topic
+    that differs from its declaration is left as it is and reported as an error that says how to fix it.
+    Retries while the broker is unreachable for up to `config.connect_timeout` seconds, then raises
+    BrokerUnavailable.
+    """
+    unique = list({spec.name: spec.as_declared() for spec in specs}.values())
+    if not unique:
+        return
+    deadline = time.monotonic() + config.connect_timeout
+    admin = await _connect_admin(config, "ensure_topics")
     try:
         await _until(deadline, "create topics", lambda: _create(admin, unique, config.replication_factor))
         await _until(deadline, "wait for topic leaders", lambda: _await_leaders(admin, unique))
@@ -101,7 +123,7 @@ async def ensure_topics(config: BusConfig, specs: Sequence[TopicSpec]) -> None:
 
 async def _until(deadline: float, what: str, step: Callable[[], Awaitable[bool]]) -> None:
     """Repeat `step` (returns True when done) through transient errors until the deadline."""
-    delay = 0.05
+    backoff = Backoff(initial=0.05, cap=1.0)
     while True:
         try:
             if await step():
@@ -111,10 +133,9 @@ async def _until(deadline: float, what: str, step: Callable[[], Awaitable[bool]]
             if not is_transient(exc):
                 raise TopicSetupError(f"{what} failed: {exc!r}") from exc
             error = exc
-        if time.monotonic() + delay > deadline:
+        if time.monotonic() + backoff.delay > deadline:
             raise BrokerUnavailable(f"{what}: not done before the deadline (last error: {error!r})")
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 1.0)
+        await backoff.wait()
 
 
 async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication: int) -> bool:

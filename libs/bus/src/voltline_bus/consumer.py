@@ -212,12 +212,13 @@ class EventConsumer(BatchingMixin):
             return consumer
 
         self._stopping = False
-        self._consumer = await retry_until_reachable(
+        consumer = await retry_until_reachable(
             connect, what=f"consumer {self._group_id}", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
         )
-        self._log.info("consumer started", topics=self._topics, assignment=_tps(self._consumer.assignment()))
+        self._consumer = consumer
+        self._log.info("consumer started", topics=self._topics, assignment=_tps(consumer.assignment()))
         _RUNNING.add(self)
-        self._task = asyncio.create_task(self._loop(self._consumer), name=f"consumer:{self._group_id}")
+        self._task = asyncio.create_task(self._loop(consumer), name=f"consumer:{self._group_id}")
 
     async def run(self) -> None:
         """Start if needed and process until stop(); cancelling run() stops gracefully."""
@@ -519,7 +520,7 @@ class EventConsumer(BatchingMixin):
                 CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
 
 
-class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]
+class _RevokeListener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: base is Any
     """Before a rebalance: finish and commit in-flight messages, drop the rest of the batch.
 
     The rest is not lost: a new assignment restarts fetching from the committed offsets.

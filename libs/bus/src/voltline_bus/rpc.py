@@ -1,7 +1,7 @@
 """Request/reply over Kafka: the gateway asks, a service answers on the asker's own reply topic.
 
-Each requesting instance owns a reply topic and reads it without a consumer group (no rebalances,
-no offsets), starting from its end: replies to requests of an earlier incarnation are of no use.
+Each requesting instance owns a reply topic and follows it (voltline_bus.follow: no consumer group, no
+rebalances, no offsets), starting from its end: replies to requests of an earlier incarnation are of no use.
 """
 
 from __future__ import annotations
@@ -10,18 +10,16 @@ import asyncio
 import time
 import uuid
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self, cast
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaError
 from pydantic import ValidationError
 from voltline_events import Envelope, Event, envelope_for, station_key
 
-from voltline_bus._retry import retry_until_reachable
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BusError, RequestTimeout
+from voltline_bus.follow import FollowedRecord, TopicFollower
 from voltline_bus.metrics import LATE_REPLIES, REQUEST_LATENCY, REQUEST_TIMEOUTS
 from voltline_bus.producer import Producer
 from voltline_bus.reaper import KEEPALIVE_HEADER, KEEPALIVE_S, STALE_AFTER_S, reap_reply_topics
@@ -32,13 +30,21 @@ log = structlog.get_logger()
 REPLY_RETENTION_MS = 3_600_000
 
 
+class RequestWriter(Protocol):
+    """What the client uses of a Producer: the gateway passes its batching request writer instead."""
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None: ...
+
+    async def partitions_for(self, topic: str) -> set[int]: ...
+
+
 class RequestReplyClient:
     """Sends requests with `reply_to=reply_topic` and matches replies by `correlation_id`."""
 
     def __init__(
         self,
         config: BusConfig,
-        producer: Producer,
+        producer: RequestWriter,
         reply_topic: str,
         *,
         reply_partitions: int = 1,
@@ -52,12 +58,14 @@ class RequestReplyClient:
         self._producer = producer
         self._reply_topic = reply_topic
         self._spec = TopicSpec(reply_topic, partitions=reply_partitions, retention_ms=reply_retention_ms)
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(
+            config, reply_topic, self._on_record, from_beginning=False, partitions_for=producer.partitions_for,
+            name="replies",
+        )  # fmt: skip
         self._pending: dict[str, asyncio.Future[Envelope]] = {}
         self._keepalive_s = keepalive_s
         # The gateway passes its request writer as `producer`; keepalives need a plain Producer.
-        self._keepalive_producer = keepalive_producer or producer
+        self._keepalive_producer = keepalive_producer or cast(Producer, producer)
         self._reap_prefix = reap_prefix
         self._reap_stale_after_s = reap_stale_after_s
         self._housekeeping: asyncio.Task[None] | None = None
@@ -69,39 +77,12 @@ class RequestReplyClient:
 
     async def start(self) -> None:
         """Create the reply topic and position at its end before any request can go out."""
-        if self._consumer is not None:
+        if self._follower.running:
             return
         self._wanted = True
-        config = self._config
-        await ensure_topics(config, [self._spec])
-
-        async def connect() -> AIOKafkaConsumer:
-            consumer = AIOKafkaConsumer(
-                **config.connection(),
-                client_id=f"{config.client_id}-replies",
-                group_id=None,
-                enable_auto_commit=False,
-                auto_offset_reset="latest",
-                request_timeout_ms=config.request_timeout_ms,
-            )
-            try:
-                await consumer.start()
-                partitions = await self._producer.partitions_for(self._reply_topic)
-                tps = [TopicPartition(self._reply_topic, p) for p in sorted(partitions)]
-                consumer.assign(tps)
-                await consumer.seek_to_end(*tps)
-                for tp in tps:  # resolves the end offsets now, so a fast reply cannot slip past us
-                    await consumer.position(tp)
-            except BaseException:
-                await consumer.stop()
-                raise
-            return consumer
-
-        self._consumer = await retry_until_reachable(
-            connect, what="reply consumer", bootstrap=config.bootstrap, give_up_after=config.connect_timeout
-        )
-        self._task = asyncio.create_task(self._read_replies(self._consumer), name=f"replies:{self._reply_topic}")
-        if self._keepalive_s is not None:
+        await ensure_topics(self._config, [self._spec])
+        await self._follower.start()
+        if self._keepalive_s is not None and self._housekeeping is None:
             self._housekeeping = asyncio.create_task(self._keep_alive(self._keepalive_s), name="replies:keepalive")
         log.info("request/reply client started", reply_topic=self._reply_topic)
 
@@ -123,17 +104,11 @@ class RequestReplyClient:
     async def stop(self) -> None:
         """Stop reading replies; requests still waiting get RequestTimeout (callers fall back)."""
         self._wanted = False
-        consumer, task = self._consumer, self._task
-        self._consumer = self._task = None
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.gather(self._housekeeping, return_exceptions=True)
             self._housekeeping = None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if consumer is not None:
-            await consumer.stop()
+        await self._follower.stop()
         for correlation_id, future in list(self._pending.items()):
             if not future.done():
                 future.set_exception(
@@ -146,13 +121,7 @@ class RequestReplyClient:
         keep waiting for their replies until their own timeout."""
         if not self._wanted:
             return
-        consumer, task = self._consumer, self._task
-        self._consumer = self._task = None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if consumer is not None:
-            await consumer.stop()
+        await self._follower.stop()
         await self.start()
 
     async def __aenter__(self) -> Self:
@@ -176,7 +145,7 @@ class RequestReplyClient:
 
         The timeout covers publishing too. A reply arriving later is dropped (and logged).
         """
-        if self._task is None or self._task.done():
+        if not self._follower.running:
             raise BusError("RequestReplyClient is not running")
         correlation_id = envelope.correlation_id or str(uuid.uuid4())
         if correlation_id in self._pending:
@@ -210,29 +179,10 @@ class RequestReplyClient:
         bound.debug("reply received", reply_type=reply.type)
         return reply
 
-    async def _read_replies(self, consumer: AIOKafkaConsumer) -> None:
-        delay = 0.1
-        while True:
-            try:
-                batches = await consumer.getmany(timeout_ms=1000)
-            except ConsumerStoppedError:
-                return
-            except KafkaError as exc:
-                log.warning(
-                    "kafka error while reading replies; retrying", reply_topic=self._reply_topic, error=repr(exc)
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            delay = 0.1
-            for records in batches.values():
-                for record in records:
-                    if any(name == KEEPALIVE_HEADER for name, _ in record.headers or ()):
-                        continue
-                    try:
-                        self._deliver(record.value, record.offset)
-                    except Exception:
-                        log.exception("could not deliver a reply", reply_topic=self._reply_topic, offset=record.offset)
+    def _on_record(self, record: FollowedRecord) -> None:
+        if any(name == KEEPALIVE_HEADER for name, _ in record.headers or ()):
+            return
+        self._deliver(record.value, record.offset)
 
     def _deliver(self, value: bytes | None, offset: int) -> None:
         try:

@@ -87,7 +87,7 @@ class BrokerWatch:
     async def _run_unless_restarted(self, handler: ResetHandler, cluster_id: str) -> None:
         """Run a handler, but give up on it when the broker restarts again meanwhile: the topic it may be
         waiting for would only be recreated by the next reset, which it would otherwise be blocking."""
-        task = asyncio.create_task(handler())
+        task = asyncio.ensure_future(handler())
         try:
             while not task.done():
                 await asyncio.wait({task}, timeout=self._interval)

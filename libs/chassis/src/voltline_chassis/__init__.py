@@ -23,10 +23,12 @@ from voltline_chassis.security import (
     require_role,
 )
 from voltline_chassis.settings import ServiceSettings
+from voltline_chassis.version import VERSION
 
 __all__ = [
     "API_PREFIX",
     "PROBLEM_MEDIA_TYPE",
+    "VERSION",
     "AdminPrincipal",
     "ChainVerifier",
     "Lifespan",

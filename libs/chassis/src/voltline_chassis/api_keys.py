@@ -7,18 +7,13 @@ keeps only the hash and publishes `auth.api_key` events (hash, role, revocation)
 service as fast as Kafka delivers it (well under a second). The auth service itself looks keys up in
 its own database with the same verifier (``ApiKeyVerifier(lookup=...)``).
 
-Wiring in a service::
-
-    feed = api_key_feed_for(settings, infra.bus)  # honours only records auth signed (record_signing_key)
-    verifier = ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(feed.lookup)])
-    # lifespan: await infra.start(...); await feed.start(); ...; await feed.stop()
-    # readiness_checks={**infra.readiness_checks(), "api_keys": feed.check}
+A service built on `ServiceInfra` needs no wiring: it keeps the feed (`infra.api_keys`), starts and stops it
+in `infra.lifespan(...)`, checks it in `infra.readiness_checks()` and verifies keys with `infra.verifier()`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -28,10 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaError
 from pydantic import ValidationError
-from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_bus import BusConfig, FollowedRecord, TopicFollower, TopicSpec, ensure_topics
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads.auth import ApiKeyRegistered
 
@@ -165,7 +158,7 @@ class ApiKeyTable:
 
 
 class ApiKeyFeed:
-    """Keeps an :class:`ApiKeyTable` in step with the compacted api-keys topic.
+    """Keeps an :class:`ApiKeyTable` in step with the compacted api-keys topic (a voltline_bus TopicFollower).
 
     Reads every partition from the beginning without a consumer group (every instance needs every
     key). `start()` returns once the copy has caught up with what was on the topic when it started,
@@ -183,8 +176,7 @@ class ApiKeyFeed:
         self.forged = 0  # records refused for a missing or wrong signature
         self._catch_up_timeout = catch_up_timeout
         self.table = ApiKeyTable()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._follower = TopicFollower(config, topic, self._apply, from_beginning=True, name="api-keys")
         self._ready = False
 
     async def lookup(self, key_hash: str) -> ApiKeyRecord | None:
@@ -193,95 +185,51 @@ class ApiKeyFeed:
         return self.table.get(key_hash)
 
     async def start(self) -> None:
-        if self._consumer is not None:
+        if self._ready:
             return
         await ensure_topics(self._config, [TopicSpec(self._topic, compacted=True)])
-        consumer = AIOKafkaConsumer(
-            **self._config.connection(),
-            client_id=f"{self._config.client_id}-api-keys",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await consumer.start()
+        await self._follower.start()
         try:
-            await consumer.topics()  # loads the metadata partitions_for_topic reads
-            tps = [TopicPartition(self._topic, p) for p in sorted(consumer.partitions_for_topic(self._topic) or {0})]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
             async with asyncio.timeout(self._catch_up_timeout):
-                while await _behind(consumer, ends):
-                    self._apply_batch(await consumer.getmany(timeout_ms=500))
+                await self._follower.caught_up.wait()
         except BaseException:
-            await consumer.stop()
+            await self._follower.stop()
             raise
-        self._consumer, self._ready = consumer, True
-        self._task = asyncio.create_task(self._follow(consumer), name=f"api-keys:{self._topic}")
+        self._ready = True
         log.info("api key feed caught up", topic=self._topic, keys=len(self.table))
 
     async def stop(self) -> None:
-        consumer, task = self._consumer, self._task
-        self._consumer = self._task = None
         self._ready = False
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if consumer is not None:
-            await consumer.stop()
+        await self._follower.stop()
 
     async def check(self) -> None:
         """Readiness: the copy is loaded and still following the topic."""
-        if not self._ready or self._task is None or self._task.done():
+        if not self._ready or not self._follower.running:
             raise RuntimeError("API key feed is not running")
 
-    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
-        delay = 0.1
-        while True:
-            try:
-                self._apply_batch(await consumer.getmany(timeout_ms=1000))
-                delay = 0.1
-            except ConsumerStoppedError:
+    def _apply(self, record: FollowedRecord) -> None:
+        if record.value is None:  # tombstone: the key id is forgotten
+            if record.key is not None:
+                self.table.remove(record.key.decode())
+            return
+        try:
+            envelope = Envelope.from_bytes(record.value)
+            if envelope.type != ApiKeyRegistered.TYPE:
                 return
-            except KafkaError as exc:
-                log.warning("kafka error while following api keys; retrying", error=repr(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    def _apply_batch(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
-        for records in batch.values():
-            for record in records:
-                if record.value is None:  # tombstone: the key id is forgotten
-                    if record.key is not None:
-                        self.table.remove(record.key.decode())
-                    continue
-                try:
-                    envelope = Envelope.from_bytes(record.value)
-                    if envelope.type != ApiKeyRegistered.TYPE:
-                        continue
-                    event = decode_payload(envelope)
-                except (ValidationError, ValueError):
-                    log.warning("unreadable api key record skipped", topic=self._topic, offset=record.offset)
-                    continue
-                assert isinstance(event, ApiKeyRegistered)
-                if self._signing_key is not None and not record_is_authentic(event, self._signing_key):
-                    self.forged += 1
-                    if self.forged <= 10 or self.forged % 1000 == 0:
-                        log.warning(
-                            "api key record without a valid signature ignored",
-                            topic=self._topic,
-                            offset=record.offset,
-                            key_id=event.key_id,
-                            refused_so_far=self.forged,
-                        )
-                    continue
-                self.table.apply(ApiKeyRecord.of(event))
-
-
-async def _behind(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
-    """Has the consumer not yet read up to these end offsets?"""
-    for tp, end in ends.items():
-        if await consumer.position(tp) < end:
-            return True
-    return False
+            event = decode_payload(envelope)
+        except (ValidationError, ValueError):
+            log.warning("unreadable api key record skipped", topic=self._topic, offset=record.offset)
+            return
+        assert isinstance(event, ApiKeyRegistered)
+        if self._signing_key is not None and not record_is_authentic(event, self._signing_key):
+            self.forged += 1
+            if self.forged <= 10 or self.forged % 1000 == 0:
+                log.warning(
+                    "api key record without a valid signature ignored",
+                    topic=self._topic,
+                    offset=record.offset,
+                    key_id=event.key_id,
+                    refused_so_far=self.forged,
+                )
+            return
+        self.table.apply(ApiKeyRecord.of(event))

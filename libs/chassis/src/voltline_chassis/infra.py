@@ -141,7 +141,10 @@ class ServiceInfra:
         await self.engine.dispose()
 
     def readiness_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
-        checks = {"database": lambda: check_database(self.engine), "kafka": lambda: check_broker(self.bus)}
+        checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "database": lambda: check_database(self.engine),
+            "kafka": lambda: check_broker(self.bus),
+        }
         if self.api_keys is not None:
             checks["api_keys"] = self.api_keys.check
         return checks

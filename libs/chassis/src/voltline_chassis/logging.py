@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from contextvars import Token
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
@@ -74,7 +74,8 @@ def _redact(value: Any, key: object = None) -> Any:
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Last line of defence: a stray ``password=`` or bearer header must never reach log storage."""
-    return _redact(event_dict)  # type: ignore[no-any-return]
+    redacted: EventDict = _redact(event_dict)
+    return redacted
 
 
 def _add_service(service: str) -> Processor:
@@ -86,7 +87,7 @@ def _add_service(service: str) -> Processor:
     return add_service
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Resolve ``sys.stdout`` per record so redirected/captured stdout (tests, supervisors) works."""
 
     _voltline = True
@@ -157,7 +158,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 
 def get_logger(name: str | None = None, **initial: Any) -> structlog.stdlib.BoundLogger:
     """Typed shortcut for ``structlog.get_logger``."""
-    return structlog.stdlib.get_logger(name, **initial)  # type: ignore[no-any-return]
+    return structlog.stdlib.get_logger(name, **initial)
 
 
 class bind_context:  # lower-case: reads as a function at call sites

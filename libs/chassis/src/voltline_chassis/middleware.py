@@ -35,7 +35,7 @@ log = get_logger("voltline.http")
 def _request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == REQUEST_ID_HEADER.encode():
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _SAFE_REQUEST_ID.match(candidate):
                 return candidate
     return uuid.uuid4().hex
@@ -45,8 +45,12 @@ def _top_level_route(scope: Scope) -> BaseRoute | None:
     # Plain Starlette routes (/docs, /metrics) are not recorded in scope["route"].
     app = scope.get("app")
     for route in getattr(app, "routes", ()):
-        if getattr(route, "path_format", None) and route.matches(scope)[0] is Match.FULL:
-            return route  # type: ignore[no-any-return]
+        if (
+            isinstance(route, BaseRoute)
+            and getattr(route, "path_format", None)
+            and route.matches(scope)[0] is Match.FULL
+        ):
+            return route
     return None
 
 

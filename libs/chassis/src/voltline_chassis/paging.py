@@ -9,7 +9,7 @@ counting the whole table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel, Field
@@ -35,7 +35,7 @@ class Page(BaseModel, Generic[T]):
     next_offset: int | None = Field(description="Offset of the next page; null on the last one.")
 
     @classmethod
-    def of(cls, fetched: Sequence[Any], limit: int, offset: int) -> Any:
+    def of(cls, fetched: Sequence[Any], limit: int, offset: int) -> Self:
         """The page from `fetched` (up to `fetch_size(limit)` rows)."""
         return cls(items=list(fetched[:limit]), next_offset=next_offset(fetched, limit, offset))
 

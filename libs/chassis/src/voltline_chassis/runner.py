@@ -15,7 +15,7 @@ from voltline_chassis.settings import ServiceSettings
 STARTUP_FAILURE = 3
 
 
-def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: float = 15.0) -> uvicorn.Server:
+def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: int = 15) -> uvicorn.Server:
     """Build (not start) the server; e2e tests can ``await server.serve()`` several in one loop."""
     config = uvicorn.Config(
         app,
@@ -36,7 +36,7 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: fl
     return uvicorn.Server(config)
 
 
-def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: float = 15.0) -> None:
+def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: int = 15) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests and run lifespan shutdown.
 
     uvicorn installs the signal handlers; on shutdown it re-raises the captured signal, so the

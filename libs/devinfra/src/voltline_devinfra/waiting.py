@@ -35,7 +35,7 @@ async def eventually(
         async with asyncio.timeout(within):
             while True:
                 outcome = check()
-                result: T = await outcome if inspect.isawaitable(outcome) else outcome  # type: ignore[assignment]
+                result: T = await outcome if inspect.isawaitable(outcome) else outcome
                 if ok(result) if ok is not None else result:
                     return result
                 seen[:] = [result]

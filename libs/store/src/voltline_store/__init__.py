@@ -2,7 +2,7 @@
 transactional outbox and an idempotent inbox make "change state, then tell the bus" exactly-once in effect.
 """
 
-from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch
+from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch, inbox_guard
 from voltline_store.engine import check_database, create_engine, normalize_url, session_factory
 from voltline_store.migrations import alembic_config, run_migrations
 from voltline_store.outbox import (
@@ -18,6 +18,7 @@ from voltline_store.outbox import (
 )
 from voltline_store.reader import Reader
 from voltline_store.relay import OutboxRelay, Publisher
+from voltline_store.results import rowcount
 from voltline_store.types import UTCDateTime
 from voltline_store.uow import UnitOfWork
 
@@ -40,10 +41,12 @@ __all__ = [
     "current_batch",
     "define_outbox_tables",
     "drop_outbox_tables_op",
+    "inbox_guard",
     "inbox_table",
     "normalize_url",
     "outbox_table",
     "purge_inbox",
+    "rowcount",
     "run_migrations",
     "session_factory",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -161,6 +161,29 @@ class TransactionBatch:
             _CURRENT.reset(token)
         if batch.outbox.added and self._relay is not None:
             self._relay.wake()
+
+
+def inbox_guard(
+    session_factory: async_sessionmaker[AsyncSession], consumer: str, *, relay: OutboxRelay | None = None
+) -> Callable[[Envelope], AbstractAsyncContextManager[bool]]:
+    """The inbox check of a typed `voltline_bus.Dispatcher`: `async with guard(envelope) as first: ...`.
+
+    Inside a consumer's batch (TransactionBatch of the same store) it claims the event's marker there; outside
+    one it opens a batch of that one event. Either way the handler, run inside the block, joins the same
+    transaction as the marker: both commit, or neither does (the event then comes again).
+    """
+
+    @asynccontextmanager
+    async def guard(envelope: Envelope) -> AsyncIterator[bool]:
+        batch = current_batch(session_factory)
+        if batch is not None:
+            yield await batch.inbox.first_time(consumer, envelope.event_id)
+            return
+        scope = TransactionBatch(session_factory, inbox_consumer=consumer, relay=relay)
+        async with scope([envelope]) as own:
+            yield await own.inbox.first_time(consumer, envelope.event_id)
+
+    return guard
 
 
 async def _forget_unclaimed(session: AsyncSession, consumer: str | None, inbox: Inbox) -> None:

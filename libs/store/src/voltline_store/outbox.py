@@ -20,6 +20,7 @@ from sqlalchemy.orm import registry
 from voltline_bus.tracing import stamped
 from voltline_events import Envelope
 
+from voltline_store.results import rowcount
 from voltline_store.types import UTCDateTime
 
 OUTBOX = "outbox"
@@ -56,7 +57,7 @@ def _inbox_columns() -> list[sa.Column[Any]]:
     ]
 
 
-_INDEX_WHERE = {"postgresql_where": sa.text(_UNPUBLISHED), "sqlite_where": sa.text(_UNPUBLISHED)}
+_INDEX_WHERE_SQL = sa.text(_UNPUBLISHED)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def define_outbox_tables(metadata: sa.MetaData) -> OutboxTables:
     """Add `outbox` and `inbox` to a service's metadata, so its autogenerate sees them as its own."""
     outbox = sa.Table(OUTBOX, metadata, *_outbox_columns(), sqlite_autoincrement=True)
     # The relay's only query: unpublished rows in id order. Partial, so it stays as small as the backlog.
-    sa.Index(UNPUBLISHED_INDEX, outbox.c.id, **_INDEX_WHERE)
+    sa.Index(UNPUBLISHED_INDEX, outbox.c.id, postgresql_where=_INDEX_WHERE_SQL, sqlite_where=_INDEX_WHERE_SQL)
     inbox = sa.Table(INBOX, metadata, *_inbox_columns())
     sa.Index(INBOX_PROCESSED_INDEX, inbox.c.processed_at)
     return OutboxTables(outbox=outbox, inbox=inbox)
@@ -80,7 +81,7 @@ def create_outbox_tables_op() -> None:
     from alembic import op
 
     op.create_table(OUTBOX, *_outbox_columns(), sqlite_autoincrement=True)
-    op.create_index(UNPUBLISHED_INDEX, OUTBOX, ["id"], **_INDEX_WHERE)
+    op.create_index(UNPUBLISHED_INDEX, OUTBOX, ["id"], postgresql_where=_INDEX_WHERE_SQL, sqlite_where=_INDEX_WHERE_SQL)
     op.create_table(INBOX, *_inbox_columns())
     op.create_index(INBOX_PROCESSED_INDEX, INBOX, ["processed_at"])
 
@@ -166,11 +167,10 @@ class Inbox:
             .values(consumer=consumer, event_id=event_id, processed_at=_utcnow())
             .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         )
-        result = await self.session.execute(stmt)
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(await self.session.execute(stmt)) == 1
 
 
 async def purge_inbox(session: AsyncSession, older_than: timedelta) -> int:
     """Forget markers older than `older_than`; keep it longer than any redelivery can lag (topic retention)."""
-    result = await session.execute(sa.delete(inbox_table).where(inbox_table.c.processed_at < _utcnow() - older_than))
-    return result.rowcount  # type: ignore[attr-defined]
+    stmt = sa.delete(inbox_table).where(inbox_table.c.processed_at < _utcnow() - older_than)
+    return rowcount(await session.execute(stmt))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -206,7 +207,7 @@ class OutboxRelay:
             RELAY_PUBLISHED.labels(self._name).inc(len(batch.published))
         return batch
 
-    async def _publish(self, rows: list[Any]) -> _Batch:
+    async def _publish(self, rows: Sequence[Any]) -> _Batch:
         batch = _Batch()
         for row in rows:
             try:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.version import VERSION
 from voltline_events import Topics
 
 from voltline_analytics.adapters.faust_worker import FaustWorker, broker_credentials
@@ -22,7 +23,6 @@ from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.settings import AnalyticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.2.0"
 
 
 def build(settings: AnalyticsSettings) -> FastAPI:

@@ -15,6 +15,7 @@ from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier, record_signi
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
+from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch, purge_inbox
 
@@ -35,7 +36,6 @@ from voltline_auth.service_layer.token_cache import TokenCache
 from voltline_auth.settings import AuthSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.2.0"
 # Longer than any redelivery can lag (Kafka's default retention is 7 days).
 INBOX_KEPT = timedelta(days=8)
 OUTBOX_KEPT = timedelta(days=7)

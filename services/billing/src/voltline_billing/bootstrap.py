@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from voltline_bus import EventConsumer, TopicSpec
-from voltline_chassis import get_logger
+from voltline_chassis import VERSION, get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
@@ -27,7 +27,6 @@ from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.1.0"
 log = get_logger(__name__)
 
 

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
 
@@ -34,7 +35,6 @@ from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
 from voltline_diagnostics.settings import DiagnosticsSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.2.0"
 
 
 def build(settings: DiagnosticsSettings) -> FastAPI:

@@ -26,7 +26,6 @@ from voltline_chassis.logging import get_logger
 from voltline_events import Envelope, Topics
 from voltline_events.payloads import BootNotification, ConnectorStatus
 
-from voltline_diagnostics.adapters.firmware_records import Firmware
 from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.maintenance_store import sql_maintenance_store
 from voltline_diagnostics.adapters.online import OnlineStations
@@ -42,6 +41,7 @@ from voltline_diagnostics.service_layer.bulk import BulkService
 from voltline_diagnostics.service_layer.campaigns import CampaignService
 from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
 from voltline_diagnostics.service_layer.logs import Locations, LogService
+from voltline_diagnostics.service_layer.maintenance_ports import Firmware
 from voltline_diagnostics.service_layer.profiles import ProfileService
 
 log = get_logger(__name__)

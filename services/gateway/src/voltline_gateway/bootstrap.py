@@ -18,6 +18,7 @@ from voltline_chassis.api_keys import ApiKeyVerifier
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import api_key_feed_for, bus_config
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
+from voltline_chassis.version import VERSION
 from voltline_events import Envelope, Topics
 from voltline_events.payloads.commands import StationCommandResult
 
@@ -46,7 +47,6 @@ from voltline_gateway.service_layer.commands import CommandExecutor
 from voltline_gateway.service_layer.dispatch import Dispatcher
 from voltline_gateway.settings import GatewaySettings
 
-VERSION = "0.2.0"
 FDS_FOR_50K_STATIONS = 50_100
 log = structlog.get_logger()
 
@@ -120,7 +120,7 @@ def build(settings: GatewaySettings) -> FastAPI:
     # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
     # It offers what the client uses of a Producer (publish, partitions_for).
     request_writer = BatchWriter(kafka, name="requests")
-    rpc = RequestReplyClient(  # type: ignore[arg-type]
+    rpc = RequestReplyClient(
         kafka, request_writer, reply_topic, keepalive_producer=producer, reap_prefix=settings.topic_prefix
     )
     bus = KafkaStationBus(

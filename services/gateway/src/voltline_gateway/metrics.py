@@ -48,29 +48,29 @@ LIVE_GATEWAYS = gauge("voltline_gateway_live_instances", "Gateway instances this
 
 @cache
 def message(ocpp_version: str, action: str, direction: str) -> Counter:
-    return MESSAGES.labels(direction=direction, action=action, ocpp_version=ocpp_version)  # type: ignore[return-value]
+    return MESSAGES.labels(direction=direction, action=action, ocpp_version=ocpp_version)
 
 
 @cache
 def call_error(code: str, action: str) -> Counter:
-    return CALL_ERRORS.labels(code=code, action=action)  # type: ignore[return-value]
+    return CALL_ERRORS.labels(code=code, action=action)
 
 
 @cache
 def quirk_repaired(quirk: str) -> Counter:
-    return QUIRKS.labels(quirk=quirk)  # type: ignore[return-value]
+    return QUIRKS.labels(quirk=quirk)
 
 
 @cache
 def connected(ocpp_version: str) -> Gauge:
-    return CONNECTED.labels(ocpp_version=ocpp_version)  # type: ignore[return-value]
+    return CONNECTED.labels(ocpp_version=ocpp_version)
 
 
 @cache
 def decision(request: str, outcome: str) -> Histogram:
-    return DECISIONS.labels(request=request, outcome=outcome)  # type: ignore[return-value]
+    return DECISIONS.labels(request=request, outcome=outcome)
 
 
 @cache
 def publish(outcome: str) -> Histogram:
-    return PUBLISH.labels(outcome=outcome)  # type: ignore[return-value]
+    return PUBLISH.labels(outcome=outcome)

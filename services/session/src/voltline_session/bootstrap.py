@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import TransactionBatch
 
@@ -27,7 +28,6 @@ from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_session.settings import SessionSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-VERSION = "0.1.0"
 
 
 def build(settings: SessionSettings) -> FastAPI:

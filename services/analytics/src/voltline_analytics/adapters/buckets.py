@@ -132,7 +132,9 @@ async def _apply_money(session: AsyncSession, deltas: dict[Key, _Delta]) -> None
         params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in deletes]
         await session.execute(delete(orm.buckets).where(*pk_where), params)
     if updates:
-        values = {name: bindparam(f"v_{name}") for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")}
+        values: dict[str, Any] = {
+            name: bindparam(f"v_{name}") for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")
+        }
         stmt = update(orm.buckets).where(*pk_where).values(values)
         params = [
             {**{f"k_{k}": r[k] for k in _PK}, **{f"v_{k}": v for k, v in r.items() if k not in _PK}} for r in updates

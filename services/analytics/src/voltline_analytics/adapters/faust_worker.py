@@ -67,13 +67,12 @@ class FaustWorker:
         self._app: faust.App | None = None
         self._scratch: Path | None = None
         self._credentials = credentials
+        self._config: dict[str, Any]
         self._config = dict(group_id=group_id, bootstrap=bootstrap, topics=list(topics), datadir=datadir,
                             batch_max=batch_max, batch_within_s=batch_within_s)  # fmt: skip
         # Faust's own default is 60 s: a killed replica's partitions would wait a minute (docs/scaling.md).
-        self._group_timing = {
-            "broker_session_timeout": session_timeout_s,
-            "broker_heartbeat_interval": heartbeat_interval_s,
-        }
+        self._session_timeout_s = session_timeout_s
+        self._heartbeat_interval_s = heartbeat_interval_s
 
     async def start(self) -> None:
         """Build the faust app inside the running loop (so it binds to it) and start its consumer."""
@@ -93,7 +92,8 @@ class FaustWorker:
             broker_commit_interval=1.0,
             producer_acks=-1,
             topic_allow_declare=True,
-            **self._group_timing,
+            broker_session_timeout=self._session_timeout_s,
+            broker_heartbeat_interval=self._heartbeat_interval_s,
         )
         topic = app.topic(*c["topics"], key_serializer="raw", value_serializer="raw")
 

@@ -91,7 +91,7 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
             st = stations.get(station_id)
             connected = bool(st and st.connected)
             price = prices(station_id) or fallback
-            evses = []
+            evses: list[dict[str, Any]] = []
             for p in by_station.get(station_id, []):
                 status = ocpi_status(p.ocpp_status, connected)
                 evses.append({
@@ -138,7 +138,7 @@ async def _prices(session: Any, now: datetime) -> Callable[[str], dict[str, Any]
 
 def _data(value: Any) -> dict[str, Any]:
     """A stored JSON document: text on SQLite and when coerced; already a dict where the driver decoded it."""
-    return value if isinstance(value, dict) else orjson.loads(value)  # type: ignore[no-any-return]
+    return value if isinstance(value, dict) else orjson.loads(value)
 
 
 def from_lines(lines: Any) -> str:

@@ -176,6 +176,7 @@ def _fact_row(fact: Fact) -> dict[str, Any]:
         data["failure"] = fact.failure
         at = fact.started_at
     else:
+        # mypy: the facts that have no started_at have start
         at = getattr(fact, "started_at", None) or getattr(fact, "session_started_at", None) or fact.start  # type: ignore[union-attr]
     return {
         "fact_key": fact.key,

@@ -270,7 +270,7 @@ async def rankings(
         totals[row.scope_id].add(Measures.from_row(row))
     stations = {s.station_id: s for s in await _stations(session, None)}
     length = seconds(floor(start, "day"), end)
-    scored = []
+    scored: list[dict[str, Any]] = []
     for station_id, m in totals.items():
         ports = stations[station_id].ports if station_id in stations else 1
         value: Decimal | int

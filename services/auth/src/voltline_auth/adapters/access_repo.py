@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_auth.adapters.orm import api_keys, audit_log, authorization_decisions
 from voltline_auth.domain.access import ApiKey, AuditEntry
@@ -103,4 +104,4 @@ class DecisionRepository:
         result = await self._session.execute(
             delete(authorization_decisions).where(authorization_decisions.c.at < older_than)
         )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return rowcount(result)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_auth.adapters.orm import local_list_changes, local_list_entries, local_lists
 from voltline_auth.adapters.sql import insert_ignore
@@ -56,14 +58,14 @@ class LocalListRepository:
         result = await self._session.execute(
             delete(local_list_entries).where(c.list_id == list_id, c.id_token_key == key[0], c.type == key[1])
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
-    async def lists_with(self, key: TokenKey) -> list[str]:
+    async def lists_with(self, key: TokenKey) -> builtins.list[str]:
         c = local_list_entries.c
         query = select(c.list_id).where(c.id_token_key == key[0], c.type == key[1]).order_by(c.list_id)
         return list((await self._session.execute(query)).scalars())
 
-    async def entries(self, list_id: str, *, limit: int | None = None, offset: int = 0) -> list[TokenKey]:
+    async def entries(self, list_id: str, *, limit: int | None = None, offset: int = 0) -> builtins.list[TokenKey]:
         c = local_list_entries.c
         query = select(c.id_token_key, c.type).where(c.list_id == list_id).order_by(c.id_token_key, c.type)
         if limit is not None:

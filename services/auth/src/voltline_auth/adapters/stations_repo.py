@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_auth.adapters.orm import station_sync, stations
 from voltline_auth.adapters.sql import insert_ignore
@@ -29,7 +31,7 @@ class StationRepository:
             query = query.where(stations.c.status == status)
         return [Station(**row._mapping) for row in await self._session.execute(query)]
 
-    async def existing(self, station_ids: list[str]) -> set[str]:
+    async def existing(self, station_ids: builtins.list[str]) -> set[str]:
         found: set[str] = set()
         for start in range(0, len(station_ids), 500):
             chunk = station_ids[start : start + 500]
@@ -125,4 +127,4 @@ class SyncRepository:
             )
             .values(lease_until=now + lease)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
@@ -42,9 +42,6 @@ class Station:
     def other_password_hashes(self) -> list[str]:
         """Verifiers the gateways accept besides the current one."""
         return [h for h in (self.pending_password_hash, self.previous_password_hash) if h]
-
-    def with_status(self, status: RegistrationStatus, at: datetime) -> Station:
-        return replace(self, status=status, updated_at=at)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class IdToken:
         return normalise(self.id_token)
 
     def changed(self, at: datetime, **changes: object) -> IdToken:
-        return replace(self, updated_at=at, **changes)  # type: ignore[arg-type]
+        return replace(self, updated_at=at, **changes)  # type: ignore[arg-type]  # **changes: fields named by caller
 
     def usable_at(self, now: datetime) -> bool:
         """Would a station holding this token in its local list or cache let it charge?"""
@@ -115,20 +115,25 @@ def decide(lookup: Lookup, *, now: datetime, purpose: str, active_sessions: int 
     if lookup.view is None:
         return Decision("Unknown", "id token not registered")
     view, token = lookup.view, lookup.view.token
-    info = {
-        "expiry_date": token.expires_at,
-        "group_id_token": token.group_id,
-        "language": view.language,
-        "driver_id": token.driver_id,
-    }
+
+    def answer(status: str, reason: str) -> Decision:
+        return Decision(
+            status,
+            reason,
+            expiry_date=token.expires_at,
+            group_id_token=token.group_id,
+            language=view.language,
+            driver_id=token.driver_id,
+        )
+
     if token.status != "Accepted":
-        return Decision(token.status, f"token is {token.status.lower()}", **info)
+        return answer(token.status, f"token is {token.status.lower()}")
     if token.expires_at is not None and token.expires_at <= now:
-        return Decision("Expired", "token expired", **info)
+        return answer("Expired", "token expired")
     limit = view.max_concurrent_sessions
     if purpose in LIMITED_PURPOSES and limit is not None and active_sessions is not None and active_sessions >= limit:
-        return Decision("ConcurrentTx", f"driver already has {active_sessions} of {limit} sessions running", **info)
-    return Decision("Accepted", "accepted", **info)
+        return answer("ConcurrentTx", f"driver already has {active_sessions} of {limit} sessions running")
+    return answer("Accepted", "accepted")
 
 
 def needs_session_count(lookup: Lookup, purpose: str) -> bool:

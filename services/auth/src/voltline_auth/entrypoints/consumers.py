@@ -71,37 +71,27 @@ def build_request_dispatcher(
 
 
 def build_event_dispatcher(ctx: AuthContext) -> Dispatcher:
-    async def connected(envelope: Envelope) -> None:
-        event = decode_payload(envelope)
-        assert isinstance(event, StationConnected)
+    """Typed handlers: the library decodes and narrows; the presence use cases keep their own inbox check."""
+    dispatcher = Dispatcher()
+
+    @dispatcher.on
+    async def connected(event: StationConnected, envelope: Envelope) -> None:
         await presence.station_connected(ctx, envelope, event)
 
-    async def booted(envelope: Envelope) -> None:
-        event = decode_payload(envelope)
-        assert isinstance(event, BootNotification)
+    @dispatcher.on
+    async def booted(event: BootNotification, envelope: Envelope) -> None:
         await presence.station_booted(ctx, envelope, event.ocpp_version)
 
-    async def disconnected(envelope: Envelope) -> None:
-        event = decode_payload(envelope)
-        assert isinstance(event, StationDisconnected)
+    @dispatcher.on
+    async def disconnected(event: StationDisconnected, envelope: Envelope) -> None:
         await presence.station_disconnected(ctx, envelope, event)
 
-    async def session_started(envelope: Envelope) -> None:
-        event = decode_payload(envelope)
-        assert isinstance(event, SessionStarted)
+    @dispatcher.on
+    async def session_started(event: SessionStarted, envelope: Envelope) -> None:
         await presence.session_started(ctx, envelope, event)
 
-    async def session_ended(envelope: Envelope) -> None:
-        event = decode_payload(envelope)
-        assert isinstance(event, SessionEnded)
+    @dispatcher.on
+    async def session_ended(event: SessionEnded, envelope: Envelope) -> None:
         await presence.session_ended(ctx, envelope, event)
 
-    return Dispatcher(
-        {
-            StationConnected.TYPE: connected,
-            BootNotification.TYPE: booted,
-            StationDisconnected.TYPE: disconnected,
-            SessionStarted.TYPE: session_started,
-            SessionEnded.TYPE: session_ended,
-        }
-    )
+    return dispatcher

@@ -65,8 +65,9 @@ async def revoke_key(ctx: AuthContext, key_id: str, *, actor: str) -> ApiKey:
         if key is None:
             raise KeyNotFound(key_id)
         if key.revoked_at is None:
-            key = replace(key, revoked_at=ctx.clock())
-            await uow.api_keys.revoke(key_id, key.revoked_at)  # type: ignore[arg-type]
+            revoked_at = ctx.clock()
+            key = replace(key, revoked_at=revoked_at)
+            await uow.api_keys.revoke(key_id, revoked_at)
             _published(ctx, uow, key)
             await audit(ctx, uow, actor, "api_key.revoked", "api_key", key_id, name=key.name)
         await uow.commit()
@@ -99,9 +100,9 @@ async def republish_keys(ctx: AuthContext, batch: int = 500) -> int:
 
 async def list_audit(ctx: AuthContext, **filters: object) -> list[AuditEntry]:
     async with ctx.uow() as uow:
-        return await uow.audit.list(**filters)  # type: ignore[arg-type]
+        return await uow.audit.list(**filters)  # type: ignore[arg-type]  # the route passes the filters by name
 
 
 async def list_decisions(ctx: AuthContext, **filters: object) -> list[dict[str, object]]:
     async with ctx.uow() as uow:
-        return await uow.decisions.list(**filters)  # type: ignore[arg-type]
+        return await uow.decisions.list(**filters)  # type: ignore[arg-type]  # the route passes the filters by name

@@ -67,7 +67,7 @@ async def decide_authorization(
         driver_id=decision.driver_id,
     )
     return AuthorizationDecision(
-        status=decision.status,  # type: ignore[arg-type]
+        status=decision.status,
         expiry_date=decision.expiry_date,
         group_id_token=decision.group_id_token,
         language=decision.language,

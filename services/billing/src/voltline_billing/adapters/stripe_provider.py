@@ -17,7 +17,7 @@ from typing import Any
 import stripe
 
 from voltline_billing.domain.money import Money
-from voltline_billing.domain.payments import Outcome
+from voltline_billing.domain.payments import Outcome, OutcomeKind
 from voltline_billing.service_layer.ports import ProviderTimeout
 
 
@@ -37,7 +37,7 @@ class StripeProvider:
             return await call
         except stripe.CardError as exc:
             code = getattr(exc.error, "decline_code", None) or exc.code or "card_declined"
-            kind = "insufficient_funds" if code == "insufficient_funds" else "declined"
+            kind: OutcomeKind = "insufficient_funds" if code == "insufficient_funds" else "declined"
             raise _Declined(Outcome(kind, message=f"{code}: {exc.user_message or exc}")) from None
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
             raise ProviderTimeout(f"stripe: {type(exc).__name__}") from exc
@@ -61,11 +61,13 @@ class StripeProvider:
             "amount": amount.minor, "currency": amount.currency.lower(), "payment_method": token, "confirm": True,
             "capture_method": "manual", "off_session": True, "metadata": {"session_id": reference},
         }  # fmt: skip
+        # mypy: stripe's TypedDicts; params is a plain dict
         call = self._client.v1.payment_intents.create_async(params, {"idempotency_key": key})  # type: ignore[arg-type]
         return await self._outcome(call, {"requires_capture"})
 
     async def capture(self, *, ref: str, amount: Money, key: str) -> Outcome:
         params = {"amount_to_capture": amount.minor}
+        # mypy: stripe's TypedDicts; params is a plain dict
         call = self._client.v1.payment_intents.capture_async(ref, params, {"idempotency_key": key})  # type: ignore[arg-type]
         return await self._outcome(call, {"succeeded"})
 
@@ -78,11 +80,13 @@ class StripeProvider:
             "amount": amount.minor, "currency": amount.currency.lower(), "payment_method": token, "confirm": True,
             "off_session": True, "metadata": {"session_id": reference},
         }  # fmt: skip
+        # mypy: stripe's TypedDicts; params is a plain dict
         call = self._client.v1.payment_intents.create_async(params, {"idempotency_key": key})  # type: ignore[arg-type]
         return await self._outcome(call, {"succeeded"})
 
     async def refund(self, *, ref: str, amount: Money, key: str) -> Outcome:
         params = {"payment_intent": ref, "amount": amount.minor}
+        # mypy: stripe's TypedDicts; params is a plain dict
         call = self._client.v1.refunds.create_async(params, {"idempotency_key": key})  # type: ignore[arg-type]
         return await self._outcome(call, {"succeeded", "pending"})
 

@@ -20,7 +20,8 @@ class TariffRepository:
 
     async def latest_version(self, tariff_id: str) -> int | None:
         query = select(func.max(tariffs.c.version)).where(tariffs.c.tariff_id == tariff_id)
-        return (await self._s.execute(query)).scalar()
+        latest: int | None = (await self._s.execute(query)).scalar()
+        return latest
 
     async def add(self, tariff: Tariff, created_at: datetime) -> None:
         await self._s.execute(
@@ -56,8 +57,9 @@ class TariffRepository:
         return [Tariff.model_validate(body) for body in (await self._s.execute(query)).scalars()]
 
     async def list_latest(self, limit: int, offset: int) -> list[Tariff]:
-        newest = select(tariffs.c.tariff_id, func.max(tariffs.c.version).label("v")).group_by(tariffs.c.tariff_id)
-        newest = newest.subquery()
+        newest = (
+            select(tariffs.c.tariff_id, func.max(tariffs.c.version).label("v")).group_by(tariffs.c.tariff_id).subquery()
+        )
         query = (
             select(tariffs.c.body)
             .join(newest, and_(tariffs.c.tariff_id == newest.c.tariff_id, tariffs.c.version == newest.c.v))

@@ -15,7 +15,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from voltline_billing.domain.money import round_money
-from voltline_billing.domain.priced import Line, VatAmount
+from voltline_billing.domain.priced import Line, LineKind, VatAmount
 from voltline_billing.domain.tariffs import Dimension, Tariff
 
 
@@ -62,8 +62,8 @@ def _percent(out: list[Line], base: Line, payable: Decimal, pct: Decimal, plan_i
         out.append(_derived(base, "plan_discount", amount, base.billed_quantity, f"Plan {plan_id}: {pct}% off"))
 
 
-def _derived(base: Line, kind: str, amount: Decimal, quantity: Decimal, description: str) -> Line:
-    return replace(base, kind=kind, amount=amount, quantity=quantity, billed_quantity=quantity, description=description)  # type: ignore[arg-type]
+def _derived(base: Line, kind: LineKind, amount: Decimal, quantity: Decimal, description: str) -> Line:
+    return replace(base, kind=kind, amount=amount, quantity=quantity, billed_quantity=quantity, description=description)
 
 
 def apply_limits(lines: list[Line], tariff: Tariff, start: datetime, end: datetime) -> list[Line]:
@@ -81,10 +81,10 @@ def apply_limits(lines: list[Line], tariff: Tariff, start: datetime, end: dateti
     return lines
 
 
-def _limit(kind: str, amount: Decimal, vat: Decimal | None, currency: str, start: datetime, end: datetime) -> Line:
+def _limit(kind: LineKind, amount: Decimal, vat: Decimal | None, currency: str, start: datetime, end: datetime) -> Line:
     label = "Minimum session price" if kind == "min_price" else "Maximum session price"
     one = Decimal(1)
-    return Line(kind, Dimension.FLAT, None, start, end, one, one, Decimal(0), amount, vat, currency, label)  # type: ignore[arg-type]
+    return Line(kind, Dimension.FLAT, None, start, end, one, one, Decimal(0), amount, vat, currency, label)
 
 
 def _split_excess(lines: list[Line], excess: Decimal, currency: str, start: datetime, end: datetime) -> list[Line]:

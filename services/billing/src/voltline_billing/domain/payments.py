@@ -41,6 +41,8 @@ IN_FLIGHT = frozenset({State.AUTHORIZING, State.CAPTURING, State.RELEASING, Stat
 SETTLED = frozenset({State.PAID, State.RELEASED, State.POSTPAID})
 Method = Literal["card", "wallet", "postpaid", "none"]
 ActionKind = Literal["authorize", "capture", "release", "sale", "wallet_charge", "invoice"]
+# How a due payment is charged, by method ("none" is never due).
+_CHARGE_OF: dict[str, ActionKind] = {"card": "sale", "wallet": "wallet_charge", "postpaid": "invoice"}
 OutcomeKind = Literal["ok", "declined", "insufficient_funds", "failed", "timeout"]
 
 
@@ -111,7 +113,7 @@ def next_action(p: Payment) -> Action | None:
             assert p.due is not None
             return Action("sale", p.due, p.key("sale"))
         case State.DUE if p.due is not None:
-            kind: ActionKind = {"card": "sale", "wallet": "wallet_charge", "postpaid": "invoice"}[p.method]  # type: ignore[assignment]
+            kind = _CHARGE_OF[p.method]
             return Action(kind, p.due, p.key(kind if kind == "sale" else "charge"))
     return None
 

@@ -5,6 +5,7 @@ idempotency key and nothing is ever charged twice."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from voltline_chassis import get_logger
@@ -63,7 +64,7 @@ async def _call_provider(ctx: BillingContext, payment: Payment, action: Action, 
     provider, amount = ctx.provider, Money(action.amount, payment.currency)
     ref, key = payment.provider_ref or "", action.idempotency_key
     try:
-        call = {
+        call: Callable[[], Awaitable[Outcome]] = {
             "authorize": lambda: provider.authorize(token=token, amount=amount, key=key, reference=payment.session_id),
             "capture": lambda: provider.capture(ref=ref, amount=amount, key=key),
             "release": lambda: provider.release(ref=ref, key=key),
@@ -134,7 +135,7 @@ async def assign(ctx: BillingContext, payment_id: str, driver_id: str) -> Paymen
         if payment is None:
             raise NotFound(f"no payment {payment_id!r}")
         method = await uow.payments.default_method(driver_id)
-        kind = method["type"] if method else "none"
+        kind: pay.Method = method["type"] if method else "none"
         if kind == "none":
             raise Invalid("driver_id", f"driver {driver_id} has no payment method; add one first")
         try:

@@ -201,15 +201,24 @@ class BillingUnitOfWork(Protocol):
     a unique key taken meanwhile by another transaction leaves the block as `Duplicate`.
     """
 
-    tariffs: TariffRepository
-    sessions: SessionRepository
-    cdrs: CdrRepository
-    payments: PaymentRepository
-    ledger: LedgerRepository
-    plans: PlanRepository
-    invoices: InvoiceRepository
-    outbox: Outbox
-    inbox: Inbox
+    @property
+    def tariffs(self) -> TariffRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
+    @property
+    def cdrs(self) -> CdrRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def ledger(self) -> LedgerRepository: ...
+    @property
+    def plans(self) -> PlanRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def inbox(self) -> Inbox: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

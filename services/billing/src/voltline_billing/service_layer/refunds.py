@@ -111,6 +111,6 @@ async def _finish(ctx: BillingContext, uow: Any, refund_id: str, outcome: Outcom
             await uow.payments.save_refund(refund_id, state="failed", last_error=outcome.message or outcome.kind,
                                            updated_at=now)  # fmt: skip
         await uow.commit()
-    result = await uow.payments.refund(refund_id)
+    result: dict[str, Any] | None = await uow.payments.refund(refund_id)
     assert result is not None
     return result

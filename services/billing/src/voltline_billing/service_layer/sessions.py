@@ -68,7 +68,7 @@ async def _tariff_for(
 
 async def _new_payment(ctx: BillingContext, uow: BillingUnitOfWork, s: Started, currency: str) -> pay.Payment:
     method = await uow.payments.default_method(s.driver_id) if s.driver_id else None
-    kind = method["type"] if method else "none"
+    kind: pay.Method = method["type"] if method else "none"
     payment = pay.start(new_id("pay"), s.session_id, s.driver_id, kind, method["method_id"] if method else None,
                         currency, ctx.config.card_hold_amount if kind == "card" else Decimal(0))  # fmt: skip
     await uow.payments.add(payment, ctx.provider.name if kind == "card" else None, ctx.clock())

@@ -47,7 +47,7 @@ def _announce_tariff(ctx: BillingContext, uow: BillingUnitOfWork, tariff: Tariff
 
 def _announce_assignment(ctx: BillingContext, uow: BillingUnitOfWork, scope: str, scope_id: str, tariff_id: str,
                          station_ids: list[str], now: datetime) -> None:  # fmt: skip
-    event = TariffAssigned(scope=scope, scope_id=scope_id, tariff_id=tariff_id, station_ids=station_ids,  # type: ignore[arg-type]
+    event = TariffAssigned(scope=scope, scope_id=scope_id, tariff_id=tariff_id, station_ids=station_ids,
                            assigned_at=now)  # fmt: skip
     station = scope_id if scope == "station" else None
     envelope = envelope_for(event, source=ctx.source, station_id=station)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.maintenance_orm import commands
 from voltline_diagnostics.service_layer.maintenance_ports import CommandRecord
@@ -70,4 +71,4 @@ class CommandRecords:
             )
         )
         result = await self._db.execute(stmt)
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.maintenance_orm import campaign_targets, campaigns, firmware_images, station_firmware
 from voltline_diagnostics.service_layer.maintenance_ports import Campaign, Firmware, StationFirmware, TargetRow
@@ -26,7 +27,7 @@ class FirmwareRecords:
         result = await self._db.execute(
             _upsert(self._db, firmware_images).values(**firmware.__dict__).on_conflict_do_nothing()
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def update_firmware(self, firmware_id: str, **values: Any) -> None:
         await self._db.execute(
@@ -76,7 +77,7 @@ class FirmwareRecords:
         if only_in:
             stmt = stmt.where(c.state.in_(only_in))
         result = await self._db.execute(stmt.values(**values))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def active_targets_of(self, station_id: str, states: frozenset[str]) -> list[TargetRow]:
         c = campaign_targets.c

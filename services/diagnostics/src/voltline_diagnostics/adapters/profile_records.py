@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.maintenance_orm import bulk_commands, config_profiles, reported_settings
 from voltline_diagnostics.service_layer.maintenance_ports import Bulk, Profile
@@ -38,7 +39,7 @@ class ProfileRecords:
 
     async def remove(self, profile_id: str) -> bool:
         result = await self._db.execute(delete(config_profiles).where(config_profiles.c.profile_id == profile_id))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def report(self, station_id: str, values: dict[str, tuple[str | None, bool]], at: datetime) -> None:
         for key, (value, reboot) in values.items():

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.health_tables import (
     alerts,
@@ -156,7 +157,7 @@ class StatusRepository:
                 )
                 .values(unresponsive=True, unresponsive_since=now, updated_at=now)
             )
-            if result.rowcount:  # type: ignore[attr-defined]
+            if rowcount(result):
                 marked.append(station_id)
         return marked
 

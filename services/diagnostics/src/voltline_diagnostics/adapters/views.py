@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from voltline_diagnostics.adapters.health_tables import connectors, stations
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.status import STATION_WIDE, health, shown_status
 from voltline_diagnostics.service_layer.context import HealthContext
 
@@ -54,6 +55,7 @@ async def rows(ctx: HealthContext, statement: Any) -> list[Any]:
     if ctx.reader is not None:
         return list(await ctx.reader.all(statement))
     async with ctx.uow() as uow:
+        assert isinstance(uow, SqlDiagnosticsUnitOfWork), "the SQL views read the SQL store"
         return list((await uow.session.execute(statement)).all())
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import rowcount
 
 from voltline_diagnostics.adapters.health_tables import deliveries, webhooks
 
@@ -32,7 +33,7 @@ class WebhookRepository:
         result = await self.session.execute(
             update(webhooks).where(webhooks.c.webhook_id == webhook_id).values(active=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def enqueue(self, **values: Any) -> None:
         await self.session.execute(insert(deliveries).values(**values))
@@ -57,7 +58,7 @@ class WebhookRepository:
             )
             .values(next_attempt_at=lease_until)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def record(self, delivery_id: str, **values: Any) -> None:
         await self.session.execute(update(deliveries).where(deliveries.c.delivery_id == delivery_id).values(**values))

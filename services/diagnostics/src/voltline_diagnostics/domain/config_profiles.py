@@ -49,7 +49,7 @@ def reported_values(
         for item in response.get("setVariableResult") or []:
             name = _variable_name(item) if isinstance(item, dict) else None
             status = item.get("attributeStatus") if isinstance(item, dict) else None
-            if name in wanted and status in ("Accepted", "RebootRequired"):
+            if name is not None and name in wanted and status in ("Accepted", "RebootRequired"):
                 found[name] = (wanted[name], status == "RebootRequired")
     return found
 

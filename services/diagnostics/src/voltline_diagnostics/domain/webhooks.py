@@ -52,7 +52,8 @@ class Backoff:
 
     def delay(self, attempt: int) -> timedelta:
         """Wait after the `attempt`-th failed attempt (1-based): doubling, capped."""
-        return min(self.initial * (2 ** (attempt - 1)), self.maximum)
+        factor: int = 2 ** (attempt - 1)
+        return min(self.initial * factor, self.maximum)
 
     def gives_up(self, attempt: int) -> bool:
         return attempt >= self.attempts

@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_diagnostics.adapters.profile_records import Profile
 from voltline_diagnostics.entrypoints.command_schemas import BODIES
 from voltline_diagnostics.service_layer.bulk import BulkService, EmptySelection, Progress
+from voltline_diagnostics.service_layer.maintenance_ports import Profile
 from voltline_diagnostics.service_layer.profiles import ProfileService
 
 
@@ -101,6 +101,7 @@ def build_bulk_router(bulk: BulkService, profiles: ProfileService) -> APIRouter:
 
     @router.post("/bulk-commands/{command}", status_code=202)
     async def start_bulk(
+        # mypy: built at import: pydantic reads it
         command: Literal[tuple(c for c in BODIES if c != "raw")],  # type: ignore[valid-type]
         selection: Annotated[Selection, Body()],
         body: Annotated[dict[str, Any], Body(description="The command's body, as for one station.")],

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_diagnostics.adapters.firmware_records import Campaign, Firmware, FirmwareRecords, TargetRow
+from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
 from voltline_diagnostics.adapters.storage import LocalFolderStorage, safe_name
 from voltline_diagnostics.adapters.uploads import UploadTooLarge, spool
 from voltline_diagnostics.service_layer.campaigns import CampaignError, CampaignService, Selection
+from voltline_diagnostics.service_layer.maintenance_ports import Campaign, Firmware, TargetRow
 
 FIRMWARE_MAX_BYTES = 2 * 1024**3
 

@@ -12,12 +12,12 @@ from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, ne
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_diagnostics.adapters.log_records import LogUpload
 from voltline_diagnostics.adapters.uploads import BadUpload, UploadTooLarge, boundary_of, first_part, spool
 from voltline_diagnostics.domain.commands import CommandNotPossible
 from voltline_diagnostics.entrypoints.api_commands import StationId, command_response
 from voltline_diagnostics.entrypoints.command_schemas import CommandOut
 from voltline_diagnostics.service_layer.logs import LogService, UploadRefused
+from voltline_diagnostics.service_layer.maintenance_ports import LogUpload
 
 
 class LogRequest(BaseModel):

@@ -27,7 +27,7 @@ Reason = Literal[
     "operator_unavailable",
     "other",
 ]
-assert set(Reason.__args__) == set(EXCLUSION_REASONS)  # type: ignore[attr-defined]
+assert set(Reason.__args__) == set(EXCLUSION_REASONS)  # type: ignore[attr-defined]  # Literal's __args__ is untyped
 
 
 class ExclusionIn(BaseModel):

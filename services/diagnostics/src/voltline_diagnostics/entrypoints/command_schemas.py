@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from voltline_diagnostics.adapters.command_records import CommandRecord
 from voltline_diagnostics.domain.commands import CERTIFICATE_TYPES, TRIGGER_MESSAGES
+from voltline_diagnostics.service_layer.maintenance_ports import CommandRecord
 
 # OCPP's own names are accepted too, whatever their case (Soft, BootNotification, ...).
 _OCPP_TRIGGERS = {
@@ -68,6 +68,7 @@ class Availability(CommandBody):
 
 
 class Trigger(CommandBody):
+    # mypy: a Literal of a runtime tuple: pydantic reads it
     message: Literal[TRIGGER_MESSAGES] = Field(  # type: ignore[valid-type]
         validation_alias=AliasChoices("message", "requested_message"),
         description="A neutral name (boot_notification, heartbeat, ...) or OCPP's (BootNotification, ...).",
@@ -186,6 +187,7 @@ class CustomerInformation(CommandBody):
 
 
 class GetInstalledCertificates(CommandBody):
+    # mypy: a Literal of a runtime tuple: pydantic reads it
     certificate_types: list[Literal[CERTIFICATE_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
 
 

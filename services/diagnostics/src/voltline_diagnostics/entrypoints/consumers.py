@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
 
 from voltline_bus import Dispatcher
-from voltline_events import Envelope, decode_payload
+from voltline_events import Envelope, Event, decode_payload
 from voltline_events.payloads import (
     BootNotification,
     ConnectorStatus,
@@ -28,6 +30,7 @@ from voltline_diagnostics.service_layer import status as s
 from voltline_diagnostics.service_layer.context import HealthContext
 
 Handler = Callable[[Envelope], Awaitable[None]]
+P = TypeVar("P", bound=Event)
 
 SIGNS_OF_LIFE = (
     "station.heartbeat",
@@ -45,13 +48,8 @@ def _station(envelope: Envelope) -> str:
 
 
 def build_dispatcher(ctx: HealthContext) -> Dispatcher:
-    def typed(kind: type[Any], fn: Callable[..., Awaitable[None]]) -> Handler:
-        async def handle(envelope: Envelope) -> None:
-            payload = decode_payload(envelope)
-            assert isinstance(payload, kind)
-            await fn(ctx, _station(envelope), envelope.event_id, envelope.time, payload)
-
-        return handle
+    """Station and session events; the library decodes and narrows the typed ones (the use cases keep their
+    own inbox check)."""
 
     async def connected(envelope: Envelope) -> None:
         payload = decode_payload(envelope)
@@ -69,21 +67,29 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
         version = envelope.payload.get("ocpp_version")
         await s.record_heard(ctx, _station(envelope), envelope.event_id, envelope.time, version)
 
-    return Dispatcher(
+    dispatcher = Dispatcher(
         {
             "station.connected": connected,
             "station.disconnected": disconnected,
-            "station.boot_notification": typed(BootNotification, s.record_boot),
-            "station.connector_status": typed(ConnectorStatus, s.record_status),
-            "station.security_event": typed(SecurityEvent, n.record_security_event),
-            "station.notify_event": typed(DeviceEvents, n.record_device_events),
-            "station.notify_report": typed(DeviceReport, n.record_report),
-            "station.firmware_status": typed(FirmwareStatus, n.record_transfer_status),
-            "station.log_status": typed(LogStatus, n.record_transfer_status),
-            "station.transaction": typed(StationTransaction, s.record_transaction),
-            "session.started": typed(SessionStarted, sessions.record_session_start),
-            "session.updated": typed(SessionUpdated, sessions.record_session_update),
-            "session.ended": typed(SessionEnded, sessions.record_session_end),
             **{t: alive for t in SIGNS_OF_LIFE},
         }
     )
+
+    def typed(kind: type[P], fn: Callable[[HealthContext, str, UUID, datetime, P], Awaitable[None]]) -> None:
+        async def handle(payload: P, envelope: Envelope) -> None:
+            await fn(ctx, _station(envelope), envelope.event_id, envelope.time, payload)
+
+        dispatcher.on(handle, kind)
+
+    typed(BootNotification, s.record_boot)
+    typed(ConnectorStatus, s.record_status)
+    typed(SecurityEvent, n.record_security_event)
+    typed(DeviceEvents, n.record_device_events)
+    typed(DeviceReport, n.record_report)
+    typed(FirmwareStatus, n.record_transfer_status)
+    typed(LogStatus, n.record_transfer_status)
+    typed(StationTransaction, s.record_transaction)
+    typed(SessionStarted, sessions.record_session_start)
+    typed(SessionUpdated, sessions.record_session_update)
+    typed(SessionEnded, sessions.record_session_end)
+    return dispatcher

@@ -8,6 +8,7 @@ offline) and completes the campaign. Notifications and boots move each station a
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -263,7 +264,7 @@ class CampaignService:
                     await repo.set_target(t.campaign_id, station_id, state=state, reason=reason, finished_at=final)
             await db.commit()
 
-    async def stations(self, model: str | None, version: str | None) -> list[StationFirmware]:
+    async def stations(self, model: str | None, version: str | None) -> builtins.list[StationFirmware]:
         async with self._sessions() as db:
             return await db.firmware.stations(model, [version] if version else None)
 

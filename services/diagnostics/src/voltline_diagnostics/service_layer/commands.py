@@ -178,12 +178,13 @@ class CommandService:
                     record = replace(record, status="failed", detail=str(exc), answered_at=self._clock())
                 if record.status in FINAL:
                     return await self._save(record)
-            assert record.action is not None and record.payload is not None
+            action, payload = record.action, record.payload
+            assert action is not None and payload is not None
             record = await self._save(replace(record, status="sent", sent_at=self._clock()))
             result = await self._client.send(
                 record.station_id,
-                record.action,
-                record.payload,
+                action,
+                payload,
                 timeout_s=self.policy.timeout_s,
                 ocpp_version=record.ocpp_version,
                 correlation_id=record.command_id,

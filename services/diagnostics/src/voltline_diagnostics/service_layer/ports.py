@@ -174,14 +174,22 @@ class Inbox(Protocol):
 class DiagnosticsUnitOfWork(Protocol):
     """One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
 
-    status: StatusRepository
-    alerts: AlertRepository
-    webhooks: WebhookRepository
-    inventory: InventoryRepository
-    exclusions: ExclusionRepository
-    progress: SessionProgressRepository
-    outbox: Outbox
-    inbox: Inbox
+    @property
+    def status(self) -> StatusRepository: ...
+    @property
+    def alerts(self) -> AlertRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def inventory(self) -> InventoryRepository: ...
+    @property
+    def exclusions(self) -> ExclusionRepository: ...
+    @property
+    def progress(self) -> SessionProgressRepository: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def inbox(self) -> Inbox: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

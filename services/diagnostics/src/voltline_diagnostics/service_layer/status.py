@@ -66,7 +66,7 @@ async def _publish_connectors(
     ctx: HealthContext, uow: DiagnosticsUnitOfWork, station_id: str, online: bool, at: datetime
 ) -> None:
     for c in await uow.status.connectors_of(station_id):
-        status = shown_status(c.status, online)  # type: ignore[arg-type]
+        status = shown_status(c.status, online)  # type: ignore[arg-type]  # the store holds only Status values
         event = ConnectorStatusChanged(
             evse_id=c.evse_id,
             connector_id=c.connector_id,

@@ -83,6 +83,8 @@ async def deliver_due(ctx: HealthContext, client: httpx.AsyncClient, batch: int 
     for d in claimed:
         hook = hooks.get(d["webhook_id"])
         attempts = d["attempts"] + 1
+        code: int | None
+        error: str | None
         if hook is None or not hook["active"]:
             code, error = None, "webhook deleted"
         else:

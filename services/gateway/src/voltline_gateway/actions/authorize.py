@@ -18,7 +18,7 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         token = IdToken(id_token=payload["idTag"])
     else:
         token = IdToken(id_token=payload["idToken"]["idToken"], type=payload["idToken"]["type"])
-    event = AuthorizeRequested(ocpp_version=ctx.ocpp_version, id_token=token)  # type: ignore[arg-type]
+    event = AuthorizeRequested(ocpp_version=ctx.ocpp_version, id_token=token)
     decision = await publish_and_authorize(ctx, event, token, "authorize", ctx.policy.auth.authorize)
     assert decision is not None  # the authorize fallback is always a status
     if ctx.ocpp_version == OCPP16:

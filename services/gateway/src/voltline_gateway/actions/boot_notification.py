@@ -28,7 +28,7 @@ def normalise(ocpp_version: str, payload: dict[str, Any]) -> BootNotification:
         )
     station = payload["chargingStation"]
     return BootNotification(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         vendor=station["vendorName"],
         model=station["model"],
         serial_number=station.get("serialNumber"),
@@ -44,6 +44,7 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         ocpp_version=boot.ocpp_version, vendor=boot.vendor, model=boot.model, serial_number=boot.serial_number
     )
     answer = await publish_and_ask(ctx, boot, request)
+    status: str
     if isinstance(answer, BootDecision):
         status, interval = answer.status, answer.interval
     else:

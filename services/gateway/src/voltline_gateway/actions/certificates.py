@@ -15,7 +15,7 @@ _NOT_SUPPORTED = {"reasonCode": "NotSupported", "additionalInfo": "no certificat
 
 
 async def _publish(ctx: CallContext, action: str, payload: dict[str, Any]) -> None:
-    event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)  # type: ignore[arg-type]
+    event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)
     await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
 
 

@@ -14,9 +14,10 @@ from voltline_events.payloads.refusals import TransactionRefused
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
+from voltline_gateway.domain.normalise import Prepared
 
 
-async def publish_and_ask(ctx: CallContext, event: Event, request: Event) -> Event | None:
+async def publish_and_ask(ctx: CallContext, event: Event | Prepared, request: Event) -> Event | None:
     """Publish the station's event and ask the auth service at the same time; None when auth was late."""
     stored = ctx.bus.publish_soon(event, station_id=ctx.station_id, message_id=ctx.message_id)
     try:
@@ -27,7 +28,7 @@ async def publish_and_ask(ctx: CallContext, event: Event, request: Event) -> Eve
 
 async def publish_and_authorize(
     ctx: CallContext,
-    event: Event,
+    event: Event | Prepared,
     id_token: IdToken,
     purpose: AuthorizationPurpose,
     fallback: str | None,
@@ -37,7 +38,7 @@ async def publish_and_authorize(
 ) -> AuthorizationDecision | None:
     """The auth service's decision, or the fallback status (None: no decision to report) when it is late."""
     request = AuthorizationRequested(
-        ocpp_version=ctx.ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ctx.ocpp_version,
         id_token=id_token,
         purpose=purpose,
         evse_id=evse_id,
@@ -46,7 +47,7 @@ async def publish_and_authorize(
     answer = await publish_and_ask(ctx, event, request)
     if isinstance(answer, AuthorizationDecision):
         return answer
-    return AuthorizationDecision(status=fallback) if fallback is not None else None  # type: ignore[arg-type]
+    return AuthorizationDecision(status=fallback) if fallback is not None else None
 
 
 async def publish_refusal(
@@ -60,10 +61,10 @@ async def publish_refusal(
     if decision.status == "Accepted":
         return
     refused = TransactionRefused(
-        ocpp_version=ctx.ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ctx.ocpp_version,
         transaction_id=transaction_id,
         id_token=id_token,
         status=decision.status,
-        timestamp=timestamp,  # type: ignore[arg-type]
+        timestamp=timestamp,
     )
     await ctx.bus.publish(refused, station_id=ctx.station_id, message_id=ctx.message_id)

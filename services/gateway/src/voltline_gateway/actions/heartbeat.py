@@ -10,6 +10,6 @@ from voltline_gateway.actions.context import CallContext, now_rfc3339
 
 
 async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
-    event = Heartbeat(ocpp_version=ctx.ocpp_version)  # type: ignore[arg-type]
+    event = Heartbeat(ocpp_version=ctx.ocpp_version)
     await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
     return {"currentTime": now_rfc3339()}

@@ -26,7 +26,7 @@ async def handle(
     if typed is not None:
         event = typed(ctx.ocpp_version, payload)
     else:
-        event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)  # type: ignore[arg-type]
+        event = StationMessage(ocpp_version=ctx.ocpp_version, action=action, payload=payload)
     await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
     if answer is None:
         return {}

@@ -77,7 +77,8 @@ class StationConnection:
         self._registry = registry
         self._rules = rules
         self._bucket = bucket
-        self.vendor, self.model = known_model or (None, None)
+        self.vendor: str | None = known_model[0] if known_model else None
+        self.model: str | None = known_model[1] if known_model else None
         self.quirks = rules.for_model(self.vendor, self.model)
         self.boot_status: str | None = None
         self.close_cause: str | None = None

@@ -51,10 +51,10 @@ class Keepalive:
                     task.add_done_callback(self._closing.discard)
 
     async def _ping_all(self) -> list[tuple[ServerConnection, asyncio.Future[float]]]:
-        pinged = []
+        pinged: list[tuple[ServerConnection, asyncio.Future[float]]] = []
         for n, held in enumerate(self._connections()):
             try:
-                pong = await held.socket.ping()
+                pong = asyncio.ensure_future(await held.socket.ping())  # already a Future; typed Awaitable
             except ConnectionClosed:
                 continue
             except Exception as exc:  # never let one connection stop the keepalive of all

@@ -18,6 +18,7 @@ import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
 
 from voltline_gateway.adapters.connection import StationConnection
 from voltline_gateway.adapters.keepalive import Keepalive
@@ -147,7 +148,7 @@ class OcppServer:
                 listener.port,
                 ssl=listener.tls,
                 backlog=self._limits.accept_backlog,
-                subprotocols=list(SUBPROTOCOLS),  # type: ignore[arg-type]
+                subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS],
                 process_request=check,
                 compression=None,  # per-message deflate costs ~100 KiB per connection
                 max_size=self._limits.max_frame_bytes,

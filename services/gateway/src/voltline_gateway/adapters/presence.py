@@ -105,7 +105,7 @@ class PresencePublisher:
         event = StationPresence(
             gateway_instance=self._me,
             connected=connected,
-            ocpp_version=ocpp_version,  # type: ignore[arg-type]
+            ocpp_version=ocpp_version,
             remote_address=remote,
             since=since,
         )

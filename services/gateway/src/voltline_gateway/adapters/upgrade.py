@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 from websockets.asyncio.server import ServerConnection
@@ -66,7 +66,7 @@ def presented(connection: ServerConnection, request: Request, *, tls: bool) -> P
         der = ssl_object.getpeercert(binary_form=True)
         if der:  # only present when it was verified against the CA
             fingerprint = hashlib.sha256(der).hexdigest()
-            subject = (ssl_object.getpeercert() or {}).get("subject", ())
+            subject: Any = (ssl_object.getpeercert() or {}).get("subject", ())
             cn = next((value for rdn in subject for key, value in rdn if key == "commonName"), None)
     return Presented(
         tls=tls,
@@ -206,7 +206,8 @@ async def _unless_gone(connection: ServerConnection, work: Awaitable[T]) -> T | 
     task = asyncio.ensure_future(work)
     lost = connection.connection_lost_waiter
     try:
-        done, _ = await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {task, lost}
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         task.cancel()
         raise

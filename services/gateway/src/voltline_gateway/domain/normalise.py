@@ -128,7 +128,7 @@ def stop_transaction_16(payload: dict[str, Any]) -> StationTransaction:
         id_token=IdToken(id_token=id_tag) if id_tag else None,
         stop_reason=payload.get("reason", "Local"),  # 1.6: the reason may be left out only when it is Local
         meter_stop_wh=payload["meterStop"],
-        meter_values=samples_16(payload.get("transactionData", [])),  # type: ignore[arg-type]
+        meter_values=samples_16(payload.get("transactionData", [])),
         raw=payload,
     )
 
@@ -165,7 +165,8 @@ def meter_values(ocpp_version: str, payload: dict[str, Any]) -> Prepared:
 
 def _latest(samples: list[dict[str, Any]]) -> str:
     """The newest reading's timestamp, as the station wrote it."""
-    return max((s["timestamp"] for s in samples), key=datetime.fromisoformat)
+    latest: str = max((s["timestamp"] for s in samples), key=datetime.fromisoformat)
+    return latest
 
 
 def transaction_event(ocpp_version: str, payload: dict[str, Any]) -> Prepared:

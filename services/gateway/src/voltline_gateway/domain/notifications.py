@@ -42,7 +42,7 @@ def _reason(payload: dict[str, Any]) -> str | None:
 
 def firmware_status(ocpp_version: str, payload: dict[str, Any], *, signed: bool = False) -> FirmwareStatus:
     return FirmwareStatus(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         status=payload["status"],
         request_id=_int(payload.get("requestId")),
         signed=signed or ocpp_version != OCPP16,
@@ -52,8 +52,8 @@ def firmware_status(ocpp_version: str, payload: dict[str, Any], *, signed: bool 
 
 def log_status(ocpp_version: str, payload: dict[str, Any], *, kind: str = "log") -> LogStatus:
     return LogStatus(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
-        kind=kind,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
+        kind=kind,
         status=payload["status"],
         request_id=_int(payload.get("requestId")),
         info=_reason(payload),
@@ -62,7 +62,7 @@ def log_status(ocpp_version: str, payload: dict[str, Any], *, kind: str = "log")
 
 def security_event(ocpp_version: str, payload: dict[str, Any]) -> SecurityEvent:
     return SecurityEvent(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         event_type=payload["type"],
         timestamp=payload["timestamp"],
         tech_info=payload.get("techInfo"),
@@ -104,7 +104,7 @@ def notify_event(ocpp_version: str, payload: dict[str, Any]) -> DeviceEvents:
         for e in payload["eventData"]
     ]
     return DeviceEvents(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         generated_at=payload["generatedAt"],
         seq_no=int(payload["seqNo"]),
         tbc=bool(payload.get("tbc", False)),
@@ -145,7 +145,7 @@ def notify_report(ocpp_version: str, payload: dict[str, Any]) -> DeviceReport:
         for d in payload.get("reportData", [])
     ]
     return DeviceReport(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         request_id=int(payload["requestId"]),
         generated_at=payload["generatedAt"],
         seq_no=int(payload["seqNo"]),
@@ -156,7 +156,7 @@ def notify_report(ocpp_version: str, payload: dict[str, Any]) -> DeviceReport:
 
 def data_transfer(ocpp_version: str, payload: dict[str, Any]) -> DataTransfer:
     return DataTransfer(
-        ocpp_version=ocpp_version,  # type: ignore[arg-type]
+        ocpp_version=ocpp_version,
         vendor_id=payload["vendorId"],
         data_message_id=payload.get("messageId"),
         data=payload.get("data"),

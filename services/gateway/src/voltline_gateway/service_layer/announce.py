@@ -42,7 +42,7 @@ class ConnectionEvents:
 
     async def connected(self, conn: Conn) -> None:
         event = StationConnected(
-            ocpp_version=conn.ocpp_version,  # type: ignore[arg-type]
+            ocpp_version=conn.ocpp_version,
             gateway_instance=self._instance,
             remote_address=conn.remote_address,
         )

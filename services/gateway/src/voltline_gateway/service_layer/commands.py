@@ -174,7 +174,7 @@ class CommandExecutor:
         error_description: str | None = None,
     ) -> StationCommandResult:
         return StationCommandResult(
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=outcome,
             action=command.action,
             ocpp_version=version,
             payload=payload,

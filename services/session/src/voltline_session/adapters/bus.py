@@ -23,7 +23,7 @@ class KafkaAuthorizer:
         self, station_id: str, ocpp_version: str, id_token: str, id_token_type: str, evse_id: int | None
     ) -> Decision:
         request = AuthorizationRequested(
-            ocpp_version=ocpp_version,  # type: ignore[arg-type]
+            ocpp_version=ocpp_version,
             id_token=IdToken(id_token=id_token, type=id_token_type),
             purpose="authorize",
             evse_id=evse_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -9,8 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert
-from voltline_store import current_batch
+from voltline_store import current_batch, rowcount
 
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
@@ -18,7 +18,7 @@ from voltline_session.domain.session import Session
 _FIELDS = [f.name for f in fields(Session)]
 
 
-def insert_for(session: AsyncSession, table: Any) -> Insert:
+def insert_for(session: AsyncSession, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that can say ON CONFLICT DO NOTHING on both PostgreSQL and SQLite."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -92,7 +92,7 @@ class SessionRepository:
         query = where.apply(select(sessions)).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
         return [_from_row(row) for row in await self._db.execute(query.limit(limit).offset(offset))]
 
-    async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> list[Session]:
+    async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> builtins.list[Session]:
         """Sessions on a bay whose window (from a little before the start) contains `at`, for update."""
         c = sessions.c
         query = select(sessions).where(
@@ -106,13 +106,13 @@ class SessionRepository:
     async def first_seq(self, session_id: str, seq_no: int) -> bool:
         """Record a 2.x seqNo; False when this transaction's message with that number was already applied."""
         stmt = insert_for(self._db, seq_nos).values(session_id=session_id, seq_no=seq_no).on_conflict_do_nothing()
-        return (await self._db.execute(stmt)).rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(await self._db.execute(stmt)) == 1
 
     async def seen_seq_nos(self, session_id: str) -> set[int]:
         query = select(seq_nos.c.seq_no).where(seq_nos.c.session_id == session_id)
         return set((await self._db.execute(query)).scalars())
 
-    async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> list[Session]:
+    async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""
         c = sessions.c
         query = (
@@ -131,7 +131,7 @@ class SessionRepository:
             .where(sessions.c.status == "active", sessions.c.suspect.is_(False), sessions.c.station_id.in_(silent))
             .values(suspect=True, suspect_since=now)
         )
-        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(await self._db.execute(stmt))
 
     async def clear_suspect(self, station_id: str) -> None:
         batch = current_batch()
@@ -151,7 +151,7 @@ class SessionRepository:
         query = select(func.count()).select_from(sessions).where(sessions.c.status == "active")
         return int((await self._db.execute(query)).scalar_one())
 
-    async def active_on_bay(self, station_id: str, bay: int) -> list[Session]:
+    async def active_on_bay(self, station_id: str, bay: int) -> builtins.list[Session]:
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
         return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
@@ -164,7 +164,7 @@ class SessionRepository:
             .where(c.station_id == station_id, c.status == "active")
             .values(doubt="rebooted", doubt_since=now, checked_at=None)
         )
-        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(await self._db.execute(stmt))
 
     async def mark_silent(self, heard_before: datetime, now: datetime) -> int:
         """Active sessions whose transaction nothing was heard of since `heard_before` are in doubt."""
@@ -178,9 +178,9 @@ class SessionRepository:
             )
             .values(doubt="silent", doubt_since=now, checked_at=None)
         )
-        return (await self._db.execute(stmt)).rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(await self._db.execute(stmt))
 
-    async def unchecked_doubts(self, now: datetime, limit: int) -> list[Session]:
+    async def unchecked_doubts(self, now: datetime, limit: int) -> builtins.list[Session]:
         """Sessions in doubt the station was not asked about yet; marked as asked now."""
         c = sessions.c
         query = (
@@ -195,7 +195,7 @@ class SessionRepository:
             await self._db.execute(update(sessions).where(c.session_id.in_(ids)).values(checked_at=now))
         return found
 
-    async def expired_doubts(self, doubted_before: datetime, limit: int) -> list[Session]:
+    async def expired_doubts(self, doubted_before: datetime, limit: int) -> builtins.list[Session]:
         c = sessions.c
         query = (
             select(sessions)

@@ -32,18 +32,34 @@ _PHASES = (("L1", "L2", "L3"), ("L1-N", "L2-N", "L3-N"))
 
 
 class ValueLike(Protocol):
-    value: str
-    measurand: str
-    unit: str | None
-    context: str | None
-    phase: str | None
-    location: str | None
-    multiplier: int | None
-    format: str | None
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def measurand(self) -> str: ...
+
+    @property
+    def unit(self) -> str | None: ...
+
+    @property
+    def context(self) -> str | None: ...
+
+    @property
+    def phase(self) -> str | None: ...
+
+    @property
+    def location(self) -> str | None: ...
+
+    @property
+    def multiplier(self) -> int | None: ...
+
+    @property
+    def format(self) -> str | None: ...
 
 
 class SampleLike(Protocol):
-    timestamp: datetime
+    @property
+    def timestamp(self) -> datetime: ...
 
     @property
     def values(self) -> Sequence[ValueLike]: ...
@@ -104,10 +120,11 @@ def _pick(candidates: list[ValueLike], measurand: str, problems: list[str]) -> t
     by_phase = {v.phase: v for v in candidates}
     for phases in _PHASES:
         if all(p in by_phase for p in phases):
-            numbers = [_converted(by_phase[p], measurand, problems) for p in phases]
-            if any(n is None for n in numbers):
+            converted = [_converted(by_phase[p], measurand, problems) for p in phases]
+            numbers = [n for n in converted if n is not None]
+            if len(numbers) != len(converted):
                 return None
-            return sum(numbers, Decimal(0)), by_phase[phases[0]].context  # type: ignore[arg-type]
+            return sum(numbers, Decimal(0)), by_phase[phases[0]].context
     return None
 
 

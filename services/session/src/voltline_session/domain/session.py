@@ -32,26 +32,54 @@ MAX_PROBLEMS = 20
 
 
 class IdTokenLike(Protocol):
-    id_token: str
-    type: str
+    @property
+    def id_token(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
 
 
 class TransactionLike(Protocol):
     """What a station said about a transaction (voltline_events' StationTransaction fits)."""
 
-    ocpp_version: str
-    kind: str
-    transaction_id: str
-    timestamp: datetime
-    evse_id: int | None
-    connector_id: int | None
-    seq_no: int | None
-    trigger_reason: str | None
-    offline: bool
-    stop_reason: str | None
-    remote_start_id: int | None
-    meter_start_wh: int | None
-    meter_stop_wh: int | None
+    @property
+    def ocpp_version(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def transaction_id(self) -> str: ...
+
+    @property
+    def timestamp(self) -> datetime: ...
+
+    @property
+    def evse_id(self) -> int | None: ...
+
+    @property
+    def connector_id(self) -> int | None: ...
+
+    @property
+    def seq_no(self) -> int | None: ...
+
+    @property
+    def trigger_reason(self) -> str | None: ...
+
+    @property
+    def offline(self) -> bool: ...
+
+    @property
+    def stop_reason(self) -> str | None: ...
+
+    @property
+    def remote_start_id(self) -> int | None: ...
+
+    @property
+    def meter_start_wh(self) -> int | None: ...
+
+    @property
+    def meter_stop_wh(self) -> int | None: ...
 
     @property
     def id_token(self) -> IdTokenLike | None: ...
@@ -210,7 +238,7 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
         changes.update(end_seen=True, status="completed", suspect=False, suspect_since=None)
         if session.end_recorded_at is None:
             changes["end_recorded_at"] = now
-    return replace(session, **changes)  # type: ignore[arg-type]
+    return replace(session, **changes)  # type: ignore[arg-type]  # **changes: fields named by the caller
 
 
 def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Session:

@@ -112,7 +112,7 @@ def ended_event(session: Session, derived: Derived, revision: int) -> SessionEnd
         peak_power_w=session.peak_power_w,
         periods=[
             SessionPeriod(state=p.state, start=p.start, end=p.end, energy_wh=p.energy_wh) for p in derived.periods
-        ],  # type: ignore[arg-type]
+        ],
         energy_timeline=_timeline(derived.energy),
         transaction_id=session.transaction_id,
         ocpp_version=session.ocpp_version,
