@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pydantic import SecretStr
-from voltline_chassis.schemas import untyped_responses
-
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.bootstrap import build
 from voltline_billing.settings import BillingSettings
+from voltline_chassis.schemas import untyped_responses
 
 
 def test_every_route_has_a_response_schema(sqlite_url: str) -> None:
