@@ -22,7 +22,6 @@ from voltline_billing.entrypoints.api.common import (
     DriverIdQuery,
     Limit,
     Offset,
-    call,
     fetch_size,
     invalid,
     page,
@@ -113,7 +112,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
     @router.get("/sessions/{session_id}/cost", dependencies=VIEWER, **returns(RunningCostOut))
     async def cost(session_id: str) -> dict[str, Any]:
         """What the session costs so far (active: energy of its last update, time until now)."""
-        info, priced = await call(uc.running_cost(ctx, session_id))
+        info, priced = await uc.running_cost(ctx, session_id)
         if priced is None:
             return {**info, "priced": False, "detail": "no tariff applies to this station"}
         cur = priced.currency

@@ -20,7 +20,6 @@ from voltline_billing.entrypoints.api.common import (
     DriverIdQuery,
     Limit,
     Offset,
-    call,
     fetch_size,
     invalid,
     items,
@@ -151,17 +150,17 @@ def build_router(ctx: BillingContext) -> APIRouter:
     async def retry(payment_id: str) -> dict[str, Any]:
         """Try a failed payment again (after the driver fixed the card or topped up), or re-send an
         unanswered provider call with its original idempotency key."""
-        await call(uc.retry(ctx, payment_id), body_prefix="path")
+        await uc.retry(ctx, payment_id)
         return await detail(payment_id)
 
     @router.post("/payments/{payment_id}/assign", dependencies=OPERATOR, **returns(PaymentDetailOut))
     async def assign(payment_id: str, body: AssignIn) -> dict[str, Any]:
-        await call(uc.assign(ctx, payment_id, body.driver_id))
+        await uc.assign(ctx, payment_id, body.driver_id)
         return await detail(payment_id)
 
     @router.post("/payments/{payment_id}/refunds", status_code=201, dependencies=OPERATOR, **returns(RefundOut))
     async def refund(payment_id: str, body: RefundIn) -> dict[str, Any]:
-        return refund_json(await call(refunds_uc.request_refund(ctx, payment_id, body.amount, body.reason)))
+        return refund_json(await refunds_uc.request_refund(ctx, payment_id, body.amount, body.reason))
 
     @router.get("/refunds", dependencies=VIEWER, **returns(Items[RefundOut]))
     async def list_refunds(payment_id: str | None = None, state: str | None = None) -> dict[str, Any]:

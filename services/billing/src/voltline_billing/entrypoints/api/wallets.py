@@ -17,7 +17,6 @@ from voltline_billing.entrypoints.api.common import (
     DriverId,
     Limit,
     Offset,
-    call,
     fetch_size,
     page,
 )
@@ -51,7 +50,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
 
     @router.get("/wallets/{driver_id}", dependencies=VIEWER, **returns(WalletOut))
     async def get(driver_id: DriverId) -> dict[str, Any]:
-        return await call(uc.wallet(ctx, driver_id))
+        return await uc.wallet(ctx, driver_id)
 
     @router.post("/wallets/{driver_id}/top-ups", status_code=201, dependencies=OPERATOR, **returns(WalletOut))
     async def top_up(
@@ -59,11 +58,11 @@ def build_router(ctx: BillingContext) -> APIRouter:
     ) -> dict[str, Any]:
         """Credit the wallet (money received through `channel`); failed wallet payments are retried after."""
         reference = body.reference or idempotency_key
-        return await call(uc.top_up(ctx, driver_id, body.amount, body.currency, reference, body.channel))
+        return await uc.top_up(ctx, driver_id, body.amount, body.currency, reference, body.channel)
 
     @router.put("/wallets/{driver_id}/credit-limit", dependencies=OPERATOR, **returns(WalletOut))
     async def credit_limit(driver_id: DriverId, body: CreditLimitIn) -> dict[str, Any]:
-        return await call(uc.set_credit_limit(ctx, driver_id, body.credit_limit, body.currency))
+        return await uc.set_credit_limit(ctx, driver_id, body.credit_limit, body.currency)
 
     @router.get("/wallets/{driver_id}/ledger", dependencies=VIEWER, **returns(Page[StatementEntryOut]))
     async def statement(driver_id: DriverId, limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
