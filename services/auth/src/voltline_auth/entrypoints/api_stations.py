@@ -97,6 +97,24 @@ class SyncOut(BaseModel):
 
 
 class StationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "CP-1",
+                    "security_profile": 1,
+                    "status": "active",
+                    "has_password": True,
+                    "certificate_fingerprint": None,
+                    "local_list": None,
+                    "sync": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     station_id: str
     security_profile: int
     status: Status

@@ -51,6 +51,23 @@ class DriverPatch(BaseModel):
 
 
 class DriverOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "driver_id": "drv_1",
+                    "name": "Grace Hopper",
+                    "email": "grace@example.com",
+                    "phone": None,
+                    "language": "en",
+                    "max_concurrent_sessions": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     driver_id: str
     name: str
     email: str
@@ -82,6 +99,23 @@ class IdTokenPatch(BaseModel):
 
 
 class IdTokenOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id_token": "04A1B2C3",
+                    "type": "ISO14443",
+                    "status": "Accepted",
+                    "driver_id": "drv_1",
+                    "expires_at": None,
+                    "group_id": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id_token: str
     type: str
     status: str
