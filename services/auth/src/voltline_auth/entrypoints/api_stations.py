@@ -103,7 +103,7 @@ class StationOut(BaseModel):
                 {
                     "station_id": "CP-1",
                     "security_profile": 1,
-                    "status": "active",
+                    "status": "Accepted",
                     "has_password": True,
                     "certificate_fingerprint": None,
                     "local_list": None,
