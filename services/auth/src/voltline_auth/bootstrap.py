@@ -14,6 +14,7 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier, record_signing_key
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
@@ -25,6 +26,7 @@ from voltline_auth.adapters.unit_of_work import SqlAuthUnitOfWork
 from voltline_auth.domain.stations import BootPolicy
 from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
 from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
+from voltline_auth.entrypoints.errors import PROBLEMS
 from voltline_auth.service_layer import presence
 from voltline_auth.service_layer.access import lookup_key, republish_keys
 from voltline_auth.service_layer.context import AuthContext
@@ -169,7 +171,7 @@ def build(settings: AuthSettings) -> FastAPI:
             reader.close()
             await infra.stop()
 
-    return create_app(
+    app = create_app(
         settings=settings,
         title="voltline auth",
         version=VERSION,
@@ -184,3 +186,5 @@ def build(settings: AuthSettings) -> FastAPI:
             api_access.build_router(ctx),
         ],
     )
+    install_problem_mapping(app, PROBLEMS)
+    return app

@@ -12,6 +12,7 @@ from voltline_bus import EventConsumer, TopicSpec
 from voltline_chassis import VERSION, get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.problems import install_problem_mapping
 from voltline_events import Topics
 from voltline_store import TransactionBatch
 
@@ -19,6 +20,7 @@ from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from voltline_billing.entrypoints.api import build_routers
+from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.payments import drive_pending
@@ -108,5 +110,6 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
         ),
         routers=build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
     )
+    install_problem_mapping(app, PROBLEMS)
     app.state.billing = ctx
     return app

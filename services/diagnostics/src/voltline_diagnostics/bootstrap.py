@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
@@ -27,6 +28,7 @@ from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
 from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.entrypoints.errors import PROBLEMS
 from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
@@ -132,4 +134,5 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     )
     for router in maintenance.open_routers:
         app.include_router(router)
+    install_problem_mapping(app, PROBLEMS)
     return app

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import TransactionBatch
@@ -21,6 +22,7 @@ from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.domain.energy import MeterPolicy
 from voltline_session.entrypoints.api import build_router
 from voltline_session.entrypoints.consumers import build_dispatcher
+from voltline_session.entrypoints.errors import PROBLEMS
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import confirm_sessions
 from voltline_session.service_layer.supervision import run_supervision
@@ -89,7 +91,7 @@ def build(settings: SessionSettings) -> FastAPI:
         await consumer.stop()
         await rpc.stop()
 
-    return create_app(
+    app = create_app(
         settings=settings,
         title="voltline session",
         version=VERSION,
@@ -110,3 +112,5 @@ def build(settings: SessionSettings) -> FastAPI:
         ),
         routers=[build_router(ctx, auth, commands)],
     )
+    install_problem_mapping(app, PROBLEMS)
+    return app

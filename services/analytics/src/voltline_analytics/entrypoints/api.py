@@ -13,10 +13,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import delete, insert, select
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import CSV, returns
 from voltline_chassis.security import require_role
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.domain.timeslots import floor
+from voltline_analytics.entrypoints.schemas import GroupOut, HeatmapOut, KpiReportOut, LateEventsOut, RankingsOut
 from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.service_layer.queries import RANKING_METRICS, Scope
@@ -85,7 +87,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
     router = APIRouter(tags=["analytics"])
     operator = [Depends(require_role("operator"))]
 
-    @router.get("/kpis")
+    @router.get("/kpis", **returns(KpiReportOut), responses=CSV)
     async def kpis(
         station_id: Annotated[str | None, Query(max_length=48)] = None,
         group_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -106,7 +108,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
             return csv_response(csv_lines(CSV_FIELDS, rows), f"kpis-{granularity}.csv")
         return {"scope": scope.label, "granularity": granularity, "from": start, "to": end, "items": items}
 
-    @router.get("/kpis/heatmap")
+    @router.get("/kpis/heatmap", **returns(HeatmapOut))
     async def heatmap(
         station_id: Annotated[str | None, Query(max_length=48)] = None,
         group_id: Annotated[str | None, Query(max_length=64)] = None,
@@ -117,7 +119,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
         async with ctx.sessions() as session:
             return await queries.heatmap(session, Scope(station_id, group_id), start, end)
 
-    @router.get("/rankings")
+    @router.get("/rankings", **returns(RankingsOut))
     async def rankings(
         metric: Literal["utilisation", "revenue", "failures", "energy"] = "utilisation",
         from_: From = None,
@@ -129,7 +131,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
         async with ctx.sessions() as session:
             return await queries.rankings(session, metric, start, end, limit, ctx.clock())
 
-    @router.get("/late-events")
+    @router.get("/late-events", **returns(LateEventsOut))
     async def late_events(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         """Events beyond the allowed lateness: kept, not counted (see docs/analytics.md)."""
         t = orm.late_events.c
@@ -142,7 +144,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
             ]  # fmt: skip
         return {"items": items}
 
-    @router.put("/groups/{group_id}", dependencies=operator)
+    @router.put("/groups/{group_id}", dependencies=operator, **returns(GroupOut))
     async def put_group(group_id: Annotated[str, Field(max_length=64)], body: GroupIn) -> dict[str, Any]:
         stations = sorted(set(body.stations))
         async with ctx.sessions() as session, session.begin():
@@ -153,7 +155,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
                 )
         return {"group_id": group_id, "stations": stations}
 
-    @router.get("/groups/{group_id}")
+    @router.get("/groups/{group_id}", **returns(GroupOut))
     async def get_group(group_id: str) -> dict[str, Any]:
         async with ctx.sessions() as session:
             stations = await queries.members(session, group_id)

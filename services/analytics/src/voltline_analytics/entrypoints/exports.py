@@ -13,6 +13,7 @@ import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Text, select, type_coerce
+from voltline_chassis.schemas import CSV, returns
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.domain.exports import (
@@ -26,6 +27,7 @@ from voltline_analytics.domain.exports import (
 )
 from voltline_analytics.domain.timeslots import next_bucket
 from voltline_analytics.entrypoints.api import From, To, _invalid, csv_lines, csv_response, period
+from voltline_analytics.entrypoints.schemas import AfirLocationsOut
 from voltline_analytics.service_layer.context import AnalyticsContext
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -38,7 +40,7 @@ def _rfc3339(moment: datetime | None) -> str | None:
 def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
     router = APIRouter(tags=["exports"])
 
-    @router.get("/exports/nevi/sessions")
+    @router.get("/exports/nevi/sessions", response_class=StreamingResponse, responses=CSV)
     async def nevi_sessions(
         from_: From = None, to: To = None, station_id: Annotated[str | None, Query(max_length=48)] = None
     ) -> StreamingResponse:
@@ -60,7 +62,7 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
 
         return csv_response(body(), "nevi-sessions.csv")
 
-    @router.get("/exports/nevi/uptime")
+    @router.get("/exports/nevi/uptime", response_class=StreamingResponse, responses=CSV)
     async def nevi_uptime(month: Annotated[str, Query(description="YYYY-MM")]) -> StreamingResponse:
         match = MONTH.match(month)
         if match is None:
@@ -71,7 +73,7 @@ def build_exports_router(ctx: AnalyticsContext) -> APIRouter:
         rows = await _uptime_rows(ctx, month_start, month_end, now)
         return csv_response(csv_lines(NEVI_UPTIME_FIELDS, rows), f"nevi-uptime-{month}.csv")
 
-    @router.get("/afir/locations")
+    @router.get("/afir/locations", **returns(AfirLocationsOut))
     async def afir_locations() -> dict[str, Any]:
         """OCPI 2.2.1 Locations with EVSE status, one Location per station until sites are known."""
         now = ctx.clock()

@@ -11,7 +11,7 @@ from voltline_chassis.security import AdminPrincipal, require_role
 
 from voltline_auth.domain.access import ApiKey, AuditEntry, Role
 from voltline_auth.domain.tokens import normalise
-from voltline_auth.entrypoints.common import Limit, Offset, Page, fetch_size, not_found
+from voltline_auth.entrypoints.common import Limit, Offset, Page, fetch_size
 from voltline_auth.service_layer import access as uc
 from voltline_auth.service_layer.context import AuthContext
 
@@ -94,18 +94,12 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("/api-keys/{key_id}", dependencies=admin)
     async def get_key(key_id: str) -> ApiKeyOut:
-        try:
-            return ApiKeyOut.of(await uc.get_key(ctx, key_id))
-        except uc.KeyNotFound:
-            raise not_found("API key", key_id, key_id=key_id) from None
+        return ApiKeyOut.of(await uc.get_key(ctx, key_id))
 
     @router.delete("/api-keys/{key_id}")
     async def revoke_key(key_id: str, who: AdminPrincipal) -> ApiKeyOut:
         """Revoke at once here; other services stop accepting it as soon as the revocation reaches them."""
-        try:
-            return ApiKeyOut.of(await uc.revoke_key(ctx, key_id, actor=who.subject))
-        except uc.KeyNotFound:
-            raise not_found("API key", key_id, key_id=key_id) from None
+        return ApiKeyOut.of(await uc.revoke_key(ctx, key_id, actor=who.subject))
 
     @router.get("/audit", dependencies=admin)
     async def audit(

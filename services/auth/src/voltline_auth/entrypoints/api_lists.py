@@ -17,12 +17,9 @@ from voltline_auth.entrypoints.common import (
     Offset,
     Page,
     TokenTypeQuery,
-    conflict,
     fetch_size,
-    not_found,
 )
 from voltline_auth.service_layer import local_lists as uc
-from voltline_auth.service_layer import tokens as tok
 from voltline_auth.service_layer.context import AuthContext
 
 
@@ -57,15 +54,9 @@ def build_router(ctx: AuthContext) -> APIRouter:
     router = APIRouter(prefix="/local-lists", tags=["local authorisation lists"])
     viewer = [Depends(require_role("viewer"))]
 
-    def _missing_list(list_id: str) -> Exception:
-        return not_found("local list", list_id, list_id=list_id)
-
     @router.post("", status_code=201)
     async def create(body: LocalListIn, response: Response, who: OperatorPrincipal) -> LocalListOut:
-        try:
-            created = await uc.create_list(ctx, body.list_id, description=body.description, actor=who.subject)
-        except uc.ListExists:
-            raise conflict(f"A local list {body.list_id!r} exists already.", list_id=body.list_id) from None
+        created = await uc.create_list(ctx, body.list_id, description=body.description, actor=who.subject)
         response.headers["Location"] = f"/api/v1/local-lists/{created.list_id}"
         return LocalListOut.of(created, 0, [])
 
@@ -76,43 +67,21 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("/{list_id}", dependencies=viewer)
     async def get(list_id: str) -> LocalListOut:
-        try:
-            return LocalListOut.of(*await uc.get_list(ctx, list_id))
-        except uc.ListNotFound:
-            raise _missing_list(list_id) from None
+        return LocalListOut.of(*await uc.get_list(ctx, list_id))
 
     @router.delete("/{list_id}", status_code=204)
     async def delete(list_id: str, who: OperatorPrincipal) -> Response:
-        try:
-            await uc.delete_list(ctx, list_id, actor=who.subject)
-        except uc.ListNotFound:
-            raise _missing_list(list_id) from None
-        except uc.ListInUse as exc:
-            raise conflict(
-                f"Stations still use list {list_id!r}; assign them another list first.", stations=exc.stations
-            ) from None
+        await uc.delete_list(ctx, list_id, actor=who.subject)
         return Response(status_code=204)
 
     @router.get("/{list_id}/entries", dependencies=viewer)
     async def entries(list_id: str, limit: Limit = 100, offset: Offset = 0) -> Page[IdTokenOut]:
-        try:
-            found = await uc.list_entries(ctx, list_id, limit=fetch_size(limit), offset=offset)
-        except uc.ListNotFound:
-            raise _missing_list(list_id) from None
+        found = await uc.list_entries(ctx, list_id, limit=fetch_size(limit), offset=offset)
         return Page[IdTokenOut].of([IdTokenOut.of(t) for t in found], limit, offset)
 
     async def _membership(list_id: str, id_token: str, token_type: str | None, add: bool, actor: str) -> EntryOut:
         change = uc.add_entry if add else uc.remove_entry
-        try:
-            local_list, token = await change(ctx, list_id, id_token, token_type, actor=actor)
-        except uc.ListNotFound:
-            raise _missing_list(list_id) from None
-        except tok.TokenNotFound:
-            raise not_found("id token", id_token, id_token=id_token) from None
-        except tok.TokenAmbiguous as exc:
-            raise conflict(
-                f"Several tokens have the id {id_token!r}; add ?type= to pick one.", types=exc.types
-            ) from None
+        local_list, token = await change(ctx, list_id, id_token, token_type, actor=actor)
         return EntryOut(list_id=list_id, version=local_list.version, id_token=IdTokenOut.of(token))
 
     @router.put("/{list_id}/entries/{id_token:path}")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictInt
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_auth.domain.stations import InvalidStation, Station
+from voltline_auth.domain.stations import Station
 from voltline_auth.domain.sync import StationSync
 from voltline_auth.entrypoints.common import (
     Limit,
@@ -21,12 +21,11 @@ from voltline_auth.entrypoints.common import (
     conflict,
     fetch_size,
     invalid,
-    not_found,
 )
 from voltline_auth.service_layer import rotation
 from voltline_auth.service_layer import stations as uc
 from voltline_auth.service_layer.context import AuthContext
-from voltline_auth.service_layer.sync import CommandFailed, StationSyncer, SyncBusy
+from voltline_auth.service_layer.sync import StationSyncer
 
 Status = Literal["Accepted", "Pending", "Rejected"]
 Fingerprint = Field(default=None, description="Profile 3: SHA-256 of the expected client certificate (hex).")
@@ -98,6 +97,24 @@ class SyncOut(BaseModel):
 
 
 class StationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "CP-1",
+                    "security_profile": 1,
+                    "status": "Accepted",
+                    "has_password": True,
+                    "certificate_fingerprint": None,
+                    "local_list": None,
+                    "sync": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     station_id: str
     security_profile: int
     status: Status
@@ -145,10 +162,6 @@ def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def _invalid(exc: InvalidStation) -> Exception:
-    return invalid(exc.field, str(exc), title="Invalid station")
-
-
 def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
     router = APIRouter(prefix="/stations", tags=["stations"])
     viewer = [Depends(require_role("viewer"))]
@@ -158,24 +171,16 @@ def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
 
     @router.post("", status_code=201)
     async def register(body: StationIn, response: Response, who: OperatorPrincipal) -> StationOut:
-        try:
-            station = await uc.register_station(
-                ctx,
-                body.station_id,
-                password=_secret(body.password),
-                security_profile=body.security_profile,
-                status=body.status,
-                certificate_fingerprint=body.certificate_fingerprint,
-                local_list=body.local_list,
-                actor=who.subject,
-            )
-        except InvalidStation as exc:
-            raise _invalid(exc) from None
-        except uc.StationExists:
-            raise conflict(
-                f"Station {body.station_id!r} is already registered; PATCH it to change it.",
-                station_id=body.station_id,
-            ) from None
+        station = await uc.register_station(
+            ctx,
+            body.station_id,
+            password=_secret(body.password),
+            security_profile=body.security_profile,
+            status=body.status,
+            certificate_fingerprint=body.certificate_fingerprint,
+            local_list=body.local_list,
+            actor=who.subject,
+        )
         response.headers["Location"] = f"/api/v1/stations/{station.station_id}"
         return await _out(station.station_id)
 
@@ -196,9 +201,7 @@ def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
         ]
         try:
             stations = await uc.register_stations(ctx, batch, actor=who.subject)
-        except InvalidStation as exc:
-            raise _invalid(exc) from None
-        except uc.StationExists as exc:
+        except uc.StationExists as exc:  # all or none: name every station already there
             raise conflict(
                 "Some stations are already registered; nothing was registered.", station_ids=list(exc.args)[:100]
             ) from None
@@ -211,75 +214,37 @@ def build_router(ctx: AuthContext, syncer: StationSyncer) -> APIRouter:
 
     @router.get("/{station_id}", dependencies=viewer)
     async def get(station_id: str) -> StationOut:
-        try:
-            return await _out(station_id)
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
+        return await _out(station_id)
 
     @router.patch("/{station_id}")
     async def patch(station_id: str, body: StationPatch, who: OperatorPrincipal) -> StationOut:
         changes = {name: getattr(body, name) for name in body.model_fields_set}
         if "password" in changes:
             changes["password"] = _secret(changes["password"])
-        try:
-            await uc.update_station(ctx, station_id, changes, actor=who.subject)
-            return await _out(station_id)
-        except InvalidStation as exc:
-            raise _invalid(exc) from None
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
+        await uc.update_station(ctx, station_id, changes, actor=who.subject)
+        return await _out(station_id)
 
     @router.delete("/{station_id}", status_code=204)
     async def delete(station_id: str, who: OperatorPrincipal) -> Response:
-        try:
-            await uc.delete_station(ctx, station_id, actor=who.subject)
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
+        await uc.delete_station(ctx, station_id, actor=who.subject)
         return Response(status_code=204)
 
     @router.post("/{station_id}/password-rotation")
     async def rotate(station_id: str, body: RotationIn, who: OperatorPrincipal) -> RotationOut:
         """Send a new password to the station; the registry switches only once the station accepted it."""
-        try:
-            done = await rotation.rotate_password(ctx, station_id, _secret(body.password), actor=who.subject)
-        except InvalidStation as exc:
-            raise _invalid(exc) from None
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
-        except rotation.VersionUnknown:
-            raise conflict(
-                f"Station {station_id!r} has not connected yet, so its OCPP version is unknown; retry once it is "
-                "online.",
-                station_id=station_id,
-            ) from None
-        except rotation.RotationFailed as exc:
-            raise conflict(
-                f"The password was not changed: {exc.verdict.detail}. The old password stays valid.",
-                station_id=station_id,
-                retry=exc.verdict.retry,
-            ) from None
+        done = await rotation.rotate_password(ctx, station_id, _secret(body.password), actor=who.subject)
         return RotationOut(station=await _out(station_id), station_answer=done.station_answer)
 
     @router.post("/{station_id}/sync")
     async def sync(station_id: str, _who: OperatorPrincipal) -> SyncReportOut:
         """Do now what the station is owed: clear its cache if pending, install its local list."""
-        try:
-            report = await syncer.sync_station(station_id)
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
-        except SyncBusy:
-            raise conflict(f"Station {station_id!r} is being synced right now; retry shortly.") from None
+        report = await syncer.sync_station(station_id)
         return SyncReportOut(**report.__dict__)
 
     @router.post("/{station_id}/local-list-version")
     async def list_version(station_id: str, _who: OperatorPrincipal) -> ListVersionOut:
         """Ask the station which local list version it holds; a surprise schedules a Full update."""
-        try:
-            version = await syncer.local_list_version(station_id)
-        except uc.StationNotFound:
-            raise not_found("station", station_id, station_id=station_id) from None
-        except CommandFailed as exc:
-            raise conflict(f"GetLocalListVersion failed: {exc.verdict.detail}", station_id=station_id) from None
+        version = await syncer.local_list_version(station_id)
         return ListVersionOut(station_id=station_id, version=version)
 
     return router

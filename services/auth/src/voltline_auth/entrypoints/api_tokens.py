@@ -9,16 +9,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_auth.domain.tokens import Driver, IdToken, IdTokenType, InvalidToken, TokenStatus
+from voltline_auth.domain.tokens import Driver, IdToken, IdTokenType, TokenStatus
 from voltline_auth.entrypoints.common import (
     Limit,
     Offset,
     Page,
     TokenTypeQuery,
-    conflict,
     fetch_size,
     invalid,
-    not_found,
 )
 from voltline_auth.service_layer import drivers as drv
 from voltline_auth.service_layer import tokens as tok
@@ -53,6 +51,23 @@ class DriverPatch(BaseModel):
 
 
 class DriverOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "driver_id": "drv_1",
+                    "name": "Grace Hopper",
+                    "email": "grace@example.com",
+                    "phone": None,
+                    "language": "en",
+                    "max_concurrent_sessions": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     driver_id: str
     name: str
     email: str
@@ -84,6 +99,23 @@ class IdTokenPatch(BaseModel):
 
 
 class IdTokenOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id_token": "04A1B2C3",
+                    "type": "ISO14443",
+                    "status": "Accepted",
+                    "driver_id": "drv_1",
+                    "expires_at": None,
+                    "group_id": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "updated_at": "2026-11-20T10:00:00Z",
+                }
+            ]
+        }
+    )
+
     id_token: str
     type: str
     status: str
@@ -102,27 +134,13 @@ def _driver_out(driver: Driver) -> DriverOut:
     return DriverOut(**driver.__dict__)
 
 
-def _token_errors(exc: Exception, id_token: str) -> Exception:
-    if isinstance(exc, InvalidToken):
-        return invalid(exc.field, str(exc), title="Invalid id token")
-    if isinstance(exc, tok.TokenAmbiguous):
-        return conflict(
-            f"Several tokens have the id {id_token!r} ({', '.join(exc.types)}); add ?type= to pick one.",
-            types=exc.types,
-        )
-    return not_found("id token", id_token, id_token=id_token)
-
-
 def build_router(ctx: AuthContext) -> APIRouter:
     router = APIRouter(tags=["drivers and id tokens"])
     viewer = [Depends(require_role("viewer"))]
 
     @router.post("/drivers", status_code=201)
     async def create_driver(body: DriverIn, response: Response, who: OperatorPrincipal) -> DriverOut:
-        try:
-            driver = await drv.create_driver(ctx, **body.model_dump(), actor=who.subject)
-        except drv.DriverExists:
-            raise conflict("A driver with this e-mail address is already registered.") from None
+        driver = await drv.create_driver(ctx, **body.model_dump(), actor=who.subject)
         response.headers["Location"] = f"/api/v1/drivers/{driver.driver_id}"
         return _driver_out(driver)
 
@@ -137,50 +155,30 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("/drivers/{driver_id}", dependencies=viewer)
     async def get_driver(driver_id: str) -> DriverOut:
-        try:
-            return _driver_out(await drv.get_driver(ctx, driver_id))
-        except drv.DriverNotFound:
-            raise not_found("driver", driver_id, driver_id=driver_id) from None
+        return _driver_out(await drv.get_driver(ctx, driver_id))
 
     @router.patch("/drivers/{driver_id}")
     async def patch_driver(driver_id: str, body: DriverPatch, who: OperatorPrincipal) -> DriverOut:
         changes = {name: getattr(body, name) for name in body.model_fields_set}
-        try:
-            return _driver_out(await drv.update_driver(ctx, driver_id, changes, actor=who.subject))
-        except InvalidToken as exc:
-            raise invalid(exc.field, str(exc), title="Invalid driver") from None
-        except drv.DriverExists:
-            raise conflict("A driver with this e-mail address is already registered.") from None
-        except drv.DriverNotFound:
-            raise not_found("driver", driver_id, driver_id=driver_id) from None
+        return _driver_out(await drv.update_driver(ctx, driver_id, changes, actor=who.subject))
 
     @router.post("/drivers/{driver_id}/app-tokens", status_code=201)
     async def issue_app_token(driver_id: str, who: OperatorPrincipal) -> IdTokenOut:
         """A Central id token for the driver's mobile app (remote starts use it)."""
-        try:
-            return IdTokenOut.of(await drv.issue_app_token(ctx, driver_id, actor=who.subject))
-        except drv.DriverNotFound:
-            raise not_found("driver", driver_id, driver_id=driver_id) from None
+        return IdTokenOut.of(await drv.issue_app_token(ctx, driver_id, actor=who.subject))
 
     @router.post("/id-tokens", status_code=201)
     async def create_token(body: IdTokenIn, response: Response, who: OperatorPrincipal) -> IdTokenOut:
-        try:
-            token = await tok.create_token(
-                ctx,
-                body.id_token,
-                body.type,
-                status=body.status,
-                driver_id=body.driver_id,
-                expires_at=body.expires_at,
-                group_id=body.group_id,
-                actor=who.subject,
-            )
-        except InvalidToken as exc:
-            raise invalid(exc.field, str(exc), title="Invalid id token") from None
-        except tok.TokenExists:
-            raise conflict(
-                f"An id token {body.id_token!r} of type {body.type} exists; PATCH it to change it."
-            ) from None
+        token = await tok.create_token(
+            ctx,
+            body.id_token,
+            body.type,
+            status=body.status,
+            driver_id=body.driver_id,
+            expires_at=body.expires_at,
+            group_id=body.group_id,
+            actor=who.subject,
+        )
         response.headers["Location"] = f"/api/v1/id-tokens/{token.id_token}?type={token.type}"
         return IdTokenOut.of(token)
 
@@ -208,10 +206,7 @@ def build_router(ctx: AuthContext) -> APIRouter:
 
     @router.get("/id-tokens/{id_token:path}", dependencies=viewer)
     async def get_token(id_token: str, type: TokenTypeQuery = None) -> IdTokenOut:
-        try:
-            return IdTokenOut.of(await tok.get_token(ctx, id_token, type))
-        except (tok.TokenNotFound, tok.TokenAmbiguous) as exc:
-            raise _token_errors(exc, id_token) from None
+        return IdTokenOut.of(await tok.get_token(ctx, id_token, type))
 
     @router.patch("/id-tokens/{id_token:path}")
     async def patch_token(
@@ -222,17 +217,11 @@ def build_router(ctx: AuthContext) -> APIRouter:
         changes = {name: getattr(body, name) for name in body.model_fields_set}
         if changes.get("status", "") is None:
             raise invalid("status", "status cannot be cleared", title="Invalid id token")
-        try:
-            return IdTokenOut.of(await tok.update_token(ctx, id_token, type, changes, actor=who.subject))
-        except (InvalidToken, tok.TokenNotFound, tok.TokenAmbiguous) as exc:
-            raise _token_errors(exc, id_token) from None
+        return IdTokenOut.of(await tok.update_token(ctx, id_token, type, changes, actor=who.subject))
 
     @router.delete("/id-tokens/{id_token:path}", status_code=204)
     async def delete_token(id_token: str, who: OperatorPrincipal, type: TokenTypeQuery = None) -> Response:
-        try:
-            await tok.delete_token(ctx, id_token, type, actor=who.subject)
-        except (tok.TokenNotFound, tok.TokenAmbiguous) as exc:
-            raise _token_errors(exc, id_token) from None
+        await tok.delete_token(ctx, id_token, type, actor=who.subject)
         return Response(status_code=204)
 
     return router

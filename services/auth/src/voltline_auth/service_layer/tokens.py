@@ -107,7 +107,7 @@ async def create_token(
     token = IdToken(id_token, token_type, status, driver_id, expires_at, group_id, now, now)
     async with ctx.uow() as uow:
         if await uow.tokens.get(token.key, token_type) is not None:
-            raise TokenExists(id_token)
+            raise TokenExists(id_token, token_type)
         await _check_driver(uow, driver_id)
         await uow.tokens.add(token)
         await audit(ctx, uow, actor, "id_token.created", "id_token", id_token, **_shown(token))

@@ -8,11 +8,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import AwareDatetime, BaseModel, Field
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.security import OperatorPrincipal, Principal, require_role
 
 from voltline_diagnostics.adapters import views
 from voltline_diagnostics.adapters.alerts_repo import alert_from_row, search_query
 from voltline_diagnostics.domain.alerts import AlertStateError
+from voltline_diagnostics.entrypoints.schemas.status import AlertOut, AlertRuleOut
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
 
@@ -29,7 +31,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
     router = APIRouter(tags=["alerts"])
     viewer = [Depends(require_role("viewer"))]
 
-    @router.get("/alerts", dependencies=viewer)
+    @router.get("/alerts", dependencies=viewer, **returns(Items[AlertOut]))
     async def list_alerts(
         station_id: str | None = None,
         status: Literal["open", "acknowledged", "resolved"] | None = None,
@@ -40,7 +42,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
         query = search_query(station_id=station_id, status=status, rule=rule, severity=severity, since=since)
         return {"items": [alerting.alert_json(alert_from_row(r)) for r in await views.rows(ctx, query)]}
 
-    @router.get("/alerts/{alert_id}", dependencies=viewer)
+    @router.get("/alerts/{alert_id}", dependencies=viewer, **returns(AlertOut))
     async def get_alert(alert_id: str) -> dict[str, Any]:
         async with ctx.uow() as uow:
             alert = await uow.alerts.get(alert_id)
@@ -65,17 +67,17 @@ def build_router(ctx: HealthContext) -> APIRouter:
             await uow.commit()
         return alerting.alert_json(alert)
 
-    @router.post("/alerts/{alert_id}/acknowledge")
+    @router.post("/alerts/{alert_id}/acknowledge", **returns(AlertOut))
     async def acknowledge(alert_id: str, who: OperatorPrincipal, body: AcknowledgeIn | None = None) -> dict[str, Any]:
         """open → acknowledged (who, when). It still resolves by itself when the condition clears."""
         return await _change(alert_id, "acknowledge", who, body.note if body else None)
 
-    @router.post("/alerts/{alert_id}/resolve")
+    @router.post("/alerts/{alert_id}/resolve", **returns(AlertOut))
     async def resolve(alert_id: str, body: ResolveIn, who: OperatorPrincipal) -> dict[str, Any]:
         """Resolve by hand, with a note (e.g. a security event that was investigated)."""
         return await _change(alert_id, "resolve", who, body.note)
 
-    @router.get("/alert-rules", dependencies=viewer)
+    @router.get("/alert-rules", dependencies=viewer, **returns(Items[AlertRuleOut]))
     async def rules() -> dict[str, Any]:
         return {"items": [asdict(r) for r in ctx.rules.values()]}
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import Items
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_diagnostics.entrypoints.command_schemas import BODIES
@@ -145,7 +146,7 @@ def build_bulk_router(bulk: BulkService, profiles: ProfileService) -> APIRouter:
         await profiles.put(profile)
         return ProfileOut(**profile.__dict__)
 
-    @router.get("/configuration-profiles", dependencies=viewer)
+    @router.get("/configuration-profiles", dependencies=viewer, response_model=Items[ProfileOut])
     async def list_profiles() -> dict[str, list[ProfileOut]]:
         return {"items": [ProfileOut(**p.__dict__) for p in await profiles.all()]}
 

@@ -11,7 +11,6 @@ from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, ne
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_diagnostics.domain.commands import CommandNotPossible
 from voltline_diagnostics.entrypoints.command_schemas import BODIES, CommandBody, CommandList, CommandOut
 from voltline_diagnostics.service_layer.commands import CommandService
 
@@ -31,21 +30,13 @@ def command_response(out: CommandOut, final: bool) -> JSONResponse:
     return JSONResponse(body, status_code=200 if final else 202, headers=headers)
 
 
-def _invalid(exc: CommandNotPossible) -> Problem:
-    field = f"body.{exc.field}" if exc.field else "body"
-    return Problem(422, str(exc), extra={"errors": [{"field": field, "message": str(exc)}]})
-
-
 async def run_command(
     service: CommandService, station_id: str, command: str, body: CommandBody, principal: Any
 ) -> JSONResponse:
     params = body.model_dump(mode="json", exclude={"wait_for_station_s"}, exclude_none=True)
-    try:
-        outcome = await service.submit(
-            station_id, command, params, principal.subject, wait_for_station_s=body.wait_for_station_s
-        )
-    except CommandNotPossible as exc:
-        raise _invalid(exc) from None
+    outcome = await service.submit(
+        station_id, command, params, principal.subject, wait_for_station_s=body.wait_for_station_s
+    )
     record, final = await service.answer_within(outcome)
     return command_response(CommandOut.of(record), final)
 

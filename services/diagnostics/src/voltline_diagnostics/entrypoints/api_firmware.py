@@ -19,7 +19,7 @@ from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
 from voltline_diagnostics.adapters.storage import LocalFolderStorage, safe_name
-from voltline_diagnostics.adapters.uploads import UploadTooLarge, spool
+from voltline_diagnostics.adapters.uploads import spool
 from voltline_diagnostics.service_layer.campaigns import CampaignError, CampaignService, Selection
 from voltline_diagnostics.service_layer.maintenance_ports import Campaign, Firmware, TargetRow
 
@@ -151,10 +151,7 @@ def build_firmware_router(
             firmware = await FirmwareRecords(db).firmware(firmware_id)
         if firmware is None:
             raise Problem(404, f"No firmware {firmware_id!r}; register it first.")
-        try:
-            temp, size = await spool(request.stream(), storage.incoming(), FIRMWARE_MAX_BYTES)
-        except UploadTooLarge as exc:
-            raise Problem(413, str(exc)) from None
+        temp, size = await spool(request.stream(), storage.incoming(), FIRMWARE_MAX_BYTES)
         digest = await asyncio.to_thread(lambda: hashlib.sha256(temp.read_bytes()).hexdigest())
         if firmware.sha256 and firmware.sha256 != digest:
             await asyncio.to_thread(temp.unlink)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.security import require_role
 
 from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.entrypoints.api_status import not_found
+from voltline_diagnostics.entrypoints.schemas.inventory import (
+    FirmwareCountOut,
+    InventoryOut,
+    ModelCountOut,
+    RefreshOut,
+    VariableOut,
+)
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.inventory import Commands, request_inventory
 
@@ -32,7 +40,7 @@ def _inventory(st: dict[str, Any], variables: int) -> dict[str, Any]:
 def build_router(ctx: HealthContext, commands: Commands) -> APIRouter:
     router = APIRouter(tags=["inventory"], dependencies=[Depends(require_role("viewer"))])
 
-    @router.get("/inventory")
+    @router.get("/inventory", **returns(Items[InventoryOut]))
     async def fleet_inventory(
         vendor: str | None = None, model: str | None = None, firmware_version: str | None = None
     ) -> dict[str, Any]:
@@ -41,19 +49,19 @@ def build_router(ctx: HealthContext, commands: Commands) -> APIRouter:
             found = await uow.inventory.stations(vendor=vendor, model=model, firmware_version=firmware_version)
         return {"items": [_inventory(s, 0) | {"device_model_variables": None} for s in found]}
 
-    @router.get("/inventory/models")
+    @router.get("/inventory/models", **returns(Items[ModelCountOut]))
     async def per_model() -> dict[str, Any]:
         async with ctx.uow() as uow:
             rows = await uow.inventory.counts("model")
         return {"items": [{"vendor": v, "model": m, "stations": n} for v, m, n in rows]}
 
-    @router.get("/inventory/firmware")
+    @router.get("/inventory/firmware", **returns(Items[FirmwareCountOut]))
     async def per_firmware() -> dict[str, Any]:
         async with ctx.uow() as uow:
             rows = await uow.inventory.counts("firmware")
         return {"items": [{"vendor": v, "model": m, "firmware_version": f, "stations": n} for v, m, f, n in rows]}
 
-    @router.get("/stations/{station_id}/inventory")
+    @router.get("/stations/{station_id}/inventory", **returns(InventoryOut))
     async def station_inventory(station_id: str) -> dict[str, Any]:
         async with ctx.uow() as uow:
             found = await uow.inventory.stations(station_id=station_id)
@@ -63,7 +71,11 @@ def build_router(ctx: HealthContext, commands: Commands) -> APIRouter:
             raise not_found(station_id)
         return _inventory(st, len(variables))
 
-    @router.post("/stations/{station_id}/inventory/refresh", dependencies=[Depends(require_role("operator"))])
+    @router.post(
+        "/stations/{station_id}/inventory/refresh",
+        dependencies=[Depends(require_role("operator"))],
+        **returns(RefreshOut),
+    )
     async def refresh(station_id: str) -> dict[str, Any]:
         """Ask the station now: 2.x GetBaseReport (the report arrives as NotifyReport), 1.6 GetConfiguration."""
         result = await request_inventory(ctx, commands, station_id)
@@ -71,7 +83,7 @@ def build_router(ctx: HealthContext, commands: Commands) -> APIRouter:
             raise not_found(station_id)
         return result
 
-    @router.get("/stations/{station_id}/device-model")
+    @router.get("/stations/{station_id}/device-model", **returns(Items[VariableOut]))
     async def device_model(station_id: str, component: str | None = None) -> dict[str, Any]:
         """The station's components and variables as last reported (2.x NotifyReport)."""
         async with ctx.uow() as uow:

@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size, next_offset
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import media
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_diagnostics.adapters.uploads import BadUpload, UploadTooLarge, boundary_of, first_part, spool
@@ -113,7 +114,12 @@ def build_log_router(logs: LogService) -> APIRouter:
             raise Problem(404, f"No log request {log_id!r}.", extra={"log_id": log_id})
         return LogOut.of(record)
 
-    @router.get("/logs/{log_id}/file", dependencies=viewer, response_class=FileResponse)
+    @router.get(
+        "/logs/{log_id}/file",
+        dependencies=viewer,
+        response_class=FileResponse,
+        responses=media("application/octet-stream", "The uploaded log file", binary=True),
+    )
     async def download(log_id: str) -> FileResponse:
         record = await logs.get(log_id)
         if record is None:

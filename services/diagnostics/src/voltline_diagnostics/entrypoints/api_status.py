@@ -9,9 +9,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import AwareDatetime
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import returns
 from voltline_chassis.security import require_role
 
 from voltline_diagnostics.adapters import views
+from voltline_diagnostics.entrypoints.schemas.status import FleetOut, HistoryOut, StationStatusOut
 from voltline_diagnostics.service_layer.context import HealthContext
 
 NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
@@ -38,7 +40,7 @@ def period(start: datetime | None, end: datetime | None, default: timedelta) -> 
 def build_router(ctx: HealthContext) -> APIRouter:
     router = APIRouter(tags=["status"], dependencies=[Depends(require_role("viewer"))])
 
-    @router.get("/stations")
+    @router.get("/stations", responses={200: {"model": FleetOut, "description": "The fleet"}})
     async def list_stations(
         online: bool | None = None,
         health: Literal["online", "offline", "unresponsive"] | None = None,
@@ -60,14 +62,14 @@ def build_router(ctx: HealthContext) -> APIRouter:
         )
         return Response(json.dumps({"items": items}, separators=(",", ":")), media_type="application/json")
 
-    @router.get("/stations/{station_id}/status")
+    @router.get("/stations/{station_id}/status", **returns(StationStatusOut))
     async def station_status(station_id: str) -> dict[str, Any]:
         view = await views.station_status(ctx, station_id)
         if view is None:
             raise not_found(station_id)
         return view
 
-    @router.get("/stations/{station_id}/history")
+    @router.get("/stations/{station_id}/history", **returns(HistoryOut))
     async def station_history(
         station_id: str,
         from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from voltline_bus import BusConfig
+from voltline_chassis.schemas import media
 from voltline_chassis.security import require_role
 from voltline_events import Envelope
 
@@ -114,10 +115,13 @@ async def events(
         stream.unsubscribe(queue)
 
 
+SSE = media("text/event-stream", "Server-Sent Events: one per diagnostics event, named by its type")
+
+
 def build_router(stream: LiveStream) -> APIRouter:
     router = APIRouter(tags=["stream"], dependencies=[Depends(require_role("viewer"))])
 
-    @router.get("/stream")
+    @router.get("/stream", response_class=StreamingResponse, responses=SSE)
     async def live(
         station_id: str | None = None,
         types: Annotated[list[str] | None, Query(alias="type")] = None,

@@ -8,12 +8,14 @@ from uuid import uuid4
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.security import OperatorPrincipal, require_role
 from voltline_events.payloads import UptimeExclusionDeclared
 
 from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.domain.uptime import EXCLUSION_REASONS
 from voltline_diagnostics.entrypoints.api_status import not_found, period
+from voltline_diagnostics.entrypoints.schemas.inventory import ExclusionOut, UptimeOut
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.uptime import network_uptime, station_uptime
@@ -50,7 +52,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
     router = APIRouter(tags=["uptime"])
     viewer = [Depends(require_role("viewer"))]
 
-    @router.get("/uptime", dependencies=viewer)
+    @router.get("/uptime", dependencies=viewer, **returns(UptimeOut))
     async def get_uptime(
         station_id: str | None = None,
         from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
@@ -67,7 +69,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             raise not_found(station_id)
         return result
 
-    @router.post("/uptime/exclusions", status_code=201)
+    @router.post("/uptime/exclusions", status_code=201, **returns(ExclusionOut))
     async def exclude(body: ExclusionIn, who: OperatorPrincipal) -> dict[str, Any]:
         values = {
             "exclusion_id": str(uuid4()),
@@ -91,7 +93,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             await uow.commit()
         return _exclusion(values)
 
-    @router.get("/uptime/exclusions", dependencies=viewer)
+    @router.get("/uptime/exclusions", dependencies=viewer, **returns(Items[ExclusionOut]))
     async def exclusions(
         station_id: str | None = None,
         from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,

@@ -8,10 +8,12 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends
 from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_diagnostics.adapters.views import iso
 from voltline_diagnostics.domain.alerts import DEFAULT_RULES, SEVERITIES
+from voltline_diagnostics.entrypoints.schemas.status import DeliveryOut, TestDeliveryOut, WebhookOut
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.webhooks import queue_test
 
@@ -80,7 +82,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             raise Problem(404, f"No webhook {webhook_id!r}.", extra={"webhook_id": webhook_id})
         return hook
 
-    @router.post("/webhooks", status_code=201)
+    @router.post("/webhooks", status_code=201, **returns(WebhookOut))
     async def create(body: WebhookIn, who: OperatorPrincipal) -> dict[str, Any]:
         """Subscribe: alert changes are POSTed as JSON, signed `X-Voltline-Signature: t=..,v1=<hmac>`."""
         values = {
@@ -99,12 +101,12 @@ def build_router(ctx: HealthContext) -> APIRouter:
             await uow.commit()
         return _out(values)
 
-    @router.get("/webhooks", dependencies=viewer)
+    @router.get("/webhooks", dependencies=viewer, **returns(Items[WebhookOut]))
     async def list_webhooks() -> dict[str, Any]:
         async with ctx.uow() as uow:
             return {"items": [_out(h) for h in await uow.webhooks.all()]}
 
-    @router.get("/webhooks/{webhook_id}", dependencies=viewer)
+    @router.get("/webhooks/{webhook_id}", dependencies=viewer, **returns(WebhookOut))
     async def get_webhook(webhook_id: str) -> dict[str, Any]:
         return _out(await _get(webhook_id))
 
@@ -116,7 +118,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             await uow.webhooks.deactivate(webhook_id)
             await uow.commit()
 
-    @router.post("/webhooks/{webhook_id}/test", status_code=202)
+    @router.post("/webhooks/{webhook_id}/test", status_code=202, **returns(TestDeliveryOut))
     async def test(webhook_id: str, who: OperatorPrincipal) -> dict[str, Any]:
         """Queue a signed test delivery; its outcome shows in the delivery log."""
         hook = await _get(webhook_id)
@@ -124,7 +126,7 @@ def build_router(ctx: HealthContext) -> APIRouter:
             raise Problem(409, f"Webhook {webhook_id} is deleted.", extra={"webhook_id": webhook_id})
         return {"delivery_id": await queue_test(ctx, webhook_id)}
 
-    @router.get("/webhooks/{webhook_id}/deliveries", dependencies=viewer)
+    @router.get("/webhooks/{webhook_id}/deliveries", dependencies=viewer, **returns(Items[DeliveryOut]))
     async def deliveries(webhook_id: str) -> dict[str, Any]:
         await _get(webhook_id)
         async with ctx.uow() as uow:

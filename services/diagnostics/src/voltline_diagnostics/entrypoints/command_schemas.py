@@ -222,6 +222,31 @@ BODIES: dict[str, type[CommandBody]] = {
 
 
 class CommandOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "command_id": "cmd_01J9Z6",
+                    "station_id": "CP-1",
+                    "command": "reset",
+                    "status": "Accepted",
+                    "response": {"status": "Accepted"},
+                    "detail": None,
+                    "reboot_required": False,
+                    "ocpp_version": "2.0.1",
+                    "action": "Reset",
+                    "request": {"type": "soft"},
+                    "ocpp_payload": {"type": "OnIdle"},
+                    "requested_by": "admin",
+                    "bulk_id": None,
+                    "created_at": "2026-11-20T10:00:00Z",
+                    "sent_at": "2026-11-20T10:00:00Z",
+                    "answered_at": "2026-11-20T10:00:01Z",
+                }
+            ]
+        }
+    )
+
     command_id: str
     station_id: str
     command: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from voltline_chassis.security import require_role
 
 from voltline_gateway.adapters.ocpp_server import Connections
@@ -17,6 +17,22 @@ from voltline_gateway.adapters.presence import PresenceBook
 
 
 class ConnectionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "CP-1",
+                    "ocpp_version": "ocpp2.0.1",
+                    "remote_address": "203.0.113.7",
+                    "connected_since": "2026-11-20T10:00:00Z",
+                    "gateway_instance": "gateway-0",
+                    "tls": True,
+                    "security_profile": 2,
+                }
+            ]
+        }
+    )
+
     station_id: str
     ocpp_version: str
     remote_address: str | None

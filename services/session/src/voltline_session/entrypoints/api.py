@@ -12,11 +12,11 @@ from voltline_chassis.security import OperatorPrincipal, require_role
 
 from voltline_session.adapters.repository import SessionFilter
 from voltline_session.domain.meter import ENERGY
-from voltline_session.domain.remote import CommandNotPossible, StartRequest
+from voltline_session.domain.remote import StartRequest
 from voltline_session.entrypoints import schemas as s
 from voltline_session.service_layer import queries, remote
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.supervision import SessionAlreadyEnded, SessionNotFound, close_session
+from voltline_session.service_layer.supervision import close_session
 
 # How each failed verdict of a station command is told to the caller: HTTP status and problem `code`.
 _VERDICTS = {
@@ -26,31 +26,6 @@ _VERDICTS = {
     "call_error": (502, "station_call_error"),
     "invalid": (502, "command_refused_by_gateway"),
 }
-
-
-def _not_found(session_id: str) -> Problem:
-    return Problem(404, f"No session {session_id!r}.", extra={"session_id": session_id})
-
-
-def _ended(exc: SessionAlreadyEnded) -> Problem:
-    ended = exc.session.ended_at.isoformat() if exc.session.ended_at else "?"
-    return Problem(
-        409, f"Session {exc.session.session_id} already ended at {ended}.", extra={"session_id": exc.session.session_id}
-    )
-
-
-def _station_problem(exc: Exception) -> Problem:
-    if isinstance(exc, remote.StationUnknown | remote.StationOffline):
-        extra = {"code": "station_offline", "station_id": exc.station_id}
-        return Problem(409, str(exc), title="Station offline", extra=extra)
-    if isinstance(exc, remote.AuthUnanswered):
-        return Problem(503, str(exc), title="Auth service unavailable", extra={"code": "auth_unavailable"})
-    if isinstance(exc, remote.GatewayUnanswered):
-        return Problem(504, str(exc), title="Gateway did not answer", extra={"code": "gateway_timeout"})
-    if isinstance(exc, CommandNotPossible):
-        field = f"body.{exc.field}" if exc.field else "body"
-        return Problem(422, str(exc), extra={"errors": [{"field": field, "message": str(exc)}]})
-    raise exc
 
 
 def _answer(outcome: remote.CommandOutcome) -> s.CommandOut:
@@ -101,18 +76,12 @@ def build_router(ctx: SessionContext, auth: remote.Authorizer, commands: remote.
 
     @router.get("/sessions/{session_id}", dependencies=viewer)
     async def get_session(session_id: str) -> s.SessionOut:
-        try:
-            session, derived = await queries.session_details(ctx, session_id)
-        except SessionNotFound:
-            raise _not_found(session_id) from None
+        session, derived = await queries.session_details(ctx, session_id)
         return s.SessionOut.of(session, derived.periods)
 
     @router.get("/sessions/{session_id}/meter-values", dependencies=viewer)
     async def meter_values(session_id: str) -> s.MeterValueList:
-        try:
-            session, derived = await queries.session_details(ctx, session_id)
-        except SessionNotFound:
-            raise _not_found(session_id) from None
+        session, derived = await queries.session_details(ctx, session_id)
         contexts = {r.at: r.context for r in derived.readings if r.measurand == ENERGY}
         items = [s.MeterValueOut.of_entry(e, contexts.get(e.at)) for e in derived.energy.timeline]
         items += [s.MeterValueOut.of_reading(r) for r in derived.readings if r.measurand != ENERGY]
@@ -121,24 +90,12 @@ def build_router(ctx: SessionContext, auth: remote.Authorizer, commands: remote.
 
     @router.post("/sessions/{session_id}/remote-stop", dependencies=operator)
     async def remote_stop(session_id: str, who: OperatorPrincipal) -> s.CommandOut:
-        try:
-            outcome = await remote.remote_stop(ctx, commands, session_id, by=who.subject)
-        except SessionNotFound:
-            raise _not_found(session_id) from None
-        except SessionAlreadyEnded as exc:
-            raise _ended(exc) from None
-        except (remote.StationUnknown, remote.StationOffline, remote.Unanswered, CommandNotPossible) as exc:
-            raise _station_problem(exc) from None
+        outcome = await remote.remote_stop(ctx, commands, session_id, by=who.subject)
         return _answer(outcome)
 
     @router.post("/sessions/{session_id}/close", dependencies=operator)
     async def close(session_id: str, who: OperatorPrincipal, body: s.CloseIn | None = None) -> s.SessionOut:
-        try:
-            session = await close_session(ctx, session_id, by=who.subject, reason=body.reason if body else None)
-        except SessionNotFound:
-            raise _not_found(session_id) from None
-        except SessionAlreadyEnded as exc:
-            raise _ended(exc) from None
+        session = await close_session(ctx, session_id, by=who.subject, reason=body.reason if body else None)
         return s.SessionOut.of(session)
 
     @router.post("/remote-start", dependencies=operator)
@@ -148,15 +105,13 @@ def build_router(ctx: SessionContext, auth: remote.Authorizer, commands: remote.
         )
         try:
             outcome = await remote.remote_start(ctx, auth, commands, request, by=who.subject)
-        except remote.TokenNotAccepted as exc:
+        except remote.TokenNotAccepted as exc:  # names the token of the body, which only the route knows
             raise Problem(
                 409,
                 f"Id token {body.id_token!r} may not charge: the auth service answered {exc.status}.",
                 title="Id token not accepted",
                 extra={"code": "id_token_not_accepted", "authorization_status": exc.status},
             ) from None
-        except (remote.StationUnknown, remote.StationOffline, remote.Unanswered, CommandNotPossible) as exc:
-            raise _station_problem(exc) from None
         return _answer(outcome)
 
     @router.get("/station-presence/{station_id}", dependencies=viewer)

@@ -34,6 +34,37 @@ class PeriodOut(BaseModel):
 
 
 class SessionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "CP-1:4711",
+                    "station_id": "CP-1",
+                    "transaction_id": "4711",
+                    "ocpp_version": "1.6",
+                    "evse_id": 1,
+                    "connector_id": 1,
+                    "id_token": "04A1B2C3",
+                    "id_token_type": "ISO14443",
+                    "driver_id": "drv_1",
+                    "status": "completed",
+                    "started_at": "2026-11-20T10:00:00Z",
+                    "ended_at": "2026-11-20T11:00:00Z",
+                    "meter_start_wh": 1000,
+                    "meter_stop_wh": 13345,
+                    "energy_wh": 12345,
+                    "power_w": None,
+                    "peak_power_w": 11000.0,
+                    "soc_percent": None,
+                    "charging_state": None,
+                    "stop_reason": "EVDisconnected",
+                    "ended_by": "station",
+                    "end_detail": None,
+                }
+            ]
+        }
+    )
+
     session_id: str
     station_id: str
     transaction_id: str
@@ -161,6 +192,21 @@ class RemoteStartIn(BaseModel):
 
 
 class CommandOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "station_id": "CP-1",
+                    "status": "Accepted",
+                    "message": "The station accepted the remote start.",
+                    "station_response": {"status": "Accepted"},
+                    "remote_start_id": 17,
+                    "session_id": None,
+                }
+            ]
+        }
+    )
+
     station_id: str
     status: str | None = Field(description="The station's answer, e.g. Accepted.")
     message: str

@@ -10,7 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from voltline_chassis.paging import Page
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import CSV, returns
 
 from voltline_billing.domain.cdr import CSV_COLUMNS, cdr_json, csv_row
 from voltline_billing.domain.money import fmt
@@ -20,11 +22,11 @@ from voltline_billing.entrypoints.api.common import (
     DriverIdQuery,
     Limit,
     Offset,
-    call,
     fetch_size,
     invalid,
     page,
 )
+from voltline_billing.entrypoints.schemas.cdrs import CdrOut, OcpiCdrOut, RunningCostOut
 from voltline_billing.service_layer import sessions as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -41,7 +43,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
             if value is not None and value.tzinfo is None:
                 raise invalid(f"query.{name}", f"{name} needs a time zone (RFC 3339, e.g. 2026-11-01T00:00:00Z)")
 
-    @router.get("/cdrs", dependencies=VIEWER)
+    @router.get("/cdrs", dependencies=VIEWER, **returns(Page[CdrOut]))
     async def list_(
         session_id: str | None = None,
         station_id: str | None = None,
@@ -60,7 +62,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
             )  # fmt: skip
         return page([cdr_json(cdr, state) for cdr, state in found], limit, offset)
 
-    @router.get("/cdrs/export.csv", dependencies=VIEWER, response_class=StreamingResponse)
+    @router.get("/cdrs/export.csv", dependencies=VIEWER, response_class=StreamingResponse, responses=CSV)
     async def export(start: From = None, end: To = None) -> StreamingResponse:
         """Every CDR that ended in [from, to), newest first; amounts as decimal strings."""
         window(start, end)
@@ -98,19 +100,19 @@ def build_router(ctx: BillingContext) -> APIRouter:
             raise Problem(404, f"no CDR {cdr_id!r}")
         return cdr, payment.state.value if payment else None
 
-    @router.get("/cdrs/{cdr_id}", dependencies=VIEWER)
+    @router.get("/cdrs/{cdr_id}", dependencies=VIEWER, **returns(CdrOut))
     async def get(cdr_id: str) -> dict[str, Any]:
         return cdr_json(*(await one(cdr_id)))
 
-    @router.get("/cdrs/{cdr_id}/ocpi", dependencies=VIEWER)
+    @router.get("/cdrs/{cdr_id}/ocpi", dependencies=VIEWER, **returns(OcpiCdrOut))
     async def as_ocpi(cdr_id: str) -> dict[str, Any]:
         cdr, _ = await one(cdr_id)
         return ocpi_cdr(cdr, ctx.config.ocpi_country_code, ctx.config.ocpi_party_id)
 
-    @router.get("/sessions/{session_id}/cost", dependencies=VIEWER)
+    @router.get("/sessions/{session_id}/cost", dependencies=VIEWER, **returns(RunningCostOut))
     async def cost(session_id: str) -> dict[str, Any]:
         """What the session costs so far (active: energy of its last update, time until now)."""
-        info, priced = await call(uc.running_cost(ctx, session_id))
+        info, priced = await uc.running_cost(ctx, session_id)
         if priced is None:
             return {**info, "priced": False, "detail": "no tariff applies to this station"}
         cur = priced.currency

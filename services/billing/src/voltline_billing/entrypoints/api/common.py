@@ -1,4 +1,4 @@
-"""What every billing route shares: roles, list paging, and turning use-case errors into problems."""
+"""What every billing route shares: roles, list paging, and the shape of an invalid-field problem."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from voltline_chassis.problems import Problem
 from voltline_chassis.security import require_role
 from voltline_chassis.validation import IDENTIFIER_PATTERN
 
-from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
+from voltline_billing.service_layer.context import Invalid
 
 T = TypeVar("T")
 OPERATOR = [Depends(require_role("operator"))]
@@ -27,13 +27,10 @@ def invalid(field: str, message: str) -> Problem:
 
 
 async def call(coro: Awaitable[T], body_prefix: str = "body") -> T:
-    """Run a use case; its NotFound/Conflict/Invalid become 404/409/422 problems."""
+    """Run a use case. Kept for callers outside the routes: the app maps NotFound/Conflict/Invalid to
+    404/409/422 problems itself (entrypoints/api/errors.py)."""
     try:
         return await coro
-    except NotFound as exc:
-        raise Problem(404, str(exc)) from None
-    except Conflict as exc:
-        raise Problem(409, str(exc)) from None
     except Invalid as exc:
         raise invalid(f"{body_prefix}.{exc.field}", str(exc)) from None
 

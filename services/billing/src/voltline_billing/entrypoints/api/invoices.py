@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from voltline_chassis.paging import Page
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.validation import PositiveMoney
 
 from voltline_billing.domain.money import fmt
@@ -15,11 +17,11 @@ from voltline_billing.entrypoints.api.common import (
     DriverIdQuery,
     Limit,
     Offset,
-    call,
     fetch_size,
     items,
     page,
 )
+from voltline_billing.entrypoints.schemas.accounts import DocumentOut
 from voltline_billing.service_layer import invoices as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -49,12 +51,12 @@ def document_json(row: dict[str, Any]) -> dict[str, Any]:
 def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["invoices"])
 
-    @router.post("/invoices/run", dependencies=OPERATOR)
+    @router.post("/invoices/run", dependencies=OPERATOR, **returns(Items[DocumentOut]))
     async def run(body: RunIn) -> dict[str, Any]:
         """Issue the month's invoices (postpaid sessions, plan fees); running it again issues only what is missing."""
-        return items([document_json(d) for d in await call(uc.run_month(ctx, body.period))])
+        return items([document_json(d) for d in await uc.run_month(ctx, body.period)])
 
-    @router.get("/invoices", dependencies=VIEWER)
+    @router.get("/invoices", dependencies=VIEWER, **returns(Page[DocumentOut]))
     async def list_(
         driver_id: DriverIdQuery = None,
         period: str | None = None,
@@ -67,17 +69,17 @@ def build_router(ctx: BillingContext) -> APIRouter:
                                         corrects=corrects)  # fmt: skip
         return page([document_json(d) for d in found], limit, offset)
 
-    @router.get("/invoices/{invoice_id}", dependencies=VIEWER)
+    @router.get("/invoices/{invoice_id}", dependencies=VIEWER, **returns(DocumentOut))
     async def get(invoice_id: str) -> dict[str, Any]:
-        return document_json(await call(uc.get(ctx, invoice_id)))
+        return document_json(await uc.get(ctx, invoice_id))
 
-    @router.post("/invoices/{invoice_id}/credit-notes", status_code=201, dependencies=OPERATOR)
+    @router.post("/invoices/{invoice_id}/credit-notes", status_code=201, dependencies=OPERATOR, **returns(DocumentOut))
     async def credit(invoice_id: str, body: CreditNoteIn) -> dict[str, Any]:
         amounts = None if body.lines is None else {line.line: line.amount for line in body.lines}
-        return document_json(await call(uc.credit_note(ctx, invoice_id, body.reason, amounts)))
+        return document_json(await uc.credit_note(ctx, invoice_id, body.reason, amounts))
 
-    @router.post("/invoices/{invoice_id}/mark-paid", dependencies=OPERATOR)
+    @router.post("/invoices/{invoice_id}/mark-paid", dependencies=OPERATOR, **returns(DocumentOut))
     async def mark_paid(invoice_id: str) -> dict[str, Any]:
-        return document_json(await call(uc.mark_paid(ctx, invoice_id)))
+        return document_json(await uc.mark_paid(ctx, invoice_id))
 
     return router

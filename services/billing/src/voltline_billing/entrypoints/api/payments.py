@@ -6,7 +6,9 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
+from voltline_chassis.paging import Page
 from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.validation import Identifier, PositiveMoney
 
 from voltline_billing.domain.money import fmt
@@ -18,11 +20,17 @@ from voltline_billing.entrypoints.api.common import (
     DriverIdQuery,
     Limit,
     Offset,
-    call,
     fetch_size,
     invalid,
     items,
     page,
+)
+from voltline_billing.entrypoints.schemas.payments import (
+    MethodOut,
+    PaymentDetailOut,
+    PaymentOut,
+    RefundOut,
+    SandboxOperationsOut,
 )
 from voltline_billing.service_layer import payments as uc
 from voltline_billing.service_layer import refunds as refunds_uc
@@ -76,7 +84,7 @@ def method_json(row: dict[str, Any]) -> dict[str, Any]:
 def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["payments"])
 
-    @router.post("/drivers/{driver_id}/payment-methods", status_code=201, dependencies=OPERATOR)
+    @router.post("/drivers/{driver_id}/payment-methods", status_code=201, dependencies=OPERATOR, **returns(MethodOut))
     async def add_method(driver_id: DriverId, body: MethodIn) -> dict[str, Any]:
         if body.type == "card" and not body.token:
             raise invalid("body.token", "a card needs the payment provider's token (e.g. tok_visa in the sandbox)")
@@ -90,7 +98,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
             await uow.commit()
         return method_json(values)
 
-    @router.get("/drivers/{driver_id}/payment-methods", dependencies=VIEWER)
+    @router.get("/drivers/{driver_id}/payment-methods", dependencies=VIEWER, **returns(Items[MethodOut]))
     async def list_methods(driver_id: DriverId) -> dict[str, Any]:
         async with ctx.uow() as uow:
             return items([method_json(m) for m in await uow.payments.methods(driver_id)])
@@ -105,7 +113,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
             await uow.commit()
         return Response(status_code=204)
 
-    @router.get("/payments", dependencies=VIEWER)
+    @router.get("/payments", dependencies=VIEWER, **returns(Page[PaymentOut]))
     async def list_(
         session_id: str | None = None,
         driver_id: DriverIdQuery = None,
@@ -134,27 +142,27 @@ def build_router(ctx: BillingContext) -> APIRouter:
             refunds = await uow.payments.refunds(payment_id=payment_id)
         return payment_json(row, operations) | {"refunds": [refund_json(r) for r in refunds]}
 
-    @router.get("/payments/{payment_id}", dependencies=VIEWER)
+    @router.get("/payments/{payment_id}", dependencies=VIEWER, **returns(PaymentDetailOut))
     async def get(payment_id: str) -> dict[str, Any]:
         return await detail(payment_id)
 
-    @router.post("/payments/{payment_id}/retry", dependencies=OPERATOR)
+    @router.post("/payments/{payment_id}/retry", dependencies=OPERATOR, **returns(PaymentDetailOut))
     async def retry(payment_id: str) -> dict[str, Any]:
         """Try a failed payment again (after the driver fixed the card or topped up), or re-send an
         unanswered provider call with its original idempotency key."""
-        await call(uc.retry(ctx, payment_id), body_prefix="path")
+        await uc.retry(ctx, payment_id)
         return await detail(payment_id)
 
-    @router.post("/payments/{payment_id}/assign", dependencies=OPERATOR)
+    @router.post("/payments/{payment_id}/assign", dependencies=OPERATOR, **returns(PaymentDetailOut))
     async def assign(payment_id: str, body: AssignIn) -> dict[str, Any]:
-        await call(uc.assign(ctx, payment_id, body.driver_id))
+        await uc.assign(ctx, payment_id, body.driver_id)
         return await detail(payment_id)
 
-    @router.post("/payments/{payment_id}/refunds", status_code=201, dependencies=OPERATOR)
+    @router.post("/payments/{payment_id}/refunds", status_code=201, dependencies=OPERATOR, **returns(RefundOut))
     async def refund(payment_id: str, body: RefundIn) -> dict[str, Any]:
-        return refund_json(await call(refunds_uc.request_refund(ctx, payment_id, body.amount, body.reason)))
+        return refund_json(await refunds_uc.request_refund(ctx, payment_id, body.amount, body.reason))
 
-    @router.get("/refunds", dependencies=VIEWER)
+    @router.get("/refunds", dependencies=VIEWER, **returns(Items[RefundOut]))
     async def list_refunds(payment_id: str | None = None, state: str | None = None) -> dict[str, Any]:
         async with ctx.uow() as uow:
             return items([refund_json(r) for r in await uow.payments.refunds(payment_id=payment_id, state=state)])
@@ -165,7 +173,7 @@ def build_router(ctx: BillingContext) -> APIRouter:
 def sandbox_router(sandbox: Any) -> APIRouter:
     router = APIRouter(tags=["sandbox"])
 
-    @router.get("/sandbox/operations", dependencies=VIEWER)
+    @router.get("/sandbox/operations", dependencies=VIEWER, **returns(SandboxOperationsOut))
     async def operations() -> dict[str, Any]:
         """What the built-in sandbox provider was asked and did (only with VOLTLINE_PAYMENT_PROVIDER=sandbox)."""
         summary: dict[str, Any] = sandbox.summary()

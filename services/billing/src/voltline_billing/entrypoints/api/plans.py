@@ -8,12 +8,14 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from voltline_chassis.schemas import Items, returns
 from voltline_chassis.validation import Identifier
 
 from voltline_billing.domain.money import check_currency, fmt
 from voltline_billing.domain.plans import Plan, Subscription
 from voltline_billing.domain.tariffs import Percent, Price
-from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, DriverIdQuery, call, items
+from voltline_billing.entrypoints.api.common import OPERATOR, VIEWER, DriverIdQuery, items
+from voltline_billing.entrypoints.schemas.accounts import PlanOut
 from voltline_billing.service_layer import plans as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -53,24 +55,24 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def build_router(ctx: BillingContext) -> APIRouter:
     router = APIRouter(tags=["plans"])
 
-    @router.post("/plans", status_code=201, dependencies=OPERATOR)
+    @router.post("/plans", status_code=201, dependencies=OPERATOR, **returns(PlanOut))
     async def create(body: PlanIn) -> dict[str, Any]:
-        return plan_json(await call(uc.create_plan(ctx, Plan(**body.model_dump()))))
+        return plan_json(await uc.create_plan(ctx, Plan(**body.model_dump())))
 
-    @router.get("/plans", dependencies=VIEWER)
+    @router.get("/plans", dependencies=VIEWER, **returns(Items[PlanOut]))
     async def list_() -> dict[str, Any]:
         return items([plan_json(p) for p in await uc.list_plans(ctx)])
 
     @router.post("/subscriptions", status_code=201, dependencies=OPERATOR)
     async def subscribe(body: SubscribeIn) -> Subscription:
-        return await call(uc.subscribe(ctx, body.driver_id, body.plan_id, body.starts_at))
+        return await uc.subscribe(ctx, body.driver_id, body.plan_id, body.starts_at)
 
-    @router.get("/subscriptions", dependencies=VIEWER)
+    @router.get("/subscriptions", dependencies=VIEWER, **returns(Items[Subscription]))
     async def list_subscriptions(driver_id: DriverIdQuery = None) -> dict[str, Any]:
         return items([asdict(s) for s in await uc.subscriptions(ctx, driver_id)])
 
     @router.post("/subscriptions/{subscription_id}/cancel", dependencies=OPERATOR)
     async def cancel(subscription_id: str) -> Subscription:
-        return await call(uc.cancel(ctx, subscription_id))
+        return await uc.cancel(ctx, subscription_id)
 
     return router

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from voltline_chassis.paging import Page
 from voltline_chassis.problems import validation_errors
+from voltline_chassis.schemas import Items, returns
 
 from voltline_billing.domain.money import check_currency
 from voltline_billing.domain.ocpi import ocpi_tariff
@@ -27,12 +29,12 @@ from voltline_billing.entrypoints.api.common import (
     VIEWER,
     Limit,
     Offset,
-    call,
     fetch_size,
     invalid,
     items,
     page,
 )
+from voltline_billing.entrypoints.schemas.tariffs import GroupOut, OcpiTariffOut, StationTariffOut
 from voltline_billing.service_layer import tariffs as uc
 from voltline_billing.service_layer.context import BillingContext
 
@@ -128,51 +130,51 @@ def build_router(ctx: BillingContext) -> APIRouter:
         except ValueError as exc:
             raise invalid("body", str(exc).splitlines()[-1] if str(exc) else "invalid tariff") from None
 
-    @router.post("/tariffs", status_code=201, dependencies=OPERATOR)
+    @router.post("/tariffs", status_code=201, dependencies=OPERATOR, **returns(Tariff))
     async def create(body: TariffIn, response: Response) -> dict[str, Any]:
-        tariff = await call(uc.create_tariff(ctx, parse(body), default=body.default))
+        tariff = await uc.create_tariff(ctx, parse(body), default=body.default)
         response.headers["Location"] = f"/api/v1/tariffs/{tariff.tariff_id}"
         return tariff_json(tariff)
 
-    @router.put("/tariffs/{tariff_id}", dependencies=OPERATOR)
+    @router.put("/tariffs/{tariff_id}", dependencies=OPERATOR, **returns(Tariff))
     async def new_version(tariff_id: str, body: TariffIn) -> dict[str, Any]:
         if body.tariff_id != tariff_id:
             raise invalid("body.tariff_id", f"the body names tariff {body.tariff_id!r}, the path {tariff_id!r}")
         tariff = parse(body)
-        return tariff_json(await call(uc.new_version(ctx, tariff, valid_from=body.valid_from, default=body.default)))
+        return tariff_json(await uc.new_version(ctx, tariff, valid_from=body.valid_from, default=body.default))
 
-    @router.get("/tariffs", dependencies=VIEWER)
+    @router.get("/tariffs", dependencies=VIEWER, **returns(Page[Tariff]))
     async def list_(limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
         return page([tariff_json(t) for t in await uc.list_tariffs(ctx, fetch_size(limit), offset)], limit, offset)
 
-    @router.get("/tariffs/{tariff_id}", dependencies=VIEWER)
+    @router.get("/tariffs/{tariff_id}", dependencies=VIEWER, **returns(Tariff))
     async def get(tariff_id: str, version: int | None = None) -> dict[str, Any]:
-        return tariff_json(await call(uc.get_tariff(ctx, tariff_id, version)))
+        return tariff_json(await uc.get_tariff(ctx, tariff_id, version))
 
-    @router.get("/tariffs/{tariff_id}/versions", dependencies=VIEWER)
+    @router.get("/tariffs/{tariff_id}/versions", dependencies=VIEWER, **returns(Items[Tariff]))
     async def list_versions(tariff_id: str) -> dict[str, Any]:
-        return items([tariff_json(t) for t in await call(uc.versions(ctx, tariff_id))])
+        return items([tariff_json(t) for t in await uc.versions(ctx, tariff_id)])
 
-    @router.get("/tariffs/{tariff_id}/ocpi", dependencies=VIEWER)
+    @router.get("/tariffs/{tariff_id}/ocpi", dependencies=VIEWER, **returns(OcpiTariffOut))
     async def as_ocpi(tariff_id: str, version: int | None = None) -> dict[str, Any]:
-        tariff = await call(uc.get_tariff(ctx, tariff_id, version))
+        tariff = await uc.get_tariff(ctx, tariff_id, version)
         c = ctx.config
         return ocpi_tariff(tariff, c.ocpi_country_code, c.ocpi_party_id, tariff.valid_from or ctx.clock())
 
-    @router.put("/stations/{station_id}/tariff", dependencies=OPERATOR)
+    @router.put("/stations/{station_id}/tariff", dependencies=OPERATOR, **returns(StationTariffOut))
     async def assign(station_id: StationId, body: AssignIn) -> dict[str, Any]:
-        await call(uc.assign_station(ctx, station_id, body.tariff_id))
+        await uc.assign_station(ctx, station_id, body.tariff_id)
         return await station_tariff(station_id)
 
-    @router.get("/stations/{station_id}/tariff", dependencies=VIEWER)
+    @router.get("/stations/{station_id}/tariff", dependencies=VIEWER, **returns(StationTariffOut))
     async def station_tariff(station_id: str, at: datetime | None = None) -> dict[str, Any]:
-        found = await call(uc.tariff_for_station(ctx, station_id, at))
+        found = await uc.tariff_for_station(ctx, station_id, at)
         return {"station_id": station_id, "tariff_id": found.tariff.tariff_id, "version": found.tariff.version,
                 "source": found.source, "tariff": tariff_json(found.tariff)}  # fmt: skip
 
-    @router.put("/station-groups/{group_id}", dependencies=OPERATOR)
+    @router.put("/station-groups/{group_id}", dependencies=OPERATOR, **returns(GroupOut))
     async def group(group_id: str, body: GroupIn) -> dict[str, Any]:
-        members = await call(uc.set_group(ctx, group_id, body.tariff_id, body.station_ids))
+        members = await uc.set_group(ctx, group_id, body.tariff_id, body.station_ids)
         return {"group_id": group_id, "tariff_id": body.tariff_id, "station_ids": members}
 
     return router

@@ -1,0 +1,13 @@
+"""Every route documents what it returns, so clients can be generated from the OpenAPI."""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from voltline_auth.bootstrap import build
+from voltline_auth.settings import AuthSettings
+from voltline_chassis.schemas import untyped_responses
+
+
+def test_every_route_has_a_response_schema(sqlite_url: str) -> None:
+    app = build(AuthSettings(database_url=sqlite_url, admin_token=SecretStr("openapi-test-token-0123456789")))
+    assert untyped_responses(app.openapi()) == []

@@ -1,0 +1,22 @@
+"""The billing use cases' errors as problem+json, in one place (installed once by ``bootstrap.build``)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from voltline_chassis.problems import Problem, ProblemFactory
+
+from voltline_billing.entrypoints.api.common import invalid
+from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
+
+
+def _invalid(request: Request, exc: Invalid) -> Problem:
+    """Name the field where the client sent it: a path parameter, else the body."""
+    where = "path" if exc.field in request.path_params else "body"
+    return invalid(f"{where}.{exc.field}", str(exc))
+
+
+PROBLEMS: dict[type[Exception], ProblemFactory] = {
+    NotFound: lambda _request, exc: Problem(404, str(exc)),
+    Conflict: lambda _request, exc: Problem(409, str(exc)),
+    Invalid: _invalid,
+}

@@ -1,0 +1,1 @@
+"""Response models of the diagnostics health routes (the maintenance routes keep theirs beside them)."""
