@@ -151,17 +151,11 @@ async def record_status(
         if state is not None:
             at = as_utc(status.timestamp or seen_at)
             bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
-            await uow.states.add(station_id, bay, at, "status", state, status.status)
             pending = held(uow)
-            covering = await uow.sessions.covering(station_id, bay, at, START_LOOKBACK)
-            if pending and any(
-                (s.station_id, s.transaction_id) in pending
-                and not holdable(ctx, pending[(s.station_id, s.transaction_id)].current, now)
-                for s in covering
-            ):
-                await flush(ctx, uow, station_id)  # one of them is due an update: stored and announced now
-                covering = await uow.sessions.covering(station_id, bay, at, START_LOOKBACK)
-            for before in covering:
+            if pending and any(k[0] == station_id and not holdable(ctx, p.current, now) for k, p in pending.items()):
+                await flush(ctx, uow, station_id)  # due an update: stored as it was before this observation
+            await uow.states.add(station_id, bay, at, "status", state, status.status)
+            for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
                 kept = pending.get((station_id, before.transaction_id)) if pending is not None else None
                 current = kept.current if kept else before
                 if pending is not None and holdable(ctx, current, now):
