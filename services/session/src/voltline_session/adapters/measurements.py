@@ -20,9 +20,6 @@ from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import Observation
 
-_CHUNK = 500  # rows per INSERT: SQLite limits the number of bound parameters
-
-
 class _Buffered:
     """Rows inserted ON CONFLICT DO NOTHING, in order; inside a batch, held back and written in bulk."""
 
@@ -51,9 +48,10 @@ class _Buffered:
                 await self._write(rows)
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            await self._db.execute(insert_for(self._db, self.table).values(chunk).on_conflict_do_nothing())
+        # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
+        # anew for every row count, which cost more than the inserts themselves)
+        if rows:
+            await self._db.execute(insert_for(self._db, self.table).on_conflict_do_nothing(), rows)
 
 
 class ReadingRepository(_Buffered):
