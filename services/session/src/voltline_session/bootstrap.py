@@ -14,7 +14,7 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
 from voltline_events import Topics
-from voltline_store import TransactionBatch
+from voltline_store import TransactionBatch, read_only_session_factory
 
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.domain.energy import MeterPolicy
@@ -33,8 +33,10 @@ VERSION = "0.1.0"
 def build(settings: SessionSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
     topics = infra.topics
+    readers = read_only_session_factory(infra.engine)
     ctx = SessionContext(
         uow=lambda: SessionUnitOfWork(infra.sessions, relay=infra.relay),
+        read_uow=lambda: SessionUnitOfWork(readers),
         topics=topics,
         source=infra.source,
         clock=lambda: datetime.now(UTC),

@@ -20,6 +20,7 @@ from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import Observation
 
+
 class _Buffered:
     """Rows inserted ON CONFLICT DO NOTHING, in order; inside a batch, held back and written in bulk."""
 
