@@ -18,6 +18,7 @@ from datetime import datetime
 
 from voltline_events.payloads import StationTransaction
 
+from voltline_session.domain.periods import START_LOOKBACK
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.context import SessionContext
 from voltline_session.service_layer.ledger import announce, recompute, update_due
@@ -85,8 +86,16 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
     keys = [key for key in pending if station_id is None or key[0] == station_id]
     if not keys:
         return
-    for key in keys:
-        item = pending.pop(key)
+    items = [pending.pop(key) for key in keys]
+    ids = [item.current.session_id for item in items]
+    # What the recomputes read, in one query each for all of them (not one per session).
+    await uow.readings.prefetch(ids)
+    await uow.sessions.prefetch_seq_nos(ids)
+    await uow.states.prefetch(
+        [(i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK) for i in items]
+    )
+    saved = []
+    for item in items:
         session, derived = await recompute(ctx, uow, item.current, item.now)
-        session = announce(ctx, uow, item.before, session, derived, item.now)
-        await uow.sessions.save(session)
+        saved.append(announce(ctx, uow, item.before, session, derived, item.now))
+    await uow.sessions.save_many(saved)
