@@ -71,6 +71,8 @@ class Batch:
         self.active = True
         # Per-batch memory for repositories (e.g. a station row already locked and read in this batch).
         self.memo: dict[Hashable, Any] = {}
+        # The events this batch was opened for: repositories may read what all of them need at once.
+        self.envelopes: Sequence[Envelope] = ()
         self._hooks: dict[Hashable, Callable[[], Awaitable[None]]] = {}
 
     def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
@@ -147,6 +149,7 @@ class TransactionBatch:
         batch = Batch(
             self._factory, session, BatchInbox(session, self._consumer, fresh, set(ids) if self._consumer else set())
         )
+        batch.envelopes = envelopes
         token = _CURRENT.set(batch)
         try:
             yield batch

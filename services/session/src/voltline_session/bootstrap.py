@@ -66,6 +66,7 @@ def build(settings: SessionSettings) -> FastAPI:
             # One transaction per fetched batch per partition; the inbox markers go in one statement.
             batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
             max_poll_records=settings.consumer_batch_size,
+            batch_max_s=settings.session_batch_max_s,
         )
     )
     tasks: list[asyncio.Task[None]] = []
