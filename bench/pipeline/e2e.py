@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -81,6 +82,7 @@ class Stack:
         self.bases: dict[str, str] = {}
         self.pids: dict[str, int] = {}
         self.ocpp = ""
+        self.gateway = ""
 
     def env(self, name: str, port: int) -> dict[str, str]:
         env = {
@@ -121,6 +123,7 @@ class Stack:
         gateway = self.procs.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
         wait_ready(f"http://127.0.0.1:{http}")
         self.pids["gateway"], self.ocpp = gateway.pid, f"ws://127.0.0.1:{ocpp}/ocpp"
+        self.gateway = f"http://127.0.0.1:{http}"
 
 
 async def probe(ocpp: str, session_api: str, station_id: str, stop: threading.Event) -> list[float]:
@@ -227,6 +230,40 @@ def _last_lags(timeline: list[dict[str, Any]], at: float) -> dict[str, Any]:
     return before[-1] if before else {}
 
 
+def _stage_buckets(bases: list[str]) -> dict[str, dict[float, float]]:
+    """Cumulative bucket counts of voltline_bus_request_stage_seconds, per stage, summed over `bases`."""
+    out: dict[str, dict[float, float]] = {}
+    for base in bases:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        for line in text.splitlines():
+            if line.startswith("voltline_bus_request_stage_seconds_bucket{"):
+                labels, value = line.rsplit(" ", 1)
+                stage = labels.split('stage="', 1)[1].split('"', 1)[0]
+                le = labels.split('le="', 1)[1].split('"', 1)[0]
+                bucket = out.setdefault(stage, {})
+                bound = float("inf") if le == "+Inf" else float(le)
+                bucket[bound] = bucket.get(bound, 0.0) + float(value)
+    return out
+
+
+def stage_breakdown(before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]) -> dict[str, Any]:
+    """Per stage of a request/reply round trip: how many, and the bucket bound under which half / 99% fell."""
+    out: dict[str, Any] = {}
+    for stage, buckets in after.items():
+        counts = {le: n - before.get(stage, {}).get(le, 0.0) for le, n in sorted(buckets.items())}
+        total = counts.get(float("inf"), 0.0)
+        if not total:
+            continue
+
+        def quantile(q: float, counts: dict[float, float] = counts, total: float = total) -> str:
+            bound = next(le for le, n in counts.items() if n >= q * total)
+            return "+Inf" if bound == float("inf") else f"<={bound * 1000:g}ms"
+
+        out[stage] = {"count": int(total), "p50": quantile(0.5), "p99": quantile(0.99)}
+    return out
+
+
 def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]) -> dict[str, Any]:
     for n in range(50):
         body = json.dumps({"id_token": f"BENCH-{n}", "type": "ISO14443"}).encode()
@@ -243,13 +280,21 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     timed = {"duration": args.duration, "start_at": time.time() + 10}
     probe_part = {**common, **timed, "auth": [0, auth_stations, 1], "background": [0, 0, 1]}
     load_part = {**common, **timed, "auth": [0, 0, 1], "background": [auth_stations, len(lat_ids), 1]}
+    stage_sources = [stack.gateway, stack.bases["auth"]]
+    stages_before = _stage_buckets(stage_sources)
     result, background = run_clients(stack.procs, "latency", [probe_part, load_part])
+    stages = stage_breakdown(stages_before, _stage_buckets(stage_sources))
     return {
         "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "authorize_count": result["authorize_count"],
         "background_msgs_per_s": round(background["background_per_s"]),
         "lag_after": _lags(stack.bases),
+        # request_publish, reply_delivery: the gateway; until_answered, reply_publish: auth (and the session
+        # service's own requests, if any). until_answered includes request_publish and the auth consumer's fetch.
+        "request_stages": stages,
+        "load_average": round(os.getloadavg()[0], 1),
+        "request_fetch_wait_ms": int(os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }
 
 

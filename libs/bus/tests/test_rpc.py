@@ -55,6 +55,24 @@ async def test_request_reply_round_trip(kit: Any, rpc: RequestReplyClient) -> No
     assert wire.reply_to == rpc.reply_topic and wire.correlation_id == "corr-given"
 
 
+def stage_count(stage: str) -> float:
+    return REGISTRY.get_sample_value("voltline_bus_request_stage_seconds_count", {"stage": stage}) or 0.0
+
+
+async def test_a_round_trip_says_where_its_time_went_and_replies_are_read_without_the_long_poll(
+    kit: Any, rpc: RequestReplyClient
+) -> None:
+    """tansu sleeps through part of a fetch's max wait even when records are there (bench/request_reply):
+    the reply reader asks for the short wait of `request_fetch_wait_ms`, not aiokafka's 500 ms."""
+    assert rpc._consumer is not None and rpc._consumer._fetch_max_wait_ms == kit.config.request_fetch_wait_ms == 10
+    [requests] = await kit.topics("auth.requests")
+    await kit.consumer([requests], Dispatcher({BootDecisionRequested.TYPE: lambda r: answer(kit.producer, r)}))
+    stages = ("request_publish", "until_answered", "reply_publish", "reply_delivery")
+    before = {stage: stage_count(stage) for stage in stages}
+    await rpc.request(requests, boot_request("CS-S"), key=station_key("CS-S"), timeout=10)
+    assert {stage: stage_count(stage) - before[stage] for stage in stages} == dict.fromkeys(stages, 1.0)
+
+
 async def test_request_without_a_server_times_out(kit: Any, rpc: RequestReplyClient) -> None:
     [requests] = await kit.topics("auth.requests")
     started = time.monotonic()

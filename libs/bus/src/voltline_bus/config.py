@@ -31,6 +31,10 @@ class BusConfig:
     # gets its partitions back without a rebalance. Only for stable instance ids (StatefulSet pods); a
     # static member does not leave the group on stop, so its partitions wait out the session timeout.
     group_instance_id: str | None = None
+    # How long the broker may hold a fetch of a reader someone waits on (request consumers, reply readers).
+    # tansu sleeps through part of it even when records are there (bench/request_reply): aiokafka's default
+    # of 500 ms cost a request and its reply 250-500 ms each way under `make run`.
+    request_fetch_wait_ms: int = 10
 
     def heartbeat_interval_ms(self) -> int:
         """A third of the session timeout (Kafka's advice), at most 3 s: survivors of a crash learn of the

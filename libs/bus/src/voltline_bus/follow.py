@@ -64,6 +64,7 @@ class TopicFollower:
         partitions_for: PartitionsFor | None = None,
         name: str = "follow",
         max_records: int | None = None,
+        fetch_max_wait_ms: int | None = None,
     ) -> None:
         self._config = config
         self._topic = topic
@@ -72,6 +73,8 @@ class TopicFollower:
         self._partitions_for = partitions_for
         self._name = name
         self._max_records = max_records
+        # A request/reply reader waits briefly: tansu sleeps through the fetch wait even with records there.
+        self._fetch_wait = {} if fetch_max_wait_ms is None else {"fetch_max_wait_ms": fetch_max_wait_ms}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._following = False  # started and not stopped for good (restart() keeps it)
@@ -101,6 +104,7 @@ class TopicFollower:
                 group_id=None,
                 enable_auto_commit=False,
                 request_timeout_ms=config.request_timeout_ms,
+                **self._fetch_wait,
             )
             try:
                 await consumer.start()

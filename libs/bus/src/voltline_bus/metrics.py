@@ -39,6 +39,14 @@ REQUEST_LATENCY = Histogram(
     ("topic",),
     buckets=_LATENCY_BUCKETS,
 )
+REQUEST_STAGES = Histogram(
+    "voltline_bus_request_stage_seconds",
+    "Where a request/reply round trip goes (wall clock; envelope times, so one machine's clock is best): "
+    "request_publish and reply_delivery (reply created -> its waiter woken) at the requester, "
+    "until_answered (request created -> answer decided) and reply_publish at the owner.",
+    ("stage",),
+    buckets=_LATENCY_BUCKETS,
+)
 REQUEST_TIMEOUTS = Counter("voltline_bus_request_timeouts_total", "Requests that got no reply in time.", ("topic",))
 LATE_REPLIES = Counter(
     "voltline_bus_late_replies_total", "Replies dropped because nobody waited for them any more.", ("reply_topic",)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol, Self, cast
 
@@ -20,7 +21,7 @@ from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BusError, RequestTimeout
 from voltline_bus.follow import FollowedRecord, TopicFollower
-from voltline_bus.metrics import LATE_REPLIES, REQUEST_LATENCY, REQUEST_TIMEOUTS
+from voltline_bus.metrics import LATE_REPLIES, REQUEST_LATENCY, REQUEST_STAGES, REQUEST_TIMEOUTS
 from voltline_bus.producer import Producer
 from voltline_bus.reaper import KEEPALIVE_HEADER, KEEPALIVE_S, STALE_AFTER_S, reap_reply_topics
 
@@ -60,7 +61,7 @@ class RequestReplyClient:
         self._spec = TopicSpec(reply_topic, partitions=reply_partitions, retention_ms=reply_retention_ms)
         self._follower = TopicFollower(
             config, reply_topic, self._on_record, from_beginning=False, partitions_for=producer.partitions_for,
-            name="replies",
+            name="replies", fetch_max_wait_ms=config.request_fetch_wait_ms,
         )  # fmt: skip
         self._pending: dict[str, asyncio.Future[Envelope]] = {}
         self._keepalive_s = keepalive_s
@@ -164,6 +165,7 @@ class RequestReplyClient:
         try:
             async with asyncio.timeout(timeout):
                 await self._producer.publish(topic, request, key=key)
+                REQUEST_STAGES.labels("request_publish").observe(time.perf_counter() - started)
                 reply = await future
         except TimeoutError as exc:
             if isinstance(exc, RequestTimeout):
@@ -202,7 +204,12 @@ class RequestReplyClient:
                 correlation_id=reply.correlation_id,
             )
             return
+        REQUEST_STAGES.labels("reply_delivery").observe(_age(reply.time))
         future.set_result(reply)
+
+
+def _age(at: datetime) -> float:
+    return max(0.0, (datetime.now(UTC) - at).total_seconds())
 
 
 async def reply(producer: Producer, request: Envelope, payload: Event, *, source: str) -> None:
@@ -228,4 +235,7 @@ async def reply(producer: Producer, request: Envelope, payload: Event, *, source
         message_id=request.message_id,
     )
     key = station_key(request.station_id) if request.station_id else None
+    REQUEST_STAGES.labels("until_answered").observe(_age(request.time))
+    started = time.perf_counter()
     await producer.publish(request.reply_to, envelope, key=key)
+    REQUEST_STAGES.labels("reply_publish").observe(time.perf_counter() - started)

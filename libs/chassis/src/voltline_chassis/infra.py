@@ -43,6 +43,7 @@ def bus_config(settings: ServiceSettings, client_id: str) -> BusConfig:
         session_timeout_ms=settings.kafka_session_timeout_ms,
         group_instance_id=settings.instance_id if settings.kafka_static_membership else None,
         linger_ms=settings.kafka_linger_ms,
+        request_fetch_wait_ms=settings.kafka_request_fetch_wait_ms,
         security_protocol=settings.kafka_security_protocol,
         sasl_mechanism=settings.kafka_sasl_mechanism,
         sasl_username=settings.kafka_sasl_username,

@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     # How long the producer holds a batch open for more messages: every publish (a reply someone waits
     # for, too) waits it out. With 0, messages queued while a batch is on its way still share the next one.
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
+    # Longest fetch wait of the readers a caller waits on (requests, replies); see BusConfig.
+    kafka_request_fetch_wait_ms: int = Field(default=10, ge=1, le=500)
     topic_prefix: str = ""
     # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
     consumer_batch_size: int = Field(default=500, ge=1, le=5000)

@@ -3,7 +3,13 @@ transactional outbox and an idempotent inbox make "change state, then tell the b
 """
 
 from voltline_store.batch import Batch, BatchFailed, TransactionBatch, current_batch, inbox_guard
-from voltline_store.engine import check_database, create_engine, normalize_url, session_factory
+from voltline_store.engine import (
+    check_database,
+    create_engine,
+    normalize_url,
+    read_only_session_factory,
+    session_factory,
+)
 from voltline_store.migrations import alembic_config, run_migrations
 from voltline_store.outbox import (
     Inbox,
@@ -46,6 +52,7 @@ __all__ = [
     "normalize_url",
     "outbox_table",
     "purge_inbox",
+    "read_only_session_factory",
     "rowcount",
     "run_migrations",
     "session_factory",

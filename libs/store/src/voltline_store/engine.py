@@ -113,6 +113,14 @@ async def check_database(engine: AsyncEngine, *, limit_s: float = 5.0) -> None:
         await conn.execute(text("SELECT 1"))
 
 
+def read_only_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for reads (API GETs): on SQLite a plain BEGIN, which in WAL mode reads the last commit
+    without waiting for the write lock a consumer's batch holds; on PostgreSQL a READ ONLY transaction."""
+    return async_sessionmaker(
+        engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True}), expire_on_commit=False
+    )
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (no lazy reload, which async cannot do)."""
     return async_sessionmaker(engine, expire_on_commit=False)

@@ -111,6 +111,8 @@ def build(settings: AuthSettings) -> FastAPI:
             topics=[topics.auth_requests],
             handler=build_request_dispatcher(ctx, policy, infra.producer, recorder.record),
             dead_letter=infra.producer,
+            # Answered at once, not after the broker's long-poll (tansu sleeps through part of it).
+            consumer_options={"fetch_max_wait_ms": infra.bus.request_fetch_wait_ms},
         )
     )
     events = infra.watch(

@@ -16,7 +16,7 @@ from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
-from voltline_store import TransactionBatch
+from voltline_store import TransactionBatch, read_only_session_factory
 
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.domain.energy import MeterPolicy
@@ -35,8 +35,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build(settings: SessionSettings) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
     topics = infra.topics
+    readers = read_only_session_factory(infra.engine)
     ctx = SessionContext(
         uow=lambda: SessionUnitOfWork(infra.sessions, relay=infra.relay),
+        read_uow=lambda: SessionUnitOfWork(readers),
         topics=topics,
         source=infra.source,
         clock=lambda: datetime.now(UTC),
@@ -66,6 +68,7 @@ def build(settings: SessionSettings) -> FastAPI:
             # One transaction per fetched batch per partition; the inbox markers go in one statement.
             batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
             max_poll_records=settings.consumer_batch_size,
+            batch_max_s=settings.session_batch_max_s,
         )
     )
     tasks: list[asyncio.Task[None]] = []

@@ -49,3 +49,11 @@ class SessionSettings(ServiceSettings):
         default=180.0, gt=0, description="1.6: a session starting this long after a remote start is linked to it."
     )
     inbox_retention_days: float = Field(default=14.0, gt=0, description="Deduplication markers are kept this long.")
+    session_batch_max_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="A consumer batch commits once it has run this long. API reads do not wait for its write lock "
+        "(read-only units of work), so it can be longer than other services' 0.2 s: on a loaded machine a "
+        "short wall-clock budget cut batches to a few events, and the per-batch rules lost their point.",
+    )

@@ -1,25 +1,70 @@
-"""Meter readings and charging-state observations: append-only facts, deduplicated on insert."""
+"""Meter readings and charging-state observations: append-only facts, deduplicated on insert.
+
+Inside a consumer batch the rows are buffered and inserted in bulk: before the batch commits, or
+before anything reads them back (a recompute), whichever comes first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from voltline_store import current_batch
 
 from voltline_session.adapters.orm import charging_states, meter_readings
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import Observation
 
-_CHUNK = 500  # rows per INSERT: SQLite limits the number of bound parameters
+_IN_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameters
 
 
-class ReadingRepository:
+class _Buffered:
+    """Rows inserted ON CONFLICT DO NOTHING, in order; inside a batch, held back and written in bulk."""
+
+    table: Table
+
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
+        batch = current_batch()
+        self._batch = batch if batch is not None and batch.session is session else None
+
+    @property
+    def _prefetched(self) -> dict[Any, list[Any]] | None:
+        """What `prefetch` read for this batch, until the next insert."""
+        return self._batch.memo.get(("session.prefetch", self.table.name)) if self._batch is not None else None
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        if self._batch is None:
+            await self._write(rows)
+            return
+        self._batch.memo.pop(("session.prefetch", self.table.name), None)
+        key = ("session.buffer", self.table.name)
+        buffer: list[dict[str, Any]] | None = self._batch.memo.get(key)
+        if buffer is None:
+            buffer = self._batch.memo[key] = []
+            self._batch.before_commit(key, self._flush)
+        buffer.extend(rows)
+
+    async def _flush(self) -> None:
+        if self._batch is not None:
+            rows = self._batch.memo.pop(("session.buffer", self.table.name), None)
+            if rows:
+                await self._write(rows)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> None:
+        # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
+        # anew for every row count, which cost more than the inserts themselves)
+        if rows:
+            await self._db.execute(insert_for(self._db, self.table).on_conflict_do_nothing(), rows)
+
+
+class ReadingRepository(_Buffered):
+    table = meter_readings
 
     async def add(self, session_id: str, readings: Sequence[Reading]) -> None:
         """The first value for a measurand at an instant stays; a resent one is dropped here."""
@@ -34,29 +79,71 @@ class ReadingRepository:
             }
             for r in unique
         ]
-        for start in range(0, len(rows), _CHUNK):
-            chunk = rows[start : start + _CHUNK]
-            await self._db.execute(insert_for(self._db, meter_readings).values(chunk).on_conflict_do_nothing())
+        await self._insert(rows)
 
     async def for_session(self, session_id: str) -> list[Reading]:
+        await self._flush()
+        prefetched = self._prefetched
+        if prefetched is not None and session_id in prefetched:
+            return list(prefetched[session_id])
         c = meter_readings.c
-        query = select(c.at, c.measurand, c.value, c.context).where(c.session_id == session_id).order_by(c.at)
+        query = select(c.at, c.measurand, c.value, c.context).where(c.session_id == session_id)
         return [
-            Reading(row.at, row.measurand, Decimal(row.value), row.context) for row in await self._db.execute(query)
+            Reading(row.at, row.measurand, Decimal(row.value), row.context)
+            for row in await self._db.execute(query.order_by(c.at, c.measurand))
         ]
 
+    async def prefetch(self, session_ids: Collection[str]) -> None:
+        """Inside a batch: read these sessions' readings in one query, for the `for_session` calls to come."""
+        if self._batch is None or not session_ids:
+            return
+        await self._flush()
+        c = meter_readings.c
+        found: dict[Any, list[Any]] = {sid: [] for sid in session_ids}
+        ids = sorted(found)
+        for start in range(0, len(ids), _IN_CHUNK):
+            query = select(c.session_id, c.at, c.measurand, c.value, c.context).where(
+                c.session_id.in_(ids[start : start + _IN_CHUNK])
+            )
+            for row in await self._db.execute(query.order_by(c.at, c.measurand)):
+                found[row.session_id].append(Reading(row.at, row.measurand, Decimal(row.value), row.context))
+        self._batch.memo[("session.prefetch", self.table.name)] = found
 
-class ChargingStateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._db = session
+
+class ChargingStateRepository(_Buffered):
+    table = charging_states
 
     async def add(self, station_id: str, bay: int, at: datetime, source: str, state: str, raw: str) -> None:
         values = {"station_id": station_id, "bay": bay, "at": at, "source": source, "state": state, "raw": raw[:32]}
-        await self._db.execute(insert_for(self._db, charging_states).values(**values).on_conflict_do_nothing())
+        await self._insert([values])
 
     async def between(self, station_id: str, bay: int, start: datetime, end: datetime | None) -> list[Observation]:
+        await self._flush()
+        prefetched = self._prefetched
+        known = prefetched.get((station_id, bay)) if prefetched is not None else None
+        if known is not None and known[0] <= start:  # [from when on, observations...]
+            return [o for o in known[1:] if o.at >= start and (end is None or o.at < end)]
         c = charging_states.c
         query = select(c.at, c.state).where(c.station_id == station_id, c.bay == bay, c.at >= start)
         if end is not None:
             query = query.where(c.at < end)
-        return [Observation(row.at, row.state) for row in await self._db.execute(query.order_by(c.at))]
+        return [Observation(row.at, row.state) for row in await self._db.execute(query.order_by(c.at, c.source))]
+
+    async def prefetch(self, bays: Collection[tuple[str, int, datetime]]) -> None:
+        """Inside a batch: read the observations of these (station, bay)s from the earliest given instant
+        on, in one query, for the `between` calls to come."""
+        if self._batch is None or not bays:
+            return
+        await self._flush()
+        since = min(at for _, _, at in bays)
+        found: dict[Any, list[Any]] = {(station, bay): [since] for station, bay, _ in bays}
+        stations = sorted({station for station, _, _ in bays})
+        c = charging_states.c
+        for start in range(0, len(stations), _IN_CHUNK):
+            query = select(c.station_id, c.bay, c.at, c.state).where(
+                c.station_id.in_(stations[start : start + _IN_CHUNK]), c.at >= since
+            )
+            for row in await self._db.execute(query.order_by(c.at, c.source)):
+                if (row.station_id, row.bay) in found:
+                    found[row.station_id, row.bay].append(Observation(row.at, row.state))
+        self._batch.memo[("session.prefetch", self.table.name)] = found

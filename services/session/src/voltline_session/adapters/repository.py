@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch, rowcount
@@ -105,12 +106,53 @@ class SessionRepository:
 
     async def first_seq(self, session_id: str, seq_no: int) -> bool:
         """Record a 2.x seqNo; False when this transaction's message with that number was already applied."""
+        batch = current_batch()
+        if batch is not None and batch.session is self._db:
+            batch.memo.pop("session.seq_nos", None)
         stmt = insert_for(self._db, seq_nos).values(session_id=session_id, seq_no=seq_no).on_conflict_do_nothing()
         return rowcount(await self._db.execute(stmt)) == 1
 
     async def seen_seq_nos(self, session_id: str) -> set[int]:
+        batch = current_batch()
+        prefetched = batch.memo.get("session.seq_nos") if batch is not None and batch.session is self._db else None
+        if prefetched is not None and session_id in prefetched:
+            return set(prefetched[session_id])
         query = select(seq_nos.c.seq_no).where(seq_nos.c.session_id == session_id)
         return set((await self._db.execute(query)).scalars())
+
+    async def prefetch_seq_nos(self, session_ids: Collection[str]) -> None:
+        """Inside a batch: the seqNos of these sessions in one query, for the `seen_seq_nos` calls to come."""
+        batch = current_batch()
+        if batch is None or batch.session is not self._db or not session_ids:
+            return
+        found: dict[str, set[int]] = {sid: set() for sid in session_ids}
+        ids = sorted(found)
+        for start in range(0, len(ids), 500):
+            query = select(seq_nos.c.session_id, seq_nos.c.seq_no).where(
+                seq_nos.c.session_id.in_(ids[start : start + 500])
+            )
+            for row in await self._db.execute(query):
+                found[row.session_id].add(row.seq_no)
+        batch.memo["session.seq_nos"] = found
+
+    async def save_many(self, saved: Sequence[Session]) -> None:
+        """Several sessions' rows in one executemany."""
+        if len(saved) <= 1:
+            for s in saved:
+                await self.save(s)
+            return
+        rows = []
+        for s in saved:
+            row = _to_row(s)
+            row["_id"] = row.pop("session_id")
+            rows.append(row)
+        columns = [name for name in rows[0] if name != "_id"]
+        stmt = (
+            update(sessions)
+            .where(sessions.c.session_id == bindparam("_id"))
+            .values({name: bindparam(name) for name in columns})
+        )
+        await self._db.execute(stmt, rows)
 
     async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""

@@ -46,7 +46,9 @@ class StationRepository:
         key = ("session.station", station_id)
         row: dict[str, Any] | None = batch.memo.get(key)
         if row is None:
-            row = await self._lock(station_id, seen_at, ocpp_version, now)
+            row = (await self._prefetched()).pop(station_id, None)
+            if row is None:  # a station new to us
+                row = await self._lock(station_id, seen_at, ocpp_version, now)
             batch.memo[key] = row
 
             async def write() -> None:
@@ -60,6 +62,18 @@ class StationRepository:
         if ocpp_version and ocpp_version != row["ocpp_version"]:
             row["ocpp_version"] = ocpp_version
         return StationState(**{k: v for k, v in row.items() if k != "updated_at"})
+
+    async def _prefetched(self) -> dict[str, dict[str, Any]]:
+        """The rows of every station the batch's events name, locked and read in one query at the first touch."""
+        assert self._batch is not None
+        rows: dict[str, dict[str, Any]] | None = self._batch.memo.get("session.station_rows")
+        if rows is None:
+            ids = sorted({e.station_id for e in self._batch.envelopes if e.station_id})
+            rows = self._batch.memo["session.station_rows"] = {}
+            for start in range(0, len(ids), 500):
+                query = select(stations).where(stations.c.station_id.in_(ids[start : start + 500])).with_for_update()
+                rows.update((row.station_id, dict(row._mapping)) for row in await self._db.execute(query))
+        return rows
 
     async def _lock(
         self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime

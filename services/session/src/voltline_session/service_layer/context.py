@@ -39,3 +39,8 @@ class SessionContext:
     # ... and, like the sessions of a station that rebooted, ended unless the station confirms it this soon.
     confirm_grace: timedelta = timedelta(seconds=300)
     new_id: Callable[[], str] = new_session_id
+    # Units of work for reads only (API GETs): they never wait for a consumer batch's write lock.
+    read_uow: Callable[[], SessionUnitOfWork] | None = None
+
+    def reader(self) -> SessionUnitOfWork:
+        return self.read_uow() if self.read_uow is not None else self.uow()

@@ -176,6 +176,12 @@ def _live(session: Session) -> tuple[object, ...]:
     return session.energy_wh, session.power_w, session.soc_percent, session.charging_state
 
 
+def update_due(ctx: SessionContext, session: Session, now: datetime) -> bool:
+    """Whether a change of an active session's live figures would be published as session.updated now."""
+    last = session.last_update_published_at
+    return last is None or now - last >= ctx.update_interval
+
+
 def announce(
     ctx: SessionContext, uow: UnitOfWork, before: Session | None, after: Session, derived: Derived, now: datetime
 ) -> Session:
@@ -197,8 +203,7 @@ def announce(
                 ANOMALIES.labels(anomaly).inc()
             after = replace(after, revision=event.revision, ended_hash=digest)
         return after
-    due = after.last_update_published_at is None or now - after.last_update_published_at >= ctx.update_interval
-    if due and derived.readings and before is not None and _live(before) != _live(after):
+    if update_due(ctx, after, now) and derived.readings and before is not None and _live(before) != _live(after):
         _publish(ctx, uow, after, updated_event(after, now))
         after = replace(after, last_update_published_at=now)
     return after

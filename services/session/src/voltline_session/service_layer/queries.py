@@ -11,13 +11,13 @@ from voltline_session.service_layer.supervision import SessionNotFound
 
 
 async def list_sessions(ctx: SessionContext, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
-    async with ctx.uow() as uow:
+    async with ctx.reader() as uow:
         return await uow.sessions.list(where, limit=limit, offset=offset)
 
 
 async def session_details(ctx: SessionContext, session_id: str) -> tuple[Session, Derived]:
     """The session with its periods and meter timeline, as recomputed now (not saved)."""
-    async with ctx.uow() as uow:
+    async with ctx.reader() as uow:
         session = await uow.sessions.get(session_id)
         if session is None:
             raise SessionNotFound(session_id)
@@ -25,10 +25,10 @@ async def session_details(ctx: SessionContext, session_id: str) -> tuple[Session
 
 
 async def get_remote_start(ctx: SessionContext, remote_start_id: int) -> RemoteStart | None:
-    async with ctx.uow() as uow:
+    async with ctx.reader() as uow:
         return await uow.remote_starts.get(remote_start_id)
 
 
 async def get_station(ctx: SessionContext, station_id: str) -> StationState | None:
-    async with ctx.uow() as uow:
+    async with ctx.reader() as uow:
         return await uow.stations.get(station_id)

@@ -1,7 +1,10 @@
-"""Applying what stations said (through the gateway's events) to sessions, each event one transaction.
+"""Applying what stations said (through the gateway's events) to sessions.
 
 Every handler first records the event id in the inbox (a redelivery changes nothing) and touches the
-station's row, which says when it was last heard from and serialises that station's writes.
+station's row, which says when it was last heard from and serialises that station's writes. Inside a
+consumer batch, messages that only add readings or observations to an active session are folded in
+memory and the session is recomputed once per batch (`batching`); anything else first stores what
+the batch holds of that station, then runs as it would alone.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from voltline_events.payloads import ConnectorStatus, StationTransaction, Transa
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
+from voltline_session.service_layer.batching import Pending, flush, foldable, held, hold, holdable
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, recompute
@@ -56,6 +60,23 @@ async def _link_remote_start(ctx: SessionContext, uow: SessionUnitOfWork, sessio
     return replace(session, remote_start_id=start.remote_start_id, driver_id=session.driver_id or start.driver_id)
 
 
+async def _fold(
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    before: Pending | Session,
+    session: Session,
+    tx: StationTransaction,
+    now: datetime,
+) -> None:
+    """Add the message's facts and keep the session in memory: recomputed once, when the batch ends."""
+    readings, problems = readings_from(tx.meter_values)
+    await uow.readings.add(session.session_id, readings)
+    state = state_from_charging_state(tx.charging_state)
+    if state is not None and tx.charging_state:
+        await uow.states.add(session.station_id, session.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
+    hold(ctx, uow, before, session.with_problems(problems), now)
+
+
 async def record_transaction(
     ctx: SessionContext, station_id: str, event_id: UUID, seen_at: datetime, tx: StationTransaction
 ) -> None:
@@ -64,7 +85,9 @@ async def record_transaction(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         await _touch(ctx, uow, station_id, seen_at, tx.ocpp_version, now)
-        before = await uow.sessions.by_transaction(station_id, tx.transaction_id)
+        pending = held(uow)
+        kept = pending.get((station_id, tx.transaction_id)) if pending is not None else None
+        before = kept.current if kept else await uow.sessions.by_transaction(station_id, tx.transaction_id)
         if (
             before is not None
             and tx.seq_no is not None
@@ -72,6 +95,14 @@ async def record_transaction(
         ):
             await uow.commit()  # the same 2.x message again (the station resent it): nothing changes
             return
+        if pending is not None and before is not None and foldable(ctx, before, merge(before, tx, now), tx, now):
+            await _fold(ctx, uow, kept or before, merge(before, tx, now), tx, now)
+            await uow.commit()
+            return
+        if pending:
+            await flush(ctx, uow, station_id)  # what the batch holds of this station is stored first
+            if kept is not None:
+                before = await uow.sessions.by_transaction(station_id, tx.transaction_id)
         session = merge(before, tx, now) if before else open_session(ctx.new_id(), station_id, tx, now)
         if before is None and tx.seq_no is not None:
             await uow.sessions.first_seq(session.session_id, tx.seq_no)
@@ -100,6 +131,7 @@ async def record_refusal(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         await _touch(ctx, uow, station_id, seen_at, refused.ocpp_version, now)
+        await flush(ctx, uow, station_id)
         session = await uow.sessions.by_transaction(station_id, refused.transaction_id)
         if session is not None:
             await end_refused(ctx, uow, session, refused.status, now)
@@ -119,8 +151,16 @@ async def record_status(
         if state is not None:
             at = as_utc(status.timestamp or seen_at)
             bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
+            pending = held(uow)
+            if pending and any(k[0] == station_id and not holdable(ctx, p.current, now) for k, p in pending.items()):
+                await flush(ctx, uow, station_id)  # due an update: stored as it was before this observation
             await uow.states.add(station_id, bay, at, "status", state, status.status)
             for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
+                kept = pending.get((station_id, before.transaction_id)) if pending is not None else None
+                current = kept.current if kept else before
+                if pending is not None and holdable(ctx, current, now):
+                    hold(ctx, uow, kept or before, current, now)  # recomputed once, when the batch ends
+                    continue
                 session, derived = await recompute(ctx, uow, before, now)
                 session = announce(ctx, uow, before, session, derived, now)
                 await uow.sessions.save(session)
@@ -149,5 +189,6 @@ async def record_presence(
         if connected is not None:
             await uow.stations.presence(station_id, connected=connected, at=seen_at)
         if booted:
+            await flush(ctx, uow, station_id)
             await uow.sessions.mark_rebooted(station_id, now)
         await uow.commit()

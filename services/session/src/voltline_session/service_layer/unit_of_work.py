@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
 from voltline_store import UnitOfWork
 
 from voltline_session.adapters.measurements import ChargingStateRepository, ReadingRepository
@@ -22,3 +25,13 @@ class SessionUnitOfWork(UnitOfWork):
         self.states = ChargingStateRepository(self.session)
         self.stations = StationRepository(self.session)
         self.remote_starts = RemoteStartRepository(self.session)
+
+    @property
+    def batch_memo(self) -> dict[Hashable, Any] | None:
+        """Memory shared by the units of work of one consumer batch; None outside a batch."""
+        return self.batch.memo if self.batch is not None else None
+
+    def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once before the batch commits (only inside a batch)."""
+        assert self.batch is not None, "before_commit needs a consumer batch"
+        self.batch.before_commit(key, hook)

@@ -1,0 +1,80 @@
+"""The session service's rules alone, no broker: `uv run python -m bench.pipeline.rules [--events N] [--batch B]`.
+
+Feeds the realistic station mix (bench.pipeline.ingest.station_mix) through the session dispatcher in
+consumer batches (TransactionBatch, as the consumer does) on a fresh SQLite file (or `--url`), and prints
+events/s of wall time and per CPU-second of this process (aiosqlite's thread included): the CPU figure is
+the one to compare on a machine shared with others. `--profile` prints cProfile's top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from voltline_events import Topics
+from voltline_session.entrypoints.consumers import build_dispatcher
+from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
+
+from bench.pipeline.ingest import station_mix
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "session" / "src" / "voltline_session" / "migrations"
+
+
+async def run(url: str, events: int, batch: int, profile: cProfile.Profile | None) -> dict[str, object]:
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    factory = session_factory(engine)
+    ctx = SessionContext(
+        uow=lambda: SessionUnitOfWork(factory), topics=Topics(""), source="bench", clock=lambda: datetime.now(UTC)
+    )
+    handle = build_dispatcher(ctx)
+    envelopes = [e for _, e in station_mix(max(50, events // 100), events)]
+    scope = TransactionBatch(factory, inbox_consumer=CONSUMER)
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profile is not None:
+        profile.enable()
+    for start in range(0, len(envelopes), batch):
+        chunk = envelopes[start : start + batch]
+        async with scope(chunk):
+            for envelope in chunk:
+                await handle(envelope)
+    if profile is not None:
+        profile.disable()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await engine.dispose()
+    return {
+        "events": len(envelopes),
+        "batch": batch,
+        "events_per_s": round(len(envelopes) / wall),
+        "events_per_cpu_s": round(len(envelopes) / cpu),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="bench.pipeline.rules")
+    parser.add_argument("--events", type=int, default=6000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--url", default=None, help="a database URL (default: a fresh SQLite file)")
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    profile = cProfile.Profile() if args.profile else None
+    with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
+        url = args.url or f"sqlite+aiosqlite:///{tmp}/session.db"
+        print(json.dumps(asyncio.run(run(url, args.events, args.batch, profile))), flush=True)
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()

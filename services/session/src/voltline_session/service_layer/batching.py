@@ -1,0 +1,101 @@
+"""Folding a consumer batch's messages of one session in memory, recomputed and written once.
+
+Per event, a MeterValues message cost a locked read of its session, a full recompute from every
+stored reading and a write. Inside a consumer batch (ADR 0008) the messages that only add readings
+or observations to an active session whose start was seen (the flood) are merged into the session in
+memory instead; the session is recomputed, announced and saved once, when the batch commits, or as
+soon as a message that needs its stored state (an end, a refusal, a reboot, ...) comes for the station.
+The fold is exact: `merge` reads none of the figures `recompute` derives for such a session,
+recompute derives them from all stored facts anyway, and a session is only held while no
+`session.updated` is due (so the one-by-one run would have announced nothing either); the final
+recompute uses the clock of the last message it folded, as the one-by-one run's last recompute did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from voltline_events.payloads import StationTransaction
+
+from voltline_session.domain.periods import START_LOOKBACK
+from voltline_session.domain.session import Session
+from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.ledger import announce, recompute, update_due
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+
+_PENDING = "session.pending"
+
+
+@dataclass
+class Pending:
+    before: Session  # as stored when the batch first read it: what the announcement compares with
+    current: Session  # with the batch's messages merged, not yet recomputed
+    now: datetime  # our clock at the last message folded in
+
+
+Held = dict[tuple[str, str], Pending]
+
+
+def held(uow: SessionUnitOfWork) -> Held | None:
+    """The sessions this batch holds in memory, by (station, transaction); None outside a batch."""
+    memo = uow.batch_memo
+    if memo is None:
+        return None
+    pending: Held = memo.setdefault(_PENDING, {})
+    return pending
+
+
+def holdable(ctx: SessionContext, session: Session, now: datetime) -> bool:
+    """An active, started session whose change now would announce nothing (no update due)."""
+    return session.active and session.start_seen and not update_due(ctx, session, now)
+
+
+def foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationTransaction, now: datetime) -> bool:
+    """A message that only adds facts to a holdable session (no end, no token or remote start news)."""
+    return (
+        tx.kind == "updated"
+        and holdable(ctx, before, now)
+        and before.start_seen
+        and merged.active
+        and merged.id_token == before.id_token
+        and merged.remote_start_id is None
+    )
+
+
+def hold(
+    ctx: SessionContext, uow: SessionUnitOfWork, before: Pending | Session, session: Session, now: datetime
+) -> None:
+    """Keep `session` in memory until the batch commits (or the station needs it stored)."""
+    pending = held(uow)
+    assert pending is not None
+    first = before.before if isinstance(before, Pending) else before
+    pending[(session.station_id, session.transaction_id)] = Pending(first, session, now)
+
+    async def flush_all() -> None:
+        await flush(ctx, uow)
+
+    uow.before_commit(_PENDING, flush_all)
+
+
+async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | None = None) -> None:
+    """Recompute, announce and save the held sessions (of one station, or all)."""
+    pending = held(uow)
+    if not pending:
+        return
+    keys = [key for key in pending if station_id is None or key[0] == station_id]
+    if not keys:
+        return
+    items = [pending.pop(key) for key in keys]
+    ids = [item.current.session_id for item in items]
+    # What the recomputes read, in one query each for all of them (not one per session).
+    await uow.readings.prefetch(ids)
+    await uow.sessions.prefetch_seq_nos(ids)
+    await uow.states.prefetch(
+        [(i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK) for i in items]
+    )
+    saved = []
+    for item in items:
+        session, derived = await recompute(ctx, uow, item.current, item.now)
+        saved.append(announce(ctx, uow, item.before, session, derived, item.now))
+    await uow.sessions.save_many(saved)

@@ -1,0 +1,168 @@
+"""A consumer batch gives the same sessions, readings and announcements as its events one by one.
+
+The batch folds MeterValues and status of active sessions in memory and recomputes each once
+(`service_layer.batching`); this drives random station histories both ways over SQLite and compares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from voltline_events import Envelope, Topics, envelope_for
+from voltline_events.payloads import (
+    BootNotification,
+    ConnectorStatus,
+    Heartbeat,
+    IdToken,
+    MeterSample,
+    SampledValue,
+    StationTransaction,
+)
+from voltline_session.adapters.orm import charging_states, meter_readings, seq_nos, sessions, stations
+from voltline_session.entrypoints.consumers import build_dispatcher
+from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
+from voltline_store import TransactionBatch, create_engine, inbox_table, outbox_table, run_migrations, session_factory
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_session" / "migrations"
+T0 = datetime(2026, 12, 1, 8, tzinfo=UTC)
+VERSIONS = ("ocpp1.6", "ocpp2.0.1")
+
+step = st.one_of(
+    st.tuples(
+        st.just("tx"),
+        st.integers(0, 1),  # station
+        st.sampled_from([0, 0, 0, 1]),  # transaction
+        st.sampled_from(["started", *["updated"] * 6, "ended"]),
+        st.integers(0, 90),  # minute
+        st.integers(0, 3000),  # Wh added
+        st.sampled_from([None, "Charging", "SuspendedEV"]),
+    ),
+    st.tuples(st.just("status"), st.integers(0, 1), st.integers(0, 90), st.sampled_from(["Charging", "SuspendedEV"])),
+    st.tuples(st.just("heartbeat"), st.integers(0, 1)),
+    st.tuples(st.just("boot"), st.integers(0, 1)),
+)
+
+
+def history(prefix: str, steps: list[tuple[Any, ...]]) -> list[Envelope]:
+    """Envelopes a gateway could have published for these steps (registers only grow, seqNos count up)."""
+    out: list[Envelope] = []
+    register: dict[tuple[int, int], int] = defaultdict(int)
+    seq = itertools.count()
+    for s in steps:
+        station = f"{prefix}-{s[1]}"
+        version = VERSIONS[s[1]]
+        if s[0] == "tx":
+            _, n, tx, kind, minute, added, state = s
+            register[n, tx] += added
+            sample = MeterSample(
+                timestamp=T0 + timedelta(minutes=minute),
+                values=[SampledValue(value=str(register[n, tx]), measurand="Energy.Active.Import.Register", unit="Wh")],
+            )
+            event: Any = StationTransaction(
+                ocpp_version=version,
+                kind=kind,
+                transaction_id=f"T{tx}",
+                timestamp=T0 + timedelta(minutes=minute),
+                evse_id=1 if version != "ocpp1.6" else None,
+                connector_id=1,
+                id_token=IdToken(id_token="TAG", type="ISO14443") if kind == "started" else None,
+                seq_no=next(seq) if version != "ocpp1.6" else None,
+                charging_state=state if version != "ocpp1.6" else None,
+                meter_start_wh=0 if kind == "started" and version == "ocpp1.6" else None,
+                meter_stop_wh=register[n, tx] if kind == "ended" and version == "ocpp1.6" else None,
+                meter_values=[sample],
+            )
+        elif s[0] == "status":
+            _, n, minute, status = s
+            event = ConnectorStatus(
+                ocpp_version=version,
+                timestamp=T0 + timedelta(minutes=minute),
+                evse_id=1 if version != "ocpp1.6" else None,
+                connector_id=1,
+                status=status if version == "ocpp1.6" else "Occupied",
+            )
+        elif s[0] == "heartbeat":
+            event = Heartbeat(ocpp_version=version)
+        else:
+            event = BootNotification(ocpp_version=version, vendor="V", model="M", raw={})
+        out.append(envelope_for(event, source="gw", station_id=station))
+    return out
+
+
+def context(factory: Any, prefix: str) -> SessionContext:
+    ticks = itertools.count()
+    ids = itertools.count()
+    return SessionContext(
+        uow=lambda: SessionUnitOfWork(factory),
+        topics=Topics(""),
+        source="session-test",
+        clock=lambda: T0 + timedelta(hours=2, seconds=20 * next(ticks)),
+        new_id=lambda: f"{prefix}-session-{next(ids)}",
+    )
+
+
+async def outcome(factory: Any, prefix: str) -> dict[str, Any]:
+    async with factory() as db:
+        rows = (await db.execute(sa.select(sessions).where(sessions.c.station_id.like(f"{prefix}-%")))).all()
+        found = sorted((dict(r._mapping) for r in rows), key=lambda r: r["session_id"])
+        ids = [r["session_id"] for r in found]
+        readings = (await db.execute(sa.select(meter_readings).where(meter_readings.c.session_id.in_(ids)))).all()
+        events: dict[str, list[Any]] = defaultdict(list)
+        for row in (await db.execute(sa.select(outbox_table.c.value).order_by(outbox_table.c.id))).all():
+            envelope = json.loads(row.value)
+            if envelope.get("session_id") in ids:
+                events[envelope["session_id"]].append((envelope["type"], envelope["payload"]))
+    return {"sessions": found, "readings": sorted(tuple(r) for r in readings), "events": dict(events)}
+
+
+async def both_ways(url: str, steps: list[tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    engine = create_engine(url)
+    factory = session_factory(engine)
+    try:
+        results = []
+        for mode in ("one", "batch"):
+            envelopes = history("CP", steps)
+            handle = build_dispatcher(context(factory, "s"))
+            if mode == "one":
+                for envelope in envelopes:
+                    await handle(envelope)
+            else:
+                async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
+                    for envelope in envelopes:
+                        await handle(envelope)
+            results.append(await outcome(factory, "CP"))
+            async with factory() as db:  # the next run starts from an empty store
+                for table in (meter_readings, charging_states, seq_nos, sessions, stations, outbox_table, inbox_table):
+                    await db.execute(sa.delete(table))
+                await db.commit()
+        return results[0], results[1]
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('batch') / 'session.db'}"
+    asyncio.run(run_migrations(url, MIGRATIONS))
+    return url
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=40))
+def test_a_batch_equals_its_events_one_by_one(store: str, steps: list[tuple[Any, ...]]) -> None:
+    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
+    one, batch = asyncio.run(both_ways(store, starts + steps))
+    assert batch["sessions"] == one["sessions"]
+    assert batch["readings"] == one["readings"]
+    assert batch["events"] == one["events"]
