@@ -187,8 +187,14 @@ async def test_one_station_call_is_one_trace_across_services(system: RunningSyst
             response = await request
         assert response.status_code in (200, 202), response.text
         (command,) = await eventually(lambda: _spans(receiver, "command RemoteStartTransaction"), what="the command")
-        http = [s for s in receiver.named("POST /api/v1/remote-start", "session") if s.trace_id == command.trace_id]
-        assert http, "the command continues the trace of the session's API request"
+
+        async def api_span() -> list[Span]:  # the session exports its request span after answering: wait for it
+            return [s for s in receiver.named("POST /api/v1/remote-start", "session") if s.trace_id == command.trace_id]
+
+        try:
+            await eventually(api_span, what="the command to continue the trace of the session's API request")
+        finally:
+            print(sorted({(s.service, s.name) for s in receiver.spans if s.trace_id == command.trace_id}))
 
 
 async def _spans(receiver: Receiver, name: str) -> list[Span]:

@@ -139,13 +139,25 @@ class AfirConnectorOut(ResponseModel):
     id: str
 
 
+class AfirPriceOut(ResponseModel):
+    """The ad-hoc price a driver pays without a contract: the applicable tariff's prices (excl. VAT unless named)."""
+
+    currency: str
+    price_per_kwh: DecimalText | None
+    tariff_id: str | None = None
+    price_per_hour: DecimalText | None = None
+    session_fee: DecimalText | None = None
+    vat_percent: DecimalText | None = None
+    price_per_kwh_incl_vat: DecimalText | None = None
+
+
 class AfirEvseOut(ResponseModel):
     uid: str
     evse_id: str
     status: str = Field(description="OCPI EVSE status")
     occupied: bool
     connectors: list[AfirConnectorOut]
-    ad_hoc_price: dict[str, str] | None
+    ad_hoc_price: AfirPriceOut | None
     last_updated: Timestamp
 
 
