@@ -20,6 +20,7 @@ from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
+from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
 from voltline_diagnostics.domain.alerts import configure
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
@@ -65,8 +66,9 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             topics=[topics.station_events, topics.sessions],
             handler=build_dispatcher(ctx),
             dead_letter=infra.producer,
-            # One transaction per fetched batch per partition; the inbox markers go in one statement.
-            batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
+            # One transaction per fetched batch per partition; the inbox markers go in one statement, the
+            # batch's station and connector rows are read up front and written once at its commit.
+            batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
             max_poll_records=settings.consumer_batch_size,
         )
     )

@@ -1,4 +1,7 @@
-"""Applying the gateway's station events to live status and history; each event one transaction.
+"""Applying the gateway's station events to live status and history.
+
+Each handler is one unit of work; inside the consumer's batch they share one transaction and the status
+rows live in the batch's memory until its commit (adapters/status_batch.py).
 
 Times are the gateway's (the envelope's `time`: when the frame arrived), never the station's clock, so the
 history that uptime is computed from is on one clock. Every handler records the event in the inbox first
@@ -251,7 +254,7 @@ async def _apply(
     if row is not before:
         await uow.status.save_connector(row, new=before is None)
     if changed:
-        await uow.status.open_status_interval(row, at)
+        await uow.status.open_status_interval(row, at, first=before is None)
         STATUS_CHANGES.labels(status).inc()
         alerting.publish(
             ctx,
@@ -270,5 +273,5 @@ async def _apply(
     if status == "Faulted":
         detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
         await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
-    elif before is None or before.status == "Faulted":  # else no faulted alert can be open
+    elif before is not None and before.status == "Faulted":  # else no faulted alert can be open (a new port has none)
         await alerting.clear(ctx, uow, "connector_faulted", target, at)
