@@ -31,7 +31,9 @@ _GAUGE_EVERY = 1.0
 
 
 class Publisher(Protocol):
-    """What the relay needs from the bus; `voltline_bus.Producer` provides it."""
+    """What the relay needs from the bus; `voltline_bus.Producer` provides it. A publisher that also has
+    `publish_many(items)` (raising with `.failed` positions, as `voltline_bus.Producer`'s) gets each batch
+    in one call."""
 
     async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
         """Return only once the broker has acknowledged the event; raise otherwise."""
@@ -207,6 +209,32 @@ class OutboxRelay:
         return batch
 
     async def _publish(self, rows: list[Any]) -> _Batch:
+        many = getattr(self._publisher, "publish_many", None)
+        if many is None or len(rows) < 2:
+            return await self._publish_each(rows)
+        # The whole batch in flight at once (queued in id order, so per-key order holds): one round trip to
+        # the broker per batch instead of one per row, which capped a service at ~40 events/s on a busy broker.
+        batch = _Batch()
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await many([(row.topic, Envelope.from_bytes(row.value), row.key) for row in rows])
+            done = len(rows)
+        except TimeoutError:
+            done = 0  # which ones the broker took is unknown: all go again (duplicates, absorbed by the inbox)
+            batch.error = TimeoutError(f"not acknowledged within {self._publish_timeout}s")
+        except Exception as exc:
+            failed = getattr(exc, "failed", ())
+            done = min(failed) if failed else 0  # rows before the first refused one were acknowledged
+            batch.error = exc
+        if done < len(rows):
+            batch.failed_id = rows[done].id
+        now = datetime.now(UTC)
+        for row in rows[:done]:
+            batch.published.append(row.id)
+            RELAY_LAG.labels(self._name).observe(max(0.0, (now - row.created_at).total_seconds()))
+        return batch
+
+    async def _publish_each(self, rows: list[Any]) -> _Batch:
         batch = _Batch()
         for row in rows:
             try:

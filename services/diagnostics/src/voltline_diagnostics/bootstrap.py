@@ -57,6 +57,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         ),
     )
     reader = ctx.reader = Reader(infra.engine)
+    ctx.dialect = infra.engine.dialect.name
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
     consumer = infra.watch(
