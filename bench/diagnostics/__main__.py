@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_bus.headers import envelope_headers
 from voltline_devinfra._proc import free_port
 from voltline_devinfra.postgres import ExternalPostgres
 from voltline_events import Envelope, Topics, envelope_for, station_key
@@ -87,7 +88,10 @@ class Changes:
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[tuple[str, Envelope]]) -> None:
-    futures = [await producer.send(topic, e.to_bytes(), key=station_key(sid)) for sid, e in envelopes]
+    futures = [
+        await producer.send(topic, e.to_bytes(), key=station_key(sid), headers=envelope_headers(e))
+        for sid, e in envelopes
+    ]
     await asyncio.gather(*futures)
 
 

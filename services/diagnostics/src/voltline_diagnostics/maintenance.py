@@ -175,6 +175,10 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         topics=[topics.station_events],
         handler=dispatcher,
         dead_letter=infra.producer,
+        # StatusNotifications (most of what it reads) are coalesced per fetch; the rest one at a time.
+        batch_scope=campaigns.status_batch(),
+        solo_types=[t for t in dispatcher.event_types if t != "station.connector_status"],
+        max_poll_records=infra.settings.consumer_batch_size,
     )
     maintenance = Maintenance(
         api_routers=[

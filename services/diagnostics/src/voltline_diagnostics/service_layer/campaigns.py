@@ -8,8 +8,10 @@ offline) and completes the campaign. Notifications and boots move each station a
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_chassis.logging import get_logger
+from voltline_events import Envelope
 
 from voltline_diagnostics.adapters.command_records import CommandRecord
 from voltline_diagnostics.adapters.firmware_records import (
@@ -271,6 +274,43 @@ class CampaignService:
             return await FirmwareRecords(db).stations(model, [version] if version else None)
 
     async def connector_status(self, station_id: str, connector: str, status: str) -> None:
+        pending = _PENDING_STATUS.get()
+        if pending is not None:  # inside a consumer batch: written once, at its end (ConnectorStatusBatch)
+            pending.setdefault(station_id, {})[connector] = status
+            return
         async with self._sessions() as db:
             await FirmwareRecords(db).connector(station_id, connector, status)
             await db.commit()
+
+    def status_batch(self) -> ConnectorStatusBatch:
+        return ConnectorStatusBatch(self._sessions)
+
+
+_PENDING_STATUS: contextvars.ContextVar[dict[str, dict[str, str]] | None] = contextvars.ContextVar(
+    "diagnostics_pending_connector_status", default=None
+)
+
+
+class ConnectorStatusBatch:
+    """The maintenance consumer's `batch_scope`: the connector statuses of one fetch are kept in memory (the
+    last per connector) and written in one transaction at its end, instead of a transaction per
+    StatusNotification. The consumer handles every other event type alone (`solo_types`), as before."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> AbstractAsyncContextManager[None]:
+        return self._scope()
+
+    @asynccontextmanager
+    async def _scope(self) -> AsyncIterator[None]:
+        pending: dict[str, dict[str, str]] = {}
+        token = _PENDING_STATUS.set(pending)
+        try:
+            yield
+        finally:
+            _PENDING_STATUS.reset(token)
+        if pending:  # not reached when a handler raised: the consumer handles those events again
+            async with self._sessions() as db:
+                await FirmwareRecords(db).connectors_many(pending)
+                await db.commit()
