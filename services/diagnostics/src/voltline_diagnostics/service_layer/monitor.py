@@ -21,8 +21,8 @@ from voltline_diagnostics.service_layer.status import HEALTH_CHANGES
 
 log = structlog.get_logger()
 
-STATIONS = gauge("diagnostics_stations", "Stations by health", ["health"])
-OPEN_ALERTS = gauge("diagnostics_open_alerts", "Open or acknowledged alerts", ["rule", "severity"])
+STATIONS = gauge("voltline_diagnostics_stations", "Stations by health", ["health"])
+OPEN_ALERTS = gauge("voltline_diagnostics_open_alerts", "Open or acknowledged alerts", ["rule", "severity"])
 
 
 async def check_once(ctx: HealthContext) -> None:

@@ -30,8 +30,8 @@ from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 
-STATUS_CHANGES = counter("diagnostics_status_changes_total", "Connector status changes", ["status"])
-HEALTH_CHANGES = counter("diagnostics_station_health_changes_total", "Station health changes", ["health"])
+STATUS_CHANGES = counter("voltline_diagnostics_status_changes_total", "Connector status changes", ["status"])
+HEALTH_CHANGES = counter("voltline_diagnostics_station_health_changes_total", "Station health changes", ["health"])
 
 
 async def station_for(
