@@ -103,7 +103,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
     print("changes", results["changes"], flush=True)
     await engine.dispose()
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(args.profile)
     return results
 
 

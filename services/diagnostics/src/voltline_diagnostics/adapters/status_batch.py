@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
-from voltline_store import Batch, TransactionBatch, current_batch
+from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
 
 from voltline_diagnostics.adapters.health_tables import connectors, presence_history, stations, status_history
 from voltline_diagnostics.adapters.status_rows import CONNECTOR_FIELDS, STATION_FIELDS, connector_row, station_row
@@ -49,6 +49,7 @@ class StatusBatchState:
     presence_rows: list[dict[str, Any]] = field(default_factory=list)
     open_presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     close_presence: dict[str, datetime] = field(default_factory=dict)
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)  # events of the batch, in order
 
     async def load(self, station_ids: Sequence[str]) -> None:
         """Read (and on PostgreSQL lock) the stations and their connectors not loaded yet: two statements."""
@@ -115,6 +116,8 @@ class StatusBatchState:
             await db.execute(update(presence_history).where(where), closing)
         if self.presence_rows:
             await db.execute(insert(presence_history), self.presence_rows)
+        if self.outbox_rows:
+            await db.execute(insert(outbox_table), self.outbox_rows)
 
     def open_status_interval(self, port: Port, row: dict[str, Any], at: datetime, *, stored: bool) -> None:
         """A port's status changed at `at`: end its current interval (this batch's, or the stored one when
@@ -167,8 +170,24 @@ class PrefetchingBatch:
     @asynccontextmanager
     async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch]:
         async with self._inner(envelopes) as batch:
-            await _state(batch).load([e.station_id for e in envelopes if e.station_id])
+            state = _state(batch)
+            batch.outbox = BatchOutbox(batch.session, state)  # the units of work of the batch take this one
+            await state.load([e.station_id for e in envelopes if e.station_id])
             yield batch
+
+
+class BatchOutbox(Outbox):
+    """The batch's outbox: events wait in its memory and go in with its other rows in one statement at the
+    commit (in call order), instead of one ORM object each, flushed one by one."""
+
+    def __init__(self, session: AsyncSession, state: StatusBatchState) -> None:
+        super().__init__(session)
+        self._state = state
+
+    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
+        row = {"topic": topic, "key": key, "value": envelope.to_bytes(), "event_id": envelope.event_id}
+        self._state.outbox_rows.append(row | {"created_at": datetime.now(UTC)})
+        self.added += 1  # the batch wakes the relay after its commit
 
 
 def _values(row: Any, fields: Sequence[str]) -> dict[str, Any]:
