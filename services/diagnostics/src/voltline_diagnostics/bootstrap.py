@@ -71,6 +71,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             # batch's station and connector rows are read up front and written once at its commit.
             batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
             max_poll_records=settings.consumer_batch_size,
+            batch_max_s=settings.consumer_batch_max_s,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)

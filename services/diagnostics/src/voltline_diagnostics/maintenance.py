@@ -179,6 +179,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         batch_scope=campaigns.status_batch(),
         solo_types=[t for t in dispatcher.event_types if t != "station.connector_status"],
         max_poll_records=infra.settings.consumer_batch_size,
+        batch_max_s=1.0,  # its batch only holds statuses in memory: nobody waits on it
     )
     maintenance = Maintenance(
         api_routers=[

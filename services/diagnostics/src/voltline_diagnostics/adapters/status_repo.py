@@ -215,6 +215,11 @@ class StatusRepository:
         )
         return [(r.station_id, r.last_seen_at, r.heartbeat_interval_s) for r in rows]
 
+    async def authorized_before(self, cutoff: datetime) -> list[str]:
+        """Stations with an accepted authorisation older than `cutoff` that no transaction followed yet."""
+        rows = await self.session.execute(select(stations.c.station_id).where(stations.c.authorized_at < cutoff))
+        return [r.station_id for r in rows]
+
     async def offline_since_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
         """Offline since before `cutoff` and without an open station_offline alert yet."""
         alerted = select(alerts.c.alert_id).where(

@@ -26,6 +26,9 @@ class StationRow:
     modem: dict[str, Any] | None = None
     meter: dict[str, Any] | None = None
     report_requested_at: datetime | None = None
+    boot_status: str | None = None  # Accepted, Pending, Rejected: what the station was answered at its last boot
+    authorized_at: datetime | None = None  # an accepted Authorize not followed by a transaction yet
+    unused_authorizations: int = 0  # accepted authorisations in a row that never became a transaction
 
 
 @dataclass

@@ -8,6 +8,8 @@ from typing import Any
 from voltline_bus import Dispatcher
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads import (
+    AuthorizeAnswered,
+    BootAnswered,
     BootNotification,
     ConnectorStatus,
     DeviceEvents,
@@ -22,6 +24,7 @@ from voltline_events.payloads import (
     StationTransaction,
 )
 
+from voltline_diagnostics.service_layer import authorizations as a
 from voltline_diagnostics.service_layer import notifications as n
 from voltline_diagnostics.service_layer import sessions
 from voltline_diagnostics.service_layer import status as s
@@ -74,6 +77,8 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
             "station.connected": connected,
             "station.disconnected": disconnected,
             "station.boot_notification": typed(BootNotification, s.record_boot),
+            "station.boot_answered": typed(BootAnswered, a.record_boot_answer),
+            "station.authorize_answered": typed(AuthorizeAnswered, a.record_authorization),
             "station.connector_status": typed(ConnectorStatus, s.record_status),
             "station.security_event": typed(SecurityEvent, n.record_security_event),
             "station.notify_event": typed(DeviceEvents, n.record_device_events),

@@ -46,6 +46,7 @@ async def station_for(
     return station, True
 
 
+AUTHORIZED_NOT_STARTED = "authorized_not_started"
 LAST_SEEN_GRANULARITY = timedelta(seconds=1)
 """`last_seen_at` is written when it moves by at least this much: silence is judged in minutes, and a busy
 station's every message would otherwise rewrite its row."""
@@ -143,6 +144,7 @@ async def record_boot(
             ocpp_version=boot.ocpp_version,
             last_boot_at=at,
             boot_reason=boot.reason,
+            boot_status=None,  # until station.boot_answered says what it was told
             vendor=boot.vendor,
             model=boot.model,
             serial_number=boot.serial_number,
@@ -180,6 +182,20 @@ async def record_status(
         await uow.commit()
 
 
+async def transaction_seen(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
+    """A transaction event: the pending authorisation became a transaction, the count starts again and the
+    alert (if any) resolves. True when the station changed."""
+    if station.authorized_at is None and not station.unused_authorizations:
+        return False
+    if station.authorized_at is not None and at < station.authorized_at:
+        return False  # an older transaction's event, delivered late: not this authorisation's
+    had_unused = station.unused_authorizations > 0
+    station.authorized_at, station.unused_authorizations = None, 0
+    if had_unused:  # an alert can only be open once some went unused
+        await alerting.clear(ctx, uow, AUTHORIZED_NOT_STARTED, Target(station.station_id), at)
+    return True
+
+
 OCCUPYING_STATES = frozenset({"EVConnected", "Charging", "SuspendedEV", "SuspendedEVSE"})
 
 
@@ -193,6 +209,7 @@ async def record_transaction(
             return
         station, new_station = await station_for(ctx, uow, station_id, at, tx.ocpp_version)
         station_changed = await heard(ctx, uow, station, at) or new_station
+        station_changed = await transaction_seen(ctx, uow, station, at) or station_changed
         if (
             tx.ocpp_version != "ocpp1.6"
             and tx.kind != "ended"

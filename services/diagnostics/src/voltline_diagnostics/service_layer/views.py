@@ -43,6 +43,7 @@ def _station(st: Any, ports: list[Any]) -> dict[str, Any]:
         "ocpp_version": st.ocpp_version,
         "last_boot_at": iso(st.last_boot_at),
         "boot_reason": st.boot_reason,
+        "boot_status": st.boot_status,
         "heartbeat_interval_s": st.heartbeat_interval_s,
         "vendor": st.vendor,
         "model": st.model,
