@@ -260,6 +260,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="status changes per second in the latency phase")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--list-runs", type=int, default=10)
+    parser.add_argument("--profile", help="run the service under cProfile and write its stats to this file")
     parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
     args = parser.parse_args()
     if not args.kafka or not (args.postgres or args.sqlite):
@@ -292,7 +293,10 @@ def main() -> None:
         "VOLTLINE_LOG_LEVEL": "WARNING",
         "VOLTLINE_INVENTORY_ON_FIRST_BOOT": "false",
     }
-    service = procs.spawn("diagnostics", [sys.executable, "-m", "voltline_diagnostics"], env)
+    command = [sys.executable, "-m", "voltline_diagnostics"]
+    if args.profile:  # the service under cProfile; the stats are written when it stops
+        command[1:1] = ["-m", "cProfile", "-o", args.profile]
+    service = procs.spawn("diagnostics", command, env)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
