@@ -40,66 +40,16 @@ def fleet_json_query(
     after: str | None = None,
     limit: int = 10_000,
 ) -> Any:
-    """One statement: `SELECT <the JSON array of the page>, <the last station id on it>, <how many>`."""
+    """One statement: `SELECT <the JSON array of the page>, <the last station id on it>, <how many>`.
+
+    The page's stations come from the primary key in order; their connectors are joined to the page and
+    aggregated per station in one pass, then joined back (two correlated subqueries per station cost about
+    half as much again)."""
     s, c = stations.c, connectors.c
-    whole = and_(c.evse_id == STATION_WIDE, c.connector_id == STATION_WIDE)
-    port_status = case((s.online, c.status), else_=literal("Unknown"))
-    port = func.json_build_object(
-        "evse_id",
-        c.evse_id,
-        "connector_id",
-        c.connector_id,
-        "status",
-        port_status,
-        "ocpp_status",
-        c.ocpp_status,
-        "error_code",
-        c.error_code,
-        "since",
-        iso(c.since),
-    )
-    ports = (
-        select(
-            func.coalesce(func.json_agg(aggregate_order_by(port, c.evse_id, c.connector_id)), func.json_build_array())
-        )
-        .where(c.station_id == s.station_id, not_(whole))
-        .scalar_subquery()
-    )
-    station_wide = (
-        select(
-            func.json_build_object(
-                "status", port_status, "ocpp_status", c.ocpp_status, "error_code", c.error_code, "since", iso(c.since)
-            )
-        )
-        .where(c.station_id == s.station_id, whole)
-        .scalar_subquery()
-    )
-    health_ = case((not_(s.online), literal("offline")), (s.unresponsive, literal("unresponsive")), else_="online")
-    item = func.json_build_object(
-        "station_id",
-        s.station_id,
-        "online",
-        s.online,
-        "health",
-        health_,
-        "since",
-        iso(s.since),
-        "last_seen_at",
-        iso(s.last_seen_at),
-        "ocpp_version",
-        s.ocpp_version,
-        "vendor",
-        s.vendor,
-        "model",
-        s.model,
-        "firmware_version",
+    page = select(
+        s.station_id, s.online, s.unresponsive, s.since, s.last_seen_at, s.ocpp_version, s.vendor, s.model,
         s.firmware_version,
-        "station_status",
-        station_wide,
-        "connectors",
-        ports,
-    )
-    page = select(s.station_id.label("sid"), item.label("item"))
+    )  # fmt: skip
     if after is not None:
         page = page.where(s.station_id > after)
     if online is not None:
@@ -118,9 +68,36 @@ def fleet_json_query(
             page = page.where(s.online.is_(false()), has)
         else:
             page = page.where(s.online.is_(true()), has.where(c.status == status))
-    page = page.order_by(s.station_id).limit(limit).subquery()
-    return select(
-        func.coalesce(func.json_agg(aggregate_order_by(page.c.item, page.c.sid)), func.json_build_array()).cast(String),
-        func.max(page.c.sid),
-        func.count(),
+    p = page.order_by(s.station_id).limit(limit).cte("page")
+    whole = and_(c.evse_id == STATION_WIDE, c.connector_id == STATION_WIDE)
+    shown = case((p.c.online, c.status), else_=literal("Unknown"))  # an offline station's ports read Unknown
+    port = func.json_build_object(
+        "evse_id", c.evse_id, "connector_id", c.connector_id, "status", shown, "ocpp_status", c.ocpp_status,
+        "error_code", c.error_code, "since", iso(c.since),
+    )  # fmt: skip
+    wide = func.json_build_object(
+        "status", shown, "ocpp_status", c.ocpp_status, "error_code", c.error_code, "since", iso(c.since)
     )
+    ports = (
+        select(
+            c.station_id,
+            func.json_agg(aggregate_order_by(port, c.evse_id, c.connector_id)).filter(not_(whole)).label("ports"),
+            func.json_agg(wide).filter(whole).op("->")(0).label("wide"),
+        )
+        .select_from(connectors.join(p, p.c.station_id == c.station_id))
+        .group_by(c.station_id)
+        .subquery("ports")
+    )
+    health_ = case((not_(p.c.online), literal("offline")), (p.c.unresponsive, literal("unresponsive")), else_="online")
+    item = func.json_build_object(
+        "station_id", p.c.station_id, "online", p.c.online, "health", health_, "since", iso(p.c.since),
+        "last_seen_at", iso(p.c.last_seen_at), "ocpp_version", p.c.ocpp_version, "vendor", p.c.vendor,
+        "model", p.c.model, "firmware_version", p.c.firmware_version, "station_status", ports.c.wide,
+        "connectors", func.coalesce(ports.c.ports, func.json_build_array()),
+    )  # fmt: skip
+    joined = p.outerjoin(ports, ports.c.station_id == p.c.station_id)
+    return select(
+        func.coalesce(func.json_agg(aggregate_order_by(item, p.c.station_id)), func.json_build_array()).cast(String),
+        func.max(p.c.station_id),
+        func.count(p.c.station_id),
+    ).select_from(joined)
