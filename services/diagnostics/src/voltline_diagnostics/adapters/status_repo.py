@@ -48,6 +48,8 @@ class StatusRepository:
     async def save_station(self, station: StationRow, now: datetime, *, new: bool) -> None:
         if self._batch is not None:
             sid = station.station_id
+            if sid not in self._batch.stations:  # never read in this batch: whether it exists is not known
+                await self._batch.load([sid])
             if self._batch.stations.get(sid) is None:
                 self._batch.new_stations.add(sid)
             self._batch.stations[sid] = station
@@ -93,6 +95,8 @@ class StatusRepository:
 
     async def save_connector(self, c: ConnectorRow, *, new: bool) -> None:
         if self._batch is not None:
+            if c.station_id not in self._batch.connectors:
+                await self._batch.load([c.station_id])
             ports = self._batch.connectors.setdefault(c.station_id, {})
             port = (c.station_id, c.evse_id, c.connector_id)
             if (c.evse_id, c.connector_id) not in ports:
