@@ -42,7 +42,11 @@ DIAGNOSTICS_ENV = {
 @pytest.fixture(scope="module")
 def system(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     yield from start_system(
-        kafka, postgres, tmp_path_factory.mktemp("diagnostics"), extra_env={"diagnostics": DIAGNOSTICS_ENV}
+        kafka,
+        postgres,
+        tmp_path_factory.mktemp("diagnostics"),
+        # The heartbeat interval the stations are told at boot (auth's) is the one diagnostics judges silence by.
+        extra_env={"diagnostics": DIAGNOSTICS_ENV, "auth": {"VOLTLINE_HEARTBEAT_INTERVAL_S": "1"}},
     )
 
 
@@ -115,6 +119,8 @@ async def test_a_station_faults_recovers_goes_silent_and_offline(system: Running
                     await cp.call("NotifyReport", {**REPORT, "requestId": request["requestId"]})
                 await cp.call("StatusNotification", status_call(version, "Available"))
                 await view(diag, sid, lambda v: [c["status"] for c in v["connectors"]] == ["Available"])
+                # what the station was answered at boot (station.boot_answered from the gateway)
+                await view(diag, sid, lambda v: (v["boot_status"], v["heartbeat_interval_s"]) == ("Accepted", 1))
 
                 await cp.call("StatusNotification", status_call(version, "Faulted", "GroundFailure"))
                 faulted = await view(diag, sid, lambda v: v["connectors"][0]["status"] == "Faulted")

@@ -271,7 +271,12 @@ async def _check_stream(system: RunningSystem, station_id: str) -> None:
     finally:
         await consumer.stop()
     types = [e["type"] for e in seen]
-    assert types[:3] == ["station.connected", "station.boot_notification", "station.connector_status"]
+    assert types[:4] == [
+        "station.connected",
+        "station.boot_notification",
+        "station.boot_answered",
+        "station.connector_status",
+    ]
     assert types.count("station.heartbeat") == 21 and types[-1] == "station.disconnected"
     kinds = [e["payload"]["kind"] for e in seen if e["type"] == "station.transaction"]
     assert kinds[0] == "started" and kinds.count("ended") == 2 and kinds[-1] == "ended"

@@ -52,7 +52,7 @@ QUIET = {
 }
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "offset", "bool"}
 SESSION_ENV = {"VOLTLINE_SESSION_SUSPECT_CHECK_INTERVAL_S": "0.5"}
-DIAGNOSTICS_ENV = {  # the station's disconnect opens a station_offline alert (diagnostics_open_alerts)
+DIAGNOSTICS_ENV = {  # the station's disconnect opens a station_offline alert (voltline_diagnostics_open_alerts)
     "VOLTLINE_ALERT_RULES": json.dumps({"station_offline": {"after_s": 1}}),
     "VOLTLINE_MONITOR_INTERVAL_S": "0.5",
 }
@@ -167,7 +167,9 @@ async def test_every_panel_query_and_alert_expression_is_valid_and_selects_data(
     await eventually(lambda: has("sum(voltline_session_energy_wh_total) > 0"), within=60, what="the session's energy")
     await eventually(lambda: has("sum(voltline_bus_messages_dead_lettered_total) > 0"), within=60, what="dead letters")
     # The station's disconnect opened a station_offline alert in diagnostics.
-    await eventually(lambda: has("sum(diagnostics_open_alerts) > 0"), within=45, what="an open diagnostics alert")
+    await eventually(
+        lambda: has("sum(voltline_diagnostics_open_alerts) > 0"), within=45, what="an open diagnostics alert"
+    )
     # The rule itself, evaluated by Prometheus over the scraped data: the alert goes pending (no `for:`: firing).
     await eventually(lambda: has('ALERTS{alertname="VoltlineDeadLetters"}'), within=30, what="the alert")
     active = await instant("sum(voltline_sessions_active)")

@@ -30,7 +30,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_bus.headers import envelope_headers
 from voltline_devinfra._proc import free_port
+from voltline_devinfra.kafka import KafkaServer
 from voltline_devinfra.postgres import ExternalPostgres
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import ConnectorStatus, StationConnected
@@ -87,7 +89,10 @@ class Changes:
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[tuple[str, Envelope]]) -> None:
-    futures = [await producer.send(topic, e.to_bytes(), key=station_key(sid)) for sid, e in envelopes]
+    futures = [
+        await producer.send(topic, e.to_bytes(), key=station_key(sid), headers=envelope_headers(e))
+        for sid, e in envelopes
+    ]
     await asyncio.gather(*futures)
 
 
@@ -256,8 +261,22 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="status changes per second in the latency phase")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--list-runs", type=int, default=10)
+    parser.add_argument("--private-kafka", action="store_true", help="start a Kafka broker of its own for the run")
+    parser.add_argument("--profile", help="run the service under cProfile and write its stats to this file")
     parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
     args = parser.parse_args()
+    broker = None
+    if args.private_kafka:  # a broker of its own: a shared one with thousands of topics makes every client
+        broker = KafkaServer().start()  # decode huge metadata responses, which then dominates the service's CPU
+        args.kafka = broker.bootstrap_servers
+    try:
+        _run(args)
+    finally:
+        if broker is not None:
+            broker.stop()
+
+
+def _run(args: argparse.Namespace) -> None:
     if not args.kafka or not (args.postgres or args.sqlite):
         sys.exit("give --kafka and --postgres (or --sqlite), or set VOLTLINE_TEST_KAFKA_BOOTSTRAP/_POSTGRES_DSN")
     prefix = f"bench-{secrets.token_hex(3)}."
@@ -288,7 +307,10 @@ def main() -> None:
         "VOLTLINE_LOG_LEVEL": "WARNING",
         "VOLTLINE_INVENTORY_ON_FIRST_BOOT": "false",
     }
-    service = procs.spawn("diagnostics", [sys.executable, "-m", "voltline_diagnostics"], env)
+    command = [sys.executable, "-m", "voltline_diagnostics"]
+    if args.profile:  # the service under cProfile; the stats are written when it stops
+        command[1:1] = ["-m", "cProfile", "-o", args.profile]
+    service = procs.spawn("diagnostics", command, env)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)

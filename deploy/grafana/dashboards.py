@@ -286,8 +286,12 @@ DASHBOARDS: dict[str, tuple[str, list[Panel]]] = {
                 "none",
                 ("sum by (revised) (increase(voltline_sessions_ended_total[1h]))", "revised={{revised}}"),
             ),
-            ts("Open alerts by severity", "none", ("sum by (severity) (diagnostics_open_alerts)", "{{severity}}")),
-            ts("Stations by health", "none", ("sum by (health) (diagnostics_stations)", "{{health}}")),
+            ts(
+                "Open alerts by severity",
+                "none",
+                ("sum by (severity) (voltline_diagnostics_open_alerts)", "{{severity}}"),
+            ),
+            ts("Stations by health", "none", ("sum by (health) (voltline_diagnostics_stations)", "{{health}}")),
             ts(
                 "Authorisations/s by status",
                 "ops",

@@ -44,6 +44,26 @@ class FlakyPublisher(RecordingPublisher):
         await super().publish(topic, envelope, key=key)
 
 
+class BatchPublisher(RecordingPublisher):
+    """Has `publish_many`, like voltline_bus.Producer; refuses the positions in `refuse` of its first call."""
+
+    def __init__(self, refuse: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+        self.refuse = refuse
+
+    async def publish_many(self, items: list[tuple[str, Envelope, bytes | None]]) -> None:
+        self.calls.append(len(items))
+        refused = self.refuse if len(self.calls) == 1 else ()
+        for position, (topic, envelope, key) in enumerate(items):
+            if position not in refused:
+                self.sent.append((topic, key, envelope))
+        if refused:
+            error = ConnectionError("not acknowledged")
+            error.failed = refused  # type: ignore[attr-defined]
+            raise error
+
+
 async def _write(sessions, numbers: range, relay: OutboxRelay | None = None, per_tx: int = 10) -> None:
     """State changes' events, `per_tx` to a transaction, in the order of `numbers`."""
     chunk: list[int] = []
@@ -95,6 +115,18 @@ async def test_relay_retries_failures_without_loss_or_reordering(engine: AsyncEn
     by_id = {r.id: r for r in failed}
     assert by_id[5].attempts == 4 and "call 7" in by_id[5].last_error
     assert len(failed) == 3
+
+
+async def test_a_publisher_with_publish_many_gets_each_batch_in_one_call(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(50))
+    publisher = BatchPublisher(refuse=(7, 9))
+    relay = OutboxRelay(engine, publisher, batch_size=20)
+    with_error = await relay._run_batch()  # rows 0-6 acknowledged; 7 refused (8 went, 9 refused, both go again)
+    assert with_error.published == list(range(1, 8)) and with_error.failed_id == 8
+    assert [await relay.run_once() for _ in range(3)] == [20, 20, 3]
+    assert publisher.calls == [20, 20, 20, 3]
+    assert publisher.numbers[:7] == list(range(7)) and publisher.numbers[18:] == list(range(7, 50))
+    assert await relay.pending() == 0
 
 
 async def _sent(publisher: RecordingPublisher, count: int) -> bool:

@@ -24,7 +24,11 @@ async def service(kafka: Any, postgres: Any) -> AsyncIterator[RunningDiagnostics
         heartbeat_interval_s=1,
         unresponsive_factor=1.0,
         unresponsive_min_s=1.5,
-        alert_rules={"station_offline": {"after_s": 1}, "session_stuck": {"after_s": 1}},
+        alert_rules={
+            "station_offline": {"after_s": 1},
+            "session_stuck": {"after_s": 1},
+            "authorized_not_started": {"after_s": 1},
+        },
     ):
         yield running
 

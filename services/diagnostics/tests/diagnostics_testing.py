@@ -83,6 +83,7 @@ class RunningDiagnostics:
     producer: Producer
     topics: Topics
     settings: DiagnosticsSettings
+    app: Any = None  # the ASGI app, for tests that serve it over real HTTP
 
     def station(self, station_id: str, ocpp_version: str = "ocpp1.6") -> StationSim:
         return StationSim(self.producer, self.topics, station_id, ocpp_version)
@@ -120,6 +121,6 @@ async def run_service(kafka: Any, database_url: str, **overrides: Any) -> AsyncI
         await producer.start()
         try:
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://diag") as api:
-                yield RunningDiagnostics(api, producer, Topics(prefix), settings)
+                yield RunningDiagnostics(api, producer, Topics(prefix), settings, app)
         finally:
             await producer.stop()

@@ -111,3 +111,12 @@ def test_signatures_and_filters_and_backoff() -> None:
     backoff = Backoff(timedelta(seconds=2), timedelta(seconds=10), 4)
     assert [backoff.delay(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 10]
     assert backoff.gives_up(4) and not backoff.gives_up(3)
+
+
+def test_every_metric_of_the_service_carries_the_voltline_prefix() -> None:
+    import voltline_diagnostics.bootstrap  # noqa: F401  (imports every module that defines a metric)
+    from voltline_chassis import metrics
+
+    names = set(metrics._metrics)
+    assert {"voltline_diagnostics_stations", "voltline_diagnostics_open_alerts"} <= names
+    assert sorted(n for n in names if not n.startswith("voltline_")) == []

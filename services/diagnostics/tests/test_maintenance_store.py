@@ -64,3 +64,33 @@ async def test_records_upserts_and_conditional_updates(url: str) -> None:
             await db.commit()
     finally:
         await engine.dispose()
+
+
+async def test_connector_statuses_of_a_batch_are_written_once_at_its_end(url: str) -> None:
+    from voltline_diagnostics.service_layer.campaigns import CampaignService
+
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    try:
+        campaigns = CampaignService.__new__(CampaignService)  # only connector_status and status_batch are used
+        campaigns._sessions = sessions
+        await campaigns.connector_status("CP-B", "1", "Available")  # outside a batch: written at once
+        scope = campaigns.status_batch()
+        async with scope([]):
+            for status in ("Preparing", "Charging"):
+                await campaigns.connector_status("CP-B", "1", status)
+            await campaigns.connector_status("CP-B", "2", "Faulted")
+            await campaigns.connector_status("CP-C", "1", "Available")
+            async with sessions() as db:  # nothing written while the batch runs
+                assert (await FirmwareRecords(db).station("CP-B")).connectors == {"1": "Available"}  # type: ignore[union-attr]
+        with pytest.raises(RuntimeError):
+            async with scope([]):
+                await campaigns.connector_status("CP-C", "1", "Faulted")
+                raise RuntimeError("a handler failed: the batch is handled again, nothing of it written")
+        async with sessions() as db:
+            records = FirmwareRecords(db)
+            assert (await records.station("CP-B")).connectors == {"1": "Charging", "2": "Faulted"}  # type: ignore[union-attr]
+            assert (await records.station("CP-C")).connectors == {"1": "Available"}  # type: ignore[union-attr]
+    finally:
+        await engine.dispose()

@@ -55,8 +55,10 @@ async def test_a_session_reaches_kafka_in_order_with_decisions(system: Any) -> N
     assert types == [
         "station.connected",
         "station.boot_notification",
+        "station.boot_answered",  # what the station was answered follows its call
         "station.connector_status",
         "station.authorize",
+        "station.authorize_answered",
         *["station.transaction"] * 7,
         "station.disconnected",
     ]
@@ -82,9 +84,10 @@ async def test_decisions_fall_back_when_auth_does_not_answer(system: Any) -> Non
     async with charger(gateway.ocpp_url, "CP-K2", "ocpp2.0.1") as cp:  # ... a connection without a boot may ask
         token = {"idToken": "X", "type": "ISO14443"}
         assert (await cp.call("Authorize", {"idToken": token}))[2]["idTokenInfo"]["status"] == "Invalid"
-    assert [e.type for e in log.of("CP-K2")][:5] == [
+    assert [e.type for e in log.of("CP-K2")][:6] == [
         "station.connected",
         "station.boot_notification",
+        "station.boot_answered",  # Pending, fallback: true
         "station.disconnected",
         "station.connected",
         "station.authorize",

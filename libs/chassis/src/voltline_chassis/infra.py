@@ -101,7 +101,7 @@ class ServiceInfra:
             engine=engine,
             sessions=session_factory(engine),
             producer=producer,
-            relay=OutboxRelay(engine, producer),
+            relay=OutboxRelay(engine, producer, batch_size=settings.outbox_batch_size),
             api_keys=api_key_feed_for(settings, bus) if api_key_feed else None,
             broker_watch=BrokerWatch(bus, interval=settings.broker_watch_interval_s),
         )

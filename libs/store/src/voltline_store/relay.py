@@ -32,7 +32,9 @@ _GAUGE_EVERY = 1.0
 
 
 class Publisher(Protocol):
-    """What the relay needs from the bus; `voltline_bus.Producer` provides it."""
+    """What the relay needs from the bus; `voltline_bus.Producer` provides it. A publisher that also has
+    `publish_many(items)` (raising with `.failed` positions, as `voltline_bus.Producer`'s) gets each batch
+    in one call."""
 
     async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
         """Return only once the broker has acknowledged the event; raise otherwise."""
@@ -192,14 +194,14 @@ class OutboxRelay:
                 if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
                     return _Batch(standby=True)
                 rows = (await conn.execute(self._select.with_for_update(skip_locked=True))).all()
-                batch = await self._publish(rows)
+                batch = await self._publish_batch(rows)
                 await self._record(conn, batch)
         else:
             # SQLite: a transaction holds the whole database's write lock, so never keep one open
             # across network calls. A SQLite database has a single service instance, so a single relay.
             async with self._engine.begin() as conn:
                 rows = (await conn.execute(self._select)).all()
-            batch = await self._publish(rows)
+            batch = await self._publish_batch(rows)
             if rows:
                 async with self._engine.begin() as conn:
                     await self._record(conn, batch)
@@ -243,6 +245,32 @@ class OutboxRelay:
                 .where(table.c.id == batch.failed_id)
                 .values(attempts=table.c.attempts + 1, last_error=repr(batch.error)[:2000])
             )
+
+    async def _publish_batch(self, rows: Sequence[Any]) -> _Batch:
+        many = getattr(self._publisher, "publish_many", None)
+        if many is None or len(rows) < 2:
+            return await self._publish(list(rows))
+        # The whole batch in flight at once (queued in id order, so per-key order holds): one round trip to
+        # the broker per batch instead of one per row, which capped a service at ~40 events/s on a busy broker.
+        batch = _Batch()
+        try:
+            async with asyncio.timeout(self._publish_timeout):
+                await many([(row.topic, Envelope.from_bytes(row.value), row.key) for row in rows])
+            done = len(rows)
+        except TimeoutError:
+            done = 0  # which ones the broker took is unknown: all go again (duplicates, absorbed by the inbox)
+            batch.error = TimeoutError(f"not acknowledged within {self._publish_timeout}s")
+        except Exception as exc:
+            failed = getattr(exc, "failed", ())
+            done = min(failed) if failed else 0  # rows before the first refused one were acknowledged
+            batch.error = exc
+        if done < len(rows):
+            batch.failed_id = rows[done].id
+        now = datetime.now(UTC)
+        for row in rows[:done]:
+            batch.published.append(row.id)
+            RELAY_LAG.labels(self._name).observe(max(0.0, (now - row.created_at).total_seconds()))
+        return batch
 
     async def _back_off(self, batch: _Batch) -> None:
         self._failures += 1

@@ -22,6 +22,7 @@ from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
+from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.alerts import configure
 from voltline_diagnostics.domain.status import Silence
@@ -58,6 +59,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         ),
     )
     reader = ctx.reader = Reader(infra.engine)
+    ctx.dialect = infra.engine.dialect.name
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
     consumer = infra.watch(
@@ -67,9 +69,11 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             topics=[topics.station_events, topics.sessions],
             handler=build_dispatcher(ctx),
             dead_letter=infra.producer,
-            # One transaction per fetched batch per partition; the inbox markers go in one statement.
-            batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
+            # One transaction per fetched batch per partition; the inbox markers go in one statement, the
+            # batch's station and connector rows are read up front and written once at its commit.
+            batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
             max_poll_records=settings.consumer_batch_size,
+            batch_max_s=settings.consumer_batch_max_s,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)

@@ -38,6 +38,21 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     )
     inventory_delay_s: float = Field(default=5.0, ge=0, description="... this long after the boot (answered first).")
     command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station has to answer.")
+    outbox_batch_size: int = Field(
+        default=1000,
+        ge=1,
+        le=5000,
+        description="Outbox rows per relay round: every status change is an event, and a round waits for the "
+        "broker's acknowledgements (100 rows a round capped the stream of changes at a few hundred a second).",
+    )
+    consumer_batch_max_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description="A consumer batch commits once it has run this long. Each batch has a fixed cost (inbox markers, "
+        "reading its stations, the bulk writes, the commit): on a loaded machine 0.2 s left batches of a dozen events "
+        "and the fixed cost dominated. Status reads never wait for a batch (MVCC; SQLite's readers in WAL mode).",
+    )
 
     @field_validator("alert_rules")
     @classmethod

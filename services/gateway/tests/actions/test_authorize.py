@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from voltline_events.payloads import AuthorizationDecision, AuthorizationRequested, AuthorizeRequested
+from voltline_events.payloads import (
+    AuthorizationDecision,
+    AuthorizationRequested,
+    AuthorizeAnswered,
+    AuthorizeRequested,
+)
 from voltline_events.payloads.transactions import IdToken
 from voltline_gateway.actions.context import AuthFallbacks, Policy
 
@@ -50,3 +56,13 @@ async def test_fallback_when_auth_is_late_is_invalid_by_default_and_configurable
     lenient = Policy(auth=AuthFallbacks(authorize="Accepted"))
     assert (await answer([2, "a", "Authorize", {"idTag": "C"}], policy=lenient))[2]["idTagInfo"]["status"] == "Accepted"
     assert len(bus.published) == 2  # published even when the decision is a fallback
+
+
+async def test_the_answer_follows_as_station_authorize_answered(answer: Any, bus: Any) -> None:
+    bus.decision = AuthorizationDecision(status="Accepted")
+    await answer([2, "a", "Authorize", {"idTag": "CARD-1"}])
+    bus.decision = None  # late: the fallback (Invalid) is what the station was told
+    await answer([2, "b", "Authorize", {"idTag": "CARD-1"}])
+    await asyncio.sleep(0)
+    answered = [(e.status, m) for e, _, m in bus.published if isinstance(e, AuthorizeAnswered)]
+    assert answered == [("Accepted", "a"), ("Invalid", "b")]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from voltline_events.payloads import BootDecision, BootDecisionRequested, BootNotification
+from voltline_events.payloads import BootAnswered, BootDecision, BootDecisionRequested, BootNotification
 
 BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22", "chargePointSerialNumber": "SN-9"}
 BOOT_2X = {"reason": "PowerUp", "chargingStation": {"vendorName": "ACME", "model": "Volt-22", "serialNumber": "SN-9"}}
@@ -39,3 +40,16 @@ async def test_boot_falls_back_to_the_configured_answer_when_auth_is_late(answer
     reply = await answer([2, "m1", "BootNotification", BOOT_16])
     assert (reply[2]["status"], reply[2]["interval"]) == ("Pending", 42)
     assert isinstance(bus.events[0], BootNotification)
+
+
+async def test_the_answer_follows_the_boot_as_station_boot_answered(answer: Any, bus: Any) -> None:
+    bus.decision = BootDecision(status="Accepted", interval=300)
+    await answer([2, "m1", "BootNotification", BOOT_16])
+    bus.decision = None  # the auth service is late: the policy's answer, marked as such
+    await answer([2, "m2", "BootNotification", BOOT_16])
+    await asyncio.sleep(0)  # the answer is published without making the station wait for the broker
+    answers = [(e, m) for e, _, m in bus.published if isinstance(e, BootAnswered)]
+    assert [(e.status, e.interval, e.fallback, m) for e, m in answers] == [
+        ("Accepted", 300, False, "m1"),
+        ("Pending", 42, True, "m2"),
+    ]

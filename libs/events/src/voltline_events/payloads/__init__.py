@@ -1,5 +1,6 @@
 """All event payloads; importing this package registers every one of them."""
 
+from voltline_events.payloads.answers import AuthorizeAnswered, BootAnswered
 from voltline_events.payloads.auth import (
     BootDecision,
     BootDecisionRequested,
@@ -47,7 +48,9 @@ __all__ = [
     "AlertResolved",
     "AuthorizationDecision",
     "AuthorizationRequested",
+    "AuthorizeAnswered",
     "AuthorizeRequested",
+    "BootAnswered",
     "BootDecision",
     "BootDecisionRequested",
     "BootNotification",

@@ -104,6 +104,24 @@ class FirmwareRecords:
         insert = _upsert(self._db, station_firmware).values(station_id=station_id, connectors={}, **values)
         await self._db.execute(insert.on_conflict_do_update(index_elements=["station_id"], set_=values))
 
+    async def connectors_many(self, latest: dict[str, dict[str, str]]) -> None:
+        """`latest[station][connector] = status` for many stations: one read and one multi-row upsert per
+        thousand stations."""
+        ids = sorted(latest)
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            query = select(station_firmware.c.station_id, station_firmware.c.connectors).where(
+                station_firmware.c.station_id.in_(chunk)
+            )
+            known = {r.station_id: dict(r.connectors or {}) for r in await self._db.execute(query)}
+            rows = [{"station_id": sid, "connectors": {**known.get(sid, {}), **latest[sid]}} for sid in chunk]
+            insert = _upsert(self._db, station_firmware).values(rows)
+            await self._db.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["station_id"], set_={"connectors": insert.excluded.connectors}
+                )
+            )
+
     async def connector(self, station_id: str, connector: str, status: str) -> None:
         current = await self.station(station_id)
         connectors = dict(current.connectors) if current else {}

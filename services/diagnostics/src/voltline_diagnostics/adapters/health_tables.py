@@ -28,7 +28,11 @@ stations = Table(
     Column("meter", JSON),
     Column("report_requested_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("boot_status", String(16)),
+    Column("authorized_at", UTCDateTime()),
+    Column("unused_authorizations", Integer, nullable=False, server_default="0"),
     Index("ix_health_stations_model", "model"),
+    Index("ix_health_stations_authorized", "authorized_at"),
     Index("ix_health_stations_firmware", "firmware_version"),
 )
 

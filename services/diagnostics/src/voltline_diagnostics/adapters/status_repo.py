@@ -17,22 +17,47 @@ from voltline_diagnostics.adapters.health_tables import (
     stations,
     status_history,
 )
-from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
+from voltline_diagnostics.adapters.status_batch import state_of
+from voltline_diagnostics.adapters.status_rows import (
+    CONNECTOR_FIELDS,
+    STATION_FIELDS,
+    ConnectorRow,
+    StationRow,
+    connector_row,
+    station_row,
+)
 
-_STATION_FIELDS = tuple(StationRow.__dataclass_fields__)
-_CONNECTOR_FIELDS = tuple(ConnectorRow.__dataclass_fields__)
+__all__ = ["ConnectorRow", "StationRow", "StatusRepository"]
 
 
 class StatusRepository:
+    """Inside a consumer batch, the live rows come from the batch's memory and are written at its commit
+    (`status_batch`); outside one, every call is its statement."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._batch = state_of(session)
 
     async def station(self, station_id: str) -> StationRow | None:
+        if self._batch is not None:
+            if station_id not in self._batch.stations:
+                await self._batch.load([station_id])
+            return self._batch.stations[station_id]  # type: ignore[no-any-return]
         row = (await self.session.execute(select(stations).where(stations.c.station_id == station_id))).first()
-        return StationRow(**{k: row._mapping[k] for k in _STATION_FIELDS}) if row else None
+        return station_row(row) if row else None
 
     async def save_station(self, station: StationRow, now: datetime, *, new: bool) -> None:
-        values = {k: getattr(station, k) for k in _STATION_FIELDS} | {"updated_at": now}
+        if self._batch is not None:
+            sid = station.station_id
+            if sid not in self._batch.stations:  # never read in this batch: whether it exists is not known
+                await self._batch.load([sid])
+            if self._batch.stations.get(sid) is None:
+                self._batch.new_stations.add(sid)
+            self._batch.stations[sid] = station
+            self._batch.dirty_stations.add(sid)
+            self._batch.connectors.setdefault(sid, {})
+            return
+        values = {k: getattr(station, k) for k in STATION_FIELDS} | {"updated_at": now}
         if new:
             await self.session.execute(insert(stations).values(**values))
         else:
@@ -41,14 +66,23 @@ class StatusRepository:
             )
 
     async def connectors_of(self, station_id: str) -> list[ConnectorRow]:
+        if self._batch is not None:
+            if station_id not in self._batch.connectors:
+                await self._batch.load([station_id])
+            ports = self._batch.connectors.get(station_id, {})
+            return [ports[k] for k in sorted(ports)]
         rows = await self.session.execute(
             select(connectors)
             .where(connectors.c.station_id == station_id)
             .order_by(connectors.c.evse_id, connectors.c.connector_id)
         )
-        return [ConnectorRow(**{k: r._mapping[k] for k in _CONNECTOR_FIELDS}) for r in rows]
+        return [connector_row(r) for r in rows]
 
     async def connector(self, station_id: str, evse_id: int, connector_id: int) -> ConnectorRow | None:
+        if self._batch is not None:
+            if station_id not in self._batch.connectors:
+                await self._batch.load([station_id])
+            return self._batch.connectors.get(station_id, {}).get((evse_id, connector_id))
         row = (
             await self.session.execute(
                 select(connectors).where(
@@ -58,10 +92,20 @@ class StatusRepository:
                 )
             )
         ).first()
-        return ConnectorRow(**{k: row._mapping[k] for k in _CONNECTOR_FIELDS}) if row else None
+        return connector_row(row) if row else None
 
     async def save_connector(self, c: ConnectorRow, *, new: bool) -> None:
-        values = {k: getattr(c, k) for k in _CONNECTOR_FIELDS}
+        if self._batch is not None:
+            if c.station_id not in self._batch.connectors:
+                await self._batch.load([c.station_id])
+            ports = self._batch.connectors.setdefault(c.station_id, {})
+            port = (c.station_id, c.evse_id, c.connector_id)
+            if (c.evse_id, c.connector_id) not in ports:
+                self._batch.new_ports.add(port)
+            ports[(c.evse_id, c.connector_id)] = c
+            self._batch.dirty_ports.add(port)
+            return
+        values = {k: getattr(c, k) for k in CONNECTOR_FIELDS}
         if new:
             await self.session.execute(insert(connectors).values(**values))
             return
@@ -75,28 +119,35 @@ class StatusRepository:
             .values(**values)
         )
 
-    async def open_status_interval(self, c: ConnectorRow, at: datetime) -> None:
-        """Close the port's current interval at `at` and open one with its new status."""
+    async def open_status_interval(self, c: ConnectorRow, at: datetime, *, first: bool = False) -> None:
+        """Close the port's current interval at `at` and open one with its new status (`first`: the port
+        is new, it has no interval yet)."""
+        row = {
+            "station_id": c.station_id,
+            "evse_id": c.evse_id,
+            "connector_id": c.connector_id,
+            "status": c.status,
+            "ocpp_status": c.ocpp_status,
+            "error_code": c.error_code,
+            "started_at": at,
+        }
+        if self._batch is not None:
+            self._batch.open_status_interval((c.station_id, c.evse_id, c.connector_id), row, at, stored=not first)
+            return
         where = and_(
             status_history.c.station_id == c.station_id,
             status_history.c.evse_id == c.evse_id,
             status_history.c.connector_id == c.connector_id,
             status_history.c.ended_at.is_(None),
         )
-        await self.session.execute(update(status_history).where(where).values(ended_at=at))
-        await self.session.execute(
-            insert(status_history).values(
-                station_id=c.station_id,
-                evse_id=c.evse_id,
-                connector_id=c.connector_id,
-                status=c.status,
-                ocpp_status=c.ocpp_status,
-                error_code=c.error_code,
-                started_at=at,
-            )
-        )
+        if not first:
+            await self.session.execute(update(status_history).where(where).values(ended_at=at))
+        await self.session.execute(insert(status_history).values(**row))
 
     async def open_presence_interval(self, station_id: str, online: bool, at: datetime) -> None:
+        if self._batch is not None:
+            self._batch.open_presence_interval(station_id, online, at)
+            return
         where = and_(presence_history.c.station_id == station_id, presence_history.c.ended_at.is_(None))
         await self.session.execute(update(presence_history).where(where).values(ended_at=at))
         await self.session.execute(insert(presence_history).values(station_id=station_id, online=online, started_at=at))
@@ -168,6 +219,11 @@ class StatusRepository:
             )
         )
         return [(r.station_id, r.last_seen_at, r.heartbeat_interval_s) for r in rows]
+
+    async def authorized_before(self, cutoff: datetime) -> list[str]:
+        """Stations with an accepted authorisation older than `cutoff` that no transaction followed yet."""
+        rows = await self.session.execute(select(stations.c.station_id).where(stations.c.authorized_at < cutoff))
+        return [r.station_id for r in rows]
 
     async def offline_since_before(self, cutoff: datetime) -> list[tuple[str, datetime]]:
         """Offline since before `cutoff` and without an open station_offline alert yet."""

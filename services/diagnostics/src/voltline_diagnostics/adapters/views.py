@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from voltline_diagnostics.adapters.fleet_json import fleet_json_query
 from voltline_diagnostics.adapters.health_tables import connectors, stations
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.status import STATION_WIDE, health, shown_status
@@ -42,6 +44,7 @@ def _station(st: Any, ports: list[Any]) -> dict[str, Any]:
         "ocpp_version": st.ocpp_version,
         "last_boot_at": iso(st.last_boot_at),
         "boot_reason": st.boot_reason,
+        "boot_status": st.boot_status,
         "heartbeat_interval_s": st.heartbeat_interval_s,
         "vendor": st.vendor,
         "model": st.model,
@@ -96,6 +99,36 @@ _FLEET_PORT = (
 )
 
 
+async def fleet_page(
+    ctx: HealthContext,
+    *,
+    online: bool | None = None,
+    health_: str | None = None,
+    status: str | None = None,
+    model: str | None = None,
+    firmware_version: str | None = None,
+    after: str | None = None,
+    limit: int = 10_000,
+) -> tuple[str, str | None]:
+    """A page of the fleet in station id order after `after` (keyset): the JSON text of its items, and the
+    cursor of the next page (None on the last). On PostgreSQL one statement builds the JSON; elsewhere
+    `fleet` does it in Python."""
+    filters: dict[str, Any] = {
+        "online": online,
+        "status": status,
+        "model": model,
+        "firmware_version": firmware_version,
+        "after": after,
+        "limit": limit,
+    }
+    if ctx.dialect == "postgresql":
+        ((items, last, count),) = await rows(ctx, fleet_json_query(health=health_, **filters))
+        return items, last if count == limit else None
+    found = await fleet(ctx, health_=health_, **filters)
+    text = json.dumps(found, separators=(",", ":"))
+    return text, found[-1]["station_id"] if len(found) == limit else None
+
+
 async def fleet(
     ctx: HealthContext,
     *,
@@ -104,11 +137,14 @@ async def fleet(
     status: str | None = None,
     model: str | None = None,
     firmware_version: str | None = None,
+    after: str | None = None,
     limit: int = 10_000,
 ) -> list[dict[str, Any]]:
     """Every station with its connectors, filtered; two queries whatever the fleet size, only the columns the
     list shows, rows read as tuples (10,000 stations: the Python work, not the queries, is what costs)."""
     query = select(*_FLEET_STATION).order_by(stations.c.station_id).limit(limit)
+    if after is not None:
+        query = query.where(stations.c.station_id > after)
     if online is not None:
         query = query.where(stations.c.online.is_(online))
     if health_ is not None:
@@ -127,6 +163,11 @@ async def fleet(
             connectors.c.evse_id != STATION_WIDE,
         )
         query = query.where(stations.c.online.is_(True), has.exists())
+    elif status == "Unknown":  # an offline station's ports all read Unknown
+        has = select(connectors.c.station_id).where(
+            connectors.c.station_id == stations.c.station_id, connectors.c.evse_id != STATION_WIDE
+        )
+        query = query.where(stations.c.online.is_(False), has.exists())
     found = await rows(ctx, query)
     ports_query = select(*_FLEET_PORT).order_by(
         connectors.c.station_id, connectors.c.evse_id, connectors.c.connector_id

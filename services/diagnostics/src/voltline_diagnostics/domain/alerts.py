@@ -67,6 +67,14 @@ DEFAULT_RULES: dict[str, Rule] = {
             doc="count consecutive sessions under min_kwh on one connector; resolved by a session that delivers.",
         ),
         Rule(
+            "authorized_not_started",
+            "major",
+            count=3,
+            after_s=120,
+            doc="count accepted authorisations in a row at a station that did not become a transaction within "
+            "after_s (the connector looks Available but nobody can charge); resolved when a transaction starts.",
+        ),
+        Rule(
             "session_stuck",
             "major",
             after_s=1800,
@@ -148,3 +156,8 @@ def boot_loop(boots: list[datetime], rule: Rule) -> bool:
         return False
     recent = boots[-rule.count :]
     return (recent[-1] - recent[0]).total_seconds() <= rule.window_s
+
+
+def authorization_unused(authorized_at: datetime | None, now: datetime, rule: Rule) -> bool:
+    """An accepted authorisation that no transaction followed within the rule's `after_s`."""
+    return authorized_at is not None and (now - authorized_at).total_seconds() > rule.after_s

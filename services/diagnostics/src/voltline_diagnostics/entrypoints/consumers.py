@@ -10,6 +10,8 @@ from uuid import UUID
 from voltline_bus import Dispatcher
 from voltline_events import Envelope, Event, decode_payload
 from voltline_events.payloads import (
+    AuthorizeAnswered,
+    BootAnswered,
     BootNotification,
     ConnectorStatus,
     DeviceEvents,
@@ -24,6 +26,7 @@ from voltline_events.payloads import (
     StationTransaction,
 )
 
+from voltline_diagnostics.service_layer import authorizations as a
 from voltline_diagnostics.service_layer import notifications as n
 from voltline_diagnostics.service_layer import sessions
 from voltline_diagnostics.service_layer import status as s
@@ -82,6 +85,8 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
         dispatcher.on(handle, kind)
 
     typed(BootNotification, s.record_boot)
+    typed(BootAnswered, a.record_boot_answer)
+    typed(AuthorizeAnswered, a.record_authorization)
     typed(ConnectorStatus, s.record_status)
     typed(SecurityEvent, n.record_security_event)
     typed(DeviceEvents, n.record_device_events)

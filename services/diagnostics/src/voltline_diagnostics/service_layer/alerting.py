@@ -17,8 +17,8 @@ from voltline_diagnostics.domain.webhooks import Filter
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 
-ALERTS_OPENED = counter("diagnostics_alerts_opened_total", "Alerts opened", ["rule", "severity"])
-ALERTS_RESOLVED = counter("diagnostics_alerts_resolved_total", "Alerts resolved", ["rule", "how"])
+ALERTS_OPENED = counter("voltline_diagnostics_alerts_opened_total", "Alerts opened", ["rule", "severity"])
+ALERTS_RESOLVED = counter("voltline_diagnostics_alerts_resolved_total", "Alerts resolved", ["rule", "how"])
 
 
 def alert_json(alert: Alert) -> dict[str, Any]:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextvars
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from voltline_chassis.logging import get_logger
+from voltline_events import Envelope
 
 from voltline_diagnostics.domain import firmware as rules
 from voltline_diagnostics.service_layer.commands import CommandService, request_id_of
@@ -269,6 +272,43 @@ class CampaignService:
             return await db.firmware.stations(model, [version] if version else None)
 
     async def connector_status(self, station_id: str, connector: str, status: str) -> None:
+        pending = _PENDING_STATUS.get()
+        if pending is not None:  # inside a consumer batch: written once, at its end (ConnectorStatusBatch)
+            pending.setdefault(station_id, {})[connector] = status
+            return
         async with self._sessions() as db:
             await db.firmware.connector(station_id, connector, status)
             await db.commit()
+
+    def status_batch(self) -> ConnectorStatusBatch:
+        return ConnectorStatusBatch(self._sessions)
+
+
+_PENDING_STATUS: contextvars.ContextVar[dict[str, dict[str, str]] | None] = contextvars.ContextVar(
+    "diagnostics_pending_connector_status", default=None
+)
+
+
+class ConnectorStatusBatch:
+    """The maintenance consumer's `batch_scope`: the connector statuses of one fetch are kept in memory (the
+    last per connector) and written in one transaction at its end, instead of a transaction per
+    StatusNotification. The consumer handles every other event type alone (`solo_types`), as before."""
+
+    def __init__(self, store: MaintenanceStore) -> None:
+        self._store = store
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> AbstractAsyncContextManager[None]:
+        return self._scope()
+
+    @asynccontextmanager
+    async def _scope(self) -> AsyncIterator[None]:
+        pending: dict[str, dict[str, str]] = {}
+        token = _PENDING_STATUS.set(pending)
+        try:
+            yield
+        finally:
+            _PENDING_STATUS.reset(token)
+        if pending:  # not reached when a handler raised: the consumer handles those events again
+            async with self._store() as db:
+                await db.firmware.connectors_many(pending)
+                await db.commit()

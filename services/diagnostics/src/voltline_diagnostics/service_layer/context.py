@@ -31,3 +31,5 @@ class HealthContext:
     wake_deliveries: Callable[[], None] = lambda: None
     # Read-only statements outside any unit of work (the API's views): on SQLite they never wait for a writer.
     reader: Reader | None = None
+    # The store's dialect: the fleet list is built by PostgreSQL itself there (adapters/fleet_json.py).
+    dialect: str = "sqlite"

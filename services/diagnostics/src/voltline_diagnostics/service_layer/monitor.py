@@ -1,4 +1,5 @@
-"""The periodic checks no station message triggers: offline too long, silent connections, boot loops over.
+"""The periodic checks no station message triggers: offline too long, silent connections, boot loops over,
+authorisations that never became a transaction.
 
 Runs every `interval` seconds in every instance; each check is idempotent (an open alert is never opened
 twice, a station is marked unresponsive by a conditional update), so several instances may run it at once.
@@ -15,14 +16,15 @@ from voltline_events.payloads import StationHealthChanged
 
 from voltline_diagnostics.domain.alerts import Target
 from voltline_diagnostics.service_layer import alerting
+from voltline_diagnostics.service_layer.authorizations import check_unused
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.sessions import check_stuck
 from voltline_diagnostics.service_layer.status import HEALTH_CHANGES
 
 log = structlog.get_logger()
 
-STATIONS = gauge("diagnostics_stations", "Stations by health", ["health"])
-OPEN_ALERTS = gauge("diagnostics_open_alerts", "Open or acknowledged alerts", ["rule", "severity"])
+STATIONS = gauge("voltline_diagnostics_stations", "Stations by health", ["health"])
+OPEN_ALERTS = gauge("voltline_diagnostics_open_alerts", "Open or acknowledged alerts", ["rule", "severity"])
 
 
 async def check_once(ctx: HealthContext) -> None:
@@ -66,6 +68,7 @@ async def check_once(ctx: HealthContext) -> None:
             if current and current.status != "resolved" and booted and now - booted > window:
                 await alerting.resolve(ctx, uow, current, now)
                 await uow.commit()
+    await check_unused(ctx, now)
     async with ctx.uow() as uow:
         await check_stuck(ctx, uow, now)
         await uow.commit()

@@ -36,6 +36,9 @@ class StationRow:
     modem: dict[str, Any] | None = None
     meter: dict[str, Any] | None = None
     report_requested_at: datetime | None = None
+    boot_status: str | None = None  # Accepted, Pending, Rejected: what the station was answered at its last boot
+    authorized_at: datetime | None = None  # an accepted Authorize not followed by a transaction yet
+    unused_authorizations: int = 0  # accepted authorisations in a row that never became a transaction
 
 
 @dataclass
@@ -68,8 +71,12 @@ class StatusRepository(Protocol):
     async def connectors_of(self, station_id: str) -> list[ConnectorRow]: ...
     async def connector(self, station_id: str, evse_id: int, connector_id: int) -> ConnectorRow | None: ...
     async def save_connector(self, c: ConnectorRow, *, new: bool) -> None: ...
-    async def open_status_interval(self, c: ConnectorRow, at: datetime) -> None:
-        """Close the port's current interval at `at` and open one with its new status."""
+    async def open_status_interval(self, c: ConnectorRow, at: datetime, *, first: bool = False) -> None:
+        """Close the port's current interval at `at` and open one with its new status (`first`: a new port)."""
+        ...
+
+    async def authorized_before(self, cutoff: datetime) -> list[str]:
+        """Stations with an accepted authorisation older than `cutoff` that no transaction followed yet."""
         ...
 
     async def open_presence_interval(self, station_id: str, online: bool, at: datetime) -> None: ...

@@ -1,4 +1,7 @@
-"""Applying the gateway's station events to live status and history; each event one transaction.
+"""Applying the gateway's station events to live status and history.
+
+Each handler is one unit of work; inside the consumer's batch they share one transaction and the status
+rows live in the batch's memory until its commit (adapters/status_batch.py).
 
 Times are the gateway's (the envelope's `time`: when the frame arrived), never the station's clock, so the
 history that uptime is computed from is on one clock. Every handler records the event in the inbox first
@@ -27,8 +30,8 @@ from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 
-STATUS_CHANGES = counter("diagnostics_status_changes_total", "Connector status changes", ["status"])
-HEALTH_CHANGES = counter("diagnostics_station_health_changes_total", "Station health changes", ["health"])
+STATUS_CHANGES = counter("voltline_diagnostics_status_changes_total", "Connector status changes", ["status"])
+HEALTH_CHANGES = counter("voltline_diagnostics_station_health_changes_total", "Station health changes", ["health"])
 
 
 async def station_for(
@@ -43,6 +46,7 @@ async def station_for(
     return station, True
 
 
+AUTHORIZED_NOT_STARTED = "authorized_not_started"
 LAST_SEEN_GRANULARITY = timedelta(seconds=1)
 """`last_seen_at` is written when it moves by at least this much: silence is judged in minutes, and a busy
 station's every message would otherwise rewrite its row."""
@@ -140,6 +144,7 @@ async def record_boot(
             ocpp_version=boot.ocpp_version,
             last_boot_at=at,
             boot_reason=boot.reason,
+            boot_status=None,  # until station.boot_answered says what it was told
             vendor=boot.vendor,
             model=boot.model,
             serial_number=boot.serial_number,
@@ -177,6 +182,20 @@ async def record_status(
         await uow.commit()
 
 
+async def transaction_seen(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
+    """A transaction event: the pending authorisation became a transaction, the count starts again and the
+    alert (if any) resolves. True when the station changed."""
+    if station.authorized_at is None and not station.unused_authorizations:
+        return False
+    if station.authorized_at is not None and at < station.authorized_at:
+        return False  # an older transaction's event, delivered late: not this authorisation's
+    had_unused = station.unused_authorizations > 0
+    station.authorized_at, station.unused_authorizations = None, 0
+    if had_unused:  # an alert can only be open once some went unused
+        await alerting.clear(ctx, uow, AUTHORIZED_NOT_STARTED, Target(station.station_id), at)
+    return True
+
+
 OCCUPYING_STATES = frozenset({"EVConnected", "Charging", "SuspendedEV", "SuspendedEVSE"})
 
 
@@ -190,6 +209,7 @@ async def record_transaction(
             return
         station, new_station = await station_for(ctx, uow, station_id, at, tx.ocpp_version)
         station_changed = await heard(ctx, uow, station, at) or new_station
+        station_changed = await transaction_seen(ctx, uow, station, at) or station_changed
         if (
             tx.ocpp_version != "ocpp1.6"
             and tx.kind != "ended"
@@ -251,7 +271,7 @@ async def _apply(
     if row is not before:
         await uow.status.save_connector(row, new=before is None)
     if changed:
-        await uow.status.open_status_interval(row, at)
+        await uow.status.open_status_interval(row, at, first=before is None)
         STATUS_CHANGES.labels(status).inc()
         alerting.publish(
             ctx,
@@ -270,5 +290,5 @@ async def _apply(
     if status == "Faulted":
         detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
         await alerting.open_alert(ctx, uow, "connector_faulted", target, at, detail)
-    elif before is None or before.status == "Faulted":  # else no faulted alert can be open
+    elif before is not None and before.status == "Faulted":  # else no faulted alert can be open (a new port has none)
         await alerting.clear(ctx, uow, "connector_faulted", target, at)

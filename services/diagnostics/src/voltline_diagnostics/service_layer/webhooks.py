@@ -25,7 +25,7 @@ from voltline_diagnostics.service_layer.context import HealthContext
 
 log = structlog.get_logger()
 
-DELIVERIES = counter("diagnostics_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"])
+DELIVERIES = counter("voltline_diagnostics_webhook_deliveries_total", "Webhook delivery attempts", ["outcome"])
 LEASE = timedelta(seconds=60)
 
 

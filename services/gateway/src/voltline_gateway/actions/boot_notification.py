@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from voltline_events.payloads import BootDecision, BootDecisionRequested, BootNotification
+from voltline_events.payloads import BootAnswered, BootDecision, BootDecisionRequested, BootNotification
 
 from voltline_gateway.actions.context import CallContext, now_rfc3339
-from voltline_gateway.actions.decisions import publish_and_ask
+from voltline_gateway.actions.decisions import publish_and_ask, tell
 from voltline_gateway.domain.ocpp_j import OCPP16
 
 
@@ -51,4 +51,6 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         status, interval = ctx.policy.boot.status, ctx.policy.boot.interval
     if ctx.link is not None:
         ctx.link.booted(boot.vendor, boot.model, status)
+    fallback = not isinstance(answer, BootDecision)
+    tell(ctx, BootAnswered(ocpp_version=boot.ocpp_version, status=status, interval=interval, fallback=fallback))
     return {"status": status, "currentTime": now_rfc3339(), "interval": interval}

@@ -6,8 +6,10 @@ station hears back), but not for one after the other.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
+import structlog
 from voltline_events import Event
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationPurpose, AuthorizationRequested
 from voltline_events.payloads.refusals import TransactionRefused
@@ -15,6 +17,24 @@ from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
 from voltline_gateway.domain.normalise import Prepared
+
+log = structlog.get_logger(__name__)
+_TELLING: set[asyncio.Future[None]] = set()
+
+
+def tell(ctx: CallContext, event: Event) -> None:
+    """Publish what the station was answered (station.boot_answered, station.authorize_answered) without
+    making it wait for the broker: queued now, so it follows the call's own event on the station's
+    partition; a failure is logged (these events inform diagnostics, nothing is decided from them)."""
+    future = asyncio.ensure_future(ctx.bus.publish_soon(event, station_id=ctx.station_id, message_id=ctx.message_id))
+    _TELLING.add(future)
+    future.add_done_callback(_told)
+
+
+def _told(future: asyncio.Future[None]) -> None:
+    _TELLING.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("answer event not published", error=repr(future.exception()))
 
 
 async def publish_and_ask(ctx: CallContext, event: Event | Prepared, request: Event) -> Event | None:

@@ -1,0 +1,134 @@
+"""The diagnostics consumer's own cost, without Kafka: `uv run python -m bench.diagnostics.handlers`.
+
+Runs the service's real handler table (`build_dispatcher`) inside its real batch scope (`PrefetchingBatch`
+over `TransactionBatch`: one transaction per batch, inbox markers in one statement, status rows read up
+front and written in bulk at the commit) against PostgreSQL (`--postgres`, default VOLTLINE_TEST_POSTGRES_DSN)
+or SQLite (`--sqlite`), in batches of `--batch` events as the consumer would fetch them. Prints events/s
+(wall and per CPU second of this process) for a backlog (a connect and a first StatusNotification per
+station) and for status changes. `--profile` prints the top functions by cumulative time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import random
+import secrets
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from voltline_devinfra.postgres import ExternalPostgres
+from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
+from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
+from voltline_events import Envelope, Topics, envelope_for
+from voltline_events.payloads import ConnectorStatus, StationConnected
+from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services/diagnostics/src/voltline_diagnostics/migrations"
+
+
+def status(sid: str, value: str, connector: int = 1) -> Envelope:
+    event = ConnectorStatus(ocpp_version="ocpp1.6", connector_id=connector, status=value, error_code="NoError")
+    return envelope_for(event, source="gateway/bench", station_id=sid)
+
+
+async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    await run_migrations(database, MIGRATIONS)
+    engine = create_engine(database)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: DiagnosticsUnitOfWork(sessions),
+        topics=Topics("bench."),
+        source="diagnostics/bench",
+        clock=lambda: datetime.now(UTC),
+        dialect=engine.dialect.name,
+    )
+    dispatch = build_dispatcher(ctx)
+    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
+    stations = [f"BENCH-{i:05d}" for i in range(args.stations)]
+    # Six partitions keyed by station, as the topic is: a fetch returns one partition's events in order.
+    partition = {sid: hash(sid) % 6 for sid in stations}
+
+    async def consume(envelopes: list[Envelope]) -> tuple[float, float]:
+        by_partition: dict[int, list[Envelope]] = {}
+        for e in envelopes:
+            by_partition.setdefault(partition[e.station_id or ""], []).append(e)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for events in by_partition.values():
+            for start in range(0, len(events), args.batch):
+                batch = events[start : start + args.batch]
+                async with scope(batch):
+                    for envelope in batch:
+                        await dispatch(envelope)
+        return time.perf_counter() - wall, time.process_time() - cpu
+
+    results: dict[str, Any] = {"store": engine.dialect.name, "stations": args.stations, "batch": args.batch}
+    backlog: list[Envelope] = []
+    for sid in stations:
+        connected = StationConnected(ocpp_version="ocpp1.6", gateway_instance="bench")
+        backlog += [envelope_for(connected, source="gateway/bench", station_id=sid), status(sid, "Available")]
+    profiler = cProfile.Profile() if args.profile else None
+    wall, cpu = await consume(backlog)
+    results["backlog"] = {
+        "events": len(backlog),
+        "per_s": round(len(backlog) / wall),
+        "per_cpu_s": round(len(backlog) / cpu),
+    }
+    print("backlog", results["backlog"], flush=True)
+    state = dict.fromkeys(stations, "Available")
+    changes = []
+    for _ in range(args.changes):
+        sid = random.choice(stations)
+        state[sid] = "Charging" if state[sid] == "Available" else "Available"
+        changes.append(status(sid, state[sid]))
+    if profiler:
+        profiler.enable()
+    wall, cpu = await consume(changes)
+    if profiler:
+        profiler.disable()
+    results["changes"] = {
+        "events": len(changes),
+        "per_s": round(len(changes) / wall),
+        "per_cpu_s": round(len(changes) / cpu),
+    }
+    print("changes", results["changes"], flush=True)
+    await engine.dispose()
+    if profiler:
+        pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(args.profile)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--postgres", default=os.environ.get("VOLTLINE_TEST_POSTGRES_DSN"))
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--stations", type=int, default=10_000)
+    parser.add_argument("--changes", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500, help="events per batch (the consumer's max_poll_records)")
+    parser.add_argument("--profile", type=int, default=0, help="print this many functions of a profile")
+    args = parser.parse_args()
+    if args.sqlite:
+        database, pg, name = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/diagnostics.db", None, None
+    elif args.postgres:
+        pg, name = ExternalPostgres(args.postgres), f"bench_diag_{secrets.token_hex(3)}"
+        database = pg.create_database(name)
+    else:
+        sys.exit("give --postgres (or set VOLTLINE_TEST_POSTGRES_DSN) or --sqlite")
+    try:
+        print(asyncio.run(run(database, args)))
+    finally:
+        if pg is not None and name is not None:
+            pg.drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
