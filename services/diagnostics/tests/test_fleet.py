@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from diagnostics_testing import ADMIN, RunningDiagnostics, eventually
-from voltline_diagnostics.service_layer import views
+from voltline_diagnostics.adapters import views
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_events.payloads import BootNotification, ConnectorStatus
 from voltline_store import Reader, create_engine

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from voltline_diagnostics.adapters.command_records import CommandRecord, CommandRecords
 from voltline_diagnostics.adapters.firmware_records import Campaign, FirmwareRecords, TargetRow
+from voltline_diagnostics.adapters.maintenance_store import sql_maintenance_store
 from voltline_diagnostics.adapters.profile_records import ProfileRecords
 from voltline_diagnostics.adapters.security_events import SecurityEvent, SecurityEvents
 from voltline_store import create_engine, run_migrations, session_factory
@@ -74,7 +75,7 @@ async def test_connector_statuses_of_a_batch_are_written_once_at_its_end(url: st
     sessions = session_factory(engine)
     try:
         campaigns = CampaignService.__new__(CampaignService)  # only connector_status and status_batch are used
-        campaigns._sessions = sessions
+        campaigns._sessions = sql_maintenance_store(sessions)
         await campaigns.connector_status("CP-B", "1", "Available")  # outside a batch: written at once
         scope = campaigns.status_batch()
         async with scope([]):

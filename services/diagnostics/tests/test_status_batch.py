@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from voltline_diagnostics.adapters.health_tables import alerts, connectors, presence_history, status_history
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
-from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 from voltline_events import Envelope, Topics, envelope_for
 from voltline_events.payloads import ConnectorStatus, StationConnected, StationDisconnected
 from voltline_store import TransactionBatch, create_engine, outbox_table, run_migrations, session_factory
@@ -78,7 +78,7 @@ async def test_a_batch_leaves_what_one_transaction_per_event_leaves(url: str) ->
     engine = create_engine(url)
     sessions = session_factory(engine)
     ctx = HealthContext(
-        uow=lambda: DiagnosticsUnitOfWork(sessions),
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
         topics=Topics("t."),
         source="diagnostics/test",
         clock=lambda: T0,

@@ -15,10 +15,10 @@ from uuid import UUID
 
 from voltline_events.payloads import AuthorizeAnswered, BootAnswered
 
-from voltline_diagnostics.adapters.status_repo import StationRow
 from voltline_diagnostics.domain.alerts import Target, authorization_unused
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
+from voltline_diagnostics.service_layer.ports import StationRow
 from voltline_diagnostics.service_layer.status import AUTHORIZED_NOT_STARTED as RULE
 from voltline_diagnostics.service_layer.status import heard, station_for
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
