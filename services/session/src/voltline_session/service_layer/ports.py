@@ -1,7 +1,7 @@
 """What the session use cases need from a store: repository and unit-of-work interfaces (ADR 0010).
 
 The use cases depend on these, never on SQLAlchemy: `adapters/unit_of_work.py` implements them over the
-database (wired in `bootstrap.py`), the in-memory fakes of the tests (`tests/session_fakes.py`) over dicts,
+database (wired in `bootstrap.py`), the in-memory fakes of the tests (`tests/session_store_fakes.py`) over dicts,
 so the rules of recording, ending and remote starts are tested in milliseconds without Kafka or a database.
 How the SQL side batches its reads and writes (prefetches, buffered inserts) is its own business: a
 `prefetch_*` is only a hint, and outside a consumer batch `batch_memo` is None.
