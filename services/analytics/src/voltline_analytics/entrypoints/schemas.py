@@ -145,7 +145,7 @@ class AfirEvseOut(ResponseModel):
     status: str = Field(description="OCPI EVSE status")
     occupied: bool
     connectors: list[AfirConnectorOut]
-    ad_hoc_price: dict[str, str] | None
+    ad_hoc_price: dict[str, str | None] | None  # a tariff without a time price or fee has None there
     last_updated: Timestamp
 
 
