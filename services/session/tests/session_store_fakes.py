@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from voltline_devinfra.fakes import FakeStore, FakeUnitOfWork
+from voltline_devinfra.fakes import FakeClock, FakeStore, FakeUnitOfWork
 from voltline_events import Topics
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import Observation
@@ -271,17 +271,6 @@ class FakeSessionUnitOfWork(FakeUnitOfWork):
 
 
 @dataclass
-class FakeClock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
-
-
-@dataclass
 class FakeAuthorizer:
     """Answers every Authorize with `status` (and `driver_id`), recording what it was asked."""
 
@@ -337,7 +326,7 @@ class Fakes:
 
 def fake_session(**overrides: Any) -> Fakes:
     store = FakeStore(empty_tables())
-    clock = FakeClock()
+    clock = FakeClock(NOW)
     ids = itertools.count(1)
     ctx = SessionContext(
         uow=lambda: FakeSessionUnitOfWork(store),
