@@ -22,13 +22,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import insert
+from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.faust_worker import FaustWorker
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_analytics.entrypoints.exports import build_exports_router
-from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.service_layer.queries import Scope
 from voltline_bus import BusConfig, Producer, TopicSpec, ensure_topics

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from voltline_events import Topics
+from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.service_layer.context import CONSUMER, SessionContext
-from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
 
 from bench.pipeline.ingest import station_mix

@@ -64,7 +64,7 @@ async def test_a_round_trip_says_where_its_time_went_and_replies_are_read_withou
 ) -> None:
     """tansu sleeps through part of a fetch's max wait even when records are there (bench/request_reply):
     the reply reader asks for the short wait of `request_fetch_wait_ms`, not aiokafka's 500 ms."""
-    consumer = rpc._follower._consumer
+    consumer = rpc._follower._consumer  # the replies are read by a TopicFollower
     assert consumer is not None and consumer._fetch_max_wait_ms == kit.config.request_fetch_wait_ms == 10
     [requests] = await kit.topics("auth.requests")
     await kit.consumer([requests], Dispatcher({BootDecisionRequested.TYPE: lambda r: answer(kit.producer, r)}))

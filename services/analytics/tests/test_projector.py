@@ -10,8 +10,8 @@ from typing import Any
 from analytics_testing import Publisher, publish_known_day
 from sqlalchemy import select
 from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.projection_store import apply
 from voltline_analytics.bootstrap import MIGRATIONS
-from voltline_analytics.service_layer.projector import apply
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_analytics.entrypoints.exports import build_exports_router
-from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_events import Envelope, Event, envelope_for
 from voltline_events.payloads import (

@@ -22,7 +22,7 @@ from voltline_auth.domain.tokens import Driver, IdToken, TokenView
 from voltline_auth.service_layer.context import AuthContext
 from voltline_auth.service_layer.ports import TokenKey
 from voltline_auth.service_layer.token_cache import TokenCache
-from voltline_devinfra.fakes import FakeStore, FakeUnitOfWork
+from voltline_devinfra.fakes import FakeClock, FakeStore, FakeUnitOfWork
 from voltline_events import Topics
 from voltline_events.payloads.commands import StationCommandResult
 
@@ -423,17 +423,6 @@ class FakeCommands:
 
 
 @dataclass
-class FakeClock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
-
-
-@dataclass
 class Fakes:
     """An AuthContext over fakes, and the fakes to look into."""
 
@@ -452,7 +441,7 @@ class Fakes:
 
 def fake_auth(**overrides: Any) -> Fakes:
     store = FakeStore(empty_tables())
-    clock = FakeClock()
+    clock = FakeClock(NOW)
     commands = FakeCommands()
     kicks: list[None] = []
 

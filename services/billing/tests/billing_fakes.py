@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from voltline_billing.domain.plans import Plan, Subscription
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.ports import Duplicate
-from voltline_devinfra.fakes import FakeStore, FakeUnitOfWork
+from voltline_devinfra.fakes import FakeClock, FakeStore, FakeUnitOfWork
 from voltline_events import Topics
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -463,17 +463,6 @@ class FakeBillingUnitOfWork(FakeUnitOfWork):
 
 
 @dataclass
-class FakeClock:
-    now: datetime = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, by: timedelta) -> None:
-        self.now += by
-
-
-@dataclass
 class Fakes:
     ctx: BillingContext
     store: FakeStore
@@ -486,7 +475,7 @@ class Fakes:
 
 def fake_billing(config: BillingConfig | None = None) -> Fakes:
     store = FakeStore(empty_tables())
-    clock = FakeClock()
+    clock = FakeClock(NOW)
     provider = SandboxProvider()
     ctx = BillingContext(
         uow=lambda: FakeBillingUnitOfWork(store),

@@ -18,7 +18,7 @@ from voltline_events.payloads import AuthorizationDecision
 from voltline_gateway.actions import ROUTES
 from voltline_gateway.actions.context import BootFallback, Policy
 from voltline_gateway.actions.outbound import COMMANDS
-from voltline_gateway.adapters.validation import load_schema, schema_path
+from voltline_gateway.adapters.validation import load_schema, schema_path, violation
 from voltline_gateway.domain.normalise import Prepared
 from voltline_gateway.domain.ocpp_j import CallErrorFrame, CallResult, OcppError
 from voltline_gateway.service_layer.dispatch import Dispatcher
@@ -105,7 +105,9 @@ def answer(bus: RecordingBus) -> Answer:
     async def run(
         frame: Any, version: str = "ocpp1.6", link: FakeLink | None = None, policy: Policy | None = None
     ) -> Any:
-        dispatcher = Dispatcher(ROUTES, COMMANDS, bus, policy or Policy(boot=BootFallback("Pending", 42)))
+        dispatcher = Dispatcher(
+            ROUTES, COMMANDS, bus, policy or Policy(boot=BootFallback("Pending", 42)), schemas=violation
+        )
         text = frame if isinstance(frame, str | bytes) else json.dumps(frame)
         reply = await dispatcher.answer(link or FakeLink(ocpp_version=version), text)
         return None if reply is None else json.loads(reply)

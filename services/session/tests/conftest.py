@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
 from test_session_support import RunningSession, new_database, run_service
+
+sys.path.insert(0, str(Path(__file__).parent))  # so test modules can import session_store_fakes
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

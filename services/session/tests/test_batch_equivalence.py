@@ -29,9 +29,9 @@ from voltline_events.payloads import (
     StationTransaction,
 )
 from voltline_session.adapters.orm import charging_states, meter_readings, seq_nos, sessions, stations
+from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.service_layer.context import CONSUMER, SessionContext
-from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_store import TransactionBatch, create_engine, inbox_table, outbox_table, run_migrations, session_factory
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_session" / "migrations"

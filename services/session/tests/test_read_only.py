@@ -9,9 +9,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from voltline_events import Topics
 from voltline_session.adapters.repository import SessionFilter
+from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.service_layer.context import SessionContext
 from voltline_session.service_layer.queries import get_station, list_sessions
-from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_store import create_engine, read_only_session_factory, run_migrations, session_factory
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_session" / "migrations"

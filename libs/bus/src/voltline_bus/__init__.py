@@ -4,6 +4,7 @@ See libs/bus/README.md for the guarantees.
 """
 
 from voltline_bus import _no_autocreate
+from voltline_bus._retry import Backoff
 from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
@@ -18,6 +19,7 @@ from voltline_bus.watch import BrokerWatch
 _no_autocreate.install()
 
 __all__ = [
+    "Backoff",
     "BrokerUnavailable",
     "BrokerWatch",
     "BusConfig",

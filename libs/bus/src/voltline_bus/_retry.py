@@ -29,9 +29,14 @@ class Backoff:
         self.initial, self.cap = initial, cap
         self.delay = initial
 
+    def next(self) -> float:
+        """The wait due now; the following one is twice as long (up to `cap`). For callers that wait
+        their own way (interruptibly)."""
+        delay, self.delay = self.delay, min(self.delay * 2, self.cap)
+        return delay
+
     async def wait(self) -> None:
-        await asyncio.sleep(self.delay)
-        self.delay = min(self.delay * 2, self.cap)
+        await asyncio.sleep(self.next())
 
     def reset(self) -> None:
         self.delay = self.initial

@@ -26,7 +26,7 @@ from voltline_events import Envelope, Topics
 from voltline_bus import headers as h
 from voltline_bus import tracing
 from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
-from voltline_bus._retry import retry_until_reachable
+from voltline_bus._retry import Backoff, retry_until_reachable
 from voltline_bus._sticky import remember_generation, sticky_assignor
 from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
@@ -284,7 +284,7 @@ class EventConsumer(BatchingMixin):
     # -- processing ------------------------------------------------------------------------
 
     async def _loop(self, consumer: AIOKafkaConsumer) -> None:
-        delay = self._backoff_initial
+        backoff = self._new_backoff()
         self._last_commit = time.monotonic()
         while not self._stopping:
             try:
@@ -307,7 +307,7 @@ class EventConsumer(BatchingMixin):
                         batch.done.set()
                 self._update_lag(consumer)
                 await self._commit_if_due(consumer)
-                delay = self._backoff_initial
+                backoff.reset()
             except asyncio.CancelledError:
                 if self._stopping:
                     return
@@ -316,17 +316,19 @@ class EventConsumer(BatchingMixin):
                 return
             except Exception as exc:
                 # aiokafka reconnects by itself; errors that still surface are logged and polled again.
-                self._log.warning("error while consuming; retrying", error=repr(exc), retry_in=delay)
+                self._log.warning("error while consuming; retrying", error=repr(exc), retry_in=backoff.delay)
                 self._idle = True
                 try:
-                    await asyncio.sleep(delay)
+                    await backoff.wait()
                 except asyncio.CancelledError:
                     if self._stopping:
                         return
                     raise
                 finally:
                     self._idle = False
-                delay = min(delay * 2, self._backoff_max)
+
+    def _new_backoff(self) -> Backoff:
+        return Backoff(self._backoff_initial, self._backoff_max)
 
     def _poll_ms(self) -> int:
         """Poll up to a second, but no longer than until handled offsets are due for their commit."""
@@ -389,7 +391,7 @@ class EventConsumer(BatchingMixin):
             correlation_id=envelope.correlation_id,
             **where,
         )
-        delay = self._backoff_initial
+        backoff = self._new_backoff()
         for attempt in range(1, self._max_attempts + 1):
             started = time.perf_counter()
             try:
@@ -407,11 +409,10 @@ class EventConsumer(BatchingMixin):
                 if attempt >= self._max_attempts:
                     bound.error("handler failed, giving up; dead-lettering", attempt=attempt, exc_info=exc)
                     return await self._dead_letter_record(record, exc, attempts=attempt, batch=batch)
-                bound.warning("handler failed; retrying", attempt=attempt, retry_in=delay, error=repr(exc))
-                if await _interrupted(batch, delay):
+                bound.warning("handler failed; retrying", attempt=attempt, retry_in=backoff.delay, error=repr(exc))
+                if await _interrupted(batch, backoff.next()):
                     bound.info("retry interrupted by stop/rebalance; leaving the message for redelivery")
                     return _Outcome.LEAVE
-                delay = min(delay * 2, self._backoff_max)
             else:
                 HANDLER_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
                 MESSAGES_HANDLED.labels(topic, self._group_id).inc()
@@ -442,15 +443,15 @@ class EventConsumer(BatchingMixin):
             (h.DLQ_ATTEMPTS, str(attempts).encode()),
             (h.DLQ_GROUP, self._group_id.encode()),
         ]
-        delay = self._backoff_initial
+        backoff = self._new_backoff()
         while True:
             try:
                 await self._dead_letter.publish_raw(dlq, record.value, key=record.key, headers=headers)
             except BusError as error:  # PublishError, or the dead-letter producer is not running
-                self._log.error("dead-letter publish failed; retrying", dlq=dlq, error=repr(error), retry_in=delay)
-                if await _interrupted(batch, delay):
+                retry_in = backoff.next()
+                self._log.error("dead-letter publish failed; retrying", dlq=dlq, error=repr(error), retry_in=retry_in)
+                if await _interrupted(batch, retry_in):
                     return _Outcome.LEAVE
-                delay = min(delay * 2, self._backoff_max)
                 continue
             MESSAGES_DEAD_LETTERED.labels(record.topic, self._group_id).inc()
             self._log.warning(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 from uuid import UUID
@@ -91,3 +92,16 @@ class FakeUnitOfWork:
 
     async def rollback(self) -> None:
         self._begin()
+
+
+@dataclass
+class FakeClock:
+    """A clock the use cases read (`ctx.clock()`) and the test moves (`advance`)."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by

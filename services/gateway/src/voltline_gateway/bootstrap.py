@@ -38,7 +38,7 @@ from voltline_gateway.adapters.spool import Spool
 from voltline_gateway.adapters.tail import TopicTail
 from voltline_gateway.adapters.tls import CertificatePair, CertificateReloader, server_context
 from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
-from voltline_gateway.adapters.validation import warm_up
+from voltline_gateway.adapters.validation import violation, warm_up
 from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
 from voltline_gateway.metrics import FD_LIMIT
@@ -154,7 +154,9 @@ def build(settings: GatewaySettings) -> FastAPI:
         async with asyncio.timeout(settings.publish_timeout_s):
             await reply(producer, request, result, source=source)
 
-    executor = CommandExecutor(connections, presence, COMMANDS, answer_command, station_gone=StationGone)
+    executor = CommandExecutor(
+        connections, presence, COMMANDS, answer_command, station_gone=StationGone, schemas=violation
+    )
     registry_tail = TopicTail(kafka, producer, topics.station_registry, registry.apply, from_beginning=True)
     presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
     command_tail = TopicTail(kafka, producer, topics.station_commands, executor.submit, from_beginning=False)
@@ -169,7 +171,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         listeners.append(Listener(settings.ocpp_host, settings.ocpp_tls_port, tls))
     server = OcppServer(
         listeners=listeners,
-        dispatcher=Dispatcher(ROUTES, COMMANDS, bus, policy_from(settings)),
+        dispatcher=Dispatcher(ROUTES, COMMANDS, bus, policy_from(settings), schemas=violation),
         connections=connections,
         upgrade=UpgradeCheck(
             registry,

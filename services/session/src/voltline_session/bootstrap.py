@@ -19,6 +19,7 @@ from voltline_events import Topics
 from voltline_store import TransactionBatch, read_only_session_factory
 
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
+from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork
 from voltline_session.domain.energy import MeterPolicy
 from voltline_session.entrypoints.api import build_router
 from voltline_session.entrypoints.consumers import build_dispatcher
@@ -26,7 +27,6 @@ from voltline_session.entrypoints.errors import PROBLEMS
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import confirm_sessions
 from voltline_session.service_layer.supervision import run_supervision
-from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 from voltline_session.settings import SessionSettings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -37,8 +37,8 @@ def build(settings: SessionSettings) -> FastAPI:
     topics = infra.topics
     readers = read_only_session_factory(infra.engine)
     ctx = SessionContext(
-        uow=lambda: SessionUnitOfWork(infra.sessions, relay=infra.relay),
-        read_uow=lambda: SessionUnitOfWork(readers),
+        uow=lambda: SqlSessionUnitOfWork(infra.sessions, relay=infra.relay),
+        read_uow=lambda: SqlSessionUnitOfWork(readers),
         topics=topics,
         source=infra.source,
         clock=lambda: datetime.now(UTC),
@@ -74,14 +74,20 @@ def build(settings: SessionSettings) -> FastAPI:
     tasks: list[asyncio.Task[None]] = []
     infra.on_broker_reset("replies", rpc.restart)
 
+    async def housekeeping() -> None:
+        """Forget old inbox markers and published outbox rows (hourly, from the supervision loop)."""
+        async with SqlSessionUnitOfWork(infra.sessions) as uow:
+            await uow.purge_inbox(timedelta(days=settings.inbox_retention_days))
+            await uow.commit()
+        await infra.relay.purge_published(timedelta(days=7))
+
     async def after_start() -> None:
         await rpc.start()
         await consumer.start()
         supervision = run_supervision(
             ctx,
-            infra.relay,
             interval=settings.session_suspect_check_interval_s,
-            retention=timedelta(days=settings.inbox_retention_days),
+            housekeeping=housekeeping,
             confirm=lambda: confirm_sessions(ctx, commands),
         )
         tasks.append(asyncio.create_task(supervision, name="session-supervision"))

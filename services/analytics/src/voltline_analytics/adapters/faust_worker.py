@@ -9,7 +9,6 @@ batch is retried, then applied event by event, and an event that still fails goe
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 import faust
 import structlog
 from pydantic import ValidationError
-from voltline_bus import BusConfig, Producer, tracing
+from voltline_bus import Backoff, BusConfig, Producer, tracing
 from voltline_events import Envelope, Topics
 
 from voltline_analytics import metrics
@@ -132,6 +131,7 @@ class FaustWorker:
                 await self._park(event, "failed to apply after retries")
 
     async def _try(self, envelopes: list[Envelope]) -> bool:
+        backoff = Backoff(initial=0.4, cap=5.0)
         for attempt in range(1, self._attempts + 1):
             try:
                 with tracing.consuming_batch("process analytics batch", envelopes):
@@ -139,7 +139,7 @@ class FaustWorker:
                 return True
             except Exception as exc:
                 log.warning("analytics_batch_failed", size=len(envelopes), attempt=attempt, error=repr(exc)[:500])
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                await backoff.wait()
         return False
 
     async def _park(self, event: Any, reason: str) -> None:
@@ -147,6 +147,7 @@ class FaustWorker:
         metrics.EVENTS_DEAD_LETTERED.inc()
         log.error("analytics_dead_letter", topic=topic, partition=event.message.partition,
                   offset=event.message.offset, reason=reason)  # fmt: skip
+        backoff = Backoff(initial=0.5, cap=10.0)
         for attempt in range(1, 1_000_000):  # never ack (lose) it before it is parked
             try:
                 headers = [("dlq.reason", reason.encode())]
@@ -155,4 +156,4 @@ class FaustWorker:
                 return
             except Exception as exc:
                 log.warning("analytics_dead_letter_failed", attempt=attempt, error=repr(exc)[:300])
-                await asyncio.sleep(min(10.0, 0.5 * attempt))
+                await backoff.wait()

@@ -16,12 +16,12 @@ from voltline_chassis.problems import Problem
 from voltline_chassis.schemas import CSV, returns
 from voltline_chassis.security import require_role
 
+from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.kpi_reads import RANKING_METRICS, Scope
 from voltline_analytics.domain.timeslots import floor
 from voltline_analytics.entrypoints.schemas import GroupOut, HeatmapOut, KpiReportOut, LateEventsOut, RankingsOut
-from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.context import AnalyticsContext
-from voltline_analytics.service_layer.queries import RANKING_METRICS, Scope
 
 # The longest period one request may cover per granularity (buckets answered at once).
 MAX_RANGE = {"hour": timedelta(days=92), "day": timedelta(days=3660), "month": timedelta(days=36600)}

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_events import Envelope
 
 from voltline_analytics import metrics
-from voltline_analytics.service_layer.projector import Outcome, apply, relevant
+from voltline_analytics.adapters.projection_store import apply
+from voltline_analytics.service_layer.projector import Outcome, relevant
 
 Apply = Callable[[Sequence[Envelope]], Awaitable[Outcome]]
 

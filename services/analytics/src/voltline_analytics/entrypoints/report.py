@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 
+from voltline_analytics.adapters import kpi_reads as queries
+from voltline_analytics.adapters.kpi_reads import Scope
 from voltline_analytics.domain.timeslots import next_bucket
 from voltline_analytics.entrypoints.api import _invalid
 from voltline_analytics.entrypoints.exports import MONTH
-from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.context import AnalyticsContext
-from voltline_analytics.service_layer.queries import Scope
 
 CHART_JS = "chart.umd.min.js"
 SUMMARY = (

@@ -6,8 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import Any
 
 from voltline_analytics.domain.kpis import Co2Factors
 
@@ -18,7 +17,7 @@ def utcnow() -> datetime:
 
 @dataclass
 class AnalyticsContext:
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Callable[[], Any]  # the store's session factory (SQLAlchemy's async_sessionmaker), for the routes
     lateness: timedelta
     co2: Co2Factors
     default_currency: str

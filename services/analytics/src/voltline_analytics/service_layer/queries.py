@@ -1,4 +1,8 @@
-"""Reads: KPIs for a station, a group or the whole network over a period, at hour/day/month granularity."""
+"""Reads: KPIs for a station, a group or the whole network over a period, at hour/day/month granularity.
+
+What is stored comes through the `KpiReads` port (`adapters/kpi_reads.py`: the sums are done in SQL);
+the capacity, offline and unique-driver arithmetic and the scoring are here.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, cast, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from voltline_analytics.adapters import orm
 from voltline_analytics.domain.kpis import Capacity, Co2Factors, kpi_item
-from voltline_analytics.domain.measures import COUNTERS, MONEY, Measures
+from voltline_analytics.domain.measures import Measures
 from voltline_analytics.domain.timeslots import Granularity, buckets, floor, next_bucket, overlap_s, seconds
+from voltline_analytics.service_layer.ports import KpiReads, StationPorts
 
 FAULTED = "Faulted"
 
@@ -32,44 +33,11 @@ class Scope:
         return self.station_id or (f"group {self.group_id}" if self.group_id else "network")
 
 
-@dataclass
-class _Station:
-    station_id: str
-    ports: int
-    first_seen_at: datetime | None
-    offline_since: datetime | None
-    faults_since: list[datetime]
-
-
-async def members(session: AsyncSession, group_id: str) -> list[str]:
-    g = orm.station_groups.c
-    rows = await session.execute(select(g.station_id).where(g.group_id == group_id).order_by(g.station_id))
-    return [r.station_id for r in rows]
-
-
-async def _stations(session: AsyncSession, only: list[str] | None) -> list[_Station]:
-    s, p = orm.stations.c, orm.ports.c
-    station_q, port_q = select(orm.stations), select(p.station_id, p.ocpp_status, p.since)
-    if only is not None:
-        station_q, port_q = station_q.where(s.station_id.in_(only)), port_q.where(p.station_id.in_(only))
-    found: dict[str, _Station] = {}
-    for row in await session.execute(station_q):
-        offline = None if row.connected else row.since
-        found[row.station_id] = _Station(row.station_id, 0, row.first_seen_at, offline, [])
-    for row in await session.execute(port_q):
-        st = found.setdefault(row.station_id, _Station(row.station_id, 0, None, None, []))
-        st.ports += 1
-        if row.ocpp_status == FAULTED and row.since is not None:
-            st.faults_since.append(row.since)
-    for station in only or ():
-        found.setdefault(station, _Station(station, 0, None, None, []))
-    for st in found.values():
-        st.ports = max(1, st.ports)
-    return sorted(found.values(), key=lambda x: x.station_id)
+_Station = StationPorts  # its old name
 
 
 async def kpis(
-    session: AsyncSession,
+    reads: KpiReads,
     scope: Scope,
     start: datetime,
     end: datetime,
@@ -84,18 +52,12 @@ async def kpis(
     if scope.station_id:
         stations_in = [scope.station_id]
     elif scope.group_id:
-        stations_in = await members(session, scope.group_id)
+        stations_in = await reads.members(scope.group_id)
     money: dict[datetime, dict[str, Measures]] = defaultdict(dict)
     totals: dict[datetime, Measures] = defaultdict(Measures)
     drivers: dict[datetime, int] = defaultdict(int)
-    b = orm.buckets.c
-    where = [b.granularity == stored, b.bucket_start >= floor(start, stored), b.bucket_start < end]
-    if stations_in is None:
-        where.append(b.scope == "network")
-    else:
-        where += [b.scope == "station", b.scope_id.in_(stations_in or [""])]
     offline_starts: set[datetime] = set()
-    for row in await _summed(session, where):
+    for row in await reads.summed(stored, floor(start, stored), end, stations_in):
         bucket = floor(row.bucket_start, granularity)
         if row.offline_s:
             offline_starts.add(row.bucket_start)
@@ -105,9 +67,9 @@ async def kpis(
             money[bucket].setdefault(row.currency, Measures()).add(m)
         drivers[bucket] += row.unique_drivers or 0
     if granularity == "month" or (stations_in is not None and len(stations_in) > 1):
-        drivers = await _unique_drivers(session, stations_in, start, end, granularity)
-    stations = await _stations(session, stations_in)
-    offline = await _offline_port_s(session, stations, sorted(offline_starts), stored, granularity)
+        drivers = await _unique_drivers(reads, stations_in, start, end, granularity)
+    stations = await reads.stations(stations_in)
+    offline = await _offline_port_s(reads, stations, sorted(offline_starts), stored, granularity)
     observed = _Observed(stations)
     items = []
     for bucket in buckets(start, end, granularity):
@@ -117,49 +79,6 @@ async def kpis(
         items.append(kpi_item(bucket, money.get(bucket, {}), total, capacity, drivers.get(bucket, 0), co2,
                               default_currency))  # fmt: skip
     return items
-
-
-async def _summed(session: AsyncSession, where: list[Any]) -> list[Any]:
-    """The buckets matching `where`, summed per (bucket_start, currency) in SQL: a group of 1,000 stations over a
-    year is 365,000 rows, which the database sums far faster than Python. Money is exact decimal text:
-    PostgreSQL sums it as NUMERIC; on SQLite the few rows that hold money are summed here, in Decimal."""
-    b = orm.buckets.c
-    exact = session.get_bind().dialect.name == "postgresql"
-    money = [(func.sum(cast(b[n], Numeric)) if exact else literal_column("'0'")).label(n) for n in MONEY]
-    q = (
-        select(
-            b.bucket_start,
-            b.currency,
-            *(cast(func.sum(b[n]), BigInteger).label(n) for n in COUNTERS),
-            func.max(b.peak_power_w).label("peak_power_w"),
-            cast(func.sum(b.unique_drivers), BigInteger).label("unique_drivers"),
-            *money,
-        )
-        .where(*where)
-        .group_by(b.bucket_start, b.currency)
-    )
-    rows = [dict(r._mapping) for r in await session.execute(q)]
-    if not exact:
-        sums: dict[tuple[datetime, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(MONEY, Decimal(0)))
-        money_q = select(b.bucket_start, b.currency, *(b[n] for n in MONEY)).where(*where, b.currency != "")
-        for r in await session.execute(money_q):
-            held = sums[(r.bucket_start, r.currency)]
-            for n in MONEY:
-                held[n] += Decimal(str(getattr(r, n)))
-        for row in rows:
-            if row["currency"]:
-                row.update({n: str(v) for n, v in sums[(row["bucket_start"], row["currency"])].items()})
-    return [_Row(r) for r in rows]
-
-
-class _Row(dict[str, Any]):
-    """A summed bucket, readable by attribute like a result row."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 class _Observed:
@@ -199,7 +118,7 @@ def _capacity(stations: list[_Station], observed: _Observed, start: datetime, en
 
 
 async def _offline_port_s(
-    session: AsyncSession,
+    reads: KpiReads,
     stations: list[_Station],
     starts: list[datetime],
     stored: Granularity,
@@ -207,49 +126,35 @@ async def _offline_port_s(
 ) -> dict[datetime, int]:
     """Closed offline time weighted by each station's ports, read only for the buckets that have any."""
     ports = {s.station_id: s.ports for s in stations}
-    b = orm.buckets.c
     found: dict[datetime, int] = defaultdict(int)
-    for i in range(0, len(starts), 400):
-        q = select(b.scope_id, b.bucket_start, b.offline_s).where(
-            b.scope == "station", b.granularity == stored, b.bucket_start.in_(starts[i : i + 400]), b.offline_s > 0
-        )
-        for row in await session.execute(q):
-            if row.scope_id in ports:
-                found[floor(row.bucket_start, granularity)] += row.offline_s * ports[row.scope_id]
+    for station_id, bucket_start, offline_s in await reads.offline_s(starts, stored):
+        if station_id in ports:
+            found[floor(bucket_start, granularity)] += offline_s * ports[station_id]
     return found
 
 
 async def _unique_drivers(
-    session: AsyncSession, stations: list[str] | None, start: datetime, end: datetime, granularity: Granularity
+    reads: KpiReads, stations: list[str] | None, start: datetime, end: datetime, granularity: Granularity
 ) -> dict[datetime, int]:
-    c = orm.contributions.c
-    q = select(c.hour, c.driver_key).where(c.driver_key.is_not(None), c.hour >= start, c.hour < end)
-    if stations is not None:
-        q = q.where(c.station_id.in_(stations or [""]))
     seen: dict[datetime, set[str]] = defaultdict(set)
-    for row in await session.execute(q):
-        seen[floor(row.hour, granularity)].add(row.driver_key)
+    for hour, driver_key in await reads.driver_keys(stations, start, end):
+        seen[floor(hour, granularity)].add(driver_key)
     return {k: len(v) for k, v in seen.items()}
 
 
-async def heatmap(session: AsyncSession, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
+async def heatmap(reads: KpiReads, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
     """Sessions started and occupied hours by hour of week (Monday 00:00 UTC first)."""
-    b = orm.buckets.c
-    q = select(b.bucket_start, b.sessions, b.occupied_s).where(
-        b.granularity == "hour", b.bucket_start >= start, b.bucket_start < end, b.currency == ""
-    )
+    stations: list[str] | None = None
     if scope.station_id:
-        q = q.where(b.scope == "station", b.scope_id == scope.station_id)
+        stations = [scope.station_id]
     elif scope.group_id:
-        q = q.where(b.scope == "station", b.scope_id.in_(await members(session, scope.group_id) or [""]))
-    else:
-        q = q.where(b.scope == "network")
+        stations = await reads.members(scope.group_id)
     sessions = [[0] * 24 for _ in range(7)]
     occupied = [[0] * 24 for _ in range(7)]
-    for row in await session.execute(q):
-        day, hour = row.bucket_start.weekday(), row.bucket_start.hour
-        sessions[day][hour] += row.sessions
-        occupied[day][hour] += row.occupied_s
+    for bucket_start, started, occupied_s in await reads.hourly(stations, start, end):
+        day, hour = bucket_start.weekday(), bucket_start.hour
+        sessions[day][hour] += started
+        occupied[day][hour] += occupied_s
     hours = [[str((Decimal(s) / 3600).quantize(Decimal("0.01"))) for s in day] for day in occupied]
     return {"from": start, "to": end, "scope": scope.label, "sessions": sessions, "occupied_hours": hours}
 
@@ -258,17 +163,13 @@ RANKING_METRICS = ("utilisation", "revenue", "failures", "energy")
 
 
 async def rankings(
-    session: AsyncSession, metric: str, start: datetime, end: datetime, limit: int, now: datetime
+    reads: KpiReads, metric: str, start: datetime, end: datetime, limit: int, now: datetime
 ) -> dict[str, Any]:
     """Top and bottom stations by a metric over [start, end) (from daily buckets)."""
-    b = orm.buckets.c
-    q = select(orm.buckets).where(
-        b.scope == "station", b.granularity == "day", b.bucket_start >= floor(start, "day"), b.bucket_start < end
-    )
     totals: dict[str, Measures] = defaultdict(Measures)
-    for row in await session.execute(q):
-        totals[row.scope_id].add(Measures.from_row(row))
-    stations = {s.station_id: s for s in await _stations(session, None)}
+    for station_id, measures in await reads.daily_by_station(floor(start, "day"), end):
+        totals[station_id].add(measures)
+    stations = {s.station_id: s for s in await reads.stations(None)}
     length = seconds(floor(start, "day"), end)
     scored: list[dict[str, Any]] = []
     for station_id, m in totals.items():

@@ -1,4 +1,5 @@
-"""What billing does with the session service's events: a handler table.
+"""What billing does with the session service's events: typed handlers (the library decodes and narrows;
+the use cases keep their own inbox check, in their unit of work).
 
 Fields beyond the minimum contract (periods, energy_timeline, ...) are read defensively: an older
 session service that does not send them still gets its sessions priced (one charging period, energy
@@ -10,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from voltline_bus import Dispatcher
-from voltline_events import Envelope, decode_payload
+from voltline_events import Envelope
+from voltline_events.payloads import SessionEnded, SessionStarted, SessionUpdated
 
 from voltline_billing.domain.usage import Period, Reading
 from voltline_billing.service_layer import sessions as uc
@@ -31,15 +33,18 @@ def _started(envelope: Envelope, p: Any) -> uc.Started:
 
 
 def build_dispatcher(ctx: BillingContext) -> Dispatcher:
-    async def started(envelope: Envelope) -> None:
-        await uc.session_started(ctx, _started(envelope, decode_payload(envelope)))
+    dispatcher = Dispatcher()
 
-    async def updated(envelope: Envelope) -> None:
-        p: Any = decode_payload(envelope)
+    @dispatcher.on
+    async def started(event: SessionStarted, envelope: Envelope) -> None:
+        await uc.session_started(ctx, _started(envelope, event))
+
+    @dispatcher.on
+    async def updated(p: SessionUpdated, envelope: Envelope) -> None:
         await uc.session_updated(ctx, p.session_id, p.energy_wh, getattr(p, "power_w", None), p.at)
 
-    async def ended(envelope: Envelope) -> None:
-        p: Any = decode_payload(envelope)
+    @dispatcher.on
+    async def ended(p: SessionEnded, envelope: Envelope) -> None:
         periods = tuple(Period(x.state, x.start, x.end, x.energy_wh) for x in getattr(p, "periods", None) or ())
         timeline = tuple(Reading(x.at, x.energy_wh) for x in getattr(p, "energy_timeline", None) or ())
         await uc.session_ended(
@@ -56,4 +61,4 @@ def build_dispatcher(ctx: BillingContext) -> Dispatcher:
             ),
         )
 
-    return Dispatcher({"session.started": started, "session.updated": updated, "session.ended": ended})
+    return dispatcher

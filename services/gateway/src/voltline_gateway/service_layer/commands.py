@@ -19,10 +19,10 @@ from voltline_bus import tracing
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 
-from voltline_gateway.adapters.validation import violation
 from voltline_gateway.domain.ocpp_j import CallErrorFrame, CallResult
 from voltline_gateway.domain.presence import Role, role
 from voltline_gateway.metrics import COMMAND_SECONDS, COMMANDS, message
+from voltline_gateway.service_layer.ports import SchemaCheck
 
 log = structlog.get_logger()
 
@@ -58,7 +58,9 @@ class CommandExecutor:
         reply: Reply,
         *,
         station_gone: type[Exception],
+        schemas: SchemaCheck,
     ) -> None:
+        self._schemas = schemas
         self._connections = connections
         self._presence = presence
         self._outbound = outbound
@@ -134,7 +136,7 @@ class CommandExecutor:
         if command.action not in self._outbound.get(version, ()):
             reason = f"{command.action} is not an action the CSMS can send in {version}"
             return self._result(command, "invalid", version, error_description=reason)
-        error = violation(version, command.action, command.payload, response=False)
+        error = self._schemas(version, command.action, command.payload, response=False)
         if error is not None:
             described = error.as_ocpp_error(command.action)
             return self._result(
@@ -152,7 +154,7 @@ class CommandExecutor:
             return self._result(
                 command, "call_error", version, error_code=frame.code, error_description=frame.description
             )
-        note = violation(version, command.action, frame.payload, response=True)
+        note = self._schemas(version, command.action, frame.payload, response=True)
         if note is not None:
             log.warning("station answered off-schema", field=note.field, rule=note.rule)
         return self._result(

@@ -14,7 +14,6 @@ import structlog
 from voltline_bus import tracing
 
 from voltline_gateway.actions.context import CallContext, Handler, Policy, StationBus, StationLink
-from voltline_gateway.adapters.validation import validate_result, violation
 from voltline_gateway.domain.ocpp_j import (
     Call,
     CallErrorFrame,
@@ -28,6 +27,7 @@ from voltline_gateway.domain.ocpp_j import (
 )
 from voltline_gateway.domain.quirks import repair
 from voltline_gateway.metrics import call_error, message, quirk_repaired
+from voltline_gateway.service_layer.ports import SchemaCheck
 
 log = structlog.get_logger()
 _MAX_REPAIRS = 16
@@ -55,8 +55,11 @@ class Dispatcher:
         outbound: Mapping[str, frozenset[str]],
         bus: StationBus,
         policy: Policy,
+        *,
+        schemas: SchemaCheck,
     ) -> None:
         self._routes = routes
+        self._schemas = schemas
         self._outbound = outbound
         self._bus = bus
         self._policy = policy
@@ -97,7 +100,9 @@ class Dispatcher:
             error = OcppError("InternalError", f"{call.action} could not be processed now; please retry")
             return self._error(call.message_id, error, version, action=call.action)
         try:  # our own answer breaking the schema is our bug, never the station's: InternalError
-            validate_result(version, call.action, result)
+            wrong = self._schemas(version, call.action, result, response=True)
+            if wrong is not None:
+                raise wrong.as_ocpp_error(call.action)
         except OcppError as exc:
             log.error("our answer breaks the schema", action=call.action, reason=exc.description)
             error = OcppError("InternalError", f"{call.action}: the CSMS could not form a valid answer")
@@ -142,10 +147,9 @@ class Dispatcher:
         ctx = CallContext(link.station_id, version, message_id, self._bus, self._policy, link)
         return await handler(ctx, payload)
 
-    @staticmethod
-    def _validate(link: Link, action: str, payload: dict[str, Any]) -> None:
+    def _validate(self, link: Link, action: str, payload: dict[str, Any]) -> None:
         version = link.ocpp_version
-        error = violation(version, action, payload, response=False)
+        error = self._schemas(version, action, payload, response=False)
         if error is None:
             return
         for _ in range(_MAX_REPAIRS if link.quirks else 0):
@@ -156,7 +160,7 @@ class Dispatcher:
             log.warning(
                 "quirk repaired", action=action, quirk=applied, field=error.field, vendor=link.vendor, model=link.model
             )
-            error = violation(version, action, payload, response=False)
+            error = self._schemas(version, action, payload, response=False)
             if error is None:
                 return
         raise error.as_ocpp_error(action)

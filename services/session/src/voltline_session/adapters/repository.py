@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,9 @@ from voltline_store import current_batch, rowcount
 
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
+from voltline_session.service_layer.ports import SessionFilter
+
+__all__ = ["SessionFilter", "SessionRepository", "insert_for"]  # SessionFilter: its old home
 
 _FIELDS = [f.name for f in fields(Session)]
 
@@ -37,34 +40,24 @@ def _from_row(row: Any) -> Session:
     return Session(**data)
 
 
-@dataclass(frozen=True)
-class SessionFilter:
-    station_id: str | None = None
-    status: str | None = None
-    driver_id: str | None = None
-    id_token: str | None = None
-    started_from: datetime | None = None
-    started_to: datetime | None = None
-    suspect: bool | None = None
-
-    def apply(self, query: Select[Any]) -> Select[Any]:
-        c = sessions.c
-        conditions = [
-            column == value
-            for column, value in (
-                (c.station_id, self.station_id),
-                (c.status, self.status),
-                (c.driver_id, self.driver_id),
-                (c.id_token, self.id_token),
-                (c.suspect, self.suspect),
-            )
-            if value is not None
-        ]
-        if self.started_from is not None:
-            conditions.append(c.started_at >= self.started_from)
-        if self.started_to is not None:
-            conditions.append(c.started_at < self.started_to)
-        return query.where(*conditions)
+def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
+    c = sessions.c
+    conditions = [
+        column == value
+        for column, value in (
+            (c.station_id, where.station_id),
+            (c.status, where.status),
+            (c.driver_id, where.driver_id),
+            (c.id_token, where.id_token),
+            (c.suspect, where.suspect),
+        )
+        if value is not None
+    ]
+    if where.started_from is not None:
+        conditions.append(c.started_at >= where.started_from)
+    if where.started_to is not None:
+        conditions.append(c.started_at < where.started_to)
+    return query.where(*conditions)
 
 
 class SessionRepository:
@@ -90,7 +83,7 @@ class SessionRepository:
         await self._db.execute(update(sessions).where(sessions.c.session_id == s.session_id).values(**row))
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
-        query = where.apply(select(sessions)).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
+        query = _filtered(select(sessions), where).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
         return [_from_row(row) for row in await self._db.execute(query.limit(limit).offset(offset))]
 
     async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> builtins.list[Session]:

@@ -10,12 +10,12 @@ from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, fetch_size
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import OperatorPrincipal, require_role
 
-from voltline_session.adapters.repository import SessionFilter
 from voltline_session.domain.meter import ENERGY
 from voltline_session.domain.remote import StartRequest
 from voltline_session.entrypoints import schemas as s
 from voltline_session.service_layer import queries, remote
 from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.ports import SessionFilter
 from voltline_session.service_layer.supervision import close_session
 
 # How each failed verdict of a station command is told to the caller: HTTP status and problem `code`.

@@ -1,4 +1,9 @@
-"""What the session service does with the station events it consumes: a handler table."""
+"""What the session service does with the station events it consumes: a handler table.
+
+Transactions, refusals and connector statuses are typed handlers (the library decodes and narrows); the
+use cases keep their own inbox check, in the unit of work they write in. Every other station event is
+only a sign of life, read leniently.
+"""
 
 from __future__ import annotations
 
@@ -36,20 +41,6 @@ def _station(envelope: Envelope) -> str:
 
 
 def build_dispatcher(ctx: SessionContext) -> Dispatcher:
-    async def transaction(envelope: Envelope) -> None:
-        tx = decode_payload(envelope)
-        assert isinstance(tx, StationTransaction)
-        await record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, tx)
-
-    async def refusal(envelope: Envelope) -> None:
-        refused = decode_payload(envelope)
-        assert isinstance(refused, TransactionRefused)
-        await record_refusal(ctx, _station(envelope), envelope.event_id, envelope.time, refused)
-
-    async def connector_status(envelope: Envelope) -> None:
-        status = decode_payload(envelope)
-        assert isinstance(status, ConnectorStatus)
-        await record_status(ctx, _station(envelope), envelope.event_id, envelope.time, status)
 
     def presence(connected: bool | None, *, booted: bool = False) -> Callable[[Envelope], Awaitable[None]]:
         async def handle(envelope: Envelope) -> None:
@@ -69,11 +60,8 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
 
         return handle
 
-    return Dispatcher(
+    dispatcher = Dispatcher(
         {
-            "station.transaction": transaction,
-            "station.transaction_refused": refusal,
-            "station.connector_status": connector_status,
             "station.connected": presence(True),
             "station.disconnected": presence(False),
             "station.boot_notification": presence(None, booted=True),
@@ -83,3 +71,17 @@ def build_dispatcher(ctx: SessionContext) -> Dispatcher:
             **{t: presence(None) for t in SIGNS_OF_LIFE},
         }
     )
+
+    @dispatcher.on
+    async def transaction(tx: StationTransaction, envelope: Envelope) -> None:
+        await record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, tx)
+
+    @dispatcher.on
+    async def refusal(refused: TransactionRefused, envelope: Envelope) -> None:
+        await record_refusal(ctx, _station(envelope), envelope.event_id, envelope.time, refused)
+
+    @dispatcher.on
+    async def connector_status(status: ConnectorStatus, envelope: Envelope) -> None:
+        await record_status(ctx, _station(envelope), envelope.event_id, envelope.time, status)
+
+    return dispatcher

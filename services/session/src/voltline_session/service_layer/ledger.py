@@ -23,7 +23,6 @@ from voltline_events.payloads.sessions import (
     SessionStarted,
     SessionUpdated,
 )
-from voltline_store import UnitOfWork
 
 from voltline_session.domain.energy import EnergyResult, compute_energy, wh
 from voltline_session.domain.meter import Reading
@@ -166,7 +165,7 @@ def _digest(event: SessionEnded) -> str:
 
 
 def _publish(
-    ctx: SessionContext, uow: UnitOfWork, session: Session, event: SessionStarted | SessionUpdated | SessionEnded
+    ctx: SessionContext, uow: SessionUnitOfWork, session: Session, event: SessionStarted | SessionUpdated | SessionEnded
 ) -> None:
     envelope = envelope_for(event, source=ctx.source, station_id=session.station_id, session_id=session.session_id)
     uow.outbox.add(ctx.topics.sessions, envelope, key=station_key(session.station_id))
@@ -183,7 +182,7 @@ def update_due(ctx: SessionContext, session: Session, now: datetime) -> bool:
 
 
 def announce(
-    ctx: SessionContext, uow: UnitOfWork, before: Session | None, after: Session, derived: Derived, now: datetime
+    ctx: SessionContext, uow: SessionUnitOfWork, before: Session | None, after: Session, derived: Derived, now: datetime
 ) -> Session:
     """Add the events this change causes to the outbox; returns the session with what was announced."""
     if before is None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from voltline_session.adapters.repository import SessionFilter
 from voltline_session.domain.session import Session
 from voltline_session.domain.stations import RemoteStart, StationState
 from voltline_session.service_layer.context import SessionContext
 from voltline_session.service_layer.ledger import Derived, recompute
+from voltline_session.service_layer.ports import SessionFilter
 from voltline_session.service_layer.supervision import SessionNotFound
 
 

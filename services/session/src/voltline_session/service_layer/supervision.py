@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from voltline_chassis.logging import get_logger
-from voltline_store import OutboxRelay, purge_inbox
 
 from voltline_session.domain.session import Session, close_by_operator
 from voltline_session.service_layer.context import SessionContext
@@ -72,14 +70,13 @@ async def close_session(ctx: SessionContext, session_id: str, *, by: str, reason
 
 async def run_supervision(
     ctx: SessionContext,
-    relay: OutboxRelay,
     *,
     interval: float,
-    retention: timedelta,
+    housekeeping: Callable[[], Awaitable[object]] | None = None,
     confirm: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Forever, every `interval` seconds: silence checks, held-back ends and sessions in doubt (`confirm`);
-    hourly: purge old inbox/outbox rows."""
+    hourly: `housekeeping` (the store's old inbox/outbox rows, wired in bootstrap)."""
     housekeeping_every = max(1, int(3600 / interval))
     rounds = 0
     while True:
@@ -88,11 +85,8 @@ async def run_supervision(
             await announce_held_ends(ctx)
             if confirm is not None:
                 await confirm()
-            if rounds % housekeeping_every == 0:
-                async with ctx.uow() as uow:
-                    await purge_inbox(uow.session, retention)
-                    await uow.commit()
-                await relay.purge_published(timedelta(days=7))
+            if housekeeping is not None and rounds % housekeeping_every == 0:
+                await housekeeping()
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,37 +1,7 @@
-"""One transaction over the session store: repositories, outbox and inbox commit together."""
+"""The unit of work the session use cases run in: an interface (service_layer.ports); the SQL one is in adapters."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any
+from voltline_session.service_layer.ports import SessionUnitOfWork
 
-from voltline_store import UnitOfWork
-
-from voltline_session.adapters.measurements import ChargingStateRepository, ReadingRepository
-from voltline_session.adapters.repository import SessionRepository
-from voltline_session.adapters.stations import RemoteStartRepository, StationRepository
-
-
-class SessionUnitOfWork(UnitOfWork):
-    sessions: SessionRepository
-    readings: ReadingRepository
-    states: ChargingStateRepository
-    stations: StationRepository
-    remote_starts: RemoteStartRepository
-
-    def attach_repositories(self) -> None:
-        self.sessions = SessionRepository(self.session)
-        self.readings = ReadingRepository(self.session)
-        self.states = ChargingStateRepository(self.session)
-        self.stations = StationRepository(self.session)
-        self.remote_starts = RemoteStartRepository(self.session)
-
-    @property
-    def batch_memo(self) -> dict[Hashable, Any] | None:
-        """Memory shared by the units of work of one consumer batch; None outside a batch."""
-        return self.batch.memo if self.batch is not None else None
-
-    def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
-        """Run `hook` once before the batch commits (only inside a batch)."""
-        assert self.batch is not None, "before_commit needs a consumer batch"
-        self.batch.before_commit(key, hook)
+__all__ = ["SessionUnitOfWork"]
