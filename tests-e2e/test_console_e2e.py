@@ -79,7 +79,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
         await step(page.screenshot, "station")
 
         await step(page.go, "/alerts")
-        await step(page.click, f'[data-action="acknowledge"]')
+        await step(page.click, '[data-action="acknowledge"]')
         await step(page.find, "td .s-acknowledged")
         await step(page.screenshot, "alerts")
 
