@@ -78,6 +78,16 @@ class ConsolePage:
         element.clear()
         element.send_keys(value)
 
+    def press_enter_on_focused(self, expected_css: str) -> None:
+        """Keyboard use: the element that has the focus is `expected_css` (the page put it there), and Enter works."""
+        from selenium.webdriver.common.keys import Keys
+
+        self.find(expected_css)
+        focused = self.driver.switch_to.active_element
+        expected = self.find(expected_css)
+        assert focused == expected, f"the focus is on {focused.tag_name} {focused.text!r}, not on {expected_css}"
+        focused.send_keys(Keys.ENTER)
+
     def mark(self) -> None:
         """Leave a mark in the page's JavaScript state: a reload would wipe it (see `not_reloaded`)."""
         self.driver.execute_script("window.__voltlineMark = 'kept';")

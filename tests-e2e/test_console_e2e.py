@@ -72,7 +72,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
         await step(page.go, f"/stations/{STATION}")
         await step(page.find, '#station-live [data-status="Faulted"]')
         await step(page.click, '[data-action="reset-soft"]')
-        await step(page.click, '[data-action="confirm-reset"]')
+        await step(page.press_enter_on_focused, '[data-action="confirm-reset"]')  # keyboard: focus moved there
         result = await step(page.find, '[data-command-status="accepted"]')
         assert "Accepted" in result.text
         assert cp.last("Reset") == {"type": "Soft"}
