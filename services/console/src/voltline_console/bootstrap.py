@@ -22,6 +22,7 @@ from voltline_console.adapters.sessions import MemorySessionStore
 from voltline_console.entrypoints.login_routes import build_login_router
 from voltline_console.entrypoints.pages import build_pages_router
 from voltline_console.entrypoints.rendering import (
+    COOKIE,
     PACKAGE,
     BadCsrf,
     Forbidden,
@@ -93,7 +94,7 @@ def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(KeyRevoked)
     async def _revoked(request: Request, exc: KeyRevoked) -> Response:
         logins: LoginService = request.app.state.logins
-        await logins.logout(request.cookies.get("voltline_console"))
+        await logins.logout(request.cookies.get(COOKIE))
         return login_redirect(request, "/")
 
     @app.exception_handler(BadCsrf)
