@@ -143,3 +143,19 @@ async def test_logout_ends_the_session(browser: httpx.AsyncClient, api: FakeApi)
 async def test_static_htmx_is_served(browser: httpx.AsyncClient) -> None:
     answer = await browser.get("/static/vendor/htmx-2.0.11/htmx.min.js")
     assert answer.status_code == 200 and answer.text.startswith("var htmx=")
+
+
+async def test_a_poll_after_the_session_ended_sends_htmx_to_the_login_page(browser: httpx.AsyncClient) -> None:
+    answer = await browser.get("/stations/rows", headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and answer.headers["HX-Redirect"] == "/login"
+
+
+async def test_without_javascript_the_reset_steps_are_whole_pages(browser: httpx.AsyncClient, api: FakeApi) -> None:
+    api.routes[("diagnostics", "POST", "/stations/CP-1/commands/reset")] = ApiAnswer(
+        409, {"detail": "The station is offline.", "code": "station_offline"}
+    )
+    await login(browser, "vk_operator")
+    confirm = await browser.get("/stations/CP-1/reset?type=hard")
+    assert "<html" in confirm.text and 'name="type" value="hard"' in confirm.text
+    done = await browser.post("/stations/CP-1/reset", data={"type": "hard", "csrf_token": csrf(confirm.text)})
+    assert "<html" in done.text and "The station is offline." in done.text
