@@ -49,7 +49,7 @@ def start_system(
     databases = {
         name: postgres.create_database(f"{prefix.replace('.', '').replace('-', '_')}_{name}")
         for name in names
-        if name != "gateway"
+        if name not in ("gateway", "console")  # neither has a database
     }
     stack = Stack(
         common_env={

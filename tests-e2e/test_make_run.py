@@ -20,7 +20,7 @@ import pytest
 from ocpp_client import Station, station
 from voltline_devinfra._proc import free_port
 
-SERVICES = ("gateway", "auth", "session", "billing", "diagnostics", "analytics")
+SERVICES = ("gateway", "auth", "session", "billing", "diagnostics", "analytics", "console")
 BOOT_16 = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
 
 
@@ -131,6 +131,7 @@ def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: Loc
     headers = {"Authorization": f"Bearer {token}"}
     for name in SERVICES:
         assert httpx.get(f"{local_run.api(name)}/readyz").status_code == 200, name
+    assert "API key" in httpx.get(f"{local_run.api('console')}/login").text  # the operators' console is up
     created = httpx.post(
         f"{local_run.api('auth')}/api/v1/stations",
         headers=headers,

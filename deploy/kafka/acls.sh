@@ -8,14 +8,14 @@ ACLS=/opt/kafka/bin/kafka-acls.sh
 CONN="--bootstrap-server ${KAFKA_BOOTSTRAP:-kafka:9092} --command-config /etc/kafka/secrets/admin.properties"
 TOPICS="${VOLTLINE_TOPIC_PREFIX:-}voltline."
 GROUPS="${VOLTLINE_TOPIC_PREFIX:-}voltline-"
-for service in gateway auth session billing diagnostics analytics; do
+for service in gateway auth session billing diagnostics analytics console; do
   $ACLS $CONN --add --allow-principal "User:$service" \
     --operation Read --operation Write --operation Describe --operation Create --operation DescribeConfigs \
     --topic "$TOPICS" --resource-pattern-type prefixed
   $ACLS $CONN --add --allow-principal "User:$service" --operation Read --operation Describe \
     --group "$GROUPS$service" --resource-pattern-type prefixed
 done
-for service in gateway session billing diagnostics analytics; do
+for service in gateway session billing diagnostics analytics console; do
   $ACLS $CONN --add --deny-principal "User:$service" --operation Write \
     --topic "${TOPICS}auth.station-registry.v1" --topic "${TOPICS}auth.api-keys.v1"
 done

@@ -12,7 +12,7 @@ import secrets
 import sys
 from pathlib import Path
 
-SERVICES = ["gateway", "auth", "session", "billing", "diagnostics", "analytics"]
+SERVICES = ["gateway", "auth", "session", "billing", "diagnostics", "analytics", "console"]
 VOLTLINE_UID, KAFKA_UID = 10001, 1000
 
 

@@ -30,6 +30,9 @@ def _fetch() -> int:
     began = time.monotonic()
     tools = [prometheus_binary(), promtool(), node_exporter_binary(), str(helm_binary()), str(compose_schema())]
     tools.append(str(prometheus_operator_crds()))
+    from voltline_devinfra.browser import chromedriver_binary, chromium_binary
+
+    tools += [chromium_binary(), chromedriver_binary()]  # the console's browser tests
     print(f"sre tools: {', '.join(tools)} ({time.monotonic() - began:.1f} s)", flush=True)
     return 0
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from voltline_devinfra._proc import ServerError
-from voltline_devinfra.stack import DEFAULT_PORTS, SERVICES, Stack
+from voltline_devinfra.stack import CONSOLE, DEFAULT_PORTS, SERVICES, Stack
 from voltline_devinfra.tansu import TansuBroker
 
 
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in SERVICES
             if name != "gateway"
         },
+        names=(*SERVICES, CONSOLE),
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
         extra_env={"gateway": {"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")}} if broker else {},
@@ -156,6 +157,7 @@ def _print_banner(stack: Stack, args: argparse.Namespace, token: str, data_dir: 
     for name in ("gateway", "auth", "session", "billing", "diagnostics", "analytics"):
         service = stack.services[name]
         print(f"  {name:<17} {service.url}   docs: {service.url}/docs")
+    print(f"  {'console':<17} {stack.services[CONSOLE].url}   (log in with the admin token or an API key)")
     print(
         f"\n  admin token       {token}\n  (also in {data_dir / 'admin-token'}; logs in {data_dir / 'logs'})\n",
         flush=True,

@@ -19,6 +19,9 @@ from pathlib import Path
 from voltline_devinfra._proc import ServerError, log_tail, spawn, terminate, track, untrack
 
 SERVICES = ("auth", "session", "billing", "diagnostics", "analytics", "gateway")
+# The operators' web console: no database, no events of its own; `make run` starts it after SERVICES, and an
+# end-to-end test adds it to `names` when it drives a browser (the other tests do without it).
+CONSOLE = "console"
 DEFAULT_PORTS = {
     "gateway": 8000,
     "auth": 8001,
@@ -26,7 +29,10 @@ DEFAULT_PORTS = {
     "billing": 8003,
     "diagnostics": 8004,
     "analytics": 8005,
+    "console": 8006,
 }
+# The services whose public APIs the console's pages are built from (VOLTLINE_CONSOLE_<NAME>_URL).
+CONSOLE_BACKENDS = ("auth", "session", "billing", "diagnostics", "analytics")
 
 
 @dataclass
@@ -72,11 +78,22 @@ class Stack:
             env = {**os.environ, **self.common_env, "VOLTLINE_HTTP_PORT": str(self.ports[name])}
             if name in self.database_urls:
                 env["VOLTLINE_DATABASE_URL"] = self.database_urls[name]
+            if self.modules.get(name, name) == CONSOLE:
+                env.update(self.console_env())
             env.update(self.extra_env.get(name, {}))
             service = ServiceProcess(name, self.ports[name], env, self.log_dir / f"{name}.log")
             self.services[name] = service
             self._spawn(service)
         self.wait_ready(timeout)
+
+    def console_env(self) -> dict[str, str]:
+        """Where the console finds the services of this stack."""
+        host = self.common_env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
+        return {
+            f"VOLTLINE_CONSOLE_{name.upper()}_URL": f"http://{host}:{self.ports[name]}"
+            for name in CONSOLE_BACKENDS
+            if name in self.ports
+        }
 
     def _spawn(self, service: ServiceProcess) -> None:
         service.proc = spawn(

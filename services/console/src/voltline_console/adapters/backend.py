@@ -1,0 +1,48 @@
+"""The services' public APIs over HTTP (httpx), called with the logged-in user's own key."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from voltline_chassis.logging import get_logger
+
+from voltline_console.service_layer.ports import ApiAnswer
+
+log = get_logger(__name__)
+
+
+class HttpServiceApi:
+    """One pooled client for all services; a service that cannot be reached answers a 503 problem."""
+
+    def __init__(self, urls: Mapping[str, str], timeout_s: float, transport: httpx.AsyncBaseTransport | None = None):
+        self._urls = {name: url.rstrip("/") for name, url in urls.items()}
+        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        token: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> ApiAnswer:
+        url = f"{self._urls[service]}/api/v1{path}"
+        try:
+            response = await self._client.request(
+                method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as exc:
+            log.warning("service unreachable", service=service, path=path, error=type(exc).__name__)
+            return ApiAnswer(503, {"detail": f"The {service} service cannot be reached right now."})
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = {"detail": f"The {service} service gave an unreadable answer (HTTP {response.status_code})."}
+        return ApiAnswer(response.status_code, body, dict(response.headers))
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,42 @@
+"""In-memory stand-ins for the console's ports: a key table and canned service answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from voltline_console.domain.login import Identity
+from voltline_console.service_layer.ports import ApiAnswer
+
+ADMIN = "test-admin-token-0123456789"
+KEYS = {
+    ADMIN: Identity("bootstrap-admin", "admin"),
+    "vk_operator": Identity("api-key:op", "operator"),
+    "vk_viewer": Identity("api-key:view", "viewer"),
+}
+
+
+class FakeKeys:
+    async def identify(self, token: str) -> Identity | None:
+        return KEYS.get(token)
+
+
+class FakeApi:
+    """Answers `(service, method, path)` from `routes` (a value or a callable of the call), else 404; records calls."""
+
+    def __init__(self, routes: Mapping[tuple[str, str, str], Any] | None = None) -> None:
+        self.routes: dict[tuple[str, str, str], Any] = dict(routes or {})
+        self.calls: list[tuple[str, str, str, str, Any, Any]] = []
+
+    async def call(
+        self, service: str, method: str, path: str, token: str, *, params: Any = None, json: Any = None
+    ) -> ApiAnswer:
+        self.calls.append((service, method, path, token, params, json))
+        if token not in KEYS:
+            return ApiAnswer(401, {"detail": "Invalid token."})
+        answer = self.routes.get((service, method, path))
+        if callable(answer):
+            answer = answer(params, json)
+        if answer is None:
+            return ApiAnswer(404, {"detail": f"No {path}."})
+        return answer if isinstance(answer, ApiAnswer) else ApiAnswer(200, answer)
