@@ -63,7 +63,9 @@ async def test_sign_up_confirm_log_in_refresh_log_out(auth: Running) -> None:
     assert again.status_code == 409
     assert (await log_in(auth, "ada@example.com", status=403))["title"] == "Account not confirmed"
 
-    confirmed = await auth.anon.post("/api/v1/driver-accounts/confirmation", json={"code": MAIL.code("ada@example.com")})
+    confirmed = await auth.anon.post(
+        "/api/v1/driver-accounts/confirmation", json={"code": MAIL.code("ada@example.com")}
+    )
     assert confirmed.json()["confirmed"] is True
     # The account is a driver of the operator API, with an app token.
     tokens = (await auth.api.get("/api/v1/id-tokens", params={"driver_id": account["driver_id"]})).json()["items"]
@@ -110,12 +112,18 @@ async def test_lock_out_and_password_reset(auth: Running) -> None:
     # Locked: even the right password is refused.
     await log_in(auth, "bob@example.com", status=429)
     # Unknown addresses get the same answer as known ones.
-    assert (await auth.anon.post("/api/v1/driver-accounts/password-reset", json={"email": "no@example.com"})).status_code == 202
-    assert (await auth.anon.post("/api/v1/driver-accounts/password-reset", json={"email": "bob@example.com"})).status_code == 202
+    assert (
+        await auth.anon.post("/api/v1/driver-accounts/password-reset", json={"email": "no@example.com"})
+    ).status_code == 202
+    assert (
+        await auth.anon.post("/api/v1/driver-accounts/password-reset", json={"email": "bob@example.com"})
+    ).status_code == 202
     code = MAIL.code("bob@example.com")
     weak = await auth.anon.post("/api/v1/driver-accounts/password", json={"code": code, "password": "short"})
     assert weak.status_code == 422 and weak.json()["errors"][0]["field"] == "body.password"
-    reset = await auth.anon.post("/api/v1/driver-accounts/password", json={"code": code, "password": "a new long password"})
+    reset = await auth.anon.post(
+        "/api/v1/driver-accounts/password", json={"code": code, "password": "a new long password"}
+    )
     assert reset.status_code == 204
     await log_in(auth, "bob@example.com", "a new long password")
     used = await auth.anon.post("/api/v1/driver-accounts/password", json={"code": code, "password": "yet another one!"})

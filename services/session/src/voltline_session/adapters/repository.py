@@ -46,6 +46,8 @@ class SessionFilter:
     started_from: datetime | None = None
     started_to: datetime | None = None
     suspect: bool | None = None
+    # A driver's own sessions: linked to the driver id, or carrying their app token (docs/drivers.md).
+    driver_or_id_token: tuple[str, str | None] | None = None
 
     def apply(self, query: Select[Any]) -> Select[Any]:
         c = sessions.c
@@ -60,6 +62,12 @@ class SessionFilter:
             )
             if value is not None
         ]
+        if self.driver_or_id_token is not None:
+            driver_id, id_token = self.driver_or_id_token
+            mine = c.driver_id == driver_id
+            if id_token is not None:
+                mine = or_(mine, and_(c.driver_id.is_(None), func.upper(c.id_token) == id_token.upper()))
+            conditions.append(mine)
         if self.started_from is not None:
             conditions.append(c.started_at >= self.started_from)
         if self.started_to is not None:
