@@ -72,6 +72,9 @@ class Stack:
             env = {**os.environ, **self.common_env, "VOLTLINE_HTTP_PORT": str(self.ports[name])}
             if name in self.database_urls:
                 env["VOLTLINE_DATABASE_URL"] = self.database_urls[name]
+            if name == "session" and "billing" in self.ports:  # a start from the app asks billing "can they pay?"
+                host = env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
+                env["VOLTLINE_BILLING_URL"] = f"http://{host}:{self.ports['billing']}"
             env.update(self.extra_env.get(name, {}))
             service = ServiceProcess(name, self.ports[name], env, self.log_dir / f"{name}.log")
             self.services[name] = service
