@@ -9,6 +9,7 @@ another driver sees none of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -48,15 +49,22 @@ async def test_a_driver_charges_from_the_app_on_a_16_station(system: RunningSyst
     driver_id = alice.pop("driver_id")
     bob.pop("driver_id")
     answers = {"RemoteStartTransaction": {"status": "Accepted"}, "RemoteStopTransaction": {"status": "Accepted"}}
-    async with api(system, "auth") as auth, api(system, "session") as sessions, api(system, "billing") as billing:
+    async with (
+        contextlib.AsyncExitStack() as stack,
+        api(system, "auth") as auth,
+        api(system, "session") as sessions,
+        api(system, "billing") as billing,
+    ):
         assert (await auth.post("/stations", json={"station_id": "CP-APP-16"})).status_code == 201
-        me = httpx.AsyncClient(base_url=f"{system.url('session')}/api/v1/me", headers=alice, timeout=30)
+        me = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=f"{system.url('session')}/api/v1/me", headers=alice, timeout=30)
+        )
 
         async def key_known() -> bool:  # the session service follows auth's signing key on the bus
             return (await me.get("/sessions")).status_code == 200
 
         await eventually(key_known, what="the session service to accept the driver's token")
-        async with me, station(system.ocpp_url, "CP-APP-16") as ws:
+        async with station(system.ocpp_url, "CP-APP-16") as ws:
             cp = Charger(ws, answers)
             assert (await cp.call("BootNotification", BOOT_16))["status"] == "Accepted"
             await known_connected(sessions, "CP-APP-16")

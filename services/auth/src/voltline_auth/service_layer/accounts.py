@@ -109,7 +109,7 @@ async def sign_up(actx: AccountsContext, *, email: str, password: str, name: str
     check_password(password)
     now = actx.auth.clock()
     email = email.lower()
-    password_hash = actx.hasher.hash(password)
+    password_hash = await actx.hasher.hash(password)
     async with actx.uow() as uow:
         if await uow.accounts.get_by_email(email) is not None:
             raise AccountExists(email)
@@ -196,11 +196,11 @@ async def log_in(actx: AccountsContext, *, email: str, password: str) -> TokenPa
     async with actx.uow() as uow:
         account = await uow.accounts.get_by_email(email.lower())
         if account is None:
-            actx.hasher.verify(_DUMMY.get(actx.hasher), password)  # as slow as a known address
+            await actx.hasher.verify(await _DUMMY.get(actx.hasher), password)  # as slow as a known address
             raise LoginFailed()
         if account.locked(now):
             raise AccountLocked(account.locked_until or now)
-        if not actx.hasher.verify(account.password_hash, password):
+        if not await actx.hasher.verify(account.password_hash, password):
             account = account.failed(now, actx.lockout)
             await uow.accounts.save(account)
             await audit(actx.auth, uow, f"driver:{account.driver_id}", "driver_account.login_failed", "driver",
@@ -274,7 +274,7 @@ async def request_reset(actx: AccountsContext, email: str) -> None:
 async def reset_password(actx: AccountsContext, code: str, password: str) -> None:
     check_password(password)
     now = actx.auth.clock()
-    password_hash = actx.hasher.hash(password)
+    password_hash = await actx.hasher.hash(password)
     async with actx.uow() as uow:
         secret = await uow.secrets.get(_digest(code), RESET)
         if secret is None or not secret.usable(now):
@@ -300,10 +300,10 @@ class _DummyHash:
     def __init__(self) -> None:
         self._hashes: dict[int, str] = {}
 
-    def get(self, hasher: PasswordHasher) -> str:
+    async def get(self, hasher: PasswordHasher) -> str:
         key = id(hasher)
         if key not in self._hashes:
-            self._hashes[key] = hasher.hash(secrets.token_hex(16))
+            self._hashes[key] = await hasher.hash(secrets.token_hex(16))
         return self._hashes[key]
 
 
