@@ -20,6 +20,7 @@ from session_fakes import soon as _soon
 from test_session_support import ADMIN, TOKEN, RunningSession, new_database, run_service, wait_session
 from voltline_chassis.api_keys import record_signing_key
 from voltline_chassis.driver_tokens import RECORD_KEY_PREFIX, SigningKey, sign_key_record
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Event, envelope_for
 from voltline_events.payloads import AuthorizationDecision, StationCommand, StationCommandResult
@@ -38,7 +39,8 @@ class Payments:
 
 
 def bearer(driver_id: str, id_token: str | None) -> dict[str, str]:
-    token = KEY.sign(driver_id, id_token, datetime.now(UTC), timedelta(minutes=5))
+    # Made at import (collection): valid long enough for a whole test run before this module.
+    token = KEY.sign(driver_id, id_token, datetime.now(UTC), timedelta(hours=3))
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -133,6 +135,11 @@ async def test_no_driver_sees_or_stops_another_drivers_session(service: RunningS
     assert (await service.api.get(f"/api/v1/sessions/{sid}", headers=BOB)).status_code == 403
     assert (await service.api.get("/api/v1/me/sessions", headers=ADMIN)).status_code == 403
     assert (await service.api.get("/api/v1/me/sessions")).status_code == 401
+
+
+async def test_driver_lists_refuse_huge_offsets(service: RunningSession) -> None:
+    answers = await list_routes_refuse_huge_offsets(service.api, ALICE, under="/api/v1/me/")
+    assert answers == {"/api/v1/me/sessions": 422}
 
 
 async def test_refused_when_the_driver_cannot_pay(service: RunningSession, fakes: Stations) -> None:
