@@ -209,7 +209,9 @@ def new_database(postgres: Any) -> str:
     return str(postgres.create_database(f"session_{secrets.token_hex(4)}"))
 
 
-async def run_service(kafka: Any, database_url: str, **overrides: Any) -> AsyncIterator[RunningSession]:
+async def run_service(
+    kafka: Any, database_url: str, payments: Any = None, **overrides: Any
+) -> AsyncIterator[RunningSession]:
     """The session service in-process (with its lifespan) on its own topic prefix and database."""
     prefix = f"t-{secrets.token_hex(4)}."
     settings = SessionSettings(
@@ -221,7 +223,7 @@ async def run_service(kafka: Any, database_url: str, **overrides: Any) -> AsyncI
         **{"session_update_interval_s": 0, **overrides},
     )
     topics = Topics(prefix)
-    app = build(settings)
+    app = build(settings, payments=payments)
     producer = Producer(BusConfig(bootstrap=kafka.bootstrap_servers, client_id="session-tests"))
     async with app.router.lifespan_context(app):
         await producer.start()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from voltline_auth.domain.access import ApiKey, AuditEntry
+from voltline_auth.domain.accounts import DriverAccount, OneTimeSecret
 from voltline_auth.domain.local_lists import LocalList
 from voltline_auth.domain.station_commands import Command
 from voltline_auth.domain.stations import Station
@@ -22,6 +23,7 @@ from voltline_auth.domain.tokens import Driver, IdToken, TokenView
 from voltline_auth.service_layer.context import AuthContext
 from voltline_auth.service_layer.ports import TokenKey
 from voltline_auth.service_layer.token_cache import TokenCache
+from voltline_chassis.driver_tokens import SigningKey
 from voltline_devinfra.fakes import FakeClock, FakeStore, FakeUnitOfWork
 from voltline_events import Topics
 from voltline_events.payloads.commands import StationCommandResult
@@ -392,7 +394,64 @@ def empty_tables() -> dict[str, Any]:
         "api_keys": {},
         "audit": [],
         "decisions": [],
+        "accounts": {},
+        "secrets": {},
+        "signing_keys": [],
     }
+
+
+class FakeAccounts:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self._rows: dict[str, DriverAccount] = t["accounts"]
+
+    async def get(self, driver_id: str) -> DriverAccount | None:
+        return self._rows.get(driver_id)
+
+    async def get_by_email(self, email: str) -> DriverAccount | None:
+        return next((a for a in self._rows.values() if a.email == email), None)
+
+    async def add(self, account: DriverAccount) -> None:
+        if account.driver_id in self._rows or await self.get_by_email(account.email):
+            raise KeyError(f"duplicate account {account.email}")
+        self._rows[account.driver_id] = account
+
+    async def save(self, account: DriverAccount) -> None:
+        if account.driver_id in self._rows:
+            self._rows[account.driver_id] = account
+
+
+class FakeSecrets:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self._rows: dict[str, OneTimeSecret] = t["secrets"]
+
+    async def add(self, secret: OneTimeSecret) -> None:
+        self._rows[secret.secret_hash] = secret
+
+    async def get(self, secret_hash: str, purpose: str) -> OneTimeSecret | None:
+        found = self._rows.get(secret_hash)
+        return found if found is not None and found.purpose == purpose else None
+
+    async def use(self, secret_hash: str, at: datetime) -> None:
+        found = self._rows.get(secret_hash)
+        if found is not None and found.used_at is None:
+            self._rows[secret_hash] = replace(found, used_at=at)
+
+    async def revoke_all(self, driver_id: str, purpose: str, at: datetime) -> int:
+        mine = [s for s in self._rows.values() if (s.driver_id, s.purpose, s.used_at) == (driver_id, purpose, None)]
+        for secret in mine:
+            self._rows[secret.secret_hash] = replace(secret, used_at=at)
+        return len(mine)
+
+
+class FakeSigningKeys:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self._rows: list[SigningKey] = t["signing_keys"]
+
+    async def all(self) -> list[SigningKey]:
+        return sorted(self._rows, key=lambda k: k.created_at)
+
+    async def add(self, key: SigningKey) -> None:
+        self._rows.append(key)
 
 
 class FakeAuthUnitOfWork(FakeUnitOfWork):
@@ -408,6 +467,9 @@ class FakeAuthUnitOfWork(FakeUnitOfWork):
         self.api_keys = FakeApiKeys(tables)
         self.audit = FakeAudit(tables)
         self.decisions = FakeDecisions(tables)
+        self.accounts = FakeAccounts(tables)
+        self.secrets = FakeSecrets(tables)
+        self.signing_keys = FakeSigningKeys(tables)
 
 
 @dataclass

@@ -222,8 +222,8 @@ class Running:
 
 
 @asynccontextmanager
-async def running_auth(kafka: Any, postgres: Any, **overrides: Any) -> AsyncIterator[Running]:
-    """An auth service with its lifespan, a fake gateway, and API clients."""
+async def running_auth(kafka: Any, postgres: Any, mailer: Any = None, **overrides: Any) -> AsyncIterator[Running]:
+    """An auth service with its lifespan, a fake gateway, and API clients (`mailer`: where drivers' mail goes)."""
     prefix = f"t-{uuid.uuid4().hex[:8]}."
     options: dict[str, Any] = {
         "database_url": postgres.create_database(f"auth_{uuid.uuid4().hex[:12]}"),
@@ -236,7 +236,7 @@ async def running_auth(kafka: Any, postgres: Any, **overrides: Any) -> AsyncIter
         **overrides,
     }
     settings = AuthSettings(**options)
-    app = build(settings)
+    app = build(settings, mailer=mailer)
     async with app.router.lifespan_context(app):
         gateway = FakeGateway(kafka.bootstrap_servers, Topics(prefix))
         await gateway.start()

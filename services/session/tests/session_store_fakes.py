@@ -75,6 +75,13 @@ class FakeSessions:
                 (s.id_token, where.id_token),
                 (s.suspect, where.suspect),
             ]
+            if where.driver_or_id_token is not None:
+                driver_id, token = where.driver_or_id_token
+                mine = s.driver_id == driver_id or (
+                    s.driver_id is None and token is not None and (s.id_token or "").upper() == token.upper()
+                )
+                if not mine:
+                    return False
             return (
                 all(wanted is None or value == wanted for value, wanted in pairs)
                 and (where.started_from is None or s.started_at >= where.started_from)

@@ -205,5 +205,5 @@ async def test_lists_page_with_next_offset_until_the_last_page(service: RunningS
 
 async def test_every_list_refuses_huge_offsets(service: RunningSession) -> None:
     """A 2**63 offset was a 500 (BIGINT overflow in the database); it is a 422 on every list."""
-    answers = await list_routes_refuse_huge_offsets(service.api, ADMIN)
+    answers = await list_routes_refuse_huge_offsets(service.api, ADMIN, skip=("/api/v1/me/",))  # test_me has those
     assert answers and all(status == 422 for status in answers.values()), answers

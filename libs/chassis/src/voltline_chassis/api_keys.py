@@ -26,8 +26,9 @@ import structlog
 from pydantic import ValidationError
 from voltline_bus import BusConfig, FollowedRecord, TopicFollower, TopicSpec, ensure_topics
 from voltline_events import Envelope, decode_payload
-from voltline_events.payloads.auth import ApiKeyRegistered
+from voltline_events.payloads.auth import ApiKeyRegistered, DriverSigningKey
 
+from voltline_chassis.driver_tokens import DriverKeyTable, key_record_is_authentic
 from voltline_chassis.problems import Problem
 from voltline_chassis.security import Principal
 
@@ -176,6 +177,8 @@ class ApiKeyFeed:
         self.forged = 0  # records refused for a missing or wrong signature
         self._catch_up_timeout = catch_up_timeout
         self.table = ApiKeyTable()
+        # Drivers' token keys travel on the same topic (voltline_chassis.driver_tokens, ADR 0013).
+        self.driver_keys = DriverKeyTable()
         self._follower = TopicFollower(config, topic, self._apply, from_beginning=True, name="api-keys")
         self._ready = False
 
@@ -214,6 +217,9 @@ class ApiKeyFeed:
             return
         try:
             envelope = Envelope.from_bytes(record.value)
+            if envelope.type == DriverSigningKey.TYPE:
+                self._apply_driver_key(decode_payload(envelope), record.offset)
+                return
             if envelope.type != ApiKeyRegistered.TYPE:
                 return
             event = decode_payload(envelope)
@@ -233,3 +239,11 @@ class ApiKeyFeed:
                 )
             return
         self.table.apply(ApiKeyRecord.of(event))
+
+    def _apply_driver_key(self, event: object, offset: int) -> None:
+        assert isinstance(event, DriverSigningKey)
+        if self._signing_key is not None and not key_record_is_authentic(event, self._signing_key):
+            self.forged += 1
+            log.warning("driver key record without a valid signature ignored", topic=self._topic, offset=offset)
+            return
+        self.driver_keys.apply(event)

@@ -90,6 +90,8 @@ def create_app(
     configure_logs: bool = True,
     readiness_details: Mapping[str, ReadinessDetail] | None = None,
     readiness_metric_every_s: float = 10.0,
+    driver_routers: Sequence[APIRouter] = (),
+    public_routes: Sequence[tuple[str, str]] = (),
 ) -> FastAPI:
     """Assemble the app: ops endpoints open, every ``routers`` route under ``/api/v1`` behind a token.
 
@@ -99,6 +101,8 @@ def create_app(
     ``readiness_details`` are shown under ``details`` in ``/readyz`` without deciding readiness.
     ``voltline_service_ready`` re-runs the checks at a scrape of ``/metrics`` at most every
     ``readiness_metric_every_s`` (a broker check opens a connection: not at every scrape).
+    ``driver_routers`` get no role baseline: their routes depend on ``driver_tokens.current_driver`` (or are
+    listed in ``public_routes``, ``(method, full path)`` pairs served without any token).
     """
     if configure_logs:
         configure_logging(settings.service_name, settings.log_level, settings.log_json)
@@ -131,9 +135,12 @@ def create_app(
             responses=PROBLEM_RESPONSES,
         )
 
+    for router in driver_routers:
+        app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+
     # add_middleware prepends: the gate runs inside the observability middleware, so rejected
     # requests are still logged, counted and carry a request id.
-    app.add_middleware(BearerAuthGate, verifier=verifier, prefix=API_PREFIX)
+    app.add_middleware(BearerAuthGate, verifier=verifier, prefix=API_PREFIX, public=public_routes)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.http_max_body_bytes,

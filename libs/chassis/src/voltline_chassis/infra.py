@@ -30,6 +30,7 @@ from voltline_events import Topics
 from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
 
 from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
+from voltline_chassis.driver_tokens import DriverTokenVerifier
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier, TokenVerifier
 from voltline_chassis.settings import ServiceSettings
 from voltline_chassis.tracing import configure_tracing
@@ -162,12 +163,13 @@ class ServiceInfra:
         return {"consumer_lag": consumer_lag}
 
     def verifier(self) -> TokenVerifier:
-        """The bootstrap admin token, and the API keys the auth service issued."""
+        """The bootstrap admin token, the API keys the auth service issued, and drivers' access tokens."""
         if self.settings.admin_token is None:
             raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
         verifiers: list[TokenVerifier] = [StaticTokenVerifier(self.settings.admin_token)]
         if self.api_keys is not None:
             verifiers.append(ApiKeyVerifier(self.api_keys.lookup))
+            verifiers.append(DriverTokenVerifier(self.api_keys.driver_keys.get))
         return ChainVerifier(verifiers)
 
     def lifespan(

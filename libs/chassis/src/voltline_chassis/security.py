@@ -172,16 +172,27 @@ class BearerAuthGate:
     401) or get a 422 for a malformed body before being told to authenticate.
     """
 
-    def __init__(self, app: ASGIApp, verifier: TokenVerifier, prefix: str = "/api/v1") -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier,
+        prefix: str = "/api/v1",
+        public: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """`public`: (method, path) pairs served without a token (a driver's sign-up and sign-in)."""
         self.app = app
         self.verifier = verifier
         self.prefix = prefix.rstrip("/")
+        self.public = frozenset((method.upper(), path) for method, path in public)
 
     def _guarded(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._guarded(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        if (scope.get("method", ""), scope.get("path", "")) in self.public:
             await self.app(scope, receive, send)
             return
         header = None

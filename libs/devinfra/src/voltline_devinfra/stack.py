@@ -80,6 +80,9 @@ class Stack:
                 env["VOLTLINE_DATABASE_URL"] = self.database_urls[name]
             if self.modules.get(name, name) == CONSOLE:
                 env.update(self.console_env())
+            if name == "session" and "billing" in self.ports:  # a start from the app asks billing "can they pay?"
+                host = env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
+                env["VOLTLINE_BILLING_URL"] = f"http://{host}:{self.ports['billing']}"
             env.update(self.extra_env.get(name, {}))
             service = ServiceProcess(name, self.ports[name], env, self.log_dir / f"{name}.log")
             self.services[name] = service

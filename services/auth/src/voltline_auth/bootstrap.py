@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier, record_signing_key
 from voltline_chassis.app import create_app
+from voltline_chassis.driver_tokens import DriverTokenVerifier
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
@@ -21,16 +22,22 @@ from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch, purge_inbox
 
 from voltline_auth.adapters.commands import KafkaStationCommands
+from voltline_auth.adapters.hashing import Argon2Hasher
+from voltline_auth.adapters.mail import LogMailer, SmtpMailer
 from voltline_auth.adapters.tokens_repo import TokenLookup
 from voltline_auth.adapters.unit_of_work import SqlAuthUnitOfWork
+from voltline_auth.domain.accounts import LockoutPolicy
 from voltline_auth.domain.stations import BootPolicy
-from voltline_auth.entrypoints import api_access, api_lists, api_stations, api_tokens
+from voltline_auth.entrypoints import api_access, api_accounts, api_lists, api_stations, api_tokens
 from voltline_auth.entrypoints.consumers import build_event_dispatcher, build_request_dispatcher
 from voltline_auth.entrypoints.errors import PROBLEMS
 from voltline_auth.service_layer import presence
 from voltline_auth.service_layer.access import lookup_key, republish_keys
+from voltline_auth.service_layer.account_ports import Mailer
+from voltline_auth.service_layer.accounts import AccountsContext
 from voltline_auth.service_layer.context import AuthContext
 from voltline_auth.service_layer.decisions import DecisionRecorder
+from voltline_auth.service_layer.driver_keys import DriverKeyRing
 from voltline_auth.service_layer.housekeeping import Housekeeping
 from voltline_auth.service_layer.stations import republish_registry
 from voltline_auth.service_layer.sync import StationSyncer
@@ -61,7 +68,20 @@ def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
     ]
 
 
-def build(settings: AuthSettings) -> FastAPI:
+def _mailer(settings: AuthSettings) -> Mailer:
+    if settings.smtp_host is None:
+        return LogMailer()
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_sender,
+        settings.smtp_username,
+        settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+        settings.smtp_starttls,
+    )
+
+
+def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
     if settings.admin_token is None:
         raise ValueError("VOLTLINE_ADMIN_TOKEN must be set (the bootstrap admin token)")
     infra = ServiceInfra.from_settings(settings, api_key_feed=False)
@@ -100,6 +120,17 @@ def build(settings: AuthSettings) -> FastAPI:
         poll_interval_s=settings.sync_poll_interval_s,
         lease_s=settings.sync_lease_s,
         concurrency=settings.sync_concurrency,
+    )
+    driver_keys = DriverKeyRing(ctx, uow)
+    actx = AccountsContext(
+        auth=ctx,
+        uow=uow,
+        mailer=mailer or _mailer(settings),
+        hasher=Argon2Hasher(),
+        tokens=driver_keys,
+        access_ttl=timedelta(seconds=settings.driver_access_ttl_s),
+        refresh_ttl=timedelta(days=settings.driver_refresh_ttl_days),
+        lockout=LockoutPolicy(settings.driver_max_failed_logins, timedelta(seconds=settings.driver_lockout_s)),
     )
     policy = BootPolicy(settings.unknown_station_policy, settings.heartbeat_interval_s, settings.boot_retry_interval_s)
     # Requests are answered one by one, not in a batch transaction: each answer is a reply someone is
@@ -149,6 +180,7 @@ def build(settings: AuthSettings) -> FastAPI:
         await rpc.restart()
         await republish_registry(ctx)
         await republish_keys(ctx)
+        await driver_keys.start()
 
     infra.on_broker_reset("auth", after_broker_reset)
 
@@ -158,6 +190,7 @@ def build(settings: AuthSettings) -> FastAPI:
         await rpc.start()
         await republish_registry(ctx)
         await republish_keys(ctx)
+        await driver_keys.start()
         await recorder.start()
         await asyncio.gather(requests.start(), events.start())
         await syncer.start()
@@ -177,7 +210,13 @@ def build(settings: AuthSettings) -> FastAPI:
         settings=settings,
         title="voltline auth",
         version=VERSION,
-        verifier=ChainVerifier([StaticTokenVerifier(settings.admin_token), ApiKeyVerifier(lookup)]),
+        verifier=ChainVerifier(
+            [
+                StaticTokenVerifier(settings.admin_token),
+                ApiKeyVerifier(lookup),
+                DriverTokenVerifier(driver_keys.public_key),
+            ]
+        ),
         readiness_checks=infra.readiness_checks(),
         readiness_details=infra.readiness_details(),
         lifespan=lifespan,
@@ -186,7 +225,10 @@ def build(settings: AuthSettings) -> FastAPI:
             api_tokens.build_router(ctx),
             api_lists.build_router(ctx),
             api_access.build_router(ctx),
+            api_accounts.build_operator_router(actx),
         ],
+        driver_routers=[api_accounts.build_public_router(actx)],
+        public_routes=api_accounts.PUBLIC_ROUTES,
     )
     install_problem_mapping(app, PROBLEMS)
     return app

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from voltline_chassis.settings import ServiceSettings
 
 from voltline_auth.domain.stations import UnknownStationPolicy
@@ -32,3 +32,16 @@ class AuthSettings(ServiceSettings):
     sync_lease_s: float = Field(default=300.0, gt=0, description="How long one sync may hold a station.")
     boot_sync_delay_s: float = Field(default=2.0, ge=0, description="Wait after an accepted boot before syncing.")
     # Topics other services own but auth may create first: keep the partition counts of their owners.
+    # Drivers' accounts (docs/drivers.md)
+    driver_access_ttl_s: int = Field(default=300, ge=30, le=3600, description="Lifetime of a driver's access token.")
+    driver_refresh_ttl_days: int = Field(default=30, ge=1, le=365, description="Lifetime of a refresh token.")
+    driver_max_failed_logins: int = Field(default=5, ge=1, description="Wrong passwords in a row before a lock.")
+    driver_lockout_s: int = Field(default=900, ge=1, description="How long a locked account refuses sign-ins.")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP relay for drivers' mail; unset: mail goes to the log."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "voltline <no-reply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True

@@ -18,13 +18,16 @@ from voltline_chassis.version import VERSION
 from voltline_events import Topics
 from voltline_store import TransactionBatch, read_only_session_factory
 
+from voltline_session.adapters.billing import BillingPaymentCheck
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork
 from voltline_session.domain.energy import MeterPolicy
+from voltline_session.entrypoints import api_me
 from voltline_session.entrypoints.api import build_router
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.entrypoints.errors import PROBLEMS
 from voltline_session.service_layer.context import CONSUMER, SessionContext
+from voltline_session.service_layer.driver_sessions import NoPaymentCheck, PaymentCheck
 from voltline_session.service_layer.endings import confirm_sessions
 from voltline_session.service_layer.supervision import run_supervision
 from voltline_session.settings import SessionSettings
@@ -32,7 +35,8 @@ from voltline_session.settings import SessionSettings
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def build(settings: SessionSettings) -> FastAPI:
+def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) -> FastAPI:
+    """`payments`: how a start from the app checks the driver can pay (default: ask billing, if configured)."""
     infra = ServiceInfra.from_settings(settings)
     topics = infra.topics
     readers = read_only_session_factory(infra.engine)
@@ -58,6 +62,10 @@ def build(settings: SessionSettings) -> FastAPI:
     commands = KafkaCommandSender(
         rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s, grace_s=settings.gateway_grace_s
     )
+    if payments is None:
+        payments = NoPaymentCheck()
+        if settings.billing_url and settings.admin_token:
+            payments = BillingPaymentCheck(settings.billing_url, settings.admin_token.get_secret_value())
     consumer = infra.watch(
         EventConsumer(
             infra.bus,
@@ -99,6 +107,8 @@ def build(settings: SessionSettings) -> FastAPI:
                 await task
         await consumer.stop()
         await rpc.stop()
+        if isinstance(payments, BillingPaymentCheck):
+            await payments.close()
 
     app = create_app(
         settings=settings,
@@ -120,6 +130,7 @@ def build(settings: SessionSettings) -> FastAPI:
             before_stop=before_stop,
         ),
         routers=[build_router(ctx, auth, commands)],
+        driver_routers=[api_me.build_router(ctx, auth, commands, payments, settings.driver_stream_interval_s)],
     )
     install_problem_mapping(app, PROBLEMS)
     return app

@@ -57,3 +57,12 @@ class SessionSettings(ServiceSettings):
         "(read-only units of work), so it can be longer than other services' 0.2 s: on a loaded machine a "
         "short wall-clock budget cut batches to a few events, and the per-batch rules lost their point.",
     )
+    # Charging from the drivers' app (docs/drivers.md)
+    billing_url: str | None = Field(
+        default=None,
+        description="The billing service's API, asked whether a driver can pay before a start from the app; "
+        "unset: no check (every driver with an app token may start).",
+    )
+    driver_stream_interval_s: float = Field(
+        default=2.0, gt=0, le=60, description="How often the live stream of a driver's session sends a reading."
+    )

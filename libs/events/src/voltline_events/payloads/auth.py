@@ -99,3 +99,28 @@ class ApiKeyRegistered(Event):
         description="HMAC-SHA256 by the auth service over the fields above (voltline_chassis.api_keys); "
         "services ignore records without a valid one.",
     )
+
+
+@event
+class DriverSigningKey(Event):
+    """A public key that signs drivers' access tokens; every service verifies those tokens with it locally.
+
+    Published by auth on the API-keys topic (compacted, keyed `driver-key:<kid>`), next to the API keys that
+    every service already follows: a service needs no call to auth per request, nor a new topic.
+    """
+
+    TYPE = "auth.driver_signing_key"
+    VERSION = 1
+
+    kid: str = Field(max_length=64, description="The key id named in the tokens' JOSE header.")
+    algorithm: Literal["EdDSA"] = "EdDSA"
+    public_key: str = Field(max_length=512, description="Ed25519 public key, PEM (SubjectPublicKeyInfo).")
+    created_at: datetime
+    retired: bool = Field(default=False, description="No longer accepted (tokens it signed are refused).")
+    signed_at: datetime | None = None
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="HMAC-SHA256 by the auth service over the fields above (voltline_chassis.driver_tokens); "
+        "services ignore records without a valid one.",
+    )

@@ -170,4 +170,36 @@ authorization_decisions = Table(
     sqlite_autoincrement=True,
 )
 
+# Drivers' sign-in (service_layer.accounts): one account per driver, secrets kept only as SHA-256.
+driver_accounts = Table(
+    "driver_accounts",
+    metadata,
+    Column("driver_id", String(36), ForeignKey("drivers.driver_id"), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("confirmed", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False),
+    Column("locked_until", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+driver_secrets = Table(
+    "driver_secrets",
+    metadata,
+    Column("secret_hash", String(64), primary_key=True),
+    Column("driver_id", String(36), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime(), nullable=True),
+)
+
+driver_signing_keys = Table(
+    "driver_signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
 outbox_tables = define_outbox_tables(metadata)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from voltline_store import UnitOfWork
 
 from voltline_auth.adapters.access_repo import ApiKeyRepository, AuditRepository, DecisionRepository
+from voltline_auth.adapters.accounts_repo import AccountRepository, SecretRepository, SigningKeyStore
 from voltline_auth.adapters.lists_repo import LocalListRepository
 from voltline_auth.adapters.stations_repo import StationRepository, SyncRepository
 from voltline_auth.adapters.tokens_repo import ActiveSessionRepository, DriverRepository, TokenRepository
-from voltline_auth.service_layer import ports
+from voltline_auth.service_layer import account_ports, ports
 
 
 class SqlAuthUnitOfWork(UnitOfWork):
@@ -23,6 +24,9 @@ class SqlAuthUnitOfWork(UnitOfWork):
     api_keys: ports.ApiKeyRepository
     audit: ports.AuditRepository
     decisions: ports.DecisionRepository
+    accounts: account_ports.AccountRepository
+    secrets: account_ports.SecretRepository
+    signing_keys: account_ports.SigningKeyRepository
 
     def attach_repositories(self) -> None:
         self.stations = StationRepository(self.session)
@@ -34,3 +38,6 @@ class SqlAuthUnitOfWork(UnitOfWork):
         self.api_keys = ApiKeyRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.decisions = DecisionRepository(self.session)
+        self.accounts = AccountRepository(self.session)
+        self.secrets = SecretRepository(self.session)
+        self.signing_keys = SigningKeyStore(self.session)

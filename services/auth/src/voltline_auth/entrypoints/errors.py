@@ -5,16 +5,18 @@ Routes let these errors propagate; the path parameters name what the message is 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from voltline_chassis.app import API_PREFIX
 from voltline_chassis.problems import Problem, ProblemFactory
 
+from voltline_auth.domain.accounts import InvalidAccount
 from voltline_auth.domain.stations import InvalidStation
 from voltline_auth.domain.tokens import InvalidToken
 from voltline_auth.entrypoints.common import conflict, invalid, not_found
-from voltline_auth.service_layer import access, drivers, local_lists, rotation, stations, sync, tokens
+from voltline_auth.service_layer import access, accounts, drivers, local_lists, rotation, stations, sync, tokens
 
 
 def _param(request: Request, name: str, exc: Exception | None = None) -> str:
@@ -98,7 +100,44 @@ def _command_failed(request: Request, exc: sync.CommandFailed) -> Problem:
     return conflict(f"GetLocalListVersion failed: {exc.verdict.detail}", station_id=_param(request, "station_id"))
 
 
+def _invalid_account(_request: Request, exc: InvalidAccount) -> Problem:
+    return invalid(exc.field, str(exc), title="Invalid account")
+
+
+def _account_exists(_request: Request, _exc: accounts.AccountExists) -> Problem:
+    return conflict("An account with this e-mail address exists; sign in, or reset its password.")
+
+
+def _login_failed(_request: Request, _exc: accounts.LoginFailed) -> Problem:
+    return Problem(401, "Wrong e-mail address or password.", title="Sign-in failed")
+
+
+def _locked(_request: Request, exc: accounts.AccountLocked) -> Problem:
+    retry = max(1, int((exc.until - datetime.now(UTC)).total_seconds()) + 1)
+    return Problem(
+        429,
+        f"Too many wrong passwords: sign-in is locked until {exc.until.isoformat()}; or reset the password.",
+        title="Account locked",
+        headers={"Retry-After": str(retry)},
+        extra={"locked_until": exc.until.isoformat()},
+    )
+
+
+def _not_confirmed(_request: Request, _exc: accounts.AccountNotConfirmed) -> Problem:
+    return Problem(403, "Confirm the account first with the code we mailed to you.", title="Account not confirmed")
+
+
+def _invalid_code(_request: Request, exc: accounts.InvalidCode) -> Problem:
+    return Problem(400, f"The {exc.what} is unknown, used or expired.", title=f"Invalid {exc.what}")
+
+
 PROBLEMS: dict[type[Exception], ProblemFactory] = {
+    InvalidAccount: _invalid_account,
+    accounts.AccountExists: _account_exists,
+    accounts.LoginFailed: _login_failed,
+    accounts.AccountLocked: _locked,
+    accounts.AccountNotConfirmed: _not_confirmed,
+    accounts.InvalidCode: _invalid_code,
     InvalidStation: _invalid_station,
     InvalidToken: _invalid_token,
     stations.StationNotFound: _missing("station", "station_id"),

@@ -53,6 +53,12 @@ def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
         )
         if value is not None
     ]
+    if where.driver_or_id_token is not None:
+        driver_id, id_token = where.driver_or_id_token
+        mine = c.driver_id == driver_id
+        if id_token is not None:
+            mine = or_(mine, and_(c.driver_id.is_(None), func.upper(c.id_token) == id_token.upper()))
+        conditions.append(mine)
     if where.started_from is not None:
         conditions.append(c.started_at >= where.started_from)
     if where.started_to is not None:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from voltline_chassis.problems import Problem, ProblemFactory
 
 from voltline_session.domain.remote import CommandNotPossible
-from voltline_session.service_layer import remote
+from voltline_session.service_layer import driver_sessions, remote
 from voltline_session.service_layer.supervision import SessionAlreadyEnded, SessionNotFound
 
 
@@ -40,7 +40,43 @@ def _not_possible(_request: Request, exc: CommandNotPossible) -> Problem:
     return Problem(422, str(exc), extra={"errors": [{"field": field, "message": str(exc)}]})
 
 
+def _cannot_pay(_request: Request, _exc: driver_sessions.CannotPay) -> Problem:
+    return Problem(
+        402,
+        "Add a payment method or top up your wallet before you charge.",
+        title="No way to pay",
+        extra={"code": "payment_required"},
+    )
+
+
+def _payment_unknown(_request: Request, exc: driver_sessions.PaymentCheckUnavailable) -> Problem:
+    return Problem(
+        503, f"Cannot check how you pay right now; retry shortly ({exc}).", extra={"code": "billing_unavailable"}
+    )
+
+
+def _no_app_token(_request: Request, _exc: driver_sessions.NoAppToken) -> Problem:
+    return Problem(
+        409,
+        "Your account has no app token yet: sign in again (POST /api/v1/driver-token) once it is confirmed.",
+        extra={"code": "no_app_token"},
+    )
+
+
+def _token_refused(_request: Request, exc: remote.TokenNotAccepted) -> Problem:
+    return Problem(
+        409,
+        f"Your app token may not charge: the auth service answered {exc.status}.",
+        title="Id token not accepted",
+        extra={"code": "id_token_not_accepted", "authorization_status": exc.status},
+    )
+
+
 PROBLEMS: dict[type[Exception], ProblemFactory] = {
+    remote.TokenNotAccepted: _token_refused,
+    driver_sessions.CannotPay: _cannot_pay,
+    driver_sessions.PaymentCheckUnavailable: _payment_unknown,
+    driver_sessions.NoAppToken: _no_app_token,
     SessionNotFound: _not_found,
     SessionAlreadyEnded: _ended,
     remote.StationUnknown: _offline,

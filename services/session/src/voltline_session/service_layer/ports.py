@@ -36,6 +36,8 @@ class SessionFilter:
     started_from: datetime | None = None  # inclusive
     started_to: datetime | None = None  # exclusive
     suspect: bool | None = None
+    # A driver's own sessions: linked to the driver id, or carrying their app token (docs/drivers.md).
+    driver_or_id_token: tuple[str, str | None] | None = None
 
 
 class SessionRepository(Protocol):
