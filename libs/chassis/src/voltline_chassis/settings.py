@@ -47,7 +47,7 @@ class ServiceSettings(BaseSettings):
     kafka_request_fetch_wait_ms: int = Field(default=10, ge=1, le=500)
     topic_prefix: str = ""
     # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
-    consumer_batch_size: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_size: int = Field(default=2000, ge=1, le=5000)
     # A broker that restarts empty (the embedded tansu; see voltline_bus.watch) is noticed by its new cluster
     # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
     broker_watch_interval_s: float = Field(default=1.0, gt=0)
