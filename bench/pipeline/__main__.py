@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--auth-rate", type=float, default=20.0)
     parser.add_argument("--background-rate", type=float, default=2000.0)
     parser.add_argument("--background-stations", type=int, default=200)
+    parser.add_argument(
+        "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
+    )
     args = parser.parse_args()
     if not args.kafka:
         raise SystemExit("give --kafka HOST:PORT (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")

@@ -96,6 +96,8 @@ class Stack:
             "VOLTLINE_UNKNOWN_STATION_POLICY": "pending",
             "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
         }
+        if name not in ("gateway", "auth") and self.args.bulk_nice:
+            env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)  # as `make run` starts them
         if name != "gateway":
             database = self.args.e2e_database
             env["VOLTLINE_DATABASE_URL"] = (

@@ -134,3 +134,23 @@ def test_sigterm_shuts_down_gracefully() -> None:
     assert events.index("resources_closed") < events.index("service_stopped")
     assert all(line["service"] == "sigterm-svc" for line in lines)
     assert "Traceback" not in err
+
+
+def test_a_bulk_consumer_gives_way_to_the_request_path() -> None:
+    """VOLTLINE_PROCESS_NICE raises the service process's nice value (make run gives the bulk consumers 5), so
+    on shared cores the gateway and auth answer an Authorize before a backlog of MeterValues is drained."""
+    code = textwrap.dedent(
+        """
+        import os
+        from voltline_chassis.runner import lower_priority
+        from voltline_chassis.settings import ServiceSettings
+        before = os.nice(0)
+        lower_priority(ServiceSettings(service_name="t", http_port=0))
+        unchanged = os.nice(0)
+        os.environ["VOLTLINE_PROCESS_NICE"] = "3"
+        lower_priority(ServiceSettings(service_name="t", http_port=0))
+        print(unchanged - before, os.nice(0) - before)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["0", "3"]

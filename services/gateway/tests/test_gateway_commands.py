@@ -164,3 +164,12 @@ async def test_connections_api_lists_the_whole_cluster(cluster: Any) -> None:
         mine = (await b.api.get("/api/v1/connections", params={"gateway_instance": "gw-b"})).json()["items"]
         assert [c["station_id"] for c in mine] == ["CP-B1"] and mine[0]["remote_address"] == "127.0.0.1"
         assert (await b.api.get("/api/v1/connections", headers={"Authorization": "Bearer nope"})).status_code == 401
+
+
+async def test_commands_are_read_without_the_long_poll(cluster: Any) -> None:
+    """tansu sleeps through part of a fetch's max wait even when records are there (bench/request_reply): the
+    command tail asks for the short wait of `request_fetch_wait_ms`, not aiokafka's 500 ms."""
+    a, _, _ = cluster
+    tail = a.internals.command_tail
+    assert tail is not None and tail._consumer is not None
+    assert tail._consumer._fetch_max_wait_ms == a.settings.kafka_request_fetch_wait_ms == 10

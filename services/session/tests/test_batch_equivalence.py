@@ -126,7 +126,8 @@ async def outcome(factory: Any, prefix: str) -> dict[str, Any]:
     return {"sessions": found, "readings": sorted(tuple(r) for r in readings), "events": dict(events)}
 
 
-async def both_ways(url: str, steps: list[tuple[Any, ...]]) -> tuple[dict[str, Any], dict[str, Any]]:
+async def both_ways(url: str, steps: list[tuple[Any, ...]], cut: int = 1000) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The events one by one, then in consumer batches of `cut` events (what one fetch returned)."""
     engine = create_engine(url)
     factory = session_factory(engine)
     try:
@@ -138,9 +139,11 @@ async def both_ways(url: str, steps: list[tuple[Any, ...]]) -> tuple[dict[str, A
                 for envelope in envelopes:
                     await handle(envelope)
             else:
-                async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
-                    for envelope in envelopes:
-                        await handle(envelope)
+                for start in range(0, len(envelopes), cut):
+                    chunk = envelopes[start : start + cut]
+                    async with TransactionBatch(factory, inbox_consumer=CONSUMER)(chunk):
+                        for envelope in chunk:
+                            await handle(envelope)
             results.append(await outcome(factory, "CP"))
             async with factory() as db:  # the next run starts from an empty store
                 for table in (meter_readings, charging_states, seq_nos, sessions, stations, outbox_table, inbox_table):
@@ -159,10 +162,51 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=40))
-def test_a_batch_equals_its_events_one_by_one(store: str, steps: list[tuple[Any, ...]]) -> None:
+@given(steps=st.lists(step, min_size=1, max_size=40), cut=st.sampled_from([1000, 1000, 7, 3]))
+def test_a_batch_equals_its_events_one_by_one(store: str, steps: list[tuple[Any, ...]], cut: int) -> None:
     starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
-    one, batch = asyncio.run(both_ways(store, starts + steps))
+    one, batch = asyncio.run(both_ways(store, starts + steps, cut))
     assert batch["sessions"] == one["sessions"]
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]
+
+
+async def test_a_batch_reads_its_stations_sessions_once_and_writes_last_seen_once(sqlite_url: str) -> None:
+    """The realistic mix in SQL: the stations' sessions read in one query, their "last seen" written in one
+    statement, no "clear suspect" update for stations with no suspect session."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    factory = session_factory(engine)
+    handle = build_dispatcher(context(factory, "s"))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async def batch(steps: list[tuple[Any, ...]]) -> None:
+        envelopes = history("CP", steps)
+        async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
+            for envelope in envelopes:
+                await handle(envelope)
+
+    try:
+        await batch([("tx", n, 0, "started", 0, 0, None) for n in (0, 1)])
+        flood: list[tuple[Any, ...]] = []
+        for minute in range(1, 4):  # MeterValues, status and heartbeats of both stations, interleaved
+            for n in (0, 1):
+                flood += [
+                    ("tx", n, 0, "updated", minute, 100, None),
+                    ("status", n, minute, "Charging"),
+                    ("heartbeat", n),
+                ]
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+        await batch(flood)
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert len([s for s in statements if s.startswith("SELECT sessions.")]) == 1
+        assert len([s for s in statements if s.startswith("UPDATE stations SET")]) == 1
+        assert not [s for s in statements if s.startswith("UPDATE sessions SET suspect")]
+        async with factory() as db:
+            energy = (await db.execute(sa.select(sessions.c.station_id, sessions.c.energy_wh))).all()
+        assert sorted(energy) == [("CP-0", 300), ("CP-1", 300)]
+    finally:
+        await engine.dispose()

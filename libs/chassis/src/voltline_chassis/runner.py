@@ -36,6 +36,12 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: in
     return uvicorn.Server(config)
 
 
+def lower_priority(settings: ServiceSettings) -> None:
+    """Add `process_nice` to this process's nice value (see ServiceSettings.process_nice)."""
+    if settings.process_nice:
+        os.nice(settings.process_nice)
+
+
 def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: int = 15) -> None:
     """Serve until SIGTERM/SIGINT, then drain in-flight requests and run lifespan shutdown.
 
@@ -45,6 +51,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: int = 15
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
     # What a service creates (SQLite databases and their journals) is readable by its own user only.
     os.umask(0o077)
+    lower_priority(settings)
     server = make_server(app, settings, graceful_timeout=graceful_timeout)
     try:
         server.run()

@@ -45,9 +45,13 @@ class ServiceSettings(BaseSettings):
     kafka_linger_ms: int = Field(default=0, ge=0, le=1000)
     # Longest fetch wait of the readers a caller waits on (requests, replies); see BusConfig.
     kafka_request_fetch_wait_ms: int = Field(default=10, ge=1, le=500)
+    # Added to this process's nice value at start: on a machine shared by every service (`make run`), the bulk
+    # consumers (session, billing, diagnostics, analytics) give way to the request path (gateway, auth), so an
+    # Authorize is not answered after a backlog of MeterValues. 0: unchanged.
+    process_nice: int = Field(default=0, ge=0, le=19)
     topic_prefix: str = ""
     # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
-    consumer_batch_size: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_size: int = Field(default=2000, ge=1, le=5000)
     # A broker that restarts empty (the embedded tansu; see voltline_bus.watch) is noticed by its new cluster
     # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
     broker_watch_interval_s: float = Field(default=1.0, gt=0)

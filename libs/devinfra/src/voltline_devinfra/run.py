@@ -20,6 +20,9 @@ from voltline_devinfra._proc import ServerError
 from voltline_devinfra.stack import CONSOLE, DEFAULT_PORTS, SERVICES, Stack
 from voltline_devinfra.tansu import TansuBroker
 
+BULK = ("session", "billing", "diagnostics", "analytics")
+"""Services that drain event streams nobody waits on: they run at a lower priority (VOLTLINE_PROCESS_NICE)."""
+
 
 def admin_token(data_dir: Path) -> str:
     """The token the services accept, always also in data/admin-token (owner-only), as the banner says."""
@@ -96,7 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         names=(*SERVICES, CONSOLE),
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
-        extra_env={"gateway": {"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")}} if broker else {},
+        extra_env={
+            # The bulk consumers give way to the request path (gateway, auth) on the shared cores.
+            **{name: {"VOLTLINE_PROCESS_NICE": os.environ.get("VOLTLINE_PROCESS_NICE", "5")} for name in BULK},
+            **({"gateway": {"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")}} if broker else {}),
+        },
     )
 
     stopping = False

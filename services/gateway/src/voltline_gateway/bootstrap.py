@@ -61,6 +61,7 @@ class Internals:
     presence: PresenceBook
     instance: str
     tls_reloader: CertificateReloader | None = None
+    command_tail: TopicTail | None = None
 
 
 def tune_gc(thresholds: tuple[int, int, int]) -> None:
@@ -159,7 +160,15 @@ def build(settings: GatewaySettings) -> FastAPI:
     )
     registry_tail = TopicTail(kafka, producer, topics.station_registry, registry.apply, from_beginning=True)
     presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
-    command_tail = TopicTail(kafka, producer, topics.station_commands, executor.submit, from_beginning=False)
+    # An operator (or the session service's remote start) waits on each command: read without the long poll.
+    command_tail = TopicTail(
+        kafka,
+        producer,
+        topics.station_commands,
+        executor.submit,
+        from_beginning=False,
+        fetch_max_wait_ms=kafka.request_fetch_wait_ms,
+    )
     listeners = [Listener(settings.ocpp_host, settings.ocpp_port)]
     reloader: CertificateReloader | None = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
@@ -283,7 +292,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             if reloader is not None:
                 await reloader.start()
                 stack.push_async_callback(reloader.stop)
-            app.state.gateway = Internals(server, connections, registry, presence, instance, reloader)
+            app.state.gateway = Internals(server, connections, registry, presence, instance, reloader, command_tail)
             yield
 
     async def registry_ready() -> None:

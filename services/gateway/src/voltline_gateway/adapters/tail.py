@@ -15,7 +15,10 @@ RecordHandler = Callable[[bytes | None, bytes | None], None]
 
 
 class TopicTail(TopicFollower):
-    """A TopicFollower whose handler takes a record's key and value (up to 2,000 records a fetch)."""
+    """A TopicFollower whose handler takes a record's key and value (up to 2,000 records a fetch).
+
+    `fetch_max_wait_ms`: for a tail someone waits on (station commands), the short request wait: tansu sleeps
+    through part of a fetch's max wait even when records are there, and aiokafka's default is 500 ms."""
 
     def __init__(
         self,
@@ -25,6 +28,7 @@ class TopicTail(TopicFollower):
         handle: RecordHandler,
         *,
         from_beginning: bool,
+        fetch_max_wait_ms: int | None = None,
     ) -> None:
         def apply(record: FollowedRecord) -> None:
             handle(record.key, record.value)
@@ -37,4 +41,5 @@ class TopicTail(TopicFollower):
             partitions_for=producer.partitions_for,
             name="tail",
             max_records=2000,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )

@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_store import current_batch, rowcount
+from voltline_events import Envelope
+from voltline_store import Batch, current_batch, rowcount
 
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
@@ -66,9 +67,99 @@ def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
     return query.where(*conditions)
 
 
+_LIVE = "session.live"
+
+
+def _floor(envelopes: Sequence[Envelope]) -> datetime | None:
+    """The earliest instant the batch's events speak of (status timestamps included); None if unknown."""
+    instants = [e.time for e in envelopes]
+    for e in envelopes:
+        if e.type == "station.connector_status" and isinstance(e.payload.get("timestamp"), str):
+            try:
+                at = datetime.fromisoformat(e.payload["timestamp"].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            if at.tzinfo is not None:
+                instants.append(at)
+    try:
+        return min(instants) if instants else None
+    except TypeError:  # a naive instant among aware ones: no floor, every lookup asks the database
+        return None
+
+
+@dataclass
+class _Live:
+    """Inside a consumer batch: the sessions of the batch's stations that are open, suspect or ended after
+    `floor`, as stored, read (and locked) in one query instead of one `by_transaction`/`covering` query per
+    event. A station whose sessions this batch wrote is read again (`dirty`) before it is answered from here."""
+
+    floor: datetime
+    by_station: dict[str, builtins.list[Session]]
+    dirty: set[str]
+
+
 class SessionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
+
+    def _batch(self) -> Batch | None:
+        batch = current_batch()
+        return batch if batch is not None and batch.session is self._db else None
+
+    async def _live(self, station_id: str) -> tuple[_Live, builtins.list[Session]] | None:
+        """This batch's stored sessions of the station that could matter (see `_Live`); None outside a batch."""
+        batch = self._batch()
+        if batch is None:
+            return None
+        live: _Live | None = batch.memo.get(_LIVE)
+        if live is None:
+            floor = _floor(batch.envelopes)
+            if floor is None:
+                return None
+            ids = sorted({e.station_id for e in batch.envelopes if e.station_id})
+            live = batch.memo[_LIVE] = _Live(floor, {}, set(ids))
+        if station_id not in live.by_station and station_id not in live.dirty:
+            return None  # not one of the batch's stations
+        if live.dirty:
+            await self._load(live)
+        return live, live.by_station[station_id]
+
+    async def _load(self, live: _Live) -> None:
+        c = sessions.c
+        ids = sorted(live.dirty)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            query = select(sessions).where(
+                c.station_id.in_(chunk), or_(c.ended_at.is_(None), c.ended_at > live.floor, c.suspect.is_(True))
+            )
+            live.by_station.update((sid, []) for sid in chunk)
+            for row in await self._db.execute(query.with_for_update()):
+                live.by_station[row.station_id].append(_from_row(row))
+        live.dirty.clear()
+
+    def _stored(self, saved: Session) -> None:
+        """This session's row is now `saved` (all its columns): the batch's copy follows without a read."""
+        batch = self._batch()
+        live: _Live | None = batch.memo.get(_LIVE) if batch is not None else None
+        if live is None or saved.station_id in live.dirty or saved.station_id not in live.by_station:
+            return
+        rows = live.by_station[saved.station_id]
+        for i, s in enumerate(rows):
+            if s.session_id == saved.session_id:
+                rows[i] = saved
+                return
+        rows.append(saved)
+
+    def _wrote(self, station_id: str | None) -> None:
+        """Sessions of this station (None: of any) changed in the store: the batch reads them again."""
+        batch = self._batch()
+        live: _Live | None = batch.memo.get(_LIVE) if batch is not None else None
+        if live is None:
+            return
+        if station_id is None:
+            live.dirty.update(live.by_station)
+        elif station_id in live.by_station:
+            live.dirty.add(station_id)
 
     async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
         query = select(sessions).where(sessions.c.session_id == session_id)
@@ -76,17 +167,23 @@ class SessionRepository:
         return _from_row(row) if row else None
 
     async def by_transaction(self, station_id: str, transaction_id: str) -> Session | None:
+        live = await self._live(station_id)
+        for s in live[1] if live is not None else ():
+            if s.transaction_id == transaction_id:
+                return s
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
         row = (await self._db.execute(query.with_for_update())).first()
         return _from_row(row) if row else None
 
     async def add(self, s: Session) -> None:
         await self._db.execute(sessions.insert().values(**_to_row(s)))
+        self._stored(s)
 
     async def save(self, s: Session) -> None:
         row = _to_row(s)
         del row["session_id"]
         await self._db.execute(update(sessions).where(sessions.c.session_id == s.session_id).values(**row))
+        self._stored(s)
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
         query = _filtered(select(sessions), where).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
@@ -94,6 +191,13 @@ class SessionRepository:
 
     async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> builtins.list[Session]:
         """Sessions on a bay whose window (from a little before the start) contains `at`, for update."""
+        live = await self._live(station_id)
+        if live is not None and at >= live[0].floor:
+            return [
+                s
+                for s in live[1]
+                if s.bay == bay and s.started_at <= at + lookback and (s.ended_at is None or s.ended_at > at)
+            ]
         c = sessions.c
         query = select(sessions).where(
             c.station_id == station_id,
@@ -152,6 +256,8 @@ class SessionRepository:
             .values({name: bindparam(name) for name in columns})
         )
         await self._db.execute(stmt, rows)
+        for s in saved:
+            self._stored(s)
 
     async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""
@@ -172,14 +278,19 @@ class SessionRepository:
             .where(sessions.c.status == "active", sessions.c.suspect.is_(False), sessions.c.station_id.in_(silent))
             .values(suspect=True, suspect_since=now)
         )
+        self._wrote(None)
         return rowcount(await self._db.execute(stmt))
 
     async def clear_suspect(self, station_id: str) -> None:
-        batch = current_batch()
-        if batch is not None and batch.session is self._db:
+        batch = self._batch()
+        if batch is not None:
             if ("session.suspect_cleared", station_id) in batch.memo:
                 return  # once per station per consumer batch
             batch.memo[("session.suspect_cleared", station_id)] = True
+            live = await self._live(station_id)
+            if live is not None and not any(s.suspect for s in live[1]):
+                return  # the batch read every suspect session of its stations: none of this one's
+            self._wrote(station_id)
         stmt = (
             update(sessions)
             .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))
@@ -205,6 +316,7 @@ class SessionRepository:
             .where(c.station_id == station_id, c.status == "active")
             .values(doubt="rebooted", doubt_since=now, checked_at=None)
         )
+        self._wrote(station_id)
         return rowcount(await self._db.execute(stmt))
 
     async def mark_silent(self, heard_before: datetime, now: datetime) -> int:
@@ -219,6 +331,7 @@ class SessionRepository:
             )
             .values(doubt="silent", doubt_since=now, checked_at=None)
         )
+        self._wrote(None)
         return rowcount(await self._db.execute(stmt))
 
     async def unchecked_doubts(self, now: datetime, limit: int) -> builtins.list[Session]:
@@ -234,6 +347,7 @@ class SessionRepository:
         if found:
             ids = [s.session_id for s in found]
             await self._db.execute(update(sessions).where(c.session_id.in_(ids)).values(checked_at=now))
+            self._wrote(None)
         return found
 
     async def expired_doubts(self, doubted_before: datetime, limit: int) -> builtins.list[Session]:

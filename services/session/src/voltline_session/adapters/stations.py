@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import Batch, current_batch
 
 from voltline_session.adapters.orm import remote_starts, stations
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.stations import RemoteStart, StationState
+
+_TOUCHED = "session.stations_touched"
 
 
 def _batch_of(session: AsyncSession) -> Batch | None:
@@ -50,18 +52,34 @@ class StationRepository:
             if row is None:  # a station new to us
                 row = await self._lock(station_id, seen_at, ocpp_version, now)
             batch.memo[key] = row
-
-            async def write() -> None:
-                values = {k: row[k] for k in ("last_seen_at", "ocpp_version")}
-                stmt = update(stations).where(stations.c.station_id == station_id)
-                await self._db.execute(stmt.values(**values, updated_at=now))
-
-            batch.before_commit(key, write)
+            touched: dict[str, tuple[dict[str, Any], datetime]] = batch.memo.setdefault(_TOUCHED, {})
+            touched[station_id] = (row, now)
+            batch.before_commit(_TOUCHED, self._write_touched)
         if seen_at > row["last_seen_at"]:
             row["last_seen_at"] = seen_at
         if ocpp_version and ocpp_version != row["ocpp_version"]:
             row["ocpp_version"] = ocpp_version
         return StationState(**{k: v for k, v in row.items() if k != "updated_at"})
+
+    async def _write_touched(self) -> None:
+        """The "last seen" of every station the batch touched, in one executemany at its commit."""
+        assert self._batch is not None
+        touched: dict[str, tuple[dict[str, Any], datetime]] = self._batch.memo.pop(_TOUCHED, {})
+        rows = [
+            {"_id": sid, "last_seen_at": row["last_seen_at"], "ocpp_version": row["ocpp_version"], "updated_at": now}
+            for sid, (row, now) in sorted(touched.items())
+        ]
+        if rows:
+            stmt = (
+                update(stations)
+                .where(stations.c.station_id == bindparam("_id"))
+                .values(
+                    last_seen_at=bindparam("last_seen_at"),
+                    ocpp_version=bindparam("ocpp_version"),
+                    updated_at=bindparam("updated_at"),
+                )
+            )
+            await self._db.execute(stmt, rows)
 
     async def _prefetched(self) -> dict[str, dict[str, Any]]:
         """The rows of every station the batch's events name, locked and read in one query at the first touch."""
