@@ -10,11 +10,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Protocol, Self
-from uuid import UUID
+from typing import Any, Protocol
 
-from voltline_events import Envelope
+from voltline_store.ports import UnitOfWork
 
 from voltline_auth.domain.access import ApiKey, AuditEntry
 from voltline_auth.domain.local_lists import LocalList
@@ -151,19 +149,7 @@ class DecisionRepository(Protocol):
     async def purge(self, older_than: datetime) -> int: ...
 
 
-class Outbox(Protocol):
-    """Events that are published once, and only if, the unit of work commits."""
-
-    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None: ...
-
-
-class Inbox(Protocol):
-    """Event ids already handled by a consumer, so a redelivery changes nothing."""
-
-    async def first_time(self, consumer: str, event_id: UUID) -> bool: ...
-
-
-class AuthUnitOfWork(Protocol):
+class AuthUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the auth store: repositories, outbox and inbox commit together.
 
     `async with uow: ...; await uow.commit()`; leaving the block without commit() rolls everything back.
@@ -187,14 +173,3 @@ class AuthUnitOfWork(Protocol):
     def audit(self) -> AuditRepository: ...
     @property
     def decisions(self) -> DecisionRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def inbox(self) -> Inbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from types import TracebackType
-from typing import Any, Protocol, Self
-from uuid import UUID
+from typing import Any, Protocol
 
-from voltline_events import Envelope
+from voltline_store.ports import UnitOfWork
 
 from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.ledger import Entry
@@ -182,19 +180,7 @@ class InvoiceRepository(Protocol):
     async def set_payment_status(self, invoice_id: str, status: str) -> None: ...
 
 
-class Outbox(Protocol):
-    """Events that are published once, and only if, the unit of work commits."""
-
-    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None: ...
-
-
-class Inbox(Protocol):
-    """Event ids already handled by a consumer, so a redelivery changes nothing."""
-
-    async def first_time(self, consumer: str, event_id: UUID) -> bool: ...
-
-
-class BillingUnitOfWork(Protocol):
+class BillingUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the billing store: repositories, outbox and inbox commit together.
 
     `async with uow: ...; await uow.commit()`; leaving the block without commit() rolls everything back;
@@ -215,14 +201,3 @@ class BillingUnitOfWork(Protocol):
     def plans(self) -> PlanRepository: ...
     @property
     def invoices(self) -> InvoiceRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def inbox(self) -> Inbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...

@@ -8,16 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
-from voltline_bus import BusConfig, Producer
+from voltline_bus import BusConfig, FollowedRecord, Producer, TopicFollower
 from voltline_events import Envelope, decode_payload
 from voltline_events.payloads.station import StationPresence
 
 from voltline_diagnostics.service_layer.maintenance_ports import Presence
-
-log = structlog.get_logger()
 
 
 class OnlineStations:
@@ -25,8 +20,16 @@ class OnlineStations:
         self._config, self._producer, self._topic = config, producer, topic
         self._stations: dict[str, Presence] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.caught_up = asyncio.Event()
+        # The producer's partitions_for waits for the metadata of a topic created a moment ago.
+        self._follower = TopicFollower(
+            config,
+            topic,
+            self._apply_record,
+            from_beginning=True,
+            partitions_for=producer.partitions_for,
+            name="presence",
+            max_records=1000,
+        )
 
     def get(self, station_id: str) -> Presence | None:
         return self._stations.get(station_id)
@@ -62,50 +65,18 @@ class OnlineStations:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
-    async def start(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **self._config.connection(),
-            client_id=f"{self._config.client_id}-presence",
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=self._config.request_timeout_ms,
-        )
-        await consumer.start()
-        try:
-            partitions = await self._producer.partitions_for(self._topic)
-            tps = [TopicPartition(self._topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-        except BaseException:
-            await consumer.stop()
-            raise
-        self._task = asyncio.create_task(self._run(consumer, ends), name=f"presence:{self._topic}")
+    def _apply_record(self, record: FollowedRecord) -> None:
+        if record.value:
+            with contextlib.suppress(ValueError):
+                self.apply(Envelope.from_bytes(record.value))
 
-    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
-        try:
-            while True:
-                try:
-                    batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                except KafkaError as exc:
-                    log.warning("presence feed interrupted", error=str(exc))
-                    await asyncio.sleep(1)
-                    continue
-                for records in batches.values():
-                    for record in records:
-                        if record.value:
-                            with contextlib.suppress(ValueError):
-                                self.apply(Envelope.from_bytes(record.value))
-                if not self.caught_up.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in ends}
-                    if all(positions[tp] >= end for tp, end in ends.items()):
-                        self.caught_up.set()
-        finally:
-            await consumer.stop()
+    @property
+    def caught_up(self) -> asyncio.Event:
+        """Set once the table read at start is loaded (commands judge "offline" from it)."""
+        return self._follower.caught_up
+
+    async def start(self) -> None:
+        await self._follower.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._follower.stop()

@@ -9,16 +9,14 @@ queued events rather than slowing the others (it can re-read state from the API)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from voltline_bus import BusConfig
+from voltline_bus import BusConfig, FollowedRecord, TopicFollower
 from voltline_chassis.schemas import media
 from voltline_chassis.security import require_role
 from voltline_events import Envelope
@@ -32,57 +30,38 @@ class LiveStream:
     def __init__(self, bus: BusConfig, topic: str) -> None:
         self.bus, self.topic = bus, topic
         self.subscribers: set[asyncio.Queue[Envelope]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._ready = asyncio.Event()
+        self._follower = TopicFollower(bus, topic, self._fan_out, from_beginning=False, name="diagnostics-stream")
+        self._starting = asyncio.Lock()
 
-    async def _read(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **self.bus.connection(), group_id=None, auto_offset_reset="latest", enable_auto_commit=False
-        )
-        await consumer.start()
+    def _fan_out(self, record: FollowedRecord) -> None:
         try:
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic) or set()
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_end(*tps)
-            for tp in tps:
-                await consumer.position(tp)  # pin "latest" now, so nothing after the first subscriber is missed
-            self._ready.set()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for record in records:
-                        try:
-                            envelope = Envelope.from_bytes(record.value or b"")
-                        except ValueError:
-                            continue
-                        for queue in list(self.subscribers):
-                            if queue.full():
-                                queue.get_nowait()
-                            queue.put_nowait(envelope)
-        finally:
-            await consumer.stop()
+            envelope = Envelope.from_bytes(record.value or b"")
+        except ValueError:
+            return
+        for queue in list(self.subscribers):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(envelope)
 
     async def subscribe(self) -> asyncio.Queue[Envelope]:
-        if self._task is None or self._task.done():
-            self._ready.clear()
-            self._task = asyncio.create_task(self._read(), name="diagnostics-stream")
         queue: asyncio.Queue[Envelope] = asyncio.Queue(QUEUE)
         self.subscribers.add(queue)
-        await asyncio.wait_for(self._ready.wait(), 30)
+        try:
+            async with self._starting:  # one reader, started by the first subscriber (or again if it ended)
+                if not self._follower.running:
+                    await self._follower.stop()
+                    # its end position is pinned before start() returns: nothing after this subscriber is missed
+                    await self._follower.start()
+        except BaseException:
+            self.unsubscribe(queue)
+            raise
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[Envelope]) -> None:
         self.subscribers.discard(queue)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self._follower.stop()
 
 
 def sse(envelope: Envelope) -> bytes:

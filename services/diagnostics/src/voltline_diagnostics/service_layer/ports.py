@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
-from uuid import UUID
+from typing import Any, Protocol
 
-from voltline_events import Envelope
+from voltline_store.ports import UnitOfWork
 
 from voltline_diagnostics.domain.alerts import Alert, Target
 
@@ -166,19 +164,7 @@ class SessionProgressRepository(Protocol):
     async def charging_without_progress_since(self, cutoff: datetime) -> list[dict[str, Any]]: ...
 
 
-class Outbox(Protocol):
-    """Events that are published once, and only if, the unit of work commits."""
-
-    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None: ...
-
-
-class Inbox(Protocol):
-    """Event ids already handled by a consumer, so a redelivery changes nothing."""
-
-    async def first_time(self, consumer: str, event_id: UUID) -> bool: ...
-
-
-class DiagnosticsUnitOfWork(Protocol):
+class DiagnosticsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
 
     @property
@@ -193,14 +179,3 @@ class DiagnosticsUnitOfWork(Protocol):
     def exclusions(self) -> ExclusionRepository: ...
     @property
     def progress(self) -> SessionProgressRepository: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def inbox(self) -> Inbox: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...

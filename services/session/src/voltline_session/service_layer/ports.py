@@ -13,11 +13,9 @@ import builtins
 from collections.abc import Awaitable, Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Protocol, Self
-from uuid import UUID
+from typing import Any, Protocol
 
-from voltline_events import Envelope
+from voltline_store.ports import UnitOfWork
 
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import Observation
@@ -142,19 +140,7 @@ class RemoteStartRepository(Protocol):
         ...
 
 
-class Outbox(Protocol):
-    """Events that are published once, and only if, the unit of work commits."""
-
-    def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None: ...
-
-
-class Inbox(Protocol):
-    """Event ids already handled by a consumer, so a redelivery changes nothing."""
-
-    async def first_time(self, consumer: str, event_id: UUID) -> bool: ...
-
-
-class SessionUnitOfWork(Protocol):
+class SessionUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the session store: repositories, outbox and inbox commit together.
 
     `async with uow: ...; await uow.commit()`; leaving the block without commit() rolls everything back.
@@ -172,10 +158,6 @@ class SessionUnitOfWork(Protocol):
     @property
     def remote_starts(self) -> RemoteStartRepository: ...
     @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def inbox(self) -> Inbox: ...
-    @property
     def batch_memo(self) -> dict[Hashable, Any] | None:
         """Memory shared by the units of work of one consumer batch; None outside a batch."""
         ...
@@ -183,10 +165,3 @@ class SessionUnitOfWork(Protocol):
     def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once before the batch commits (only inside a batch)."""
         ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-    async def commit(self) -> None: ...
-    async def rollback(self) -> None: ...
