@@ -115,6 +115,8 @@ async def boot(run: LocalRun, station_id: str, password: str | None = None) -> d
     async with station(run.ocpp_url, station_id, password=password) as ws:
         cp = Station(ws)
         answer = await cp.call("BootNotification", BOOT_16)
+        # A CallError (e.g. while the services recover from a broker restart) is a refused boot: stations retry.
+        assert answer[0] == 3, f"BootNotification answered {answer}"
         garbage = await cp.send_raw("{not json")
         assert garbage[0] == 4 and garbage[2] == "FormationViolation"
         beat = await cp.call("Heartbeat", {})
