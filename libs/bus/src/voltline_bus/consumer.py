@@ -26,6 +26,7 @@ from voltline_events import Envelope, Topics
 from voltline_bus import headers as h
 from voltline_bus import tracing
 from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
+from voltline_bus._closing import stop_client
 from voltline_bus._retry import Backoff, retry_until_reachable
 from voltline_bus._sticky import remember_generation, sticky_assignor
 from voltline_bus.admin import TopicSpec, ensure_topics
@@ -207,7 +208,7 @@ class EventConsumer(BatchingMixin):
             try:
                 await consumer.start()
             except BaseException:
-                await consumer.stop()
+                await stop_client(consumer, what=f"consumer {self._group_id}")
                 raise
             return consumer
 
@@ -256,7 +257,8 @@ class EventConsumer(BatchingMixin):
             self._looking_up.cancel()
         _RUNNING.discard(self)
         await self._commit_handled(consumer)
-        await consumer.stop()  # leaves the group so the partitions move on without waiting for a timeout
+        # Leaves the group so the partitions move on without waiting for a timeout.
+        await stop_client(consumer, what=f"consumer {self._group_id}", within=15.0)
         self._log.info("consumer stopped")
 
     async def rewind(self) -> None:

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import ConsumerStoppedError, KafkaError
+from aiokafka.errors import ConsumerStoppedError, KafkaError, KafkaTimeoutError
 
+from voltline_bus._closing import stop_client
 from voltline_bus._retry import Backoff, retry_until_reachable
 from voltline_bus.admin import partitions_of
 from voltline_bus.config import BusConfig
@@ -106,22 +107,28 @@ class TopicFollower:
                 request_timeout_ms=config.request_timeout_ms,
                 **self._fetch_wait,
             )
+            # aiokafka waits without a bound for a partition's position when the topic vanished meanwhile
+            # (a broker that restarted empty again): such an attempt is given up and retried.
+            attempt_s = config.request_timeout_ms / 1000
             try:
-                await consumer.start()
-                tps = [TopicPartition(self._topic, p) for p in sorted(await self._partitions())]
-                consumer.assign(tps)
-                if self._from_beginning:
-                    await consumer.seek_to_beginning(*tps)
-                else:
-                    await consumer.seek_to_end(*tps)
-                last = await consumer.end_offsets(tps)
-                first = await consumer.beginning_offsets(tps)
-                ends.clear()
-                ends.update({tp: end for tp, end in last.items() if end > first[tp]})
-                for tp in tps:
-                    await consumer.position(tp)  # resolve now, so nothing published after start() is missed
-            except BaseException:
-                await consumer.stop()
+                async with asyncio.timeout(attempt_s):
+                    await consumer.start()
+                    tps = [TopicPartition(self._topic, p) for p in sorted(await self._partitions())]
+                    consumer.assign(tps)
+                    if self._from_beginning:
+                        await consumer.seek_to_beginning(*tps)
+                    else:
+                        await consumer.seek_to_end(*tps)
+                    last = await consumer.end_offsets(tps)
+                    first = await consumer.beginning_offsets(tps)
+                    ends.clear()
+                    ends.update({tp: end for tp, end in last.items() if end > first[tp]})
+                    for tp in tps:
+                        await consumer.position(tp)  # resolve now, so nothing published after start() is missed
+            except BaseException as exc:
+                await stop_client(consumer, what=f"follower of {self._topic}")
+                if isinstance(exc, TimeoutError):
+                    raise KafkaTimeoutError(f"positioning on {self._topic} took over {attempt_s:.0f}s") from exc
                 raise
             return consumer
 
@@ -159,7 +166,7 @@ class TopicFollower:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if consumer is not None:
-            await consumer.stop()
+            await stop_client(consumer, what=f"follower of {self._topic}")
 
     async def _run(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
         pending = dict(ends) if self._from_beginning else {}

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from voltline_bus._closing import stop_client
 from voltline_bus.config import BusConfig
 
 log = structlog.get_logger()
@@ -73,7 +74,7 @@ async def stale_reply_topics(
             return []
         return [name for name in sorted(names) if await is_stale(name)]
     finally:
-        await consumer.stop()
+        await stop_client(consumer, what="reply topic reaper")
 
 
 async def reap_reply_topics(

@@ -5,6 +5,12 @@ gone, while the services and their stores live on. A restarted tansu is started 
 change of the id a broker reports is the signal; each owner then recreates its topics and republishes what
 it owns (the gateway its spool, services their recent outbox rows, auth its registry). A real Kafka
 cluster's id never changes, so against Kafka this is one cheap metadata request every `interval` seconds.
+
+Nothing here may wait without a bound: a reset handler stuck in a client call (a consumer positioning on a
+topic that vanished with a second restart, say) would otherwise stop the watch for good, and every later
+restart would go unnoticed. A handler that overruns `handler_timeout` is cancelled and the whole reset is
+retried at the next poll; a handler that does not even finish cancelling within `cancel_grace` is left behind
+(logged) rather than waited for.
 """
 
 from __future__ import annotations
@@ -27,13 +33,26 @@ ResetHandler = Callable[[], Awaitable[None]]
 class BrokerWatch:
     """Polls the cluster id; after a change runs the reset handlers, in the order they were added."""
 
-    def __init__(self, config: BusConfig, *, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        config: BusConfig,
+        *,
+        interval: float = 1.0,
+        handler_timeout: float = 120.0,
+        cancel_grace: float = 5.0,
+        probe_timeout: float = 5.0,
+    ) -> None:
         self._config = config
         self._interval = interval
+        self._handler_timeout = handler_timeout
+        self._cancel_grace = cancel_grace
+        self._probe_timeout = probe_timeout
         self._handlers: list[tuple[str, ResetHandler]] = []
         self._task: asyncio.Task[None] | None = None
+        self._abandoned: set[asyncio.Future[None]] = set()  # handlers that ignored cancellation
         self.cluster_id: str | None = None
-        self.resets = 0
+        self.resets = 0  # restarts noticed
+        self.handled = 0  # resets whose handlers all finished
         self.reachable = True
 
     def on_reset(self, name: str, handler: ResetHandler, *, first: bool = False) -> None:
@@ -81,31 +100,51 @@ class BrokerWatch:
                 log.exception("broker reset handler failed; retrying the reset", handler=name)
                 self.cluster_id = previous
                 return False
+        self.handled += 1
         log.info("broker reset handled", cluster_id=current)
         return True
 
     async def _run_unless_restarted(self, handler: ResetHandler, cluster_id: str) -> None:
-        """Run a handler, but give up on it when the broker restarts again meanwhile: the topic it may be
-        waiting for would only be recreated by the next reset, which it would otherwise be blocking."""
+        """Run a handler, but give up on it when the broker restarts again meanwhile (the topic it may be
+        waiting for would only be recreated by the next reset, which it would otherwise be blocking) or when
+        it overruns `handler_timeout`."""
         task = asyncio.ensure_future(handler())
+        deadline = asyncio.get_running_loop().time() + self._handler_timeout
         try:
             while not task.done():
-                await asyncio.wait({task}, timeout=self._interval)
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    raise TimeoutError(f"the reset handler took longer than {self._handler_timeout:.0f}s")
+                await asyncio.wait({task}, timeout=min(self._interval, left))
                 if task.done():
                     break
                 with contextlib.suppress(KafkaError, OSError, TimeoutError):
                     if await self._cluster_id() != cluster_id:
                         raise RuntimeError("the broker restarted again during the reset")
+            if task.cancelled():  # a client library's stray CancelledError (see voltline_bus._closing)
+                raise RuntimeError("the reset handler ended cancelled though nobody cancelled it")
             task.result()
         finally:
             if not task.done():
                 task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await asyncio.wait({task}, timeout=self._cancel_grace)
+                if not task.done():
+                    log.error("a broker reset handler ignores cancellation; leaving it behind", task=repr(task))
+                    self._abandoned.add(task)
+                    task.add_done_callback(self._abandoned.discard)
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await self.check()
+            try:
+                await self.check()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is None or task.cancelling():
+                    raise  # stop()
+                log.exception("a stray cancellation reached the broker watch; polling on")
+            except Exception:  # the watch must outlive any surprise, or later restarts go unnoticed
+                log.exception("broker watch poll failed; polling on")
 
     async def _cluster_id(self) -> str:
         admin = AIOKafkaAdminClient(
@@ -114,8 +153,12 @@ class BrokerWatch:
             request_timeout_ms=2000,
         )
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(self._probe_timeout):
                 await admin.start()
                 return str((await admin.describe_cluster())["cluster_id"])
         finally:
-            await admin.close()
+            try:
+                async with asyncio.timeout(self._probe_timeout):
+                    await admin.close()
+            except Exception as exc:  # a client that cannot close is dropped, not waited for
+                log.warning("broker watch could not close its admin client", error=repr(exc))

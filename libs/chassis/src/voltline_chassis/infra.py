@@ -104,7 +104,9 @@ class ServiceInfra:
             producer=producer,
             relay=OutboxRelay(engine, producer, batch_size=settings.outbox_batch_size),
             api_keys=api_key_feed_for(settings, bus) if api_key_feed else None,
-            broker_watch=BrokerWatch(bus, interval=settings.broker_watch_interval_s),
+            broker_watch=BrokerWatch(
+                bus, interval=settings.broker_watch_interval_s, handler_timeout=settings.broker_reset_timeout_s
+            ),
         )
 
     def on_broker_reset(self, name: str, handler: Callable[[], Awaitable[None]]) -> None:

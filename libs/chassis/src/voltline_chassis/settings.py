@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
     broker_watch_interval_s: float = Field(default=1.0, gt=0)
     broker_replay_window_s: float = Field(default=900.0, ge=0)
+    # A reset (recreate topics, republish, refollow) that takes longer is cancelled and run again from the start.
+    broker_reset_timeout_s: float = Field(default=60.0, gt=0)
     # Outbox rows the relay publishes per round (all in flight at once, then one update marks them).
     outbox_batch_size: int = Field(default=100, ge=1, le=5000)
     # Broker authentication: each service its own user, with ACLs for only its topics (docs/security.md).

@@ -115,7 +115,9 @@ def build(settings: GatewaySettings) -> FastAPI:
     reply_topic = topics.gateway_replies(instance)
     spool = Spool(settings.spool_dir, keep_s=settings.spool_keep_s) if settings.spool_dir is not None else None
     writer = BatchWriter(kafka, spool=spool, spooled_topics=frozenset({topics.station_events}))
-    watch = BrokerWatch(kafka, interval=settings.broker_watch_interval_s)
+    watch = BrokerWatch(
+        kafka, interval=settings.broker_watch_interval_s, handler_timeout=settings.broker_reset_timeout_s
+    )
     consumed = ConsumedPoller(kafka, spool, [topics.station_events]) if spool is not None else None
     # Requests to the auth service have a writer (a Kafka producer) of their own: a producer has one request in
     # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
