@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -90,6 +91,14 @@ async def test_sign_up_confirm_log_in_refresh_log_out(auth: Running) -> None:
     assert revoked.status_code == 204
     gone = await auth.anon.post("/api/v1/driver-token/refresh", json={"refresh_token": pair["refresh_token"]})
     assert gone.status_code == 400
+
+
+async def test_simultaneous_sign_ups_with_one_email_give_one_account_and_409s(auth: Running) -> None:
+    body = {"email": "twins@example.com", "password": "correct horse battery", "name": "T"}
+    answers = await asyncio.gather(*(auth.anon.post("/api/v1/driver-accounts", json=body) for _ in range(6)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409, 409, 409, 409, 409], [a.text for a in answers]
+    assert all(a.headers["content-type"] == "application/problem+json" for a in answers if a.status_code == 409)
 
 
 async def test_operator_confirms_and_links_an_existing_driver(auth: Running) -> None:

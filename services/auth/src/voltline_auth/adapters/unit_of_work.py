@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import TracebackType
+
+from sqlalchemy.exc import IntegrityError
 from voltline_store import UnitOfWork
 
 from voltline_auth.adapters.access_repo import ApiKeyRepository, AuditRepository, DecisionRepository
@@ -41,3 +44,11 @@ class SqlAuthUnitOfWork(UnitOfWork):
         self.accounts = AccountRepository(self.session)
         self.secrets = SecretRepository(self.session)
         self.signing_keys = SigningKeyStore(self.session)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await super().__aexit__(exc_type, exc, tb)
+        if isinstance(exc, IntegrityError):
+            # The use cases speak of ports, not of SQLAlchemy's exceptions.
+            raise ports.Duplicate(str(exc.orig)) from exc

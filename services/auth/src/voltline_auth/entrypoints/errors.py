@@ -16,7 +16,7 @@ from voltline_auth.domain.accounts import InvalidAccount
 from voltline_auth.domain.stations import InvalidStation
 from voltline_auth.domain.tokens import InvalidToken
 from voltline_auth.entrypoints.common import conflict, invalid, not_found
-from voltline_auth.service_layer import access, accounts, drivers, local_lists, rotation, stations, sync, tokens
+from voltline_auth.service_layer import access, accounts, drivers, local_lists, ports, rotation, stations, sync, tokens
 
 
 def _param(request: Request, name: str, exc: Exception | None = None) -> str:
@@ -108,6 +108,10 @@ def _account_exists(_request: Request, _exc: accounts.AccountExists) -> Problem:
     return conflict("An account with this e-mail address exists; sign in, or reset its password.")
 
 
+def _duplicate(_request: Request, _exc: ports.Duplicate) -> Problem:
+    return conflict("Another request created the same resource at the same moment; read it, or try again.")
+
+
 def _login_failed(_request: Request, _exc: accounts.LoginFailed) -> Problem:
     return Problem(401, "Wrong e-mail address or password.", title="Sign-in failed")
 
@@ -134,6 +138,7 @@ def _invalid_code(_request: Request, exc: accounts.InvalidCode) -> Problem:
 PROBLEMS: dict[type[Exception], ProblemFactory] = {
     InvalidAccount: _invalid_account,
     accounts.AccountExists: _account_exists,
+    ports.Duplicate: _duplicate,
     accounts.LoginFailed: _login_failed,
     accounts.AccountLocked: _locked,
     accounts.AccountNotConfirmed: _not_confirmed,

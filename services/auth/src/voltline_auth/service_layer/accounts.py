@@ -105,11 +105,11 @@ async def _new_secret(uow: AccountsUnitOfWork, driver_id: str, purpose: str, exp
     return secret
 
 
-async def sign_up(actx: AccountsContext, *, email: str, password: str, name: str) -> DriverAccount:
-    check_password(password)
+async def _create_account(
+    actx: AccountsContext, *, email: str, password_hash: str, name: str
+) -> tuple[DriverAccount, str]:
+    """The account, its driver (unless an operator registered them) and a confirmation code, in one transaction."""
     now = actx.auth.clock()
-    email = email.lower()
-    password_hash = await actx.hasher.hash(password)
     async with actx.uow() as uow:
         if await uow.accounts.get_by_email(email) is not None:
             raise AccountExists(email)
@@ -122,6 +122,17 @@ async def sign_up(actx: AccountsContext, *, email: str, password: str, name: str
         code = await _new_secret(uow, driver.driver_id, CONFIRM, now + actx.code_ttl)
         await audit(actx.auth, uow, f"driver:{driver.driver_id}", "driver_account.created", "driver", driver.driver_id)
         await uow.commit()
+    return account, code
+
+
+async def sign_up(actx: AccountsContext, *, email: str, password: str, name: str) -> DriverAccount:
+    check_password(password)
+    email = email.lower()
+    password_hash = await actx.hasher.hash(password)
+    try:
+        account, code = await _create_account(actx, email=email, password_hash=password_hash, name=name)
+    except ports.Duplicate as exc:  # a sign-up with the same e-mail committed first
+        raise AccountExists(email) from exc
     await actx.mailer.send(
         email,
         "Confirm your voltline account",

@@ -23,6 +23,11 @@ from voltline_auth.domain.tokens import Driver, IdToken, TokenView
 TokenKey = tuple[str, str]  # (id_token_key, type)
 
 
+class Duplicate(Exception):
+    """Another transaction wrote the same unique key first (two sign-ups with one e-mail at once); the unit of
+    work rolled back."""
+
+
 class StationRepository(Protocol):
     async def get(self, station_id: str) -> Station | None: ...
     async def list(self, *, status: str | None = None, limit: int = 100, offset: int = 0) -> builtins.list[Station]: ...
