@@ -139,6 +139,21 @@ async def test_payment_methods_and_an_idempotent_card_top_up(billing: RunningBil
     assert [(h["kind"], h["amount"]) for h in history] == [("top_up", "20.00")]
 
 
+async def test_a_top_up_whose_answer_was_lost_is_completed_by_the_same_request(billing: RunningBilling) -> None:
+    """The provider charged the card but its answer never came (504): the same request, same key, credits the
+    wallet with that charge and charges nothing again."""
+    carol = bearer("carol")
+    await me(billing, "POST", "/payment-methods", carol, 201, json={"token": "tok_timeout_once"})
+    body, key = {"amount": "15.00", "currency": "EUR"}, {"Idempotency-Key": "t-1"}
+    lost = await me(billing, "POST", "/wallet/top-ups", carol, 504, json=body, headers=key)
+    assert "same Idempotency-Key" in lost.json()["detail"]
+    await me(billing, "GET", "/wallet", carol, 404)
+    wallet = (await me(billing, "POST", "/wallet/top-ups", carol, 201, json=body, headers=key)).json()
+    assert wallet["balance"] == "15.00"
+    sales = [op for op in billing.sandbox.operations if op["kind"] == "sale" and "topup:carol:" in op["key"]]
+    assert [(op["amount"], op["outcome"]) for op in sales] == [("15.00", "ok")]
+
+
 async def test_plans_subscribe_and_cancel(billing: RunningBilling) -> None:
     await billing.post("/plans", {"plan_id": "GOLD", "name": "Gold", "currency": "EUR", "monthly_fee": "9.99",
                                   "included_kwh": "10", "vat_percent": "19"}, expect=201)  # fmt: skip
