@@ -18,6 +18,7 @@ from billing_testing import ADMIN, TOKEN, RunningBilling, ended, eventually, run
 from pypdf import PdfReader
 from voltline_chassis.api_keys import record_signing_key
 from voltline_chassis.driver_tokens import RECORD_KEY_PREFIX, SigningKey, sign_key_record
+from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets, problem_field
 from voltline_events import envelope_for
 from voltline_events.payloads.auth import DriverSigningKey
 
@@ -209,3 +210,18 @@ async def test_another_driver_gets_404_on_every_route_with_an_id(billing: Runnin
         m["method_id"] for m in (await me(billing, "GET", "/payment-methods", ALICE, 200)).json()["items"]
     ]
     await me(billing, "GET", "/cdrs", ADMIN, 403)
+
+
+async def test_driver_lists_refuse_huge_offsets_and_bad_input_names_the_field(billing: RunningBilling) -> None:
+    answers = await list_routes_refuse_huge_offsets(billing.api, ALICE, under="/api/v1/me/")
+    assert len(answers) >= 3 and all(status == 422 for status in answers.values()), answers
+    key = {"Idempotency-Key": "bad-1"}
+    for body, field in [
+        ({"amount": "-1", "currency": "EUR"}, "body.amount"),
+        ({"amount": "1", "currency": "euro"}, "body.currency"),
+        ({"amount": "1", "currency": "EUR", "tip": "1"}, "body.tip"),
+    ]:
+        answer = await me(billing, "POST", "/wallet/top-ups", ALICE, 422, json=body, headers=key)
+        assert problem_field(answer) == field, answer.text
+    answer = await me(billing, "POST", "/payment-methods", ALICE, 422, json={"type": "postpaid"})
+    assert problem_field(answer) == "body.type", answer.text
