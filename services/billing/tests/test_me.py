@@ -6,6 +6,7 @@ Drivers' tokens are signed here with a key published, as auth publishes it, on t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from collections.abc import AsyncIterator
@@ -104,8 +105,15 @@ async def test_a_receipt_in_json_and_pdf_carries_the_cdr_figures(billing: Runnin
     # A second CDR gets the next number of the series: no gap.
     await billing.publish(ended("S-R2", "CP-R", T0, T0 + timedelta(minutes=10), 1_000, driver_id="alice"))
     second = await billing.cdr("S-R2")
-    number = (await me(billing, "GET", f"/cdrs/{second['cdr_id']}/receipt", ALICE, 200)).json()["number"]
+    # Asked for four times at once: one number, and the series moves by one.
+    path = f"/cdrs/{second['cdr_id']}/receipt"
+    answers = await asyncio.gather(*(me(billing, "GET", path, ALICE, 200) for _ in range(4)))
+    [number] = {answer.json()["number"] for answer in answers}
     assert int(number[-6:]) == int(receipt["number"][-6:]) + 1
+    await billing.publish(ended("S-R3", "CP-R", T0, T0 + timedelta(minutes=10), 1_000, driver_id="alice"))
+    third = await billing.cdr("S-R3")
+    following = (await me(billing, "GET", f"/cdrs/{third['cdr_id']}/receipt", ALICE, 200)).json()["number"]
+    assert int(following[-6:]) == int(number[-6:]) + 1
 
 
 async def test_payment_methods_and_an_idempotent_card_top_up(billing: RunningBilling) -> None:
