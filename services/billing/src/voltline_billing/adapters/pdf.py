@@ -37,7 +37,10 @@ class _Document(FPDF):
         self.set_font("Helvetica", "B" if bold else "", 8)
         for i, (width, value) in enumerate(zip(_WIDTHS, cells, strict=True)):
             last = i == len(_WIDTHS) - 1
-            self.cell(width, 5, _text(value), align="L" if i == 0 else "R",
+            text = _text(value)
+            while self.get_string_width(text) > width - 2 and len(text) > 4:  # a cell never spills into the next
+                text = text[:-4] + "..."
+            self.cell(width, 5, text, align="L" if i == 0 else "R",
                       new_x=XPos.LMARGIN if last else XPos.RIGHT, new_y=YPos.NEXT if last else YPos.TOP)  # fmt: skip
 
     def header_block(self, title: str, number: str, issued_at: object, seller: dict[str, Any]) -> None:
