@@ -19,7 +19,7 @@ from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.ledger import Entry
 from voltline_billing.domain.payments import IN_FLIGHT, Action, Outcome, Payment, State
 from voltline_billing.domain.plans import Plan, Subscription
-from voltline_billing.domain.receipts import IssuedReceipt
+from voltline_billing.domain.receipts import BillingDetails, IssuedReceipt
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.ports import Duplicate
@@ -453,6 +453,7 @@ class FakeReceipts:
     def __init__(self, t: dict[str, Any]) -> None:
         self._rows: dict[str, IssuedReceipt] = t["receipts"]
         self._addresses: dict[str, str] = t["addresses"]
+        self._details: dict[str, BillingDetails] = t["details"]
 
     async def issued(self, cdr_id: str) -> IssuedReceipt | None:
         return self._rows.get(cdr_id)
@@ -469,10 +470,17 @@ class FakeReceipts:
     async def set_station_address(self, station_id: str, address: str, now: datetime) -> None:
         self._addresses[station_id] = address
 
+    async def billing_details(self, driver_id: str) -> BillingDetails | None:
+        return self._details.get(driver_id)
+
+    async def set_billing_details(self, driver_id: str, details: BillingDetails, now: datetime) -> None:
+        self._details[driver_id] = details
+
 
 def empty_tables() -> dict[str, Any]:
     names = ("tariffs", "groups", "sessions", "cdrs", "methods", "payments", "refunds", "accounts", "entries",
-             "plans", "subscriptions", "usage", "fees", "invoices", "series", "receipts", "addresses")  # fmt: skip
+             "plans", "subscriptions", "usage", "fees", "invoices", "series", "receipts", "addresses",
+             "details")  # fmt: skip
     return {name: {} for name in names} | {"assignments": [], "operations": [], "postings": []}
 
 

@@ -92,6 +92,14 @@ async def test_a_receipt_in_json_and_pdf_carries_the_cdr_figures(billing: Runnin
     again = (await me(billing, "GET", f"/cdrs/{cdr['cdr_id']}/receipt", ALICE, 200)).json()
     assert again["number"] == receipt["number"] and again["issued_at"] == receipt["issued_at"]  # issued once
 
+    await me(billing, "GET", "/billing-details", ALICE, 404)
+    details = {"name": "Alice Fleet GmbH", "address": "Werkstr. 2, 20095 Hamburg, DE", "vat_id": "DE999999999"}
+    assert (await me(billing, "PUT", "/billing-details", ALICE, 200, json=details)).json() == details
+    assert (await me(billing, "GET", "/billing-details", ALICE, 200)).json() == details
+    await me(billing, "PUT", "/billing-details", ALICE, 422, json={"name": ""})
+    issued_before = (await me(billing, "GET", f"/cdrs/{cdr['cdr_id']}/receipt", ALICE, 200)).json()
+    assert issued_before["buyer"] == {"driver_id": "alice", "name": None, "address": None, "vat_id": None}
+
     response = await me(billing, "GET", f"/cdrs/{cdr['cdr_id']}/receipt.pdf", ALICE, 200)
     assert response.headers["content-type"] == "application/pdf"
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
@@ -112,8 +120,12 @@ async def test_a_receipt_in_json_and_pdf_carries_the_cdr_figures(billing: Runnin
     assert int(number[-6:]) == int(receipt["number"][-6:]) + 1
     await billing.publish(ended("S-R3", "CP-R", T0, T0 + timedelta(minutes=10), 1_000, driver_id="alice"))
     third = await billing.cdr("S-R3")
-    following = (await me(billing, "GET", f"/cdrs/{third['cdr_id']}/receipt", ALICE, 200)).json()["number"]
-    assert int(following[-6:]) == int(number[-6:]) + 1
+    following = (await me(billing, "GET", f"/cdrs/{third['cdr_id']}/receipt", ALICE, 200)).json()
+    assert int(following["number"][-6:]) == int(number[-6:]) + 1
+    assert following["buyer"] == {"driver_id": "alice"} | details  # issued after the details were set
+    pdf = await me(billing, "GET", f"/cdrs/{third['cdr_id']}/receipt.pdf", ALICE, 200)
+    text = PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    assert "Buyer: Alice Fleet GmbH, driver alice" in text and "Buyer VAT ID: DE999999999" in text, text
 
 
 async def test_payment_methods_and_an_idempotent_card_top_up(billing: RunningBilling) -> None:

@@ -9,7 +9,7 @@ from uuid import uuid4
 
 import pytest
 from billing_fakes import NOW, Fakes, fake_billing
-from voltline_billing.domain.receipts import Seller
+from voltline_billing.domain.receipts import BillingDetails, Seller
 from voltline_billing.domain.tariffs import simple_tariff
 from voltline_billing.service_layer import driver_payments, receipts, tariffs
 from voltline_billing.service_layer.context import Invalid, NotFound
@@ -48,9 +48,15 @@ async def test_a_receipt_is_numbered_once_in_a_gap_free_series_with_the_cdr_figu
     fakes.clock.advance(timedelta(days=1))
     assert await receipts.receipt(fakes.ctx, SELLER, "D-1", first) == one  # the same number and date
     assert (await receipts.receipt(fakes.ctx, SELLER, "D-1", second))["number"] == f"RCT-{NOW.year}-000002"
+    assert one["buyer"] == {"driver_id": "D-1", "name": None, "address": None, "vat_id": None}
+    details = BillingDetails("ACME Fleet GmbH", "Werkstr. 2, Hamburg", "DE999999999")
+    await receipts.set_billing_details(fakes.ctx, "D-1", details)
+    assert await receipts.receipt(fakes.ctx, SELLER, "D-1", first) == one  # issued: keeps its buyer
+    third = await receipts.receipt(fakes.ctx, SELLER, "D-1", await charge(fakes, "S-3", "D-1"))
+    assert third["buyer"] == {"driver_id": "D-1"} | details.to_json()
     with pytest.raises(NotFound):  # another driver's CDR: as if it did not exist, and no number is taken
         await receipts.receipt(fakes.ctx, SELLER, "D-2", first)
-    assert fakes.store.tables["series"][f"RCT-{NOW.year}"] == 2
+    assert fakes.store.tables["series"][f"RCT-{NOW.year}"] == 3
 
 
 async def test_a_card_top_up_charges_once_per_key_and_needs_a_card(fakes: Fakes) -> None:

@@ -295,6 +295,17 @@ receipts = Table(
     Column("number", String(32), nullable=False, unique=True),
     Column("driver_id", _id, nullable=False, index=True),
     Column("issued_at", UTCDateTime(), nullable=False),
+    Column("buyer", JSON, nullable=True),  # the driver's billing details as they were at issue
+)
+
+driver_billing_details = Table(
+    "driver_billing_details",
+    metadata,
+    Column("driver_id", _id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("address", String(300), nullable=True),
+    Column("vat_id", String(40), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 station_addresses = Table(

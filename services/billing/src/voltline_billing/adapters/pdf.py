@@ -66,7 +66,12 @@ def receipt_pdf(receipt: dict[str, Any]) -> bytes:
     """A CDR's receipt (domain.receipts.receipt) as an A4 PDF."""
     pdf = _Document(f"Receipt {receipt['number']}")
     pdf.header_block("Receipt / Invoice", receipt["number"], receipt["issued_at"], receipt["seller"])
-    pdf.line_of(f"Buyer: driver {receipt['buyer']['driver_id']}")
+    buyer = receipt["buyer"]
+    pdf.line_of(f"Buyer: {buyer['name'] + ', ' if buyer.get('name') else ''}driver {buyer['driver_id']}")
+    if buyer.get("address"):
+        pdf.line_of(f"Buyer address: {buyer['address']}")
+    if buyer.get("vat_id"):
+        pdf.line_of(f"Buyer VAT ID: {buyer['vat_id']}")
     pdf.ln(3)
     where = f"Station: {receipt['station_id']}"
     if receipt["evse_id"] is not None:

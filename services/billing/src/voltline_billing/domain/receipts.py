@@ -45,6 +45,19 @@ class IssuedReceipt:
     number: str
     driver_id: str
     issued_at: datetime
+    buyer: dict[str, str | None] | None = None  # the driver's billing details when it was issued
+
+
+@dataclass(frozen=True, slots=True)
+class BillingDetails:
+    """Who a driver's receipts are made out to (a business needs its name, address and VAT id on them)."""
+
+    name: str
+    address: str | None = None
+    vat_id: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"name": self.name, "address": self.address, "vat_id": self.vat_id}
 
 
 def series(year: int) -> str:
@@ -74,7 +87,7 @@ def receipt(
         "number": issued.number,
         "issued_at": issued.issued_at,
         "seller": {"name": seller.name, "address": seller.address, "vat_id": seller.vat_id},
-        "buyer": {"driver_id": issued.driver_id},
+        "buyer": {"driver_id": issued.driver_id, "name": None, "address": None, "vat_id": None} | (issued.buyer or {}),
         "cdr_id": cdr.cdr_id,
         "session_id": cdr.session_id,
         "station_id": cdr.station_id,

@@ -18,7 +18,7 @@ from voltline_billing.domain.ledger import Entry
 from voltline_billing.domain.money import Money
 from voltline_billing.domain.payments import Action, Outcome, Payment
 from voltline_billing.domain.plans import Plan, Subscription
-from voltline_billing.domain.receipts import IssuedReceipt
+from voltline_billing.domain.receipts import BillingDetails, IssuedReceipt
 from voltline_billing.domain.tariffs import Tariff
 
 
@@ -189,6 +189,8 @@ class ReceiptRepository(Protocol):
     async def add(self, receipt: IssuedReceipt) -> None: ...
     async def station_address(self, station_id: str) -> str | None: ...
     async def set_station_address(self, station_id: str, address: str, now: datetime) -> None: ...
+    async def billing_details(self, driver_id: str) -> BillingDetails | None: ...
+    async def set_billing_details(self, driver_id: str, details: BillingDetails, now: datetime) -> None: ...
 
 
 class BillingUnitOfWork(UnitOfWork, Protocol):

@@ -42,8 +42,9 @@ async def _issue(ctx: BillingContext, cdr: Cdr, driver_id: str) -> rc.IssuedRece
     now = ctx.clock()
     try:
         async with ctx.uow() as uow:
+            details = await uow.receipts.billing_details(driver_id)
             number = rc.receipt_number(now.year, await uow.invoices.next_number(rc.series(now.year)))
-            issued = rc.IssuedReceipt(cdr.cdr_id, number, driver_id, now)
+            issued = rc.IssuedReceipt(cdr.cdr_id, number, driver_id, now, details.to_json() if details else None)
             await uow.receipts.add(issued)
             await uow.commit()
         return issued
@@ -88,3 +89,19 @@ async def set_station_address(ctx: BillingContext, station_id: str, address: str
     async with ctx.uow() as uow:
         await uow.receipts.set_station_address(station_id, address, ctx.clock())
         await uow.commit()
+
+
+async def billing_details(ctx: BillingContext, driver_id: str) -> rc.BillingDetails:
+    async with ctx.uow() as uow:
+        details = await uow.receipts.billing_details(driver_id)
+    if details is None:
+        raise NotFound("you have set no billing details; receipts are made out to your driver id")
+    return details
+
+
+async def set_billing_details(ctx: BillingContext, driver_id: str, details: rc.BillingDetails) -> rc.BillingDetails:
+    """Receipts issued from now on carry these; those issued before keep the buyer they were issued to."""
+    async with ctx.uow() as uow:
+        await uow.receipts.set_billing_details(driver_id, details, ctx.clock())
+        await uow.commit()
+    return details

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from voltline_chassis.driver_tokens import CurrentDriver
 from voltline_chassis.paging import Page
-from voltline_chassis.schemas import Items, media, returns
+from voltline_chassis.schemas import Items, ResponseModel, media, returns
 
 from voltline_billing.domain.cdr import cdr_json
 from voltline_billing.domain.money import check_currency
 from voltline_billing.domain.plans import Subscription
-from voltline_billing.domain.receipts import Seller
+from voltline_billing.domain.receipts import BillingDetails, Seller
 from voltline_billing.entrypoints.api.common import OPERATOR, Limit, Offset, fetch_size, invalid, items, page
 from voltline_billing.entrypoints.api.invoices import document_json
 from voltline_billing.entrypoints.api.plans import plan_json
@@ -71,6 +71,19 @@ class MySubscribeIn(BaseModel):
     plan_id: str = Field(min_length=1, max_length=64)
 
 
+class BillingDetailsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200, description="A person's or a business's name")
+    address: str | None = Field(default=None, min_length=1, max_length=300)
+    vat_id: str | None = Field(default=None, min_length=4, max_length=40, pattern=r"^[A-Za-z0-9 .\-]+$")
+
+
+class BillingDetailsOut(ResponseModel):
+    name: str
+    address: str | None
+    vat_id: str | None
+
+
 class StationAddressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: str = Field(min_length=1, max_length=255, description="As printed on receipts: street, city, country")
@@ -109,6 +122,17 @@ def build_router(
     async def receipt_as_pdf(cdr_id: str, driver_id: CurrentDriver) -> Response:
         document = await uc.receipt(ctx, seller, driver_id, cdr_id)
         return _pdf(receipt_pdf(document), f"{document['number']}.pdf")
+
+    @router.get("/me/billing-details", **returns(BillingDetailsOut))
+    async def my_details(driver_id: CurrentDriver) -> dict[str, Any]:
+        """Who receipts are made out to; 404 until set (receipts then name the driver id only)."""
+        return (await uc.billing_details(ctx, driver_id)).to_json()
+
+    @router.put("/me/billing-details", **returns(BillingDetailsOut))
+    async def set_details(body: BillingDetailsIn, driver_id: CurrentDriver) -> dict[str, Any]:
+        """Printed on receipts issued from now on (an issued receipt keeps its buyer)."""
+        details = BillingDetails(body.name, body.address, body.vat_id)
+        return (await uc.set_billing_details(ctx, driver_id, details)).to_json()
 
     # -- invoices
     @router.get("/me/invoices", **returns(Page[DocumentOut]))
