@@ -19,6 +19,7 @@ from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.ledger import Entry
 from voltline_billing.domain.payments import IN_FLIGHT, Action, Outcome, Payment, State
 from voltline_billing.domain.plans import Plan, Subscription
+from voltline_billing.domain.receipts import BillingDetails, IssuedReceipt
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.ports import Duplicate
@@ -192,6 +193,11 @@ class FakePayments:
     async def default_method(self, driver_id: str) -> dict[str, Any] | None:
         methods = await self.methods(driver_id)
         return next((m for m in methods if m["is_default"]), methods[0] if methods else None)
+
+    async def set_default_method(self, driver_id: str, method_id: str) -> None:
+        for m in self._methods.values():
+            if m["driver_id"] == driver_id:
+                m["is_default"] = m["method_id"] == method_id
 
     async def add(self, payment: Payment, provider: str | None, now: datetime) -> None:
         _unique(self._rows, payment.payment_id, "payment")
@@ -443,9 +449,38 @@ class FakeInvoices:
         self._rows[invoice_id]["payment_status"] = status
 
 
+class FakeReceipts:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self._rows: dict[str, IssuedReceipt] = t["receipts"]
+        self._addresses: dict[str, str] = t["addresses"]
+        self._details: dict[str, BillingDetails] = t["details"]
+
+    async def issued(self, cdr_id: str) -> IssuedReceipt | None:
+        return self._rows.get(cdr_id)
+
+    async def add(self, receipt: IssuedReceipt) -> None:
+        _unique(self._rows, receipt.cdr_id, "receipt")
+        if any(r.number == receipt.number for r in self._rows.values()):
+            raise Duplicate(f"receipt number {receipt.number} is taken")
+        self._rows[receipt.cdr_id] = receipt
+
+    async def station_address(self, station_id: str) -> str | None:
+        return self._addresses.get(station_id)
+
+    async def set_station_address(self, station_id: str, address: str, now: datetime) -> None:
+        self._addresses[station_id] = address
+
+    async def billing_details(self, driver_id: str) -> BillingDetails | None:
+        return self._details.get(driver_id)
+
+    async def set_billing_details(self, driver_id: str, details: BillingDetails, now: datetime) -> None:
+        self._details[driver_id] = details
+
+
 def empty_tables() -> dict[str, Any]:
     names = ("tariffs", "groups", "sessions", "cdrs", "methods", "payments", "refunds", "accounts", "entries",
-             "plans", "subscriptions", "usage", "fees", "invoices", "series")  # fmt: skip
+             "plans", "subscriptions", "usage", "fees", "invoices", "series", "receipts", "addresses",
+             "details")  # fmt: skip
     return {name: {} for name in names} | {"assignments": [], "operations": [], "postings": []}
 
 
@@ -460,6 +495,7 @@ class FakeBillingUnitOfWork(FakeUnitOfWork):
         self.ledger = FakeLedger(tables)
         self.plans = FakePlans(tables)
         self.invoices = FakeInvoices(tables)
+        self.receipts = FakeReceipts(tables)
 
 
 @dataclass

@@ -69,7 +69,7 @@ async def test_no_wallet_was_opened_by_bad_driver_ids(billing: RunningBilling) -
 
 
 async def test_every_list_refuses_huge_offsets(billing: RunningBilling) -> None:
-    answers = await list_routes_refuse_huge_offsets(billing.api, ADMIN)
+    answers = await list_routes_refuse_huge_offsets(billing.api, ADMIN, skip=("/api/v1/me/",))  # test_me has those
     assert answers and all(status == 422 for status in answers.values()), answers
 
 

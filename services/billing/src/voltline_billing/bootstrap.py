@@ -16,10 +16,12 @@ from voltline_chassis.problems import install_problem_mapping
 from voltline_events import Topics
 from voltline_store import TransactionBatch
 
+from voltline_billing.adapters import pdf
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
-from voltline_billing.entrypoints.api import build_routers
+from voltline_billing.domain.receipts import Seller
+from voltline_billing.entrypoints.api import build_routers, me
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
@@ -95,6 +97,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
                 await task
         await consumer.stop()
 
+    seller = Seller(settings.seller_name, settings.seller_address, settings.seller_vat_id)
     app = create_app(
         settings=settings,
         title="voltline billing",
@@ -109,6 +112,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             before_stop=before_stop,
         ),
         routers=build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
+        driver_routers=[me.build_router(ctx, seller, pdf.receipt_pdf, pdf.invoice_pdf)],
     )
     install_problem_mapping(app, PROBLEMS)
     app.state.billing = ctx

@@ -24,3 +24,7 @@ class BillingSettings(ServiceSettings):
     payment_retry_interval_s: float = Field(default=30.0, ge=0)
     ocpi_country_code: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     ocpi_party_id: str = Field(default="VLT", pattern=r"^[A-Z0-9]{3}$")
+    # Printed on drivers' receipts and invoices (the seller of the charging: name, postal address, VAT id).
+    seller_name: str = Field(default="voltline charging (set VOLTLINE_SELLER_NAME)", min_length=1, max_length=200)
+    seller_address: str = Field(default="set VOLTLINE_SELLER_ADDRESS", min_length=1, max_length=300)
+    seller_vat_id: str = Field(default="set VOLTLINE_SELLER_VAT_ID", min_length=1, max_length=40)

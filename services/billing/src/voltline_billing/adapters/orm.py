@@ -287,4 +287,33 @@ document_counters = Table(
     Column("last_number", BigInteger, nullable=False),
 )
 
+# Drivers' receipts (issue 16): the number each CDR's receipt got, and the addresses printed on them.
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("cdr_id", _id, primary_key=True),
+    Column("number", String(32), nullable=False, unique=True),
+    Column("driver_id", _id, nullable=False, index=True),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("buyer", JSON, nullable=True),  # the driver's billing details as they were at issue
+)
+
+driver_billing_details = Table(
+    "driver_billing_details",
+    metadata,
+    Column("driver_id", _id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("address", String(300), nullable=True),
+    Column("vat_id", String(40), nullable=True),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+station_addresses = Table(
+    "station_addresses",
+    metadata,
+    Column("station_id", String(48), primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 outbox_tables = define_outbox_tables(metadata)

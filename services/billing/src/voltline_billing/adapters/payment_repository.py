@@ -60,6 +60,11 @@ class PaymentRepository:
         methods = await self.methods(driver_id)
         return next((m for m in methods if m["is_default"]), methods[0] if methods else None)
 
+    async def set_default_method(self, driver_id: str, method_id: str) -> None:
+        c = payment_methods.c
+        await self._s.execute(update(payment_methods).where(c.driver_id == driver_id).values(is_default=False))
+        await self._s.execute(update(payment_methods).where(c.method_id == method_id).values(is_default=True))
+
     # -- payments
     async def add(self, payment: Payment, provider: str | None, now: datetime) -> None:
         values = asdict(payment) | {"state": payment.state.value, "provider": provider}

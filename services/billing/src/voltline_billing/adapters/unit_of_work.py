@@ -11,6 +11,7 @@ from voltline_billing.adapters.cdr_repository import CdrRepository
 from voltline_billing.adapters.ledger_repository import LedgerRepository
 from voltline_billing.adapters.payment_repository import PaymentRepository
 from voltline_billing.adapters.plan_repository import InvoiceRepository, PlanRepository
+from voltline_billing.adapters.receipt_repository import ReceiptRepository
 from voltline_billing.adapters.tariff_repository import SessionRepository, TariffRepository
 from voltline_billing.service_layer import ports
 
@@ -25,6 +26,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
     ledger: ports.LedgerRepository
     plans: ports.PlanRepository
     invoices: ports.InvoiceRepository
+    receipts: ports.ReceiptRepository
 
     def attach_repositories(self) -> None:
         self.tariffs = TariffRepository(self.session)
@@ -34,6 +36,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
         self.ledger = LedgerRepository(self.session)
         self.plans = PlanRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
+        self.receipts = ReceiptRepository(self.session)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

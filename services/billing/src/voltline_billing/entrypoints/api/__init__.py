@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from voltline_billing.entrypoints.api import cdrs, invoices, payments, plans, tariffs, wallets
+from voltline_billing.entrypoints.api import cdrs, invoices, me, payments, plans, tariffs, wallets
 from voltline_billing.service_layer.context import BillingContext
 
 
@@ -16,6 +16,7 @@ def build_routers(ctx: BillingContext, sandbox: object | None = None) -> list[AP
         wallets.build_router(ctx),
         invoices.build_router(ctx),
         plans.build_router(ctx),
+        me.build_operator_router(ctx),
     ]
     if sandbox is not None:
         routers.append(payments.sandbox_router(sandbox))

@@ -7,6 +7,7 @@ from voltline_chassis.problems import Problem, ProblemFactory
 
 from voltline_billing.entrypoints.api.common import invalid
 from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
+from voltline_billing.service_layer.driver_payments import PaymentDeclined, ProviderNoAnswer
 
 
 def _invalid(request: Request, exc: Invalid) -> Problem:
@@ -19,4 +20,6 @@ PROBLEMS: dict[type[Exception], ProblemFactory] = {
     NotFound: lambda _request, exc: Problem(404, str(exc)),
     Conflict: lambda _request, exc: Problem(409, str(exc)),
     Invalid: _invalid,
+    PaymentDeclined: lambda _request, exc: Problem(402, str(exc), title="Payment declined"),
+    ProviderNoAnswer: lambda _request, exc: Problem(504, str(exc), title="Payment provider did not answer"),
 }
