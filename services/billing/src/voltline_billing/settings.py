@@ -24,3 +24,21 @@ class BillingSettings(ServiceSettings):
     payment_retry_interval_s: float = Field(default=30.0, ge=0)
     ocpi_country_code: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     ocpi_party_id: str = Field(default="VLT", pattern=r"^[A-Z0-9]{3}$")
+    # Ad-hoc payment by guests on the QR payment page (docs/drivers.md "Paying without an account").
+    adhoc_hold_amount: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description='Pre-authorisation per currency, JSON: {"EUR": "30.00", "GBP": "25.00"}; other currencies hold '
+        "card_hold_amount.",
+    )
+    auth_url: str | None = Field(default=None, description="The auth service's API: a guest's one-time token.")
+    session_url: str | None = Field(default=None, description="The session service's API: a guest's remote start.")
+    public_url: str | None = Field(
+        default=None, description="Where guests reach billing (the QR codes point there); default its own address."
+    )
+    stripe_publishable_key: str | None = Field(default=None, description="Stripe.js on the payment page (pk_...).")
+    smtp_host: str | None = Field(default=None, description="Receipts by mail; unset: the mail goes to the log.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "voltline <no-reply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from voltline_store import UnitOfWork
 
+from voltline_billing.adapters.adhoc_repository import AdhocRepository
 from voltline_billing.adapters.cdr_repository import CdrRepository
 from voltline_billing.adapters.ledger_repository import LedgerRepository
 from voltline_billing.adapters.payment_repository import PaymentRepository
@@ -25,6 +26,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
     ledger: ports.LedgerRepository
     plans: ports.PlanRepository
     invoices: ports.InvoiceRepository
+    adhoc: ports.AdhocRepository
 
     def attach_repositories(self) -> None:
         self.tariffs = TariffRepository(self.session)
@@ -34,6 +36,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
         self.ledger = LedgerRepository(self.session)
         self.plans = PlanRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
+        self.adhoc = AdhocRepository(self.session)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
