@@ -24,8 +24,9 @@ STARTS, MAIL = FakeGuestStarts(), RecordingMailer()
 async def billing(kafka: Any, postgres: Any) -> AsyncIterator[RunningBilling]:
     settings = {"adhoc_hold_amount": {"EUR": "25.00"}, "public_url": "https://pay.example.com"}
     async with running_billing(kafka, postgres, guest_starts=STARTS, mail=MAIL, **settings) as running:
-        await running.post("/tariffs", {"tariff_id": "QR", "currency": "EUR", "energy_price_per_kwh": "0.40",
-                                        "session_fee": "1.00", "vat_percent": "19", "default": True}, expect=201)  # fmt: skip
+        tariff = {"tariff_id": "QR", "currency": "EUR", "energy_price_per_kwh": "0.40", "session_fee": "1.00",
+                  "vat_percent": "19", "default": True}  # fmt: skip
+        await running.post("/tariffs", tariff, expect=201)
         yield running
 
 
