@@ -446,12 +446,14 @@ class FakeInvoices:
 
 class FakeAdhoc:
     def __init__(self, t: dict[str, Any]) -> None:
-        self._rows: dict[str, GuestPayment] = t["adhoc"]
-        self._receipts: dict[str, datetime] = t["adhoc_receipts"]
+        self._rows: dict[str, GuestPayment] = t.setdefault("adhoc", {})
+        self._receipts: dict[str, datetime] = t.setdefault("adhoc_receipts", {})
+        self._updated: dict[str, datetime] = t.setdefault("adhoc_updated", {})
 
     async def add(self, guest: GuestPayment) -> None:
         _unique(self._rows, guest.adhoc_id, "guest payment")
         self._rows[guest.adhoc_id] = guest
+        self._updated[guest.adhoc_id] = guest.created_at
 
     async def get(self, adhoc_id: str, *, lock: bool = False) -> GuestPayment | None:
         return self._rows.get(adhoc_id)
@@ -464,6 +466,11 @@ class FakeAdhoc:
 
     async def save(self, guest: GuestPayment, now: datetime) -> None:
         self._rows[guest.adhoc_id] = guest
+        self._updated[guest.adhoc_id] = now
+
+    async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
+        found = [g.adhoc_id for g in self._rows.values() if g.state.value == "starting"]
+        return [i for i in found if self._updated[i] < before][:limit]
 
     async def mark_receipt_sent(self, adhoc_id: str, now: datetime) -> bool:
         if adhoc_id in self._receipts:
@@ -474,7 +481,7 @@ class FakeAdhoc:
 
 def empty_tables() -> dict[str, Any]:
     names = ("tariffs", "groups", "sessions", "cdrs", "methods", "payments", "refunds", "accounts", "entries",
-             "plans", "subscriptions", "usage", "fees", "invoices", "series", "adhoc", "adhoc_receipts")  # fmt: skip
+             "plans", "subscriptions", "usage", "fees", "invoices", "series")  # fmt: skip
     return {name: {} for name in names} | {"assignments": [], "operations": [], "postings": []}
 
 

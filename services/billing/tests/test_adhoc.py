@@ -151,3 +151,18 @@ async def test_bad_input_is_refused_by_name(fakes: Fakes) -> None:
     assert bad_id.value.field == "adhoc_id"
     with pytest.raises(NotFound):  # no tariff applies: nothing can be priced, nothing is held
         await adhoc.pay(fake_billing().ctx, ADHOC_ID, "CP-1", 1, "tok_visa", None, None)
+
+
+async def test_a_charger_that_never_starts_gives_the_hold_back(fakes: Fakes) -> None:
+    g = await adhoc.pay(fakes.ctx, ADHOC_ID, "CP-1", 1, "tok_visa", None, None)
+    assert await adhoc.release_unstarted(fakes.ctx, 300) == 0  # not yet
+    fakes.clock.advance(timedelta(minutes=6))
+    assert await adhoc.release_unstarted(fakes.ctx, 300) == 1
+    late = await adhoc.status_of(fakes.ctx, ADHOC_ID)
+    assert late.state is AdhocState.START_FAILED and "in time" in (late.message or "")
+    assert fakes.provider.intents[g.provider_ref or ""].status == "canceled"
+    start = started_for(g.id_token)  # the car is plugged in after all: the session asks for a hold of its own
+    await session_started(fakes.ctx, start)
+    async with fakes.uow() as uow:
+        payment = await uow.payments.by_session("S-1")
+    assert payment is not None and payment.state is State.AUTHORIZED and payment.provider_ref != g.provider_ref

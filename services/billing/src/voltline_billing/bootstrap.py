@@ -25,6 +25,7 @@ from voltline_billing.entrypoints.api import build_routers
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.entrypoints.pay_pages import build_qr_router, mount_pay_pages
+from voltline_billing.service_layer.adhoc import release_unstarted
 from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
@@ -58,7 +59,8 @@ def adhoc_ports(settings: BillingSettings, starts: GuestStarts | None, mail: Mai
         starts = HttpGuestStarts(settings.auth_url, settings.session_url, settings.admin_token.get_secret_value())
     if starts is None:
         return None
-    return AdhocPorts(starts, mail or mailer(settings), dict(settings.adhoc_hold_amount))
+    return AdhocPorts(starts, mail or mailer(settings), dict(settings.adhoc_hold_amount),
+                      settings.adhoc_start_timeout_s)  # fmt: skip
 
 
 def build(
@@ -106,6 +108,8 @@ def build(
             await asyncio.sleep(settings.payment_retry_interval_s)
             try:
                 await drive_pending(ctx)
+                if ctx.adhoc is not None:
+                    await release_unstarted(ctx, ctx.adhoc.start_timeout_s)
             except Exception as exc:
                 log.warning("payment_worker_pass_failed", error=repr(exc))
 

@@ -30,6 +30,9 @@ class BillingSettings(ServiceSettings):
         description='Pre-authorisation per currency, JSON: {"EUR": "30.00", "GBP": "25.00"}; other currencies hold '
         "card_hold_amount.",
     )
+    adhoc_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="A guest's charger that started no session by then: the hold is released."
+    )
     auth_url: str | None = Field(default=None, description="The auth service's API: a guest's one-time token.")
     session_url: str | None = Field(default=None, description="The session service's API: a guest's remote start.")
     public_url: str | None = Field(

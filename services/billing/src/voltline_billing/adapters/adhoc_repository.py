@@ -49,6 +49,15 @@ class AdhocRepository:
             update(adhoc_payments).where(adhoc_payments.c.adhoc_id == guest.adhoc_id).values(**values, updated_at=now)
         )
 
+    async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
+        query = (
+            select(adhoc_payments.c.adhoc_id)
+            .where(adhoc_payments.c.state == AdhocState.STARTING.value, adhoc_payments.c.updated_at < before)
+            .order_by(adhoc_payments.c.updated_at)
+            .limit(limit)
+        )
+        return list((await self._s.execute(query)).scalars())
+
     async def mark_receipt_sent(self, adhoc_id: str, now: datetime) -> bool:
         result = await self._s.execute(
             update(adhoc_payments)

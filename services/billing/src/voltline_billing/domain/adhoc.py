@@ -123,6 +123,7 @@ _REFUSAL_TEXT = {
     "gateway_timeout": "The charger did not answer. Nothing was charged.",
     "id_token_not_accepted": "The charger could not authorise this payment. Nothing was charged.",
     "unknown_station": "This charger is not known. Nothing was charged.",
+    "not_started": "The charger did not start charging in time. Nothing was charged.",
 }
 
 

@@ -136,8 +136,8 @@ def build_pay_router(ctx: BillingContext, provider: str, stripe_key: str | None)
                 "released": str(Money(v.released, cur)) if v.released is not None else None,
             }  # fmt: skip
             values["refresh"] = None if settled else 2
-        elif g.state in (AdhocState.HOLDING, AdhocState.STARTING, AdhocState.CHARGING):
-            values["refresh"] = 3
+        elif g.state in (AdhocState.STARTING, AdhocState.CHARGING) or (g.state is AdhocState.HOLDING and not g.message):
+            values["refresh"] = 3  # a hold whose answer never came waits for the guest to submit again
         return page(request, "status.html", **values)
 
     @router.get("/pay/{station_id}/{evse_id}", responses=HTML)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from voltline_chassis import get_logger
@@ -143,6 +144,16 @@ async def _refused(ctx: BillingContext, adhoc_id: str, code: str | None, detail:
         except Exception as exc:  # the hold expires at the provider anyway
             log.warning("adhoc_release_failed", adhoc_id=adhoc_id, error=repr(exc))
     return guest
+
+
+async def release_unstarted(ctx: BillingContext, older_than_s: float) -> int:
+    """The payment worker: a charger that accepted the start but never began charging (the car was not plugged
+    in) gives the guest's hold back. A session that starts later still asks for a hold of its own."""
+    async with ctx.uow() as uow:
+        ids = await uow.adhoc.starting_before(ctx.clock() - timedelta(seconds=older_than_s))
+    for adhoc_id in ids:
+        await _refused(ctx, adhoc_id, "not_started", None)
+    return len(ids)
 
 
 async def status_of(ctx: BillingContext, adhoc_id: str) -> GuestPayment:

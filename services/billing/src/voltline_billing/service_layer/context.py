@@ -46,6 +46,7 @@ class AdhocPorts:
     starts: GuestStarts
     mailer: Mailer
     hold_amounts: Mapping[str, Decimal] = field(default_factory=dict)  # per currency; else card_hold_amount
+    start_timeout_s: float = 300.0  # a start that began no session by then gives the hold back
 
 
 @dataclass(frozen=True)
