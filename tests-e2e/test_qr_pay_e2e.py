@@ -77,15 +77,22 @@ async def test_a_guest_pays_by_card_on_the_qr_page_and_is_charged_the_cdr_total(
             assert "30.00 EUR" in await step(page.text, "#hold-amount")
             await step(page.screenshot, "1-price")
 
-            def enter_card() -> None:
+            def enter_card(number: str = "4242 4242 4242 4242") -> None:
                 with page.inside_frame("#card-frame"):
-                    page.type("#card-number", "4242 4242 4242 4242")
+                    page.type("#card-number", number)
                     page.type("#card-expiry", "12/30")
                     page.type("#card-cvc", "123")
                     page.click("#use-card")
-                page.wait_text("#card-summary", lambda t: "4242" in t)
+                page.wait_text("#card-summary", lambda t: number[-4:] in t)
                 page.find("#pay:enabled")
                 page.type("#email", "guest@example.com")
+
+            await step(enter_card, "4000 0000 0000 0002")  # a card the sandbox declines: nothing starts
+            await step(page.click, "#pay")
+            reason = await step(page.wait_text, "#reason", lambda t: "declined" in t)
+            assert "Try another card" in reason and await step(page.text, "#retry") == "Try another card"
+            await step(page.screenshot, "1b-declined")
+            await step(page.click, "#retry")
 
             await step(enter_card)
             await step(page.screenshot, "2-card-entered")
@@ -121,10 +128,18 @@ async def test_a_guest_pays_by_card_on_the_qr_page_and_is_charged_the_cdr_total(
         assert total == captured == "4.56 EUR" and released == "25.44 EUR"
         sandbox = (await billing.get("/sandbox/operations")).json()
         assert [(o["kind"], o["amount"], o["outcome"]) for o in sandbox["items"]] == [
+            ("authorize", "30.00", "declined"),
             ("authorize", "30.00", "ok"),
             ("capture", "4.56", "ok"),
         ]
-        [intent] = sandbox["intents"].values()
+        [intent] = sandbox["intents"].values()  # the declined card left none
         assert Decimal(intent["authorized"]) - Decimal(intent["captured"]) == Decimal("25.44")
         token = (await auth.get(f"/id-tokens/{tag}", params={"type": "Central"})).json()
         assert token["status"] == "Expired"  # one session per guest token
+        log = system.stack.services["billing"].log_path  # no SMTP host in the stack: the receipt mail is logged
+
+        async def mailed() -> bool:
+            text = log.read_text()
+            return "guest@example.com" in text and "Total: 4.56 EUR" in text
+
+        await eventually(mailed, what="the receipt mailed (to billing's log)")
