@@ -468,6 +468,9 @@ class FakeAdhoc:
         self._rows[guest.adhoc_id] = guest
         self._updated[guest.adhoc_id] = now
 
+    async def evse_busy(self, station_id: str, evse_id: int) -> bool:
+        return False  # the fakes' sessions carry no EVSE state worth asking; see test_adhoc_store
+
     async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
         found = [g.adhoc_id for g in self._rows.values() if g.state.value == "starting"]
         return [i for i in found if self._updated[i] < before][:limit]
@@ -504,8 +507,12 @@ class FakeGuestStarts:
     """The auth and session services as a guest's start sees them: `refuse` makes the start fail with that code."""
 
     refuse: str | None = None
+    online: bool | None = True
     tokens: dict[str, str] = field(default_factory=dict)  # id token -> status
     starts: list[tuple[str, int, str]] = field(default_factory=list)
+
+    async def is_online(self, station_id: str) -> bool | None:
+        return self.online
 
     async def create_token(self, id_token: str) -> None:
         self.tokens[id_token] = "Accepted"

@@ -19,7 +19,7 @@ from voltline_billing.domain.money import Money
 from voltline_billing.domain.payments import Outcome, State
 from voltline_billing.domain.tariffs import simple_tariff
 from voltline_billing.service_layer import adhoc, tariffs
-from voltline_billing.service_layer.context import Invalid, NotFound
+from voltline_billing.service_layer.context import Conflict, Invalid, NotFound
 from voltline_billing.service_layer.sessions import Ended, Started, session_ended, session_started
 
 STD = simple_tariff("STD", "EUR", Decimal("0.35"), time_price_per_hour=Decimal("1.20"), session_fee=Decimal("1.00"),
@@ -166,3 +166,10 @@ async def test_a_charger_that_never_starts_gives_the_hold_back(fakes: Fakes) -> 
     async with fakes.uow() as uow:
         payment = await uow.payments.by_session("S-1")
     assert payment is not None and payment.state is State.AUTHORIZED and payment.provider_ref != g.provider_ref
+
+
+async def test_an_offline_charger_is_refused_before_any_hold(fakes: Fakes) -> None:
+    fakes.starts.online = False
+    with pytest.raises(Conflict, match="offline"):
+        await adhoc.pay(fakes.ctx, ADHOC_ID, "CP-1", 1, "tok_visa", None, None)
+    assert fakes.provider.operations == [] and fakes.starts.tokens == {}

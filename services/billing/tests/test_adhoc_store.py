@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from billing_fakes import FakeGuestStarts, RecordingMailer
-from billing_testing import RunningBilling, ended, eventually, running_billing, started
+from billing_testing import ADMIN, RunningBilling, ended, eventually, running_billing, started
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 STARTS, MAIL = FakeGuestStarts(), RecordingMailer()
@@ -44,8 +44,8 @@ async def test_a_guest_pays_exactly_the_cdr_total_and_the_rest_is_released(billi
     form = {"adhoc_id": adhoc_id, "card_token": "tok_visa", "card_label": "Visa •••• 4242", "email": "g@example.com"}
     submitted = await billing.api.post("/pay/CP-QR/1", data=form)
     assert submitted.status_code == 303 and submitted.headers["location"] == f"/pay/status/{adhoc_id}"
-    [(station, evse, token)] = STARTS.starts
-    assert (station, evse) == ("CP-QR", 1) and token.startswith("GST")
+    [token] = [t for station, evse, t in STARTS.starts if (station, evse) == ("CP-QR", 1)]
+    assert token.startswith("GST")
     status = await billing.api.get(f"/pay/status/{adhoc_id}")
     assert 'data-state="starting"' in status.text and "25.00 EUR pre-authorised" in status.text
 
@@ -60,11 +60,12 @@ async def test_a_guest_pays_exactly_the_cdr_total_and_the_rest_is_released(billi
     )
     assert 'id="receipt-total">5.95 EUR' in receipt.text and 'id="released">19.05 EUR' in receipt.text
     ops = (await billing.get("/sandbox/operations"))["items"]
-    assert [(o["kind"], o["amount"]) for o in ops] == [("authorize", "25.00"), ("capture", "5.95")]
+    mine = [(o["kind"], o["amount"]) for o in ops if o["key"].split(":")[0] in (adhoc_id, "S-QR-1")]
+    assert mine == [("authorize", "25.00"), ("capture", "5.95")]
     payment = await billing.payment("S-QR-1", state="paid")
     assert (payment["captured"], payment["driver_id"]) == ("5.95", None)
     await eventually(lambda: _async(MAIL.sent), ok=bool)
-    [(to, _, body)] = MAIL.sent
+    [(to, _, body)] = [m for m in MAIL.sent if cdr["cdr_id"] in m[1]]
     assert to == "g@example.com" and "Total: 5.95 EUR" in body
     assert STARTS.tokens[token] == "Expired"
 
@@ -82,9 +83,19 @@ async def test_bad_input_on_the_page_is_refused_with_a_reason(billing: RunningBi
     assert card.status_code == 422 and card.json()["field"] == "body.number"
 
 
-async def test_operators_print_a_qr_code_per_evse(billing: RunningBilling) -> None:
-    from billing_testing import ADMIN
+async def test_a_charger_in_use_is_refused_before_any_hold(billing: RunningBilling) -> None:
+    await billing.publish(started("S-BUSY-1", "CP-BUSY", datetime.now(UTC), id_token="RFID-1"))
+    await eventually(lambda: billing.api.get("/api/v1/sessions/S-BUSY-1/cost", headers=ADMIN),
+                     ok=lambda r: r.status_code == 200)  # fmt: skip
+    before = len((await billing.get("/sandbox/operations"))["items"])
+    busy = await billing.api.post("/pay/CP-BUSY/1", data={"adhoc_id": "adh_" + "3" * 24, "card_token": "tok_visa"})
+    assert busy.status_code == 409 and "in use right now" in busy.text
+    assert len((await billing.get("/sandbox/operations"))["items"]) == before
+    free = await billing.api.post("/pay/CP-BUSY/2", data={"adhoc_id": "adh_" + "4" * 24, "card_token": "tok_visa"})
+    assert free.status_code == 303  # another EVSE of the same station is free
 
+
+async def test_operators_print_a_qr_code_per_evse(billing: RunningBilling) -> None:
     svg = await billing.api.get("/api/v1/stations/CP-QR/evses/2/qr.svg", headers=ADMIN)
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml" and b"<svg" in svg.content
     png = await billing.api.get("/api/v1/stations/CP-QR/evses/2/qr.png", headers=ADMIN)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from voltline_billing.adapters.orm import adhoc_payments
+from voltline_billing.adapters.orm import adhoc_payments, billing_sessions
 from voltline_billing.domain.adhoc import AdhocState, GuestPayment
 
 _FIELDS = ("adhoc_id", "station_id", "evse_id", "currency", "hold_amount", "id_token", "card_token", "card_label",
@@ -48,6 +48,12 @@ class AdhocRepository:
         await self._s.execute(
             update(adhoc_payments).where(adhoc_payments.c.adhoc_id == guest.adhoc_id).values(**values, updated_at=now)
         )
+
+    async def evse_busy(self, station_id: str, evse_id: int) -> bool:
+        c = billing_sessions.c
+        at_evse = or_(c.evse_id == evse_id, and_(c.evse_id.is_(None), c.connector_id == evse_id))
+        query = select(c.session_id).where(c.station_id == station_id, c.status == "active", at_evse).limit(1)
+        return (await self._s.execute(query)).first() is not None
 
     async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
         query = (

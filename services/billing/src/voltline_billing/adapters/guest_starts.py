@@ -18,6 +18,18 @@ class HttpGuestStarts:
             base_url=session_url.rstrip("/") + "/api/v1", headers=headers, timeout=timeout_s
         )
 
+    async def is_online(self, station_id: str) -> bool | None:
+        try:
+            response = await self._session.get(f"/station-presence/{station_id}", timeout=5.0)
+        except httpx.HTTPError:
+            return None
+        if response.status_code == 404:  # never heard from
+            return False
+        if response.status_code != 200:
+            return None
+        connected = response.json().get("connected")
+        return connected if isinstance(connected, bool) else None
+
     async def create_token(self, id_token: str) -> None:
         try:
             response = await self._auth.post("/id-tokens", json={"id_token": id_token, "type": "Central"})

@@ -28,7 +28,7 @@ from voltline_billing.adapters.sandbox_cards import CardRefused, tokenize
 from voltline_billing.domain.adhoc import AdhocState
 from voltline_billing.domain.money import Money, round_money
 from voltline_billing.service_layer import adhoc
-from voltline_billing.service_layer.context import BillingContext, Invalid, NotFound
+from voltline_billing.service_layer.context import BillingContext, Conflict, Invalid, NotFound
 from voltline_billing.service_layer.sessions import running_cost
 
 HERE = Path(__file__).resolve().parent
@@ -158,8 +158,9 @@ def build_pay_router(ctx: BillingContext, provider: str, stripe_key: str | None)
         try:
             guest = await adhoc.pay(ctx, form.get("adhoc_id", ""), station_id, evse_id, token,
                                     (form.get("card_label") or "")[:64] or None, email)  # fmt: skip
-        except (Invalid, NotFound) as exc:
-            return await pay_page(request, station_id, evse_id, str(exc), 422 if isinstance(exc, Invalid) else 404)
+        except (Invalid, NotFound, Conflict) as exc:
+            code = 422 if isinstance(exc, Invalid) else 409 if isinstance(exc, Conflict) else 404
+            return await pay_page(request, station_id, evse_id, str(exc), code)
         return RedirectResponse(f"/pay/status/{guest.adhoc_id}", status_code=303)
 
     return router

@@ -22,8 +22,8 @@ from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.money import Money
 from voltline_billing.domain.payments import Outcome, Payment
 from voltline_billing.domain.tariffs import Tariff
-from voltline_billing.service_layer.context import AdhocPorts, BillingContext, Invalid, NotFound, new_id
-from voltline_billing.service_layer.ports import ProviderTimeout, StartRefused
+from voltline_billing.service_layer.context import AdhocPorts, BillingContext, Conflict, Invalid, NotFound, new_id
+from voltline_billing.service_layer.ports import Duplicate, ProviderTimeout, StartRefused
 from voltline_billing.service_layer.tariffs import ad_hoc_prices, resolve
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
@@ -86,15 +86,24 @@ async def pay(ctx: BillingContext, adhoc_id: str, station_id: str, evse_id: int,
     starts = ports(ctx).starts
     async with ctx.uow() as uow:
         guest = await uow.adhoc.get(adhoc_id)
-        if guest is None:
-            priced = await offer(ctx, station_id, evse_id)
-            try:
-                guest = dom.begin(adhoc_id, station_id, evse_id, priced.hold, dom.guest_token(secrets.token_hex(8)),
-                                  card_token, card_label, email, ctx.clock())  # fmt: skip
-            except AdhocError as exc:
-                raise Invalid("card_token", str(exc)) from None
-            await uow.adhoc.add(guest)
-            await uow.commit()
+        busy = guest is None and await uow.adhoc.evse_busy(station_id, evse_id)
+    if guest is None:
+        priced = await offer(ctx, station_id, evse_id)
+        if busy:
+            raise Conflict("This charger is in use right now. Nothing was charged.")
+        if await starts.is_online(station_id) is False:
+            raise Conflict("This charger is offline right now. Nothing was charged.")
+        try:
+            guest = dom.begin(adhoc_id, station_id, evse_id, priced.hold, dom.guest_token(secrets.token_hex(8)),
+                              card_token, card_label, email, ctx.clock())  # fmt: skip
+        except AdhocError as exc:
+            raise Invalid("card_token", str(exc)) from None
+        try:
+            async with ctx.uow() as uow:
+                await uow.adhoc.add(guest)
+                await uow.commit()
+        except Duplicate:  # the same page submitted twice at once: the first one goes on
+            guest = await status_of(ctx, adhoc_id)
     if guest.state is not AdhocState.HOLDING:
         return guest  # already held (and started, or refused): the page shows where it is
     outcome = await _authorize(ctx, guest)

@@ -189,6 +189,10 @@ class AdhocRepository(Protocol):
     async def by_token(self, id_token: str, *, lock: bool = False) -> GuestPayment | None: ...
     async def by_session(self, session_id: str) -> GuestPayment | None: ...
     async def save(self, guest: GuestPayment, now: datetime) -> None: ...
+    async def evse_busy(self, station_id: str, evse_id: int) -> bool:
+        """An active session at this EVSE (1.6: connector) in billing's own view of sessions."""
+        ...
+
     async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
         """Guests whose charger was asked to start before `before` and has not started a session."""
         ...
@@ -208,6 +212,10 @@ class StartRefused(Exception):
 
 class GuestStarts(Protocol):
     """What a guest's start needs from the auth and session services (over their APIs, like other starts)."""
+
+    async def is_online(self, station_id: str) -> bool | None:
+        """Whether the station is connected now; None when that cannot be known (the start will tell)."""
+        ...
 
     async def create_token(self, id_token: str) -> None:
         """A one-time `Central` id token, Accepted, that the station's authorisation will find."""
