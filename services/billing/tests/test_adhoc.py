@@ -142,6 +142,7 @@ async def test_more_than_the_hold_is_charged_to_the_same_card(fakes: Fakes) -> N
     assert view.payment is not None and view.payment.state is State.PAID and view.cdr is not None
     assert view.payment.captured == view.cdr.priced.total_incl_vat > Decimal("30")
     assert [op["kind"] for op in fakes.provider.operations] == ["authorize", "release", "sale"]
+    assert view.released == Decimal("30.00")  # the whole hold went back, the total was charged anew
     assert fakes.mailer.sent == []  # no address given
 
 

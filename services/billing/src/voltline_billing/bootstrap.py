@@ -119,6 +119,8 @@ def build(
             worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
 
     async def before_stop() -> None:
+        if ctx.adhoc is not None and isinstance(ctx.adhoc.starts, HttpGuestStarts):
+            await ctx.adhoc.starts.close()
         for task in worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

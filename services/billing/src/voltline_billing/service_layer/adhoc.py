@@ -56,7 +56,8 @@ class GuestView:
         p = self.payment
         if p is None or p.state.value not in ("paid", "released"):
             return None
-        return max(self.guest.hold_amount - p.captured, Decimal(0)) if p.captured <= p.hold_amount else Decimal(0)
+        hold = self.guest.hold_amount
+        return hold - p.captured if p.captured <= hold else hold  # above the hold: all released, then a sale
 
 
 def ports(ctx: BillingContext) -> AdhocPorts:
@@ -242,8 +243,11 @@ def receipt_text(v: GuestView) -> str:
         f"VAT: {Money(p.total_vat, p.currency)}",
         f"Total: {Money(p.total_incl_vat, p.currency)}",
     ]
-    if v.payment is not None:
-        lines.append(f"Charged to card {v.guest.card_label or ''}: {Money(v.payment.captured, p.currency)}".strip())
+    card = f"card {v.guest.card_label}" if v.guest.card_label else "your card"
+    if v.payment is not None and v.payment.state.value == "paid":
+        lines.append(f"Charged to {card}: {Money(v.payment.captured, p.currency)}")
+    elif p.total_incl_vat > 0:
+        lines.append(f"To be charged to {card}: {Money(p.total_incl_vat, p.currency)}")
     if v.released is not None:
         lines.append(f"Released from the pre-authorisation: {Money(v.released, p.currency)}")
     return "\n".join(lines) + "\n"
