@@ -80,7 +80,8 @@ async def test_bad_input_on_the_page_is_refused_with_a_reason(billing: RunningBi
     assert (await billing.api.get("/pay/CP-QR/0")).status_code == 422
     assert (await billing.api.get("/pay/status/adh_" + "2" * 24)).status_code == 404
     card = await billing.api.post("/sandbox/tokens", json={"number": "1234"})
-    assert card.status_code == 422 and card.json()["field"] == "body.number"
+    assert card.status_code == 422 and card.headers["content-type"] == "application/problem+json"
+    assert card.json()["errors"][0]["field"] == "body.number" and "not valid" in card.json()["detail"]
 
 
 async def test_a_charger_in_use_is_refused_before_any_hold(billing: RunningBilling) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 import segno
 from fastapi import APIRouter, FastAPI, Request
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
@@ -27,6 +27,7 @@ from voltline_chassis.schemas import media
 from voltline_billing.adapters.sandbox_cards import CardRefused, tokenize
 from voltline_billing.domain.adhoc import AdhocState
 from voltline_billing.domain.money import Money, round_money
+from voltline_billing.entrypoints.api.common import invalid
 from voltline_billing.service_layer import adhoc
 from voltline_billing.service_layer.context import BillingContext, Conflict, Invalid, NotFound
 from voltline_billing.service_layer.sessions import running_cost
@@ -188,13 +189,13 @@ def build_sandbox_fields_router() -> APIRouter:
         response.headers.update(_headers("sandbox", frame_ancestors="'self'"))
         return response
 
-    @router.post("/sandbox/tokens", response_model=CardTokenOut, responses={422: {"description": "not a card"}})
+    @router.post("/sandbox/tokens", response_model=CardTokenOut)
     async def make_token(body: CardIn) -> Any:
         """A test card number becomes a token (tok_visa, tok_declined, ...); see adapters/sandbox_cards.py."""
         try:
             token, label = tokenize(body.number)
         except CardRefused as exc:
-            return JSONResponse({"detail": str(exc), "field": "body.number"}, status_code=422)
+            raise invalid("body.number", str(exc)) from None
         return CardTokenOut(token=token, label=label)
 
     return router
