@@ -76,6 +76,13 @@ def test_the_sandbox_hosted_fields_turn_test_numbers_into_tokens() -> None:
         tokenize("4242 4242 4242 4241")  # fails the Luhn check
 
 
+def test_card_submissions_are_limited_per_client_in_a_sliding_window() -> None:
+    limit = dom.AttemptLimit(limit=3, window_s=3600)
+    assert [limit.allow("10.0.0.1", t) for t in (0, 10, 20, 30)] == [True, True, True, False]
+    assert limit.allow("10.0.0.2", 30)  # another client
+    assert not limit.allow("10.0.0.1", 3599) and limit.allow("10.0.0.1", 3601)  # the first one left the window
+
+
 # -- the use cases
 
 

@@ -104,5 +104,14 @@ async def test_operators_print_a_qr_code_per_evse(billing: RunningBilling) -> No
     assert (await billing.api.get("/api/v1/stations/CP-QR/evses/2/qr.svg")).status_code == 401
 
 
+async def test_card_testing_is_stopped_per_client(billing: RunningBilling) -> None:
+    """Runs last in this module: it uses up this client's submissions for the hour."""
+    for _ in range(billing.settings.adhoc_max_attempts_per_hour + 1):
+        answer = await billing.api.post("/pay/CP-QR/1", data={"card_token": "tok_declined"})
+        if answer.status_code == 429:
+            break
+    assert answer.status_code == 429 and "Too many attempts" in answer.text
+
+
 async def _async(value: Any) -> Any:
     return value

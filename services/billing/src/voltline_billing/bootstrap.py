@@ -146,6 +146,6 @@ def build(
         ],
     )
     install_problem_mapping(app, PROBLEMS)
-    mount_pay_pages(app, ctx, provider.name, settings.stripe_publishable_key)
+    mount_pay_pages(app, ctx, provider.name, settings.stripe_publishable_key, settings.adhoc_max_attempts_per_hour)
     app.state.billing = ctx
     return app

@@ -33,6 +33,9 @@ class BillingSettings(ServiceSettings):
     adhoc_start_timeout_s: float = Field(
         default=300.0, gt=0, description="A guest's charger that started no session by then: the hold is released."
     )
+    adhoc_max_attempts_per_hour: int = Field(
+        default=10, ge=1, description="Card submissions per client address and hour on the payment page (card testing)."
+    )
     auth_url: str | None = Field(default=None, description="The auth service's API: a guest's one-time token.")
     session_url: str | None = Field(default=None, description="The session service's API: a guest's remote start.")
     public_url: str | None = Field(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -152,3 +152,26 @@ def session_payment(g: GuestPayment, payment_id: str, session_id: str) -> Paymen
     return Payment(
         payment_id, session_id, None, "card", None, g.currency, State.PENDING_HOLD, hold_amount=g.hold_amount
     )
+
+
+@dataclass
+class AttemptLimit:
+    """At most `limit` card submissions per client address in a sliding `window_s` (in one process).
+
+    Ad-hoc pages are where stolen cards get tested: a thief submits many numbers until one holds. Each
+    submission counts, whatever its outcome."""
+
+    limit: int
+    window_s: float
+    _seen: dict[str, list[float]] = field(default_factory=dict)
+
+    def allow(self, client: str, now_s: float) -> bool:
+        recent = [t for t in self._seen.get(client, []) if now_s - t < self.window_s]
+        if len(recent) >= self.limit:
+            self._seen[client] = recent
+            return False
+        recent.append(now_s)
+        self._seen[client] = recent
+        if len(self._seen) > 10_000:  # forget clients whose window has passed
+            self._seen = {k: v for k, v in self._seen.items() if v and now_s - v[-1] < self.window_s}
+        return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 import secrets
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from pydantic import BaseModel, Field
 from voltline_chassis.schemas import media
 
 from voltline_billing.adapters.sandbox_cards import CardRefused, tokenize
-from voltline_billing.domain.adhoc import AdhocState
+from voltline_billing.domain.adhoc import AdhocState, AttemptLimit
 from voltline_billing.domain.money import Money, round_money
 from voltline_billing.entrypoints.api.common import invalid
 from voltline_billing.service_layer import adhoc
@@ -81,7 +82,7 @@ def _price_rows(offer: adhoc.Offer) -> tuple[list[dict[str, str]], str | None]:
     return rows, note
 
 
-def build_pay_router(ctx: BillingContext, provider: str, stripe_key: str | None) -> APIRouter:
+def build_pay_router(ctx: BillingContext, provider: str, stripe_key: str | None, attempts: AttemptLimit) -> APIRouter:
     router = APIRouter(tags=["ad-hoc payment"], default_response_class=HTMLResponse)
 
     def page(request: Request, name: str, status: int = 200, **values: Any) -> HTMLResponse:
@@ -146,9 +147,14 @@ def build_pay_router(ctx: BillingContext, provider: str, stripe_key: str | None)
         """The price of this charger and the card form (the page a QR code opens)."""
         return await pay_page(request, station_id, evse_id, None, 200)
 
-    @router.post("/pay/{station_id}/{evse_id}", responses={**HTML, **SEE_OTHER})
+    @router.post(
+        "/pay/{station_id}/{evse_id}", responses={**HTML, **SEE_OTHER, **media("text/html", "Too many attempts", 429)}
+    )
     async def submit(request: Request, station_id: StationId, evse_id: EvseId) -> Response:
         """Hold the pre-authorisation, start the charger, and go on to the status page."""
+        client = request.client.host if request.client else "unknown"
+        if not attempts.allow(client, time.monotonic()):
+            return await pay_page(request, station_id, evse_id, "Too many attempts from here. Try again later.", 429)
         form = {k: v[0].strip() for k, v in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         email = form.get("email") or None
         if email is not None and not EMAIL.match(email):
@@ -224,9 +230,13 @@ def build_qr_router(public_url: str) -> APIRouter:
     return router
 
 
-def mount_pay_pages(app: FastAPI, ctx: BillingContext, provider: str, stripe_key: str | None) -> None:
+def mount_pay_pages(
+    app: FastAPI, ctx: BillingContext, provider: str, stripe_key: str | None, attempts_per_hour: int = 10
+) -> None:
     # The static files first: /pay/static/pay.js would otherwise look like /pay/{station_id}/{evse_id}.
     app.mount("/pay/static", StaticFiles(directory=HERE / "static" / "pay"), name="pay-static")
-    app.include_router(build_pay_router(ctx, provider, stripe_key))  # status before /pay/{station}/{evse}
+    app.include_router(
+        build_pay_router(ctx, provider, stripe_key, AttemptLimit(attempts_per_hour, 3600.0))
+    )  # status before /pay/{station}/{evse}
     if provider == "sandbox":
         app.include_router(build_sandbox_fields_router())
