@@ -1,4 +1,5 @@
-"""A real browser on the console: Debian's headless Chromium driven by Selenium through Debian's chromedriver.
+"""A real browser on the console (and billing's guest payment pages): Debian's headless Chromium driven by Selenium
+through Debian's chromedriver.
 
 Selenium's calls block, so the async tests run each step in a thread (`await asyncio.to_thread(...)`) while
 their simulated stations keep talking OCPP on the event loop.
@@ -7,6 +8,8 @@ their simulated stations keep talking OCPP on the event loop.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,8 @@ def start_chromium(width: int = 1280, height: int = 900) -> Any:
 
 
 class ConsolePage:
-    """The few things the tests do with the console: go, log in, wait for an element, click, type, screenshot."""
+    """The few things the tests do with a page: go, log in (console), wait for an element or a text, click, type,
+    work inside an iframe, screenshot. Any server-rendered page of voltline uses it (billing's pay pages too)."""
 
     def __init__(self, driver: Any, base_url: str, shots: Path) -> None:
         self.driver, self.base_url, self.shots = driver, base_url.rstrip("/"), shots
@@ -87,6 +91,29 @@ class ConsolePage:
         expected = self.find(expected_css)
         assert focused == expected, f"the focus is on {focused.tag_name} {focused.text!r}, not on {expected_css}"
         focused.send_keys(Keys.ENTER)
+
+    def wait_text(self, css: str, predicate: Any, within: float = WAIT_S) -> str:
+        """The text of `css` once `predicate(text)` holds (the page may reload itself meanwhile)."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                text = self.text(css)
+            except Exception:  # the page was replaced between finding and reading
+                text = ""
+            if text and predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{css} on {self.driver.current_url} never matched; last text {text!r}")
+            time.sleep(0.2)
+
+    @contextmanager
+    def inside_frame(self, css: str) -> Iterator[None]:
+        """Work inside an iframe (a payment provider's hosted fields), then back on the page."""
+        self.driver.switch_to.frame(self.find(css))
+        try:
+            yield
+        finally:
+            self.driver.switch_to.default_content()
 
     def mark(self) -> None:
         """Leave a mark in the page's JavaScript state: a reload would wipe it (see `not_reloaded`)."""

@@ -9,20 +9,21 @@ The payment provider is the sandbox (adapters.sandbox_provider), itself an in-me
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
+from voltline_billing.domain.adhoc import GuestPayment
 from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.ledger import Entry
 from voltline_billing.domain.payments import IN_FLIGHT, Action, Outcome, Payment, State
 from voltline_billing.domain.plans import Plan, Subscription
 from voltline_billing.domain.receipts import BillingDetails, IssuedReceipt
 from voltline_billing.domain.tariffs import Tariff
-from voltline_billing.service_layer.context import BillingConfig, BillingContext
-from voltline_billing.service_layer.ports import Duplicate
+from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
+from voltline_billing.service_layer.ports import Duplicate, StartRefused
 from voltline_devinfra.fakes import FakeClock, FakeStore, FakeUnitOfWork
 from voltline_events import Topics
 
@@ -477,6 +478,44 @@ class FakeReceipts:
         self._details[driver_id] = details
 
 
+class FakeAdhoc:
+    def __init__(self, t: dict[str, Any]) -> None:
+        self._rows: dict[str, GuestPayment] = t.setdefault("adhoc", {})
+        self._receipts: dict[str, datetime] = t.setdefault("adhoc_receipts", {})
+        self._updated: dict[str, datetime] = t.setdefault("adhoc_updated", {})
+
+    async def add(self, guest: GuestPayment) -> None:
+        _unique(self._rows, guest.adhoc_id, "guest payment")
+        self._rows[guest.adhoc_id] = guest
+        self._updated[guest.adhoc_id] = guest.created_at
+
+    async def get(self, adhoc_id: str, *, lock: bool = False) -> GuestPayment | None:
+        return self._rows.get(adhoc_id)
+
+    async def by_token(self, id_token: str, *, lock: bool = False) -> GuestPayment | None:
+        return next((g for g in self._rows.values() if g.id_token == id_token), None)
+
+    async def by_session(self, session_id: str) -> GuestPayment | None:
+        return next((g for g in self._rows.values() if g.session_id == session_id), None)
+
+    async def save(self, guest: GuestPayment, now: datetime) -> None:
+        self._rows[guest.adhoc_id] = guest
+        self._updated[guest.adhoc_id] = now
+
+    async def evse_busy(self, station_id: str, evse_id: int) -> bool:
+        return False  # the fakes' sessions carry no EVSE state worth asking; see test_adhoc_store
+
+    async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
+        found = [g.adhoc_id for g in self._rows.values() if g.state.value == "starting"]
+        return [i for i in found if self._updated[i] < before][:limit]
+
+    async def mark_receipt_sent(self, adhoc_id: str, now: datetime) -> bool:
+        if adhoc_id in self._receipts:
+            return False
+        self._receipts[adhoc_id] = now
+        return True
+
+
 def empty_tables() -> dict[str, Any]:
     names = ("tariffs", "groups", "sessions", "cdrs", "methods", "payments", "refunds", "accounts", "entries",
              "plans", "subscriptions", "usage", "fees", "invoices", "series", "receipts", "addresses",
@@ -496,6 +535,39 @@ class FakeBillingUnitOfWork(FakeUnitOfWork):
         self.plans = FakePlans(tables)
         self.invoices = FakeInvoices(tables)
         self.receipts = FakeReceipts(tables)
+        self.adhoc = FakeAdhoc(tables)
+
+
+@dataclass
+class FakeGuestStarts:
+    """The auth and session services as a guest's start sees them: `refuse` makes the start fail with that code."""
+
+    refuse: str | None = None
+    online: bool | None = True
+    tokens: dict[str, str] = field(default_factory=dict)  # id token -> status
+    starts: list[tuple[str, int, str]] = field(default_factory=list)
+
+    async def is_online(self, station_id: str) -> bool | None:
+        return self.online
+
+    async def create_token(self, id_token: str) -> None:
+        self.tokens[id_token] = "Accepted"
+
+    async def remote_start(self, station_id: str, evse_id: int, id_token: str) -> None:
+        if self.refuse:
+            raise StartRefused(self.refuse)
+        self.starts.append((station_id, evse_id, id_token))
+
+    async def retire_token(self, id_token: str) -> None:
+        self.tokens[id_token] = "Expired"
+
+
+@dataclass
+class RecordingMailer:
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        self.sent.append((to, subject, body))
 
 
 @dataclass
@@ -504,6 +576,8 @@ class Fakes:
     store: FakeStore
     clock: FakeClock
     provider: SandboxProvider
+    starts: FakeGuestStarts = field(default_factory=FakeGuestStarts)
+    mailer: RecordingMailer = field(default_factory=RecordingMailer)
 
     def uow(self) -> FakeBillingUnitOfWork:
         return FakeBillingUnitOfWork(self.store)
@@ -513,6 +587,7 @@ def fake_billing(config: BillingConfig | None = None) -> Fakes:
     store = FakeStore(empty_tables())
     clock = FakeClock(NOW)
     provider = SandboxProvider()
+    starts, mailer = FakeGuestStarts(), RecordingMailer()
     ctx = BillingContext(
         uow=lambda: FakeBillingUnitOfWork(store),
         topics=Topics(),
@@ -520,5 +595,6 @@ def fake_billing(config: BillingConfig | None = None) -> Fakes:
         clock=clock,
         provider=provider,
         config=config or BillingConfig(),
+        adhoc=AdhocPorts(starts, mailer, {"EUR": Decimal("30.00")}),
     )
-    return Fakes(ctx, store, clock, provider)
+    return Fakes(ctx, store, clock, provider, starts, mailer)

@@ -91,7 +91,9 @@ def ended(
 
 
 @asynccontextmanager
-async def running_billing(kafka: Any, postgres: Any, **overrides: Any) -> AsyncIterator[RunningBilling]:
+async def running_billing(
+    kafka: Any, postgres: Any, guest_starts: Any = None, mail: Any = None, **overrides: Any
+) -> AsyncIterator[RunningBilling]:
     prefix = f"t-{secrets.token_hex(4)}."
     database_url = overrides.pop("database_url", None) or postgres.create_database(f"billing_{secrets.token_hex(4)}")
     settings = BillingSettings(
@@ -105,7 +107,7 @@ async def running_billing(kafka: Any, postgres: Any, **overrides: Any) -> AsyncI
         **overrides,
     )
     sandbox = SandboxProvider()
-    app = build(settings, provider=sandbox)
+    app = build(settings, provider=sandbox, guest_starts=guest_starts, mail=mail)
     producer = Producer(BusConfig(bootstrap=kafka.bootstrap_servers, client_id="billing-tests"))
     async with app.router.lifespan_context(app):
         await producer.start()

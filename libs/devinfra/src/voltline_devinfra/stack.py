@@ -83,6 +83,10 @@ class Stack:
             if name == "session" and "billing" in self.ports:  # a start from the app asks billing "can they pay?"
                 host = env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
                 env["VOLTLINE_BILLING_URL"] = f"http://{host}:{self.ports['billing']}"
+            if name == "billing" and {"auth", "session"} <= set(self.ports):  # a guest's start on the QR page
+                host = env.get("VOLTLINE_HTTP_HOST", "127.0.0.1")
+                env["VOLTLINE_AUTH_URL"] = f"http://{host}:{self.ports['auth']}"
+                env["VOLTLINE_SESSION_URL"] = f"http://{host}:{self.ports['session']}"
             env.update(self.extra_env.get(name, {}))
             service = ServiceProcess(name, self.ports[name], env, self.log_dir / f"{name}.log")
             self.services[name] = service

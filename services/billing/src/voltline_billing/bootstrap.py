@@ -12,11 +12,13 @@ from voltline_bus import EventConsumer, TopicSpec
 from voltline_chassis import VERSION, get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.mail import LogMailer, SmtpMailer
 from voltline_chassis.problems import install_problem_mapping
 from voltline_events import Topics
 from voltline_store import TransactionBatch
 
 from voltline_billing.adapters import pdf
+from voltline_billing.adapters.guest_starts import HttpGuestStarts
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
@@ -24,9 +26,11 @@ from voltline_billing.domain.receipts import Seller
 from voltline_billing.entrypoints.api import build_routers, me
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
-from voltline_billing.service_layer.context import BillingConfig, BillingContext
+from voltline_billing.entrypoints.pay_pages import build_qr_router, mount_pay_pages
+from voltline_billing.service_layer.adhoc import release_unstarted
+from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
 from voltline_billing.service_layer.payments import drive_pending
-from voltline_billing.service_layer.ports import PaymentProvider
+from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
 from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
@@ -43,7 +47,30 @@ def payment_provider(settings: BillingSettings) -> PaymentProvider:
     return SandboxProvider()
 
 
-def build(settings: BillingSettings, provider: PaymentProvider | None = None) -> FastAPI:
+def mailer(settings: BillingSettings) -> Mailer:
+    if not settings.smtp_host:
+        return LogMailer()
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpMailer(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_username,
+                      password, settings.smtp_starttls)  # fmt: skip
+
+
+def adhoc_ports(settings: BillingSettings, starts: GuestStarts | None, mail: Mailer | None) -> AdhocPorts | None:
+    """Guests can pay when billing can reach auth and session (or a test gives the ports)."""
+    if starts is None and settings.auth_url and settings.session_url and settings.admin_token:
+        starts = HttpGuestStarts(settings.auth_url, settings.session_url, settings.admin_token.get_secret_value())
+    if starts is None:
+        return None
+    return AdhocPorts(starts, mail or mailer(settings), dict(settings.adhoc_hold_amount),
+                      settings.adhoc_start_timeout_s)  # fmt: skip
+
+
+def build(
+    settings: BillingSettings,
+    provider: PaymentProvider | None = None,
+    guest_starts: GuestStarts | None = None,
+    mail: Mailer | None = None,
+) -> FastAPI:
     infra = ServiceInfra.from_settings(settings)
     topics = infra.topics
     provider = provider or payment_provider(settings)
@@ -60,6 +87,7 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             ocpi_country_code=settings.ocpi_country_code,
             ocpi_party_id=settings.ocpi_party_id,
         ),
+        adhoc=adhoc_ports(settings, guest_starts, mail),
     )
     consumer = infra.watch(
         EventConsumer(
@@ -82,6 +110,8 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             await asyncio.sleep(settings.payment_retry_interval_s)
             try:
                 await drive_pending(ctx)
+                if ctx.adhoc is not None:
+                    await release_unstarted(ctx, ctx.adhoc.start_timeout_s)
             except Exception as exc:
                 log.warning("payment_worker_pass_failed", error=repr(exc))
 
@@ -91,6 +121,8 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
 
     async def before_stop() -> None:
+        if ctx.adhoc is not None and isinstance(ctx.adhoc.starts, HttpGuestStarts):
+            await ctx.adhoc.starts.close()
         for task in worker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -111,9 +143,13 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             after_start=after_start,
             before_stop=before_stop,
         ),
-        routers=build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
+        routers=[
+            *build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
+            build_qr_router(settings.public_url or f"http://{settings.http_host}:{settings.http_port}"),
+        ],
         driver_routers=[me.build_router(ctx, seller, pdf.receipt_pdf, pdf.invoice_pdf)],
     )
     install_problem_mapping(app, PROBLEMS)
+    mount_pay_pages(app, ctx, provider.name, settings.stripe_publishable_key, settings.adhoc_max_attempts_per_hour)
     app.state.billing = ctx
     return app

@@ -28,3 +28,27 @@ class BillingSettings(ServiceSettings):
     seller_name: str = Field(default="voltline charging (set VOLTLINE_SELLER_NAME)", min_length=1, max_length=200)
     seller_address: str = Field(default="set VOLTLINE_SELLER_ADDRESS", min_length=1, max_length=300)
     seller_vat_id: str = Field(default="set VOLTLINE_SELLER_VAT_ID", min_length=1, max_length=40)
+    # Ad-hoc payment by guests on the QR payment page (docs/drivers.md "Paying without an account").
+    adhoc_hold_amount: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description='Pre-authorisation per currency, JSON: {"EUR": "30.00", "GBP": "25.00"}; other currencies hold '
+        "card_hold_amount.",
+    )
+    adhoc_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="A guest's charger that started no session by then: the hold is released."
+    )
+    adhoc_max_attempts_per_hour: int = Field(
+        default=10, ge=1, description="Card submissions per client address and hour on the payment page (card testing)."
+    )
+    auth_url: str | None = Field(default=None, description="The auth service's API: a guest's one-time token.")
+    session_url: str | None = Field(default=None, description="The session service's API: a guest's remote start.")
+    public_url: str | None = Field(
+        default=None, description="Where guests reach billing (the QR codes point there); default its own address."
+    )
+    stripe_publishable_key: str | None = Field(default=None, description="Stripe.js on the payment page (pk_...).")
+    smtp_host: str | None = Field(default=None, description="Receipts by mail; unset: the mail goes to the log.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_sender: str = "voltline <no-reply@localhost>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True

@@ -316,4 +316,26 @@ station_addresses = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
 )
 
+# Guests paying at the charger without an account (domain/adhoc.py); the card token is the provider's.
+adhoc_payments = Table(
+    "adhoc_payments",
+    metadata,
+    Column("adhoc_id", _id, primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("evse_id", Integer, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("hold_amount", Amount(), nullable=False),
+    Column("id_token", String(36), nullable=False, unique=True),
+    Column("card_token", String(255), nullable=False),
+    Column("card_label", String(64), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("provider_ref", String(255), nullable=True),
+    Column("session_id", String(128), nullable=True, unique=True),
+    Column("message", Text, nullable=True),
+    Column("receipt_sent_at", UTCDateTime(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
 outbox_tables = define_outbox_tables(metadata)

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.exc import IntegrityError
 from voltline_store import UnitOfWork
 
+from voltline_billing.adapters.adhoc_repository import AdhocRepository
 from voltline_billing.adapters.cdr_repository import CdrRepository
 from voltline_billing.adapters.ledger_repository import LedgerRepository
 from voltline_billing.adapters.payment_repository import PaymentRepository
@@ -27,6 +28,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
     plans: ports.PlanRepository
     invoices: ports.InvoiceRepository
     receipts: ports.ReceiptRepository
+    adhoc: ports.AdhocRepository
 
     def attach_repositories(self) -> None:
         self.tariffs = TariffRepository(self.session)
@@ -37,6 +39,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
         self.plans = PlanRepository(self.session)
         self.invoices = InvoiceRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
+        self.adhoc = AdhocRepository(self.session)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from voltline_events import Topics
 
-from voltline_billing.service_layer.ports import PaymentProvider
+from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
 
@@ -40,6 +40,16 @@ class BillingConfig:
 
 
 @dataclass(frozen=True)
+class AdhocPorts:
+    """Ad-hoc payment by guests (service_layer/adhoc.py): how a start is made, how receipts are mailed."""
+
+    starts: GuestStarts
+    mailer: Mailer
+    hold_amounts: Mapping[str, Decimal] = field(default_factory=dict)  # per currency; else card_hold_amount
+    start_timeout_s: float = 300.0  # a start that began no session by then gives the hold back
+
+
+@dataclass(frozen=True)
 class BillingContext:
     uow: Callable[[], BillingUnitOfWork]
     topics: Topics
@@ -47,6 +57,7 @@ class BillingContext:
     clock: Callable[[], datetime]
     provider: PaymentProvider
     config: BillingConfig
+    adhoc: AdhocPorts | None = None  # None: no ad-hoc payment pages
 
 
 def new_id(prefix: str) -> str:

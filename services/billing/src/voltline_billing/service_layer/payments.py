@@ -57,6 +57,9 @@ async def drive(ctx: BillingContext, payment_id: str) -> Payment | None:
 
 async def _token(uow: BillingUnitOfWork, payment: Payment) -> str:
     method = await uow.payments.method(payment.method_id) if payment.method_id else None
+    if method is None and payment.driver_id is None:  # a guest's card, entered on the payment page
+        guest = await uow.adhoc.by_session(payment.session_id)
+        return guest.card_token if guest else ""
     return (method or {}).get("token") or ""
 
 

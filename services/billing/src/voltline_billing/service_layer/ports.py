@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from voltline_store.ports import UnitOfWork
 
+from voltline_billing.domain.adhoc import GuestPayment
 from voltline_billing.domain.cdr import Cdr
 from voltline_billing.domain.ledger import Entry
 from voltline_billing.domain.money import Money
@@ -193,6 +194,59 @@ class ReceiptRepository(Protocol):
     async def set_billing_details(self, driver_id: str, details: BillingDetails, now: datetime) -> None: ...
 
 
+class AdhocRepository(Protocol):
+    """Guest payments (domain/adhoc.py), found by their id, their one-time token or their session."""
+
+    async def add(self, guest: GuestPayment) -> None: ...
+    async def get(self, adhoc_id: str, *, lock: bool = False) -> GuestPayment | None: ...
+    async def by_token(self, id_token: str, *, lock: bool = False) -> GuestPayment | None: ...
+    async def by_session(self, session_id: str) -> GuestPayment | None: ...
+    async def save(self, guest: GuestPayment, now: datetime) -> None: ...
+    async def evse_busy(self, station_id: str, evse_id: int) -> bool:
+        """An active session at this EVSE (1.6: connector) in billing's own view of sessions."""
+        ...
+
+    async def starting_before(self, before: datetime, limit: int = 100) -> list[str]:
+        """Guests whose charger was asked to start before `before` and has not started a session."""
+        ...
+
+    async def mark_receipt_sent(self, adhoc_id: str, now: datetime) -> bool:
+        """True for the first caller only, so a receipt is mailed once."""
+        ...
+
+
+class StartRefused(Exception):
+    """The remote start of a guest's session did not happen; `code` is the session service's problem code."""
+
+    def __init__(self, code: str | None, detail: str | None = None) -> None:
+        super().__init__(detail or code or "remote start refused")
+        self.code, self.detail = code, detail
+
+
+class GuestStarts(Protocol):
+    """What a guest's start needs from the auth and session services (over their APIs, like other starts)."""
+
+    async def is_online(self, station_id: str) -> bool | None:
+        """Whether the station is connected now; None when that cannot be known (the start will tell)."""
+        ...
+
+    async def create_token(self, id_token: str) -> None:
+        """A one-time `Central` id token, Accepted, that the station's authorisation will find."""
+        ...
+
+    async def remote_start(self, station_id: str, evse_id: int, id_token: str) -> None:
+        """Raises StartRefused when the station is offline, busy, refuses or does not answer."""
+        ...
+
+    async def retire_token(self, id_token: str) -> None:
+        """The session is over: the token can start nothing else."""
+        ...
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str, body: str) -> None: ...
+
+
 class BillingUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the billing store: repositories, outbox and inbox commit together.
 
@@ -216,3 +270,5 @@ class BillingUnitOfWork(UnitOfWork, Protocol):
     def invoices(self) -> InvoiceRepository: ...
     @property
     def receipts(self) -> ReceiptRepository: ...
+    @property
+    def adhoc(self) -> AdhocRepository: ...

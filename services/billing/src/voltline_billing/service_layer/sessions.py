@@ -24,6 +24,7 @@ from voltline_billing.domain.priced import PricedSession
 from voltline_billing.domain.pricing import price
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.domain.usage import Period, Reading, Usage
+from voltline_billing.service_layer.adhoc import guest_session_billed, guest_session_payment
 from voltline_billing.service_layer.context import BillingContext, NotFound, new_id
 from voltline_billing.service_layer.payments import drive
 from voltline_billing.service_layer.tariffs import resolve
@@ -67,6 +68,9 @@ async def _tariff_for(
 
 
 async def _new_payment(ctx: BillingContext, uow: BillingUnitOfWork, s: Started, currency: str) -> pay.Payment:
+    guest = await guest_session_payment(ctx, uow, s.session_id, s.id_token)  # a guest who paid on the QR page
+    if guest is not None:
+        return guest
     method = await uow.payments.default_method(s.driver_id) if s.driver_id else None
     kind: pay.Method = method["type"] if method else "none"
     payment = pay.start(new_id("pay"), s.session_id, s.driver_id, kind, method["method_id"] if method else None,
@@ -138,6 +142,11 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
         await uow.commit()
     log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
     await _drive_quietly(ctx, payment.payment_id)
+    if payment.driver_id is None and payment.method == "card":  # a guest's: receipt and token retired
+        try:
+            await guest_session_billed(ctx, s.session_id)
+        except Exception as exc:
+            log.warning("adhoc_receipt_failed", session_id=s.session_id, error=repr(exc))
 
 
 def _announce(ctx: BillingContext, uow: BillingUnitOfWork, cdr: Cdr) -> None:
