@@ -183,7 +183,7 @@ async def test_tariff_edit_previews_the_price_and_shows_billings_422(browser: ht
     data = {"csrf_token": csrf(page.text), "currency": "EUR", "energy_price_per_kwh": "0.5", "session_fee": "",
             "example_kwh": "10", "example_minutes": "30", "example_idle_minutes": "0"}  # fmt: skip
     again = await browser.post("/tariffs/T1/preview", data=data, headers={"HX-Request": "true"})
-    assert 'data-preview-total="5.00"' in again.text  # no VAT typed: 10 kWh × 0.50
+    assert 'data-preview-total="5.00"' in again.text  # no VAT typed: 10 kWh at 0.50
     saved = await browser.post("/tariffs/T1", data={**data, "energy_price_per_kwh": "0.123456"})
     assert saved.status_code == 422 and 'id="e-energy_price_per_kwh">too many decimals<' in saved.text
 
