@@ -148,6 +148,9 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
         driver = (await auth.post("/drivers", json={"name": "Ada", "email": "ada.c17@example.com"})).json()
         token = {"id_token": card, "type": "ISO14443", "driver_id": driver["driver_id"]}
         assert (await auth.post("/id-tokens", json=token)).status_code == 201
+        tariff = {"tariff_id": "CONSOLE-STD", "currency": "EUR", "energy_price_per_kwh": "0.50", "session_fee": "1.00",
+                  "default": True}  # fmt: skip
+        assert (await billing.post("/tariffs", json=tariff)).status_code == 201
         method = {"type": "card", "token": "tok_visa"}
         assert (await billing.post(f"/drivers/{driver['driver_id']}/payment-methods", json=method)).status_code == 201
         viewer = await auth.post("/api-keys", json={"name": "console e2e viewer 2", "role": "viewer"})
@@ -188,14 +191,22 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
             stop = {"transactionId": tx, "meterStop": 1_600, "timestamp": rfc3339(start + timedelta(minutes=3))}
             await cp.call("StopTransaction", {**stop, "reason": "EVDisconnected"})
 
+        seen: list[Any] = []
+
         async def paid() -> str:
             while True:
-                found = (await billing.get("/payments", params={"session_id": session_id})).json()["items"]
-                if found and found[0]["state"] == "paid":
-                    return str(found[0]["payment_id"])
+                seen[:] = (await billing.get("/payments", params={"session_id": session_id})).json()["items"]
+                if seen and seen[0]["state"] == "paid":
+                    return str(seen[0]["payment_id"])
+                if seen and seen[0]["state"] == "unassigned":  # the card's driver was not known at the start yet
+                    assign = {"driver_id": driver["driver_id"]}
+                    await billing.post(f"/payments/{seen[0]['payment_id']}/assign", json=assign)
                 await asyncio.sleep(0.3)
 
-        payment_id = await asyncio.wait_for(paid(), 60)
+        try:
+            payment_id = await asyncio.wait_for(paid(), 60)
+        except TimeoutError:
+            raise AssertionError(f"no paid payment for {session_id}: {seen}") from None
 
     await step(page.go, f"/sessions/{session_id}")
     await step(page.find, "[data-cdr]")
