@@ -42,8 +42,13 @@ class TimelineRow:
 
 
 def timeline(history: Mapping[str, Any], now: datetime) -> list[TimelineRow]:
-    """Connector rows of diagnostics' `/stations/{id}/history`; an open interval (`to` null) runs until `now`."""
+    """Connector rows of diagnostics' `/stations/{id}/history`; an open interval (`to` null) runs until `now`.
+
+    The timeline starts at the period's start or at the first interval reported, whichever is later."""
     start, end = parse_time(history.get("from")), parse_time(history.get("to")) or now
+    firsts = [t for t in (parse_time(i.get("from")) for i in history.get("items") or ()) if t is not None]
+    if start is not None and firsts:
+        start = max(start, min(firsts))  # a young station's timeline spans its own history, not an empty day
     if start is None or end <= start:
         return []
     span = (end - start).total_seconds()
@@ -115,3 +120,48 @@ def markers(stations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             found.append({"id": s.get("station_id"), "lat": position[0], "lon": position[1],
                           "health": s.get("health") or "offline"})  # fmt: skip
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class KpiSeries:
+    """Per-day points for the charts (floats, for drawing) and the period's figures (exact Decimals)."""
+
+    t: list[float]
+    values: dict[str, list[float | None]]
+    totals: dict[str, Decimal]  # energy, revenue: summed
+    averages: dict[str, Decimal | None]  # utilisation, uptime: mean of the days that have a figure
+
+
+SUMMED = ("energy_kwh", "revenue_incl_vat")
+AVERAGED = ("utilisation_percent", "uptime_percent")
+
+
+def kpi_series(buckets: Iterable[Mapping[str, Any]]) -> KpiSeries:
+    """Analytics' `/kpis` buckets as chart series, with totals and averages that never went through a float."""
+    t: list[float] = []
+    values: dict[str, list[float | None]] = {k: [] for k in (*SUMMED, *AVERAGED)}
+    exact: dict[str, list[Decimal]] = {k: [] for k in values}
+    for bucket in buckets:
+        moment = parse_time(bucket.get("bucket_start"))
+        if moment is None:
+            continue
+        t.append(moment.timestamp())
+        for key in values:
+            raw = bucket.get(key)
+            number = None if raw is None else _decimal(raw)
+            values[key].append(None if number is None else float(number))
+            if number is not None:
+                exact[key].append(number)
+    totals = {k: sum(exact[k], Decimal(0)) for k in SUMMED}
+    averages = {
+        k: (sum(exact[k], Decimal(0)) / len(exact[k])).quantize(Decimal("0.1")) if exact[k] else None for k in AVERAGED
+    }
+    return KpiSeries(t, values, totals, averages)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None

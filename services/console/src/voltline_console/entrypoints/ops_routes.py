@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from voltline_console.domain.charts import markers
+from voltline_console.domain.charts import kpi_series, markers
 from voltline_console.domain.login import LoginSession
 from voltline_console.entrypoints.rendering import HTML, SECURITY_HEADERS, checked_form, current_user, render
 from voltline_console.service_layer import more_views, views
@@ -67,18 +67,13 @@ def build_ops_router() -> APIRouter:
     @router.get("/analytics", responses=HTML)
     async def analytics(request: Request, user: User, days: Days = 30, station_id: str = "") -> HTMLResponse:
         panel = await more_views.kpis(_api(request), user.token, datetime.now(UTC), days, station_id.strip())
-        series: dict[str, Any] = {"t": [], **{k: [] for k, _ in KPI_CHARTS}}
-        for bucket in panel.data or []:
-            moment = datetime.fromisoformat(str(bucket.get("bucket_start")).replace("Z", "+00:00"))
-            series["t"].append(moment.timestamp())
-            for key, _label in KPI_CHARTS:
-                value = bucket.get(key)
-                series[key].append(float(value) if value is not None else None)
+        series = kpi_series(panel.data or [])
         ctx = {
             "user": user,
             "nav": "analytics",
             "panel": panel,
             "series": series,
+            "currency": next((b.get("currency") for b in panel.data or [] if b.get("currency")), None),
             "charts": KPI_CHARTS,
             "days": days,
             "station_id": station_id,
