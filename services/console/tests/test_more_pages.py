@@ -149,6 +149,9 @@ async def test_an_action_is_checked_here_then_confirmed_and_sent(browser: httpx.
     await login(browser, "vk_operator")
     form = await browser.get("/stations/CP-1/actions/unlock", headers={"HX-Request": "true"})
     assert 'data-action="confirm-unlock"' in form.text and "<html" not in form.text
+    assert 'hx-get="/stations/CP-1/actions/cancel"' in form.text and 'hx-swap="delete"' not in form.text
+    cancelled = await browser.get("/stations/CP-1/actions/cancel", headers={"HX-Request": "true"})
+    assert cancelled.status_code == 200 and cancelled.text == ""  # #action stays, emptied, for the next action
     token = csrf(form.text)
     wrong = await browser.post("/stations/CP-1/actions/unlock", data={"connector_id": "one", "csrf_token": token})
     assert wrong.status_code == 422 and 'id="e-connector_id">a whole number<' in wrong.text

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from voltline_console.domain.commands import ACTIONS, Action, action_body, configuration_keys
 from voltline_console.domain.login import LoginSession
-from voltline_console.entrypoints.rendering import HTML, Forbidden, checked_form, current_user, render
+from voltline_console.entrypoints.rendering import HTML, SECURITY_HEADERS, Forbidden, checked_form, current_user, render
 from voltline_console.service_layer import station_views
 from voltline_console.service_layer.ports import ServiceApi
 
@@ -47,6 +47,13 @@ def _form(
 
 def build_station_router() -> APIRouter:
     router = APIRouter(tags=["console"], default_response_class=HTMLResponse)
+
+    @router.get("/stations/{station_id}/actions/cancel", responses=HTML)
+    async def cancel(request: Request, user: User, station_id: StationId) -> HTMLResponse:
+        """Cancel a confirmation: an empty part for htmx (the actions stay usable), the station page otherwise."""
+        if request.headers.get("HX-Request") != "true":
+            return HTMLResponse("", status_code=303, headers={"Location": f"/stations/{station_id}"})
+        return HTMLResponse("", headers=SECURITY_HEADERS)
 
     @router.get("/stations/{station_id}/actions/{name}", responses=HTML)
     async def confirm(request: Request, user: User, station_id: StationId, name: ActionName) -> HTMLResponse:

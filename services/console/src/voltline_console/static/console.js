@@ -27,7 +27,10 @@
     }
     function load() {
       fetch(el.dataset.src, { credentials: "same-origin", headers: { "Accept": "application/json" } })
-        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (r) {
+          if (r.redirected && r.url.indexOf("/login") >= 0) { window.location.assign(r.url); return null; }
+          return r.ok ? r.json() : null;
+        })
         .then(function (d) {
           if (d) { draw(d); }
           if (!d || d.status === "active") { window.setTimeout(load, poll); }
