@@ -162,7 +162,9 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
                 await step(page.click, ".logout button")
         await step(page.login, system.admin_token)
         start = datetime.now(UTC) - timedelta(minutes=10)
-        async with connected(system, station_id, "ocpp1.6", {}) as cp:
+        config = {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]}
+        answers = {"GetConfiguration": config, "ChangeConfiguration": {"status": "Accepted"}}
+        async with connected(system, station_id, "ocpp1.6", answers) as cp:
             await cp.boot()
             await cp.call("StatusNotification", status("Preparing"))
             started = await cp.call(
@@ -188,6 +190,16 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
             await step(page.find, f'{chart}[data-points="{before + 1}"]')
             assert await step(page.not_reloaded), "the chart must gain points in place"
             await step(page.screenshot, "session-live")
+
+            await step(page.go, f"/stations/{station_id}")  # read the configuration, change a key
+            await step(page.click, '[data-action="get-configuration"]')
+            await step(page.press_enter_on_focused, '[data-action="confirm-get-configuration"]')
+            await step(page.click, '[data-config="keys"] [data-action="edit-key"]')
+            await step(page.type, "#f-value", "120")
+            await step(page.click, '[data-action="confirm-set-configuration"]')
+            await step(page.find, "#action [data-command-status]:not([data-command-status=failed])")
+            assert cp.last("ChangeConfiguration") == {"key": "HeartbeatInterval", "value": "120"}
+            await step(page.screenshot, "station-configuration")
             stop = {"transactionId": tx, "meterStop": 1_600, "timestamp": rfc3339(start + timedelta(minutes=3))}
             await cp.call("StopTransaction", {**stop, "reason": "EVDisconnected"})
 
