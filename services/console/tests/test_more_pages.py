@@ -262,3 +262,15 @@ async def test_analytics_csv_is_passed_through(browser: httpx.AsyncClient, route
     assert (
         answer.headers["content-type"].startswith("text/csv") and "attachment" in answer.headers["content-disposition"]
     )
+
+
+async def test_firmware_campaigns_show_their_progress_and_refresh_alone(browser: httpx.AsyncClient, routes: FakeApi):
+    campaign = {"campaign_id": "fw_1", "firmware_id": "acme-2.0", "status": "running", "canary_size": 1,
+                "batch_size": 10, "failure_threshold_percent": "20", "created_by": "admin",
+                "progress": {"pending": 2, "succeeded": 1, "failed": 1}}  # fmt: skip
+    routes.routes[("diagnostics", "GET", "/firmware-campaigns")] = {"items": [campaign]}
+    await login(browser, "vk_viewer")
+    page = await browser.get("/firmware")
+    assert '<progress max="4" value="2"' in page.text and 'hx-get="/firmware/campaigns"' in page.text
+    part = await browser.get("/firmware/campaigns", headers={"HX-Request": "true"})
+    assert "<html" not in part.text and 'data-campaign="fw_1"' in part.text

@@ -64,6 +64,12 @@ def build_ops_router() -> APIRouter:
         ctx = {"user": user, "nav": "firmware", "campaigns": campaigns, "catalogue": catalogue}
         return render(request, "firmware.html", ctx)
 
+    @router.get("/firmware/campaigns", responses=HTML)
+    async def campaigns_part(request: Request, user: User) -> HTMLResponse:
+        """The campaigns alone: the page polls this so their progress moves without a reload."""
+        campaigns = await more_views.unpaged(_api(request), user.token, "diagnostics", "/firmware-campaigns")
+        return render(request, "_campaigns.html", {"user": user, "campaigns": campaigns})
+
     @router.get("/analytics", responses=HTML)
     async def analytics(request: Request, user: User, days: Days = 30, station_id: str = "") -> HTMLResponse:
         panel = await more_views.kpis(_api(request), user.token, datetime.now(UTC), days, station_id.strip())
