@@ -231,7 +231,7 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
     await step(page.find, "[data-refund-state]")
     await step(page.screenshot, "payment-refund")
 
-    await step(page.go, f"/drivers?token={card}")
+    await step(page.go, f"/drivers?card={card}")
     await step(page.click, '[data-action="block"]')
     assert card in await step(page.accept_dialog)
     await step(page.find, '[data-token-status="Blocked"]')
@@ -256,7 +256,7 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
 
     await step(page.click, ".logout button")
     await step(page.login, viewer_key)
-    await step(page.go, f"/drivers?token={card}")
+    await step(page.go, f"/drivers?card={card}")
     await step(page.find, '[data-token-status="Blocked"]')
     await step(page.go, f"/payments/{payment_id}")
     await step(page.find, "[data-refunded]")

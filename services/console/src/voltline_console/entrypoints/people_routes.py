@@ -32,12 +32,12 @@ def build_people_router() -> APIRouter:
     router = APIRouter(tags=["console"], default_response_class=HTMLResponse)
 
     @router.get("/drivers", responses=HTML)
-    async def drivers(request: Request, user: User, q: str = "", token: str = "", driver_id: str = "") -> HTMLResponse:
+    async def drivers(request: Request, user: User, q: str = "", card: str = "", driver_id: str = "") -> HTMLResponse:
         """Drivers by e-mail or name, id tokens by the start of their id (or a driver's tokens)."""
         api = _api(request)
         found = await more_views.listing(api, user.token, "auth", "/drivers", q=q.strip())
         tokens = await more_views.listing(
-            api, user.token, "auth", "/id-tokens", prefix=token.strip(), driver_id=driver_id.strip()
+            api, user.token, "auth", "/id-tokens", prefix=card.strip(), driver_id=driver_id.strip()
         )
         ctx = {
             "user": user,
@@ -45,7 +45,7 @@ def build_people_router() -> APIRouter:
             "drivers": found,
             "tokens": tokens,
             "q": q,
-            "token": token,
+            "card": card,
             "driver_id": driver_id,
         }
         return render(request, "drivers.html", ctx)
