@@ -229,7 +229,7 @@ async def test_blocking_a_card_and_resolving_an_alert(browser: httpx.AsyncClient
     empty = await browser.post("/alerts/a1/resolve", data={"csrf_token": csrf(page.text), "note": ""})
     assert empty.status_code == 422 and 'id="e-note-a1">required<' in empty.text
     done = await browser.post("/alerts/a1/resolve", data={"csrf_token": csrf(page.text), "note": "cable replaced"})
-    assert "s-resolved" in done.text
+    assert "s-resolved" in done.text and "<q data-note>cable replaced</q>" in done.text
 
 
 async def test_an_api_key_is_shown_once_and_revoked_after_confirmation(browser: httpx.AsyncClient, routes: FakeApi):
