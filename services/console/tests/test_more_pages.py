@@ -203,6 +203,13 @@ async def test_a_refund_asks_for_confirmation_first(browser: httpx.AsyncClient, 
         "/payments/pay_1/refund", data={"amount": "2.00", "reason": "x", "confirm": "yes", "csrf_token": token}
     )
     assert done.status_code == 201 and 'data-refund-state="succeeded"' in done.text
+    problem = {"detail": "too much", "errors": [{"field": "body.amount", "message": "more than was captured"}]}
+    routes.routes[("billing", "POST", "/payments/pay_1/refunds")] = ApiAnswer(422, problem)
+    refused = await browser.post(
+        "/payments/pay_1/refund", data={"amount": "99", "reason": "", "confirm": "yes", "csrf_token": token}
+    )
+    assert refused.status_code == 422 and 'id="e-amount">more than was captured<' in refused.text
+    assert 'value="99"' in refused.text  # what was typed is kept
     assert ("billing", "POST", "/payments/pay_1/refunds", "vk_operator", None, {"amount": "2.00", "reason": "x"}) in (
         routes.calls
     )
