@@ -281,3 +281,19 @@ async def test_firmware_campaigns_show_their_progress_and_refresh_alone(browser:
     assert '<progress max="4" value="2"' in page.text and 'hx-get="/firmware/campaigns"' in page.text
     part = await browser.get("/firmware/campaigns", headers={"HX-Request": "true"})
     assert "<html" not in part.text and 'data-campaign="fw_1"' in part.text
+
+
+async def test_a_card_is_put_on_a_local_list_and_an_unknown_one_refused_next_to_the_field(
+    browser: httpx.AsyncClient, routes: FakeApi
+) -> None:
+    routes.routes[("auth", "GET", "/local-lists/L1/entries")] = {"items": [TOKEN]}
+    routes.routes[("auth", "PUT", "/local-lists/L1/entries/NEWCARD")] = {"list_id": "L1", "version": 3}
+    routes.routes[("auth", "PUT", "/local-lists/L1/entries/NOPE")] = ApiAnswer(404, {"detail": "No such id token."})
+    await login(browser, "vk_operator")
+    page = await browser.get("/local-lists?list_id=L1")
+    assert 'data-entry="04AABB"' in page.text and 'data-action="add-entry"' in page.text
+    added = await browser.post("/local-lists/L1/entries", data={"csrf_token": csrf(page.text), "id_token": "NEWCARD"})
+    assert added.status_code == 200 and 'data-changed="added"' in added.text
+    refused = await browser.post("/local-lists/L1/entries", data={"csrf_token": csrf(page.text), "id_token": "NOPE"})
+    assert refused.status_code == 404 and 'id="e-id_token">No such id token.<' in refused.text
+    assert 'value="NOPE"' in refused.text

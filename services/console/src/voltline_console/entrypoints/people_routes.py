@@ -14,6 +14,7 @@ from voltline_console.service_layer.ports import ServiceApi
 
 User = Annotated[LoginSession, Depends(current_user)]
 TokenId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9._:\-]+$")]
+ListId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 KeyId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 ROLES = ("viewer", "operator", "admin")
 
@@ -70,8 +71,51 @@ def build_people_router() -> APIRouter:
         entries = (
             await more_views.listing(api, user.token, "auth", f"/local-lists/{list_id}/entries") if list_id else None
         )
-        ctx = {"user": user, "nav": "drivers", "lists": lists, "entries": entries, "list_id": list_id}
+        ctx = {
+            "user": user,
+            "nav": "drivers",
+            "lists": lists,
+            "entries": entries,
+            "list_id": list_id,
+            "values": {},
+            "errors": {},
+        }
         return render(request, "local_lists.html", ctx)
+
+    @router.post("/local-lists/{list_id}/entries", responses=HTML)
+    async def change_entry(request: Request, user: User, list_id: ListId) -> HTMLResponse:
+        """Put a registered card on the list (`id_token`) or take one off (`remove`); stations get the change with
+        their next differential update."""
+        form = await checked_form(request, user)
+        removing = form.get("remove", "").strip()
+        card = removing or form.get("id_token", "").strip()
+        api = _api(request)
+        answer = None
+        errors: dict[str, str] = {}
+        if not card:
+            errors["id_token"] = "required"
+        else:
+            params = {"type": form["type"]} if form.get("type") else None
+            method = "DELETE" if removing else "PUT"
+            answer = await more_views.send(
+                api, user.token, "auth", method, f"/local-lists/{list_id}/entries/{card}", params=params
+            )
+            if not answer.ok:
+                errors = answer.field_errors() or {"id_token": answer.detail}
+        lists = await more_views.listing(api, user.token, "auth", "/local-lists")
+        entries = await more_views.listing(api, user.token, "auth", f"/local-lists/{list_id}/entries")
+        ctx = {
+            "user": user,
+            "nav": "drivers",
+            "lists": lists,
+            "entries": entries,
+            "list_id": list_id,
+            "values": {} if answer is not None and answer.ok else {"id_token": card},
+            "errors": errors,
+            "changed": (("removed" if removing else "added"), card) if answer is not None and answer.ok else None,
+        }
+        status = 200 if not errors else (answer.status if answer is not None and answer.status >= 400 else 422)
+        return render(request, "local_lists.html", ctx, status=status)
 
     @router.get("/admin/api-keys", responses=HTML)
     async def api_keys(request: Request, user: User) -> HTMLResponse:
