@@ -115,6 +115,19 @@ class ConsolePage:
         finally:
             self.driver.switch_to.default_content()
 
+    def accept_dialog(self, within: float = WAIT_S) -> str:
+        """Accept the page's confirm() (htmx's hx-confirm) and return its text."""
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        alert = WebDriverWait(self.driver, within, poll_frequency=0.1).until(ec.alert_is_present())
+        text = str(alert.text)
+        alert.accept()
+        return text
+
+    def attribute(self, css: str, name: str) -> str:
+        return str(self.find(css).get_attribute(name) or "")
+
     def mark(self) -> None:
         """Leave a mark in the page's JavaScript state: a reload would wipe it (see `not_reloaded`)."""
         self.driver.execute_script("window.__voltlineMark = 'kept';")

@@ -19,8 +19,11 @@ from voltline_chassis.version import VERSION
 from voltline_console.adapters.backend import HttpServiceApi
 from voltline_console.adapters.keys import ChassisKeyCheck
 from voltline_console.adapters.sessions import MemorySessionStore
+from voltline_console.entrypoints.billing_routes import build_billing_router
 from voltline_console.entrypoints.login_routes import build_login_router
+from voltline_console.entrypoints.ops_routes import build_ops_router
 from voltline_console.entrypoints.pages import build_pages_router
+from voltline_console.entrypoints.people_routes import build_people_router
 from voltline_console.entrypoints.rendering import (
     COOKIE,
     PACKAGE,
@@ -30,6 +33,8 @@ from voltline_console.entrypoints.rendering import (
     login_redirect,
     render,
 )
+from voltline_console.entrypoints.session_routes import build_session_router
+from voltline_console.entrypoints.station_routes import build_station_router
 from voltline_console.service_layer.login import LoginService
 from voltline_console.service_layer.ports import KeyCheck, ServiceApi
 from voltline_console.service_layer.views import KeyRevoked
@@ -82,6 +87,11 @@ def build(settings: ConsoleSettings, *, keys: KeyCheck | None = None, api: Servi
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.include_router(build_login_router())
     app.include_router(build_pages_router())
+    app.include_router(build_station_router())
+    app.include_router(build_session_router())
+    app.include_router(build_billing_router())
+    app.include_router(build_people_router())
+    app.include_router(build_ops_router())
     _install_handlers(app)
     return app
 

@@ -38,6 +38,8 @@ class HttpServiceApi:
         except httpx.HTTPError as exc:
             log.warning("service unreachable", service=service, path=path, error=type(exc).__name__)
             return ApiAnswer(503, {"detail": f"The {service} service cannot be reached right now."})
+        if response.is_success and response.headers.get("content-type", "").startswith("text/csv"):
+            return ApiAnswer(response.status_code, response.text, dict(response.headers))  # a CSV export
         try:
             body = response.json() if response.content else None
         except ValueError:

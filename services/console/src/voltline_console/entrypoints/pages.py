@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse
 
+from voltline_console.domain.commands import ACTIONS
 from voltline_console.domain.login import LoginSession
 from voltline_console.entrypoints.rendering import HTML, checked_form, current_user, render
-from voltline_console.service_layer import views
+from voltline_console.service_layer import station_views, views
 from voltline_console.service_layer.ports import ServiceApi
 
 StationId = Annotated[str, Path(min_length=1, max_length=48, pattern=r"^[a-zA-Z0-9*\-_=:+|@.]+$")]
@@ -45,8 +47,12 @@ def build_pages_router() -> APIRouter:
 
     @router.get("/stations/{station_id}", responses=HTML)
     async def station(request: Request, user: User, station_id: StationId) -> HTMLResponse:
-        page = await views.station(_api(request), user.token, station_id)
-        ctx = {"user": user, "nav": "stations", "station_id": station_id, "page": page, "live": page.status}
+        page, more = await asyncio.gather(
+            views.station(_api(request), user.token, station_id),
+            station_views.details(_api(request), user.token, station_id, datetime.now(UTC)),
+        )
+        ctx = {"user": user, "nav": "stations", "station_id": station_id, "page": page, "live": page.status,
+               "d": more, "actions": ACTIONS}  # fmt: skip
         return render(request, "station.html", ctx)
 
     @router.get("/stations/{station_id}/live", responses=HTML)

@@ -19,10 +19,11 @@ templates = Jinja2Templates(directory=PACKAGE / "templates")
 COOKIE = "voltline_console"
 LOGIN_COOKIE = "voltline_console_login"  # the login form's CSRF token, before there is a session
 HTML = media("text/html", "A page (or, for htmx, a part of one)")
-# No inline script or style anywhere: the page may run only the console's own (vendored) files.
+# No inline script or style anywhere: the page may run only the console's own (vendored) files. Images: the
+# console's own, and the map's tiles (OpenStreetMap's; the map page says so when they cannot be loaded).
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https://tile.openstreetmap.org; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from voltline_console.domain.fleet import DayTotals, FleetSummary, day_totals, summarise
+from voltline_console.domain.pricing import simple_values
 from voltline_console.service_layer.ports import ApiAnswer, ServiceApi
 
 LIST_LIMIT = 200
@@ -86,7 +87,7 @@ async def overview(api: ServiceApi, token: str, now: datetime) -> Overview:
     )
 
 
-def _matches(station: dict[str, Any], status: str | None, query: str | None) -> bool:
+def matches(station: dict[str, Any], status: str | None, query: str | None) -> bool:
     if status:
         states = {station.get("health")} | {c.get("status") for c in station.get("connectors") or ()}
         if status not in states:
@@ -101,7 +102,7 @@ async def stations(api: ServiceApi, token: str, status: str | None = None, query
     """The fleet with its live status, filtered by a health or connector status and a free-text search."""
     panel = _panel(await api.call("diagnostics", "GET", "/stations", token))
     if panel.error is None:
-        panel.data = [s for s in panel.data if _matches(s, status or None, (query or "").strip() or None)]
+        panel.data = [s for s in panel.data if matches(s, status or None, (query or "").strip() or None)]
         panel.data.sort(key=lambda s: str(s.get("station_id")))
     return panel
 
@@ -153,7 +154,11 @@ async def acknowledge(api: ServiceApi, token: str, alert_id: str) -> ApiAnswer:
 
 
 async def tariffs(api: ServiceApi, token: str) -> Panel:
-    return _panel(await api.call("billing", "GET", "/tariffs", token, params={"limit": LIST_LIMIT}))
+    """Tariffs, each with its simple-form prices (`simple`) for the list's columns."""
+    panel = _panel(await api.call("billing", "GET", "/tariffs", token, params={"limit": LIST_LIMIT}))
+    for tariff in panel.data or []:
+        tariff["simple"] = simple_values(tariff)
+    return panel
 
 
 async def create_tariff(api: ServiceApi, token: str, body: dict[str, Any]) -> ApiAnswer:
