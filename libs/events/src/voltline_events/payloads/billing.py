@@ -90,3 +90,34 @@ class TariffAssigned(Event):
     tariff_id: str
     station_ids: list[str] = Field(default_factory=list, description="a group's members")
     assigned_at: datetime
+
+
+@event
+class SessionCostUpdated(Event):
+    """What a session costs so far (`final`: the CDR's total), priced by billing's one pricing engine.
+
+    Published on the billing events topic, keyed by station id, at most every `VOLTLINE_COST_UPDATE_INTERVAL_S`
+    per session while it runs and once with `final` after its CDR; it carries what a station needs to show the
+    cost (its transaction id and protocol), so whoever sends the cost to the station keeps no state (ADR 0018).
+    """
+
+    TYPE = "billing.session_cost_updated"
+    VERSION = 1
+
+    session_id: str
+    station_id: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+    transaction_id: str | None = None
+    ocpp_version: str | None = None
+    id_token: str | None = None
+    driver_id: str | None = None
+    currency: str = Field(min_length=3, max_length=3)
+    total_excl_vat: Decimal
+    total_vat: Decimal
+    total_incl_vat: Decimal
+    energy_wh: int = Field(ge=0)
+    as_of: datetime
+    final: bool = False
+    cdr_id: str | None = None
+    price_text: str | None = Field(default=None, description="The tariff in words, e.g. 'EUR 0.42/kWh incl. VAT'.")
