@@ -19,12 +19,13 @@ from voltline_store import TransactionBatch
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.stripe_provider import StripeProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
-from voltline_billing.entrypoints.api import build_routers
+from voltline_billing.entrypoints.api import build_routers, estimate
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import PaymentProvider
+from voltline_billing.service_layer.tariff_feed import republish_tariffs
 from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
@@ -83,7 +84,13 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
             except Exception as exc:
                 log.warning("payment_worker_pass_failed", error=repr(exc))
 
+    async def republish() -> None:
+        log.info("tariffs_republished", records=await republish_tariffs(ctx))
+
+    infra.on_broker_reset("tariffs", republish)
+
     async def after_start() -> None:
+        await republish()
         await consumer.start()
         if settings.payment_retry_interval_s > 0:
             worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
@@ -104,11 +111,16 @@ def build(settings: BillingSettings, provider: PaymentProvider | None = None) ->
         readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
-            [TopicSpec.of(t) for t in (topics.sessions, Topics.dead_letter(topics.sessions), topics.billing)],
+            [
+                TopicSpec.of(t)
+                for t in (topics.sessions, Topics.dead_letter(topics.sessions), topics.billing, topics.tariffs)
+            ],
             after_start=after_start,
             before_stop=before_stop,
         ),
         routers=build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
+        driver_routers=[estimate.build_router(ctx)],
+        public_routes=[("GET", f"/api/v1{estimate.PATH}")],
     )
     install_problem_mapping(app, PROBLEMS)
     app.state.billing = ctx
