@@ -24,3 +24,8 @@ class BillingSettings(ServiceSettings):
     payment_retry_interval_s: float = Field(default=30.0, ge=0)
     ocpi_country_code: str = Field(default="DE", pattern=r"^[A-Z]{2}$")
     ocpi_party_id: str = Field(default="VLT", pattern=r"^[A-Z0-9]{3}$")
+    # Price transparency (docs/billing.md, "Cost on the station"): the running cost is announced at most this
+    # often per session (0: at every session update), and sent to the station when `cost_messages` is on.
+    cost_update_interval_s: float = Field(default=60.0, ge=0)
+    cost_messages: bool = True
+    cost_command_timeout_s: float = Field(default=10.0, gt=0)
