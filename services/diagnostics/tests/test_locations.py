@@ -104,3 +104,17 @@ async def test_public_search_is_rate_limited_per_address(service: RunningDiagnos
         codes.append(answer.status_code)
     assert codes[-1] == 429 and int(answer.headers["retry-after"]) >= 1
     assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_locations_on_sqlite(kafka: Any, sqlite_url: str) -> None:
+    """The embedded store of `make run`: the same create, search (the box across the antimeridian) and delete."""
+    from diagnostics_testing import run_service
+
+    async for lite in run_service(kafka, sqlite_url):
+        fiji = site("L-FIJI", -17.0, 179.99, ["CP-FIJI"])
+        assert (await lite.api.post("/api/v1/locations", json=fiji, headers=ADMIN)).status_code == 201
+        found = await lite.api.get("/api/v1/locations", params={"lat": -17.0, "lon": -179.99, "radius_km": 5})
+        assert [i["location_id"] for i in found.json()["items"]] == ["L-FIJI"]
+        assert (await lite.api.delete("/api/v1/locations/L-FIJI", headers=ADMIN)).status_code == 204
+        assert (await lite.api.delete("/api/v1/locations/L-FIJI", headers=ADMIN)).status_code == 404

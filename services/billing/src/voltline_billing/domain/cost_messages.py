@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 COSTMSG_VENDOR = "org.openchargealliance.costmsg"
@@ -32,7 +32,9 @@ class Prices:
     vat_percent: Decimal | None = None
 
     def gross(self, amount: Decimal) -> float:
-        return float((amount * (1 + (self.vat_percent or Decimal(0)) / 100)).quantize(Decimal("0.001")))
+        return float(
+            (amount * (1 + (self.vat_percent or Decimal(0)) / 100)).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+        )
 
     def charging_price(self) -> dict[str, float]:
         found = {"kWhPrice": self.energy_per_kwh, "hourPrice": self.time_per_hour, "flatFee": self.session_fee}
