@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from voltline_billing.domain import cost_messages as msg
 
@@ -56,3 +57,38 @@ def test_what_cannot_be_addressed_is_not_sent() -> None:
 
 def test_final_text() -> None:
     assert msg.final_text("EUR", Decimal("12.35"), 22_500, 4_500) == "TOTAL 12.35 EUR incl. VAT, 22.500 kWh, 1:15 h"
+
+
+def test_21_stations_get_the_transaction_tariff_in_21_form() -> None:
+    from voltline_billing.domain.tariffs import simple_tariff
+
+    tariff = simple_tariff("STD", "EUR", Decimal("0.35"), time_price_per_hour=Decimal("1.20"), session_fee=Decimal(1),
+                           idle_price_per_hour=Decimal(6), vat_percent=Decimal(19))  # fmt: skip
+    [(action, payload)] = msg.transaction_tariff("ocpp2.1", "TX-21", tariff, "0.42 EUR/kWh")
+    assert action == "ChangeTransactionTariff" and payload["transactionId"] == "TX-21"
+    body = payload["tariff"]
+    assert (body["tariffId"], body["currency"]) == ("STD-v1", "EUR")
+    assert body["energy"] == {"prices": [{"priceKwh": 0.35}], "taxRates": [{"type": "VAT", "tax": 19.0}]}
+    assert body["chargingTime"]["prices"] == [{"priceMinute": 0.02}] and body["fixedFee"]["prices"] == [
+        {"priceFixed": 1.0}
+    ]
+    assert body["idleTime"]["prices"] == [{"priceMinute": 0.1}]
+    assert msg.transaction_tariff("ocpp2.0.1", "TX", tariff, "x") == []
+    _valid("v21", "ChangeTransactionTariffRequest", payload)
+
+
+def _valid(version: str, schema: str, payload: dict[str, object]) -> None:
+    """Against the official OCPP JSON schema, as the gateway validates every frame it sends."""
+    import jsonschema
+    import ocpp
+
+    path = Path(ocpp.__file__).parent / version / "schemas" / f"{schema}.json"
+    jsonschema.validate(payload, json.loads(path.read_text()))
+
+
+def test_payloads_match_the_official_schemas() -> None:
+    for version, schema in (("v201", "CostUpdatedRequest"), ("v21", "CostUpdatedRequest")):
+        [(_, payload)] = msg.running_cost("ocpp2.0.1", "TX", Decimal("1.5"), 1, AT, PRICES)
+        _valid(version, schema, payload)
+    [(_, payload)] = msg.final_cost("ocpp1.6", "17", Decimal("1.5"), "TOTAL")
+    _valid("v16", "DataTransfer", payload)

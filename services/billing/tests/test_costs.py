@@ -88,3 +88,12 @@ async def test_a_201_station_gets_cost_updated_with_the_cdr_total(costs: Any) ->
 
 async def _async(value: Any) -> Any:
     return value
+
+
+async def test_a_21_station_gets_the_transaction_tariff_then_costs(costs: Any) -> None:
+    billing, sent = costs
+    await billing.publish(started("S-C21", "CP-C21", START, transaction_id="tx-21", ocpp_version="ocpp2.1"))
+    await billing.publish(updated("S-C21", "CP-C21", START + timedelta(minutes=5), 1_000))
+    commands = await eventually(lambda: _async(_of(sent, "CP-C21")), ok=lambda c: len(c) >= 2)
+    assert [c.action for c in commands] == ["ChangeTransactionTariff", "CostUpdated"]
+    assert commands[0].payload["tariff"]["energy"]["prices"] == [{"priceKwh": 0.3}]

@@ -3,6 +3,7 @@
 - 2.0.1 and 2.1: `CostUpdated {totalCost, transactionId}` while charging and with the final total (the CDR is
   written after the station's Ended event was answered, so the total goes in a CostUpdated, not in
   TransactionEventResponse.totalCost).
+- 2.1 also: `ChangeTransactionTariff` when the session starts, the tariff in 2.1's own form (simple tariffs).
 - 1.6: the Open Charge Alliance's "California Pricing" DataTransfers (vendorId `org.openchargealliance.costmsg`):
   `SetUserPrice {idToken, priceText}` when the session starts, `RunningCost {transactionId, timestamp,
   meterValue, cost, state, chargingPrice}` while charging, `FinalCost {transactionId, cost, priceText,
@@ -17,8 +18,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from voltline_billing.domain.tariffs import Dimension, PriceComponent, Tariff
+
 COSTMSG_VENDOR = "org.openchargealliance.costmsg"
 OCPP16 = "ocpp1.6"
+OCPP21 = "ocpp2.1"
 Command = tuple[str, dict[str, Any]]  # (OCPP action, payload)
 
 
@@ -105,3 +109,38 @@ def final_text(currency: str, total_incl_vat: Decimal, energy_wh: int, duration_
     """'TOTAL 12.35 EUR incl. VAT, 22.500 kWh, 1:15 h' for the station's display at the end."""
     hours, minutes = divmod(duration_s // 60, 60)
     return f"TOTAL {total_incl_vat} {currency} incl. VAT, {Decimal(energy_wh) / 1000:.3f} kWh, {hours}:{minutes:02d} h"
+
+
+def transaction_tariff(
+    ocpp_version: str | None, transaction_id: str | None, tariff: Tariff, text: str
+) -> list[Command]:
+    """2.1 only: `ChangeTransactionTariff` with the tariff in 2.1's TariffType, so the station can show (and
+    compute locally) the price of this transaction. Only tariffs without restrictions map one to one (2.1's
+    conditions differ from OCPI's restrictions); others, and stations that answer NotSupported, get the costs only."""
+    if ocpp_version != OCPP21 or transaction_id is None or any(e.restrictions for e in tariff.elements):
+        return []
+    found: dict[Dimension, PriceComponent] = {}
+    for element in tariff.elements:
+        for component in element.price_components:
+            found.setdefault(component.type, component)
+    body: dict[str, Any] = {
+        "tariffId": f"{tariff.tariff_id}-v{tariff.version}"[:60],
+        "currency": tariff.currency,
+        "description": [{"format": "UTF8", "language": "en", "content": text[:512]}],
+    }
+    keys = {
+        Dimension.ENERGY: ("energy", "priceKwh", Decimal(1)),
+        Dimension.TIME: ("chargingTime", "priceMinute", Decimal(60)),
+        Dimension.PARKING_TIME: ("idleTime", "priceMinute", Decimal(60)),
+        Dimension.FLAT: ("fixedFee", "priceFixed", Decimal(1)),
+    }
+    for dimension, (field, price_key, per) in keys.items():
+        chosen = found.get(dimension)
+        if chosen is None:
+            continue
+        price = float((Decimal(str(chosen.price)) / per).quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP))
+        entry: dict[str, Any] = {"prices": [{price_key: price}]}
+        if chosen.vat is not None:
+            entry["taxRates"] = [{"type": "VAT", "tax": float(Decimal(str(chosen.vat)))}]
+        body[field] = entry
+    return [("ChangeTransactionTariff", {"transactionId": transaction_id, "tariff": body})]

@@ -77,7 +77,8 @@ def _prices(tariff: Tariff) -> msg.Prices:
 
 
 async def session_started(c: CostsContext, s: SessionStart) -> None:
-    """Remember how to address the station; a 1.6 station is told the driver's price (SetUserPrice)."""
+    """Remember how to address the station; a 1.6 station is told the driver's price (SetUserPrice), a 2.1
+    station the transaction's tariff (ChangeTransactionTariff)."""
     async with c.uow() as uow:
         if await uow.costs.get(s.session_id) is not None:
             await uow.commit()
@@ -89,7 +90,10 @@ async def session_started(c: CostsContext, s: SessionStart) -> None:
         found = await resolve(uow, s.station_id, s.started_at)
         await uow.commit()
     if found is not None:
-        for action, payload in msg.user_price(s.ocpp_version, s.id_token, describe(found.tariff)):
+        text = describe(found.tariff)
+        commands = msg.user_price(s.ocpp_version, s.id_token, text)
+        commands += msg.transaction_tariff(s.ocpp_version, s.transaction_id, found.tariff, text)
+        for action, payload in commands:
             await _send(c, s.station_id, action, payload, s.ocpp_version)
 
 
