@@ -11,7 +11,7 @@ consumer that writes CDRs, so a slow station never holds up billing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ from voltline_billing.service_layer.ports import BillingUnitOfWork
 from voltline_billing.service_layer.tariffs import ad_hoc_prices, resolve
 
 log = get_logger(__name__)
+MAX_REMEMBERED = 100_000  # sessions whose last announcement is kept in memory
 
 
 class CostNotices(Protocol):
@@ -56,6 +57,10 @@ class CostsContext:
     clock: Callable[[], datetime]
     display: StationDisplay
     interval: timedelta = timedelta(seconds=60)
+    # When each session's running cost was last announced by this instance: most updates fall inside the
+    # interval and are skipped without a database read (a session's events stay on one partition, so on one
+    # instance; after a restart or a rebalance the store's `announced_at` decides).
+    recent: dict[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,9 @@ async def session_updated(
     c: CostsContext, session_id: str, energy_wh: int, at: datetime, transaction_id: str | None = None
 ) -> None:
     """Announce the cost so far, at most every `interval` per session."""
+    seen = c.recent.get(session_id)
+    if seen is not None and at - seen < c.interval:
+        return
     async with c.uow() as uow:
         row = await uow.costs.get(session_id)
         if row is None or row["final_at"] is not None:
@@ -130,6 +138,9 @@ async def session_updated(
         _announce(c, uow, event)
         await uow.costs.update(session_id, announced_at=at)
         await uow.commit()
+    if len(c.recent) >= MAX_REMEMBERED:
+        c.recent.clear()
+    c.recent[session_id] = at
 
 
 async def cdr_created(c: CostsContext, cdr: CdrCreated) -> None:
@@ -151,6 +162,7 @@ async def cdr_created(c: CostsContext, cdr: CdrCreated) -> None:
         _announce(c, uow, event)
         await uow.costs.update(cdr.session_id, final_at=c.clock())
         await uow.commit()
+    c.recent.pop(cdr.session_id, None)
 
 
 def _announce(c: CostsContext, uow: CostUnitOfWork, event: SessionCostUpdated) -> None:
