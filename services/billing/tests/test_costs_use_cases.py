@@ -59,7 +59,7 @@ async def test_rate_limited_running_costs_then_the_final_one_once() -> None:
         await costs.session_updated(c, "S-1", wh, NOW + timedelta(seconds=seconds))
     totals = {"total_excl_vat": Decimal("2.50"), "total_vat": Decimal("0.48"), "total_incl_vat": Decimal("2.98")}
     cdr = CdrCreated(cdr_id="cdr-1", session_id="S-1", station_id="CP-1", started_at=NOW,
-                     ended_at=NOW + timedelta(minutes=2), currency="EUR", energy_kwh=Decimal("5"), **totals)  # fmt: skip
+                     ended_at=NOW + timedelta(minutes=2), currency="EUR", energy_kwh=Decimal(5), **totals)  # fmt: skip
     await costs.cdr_created(c, cdr)
     await costs.cdr_created(c, cdr)
     announced = [decode_payload(e) for e in fakes.store.envelopes(c.topics.billing)]
