@@ -15,8 +15,6 @@ from voltline_events.payloads import TariffAssigned, TariffChanged
 from voltline_billing.service_layer.context import BillingContext
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
-SCOPES = ("station", "group", "default")
-
 
 def tariff_key(tariff_id: str, version: int) -> bytes:
     return f"tariff:{tariff_id}:{version}".encode()
