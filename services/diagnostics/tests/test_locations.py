@@ -97,6 +97,39 @@ async def test_changes_and_bad_input(service: RunningDiagnostics) -> None:
     assert query.status_code == 422 and "lat" in query.text
 
 
+async def test_evses_the_operator_did_not_describe_come_from_the_2x_device_model(service: RunningDiagnostics) -> None:
+    from voltline_events.payloads.notifications import (
+        ComponentRef,
+        DeviceReport,
+        ReportItem,
+        VariableAttribute,
+        VariableRef,
+    )
+
+    cp = service.station("CP-LOC-DC", "ocpp2.0.1")
+    await cp.connect()
+    await cp.status(0, "Available", connector_id=1, evse_id=1)
+    items = [
+        ReportItem(component=ComponentRef(name="Connector", evse_id=1, connector_id=1),
+                   variable=VariableRef(name="ConnectorType"), attributes=[VariableAttribute(value="cCCS2")]),
+        ReportItem(component=ComponentRef(name="EVSE", evse_id=1), variable=VariableRef(name="Power"),
+                   attributes=[VariableAttribute(type="MaxSet", value="150000")]),
+    ]  # fmt: skip
+    await cp.send(DeviceReport(ocpp_version="ocpp2.0.1", request_id=1, generated_at=datetime.now(UTC), seq_no=0,
+                               items=items))  # fmt: skip
+    body = site("L-DC", 50.0, 8.0, ["CP-LOC-DC"])
+    assert (await service.api.post("/api/v1/locations", json=body, headers=ADMIN)).status_code == 201
+
+    async def dc() -> list[dict[str, Any]] | None:
+        query = {"lat": 50.0, "lon": 8.0, "radius_km": 1, "connector_type": "IEC_62196_T2_COMBO", "min_power_kw": 50}
+        return (await service.api.get("/api/v1/locations", params=query)).json()["items"] or None
+
+    [found] = await eventually(dc, what="the DC charger from its device model")
+    [connector] = found["stations"][0]["evses"][0]["connectors"]
+    assert connector == {"connector_id": 1, "standard": "IEC_62196_T2_COMBO", "format": "CABLE", "power_type": "DC",
+                         "max_power_kw": "150"}  # fmt: skip
+
+
 async def test_public_search_is_rate_limited_per_address(service: RunningDiagnostics) -> None:
     codes = []
     for _ in range(service.settings.locations_burst + 1):

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime
 
-from voltline_diagnostics.adapters.health_tables import connectors, metadata, stations
+from voltline_diagnostics.adapters.health_tables import connectors, device_variables, metadata, stations
 from voltline_diagnostics.domain.locations import Box, LiveConnector
 from voltline_diagnostics.service_layer.locations import StationInUse, StationLive
 
@@ -109,7 +109,38 @@ class SqlLocationStore:
                 .where(connectors.c.station_id.in_(station_ids))
                 .order_by(connectors.c.station_id, connectors.c.evse_id, connectors.c.connector_id)
             )
-            for row in rows:
+            reported = list(rows)
+            models = await self._device_model(s, station_ids)
+            for row in reported:
                 live = found.setdefault(row.station_id, StationLive(False, []))
-                live.connectors.append(LiveConnector(row.evse_id, row.connector_id, row.status))
+                kind = models.get((row.station_id, row.evse_id, row.connector_id))
+                power = models.get((row.station_id, row.evse_id, 0))
+                live.connectors.append(LiveConnector(row.evse_id, row.connector_id, row.status, kind, _watts(power)))
         return found
+
+    @staticmethod
+    async def _device_model(s: AsyncSession, station_ids: list[str]) -> dict[tuple[str, int, int], str]:
+        """2.x inventory: (station, evse, connector) -> Connector.ConnectorType; (station, evse, 0) -> EVSE.Power
+        MaxSet (W)."""
+        d = device_variables.c
+        query = select(d.station_id, d.evse_id, d.connector_id, d.variable, d.value).where(
+            d.station_id.in_(station_ids),
+            or_(
+                and_(d.component == "Connector", d.variable == "ConnectorType", d.attribute_type == "Actual"),
+                and_(d.component == "EVSE", d.variable == "Power", d.attribute_type == "MaxSet"),
+            ),
+        )
+        found: dict[tuple[str, int, int], str] = {}
+        for row in await s.execute(query):
+            if row.evse_id is None or row.value is None:
+                continue
+            connector = (row.connector_id or 1) if row.variable == "ConnectorType" else 0
+            found[(row.station_id, row.evse_id, connector)] = row.value
+        return found
+
+
+def _watts(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

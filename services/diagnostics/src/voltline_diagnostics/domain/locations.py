@@ -24,6 +24,23 @@ OCPI_STATUS = {
     "Faulted": "OUTOFORDER",
     "Unknown": "UNKNOWN",
 }
+# 2.x device model `Connector.ConnectorType` -> OCPI (standard, format, power type); the c.. types are cables.
+CONNECTOR_TYPES: dict[str, tuple[str, str, str | None]] = {
+    "cCCS1": ("IEC_62196_T1_COMBO", "CABLE", "DC"),
+    "cCCS2": ("IEC_62196_T2_COMBO", "CABLE", "DC"),
+    "cChaoJi": ("CHAOJI", "CABLE", "DC"),
+    "cG105": ("CHADEMO", "CABLE", "DC"),
+    "cGBT": ("GBT_DC", "CABLE", "DC"),
+    "cTesla": ("TESLA_S", "CABLE", None),
+    "cType1": ("IEC_62196_T1", "CABLE", "AC_1_PHASE"),
+    "cType2": ("IEC_62196_T2", "CABLE", None),
+    "s309-1P-16A": ("IEC_60309_2_single_16", "SOCKET", "AC_1_PHASE"),
+    "s309-3P-16A": ("IEC_60309_2_three_16", "SOCKET", "AC_3_PHASE"),
+    "s309-3P-32A": ("IEC_60309_2_three_32", "SOCKET", "AC_3_PHASE"),
+    "sCEE-7-7": ("DOMESTIC_F", "SOCKET", "AC_1_PHASE"),
+    "sType2": ("IEC_62196_T2", "SOCKET", None),
+    "sType3": ("IEC_62196_T3C", "SOCKET", None),
+}
 # An EVSE with several connectors is as usable as its best connector (one car charges at a time).
 _PREFERENCE = ("Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown")
 
@@ -66,11 +83,14 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> Box:
 
 @dataclass(frozen=True)
 class LiveConnector:
-    """A connector as diagnostics knows it from the station (status API vocabulary)."""
+    """A connector as diagnostics knows it from the station (status API vocabulary), with what its 2.x device
+    model says: `connector_type` (Connector.ConnectorType) and `max_power_w` (EVSE.Power, MaxSet)."""
 
     evse_id: int
     connector_id: int
     status: str
+    connector_type: str | None = None
+    max_power_w: float | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +133,7 @@ def evses(configured: list[dict[str, Any]], live: list[LiveConnector], online: b
         described = [(int(e["evse_id"]), list(e.get("connectors") or [])) for e in configured]
     else:
         described = [
-            (evse_id, [_unknown_connector(c.connector_id) for c in sorted(found, key=lambda c: c.connector_id)])
+            (evse_id, [_reported_connector(c) for c in sorted(found, key=lambda c: c.connector_id)])
             for evse_id, found in sorted(by_evse.items())
         ]
     out = []
@@ -124,8 +144,12 @@ def evses(configured: list[dict[str, Any]], live: list[LiveConnector], online: b
     return out
 
 
-def _unknown_connector(connector_id: int) -> dict[str, Any]:
-    return {"connector_id": connector_id, "standard": None, "format": None, "power_type": None, "max_power_kw": None}
+def _reported_connector(c: LiveConnector) -> dict[str, Any]:
+    """What the station's own reports say of a connector the operator did not describe (else null)."""
+    standard, fmt, power_type = CONNECTOR_TYPES.get(c.connector_type or "", (None, None, None))
+    power = None if c.max_power_w is None else f"{(Decimal(str(c.max_power_w)) / 1000).normalize():f}"
+    return {"connector_id": c.connector_id, "standard": standard, "format": fmt, "power_type": power_type,
+            "max_power_kw": power}  # fmt: skip
 
 
 def evse_matches(evse: EvseView, wanted: Filter) -> bool:
