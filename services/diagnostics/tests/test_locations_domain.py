@@ -105,3 +105,12 @@ def test_price_text() -> None:
     )
     assert price_text("EUR", None, None, None, None) == "free of charge"
     assert price_text("JPY", Decimal(40), None, None, Decimal(10)) == "44 JPY/kWh (incl. 10% VAT)"
+
+
+def test_connectors_described_by_the_device_model() -> None:
+    [evse] = evses([], [LiveConnector(1, 1, "Available", "sType2", 22_000), LiveConnector(1, 2, "Faulted", "cX")], True)
+    assert evse.connectors == [
+        {"connector_id": 1, "standard": "IEC_62196_T2", "format": "SOCKET", "power_type": None, "max_power_kw": "22"},
+        {"connector_id": 2, "standard": None, "format": None, "power_type": None, "max_power_kw": None},
+    ]
+    assert evse_matches(evse, Filter(connector_type="IEC_62196_T2", min_power_kw=Decimal(11)))
