@@ -19,4 +19,8 @@ for service in gateway session billing diagnostics analytics console; do
   $ACLS $CONN --add --deny-principal "User:$service" --operation Write \
     --topic "${TOPICS}auth.station-registry.v1" --topic "${TOPICS}auth.api-keys.v1"
 done
+# Billing's tariffs table (prices shown to drivers) is billing's alone to write.
+for service in gateway auth session diagnostics analytics console; do
+  $ACLS $CONN --add --deny-principal "User:$service" --operation Write --topic "${TOPICS}billing.tariffs.v1"
+done
 echo "broker ACLs in place"

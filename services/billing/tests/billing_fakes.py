@@ -87,6 +87,9 @@ class FakeTariffs:
                 return str(a["tariff_id"])
         return None
 
+    async def scopes(self) -> list[tuple[str, str]]:
+        return sorted({(a["scope"], a["scope_id"]) for a in self._assignments})
+
     async def group_of(self, station_id: str) -> str | None:
         return self._groups.get(station_id)
 

@@ -39,6 +39,7 @@ DECLARED: dict[str, TopicConfig] = {
     "voltline.gateway.presence.v1": TopicConfig(partitions=6, compacted=True),
     "voltline.session.events.v1": TopicConfig(partitions=6),
     "voltline.billing.events.v1": TopicConfig(partitions=6),
+    "voltline.billing.tariffs.v1": TopicConfig(partitions=1, compacted=True),
     "voltline.diagnostics.events.v1": TopicConfig(partitions=6),
 }
 _REPLIES = re.compile(r"voltline\.[a-z0-9-]+\.replies\.[^.]+$")
@@ -104,6 +105,12 @@ class Topics:
     def billing(self) -> str:
         """billing.cdr_created and other billing events, keyed by station id."""
         return self._name("voltline.billing.events.v1")
+
+    @property
+    def tariffs(self) -> str:
+        """Billing's tariffs and their assignments as a table (compacted): `tariff:<id>:<version>`,
+        `assignment:station:<id>`, `assignment:group:<id>`, `assignment:default`; republished at billing's start."""
+        return self._name("voltline.billing.tariffs.v1")
 
     @property
     def diagnostics(self) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from voltline_bus import EventConsumer, TopicSpec
+from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis import VERSION, get_logger
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
@@ -18,19 +19,24 @@ from voltline_events import Topics
 from voltline_store import TransactionBatch
 
 from voltline_billing.adapters import pdf
+from voltline_billing.adapters.cost_repository import SqlCostUnitOfWork
 from voltline_billing.adapters.guest_starts import HttpGuestStarts
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
+from voltline_billing.adapters.station_display import KafkaStationDisplay
 from voltline_billing.adapters.stripe_provider import StripeProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from voltline_billing.domain.receipts import Seller
-from voltline_billing.entrypoints.api import build_routers, me
+from voltline_billing.entrypoints.api import build_routers, estimate, me
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
+from voltline_billing.entrypoints.cost_consumer import build_cost_dispatcher
 from voltline_billing.entrypoints.pay_pages import build_qr_router, mount_pay_pages
 from voltline_billing.service_layer.adhoc import release_unstarted
 from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
+from voltline_billing.service_layer.costs import CostsContext
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
+from voltline_billing.service_layer.tariff_feed import republish_tariffs
 from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
@@ -103,6 +109,26 @@ def build(
             max_poll_records=settings.consumer_batch_size,
         )
     )
+    instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("billing", instance))
+    infra.on_broker_reset("replies", rpc.restart)
+    costs = CostsContext(
+        uow=lambda: SqlCostUnitOfWork(infra.sessions, relay=infra.relay),
+        topics=topics,
+        source=infra.source,
+        clock=ctx.clock,
+        display=KafkaStationDisplay(rpc, topics, source=infra.source, timeout_s=settings.cost_command_timeout_s),
+        interval=timedelta(seconds=settings.cost_update_interval_s),
+    )
+    cost_consumer = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-billing-costs",
+            topics=[topics.sessions, topics.billing],
+            handler=build_cost_dispatcher(costs),
+            dead_letter=infra.producer,
+        )
+    )
     worker: list[asyncio.Task[None]] = []
 
     async def retry_payments() -> None:
@@ -115,8 +141,17 @@ def build(
             except Exception as exc:
                 log.warning("payment_worker_pass_failed", error=repr(exc))
 
+    async def republish() -> None:
+        log.info("tariffs_republished", records=await republish_tariffs(ctx))
+
+    infra.on_broker_reset("tariffs", republish)
+
     async def after_start() -> None:
+        await republish()
         await consumer.start()
+        if settings.cost_messages:
+            await rpc.start()
+            await cost_consumer.start()
         if settings.payment_retry_interval_s > 0:
             worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
 
@@ -128,6 +163,9 @@ def build(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await consumer.stop()
+        if settings.cost_messages:
+            await cost_consumer.stop()
+            await rpc.stop()
 
     seller = Seller(settings.seller_name, settings.seller_address, settings.seller_vat_id)
     app = create_app(
@@ -139,7 +177,17 @@ def build(
         readiness_details=infra.readiness_details(),
         lifespan=infra.lifespan(
             MIGRATIONS,
-            [TopicSpec.of(t) for t in (topics.sessions, Topics.dead_letter(topics.sessions), topics.billing)],
+            [
+                TopicSpec.of(t)
+                for t in (
+                    topics.sessions,
+                    Topics.dead_letter(topics.sessions),
+                    topics.billing,
+                    topics.tariffs,
+                    Topics.dead_letter(topics.billing),
+                    topics.station_commands,
+                )
+            ],
             after_start=after_start,
             before_stop=before_stop,
         ),
@@ -147,7 +195,8 @@ def build(
             *build_routers(ctx, provider if isinstance(provider, SandboxProvider) else None),
             build_qr_router(settings.public_url or f"http://{settings.http_host}:{settings.http_port}"),
         ],
-        driver_routers=[me.build_router(ctx, seller, pdf.receipt_pdf, pdf.invoice_pdf)],
+        driver_routers=[me.build_router(ctx, seller, pdf.receipt_pdf, pdf.invoice_pdf), estimate.build_router(ctx)],
+        public_routes=[("GET", f"/api/v1{estimate.PATH}")],
     )
     install_problem_mapping(app, PROBLEMS)
     mount_pay_pages(app, ctx, provider.name, settings.stripe_publishable_key, settings.adhoc_max_attempts_per_hour)

@@ -52,3 +52,8 @@ class BillingSettings(ServiceSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = Field(default=None, repr=False)
     smtp_starttls: bool = True
+    # Price transparency (docs/billing.md, "Cost on the station"): the running cost is announced at most this
+    # often per session (0: at every session update), and sent to the station when `cost_messages` is on.
+    cost_update_interval_s: float = Field(default=60.0, ge=0)
+    cost_messages: bool = True
+    cost_command_timeout_s: float = Field(default=10.0, gt=0)

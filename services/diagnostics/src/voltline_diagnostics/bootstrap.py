@@ -22,17 +22,30 @@ from voltline_events import Topics
 from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
+from voltline_diagnostics.adapters.locations_repo import SqlLocationStore
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.adapters.tariff_follower import TariffFollower
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.alerts import configure
+from voltline_diagnostics.domain.rate_limit import RateLimiter
 from voltline_diagnostics.domain.status import Silence
+from voltline_diagnostics.domain.tariff_table import TariffTable
 from voltline_diagnostics.domain.webhooks import Backoff
-from voltline_diagnostics.entrypoints import api_alerts, api_inventory, api_status, api_stream, api_uptime, api_webhooks
+from voltline_diagnostics.entrypoints import (
+    api_alerts,
+    api_inventory,
+    api_locations,
+    api_status,
+    api_stream,
+    api_uptime,
+    api_webhooks,
+)
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.entrypoints.errors import PROBLEMS
 from voltline_diagnostics.maintenance import build_maintenance
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
+from voltline_diagnostics.service_layer.locations import LocationsContext
 from voltline_diagnostics.service_layer.monitor import run_monitor
 from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
 from voltline_diagnostics.settings import DiagnosticsSettings
@@ -80,10 +93,17 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
     commands = InventoryCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s)
     stream = api_stream.LiveStream(infra.bus, topics.diagnostics)
+    tariffs = TariffFollower(infra.bus, topics.tariffs, TariffTable())
+    infra.on_broker_reset("tariffs", tariffs.restart)
+    places = LocationsContext(SqlLocationStore(infra.sessions), tariffs.table, ctx.clock)
+    location_routes, location_search = api_locations.build_routers(
+        places, RateLimiter(settings.locations_rate_per_min, settings.locations_burst)
+    )
     tasks: list[asyncio.Task[None]] = []
 
     async def after_start() -> None:
         await rpc.start()
+        await tariffs.start()
         await consumer.start()
         await maintenance.start()
         deliveries.start()
@@ -103,6 +123,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await stream.stop()
         await deliveries.stop()
         await consumer.stop()
+        await tariffs.stop()
         await rpc.stop()
         reader.close()
 
@@ -119,6 +140,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
                 TopicSpec.of(topics.sessions),
                 TopicSpec.of(topics.diagnostics),
                 TopicSpec.of(topics.station_commands),
+                TopicSpec.of(topics.tariffs),
                 TopicSpec(Topics.dead_letter(topics.station_events)),
                 TopicSpec(Topics.dead_letter(topics.sessions)),
                 *maintenance.topics,
@@ -133,8 +155,11 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             api_inventory.build_router(ctx, commands),
             api_uptime.build_router(ctx),
             api_stream.build_router(stream),
+            location_routes,
             *maintenance.api_routers,
         ],
+        driver_routers=[location_search],
+        public_routes=[("GET", f"/api/v1{api_locations.SEARCH_PATH}")],
     )
     for router in maintenance.open_routers:
         app.include_router(router)

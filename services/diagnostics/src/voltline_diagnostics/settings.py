@@ -26,6 +26,10 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         default_factory=dict,
         description='Per-rule overrides as JSON, e.g. {"station_offline": {"after_s": 600, "severity": "critical"}}.',
     )
+    locations_rate_per_min: float = Field(
+        default=60, gt=0, description="Public location searches a minute per client address (then 429)."
+    )
+    locations_burst: int = Field(default=20, ge=1, description="... with bursts of this many.")
     monitor_interval_s: float = Field(default=5.0, gt=0, description="How often offline/silent stations are checked.")
     webhook_attempts: int = Field(default=8, ge=1, description="Attempts per webhook delivery before it is failed.")
     webhook_backoff_initial_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per attempt.")

@@ -19,6 +19,7 @@ from voltline_events import Topics
 from voltline_store import TransactionBatch, read_only_session_factory
 
 from voltline_session.adapters.billing import BillingPaymentCheck
+from voltline_session.adapters.billing_costs import BillingCosts
 from voltline_session.adapters.bus import KafkaAuthorizer, KafkaCommandSender
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork
 from voltline_session.domain.energy import MeterPolicy
@@ -66,6 +67,9 @@ def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) ->
         payments = NoPaymentCheck()
         if settings.billing_url and settings.admin_token:
             payments = BillingPaymentCheck(settings.billing_url, settings.admin_token.get_secret_value())
+    costs = None  # the cost so far comes from billing (ADR 0018); unknown without it
+    if settings.billing_url and settings.admin_token:
+        costs = BillingCosts(settings.billing_url, settings.admin_token.get_secret_value())
     consumer = infra.watch(
         EventConsumer(
             infra.bus,
@@ -109,6 +113,8 @@ def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) ->
         await rpc.stop()
         if isinstance(payments, BillingPaymentCheck):
             await payments.close()
+        if costs is not None:
+            await costs.close()
 
     app = create_app(
         settings=settings,
@@ -130,7 +136,7 @@ def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) ->
             before_stop=before_stop,
         ),
         routers=[build_router(ctx, auth, commands)],
-        driver_routers=[api_me.build_router(ctx, auth, commands, payments, settings.driver_stream_interval_s)],
+        driver_routers=[api_me.build_router(ctx, auth, commands, payments, settings.driver_stream_interval_s, costs)],
     )
     install_problem_mapping(app, PROBLEMS)
     return app

@@ -8,7 +8,13 @@ from voltline_events.payloads.auth import (
     StationRegistered,
 )
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
-from voltline_events.payloads.billing import CdrCreated, RefundIssued, TariffAssigned, TariffChanged
+from voltline_events.payloads.billing import (
+    CdrCreated,
+    RefundIssued,
+    SessionCostUpdated,
+    TariffAssigned,
+    TariffChanged,
+)
 from voltline_events.payloads.commands import StationCommand, StationCommandResult
 from voltline_events.payloads.diagnostics import (
     AlertOpened,
@@ -68,6 +74,7 @@ __all__ = [
     "RefundIssued",
     "SampledValue",
     "SecurityEvent",
+    "SessionCostUpdated",
     "SessionEnded",
     "SessionStarted",
     "SessionUpdated",

@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from pydantic import Field
 
 from voltline_events.registry import Event, event
+
+_MINOR = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+
+
+def price_text(
+    currency: str,
+    energy_per_kwh: Decimal | None,
+    time_per_hour: Decimal | None,
+    session_fee: Decimal | None,
+    vat_percent: Decimal | None,
+) -> str:
+    """'0.42 EUR/kWh + 1.43 EUR/h + 1.19 EUR per session (incl. 19% VAT)': prices excl. VAT grossed up and
+    rounded half-up to the currency's minor unit (display only; the CDR prices exactly)."""
+    factor = 1 + (vat_percent or Decimal(0)) / 100
+    step = Decimal(1).scaleb(-_MINOR.get(currency, 2))
+
+    def gross(amount: Decimal) -> str:
+        return str((amount * factor).quantize(step, rounding=ROUND_HALF_UP))
+
+    parts = []
+    if energy_per_kwh is not None:
+        parts.append(f"{gross(energy_per_kwh)} {currency}/kWh")
+    if time_per_hour is not None:
+        parts.append(f"{gross(time_per_hour)} {currency}/h")
+    if session_fee is not None:
+        parts.append(f"{gross(session_fee)} {currency} per session")
+    if not parts:
+        return "free of charge"
+    vat = f" (incl. {vat_percent.normalize():f}% VAT)" if vat_percent else ""
+    return " + ".join(parts) + vat
 
 
 @event
@@ -77,6 +107,11 @@ class TariffChanged(Event):
     vat_percent: Decimal | None = None
     elements: list[dict[str, Any]] = Field(default_factory=list, description="The OCPI 2.2.1 tariff elements.")
 
+    def price_text(self) -> str:
+        """The ad-hoc price in words, VAT included, as a driver reads it before charging (never used to bill)."""
+        return price_text(self.currency, self.energy_price_per_kwh, self.time_price_per_hour, self.session_fee,
+                          self.vat_percent)  # fmt: skip
+
 
 @event
 class TariffAssigned(Event):
@@ -90,3 +125,34 @@ class TariffAssigned(Event):
     tariff_id: str
     station_ids: list[str] = Field(default_factory=list, description="a group's members")
     assigned_at: datetime
+
+
+@event
+class SessionCostUpdated(Event):
+    """What a session costs so far (`final`: the CDR's total), priced by billing's one pricing engine.
+
+    Published on the billing events topic, keyed by station id, at most every `VOLTLINE_COST_UPDATE_INTERVAL_S`
+    per session while it runs and once with `final` after its CDR; it carries what a station needs to show the
+    cost (its transaction id and protocol), so whoever sends the cost to the station keeps no state (ADR 0018).
+    """
+
+    TYPE = "billing.session_cost_updated"
+    VERSION = 1
+
+    session_id: str
+    station_id: str
+    evse_id: int | None = None
+    connector_id: int | None = None
+    transaction_id: str | None = None
+    ocpp_version: str | None = None
+    id_token: str | None = None
+    driver_id: str | None = None
+    currency: str = Field(min_length=3, max_length=3)
+    total_excl_vat: Decimal
+    total_vat: Decimal
+    total_incl_vat: Decimal
+    energy_wh: int = Field(ge=0)
+    as_of: datetime
+    final: bool = False
+    cdr_id: str | None = None
+    price_text: str | None = Field(default=None, description="The tariff in words, e.g. 'EUR 0.42/kWh incl. VAT'.")

@@ -95,6 +95,12 @@ class TariffRepository:
         )
         return (await self._s.execute(query)).scalar()
 
+    async def scopes(self) -> list[tuple[str, str]]:
+        """Every (scope, scope_id) that was ever assigned a tariff."""
+        c = tariff_assignments.c
+        query = select(c.scope, c.scope_id).distinct().order_by(c.scope, c.scope_id)
+        return [(row.scope, row.scope_id) for row in await self._s.execute(query)]
+
     async def group_of(self, station_id: str) -> str | None:
         query = select(station_groups.c.group_id).where(station_groups.c.station_id == station_id)
         return (await self._s.execute(query)).scalar()

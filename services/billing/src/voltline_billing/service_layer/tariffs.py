@@ -11,6 +11,7 @@ from voltline_events.payloads import TariffAssigned, TariffChanged
 
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.service_layer.context import BillingContext, Conflict, Invalid, NotFound
+from voltline_billing.service_layer.tariff_feed import feed_assignment, feed_tariff
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
 
@@ -36,13 +37,19 @@ async def create_tariff(ctx: BillingContext, tariff: Tariff, *, default: bool = 
     return tariff
 
 
-def _announce_tariff(ctx: BillingContext, uow: BillingUnitOfWork, tariff: Tariff, default: bool) -> None:
-    """billing.tariff_changed through the outbox (analytics' AFIR feed shows the ad-hoc price from it)."""
+def changed_event(tariff: Tariff, default: bool) -> TariffChanged:
     prices = ad_hoc_prices(tariff)
-    event = TariffChanged(tariff_id=tariff.tariff_id, version=tariff.version, currency=tariff.currency,
-                          valid_from=tariff.valid_from, default=default, **prices,
-                          elements=[e.model_dump(mode="json", exclude_none=True) for e in tariff.elements])  # fmt: skip
+    return TariffChanged(tariff_id=tariff.tariff_id, version=tariff.version, currency=tariff.currency,
+                         valid_from=tariff.valid_from, default=default, **prices,
+                         elements=[e.model_dump(mode="json", exclude_none=True) for e in tariff.elements])  # fmt: skip
+
+
+def _announce_tariff(ctx: BillingContext, uow: BillingUnitOfWork, tariff: Tariff, default: bool) -> None:
+    """billing.tariff_changed through the outbox (analytics' AFIR feed shows the ad-hoc price from it), and on
+    the compacted tariffs topic (diagnostics' locations show the price from it)."""
+    event = changed_event(tariff, default)
     uow.outbox.add(ctx.topics.billing, envelope_for(event, source=ctx.source), key=tariff.tariff_id.encode())
+    feed_tariff(ctx, uow, event)
 
 
 def _announce_assignment(ctx: BillingContext, uow: BillingUnitOfWork, scope: str, scope_id: str, tariff_id: str,
@@ -52,6 +59,7 @@ def _announce_assignment(ctx: BillingContext, uow: BillingUnitOfWork, scope: str
     station = scope_id if scope == "station" else None
     envelope = envelope_for(event, source=ctx.source, station_id=station)
     uow.outbox.add(ctx.topics.billing, envelope, key=(scope_id or tariff_id).encode())
+    feed_assignment(ctx, uow, event)
 
 
 def ad_hoc_prices(tariff: Tariff) -> dict[str, Decimal | None]:

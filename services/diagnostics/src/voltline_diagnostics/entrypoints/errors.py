@@ -11,6 +11,7 @@ from voltline_chassis.problems import Problem, ProblemFactory
 
 from voltline_diagnostics.adapters.uploads import UploadTooLarge
 from voltline_diagnostics.domain.commands import CommandNotPossible
+from voltline_diagnostics.service_layer.locations import LocationExists, LocationNotFound, StationInUse
 
 
 def _not_possible(_request: Request, exc: CommandNotPossible) -> Problem:
@@ -21,4 +22,7 @@ def _not_possible(_request: Request, exc: CommandNotPossible) -> Problem:
 PROBLEMS: dict[type[Exception], ProblemFactory] = {
     CommandNotPossible: _not_possible,
     UploadTooLarge: lambda _request, exc: Problem(413, str(exc)),
+    LocationNotFound: lambda _request, exc: Problem(404, str(exc)),
+    LocationExists: lambda _request, exc: Problem(409, str(exc)),
+    StationInUse: lambda _request, exc: Problem(409, str(exc), extra={"station_id": exc.station_id}),
 }

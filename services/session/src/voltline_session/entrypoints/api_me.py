@@ -25,11 +25,14 @@ from voltline_session.entrypoints.api import _answer
 from voltline_session.service_layer import driver_sessions as mine
 from voltline_session.service_layer import remote
 from voltline_session.service_layer.context import SessionContext
+from voltline_session.service_layer.running_cost import Cost, CostSource, NoCosts
 
+FINAL_COST_WAIT_S = 30.0  # after the end, the stream waits this long for billing's final cost (the CDR's total)
 SSE = media(
     "text/event-stream",
-    "Server-Sent Events named `session`: JSON with status, energy_wh, power_w, soc_percent, cost (null: not known "
-    "to the session service yet) and at; the last one has status `completed`.",
+    "Server-Sent Events named `session`: JSON with status, energy_wh, power_w, soc_percent, cost (billing's figure; "
+    "null: not known yet), currency, cost_final and at; the last one has status `completed` (with billing: and the "
+    "CDR's total, `cost_final: true`).",
 )
 
 
@@ -48,20 +51,39 @@ class Reading(BaseModel):
     energy_wh: int
     power_w: float | None
     soc_percent: float | None
-    cost: str | None = Field(description="Cost so far; null until billing publishes running costs (docs/drivers.md).")
+    cost: str | None = Field(description="Cost so far incl. VAT as billing prices it (null: not known yet).")
+    currency: str | None = None
+    cost_final: bool = Field(default=False, description="The cost is the CDR's total.")
     at: datetime
 
     @classmethod
-    def of(cls, session: Session, at: datetime) -> Reading:
+    def of(cls, session: Session, at: datetime, cost: Cost | None = None) -> Reading:
         return cls(
             session_id=session.session_id,
             status=session.status,
             energy_wh=session.energy_wh,
             power_w=session.power_w if session.active else None,
             soc_percent=session.soc_percent,
-            cost=None,
+            cost=None if cost is None else str(cost.total_incl_vat),
+            currency=None if cost is None else cost.currency,
+            cost_final=cost is not None and cost.final,
             at=at,
         )
+
+
+class MySessionOut(s.SessionOut):
+    """A driver's session with its cost so far (billing's figure; the CDR's total once it exists)."""
+
+    cost: str | None = Field(default=None, description="Cost so far incl. VAT (null: not known yet).")
+    currency: str | None = None
+    cost_final: bool = False
+
+    @classmethod
+    def with_cost(cls, session: Session, cost: Cost | None) -> MySessionOut:
+        base = s.SessionOut.of(session).model_dump()
+        if cost is None:
+            return cls(**base)
+        return cls(**base, cost=str(cost.total_incl_vat), currency=cost.currency, cost_final=cost.final)
 
 
 def _driver(identity: DriverPrincipal) -> mine.Driver:
@@ -74,9 +96,11 @@ def build_router(
     commands: remote.CommandSender,
     payments: mine.PaymentCheck,
     stream_interval_s: float,
+    costs: CostSource | None = None,
 ) -> APIRouter:
     """Included with create_app's `driver_routers` (no operator role baseline)."""
     router = APIRouter(tags=["drivers' app"])
+    prices: CostSource = costs or NoCosts()
 
     @router.post("/me/sessions")
     async def start(body: MyStartIn, identity: CurrentDriverIdentity) -> s.CommandOut:
@@ -97,8 +121,9 @@ def build_router(
         return s.SessionList.of([s.SessionOut.of(x) for x in found], limit, offset)
 
     @router.get("/me/sessions/{session_id}")
-    async def get_mine(session_id: str, identity: CurrentDriverIdentity) -> s.SessionOut:
-        return s.SessionOut.of(await mine.my_session(ctx, _driver(identity), session_id))
+    async def get_mine(session_id: str, identity: CurrentDriverIdentity) -> MySessionOut:
+        session = await mine.my_session(ctx, _driver(identity), session_id)
+        return MySessionOut.with_cost(session, await prices.cost(session.session_id))
 
     @router.post("/me/sessions/{session_id}/stop")
     async def stop(session_id: str, identity: CurrentDriverIdentity) -> s.CommandOut:
@@ -111,9 +136,11 @@ def build_router(
 
         async def readings() -> AsyncIterator[bytes]:
             last: str | None = None
+            final_wait = FINAL_COST_WAIT_S if costs is not None else 0.0  # the CDR follows the end shortly
             while True:
                 session = await mine.my_session(ctx, driver, session_id)
-                reading = Reading.of(session, ctx.clock())
+                cost = await prices.cost(session.session_id)
+                reading = Reading.of(session, ctx.clock(), cost)
                 changed = reading.model_dump_json(exclude={"at"})
                 if changed != last:
                     last = changed
@@ -121,7 +148,9 @@ def build_router(
                 else:
                     yield b": keepalive\n\n"
                 if not session.active:
-                    return
+                    if (cost is not None and cost.final) or final_wait <= 0:
+                        return
+                    final_wait -= stream_interval_s
                 await asyncio.sleep(stream_interval_s)
 
         return StreamingResponse(

@@ -1,0 +1,83 @@
+"""Locations (docs/diagnostics.md, "Locations"): operators manage sites; the search is open to anyone.
+
+`GET /api/v1/locations` is public (drivers' apps, maps) and rate-limited per client address (429 with
+Retry-After); the rest needs an operator's token (`viewer` to read one, `operator` to change).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from voltline_chassis.paging import DEFAULT_LIMIT, Limit, Offset, page
+from voltline_chassis.problems import Problem
+from voltline_chassis.schemas import returns
+from voltline_chassis.security import require_role
+
+from voltline_diagnostics.domain.locations import Filter
+from voltline_diagnostics.domain.rate_limit import RateLimiter
+from voltline_diagnostics.entrypoints.schemas.locations import ConnectorStandard, LocationIn, LocationOut, LocationPage
+from voltline_diagnostics.service_layer import locations as uc
+
+SEARCH_PATH = "/locations"
+MAX_RADIUS_KM = 500.0
+
+
+def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRouter, APIRouter]:
+    """(operators' router, public search router): the second goes to `driver_routers` + `public_routes`."""
+    operators = APIRouter(tags=["locations"])
+    public = APIRouter(tags=["locations"])
+    operator = [Depends(require_role("operator"))]
+
+    @operators.post("/locations", status_code=201, dependencies=operator, **returns(LocationOut))
+    async def create(body: LocationIn, response: Response) -> dict[str, Any]:
+        """A site with its stations (EVSEs and connectors optional: else from the stations' own status)."""
+        created = await uc.create(ctx, body.model_dump(mode="json"))
+        response.headers["Location"] = f"/api/v1/locations/{body.location_id}"
+        return created
+
+    @operators.put("/locations/{location_id}", dependencies=operator, **returns(LocationOut))
+    async def replace(location_id: str, body: LocationIn) -> dict[str, Any]:
+        if body.location_id != location_id:
+            error = {"field": "body.location_id", "message": "differs from the path"}
+            raise Problem(422, "body.location_id must equal the path's location id", extra={"errors": [error]})
+        return await uc.replace(ctx, body.model_dump(mode="json"))
+
+    @operators.delete("/locations/{location_id}", status_code=204, dependencies=operator)
+    async def delete(location_id: str) -> Response:
+        await uc.remove(ctx, location_id)
+        return Response(status_code=204)
+
+    @operators.get("/locations/{location_id}", **returns(LocationOut))
+    async def one(location_id: str) -> dict[str, Any]:
+        return await uc.view(ctx, location_id)
+
+    async def rate_limited(request: Request) -> None:
+        client = request.client.host if request.client else "unknown"
+        wait = limiter.take(client, time.monotonic())
+        if wait > 0:
+            raise Problem(429, "Too many searches from this address; retry later.",
+                          headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+
+    @public.get(SEARCH_PATH, dependencies=[Depends(rate_limited)], **returns(LocationPage))
+    async def search(
+        lat: Annotated[float, Query(ge=-90, le=90)],
+        lon: Annotated[float, Query(ge=-180, le=180)],
+        radius_km: Annotated[float, Query(gt=0, le=MAX_RADIUS_KM)] = 10.0,
+        connector_type: ConnectorStandard | None = None,
+        min_power_kw: Annotated[Decimal | None, Query(ge=0, le=2000)] = None,
+        available: bool = False,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        """Locations within `radius_km` of (lat, lon), nearest first, with each EVSE's live status and the price
+        that applies; `connector_type`, `min_power_kw` and `available=true` keep the EVSEs that match (and the
+        locations that have one). No token needed."""
+        wanted = Filter(connector_type, min_power_kw, available)
+        found = await uc.search(ctx, lat, lon, radius_km, wanted)
+        return page(found[offset : offset + limit + 1], limit, offset)
+
+    return operators, public
