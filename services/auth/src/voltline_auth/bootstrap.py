@@ -128,6 +128,7 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         boot_sync_delay=timedelta(seconds=settings.boot_sync_delay_s),
         type_match=settings.id_token_type_match,
         api_key_signing=record_signing_key(settings.admin_token.get_secret_value()) if settings.admin_token else None,
+        decisions_published=feed.published,
     )
     ctx.tokens.listen(feed.changed)  # every token change republishes its Authorize answers for the gateways
     syncer = StationSyncer(

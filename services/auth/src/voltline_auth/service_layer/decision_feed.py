@@ -68,6 +68,8 @@ class DecisionFeed:
         self._everything = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._asked = self._done = 0  # changes announced / published
+        self._progress = asyncio.Condition()
 
     def changed(self, key: str | None) -> None:
         """A token value changed (None: possibly all of them, e.g. a driver's language or standing)."""
@@ -75,7 +77,19 @@ class DecisionFeed:
             self._everything = True
         else:
             self._dirty.add(key)
+        self._asked += 1
         self._wake.set()
+
+    async def published(self, timeout_s: float = 2.0) -> bool:
+        """Wait until every change announced so far is on the broker (False: not within `timeout_s`), so an
+        operator's "block this card" is answered once the gateways can read it."""
+        target = self._asked
+        try:
+            async with asyncio.timeout(timeout_s), self._progress:
+                await self._progress.wait_for(lambda: self._done >= target)
+        except TimeoutError:
+            return False
+        return True
 
     async def start(self) -> None:
         """Republish every record (the broker may have forgotten them), then follow changes."""
@@ -128,8 +142,12 @@ class DecisionFeed:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            asked = self._asked
             try:
                 await self.publish_pending()
+                async with self._progress:
+                    self._done = asked
+                    self._progress.notify_all()
             except Exception:
                 log.exception("token decisions not published; will retry")
                 await asyncio.sleep(self._retry_s)
