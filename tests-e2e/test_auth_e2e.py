@@ -143,6 +143,43 @@ async def test_authorize_answers_per_protocol(system: RunningSystem) -> None:
         assert (await cp.call("Authorize", {"idTag": "E2E-OK"}))[2]["idTagInfo"]["status"] == "Blocked"
 
 
+def local_answers(system: RunningSystem) -> float:
+    """Authorize answers the gateway gave from auth's published decisions (ADR 0015), from its metrics."""
+    text = httpx.get(f"{system.url('gateway')}/metrics", timeout=30).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("voltline_gateway_decision_seconds_count{") and 'outcome="local"' in line
+    )
+
+
+async def test_a_card_blocked_by_an_operator_is_refused_by_the_gateway_within_a_second(system: RunningSystem) -> None:
+    api(system, "POST", "/id-tokens", json={"id_token": "E2E-REVOKE", "type": "ISO14443"})
+    api(system, "POST", "/stations", json={"station_id": "CP-REVOKE"})
+    async with station(system.ocpp_url, "CP-REVOKE") as ws:
+        cp = Station(ws)
+        assert (await cp.call("BootNotification", BOOT_16))[2]["status"] == "Accepted"
+
+        async def status() -> str:
+            return str((await cp.call("Authorize", {"idTag": "E2E-REVOKE"}))[2]["idTagInfo"]["status"])
+
+        before = await asyncio.to_thread(local_answers, system)
+        assert await status() == "Accepted"
+        for _ in range(100):  # the gateway reads the published decision: it stops asking auth
+            if await asyncio.to_thread(local_answers, system) > before:
+                break
+            assert await status() == "Accepted"
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail("the gateway never answered from the published decisions")
+
+        # The API answers once the new decision is on the broker; the gateway applies it well within a second.
+        await asyncio.to_thread(api, system, "PATCH", "/id-tokens/E2E-REVOKE", json={"status": "Blocked"})
+        blocked_at = asyncio.get_running_loop().time()
+        while await status() != "Blocked":
+            assert asyncio.get_running_loop().time() - blocked_at < 1.0, "still Accepted a second after the block"
+
+
 class ListKeepingStation:
     """A 1.6 station that keeps the local list it is sent, clears its cache when told, and charges."""
 

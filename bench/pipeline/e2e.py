@@ -266,6 +266,18 @@ def stage_breakdown(before: dict[str, dict[float, float]], after: dict[str, dict
     return out
 
 
+def _decision_paths(gateway: str) -> dict[str, float]:
+    """Authorize answers so far per outcome (voltline_gateway_decision_seconds_count)."""
+    with urllib.request.urlopen(f"{gateway}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("voltline_gateway_decision_seconds_count{") and "auth.authorization.requested" in line:
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            out[outcome] = out.get(outcome, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]) -> dict[str, Any]:
     for n in range(50):
         body = json.dumps({"id_token": f"BENCH-{n}", "type": "ISO14443"}).encode()
@@ -284,8 +296,10 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     load_part = {**common, **timed, "auth": [0, 0, 1], "background": [auth_stations, len(lat_ids), 1]}
     stage_sources = [stack.gateway, stack.bases["auth"]]
     stages_before = _stage_buckets(stage_sources)
+    paths_before, cpu_before = _decision_paths(stack.gateway), {n: cpu_seconds(p) for n, p in stack.pids.items()}
     result, background = run_clients(stack.procs, "latency", [probe_part, load_part])
     stages = stage_breakdown(stages_before, _stage_buckets(stage_sources))
+    paths = {k: int(v - paths_before.get(k, 0.0)) for k, v in _decision_paths(stack.gateway).items()}
     return {
         "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
@@ -295,6 +309,10 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         # request_publish, reply_delivery: the gateway; until_answered, reply_publish: auth (and the session
         # service's own requests, if any). until_answered includes request_publish and the auth consumer's fetch.
         "request_stages": stages,
+        # How the gateway's Authorize answers came: "local" from auth's published decisions (ADR 0015),
+        # "answered" by request/reply, "timeout" the fallback.
+        "authorize_paths": paths,
+        "cpu_s": {n: round(cpu_seconds(p) - cpu_before[n], 1) for n, p in stack.pids.items()},
         "load_average": round(os.getloadavg()[0], 1),
         "request_fetch_wait_ms": int(os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Per-service ACLs on the broker (docker compose; the Helm chart documents the same set).
 # Every service reads and writes the voltline topics and its own consumer groups; only auth may write the
-# topics other services trust (the station registry and the API keys), so a compromised or misconfigured
+# topics other services trust (the station registry, the API keys and the Authorize decisions), so a compromised or misconfigured
 # service cannot register a station or mint an operator key. Idempotent: re-adding an ACL is a no-op.
 set -eu
 ACLS=/opt/kafka/bin/kafka-acls.sh
@@ -17,7 +17,8 @@ for service in gateway auth session billing diagnostics analytics console; do
 done
 for service in gateway session billing diagnostics analytics console; do
   $ACLS $CONN --add --deny-principal "User:$service" --operation Write \
-    --topic "${TOPICS}auth.station-registry.v1" --topic "${TOPICS}auth.api-keys.v1"
+    --topic "${TOPICS}auth.station-registry.v1" --topic "${TOPICS}auth.api-keys.v1" \
+    --topic "${TOPICS}auth.decisions.v1"
 done
 # Billing's tariffs table (prices shown to drivers) is billing's alone to write.
 for service in gateway auth session diagnostics analytics console; do

@@ -11,8 +11,16 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from auth_testing import Running, eventually
-from voltline_events.payloads import AuthorizationDecision, SessionEnded, SessionStarted
+from auth_testing import Running, eventually, read_topic
+from voltline_events import Envelope, decode_payload
+from voltline_events.payloads import (
+    AuthorizationDecision,
+    AuthorizeAnswered,
+    IdToken,
+    SessionEnded,
+    SessionStarted,
+    TokenDecisions,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -202,3 +210,59 @@ async def test_unreadable_requests_are_answered_invalid(auth: Running) -> None:
     )
     answer = await auth.gateway.rpc.request(auth.topics.auth_requests, bad, key=station_key("CP-D"), timeout=30)
     assert decode_payload(answer) == AuthorizationDecision(status="Invalid")
+
+
+async def _published(auth: Running) -> dict[str, TokenDecisions]:
+    """The newest auth.token_decisions record per token value (what a gateway's table holds)."""
+    out: dict[str, TokenDecisions] = {}
+    for key, envelope in await read_topic(auth.settings.kafka_bootstrap, auth.topics.auth_decisions):
+        record = decode_payload(Envelope.model_validate(envelope))
+        assert isinstance(record, TokenDecisions) and key == record.id_token.encode()
+        out[record.id_token] = record
+    return out
+
+
+async def test_published_decisions_say_what_auth_answers(auth: Running, tokens: dict[str, str]) -> None:
+    """ADR 0015: gateways answer Authorize from these records, so each must equal auth's own answer, for every
+    version and presented type (tokens of several types, ambiguous values, expiries included)."""
+    await _token(auth, "PUB-LOCAL", type="Local", expires_at=NEXT_YEAR.isoformat())
+    records = await _published(auth)
+    now = datetime.now(UTC)
+    valid_until = records["ACC-1"].valid_until  # the answer changes when the token expires: ask auth from then on
+    assert valid_until is not None and abs((valid_until - NEXT_YEAR).total_seconds()) < 1
+    for value in ("ACC-1", "BLOCKED-1", "PAST-1", "EXPIRED-1", "INVALID-1", "KEY-1", "TWIN-1", "PUB-LOCAL"):
+        for version in VERSIONS:
+            for presented in ("ISO14443", "KeyCode", "Local", "Central") if version != "ocpp1.6" else ("ISO14443",):
+                asked = await auth.gateway.authorize("CP-PUB", value, ocpp_version=version, token_type=presented)
+                published = records[value].decision_for(version, presented, now)
+                assert published == asked, (value, version, presented)
+    assert "NEVER-SEEN" not in records  # unknown values are asked of auth
+
+
+async def test_a_blocked_or_deleted_token_is_published_before_the_api_answers(
+    auth: Running, tokens: dict[str, str]
+) -> None:
+    await _token(auth, "REVOKE-1")
+    assert (await _published(auth))["REVOKE-1"].decision_for("ocpp1.6", "ISO14443", datetime.now(UTC)) is not None
+    blocked = await auth.api.patch("/api/v1/id-tokens/REVOKE-1", json={"status": "Blocked"})
+    assert blocked.status_code == 200, blocked.text
+    answer = (await _published(auth))["REVOKE-1"].decision_for("ocpp2.0.1", "ISO14443", datetime.now(UTC))
+    assert answer is not None and answer.status == "Blocked"
+    deleted = await auth.api.delete("/api/v1/id-tokens/REVOKE-1")
+    assert deleted.status_code == 204, deleted.text
+    assert (await _published(auth))["REVOKE-1"].decisions == {}  # the gateways ask auth again
+
+
+async def test_answers_the_gateway_gave_alone_are_audited(auth: Running, tokens: dict[str, str]) -> None:
+    answered = AuthorizeAnswered(
+        ocpp_version="ocpp1.6", status="Accepted", local=True, id_token=IdToken(id_token="acc-1")
+    )
+    await auth.gateway.publish(auth.topics.station_events, answered, "CP-LOCAL")
+
+    async def logged() -> list[dict[str, Any]]:
+        page = await auth.api.get("/api/v1/authorizations", params={"station_id": "CP-LOCAL"})
+        return list(page.json()["items"])
+
+    await eventually(lambda: _nonempty(logged()))
+    [row] = await logged()
+    assert (row["id_token"], row["status"], row["purpose"]) == ("ACC-1", "Accepted", "authorize")

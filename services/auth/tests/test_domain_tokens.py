@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from voltline_auth.domain.tokens import (
+    OCPP16,
     IdToken,
     InvalidToken,
     Lookup,
     TokenView,
+    authorize_answers,
     check_id_token,
     decide,
     needs_session_count,
@@ -110,3 +112,17 @@ def test_id_token_rules_name_the_field() -> None:
             check_id_token(bad, kind)
         assert exc.value.field == field
     assert normalise("04a2b3") == "04A2B3"
+
+
+def test_authorize_answers_are_the_decisions_for_every_presented_type() -> None:
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+    soon = now + timedelta(days=1)
+    card = IdToken("CARD", "ISO14443", "Accepted", None, soon, "G", now, now)
+    key = IdToken("CARD", "KeyCode", "Blocked", None, None, None, now, now)
+    answers, valid_until = authorize_answers([TokenView(card), TokenView(key)], now=now)
+    assert valid_until == soon  # the Accepted answer turns into Expired then
+    assert answers["ISO14443"].status == "Accepted" and answers["ISO14443"].group_id_token == "G"
+    assert answers["KeyCode"].status == "Blocked"
+    assert answers[OCPP16].status == "Accepted"  # 1.6 idTags arrive as ISO14443: that registration answers
+    assert answers["Local"].status == "Invalid"  # two standings and no exact type: ambiguous
+    assert authorize_answers([], now=now) == ({}, None)

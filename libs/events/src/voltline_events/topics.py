@@ -36,6 +36,7 @@ DECLARED: dict[str, TopicConfig] = {
     "voltline.auth.requests.v1": TopicConfig(partitions=6, retention_ms=HOUR_MS),
     "voltline.auth.station-registry.v1": TopicConfig(partitions=3, compacted=True),
     "voltline.auth.api-keys.v1": TopicConfig(partitions=1, compacted=True),
+    "voltline.auth.decisions.v1": TopicConfig(partitions=3, compacted=True),
     "voltline.gateway.presence.v1": TopicConfig(partitions=6, compacted=True),
     "voltline.session.events.v1": TopicConfig(partitions=6),
     "voltline.billing.events.v1": TopicConfig(partitions=6),
@@ -80,6 +81,12 @@ class Topics:
         """Operator API keys (hash and role, never the key), compacted, keyed by key id; other services verify
         bearer tokens from a local copy of it."""
         return self._name("voltline.auth.api-keys.v1")
+
+    @property
+    def auth_decisions(self) -> str:
+        """The auth service's Authorize answers per id token value (auth.token_decisions), compacted, keyed by
+        the normalised value; gateways answer Authorize from a local copy of it (ADR 0015)."""
+        return self._name("voltline.auth.decisions.v1")
 
     @property
     def auth_requests(self) -> str:

@@ -18,7 +18,8 @@ from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
 from voltline_chassis.version import VERSION
-from voltline_events import Topics
+from voltline_events import Topics, envelope_for
+from voltline_events.payloads import TokenDecisions
 from voltline_store import Reader, TransactionBatch, purge_inbox
 
 from voltline_auth.adapters.commands import KafkaStationCommands
@@ -36,6 +37,7 @@ from voltline_auth.service_layer.access import lookup_key, republish_keys
 from voltline_auth.service_layer.account_ports import Mailer
 from voltline_auth.service_layer.accounts import AccountsContext
 from voltline_auth.service_layer.context import AuthContext
+from voltline_auth.service_layer.decision_feed import DecisionFeed
 from voltline_auth.service_layer.decisions import DecisionRecorder
 from voltline_auth.service_layer.driver_keys import DriverKeyRing
 from voltline_auth.service_layer.housekeeping import Housekeeping
@@ -59,6 +61,7 @@ def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
         for name in (
             topics.station_registry,
             topics.api_keys,
+            topics.auth_decisions,
             topics.auth_requests,
             Topics.dead_letter(topics.auth_requests),
             topics.station_events,
@@ -101,12 +104,23 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
 
     retention = timedelta(days=settings.decision_log_retention_days)
     recorder = DecisionRecorder(uow, clock, retention=retention)
+    lookup_tokens = TokenLookup(reader)
+
+    async def send_decisions(records: list[TokenDecisions]) -> None:
+        await infra.producer.publish_many(
+            (topics.auth_decisions, envelope_for(record, source=infra.source), record.id_token.encode())
+            for record in records
+        )
+
+    feed = DecisionFeed(
+        lookup_tokens.views_by_key, lookup_tokens.keys_after, send_decisions, clock, match=settings.id_token_type_match
+    )
     ctx = AuthContext(
         uow=uow,
         topics=topics,
         source=infra.source,
         clock=clock,
-        tokens=TokenCache(TokenLookup(reader).views_by_key, ttl_s=settings.decision_cache_ttl_s),
+        tokens=TokenCache(lookup_tokens.views_by_key, ttl_s=settings.decision_cache_ttl_s),
         commands=KafkaStationCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s),
         kick=lambda: syncer.kick(),
         settle=recorder.flush,
@@ -114,7 +128,9 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         boot_sync_delay=timedelta(seconds=settings.boot_sync_delay_s),
         type_match=settings.id_token_type_match,
         api_key_signing=record_signing_key(settings.admin_token.get_secret_value()) if settings.admin_token else None,
+        decisions_published=feed.published,
     )
+    ctx.tokens.listen(feed.changed)  # every token change republishes its Authorize answers for the gateways
     syncer = StationSyncer(
         ctx,
         poll_interval_s=settings.sync_poll_interval_s,
@@ -151,7 +167,7 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
             infra.bus,
             group_id=f"{settings.topic_prefix}voltline-auth-events",
             topics=[topics.station_events, topics.sessions],
-            handler=build_event_dispatcher(ctx),
+            handler=build_event_dispatcher(ctx, recorder.record),
             dead_letter=infra.producer,
             fetch_wait_ms=EVENTS_FETCH_WAIT_MS,
             batch_scope=TransactionBatch(infra.sessions, inbox_consumer=presence.CONSUMER, relay=infra.relay),
@@ -181,6 +197,7 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         await republish_registry(ctx)
         await republish_keys(ctx)
         await driver_keys.start()
+        feed.changed(None)
 
     infra.on_broker_reset("auth", after_broker_reset)
 
@@ -192,6 +209,7 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         await republish_keys(ctx)
         await driver_keys.start()
         await recorder.start()
+        await feed.start()
         await asyncio.gather(requests.start(), events.start())
         await syncer.start()
         await housekeeping.start()
@@ -201,6 +219,7 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
             await housekeeping.stop()
             await syncer.stop()
             await asyncio.gather(requests.stop(), events.stop())
+            await feed.stop()
             await recorder.stop()
             await rpc.stop()
             reader.close()

@@ -30,6 +30,7 @@ from voltline_gateway.adapters.bus import KafkaStationBus
 from voltline_gateway.adapters.connection import StationGone
 from voltline_gateway.adapters.consumed import ConsumedPoller
 from voltline_gateway.adapters.credentials import CredentialRefresher
+from voltline_gateway.adapters.decision_table import DecisionTable
 from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
 from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
 from voltline_gateway.adapters.refusals import RefusalLog
@@ -162,6 +163,17 @@ def build(settings: GatewaySettings) -> FastAPI:
     )
     registry_tail = TopicTail(kafka, producer, topics.station_registry, registry.apply, from_beginning=True)
     presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
+    # Auth's published Authorize answers (ADR 0015): read with the short wait, a revocation must arrive at once.
+    decisions = DecisionTable()
+    decision_tail = TopicTail(
+        kafka,
+        producer,
+        topics.auth_decisions,
+        decisions.apply,
+        from_beginning=True,
+        fetch_max_wait_ms=kafka.request_fetch_wait_ms,
+    )
+    decisions.caught_up = decision_tail.caught_up
     # An operator (or the session service's remote start) waits on each command: read without the long poll.
     command_tail = TopicTail(
         kafka,
@@ -182,7 +194,14 @@ def build(settings: GatewaySettings) -> FastAPI:
         listeners.append(Listener(settings.ocpp_host, settings.ocpp_tls_port, tls))
     server = OcppServer(
         listeners=listeners,
-        dispatcher=Dispatcher(ROUTES, COMMANDS, bus, policy_from(settings), schemas=violation),
+        dispatcher=Dispatcher(
+            ROUTES,
+            COMMANDS,
+            bus,
+            policy_from(settings),
+            schemas=violation,
+            decisions=decisions if settings.local_authorize else None,
+        ),
         connections=connections,
         upgrade=UpgradeCheck(
             registry,
@@ -223,6 +242,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             topics.station_events,
             topics.auth_requests,
             topics.station_registry,
+            topics.auth_decisions,
             topics.gateway_presence,
             topics.station_commands,
             reply_topic,
@@ -241,7 +261,8 @@ def build(settings: GatewaySettings) -> FastAPI:
     async def after_broker_reset() -> None:
         await ensure_topics(kafka, specs)
         await replay_spool()
-        for tail in (registry_tail, presence_tail, command_tail):
+        decisions.clear()  # the auth service republishes them; until they are read again, Authorize asks it
+        for tail in (registry_tail, presence_tail, decision_tail, command_tail):
             await tail.restart()
         await rpc.restart()
         for conn in connections.all():
@@ -272,7 +293,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             stack.push_async_callback(rpc.stop)
             await api_keys.start()
             stack.push_async_callback(api_keys.stop)
-            for tail in (registry_tail, presence_tail):
+            for tail in (registry_tail, presence_tail, decision_tail):
                 await tail.start()
                 stack.push_async_callback(tail.stop)
             try:

@@ -42,6 +42,9 @@ COMMAND_SECONDS = histogram(
     "voltline_gateway_command_seconds", "From a command's arrival to the station's answer", buckets=_LATENCY_BUCKETS
 )
 REGISTRY_SIZE = gauge("voltline_gateway_registry_stations", "Stations in the gateway's copy of the registry")
+DECISION_TABLE_SIZE = gauge(
+    "voltline_gateway_decision_table_tokens", "Token values in the gateway's copy of auth's published decisions"
+)
 FD_LIMIT = gauge("voltline_gateway_open_files_limit", "Open files this process may hold: one per station, plus ~100")
 LIVE_GATEWAYS = gauge("voltline_gateway_live_instances", "Gateway instances this one sees alive")
 

@@ -44,6 +44,9 @@ class GatewaySettings(ServiceSettings):
     refusal_log_per_second: float = Field(default=5.0, gt=0, description="Lines about refused connects per second.")
     # Decisions by the auth service, and their fallbacks
     auth_timeout_s: float = Field(default=5.0, gt=0, description="How long a decision waits for the auth service.")
+    local_authorize: bool = Field(
+        default=True, description="Answer Authorize from auth's published decisions when they cover the token."
+    )
     boot_fallback_status: Literal["Pending", "Rejected"] = "Pending"
     boot_fallback_interval_s: int = Field(default=60, ge=1)
     authorize_fallback_status: AuthStatus = "Invalid"

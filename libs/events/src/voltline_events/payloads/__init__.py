@@ -41,6 +41,7 @@ from voltline_events.payloads.station import (
     StationDisconnected,
     StationMessage,
 )
+from voltline_events.payloads.token_decisions import TokenDecisions
 from voltline_events.payloads.transactions import (
     ConnectorStatus,
     IdToken,
@@ -89,6 +90,7 @@ __all__ = [
     "StationTransaction",
     "TariffAssigned",
     "TariffChanged",
+    "TokenDecisions",
     "TransactionRefused",
     "UptimeExclusionDeclared",
 ]

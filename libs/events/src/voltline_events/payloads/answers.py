@@ -9,6 +9,7 @@ from pydantic import Field
 from voltline_events.payloads.auth import RegistrationStatus
 from voltline_events.payloads.authorization import AuthorizationStatus
 from voltline_events.payloads.station import OcppVersion
+from voltline_events.payloads.transactions import IdToken
 from voltline_events.registry import Event, event
 
 
@@ -27,10 +28,15 @@ class BootAnswered(Event):
 
 @event
 class AuthorizeAnswered(Event):
-    """The Authorize answer the station was given (the id token is not repeated here)."""
+    """The Authorize answer the station was given (the id token is repeated only when the gateway answered
+    alone, from the auth service's published decisions: auth records those in its decision log)."""
 
     TYPE = "station.authorize_answered"
     VERSION = 1
 
     ocpp_version: OcppVersion
     status: AuthorizationStatus
+    local: bool = Field(
+        default=False, description="Answered by the gateway from auth.token_decisions, not asked (ADR 0015)."
+    )
+    id_token: IdToken | None = Field(default=None, description="The presented token, when `local`.")

@@ -75,6 +75,17 @@ class TokenLookup:
     async def views_by_key(self, key: str) -> list[TokenView]:
         return [_view(row) for row in await self._reader.all(_views_by_key(key))]
 
+    async def keys_after(self, after: str, limit: int) -> list[str]:
+        """The next `limit` distinct token values after `after`, in order (republishing every decision)."""
+        query = (
+            select(id_tokens.c.id_token_key)
+            .where(id_tokens.c.id_token_key > after)
+            .group_by(id_tokens.c.id_token_key)
+            .order_by(id_tokens.c.id_token_key)
+            .limit(limit)
+        )
+        return [row[0] for row in await self._reader.all(query)]
+
 
 class TokenRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -174,3 +174,26 @@ def pick(candidates: list[TokenView], presented_type: str, ocpp_version: str, ma
     if not candidates or (match == TYPE_MATCH_EXACT and ocpp_version != "ocpp1.6"):
         return Lookup(None)
     return Lookup(candidates[0]) if _one_holder(candidates) else Lookup(None, ambiguous=True)
+
+
+# The presented "type" under which a 1.6 idTag's answer is published (1.6 has no token types).
+OCPP16 = "ocpp1.6"
+
+
+def authorize_answers(
+    candidates: list[TokenView], *, now: datetime, match: str = TYPE_MATCH_VALUE
+) -> tuple[dict[str, Decision], datetime | None]:
+    """Every Authorize answer for one token value, ahead of time, for the gateway to apply (ADR 0015).
+
+    Keyed by the 2.x type a station may present, and OCPP16 for a 1.6 idTag; an Authorize never depends on the
+    driver's running sessions, only on the token and the clock. The second value is when these answers stop
+    being true by time alone (the earliest future expiry), None when only a change of the token can.
+    """
+    answers: dict[str, Decision] = {}
+    if not candidates:
+        return answers, None
+    for presented, version in [(t, "ocpp2.0.1") for t in ID_TOKEN_TYPES] + [("ISO14443", OCPP16)]:
+        lookup = pick(candidates, presented, version, match)
+        answers[OCPP16 if version == OCPP16 else presented] = decide(lookup, now=now, purpose="authorize")
+    expiries = [c.token.expires_at for c in candidates if c.token.expires_at is not None and c.token.expires_at > now]
+    return answers, min(expiries, default=None)

@@ -16,6 +16,7 @@ from voltline_events import Envelope, UnknownEventError, decode_payload
 from voltline_events.payloads import (
     AuthorizationDecision,
     AuthorizationRequested,
+    AuthorizeAnswered,
     BootNotification,
     SessionEnded,
     SessionStarted,
@@ -28,7 +29,7 @@ from voltline_auth.domain.stations import BootPolicy
 from voltline_auth.service_layer import presence
 from voltline_auth.service_layer import stations as uc
 from voltline_auth.service_layer.context import AuthContext
-from voltline_auth.service_layer.decisions import decide_authorization
+from voltline_auth.service_layer.decisions import decide_authorization, record_local_answer
 
 log = get_logger(__name__)
 
@@ -70,9 +71,19 @@ def build_request_dispatcher(
     )
 
 
-def build_event_dispatcher(ctx: AuthContext) -> Dispatcher:
-    """Typed handlers: the library decodes and narrows; the presence use cases keep their own inbox check."""
+def build_event_dispatcher(ctx: AuthContext, record: Callable[[dict[str, Any]], None] | None = None) -> Dispatcher:
+    """Typed handlers: the library decodes and narrows; the presence use cases keep their own inbox check.
+
+    `record`: where the Authorize answers the gateway gave alone (from the published decisions) are logged."""
     dispatcher = Dispatcher()
+
+    if record is not None:
+        recorder = record
+
+        @dispatcher.on
+        async def authorize_answered(event: AuthorizeAnswered, envelope: Envelope) -> None:
+            if event.local and event.id_token is not None and envelope.station_id is not None:
+                record_local_answer(recorder, envelope.station_id, event, envelope.time)
 
     @dispatcher.on
     async def connected(event: StationConnected, envelope: Envelope) -> None:

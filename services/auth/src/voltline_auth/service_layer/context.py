@@ -25,6 +25,10 @@ class CommandSender(Protocol):
     async def send(self, station_id: str, command: Command, ocpp_version: str | None) -> StationCommandResult: ...
 
 
+async def _nothing_to_wait_for() -> None:
+    return None
+
+
 @dataclass
 class AuthContext:
     uow: UowFactory
@@ -44,6 +48,8 @@ class AuthContext:
     type_match: str = "value"
     # Signs the API-key records other services honour (voltline_chassis.api_keys.record_signing_key).
     api_key_signing: bytes | None = None
+    # Waits until the token changes made so far are published to the gateways (ADR 0015); bounded, never raises.
+    decisions_published: Callable[[], Awaitable[object]] = _nothing_to_wait_for
 
 
 async def audit(

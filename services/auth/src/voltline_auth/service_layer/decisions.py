@@ -11,6 +11,7 @@ from typing import Any
 
 from voltline_chassis.logging import get_logger
 from voltline_chassis.metrics import counter, histogram
+from voltline_events.payloads.answers import AuthorizeAnswered
 from voltline_events.payloads.authorization import AuthorizationDecision, AuthorizationRequested
 
 from voltline_auth.domain.tokens import decide, needs_session_count, normalise, pick
@@ -72,6 +73,30 @@ async def decide_authorization(
         group_id_token=decision.group_id_token,
         language=decision.language,
         driver_id=decision.driver_id,
+    )
+
+
+def record_local_answer(
+    record: Callable[[dict[str, Any]], None], station_id: str, answered: AuthorizeAnswered, at: datetime
+) -> None:
+    """An Authorize the gateway answered alone from the published decisions (ADR 0015) goes into the decision
+    log like one decided here: the log is the audit trail, and it says which stations may have cached the token."""
+    assert answered.id_token is not None
+    DECISIONS.labels("authorize", answered.status).inc()
+    record(
+        {
+            "at": at,
+            "station_id": station_id,
+            "id_token_key": normalise(answered.id_token.id_token),
+            "token_type": answered.id_token.type[:32],
+            "purpose": "authorize",
+            "ocpp_version": answered.ocpp_version,
+            "status": answered.status,
+            "reason": "answered by the gateway from the published decision",
+            "driver_id": None,
+            "evse_id": None,
+            "transaction_id": None,
+        }
     )
 
 

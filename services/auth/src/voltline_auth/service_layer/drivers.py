@@ -88,6 +88,7 @@ async def update_driver(ctx: AuthContext, driver_id: str, changes: dict[str, Any
         )  # fmt: skip
         await uow.commit()
     ctx.tokens.invalidate()
+    await ctx.decisions_published()
     ctx.kick()
     return updated
 

@@ -36,6 +36,11 @@ class TokenCache:
         self._entries: OrderedDict[str, tuple[float, list[TokenView]]] = OrderedDict()
         # Bumped by every invalidation: a load that started before one must not store its (stale) result.
         self._generation = 0
+        self._listeners: list[Callable[[str | None], None]] = []
+
+    def listen(self, listener: Callable[[str | None], None]) -> None:
+        """Also tell `listener` of every invalidation (the published decisions follow every token change)."""
+        self._listeners.append(listener)
 
     async def get(self, key: str) -> list[TokenView]:
         now = self._clock()
@@ -61,3 +66,5 @@ class TokenCache:
             self._entries.clear()
         else:
             self._entries.pop(key, None)
+        for listener in self._listeners:
+            listener(key)

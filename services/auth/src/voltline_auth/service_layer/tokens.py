@@ -140,6 +140,7 @@ async def update_token(
         await audit(ctx, uow, actor, "id_token.updated", "id_token", before.id_token, type=before.type, **changes)
         await uow.commit()
     ctx.tokens.invalidate(after.key)
+    await ctx.decisions_published()
     ctx.kick()
     return after
 
@@ -153,6 +154,7 @@ async def delete_token(ctx: AuthContext, id_token: str, token_type: str | None, 
         await audit(ctx, uow, actor, "id_token.deleted", "id_token", token.id_token, type=token.type)
         await uow.commit()
     ctx.tokens.invalidate(token.key)
+    await ctx.decisions_published()
     ctx.kick()
 
 

@@ -1,16 +1,19 @@
-"""Authorize (all versions): published as station.authorize, then decided by the auth service
-(fallback: policy.auth.authorize); the answer follows as station.authorize_answered."""
+"""Authorize (all versions): published as station.authorize, then answered from the auth service's published
+decisions when they cover the token (ADR 0015), else decided by the auth service (fallback:
+policy.auth.authorize); the answer follows as station.authorize_answered."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from voltline_events.payloads import AuthorizeAnswered, AuthorizeRequested
+from voltline_events.payloads import AuthorizationRequested, AuthorizeAnswered, AuthorizeRequested
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
 from voltline_gateway.actions.decisions import publish_and_authorize, tell
 from voltline_gateway.domain.ocpp_j import OCPP16
+from voltline_gateway.metrics import decision as decision_metric
 
 
 async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -19,9 +22,16 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
     else:
         token = IdToken(id_token=payload["idToken"]["idToken"], type=payload["idToken"]["type"])
     event = AuthorizeRequested(ocpp_version=ctx.ocpp_version, id_token=token)
-    decision = await publish_and_authorize(ctx, event, token, "authorize", ctx.policy.auth.authorize)
-    assert decision is not None  # the authorize fallback is always a status
-    tell(ctx, AuthorizeAnswered(ocpp_version=ctx.ocpp_version, status=decision.status))
+    started = time.perf_counter()
+    decision = ctx.decisions.decision(token.id_token, token.type, ctx.ocpp_version) if ctx.decisions else None
+    if decision is not None:
+        await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
+        decision_metric(AuthorizationRequested.TYPE, "local").observe(time.perf_counter() - started)
+        tell(ctx, AuthorizeAnswered(ocpp_version=ctx.ocpp_version, status=decision.status, local=True, id_token=token))
+    else:
+        decision = await publish_and_authorize(ctx, event, token, "authorize", ctx.policy.auth.authorize)
+        assert decision is not None  # the authorize fallback is always a status
+        tell(ctx, AuthorizeAnswered(ocpp_version=ctx.ocpp_version, status=decision.status))
     if ctx.ocpp_version == OCPP16:
         return {"idTagInfo": decision.id_tag_info()}
     return {"idTokenInfo": decision.id_token_info()}

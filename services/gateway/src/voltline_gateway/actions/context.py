@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from voltline_events import Event
+from voltline_events.payloads import AuthorizationDecision
 
 from voltline_gateway.domain.normalise import Prepared
 
@@ -25,6 +26,13 @@ class StationBus(Protocol):
 
     async def ask_auth(self, request: Event, *, station_id: str, message_id: str | None = None) -> Event | None:
         """Ask the auth service; None when it did not answer in time (callers apply their fallback)."""
+
+
+class LocalDecisions(Protocol):
+    """The auth service's published Authorize answers (adapters.decision_table; ADR 0015)."""
+
+    def decision(self, id_token: str, token_type: str, ocpp_version: str) -> AuthorizationDecision | None:
+        """Auth's answer to an Authorize of this presented token, or None: ask auth."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class CallContext:
     bus: StationBus
     policy: Policy
     link: StationLink | None = None
+    decisions: LocalDecisions | None = None
 
 
 Handler = Callable[[CallContext, dict[str, Any]], Awaitable[dict[str, Any]]]

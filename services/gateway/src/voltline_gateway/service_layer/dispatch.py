@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import structlog
 from voltline_bus import tracing
 
-from voltline_gateway.actions.context import CallContext, Handler, Policy, StationBus, StationLink
+from voltline_gateway.actions.context import CallContext, Handler, LocalDecisions, Policy, StationBus, StationLink
 from voltline_gateway.domain.ocpp_j import (
     Call,
     CallErrorFrame,
@@ -57,8 +57,10 @@ class Dispatcher:
         policy: Policy,
         *,
         schemas: SchemaCheck,
+        decisions: LocalDecisions | None = None,
     ) -> None:
         self._routes = routes
+        self._decisions = decisions
         self._schemas = schemas
         self._outbound = outbound
         self._bus = bus
@@ -144,7 +146,7 @@ class Dispatcher:
         if refusal is not None:
             raise refusal
         self._validate(link, action, payload)
-        ctx = CallContext(link.station_id, version, message_id, self._bus, self._policy, link)
+        ctx = CallContext(link.station_id, version, message_id, self._bus, self._policy, link, self._decisions)
         return await handler(ctx, payload)
 
     def _validate(self, link: Link, action: str, payload: dict[str, Any]) -> None:
