@@ -4,7 +4,9 @@ tansu keeps topics in memory: when it restarts, every topic, record, consumer gr
 gone, while the services and their stores live on. A restarted tansu is started with a new cluster id, so a
 change of the id a broker reports is the signal; each owner then recreates its topics and republishes what
 it owns (the gateway its spool, services their recent outbox rows, auth its registry). A real Kafka
-cluster's id never changes, so against Kafka this is one cheap metadata request every `interval` seconds.
+cluster's id never changes, so against Kafka this is one cheap metadata request every `interval` seconds: one
+kept connection, asking for no topic (a metadata request for every topic, on a broker with thousands, was the
+largest idle cost of a whole service).
 
 Nothing here may wait without a bound: a reset handler stuck in a client call (a consumer positioning on a
 topic that vanished with a second restart, say) would otherwise stop the watch for good, and every later
@@ -50,6 +52,7 @@ class BrokerWatch:
         self._handlers: list[tuple[str, ResetHandler]] = []
         self._task: asyncio.Task[None] | None = None
         self._abandoned: set[asyncio.Future[None]] = set()  # handlers that ignored cancellation
+        self._admin: AIOKafkaAdminClient | None = None  # kept between polls; dropped after an error
         self.cluster_id: str | None = None
         self.resets = 0  # restarts noticed
         self.handled = 0  # resets whose handlers all finished
@@ -72,6 +75,7 @@ class BrokerWatch:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        await self._drop_admin()
 
     async def check(self) -> bool:
         """Poll once; True when the cluster changed (and the handlers ran)."""
@@ -147,18 +151,30 @@ class BrokerWatch:
                 log.exception("broker watch poll failed; polling on")
 
     async def _cluster_id(self) -> str:
-        admin = AIOKafkaAdminClient(
-            **self._config.connection(),
-            client_id=f"{self._config.client_id}-watch",
-            request_timeout_ms=2000,
-        )
         try:
             async with asyncio.timeout(self._probe_timeout):
-                await admin.start()
-                return str((await admin.describe_cluster())["cluster_id"])
-        finally:
-            try:
-                async with asyncio.timeout(self._probe_timeout):
-                    await admin.close()
-            except Exception as exc:  # a client that cannot close is dropped, not waited for
-                log.warning("broker watch could not close its admin client", error=repr(exc))
+                if self._admin is None:
+                    admin = AIOKafkaAdminClient(
+                        **self._config.connection(),
+                        client_id=f"{self._config.client_id}-watch",
+                        request_timeout_ms=2000,
+                    )
+                    self._admin = admin
+                    await admin.start()
+                # An empty topic list asks for brokers and the cluster id only (describe_cluster() asks for every
+                # topic); aiokafka offers no public call for that.
+                response = await self._admin._get_cluster_metadata(topics=[])
+                return str(response.to_object()["cluster_id"])
+        except BaseException:
+            await self._drop_admin()  # a fresh client next time (its connection may be to a dead broker)
+            raise
+
+    async def _drop_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is None:
+            return
+        try:
+            async with asyncio.timeout(self._probe_timeout):
+                await admin.close()
+        except Exception as exc:  # a client that cannot close is dropped, not waited for
+            log.warning("broker watch could not close its admin client", error=repr(exc))
