@@ -309,7 +309,7 @@ def _run(args: argparse.Namespace) -> None:
     }
     command = [sys.executable, "-m", "voltline_diagnostics"]
     if args.profile:  # the service under cProfile; the stats are written when it stops
-        command[1:1] = ["-m", "cProfile", "-o", args.profile]
+        command = [sys.executable, "-m", "bench.diagnostics.profiled", args.profile]
     service = procs.spawn("diagnostics", command, env)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -87,7 +87,11 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await consumer.start()
         await maintenance.start()
         deliveries.start()
-        tasks.append(asyncio.create_task(run_monitor(ctx, settings.monitor_interval_s), name="diagnostics-monitor"))
+        tasks.append(
+            asyncio.create_task(
+                run_monitor(ctx, settings.monitor_interval_s, settings.monitor_sweep_s), name="diagnostics-monitor"
+            )
+        )
         if settings.inventory_on_first_boot:
             first_boot = run_first_boot_inventory(
                 ctx, commands, settings.monitor_interval_s, settings.inventory_delay_s

@@ -27,6 +27,11 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         description='Per-rule overrides as JSON, e.g. {"station_offline": {"after_s": 600, "severity": "critical"}}.',
     )
     monitor_interval_s: float = Field(default=5.0, gt=0, description="How often offline/silent stations are checked.")
+    monitor_sweep_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often the monitor reads every silent station (between sweeps: only those heard here).",
+    )
     webhook_attempts: int = Field(default=8, ge=1, description="Attempts per webhook delivery before it is failed.")
     webhook_backoff_initial_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per attempt.")
     webhook_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")

@@ -1,0 +1,83 @@
+"""The monitor finds silent stations from what this process heard (a min-heap of deadlines), not by reading
+every online station each round; a periodic sweep catches those heard elsewhere. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
+from voltline_diagnostics.domain.status import Silence
+from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.monitor import check_once
+from voltline_events import Envelope, Topics, envelope_for
+from voltline_events.payloads import Heartbeat, StationConnected, StationDisconnected
+from voltline_store import create_engine, run_migrations, session_factory
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_diagnostics" / "migrations"
+T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def at(seconds: float, sid: str, event: object) -> Envelope:
+    envelope = envelope_for(event, source="gateway/test", station_id=sid)  # type: ignore[arg-type]
+    return envelope.model_copy(update={"time": T0 + timedelta(seconds=seconds)})
+
+
+async def test_silent_stations_come_from_the_watch_and_the_sweep(url: str) -> None:
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    now = [T0]
+
+    def context() -> HealthContext:
+        return HealthContext(
+            uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+            topics=Topics("t."),
+            source="diagnostics/test",
+            clock=lambda: now[0],
+            silence=Silence(2.0, timedelta(seconds=120)),
+            default_heartbeat_s=60,
+            dialect=engine.dialect.name,
+        )
+
+    here, elsewhere = context(), context()  # two instances: each hears its own stations
+    connect = StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw")
+    beat = Heartbeat(ocpp_version="ocpp1.6")
+    try:
+        for envelope in (at(0, "CP-QUIET", connect), at(0, "CP-BUSY", connect), at(0, "CP-GONE", connect)):
+            await build_dispatcher(here)(envelope)
+        await build_dispatcher(elsewhere)(at(0, "CP-OTHER", connect))
+        await build_dispatcher(here)(at(100, "CP-BUSY", beat))
+        await build_dispatcher(here)(at(110, "CP-GONE", StationDisconnected(gateway_instance="gw", reason="closed")))
+        assert len(here.silence_watch) == 2  # CP-QUIET, CP-BUSY; CP-GONE is offline, not watched
+
+        now[0] = T0 + timedelta(seconds=121)  # CP-QUIET and CP-OTHER silent past 120 s; CP-BUSY heard at 100 s
+        await check_once(here, sweep=False)
+        assert await health(here, "CP-QUIET") == (True, True)
+        assert await health(here, "CP-BUSY") == (True, False)
+        assert await health(here, "CP-OTHER") == (True, False), "not heard here: left to a sweep"
+        assert await health(here, "CP-GONE") == (False, False)
+
+        await check_once(here, sweep=True)
+        assert await health(here, "CP-OTHER") == (True, True)
+
+        now[0] = T0 + timedelta(seconds=221)  # CP-BUSY's deadline (100 + 120 s) passed
+        await check_once(here, sweep=False)
+        assert await health(here, "CP-BUSY") == (True, True)
+        assert len(here.silence_watch) == 0
+    finally:
+        await engine.dispose()
+
+
+async def health(ctx: HealthContext, sid: str) -> tuple[bool, bool]:
+    async with ctx.uow() as uow:
+        station = await uow.status.station(sid)
+        assert station is not None
+        return station.online, station.unresponsive
