@@ -101,7 +101,7 @@ def status(sid: str, value: str) -> tuple[str, Envelope]:
     return sid, envelope_for(event, source="gateway/bench", station_id=sid)
 
 
-async def seed(database: str, count: int) -> None:
+async def seed(database: str, count: int, ports: int = 3) -> None:
     """--fleet-only: the stations and connectors written straight into the store (as ingest would leave them)."""
     from voltline_diagnostics.adapters.health_tables import connectors, stations
     from voltline_store import create_engine
@@ -123,7 +123,7 @@ async def seed(database: str, count: int) -> None:
         }
         for i in range(count)
     ]
-    ports = [
+    rows_of_ports = [
         {
             "station_id": f"BENCH-{i:05d}",
             "evse_id": c,
@@ -135,11 +135,11 @@ async def seed(database: str, count: int) -> None:
             "short_sessions": 0,
         }
         for i in range(count)
-        for c in (1, 2)
+        for c in range(1, ports + 1)
     ]
     async with engine.begin() as conn:
         await conn.execute(stations.insert(), rows)
-        await conn.execute(connectors.insert(), ports)
+        await conn.execute(connectors.insert(), rows_of_ports)
     await engine.dispose()
 
 
@@ -261,6 +261,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="status changes per second in the latency phase")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--list-runs", type=int, default=10)
+    parser.add_argument("--connectors", type=int, default=3, help="--fleet-only: connectors per station")
     parser.add_argument("--private-kafka", action="store_true", help="start a Kafka broker of its own for the run")
     parser.add_argument("--profile", help="run the service under cProfile and write its stats to this file")
     parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
@@ -315,7 +316,7 @@ def _run(args: argparse.Namespace) -> None:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         if args.fleet_only:
-            asyncio.run(seed(database, args.stations))
+            asyncio.run(seed(database, args.stations, args.connectors))
             results = asyncio.run(fleet_list(url, args.list_runs))
         else:
             results = asyncio.run(run(args, url, args.kafka, topics, service.pid))
