@@ -78,6 +78,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         backlog += [envelope_for(connected, source="gateway/bench", station_id=sid), status(sid, "Available")]
     profiler = cProfile.Profile() if args.profile else None
     wall, cpu = await consume(backlog)
+    results["load_average"] = os.getloadavg()[0]
     results["backlog"] = {
         "events": len(backlog),
         "per_s": round(len(backlog) / wall),

@@ -74,6 +74,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,
+            fetch_wait_ms=settings.consumer_fetch_wait_ms,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
