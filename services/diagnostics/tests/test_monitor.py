@@ -1,17 +1,21 @@
-"""The monitor finds silent stations from what this process heard (a min-heap of deadlines), not by reading
-every online station each round; a periodic sweep catches those heard elsewhere. SQLite and PostgreSQL."""
+"""The periodic work of an idle service stays small: the monitor finds silent stations from what this process
+heard (a min-heap of deadlines), not by reading every online station each round, and a periodic sweep catches
+those heard elsewhere (SQLite and PostgreSQL); an idle webhook round is one query."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from sqlalchemy import event
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.monitor import check_once
+from voltline_diagnostics.service_layer.webhooks import deliver_due
 from voltline_events import Envelope, Topics, envelope_for
 from voltline_events.payloads import Heartbeat, StationConnected, StationDisconnected
 from voltline_store import create_engine, run_migrations, session_factory
@@ -81,3 +85,25 @@ async def health(ctx: HealthContext, sid: str) -> tuple[bool, bool]:
         station = await uow.status.station(sid)
         assert station is not None
         return station.online, station.unresponsive
+
+
+async def test_an_idle_delivery_round_is_one_query(sqlite_url: str) -> None:
+    """The webhook worker polls every second: with nothing due it reads the due deliveries and nothing else."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+    )
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        async with httpx.AsyncClient() as client:
+            assert await deliver_due(ctx, client) == 0
+    finally:
+        await engine.dispose()
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "webhook_deliveries" in selects[0], selects
