@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import event
+from voltline_diagnostics.adapters import views
+from voltline_diagnostics.adapters.health_tables import connectors, stations
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
@@ -18,7 +21,7 @@ from voltline_diagnostics.service_layer.monitor import check_once
 from voltline_diagnostics.service_layer.webhooks import deliver_due
 from voltline_events import Envelope, Topics, envelope_for
 from voltline_events.payloads import Heartbeat, StationConnected, StationDisconnected
-from voltline_store import create_engine, run_migrations, session_factory
+from voltline_store import Reader, create_engine, run_migrations, session_factory
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_diagnostics" / "migrations"
 T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
@@ -107,3 +110,36 @@ async def test_an_idle_delivery_round_is_one_query(sqlite_url: str) -> None:
         await engine.dispose()
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1 and "webhook_deliveries" in selects[0], selects
+
+
+async def test_a_big_fleet_page_on_sqlite_reads_the_connectors_of_its_key_range_only(sqlite_url: str) -> None:
+    """A page of 1,000 of a 10,000-station fleet cost as much as all of it: every connector was read."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    reader = Reader(engine)
+    ctx = HealthContext(
+        uow=lambda: None,  # type: ignore[arg-type,return-value]
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+        reader=reader,
+    )
+    sids = [f"S-{i:04d}" for i in range(1200)]
+    station = {"online": True, "since": T0, "last_seen_at": T0, "unresponsive": False, "updated_at": T0}
+    port = {"evse_id": 1, "connector_id": 1, "ocpp_status": "Available", "status": "Available", "since": T0}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(stations.insert(), [{"station_id": s, **station} for s in sids])
+            rows = [{"station_id": s, **port, "reported_at": T0, "short_sessions": 0} for s in sids]
+            await conn.execute(connectors.insert(), rows)
+        ran: list[tuple[str, Any]] = []
+        sync = reader._sync  # the reader's own synchronous engine runs the page's statements
+        event.listen(sync, "before_cursor_execute", lambda *a: ran.append((a[2], a[3])))
+        page = await views.fleet(ctx, after="S-0099", limit=600)
+    finally:
+        reader.close()
+        await engine.dispose()
+    assert [p["station_id"] for p in page] == sids[100:700]
+    assert all(len(p["connectors"]) == 1 for p in page)
+    [(_, bounds)] = [(sql, params) for sql, params in ran if "FROM health_connectors" in sql]
+    assert "S-0100" in bounds and "S-0699" in bounds, "the page's key range bounds its connectors"
