@@ -26,9 +26,9 @@ from typing import Any
 
 from voltline_devinfra.postgres import ExternalPostgres
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
-from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 from voltline_events import Envelope, Topics, envelope_for
 from voltline_events.payloads import ConnectorStatus, StationConnected
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
@@ -46,7 +46,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
     engine = create_engine(database)
     sessions = session_factory(engine)
     ctx = HealthContext(
-        uow=lambda: DiagnosticsUnitOfWork(sessions),
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
         topics=Topics("bench."),
         source="diagnostics/bench",
         clock=lambda: datetime.now(UTC),
@@ -78,6 +78,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         backlog += [envelope_for(connected, source="gateway/bench", station_id=sid), status(sid, "Available")]
     profiler = cProfile.Profile() if args.profile else None
     wall, cpu = await consume(backlog)
+    results["load_average"] = os.getloadavg()[0]
     results["backlog"] = {
         "events": len(backlog),
         "per_s": round(len(backlog) / wall),

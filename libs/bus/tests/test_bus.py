@@ -59,6 +59,20 @@ async def test_publish_many_awaits_all_acks_and_keeps_key_order(kit: Any) -> Non
         assert by_key[key] == [str(o.envelope.event_id) for o in batch if o.key == key]
 
 
+async def test_publish_many_stored_sends_the_bytes_as_they_are_with_the_envelopes_headers(kit: Any) -> None:
+    """The outbox relay's path: stored envelopes go out unchanged (not validated and encoded again), with the
+    same headers `publish_many` would give them."""
+    [topic] = await kit.topics("stored", partitions=1)
+    envelopes = [kit.heartbeat("CS-1", correlation_id=f"c-{i}") for i in range(5)]
+    envelopes[2] = envelopes[2].model_copy(update={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"})
+    await kit.producer.publish_many_stored([(topic, e.to_bytes(), b"CS-1") for e in envelopes])
+
+    records = sorted(await kit.read(topic, 5), key=lambda r: r.offset)
+    assert [r.value for r in records] == [e.to_bytes() for e in envelopes]
+    assert [list(r.headers) for r in records] == [h.envelope_headers(e) for e in envelopes]
+    assert {r.key for r in records} == {b"CS-1"}
+
+
 async def test_commit_happens_only_after_the_handler_succeeded(kit: Any) -> None:
     [topic] = await kit.topics("retry")
     sent = kit.heartbeat("CS-1")

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
+from voltline_bus import BusConfig, Dispatcher, EventConsumer, Producer, TopicSpec, ensure_topics
 from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Topics, envelope_for, station_key
-from voltline_events.payloads import Heartbeat
+from voltline_events.payloads import Heartbeat, StationConnected
 from voltline_store import TransactionBatch, UnitOfWork, current_batch
 
 CONSUMER = "batch-test"
@@ -108,6 +108,39 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     assert all(joined)
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
     assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
+
+
+async def test_events_skipped_by_type_do_not_split_a_batch(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> None:
+    """A stream mixing handled and unhandled types (StatusNotifications between heartbeats) keeps its batches:
+    a skipped record inside or after a run is passed over, not a reason to commit the run."""
+    effects = schema.effects
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    n = 200
+    sent = [_beat("CP-3") for _ in range(n)]
+    other = StationConnected(ocpp_version="ocpp1.6", gateway_instance="g")
+    mixed = [e for beat in sent for e in (beat, envelope_for(other, source="test/1", station_id="CP-3"))]
+
+    async def handle(envelope: Envelope) -> None:
+        async with UnitOfWork(sessions) as uow:
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
+            await uow.commit()
+
+    await producer.publish_many([(topic, e, station_key("CP-3")) for e in mixed])
+    scope = CountingBatch(sessions, inbox_consumer=CONSUMER)
+    dispatcher = Dispatcher({"station.heartbeat": handle})  # station.connected is skipped by its header
+    consumer = _consumer(config, producer, topic, topic_prefix, dispatcher, scope, batch_max_s=30.0)
+    await consumer.start()
+    try:
+        await eventually(lambda: _done(sessions, effects, n), what="every heartbeat's effect")
+        await eventually(lambda: _lag_zero(consumer), what="lag back to zero, the last skipped record included")
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert await _count(sessions, effects) == n
+    assert scope.opened < n / 10, f"{scope.opened} transactions for {n} handled events"
 
 
 async def test_a_batch_cut_short_by_its_time_budget_leaves_no_marker_for_the_rest(

@@ -129,6 +129,31 @@ async def test_a_publisher_with_publish_many_gets_each_batch_in_one_call(engine:
     assert await relay.pending() == 0
 
 
+class StoredPublisher(BatchPublisher):
+    """Has `publish_many_stored` too, like voltline_bus.Producer: gets the rows' bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: list[bytes] = []
+
+    async def publish_many_stored(self, items: list[tuple[str, bytes, bytes | None]]) -> None:
+        self.calls.append(len(items))
+        for topic, value, key in items:
+            self.stored.append(value)
+            self.sent.append((topic, key, Envelope.from_bytes(value)))
+
+
+async def test_a_publisher_of_stored_bytes_gets_the_rows_as_they_are(engine: AsyncEngine, sessions) -> None:
+    await _write(sessions, range(30))
+    publisher = StoredPublisher()
+    relay = OutboxRelay(engine, publisher, batch_size=20)
+    assert [await relay.run_once() for _ in range(2)] == [20, 10]
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.select(outbox_table.c.value).order_by(outbox_table.c.id))).scalars().all()
+    assert publisher.stored == list(rows), "the stored bytes, not an envelope decoded and encoded again"
+    assert publisher.numbers == list(range(30))
+
+
 async def _sent(publisher: RecordingPublisher, count: int) -> bool:
     return len(publisher.sent) >= count
 

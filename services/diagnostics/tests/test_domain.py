@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from voltline_diagnostics.domain.alerts import Alert, AlertStateError, Target, boot_loop, configure
+from voltline_diagnostics.domain.silence import SilenceWatch
 from voltline_diagnostics.domain.status import Silence, error_code, normalise, shown_status
 from voltline_diagnostics.domain.uptime import down_together, uptime
 from voltline_diagnostics.domain.webhooks import Backoff, Filter, signature, verify
@@ -50,6 +51,26 @@ def test_silence_is_twice_the_heartbeat_but_never_under_the_minimum() -> None:
     assert silence.limit(None, 90) == timedelta(seconds=180)
     assert silence.unresponsive(online=True, last_seen_at=h(0), now=h(0.2), heartbeat_interval_s=300, default_s=300)
     assert not silence.unresponsive(online=False, last_seen_at=h(0), now=h(9), heartbeat_interval_s=300, default_s=1)
+
+
+def test_the_silence_watch_hands_out_only_stations_past_their_deadline_once() -> None:
+    watch = SilenceWatch()
+    watch.heard("A", h(1))
+    watch.heard("B", h(2))
+    watch.heard("C", h(1))
+    watch.heard("A", h(3))  # heard again: its deadline moves, its one entry is pushed again when it comes up
+    watch.heard("D", h(1))
+    watch.forget("D")  # went offline
+    assert watch.due(h(0.5)) == []
+    assert watch.due(h(1)) == ["C"]
+    assert watch.due(h(1.5)) == []
+    watch.heard("B", h(1.8))  # a shorter heartbeat: an earlier deadline counts
+    assert watch.due(h(1.9)) == ["B"]
+    assert watch.due(h(2.5)) == []
+    assert sorted(watch.due(h(9))) == ["A"]
+    assert len(watch) == 0 and watch.due(h(10)) == []
+    watch.heard("D", h(11))  # heard again after it was forgotten or handed out: watched again
+    assert watch.due(h(12)) == ["D"]
 
 
 def test_rules_are_configurable_and_typos_are_refused() -> None:

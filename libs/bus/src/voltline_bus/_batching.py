@@ -133,26 +133,39 @@ class BatchingMixin:
     async def _drain_batched(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
     ) -> None:
-        """One partition's records as runs handled in one transaction each; others alone, in order."""
+        """One partition's records as runs handled in one transaction each; others alone, in order.
+
+        A record skipped by its type (no handler) does not end a run: under a mixed stream (heartbeats between
+        StatusNotifications) runs would collapse to one or two events. Skipped records inside a run are
+        covered by the run's committed position; those after its last record are marked once it is done.
+        """
         run: list[tuple[ConsumerRecord, Envelope]] = []
+        skipped_to: int | None = None  # past the records skipped after the run's last one
         for record in records:
             if batch.abandon.is_set():
                 break
             envelope = self._batchable(record)
             if isinstance(envelope, Envelope):
                 run.append((record, envelope))
+                skipped_to = None
+                continue
+            if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
+                if run:
+                    skipped_to = record.offset + 1
+                else:
+                    self._mark(tp, record.offset + 1)
                 continue
             if run:
                 if not await self._flush_run(consumer, tp, run, batch):
                     return
                 run = []
-            if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
-                self._mark(tp, record.offset + 1)
-                continue
+                if skipped_to is not None:
+                    self._mark(tp, skipped_to)
+                    skipped_to = None
             if not await self._alone(consumer, tp, record, batch):
                 return
-        if run:
-            await self._flush_run(consumer, tp, run, batch)
+        if run and await self._flush_run(consumer, tp, run, batch) and skipped_to is not None:
+            self._mark(tp, skipped_to)
         await self._commit_if_due(consumer)
 
     def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:

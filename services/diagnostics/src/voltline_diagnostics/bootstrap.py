@@ -87,6 +87,7 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,
+            fetch_wait_ms=settings.consumer_fetch_wait_ms,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
@@ -107,7 +108,11 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await consumer.start()
         await maintenance.start()
         deliveries.start()
-        tasks.append(asyncio.create_task(run_monitor(ctx, settings.monitor_interval_s), name="diagnostics-monitor"))
+        tasks.append(
+            asyncio.create_task(
+                run_monitor(ctx, settings.monitor_interval_s, settings.monitor_sweep_s), name="diagnostics-monitor"
+            )
+        )
         if settings.inventory_on_first_boot:
             first_boot = run_first_boot_inventory(
                 ctx, commands, settings.monitor_interval_s, settings.inventory_delay_s

@@ -175,16 +175,16 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         infra.bus,
         group_id=f"{infra.settings.topic_prefix}voltline-diagnostics-maintenance",
         topics=[topics.station_events],
-        # Not the Dispatcher itself: it would make the consumer skip other event types by their header, and
-        # a skipped record ends a batch, so StatusNotifications between heartbeats would each be one.
-        # Parsing an event it ignores costs far less than a transaction.
-        handler=lambda envelope: dispatcher(envelope),
+        # The Dispatcher: other event types (heartbeats, meter values) are skipped by their header without
+        # being parsed, and a skipped record no longer ends a batch (voltline_bus).
+        handler=dispatcher,
         dead_letter=infra.producer,
         # StatusNotifications (most of what it reads) are coalesced per fetch; the rest one at a time.
         batch_scope=campaigns.status_batch(),
         solo_types=[t for t in dispatcher.event_types if t != "station.connector_status"],
         max_poll_records=infra.settings.consumer_batch_size,
         batch_max_s=1.0,  # its batch only holds statuses in memory: nobody waits on it
+        fetch_wait_ms=200,  # nor on its fetches: fuller ones, fewer transactions
     )
     maintenance = Maintenance(
         api_routers=[

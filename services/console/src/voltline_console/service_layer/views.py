@@ -16,6 +16,7 @@ from voltline_console.domain.pricing import simple_values
 from voltline_console.service_layer.ports import ApiAnswer, ServiceApi
 
 LIST_LIMIT = 200
+FLEET_LIMIT = 10_000  # the fleet pages read the whole fleet in one call (diagnostics' default page is 1,000)
 
 
 class KeyRevoked(Exception):
@@ -63,7 +64,7 @@ class Overview:
 async def overview(api: ServiceApi, token: str, now: datetime) -> Overview:
     start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     fleet, alerts, live, kpis = await asyncio.gather(
-        api.call("diagnostics", "GET", "/stations", token),
+        api.call("diagnostics", "GET", "/stations", token, params={"limit": FLEET_LIMIT}),
         api.call("diagnostics", "GET", "/alerts", token, params={"status": "open"}),
         api.call("session", "GET", "/sessions", token, params={"status": "active", "limit": LIST_LIMIT}),
         api.call(
@@ -100,7 +101,7 @@ def matches(station: dict[str, Any], status: str | None, query: str | None) -> b
 
 async def stations(api: ServiceApi, token: str, status: str | None = None, query: str | None = None) -> Panel:
     """The fleet with its live status, filtered by a health or connector status and a free-text search."""
-    panel = _panel(await api.call("diagnostics", "GET", "/stations", token))
+    panel = _panel(await api.call("diagnostics", "GET", "/stations", token, params={"limit": FLEET_LIMIT}))
     if panel.error is None:
         panel.data = [s for s in panel.data if matches(s, status or None, (query or "").strip() or None)]
         panel.data.sort(key=lambda s: str(s.get("station_id")))

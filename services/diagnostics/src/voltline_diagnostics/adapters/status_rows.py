@@ -14,8 +14,10 @@ CONNECTOR_FIELDS = tuple(ConnectorRow.__dataclass_fields__)
 
 
 def station_row(row: Any) -> StationRow:
-    return StationRow(**{k: row._mapping[k] for k in STATION_FIELDS})
+    mapping = row._mapping  # a new view per access: taken once, not once per field
+    return StationRow(**{k: mapping[k] for k in STATION_FIELDS})
 
 
 def connector_row(row: Any) -> ConnectorRow:
-    return ConnectorRow(**{k: row._mapping[k] for k in CONNECTOR_FIELDS})
+    mapping = row._mapping
+    return ConnectorRow(**{k: mapping[k] for k in CONNECTOR_FIELDS})

@@ -174,6 +174,8 @@ async def fleet(
     )
     if len(found) < 500:
         ports_query = ports_query.where(connectors.c.station_id.in_([r[0] for r in found]))
+    elif found:  # a big page: the connectors of its key range only, not the whole fleet's
+        ports_query = ports_query.where(connectors.c.station_id.between(found[0][0], found[-1][0]))
     by_station: dict[str, list[dict[str, Any]]] = {}
     whole: dict[str, tuple[Any, ...]] = {}
     for sid, evse, conn, st, ocpp, code, since in await rows(ctx, ports_query):

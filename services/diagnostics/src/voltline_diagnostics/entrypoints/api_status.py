@@ -16,6 +16,9 @@ from voltline_diagnostics.adapters import views
 from voltline_diagnostics.entrypoints.schemas.status import FleetOut, HistoryOut, StationStatusOut
 from voltline_diagnostics.service_layer.context import HealthContext
 
+FLEET_PAGE = 1_000
+"""The fleet list's default page size (`limit`); up to 50,000 on request."""
+
 NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
 
 
@@ -48,12 +51,13 @@ def build_router(ctx: HealthContext) -> APIRouter:
         model: str | None = None,
         firmware_version: str | None = None,
         after: Annotated[str | None, Query(max_length=48)] = None,
-        limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+        limit: Annotated[int, Query(ge=1, le=50_000)] = FLEET_PAGE,
     ) -> Response:
         """The fleet in station id order: every station's health and connectors; `status` keeps stations with
-        a connector in it. Keyset pages: `next_after` (null on the last page) is the `after` of the next.
-        (The JSON is built by the database on PostgreSQL and passed through: encoding 10,000 stations in
-        Python cost longer than the queries.)"""
+        a connector in it. Keyset pages of `limit` stations (default 1,000): `next_after` (null on the last
+        page) is the `after` of the next. (The JSON is built by the database on PostgreSQL and passed
+        through; a page of 10,000 stations with three connectors is 7.5 MB and costs PostgreSQL several
+        hundred milliseconds to build, a page of 1,000 a tenth of that.)"""
         items, next_after = await views.fleet_page(
             ctx,
             online=online,

@@ -10,6 +10,7 @@ from voltline_events import Topics
 from voltline_store import Reader
 
 from voltline_diagnostics.domain.alerts import DEFAULT_RULES, Rule
+from voltline_diagnostics.domain.silence import SilenceWatch
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
@@ -26,6 +27,8 @@ class HealthContext:
     clock: Callable[[], datetime]
     rules: dict[str, Rule] = field(default_factory=lambda: dict(DEFAULT_RULES))
     silence: Silence = field(default_factory=Silence)
+    # The stations this process heard from and when each goes silent (the monitor checks only those due).
+    silence_watch: SilenceWatch = field(default_factory=SilenceWatch)
     default_heartbeat_s: int = 300
     backoff: Backoff = field(default_factory=Backoff)
     wake_deliveries: Callable[[], None] = lambda: None

@@ -8,7 +8,8 @@ twice, a station is marked unresponsive by a conditional update), so several ins
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 import structlog
 from voltline_chassis.metrics import gauge
@@ -27,12 +28,16 @@ STATIONS = gauge("voltline_diagnostics_stations", "Stations by health", ["health
 OPEN_ALERTS = gauge("voltline_diagnostics_open_alerts", "Open or acknowledged alerts", ["rule", "severity"])
 
 
-async def check_once(ctx: HealthContext) -> None:
+async def check_once(ctx: HealthContext, *, sweep: bool = True) -> None:
     """One round. Candidates are read first; each station's change is its own short transaction, so a round
-    that finds thousands (a network outage) never holds the store's write lock for long."""
+    that finds thousands (a network outage) never holds the store's write lock for long.
+
+    Silent stations come from `ctx.silence_watch` (those this process heard whose deadline passed); a
+    `sweep` also reads every online station silent longer than the minimum, for those heard by another
+    instance (or before this one started), and teaches the watch their deadlines."""
     now = ctx.clock()
     async with ctx.uow() as uow:
-        silent = await uow.status.online_heard_before(now - ctx.silence.minimum)
+        silent = await uow.status.online_heard_before(now - ctx.silence.minimum) if sweep else []
         offline_rule = ctx.rules["station_offline"]
         offline = (
             await uow.status.offline_since_before(now - timedelta(seconds=offline_rule.after_s))
@@ -40,20 +45,15 @@ async def check_once(ctx: HealthContext) -> None:
             else []
         )
         loops = await uow.alerts.open_of_rule("boot_loop")
+    candidates = set(ctx.silence_watch.due(now))
     for station_id, seen, hb in silent:
-        cutoff = now - ctx.silence.limit(hb, ctx.default_heartbeat_s)
-        if seen >= cutoff:
-            continue  # heard within its own limit: no transaction for it
-        async with ctx.uow() as uow:
-            if await uow.status.mark_unresponsive({station_id: cutoff}, now):
-                station = await uow.status.station(station_id)
-                assert station is not None
-                alerting.publish(ctx, uow, StationHealthChanged(health="unresponsive", since=now), station_id)
-                HEALTH_CHANGES.labels("unresponsive").inc()
-                silent_s = int((now - station.last_seen_at).total_seconds())
-                detail = {"last_seen_at": station.last_seen_at.isoformat(), "silent_s": silent_s}
-                await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
-            await uow.commit()
+        limit = ctx.silence.limit(hb, ctx.default_heartbeat_s)
+        if seen + limit >= now:
+            ctx.silence_watch.heard(station_id, seen + limit)  # heard within its own limit: watched from now on
+        else:
+            candidates.add(station_id)
+    for station_id in sorted(candidates):
+        await _check_silent(ctx, station_id, now)
     for station_id, since in offline:  # only those without an open station_offline alert
         async with ctx.uow() as uow:
             detail = {"offline_since": since.isoformat()}
@@ -79,10 +79,36 @@ async def check_once(ctx: HealthContext) -> None:
             OPEN_ALERTS.labels(rule, severity).set(n)
 
 
-async def run_monitor(ctx: HealthContext, interval: float) -> None:
+async def _check_silent(ctx: HealthContext, station_id: str, now: datetime) -> None:
+    """Mark the station unresponsive if the store agrees it is silent past its limit (another instance may
+    have heard it); else watch it until its deadline in the store."""
+    async with ctx.uow() as uow:
+        station = await uow.status.station(station_id)
+        if station is None or not station.online or station.unresponsive:
+            return
+        limit = ctx.silence.limit(station.heartbeat_interval_s, ctx.default_heartbeat_s)
+        if station.last_seen_at + limit >= now:
+            ctx.silence_watch.heard(station_id, station.last_seen_at + limit)
+            return
+        if await uow.status.mark_unresponsive({station_id: now - limit}, now):
+            alerting.publish(ctx, uow, StationHealthChanged(health="unresponsive", since=now), station_id)
+            HEALTH_CHANGES.labels("unresponsive").inc()
+            silent_s = int((now - station.last_seen_at).total_seconds())
+            detail = {"last_seen_at": station.last_seen_at.isoformat(), "silent_s": silent_s}
+            await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
+        await uow.commit()
+
+
+async def run_monitor(ctx: HealthContext, interval: float, sweep_s: float = 60.0) -> None:
+    """Every `interval` seconds; a full sweep of silent stations at the first round and every `sweep_s`."""
+    last_sweep: float | None = None
     while True:
+        started = time.monotonic()
+        sweep = last_sweep is None or started - last_sweep >= sweep_s
         try:
-            await check_once(ctx)
+            await check_once(ctx, sweep=sweep)
+            if sweep:
+                last_sweep = started
         except Exception:  # a failed round is retried at the next; nothing here may stop the service
             log.exception("health check round failed")
         await asyncio.sleep(interval)

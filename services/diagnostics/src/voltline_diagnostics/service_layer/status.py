@@ -57,6 +57,8 @@ async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: Station
     station's row changed and must be saved."""
     dirty = at - station.last_seen_at >= LAST_SEEN_GRANULARITY
     station.last_seen_at = max(station.last_seen_at, at)
+    limit = ctx.silence.limit(station.heartbeat_interval_s, ctx.default_heartbeat_s)
+    ctx.silence_watch.heard(station.station_id, station.last_seen_at + limit)
     if not station.unresponsive:
         return dirty
     station.unresponsive, station.unresponsive_since = False, None
@@ -105,6 +107,7 @@ async def record_presence(
             if connected:
                 await alerting.clear(ctx, uow, "station_offline", Target(station_id), at)
             else:
+                ctx.silence_watch.forget(station_id)
                 await alerting.clear(ctx, uow, "station_unresponsive", Target(station_id), at)
         elif new and not connected:
             station.online, station.since = False, at

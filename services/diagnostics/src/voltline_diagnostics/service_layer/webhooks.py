@@ -78,7 +78,8 @@ async def deliver_due(ctx: HealthContext, client: httpx.AsyncClient, batch: int 
         for d in due:
             if await uow.webhooks.claim(d["delivery_id"], d["next_attempt_at"], now + LEASE):
                 claimed.append(d)
-        hooks = {h["webhook_id"]: h for h in await uow.webhooks.all()}
+        # Read only when something is to be sent: this runs every second whatever happens.
+        hooks = {h["webhook_id"]: h for h in await uow.webhooks.all()} if claimed else {}
         await uow.commit()
     for d in claimed:
         hook = hooks.get(d["webhook_id"])

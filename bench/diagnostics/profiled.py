@@ -1,0 +1,28 @@
+"""`python -m bench.diagnostics.profiled FILE`: the diagnostics service under cProfile, stats written to FILE.
+
+`python -m cProfile` writes nothing here: uvicorn re-raises the SIGTERM it stopped on, so the process dies by
+the signal before cProfile's exit. This runs the service's `__main__` with that re-raise turned off.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import runpy
+import signal
+import sys
+
+
+def main() -> None:
+    out = sys.argv[1]
+    signal.raise_signal = lambda _signal: None  # a clean return instead of dying by the captured signal
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        runpy.run_module("voltline_diagnostics", run_name="__main__")
+    finally:
+        profiler.disable()
+        profiler.dump_stats(out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The periodic work of an idle service stays small: the monitor finds silent stations from what this process
+heard (a min-heap of deadlines), not by reading every online station each round, and a periodic sweep catches
+those heard elsewhere (SQLite and PostgreSQL); an idle webhook round is one query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from voltline_diagnostics.adapters import views
+from voltline_diagnostics.adapters.health_tables import connectors, stations
+from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
+from voltline_diagnostics.domain.status import Silence
+from voltline_diagnostics.entrypoints.consumers import build_dispatcher
+from voltline_diagnostics.service_layer.context import HealthContext
+from voltline_diagnostics.service_layer.monitor import check_once
+from voltline_diagnostics.service_layer.webhooks import deliver_due
+from voltline_events import Envelope, Topics, envelope_for
+from voltline_events.payloads import Heartbeat, StationConnected, StationDisconnected
+from voltline_store import Reader, create_engine, run_migrations, session_factory
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_diagnostics" / "migrations"
+T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def at(seconds: float, sid: str, event: object) -> Envelope:
+    envelope = envelope_for(event, source="gateway/test", station_id=sid)  # type: ignore[arg-type]
+    return envelope.model_copy(update={"time": T0 + timedelta(seconds=seconds)})
+
+
+async def test_silent_stations_come_from_the_watch_and_the_sweep(url: str) -> None:
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    now = [T0]
+
+    def context() -> HealthContext:
+        return HealthContext(
+            uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+            topics=Topics("t."),
+            source="diagnostics/test",
+            clock=lambda: now[0],
+            silence=Silence(2.0, timedelta(seconds=120)),
+            default_heartbeat_s=60,
+            dialect=engine.dialect.name,
+        )
+
+    here, elsewhere = context(), context()  # two instances: each hears its own stations
+    connect = StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw")
+    beat = Heartbeat(ocpp_version="ocpp1.6")
+    try:
+        for envelope in (at(0, "CP-QUIET", connect), at(0, "CP-BUSY", connect), at(0, "CP-GONE", connect)):
+            await build_dispatcher(here)(envelope)
+        await build_dispatcher(elsewhere)(at(0, "CP-OTHER", connect))
+        await build_dispatcher(here)(at(100, "CP-BUSY", beat))
+        await build_dispatcher(here)(at(110, "CP-GONE", StationDisconnected(gateway_instance="gw", reason="closed")))
+        assert len(here.silence_watch) == 2  # CP-QUIET, CP-BUSY; CP-GONE is offline, not watched
+
+        now[0] = T0 + timedelta(seconds=121)  # CP-QUIET and CP-OTHER silent past 120 s; CP-BUSY heard at 100 s
+        await check_once(here, sweep=False)
+        assert await health(here, "CP-QUIET") == (True, True)
+        assert await health(here, "CP-BUSY") == (True, False)
+        assert await health(here, "CP-OTHER") == (True, False), "not heard here: left to a sweep"
+        assert await health(here, "CP-GONE") == (False, False)
+
+        await check_once(here, sweep=True)
+        assert await health(here, "CP-OTHER") == (True, True)
+
+        now[0] = T0 + timedelta(seconds=221)  # CP-BUSY's deadline (100 + 120 s) passed
+        await check_once(here, sweep=False)
+        assert await health(here, "CP-BUSY") == (True, True)
+        assert len(here.silence_watch) == 0
+    finally:
+        await engine.dispose()
+
+
+async def health(ctx: HealthContext, sid: str) -> tuple[bool, bool]:
+    async with ctx.uow() as uow:
+        station = await uow.status.station(sid)
+        assert station is not None
+        return station.online, station.unresponsive
+
+
+async def test_an_idle_delivery_round_is_one_query(sqlite_url: str) -> None:
+    """The webhook worker polls every second: with nothing due it reads the due deliveries and nothing else."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+    )
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    try:
+        async with httpx.AsyncClient() as client:
+            assert await deliver_due(ctx, client) == 0
+    finally:
+        await engine.dispose()
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1 and "webhook_deliveries" in selects[0], selects
+
+
+async def test_a_big_fleet_page_on_sqlite_reads_the_connectors_of_its_key_range_only(sqlite_url: str) -> None:
+    """A page of 1,000 of a 10,000-station fleet cost as much as all of it: every connector was read."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    reader = Reader(engine)
+    ctx = HealthContext(
+        uow=lambda: None,  # type: ignore[arg-type,return-value]
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+        reader=reader,
+    )
+    sids = [f"S-{i:04d}" for i in range(1200)]
+    station = {"online": True, "since": T0, "last_seen_at": T0, "unresponsive": False, "updated_at": T0}
+    port = {"evse_id": 1, "connector_id": 1, "ocpp_status": "Available", "status": "Available", "since": T0}
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(stations.insert(), [{"station_id": s, **station} for s in sids])
+            rows = [{"station_id": s, **port, "reported_at": T0, "short_sessions": 0} for s in sids]
+            await conn.execute(connectors.insert(), rows)
+        ran: list[tuple[str, Any]] = []
+        sync = reader._sync  # the reader's own synchronous engine runs the page's statements
+        event.listen(sync, "before_cursor_execute", lambda *a: ran.append((a[2], a[3])))
+        page = await views.fleet(ctx, after="S-0099", limit=600)
+    finally:
+        reader.close()
+        await engine.dispose()
+    assert [p["station_id"] for p in page] == sids[100:700]
+    assert all(len(p["connectors"]) == 1 for p in page)
+    [(_, bounds)] = [(sql, params) for sql, params in ran if "FROM health_connectors" in sql]
+    assert "S-0100" in bounds and "S-0699" in bounds, "the page's key range bounds its connectors"
