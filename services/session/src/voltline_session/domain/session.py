@@ -84,6 +84,9 @@ class TransactionLike(Protocol):
     @property
     def id_token(self) -> IdTokenLike | None: ...
 
+    @property
+    def driver_id(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class MeterStats:
@@ -238,7 +241,20 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
         changes.update(end_seen=True, status="completed", suspect=False, suspect_since=None)
         if session.end_recorded_at is None:
             changes["end_recorded_at"] = now
+    changes["driver_id"] = _driver(session, tx, changes["id_token"])
     return replace(session, **changes)  # type: ignore[arg-type]  # **changes: fields named by the caller
+
+
+def _driver(session: Session, tx: TransactionLike, id_token: object) -> str | None:
+    """The driver of the session's token (ADR 0024): a driver already known (a remote start's) stays; a message
+    names it only for the session's own token (a stop by another card does not change whose session it is),
+    except when the start arrives late and its token becomes the session's."""
+    token = tx.id_token
+    if token is None or token.id_token != id_token:
+        return session.driver_id
+    if id_token != session.id_token:  # the start's token replaces what an earlier message (a stop) said
+        return tx.driver_id or session.driver_id
+    return session.driver_id or tx.driver_id
 
 
 def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Session:
