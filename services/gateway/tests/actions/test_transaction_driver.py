@@ -6,7 +6,6 @@ from typing import Any
 
 from voltline_events.payloads import AuthorizationDecision, StationTransaction
 from voltline_events.payloads.transactions import IdToken
-
 from voltline_gateway.actions.context import CallContext, Policy
 from voltline_gateway.actions.decisions import publish_and_authorize_transaction
 from voltline_gateway.domain.normalise import start_transaction_16

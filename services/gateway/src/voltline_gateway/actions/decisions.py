@@ -104,7 +104,11 @@ async def publish_and_authorize_transaction(
         assert decision is not None  # a fallback is given
         return decision
     request = AuthorizationRequested(
-        ocpp_version=ctx.ocpp_version, id_token=id_token, purpose=purpose, evse_id=evse_id, transaction_id=transaction_id
+        ocpp_version=ctx.ocpp_version,
+        id_token=id_token,
+        purpose=purpose,
+        evse_id=evse_id,
+        transaction_id=transaction_id,
     )
     answer = await ctx.bus.ask_auth(request, station_id=ctx.station_id, message_id=ctx.message_id)
     decision = answer if isinstance(answer, AuthorizationDecision) else AuthorizationDecision(status=fallback)
