@@ -6,6 +6,7 @@ from typing import Any
 
 from voltline_events.payloads import AuthorizationDecision, StationTransaction
 from voltline_events.payloads.transactions import IdToken
+from voltline_gateway.actions import stop_transaction
 from voltline_gateway.actions.context import CallContext, Policy
 from voltline_gateway.actions.decisions import publish_and_authorize_transaction
 from voltline_gateway.domain.normalise import start_transaction_16
@@ -40,3 +41,12 @@ async def test_the_published_decisions_name_the_driver_while_auth_decides(bus: A
 async def test_a_late_auth_leaves_the_driver_out(bus: Any) -> None:
     decision = await _start(bus, Table(None))
     assert decision.status == "Invalid" and bus.events[0].driver_id is None  # type: ignore[attr-defined]
+
+
+async def test_a_stop_names_the_driver_the_published_decisions_know(bus: Any) -> None:
+    """A session reconciled from its stop (start never seen) takes the stop's token and driver."""
+    stop = {"transactionId": 42, "meterStop": 500, "timestamp": "2024-05-01T09:00:00Z", "idTag": "CARD-9"}
+    bus.decision = AuthorizationDecision(status="Accepted")
+    await stop_transaction.handle(CallContext("CP-1", "ocpp1.6", "m1", bus, Policy(), decisions=Table("drv-9")), stop)
+    await stop_transaction.handle(CallContext("CP-1", "ocpp1.6", "m2", bus, Policy()), stop)  # no table: no driver
+    assert [e.driver_id for e in bus.events] == ["drv-9", None]  # type: ignore[attr-defined]
