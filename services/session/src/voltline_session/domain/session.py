@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from voltline_session.domain.energy import EnergyResult
 from voltline_session.domain.meter import as_utc
@@ -147,6 +147,8 @@ class Session:
     doubt: str | None = None  # rebooted | silent: to be confirmed by the station, else ended
     doubt_since: datetime | None = None
     checked_at: datetime | None = None  # when the station was asked about it
+    # Running meter totals (domain.tally, as JSON): new readings fold in without reading the old ones.
+    meter_tally: dict[str, Any] | None = field(default=None, hash=False)
 
     @property
     def bay(self) -> int:
