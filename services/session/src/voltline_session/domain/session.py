@@ -240,7 +240,16 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
         changes.update(end_seen=True, status="completed", suspect=False, suspect_since=None)
         if session.end_recorded_at is None:
             changes["end_recorded_at"] = now
-    return replace(session, **changes)  # type: ignore[arg-type]  # **changes: fields named by the caller
+    return _with(session, changes)
+
+
+def _with(session: Session, changes: dict[str, object]) -> Session:
+    """`dataclasses.replace` without re-running `__init__` over ~50 fields: merge runs for every message of a
+    flood (Session has no `__post_init__`, and `changes` names only its fields)."""
+    new = object.__new__(Session)
+    new.__dict__.update(session.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Session:

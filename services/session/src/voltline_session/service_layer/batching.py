@@ -27,6 +27,7 @@ from voltline_session.service_layer.ledger import announce, fold, recompute, upd
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 _PENDING = "session.pending"
+_BY_STATION = "session.pending.by_station"  # station id -> keys it has in _PENDING
 
 
 @dataclass
@@ -47,6 +48,15 @@ def held(uow: SessionUnitOfWork) -> Held | None:
         return None
     pending: Held = memo.setdefault(_PENDING, {})
     return pending
+
+
+def held_of(uow: SessionUnitOfWork, station_id: str) -> list[Pending]:
+    """What the batch holds of one station (without looking at every held session)."""
+    pending = held(uow)
+    if not pending:
+        return []
+    by_station: dict[str, dict[tuple[str, str], None]] = uow.batch_memo.get(_BY_STATION, {})  # type: ignore[union-attr]
+    return [pending[key] for key in by_station.get(station_id, ()) if key in pending]
 
 
 def holdable(ctx: SessionContext, session: Session, now: datetime) -> bool:
@@ -82,6 +92,11 @@ def hold(
     else:
         first, added = before, list(readings)
     pending[(session.station_id, session.transaction_id)] = Pending(first, session, now, added)
+    memo = uow.batch_memo
+    assert memo is not None
+    memo.setdefault(_BY_STATION, {}).setdefault(session.station_id, {})[
+        (session.station_id, session.transaction_id)
+    ] = None
 
     async def flush_all() -> None:
         await flush(ctx, uow)
@@ -94,7 +109,11 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
     pending = held(uow)
     if not pending:
         return
-    keys = [key for key in pending if station_id is None or key[0] == station_id]
+    if station_id is None:
+        keys = list(pending)
+    else:
+        by_station: dict[str, dict[tuple[str, str], None]] = uow.batch_memo.get(_BY_STATION, {})  # type: ignore[union-attr]
+        keys = [key for key in by_station.get(station_id, {}) if key in pending]
     if not keys:
         return
     items = [pending.pop(key) for key in keys]

@@ -18,7 +18,7 @@ from voltline_events.payloads import ConnectorStatus, StationTransaction, Transa
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
-from voltline_session.service_layer.batching import Pending, flush, foldable, held, hold, holdable
+from voltline_session.service_layer.batching import Pending, flush, foldable, held, held_of, hold, holdable
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, fold, recompute
@@ -95,8 +95,9 @@ async def record_transaction(
         ):
             await uow.commit()  # the same 2.x message again (the station resent it): nothing changes
             return
-        if pending is not None and before is not None and foldable(ctx, before, merge(before, tx, now), tx, now):
-            await _fold(ctx, uow, kept or before, merge(before, tx, now), tx, now)
+        merged = merge(before, tx, now) if pending is not None and before is not None else None
+        if merged is not None and before is not None and foldable(ctx, before, merged, tx, now):
+            await _fold(ctx, uow, kept or before, merged, tx, now)
             await uow.commit()
             return
         if pending:
@@ -153,7 +154,7 @@ async def record_status(
             at = as_utc(status.timestamp or seen_at)
             bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
             pending = held(uow)
-            if pending and any(k[0] == station_id and not holdable(ctx, p.current, now) for k, p in pending.items()):
+            if pending and any(not holdable(ctx, p.current, now) for p in held_of(uow, station_id)):
                 await flush(ctx, uow, station_id)  # due an update: stored as it was before this observation
             await uow.states.add(station_id, bay, at, "status", state, status.status)
             for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
