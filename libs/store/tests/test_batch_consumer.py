@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_topics
 from voltline_devinfra.waiting import eventually
@@ -82,8 +83,11 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     await producer.publish_many([(topic, e, station_key("CP-1")) for e in sent])
     await producer.publish(topic, sent[7], key=station_key("CP-1"))  # a redelivery: the inbox absorbs it
     joined: list[bool] = []
+    logged: list[bool] = []  # each handler's log lines name its own event
 
     async def handle(envelope: Envelope) -> None:
+        bound = structlog.contextvars.get_contextvars()
+        logged.append(bound.get("event_id") == str(envelope.event_id) and bound.get("station_id") == "CP-1")
         async with UnitOfWork(sessions) as uow:
             joined.append(uow.batch is not None)
             if await uow.inbox.first_time(CONSUMER, envelope.event_id):
@@ -106,6 +110,8 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
         order = list((await s.execute(sa.select(effects.c.seq).order_by(effects.c.id))).scalars())
     assert order == list(range(n)), "one station's effects are applied in order, each once"
     assert all(joined)
+    assert logged and all(logged)
+    assert "event_id" not in structlog.contextvars.get_contextvars()
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
     assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
 

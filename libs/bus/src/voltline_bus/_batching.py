@@ -11,10 +11,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from pydantic import ValidationError
+from structlog.contextvars import bind_contextvars, reset_contextvars
 from voltline_events import Envelope
 
 from voltline_bus import tracing
@@ -226,11 +226,13 @@ class BatchingMixin:
             async with self._batch_scope([envelope for _, envelope in run]):
                 for index, (record, envelope) in enumerate(run):
                     failed_at = index
-                    with (
-                        structlog.contextvars.bound_contextvars(**_log_context(envelope)),
-                        tracing.consumed(envelope, record, self._group_id),
-                    ):
-                        await self._handler(envelope)
+                    # bind/reset directly: bound_contextvars' generator cost as much as decoding the envelope
+                    tokens = bind_contextvars(**_log_context(envelope))
+                    try:
+                        with tracing.consumed(envelope, record, self._group_id):
+                            await self._handler(envelope)
+                    finally:
+                        reset_contextvars(**tokens)
                     if time.perf_counter() - started > self._batch_max_s:
                         done = index + 1
                         break
@@ -265,11 +267,14 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _log_context(envelope: Envelope) -> dict[str, str]:
-    fields = {
-        "event_id": str(envelope.event_id),
-        "station_id": envelope.station_id,
-        "session_id": envelope.session_id,
-        "message_id": envelope.message_id,
-        "correlation_id": envelope.correlation_id,
-    }
-    return {k: v for k, v in fields.items() if v is not None}
+    """The envelope's ids for every log line its handler writes (runs once per consumed event: kept lean)."""
+    fields = {"event_id": str(envelope.event_id)}
+    if envelope.station_id is not None:
+        fields["station_id"] = envelope.station_id
+    if envelope.session_id is not None:
+        fields["session_id"] = envelope.session_id
+    if envelope.message_id is not None:
+        fields["message_id"] = envelope.message_id
+    if envelope.correlation_id is not None:
+        fields["correlation_id"] = envelope.correlation_id
+    return fields
