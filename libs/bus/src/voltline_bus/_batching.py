@@ -27,6 +27,8 @@ from voltline_bus.metrics import (
     MESSAGES_HANDLED,
 )
 
+_MIN_HINT = 32  # the fewest events a batch is offered (see _flush_run)
+
 # Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
 # when an exception leaves it (voltline_store.TransactionBatch is the one services use).
 BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]
@@ -195,7 +197,10 @@ class BatchingMixin:
             offered = run[: max(1, self._batch_hint)]
             done, failed_at = await self._try_run(offered)
             if done:
-                self._batch_hint = min(2 * done, 5000) if done < len(offered) else min(2 * len(offered), 5000)
+                grown = 2 * done if done < len(offered) else 2 * len(offered)
+                # Never below _MIN_HINT: a starved process (niced under load) cut every batch after one event,
+                # then was offered two at a time and paid a batch's fixed cost for each (~1 event/s).
+                self._batch_hint = max(_MIN_HINT, min(grown, 5000))
                 self._mark(tp, run[done - 1][0].offset + 1)
                 run = run[done:]
                 if run and batch.abandon.is_set():
@@ -221,9 +226,12 @@ class BatchingMixin:
         topic = run[0][0].topic
         failed_at = -1
         done = len(run)
-        started = time.perf_counter()
+        started = opened = time.perf_counter()
         try:
             async with self._batch_scope([envelope for _, envelope in run]):
+                # The budget bounds how long the batch holds its locks: it starts once the transaction is open
+                # (waiting for SQLite's write lock is not time spent holding it).
+                started = time.perf_counter()
                 for index, (record, envelope) in enumerate(run):
                     failed_at = index
                     # bind/reset directly: bound_contextvars' generator cost as much as decoding the envelope
@@ -247,7 +255,7 @@ class BatchingMixin:
                 error=_error_text(exc)[:300],
             )
             return 0, failed_at
-        BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - started)
+        BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - opened)
         BATCH_SIZE.labels(topic, self._group_id).observe(done)
         MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
         MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
