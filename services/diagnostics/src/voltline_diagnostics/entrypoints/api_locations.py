@@ -64,8 +64,8 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
 
     @public.get(SEARCH_PATH, dependencies=[Depends(rate_limited)], **returns(LocationPage))
     async def search(
-        lat: Annotated[float, Query(ge=-90, le=90)],
-        lon: Annotated[float, Query(ge=-180, le=180)],
+        lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+        lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
         radius_km: Annotated[float, Query(gt=0, le=MAX_RADIUS_KM)] = 10.0,
         connector_type: ConnectorStandard | None = None,
         min_power_kw: Annotated[Decimal | None, Query(ge=0, le=2000)] = None,
@@ -75,9 +75,17 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
     ) -> dict[str, Any]:
         """Locations within `radius_km` of (lat, lon), nearest first, with each EVSE's live status and the price
         that applies; `connector_type`, `min_power_kw` and `available=true` keep the EVSEs that match (and the
-        locations that have one). No token needed."""
+        locations that have one). Without `lat` and `lon`: every location by id (maps of the whole network, the
+        console). No token needed."""
         wanted = Filter(connector_type, min_power_kw, available)
-        found = await uc.search(ctx, lat, lon, radius_km, wanted)
+        if lat is None and lon is None:
+            found = await uc.every(ctx, wanted)
+        elif lat is None or lon is None:
+            name = "lat" if lat is None else "lon"
+            error = {"field": f"query.{name}", "message": "lat and lon go together"}
+            raise Problem(422, f"query.{name} is missing: lat and lon go together", extra={"errors": [error]})
+        else:
+            found = await uc.search(ctx, lat, lon, radius_km, wanted)
         return page(found[offset : offset + limit + 1], limit, offset)
 
     return operators, public
