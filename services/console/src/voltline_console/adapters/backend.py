@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -38,13 +38,29 @@ class HttpServiceApi:
         except httpx.HTTPError as exc:
             log.warning("service unreachable", service=service, path=path, error=type(exc).__name__)
             return ApiAnswer(503, {"detail": f"The {service} service cannot be reached right now."})
-        if response.is_success and response.headers.get("content-type", "").startswith("text/csv"):
-            return ApiAnswer(response.status_code, response.text, dict(response.headers))  # a CSV export
+        if response.is_success and response.headers.get("content-type", "").startswith(("text/csv", "image/svg+xml")):
+            return ApiAnswer(response.status_code, response.text, dict(response.headers))  # a CSV export, a QR code
         try:
             body = response.json() if response.content else None
         except ValueError:
             body = {"detail": f"The {service} service gave an unreadable answer (HTTP {response.status_code})."}
         return ApiAnswer(response.status_code, body, dict(response.headers))
+
+    async def stream(
+        self, service: str, path: str, token: str, *, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[bytes]:
+        url = f"{self._urls[service]}/api/v1{path}"
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        timeout = httpx.Timeout(10.0, read=None)  # the service sends a comment every 15 s; a stream has no end
+        try:
+            async with self._client.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
+                if response.status_code != 200:
+                    log.warning("stream refused", service=service, path=path, status=response.status_code)
+                    return
+                async for chunk in response.aiter_raw():
+                    yield chunk
+        except httpx.HTTPError as exc:
+            log.warning("stream ended", service=service, path=path, error=type(exc).__name__)
 
     async def close(self) -> None:
         await self._client.aclose()

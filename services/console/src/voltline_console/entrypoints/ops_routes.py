@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from voltline_console.domain.charts import kpi_series, markers
+from voltline_console.domain.charts import kpi_series
 from voltline_console.domain.login import LoginSession
+from voltline_console.domain.sites import site_markers
 from voltline_console.entrypoints.rendering import HTML, SECURITY_HEADERS, checked_form, current_user, render
-from voltline_console.service_layer import more_views, views
+from voltline_console.service_layer import more_views, site_views, views
 from voltline_console.service_layer.ports import ServiceApi
 
 User = Annotated[LoginSession, Depends(current_user)]
@@ -99,10 +101,14 @@ def build_ops_router() -> APIRouter:
     async def station_map(
         request: Request, user: User, status: str = "", model: str = "", firmware: str = "", alerts: str = ""
     ) -> HTMLResponse:
-        """Stations on a map (where diagnostics has their position) and always as a list, with filters."""
+        """Sites (diagnostics' locations) on a map with their stations' live state, and always the stations as
+        a list, with filters; the join is made here, so diagnostics' fleet list stays as fast as it is."""
         api = _api(request)
-        fleet = await views.stations(api, user.token)
-        open_alerts = await more_views.unpaged(api, user.token, "diagnostics", "/alerts", status="open")
+        fleet, open_alerts, sites = await asyncio.gather(
+            views.stations(api, user.token),
+            more_views.unpaged(api, user.token, "diagnostics", "/alerts", status="open"),
+            site_views.locations(api, user.token),
+        )
         alerting = {a.get("station_id") for a in open_alerts.data or []}
         everything = list(fleet.data or [])
         fleet.data = [
@@ -113,11 +119,15 @@ def build_ops_router() -> APIRouter:
             and (not firmware or s.get("firmware_version") == firmware)
             and (alerts != "yes" or s.get("station_id") in alerting)
         ]
+        filtered = bool(status or model or firmware or alerts)
+        shown = {str(s.get("station_id")) for s in fleet.data} if filtered else None
+        by_id = {str(s.get("station_id")): s for s in everything}
         ctx = {
             "user": user,
             "nav": "map",
             "panel": fleet,
-            "markers": markers(fleet.data or []),
+            "sites": sites,
+            "markers": site_markers(sites.data or [], by_id, shown),
             "tiles": TILES,
             "alerting": alerting,
             "status": status,

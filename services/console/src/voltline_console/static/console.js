@@ -1,5 +1,5 @@
-/* voltline console: the two parts of a page that need script (a session's chart, the map). No inline script:
-   each reads its data from data- attributes or the console's own JSON routes. */
+/* voltline console: the parts of a page that need script (a session's chart, the map, live updates). No inline
+   script: each reads its data from data- attributes or the console's own JSON routes. */
 (function () {
   "use strict";
 
@@ -52,10 +52,20 @@
     tiles.addTo(map);
     var bounds = [];
     markers.forEach(function (m) {
-      var icon = L.divIcon({ className: "map-marker s-" + m.health, iconSize: [16, 16] });
-      L.marker([m.lat, m.lon], { icon: icon, title: m.id, alt: m.id, keyboard: true })
-        .bindPopup('<a href="/stations/' + encodeURIComponent(m.id) + '"></a>')
-        .on("popupopen", function (e) { e.popup.getElement().querySelector("a").textContent = m.id + " (" + m.health + ")"; })
+      var icon = L.divIcon({ className: "map-marker s-" + m.state, iconSize: [16, 16] });
+      var popup = document.createElement("div");  // built with textContent: names are never parsed as HTML
+      var title = document.createElement("strong");
+      title.textContent = m.name;
+      popup.appendChild(title);
+      m.stations.forEach(function (s) {
+        var line = document.createElement("div"), a = document.createElement("a");
+        a.href = "/stations/" + encodeURIComponent(s.id);
+        a.textContent = s.id + " (" + s.state + ")";
+        line.appendChild(a);
+        popup.appendChild(line);
+      });
+      L.marker([m.lat, m.lon], { icon: icon, title: m.name, alt: m.name, keyboard: true })
+        .bindPopup(popup)
         .addTo(map);
       bounds.push([m.lat, m.lon]);
     });
@@ -74,7 +84,37 @@
     el.dataset.points = String(t.length);
   }
 
+  /* Live parts (hx-trigger "every Ns, live", data-live = the console's /live stream): each diagnostics event
+     fires "live" on them (a refresh, at most one per 300 ms); while the stream is open their polls are skipped,
+     while it is down (the browser reconnects by itself) they poll as before. */
+  function startLive(parts) {
+    if (typeof EventSource === "undefined" || typeof htmx === "undefined") { return; }
+    var source = new EventSource(parts[0].dataset.live), pending = null;
+    function refresh() {
+      if (pending !== null) { return; }
+      pending = window.setTimeout(function () {
+        pending = null;
+        parts.forEach(function (el) { htmx.trigger(el, "live"); });
+      }, 300);
+    }
+    source.onopen = function () { document.body.dataset.live = "open"; };
+    source.onerror = function () { document.body.dataset.live = "down"; };
+    ["diagnostics.connector_status_changed", "diagnostics.station_health_changed", "diagnostics.alert_opened",
+     "diagnostics.alert_resolved"].forEach(function (type) {
+      source.addEventListener(type, function () {
+        document.body.dataset.liveEvents = String(parseInt(document.body.dataset.liveEvents || "0", 10) + 1);
+        refresh();
+      });
+    });
+    document.body.addEventListener("htmx:confirm", function (e) {
+      var polled = !e.detail.triggeringEvent;  // htmx's own polls carry no event
+      if (polled && e.detail.elt.dataset.live && document.body.dataset.live === "open") { e.preventDefault(); }
+    });
+  }
+
   function init() {
+    var live = Array.prototype.filter.call(document.querySelectorAll("[data-live]"), function (el) { return el.id !== "map"; });
+    if (live.length) { startLive(live); }
     Array.prototype.forEach.call(document.querySelectorAll(".kpi-chart"), startKpiChart);
     var chart = document.getElementById("session-chart");
     if (chart) { startChart(chart); }
