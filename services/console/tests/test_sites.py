@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 
 import httpx
+import test_more_pages
 from console_fakes import FakeApi
-from test_more_pages import SITE, routes  # noqa: F401  (the fixture)
 from test_pages import STATION, csrf, login
 from voltline_console.domain.sites import location_body, site_markers
 from voltline_console.service_layer.ports import ApiAnswer
+
+SITE = test_more_pages.SITE
+routes = test_more_pages.routes  # the fake services' answers (a fixture)
 
 
 def test_markers_are_sites_coloured_by_their_worst_station_and_follow_the_filters() -> None:
@@ -29,7 +32,8 @@ def test_markers_are_sites_coloured_by_their_worst_station_and_follow_the_filter
 
 def test_an_edit_keeps_what_the_form_does_not_show() -> None:
     values = {"location_id": "BER-1", "name": "New name", "address": "A 1", "city": "Berlin", "country": "DEU",
-              "latitude": "52.5", "longitude": "13.4", "time_zone": "Europe/Berlin", "stations": "CP-1, CP-9 CP-1"}  # fmt: skip
+              "latitude": "52.5", "longitude": "13.4", "time_zone": "Europe/Berlin",
+              "stations": "CP-1, CP-9 CP-1"}  # fmt: skip
     body = location_body(values, SITE)
     assert body["opening_times"] == {"twentyfourseven": True} and body["facilities"] == ["CAFE"]
     assert body["stations"][1] == "CP-9" and len(body["stations"]) == 2
@@ -50,7 +54,7 @@ async def test_the_map_draws_sites_from_locations_and_keeps_the_list(
     assert "diagnostics is down" in down and 'data-station="CP-1"' in down
 
 
-async def test_locations_are_created_with_problems_next_to_fields(browser: httpx.AsyncClient, routes: FakeApi) -> None:  # noqa: F811
+async def test_locations_are_created_with_problems_next_to_fields(browser: httpx.AsyncClient, routes: FakeApi) -> None:
     sent = []
 
     def create(params: object, json: dict[str, object]) -> ApiAnswer:
@@ -66,7 +70,8 @@ async def test_locations_are_created_with_problems_next_to_fields(browser: httpx
     await login(browser, "vk_operator")
     token = csrf((await browser.get("/locations/new")).text)
     form = {"csrf_token": token, "location_id": "BER-2", "name": "Mitte", "address": "A 1", "city": "Berlin",
-            "country": "DEU", "latitude": "91", "longitude": "13.4", "time_zone": "Europe/Berlin", "stations": "CP-7"}  # fmt: skip
+            "country": "DEU", "latitude": "91", "longitude": "13.4", "time_zone": "Europe/Berlin",
+            "stations": "CP-7"}  # fmt: skip
     bad = await browser.post("/locations", data=form)
     assert bad.status_code == 422 and 'id="e-latitude"' in bad.text and "less than or equal to 90" in bad.text
     assert 'aria-invalid="true" aria-describedby="e-latitude"' in bad.text and 'value="Mitte"' in bad.text
@@ -77,7 +82,7 @@ async def test_locations_are_created_with_problems_next_to_fields(browser: httpx
     assert sent[-1]["stations"] == ["CP-7"] and sent[-1]["coordinates"]["latitude"] == "52.5"
 
 
-async def test_an_edit_is_a_put_that_keeps_the_described_evses(browser: httpx.AsyncClient, routes: FakeApi) -> None:  # noqa: F811
+async def test_an_edit_is_a_put_that_keeps_the_described_evses(browser: httpx.AsyncClient, routes: FakeApi) -> None:
     routes.routes[("diagnostics", "PUT", "/locations/BER-1")] = lambda params, json: ApiAnswer(200, json)
     await login(browser, "vk_operator")
     page = (await browser.get("/locations/BER-1/edit")).text
@@ -89,7 +94,7 @@ async def test_an_edit_is_a_put_that_keeps_the_described_evses(browser: httpx.As
     assert put[5]["name"] == "Alex" and put[5]["location_id"] == "BER-1" and put[5]["stations"][0]["evses"]
 
 
-async def test_a_viewer_cannot_write_locations(browser: httpx.AsyncClient, routes: FakeApi) -> None:  # noqa: F811
+async def test_a_viewer_cannot_write_locations(browser: httpx.AsyncClient, routes: FakeApi) -> None:
     await login(browser, "vk_viewer")
     page = await browser.get("/locations")
     assert page.status_code == 200 and "Alexanderplatz" in page.text and "data-action" not in page.text
@@ -97,7 +102,7 @@ async def test_a_viewer_cannot_write_locations(browser: httpx.AsyncClient, route
     assert refused.status_code == 403 and not [c for c in routes.calls if c[1] != "GET"]
 
 
-async def test_qr_codes_are_billings_shown_and_downloadable(browser: httpx.AsyncClient, routes: FakeApi) -> None:  # noqa: F811
+async def test_qr_codes_are_billings_shown_and_downloadable(browser: httpx.AsyncClient, routes: FakeApi) -> None:
     await login(browser, "vk_viewer")
     shown = await browser.get("/stations/CP-1/evses/1/qr.svg")
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/svg+xml" and "<svg" in shown.text
@@ -108,7 +113,7 @@ async def test_qr_codes_are_billings_shown_and_downloadable(browser: httpx.Async
     assert [c[3] for c in routes.calls if c[2].endswith("qr.svg")] == ["vk_viewer"] * 3
 
 
-async def test_the_live_stream_is_diagnostics_with_the_users_key(browser: httpx.AsyncClient, routes: FakeApi) -> None:  # noqa: F811
+async def test_the_live_stream_is_diagnostics_with_the_users_key(browser: httpx.AsyncClient, routes: FakeApi) -> None:
     api = routes
     event = b'event: diagnostics.connector_status_changed\ndata: {"station_id": "CP-1"}\n\n'
     api.streams[("diagnostics", "/stream")] = [event]
