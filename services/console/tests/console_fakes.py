@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ class FakeApi:
         self.routes: dict[tuple[str, str, str], Any] = dict(routes or {})
         self.calls: list[tuple[str, str, str, str, Any, Any]] = []
         self.streams: dict[tuple[str, str], list[bytes]] = {}  # (service, path) -> the chunks, then the end
+        self.stream_hold_s = 0.0  # how long a stream stays open after its chunks (a browser test's live page)
 
     async def call(
         self, service: str, method: str, path: str, token: str, *, params: Any = None, json: Any = None
@@ -47,3 +49,5 @@ class FakeApi:
         if token in KEYS:
             for chunk in self.streams.get((service, path), []):
                 yield chunk
+            if self.stream_hold_s:
+                await asyncio.sleep(self.stream_hold_s)

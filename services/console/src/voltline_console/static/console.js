@@ -110,6 +110,12 @@
       var polled = !e.detail.triggeringEvent;  // htmx's own polls carry no event
       if (polled && e.detail.elt.dataset.live && document.body.dataset.live === "open") { e.preventDefault(); }
     });
+    document.body.addEventListener("htmx:afterRequest", function (e) {
+      var cause = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+      if (cause && cause.type === "live") {
+        document.body.dataset.liveRefreshed = String(parseInt(document.body.dataset.liveRefreshed || "0", 10) + 1);
+      }
+    });
   }
 
   function init() {
