@@ -83,6 +83,8 @@ def test_the_map_has_a_marker_per_site(console_url: str) -> None:
         assert titles == ["Berlin", "Munich"]
         assert page.find('.leaflet-marker-icon[title="Munich"]').get_attribute("class").count("s-offline") == 1
         assert page.all('[data-station="NOWHERE"]'), "the list shows every station, with a position or not"
+        page.find('#map[data-redrawn="2"]')  # the stream's event redrew the markers from /map/markers
+        assert len(page.all(".leaflet-marker-icon")) == 2
         page.screenshot("map-markers")
     finally:
         driver.quit()

@@ -49,9 +49,12 @@ async def test_the_map_draws_sites_from_locations_and_keeps_the_list(
     assert '"id": "BER-1"' in page and '"state": "faulted"' in page and 'data-station="CP-1"' in page
     filtered = (await browser.get("/map", params={"status": "offline"})).text
     assert 'data-map="none"' in filtered and "BER-1" not in filtered  # its one station is not offline
+    markers = (await browser.get("/map/markers", params={"status": "Faulted"})).json()
+    assert [(m["id"], m["state"]) for m in markers["markers"]] == [("BER-1", "faulted")] and markers["error"] is None
     routes.routes[("diagnostics", "GET", "/locations")] = ApiAnswer(503, {"detail": "diagnostics is down"})
     down = (await browser.get("/map")).text
     assert "diagnostics is down" in down and 'data-station="CP-1"' in down
+    assert (await browser.get("/map/markers")).json()["error"] == "diagnostics is down"
 
 
 async def test_locations_are_created_with_problems_next_to_fields(browser: httpx.AsyncClient, routes: FakeApi) -> None:
