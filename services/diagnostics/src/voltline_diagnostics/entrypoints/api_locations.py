@@ -1,7 +1,8 @@
 """Locations (docs/diagnostics.md, "Locations"): operators manage sites; the search is open to anyone.
 
 `GET /api/v1/locations` is public (drivers' apps, maps) and rate-limited per client address (429 with
-Retry-After); the rest needs an operator's token (`viewer` to read one, `operator` to change).
+Retry-After) unless the caller sends an operator's key (the console); the rest needs an operator's token
+(`viewer` to read one, `operator` to change).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from voltline_diagnostics.service_layer import locations as uc
 
 SEARCH_PATH = "/locations"
 MAX_RADIUS_KM = 500.0
+
+
+async def _operator(request: Request) -> bool:
+    """A valid operator key (viewer or more) on a public route; anything else counts as the public."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if scheme.lower() != "bearer" or not token.strip() or verifier is None:
+        return False
+    principal = await verifier.verify(token.strip())
+    return principal is not None and principal.has_role("viewer")
 
 
 def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRouter, APIRouter]:
@@ -56,6 +67,8 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
         return await uc.view(ctx, location_id)
 
     async def rate_limited(request: Request) -> None:
+        if await _operator(request):  # an operator's tool (the console): not the anonymous public
+            return
         client = request.client.host if request.client else "unknown"
         wait = limiter.take(client, time.monotonic())
         if wait > 0:
