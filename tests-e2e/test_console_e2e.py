@@ -69,6 +69,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
         await step(page.find, f'#station-{STATION}[data-health="online"] [data-status="Available"]')
         await cp.call("StatusNotification", status("Faulted", "GroundFailure"))
         await step(page.find, f'#station-{STATION} [data-status="Faulted"]')
+        await step(page.find, "body[data-live-events]")  # diagnostics' events reached the page
         assert await step(page.not_reloaded), "the list must update in place, not by reloading the page"
         await step(page.screenshot, "stations")
 

@@ -19,6 +19,11 @@ class HttpServiceApi:
     def __init__(self, urls: Mapping[str, str], timeout_s: float, transport: httpx.AsyncBaseTransport | None = None):
         self._urls = {name: url.rstrip("/") for name, url in urls.items()}
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        # open streams (one per open live page) get their own client: they must never take the pool's
+        # connections from the pages' calls
+        self._streams = httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0, read=None), transport=transport, limits=httpx.Limits(max_connections=None)
+        )
 
     async def call(
         self,
@@ -51,9 +56,8 @@ class HttpServiceApi:
     ) -> AsyncIterator[bytes]:
         url = f"{self._urls[service]}/api/v1{path}"
         headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-        timeout = httpx.Timeout(10.0, read=None)  # the service sends a comment every 15 s; a stream has no end
-        try:
-            async with self._client.stream("GET", url, params=params, headers=headers, timeout=timeout) as response:
+        try:  # no read timeout: the service sends a comment every 15 s, and a stream has no end
+            async with self._streams.stream("GET", url, params=params, headers=headers) as response:
                 if response.status_code != 200:
                     log.warning("stream refused", service=service, path=path, status=response.status_code)
                     return
@@ -64,3 +68,4 @@ class HttpServiceApi:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._streams.aclose()
