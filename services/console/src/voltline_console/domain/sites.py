@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from voltline_console.domain.charts import coordinates
+
 SITE_FIELDS = ("location_id", "name", "address", "city", "postal_code", "country", "latitude", "longitude",
                "time_zone", "stations")  # fmt: skip
 # diagnostics' 422 names fields of its body; the form's field that shows each one
@@ -40,11 +42,10 @@ def site_markers(
     without stations shows when nothing is filtered); its state is its worst station's."""
     found = []
     for loc in locations:
-        coords = loc.get("coordinates") or {}
-        try:
-            lat, lon = float(coords["latitude"]), float(coords["longitude"])
-        except (KeyError, TypeError, ValueError):
+        position = coordinates(loc)
+        if position is None:
             continue
+        lat, lon = position
         ids = [str(s.get("station_id")) for s in loc.get("stations") or ()]
         visible = ids if shown is None else [i for i in ids if i in shown]
         if shown is not None and not visible:
