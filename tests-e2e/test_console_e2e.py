@@ -2,7 +2,8 @@
 
 Log in with the admin token, watch a station come online and a connector turn Faulted without reloading,
 reset it and see the station accept, create a tariff (and see billing's 422 next to its field), acknowledge
-the alert; a viewer key sees no write action. Screenshots of each page go to test-output/console/.
+the alert, create a location and see its marker on the map; a viewer key sees no write action. Screenshots of
+each page go to test-output/console/.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
     await step(page.screenshot, "login")
     await step(page.login, system.admin_token)
     await step(page.go, "/stations")
+    await step(page.find, 'body[data-live="open"]')  # diagnostics' event stream, through the console
     await step(page.mark)
 
     async with connected(system, STATION, "ocpp1.6", {"Reset": {"status": "Accepted"}}) as cp:
@@ -67,6 +69,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
         await step(page.find, f'#station-{STATION}[data-health="online"] [data-status="Available"]')
         await cp.call("StatusNotification", status("Faulted", "GroundFailure"))
         await step(page.find, f'#station-{STATION} [data-status="Faulted"]')
+        await step(page.find, "body[data-live-events]")  # diagnostics' events reached the page
         assert await step(page.not_reloaded), "the list must update in place, not by reloading the page"
         await step(page.screenshot, "stations")
 
@@ -77,6 +80,8 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
         result = await step(page.find, '[data-command-status="accepted"]')
         assert "Accepted" in result.text
         assert cp.last("Reset") == {"type": "Soft"}
+        qr = "return document.querySelector('[data-qr=\"1\"] img').naturalWidth"
+        assert await step(page.driver.execute_script, qr) > 0, "billing's QR code of EVSE 1 is shown"
         await step(page.screenshot, "station")
 
         await step(page.go, "/alerts")
@@ -94,6 +99,19 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
     await step(page.click, "form.stack button[type=submit]")
     assert (await step(page.find, "#e-currency")).text  # billing's 422, next to its field
     await step(page.screenshot, "tariffs")
+
+    await step(page.go, "/locations/new")
+    site = {"location_id": "CONSOLE-SITE", "name": "Console site", "address": "Alexanderplatz 1", "city": "Berlin",
+            "latitude": "52.5219", "longitude": "13.4132", "stations": STATION}  # fmt: skip
+    for field, value in site.items():
+        await step(page.type, f"#f-{field}", value)
+    await step(page.screenshot, "location-new")
+    await step(page.click, "form.stack button[type=submit]")
+    await step(page.find, '[data-location="CONSOLE-SITE"]')
+    await step(page.screenshot, "locations")
+    await step(page.go, "/map")
+    await step(page.find, '.leaflet-marker-icon[title="Console site"]')  # the site, drawn from the locations
+    await step(page.screenshot, "map-site")
 
     await step(page.go, "/sessions")
     await step(page.screenshot, "sessions")
@@ -117,7 +135,7 @@ async def test_operator_watches_a_station_resets_it_and_a_viewer_cannot(system: 
     assert not await step(page.all, '[data-action="acknowledge"]')
 
 
-PAGES = ("/map", "/drivers", "/local-lists", "/cdrs", "/invoices", "/payments", "/firmware", "/analytics",
+PAGES = ("/map", "/locations", "/drivers", "/local-lists", "/cdrs", "/invoices", "/payments", "/firmware", "/analytics",
          "/admin/api-keys", "/admin/audit")  # fmt: skip
 
 
@@ -260,7 +278,14 @@ async def test_live_chart_lost_card_refund_and_every_page(system: RunningSystem,
     await step(page.find, '[data-token-status="Blocked"]')
     await step(page.go, f"/payments/{payment_id}")
     await step(page.find, "[data-refunded]")
-    for path in ("/drivers", f"/payments/{payment_id}", f"/stations/{station_id}", "/alerts?status=", "/tariffs"):
+    for path in (
+        "/drivers",
+        f"/payments/{payment_id}",
+        f"/stations/{station_id}",
+        "/alerts?status=",
+        "/tariffs",
+        "/locations",
+    ):
         await step(page.go, path)
         await step(page.find, "main h1")
         assert not await step(page.all, "[data-action]:not([data-action=csv])"), (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from voltline_console.domain.login import Identity
@@ -27,6 +28,8 @@ class FakeApi:
     def __init__(self, routes: Mapping[tuple[str, str, str], Any] | None = None) -> None:
         self.routes: dict[tuple[str, str, str], Any] = dict(routes or {})
         self.calls: list[tuple[str, str, str, str, Any, Any]] = []
+        self.streams: dict[tuple[str, str], list[bytes]] = {}  # (service, path) -> the chunks, then the end
+        self.stream_hold_s = 0.0  # how long a stream stays open after its chunks (a browser test's live page)
 
     async def call(
         self, service: str, method: str, path: str, token: str, *, params: Any = None, json: Any = None
@@ -40,3 +43,11 @@ class FakeApi:
         if answer is None:
             return ApiAnswer(404, {"detail": f"No {path}."})
         return answer if isinstance(answer, ApiAnswer) else ApiAnswer(200, answer)
+
+    async def stream(self, service: str, path: str, token: str, *, params: Any = None) -> AsyncIterator[bytes]:
+        self.calls.append((service, "STREAM", path, token, params, None))
+        if token in KEYS:
+            for chunk in self.streams.get((service, path), []):
+                yield chunk
+            if self.stream_hold_s:
+                await asyncio.sleep(self.stream_hold_s)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from voltline_console.domain.charts import coordinates, kpi_series, markers, session_series, timeline
+from voltline_console.domain.charts import coordinates, kpi_series, session_series, timeline
 from voltline_console.domain.commands import ACTIONS, action_body, configuration_keys
 from voltline_console.domain.pricing import Preview, preview, simple_values
 
@@ -56,14 +56,14 @@ def test_kpi_totals_are_exact_and_averages_skip_days_without_a_figure() -> None:
     assert kpis.values["uptime_percent"] == [None, 99.5]
 
 
-def test_markers_only_for_stations_with_a_valid_position() -> None:
+def test_positions_only_when_valid() -> None:
     stations = [
         {"station_id": "A", "health": "online", "location": {"latitude": "52.5", "longitude": 13.4}},
         {"station_id": "B", "latitude": 48.1, "longitude": 11.6},
         {"station_id": "C", "location": {"latitude": 91, "longitude": 0}},
         {"station_id": "D"},
     ]
-    assert [m["id"] for m in markers(stations)] == ["A", "B"]
+    assert [s["station_id"] for s in stations if coordinates(s)] == ["A", "B"]
     assert coordinates(stations[0]) == (52.5, 13.4)
 
 

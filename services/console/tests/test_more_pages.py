@@ -71,6 +71,18 @@ READINGS = {"session_id": "CP-1:1", "energy_wh": 1500, "items": [
      "energy_wh": "500"},
 ]}  # fmt: skip
 EMPTY = {"items": [], "next_offset": None}
+SITE = {
+    "location_id": "BER-1", "name": "Alexanderplatz", "address": "Alexanderplatz 1", "city": "Berlin",
+    "postal_code": "10178", "country": "DEU", "coordinates": {"latitude": "52.52", "longitude": "13.4"},
+    "time_zone": "Europe/Berlin", "opening_times": {"twentyfourseven": True}, "facilities": ["CAFE"],
+    "stations": [{"station_id": "CP-1", "online": True, "price": {"text": "0.42 EUR/kWh (incl. 19% VAT)"},
+                  "evses": [{"uid": "CP-1*1", "evse_id": 1, "status": "Faulted", "ocpi_status": "OUTOFORDER",
+                             "connectors": [{"connector_id": 1, "standard": "IEC_62196_T2", "format": "SOCKET",
+                                             "power_type": "AC_3_PHASE", "max_power_kw": "22"}]}]}],
+}  # fmt: skip
+ESTIMATE = {"station_id": "CP-1", "evse_id": 1, "energy_kwh": "20", "duration_min": 60, "tariff_id": "STD",
+            "tariff_version": 1, "currency": "EUR", "price_text": "0.42 EUR/kWh (incl. 19% VAT)",
+            "total_incl_vat": "8.40"}  # fmt: skip
 
 
 @pytest.fixture
@@ -96,6 +108,10 @@ def routes(api: FakeApi) -> FakeApi:
     r[("billing", "GET", "/tariffs/T1")] = TARIFF
     r[("billing", "GET", "/payments")] = {"items": [PAYMENT], "next_offset": None}
     r[("billing", "GET", "/payments/pay_1")] = PAYMENT
+    r[("diagnostics", "GET", "/locations")] = {"items": [SITE], "next_offset": None}
+    r[("diagnostics", "GET", "/locations/BER-1")] = SITE
+    r[("billing", "GET", "/price-estimate")] = ESTIMATE
+    r[("billing", "GET", "/stations/CP-1/evses/1/qr.svg")] = ApiAnswer(200, '<svg xmlns="http://www.w3.org/2000/svg"/>')
     r[("auth", "GET", "/drivers")] = {"items": [{"driver_id": "drv_1", "name": "Ada", "email": "ada@example.org"}]}
     r[("auth", "GET", "/id-tokens")] = {"items": [TOKEN], "next_offset": None}
     r[("auth", "GET", "/local-lists")] = EMPTY
@@ -110,7 +126,7 @@ def routes(api: FakeApi) -> FakeApi:
 
 PAGES = ["/stations/CP-1", "/sessions/CP-1:1", "/tariffs", "/tariffs/T1/edit", "/cdrs", "/invoices", "/payments",
          "/payments/pay_1", "/drivers", "/local-lists", "/alerts", "/firmware", "/analytics", "/map",
-         "/admin/api-keys", "/admin/audit"]  # fmt: skip
+         "/locations", "/locations/new", "/locations/BER-1/edit", "/admin/api-keys", "/admin/audit"]  # fmt: skip
 
 
 async def test_every_page_renders_for_an_admin(browser: httpx.AsyncClient, routes: FakeApi) -> None:
@@ -122,6 +138,7 @@ async def test_every_page_renders_for_an_admin(browser: httpx.AsyncClient, route
     station = await browser.get("/stations/CP-1")
     assert 'data-status="Faulted"' in station.text and "<rect" in station.text and "97.5" in station.text
     assert 'data-action="unlock"' in station.text and 'data-action="firmware"' in station.text
+    assert "0.42 EUR/kWh" in station.text and 'src="/stations/CP-1/evses/1/qr.svg"' in station.text
     assert '"lat": 52.52' in (await browser.get("/map")).text
     points = (await browser.get("/sessions/CP-1:1/points")).json()
     assert points["power_kw"][-1] == 11.0 and points["energy_kwh"][-1] == 0.5 and points["status"] == "active"
@@ -131,7 +148,7 @@ async def test_a_viewer_sees_no_write_action_on_any_page(browser: httpx.AsyncCli
     await login(browser, "vk_viewer")
     for path in PAGES:
         page = await browser.get(path)
-        if path.startswith(("/admin", "/tariffs/T1/edit")):
+        if path.startswith(("/admin", "/tariffs/T1/edit", "/locations/new", "/locations/BER-1/edit")):
             assert page.status_code == 403, path
             continue
         assert page.status_code == 200, path

@@ -74,6 +74,10 @@ async def test_operators_create_and_anyone_finds_with_status_and_price(service: 
     assert (await search(radius_km=260))["items"][-1]["location_id"] == "L-FAR"
     paged = await search(radius_km=10, limit=1)
     assert [i["location_id"] for i in paged["items"]] == ["L-NEAR"] and paged["next_offset"] == 1
+    everywhere = await service.api.get("/api/v1/locations")  # no position: the whole network, by id
+    assert everywhere.status_code == 200, everywhere.text
+    assert [i["location_id"] for i in everywhere.json()["items"]] == ["L-2KM", "L-FAR", "L-NEAR"]
+    assert "distance_km" not in everywhere.json()["items"][0]
 
 
 async def test_changes_and_bad_input(service: RunningDiagnostics) -> None:
@@ -95,6 +99,8 @@ async def test_changes_and_bad_input(service: RunningDiagnostics) -> None:
     assert (await service.api.get("/api/v1/locations/L-EDIT", headers=ADMIN)).status_code == 404
     query = await service.api.get("/api/v1/locations", params={"lat": "x", "lon": 0})
     assert query.status_code == 422 and "lat" in query.text
+    half = await service.api.get("/api/v1/locations", params={"lat": 1})
+    assert half.status_code == 422 and half.json()["errors"][0]["field"] == "query.lon"
 
 
 async def test_evses_the_operator_did_not_describe_come_from_the_2x_device_model(service: RunningDiagnostics) -> None:
@@ -137,6 +143,8 @@ async def test_public_search_is_rate_limited_per_address(service: RunningDiagnos
         codes.append(answer.status_code)
     assert codes[-1] == 429 and int(answer.headers["retry-after"]) >= 1
     assert answer.headers["content-type"].startswith("application/problem+json")
+    operator = await service.api.get("/api/v1/locations", headers=ADMIN)  # the console: an operator's key
+    assert operator.status_code == 200, operator.text
 
 
 @pytest.mark.asyncio(loop_scope="function")

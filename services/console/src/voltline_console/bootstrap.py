@@ -34,6 +34,7 @@ from voltline_console.entrypoints.rendering import (
     render,
 )
 from voltline_console.entrypoints.session_routes import build_session_router
+from voltline_console.entrypoints.site_routes import build_site_router
 from voltline_console.entrypoints.station_routes import build_station_router
 from voltline_console.service_layer.login import LoginService
 from voltline_console.service_layer.ports import KeyCheck, ServiceApi
@@ -92,6 +93,7 @@ def build(settings: ConsoleSettings, *, keys: KeyCheck | None = None, api: Servi
     app.include_router(build_billing_router())
     app.include_router(build_people_router())
     app.include_router(build_ops_router())
+    app.include_router(build_site_router())
     _install_handlers(app)
     return app
 

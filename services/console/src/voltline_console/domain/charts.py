@@ -1,4 +1,4 @@
-"""Shapes the pages draw: a status timeline, a session's power/energy series, map markers (no I/O here)."""
+"""Shapes the pages draw: a status timeline, a session's power/energy series, positions (no I/O here)."""
 
 from __future__ import annotations
 
@@ -102,24 +102,14 @@ def session_series(items: Iterable[Mapping[str, Any]]) -> dict[str, list[float |
 
 
 def coordinates(station: Mapping[str, Any]) -> tuple[float, float] | None:
-    """A station's position if diagnostics has one (`location.latitude/longitude` or top-level), else None."""
+    """A position (`coordinates.latitude/longitude`, as diagnostics' locations, `location.` or top-level) within
+    range, else None."""
     for source in (station.get("location"), station.get("coordinates"), station):
         if isinstance(source, Mapping):
             lat, lon = _number(source.get("latitude")), _number(source.get("longitude"))
             if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
                 return lat, lon
     return None
-
-
-def markers(stations: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Map markers of the stations that have a position."""
-    found = []
-    for s in stations:
-        position = coordinates(s)
-        if position is not None:
-            found.append({"id": s.get("station_id"), "lat": position[0], "lon": position[1],
-                          "health": s.get("health") or "offline"})  # fmt: skip
-    return found
 
 
 @dataclass(frozen=True, slots=True)

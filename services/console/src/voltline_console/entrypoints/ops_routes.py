@@ -6,15 +6,23 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 
-from voltline_console.domain.charts import kpi_series, markers
+from voltline_console.domain.charts import kpi_series
 from voltline_console.domain.login import LoginSession
 from voltline_console.entrypoints.rendering import HTML, SECURITY_HEADERS, checked_form, current_user, render
-from voltline_console.service_layer import more_views, views
+from voltline_console.service_layer import more_views, site_views
 from voltline_console.service_layer.ports import ServiceApi
 
 User = Annotated[LoginSession, Depends(current_user)]
+
+
+def _map_filter(status: str = "", model: str = "", firmware: str = "", alerts: str = "") -> site_views.MapFilter:
+    return site_views.MapFilter(status, model, firmware, alerts)
+
+
+MapFilters = Annotated[site_views.MapFilter, Depends(_map_filter)]
 AlertId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Days = Annotated[int, Query(ge=1, le=366)]
 CSV: dict[int | str, Any] = {200: {"content": {"text/csv": {}}, "description": "The KPIs as CSV (from analytics)"}}
@@ -25,6 +33,13 @@ KPI_CHARTS = (
     ("utilisation_percent", "Utilisation (%)"),
     ("uptime_percent", "Uptime (%)"),
 )
+
+
+class MarkersOut(BaseModel):
+    """The map's markers: a site's id, name, position, state (its worst station's) and stations."""
+
+    markers: list[dict[str, Any]]
+    error: str | None = None
 
 
 def _api(request: Request) -> ServiceApi:
@@ -96,37 +111,33 @@ def build_ops_router() -> APIRouter:
         return Response(answer.body, media_type="text/csv; charset=utf-8", headers=headers)
 
     @router.get("/map", responses=HTML)
-    async def station_map(
-        request: Request, user: User, status: str = "", model: str = "", firmware: str = "", alerts: str = ""
-    ) -> HTMLResponse:
-        """Stations on a map (where diagnostics has their position) and always as a list, with filters."""
-        api = _api(request)
-        fleet = await views.stations(api, user.token)
-        open_alerts = await more_views.unpaged(api, user.token, "diagnostics", "/alerts", status="open")
-        alerting = {a.get("station_id") for a in open_alerts.data or []}
-        everything = list(fleet.data or [])
-        fleet.data = [
-            s
-            for s in everything
-            if views.matches(s, status or None, None)
-            and (not model or s.get("model") == model)
-            and (not firmware or s.get("firmware_version") == firmware)
-            and (alerts != "yes" or s.get("station_id") in alerting)
-        ]
+    async def station_map(request: Request, user: User, filters: MapFilters) -> HTMLResponse:
+        """Sites (diagnostics' locations) on a map with their stations' live state, and always the stations as
+        a list, with filters; the join is made here, so diagnostics' fleet list stays as fast as it is."""
+        found = await site_views.site_map(_api(request), user.token, filters)
         ctx = {
             "user": user,
             "nav": "map",
-            "panel": fleet,
-            "markers": markers(fleet.data or []),
+            "panel": found.fleet,
+            "sites": found.sites,
+            "markers": found.markers,
             "tiles": TILES,
-            "alerting": alerting,
-            "status": status,
-            "model": model,
-            "firmware": firmware,
-            "alerts": alerts,
-            "models": sorted({str(s.get("model")) for s in everything if s.get("model")}),
-            "firmwares": sorted({str(s.get("firmware_version")) for s in everything if s.get("firmware_version")}),
+            "alerting": found.alerting,
+            "f": filters,
+            "status": filters.status,
+            "model": filters.model,
+            "firmware": filters.firmware,
+            "alerts": filters.alerts,
+            "models": found.models,
+            "firmwares": found.firmwares,
         }
         return render(request, "map.html", ctx)
+
+    @router.get("/map/markers", response_class=JSONResponse, response_model=MarkersOut)
+    async def map_markers(request: Request, user: User, filters: MapFilters) -> JSONResponse:
+        """The map's markers alone: the page redraws them on each event of the live stream."""
+        found = await site_views.site_map(_api(request), user.token, filters)
+        body = MarkersOut(markers=found.markers, error=found.sites.error or found.fleet.error)
+        return JSONResponse(body.model_dump(), headers=SECURITY_HEADERS)
 
     return router

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from voltline_console.domain.commands import ACTIONS
 from voltline_console.domain.login import LoginSession
 from voltline_console.entrypoints.rendering import HTML, checked_form, current_user, render
-from voltline_console.service_layer import station_views, views
+from voltline_console.service_layer import site_views, station_views, views
 from voltline_console.service_layer.ports import ServiceApi
 
 StationId = Annotated[str, Path(min_length=1, max_length=48, pattern=r"^[a-zA-Z0-9*\-_=:+|@.]+$")]
@@ -51,8 +51,10 @@ def build_pages_router() -> APIRouter:
             views.station(_api(request), user.token, station_id),
             station_views.details(_api(request), user.token, station_id, datetime.now(UTC)),
         )
+        connectors = page.status.data.get("connectors") or [] if isinstance(page.status.data, dict) else []
+        pricing = await site_views.pricing(_api(request), user.token, station_id, connectors)
         ctx = {"user": user, "nav": "stations", "station_id": station_id, "page": page, "live": page.status,
-               "d": more, "actions": ACTIONS}  # fmt: skip
+               "d": more, "actions": ACTIONS, "pricing": pricing}  # fmt: skip
         return render(request, "station.html", ctx)
 
     @router.get("/stations/{station_id}/live", responses=HTML)

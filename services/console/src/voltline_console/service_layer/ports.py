@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,4 +64,11 @@ class ServiceApi(Protocol):
         json: Any = None,
     ) -> ApiAnswer:
         """`method` `path` (under /api/v1) of `service` with the user's token; an unreachable service is a 503."""
+        ...
+
+    def stream(
+        self, service: str, path: str, token: str, *, params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[bytes]:
+        """A Server-Sent Events route of `service`, its bytes as they come; ends when the service ends it, refuses
+        or cannot be reached (the browser then polls until it reconnects)."""
         ...

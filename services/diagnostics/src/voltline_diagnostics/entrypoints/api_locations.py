@@ -1,7 +1,8 @@
 """Locations (docs/diagnostics.md, "Locations"): operators manage sites; the search is open to anyone.
 
 `GET /api/v1/locations` is public (drivers' apps, maps) and rate-limited per client address (429 with
-Retry-After); the rest needs an operator's token (`viewer` to read one, `operator` to change).
+Retry-After) unless the caller sends an operator's key (the console); the rest needs an operator's token
+(`viewer` to read one, `operator` to change).
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ from voltline_diagnostics.service_layer import locations as uc
 
 SEARCH_PATH = "/locations"
 MAX_RADIUS_KM = 500.0
+
+
+async def _operator(request: Request) -> bool:
+    """A valid operator key (viewer or more) on a public route; anything else counts as the public."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if scheme.lower() != "bearer" or not token.strip() or verifier is None:
+        return False
+    principal = await verifier.verify(token.strip())
+    return principal is not None and principal.has_role("viewer")
 
 
 def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRouter, APIRouter]:
@@ -56,6 +67,8 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
         return await uc.view(ctx, location_id)
 
     async def rate_limited(request: Request) -> None:
+        if await _operator(request):  # an operator's tool (the console): not the anonymous public
+            return
         client = request.client.host if request.client else "unknown"
         wait = limiter.take(client, time.monotonic())
         if wait > 0:
@@ -64,8 +77,8 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
 
     @public.get(SEARCH_PATH, dependencies=[Depends(rate_limited)], **returns(LocationPage))
     async def search(
-        lat: Annotated[float, Query(ge=-90, le=90)],
-        lon: Annotated[float, Query(ge=-180, le=180)],
+        lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+        lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
         radius_km: Annotated[float, Query(gt=0, le=MAX_RADIUS_KM)] = 10.0,
         connector_type: ConnectorStandard | None = None,
         min_power_kw: Annotated[Decimal | None, Query(ge=0, le=2000)] = None,
@@ -75,9 +88,17 @@ def build_routers(ctx: uc.LocationsContext, limiter: RateLimiter) -> tuple[APIRo
     ) -> dict[str, Any]:
         """Locations within `radius_km` of (lat, lon), nearest first, with each EVSE's live status and the price
         that applies; `connector_type`, `min_power_kw` and `available=true` keep the EVSEs that match (and the
-        locations that have one). No token needed."""
+        locations that have one). Without `lat` and `lon`: every location by id (maps of the whole network, the
+        console). No token needed."""
         wanted = Filter(connector_type, min_power_kw, available)
-        found = await uc.search(ctx, lat, lon, radius_km, wanted)
+        if lat is None and lon is None:
+            found = await uc.every(ctx, wanted)
+        elif lat is None or lon is None:
+            name = "lat" if lat is None else "lon"
+            error = {"field": f"query.{name}", "message": "lat and lon go together"}
+            raise Problem(422, f"query.{name} is missing: lat and lon go together", extra={"errors": [error]})
+        else:
+            found = await uc.search(ctx, lat, lon, radius_km, wanted)
         return page(found[offset : offset + limit + 1], limit, offset)
 
     return operators, public

@@ -96,6 +96,13 @@ async def search(
     return await _items(ctx, near, wanted)
 
 
+async def every(ctx: LocationsContext, wanted: Filter) -> list[dict[str, Any]]:
+    """Every location (at most MAX_CANDIDATES) that has a matching EVSE, by id: a map of the whole network."""
+    found = await ctx.store.in_box(Box(-90.0, 90.0, ((-180.0, 180.0),)), MAX_CANDIDATES)
+    found.sort(key=lambda body: str(body["location_id"]))
+    return await _items(ctx, [(body, None) for body in found], wanted)
+
+
 async def _items(
     ctx: LocationsContext, found: Sequence[tuple[dict[str, Any], float | None]], wanted: Filter
 ) -> list[dict[str, Any]]:
