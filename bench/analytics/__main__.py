@@ -175,6 +175,7 @@ async def main() -> None:
     parser.add_argument("--kafka", help="bootstrap servers of an Apache Kafka to use (default: start one here)")
     parser.add_argument("--database", help="store URL (default: a fresh SQLite file per part)")
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true", help="only the replay")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
 
@@ -195,8 +196,9 @@ async def main() -> None:
             if kafka is not None:
                 kafka.stop()
     try:
-        figures |= await query_year(url("query"), args.stations)
-        figures |= await export_csv(url("export"), 100_000)
+        if not args.skip_queries:
+            figures |= await query_year(url("query"), args.stations)
+            figures |= await export_csv(url("export"), 100_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("\nanalytics benchmark")

@@ -61,7 +61,8 @@ async def test_figures_do_not_depend_on_interleaving_batching_or_redelivery(tmp_
         assert await _buckets(f"sqlite+aiosqlite:///{tmp_path}/{seed}.db", recorder.log, seed, batch) == first
     columns = [c.name for c in orm.buckets.columns]
     day = {c: v for c, v in zip(columns, _network_day(first), strict=True)}
-    assert (day["revenue_incl_vat"], day["refunds_incl_vat"], day["cdrs"]) == ("22.61", "4.76", 3)
+    # money is stored in integer micro-units
+    assert (day["revenue_incl_vat"], day["refunds_incl_vat"], day["cdrs"]) == (22_610_000, 4_760_000, 3)
 
 
 def _network_day(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -80,4 +81,4 @@ async def test_a_stale_revision_never_replaces_a_newer_one(tmp_path: Any) -> Non
     rows = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/s.db", swapped, seed=5, batch=4)
     columns = [c.name for c in orm.buckets.columns]
     day = {c: v for c, v in zip(columns, _network_day(rows), strict=True)}
-    assert day["revenue_incl_vat"] == "22.61"  # 8.33 from revision 2, not 9.52 from revision 1
+    assert day["revenue_incl_vat"] == 22_610_000  # 8.33 from revision 2, not 9.52 from revision 1

@@ -18,7 +18,7 @@ from voltline_events import Envelope
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.domain.facts import Fact, SessionFact
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
 from voltline_analytics.service_layer.ports import ProjectionState
 from voltline_analytics.service_layer.projector import Outcome, project
@@ -99,8 +99,7 @@ def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
     m = c.measures
     row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
     row["driver_key"] = c.driver_key
-    row.update({name: getattr(m, name) for name in (*COUNTERS, *MAXIMA)})
-    row.update({name: money_text(getattr(m, name)) for name in MONEY})
+    row.update({name: getattr(m, name) for name in (*COUNTERS, *MONEY, *MAXIMA)})
     return row
 
 
