@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from voltline_analytics.bootstrap import MIGRATIONS
+from voltline_analytics.domain.measures import COUNTERS
 from voltline_store import create_engine
 from voltline_store.migrations import alembic_config
 
@@ -35,20 +36,19 @@ async def _upgrade(url: str, target: str) -> None:
 async def test_stored_money_becomes_micro_units(dialect: str, request: Any) -> None:
     url = request.getfixturevalue("sqlite_url" if dialect == "sqlite" else "pg_url")
     await _upgrade(url, "0003")
-    counters = ", ".join(["0"] * 15)
+    counters = ", ".join(["0"] * len(COUNTERS))
     names = ", ".join(MONEY)
     texts = ", ".join(f"'{v}'" for v in MONEY.values())
     engine = create_engine(url)
     try:
         async with engine.begin() as conn:
-            measures = "sessions, completed_sessions, failed_sessions, failed_auth, failed_low_energy, failed_error, " \
-                "energy_wh, charging_s, idle_s, occupied_s, duration_s, cdrs, offline_s, fault_port_s, status_occupied_s"  # fmt: skip
+            measures = ", ".join(COUNTERS)
             await conn.execute(
                 sa.text(
                     f"INSERT INTO buckets (scope, scope_id, granularity, bucket_start, currency, {measures}, {names},"
                     f" peak_power_w, unique_drivers) VALUES ('network', '', 'day', :at, 'EUR', {counters}, {texts},"
                     " 0, 0)"
-                ),  # fmt: skip
+                ),
                 {"at": HOUR},
             )
         await _upgrade(url, "head")
