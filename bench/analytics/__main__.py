@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import shutil
 import tempfile
@@ -24,6 +25,7 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
@@ -40,7 +42,7 @@ from bench.analytics.events import network_log
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def replay(bootstrap: str, url: str, events: int, stations: int, batch: int) -> dict[str, Any]:
+async def replay(bootstrap: str, url: str, events: int, stations: int, batch: int, kind: str) -> dict[str, Any]:
     topics = Topics(f"bench-{secrets.token_hex(3)}.")
     names = [topics.sessions, topics.billing, topics.station_events]
     config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics", linger_ms=20)
@@ -74,17 +76,23 @@ async def replay(bootstrap: str, url: str, events: int, stations: int, batch: in
 
     dead = Producer(config)
     await dead.start()
-    worker = FaustWorker(group_id=f"bench-{secrets.token_hex(3)}", bootstrap=bootstrap, topics=names,
-                         apply_batch=counting, dead_letter=dead, datadir=None, batch_max=batch)  # fmt: skip
-    began = time.perf_counter()
+    worker: FaustWorker | BatchWorker
+    if kind == "faust":
+        worker = FaustWorker(group_id=f"bench-{secrets.token_hex(3)}", bootstrap=bootstrap, topics=names,
+                             apply_batch=counting, dead_letter=dead, datadir=None, batch_max=batch)  # fmt: skip
+    else:
+        worker = BatchWorker(config, group_id=f"bench-{secrets.token_hex(3)}", topics=names, apply_batch=counting,
+                             dead_letter=dead, batch_max=batch)  # fmt: skip
+    began, cpu = time.perf_counter(), time.process_time()
     await worker.start()
     await done.wait()
-    replay_s = time.perf_counter() - began
+    replay_s, cpu = time.perf_counter() - began, time.process_time() - cpu
     await worker.stop()
     await dead.stop()
     await engine.dispose()
     return {"events": produced, "produce_s": round(produce_s, 1), "replay_s": round(replay_s, 1),
-            "replay_events_per_s": round(produced / replay_s)}  # fmt: skip
+            "replay_events_per_s": round(produced / replay_s), "replay_cpu_s": round(cpu, 1),
+            "replay_events_per_cpu_s": round(produced / cpu), "load_average": os.getloadavg()}  # fmt: skip
 
 
 async def query_year(url: str, stations: int) -> dict[str, Any]:
@@ -174,6 +182,7 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=5000, help="events per store transaction (faust take)")
     parser.add_argument("--kafka", help="bootstrap servers of an Apache Kafka to use (default: start one here)")
     parser.add_argument("--database", help="store URL (default: a fresh SQLite file per part)")
+    parser.add_argument("--worker", choices=("batch", "faust"), default="batch", help="the analytics worker")
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--skip-queries", action="store_true", help="only the replay")
     args = parser.parse_args()
@@ -191,7 +200,7 @@ async def main() -> None:
             kafka = KafkaServer(heap="1g").start()
         try:
             bootstrap = args.kafka or kafka.bootstrap_servers  # type: ignore[union-attr]
-            figures |= await replay(bootstrap, url("replay"), args.events, args.stations, args.batch)
+            figures |= await replay(bootstrap, url("replay"), args.events, args.stations, args.batch, args.worker)
         finally:
             if kafka is not None:
                 kafka.stop()

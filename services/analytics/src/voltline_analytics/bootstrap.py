@@ -1,4 +1,4 @@
-"""Where the analytics service is wired together: the worker (a bus consumer) and the reports API."""
+"""Where the analytics service is wired together: the worker (a batch consumer by default) and the reports API."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
 
+from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker, broker_credentials
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.domain.translate import EVENT_TYPES
@@ -44,8 +45,17 @@ def build(settings: AnalyticsSettings) -> FastAPI:
     read = [topics.sessions, topics.billing, topics.station_events, topics.diagnostics]
     group_id = f"{settings.topic_prefix}{settings.analytics_consumer_group}"
     applier = store_applier(infra.sessions, lateness)
-    worker: FaustWorker | EventConsumer
-    if settings.analytics_worker == "faust":
+    worker: BatchWorker | FaustWorker | EventConsumer
+    if settings.analytics_worker == "batch":
+        worker = BatchWorker(
+            infra.bus,
+            group_id=group_id,
+            topics=read,
+            apply_batch=applier,
+            dead_letter=infra.producer,
+            batch_max=settings.analytics_batch_max,
+        )
+    elif settings.analytics_worker == "faust":
         worker = FaustWorker(
             group_id=group_id,
             bootstrap=settings.kafka_bootstrap,
