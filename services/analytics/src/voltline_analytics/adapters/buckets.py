@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
@@ -89,11 +88,14 @@ async def _upsert(
     dialect = session.get_bind().dialect.name
     pk_where = [b.c[k] == bindparam(f"k_{k}") for k in _PK]
     if rows:
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(b)
         greatest = func.greatest if dialect == "postgresql" else func.max
-        summed = {name: b.c[name] + stmt.excluded[name] for name in (*COUNTERS, *MONEY, "unique_drivers")}
-        peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
-        await session.execute(stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak}), rows)
+
+        def additive(stmt: Any) -> Any:
+            summed = {name: b.c[name] + stmt.excluded[name] for name in (*COUNTERS, *MONEY, "unique_drivers")}
+            peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
+            return stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak})
+
+        await insert_many(session, b, rows, on_conflict=additive, shape="additive")
     if recompute:
         params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
                   for key in recompute]  # fmt: skip
@@ -151,8 +153,7 @@ async def _count_drivers(
     if changed:
         params = [{**{f"k_{k}": v for k, v in r.items() if k != "refs"}, "v_refs": r["refs"]} for r in changed]
         await session.execute(update(orm.bucket_drivers).where(*where).values(refs=bindparam("v_refs")), params)
-    if new_rows:
-        await session.execute(insert(orm.bucket_drivers), new_rows)
+    await insert_many(session, orm.bucket_drivers, new_rows)
     return out
 
 

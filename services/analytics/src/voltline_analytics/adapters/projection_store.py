@@ -17,6 +17,7 @@ from voltline_events import Envelope
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
+from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.facts import Fact, SessionFact
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
@@ -85,9 +86,8 @@ async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
         for contribution in fact.contributions():
             added.append(contribution)
             contribution_rows.append(_contribution_row(fact.key, contribution))
-    await session.execute(insert(orm.facts), [_fact_row(f) for f in winners])
-    if contribution_rows:
-        await session.execute(insert(orm.contributions), contribution_rows)
+    await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
+    await insert_many(session, orm.contributions, contribution_rows)
     await apply_deltas(session, removed, added)
 
 
@@ -174,4 +174,4 @@ async def _rewrite(session: AsyncSession, table: Any, rows: list[dict[str, Any]]
         return
     for chunk in _chunks(sorted({r["station_id"] for r in rows})):
         await session.execute(delete(table).where(table.c.station_id.in_(chunk)))
-    await session.execute(insert(table), rows)
+    await insert_many(session, table, rows)
