@@ -27,6 +27,7 @@ from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker
+from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.entrypoints.consumers import store_applier
@@ -62,7 +63,7 @@ async def replay(bootstrap: str, url: str, events: int, stations: int, batch: in
 
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
-    apply = store_applier(session_factory(engine), timedelta(days=7))
+    apply = store_applier(session_factory(engine), timedelta(days=7), StateCache() if kind == "batch" else None)
     done = asyncio.Event()
     seen = 0
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_events import Envelope, Topics
@@ -32,7 +33,7 @@ async def run(url: str, events: int, stations: int, batch: int, profile: str | N
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
-    apply = store_applier(session_factory(engine), timedelta(days=7))
+    apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
     profiler = cProfile.Profile() if profile else None
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:

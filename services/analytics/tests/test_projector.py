@@ -10,7 +10,7 @@ from typing import Any
 from analytics_testing import Publisher, publish_known_day
 from sqlalchemy import select
 from voltline_analytics.adapters import orm
-from voltline_analytics.adapters.projection_store import apply
+from voltline_analytics.adapters.projection_store import StateCache, apply
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
@@ -43,9 +43,10 @@ async def _buckets(url: str, streams: dict[str, list[Envelope]], seed: int, batc
         if rng.random() < 0.2:  # a redelivery
             order.append(order[-1])
     sessions = session_factory(engine)
+    cache = StateCache() if seed % 2 else None  # the worker's live state kept between batches, or read each time
     for i in range(0, len(order), batch):
         async with sessions() as session, session.begin():
-            await apply(session, order[i : i + batch], LATENESS)
+            await apply(session, order[i : i + batch], LATENESS, cache)
     async with sessions() as session:
         rows = [tuple(r) for r in await session.execute(select(orm.buckets).order_by(*orm.buckets.primary_key))]
     await engine.dispose()
