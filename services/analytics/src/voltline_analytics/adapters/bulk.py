@@ -25,13 +25,23 @@ _Compiled = tuple[str, list[str], list[Callable[[Any], Any] | None]]
 _cache: dict[tuple[str, tuple[str, ...], str, str], _Compiled] = {}
 
 
+_texts: dict[datetime, str] = {}  # hours and bucket starts repeat: format each once
+
+
 def _sqlite_time(value: datetime | None) -> str | None:
     if value is None:
         return None
+    text = _texts.get(value)
+    if text is not None:
+        return text
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: pass an aware one")
     v = value.astimezone(UTC)
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    text = f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    if len(_texts) > 100_000:
+        _texts.clear()
+    _texts[value] = text
+    return text
 
 
 def _aware_time(value: datetime | None) -> datetime | None:
