@@ -145,12 +145,18 @@ class Contribution:
 
 
 def merge(contributions: list[Contribution]) -> list[Contribution]:
-    """One contribution per (station, hour, currency, driver): fewer rows, same sums."""
-    merged: dict[tuple[str, datetime, str, str | None], Contribution] = {}
+    """One contribution per (station, hour, currency) of one fact: fewer rows, same sums. A fact has at most
+    one driver, and a driver counts in a bucket when any contribution there names them, so the merged row
+    takes the driver of whichever part had one."""
+    merged: dict[tuple[str, datetime, str], Contribution] = {}
     for c in contributions:
-        key = (c.station_id, c.hour, c.currency, c.driver_key)
-        if key in merged:
-            merged[key].measures.add(c.measures)
-        else:
+        key = (c.station_id, c.hour, c.currency)
+        held = merged.get(key)
+        if held is None:
             merged[key] = Contribution(c.station_id, c.hour, c.currency, c.driver_key, c.measures.copy())
+            continue
+        if held.driver_key is not None and c.driver_key is not None and held.driver_key != c.driver_key:
+            raise ValueError("one fact, two drivers")
+        held.measures.add(c.measures)
+        held.driver_key = held.driver_key or c.driver_key
     return list(merged.values())
