@@ -235,9 +235,9 @@ async def main() -> None:
         from voltline_devinfra.postgres import PostgresServer
 
         pg = PostgresServer().start()
-    stores: list[tuple[str, Any, int | None]] = [
-        ("sqlite", lambda name: args.database or f"sqlite+aiosqlite:///{tmp}/{name}.db", None)
-    ]
+    stores: list[tuple[str, Any, int | None]] = []
+    if "sqlite" in args.stores:
+        stores.append(("sqlite", lambda name: args.database or f"sqlite+aiosqlite:///{tmp}/{name}.db", None))
     if pg is not None:
         pid = pg._proc.pid if pg._proc else None
         stores.append(("postgresql", lambda name: pg.create_database(f"{name}_{secrets.token_hex(3)}"), pid))
