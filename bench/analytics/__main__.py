@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import secrets
 import shutil
 import tempfile
@@ -24,7 +25,9 @@ from fastapi import FastAPI
 from sqlalchemy import insert
 from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
+from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker
+from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.entrypoints.consumers import store_applier
@@ -40,7 +43,31 @@ from bench.analytics.events import network_log
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-async def replay(bootstrap: str, url: str, events: int, stations: int, batch: int) -> dict[str, Any]:
+def _tree_cpu_s(root: int) -> float:
+    """CPU seconds of a process and its descendants, live and reaped (Linux /proc): the database server's."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        # utime, stime, and for the root the reaped children's cutime, cstime
+        times[int(entry.name)] = sum(int(f) for f in fields[11 : 15 if int(entry.name) == root else 13]) / tick
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack += [child for child, parent in parents.items() if parent == pid]
+    return total
+
+
+async def produce(bootstrap: str, events: int, stations: int) -> tuple[list[str], int, dict[str, Any]]:
+    """The synthetic log on the broker (6 partitions per topic, keyed by station): topics, events, figures."""
     topics = Topics(f"bench-{secrets.token_hex(3)}.")
     names = [topics.sessions, topics.billing, topics.station_events]
     config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics", linger_ms=20)
@@ -55,12 +82,18 @@ async def replay(bootstrap: str, url: str, events: int, stations: int, batch: in
             produced, chunk = produced + len(chunk), []
     await producer.publish_many(chunk)
     produced += len(chunk)
-    produce_s = time.perf_counter() - began
     await producer.stop()
+    return names, produced, {"events": produced, "produce_s": round(time.perf_counter() - began, 1)}
 
+
+async def replay(
+    bootstrap: str, names: list[str], produced: int, url: str, batch: int, kind: str, db_pid: int | None
+) -> dict[str, Any]:
+    """One worker replays the log from the beginning into the empty store at `url`."""
+    config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics")
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
-    apply = store_applier(session_factory(engine), timedelta(days=7))
+    apply = store_applier(session_factory(engine), timedelta(days=7), StateCache() if kind == "batch" else None)
     done = asyncio.Event()
     seen = 0
 
@@ -74,17 +107,32 @@ async def replay(bootstrap: str, url: str, events: int, stations: int, batch: in
 
     dead = Producer(config)
     await dead.start()
-    worker = FaustWorker(group_id=f"bench-{secrets.token_hex(3)}", bootstrap=bootstrap, topics=names,
-                         apply_batch=counting, dead_letter=dead, datadir=None, batch_max=batch)  # fmt: skip
-    began = time.perf_counter()
+    worker: FaustWorker | BatchWorker
+    if kind == "faust":
+        worker = FaustWorker(group_id=f"bench-{secrets.token_hex(3)}", bootstrap=bootstrap, topics=names,
+                             apply_batch=counting, dead_letter=dead, datadir=None, batch_max=batch)  # fmt: skip
+    else:
+        worker = BatchWorker(config, group_id=f"bench-{secrets.token_hex(3)}", topics=names, apply_batch=counting,
+                             dead_letter=dead, batch_max=batch)  # fmt: skip
+    db_cpu = _tree_cpu_s(db_pid) if db_pid else 0.0
+    began, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     await worker.start()
     await done.wait()
-    replay_s = time.perf_counter() - began
+    replay_s, cpu = time.perf_counter() - began, time.process_time() - cpu
+    db_cpu = _tree_cpu_s(db_pid) - db_cpu if db_pid else 0.0
+    load = (load + os.getloadavg()[0]) / 2
     await worker.stop()
     await dead.stop()
     await engine.dispose()
-    return {"events": produced, "produce_s": round(produce_s, 1), "replay_s": round(replay_s, 1),
-            "replay_events_per_s": round(produced / replay_s)}  # fmt: skip
+    out = {"replay_s": round(replay_s, 1), "replay_events_per_s": round(produced / replay_s),
+           "replay_worker_cpu_s": round(cpu, 1), "replay_events_per_worker_cpu_s": round(produced / cpu),
+           "load_average": round(load, 1)}  # fmt: skip
+    if db_pid:
+        out |= {
+            "db_server_cpu_s": round(db_cpu, 1),
+            "replay_events_per_cpu_s_incl_db": round(produced / (cpu + db_cpu)),
+        }
+    return out
 
 
 async def query_year(url: str, stations: int) -> dict[str, Any]:
@@ -96,8 +144,8 @@ async def query_year(url: str, stations: int) -> dict[str, Any]:
     days = [YEAR + timedelta(days=d) for d in range(365)]
     zero = {"sessions": 0, "completed_sessions": 0, "failed_sessions": 0, "failed_auth": 0, "failed_low_energy": 0,
             "failed_error": 0, "energy_wh": 0, "charging_s": 0, "idle_s": 0, "occupied_s": 0, "duration_s": 0,
-            "cdrs": 0, "offline_s": 0, "fault_port_s": 0, "revenue_excl_vat": "0", "revenue_incl_vat": "0",
-            "refunds_excl_vat": "0", "refunds_incl_vat": "0", "peak_power_w": 0.0, "unique_drivers": 0}  # fmt: skip
+            "cdrs": 0, "offline_s": 0, "fault_port_s": 0, "revenue_excl_vat": 0, "revenue_incl_vat": 0,
+            "refunds_excl_vat": 0, "refunds_incl_vat": 0, "peak_power_w": 0.0, "unique_drivers": 0}  # fmt: skip
     async with sessions() as s, s.begin():
         await s.execute(insert(orm.stations), [{"station_id": i, "first_seen_at": YEAR, "connected": True,
                                                 "since": YEAR, "ocpp_version": "ocpp2.0.1"} for i in ids])  # fmt: skip
@@ -171,37 +219,58 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--stations", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=5000, help="events per store transaction (faust take)")
+    parser.add_argument("--batch", type=int, default=5000, help="events per store transaction (fetch / take)")
     parser.add_argument("--kafka", help="bootstrap servers of an Apache Kafka to use (default: start one here)")
     parser.add_argument("--database", help="store URL (default: a fresh SQLite file per part)")
+    parser.add_argument(
+        "--stores", default="sqlite", help="sqlite,postgresql (PostgreSQL: a private server started here)"
+    )
+    parser.add_argument("--worker", choices=("batch", "faust"), default="batch", help="the analytics worker")
     parser.add_argument("--skip-replay", action="store_true")
+    parser.add_argument("--skip-queries", action="store_true", help="only the replay")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-"))
+    pg = None
+    if "postgresql" in args.stores:
+        from voltline_devinfra.postgres import PostgresServer
 
-    def url(name: str) -> str:
-        return args.database or f"sqlite+aiosqlite:///{tmp}/{name}.db"
-
+        pg = PostgresServer().start()
+    stores: list[tuple[str, Any, int | None]] = []
+    if "sqlite" in args.stores:
+        stores.append(("sqlite", lambda name: args.database or f"sqlite+aiosqlite:///{tmp}/{name}.db", None))
+    if pg is not None:
+        pid = pg._proc.pid if pg._proc else None
+        stores.append(("postgresql", lambda name: pg.create_database(f"{name}_{secrets.token_hex(3)}"), pid))
     figures: dict[str, Any] = {}
-    if not args.skip_replay:
-        kafka = None
-        if not args.kafka:
-            from voltline_devinfra.kafka import KafkaServer
-
-            kafka = KafkaServer(heap="1g").start()
-        try:
-            bootstrap = args.kafka or kafka.bootstrap_servers  # type: ignore[union-attr]
-            figures |= await replay(bootstrap, url("replay"), args.events, args.stations, args.batch)
-        finally:
-            if kafka is not None:
-                kafka.stop()
     try:
-        figures |= await query_year(url("query"), args.stations)
-        figures |= await export_csv(url("export"), 100_000)
+        if not args.skip_replay:
+            kafka = None
+            if not args.kafka:
+                from voltline_devinfra.kafka import KafkaServer
+
+                kafka = KafkaServer(heap="1g").start()
+            try:
+                bootstrap = args.kafka or kafka.bootstrap_servers  # type: ignore[union-attr]
+                names, produced, made = await produce(bootstrap, args.events, args.stations)
+                figures |= made
+                for label, url, pid in stores:
+                    done = await replay(bootstrap, names, produced, url("replay"), args.batch, args.worker, pid)
+                    figures |= {f"{label}_{k}": v for k, v in done.items()}
+                    print(label, done, flush=True)
+            finally:
+                if kafka is not None:
+                    kafka.stop()
+        if not args.skip_queries:
+            for label, url, _ in stores:
+                figures |= {f"{label}_{k}": v for k, v in (await query_year(url("query"), args.stations)).items()}
+                figures |= {f"{label}_{k}": v for k, v in (await export_csv(url("export"), 100_000)).items()}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if pg is not None:
+            pg.stop()
     print("\nanalytics benchmark")
     for key, value in figures.items():
-        print(f"  {key:32} {value}")
+        print(f"  {key:40} {value}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,7 @@ class Running:
 
 @asynccontextmanager
 async def running_analytics(
-    bootstrap: str, database_url: str, prefix: str, group: str, worker: str = "faust"
+    bootstrap: str, database_url: str, prefix: str, group: str, worker: str = "batch"
 ) -> AsyncIterator[Running]:
     settings = AnalyticsSettings(
         database_url=database_url,

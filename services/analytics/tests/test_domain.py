@@ -73,3 +73,14 @@ def test_nevi_uptime_merges_overlapping_outages_and_clips_to_the_month() -> None
     period_min, outage_min, uptime, count = row[3], row[4], row[6], row[7]
     assert (period_min, outage_min, count) == ("43200.0", "240.0", 2)  # 60 min + 180 min
     assert uptime == "99.44"
+
+
+def test_money_is_summed_in_micro_units_and_shown_in_the_minor_unit() -> None:
+    from voltline_analytics.domain.measures import from_micro, to_micro
+
+    assert to_micro(Decimal("9.52")) == 9_520_000 and to_micro(Decimal("-4.76")) == -4_760_000
+    assert to_micro(Decimal("0.0000005")) == 0  # beyond micro-units: half-even
+    assert str(from_micro(to_micro(Decimal("7.00")) + to_micro(Decimal("12.00")), "EUR")) == "19.00"
+    assert str(from_micro(1_500_000_000, "JPY")) == "1500" and str(from_micro(1_234_000, "KWD")) == "1.234"
+    assert str(from_micro(123_456, "EUR")) == "0.123456"  # more digits than the minor unit: all of them
+    assert str(from_micro(0, "EUR")) == "0"

@@ -172,8 +172,8 @@ async def test_known_day_and_replay(kafka: Any, postgres: Any, sqlite_url: str) 
         expected = await _snapshot(live)
 
     # Replay: a new consumer group reads the same log from the beginning into an empty SQLite store, with the
-    # other worker implementation (voltline_bus's EventConsumer instead of faust).
-    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "replay", worker="bus") as replay:
+    # other worker implementation (the faust agent instead of the batch consumer; the bus worker runs below).
+    async with running_analytics(kafka.bootstrap_servers, sqlite_url, prefix, "replay", worker="faust") as replay:
         await eventually(lambda: _settled(replay), within=60)
         assert await _snapshot(replay) == expected
 

@@ -1,4 +1,4 @@
-"""Where the analytics service is wired together: the worker (a bus consumer) and the reports API."""
+"""Where the analytics service is wired together: the worker (a batch consumer by default) and the reports API."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
 
+from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker, broker_credentials
+from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.domain.translate import EVENT_TYPES
 from voltline_analytics.entrypoints.api import build_router
@@ -43,9 +45,20 @@ def build(settings: AnalyticsSettings) -> FastAPI:
     )
     read = [topics.sessions, topics.billing, topics.station_events, topics.diagnostics]
     group_id = f"{settings.topic_prefix}{settings.analytics_consumer_group}"
-    applier = store_applier(infra.sessions, lateness)
-    worker: FaustWorker | EventConsumer
-    if settings.analytics_worker == "faust":
+    cache = StateCache()  # only the batch worker clears it on a rebalance, so only it keeps one
+    applier = store_applier(infra.sessions, lateness, cache if settings.analytics_worker == "batch" else None)
+    worker: BatchWorker | FaustWorker | EventConsumer
+    if settings.analytics_worker == "batch":
+        worker = BatchWorker(
+            infra.bus,
+            group_id=group_id,
+            topics=read,
+            apply_batch=applier,
+            dead_letter=infra.producer,
+            batch_max=settings.analytics_batch_max,
+            on_rebalance=cache.clear,
+        )
+    elif settings.analytics_worker == "faust":
         worker = FaustWorker(
             group_id=group_id,
             bootstrap=settings.kafka_bootstrap,

@@ -16,10 +16,11 @@ class AnalyticsSettings(ServiceSettings):
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/analytics.db", repr=False)
     # Events whose charger timestamp is older than the newest one of their station and stream by more than
     # this are kept in late_events but not counted: buckets older than that are final.
-    # faust: the faust-streaming agent (batches of up to analytics_batch_max events per transaction);
-    # bus: voltline_bus's EventConsumer (same store logic, smaller batches). ADR 0009.
-    analytics_worker: Literal["faust", "bus"] = "faust"
-    analytics_batch_max: int = Field(default=2000, ge=1, le=100_000)
+    # batch: a plain aiokafka batch consumer, one fetch of up to analytics_batch_max events per transaction
+    # (ADR 0017); faust: the faust-streaming agent (ADR 0009); bus: voltline_bus's EventConsumer (same store
+    # logic, smaller batches).
+    analytics_worker: Literal["batch", "faust", "bus"] = "batch"
+    analytics_batch_max: int = Field(default=5000, ge=1, le=100_000)
     # faust keeps no state of ours (memory store); its scratch directory, a fresh temporary one by default.
     analytics_faust_datadir: Path | None = None
     # The worker's consumer group (prefixed by the topic prefix); a new group replays the whole log.

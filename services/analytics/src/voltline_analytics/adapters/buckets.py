@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
+from voltline_analytics.adapters.bulk import insert_many
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
 NETWORK = ""
@@ -65,20 +64,19 @@ async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], a
     if not deltas:
         return
     unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
-    plain = {k: d for k, d in deltas.items() if not k[4]}
-    await _upsert_plain(session, plain, unique)
-    await _apply_money(session, {k: d for k, d in deltas.items() if k[4]})
+    await _upsert(session, deltas, unique)
 
 
-async def _upsert_plain(
+async def _upsert(
     session: AsyncSession, deltas: dict[Key, _Delta], unique: dict[tuple[str, str, str, datetime], int]
 ) -> None:
-    """Rows without money: one additive `INSERT .. ON CONFLICT DO UPDATE` for the whole batch (no reads)."""
+    """One additive `INSERT .. ON CONFLICT DO UPDATE` for the whole batch, money (integer micro-units)
+    included: no reads."""
     rows, recompute, maybe_zero = [], [], []
     for key, d in deltas.items():
         m = d.added.copy()
         m.subtract(d.removed)
-        count = unique.get(key[:4], 0)
+        count = 0 if key[4] else unique.get(key[:4], 0)  # drivers are counted in the row without money
         if d.peak_may_drop:
             recompute.append(key)
         if d.removal or count < 0:
@@ -90,83 +88,25 @@ async def _upsert_plain(
     dialect = session.get_bind().dialect.name
     pk_where = [b.c[k] == bindparam(f"k_{k}") for k in _PK]
     if rows:
-        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(b)
         greatest = func.greatest if dialect == "postgresql" else func.max
-        summed = {name: b.c[name] + stmt.excluded[name] for name in (*COUNTERS, "unique_drivers")}
-        peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
-        await session.execute(stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak}), rows)
+
+        def additive(stmt: Any) -> Any:
+            summed = {name: b.c[name] + stmt.excluded[name] for name in (*COUNTERS, *MONEY, "unique_drivers")}
+            peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
+            return stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak})
+
+        await insert_many(session, b, rows, on_conflict=additive, shape="additive")
     if recompute:
         params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
                   for key in recompute]  # fmt: skip
         await session.execute(update(b).where(*pk_where).values(peak_power_w=bindparam("v_peak")), params)
     if maybe_zero:  # corrections can take a bucket back to nothing: then it goes, as if never touched
-        zero = [b.c[name] == 0 for name in (*COUNTERS, *MAXIMA, "unique_drivers")]
+        zero = [b.c[name] == 0 for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")]
         params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in maybe_zero]
         await session.execute(delete(b).where(*pk_where, *zero), params)
 
 
-async def _apply_money(session: AsyncSession, deltas: dict[Key, _Delta]) -> None:
-    """Rows with money (exact decimal text): read, change in Python, write back."""
-    if not deltas:
-        return
-    existing = await _load(session, list(deltas))
-    inserts, updates, deletes = [], [], []
-    for key, d in deltas.items():
-        row = existing.get(key)
-        m = row[0] if row else Measures()
-        count = row[1] if row else 0
-        m.add(d.added)
-        m.subtract(d.removed)
-        if d.peak_may_drop:
-            m.peak_power_w = await _peak(session, key)
-        if m.is_zero() and count == 0:
-            if row:
-                deletes.append(key)
-        elif row:
-            updates.append(_row(key, m, count))
-        else:
-            inserts.append(_row(key, m, count))
-    b = orm.buckets.c
-    pk_where = [b[k] == bindparam(f"k_{k}") for k in _PK]
-    if deletes:
-        params = [{f"k_{k}": v for k, v in zip(_PK, key, strict=True)} for key in deletes]
-        await session.execute(delete(orm.buckets).where(*pk_where), params)
-    if updates:
-        values: dict[str, Any] = {
-            name: bindparam(f"v_{name}") for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")
-        }
-        stmt = update(orm.buckets).where(*pk_where).values(values)
-        params = [
-            {**{f"k_{k}": r[k] for k in _PK}, **{f"v_{k}": v for k, v in r.items() if k not in _PK}} for r in updates
-        ]
-        await session.execute(stmt, params)
-    if inserts:
-        await session.execute(insert(orm.buckets), inserts)
-
-
 _PK = ("scope", "scope_id", "granularity", "bucket_start", "currency")
-
-
-async def _load(session: AsyncSession, keys: list[Key]) -> dict[Key, tuple[Measures, int]]:
-    """Existing rows for `keys`, fetched per (scope, granularity) by (scope_id, bucket_start) pairs."""
-    wanted = set(keys)
-    groups: dict[tuple[str, str], set[tuple[str, datetime]]] = defaultdict(set)
-    for scope, scope_id, granularity, start, _ in keys:
-        groups[(scope, granularity)].add((scope_id, start))
-    found: dict[Key, tuple[Measures, int]] = {}
-    b = orm.buckets.c
-    for (scope, granularity), pairs in groups.items():
-        ordered = sorted(pairs)
-        for i in range(0, len(ordered), 400):
-            chunk = ordered[i : i + 400]
-            q = select(orm.buckets).where(
-                b.scope == scope, b.granularity == granularity, tuple_(b.scope_id, b.bucket_start).in_(chunk)
-            )
-            for row in await session.execute(q):
-                key = (row.scope, row.scope_id, row.granularity, row.bucket_start, row.currency)
-                if key in wanted:
-                    found[key] = (Measures.from_row(row), row.unique_drivers)
-    return found
 
 
 async def _count_drivers(
@@ -213,8 +153,7 @@ async def _count_drivers(
     if changed:
         params = [{**{f"k_{k}": v for k, v in r.items() if k != "refs"}, "v_refs": r["refs"]} for r in changed]
         await session.execute(update(orm.bucket_drivers).where(*where).values(refs=bindparam("v_refs")), params)
-    if new_rows:
-        await session.execute(insert(orm.bucket_drivers), new_rows)
+    await insert_many(session, orm.bucket_drivers, new_rows)
     return out
 
 
@@ -230,7 +169,6 @@ async def _peak(session: AsyncSession, key: Key) -> float:
 
 def _row(key: Key, m: Measures, unique: int) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(_PK, key, strict=True))
-    row.update({name: getattr(m, name) for name in (*COUNTERS, *MAXIMA)})
-    row.update({name: money_text(getattr(m, name)) for name in MONEY})
+    row.update({name: getattr(m, name) for name in (*COUNTERS, *MONEY, *MAXIMA)})
     row["unique_drivers"] = unique
     return row

@@ -7,12 +7,10 @@ arithmetic on top of them is the service layer's (`service_layer/queries.py`). `
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, cast, func, literal_column, select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
@@ -146,35 +144,21 @@ async def _stations(session: AsyncSession, only: list[str] | None) -> list[Stati
 
 async def _summed(session: AsyncSession, where: list[Any]) -> list[Any]:
     """The buckets matching `where`, summed per (bucket_start, currency) in SQL: a group of 1,000 stations over a
-    year is 365,000 rows, which the database sums far faster than Python. Money is exact decimal text:
-    PostgreSQL sums it as NUMERIC; on SQLite the few rows that hold money are summed here, in Decimal."""
+    year is 365,000 rows, which the database sums far faster than Python. Money is integer micro-units, so
+    the database sums it exactly on every dialect."""
     b = orm.buckets.c
-    exact = session.get_bind().dialect.name == "postgresql"
-    money = [(func.sum(cast(b[n], Numeric)) if exact else literal_column("'0'")).label(n) for n in MONEY]
     q = (
         select(
             b.bucket_start,
             b.currency,
-            *(cast(func.sum(b[n]), BigInteger).label(n) for n in COUNTERS),
+            *(cast(func.sum(b[n]), BigInteger).label(n) for n in (*COUNTERS, *MONEY)),
             func.max(b.peak_power_w).label("peak_power_w"),
             cast(func.sum(b.unique_drivers), BigInteger).label("unique_drivers"),
-            *money,
         )
         .where(*where)
         .group_by(b.bucket_start, b.currency)
     )
-    rows = [dict(r._mapping) for r in await session.execute(q)]
-    if not exact:
-        sums: dict[tuple[datetime, str], dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(MONEY, Decimal(0)))
-        money_q = select(b.bucket_start, b.currency, *(b[n] for n in MONEY)).where(*where, b.currency != "")
-        for r in await session.execute(money_q):
-            held = sums[(r.bucket_start, r.currency)]
-            for n in MONEY:
-                held[n] += Decimal(str(getattr(r, n)))
-        for row in rows:
-            if row["currency"]:
-                row.update({n: str(v) for n, v in sums[(row["bucket_start"], row["currency"])].items()})
-    return [_Row(r) for r in rows]
+    return [_Row(r._mapping) for r in await session.execute(q)]
 
 
 class _Row(dict[str, Any]):

@@ -1,7 +1,7 @@
 """The analytics store: facts, their per-hour contributions, materialised buckets, and live station state.
 
-Money is kept as exact decimal strings and summed in Python (SQLite has no exact decimal type), so every
-dialect gives the same figures.
+Money in contributions and buckets is integer micro-units (domain/measures.py): exact, and summed by the
+database on every dialect. Facts keep the amounts as the events gave them (decimal text in `data`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ define_outbox_tables(metadata)
 def _measure_columns() -> list[Column[Any]]:
     return [
         *(Column(name, BigInteger, nullable=False, default=0) for name in COUNTERS),
-        *(Column(name, String(40), nullable=False, default="0") for name in MONEY),
+        *(Column(name, BigInteger, nullable=False, default=0) for name in MONEY),  # micro-units
         *(Column(name, Float, nullable=False, default=0.0) for name in MAXIMA),
     ]
 

@@ -17,8 +17,9 @@ from voltline_events import Envelope
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
+from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.facts import Fact, SessionFact
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures, money_text
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
 from voltline_analytics.service_layer.ports import ProjectionState
 from voltline_analytics.service_layer.projector import Outcome, project
@@ -26,19 +27,45 @@ from voltline_analytics.service_layer.projector import Outcome, project
 _State = ProjectionState
 
 
-async def apply(session: AsyncSession, envelopes: Sequence[Envelope], lateness: timedelta) -> Outcome:
-    """Apply `envelopes` (in log order) inside the caller's transaction."""
-    return await project(SqlProjectionStore(session), envelopes, lateness)
+async def apply(
+    session: AsyncSession, envelopes: Sequence[Envelope], lateness: timedelta, cache: StateCache | None = None
+) -> Outcome:
+    """Apply `envelopes` (in log order) inside the caller's transaction. With a `cache`, the caller must
+    `cache.clear()` if the transaction does not commit."""
+    return await project(SqlProjectionStore(session, cache), envelopes, lateness)
+
+
+class StateCache:
+    """The live state (stations, ports, watermarks) of the stations the worker has seen, kept between batches.
+
+    One worker writes a store (ADR 0009), so after a commit its copy is the stored state: a batch reads only
+    stations it has not seen yet. Cleared when a transaction fails and when partitions move (another member
+    may have changed the stations it gets back)."""
+
+    def __init__(self) -> None:
+        self.state = ProjectionState()
+        self.loaded: set[str] = set()  # stations whose rows (or their absence) are in `state`
+
+    def clear(self) -> None:
+        self.state = ProjectionState()
+        self.loaded = set()
 
 
 class SqlProjectionStore:
     """service_layer.ports.ProjectionStore over one SQLAlchemy session (the caller's transaction)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, cache: StateCache | None = None) -> None:
         self._db = session
+        self._cache = cache or StateCache()
 
     async def load_state(self, changes: Sequence[Any]) -> ProjectionState:
-        return await _load_state(self._db, list(changes))
+        cache = self._cache
+        wanted = {c.station_id for c in changes if isinstance(c, Presence | PortStatus)}
+        wanted |= {c.fact.station_id for c in changes if isinstance(c, Timed)}
+        await _load_state(self._db, cache.state, sorted(wanted - cache.loaded))
+        cache.loaded |= wanted
+        held = cache.state
+        return ProjectionState(stations=held.stations, ports=held.ports, watermarks=held.watermarks)
 
     async def store_facts(self, facts: list[Fact]) -> None:
         await _store_facts(self._db, facts)
@@ -85,9 +112,8 @@ async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
         for contribution in fact.contributions():
             added.append(contribution)
             contribution_rows.append(_contribution_row(fact.key, contribution))
-    await session.execute(insert(orm.facts), [_fact_row(f) for f in winners])
-    if contribution_rows:
-        await session.execute(insert(orm.contributions), contribution_rows)
+    await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
+    await insert_many(session, orm.contributions, contribution_rows)
     await apply_deltas(session, removed, added)
 
 
@@ -99,8 +125,7 @@ def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
     m = c.measures
     row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
     row["driver_key"] = c.driver_key
-    row.update({name: getattr(m, name) for name in (*COUNTERS, *MAXIMA)})
-    row.update({name: money_text(getattr(m, name)) for name in MONEY})
+    row.update({name: getattr(m, name) for name in (*COUNTERS, *MONEY, *MAXIMA)})
     return row
 
 
@@ -131,35 +156,26 @@ def _json(value: Any) -> Any:
     return value
 
 
-async def _load_state(session: AsyncSession, changes: list[Any]) -> _State:
-    state = _State()
-    stations = sorted({c.station_id for c in changes if isinstance(c, Presence)})
-    port_stations = sorted({c.station_id for c in changes if isinstance(c, PortStatus)} |
-                           {c.fact.station_id for c in changes if isinstance(c, Timed)})  # fmt: skip
-    marks = sorted({(c.stream, c.fact.station_id) for c in changes if isinstance(c, Timed)})
-    for chunk in _chunks(stations):
-        for row in await session.execute(select(orm.stations).where(orm.stations.c.station_id.in_(chunk))):
-            state.stations[row.station_id] = dict(row._mapping)
-    for chunk in _chunks(port_stations):
-        for row in await session.execute(select(orm.ports).where(orm.ports.c.station_id.in_(chunk))):
-            state.ports[(row.station_id, row.evse_id)] = dict(row._mapping)
-    for chunk in _chunks(sorted({s for _, s in marks})):
-        rows = await session.execute(select(orm.watermarks).where(orm.watermarks.c.station_id.in_(chunk)))
-        for row in rows:
-            state.watermarks[(row.stream, row.station_id)] = row.max_time
-    return state
+async def _load_state(session: AsyncSession, state: _State, stations: list[str]) -> None:
+    """Add the stored rows of `stations` to `state`."""
+    for table in (orm.stations, orm.ports, orm.watermarks):
+        for chunk in _chunks(stations):
+            for row in await session.execute(select(table).where(table.c.station_id.in_(chunk))):
+                if table is orm.stations:
+                    state.stations[row.station_id] = dict(row._mapping)
+                elif table is orm.ports:
+                    state.ports[(row.station_id, row.evse_id)] = dict(row._mapping)
+                else:
+                    state.watermarks[(row.stream, row.station_id)] = row.max_time
 
 
 async def _save_state(session: AsyncSession, state: _State, late_rows: list[dict[str, Any]]) -> None:
-    """Write back what changed: for ports and watermarks, every loaded row of each station that changed."""
-    await _rewrite(session, orm.stations, [state.stations[s] for s in sorted(state.dirty_stations)])
-    port_stations = {s for s, _ in state.dirty_ports}
-    ports = [row for (station, _), row in sorted(state.ports.items()) if station in port_stations]
-    await _rewrite(session, orm.ports, ports)
-    mark_stations = {s for _, s in state.dirty_watermarks}
-    marks = [{"stream": k[0], "station_id": k[1], "max_time": v} for k, v in sorted(state.watermarks.items())
-             if k[1] in mark_stations]  # fmt: skip
-    await _rewrite(session, orm.watermarks, marks)
+    """Write back the rows that changed (upserts), and the late events not recorded yet."""
+    await _upsert(session, orm.stations, [state.stations[s] for s in sorted(state.dirty_stations)])
+    await _upsert(session, orm.ports, [state.ports[k] for k in sorted(state.dirty_ports)])
+    marks = [{"stream": k[0], "station_id": k[1], "max_time": state.watermarks[k]}
+             for k in sorted(state.dirty_watermarks)]  # fmt: skip
+    await _upsert(session, orm.watermarks, marks)
     if late_rows:
         ids = [r["event_id"] for r in late_rows]
         query = select(orm.late_events.c.event_id).where(orm.late_events.c.event_id.in_(ids))
@@ -169,10 +185,12 @@ async def _save_state(session: AsyncSession, state: _State, late_rows: list[dict
             await session.execute(insert(orm.late_events), list(fresh.values()))
 
 
-async def _rewrite(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
-    """Replace every row of the stations in `rows` with `rows` (which hold all of those stations' rows)."""
-    if not rows:
-        return
-    for chunk in _chunks(sorted({r["station_id"] for r in rows})):
-        await session.execute(delete(table).where(table.c.station_id.in_(chunk)))
-    await session.execute(insert(table), rows)
+async def _upsert(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert or update `rows` by primary key, in one executemany."""
+    pk = [c.name for c in table.primary_key.columns]
+
+    def replace(stmt: Any) -> Any:
+        rest = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in pk}
+        return stmt.on_conflict_do_update(index_elements=pk, set_=rest)
+
+    await insert_many(session, table, rows, on_conflict=replace, shape="replace")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from voltline_analytics.domain.measures import Contribution, Measures, merge
+from voltline_analytics.domain.measures import Contribution, Measures, merge, to_micro
 from voltline_analytics.domain.timeslots import floor, hour_slices, seconds
 
 LOW_ENERGY_WH = 100  # a session that delivered under 0.1 kWh failed
@@ -176,7 +176,8 @@ class CdrFact:
         return self.revision
 
     def contributions(self) -> list[Contribution]:
-        m = Measures(cdrs=1, revenue_excl_vat=self.total_excl_vat, revenue_incl_vat=self.total_incl_vat)
+        m = Measures(cdrs=1, revenue_excl_vat=to_micro(self.total_excl_vat),
+                     revenue_incl_vat=to_micro(self.total_incl_vat))  # fmt: skip
         return [Contribution(self.station_id, floor(self.started_at, "hour"), self.currency, None, m)]
 
 
@@ -201,12 +202,8 @@ class RefundFact:
         return 1
 
     def contributions(self) -> list[Contribution]:
-        m = Measures(
-            revenue_excl_vat=-self.amount_excl_vat,
-            revenue_incl_vat=-self.amount_incl_vat,
-            refunds_excl_vat=self.amount_excl_vat,
-            refunds_incl_vat=self.amount_incl_vat,
-        )
+        excl, incl = to_micro(self.amount_excl_vat), to_micro(self.amount_incl_vat)
+        m = Measures(revenue_excl_vat=-excl, revenue_incl_vat=-incl, refunds_excl_vat=excl, refunds_incl_vat=incl)
         return [Contribution(self.station_id, floor(self.session_started_at, "hour"), self.currency, None, m)]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from voltline_analytics.domain.measures import Measures
+from voltline_analytics.domain.measures import Measures, from_micro
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,16 @@ def kpi_item(
         "charging_hours": _hours(totals.charging_s),
         "idle_hours": _hours(totals.idle_s),
         "occupied_hours": _hours(totals.occupied_s),
-        "revenue_excl_vat": str(main.revenue_excl_vat),
-        "revenue_incl_vat": str(main.revenue_incl_vat),
-        "refunds_incl_vat": str(main.refunds_incl_vat),
+        "revenue_excl_vat": str(from_micro(main.revenue_excl_vat, currency)),
+        "revenue_incl_vat": str(from_micro(main.revenue_incl_vat, currency)),
+        "refunds_incl_vat": str(from_micro(main.refunds_incl_vat, currency)),
         "currency": currency,
         "revenue_by_currency": {
             cur: {
-                "revenue_excl_vat": str(m.revenue_excl_vat),
-                "revenue_incl_vat": str(m.revenue_incl_vat),
-                "refunds_excl_vat": str(m.refunds_excl_vat),
-                "refunds_incl_vat": str(m.refunds_incl_vat),
+                "revenue_excl_vat": str(from_micro(m.revenue_excl_vat, cur)),
+                "revenue_incl_vat": str(from_micro(m.revenue_incl_vat, cur)),
+                "refunds_excl_vat": str(from_micro(m.refunds_excl_vat, cur)),
+                "refunds_incl_vat": str(from_micro(m.refunds_incl_vat, cur)),
             }
             for cur, m in sorted(money.items())
         },

@@ -3,13 +3,17 @@
 A bucket's figures are always recomputed from the contributions of the facts that fall in it (sums, and
 one max for peak power), never incremented: a corrected fact replaces its contributions, so a revision or
 a redelivery can never count twice, and the result does not depend on the order facts arrived in.
+
+Money is summed as integers of micro-units (10^-6 of the currency): exact, additive in SQL on every dialect
+(one upsert per bucket and batch), and finer than any ISO 4217 minor unit; amounts turn back into decimals
+in the currency's minor unit only when shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 COUNTERS = (
@@ -54,10 +58,10 @@ class Measures:
     offline_s: int = 0
     fault_port_s: int = 0
     status_occupied_s: int = 0  # port-seconds in an occupied connector status (closed stretches)
-    revenue_excl_vat: Decimal = Decimal(0)
-    revenue_incl_vat: Decimal = Decimal(0)
-    refunds_excl_vat: Decimal = Decimal(0)
-    refunds_incl_vat: Decimal = Decimal(0)
+    revenue_excl_vat: int = 0  # micro-units
+    revenue_incl_vat: int = 0  # micro-units
+    refunds_excl_vat: int = 0  # micro-units
+    refunds_incl_vat: int = 0  # micro-units
     peak_power_w: float = 0.0
 
     # The hot loops of a replay: plain dict access on __dict__ (several times faster than getattr/setattr).
@@ -98,18 +102,35 @@ class Measures:
         for name in COUNTERS:
             d[name] = data[name] or 0
         for name in MONEY:
-            text = data[name]
-            d[name] = Decimal(str(text)) if text and text != "0" else _ZERO
+            d[name] = int(data[name] or 0)
         d["peak_power_w"] = float(data["peak_power_w"] or 0)
         return m
 
 
-_ZERO = Decimal(0)
+MICRO = Decimal(1_000_000)
+# ISO 4217 minor units where they are not 2 (what an amount is shown in).
+_EXPONENTS = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
 
 
-def money_text(value: Decimal) -> str:
-    """Exact decimal text; zero is always "0" so a sum that went up and back down reads as one never touched."""
-    return "0" if value == 0 else str(value)
+def to_micro(amount: Decimal) -> int:
+    """An amount in integer micro-units: exact for up to 6 decimals (billing rounds to the minor unit),
+    rounded half-even beyond that."""
+    return int((amount * MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def from_micro(micro: int, currency: str) -> Decimal:
+    """Micro-units as a decimal in the currency's minor unit (more digits only when the sum has them);
+    zero is "0", so a sum that went up and back down reads as one never touched."""
+    if not micro:
+        return Decimal(0)
+    value = Decimal(micro) / MICRO
+    quantum = Decimal(1).scaleb(-_EXPONENTS.get(currency, 2))
+    shown = value.quantize(quantum)
+    return shown if shown == value else value.normalize()
 
 
 @dataclass
@@ -124,12 +145,18 @@ class Contribution:
 
 
 def merge(contributions: list[Contribution]) -> list[Contribution]:
-    """One contribution per (station, hour, currency, driver): fewer rows, same sums."""
-    merged: dict[tuple[str, datetime, str, str | None], Contribution] = {}
+    """One contribution per (station, hour, currency) of one fact: fewer rows, same sums. A fact has at most
+    one driver, and a driver counts in a bucket when any contribution there names them, so the merged row
+    takes the driver of whichever part had one."""
+    merged: dict[tuple[str, datetime, str], Contribution] = {}
     for c in contributions:
-        key = (c.station_id, c.hour, c.currency, c.driver_key)
-        if key in merged:
-            merged[key].measures.add(c.measures)
-        else:
+        key = (c.station_id, c.hour, c.currency)
+        held = merged.get(key)
+        if held is None:
             merged[key] = Contribution(c.station_id, c.hour, c.currency, c.driver_key, c.measures.copy())
+            continue
+        if held.driver_key is not None and c.driver_key is not None and held.driver_key != c.driver_key:
+            raise ValueError("one fact, two drivers")
+        held.measures.add(c.measures)
+        held.driver_key = held.driver_key or c.driver_key
     return list(merged.values())

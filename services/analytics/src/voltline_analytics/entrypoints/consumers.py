@@ -16,19 +16,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_events import Envelope
 
 from voltline_analytics import metrics
-from voltline_analytics.adapters.projection_store import apply
+from voltline_analytics.adapters.projection_store import StateCache, apply
 from voltline_analytics.service_layer.projector import Outcome, relevant
 
 Apply = Callable[[Sequence[Envelope]], Awaitable[Outcome]]
 
 
-def store_applier(sessions: async_sessionmaker[AsyncSession], lateness: timedelta) -> Apply:
-    """Apply a batch in one transaction and record the worker's metrics."""
+def store_applier(
+    sessions: async_sessionmaker[AsyncSession], lateness: timedelta, cache: StateCache | None = None
+) -> Apply:
+    """Apply a batch in one transaction and record the worker's metrics. With a `cache` (a worker that clears
+    it when its partitions move), the live state stays in memory between batches (dropped if a batch fails);
+    without one, each batch reads it."""
 
     async def run(envelopes: Sequence[Envelope]) -> Outcome:
         began = time.perf_counter()
-        async with sessions() as session, session.begin():
-            outcome = await apply(session, envelopes, lateness)
+        try:
+            async with sessions() as session, session.begin():
+                outcome = await apply(session, envelopes, lateness, cache)
+        except BaseException:
+            if cache is not None:
+                cache.clear()  # it may hold what was rolled back
+            raise
         metrics.BATCH_DURATION.observe(time.perf_counter() - began)
         metrics.BATCH_SIZE.observe(len(envelopes))
         metrics.EVENTS_APPLIED.inc(outcome.applied)

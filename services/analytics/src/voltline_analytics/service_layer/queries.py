@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from voltline_analytics.domain.kpis import Capacity, Co2Factors, kpi_item
-from voltline_analytics.domain.measures import Measures
+from voltline_analytics.domain.measures import Measures, from_micro
 from voltline_analytics.domain.timeslots import Granularity, buckets, floor, next_bucket, overlap_s, seconds
 from voltline_analytics.service_layer.ports import KpiReads, StationPorts
 
@@ -178,7 +178,7 @@ async def rankings(
         if metric == "utilisation":
             value = (Decimal(m.occupied_s) * 100 / (ports * length)).quantize(Decimal("0.01")) if length else Decimal(0)
         elif metric == "revenue":
-            value = m.revenue_incl_vat
+            value = from_micro(m.revenue_incl_vat, "")  # every currency together, as before
         elif metric == "failures":
             value = m.failed_sessions
         else:

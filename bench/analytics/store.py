@@ -1,0 +1,73 @@
+"""The analytics store alone, without a broker: `uv run python -m bench.analytics.store [--events 100000]`.
+
+Encodes the synthetic network's log (bench.analytics.events) as the worker receives it (envelope bytes), then
+applies it in batches exactly as the worker does (decode + project + one transaction per batch) into an empty
+store. Prints events per second of wall time and per CPU second of this process (and, with --profile FILE,
+writes a cProfile of the apply loop). Not part of `make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from voltline_analytics.adapters.projection_store import StateCache
+from voltline_analytics.bootstrap import MIGRATIONS
+from voltline_analytics.entrypoints.consumers import store_applier
+from voltline_events import Envelope, Topics
+from voltline_store import create_engine, run_migrations, session_factory
+
+from bench.analytics.events import network_log
+
+
+async def run(url: str, events: int, stations: int, batch: int, profile: str | None) -> dict[str, Any]:
+    raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
+    profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall: the machine is shared
+    wall, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    for i in range(0, len(raw), batch):
+        await apply([Envelope.from_bytes(r) for r in raw[i : i + batch]])
+    if profiler:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await engine.dispose()
+    return {"events": len(raw), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "events_per_s": round(len(raw) / wall), "events_per_cpu_s": round(len(raw) / cpu),
+            "load_average": os.getloadavg()[0]}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--stations", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--database", help="store URL, an empty database (default: a fresh SQLite file)")
+    parser.add_argument("--profile", help="write a cProfile of the apply loop to this file")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-store-"))
+    try:
+        url = args.database or f"sqlite+aiosqlite:///{tmp}/{secrets.token_hex(3)}.db"
+        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\nanalytics store benchmark")
+    for key, value in figures.items():
+        print(f"  {key:20} {value}")
+
+
+if __name__ == "__main__":
+    main()
