@@ -177,7 +177,7 @@ class OutboxRelay:
                 batch = await self._run_batch()
             except Exception as exc:  # the database itself is unreachable
                 batch = _Batch(error=exc)
-            await self._update_gauge()
+            await self._update_gauge(batch)
             if batch.error is not None:
                 await self._back_off(batch)
                 continue
@@ -309,7 +309,12 @@ class OutboxRelay:
                 return
             self._wakeup.clear()
 
-    async def _update_gauge(self) -> None:
+    async def _update_gauge(self, batch: _Batch) -> None:
+        if batch.error is None and not batch.standby and len(batch.published) < self._batch_size:
+            # The batch read every unpublished row and published them all: none is pending, no query needed.
+            # (A count every second was most of an idle relay's cost.)
+            OUTBOX_PENDING.labels(self._name).set(0)
+            return
         now = asyncio.get_running_loop().time()
         if now - self._gauge_at < _GAUGE_EVERY:
             return
