@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from voltline_events import Envelope
 
@@ -235,11 +236,13 @@ class OutboxRelay:
         now = datetime.now(UTC)
         table = outbox_table
         if batch.published:
-            await conn.execute(
-                sa.update(table)
-                .where(table.c.id.in_(batch.published))
-                .values(published_at=now, attempts=table.c.attempts + 1)
+            # PostgreSQL: one array parameter, one statement text whatever the batch's size (prepared once).
+            ids = (
+                table.c.id == sa.any_(sa.bindparam("ids", batch.published, type_=postgresql.ARRAY(sa.BigInteger())))
+                if self._locking
+                else table.c.id.in_(batch.published)
             )
+            await conn.execute(sa.update(table).where(ids).values(published_at=now, attempts=table.c.attempts + 1))
         if batch.failed_id is not None:
             await conn.execute(
                 sa.update(table)
