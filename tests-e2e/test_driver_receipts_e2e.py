@@ -154,3 +154,91 @@ async def test_a_driver_pays_by_card_and_gets_receipts_on_16_and_201(system: Run
             ):
                 assert (await bobs_billing.get(path)).status_code == 404, path
             assert (await bobs_billing.get("/cdrs")).json()["items"] == []
+
+
+def _card_event_201(kind: str, seq: int, at: datetime, card: str, wh: int) -> dict[str, Any]:
+    info: dict[str, Any] = {"transactionId": "E2E-CARD-201"}
+    if kind == "Ended":
+        info["stoppedReason"] = "Local"
+    context = "Transaction.Begin" if kind == "Started" else "Transaction.End"
+    value = {"value": wh, "measurand": "Energy.Active.Import.Register", "context": context}
+    return {
+        "eventType": kind, "timestamp": rfc3339(at), "seqNo": seq, "transactionInfo": info,
+        "triggerReason": "Authorized" if kind == "Started" else "StopAuthorized",
+        "evse": {"id": 1, "connectorId": 1}, "idToken": {"idToken": card, "type": "ISO14443"},
+        "meterValue": [{"timestamp": rfc3339(at), "sampledValue": [value]}],
+    }  # fmt: skip
+
+
+async def charge_by_card(cp: Charger, card: str, v16: bool) -> None:
+    """Issue 16: the driver holds their card to the reader; no app."""
+    begin = datetime.now(UTC)
+    end = begin + timedelta(minutes=30)
+    if v16:
+        assert (await cp.call("Authorize", {"idTag": card}))["idTagInfo"]["status"] == "Accepted"
+        start = {"connectorId": 1, "idTag": card, "meterStart": 1_000, "timestamp": rfc3339(begin)}
+        tx = await cp.call("StartTransaction", start)
+        assert tx["idTagInfo"]["status"] == "Accepted", tx
+        await cp.call("StopTransaction", {"transactionId": tx["transactionId"], "meterStop": 8_500, "idTag": card,
+                                          "timestamp": rfc3339(end), "reason": "Local"})  # fmt: skip
+    else:
+        started = await cp.call("TransactionEvent", _card_event_201("Started", 0, begin, card, 10_000))
+        assert started["idTokenInfo"]["status"] == "Accepted", started
+        await cp.call("TransactionEvent", _card_event_201("Ended", 1, end, card, 17_500))
+
+
+async def test_a_drivers_rfid_card_charges_their_card_on_16_and_201(system: RunningSystem) -> None:
+    """Issue 16: a session started with a driver's RFID card carries the driver: their card pays, the CDR, the
+    session and the receipt are theirs."""
+    erin = await driver_signs_in(system, "erin@example.com")
+    driver_id = erin.pop("driver_id")
+    async with (
+        api(system, "auth") as auth,
+        api(system, "session") as sessions,
+        api(system, "billing") as billing,
+        client(system, "session", erin) as my_sessions,
+        client(system, "billing", erin) as my_billing,
+    ):
+        await billing.post("/tariffs", json=TARIFF)  # 409 when the other test of this module created it
+
+        async def keys_known() -> bool:
+            return (await my_billing.get("/payment-methods")).status_code == 200
+
+        await eventually(keys_known, what="billing to accept the driver's token")
+        card = await my_billing.post("/payment-methods", json={"token": "tok_visa", "label": "visa"})
+        assert card.status_code == 201, card.text
+        rfid = {"id_token": "RFID-ERIN-01", "type": "ISO14443", "driver_id": driver_id}
+        assert (await auth.post("/id-tokens", json=rfid)).status_code == 201
+
+        for station_id, protocol, boot in (("CP-RFID-16", "ocpp1.6", BOOT_16), ("CP-RFID-201", "ocpp2.0.1", BOOT_201)):
+            assert (await auth.post("/stations", json={"station_id": station_id})).status_code == 201
+            async with station(system.ocpp_url, station_id, protocol) as ws:
+                cp = Charger(ws, {})
+                assert (await cp.call("BootNotification", boot))["status"] == "Accepted"
+                await known_connected(sessions, station_id)
+                await charge_by_card(cp, "RFID-ERIN-01", protocol == "ocpp1.6")
+                await cp.close()
+
+            async def mine(station_id: str = station_id) -> dict[str, Any] | None:
+                items = (await my_sessions.get("/sessions", params={"status": "completed"})).json()["items"]
+                return next((s for s in items if s["station_id"] == station_id), None)
+
+            session = await eventually(mine, what=f"the card session at {station_id} in the driver's list")
+            sid = session["session_id"]
+            assert (await sessions.get(f"/sessions/{sid}")).json()["driver_id"] == driver_id
+
+            async def cdr_of(sid: str = sid) -> dict[str, Any] | None:
+                items = (await my_billing.get("/cdrs")).json()["items"]
+                return next((c for c in items if c["session_id"] == sid), None)
+
+            cdr = await eventually(cdr_of, what=f"the CDR of {sid} in the driver's /me/cdrs")
+            assert (cdr["driver_id"], cdr["energy_kwh"], cdr["total_incl_vat"]) == (driver_id, "7.500", "4.17")
+
+            async def captured(sid: str = sid) -> dict[str, Any] | None:
+                items = (await billing.get("/payments", params={"session_id": sid})).json()["items"]
+                return items[0] if items and items[0]["state"] == "paid" else None
+
+            payment = await eventually(captured, what=f"the card capture of {sid}")
+            assert (payment["driver_id"], payment["method"], payment["captured"]) == (driver_id, "card", "4.17")
+            receipt = (await my_billing.get(f"/cdrs/{cdr['cdr_id']}/receipt")).json()
+            assert receipt["total_incl_vat"] == "4.17" and receipt["payment"]["captured"] == "4.17"

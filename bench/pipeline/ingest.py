@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import secrets
 import sys
@@ -16,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -220,6 +222,7 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
             raise TimeoutError(f"{service} did not drain its backlog; last lag {timeline[-1:]}")
         drained = time.monotonic()
         cpu = cpu_seconds(proc.pid) - cpu0
+        db_cpu = _db_backend_cpu(database_url)
     finally:
         procs.stop(proc)
     elapsed = max(drained - (first or drained), 1e-3)
@@ -232,8 +235,30 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
         # None: the backlog was gone before the first reading (faster than this can measure).
         "events_per_s": round(first_lag / elapsed) if first_lag else None,
         "cpu_s": round(cpu, 1),
+        "events_per_cpu_s": round(first_lag / cpu) if first_lag and cpu > 0 else None,
+        # PostgreSQL: CPU of the server processes serving this database (from their start: migrations included)
+        "db_cpu_s": None if db_cpu is None else round(db_cpu, 1),
+        "load_average": round(os.getloadavg()[0], 1),
         "lag_timeline": timeline[:: max(1, len(timeline) // 12)],
     }
+
+
+def _db_backend_cpu(database_url: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends connected to this URL's database (their titles name it)."""
+    if not database_url.startswith("postgresql"):
+        return None
+    name = database_url.rsplit("/", 1)[1].split("?")[0]
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres:") and f" {name} " in title:
+                total += cpu_seconds(int(entry.name))
+        except (OSError, ValueError):
+            continue
+    return total
 
 
 def new_database(pg_dsn: str) -> str:

@@ -30,7 +30,9 @@ from bench.pipeline.ingest import station_mix
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "session" / "src" / "voltline_session" / "migrations"
 
 
-async def run(url: str, events: int, batch: int, profile: cProfile.Profile | None) -> dict[str, object]:
+async def run(
+    url: str, events: int, batch: int, profile: cProfile.Profile | None, stations: int | None = None
+) -> dict[str, object]:
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
     factory = session_factory(engine)
@@ -38,7 +40,8 @@ async def run(url: str, events: int, batch: int, profile: cProfile.Profile | Non
         uow=lambda: SessionUnitOfWork(factory), topics=Topics(""), source="bench", clock=lambda: datetime.now(UTC)
     )
     handle = build_dispatcher(ctx)
-    envelopes = [e for _, e in station_mix(max(50, events // 100), events)]
+    stations = stations or max(50, events // 100)
+    envelopes = [e for _, e in station_mix(stations, events)]
     scope = TransactionBatch(factory, inbox_consumer=CONSUMER)
     wall, cpu = time.perf_counter(), time.process_time()
     if profile is not None:
@@ -55,6 +58,7 @@ async def run(url: str, events: int, batch: int, profile: cProfile.Profile | Non
     return {
         "events": len(envelopes),
         "batch": batch,
+        "stations": stations,
         "events_per_s": round(len(envelopes) / wall),
         "events_per_cpu_s": round(len(envelopes) / cpu),
         "load_average": round(os.getloadavg()[0], 1),
@@ -66,12 +70,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--url", default=None, help="a database URL (default: a fresh SQLite file)")
+    parser.add_argument("--stations", type=int, default=None, help="default: events / 100 (at least 50)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         url = args.url or f"sqlite+aiosqlite:///{tmp}/session.db"
-        print(json.dumps(asyncio.run(run(url, args.events, args.batch, profile))), flush=True)
+        print(json.dumps(asyncio.run(run(url, args.events, args.batch, profile, args.stations))), flush=True)
     if profile is not None:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 

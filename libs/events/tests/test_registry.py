@@ -27,6 +27,7 @@ def test_old_version_is_upcast_to_the_newest(monkeypatch: pytest.MonkeyPatch) ->
     # Register the demo types in throwaway copies so they do not leak into the schema tests.
     monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
     monkeypatch.setattr(registry, "_UPCASTERS", dict(registry._UPCASTERS))
+    monkeypatch.setattr(registry, "_LATEST", dict(registry._LATEST))
 
     @event
     class _DemoV1(Event):

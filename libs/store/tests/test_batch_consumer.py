@@ -3,12 +3,15 @@ markers in bulk, per-station order, a poison event isolated without replaying th
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_bus import BusConfig, Dispatcher, EventConsumer, Producer, TopicSpec, ensure_topics
 from voltline_devinfra.waiting import eventually
@@ -82,8 +85,11 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     await producer.publish_many([(topic, e, station_key("CP-1")) for e in sent])
     await producer.publish(topic, sent[7], key=station_key("CP-1"))  # a redelivery: the inbox absorbs it
     joined: list[bool] = []
+    logged: list[bool] = []  # each handler's log lines name its own event
 
     async def handle(envelope: Envelope) -> None:
+        bound = structlog.contextvars.get_contextvars()
+        logged.append(bound.get("event_id") == str(envelope.event_id) and bound.get("station_id") == "CP-1")
         async with UnitOfWork(sessions) as uow:
             joined.append(uow.batch is not None)
             if await uow.inbox.first_time(CONSUMER, envelope.event_id):
@@ -106,6 +112,8 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
         order = list((await s.execute(sa.select(effects.c.seq).order_by(effects.c.id))).scalars())
     assert order == list(range(n)), "one station's effects are applied in order, each once"
     assert all(joined)
+    assert logged and all(logged)
+    assert "event_id" not in structlog.contextvars.get_contextvars()
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
     assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
 
@@ -168,6 +176,48 @@ async def test_a_batch_cut_short_by_its_time_budget_leaves_no_marker_for_the_res
         await producer.stop()
     assert await _count(sessions, effects) == n, "every event handled although each batch stopped after one"
     assert scope.opened >= n
+
+
+class SlowToOpen(CountingBatch):
+    """A transaction that takes longer to open than the batch budget (a starved process waiting for SQLite's
+    write lock): the budget counts from the open transaction, so batches do not shrink to one event."""
+
+    def __call__(self, envelopes: Sequence[Envelope]) -> Any:
+        inner = super().__call__(envelopes)
+
+        @contextlib.asynccontextmanager
+        async def slow() -> AsyncIterator[Any]:
+            await asyncio.sleep(0.3)  # stands for the wait, not for a signal
+            async with inner as batch:
+                yield batch
+
+        return slow()
+
+
+async def test_the_time_budget_counts_from_the_open_transaction(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> None:
+    effects = schema.effects
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    n = 120
+    sent = [_beat("CP-3") for _ in range(n)]
+
+    async def handle(envelope: Envelope) -> None:
+        async with UnitOfWork(sessions) as uow:
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
+            await uow.commit()
+
+    await producer.publish_many([(topic, e, station_key("CP-3")) for e in sent])
+    scope = SlowToOpen(sessions, inbox_consumer=CONSUMER)
+    consumer = _consumer(config, producer, topic, topic_prefix, handle, scope, batch_max_s=0.2)
+    await consumer.start()
+    try:
+        await eventually(lambda: _done(sessions, effects, n), what="every effect")
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert scope.opened < n / 4, f"{scope.opened} transactions for {n} events"
 
 
 async def _done(sessions: async_sessionmaker[AsyncSession], table: sa.Table, n: int) -> bool:

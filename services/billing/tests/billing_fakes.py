@@ -134,6 +134,11 @@ class FakeCdrs:
     async def get(self, cdr_id: str) -> Cdr | None:
         return self._rows.get(cdr_id)
 
+    async def set_driver(self, session_id: str, driver_id: str) -> None:
+        cdr = await self.by_session(session_id)
+        if cdr is not None and cdr.driver_id is None:
+            self._rows[cdr.cdr_id] = replace(cdr, driver_id=driver_id)
+
     def _state(self, session_id: str) -> str | None:
         return next((p["state"] for p in self._payments.values() if p["session_id"] == session_id), None)
 

@@ -187,3 +187,18 @@ async def test_unassigned_session_can_be_given_to_a_driver(billing: RunningBilli
     await billing.post("/drivers/D-LATE/payment-methods", {"type": "card", "token": "tok_visa"}, expect=201)
     paid = await billing.post(f"/payments/{payment['payment_id']}/assign", {"driver_id": "D-LATE"}, expect=200)
     assert (paid["state"], paid["captured"], paid["driver_id"]) == ("paid", "12.35", "D-LATE")
+    assert (await billing.cdr("S-ANON"))["driver_id"] == "D-LATE"  # the CDR is the driver's too (/me/cdrs)
+    mine = await billing.get("/cdrs", driver_id="D-LATE")
+    assert [c["session_id"] for c in mine["items"]] == ["S-ANON"]
+
+
+async def test_a_driver_named_only_at_the_end_pays_with_their_card(billing: RunningBilling) -> None:
+    """A 2.x card sent after Started (ADR 0024): the start had no driver, the end names them."""
+    await billing.post("/drivers/D-TOKEN/payment-methods", {"type": "card", "token": "tok_visa"}, expect=201)
+    await billing.publish(started("S-LATETOKEN", "CP-1", T0, driver_id=None))
+    await billing.payment("S-LATETOKEN", state="unassigned")
+    await billing.publish(ended("S-LATETOKEN", "CP-1", T0, END, ENERGY, driver_id="D-TOKEN"))
+    paid = await billing.payment("S-LATETOKEN", state="paid")
+    assert (paid["driver_id"], paid["captured"], paid["method"]) == ("D-TOKEN", "12.35", "card")
+    assert (await billing.cdr("S-LATETOKEN"))["driver_id"] == "D-TOKEN"
+    assert provider_ops(billing, "S-LATETOKEN") == [("sale", "12.35", "ok")]

@@ -17,7 +17,13 @@ import pytest
 import pytest_asyncio
 from gateway_testing import EventLog, FakeAuth, RunningGateway, charger, eventually, running_gateway
 from voltline_events import decode_payload, envelope_for
-from voltline_events.payloads import AuthorizationDecision, AuthorizationRequested, AuthorizeAnswered, TokenDecisions
+from voltline_events.payloads import (
+    AuthorizationDecision,
+    AuthorizationRequested,
+    AuthorizeAnswered,
+    StationTransaction,
+    TokenDecisions,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -120,3 +126,30 @@ async def _status(cp: Any, value: str) -> str:
 
 async def _is(status: Any, expected: str) -> bool:
     return bool(await status == expected)
+
+
+async def test_a_start_names_the_driver_of_the_published_record(system: Any) -> None:
+    """ADR 0024: the driver comes from the published record while auth (here without a driver) decides."""
+    gateway, auth, log = system
+    await auth.register("CP-L4")
+    auth.tokens["CARD-D1"] = "Blocked"  # until the gateway answers from the record
+    record = TokenDecisions(
+        id_token="CARD-D1",
+        decisions={"ocpp1.6": AuthorizationDecision(status="Accepted", driver_id="drv-L")},
+        decided_at=datetime.now(UTC),
+    )
+    await auth.producer.publish(auth.topics.auth_decisions, envelope_for(record, source="auth/fake"), key=b"CARD-D1")
+    await eventually(lambda: gateway.internals.registry.get("CP-L4") is not None)
+    async with charger(gateway.ocpp_url, "CP-L4") as cp:
+        assert (await cp.call("BootNotification", BOOT_16))[2]["status"] == "Accepted"
+
+        async def status() -> str:
+            return str((await cp.call("Authorize", {"idTag": "CARD-D1"}))[2]["idTagInfo"]["status"])
+
+        await eventually(lambda: _is(status(), "Accepted"))  # the gateway has read the record
+        auth.tokens["CARD-D1"] = "Accepted"  # auth decides the start, and names no driver
+        start = {"connectorId": 1, "idTag": "CARD-D1", "meterStart": 0, "timestamp": "2024-05-01T08:00:00Z"}
+        assert (await cp.call("StartTransaction", start))[2]["idTagInfo"]["status"] == "Accepted"
+    (started,) = await log.wait("CP-L4", "station.transaction")
+    event = decode_payload(started)
+    assert isinstance(event, StationTransaction) and event.driver_id == "drv-L"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -214,3 +215,21 @@ def test_what_a_station_says_about_a_transaction_it_may_have_forgotten() -> None
     assert station_forgot("ocpp2.0.1", "RequestStopTransaction", rejected)
     assert not station_forgot("ocpp2.0.1", "RequestStopTransaction", {"status": "Rejected"})  # ask first
     assert not station_forgot("ocpp1.6", "RemoteStopTransaction", {"status": "Accepted"})
+
+
+def test_a_card_session_takes_the_driver_of_its_own_token_only() -> None:
+    """ADR 0024: the start names the card's driver; a stop by another driver's card changes nothing."""
+    started = tx("started", 0, evse_id=1, id_token=IdToken(id_token="CARD"), driver_id="drv-1", seq_no=0)
+    stopped = tx("ended", 30, seq_no=1, id_token=IdToken(id_token="OTHER"), driver_id="drv-2")
+    assert play([started, stopped]).driver_id == "drv-1"
+    assert play([stopped, started]).driver_id == "drv-1"  # the start's token is the session's, whatever the order
+    no_driver = tx("started", 0, id_token=IdToken(id_token="CARD"), seq_no=0)
+    later = tx("updated", 5, seq_no=1, id_token=IdToken(id_token="CARD"), driver_id="drv-1")
+    assert play([no_driver]).driver_id is None and play([no_driver, later]).driver_id == "drv-1"
+
+
+def test_a_remote_starts_driver_stays() -> None:
+    started = tx("started", 0, id_token=IdToken(id_token="APP"), seq_no=0)
+    session = replace(open_session("s-1", "CP-1", started, NOW), driver_id="drv-app")  # linked to a remote start
+    update = tx("updated", 5, id_token=IdToken(id_token="APP"), driver_id="drv-other", seq_no=1)
+    assert merge(session, update, NOW).driver_id == "drv-app"

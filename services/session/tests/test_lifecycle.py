@@ -271,3 +271,18 @@ async def test_a_burst_is_consumed_in_batches_and_the_lag_shows_in_readyz(servic
             await engine.dispose()
 
     assert abs((await last_seen()) - last).total_seconds() < 0.001  # type: ignore[operator]
+
+
+async def test_a_drivers_card_session_carries_the_driver(service: RunningSession) -> None:
+    """ADR 0024: the gateway names the card's driver in the start; the session and its events carry it, and a
+    stop with another driver's card does not change whose session it is."""
+    cp = service.station("CP16-DRIVER")
+    await cp.connect()
+    await cp.tx("started", "2001", 0, connector_id=1, id_tag="RFID-D1", driver_id="drv-card", meter_start_wh=0)
+    await cp.tx("ended", "2001", 20, id_tag="RFID-OTHER", driver_id="drv-other", meter_stop_wh=3000)
+    session = await wait_session(service.api, ADMIN, "CP16-DRIVER", done)
+    assert (session["driver_id"], session["id_token"]) == ("drv-card", "RFID-D1")
+    mine = await service.api.get("/api/v1/sessions", params={"driver_id": "drv-card"}, headers=ADMIN)
+    assert [s["session_id"] for s in mine.json()["items"]] == [session["session_id"]]
+    events = await service.events.wait(session["session_id"], lambda e: "session.ended" in types(e))
+    assert events[0]["driver_id"] == "drv-card" and ended(events)[0]["driver_id"] == "drv-card"

@@ -34,6 +34,7 @@ E = TypeVar("E", bound=type[Event])
 
 _MODELS: dict[tuple[str, int], type[Event]] = {}
 _UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+_LATEST: dict[str, int] = {}  # newest registered version per type (decode_payload asks for every event)
 
 
 class UnknownEventError(ValueError):
@@ -46,6 +47,7 @@ def event(cls: E) -> E:
     if key in _MODELS and _MODELS[key] is not cls:
         raise ValueError(f"event {key} registered twice")
     _MODELS[key] = cls
+    _LATEST[cls.TYPE] = max(cls.VERSION, _LATEST.get(cls.TYPE, cls.VERSION))
     return cls
 
 
@@ -64,7 +66,10 @@ def registered_events() -> dict[tuple[str, int], type[Event]]:
 
 
 def latest_version(event_type: str) -> int:
-    versions = [v for (t, v) in _MODELS if t == event_type]
+    latest = _LATEST.get(event_type)
+    if latest is not None and (event_type, latest) in _MODELS:
+        return latest
+    versions = [v for (t, v) in _MODELS if t == event_type]  # the registry was swapped (tests): scan it
     if not versions:
         raise UnknownEventError(f"unknown event type {event_type!r}")
     return max(versions)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voltline_store.batch import Batch, current_batch
@@ -29,6 +30,9 @@ class UnitOfWork:
     """
 
     batch: Batch | None = None
+    # A service's own "another transaction wrote this unique key first" exception: a unique-key violation
+    # leaving the block is raised as it, so use cases speak of ports, not of SQLAlchemy's exceptions.
+    duplicate_error: type[Exception] | None = None
 
     session: AsyncSession
     outbox: Outbox
@@ -60,9 +64,11 @@ class UnitOfWork:
         if self.batch is not None:
             if exc is not None:
                 self.batch.fail(exc)
-            return
-        # close() rolls back whatever was not committed and returns the connection to the pool.
-        await self.session.close()
+        else:
+            # close() rolls back whatever was not committed and returns the connection to the pool.
+            await self.session.close()
+        if self.duplicate_error is not None and isinstance(exc, IntegrityError):
+            raise self.duplicate_error(str(exc.orig)) from exc
 
     async def commit(self) -> None:
         """Commit, then let the relay publish the new events at once instead of at its next poll."""

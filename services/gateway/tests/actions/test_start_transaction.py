@@ -46,3 +46,14 @@ async def test_a_refused_start_is_published_after_the_start(answer: Any, bus: An
         "CARD-1",
     )
     assert refused.timestamp == started.timestamp
+
+
+async def test_a_drivers_card_names_the_driver_in_the_start(answer: Any, bus: Any) -> None:
+    """ADR 0024: the session service learns the card's driver from the start itself."""
+    bus.decision = AuthorizationDecision(status="Accepted", driver_id="drv-7")
+    await answer([2, "s1", "StartTransaction", START])
+    assert bus.events[0].driver_id == "drv-7"  # type: ignore[attr-defined]
+    bus.published.clear()
+    bus.decision = AuthorizationDecision(status="Accepted")  # a token of no driver
+    await answer([2, "s2", "StartTransaction", {**START, "idTag": "CARD-2"}])
+    assert bus.events[0].driver_id is None  # type: ignore[attr-defined]

@@ -56,3 +56,13 @@ async def test_a_refused_token_of_a_running_transaction_is_published(answer: Any
         assert refused == []
     else:
         assert [(r.transaction_id, r.status, r.id_token.type) for r in refused] == [("TX-9", "Invalid", "ISO14443")]
+
+
+async def test_a_started_transaction_names_the_drivers_of_its_token(answer: Any, bus: Any) -> None:
+    """ADR 0024: auth's decision on the token gives the driver; events without a token name none."""
+    bus.decision = AuthorizationDecision(status="Accepted", driver_id="drv-7")
+    token = {"idToken": "04A2B3", "type": "ISO14443"}
+    await answer([2, "1", "TransactionEvent", event("Started", 0, idToken=token)], "ocpp2.0.1")
+    await answer([2, "2", "TransactionEvent", event("Updated", 1)], "ocpp2.0.1")
+    started, updated = bus.events
+    assert started.driver_id == "drv-7" and updated.driver_id is None  # type: ignore[attr-defined]

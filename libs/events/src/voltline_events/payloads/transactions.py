@@ -64,6 +64,10 @@ class StationTransaction(Event):
     evse_id: int | None = None
     connector_id: int | None = None
     id_token: IdToken | None = None
+    driver_id: str | None = Field(
+        default=None,
+        description="The driver the auth service has for id_token (ADR 0024); absent when none or not known.",
+    )
     seq_no: int | None = Field(default=None, description="2.x seqNo; absent in 1.6.")
     trigger_reason: str | None = None
     offline: bool = False

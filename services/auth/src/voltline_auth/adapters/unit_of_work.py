@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
-from sqlalchemy.exc import IntegrityError
 from voltline_store import UnitOfWork
 
 from voltline_auth.adapters.access_repo import ApiKeyRepository, AuditRepository, DecisionRepository
@@ -17,6 +14,8 @@ from voltline_auth.service_layer import account_ports, ports
 
 class SqlAuthUnitOfWork(UnitOfWork):
     """The auth unit of work (service_layer.ports.AuthUnitOfWork) over SQLAlchemy and the store's outbox."""
+
+    duplicate_error = ports.Duplicate
 
     stations: ports.StationRepository
     sync: ports.SyncRepository
@@ -44,11 +43,3 @@ class SqlAuthUnitOfWork(UnitOfWork):
         self.accounts = AccountRepository(self.session)
         self.secrets = SecretRepository(self.session)
         self.signing_keys = SigningKeyStore(self.session)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, IntegrityError):
-            # The use cases speak of ports, not of SQLAlchemy's exceptions.
-            raise ports.Duplicate(str(exc.orig)) from exc

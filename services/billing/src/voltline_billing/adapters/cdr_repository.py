@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,6 +85,11 @@ class CdrRepository:
     async def get(self, cdr_id: str) -> Cdr | None:
         row = (await self._s.execute(select(cdrs).where(cdrs.c.cdr_id == cdr_id))).first()
         return None if row is None else _from_row(row)
+
+    async def set_driver(self, session_id: str, driver_id: str) -> None:
+        await self._s.execute(
+            update(cdrs).where(cdrs.c.session_id == session_id, cdrs.c.driver_id.is_(None)).values(driver_id=driver_id)
+        )
 
     async def list(
         self,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-
-from sqlalchemy.exc import IntegrityError
 from voltline_store import UnitOfWork
 
 from voltline_billing.adapters.adhoc_repository import AdhocRepository
@@ -19,6 +16,8 @@ from voltline_billing.service_layer import ports
 
 class SqlBillingUnitOfWork(UnitOfWork):
     """The billing unit of work (service_layer.ports.BillingUnitOfWork) over SQLAlchemy and the outbox."""
+
+    duplicate_error = ports.Duplicate
 
     tariffs: ports.TariffRepository
     sessions: ports.SessionRepository
@@ -40,11 +39,3 @@ class SqlBillingUnitOfWork(UnitOfWork):
         self.invoices = InvoiceRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
         self.adhoc = AdhocRepository(self.session)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await super().__aexit__(exc_type, exc, tb)
-        if isinstance(exc, IntegrityError):
-            # The use cases speak of ports, not of SQLAlchemy's exceptions.
-            raise ports.Duplicate(str(exc.orig)) from exc

@@ -146,6 +146,7 @@ async def assign(ctx: BillingContext, payment_id: str, driver_id: str) -> Paymen
         except pay.PaymentError as exc:
             raise Invalid("payment_id", str(exc)) from None
         await uow.payments.save(payment, ctx.clock(), provider=ctx.provider.name if kind == "card" else None)
+        await uow.cdrs.set_driver(payment.session_id, driver_id)  # the CDR is the driver's too (/me/cdrs)
         await uow.commit()
     return await drive(ctx, payment_id) or payment
 

@@ -79,6 +79,18 @@ async def _new_payment(ctx: BillingContext, uow: BillingUnitOfWork, s: Started, 
     return payment
 
 
+async def _claim(
+    ctx: BillingContext, uow: BillingUnitOfWork, payment: pay.Payment, driver_id: str
+) -> tuple[pay.Payment, dict[str, Any]]:
+    """The driver became known after the start (a 2.x token sent after Started, ADR 0024): their default method
+    pays, as if they had been known at the start (no hold: the amount is known now)."""
+    method = await uow.payments.default_method(driver_id)
+    if method is None:
+        return payment, {}
+    claimed = pay.assign(payment, driver_id, method["type"], method["method_id"])
+    return claimed, {"provider": ctx.provider.name if method["type"] == "card" else None}
+
+
 async def session_started(ctx: BillingContext, s: Started) -> None:
     async with ctx.uow() as uow:
         known = await uow.sessions.get(s.session_id) or await uow.cdrs.by_session(s.session_id)
@@ -135,10 +147,13 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
         if row is not None:
             await uow.sessions.update(s.session_id, status="ended", energy_wh=e.energy_wh, last_at=e.ended_at)
         payment = await uow.payments.by_session(s.session_id, lock=True)
+        extra: dict[str, Any] = {}
         if payment is None:
             payment = await _new_payment(ctx, uow, s, priced.currency)
+        elif payment.state is pay.State.UNASSIGNED and s.driver_id is not None:
+            payment, extra = await _claim(ctx, uow, payment, s.driver_id)
         payment = pay.set_due(payment, priced.total_incl_vat)
-        await uow.payments.save(payment, ctx.clock(), cdr_id=cdr.cdr_id)
+        await uow.payments.save(payment, ctx.clock(), cdr_id=cdr.cdr_id, **extra)
         await uow.commit()
     log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
     await _drive_quietly(ctx, payment.payment_id)

@@ -70,6 +70,52 @@ async def publish_and_authorize(
     return AuthorizationDecision(status=fallback) if fallback is not None else None
 
 
+def with_driver(event: Event | Prepared, driver_id: str | None) -> Event | Prepared:
+    """The transaction event naming the token's driver (ADR 0024), unchanged when there is none."""
+    if driver_id is None:
+        return event
+    if isinstance(event, Prepared):
+        return Prepared(event.model, {**event.payload, "driver_id": driver_id})
+    return event.model_copy(update={"driver_id": driver_id})
+
+
+async def publish_and_authorize_transaction(
+    ctx: CallContext,
+    event: Event | Prepared,
+    id_token: IdToken,
+    purpose: AuthorizationPurpose,
+    fallback: str,
+    *,
+    evse_id: int | None,
+    transaction_id: str,
+) -> AuthorizationDecision:
+    """Auth's decision on a transaction's token; the published event names the token's driver (ADR 0024).
+
+    The decision itself always comes from auth (it counts sessions). The driver comes from the published
+    decisions when they cover the token, so publishing and asking still overlap; otherwise the event waits for
+    auth's answer (a token the table does not cover, offline uploads at start, local answers turned off).
+    """
+    known = ctx.decisions.decision(id_token.id_token, id_token.type, ctx.ocpp_version) if ctx.decisions else None
+    if known is not None:
+        decision = await publish_and_authorize(
+            ctx, with_driver(event, known.driver_id), id_token, purpose, fallback,
+            evse_id=evse_id, transaction_id=transaction_id,
+        )  # fmt: skip
+        assert decision is not None  # a fallback is given
+        return decision
+    request = AuthorizationRequested(
+        ocpp_version=ctx.ocpp_version,
+        id_token=id_token,
+        purpose=purpose,
+        evse_id=evse_id,
+        transaction_id=transaction_id,
+    )
+    answer = await ctx.bus.ask_auth(request, station_id=ctx.station_id, message_id=ctx.message_id)
+    decision = answer if isinstance(answer, AuthorizationDecision) else AuthorizationDecision(status=fallback)
+    await ctx.bus.publish(with_driver(event, decision.driver_id), station_id=ctx.station_id, message_id=ctx.message_id)
+    return decision
+
+
 async def publish_refusal(
     ctx: CallContext,
     decision: AuthorizationDecision,

@@ -8,7 +8,7 @@ from typing import Any
 from voltline_events.payloads.transactions import IdToken
 
 from voltline_gateway.actions.context import CallContext
-from voltline_gateway.actions.decisions import publish_and_authorize, publish_refusal
+from voltline_gateway.actions.decisions import publish_and_authorize_transaction, publish_refusal
 from voltline_gateway.domain.normalise import transaction_event
 
 
@@ -18,7 +18,7 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
     if token is None:
         await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
         return {}
-    decision = await publish_and_authorize(
+    decision = await publish_and_authorize_transaction(
         ctx,
         event,
         IdToken(id_token=token["idToken"], type=token["type"]),
@@ -27,7 +27,6 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
         evse_id=event.payload.get("evse_id"),
         transaction_id=event.payload["transaction_id"],
     )
-    assert decision is not None
     if payload["eventType"] != "Ended":  # a refused stop token does not undo a transaction that has ended
         refused_token = IdToken(id_token=token["idToken"], type=token["type"])
         transaction_id = event.payload["transaction_id"]

@@ -83,6 +83,7 @@ sessions = Table(
     Column("doubt", String(16), nullable=True),
     Column("doubt_since", UTCDateTime(), nullable=True),
     Column("checked_at", UTCDateTime(), nullable=True),
+    Column("meter_tally", JSON, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("station_id", "transaction_id", name="uq_sessions_station_transaction"),

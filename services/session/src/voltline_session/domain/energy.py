@@ -195,6 +195,19 @@ def _drop_implausible_start(points: list[Point], walk: _Walk) -> list[Point]:
     return points
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """The walk just before its last point, whose fate (outlier or not) depends on the point after it: from
+    here a reading later than every known one continues the walk exactly (`domain.tally`)."""
+
+    total: Decimal
+    last: Point
+    pending: Point
+    baseline: Point
+    anomalies: tuple[str, ...]
+    counted: tuple[tuple[datetime, Decimal], ...]  # the cumulative energy before `pending`, in time order
+
+
 def compute_energy(
     readings: Iterable[Reading],
     *,
@@ -205,6 +218,27 @@ def compute_energy(
     policy: MeterPolicy | None = None,
 ) -> EnergyResult:
     """Energy delivered so far (or in total, once ended), with the register values it rests on."""
+    return walk_energy(
+        readings,
+        meter_start_wh=meter_start_wh,
+        started_at=started_at,
+        meter_stop_wh=meter_stop_wh,
+        ended_at=ended_at,
+        policy=policy,
+    )[0]
+
+
+def walk_energy(
+    readings: Iterable[Reading],
+    *,
+    meter_start_wh: int | None = None,
+    started_at: datetime | None = None,
+    meter_stop_wh: int | None = None,
+    ended_at: datetime | None = None,
+    policy: MeterPolicy | None = None,
+) -> tuple[EnergyResult, Checkpoint | None]:
+    """`compute_energy`, and where an open session's walk stands before its last point (None when a later
+    reading could still change the baseline: fewer than two points past the dropped starts, or an end)."""
     walk = _Walk(policy or MeterPolicy())
     points = _points(readings, meter_start_wh, started_at, meter_stop_wh, ended_at)
     if ended_at is not None:
@@ -216,13 +250,17 @@ def compute_energy(
         walk.note("meter_start_missing")
     points = _drop_implausible_start(points, walk)
     if not points:
-        return EnergyResult(0, None, None, tuple(walk.timeline), tuple(walk.anomalies))
+        return EnergyResult(0, None, None, tuple(walk.timeline), tuple(walk.anomalies)), None
     walk.count(points[0], Decimal(0))
     baseline = points[0]
+    checkpoint: Checkpoint | None = None
     for index in range(1, len(points)):
         point = points[index]
         assert walk.last is not None
         nxt = points[index + 1] if index + 1 < len(points) else None
+        if nxt is None and ended_at is None:
+            counted = tuple((e.at, e.energy_wh) for e in walk.timeline if e.energy_wh is not None)
+            checkpoint = Checkpoint(walk.total, walk.last, point, baseline, tuple(walk.anomalies), counted)
         why = _outlier(walk.last, point, nxt, walk.policy)
         if why:
             walk.skip(point, why)
@@ -230,6 +268,7 @@ def compute_energy(
         walk.step(point)
     assert walk.last is not None
     timeline = tuple(sorted(walk.timeline, key=lambda e: (e.at, _RANK[e.kind])))
-    return EnergyResult(
+    result = EnergyResult(
         wh(walk.total), wh(baseline.register_wh), wh(walk.last.register_wh), timeline, tuple(walk.anomalies)
     )
+    return result, checkpoint

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from voltline_session.domain.energy import EnergyResult
 from voltline_session.domain.meter import as_utc
@@ -84,6 +84,9 @@ class TransactionLike(Protocol):
     @property
     def id_token(self) -> IdTokenLike | None: ...
 
+    @property
+    def driver_id(self) -> str | None: ...
+
 
 @dataclass(frozen=True)
 class MeterStats:
@@ -147,6 +150,8 @@ class Session:
     doubt: str | None = None  # rebooted | silent: to be confirmed by the station, else ended
     doubt_since: datetime | None = None
     checked_at: datetime | None = None  # when the station was asked about it
+    # Running meter totals (domain.tally, as JSON): new readings fold in without reading the old ones.
+    meter_tally: dict[str, Any] | None = field(default=None, hash=False)
 
     @property
     def bay(self) -> int:
@@ -238,7 +243,29 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
         changes.update(end_seen=True, status="completed", suspect=False, suspect_since=None)
         if session.end_recorded_at is None:
             changes["end_recorded_at"] = now
-    return replace(session, **changes)  # type: ignore[arg-type]  # **changes: fields named by the caller
+    changes["driver_id"] = _driver(session, tx, changes["id_token"])
+    return _with(session, changes)
+
+
+def _with(session: Session, changes: dict[str, object]) -> Session:
+    """`dataclasses.replace` without re-running `__init__` over ~50 fields: merge runs for every message of a
+    flood (Session has no `__post_init__`, and `changes` names only its fields)."""
+    new = object.__new__(Session)
+    new.__dict__.update(session.__dict__)
+    new.__dict__.update(changes)
+    return new
+
+
+def _driver(session: Session, tx: TransactionLike, id_token: object) -> str | None:
+    """The driver of the session's token (ADR 0024): a driver already known (a remote start's) stays; a message
+    names it only for the session's own token (a stop by another card does not change whose session it is),
+    except when the start arrives late and its token becomes the session's."""
+    token = tx.id_token
+    if token is None or token.id_token != id_token:
+        return session.driver_id
+    if id_token != session.id_token:  # the start's token replaces what an earlier message (a stop) said
+        return tx.driver_id or session.driver_id
+    return session.driver_id or tx.driver_id
 
 
 def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Session:

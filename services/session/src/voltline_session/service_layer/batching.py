@@ -13,18 +13,21 @@ recompute uses the clock of the last message it folded, as the one-by-one run's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from voltline_events.payloads import StationTransaction
 
+from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import START_LOOKBACK
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.ledger import announce, recompute, update_due
+from voltline_session.service_layer.ledger import announce, fold, recompute, update_due
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 _PENDING = "session.pending"
+_BY_STATION = "session.pending.by_station"  # station id -> keys it has in _PENDING
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Pending:
     before: Session  # as stored when the batch first read it: what the announcement compares with
     current: Session  # with the batch's messages merged, not yet recomputed
     now: datetime  # our clock at the last message folded in
+    readings: list[Reading] = field(default_factory=list)  # the batch's new readings of it, in arrival order
 
 
 Held = dict[tuple[str, str], Pending]
@@ -44,6 +48,15 @@ def held(uow: SessionUnitOfWork) -> Held | None:
         return None
     pending: Held = memo.setdefault(_PENDING, {})
     return pending
+
+
+def held_of(uow: SessionUnitOfWork, station_id: str) -> list[Pending]:
+    """What the batch holds of one station (without looking at every held session)."""
+    pending = held(uow)
+    if not pending:
+        return []
+    by_station: dict[str, dict[tuple[str, str], None]] = uow.batch_memo.get(_BY_STATION, {})  # type: ignore[union-attr]
+    return [pending[key] for key in by_station.get(station_id, ()) if key in pending]
 
 
 def holdable(ctx: SessionContext, session: Session, now: datetime) -> bool:
@@ -64,13 +77,26 @@ def foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationT
 
 
 def hold(
-    ctx: SessionContext, uow: SessionUnitOfWork, before: Pending | Session, session: Session, now: datetime
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    before: Pending | Session,
+    session: Session,
+    now: datetime,
+    readings: Sequence[Reading] = (),
 ) -> None:
     """Keep `session` in memory until the batch commits (or the station needs it stored)."""
     pending = held(uow)
     assert pending is not None
-    first = before.before if isinstance(before, Pending) else before
-    pending[(session.station_id, session.transaction_id)] = Pending(first, session, now)
+    if isinstance(before, Pending):
+        first, added = before.before, [*before.readings, *readings]
+    else:
+        first, added = before, list(readings)
+    pending[(session.station_id, session.transaction_id)] = Pending(first, session, now, added)
+    memo = uow.batch_memo
+    assert memo is not None
+    memo.setdefault(_BY_STATION, {}).setdefault(session.station_id, {})[
+        (session.station_id, session.transaction_id)
+    ] = None
 
     async def flush_all() -> None:
         await flush(ctx, uow)
@@ -83,11 +109,17 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
     pending = held(uow)
     if not pending:
         return
-    keys = [key for key in pending if station_id is None or key[0] == station_id]
+    if station_id is None:
+        keys = list(pending)
+    else:
+        by_station: dict[str, dict[tuple[str, str], None]] = uow.batch_memo.get(_BY_STATION, {})  # type: ignore[union-attr]
+        keys = [key for key in by_station.get(station_id, {}) if key in pending]
     if not keys:
         return
     items = [pending.pop(key) for key in keys]
-    ids = [item.current.session_id for item in items]
+    # The batch's readings folded into each session's running totals; the rest read all their readings.
+    folded = [fold(ctx, item.current, item.readings, item.now) for item in items]
+    ids = [item.current.session_id for item, done in zip(items, folded, strict=True) if done is None]
     # What the recomputes read, in one query each for all of them (not one per session).
     await uow.readings.prefetch(ids)
     await uow.sessions.prefetch_seq_nos(ids)
@@ -95,7 +127,9 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
         [(i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK) for i in items]
     )
     saved = []
-    for item in items:
-        session, derived = await recompute(ctx, uow, item.current, item.now)
+    for item, done in zip(items, folded, strict=True):
+        session, derived = await recompute(
+            ctx, uow, item.current, item.now, None if done is None else (done, item.readings)
+        )
         saved.append(announce(ctx, uow, item.before, session, derived, item.now))
     await uow.sessions.save_many(saved)

@@ -41,6 +41,9 @@ class SessionContext:
     new_id: Callable[[], str] = new_session_id
     # Units of work for reads only (API GETs): they never wait for a consumer batch's write lock.
     read_uow: Callable[[], SessionUnitOfWork] | None = None
+    # Fold new readings into a session's running totals (domain.tally) instead of reading all of them;
+    # off: every change recomputes from all readings (the reference the equivalence tests compare with).
+    fold_readings: bool = True
 
     def reader(self) -> SessionUnitOfWork:
         return self.read_uow() if self.read_uow is not None else self.uow()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -24,11 +25,12 @@ from voltline_events.payloads.sessions import (
     SessionUpdated,
 )
 
-from voltline_session.domain.energy import EnergyResult, compute_energy, wh
+from voltline_session.domain.energy import EnergyResult, walk_energy, wh
 from voltline_session.domain.meter import Reading
 from voltline_session.domain.periods import START_LOOKBACK, Period, build_periods, current_state
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
+    MeterStats,
     Session,
     ended_by,
     measured,
@@ -36,6 +38,7 @@ from voltline_session.domain.session import (
     ready_to_announce_end,
 )
 from voltline_session.domain.stats import meter_stats
+from voltline_session.domain.tally import Tally, advance, tally_key, tally_of
 from voltline_session.service_layer.context import SessionContext
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
@@ -47,6 +50,9 @@ ACTIVE = gauge("voltline_sessions_active", "Active sessions, counted every super
 ANOMALIES = counter("voltline_session_anomalies_total", "Ended sessions by anomaly in their data", ["anomaly"])
 
 
+Folded = tuple[EnergyResult, MeterStats, Tally]
+
+
 @dataclass(frozen=True)
 class Derived:
     """What a session's readings and observations say, beyond the session row itself."""
@@ -55,24 +61,66 @@ class Derived:
     energy: EnergyResult
     periods: list[Period]
     missing: list[int]  # 2.x seqNos of the transaction not received (yet)
+    tallied: bool = False  # from running totals: `readings` are only the new ones (and `periods` empty)
+
+    @property
+    def any_readings(self) -> bool:
+        return self.tallied or bool(self.readings)  # a tally exists only once two register values were counted
+
+
+def fold(ctx: SessionContext, session: Session, new: Sequence[Reading], now: datetime) -> Folded | None:
+    """An open session's figures with `new` readings folded into its running totals (domain.tally), without
+    reading its stored readings; None when that is not exact (then `recompute` reads them all)."""
+    if not ctx.fold_readings or not session.active or session.meter_tally is None:
+        return None
+    tally = Tally.from_json(session.meter_tally)
+    if tally is None:
+        return None
+    return advance(tally, _key(ctx, session), new, ctx.policy)
+
+
+def _key(ctx: SessionContext, session: Session) -> tuple[object, ...]:
+    return tally_key(
+        session.started_at,
+        session.reported_meter_start_wh,
+        session.reported_meter_stop_wh,
+        session.ended_at,
+        ctx.policy,
+    )
 
 
 async def recompute(
-    ctx: SessionContext, uow: SessionUnitOfWork, session: Session, now: datetime
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    session: Session,
+    now: datetime,
+    folded: tuple[Folded, Sequence[Reading]] | None = None,
 ) -> tuple[Session, Derived]:
-    readings = await uow.readings.for_session(session.session_id)
-    energy = compute_energy(
-        readings,
-        meter_start_wh=session.reported_meter_start_wh,
-        started_at=session.started_at,
-        meter_stop_wh=session.reported_meter_stop_wh,
-        ended_at=session.ended_at,
-        policy=ctx.policy,
-    )
-    # Readings after a closed session's end stay on its timeline but change none of its figures.
-    counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
-    session = measured(session, energy, meter_stats(counted, energy))
-    missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id))
+    """The session's figures from all its readings and observations (or, given `fold`'s result and the
+    readings it folded, from its running totals)."""
+    key = _key(ctx, session)
+    if folded is not None:
+        (energy, stats, tally), readings = folded[0], list(folded[1])
+        session = replace(measured(session, energy, stats), meter_tally=tally.to_json())
+    else:
+        readings = await uow.readings.for_session(session.session_id)
+        energy, checkpoint = walk_energy(
+            readings,
+            meter_start_wh=session.reported_meter_start_wh,
+            started_at=session.started_at,
+            meter_stop_wh=session.reported_meter_stop_wh,
+            ended_at=session.ended_at,
+            policy=ctx.policy,
+        )
+        # Readings after a closed session's end stay on its timeline but change none of its figures.
+        counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
+        found = tally_of(key, readings, checkpoint)
+        session = replace(
+            measured(session, energy, meter_stats(counted, energy)), meter_tally=found.to_json() if found else None
+        )
+    # Only a transaction numbered from 0 with its end's number known can miss messages (missing_messages).
+    numbered = session.start_seq_no == 0 and session.end_seq_no is not None
+    missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id)) if numbered else []
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
     observations = await uow.states.between(
@@ -80,6 +128,8 @@ async def recompute(
     )
     if session.active:
         session = replace(session, charging_state=current_state(observations, session.started_at))
+    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
+        return session, Derived(readings, energy, [], missing, tallied=True)
     end = session.ended_at or max(now, session.last_event_at)
     periods = build_periods(session.started_at, end, observations, energy.cumulative, energy.energy_wh)
     return session, Derived(readings, energy, periods, missing)
@@ -202,7 +252,7 @@ def announce(
                 ANOMALIES.labels(anomaly).inc()
             after = replace(after, revision=event.revision, ended_hash=digest)
         return after
-    if update_due(ctx, after, now) and derived.readings and before is not None and _live(before) != _live(after):
+    if update_due(ctx, after, now) and derived.any_readings and before is not None and _live(before) != _live(after):
         _publish(ctx, uow, after, updated_event(after, now))
         after = replace(after, last_update_published_at=now)
     return after

@@ -18,10 +18,10 @@ from voltline_events.payloads import ConnectorStatus, StationTransaction, Transa
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
-from voltline_session.service_layer.batching import Pending, flush, foldable, held, hold, holdable
+from voltline_session.service_layer.batching import Pending, flush, foldable, held, held_of, hold, holdable
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import end_refused, end_superseded
-from voltline_session.service_layer.ledger import announce, recompute
+from voltline_session.service_layer.ledger import announce, fold, recompute
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 
@@ -74,7 +74,7 @@ async def _fold(
     state = state_from_charging_state(tx.charging_state)
     if state is not None and tx.charging_state:
         await uow.states.add(session.station_id, session.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
-    hold(ctx, uow, before, session.with_problems(problems), now)
+    hold(ctx, uow, before, session.with_problems(problems), now, readings)
 
 
 async def record_transaction(
@@ -95,8 +95,9 @@ async def record_transaction(
         ):
             await uow.commit()  # the same 2.x message again (the station resent it): nothing changes
             return
-        if pending is not None and before is not None and foldable(ctx, before, merge(before, tx, now), tx, now):
-            await _fold(ctx, uow, kept or before, merge(before, tx, now), tx, now)
+        merged = merge(before, tx, now) if pending is not None and before is not None else None
+        if merged is not None and before is not None and foldable(ctx, before, merged, tx, now):
+            await _fold(ctx, uow, kept or before, merged, tx, now)
             await uow.commit()
             return
         if pending:
@@ -114,7 +115,8 @@ async def record_transaction(
             await uow.states.add(station_id, session.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
         fresh = before is None or (before.id_token is None and session.id_token is not None)
         session = await _link_remote_start(ctx, uow, session, fresh)
-        session, derived = await recompute(ctx, uow, session, now)
+        folded = fold(ctx, session, readings, now) if before is not None else None
+        session, derived = await recompute(ctx, uow, session, now, None if folded is None else (folded, readings))
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
         if before is None and tx.kind != "ended" and not tx.offline and (tx.evse_id, tx.connector_id) != (None, None):
@@ -152,7 +154,7 @@ async def record_status(
             at = as_utc(status.timestamp or seen_at)
             bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
             pending = held(uow)
-            if pending and any(k[0] == station_id and not holdable(ctx, p.current, now) for k, p in pending.items()):
+            if pending and any(not holdable(ctx, p.current, now) for p in held_of(uow, station_id)):
                 await flush(ctx, uow, station_id)  # due an update: stored as it was before this observation
             await uow.states.add(station_id, bay, at, "status", state, status.status)
             for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
@@ -161,7 +163,8 @@ async def record_status(
                 if pending is not None and holdable(ctx, current, now):
                     hold(ctx, uow, kept or before, current, now)  # recomputed once, when the batch ends
                     continue
-                session, derived = await recompute(ctx, uow, before, now)
+                folded = fold(ctx, before, (), now)  # no new reading: the running totals stand
+                session, derived = await recompute(ctx, uow, before, now, None if folded is None else (folded, ()))
                 session = announce(ctx, uow, before, session, derived, now)
                 await uow.sessions.save(session)
         await uow.commit()
