@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -86,6 +87,43 @@ class Changes:
         if self._task:
             self._task.cancel()
         await self.consumer.stop()
+
+
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends serving the benchmark's database (its own connections only, not
+    the shared server's other work): read from /proc, the server runs on this machine."""
+
+    def __init__(self, admin_dsn: str | None, database: str | None) -> None:
+        self.admin_dsn, self.database = admin_dsn, database
+        self._seen: dict[int, float] = {}
+
+    async def seconds(self) -> float:
+        if not self.admin_dsn or not self.database:
+            return 0.0
+        import asyncpg
+
+        conn = await asyncpg.connect(self.admin_dsn)
+        try:
+            rows = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", self.database)
+        finally:
+            await conn.close()
+        for row in rows:
+            with contextlib.suppress(OSError):
+                self._seen[row["pid"]] = cpu_seconds(row["pid"])
+        return sum(self._seen.values())  # backends gone since keep their last reading
+
+
+async def batch_sizes(url: str) -> dict[str, float]:
+    """Mean events per batch transaction so far, per consumer group (the service's voltline_bus_batch_size)."""
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as api:
+        text = (await api.get("/metrics")).text
+    sums: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        for suffix, slot in (("_sum{", 0), ("_count{", 1)):
+            if line.startswith("voltline_bus_batch_size" + suffix):
+                group = line.split('group="', 1)[1].split('"', 1)[0].rsplit("voltline-", 1)[-1]
+                sums.setdefault(group, [0.0, 0.0])[slot] += float(line.rsplit(" ", 1)[1])
+    return {g: round(total / count, 1) for g, (total, count) in sums.items() if count}
 
 
 async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[tuple[str, Envelope]]) -> None:
@@ -168,7 +206,9 @@ async def fleet_list(url: str, runs: int) -> dict[str, Any]:
     return results
 
 
-async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics, pid: int) -> dict[str, Any]:
+async def run(
+    args: argparse.Namespace, url: str, bootstrap: str, topics: Topics, pid: int, db: DatabaseCpu
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await producer.start()
@@ -188,7 +228,7 @@ async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics
             connected = StationConnected(ocpp_version="ocpp1.6", gateway_instance="bench")
             backlog.append((sid, envelope_for(connected, source="gateway/bench", station_id=sid)))
             backlog.append(status(sid, "Available"))
-        cpu0, t0 = cpu_seconds(pid), time.time()
+        cpu0, t0, db0 = cpu_seconds(pid), time.time(), await db.seconds()
         await publish(producer, topics.station_events, backlog)
         published = time.time() - t0
         while changes.count < len(stations):  # noqa: ASYNC110 (polling a counter another task updates)
@@ -202,7 +242,9 @@ async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics
             "events_per_s": round(len(backlog) / elapsed),
             "service_cpu_s": round(cpu, 1),
             "events_per_cpu_s": round(len(backlog) / cpu),
+            "db_cpu_s": round(await db.seconds() - db0, 1),
             "load_average": os.getloadavg()[0],
+            "events_per_batch": await batch_sizes(url),
         }
         print("ingest", results["ingest"], flush=True)
 
@@ -210,7 +252,7 @@ async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics
         state = dict.fromkeys(stations, "Available")
         changes.measuring, before = True, changes.count
         total = int(args.rate * args.seconds)
-        cpu0, t0 = cpu_seconds(pid), time.time()
+        cpu0, t0, db0 = cpu_seconds(pid), time.time(), await db.seconds()
         sent = 0
         while sent < total:
             due = min(total, int((time.time() - t0) * args.rate)) - sent
@@ -241,8 +283,10 @@ async def run(args: argparse.Namespace, url: str, bootstrap: str, topics: Topics
             "max_ms": round(max(lat) * 1000) if lat else None,
             "service_cpu_s": round(cpu_seconds(pid) - cpu0, 1),
             "events_per_cpu_s": round(total / max(0.001, cpu_seconds(pid) - cpu0)),
+            "db_cpu_s": round(await db.seconds() - db0, 1),
             "load_average": os.getloadavg()[0],
             "service_rss_mib": rss_kib(pid) // 1024,
+            "events_per_batch_so_far": await batch_sizes(url),
         }
         print("latency", results["latency"], flush=True)
 
@@ -332,7 +376,8 @@ def _run(args: argparse.Namespace) -> None:
             asyncio.run(seed(database, args.stations, args.connectors))
             results = asyncio.run(fleet_list(url, args.list_runs))
         else:
-            results = asyncio.run(run(args, url, args.kafka, topics, service.pid))
+            db = DatabaseCpu(pg.admin_dsn() if pg else None, db_name)
+            results = asyncio.run(run(args, url, args.kafka, topics, service.pid, db))
         store = "SQLite" if args.sqlite else "PostgreSQL"
         print(json.dumps({"store": store, "stations": args.stations, **results}, indent=2))
     finally:

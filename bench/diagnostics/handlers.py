@@ -20,10 +20,12 @@ import secrets
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from voltline_devinfra.postgres import ExternalPostgres
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
@@ -58,6 +60,26 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
     # Six partitions keyed by station, as the topic is: a fetch returns one partition's events in order.
     partition = {sid: hash(sid) % 6 for sid in stations}
 
+    # Statements per batch, and how many distinct texts (on PostgreSQL each new text is prepared first: a
+    # round trip more and a plan, for every batch whose size changed an IN list or a VALUES list).
+    statements: list[str] = []
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    batches = [0]
+
+    def statement_figures(events: int) -> dict[str, Any]:
+        figures = {
+            "batches": batches[0],
+            "statements_per_batch": round(len(statements) / max(1, batches[0]), 1),
+            "distinct_statements": len(set(statements)),
+            "events_per_batch": round(events / max(1, batches[0]), 1),
+        }
+        if os.environ.get("BENCH_STATEMENTS"):
+            for text, n in Counter(" ".join(t.split())[:110] for t in statements).most_common():
+                print(f"{n:6d}  {text}")
+        statements.clear()
+        batches[0] = 0
+        return figures
+
     async def consume(envelopes: list[Envelope]) -> tuple[float, float]:
         by_partition: dict[int, list[Envelope]] = {}
         for e in envelopes:
@@ -66,6 +88,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         for events in by_partition.values():
             for start in range(0, len(events), args.batch):
                 batch = events[start : start + args.batch]
+                batches[0] += 1
                 async with scope(batch):
                     for envelope in batch:
                         await dispatch(envelope)
@@ -83,6 +106,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         "events": len(backlog),
         "per_s": round(len(backlog) / wall),
         "per_cpu_s": round(len(backlog) / cpu),
+        **statement_figures(len(backlog)),
     }
     print("backlog", results["backlog"], flush=True)
     state = dict.fromkeys(stations, "Available")
@@ -100,6 +124,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         "events": len(changes),
         "per_s": round(len(changes) / wall),
         "per_cpu_s": round(len(changes) / cpu),
+        **statement_figures(len(changes)),
     }
     print("changes", results["changes"], flush=True)
     await engine.dispose()

@@ -133,3 +133,29 @@ async def test_concurrent_first_time_admits_exactly_one(engine: AsyncEngine, ses
     results = await asyncio.gather(*(deliver() for _ in range(racers)))
     assert results.count(True) == 1
     assert await _count(engine, schema.effects) == 1
+
+
+async def test_batches_of_any_size_reuse_one_statement_text(engine: AsyncEngine, sessions) -> None:
+    """On PostgreSQL a batch's inbox markers and the relay's marking of published rows are one statement text
+    whatever the size (an array parameter): asyncpg prepares a text once per connection, and a VALUES or IN
+    list as long as the batch was a new text, a prepare and a round trip more, for every batch size."""
+    from voltline_store import OutboxRelay, TransactionBatch
+
+    class Publisher:
+        async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+            pass
+
+    statements: list[str] = []
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    relay = OutboxRelay(engine, Publisher(), batch_size=100)
+    for size in (2, 3, 7):
+        envelopes = [_event(f"CP-{size}", n) for n in range(size)]
+        async with TransactionBatch(sessions, inbox_consumer="c")(envelopes) as batch:
+            for envelope in envelopes:
+                assert await batch.inbox.first_time("c", envelope.event_id)
+                batch.outbox.add("topic-a", envelope)
+        assert await relay.run_once() == size
+    markers = {s for s in statements if s.lstrip().upper().startswith("INSERT INTO INBOX")}
+    marked = {s for s in statements if s.lstrip().upper().startswith("UPDATE OUTBOX")}
+    texts = 1 if engine.dialect.name == "postgresql" else 3  # SQLite prepares nothing over a network
+    assert len(marked) == texts and len(markers) == texts, (markers, marked)

@@ -202,6 +202,26 @@ async def test_wake_publishes_without_waiting_for_the_poll(engine: AsyncEngine, 
     assert publisher.numbers == [0, 1, 2]
 
 
+async def test_an_idle_relay_sets_its_gauge_without_counting_rows(engine: AsyncEngine, sessions) -> None:
+    """A batch that read fewer rows than it may and published them all leaves none pending: the gauge says 0
+    without the count query an idle relay used to run every second."""
+    from voltline_store.metrics import OUTBOX_PENDING
+
+    await _write(sessions, range(5))
+    statements: list[str] = []
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    OUTBOX_PENDING.labels("idle-gauge").set(5)
+    relay = OutboxRelay(engine, RecordingPublisher(), batch_size=100, poll_interval=0.01, name="idle-gauge")
+    await relay.start()
+    try:
+        # Rounds are positive signals: each one selects the unpublished rows.
+        await eventually(lambda: sum("published_at IS NULL" in s and "count" not in s for s in statements) >= 20)
+    finally:
+        await relay.stop()
+    assert OUTBOX_PENDING.labels("idle-gauge")._value.get() == 0
+    assert not [s for s in statements if "count(" in s.lower()]
+
+
 async def test_stop_finishes_the_batch_in_flight(engine: AsyncEngine, sessions) -> None:
     await _write(sessions, range(30))
     publisher = RecordingPublisher(delay=0.02)

@@ -22,6 +22,8 @@ async def service(kafka: Any, postgres: Any) -> AsyncIterator[RunningDiagnostics
         kafka,
         database,
         heartbeat_interval_s=1,
+        # Never polled within a test: a delivery is sent because its commit woke the worker or its retry is due.
+        webhook_poll_s=120,
         unresponsive_factor=1.0,
         unresponsive_min_s=1.5,
         alert_rules={

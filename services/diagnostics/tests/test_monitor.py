@@ -143,3 +143,36 @@ async def test_a_big_fleet_page_on_sqlite_reads_the_connectors_of_its_key_range_
     assert all(len(p["connectors"]) == 1 for p in page)
     [(_, bounds)] = [(sql, params) for sql, params in ran if "FROM health_connectors" in sql]
     assert "S-0100" in bounds and "S-0699" in bounds, "the page's key range bounds its connectors"
+
+
+async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(pg_url: str) -> None:
+    """Batches of 1, 2 and 3 stations read them with the same two texts (an array parameter): asyncpg prepares
+    each new text (a round trip more), and IN lists as long as the batch made one for every batch size."""
+    from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+    from voltline_diagnostics.service_layer.context import CONSUMER
+    from voltline_store import TransactionBatch
+
+    await run_migrations(pg_url, MIGRATIONS)
+    engine = create_engine(pg_url)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+        dialect=engine.dialect.name,
+    )
+    dispatch, scope = build_dispatcher(ctx), PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    connect = StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw")
+    try:
+        for size in (1, 2, 3):
+            batch = [at(0, f"CP-{size}-{n}", connect) for n in range(size)]
+            async with scope(batch):
+                for envelope in batch:
+                    await dispatch(envelope)
+    finally:
+        await engine.dispose()
+    reads = {s for s in statements if s.lstrip().upper().startswith("SELECT") and "health_" in s.split("FROM")[1]}
+    assert len(reads) == 2, reads

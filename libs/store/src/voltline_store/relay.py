@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 import structlog
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from voltline_events import Envelope
 
@@ -177,7 +178,7 @@ class OutboxRelay:
                 batch = await self._run_batch()
             except Exception as exc:  # the database itself is unreachable
                 batch = _Batch(error=exc)
-            await self._update_gauge()
+            await self._update_gauge(batch)
             if batch.error is not None:
                 await self._back_off(batch)
                 continue
@@ -235,11 +236,13 @@ class OutboxRelay:
         now = datetime.now(UTC)
         table = outbox_table
         if batch.published:
-            await conn.execute(
-                sa.update(table)
-                .where(table.c.id.in_(batch.published))
-                .values(published_at=now, attempts=table.c.attempts + 1)
+            # PostgreSQL: one array parameter, one statement text whatever the batch's size (prepared once).
+            ids = (
+                table.c.id == sa.any_(sa.bindparam("ids", batch.published, type_=postgresql.ARRAY(sa.BigInteger())))
+                if self._locking
+                else table.c.id.in_(batch.published)
             )
+            await conn.execute(sa.update(table).where(ids).values(published_at=now, attempts=table.c.attempts + 1))
         if batch.failed_id is not None:
             await conn.execute(
                 sa.update(table)
@@ -309,7 +312,12 @@ class OutboxRelay:
                 return
             self._wakeup.clear()
 
-    async def _update_gauge(self) -> None:
+    async def _update_gauge(self, batch: _Batch) -> None:
+        if batch.error is None and not batch.standby and len(batch.published) < self._batch_size:
+            # The batch read every unpublished row and published them all: none is pending, no query needed.
+            # (A count every second was most of an idle relay's cost.)
+            OUTBOX_PENDING.labels(self._name).set(0)
+            return
         now = asyncio.get_running_loop().time()
         if now - self._gauge_at < _GAUGE_EVERY:
             return

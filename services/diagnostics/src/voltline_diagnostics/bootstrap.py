@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -91,7 +92,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics", instance))
+    replies = replace(infra.bus, request_fetch_wait_ms=settings.command_reply_fetch_wait_ms)  # see the setting
+    rpc = RequestReplyClient(replies, infra.producer, topics.service_replies("diagnostics", instance))
     commands = InventoryCommands(rpc, topics, source=infra.source, timeout_s=settings.command_timeout_s)
     stream = api_stream.LiveStream(infra.bus, topics.diagnostics)
     tariffs = TariffFollower(infra.bus, topics.tariffs, TariffTable())

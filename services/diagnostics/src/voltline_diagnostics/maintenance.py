@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,7 +89,11 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]], what: str)
 def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Maintenance:
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", infra.settings.instance_id)
-    rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("diagnostics-maintenance", instance))
+    rpc = RequestReplyClient(
+        replace(infra.bus, request_fetch_wait_ms=settings.command_reply_fetch_wait_ms),
+        infra.producer,
+        topics.service_replies("diagnostics-maintenance", instance),
+    )
     client = StationCommandClient(rpc, topics, source=infra.source)
     online = OnlineStations(infra.bus, infra.producer, topics.gateway_presence)
     policy = CommandPolicy(

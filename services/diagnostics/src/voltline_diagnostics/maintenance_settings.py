@@ -15,6 +15,14 @@ class MaintenanceSettings(BaseModel):
     command_station_wait_max_s: float = Field(
         default=3600.0, gt=0, description="The longest a command may wait for an offline station to come back."
     )
+    command_reply_fetch_wait_ms: int = Field(
+        default=200,
+        ge=1,
+        le=500,
+        description="How long the broker may hold a fetch of this service's command replies. Replies come back "
+        "at once on Kafka whatever this is (a held fetch answers when a record arrives); the platform's 10 ms "
+        "made each idle reply reader fetch 100 times a second, the largest part of the idle service's CPU.",
+    )
     public_url: str | None = Field(
         default=None,
         description="How stations reach this service's HTTP port (upload locations, firmware files); "

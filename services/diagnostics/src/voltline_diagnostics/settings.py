@@ -40,7 +40,12 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     webhook_backoff_initial_s: float = Field(default=2.0, gt=0, description="First retry delay; doubles per attempt.")
     webhook_backoff_max_s: float = Field(default=600.0, gt=0, description="Longest retry delay.")
     webhook_timeout_s: float = Field(default=5.0, gt=0, description="How long a receiver has to answer.")
-    webhook_poll_s: float = Field(default=1.0, gt=0, description="How often due deliveries are looked for.")
+    webhook_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often due deliveries are looked for when nothing woke the worker (a delivery queued or a "
+        "retry scheduled by this instance wakes it at once): those queued by another instance wait up to this.",
+    )
     inventory_on_first_boot: bool = Field(
         default=True,
         description="Ask for the device model (2.x GetBaseReport) or configuration (1.6) after a first boot.",

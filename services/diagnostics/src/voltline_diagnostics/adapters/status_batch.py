@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import String, and_, any_, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
 from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
@@ -29,6 +30,11 @@ from voltline_diagnostics.adapters.health_tables import connectors, presence_his
 from voltline_diagnostics.adapters.status_rows import CONNECTOR_FIELDS, STATION_FIELDS, connector_row, station_row
 
 MEMO_KEY = "diagnostics.status"
+# PostgreSQL: the batch's stations as one array parameter. An IN list of as many parameters as the batch has
+# stations was a new statement text for every batch size, which asyncpg prepared anew (a round trip more).
+_SIDS = bindparam("sids", type_=ARRAY(String()))
+_PG_STATIONS = select(stations).where(stations.c.station_id == any_(_SIDS)).with_for_update()
+_PG_PORTS = select(connectors).where(connectors.c.station_id == any_(_SIDS))
 Port = tuple[str, int, int]
 
 
@@ -56,9 +62,14 @@ class StatusBatchState:
         wanted = sorted({s for s in station_ids if s not in self.stations})  # sorted: a stable lock order
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
-            query = select(stations).where(stations.c.station_id.in_(chunk)).with_for_update()
-            found = {r.station_id: station_row(r) for r in await self.session.execute(query)}
-            ports = await self.session.execute(select(connectors).where(connectors.c.station_id.in_(chunk)))
+            if self.session.get_bind().dialect.name == "postgresql":  # one text whatever the size: prepared once
+                found_rows = await self.session.execute(_PG_STATIONS, {"sids": chunk})
+                ports = await self.session.execute(_PG_PORTS, {"sids": chunk})
+            else:
+                query = select(stations).where(stations.c.station_id.in_(chunk)).with_for_update()
+                found_rows = await self.session.execute(query)
+                ports = await self.session.execute(select(connectors).where(connectors.c.station_id.in_(chunk)))
+            found = {r.station_id: station_row(r) for r in found_rows}
             for sid in chunk:
                 self.stations[sid] = found.get(sid)
                 self.connectors[sid] = {}

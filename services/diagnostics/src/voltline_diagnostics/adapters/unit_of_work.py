@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import event
 from voltline_store import UnitOfWork
 
 from voltline_diagnostics.adapters.alerts_repo import AlertRepository
@@ -30,3 +33,7 @@ class SqlDiagnosticsUnitOfWork(UnitOfWork):
         self.inventory = InventoryRepository(self.session)
         self.exclusions = ExclusionRepository(self.session)
         self.progress = SessionProgressRepository(self.session)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Once the session commits (a joined batch's session commits once, for all its events)."""
+        event.listen(self.session.sync_session, "after_commit", lambda _session: callback(), once=True)

@@ -72,8 +72,8 @@ async def notify(ctx: HealthContext, uow: DiagnosticsUnitOfWork, event_type: str
             created_at=now,
         )
         queued += 1
-    if queued:
-        ctx.wake_deliveries()
+    if queued:  # after the commit: woken before it, the worker would find nothing and sleep a whole poll
+        uow.after_commit(ctx.wake_deliveries)
     return queued
 
 

@@ -6,6 +6,7 @@ database (wired in `bootstrap.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -179,3 +180,6 @@ class DiagnosticsUnitOfWork(UnitOfWork, Protocol):
     def exclusions(self) -> ExclusionRepository: ...
     @property
     def progress(self) -> SessionProgressRepository: ...
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once this transaction (or the consumer batch it joined) has committed."""
+        ...

@@ -69,8 +69,11 @@ async def _attempt(
     return response.status_code, f"HTTP {response.status_code}"
 
 
-async def deliver_due(ctx: HealthContext, client: httpx.AsyncClient, batch: int = 50) -> int:
-    """Attempt every due delivery once; the number attempted."""
+async def deliver_due(
+    ctx: HealthContext, client: httpx.AsyncClient, batch: int = 50, retries: list[datetime] | None = None
+) -> int:
+    """Attempt every due delivery once; the number attempted. The times of the retries it schedules are
+    appended to `retries` (the worker wakes for them instead of polling often)."""
     now = ctx.clock()
     async with ctx.uow() as uow:
         due = await uow.webhooks.due(now, batch)
@@ -99,6 +102,8 @@ async def deliver_due(ctx: HealthContext, client: httpx.AsyncClient, batch: int 
             DELIVERIES.labels("failed").inc()
         else:
             values = {"next_attempt_at": finished + ctx.backoff.delay(attempts), "last_error": error}
+            if retries is not None:
+                retries.append(values["next_attempt_at"])
             DELIVERIES.labels("retry").inc()
         async with ctx.uow() as uow:
             await uow.webhooks.record(d["delivery_id"], attempts=attempts, last_status_code=code, **values)
@@ -107,12 +112,14 @@ async def deliver_due(ctx: HealthContext, client: httpx.AsyncClient, batch: int 
 
 
 class DeliveryWorker:
-    """Runs `deliver_due` whenever woken (a delivery was queued here) and at least every `poll` seconds."""
+    """Runs `deliver_due` whenever woken (a delivery was queued here), when a retry it scheduled is due, and
+    at least every `poll` seconds (deliveries queued by another instance, leases of a crashed one)."""
 
     def __init__(self, ctx: HealthContext, *, poll: float = 1.0, timeout: float = 5.0) -> None:
         self.ctx, self.poll, self.timeout = ctx, poll, timeout
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._retries: list[datetime] = []
 
     def wake(self) -> None:
         self._wake.set()
@@ -122,12 +129,20 @@ class DeliveryWorker:
             while True:
                 self._wake.clear()
                 try:
-                    while await deliver_due(self.ctx, client):
+                    while await deliver_due(self.ctx, client, retries=self._retries):
                         pass
                 except Exception:
                     log.exception("webhook delivery round failed")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                    await asyncio.wait_for(self._wake.wait(), self._next_wait())
+
+    def _next_wait(self) -> float:
+        """Until the earliest retry this worker scheduled, at most `poll`."""
+        now = self.ctx.clock()
+        self._retries = [t for t in self._retries if t > now]
+        if not self._retries:
+            return self.poll
+        return max(0.0, min(self.poll, (min(self._retries) - now).total_seconds()))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="diagnostics-webhooks")
