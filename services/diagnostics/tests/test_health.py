@@ -388,3 +388,23 @@ async def test_every_list_refuses_huge_offsets(service: RunningDiagnostics) -> N
     """A 2**63 offset overflows the database's BIGINT: every list answers 422 instead of 500."""
     answers = await list_routes_refuse_huge_offsets(service.api, ADMIN)
     assert answers and all(status == 422 for status in answers.values()), answers
+
+
+async def test_connector_statuses_reach_firmware_campaigns_decoded_by_the_station_events_consumer(
+    service: RunningDiagnostics,
+) -> None:
+    """The maintenance consumer skips StatusNotifications unparsed; the station events consumer hands them on,
+    and a batch's last status per connector lands in station-firmware (what campaigns wait on) too."""
+    cp = service.station("CP-FW-ST")
+    await cp.connect()
+    for minute, (connector_id, status) in enumerate([(1, "Preparing"), (2, "Available"), (1, "Charging")]):
+        await cp.status(minute, status, connector_id=connector_id)
+
+    async def firmware_view() -> dict[str, str] | None:
+        r = await service.api.get("/api/v1/station-firmware", headers=ADMIN)
+        assert r.status_code == 200, r.text
+        found = [s["connectors"] for s in r.json()["items"] if s["station_id"] == "CP-FW-ST"]
+        return found[0] if found and found[0] == {"1": "Charging", "2": "Available"} else None
+
+    assert await eventually(firmware_view, what="CP-FW-ST's connectors in station-firmware")
+    await connector(service, "CP-FW-ST", "Occupied")

@@ -38,3 +38,16 @@ async def test_message_and_typed_notifications_reach_the_same_handlers() -> None
         ("CP-1", "DiagnosticsStatusNotification", {"status": "Uploaded", "requestId": None}),
         ("CP-1", "SecurityEventNotification", {"type": "FirmwareUpdated", "timestamp": "t", "techInfo": None}),
     ]
+
+
+async def test_without_on_status_status_notifications_are_skipped_by_their_header() -> None:
+    """In the service the station events consumer hands connector statuses on (decoded once in the process):
+    the maintenance consumer must not subscribe to them, or it decodes and validates every one again."""
+
+    async def ignore(*_: Any) -> None:
+        return None
+
+    dispatch = build_maintenance_dispatcher({}, on_boot=ignore)
+    assert "station.connector_status" not in dispatch.event_types
+    assert "station.boot_notification" in dispatch.event_types
+    assert "station.connector_status" in build_maintenance_dispatcher({}, on_boot=ignore, on_status=ignore).event_types

@@ -81,11 +81,15 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             infra.bus,
             group_id=f"{settings.topic_prefix}voltline-diagnostics",
             topics=[topics.station_events, topics.sessions],
-            handler=build_dispatcher(ctx),
+            # Connector statuses also go to remote maintenance (firmware campaigns), decoded once here.
+            handler=build_dispatcher(ctx, on_status=maintenance.connector_status),
             dead_letter=infra.producer,
             # One transaction per fetched batch per partition; the inbox markers go in one statement, the
-            # batch's station and connector rows are read up front and written once at its commit.
-            batch_scope=PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay)),
+            # batch's station and connector rows are read up front and written once at its commit. Then the
+            # batch's last connector statuses go to maintenance's table in one more transaction.
+            batch_scope=maintenance.with_connector_statuses(
+                PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay))
+            ),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,
             fetch_wait_ms=settings.consumer_fetch_wait_ms,

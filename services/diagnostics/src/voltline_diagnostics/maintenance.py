@@ -7,6 +7,9 @@ In bootstrap.py (docs/maintenance.md):
     # before_stop: await maintenance.stop() ...; routers: [..., *maintenance.api_routers]
     for router in maintenance.open_routers:  # for stations, without a bearer token
         app.include_router(router)
+    # the station events consumer hands on the connector statuses it decodes (maintenance's own consumer
+    # skips them unparsed): build_dispatcher(ctx, on_status=maintenance.connector_status) and
+    # batch_scope=maintenance.with_connector_statuses(its own scope)
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +49,7 @@ from voltline_diagnostics.service_layer.maintenance_ports import Firmware
 from voltline_diagnostics.service_layer.profiles import ProfileService
 
 log = get_logger(__name__)
+BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]  # an EventConsumer's batch_scope
 
 
 def utcnow() -> datetime:
@@ -59,6 +64,10 @@ class Maintenance:
     api_routers: list[APIRouter]
     open_routers: list[APIRouter]
     topics: list[TopicSpec]
+    # Connector statuses (firmware campaigns wait for idle connectors; GET /station-firmware shows them) come
+    # from the station events consumer, which decodes every StatusNotification anyway: each is decoded once.
+    connector_status: Callable[[str, ConnectorStatus], Awaitable[None]]
+    status_batch: BatchScope
     starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -66,6 +75,17 @@ class Maintenance:
     async def start(self) -> None:
         for start in self.starts:
             await start()
+
+    def with_connector_statuses(self, inner: BatchScope) -> BatchScope:
+        """`inner` (the station events consumer's batch scope) inside the one that keeps the batch's connector
+        statuses in memory and writes them in one transaction after `inner` committed."""
+
+        @asynccontextmanager
+        async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
+            async with self.status_batch(envelopes), inner(envelopes):
+                yield
+
+        return scope
 
     async def stop(self) -> None:
         for task in self.tasks:
@@ -172,23 +192,18 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
             "FirmwareStatusNotification": firmware_status,
             "SignedFirmwareStatusNotification": firmware_status,
         },
-        on_boot=booted,
-        on_status=connector,
+        on_boot=booted,  # no on_status: connector statuses come from the station events consumer (above)
     )
     consumer = EventConsumer(
         infra.bus,
         group_id=f"{infra.settings.topic_prefix}voltline-diagnostics-maintenance",
         topics=[topics.station_events],
-        # The Dispatcher: other event types (heartbeats, meter values) are skipped by their header without
-        # being parsed, and a skipped record no longer ends a batch (voltline_bus).
+        # The Dispatcher: other event types (heartbeats, meter values, StatusNotifications) are skipped by their
+        # header without being parsed; what it handles (boots, notifications: rare) goes one at a time.
         handler=dispatcher,
         dead_letter=infra.producer,
-        # StatusNotifications (most of what it reads) are coalesced per fetch; the rest one at a time.
-        batch_scope=campaigns.status_batch(),
-        solo_types=[t for t in dispatcher.event_types if t != "station.connector_status"],
         max_poll_records=infra.settings.consumer_batch_size,
-        batch_max_s=1.0,  # its batch only holds statuses in memory: nobody waits on it
-        fetch_wait_ms=200,  # nor on its fetches: fuller ones, fewer transactions
+        fetch_wait_ms=200,  # nobody waits on its fetches: fuller ones, fewer round trips
     )
     maintenance = Maintenance(
         api_routers=[
@@ -199,6 +214,8 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
             build_bulk_router(bulk, profiles),
         ],
         open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
+        connector_status=connector,
+        status_batch=campaigns.status_batch(),
         topics=[
             TopicSpec.of(topics.station_commands),
             TopicSpec.of(topics.gateway_presence),

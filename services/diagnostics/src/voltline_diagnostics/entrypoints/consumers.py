@@ -50,9 +50,12 @@ def _station(envelope: Envelope) -> str:
     return envelope.station_id
 
 
-def build_dispatcher(ctx: HealthContext) -> Dispatcher:
+def build_dispatcher(
+    ctx: HealthContext, on_status: Callable[[str, ConnectorStatus], Awaitable[None]] | None = None
+) -> Dispatcher:
     """Station and session events; the library decodes and narrows the typed ones (the use cases keep their
-    own inbox check)."""
+    own inbox check). `on_status` also gets every connector status, before the inbox check (a batch handled
+    again hands them on again): remote maintenance's, so each StatusNotification is decoded once."""
 
     async def connected(envelope: Envelope) -> None:
         payload = decode_payload(envelope)
@@ -87,7 +90,17 @@ def build_dispatcher(ctx: HealthContext) -> Dispatcher:
     typed(BootNotification, s.record_boot)
     typed(BootAnswered, a.record_boot_answer)
     typed(AuthorizeAnswered, a.record_authorization)
-    typed(ConnectorStatus, s.record_status)
+    if on_status is None:
+        typed(ConnectorStatus, s.record_status)
+    else:
+        forward = on_status
+
+        async def status(payload: ConnectorStatus, envelope: Envelope) -> None:
+            station_id = _station(envelope)
+            await forward(station_id, payload)
+            await s.record_status(ctx, station_id, envelope.event_id, envelope.time, payload)
+
+        dispatcher.on(status, ConnectorStatus)
     typed(SecurityEvent, n.record_security_event)
     typed(DeviceEvents, n.record_device_events)
     typed(DeviceReport, n.record_report)

@@ -48,9 +48,11 @@ TYPED_NOTIFICATIONS = ("station.firmware_status", "station.log_status", "station
 
 
 def build_maintenance_dispatcher(
-    handlers: dict[str, MessageHandler], on_boot: BootHandler, on_status: StatusHandler
+    handlers: dict[str, MessageHandler], on_boot: BootHandler, on_status: StatusHandler | None = None
 ) -> Dispatcher:
-    """`handlers` by OCPP action of `station.message` events (e.g. LogStatusNotification)."""
+    """`handlers` by OCPP action of `station.message` events (e.g. LogStatusNotification). Without `on_status`
+    the consumer skips StatusNotifications by their type header, unparsed: in the service the station events
+    consumer, which decodes them anyway, hands them on (`Maintenance.connector_status`)."""
 
     async def message(envelope: Envelope) -> None:
         event = decode_payload(envelope)
@@ -75,14 +77,14 @@ def build_maintenance_dispatcher(
 
     async def status(envelope: Envelope) -> None:
         event = decode_payload(envelope)
-        if isinstance(event, ConnectorStatus) and envelope.station_id:
+        if isinstance(event, ConnectorStatus) and envelope.station_id and on_status is not None:
             await on_status(envelope.station_id, event)
 
-    return Dispatcher(
-        {
-            "station.message": message,
-            "station.boot_notification": boot,
-            "station.connector_status": status,
-            **dict.fromkeys(TYPED_NOTIFICATIONS, typed),
-        }
-    )
+    table: dict[str, Callable[[Envelope], Awaitable[None]]] = {
+        "station.message": message,
+        "station.boot_notification": boot,
+        **dict.fromkeys(TYPED_NOTIFICATIONS, typed),
+    }
+    if on_status is not None:
+        table["station.connector_status"] = status
+    return Dispatcher(table)
