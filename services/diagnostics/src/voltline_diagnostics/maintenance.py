@@ -30,6 +30,7 @@ from voltline_chassis.logging import get_logger
 from voltline_events import Envelope, Topics
 from voltline_events.payloads import BootNotification, ConnectorStatus
 
+from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
 from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.maintenance_store import sql_maintenance_store
 from voltline_diagnostics.adapters.online import OnlineStations
@@ -42,7 +43,7 @@ from voltline_diagnostics.entrypoints.api_security import build_security_router,
 from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
 from voltline_diagnostics.service_layer.bulk import BulkService
-from voltline_diagnostics.service_layer.campaigns import CampaignService
+from voltline_diagnostics.service_layer.campaigns import CampaignService, collecting_statuses
 from voltline_diagnostics.service_layer.commands import CommandPolicy, CommandService
 from voltline_diagnostics.service_layer.logs import Locations, LogService
 from voltline_diagnostics.service_layer.maintenance_ports import Firmware
@@ -67,7 +68,6 @@ class Maintenance:
     # Connector statuses (firmware campaigns wait for idle connectors; GET /station-firmware shows them) come
     # from the station events consumer, which decodes every StatusNotification anyway: each is decoded once.
     connector_status: Callable[[str, ConnectorStatus], Awaitable[None]]
-    status_batch: BatchScope
     starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -77,13 +77,16 @@ class Maintenance:
             await start()
 
     def with_connector_statuses(self, inner: BatchScope) -> BatchScope:
-        """`inner` (the station events consumer's batch scope) inside the one that keeps the batch's connector
-        statuses in memory and writes them in one transaction after `inner` committed."""
+        """`inner` (the station events consumer's TransactionBatch scope) that also writes the batch's last
+        status per connector into maintenance's table, in the same transaction (one upsert before its commit:
+        a transaction of its own after each batch halved the consumer's wall-clock rate)."""
 
         @asynccontextmanager
-        async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
-            async with self.status_batch(envelopes), inner(envelopes):
-                yield
+        async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[Any]:
+            async with inner(envelopes) as batch, collecting_statuses() as pending:
+                yield batch
+                if pending:
+                    await FirmwareRecords(batch.session).connectors_many(pending)
 
         return scope
 
@@ -215,7 +218,6 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         ],
         open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
         connector_status=connector,
-        status_batch=campaigns.status_batch(),
         topics=[
             TopicSpec.of(topics.station_commands),
             TopicSpec.of(topics.gateway_presence),

@@ -302,13 +302,21 @@ class ConnectorStatusBatch:
 
     @asynccontextmanager
     async def _scope(self) -> AsyncIterator[None]:
-        pending: dict[str, dict[str, str]] = {}
-        token = _PENDING_STATUS.set(pending)
-        try:
+        async with collecting_statuses() as pending:
             yield
-        finally:
-            _PENDING_STATUS.reset(token)
         if pending:  # not reached when a handler raised: the consumer handles those events again
             async with self._store() as db:
                 await db.firmware.connectors_many(pending)
                 await db.commit()
+
+
+@asynccontextmanager
+async def collecting_statuses() -> AsyncIterator[dict[str, dict[str, str]]]:
+    """Inside this scope `CampaignService.connector_status` only keeps the last status per connector in the
+    dict it yields (`pending[station][connector]`); the caller writes them (`connectors_many`)."""
+    pending: dict[str, dict[str, str]] = {}
+    token = _PENDING_STATUS.set(pending)
+    try:
+        yield pending
+    finally:
+        _PENDING_STATUS.reset(token)
