@@ -7,6 +7,7 @@ station hears back), but not for one after the other.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 import structlog
@@ -29,10 +30,10 @@ def tell(ctx: CallContext, event: Event) -> None:
     failure is logged (nothing is decided from these events' acknowledgement)."""
     future = asyncio.ensure_future(ctx.bus.publish_soon(event, station_id=ctx.station_id, message_id=ctx.message_id))
     _TELLING.add(future)
-    future.add_done_callback(lambda f, t=event.TYPE: _told(f, t))
+    future.add_done_callback(functools.partial(_told, event_type=event.TYPE))
 
 
-def _told(future: asyncio.Future[None], event_type: str) -> None:
+def _told(future: asyncio.Future[None], *, event_type: str) -> None:
     _TELLING.discard(future)
     if not future.cancelled() and future.exception() is not None:
         log.warning("audit event not published", event_type=event_type, error=repr(future.exception()))
