@@ -7,6 +7,7 @@ answered.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaProducer
 from gateway_testing import EventLog, FakeAuth, RunningGateway, charger, eventually, running_gateway
 from voltline_events import decode_payload, envelope_for
 from voltline_events.payloads import (
@@ -153,3 +155,48 @@ async def test_a_start_names_the_driver_of_the_published_record(system: Any) -> 
     (started,) = await log.wait("CP-L4", "station.transaction")
     event = decode_payload(started)
     assert isinstance(event, StationTransaction) and event.driver_id == "drv-L"
+
+
+async def test_a_local_answer_does_not_wait_for_the_broker_and_its_events_follow(system: Any, monkeypatch: Any) -> None:
+    """ADR 0015 addendum: the station's events are held in the gateway's writer (its batches for the station
+    events topic do not reach the producer), the locally decided Authorize is answered anyway, and once the
+    writer moves again both events reach the topic in order."""
+    gateway, auth, log = system
+    await auth.register("CP-L5")
+    auth.tokens["CARD-F1"] = "Invalid"  # what auth would say if asked
+    await publish(auth, "CARD-F1", "Accepted")
+    await eventually(lambda: gateway.internals.registry.get("CP-L5") is not None)
+    async with charger(gateway.ocpp_url, "CP-L5") as cp:
+        assert (await cp.call("BootNotification", BOOT_16))[2]["status"] == "Accepted"
+
+        async def status() -> str:
+            return str((await cp.call("Authorize", {"idTag": "CARD-F1"}))[2]["idTagInfo"]["status"])
+
+        await eventually(lambda: _is(status(), "Accepted"))  # the gateway has read the record
+        await log.wait("CP-L5", "station.authorize_answered")
+        held, release = asyncio.Event(), asyncio.Event()
+        send_batch = AIOKafkaProducer.send_batch
+
+        async def gated(producer: AIOKafkaProducer, builder: Any, topic: str, *, partition: int) -> Any:
+            if topic == auth.topics.station_events:
+                held.set()
+                await release.wait()
+            return await send_batch(producer, builder, topic, partition=partition)
+
+        monkeypatch.setattr(AIOKafkaProducer, "send_batch", gated)
+        stored = len(log.of("CP-L5", "station.authorize"))
+        try:
+            answer = await cp.call("Authorize", {"idTag": "CARD-F1"}, timeout=5.0)
+            assert answer[0] == 3 and answer[2]["idTagInfo"]["status"] == "Accepted"
+            assert held.is_set()  # the event was in the writer, not acknowledged, when the answer came
+            assert len(log.of("CP-L5", "station.authorize")) == stored
+        finally:
+            release.set()
+            monkeypatch.undo()
+        assert asked_about(auth, "CARD-F1") == 0
+    events = await log.wait("CP-L5", "station.authorize", stored + 1)
+    last = events[-1]
+    answered = [e for e in log.of("CP-L5", "station.authorize_answered") if e.message_id == last.message_id]
+    assert answered, "the answer's event follows"
+    in_order = [e.type for e in log.of("CP-L5") if e.message_id == last.message_id]
+    assert in_order == ["station.authorize", "station.authorize_answered"]

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
+from voltline_devinfra.waiting import eventually
 from voltline_events.payloads import (
     AuthorizationDecision,
     AuthorizationRequested,
@@ -12,7 +14,8 @@ from voltline_events.payloads import (
     AuthorizeRequested,
 )
 from voltline_events.payloads.transactions import IdToken
-from voltline_gateway.actions.context import AuthFallbacks, Policy
+from voltline_gateway.actions import authorize
+from voltline_gateway.actions.context import AuthFallbacks, CallContext, Policy
 
 
 async def test_1_6_asks_auth_and_maps_the_decision_to_id_tag_info(answer: Any, bus: Any) -> None:
@@ -66,3 +69,21 @@ async def test_the_answer_follows_as_station_authorize_answered(answer: Any, bus
     await asyncio.sleep(0)
     answered = [(e.status, m) for e, _, m in bus.published if isinstance(e, AuthorizeAnswered)]
     assert answered == [("Accepted", "a"), ("Invalid", "b")]
+
+
+class _Table:
+    def decision(self, id_token: str, token_type: str, ocpp_version: str) -> AuthorizationDecision | None:
+        return AuthorizationDecision(status="Accepted")
+
+
+async def test_a_local_answer_queues_its_events_in_order_and_a_failed_publish_is_logged(bus: Any) -> None:
+    """ADR 0015 addendum: the answer does not wait for the publish; a failure is logged, the station answered."""
+    ctx = CallContext("CP-1", "ocpp1.6", "m1", bus, Policy(), decisions=_Table())
+    assert await authorize.handle(ctx, {"idTag": "CARD-1"}) == {"idTagInfo": {"status": "Accepted"}}
+    await eventually(lambda: len(bus.events) == 2)
+    assert [type(e) for e in bus.events] == [AuthorizeRequested, AuthorizeAnswered]
+    bus.fail = True  # the broker is gone
+    with capture_logs() as logs:
+        assert await authorize.handle(ctx, {"idTag": "CARD-1"}) == {"idTagInfo": {"status": "Accepted"}}
+        await eventually(lambda: len(logs) == 2)
+    assert [e.get("event_type") for e in logs] == ["station.authorize", "station.authorize_answered"]

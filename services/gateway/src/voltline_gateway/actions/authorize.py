@@ -1,6 +1,11 @@
 """Authorize (all versions): published as station.authorize, then answered from the auth service's published
 decisions when they cover the token (ADR 0015), else decided by the auth service (fallback:
-policy.auth.authorize); the answer follows as station.authorize_answered."""
+policy.auth.authorize); the answer follows as station.authorize_answered.
+
+A local answer does not wait for the broker (ADR 0015, addendum): both events are queued at once, in order,
+through the same writer (and spool), and a failure is logged; the events are an audit record, nothing is
+decided from their acknowledgement. An answer asked of auth still waits for its event to be stored.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ async def handle(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     decision = ctx.decisions.decision(token.id_token, token.type, ctx.ocpp_version) if ctx.decisions else None
     if decision is not None:
-        await ctx.bus.publish(event, station_id=ctx.station_id, message_id=ctx.message_id)
+        tell(ctx, event)  # queued now, ahead of the answer's event; not awaited
         decision_metric(AuthorizationRequested.TYPE, "local").observe(time.perf_counter() - started)
         tell(ctx, AuthorizeAnswered(ocpp_version=ctx.ocpp_version, status=decision.status, local=True, id_token=token))
     else:

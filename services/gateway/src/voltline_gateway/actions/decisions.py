@@ -7,6 +7,7 @@ station hears back), but not for one after the other.
 from __future__ import annotations
 
 import asyncio
+import functools
 from datetime import datetime
 
 import structlog
@@ -23,18 +24,19 @@ _TELLING: set[asyncio.Future[None]] = set()
 
 
 def tell(ctx: CallContext, event: Event) -> None:
-    """Publish what the station was answered (station.boot_answered, station.authorize_answered) without
-    making it wait for the broker: queued now, so it follows the call's own event on the station's
-    partition; a failure is logged (these events inform diagnostics, nothing is decided from them)."""
+    """Publish an audit event without making the station wait for the broker: what it was answered
+    (station.boot_answered, station.authorize_answered) and a locally answered station.authorize. Queued now,
+    so the events keep their order on the station's partition (and go to the spool like any other); a
+    failure is logged (nothing is decided from these events' acknowledgement)."""
     future = asyncio.ensure_future(ctx.bus.publish_soon(event, station_id=ctx.station_id, message_id=ctx.message_id))
     _TELLING.add(future)
-    future.add_done_callback(_told)
+    future.add_done_callback(functools.partial(_told, event_type=event.TYPE))
 
 
-def _told(future: asyncio.Future[None]) -> None:
+def _told(future: asyncio.Future[None], *, event_type: str) -> None:
     _TELLING.discard(future)
     if not future.cancelled() and future.exception() is not None:
-        log.warning("answer event not published", error=repr(future.exception()))
+        log.warning("audit event not published", event_type=event_type, error=repr(future.exception()))
 
 
 async def publish_and_ask(ctx: CallContext, event: Event | Prepared, request: Event) -> Event | None:
