@@ -55,6 +55,15 @@ class Charger:
         assert answer[0] == 3, (action, answer)
         return answer[2]  # type: ignore[no-any-return]
 
+    async def command(self, *actions: str) -> tuple[str, dict[str, Any]]:
+        """The next call the CSMS made of one of `actions`; others (the price shown on the display: CostUpdated,
+        California Pricing DataTransfer, tariffs) are answered and passed over."""
+        async with asyncio.timeout(30):
+            while True:
+                action, payload = await self.commands.get()
+                if action in actions:
+                    return action, payload
+
     async def _read(self) -> None:
         async for text in self.socket:
             frame = json.loads(text)
@@ -169,7 +178,7 @@ async def test_a_full_day_of_a_station(system: RunningSystem, version: str) -> N
                 json={"station_id": station_id, "id_token": card, "id_token_type": "ISO14443", "connector_id": 1},
             )
             assert started.status_code == 200, started.text
-            action, payload = await asyncio.wait_for(cp.commands.get(), 30)
+            action, payload = await cp.command("RemoteStartTransaction", "RequestStartTransaction")
             assert action == ("RemoteStartTransaction" if v16 else "RequestStartTransaction")
             app_tx = await _session(cp, 18, 19, card, meter, payload.get("remoteStartId"), stop_reason=None)
             # The app session, by its transaction id: the card session's end may still be in flight.
@@ -177,7 +186,7 @@ async def test_a_full_day_of_a_station(system: RunningSystem, version: str) -> N
             active = await eventually(lambda: _active_transaction(sessions, station_id, app_tx_id))
             stopped = await sessions.post(f"/api/v1/sessions/{active['session_id']}/remote-stop")
             assert stopped.status_code == 200, stopped.text
-            action, payload = await asyncio.wait_for(cp.commands.get(), 30)
+            action, payload = await cp.command("RemoteStopTransaction", "RequestStopTransaction")
             assert action == ("RemoteStopTransaction" if v16 else "RequestStopTransaction")
             await stop(cp, 19.05, meter + 4 * 2750, app_tx, "Remote")
             for _ in range(5):  # the evening
