@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from billing_testing import RunningBilling, ended, started
+from billing_testing import RunningBilling, ended, eventually, started
 from voltline_billing.service_layer.tariff_feed import republish_tariffs
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -67,7 +67,9 @@ async def test_tariffs_topic_is_a_table_and_republished(billing: RunningBilling)
     await billing.post("/tariffs", {**STD, "tariff_id": "TAB-1"}, expect=201)
     await billing.put("/tariffs/TAB-1", {**STD, "tariff_id": "TAB-1", "energy_price_per_kwh": "0.40"})
     await billing.put("/stations/CP-TAB/tariff", {"tariff_id": "TAB-1"})
-    table = await _table(billing)
+    keys = {"tariff:TAB-1:1", "tariff:TAB-1:2", "assignment:station:CP-TAB"}
+    # The outbox relay publishes at its own pace: wait until the three records are on the topic.
+    table = await eventually(lambda: _table(billing), ok=lambda t: keys <= set(t))
     assert [r["payload"]["energy_price_per_kwh"] for r in table["tariff:TAB-1:1"]] == ["0.35"]
     assert [r["payload"]["version"] for r in table["tariff:TAB-1:2"]] == [2]
     assert table["assignment:station:CP-TAB"][-1]["payload"]["tariff_id"] == "TAB-1"
@@ -78,8 +80,6 @@ async def test_tariffs_topic_is_a_table_and_republished(billing: RunningBilling)
 
     async def republished() -> dict[str, list[dict[str, Any]]]:
         return await _table(billing)
-
-    from billing_testing import eventually
 
     again = await eventually(republished, ok=lambda t: len(t.get("tariff:TAB-1:2", [])) > before["tariff:TAB-1:2"])
     assert again["assignment:station:CP-TAB"][-1]["payload"]["scope"] == "station"
