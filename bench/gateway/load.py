@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import socket
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.gateway.payloads import authorize, boot, frames
+from bench.gateway.payloads import authorize, boot, calls, frames
 
 
 def password_of(prefix: str, index: int) -> str:
@@ -93,15 +94,26 @@ async def latency(
     bg_rate: float,
     duration: float,
     start_at: float | None = None,
+    raw: bool = False,
 ) -> dict[str, Any]:
-    """Authorize from the `auth` stations and the mix from the `background` ones (either may be empty)."""
-    sockets = await open_all(url, auth + background, prefix, 200)
-    auth_sockets, bg_sockets = sockets[: len(auth)], sockets[len(auth) :]
+    """Authorize from the `auth` stations and the mix from the `background` ones (either may be empty).
+
+    `raw`: the background stations are hand-made WebSockets sending pre-encoded frames (RawStation), so the
+    load generator takes a fraction of the CPU the websockets client does (it shares the cores it measures).
+    """
+    auth_sockets = await open_all(url, auth, prefix, 200)
+    bg_sockets: list[Any] = (
+        list(await asyncio.gather(*(RawStation.open(url, i, prefix) for i in background)))
+        if raw
+        else await open_all(url, background, prefix, 200)
+    )
+    sockets = [*auth_sockets, *bg_sockets]
     samples: list[float] = []
     statuses: dict[str, int] = {}
     bg_sent = bg_skipped = 0
     if start_at is not None:  # processes that share a run start their timed part together
         await asyncio.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
     stop = time.perf_counter() + duration
 
     async def authorizer() -> None:
@@ -129,13 +141,16 @@ async def latency(
         statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
         busy.discard(k)
 
-    async def background_station(socket: ClientConnection, feed: Iterator[bytes]) -> None:
+    async def background_station(socket: Any, feed: Iterator[bytes]) -> None:
         nonlocal bg_sent, bg_skipped
         interval = len(bg_sockets) / bg_rate
         next_at = time.perf_counter() + interval * (hash(id(socket)) % 1000) / 1000
         while next_at < stop:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-            await call(socket, next(feed))
+            if raw:
+                await socket.call()
+            else:
+                await call(socket, next(feed))
             bg_sent += 1
             next_at += interval
             while next_at < time.perf_counter():  # fell behind: skip, do not burst
@@ -146,13 +161,16 @@ async def latency(
         authorizer(),
         *(background_station(s, frames(version_of(i))) for s, i in zip(bg_sockets, background, strict=True)),
     )
+    cpu = time.process_time() - cpu0
     await asyncio.gather(*(s.close() for s in sockets))
     samples.sort()
     result: dict[str, Any] = {
+        "client_cpu_s": round(cpu, 2),
         "authorize_count": len(samples),
         "statuses": statuses,
         "background_per_s": bg_sent / duration,
         "background_skipped": bg_skipped,
+        "background_errors": sum(s.errors for s in bg_sockets) if raw else None,
     }
     if samples:
         result.update(
@@ -161,6 +179,67 @@ async def latency(
             max_ms=1000 * samples[-1],
         )
     return result
+
+
+class RawStation:
+    """A station on a hand-made WebSocket: its frames are encoded once (a fixed-width message id is the only
+    part that changes) and an answer is read by its length, checked only to be a CallResult."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: str) -> None:
+        self.reader, self.writer = reader, writer
+        self.templates = [
+            (_client_head(len(b'[2,"00000000",') + len(rest)) + b'[2,"', b'",' + rest)
+            for rest in (orjson.dumps([action, payload])[1:] for action, payload in calls(version))
+        ]
+        self.sent = 0
+        self.errors = 0
+
+    @classmethod
+    async def open(cls, url: str, index: int, prefix: str) -> RawStation:
+        host_port, _, base = url.removeprefix("ws://").partition("/")
+        host, port = host_port.rsplit(":", 1)
+        version = version_of(index)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"GET /{base}/{prefix}{index:06d} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {version}\r\n\r\n".encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(f"upgrade refused: {head.splitlines()[0]!r}")
+        return cls(reader, writer, version)
+
+    async def call(self) -> None:
+        """Send the next frame of the mix and wait for its answer (pings from the gateway are answered)."""
+        head, tail = self.templates[self.sent % len(self.templates)]
+        self.writer.write(head + b"%08d" % (self.sent % 100_000_000) + tail)
+        self.sent += 1
+        while True:
+            first = await self.reader.readexactly(2)
+            length = first[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await self.reader.readexactly(8), "big")
+            body = await self.reader.readexactly(length)
+            if first[0] & 0x0F == 0x9:  # ping: pong with the same data
+                self.writer.write(bytes([0x8A, 0x80 | length]) + b"\0\0\0\0" + body)
+                continue
+            self.errors += not body.startswith(b"[3,")
+            return
+
+    async def close(self) -> None:
+        self.writer.write(bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big"))
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+def _client_head(n: int) -> bytes:
+    """The header of a masked client text frame of `n` bytes (zero mask: the payload goes as it is)."""
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
+    return head + b"\0\0\0\0"
 
 
 _IP_BIND_ADDRESS_NO_PORT = 24  # Linux
@@ -306,7 +385,7 @@ def main() -> None:
         result = asyncio.run(
             latency(
                 args["url"], args["auth"], args["background"], args["prefix"],
-                args["auth_rate"], args["bg_rate"], args["duration"], args.get("start_at"),
+                args["auth_rate"], args["bg_rate"], args["duration"], args.get("start_at"), args.get("raw", False),
             )
         )  # fmt: skip
     elif mode == "storm":

@@ -56,6 +56,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def schedstat(pid: int) -> tuple[float, float, int]:
+    """The process's main thread (the event loop): seconds on a core, seconds runnable but waiting for a core,
+    and how many times it was put on a core (/proc/PID/schedstat)."""
+    ran, waited, slices = Path(f"/proc/{pid}/schedstat").read_text().split()
+    return int(ran) / 1e9, int(waited) / 1e9, int(slices)
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -42,13 +42,29 @@ def main() -> None:
     parser.add_argument(
         "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
     )
+    parser.add_argument(
+        "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"
+    )
+    parser.add_argument(
+        "--websockets-client",
+        action="store_true",
+        help="e2e: background stations on the websockets client (default: pre-encoded frames on raw sockets)",
+    )
     args = parser.parse_args()
     if not args.kafka:
-        raise SystemExit("give --kafka HOST:PORT (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
+        raise SystemExit("give --kafka HOST:PORT or --kafka tansu (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
     print(f"machine: {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         procs = Procs(Path(tmp))
+        broker = None
         try:
+            if args.kafka == "tansu":  # the embedded broker, as `make run` starts it
+                from voltline_devinfra.tansu import TansuBroker
+
+                broker = TansuBroker(log_path=Path(tmp) / "tansu.log")
+                broker.start()
+                args.kafka = broker.bootstrap_servers
+                print(f"tansu at {args.kafka}", flush=True)
             if args.mode == "ingest":
                 for database in args.databases.split(","):
                     for service in args.services.split(","):
@@ -66,6 +82,8 @@ def main() -> None:
                 print(json.dumps(run_e2e(procs, args)), flush=True)
         finally:
             procs.stop_all()
+            if broker is not None:
+                broker.stop()
 
 
 if __name__ == "__main__":

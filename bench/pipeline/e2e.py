@@ -1,4 +1,4 @@
-"""The whole pipeline under load: gateway, auth, session and billing as separate processes.
+"""The whole pipeline under load: gateway, auth, session, billing, diagnostics and analytics as processes.
 
 1. Closed loop: `--stations` simulated stations send the realistic mix through the gateway as fast as it
    answers, for `--duration` seconds. Meanwhile every second each service's consumer lag is read from its
@@ -29,7 +29,7 @@ from voltline_devinfra._proc import free_port
 from websockets.asyncio.client import connect
 
 from bench.gateway.__main__ import run_clients, split
-from bench.gateway.procs import Procs, cpu_seconds, register, wait_ready
+from bench.gateway.procs import Procs, cpu_seconds, register, schedstat, wait_ready
 from bench.pipeline.ingest import new_database
 
 PY = sys.executable
@@ -38,6 +38,8 @@ CONSUMERS = {
     "auth": ("voltline_auth", 8001),
     "session": ("voltline_session", 8002),
     "billing": ("voltline_billing", 8003),
+    "diagnostics": ("voltline_diagnostics", 8004),
+    "analytics": ("voltline_analytics", 8005),
 }
 
 
@@ -123,8 +125,11 @@ class Stack:
             "VOLTLINE_FRAME_BURST": "10000",
         }
         gateway = self.procs.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
+        if self.args.gateway_nice:  # below 0 needs root: what a core of its own (a CPU request) would give it
+            os.setpriority(os.PRIO_PROCESS, gateway.pid, self.args.gateway_nice)
         wait_ready(f"http://127.0.0.1:{http}")
         self.pids["gateway"], self.ocpp = gateway.pid, f"ws://127.0.0.1:{ocpp}/ocpp"
+        print(f"gateway pid {gateway.pid}", flush=True)  # for a profiler (py-spy record -p PID)
         self.gateway = f"http://127.0.0.1:{http}"
 
 
@@ -288,7 +293,13 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         )
         urllib.request.urlopen(request, timeout=10).close()
     auth_stations = 10
-    common = {"url": stack.ocpp, "prefix": "LAT-", "auth_rate": args.auth_rate, "bg_rate": args.background_rate}
+    common = {
+        "url": stack.ocpp,
+        "prefix": "LAT-",
+        "auth_rate": args.auth_rate,
+        "bg_rate": args.background_rate,
+        "raw": not args.websockets_client,
+    }
     warm = {**common, "auth": [0, auth_stations, 1], "background": [0, 0, 1], "auth_rate": 20, "duration": 5}
     run_clients(stack.procs, "latency", [warm])
     timed = {"duration": args.duration, "start_at": time.time() + 10}
@@ -297,7 +308,9 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     stage_sources = [stack.gateway, stack.bases["auth"]]
     stages_before = _stage_buckets(stage_sources)
     paths_before, cpu_before = _decision_paths(stack.gateway), {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    sched_before = schedstat(stack.pids["gateway"])
     result, background = run_clients(stack.procs, "latency", [probe_part, load_part])
+    ran, waited, slices = (b - a for a, b in zip(sched_before, schedstat(stack.pids["gateway"]), strict=True))
     stages = stage_breakdown(stages_before, _stage_buckets(stage_sources))
     paths = {k: int(v - paths_before.get(k, 0.0)) for k, v in _decision_paths(stack.gateway).items()}
     return {
@@ -305,6 +318,9 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "authorize_count": result["authorize_count"],
         "background_msgs_per_s": round(background["background_per_s"]),
+        "background_errors": background.get("background_errors"),
+        # The load generators' own CPU (they share the cores with what they measure).
+        "client_cpu_s": {"authorize": result.get("client_cpu_s"), "background": background.get("client_cpu_s")},
         "lag_after": _lags(stack.bases),
         # request_publish, reply_delivery: the gateway; until_answered, reply_publish: auth (and the session
         # service's own requests, if any). until_answered includes request_publish and the auth consumer's fetch.
@@ -313,7 +329,19 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         # "answered" by request/reply, "timeout" the fallback.
         "authorize_paths": paths,
         "cpu_s": {n: round(cpu_seconds(p) - cpu_before[n], 1) for n, p in stack.pids.items()},
+        # The gateway's event loop thread: time on a core, time runnable but waiting for one (the CPU queue).
+        "gateway_loop_thread": {
+            "ran_s": round(ran, 2),
+            "waited_for_a_core_s": round(waited, 2),
+            "mean_wait_per_slice_ms": round(1000 * waited / max(1, slices), 2),
+        },
+        "gateway_msgs_per_cpu_s": round(
+            (background["background_per_s"] * args.duration + result["authorize_count"])
+            / max(0.01, cpu_seconds(stack.pids["gateway"]) - cpu_before["gateway"])
+        ),
         "load_average": round(os.getloadavg()[0], 1),
+        "gateway_nice": args.gateway_nice,
+        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
         "request_fetch_wait_ms": int(os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }
 

@@ -168,8 +168,8 @@ async def test_connections_api_lists_the_whole_cluster(cluster: Any) -> None:
 
 async def test_commands_are_read_without_the_long_poll(cluster: Any) -> None:
     """tansu sleeps through part of a fetch's max wait even when records are there (bench/request_reply): the
-    command tail asks for the short wait of `request_fetch_wait_ms`, not aiokafka's 500 ms."""
+    command tail asks for the gateway's tail wait (`tail_fetch_wait_ms`, 100 ms), not aiokafka's 500 ms."""
     a, _, _ = cluster
     tail = a.internals.command_tail
     assert tail is not None and tail._consumer is not None
-    assert tail._consumer._fetch_max_wait_ms == a.settings.kafka_request_fetch_wait_ms == 10
+    assert tail._consumer._fetch_max_wait_ms == a.settings.tail_fetch_wait_ms == 100

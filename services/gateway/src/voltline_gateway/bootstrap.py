@@ -163,7 +163,8 @@ def build(settings: GatewaySettings) -> FastAPI:
     )
     registry_tail = TopicTail(kafka, producer, topics.station_registry, registry.apply, from_beginning=True)
     presence_tail = TopicTail(kafka, producer, topics.gateway_presence, presence.apply, from_beginning=True)
-    # Auth's published Authorize answers (ADR 0015): read with the short wait, a revocation must arrive at once.
+    # Auth's published Authorize answers (ADR 0015): a revocation must arrive within tens of milliseconds, without
+    # the gateway and the broker waking a hundred times a second for an idle topic (tail_fetch_wait_ms).
     decisions = DecisionTable()
     decision_tail = TopicTail(
         kafka,
@@ -171,7 +172,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         topics.auth_decisions,
         decisions.apply,
         from_beginning=True,
-        fetch_max_wait_ms=kafka.request_fetch_wait_ms,
+        fetch_max_wait_ms=settings.tail_fetch_wait_ms,
     )
     decisions.caught_up = decision_tail.caught_up
     # An operator (or the session service's remote start) waits on each command: read without the long poll.
@@ -181,7 +182,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         topics.station_commands,
         executor.submit,
         from_beginning=False,
-        fetch_max_wait_ms=kafka.request_fetch_wait_ms,
+        fetch_max_wait_ms=settings.tail_fetch_wait_ms,
     )
     listeners = [Listener(settings.ocpp_host, settings.ocpp_port)]
     reloader: CertificateReloader | None = None

@@ -47,6 +47,14 @@ class GatewaySettings(ServiceSettings):
     local_authorize: bool = Field(
         default=True, description="Answer Authorize from auth's published decisions when they cover the token."
     )
+    tail_fetch_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=500,
+        description="Longest fetch wait of the feeds read live (auth's decisions, station commands). Kafka answers "
+        "a fetch as soon as a record arrives, tansu within about half the wait; each empty fetch wakes the gateway "
+        "and the broker, and at 10 ms four readers cost ~5% of a core doing nothing (bench/RESULTS.md).",
+    )
     boot_fallback_status: Literal["Pending", "Rejected"] = "Pending"
     boot_fallback_interval_s: int = Field(default=60, ge=1)
     authorize_fallback_status: AuthStatus = "Invalid"
