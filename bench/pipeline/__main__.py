@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="e2e: processes of simulated stations")
     parser.add_argument("--drain-limit", type=float, default=300.0, help="e2e: wait this long for lag zero")
     parser.add_argument("--e2e-database", default="sqlite", choices=["sqlite", "postgresql"])
-    parser.add_argument("--parts", default="loop,authorize", help="e2e: loop and/or authorize")
+    parser.add_argument("--parts", default="loop,authorize", help="e2e: idle, loop and/or authorize")
     parser.add_argument("--auth-rate", type=float, default=20.0)
     parser.add_argument("--background-rate", type=float, default=2000.0)
     parser.add_argument("--background-stations", type=int, default=200)

@@ -67,7 +67,7 @@ def _consumed(bases: dict[str, str]) -> dict[str, float]:
     """Records each service's consumers received so far (voltline_bus_messages_consumed_total)."""
     out: dict[str, float] = {}
     for name, base in bases.items():
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
             text = response.read().decode()
         out[name] = sum(
             float(line.rsplit(" ", 1)[1])
@@ -116,7 +116,7 @@ class Stack:
             proc = self.procs.spawn(name, [PY, "-m", module], self.env(name, port))
             self.bases[name], self.pids[name] = f"http://127.0.0.1:{port}", proc.pid
         for base in self.bases.values():
-            wait_ready(base)
+            wait_ready(base, timeout=300)  # six services starting on a loaded machine
         http, ocpp = free_port(), free_port()
         env = {
             **self.env("gateway", http),
@@ -127,7 +127,7 @@ class Stack:
         gateway = self.procs.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
         if self.args.gateway_nice:  # below 0 needs root: what a core of its own (a CPU request) would give it
             os.setpriority(os.PRIO_PROCESS, gateway.pid, self.args.gateway_nice)
-        wait_ready(f"http://127.0.0.1:{http}")
+        wait_ready(f"http://127.0.0.1:{http}", timeout=300)
         self.pids["gateway"], self.ocpp = gateway.pid, f"ws://127.0.0.1:{ocpp}/ocpp"
         print(f"gateway pid {gateway.pid}", flush=True)  # for a profiler (py-spy record -p PID)
         self.gateway = f"http://127.0.0.1:{http}"
@@ -241,7 +241,7 @@ def _stage_buckets(bases: list[str]) -> dict[str, dict[float, float]]:
     """Cumulative bucket counts of voltline_bus_request_stage_seconds, per stage, summed over `bases`."""
     out: dict[str, dict[float, float]] = {}
     for base in bases:
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
             text = response.read().decode()
         for line in text.splitlines():
             if line.startswith("voltline_bus_request_stage_seconds_bucket{"):
@@ -273,7 +273,7 @@ def stage_breakdown(before: dict[str, dict[float, float]], after: dict[str, dict
 
 def _decision_paths(gateway: str) -> dict[str, float]:
     """Authorize answers so far per outcome (voltline_gateway_decision_seconds_count)."""
-    with urllib.request.urlopen(f"{gateway}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(f"{gateway}/metrics", timeout=30) as response:
         text = response.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
@@ -346,6 +346,19 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     }
 
 
+def idle(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    """What each process costs doing nothing (its readers' empty fetches, timers): CPU seconds per minute."""
+    cpu0 = {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    started = time.monotonic()
+    time.sleep(args.duration)
+    elapsed = time.monotonic() - started
+    return {
+        "cpu_s_per_min": {n: round(60 * (cpu_seconds(p) - cpu0[n]) / elapsed, 2) for n, p in stack.pids.items()},
+        "load_average": round(os.getloadavg()[0], 1),
+        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
+    }
+
+
 def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
     mix_ids = [f"MIX-{i:06d}" for i in range(args.stations)]
     lat_ids = [f"LAT-{i:06d}" for i in range(10 + args.background_stations)]
@@ -353,6 +366,10 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
         stack = Stack(procs, args, Path(folder))
         stack.start([*mix_ids, *lat_ids, "PROBE-000001"])
         out: dict[str, Any] = {"database": args.e2e_database}
+        if "idle" in args.parts:
+            print(f"idle: every service running, no station traffic, for {args.duration}s", flush=True)
+            out["idle"] = idle(stack, args)
+            print(json.dumps(out["idle"]), flush=True)
         if "loop" in args.parts:
             print(f"closed loop: {args.stations} stations for {args.duration}s, every service running", flush=True)
             out["closed_loop"] = closed_loop(stack, args)
