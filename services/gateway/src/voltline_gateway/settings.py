@@ -53,7 +53,7 @@ class GatewaySettings(ServiceSettings):
         le=500,
         description="Longest fetch wait of the feeds read live (auth's decisions, station commands). Kafka answers "
         "a fetch as soon as a record arrives, tansu within about half the wait; each empty fetch wakes the gateway "
-        "and the broker, and at 10 ms four readers cost ~5% of a core doing nothing (bench/RESULTS.md).",
+        "and the broker: three idle readers at 10 ms cost ~5% of a core (bench/RESULTS.md).",
     )
     boot_fallback_status: Literal["Pending", "Rejected"] = "Pending"
     boot_fallback_interval_s: int = Field(default=60, ge=1)
