@@ -2,9 +2,10 @@
 
 - `ingest`: each consuming service (session, auth, billing) as its own process drains a backlog of its
   realistic event mix, on PostgreSQL and on SQLite; prints events/s, CPU seconds and lag over time.
-- `e2e`: the whole system (gateway + auth + session + billing) with closed-loop stations driving the
-  gateway; prints gateway round trips/s, each consumer's lag over time and after the load stops, and the
-  latency from a station's frame to the session API showing it.
+- `e2e`: the whole system (every service as a process) with closed-loop stations driving the gateway;
+  prints gateway round trips/s, each consumer's lag over time and after the load stops, the latency from a
+  station's frame to the session API showing it, Authorize latency at a fixed background rate (with the
+  gateway loop's wait for a core) and what each process costs idle. `--kafka tansu`: a private embedded broker.
 
 Needs a Kafka (`--kafka`, else `VOLTLINE_TEST_KAFKA_BOOTSTRAP`) and, for PostgreSQL, a server DSN (`--pg`,
 else `VOLTLINE_TEST_POSTGRES_DSN`).
