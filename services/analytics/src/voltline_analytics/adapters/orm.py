@@ -76,7 +76,6 @@ bucket_drivers = Table(
     Column("bucket_start", UTCDateTime(), primary_key=True),
     Column("driver_key", String(32), primary_key=True),
     Column("refs", Integer, nullable=False),
-    Index("ix_bucket_drivers_driver", "driver_key"),
 )
 
 stations = Table(
