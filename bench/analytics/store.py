@@ -38,8 +38,16 @@ async def run(url: str, events: int, stations: int, batch: int, profile: str | N
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
+    step, mark, mark_cpu = max(batch, len(raw) // 10), 0, cpu
     for i in range(0, len(raw), batch):
         await apply([Envelope.from_bytes(r) for r in raw[i : i + batch]])
+        done = min(i + batch, len(raw))
+        if done - mark >= step or done == len(raw):  # the rate as the store grows
+            now = time.process_time()
+            print(
+                f"  events {mark:>9,} to {done:>9,}: {(done - mark) / (now - mark_cpu):,.0f} per CPU-second", flush=True
+            )
+            mark, mark_cpu = done, now
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)

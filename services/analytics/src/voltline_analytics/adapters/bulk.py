@@ -151,6 +151,6 @@ async def select_by_keys(
             rows.append(f"({', '.join(slots)})")
         sql = (f"SELECT v.{columns[-1]}, t.{value} FROM (VALUES {', '.join(rows)}) AS {alias} "
                f"JOIN {table.name} AS t ON {on}")  # fmt: skip
-        for i, got in (await conn.exec_driver_sql(sql, tuple(params))).all():
-            found[part[i]] = got
+        for row in (await conn.exec_driver_sql(sql, tuple(params))).all():
+            found[part[row[0]]] = row[1]
     return found
