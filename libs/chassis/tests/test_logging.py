@@ -64,6 +64,18 @@ def test_stdlib_loggers_share_the_json_format(capsys: pytest.CaptureFixture[str]
     assert "leaked-token" not in uvicorn_line["event"]
 
 
+def test_a_library_loggers_level_left_by_an_earlier_server_is_reset(
+    capsys: pytest.CaptureFixture[str], helpers
+) -> None:
+    import uvicorn
+
+    uvicorn.Config(lambda: None, log_level="warning").configure_logging()  # what a test's server leaves behind
+    configure_logging("gateway", "INFO", json=True)
+    logging.getLogger("uvicorn.error").info("Started server process")
+    [line] = helpers.log_lines(capsys.readouterr().out)
+    assert line["event"] == "Started server process" and line["logger"] == "uvicorn.error"
+
+
 def test_scrub_secrets_in_free_text() -> None:
     assert scrub_secrets("retry with admin_token=abc123, user=bob") == "retry with admin_token=[REDACTED], user=bob"
     assert scrub_secrets("amqp://u:p4ss@host/") == "amqp://u:[REDACTED]@host/"
