@@ -55,8 +55,8 @@ CASES = [
 async def test_bad_input_is_refused_quickly_naming_the_field(
     billing: RunningBilling, method: str, path: str, body: Any, status: int, field: str
 ) -> None:
-    # The answer is the signal: arithmetic on such a number (int(Decimal("1e999999999")), say) would never
-    # finish, so a bound far above any load only turns that hang into a failure (no speed target here).
+    # The answer is the signal (no speed target here): arithmetic on such a number (int(Decimal("1e999999999")))
+    # would never finish, and a request that never answers fails here, or at pytest's timeout if it blocks the loop.
     async with asyncio.timeout(NEVER_S):
         answer = await billing.api.request(method.upper(), f"/api/v1{path}", json=body, headers=ADMIN)
     assert answer.status_code == status, answer.text[:500]
