@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import JSON, Table, bindparam
@@ -145,12 +145,13 @@ async def select_by_keys(
         rows = []
         for i, k in enumerate(part):
             slots = []
-            for v, c, cast in zip((*k, i), (*converters, None), casts, strict=True):
+            for v, c, typed in zip((*k, i), (*converters, None), casts, strict=True):
                 params.append(v if c is None else c(v))
-                slots.append((f"${len(params)}" if pg else "?") + (cast if i == 0 else ""))
+                slots.append((f"${len(params)}" if pg else "?") + (typed if i == 0 else ""))
             rows.append(f"({', '.join(slots)})")
         sql = (f"SELECT v.{columns[-1]}, t.{value} FROM (VALUES {', '.join(rows)}) AS {alias} "
                f"JOIN {table.name} AS t ON {on}")  # fmt: skip
-        for row in (await conn.exec_driver_sql(sql, tuple(params))).all():
-            found[part[row[0]]] = row[1]
+        result = await conn.exec_driver_sql(sql, tuple(params))
+        for index, got in cast("list[tuple[int, Any]]", result.all()):
+            found[part[index]] = got
     return found
