@@ -84,7 +84,7 @@ def _station(record: Any) -> StationRow:
     values = list(record)
     for i in _JSON_AT:
         if values[i] is not None:
-            values[i] = json.loads(values[i])
+            values[i] = None if values[i] == "null" else json.loads(values[i])
     return StationRow(*values)
 
 
