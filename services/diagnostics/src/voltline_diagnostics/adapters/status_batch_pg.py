@@ -7,7 +7,8 @@ connection) run on the batch's own connection inside its transaction: the reads 
 every write as one `executemany` of plain tuples. SQLite keeps the SQLAlchemy path (status_batch.py).
 
 Values go in as the table stores them: aware datetimes for `timestamptz`, JSON columns as JSON text
-(`null` for None, as SQLAlchemy's JSON type writes it).
+(`null` for None, as SQLAlchemy's JSON type writes it); read back, JSON comes decoded by the json codec that
+SQLAlchemy's asyncpg dialect installs on every connection it opens.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ async def read(session: AsyncSession, station_ids: Sequence[str]) -> tuple[list[
 
 def _station(record: Any) -> StationRow:
     values = list(record)
-    for i in _JSON_AT:
-        if values[i] is not None:
-            values[i] = None if values[i] == "null" else json.loads(values[i])
+    for i in _JSON_AT:  # SQLAlchemy's engine gives asyncpg a json codec that decodes: text only without one
+        if isinstance(values[i], str):
+            values[i] = json.loads(values[i])
     return StationRow(*values)
 
 
