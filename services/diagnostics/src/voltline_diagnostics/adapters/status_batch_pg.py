@@ -67,7 +67,7 @@ INSERT_OUTBOX = "INSERT INTO outbox (topic, key, value, event_id, created_at) VA
 async def driver(session: AsyncSession) -> Any:
     """The asyncpg connection under `session`, inside its transaction (begun here if nothing ran yet)."""
     connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
+    raw: Any = (await connection.get_raw_connection()).driver_connection
     if not raw.is_in_transaction():  # SQLAlchemy begins its transaction with its first statement
         await connection.exec_driver_sql("SELECT 1")
     return raw
@@ -127,8 +127,8 @@ async def write(
     if close_presence:
         await pg.executemany(CLOSE_PRESENCE, close_presence)
     if presence_rows:
-        rows = [(r["station_id"], r["online"], r["started_at"], r["ended_at"]) for r in presence_rows]
-        await pg.executemany(INSERT_PRESENCE, rows)
+        presence = [(r["station_id"], r["online"], r["started_at"], r["ended_at"]) for r in presence_rows]
+        await pg.executemany(INSERT_PRESENCE, presence)
     if outbox_rows:
-        rows = [(r["topic"], r["key"], r["value"], r["event_id"], r["created_at"]) for r in outbox_rows]
-        await pg.executemany(INSERT_OUTBOX, rows)
+        outbox = [(r["topic"], r["key"], r["value"], r["event_id"], r["created_at"]) for r in outbox_rows]
+        await pg.executemany(INSERT_OUTBOX, outbox)
