@@ -197,3 +197,19 @@ async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(
     assert len(reads) == 2, reads
     writes = [s for s in statements if s.startswith("INSERT INTO health_")]  # new stations, presence intervals
     assert len(writes) == 6 and len(set(writes)) == 2, writes  # one executemany per kind per batch, one text
+
+
+def test_a_retry_that_fell_due_during_the_round_is_attempted_at_once() -> None:
+    """The delivery worker waits until its earliest retry; one that fell due while the round ran (a loaded
+    machine) means no wait, not a whole poll (it was dropped as past, and a 120 s poll left it waiting)."""
+    from types import SimpleNamespace
+
+    from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
+
+    now = T0
+    worker = DeliveryWorker(SimpleNamespace(clock=lambda: now), poll=120)  # type: ignore[arg-type]
+    worker._retries = [T0 - timedelta(milliseconds=5), T0 + timedelta(seconds=3)]
+    assert worker._next_wait() == 0.0
+    assert worker._next_wait() == 3.0  # the one still ahead is kept
+    worker._retries = []
+    assert worker._next_wait() == 120
