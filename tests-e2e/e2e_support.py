@@ -69,4 +69,4 @@ def start_system(
         stack.start(timeout=90)
         yield RunningSystem(stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp", kafka.bootstrap_servers, prefix)
     finally:
-        stack.stop()
+        stack.stop(together=True)  # the services' shutdowns overlap: a module's teardown waits for the slowest only
