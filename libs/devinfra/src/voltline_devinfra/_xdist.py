@@ -8,7 +8,6 @@ that the many short files even the workers out at the end instead of one of them
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 from typing import Any
 
@@ -29,7 +28,11 @@ def worker_input(config: pytest.Config) -> dict[str, Any]:
 
 
 def shared_addresses(kafka_external: str | None, postgres_external: str | None) -> dict[str, str]:
-    """Start (once) the servers the workers share, in parallel; the ones given from outside are not started."""
+    """Start (once) the servers the workers share; the ones given from outside are not started.
+
+    From the main thread, one after the other: a child's parent-death signal is tied to the thread that
+    forked it, so servers started from a worker thread could outlive a killed run.
+    """
     global _addresses
     if _addresses is not None:
         return _addresses
@@ -37,12 +40,10 @@ def shared_addresses(kafka_external: str | None, postgres_external: str | None) 
     from voltline_devinfra.postgres import PostgresServer
 
     addresses: dict[str, str] = {}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        kafka = None if kafka_external else pool.submit(KafkaServer().start)
-        postgres = None if postgres_external else pool.submit(PostgresServer().start)
-        for future in (kafka, postgres):
-            if future is not None:
-                _servers.append(future.result())
+    if not kafka_external:
+        _servers.append(KafkaServer().start())
+    if not postgres_external:
+        _servers.append(PostgresServer().start())
     for server in _servers:
         if hasattr(server, "bootstrap_servers"):
             addresses[KAFKA_KEY] = server.bootstrap_servers
