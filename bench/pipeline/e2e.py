@@ -79,7 +79,7 @@ class BrokerLag:
 
 def _gateway_flow(gateway: str) -> dict[str, float]:
     """The gateway's current hold and the answers it held so far (ADR 0027)."""
-    with urllib.request.urlopen(f"{gateway}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(f"{gateway}/metrics", timeout=30) as response:
         text = response.read().decode()
     out = {"hold_s": 0.0, "held": 0.0}
     for line in text.splitlines():
@@ -114,8 +114,14 @@ def _consumed(bases: dict[str, str]) -> dict[str, float]:
     """Records each service's consumers received so far (voltline_bus_messages_consumed_total)."""
     out: dict[str, float] = {}
     for name, base in bases.items():
-        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-            text = response.read().decode()
+        text = ""
+        for _ in range(3):  # a starved process may take seconds to answer
+            try:
+                with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+                    text = response.read().decode()
+                break
+            except OSError:
+                continue
         out[name] = sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
@@ -165,8 +171,13 @@ class Stack:
             port = free_port()
             proc = self.procs.spawn(name, [PY, "-m", module], self.env(name, port))
             self.bases[name], self.pids[name] = f"http://127.0.0.1:{port}", proc.pid
-        for base in self.bases.values():
-            wait_ready(base)
+        for name, base in self.bases.items():
+            try:
+                wait_ready(base, timeout=300)
+            except TimeoutError:
+                proc = next(p for p in self.procs.running if p.pid == self.pids[name])
+                tail = Path(proc.log_path).read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
+                raise TimeoutError(f"{name} not ready; its log ends:\n{tail}") from None
         http, ocpp = free_port(), free_port()
         env = {
             **self.env("gateway", http),
@@ -251,7 +262,7 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
     consumed0, cpu0 = _consumed(stack.bases), {n: cpu_seconds(p) for n, p in stack.pids.items()}
     flow0 = _gateway_flow(stack.gateway)
-    threads = [threading.Thread(target=run_probe), threading.Thread(target=watch)]
+    threads = [threading.Thread(target=run_probe, daemon=True), threading.Thread(target=watch, daemon=True)]
     for thread in threads:
         thread.start()
     parts = [
