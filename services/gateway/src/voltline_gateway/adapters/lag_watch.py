@@ -88,10 +88,15 @@ class ConsumerLag:
         ends = await offsets.end_offsets(self._partitions)
         starts: dict[TopicPartition, int] | None = None
         out: dict[str, tuple[int, int]] = {}
-        for group in self._groups:
-            committed = await admin.list_consumer_group_offsets(
-                group, group_coordinator_id=self._coordinator.get(group), partitions=self._partitions
+        fetched = await asyncio.gather(  # one round trip for all groups: a starved broker answers slowly
+            *(
+                admin.list_consumer_group_offsets(
+                    group, group_coordinator_id=self._coordinator.get(group), partitions=self._partitions
+                )
+                for group in self._groups
             )
+        )
+        for group, committed in zip(self._groups, fetched, strict=True):
             read_topics = {tp.topic for tp, meta in committed.items() if meta.offset >= 0}
             if not read_topics:
                 continue  # not a reader of these topics
