@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
@@ -110,12 +110,64 @@ class ReadingRepository(_Buffered):
         self._batch.memo[("session.prefetch", self.table.name)] = found
 
 
+_NEWEST = "session.newest_state"  # batch memo: (station, bay) -> its newest (at, source, state), or None
+
+
 class ChargingStateRepository(_Buffered):
     table = charging_states
 
     async def add(self, station_id: str, bay: int, at: datetime, source: str, state: str, raw: str) -> None:
         values = {"station_id": station_id, "bay": bay, "at": at, "source": source, "state": state, "raw": raw[:32]}
         await self._insert([values])
+        newest = self._batch.memo.get(_NEWEST) if self._batch is not None else None
+        if newest is not None and (station_id, bay) in newest:
+            known = newest[station_id, bay]
+            # Newest first, of equal instants the first by source; the same key again is dropped on insert.
+            if known is None or at > known[0] or (at == known[0] and source < known[1]):
+                newest[station_id, bay] = (at, source, state)
+
+    async def newest(self, station_id: str, bay: int, since: datetime) -> Observation | None:
+        memo: dict[tuple[str, int], Any] | None = self._batch.memo.get(_NEWEST) if self._batch is not None else None
+        if memo is not None and (station_id, bay) in memo:
+            found = memo[station_id, bay]
+        else:
+            await self._flush()
+            c = charging_states.c
+            query = (
+                select(c.at, c.source, c.state)
+                .where(c.station_id == station_id, c.bay == bay)
+                .order_by(c.at.desc(), c.source)
+                .limit(1)
+            )
+            row = (await self._db.execute(query)).first()
+            found = None if row is None else (row.at, row.source, row.state)
+            if self._batch is not None:
+                self._batch.memo.setdefault(_NEWEST, {})[station_id, bay] = found
+        return Observation(found[0], found[2]) if found is not None and found[0] >= since else None
+
+    async def prefetch_newest(self, bays: Collection[tuple[str, int]]) -> None:
+        """Inside a batch: the newest observation of each of these bays, in one query."""
+        if self._batch is None or not bays:
+            return
+        memo: dict[tuple[str, int], Any] = self._batch.memo.setdefault(_NEWEST, {})
+        wanted = {bay for bay in bays if bay not in memo}
+        if not wanted:
+            return
+        await self._flush()
+        c = charging_states.c
+        stations = sorted({station for station, _ in wanted})
+        memo.update(dict.fromkeys(wanted))
+        for start in range(0, len(stations), _IN_CHUNK):
+            rank = func.row_number().over(partition_by=(c.station_id, c.bay), order_by=(c.at.desc(), c.source))
+            ranked = (
+                select(c.station_id, c.bay, c.at, c.source, c.state, rank.label("rank"))
+                .where(c.station_id.in_(stations[start : start + _IN_CHUNK]))
+                .subquery()
+            )
+            query = select(ranked.c.station_id, ranked.c.bay, ranked.c.at, ranked.c.source, ranked.c.state)
+            for row in await self._db.execute(query.where(ranked.c.rank == 1)):
+                if (row.station_id, row.bay) in wanted:
+                    memo[row.station_id, row.bay] = (row.at, row.source, row.state)
 
     async def between(self, station_id: str, bay: int, start: datetime, end: datetime | None) -> list[Observation]:
         await self._flush()

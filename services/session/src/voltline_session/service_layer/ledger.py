@@ -27,7 +27,7 @@ from voltline_events.payloads.sessions import (
 
 from voltline_session.domain.energy import EnergyResult, walk_energy, wh
 from voltline_session.domain.meter import Reading
-from voltline_session.domain.periods import START_LOOKBACK, Period, build_periods, current_state
+from voltline_session.domain.periods import DEFAULT_STATE, START_LOOKBACK, Period, build_periods, current_state
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     MeterStats,
@@ -123,13 +123,15 @@ async def recompute(
     missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id)) if numbered else []
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
-    observations = await uow.states.between(
-        session.station_id, session.bay, session.started_at - START_LOOKBACK, session.ended_at
-    )
+    since = session.started_at - START_LOOKBACK
+    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
+        # Its state is the newest observation since (about) its start: one row, not all of them.
+        newest = await uow.states.newest(session.station_id, session.bay, since)
+        session = replace(session, charging_state=newest.state if newest is not None else DEFAULT_STATE)
+        return session, Derived(readings, energy, [], missing, tallied=True)
+    observations = await uow.states.between(session.station_id, session.bay, since, session.ended_at)
     if session.active:
         session = replace(session, charging_state=current_state(observations, session.started_at))
-    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
-        return session, Derived(readings, energy, [], missing, tallied=True)
     end = session.ended_at or max(now, session.last_event_at)
     periods = build_periods(session.started_at, end, observations, energy.cumulative, energy.energy_wh)
     return session, Derived(readings, energy, periods, missing)
