@@ -6,12 +6,14 @@ before anything reads them back (a recompute), whichever comes first.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from functools import cache
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Column, Table, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
@@ -59,8 +61,54 @@ class _Buffered:
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
         # anew for every row count, which cost more than the inserts themselves)
-        if rows:
+        if not rows:
+            return
+        conn = await self._db.connection()
+        statement = _driver_insert(self.table, tuple(rows[0]), conn.dialect.paramstyle)
+        if statement is None:
             await self._db.execute(insert_for(self._db, self.table).on_conflict_do_nothing(), rows)
+            return
+        # The driver's executemany with plain tuples: SQLAlchemy's per-row bind processing cost more than
+        # the inserts (a batch writes thousands of rows). Each distinct timestamp is converted once, by the
+        # column type's own bind processor, so the stored text is exactly what the ORM path stores.
+        names = list(rows[0])
+        converters = [_converter(self.table.c[name], conn.dialect) for name in names]
+        params = [
+            tuple(v if f is None else f(v) for v, f in zip(row.values(), converters, strict=True)) for row in rows
+        ]
+        await conn.exec_driver_sql(statement, params)
+
+
+_MARKERS = {"qmark": lambda i: "?", "numeric_dollar": lambda i: f"${i}", "format": lambda i: "%s"}
+
+
+@cache
+def _driver_insert(table: Table, names: tuple[str, ...] | list[str], paramstyle: str) -> str | None:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the driver's own parameter style (None: not one we know)."""
+    marker = _MARKERS.get(paramstyle)
+    if marker is None:
+        return None
+    columns = ", ".join(f'"{name}"' for name in names)
+    values = ", ".join(marker(i) for i in range(1, len(names) + 1))
+    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING'
+
+
+def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What the column's type does to a value on its way to the driver; memoised per value (timestamps
+    repeat: every reading of one MeterValues shares its instant). None: the value goes as it is."""
+    process = column.type._cached_bind_processor(dialect)
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            found = seen[value] = process(value)
+            return found
+
+    return convert
 
 
 class ReadingRepository(_Buffered):
