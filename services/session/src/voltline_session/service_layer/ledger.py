@@ -95,15 +95,21 @@ async def recompute(
     session: Session,
     now: datetime,
     folded: tuple[Folded, Sequence[Reading]] | None = None,
+    only: Sequence[Reading] | None = None,
 ) -> tuple[Session, Derived]:
     """The session's figures from all its readings and observations (or, given `fold`'s result and the
-    readings it folded, from its running totals)."""
+    readings it folded, from its running totals). `only`: the caller knows these are all its readings (a
+    session created by this message, or one with none stored yet), so they are not read back."""
     key = _key(ctx, session)
     if folded is not None:
         (energy, stats, tally), readings = folded[0], list(folded[1])
         session = replace(measured(session, energy, stats), meter_tally=tally.to_json())
     else:
-        readings = await uow.readings.for_session(session.session_id)
+        if only is not None:  # as the store would give them: the first sent per measurand and instant, in order
+            unique = {(r.measurand, r.at): r for r in reversed(only)}
+            readings = [unique[k] for k in sorted(unique, key=lambda k: (k[1], k[0]))]
+        else:
+            readings = await uow.readings.for_session(session.session_id)
         energy, checkpoint = walk_energy(
             readings,
             meter_start_wh=session.reported_meter_start_wh,
