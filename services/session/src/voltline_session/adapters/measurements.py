@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from functools import cache
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Column, Table, func, select
