@@ -79,7 +79,11 @@ class _Buffered:
         await conn.exec_driver_sql(statement, params)
 
 
-_MARKERS = {"qmark": lambda i: "?", "numeric_dollar": lambda i: f"${i}", "format": lambda i: "%s"}
+_MARKERS: dict[str, Callable[[int], str]] = {
+    "qmark": lambda i: "?",
+    "numeric_dollar": lambda i: f"${i}",
+    "format": lambda i: "%s",
+}
 
 
 @cache
