@@ -28,6 +28,7 @@ from voltline_bus.metrics import (
 )
 
 _MIN_HINT = 32  # the fewest events a batch is offered (see _flush_run)
+_END_OFFSETS_TIMEOUT_S = 3.0  # lag() asks the broker for the partitions' ends at most this long
 
 # Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
 # when an exception leaves it (voltline_store.TransactionBatch is the one services use).
@@ -64,6 +65,8 @@ class BatchingMixin:
     _batch_hint: int = 64
     _solo_types: Collection[str]
     _position: dict[TopicPartition, int]
+    # Per partition, the newest end offset known (a fetch's high watermark or the broker's answer to lag()).
+    _ends: dict[TopicPartition, int]
     _looking_up: asyncio.Task[None] | None
 
     def _mark(self, tp: TopicPartition, offset: int) -> None:
@@ -79,7 +82,12 @@ class BatchingMixin:
         raise NotImplementedError
 
     async def lag(self) -> dict[str, int]:
-        """Records beyond the last one handled, per assigned `topic[partition]`, as of the last fetch."""
+        """Records beyond the last one handled, per assigned `topic[partition]`, against the partition's end.
+
+        The end is asked of the broker (ListOffsets): the high watermark of the last fetch under-reports a
+        starved consumer, which stops fetching once it has records it has not handled yet. If the broker does
+        not answer in time, the last fetch's high watermark stands in. Also refreshes the lag gauge.
+        """
         consumer = self._consumer
         if consumer is None:
             return {}
@@ -91,11 +99,20 @@ class BatchingMixin:
                 self._looking_up = asyncio.create_task(self._remember_starts(consumer, unknown))
             with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._looking_up), timeout=5.0)
+        ends: dict[TopicPartition, int] = {}
+        if assigned:
+            try:
+                ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout=_END_OFFSETS_TIMEOUT_S)
+            except (KafkaError, IllegalStateError, TimeoutError) as exc:
+                self._log.debug("could not read the partitions' end offsets; lag as of the last fetch", error=repr(exc))
         out: dict[str, int] = {}
         for tp in assigned:
-            high, position = consumer.highwater(tp), self._position.get(tp)
+            high, position = _newest(consumer.highwater(tp), ends.get(tp)), self._position.get(tp)
             if high is not None and position is not None:
-                out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
+                self._ends[tp] = high
+                lag = max(0, high - position)
+                out[f"{tp.topic}[{tp.partition}]"] = lag
+                CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(lag)
         return out
 
     async def _remember_starts(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
@@ -126,7 +143,7 @@ class BatchingMixin:
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
-            high = consumer.highwater(tp)
+            high = _newest(consumer.highwater(tp), self._ends.get(tp))
             position = self._position.get(tp)
             if high is None or position is None:
                 continue
@@ -273,6 +290,12 @@ class BatchingMixin:
         MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
         MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
         return done, -1
+
+
+def _newest(*offsets: int | None) -> int | None:
+    """The largest known offset (a partition's end only grows; a rewind clears what was known)."""
+    known = [o for o in offsets if o is not None]
+    return max(known) if known else None
 
 
 async def _interrupted(batch: _Batch, delay: float) -> bool:
