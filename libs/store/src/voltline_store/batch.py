@@ -74,6 +74,17 @@ class Batch:
         # The events this batch was opened for: repositories may read what all of them need at once.
         self.envelopes: Sequence[Envelope] = ()
         self._hooks: dict[Hashable, Callable[[], Awaitable[None]]] = {}
+        self._after: dict[Hashable, Callable[[], None]] = {}
+
+    def after_commit(self, key: Hashable, callback: Callable[[], None]) -> None:
+        """Run `callback` once the batch has committed (never if it rolls back; the last one for `key` wins):
+        in-memory state that must only reflect what is durable (a cache of what was announced)."""
+        self._after[key] = callback
+
+    def run_after_commit(self) -> None:
+        callbacks, self._after = self._after, {}
+        for callback in callbacks.values():
+            callback()
 
     def before_commit(self, key: Hashable, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once just before the batch commits (the last registration for `key` wins)."""
@@ -162,6 +173,7 @@ class TransactionBatch:
         finally:
             batch.active = False
             _CURRENT.reset(token)
+        batch.run_after_commit()
         if batch.outbox.added and self._relay is not None:
             self._relay.wake()
 
