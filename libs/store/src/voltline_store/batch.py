@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -25,13 +26,14 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_events import Envelope
 
 from voltline_store.metrics import BATCH_COMMIT_LATENCY
 from voltline_store.outbox import Inbox, Outbox, inbox_table
 from voltline_store.relay import OutboxRelay
+from voltline_store.types import UTCDateTime
 
 _CURRENT: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("voltline_store_batch", default=None)
 _SQLITE_MAX_ROWS = 5000  # 3 bound parameters a row, well under SQLite's 32,766
@@ -263,6 +265,18 @@ _PG_MARKERS = (
 )
 
 
+# The same text whatever the batch's size; `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.
+# Event ids are stored as SQLAlchemy's Uuid stores them on SQLite (32 hex digits), `now` as UTCDateTime does.
+_SQLITE_MARKERS = (
+    sa.text(
+        "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, value, :now FROM json_each(:ids) "
+        "WHERE true ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+    )
+    .bindparams(sa.bindparam("consumer", type_=sa.String()), sa.bindparam("now", type_=UTCDateTime()))
+    .columns(event_id=sa.Uuid())
+)
+
+
 async def _insert_markers(session: AsyncSession, consumer: str, ids: list[UUID]) -> set[UUID]:
     """Insert the inbox markers of `ids`; returns those that were not there yet.
 
@@ -277,16 +291,9 @@ async def _insert_markers(session: AsyncSession, consumer: str, ids: list[UUID])
         # one more round trip) for every batch size, and under load batch sizes vary all the time.
         result = await session.execute(_PG_MARKERS, {"consumer": consumer, "ids": ids, "now": now})
         return set(result.scalars())
-    insert = sqlite.insert
-    stmt = (
-        insert(inbox_table)
-        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-        .returning(inbox_table.c.event_id)
+    # SQLite: the same idea with a JSON array (json_each), so no row goes through SQLAlchemy's per-row bind
+    # processing (a UUID and a UTCDateTime conversion for every marker, ~10% of the batch path's CPU).
+    result = await session.execute(
+        _SQLITE_MARKERS, {"consumer": consumer, "ids": json.dumps([i.hex for i in ids]), "now": now}
     )
-    fresh: set[UUID] = set()
-    for start in range(0, len(ids), _SQLITE_MAX_ROWS):
-        rows = [
-            {"consumer": consumer, "event_id": i, "processed_at": now} for i in ids[start : start + _SQLITE_MAX_ROWS]
-        ]
-        fresh.update((await session.execute(stmt, rows)).scalars())
-    return fresh
+    return set(result.scalars())
