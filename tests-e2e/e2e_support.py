@@ -6,6 +6,7 @@ each other's data.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,3 +71,16 @@ def start_system(
         yield RunningSystem(stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp", kafka.bootstrap_servers, prefix)
     finally:
         stack.stop()
+
+
+async def next_command(
+    received: asyncio.Queue[tuple[str, dict[str, Any]]], *actions: str, within: float = 30.0
+) -> tuple[str, dict[str, Any]]:
+    """The next call the CSMS made of a station simulator that is one of `actions`, from the queue its reader
+    fills (each call already answered). Any other is passed over: billing's cost messages (CostUpdated, California
+    Pricing DataTransfer) and tariffs reach a station at their own moments, between the commands a test waits for."""
+    async with asyncio.timeout(within):
+        while True:
+            action, payload = await received.get()
+            if action in actions:
+                return action, payload

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_support import RunningSystem
+from e2e_support import RunningSystem, next_command
 from ocpp_client import Station, station
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
@@ -224,10 +224,7 @@ class ListKeepingStation:
         return frame[2]  # type: ignore[no-any-return]
 
     async def expect(self, action: str) -> dict[str, Any]:
-        while True:
-            got, payload = await asyncio.wait_for(self.received.get(), 60)
-            if got == action:
-                return payload
+        return (await next_command(self.received, action, within=60))[1]
 
 
 async def test_token_blocked_while_a_session_runs(system: RunningSystem) -> None:

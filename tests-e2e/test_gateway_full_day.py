@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
-from e2e_support import RunningSystem
+from e2e_support import RunningSystem, next_command
 from voltline_devinfra.waiting import eventually
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -56,13 +56,8 @@ class Charger:
         return answer[2]  # type: ignore[no-any-return]
 
     async def command(self, *actions: str) -> tuple[str, dict[str, Any]]:
-        """The next call the CSMS made of one of `actions`; others (the price shown on the display: CostUpdated,
-        California Pricing DataTransfer, tariffs) are answered and passed over."""
-        async with asyncio.timeout(30):
-            while True:
-                action, payload = await self.commands.get()
-                if action in actions:
-                    return action, payload
+        """The next call the CSMS made of one of `actions`; others (the price shown on the display) are passed over."""
+        return await next_command(self.commands, *actions)
 
     async def _read(self) -> None:
         async for text in self.socket:

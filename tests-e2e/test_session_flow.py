@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from e2e_support import RunningSystem
+from e2e_support import RunningSystem, next_command
 from ocpp_client import station
 from test_session_support import eventually
 
@@ -56,10 +56,7 @@ class Charger:
         return frame[2]  # type: ignore[no-any-return]
 
     async def expect(self, action: str) -> dict[str, Any]:
-        while True:
-            got, payload = await asyncio.wait_for(self.received.get(), 30)
-            if got == action:
-                return payload
+        return (await next_command(self.received, action))[1]
 
     async def close(self) -> None:
         self._reader.cancel()

@@ -3,7 +3,8 @@
 Encodes the synthetic network's log (bench.analytics.events) as the worker receives it (envelope bytes), then
 applies it in batches exactly as the worker does (decode + project + one transaction per batch) into an empty
 store. Prints events per second of wall time and per CPU second of this process (and, with --profile FILE,
-writes a cProfile of the apply loop). Not part of `make test`.
+writes a cProfile of the apply loop; with --statements, the CPU spent in each kind of SQL statement, per tenth
+of the log: what grows with the store). Not part of `make test`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.entrypoints.consumers import store_applier
@@ -29,17 +32,43 @@ from voltline_store import create_engine, run_migrations, session_factory
 from bench.analytics.events import network_log
 
 
-async def run(url: str, events: int, stations: int, batch: int, profile: str | None) -> dict[str, Any]:
+async def run(
+    url: str, events: int, stations: int, batch: int, profile: str | None, statements: bool = False
+) -> dict[str, Any]:
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
+    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    if statements:  # CPU of this process around each statement: the driver's (and aiosqlite's thread's) share
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            conn.info["bench_cpu"] = time.process_time()
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            entry = spent[" ".join(statement.split()[:4])[:60]]
+            entry[0] += time.process_time() - conn.info["bench_cpu"]
+            entry[1] += 1
+
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall: the machine is shared
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
+    step, mark, mark_cpu = max(batch, len(raw) // 10), 0, cpu
     for i in range(0, len(raw), batch):
         await apply([Envelope.from_bytes(r) for r in raw[i : i + batch]])
+        done = min(i + batch, len(raw))
+        if done - mark >= step or done == len(raw):  # the rate as the store grows
+            now = time.process_time()
+            print(
+                f"  events {mark:>9,} to {done:>9,}: {(done - mark) / (now - mark_cpu):,.0f} per CPU-second", flush=True
+            )
+            mark, mark_cpu = done, now
+            for name, (cpu_s, count) in sorted(spent.items(), key=lambda kv: -kv[1][0])[:8]:
+                print(f"    {cpu_s:7.2f} CPU s {count:6d}x {name}", flush=True)
+            spent.clear()
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
@@ -57,11 +86,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--database", help="store URL, an empty database (default: a fresh SQLite file)")
     parser.add_argument("--profile", help="write a cProfile of the apply loop to this file")
+    parser.add_argument("--statements", action="store_true", help="print the CPU spent in each kind of statement")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-store-"))
     try:
         url = args.database or f"sqlite+aiosqlite:///{tmp}/{secrets.token_hex(3)}.db"
-        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile))
+        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile, args.statements))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("\nanalytics store benchmark")

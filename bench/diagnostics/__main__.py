@@ -248,47 +248,13 @@ async def run(
         }
         print("ingest", results["ingest"], flush=True)
 
-        # 2. latency at a steady rate
+        # 2. latency at a steady rate (each of --rates in turn)
         state = dict.fromkeys(stations, "Available")
-        changes.measuring, before = True, changes.count
-        total = int(args.rate * args.seconds)
-        cpu0, t0, db0 = cpu_seconds(pid), time.time(), await db.seconds()
-        sent = 0
-        while sent < total:
-            due = min(total, int((time.time() - t0) * args.rate)) - sent
-            batch = []
-            for _ in range(due):
-                sid = random.choice(stations)
-                state[sid] = "Occupied" if state[sid] == "Available" else "Available"
-                batch.append(status(sid, state[sid]))
-            if batch:
-                await publish(producer, topics.station_events, batch)
-                sent += len(batch)
-            await asyncio.sleep(0.01)
-        sending = time.time() - t0
-        deadline = time.time() + 300
-        while changes.count - before < total and time.time() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-        drained = time.time() - t0
-        lat = changes.latencies
-        results["latency"] = {
-            "rate_offered": args.rate,
-            "events": total,
-            "sent_s": round(sending, 1),
-            "drained_s": round(drained, 1),
-            "consumed_per_s": round((changes.count - before) / drained),
-            "p50_ms": round(pct(lat, 50) * 1000),
-            "p95_ms": round(pct(lat, 95) * 1000),
-            "p99_ms": round(pct(lat, 99) * 1000),
-            "max_ms": round(max(lat) * 1000) if lat else None,
-            "service_cpu_s": round(cpu_seconds(pid) - cpu0, 1),
-            "events_per_cpu_s": round(total / max(0.001, cpu_seconds(pid) - cpu0)),
-            "db_cpu_s": round(await db.seconds() - db0, 1),
-            "load_average": os.getloadavg()[0],
-            "service_rss_mib": rss_kib(pid) // 1024,
-            "events_per_batch_so_far": await batch_sizes(url),
-        }
-        print("latency", results["latency"], flush=True)
+        rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
+        for rate in rates:
+            key = "latency" if len(rates) == 1 else f"latency_{rate:g}"
+            results[key] = await steady(args, url, producer, changes, topics, stations, state, rate, pid, db)
+            print(key, results[key], flush=True)
 
         # 3. the fleet list
         faulted = stations[:: max(1, len(stations) // 100)]
@@ -308,6 +274,60 @@ async def run(
     return results
 
 
+async def steady(
+    args: argparse.Namespace,
+    url: str,
+    producer: AIOKafkaProducer,
+    changes: Changes,
+    topics: Topics,
+    stations: list[str],
+    state: dict[str, str],
+    rate: float,
+    pid: int,
+    db: DatabaseCpu,
+) -> dict[str, Any]:
+    """Status changes offered at `rate` a second for `--seconds`: frame -> visible latency, CPU per event."""
+    changes.latencies = []
+    changes.measuring, before = True, changes.count
+    total = int(rate * args.seconds)
+    cpu0, t0, db0 = cpu_seconds(pid), time.time(), await db.seconds()
+    sent = 0
+    while sent < total:
+        due = min(total, int((time.time() - t0) * rate)) - sent
+        batch = []
+        for _ in range(due):
+            sid = random.choice(stations)
+            state[sid] = "Occupied" if state[sid] == "Available" else "Available"
+            batch.append(status(sid, state[sid]))
+        if batch:
+            await publish(producer, topics.station_events, batch)
+            sent += len(batch)
+        await asyncio.sleep(0.01)
+    sending = time.time() - t0
+    deadline = time.time() + 300
+    while changes.count - before < total and time.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    drained = time.time() - t0
+    lat = changes.latencies
+    return {
+        "rate_offered": rate,
+        "events": total,
+        "sent_s": round(sending, 1),
+        "drained_s": round(drained, 1),
+        "consumed_per_s": round((changes.count - before) / drained),
+        "p50_ms": round(pct(lat, 50) * 1000),
+        "p95_ms": round(pct(lat, 95) * 1000),
+        "p99_ms": round(pct(lat, 99) * 1000),
+        "max_ms": round(max(lat) * 1000) if lat else None,
+        "service_cpu_s": round(cpu_seconds(pid) - cpu0, 1),
+        "events_per_cpu_s": round(total / max(0.001, cpu_seconds(pid) - cpu0)),
+        "db_cpu_s": round(await db.seconds() - db0, 1),
+        "load_average": os.getloadavg()[0],
+        "service_rss_mib": rss_kib(pid) // 1024,
+        "events_per_batch_so_far": await batch_sizes(url),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kafka", default=os.environ.get("VOLTLINE_TEST_KAFKA_BOOTSTRAP"))
@@ -315,6 +335,7 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="the embedded store instead of PostgreSQL")
     parser.add_argument("--stations", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=2000, help="status changes per second in the latency phase")
+    parser.add_argument("--rates", help="several offered rates in turn, e.g. 250,500,1000 (instead of --rate)")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--list-runs", type=int, default=10)
     parser.add_argument("--idle-s", type=float, default=10, help="seconds the idle service's CPU is measured")

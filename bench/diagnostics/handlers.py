@@ -16,9 +16,6 @@ import cProfile
 import os
 import pstats
 import random
-import secrets
-import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -26,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from voltline_devinfra.postgres import ExternalPostgres
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
@@ -34,6 +30,8 @@ from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_events import Envelope, Topics, envelope_for
 from voltline_events.payloads import ConnectorStatus, StationConnected
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
+
+from bench._stores import add_store_arguments, bench_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/diagnostics/src/voltline_diagnostics/migrations"
 
@@ -99,7 +97,7 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
     for sid in stations:
         connected = StationConnected(ocpp_version="ocpp1.6", gateway_instance="bench")
         backlog += [envelope_for(connected, source="gateway/bench", station_id=sid), status(sid, "Available")]
-    profiler = cProfile.Profile() if args.profile else None
+    profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU time, not the waits
     wall, cpu = await consume(backlog)
     results["load_average"] = os.getloadavg()[0]
     results["backlog"] = {
@@ -135,25 +133,14 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get("VOLTLINE_TEST_POSTGRES_DSN"))
-    parser.add_argument("--sqlite", action="store_true")
+    add_store_arguments(parser)
     parser.add_argument("--stations", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500, help="events per batch (the consumer's max_poll_records)")
     parser.add_argument("--profile", type=int, default=0, help="print this many functions of a profile")
     args = parser.parse_args()
-    if args.sqlite:
-        database, pg, name = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/diagnostics.db", None, None
-    elif args.postgres:
-        pg, name = ExternalPostgres(args.postgres), f"bench_diag_{secrets.token_hex(3)}"
-        database = pg.create_database(name)
-    else:
-        sys.exit("give --postgres (or set VOLTLINE_TEST_POSTGRES_DSN) or --sqlite")
-    try:
+    with bench_database(args, "bench_diag") as database:
         print(asyncio.run(run(database, args)))
-    finally:
-        if pg is not None and name is not None:
-            pg.drop_database(name)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ import argparse
 import asyncio
 import os
 import random
-import secrets
 import statistics
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -25,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
-from voltline_devinfra.postgres import ExternalPostgres
 from voltline_diagnostics.adapters.health_tables import connectors, stations
 from voltline_diagnostics.adapters.locations_repo import SqlLocationStore, location_stations, locations
 from voltline_diagnostics.domain.locations import Filter
@@ -33,6 +29,8 @@ from voltline_diagnostics.domain.tariff_table import TariffTable
 from voltline_diagnostics.service_layer import locations as uc
 from voltline_events.payloads import TariffAssigned, TariffChanged
 from voltline_store import create_engine, run_migrations, session_factory
+
+from bench._stores import add_store_arguments, bench_database
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/diagnostics/src/voltline_diagnostics/migrations"
 GERMANY = ((47.3, 55.0), (5.9, 15.0))  # latitude, longitude ranges
@@ -107,24 +105,13 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--postgres", default=os.environ.get("VOLTLINE_TEST_POSTGRES_DSN"))
-    parser.add_argument("--sqlite", action="store_true")
+    add_store_arguments(parser)
     parser.add_argument("--locations", type=int, default=20_000)
     parser.add_argument("--searches", type=int, default=500)
     parser.add_argument("--radius", type=float, default=10.0)
     args = parser.parse_args()
-    if args.sqlite:
-        database, pg, name = f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/diagnostics.db", None, None
-    elif args.postgres:
-        pg, name = ExternalPostgres(args.postgres), f"bench_loc_{secrets.token_hex(3)}"
-        database = pg.create_database(name)
-    else:
-        sys.exit("give --postgres (or set VOLTLINE_TEST_POSTGRES_DSN) or --sqlite")
-    try:
+    with bench_database(args, "bench_loc") as database:
         print(asyncio.run(run(database, args)))
-    finally:
-        if pg is not None and name is not None:
-            pg.drop_database(name)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,15 @@ def main() -> None:
     parser.add_argument(
         "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
     )
+    parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu"], help="e2e: tansu = a private one")
+    parser.add_argument("--flow", default="on", choices=["on", "off"], help="e2e: the gateway's flow control")
     args = parser.parse_args()
+    broker = None
+    if args.mode == "e2e" and args.broker == "tansu":
+        from voltline_devinfra.tansu import TansuBroker
+
+        broker = TansuBroker().start()
+        args.kafka = broker.bootstrap_servers
     if not args.kafka:
         raise SystemExit("give --kafka HOST:PORT (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
     print(f"machine: {machine()}", flush=True)
@@ -66,6 +74,8 @@ def main() -> None:
                 print(json.dumps(run_e2e(procs, args)), flush=True)
         finally:
             procs.stop_all()
+            if broker is not None:
+                broker.stop()
 
 
 if __name__ == "__main__":

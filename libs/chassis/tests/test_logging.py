@@ -64,6 +64,18 @@ def test_stdlib_loggers_share_the_json_format(capsys: pytest.CaptureFixture[str]
     assert "leaked-token" not in uvicorn_line["event"]
 
 
+def test_a_library_loggers_level_left_by_an_earlier_server_is_reset(
+    capsys: pytest.CaptureFixture[str], helpers
+) -> None:
+    import uvicorn
+
+    uvicorn.Config(lambda: None, log_level="warning").configure_logging()  # what a test's server leaves behind
+    configure_logging("gateway", "INFO", json=True)
+    logging.getLogger("uvicorn.error").info("Started server process")
+    [line] = helpers.log_lines(capsys.readouterr().out)
+    assert line["event"] == "Started server process" and line["logger"] == "uvicorn.error"
+
+
 def test_scrub_secrets_in_free_text() -> None:
     assert scrub_secrets("retry with admin_token=abc123, user=bob") == "retry with admin_token=[REDACTED], user=bob"
     assert scrub_secrets("amqp://u:p4ss@host/") == "amqp://u:[REDACTED]@host/"
@@ -127,9 +139,9 @@ def test_long_values_are_cut_and_cheap_to_scrub(capsys: pytest.CaptureFixture[st
     import time
 
     configure_logging("svc", "INFO", json=True)
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: what backtracking costs, whatever else the machine runs
     get_logger("t").info("request", path="/wallets/" + "d" * 100_000, note="password=hunter2-hunter2")
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     [line] = helpers.log_lines(capsys.readouterr().out)
     assert len(line["path"]) < 2100 and line["path"].endswith("more characters]")
     assert "hunter2" not in str(line)
@@ -139,10 +151,16 @@ async def test_a_flood_of_refused_requests_is_logged_at_a_bounded_rate(
     client: httpx.AsyncClient, helpers, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """1,000 requests with a wrong token: every one counted, about a burst of them logged."""
+    import time
+
     capsys.readouterr()
+    started = time.monotonic()
     for _ in range(1000):
         assert (await client.get("/api/v1/sessions", headers=helpers.bearer("wrong-token"))).status_code == 401
+    elapsed = time.monotonic() - started
     refused = [line for line in helpers.log_lines(capsys.readouterr().out) if line.get("status") == 401]
-    assert 50 <= len(refused) < 400
+    # The budget: a burst of 100 lines, then 20 a second; under load the 1,000 requests take longer (426 lines
+    # once, at load 30), so the bound follows the time they took rather than a guess of it.
+    assert 50 <= len(refused) <= 100 + 20 * elapsed + 1, (len(refused), elapsed)
     ok = await client.get("/healthz")
     assert ok.status_code == 200

@@ -19,3 +19,10 @@ def test_external_kafka_cannot_pause() -> None:
         broker.pause()
     with pytest.raises(pytest.skip.Exception):
         broker.resume()
+
+
+def test_external_kafka_has_the_servers_host_and_port() -> None:
+    """Tests probe `kafka.host`/`kafka.port` (the metadata probe): the stand-in has them too, from the first server."""
+    broker = ExternalKafka("127.0.0.1:19537,other:9092")
+    assert (broker.host, broker.port) == ("127.0.0.1", 19537)
+    assert (ExternalKafka("[::1]:9093").host, ExternalKafka("[::1]:9093").port) == ("::1", 9093)

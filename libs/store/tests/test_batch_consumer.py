@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest_asyncio
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -74,6 +75,43 @@ async def _count(sessions: async_sessionmaker[AsyncSession], table: sa.Table, **
         return int((await s.execute(query)).scalar_one())
 
 
+Consuming = Callable[..., contextlib.AbstractAsyncContextManager[EventConsumer]]
+
+
+@pytest_asyncio.fixture
+async def consuming(
+    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+) -> AsyncIterator[Consuming]:
+    """`async with consuming(envelopes, scope, **consumer_options) as consumer`: the envelopes are published, then
+    consumed by a batch consumer whose handler writes one effect per heartbeat, once (inbox); `skip_others=True`
+    routes through a Dispatcher that knows heartbeats only (other types are skipped by their header)."""
+    config, producer, topic = await _setup(kafka, topic_prefix)
+
+    async def handle(envelope: Envelope) -> None:
+        async with UnitOfWork(sessions) as uow:
+            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
+                await uow.session.execute(schema.effects.insert().values(event_id=envelope.event_id, seq=1))
+            await uow.commit()
+
+    @contextlib.asynccontextmanager
+    async def run(
+        envelopes: list[Envelope], scope: Any, *, skip_others: bool = False, **options: Any
+    ) -> AsyncIterator[EventConsumer]:
+        await producer.publish_many([(topic, e, station_key(e.station_id or "")) for e in envelopes])
+        handler = Dispatcher({"station.heartbeat": handle}) if skip_others else handle
+        consumer = _consumer(config, producer, topic, topic_prefix, handler, scope, **options)
+        await consumer.start()
+        try:
+            yield consumer
+        finally:
+            await consumer.stop()
+
+    try:
+        yield run
+    finally:
+        await producer.stop()
+
+
 async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
 ) -> None:
@@ -119,62 +157,32 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
 
 
 async def test_events_skipped_by_type_do_not_split_a_batch(
-    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+    sessions: async_sessionmaker[AsyncSession], schema: Any, consuming: Consuming
 ) -> None:
     """A stream mixing handled and unhandled types (StatusNotifications between heartbeats) keeps its batches:
     a skipped record inside or after a run is passed over, not a reason to commit the run."""
     effects = schema.effects
-    config, producer, topic = await _setup(kafka, topic_prefix)
     n = 200
     sent = [_beat("CP-3") for _ in range(n)]
     other = StationConnected(ocpp_version="ocpp1.6", gateway_instance="g")
     mixed = [e for beat in sent for e in (beat, envelope_for(other, source="test/1", station_id="CP-3"))]
-
-    async def handle(envelope: Envelope) -> None:
-        async with UnitOfWork(sessions) as uow:
-            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
-            await uow.commit()
-
-    await producer.publish_many([(topic, e, station_key("CP-3")) for e in mixed])
     scope = CountingBatch(sessions, inbox_consumer=CONSUMER)
-    dispatcher = Dispatcher({"station.heartbeat": handle})  # station.connected is skipped by its header
-    consumer = _consumer(config, producer, topic, topic_prefix, dispatcher, scope, batch_max_s=30.0)
-    await consumer.start()
-    try:
+    # station.connected is skipped by its header
+    async with consuming(mixed, scope, skip_others=True, batch_max_s=30.0) as consumer:
         await eventually(lambda: _done(sessions, effects, n), what="every heartbeat's effect")
         await eventually(lambda: _lag_zero(consumer), what="lag back to zero, the last skipped record included")
-    finally:
-        await consumer.stop()
-        await producer.stop()
     assert await _count(sessions, effects) == n
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} handled events"
 
 
 async def test_a_batch_cut_short_by_its_time_budget_leaves_no_marker_for_the_rest(
-    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+    sessions: async_sessionmaker[AsyncSession], schema: Any, consuming: Consuming
 ) -> None:
-    effects = schema.effects
-    config, producer, topic = await _setup(kafka, topic_prefix)
     n = 40
-    sent = [_beat("CP-2") for _ in range(n)]
-
-    async def handle(envelope: Envelope) -> None:
-        async with UnitOfWork(sessions) as uow:
-            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
-            await uow.commit()
-
-    await producer.publish_many([(topic, e, station_key("CP-2")) for e in sent])
     scope = CountingBatch(sessions, inbox_consumer=CONSUMER)
-    consumer = _consumer(config, producer, topic, topic_prefix, handle, scope, batch_max_s=0.0)
-    await consumer.start()
-    try:
+    async with consuming([_beat("CP-2") for _ in range(n)], scope, batch_max_s=0.0) as consumer:
         await eventually(lambda: _lag_zero(consumer), what="lag back to zero")
-    finally:
-        await consumer.stop()
-        await producer.stop()
-    assert await _count(sessions, effects) == n, "every event handled although each batch stopped after one"
+    assert await _count(sessions, schema.effects) == n, "every event handled although each batch stopped after one"
     assert scope.opened >= n
 
 
@@ -195,28 +203,12 @@ class SlowToOpen(CountingBatch):
 
 
 async def test_the_time_budget_counts_from_the_open_transaction(
-    sessions: async_sessionmaker[AsyncSession], schema: Any, kafka: Any, topic_prefix: str
+    sessions: async_sessionmaker[AsyncSession], schema: Any, consuming: Consuming
 ) -> None:
-    effects = schema.effects
-    config, producer, topic = await _setup(kafka, topic_prefix)
     n = 120
-    sent = [_beat("CP-3") for _ in range(n)]
-
-    async def handle(envelope: Envelope) -> None:
-        async with UnitOfWork(sessions) as uow:
-            if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-                await uow.session.execute(effects.insert().values(event_id=envelope.event_id, seq=1))
-            await uow.commit()
-
-    await producer.publish_many([(topic, e, station_key("CP-3")) for e in sent])
     scope = SlowToOpen(sessions, inbox_consumer=CONSUMER)
-    consumer = _consumer(config, producer, topic, topic_prefix, handle, scope, batch_max_s=0.2)
-    await consumer.start()
-    try:
-        await eventually(lambda: _done(sessions, effects, n), what="every effect")
-    finally:
-        await consumer.stop()
-        await producer.stop()
+    async with consuming([_beat("CP-3") for _ in range(n)], scope, batch_max_s=0.2):
+        await eventually(lambda: _done(sessions, schema.effects, n), what="every effect")
     assert scope.opened < n / 4, f"{scope.opened} transactions for {n} events"
 
 

@@ -4,11 +4,12 @@ stale revision arriving after a newer one all give the same buckets (SQLite, no 
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 from analytics_testing import Publisher, publish_known_day
-from sqlalchemy import select
+from sqlalchemy import event, select
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.projection_store import StateCache, apply
 from voltline_analytics.bootstrap import MIGRATIONS
@@ -83,3 +84,37 @@ async def test_a_stale_revision_never_replaces_a_newer_one(tmp_path: Any) -> Non
     columns = [c.name for c in orm.buckets.columns]
     day = {c: v for c, v in zip(columns, _network_day(rows), strict=True)}
     assert day["revenue_incl_vat"] == 22_610_000  # 8.33 from revision 2, not 9.52 from revision 1
+
+
+async def test_applying_a_batch_seeks_by_index_and_never_scans_the_store(tmp_path: Any) -> None:
+    """What a batch reads and changes is found by index, the driver counts by their whole primary key: a read
+    that scans a table, or seeks by one column and filters the rest, costs more as the store grows (the
+    driver counts did: `driver_key IN (..) AND bucket_start IN (..)` walked each driver's whole history)."""
+    recorder = _Recorder()
+    await publish_known_day(recorder)
+    path = tmp_path / "plans.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    seen: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+            seen.append((statement, params[0] if executemany else params))
+
+    order = [e for stream in recorder.log.values() for e in stream]
+    sessions = session_factory(engine)
+    for i in range(0, len(order), 4):  # small batches: stored facts get superseded, driver counts change
+        async with sessions() as session, session.begin():
+            await apply(session, order[i : i + 4], LATENESS, StateCache())
+    await engine.dispose()
+    assert any("bucket_drivers" in s for s, _ in seen)
+    store = {t.name for t in orm.metadata.sorted_tables}
+    with sqlite3.connect(path) as db:
+        for statement, params in seen:
+            plan = [row[3] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params or ())]
+            scans = [p for p in plan if p.startswith("SCAN ") and p.split()[1] in store]
+            assert not scans, (statement, plan)
+            drivers = [p for p in plan if "bucket_drivers" in p]
+            assert all("driver_key=?" in p and "bucket_start=?" in p and "scope=?" in p for p in drivers), plan

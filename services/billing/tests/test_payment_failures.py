@@ -31,6 +31,11 @@ def provider_ops(billing: RunningBilling, session_id: str) -> list[tuple[str, st
             if o["key"].startswith(f"{session_id}:")]  # fmt: skip
 
 
+async def unanswered(billing: RunningBilling, session_id: str, state: str) -> dict[str, Any]:
+    """The payment once the provider's timeout in `state` is recorded (the state alone is written before the call)."""
+    return await eventually(lambda: billing.payment(session_id, state=state), ok=lambda p: p["last_error"] is not None)
+
+
 async def run_session(billing: RunningBilling, session_id: str, driver_id: str | None) -> None:
     await billing.publish(started(session_id, "CP-1", T0, driver_id=driver_id))
     await billing.publish(ended(session_id, "CP-1", T0, END, ENERGY, driver_id=driver_id))
@@ -68,10 +73,12 @@ async def test_insufficient_funds_on_the_card_is_named(billing: RunningBilling) 
 async def test_unanswered_calls_are_retried_with_the_same_key_and_apply_once(billing: RunningBilling) -> None:
     await billing.post("/drivers/D-SLOW/payment-methods", {"type": "card", "token": "tok_timeout_once"}, expect=201)
     await billing.publish(started("S-SLOW", "CP-1", T0, driver_id="D-SLOW"))
-    authorizing = await billing.payment("S-SLOW", state="authorizing")
+    # "authorizing"/"capturing" are written before the provider is called: wait for the recorded timeout, or an
+    # operator's retry could overtake the unanswered call and the log would miss its timeout.
+    authorizing = await unanswered(billing, "S-SLOW", "authorizing")
     assert "not answered" in authorizing["last_error"]
     await billing.publish(ended("S-SLOW", "CP-1", T0, END, ENERGY, driver_id="D-SLOW"))
-    capturing = await billing.payment("S-SLOW", state="capturing")  # the hold's answer came on retry; capture hangs
+    capturing = await unanswered(billing, "S-SLOW", "capturing")  # the hold's answer came on retry; capture hangs
     assert (await billing.cdr("S-SLOW"))["payment_state"] == "capturing"
     paid = await billing.post(f"/payments/{capturing['payment_id']}/retry", expect=200)
     assert (paid["state"], paid["captured"]) == ("paid", "12.35")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from billing_testing import RunningBilling, ended, eventually, started
 from voltline_billing.service_layer.tariff_feed import republish_tariffs
 
@@ -45,12 +45,15 @@ async def test_estimate_refuses_bad_input_naming_the_field(billing: RunningBilli
 
 
 async def _table(billing: RunningBilling) -> dict[str, list[dict[str, Any]]]:
-    consumer = AIOKafkaConsumer(billing.topics.tariffs, bootstrap_servers=billing.settings.kafka_bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    """The whole topic up to its end when called (the partition is assigned explicitly: a subscription may have
+    no assignment yet right after start, and an empty end would stop the read after its first record)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=billing.settings.kafka_bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)  # fmt: skip
     await consumer.start()
     found: dict[str, list[dict[str, Any]]] = {}
     try:
-        ends = await consumer.end_offsets(list(consumer.assignment()) or [])
+        consumer.assign([TopicPartition(billing.topics.tariffs, 0)])  # one partition (topics.DECLARED)
+        ends = await consumer.end_offsets(list(consumer.assignment()))
         for _ in range(60):
             for records in (await consumer.getmany(timeout_ms=300)).values():
                 for r in records:

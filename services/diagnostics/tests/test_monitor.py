@@ -145,9 +145,13 @@ async def test_a_big_fleet_page_on_sqlite_reads_the_connectors_of_its_key_range_
     assert "S-0100" in bounds and "S-0699" in bounds, "the page's key range bounds its connectors"
 
 
-async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(pg_url: str) -> None:
+async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Batches of 1, 2 and 3 stations read them with the same two texts (an array parameter): asyncpg prepares
-    each new text (a round trip more), and IN lists as long as the batch made one for every batch size."""
+    each new text (a round trip more), and IN lists as long as the batch made one for every batch size. The
+    status batch's statements go to the driver (status_batch_pg), so they are seen there."""
+    from voltline_diagnostics.adapters import status_batch_pg
     from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
     from voltline_diagnostics.service_layer.context import CONSUMER
     from voltline_store import TransactionBatch
@@ -165,6 +169,21 @@ async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(pg
     dispatch, scope = build_dispatcher(ctx), PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
     statements: list[str] = []
     event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    driver = status_batch_pg.driver
+
+    async def spied(session: Any) -> Any:
+        pg = await driver(session)
+
+        class Spy:
+            def __getattr__(self, name: str) -> Any:
+                call = getattr(pg, name)
+                if name not in ("fetch", "execute", "executemany"):
+                    return call
+                return lambda sql, *args: statements.append(sql) or call(sql, *args)
+
+        return Spy()
+
+    monkeypatch.setattr(status_batch_pg, "driver", spied)
     connect = StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw")
     try:
         for size in (1, 2, 3):
@@ -176,3 +195,21 @@ async def test_a_batch_reads_its_stations_with_one_statement_text_on_postgres(pg
         await engine.dispose()
     reads = {s for s in statements if s.lstrip().upper().startswith("SELECT") and "health_" in s.split("FROM")[1]}
     assert len(reads) == 2, reads
+    writes = [s for s in statements if s.startswith("INSERT INTO health_")]  # new stations, presence intervals
+    assert len(writes) == 6 and len(set(writes)) == 2, writes  # one executemany per kind per batch, one text
+
+
+def test_a_retry_that_fell_due_during_the_round_is_attempted_at_once() -> None:
+    """The delivery worker waits until its earliest retry; one that fell due while the round ran (a loaded
+    machine) means no wait, not a whole poll (it was dropped as past, and a 120 s poll left it waiting)."""
+    from types import SimpleNamespace
+
+    from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
+
+    now = T0
+    worker = DeliveryWorker(SimpleNamespace(clock=lambda: now), poll=120)  # type: ignore[arg-type]
+    worker._retries = [T0 - timedelta(milliseconds=5), T0 + timedelta(seconds=3)]
+    assert worker._next_wait() == 0.0
+    assert worker._next_wait() == 3.0  # the one still ahead is kept
+    worker._retries = []
+    assert worker._next_wait() == 120

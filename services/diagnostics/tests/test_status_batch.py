@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from voltline_diagnostics.adapters.health_tables import alerts, connectors, presence_history, status_history
+from voltline_diagnostics.adapters.health_tables import alerts, connectors, presence_history, stations, status_history
 from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_events import Envelope, Topics, envelope_for
-from voltline_events.payloads import ConnectorStatus, StationConnected, StationDisconnected
+from voltline_events.payloads import BootNotification, ConnectorStatus, StationConnected, StationDisconnected
 from voltline_store import TransactionBatch, create_engine, outbox_table, run_migrations, session_factory
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_diagnostics" / "migrations"
@@ -108,5 +108,36 @@ async def test_a_batch_leaves_what_one_transaction_per_event_leaves(url: str) ->
         assert one["port"] == [("Occupied", T0 + timedelta(seconds=7))]
         assert one["alerts"] == [("connector_faulted", "resolved")]
         assert one["events"] >= 8  # four changes, offline/online and their Unknown/known ports, the alert
+    finally:
+        await engine.dispose()
+
+
+async def test_a_booted_stations_inventory_survives_the_next_batches(url: str) -> None:
+    """The JSON columns (modem, meter) written by one batch are read back as objects by the next (on
+    PostgreSQL the batch reads and writes them through the driver, not SQLAlchemy's JSON type)."""
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+        dialect=engine.dialect.name,
+    )
+    dispatch = build_dispatcher(ctx)
+    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
+    raw = {"chargePointVendor": "ACME", "chargePointModel": "V1", "iccid": "8931", "meterType": "M-1"}
+    boot = BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="V1", firmware_version="1.0", raw=raw)
+    later = story("CP-INV")
+    try:
+        for batch in ([envelope_for(boot, source="gateway/test", station_id="CP-INV"), *later[:2]], later[2:]):
+            async with scope(batch):
+                for envelope in batch:
+                    await dispatch(envelope)
+        async with engine.connect() as conn:
+            row = (await conn.execute(sa.select(stations).where(stations.c.station_id == "CP-INV"))).one()
+        assert (row.modem, row.meter, row.vendor) == ({"iccid": "8931"}, {"meterType": "M-1"}, "ACME")
+        assert (await state(engine, "CP-INV"))["port"] == [("Occupied", T0 + timedelta(seconds=7))]
     finally:
         await engine.dispose()

@@ -139,6 +139,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         lib_logger = logging.getLogger(name)
         lib_logger.handlers.clear()
         lib_logger.propagate = True
+        # uvicorn.Config(log_level=...) sets its loggers' levels: an earlier server in this process (a test's)
+        # would otherwise keep filtering what the root level lets through.
+        lib_logger.setLevel(logging.NOTSET)
 
     structlog.configure(
         processors=[

@@ -3,6 +3,12 @@
 Every server here is a child process that must never outlive the Python process that
 started it (a leaked broker keeps ports and RAM on a shared 2-core machine), so children
 get a parent-death signal and are also tracked for an ``atexit`` sweep.
+
+Linux sends the parent-death signal when the *thread* that forked exits, not the process.
+A child started from a short-lived thread (``await asyncio.to_thread(kafka.resume)``) would
+be killed as soon as that thread ended, so such children used to get no signal at all and
+survived a SIGKILLed pytest. Every child is now forked by a thread that lives as long as
+the process: the main thread when it asks, otherwise one daemon spawner thread.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import queue
 import random
 import signal
 import socket
@@ -18,8 +25,9 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 # Ports are drawn below Linux's ephemeral range (32768+) so that a port we release during
 # Kafka pause()/resume() cannot be taken meanwhile by some client's outgoing connection.
@@ -94,6 +102,36 @@ def _parent_death_preexec(death_signal: int) -> Callable[[], None] | None:
     return preexec
 
 
+class _Spawner:
+    """One daemon thread that forks on behalf of other threads and never exits before the process does
+    (daemon threads are not joined at shutdown), so its children's parent-death signal means "the process died"."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="voltline-spawner", daemon=True)
+                self._thread.start()
+        done: Future[subprocess.Popen[bytes]] = Future()
+        self._jobs.put((fn, done))
+        return done.result()
+
+    def _serve(self) -> None:
+        while True:
+            fn, done = self._jobs.get()
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
 def spawn(
     cmd: list[str],
     *,
@@ -109,23 +147,28 @@ def spawn(
     The child gets its own session so a terminal Ctrl-C reaches only us: we then stop it
     in order (graceful signal, timeout, kill) instead of racing its own shutdown.
     """
-    # The parent-death signal is tied to the *thread* that forked; only arm it from the
-    # main thread, where it matches the process lifetime (a worker thread may exit early).
-    preexec = _parent_death_preexec(death_signal) if threading.current_thread() is threading.main_thread() else None
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=preexec,
-            user=user,
-            group=group,
-            extra_groups=[] if user is not None else None,
-        )
+    preexec = _parent_death_preexec(death_signal)
+
+    def fork() -> subprocess.Popen[bytes]:
+        with log_path.open("ab") as log:
+            return subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=preexec,
+                user=user,
+                group=group,
+                extra_groups=[] if user is not None else None,
+            )
+
+    # The parent-death signal is tied to the *thread* that forked: fork from one that lives as long as we do.
+    if preexec is None or threading.current_thread() is threading.main_thread():
+        return fork()
+    return _spawner.run(fork)
 
 
 def terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:

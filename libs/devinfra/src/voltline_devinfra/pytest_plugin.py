@@ -37,6 +37,15 @@ class ExternalKafka:
     def __init__(self, bootstrap_servers: str) -> None:
         self.bootstrap_servers = bootstrap_servers
 
+    @property
+    def host(self) -> str:
+        """The first bootstrap server's host, as `KafkaServer.host` (tests probe it directly)."""
+        return self.bootstrap_servers.split(",")[0].strip().rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.bootstrap_servers.split(",")[0].strip().rsplit(":", 1)[1])
+
     def pause(self, *, graceful: bool = True) -> None:
         """Skip the calling test: an outage cannot be simulated on someone else's broker."""
         pytest.skip(f"kafka.pause() needs a broker started by the tests ({KAFKA_ENV} is set)")

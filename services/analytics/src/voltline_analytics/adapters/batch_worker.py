@@ -12,20 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from voltline_bus import Backoff, BusConfig, Producer, tracing
+from voltline_bus import Backoff, BusConfig, Producer
 from voltline_bus.metrics import CONSUMER_LAG
-from voltline_events import Envelope, Topics
+from voltline_events import Envelope
 
-from voltline_analytics import metrics
+from voltline_analytics.adapters.failures import ApplyBatch, apply_or_park, park
 
 log = structlog.get_logger()
-ApplyBatch = Callable[[Sequence[Envelope]], Awaitable[Any]]
 
 
 class BatchWorker:
@@ -119,39 +117,11 @@ class BatchWorker:
                 envelopes.append((Envelope.from_bytes(record.value), record))
             except (ValidationError, ValueError) as exc:
                 await self._park(record, f"not an envelope: {exc}")
-        if not envelopes or await self._try([e for e, _ in envelopes]):
-            return
-        for envelope, record in envelopes:  # isolate the bad one(s)
-            if not await self._try([envelope]):
-                await self._park(record, "failed to apply after retries")
-
-    async def _try(self, envelopes: list[Envelope]) -> bool:
-        backoff = Backoff(initial=0.4, cap=5.0)
-        for attempt in range(1, self._attempts + 1):
-            try:
-                with tracing.consuming_batch("process analytics batch", envelopes):
-                    await self._apply(envelopes)
-                return True
-            except Exception as exc:
-                log.warning("analytics_batch_failed", size=len(envelopes), attempt=attempt, error=repr(exc)[:500])
-                await backoff.wait()
-        return False
+        await apply_or_park(self._apply, envelopes, self._park, self._attempts)
 
     async def _park(self, record: ConsumerRecord, reason: str) -> None:
-        metrics.EVENTS_DEAD_LETTERED.inc()
-        log.error("analytics_dead_letter", topic=record.topic, partition=record.partition, offset=record.offset,
-                  reason=reason)  # fmt: skip
-        backoff = Backoff(initial=0.5, cap=10.0)
-        while True:  # never commit (lose) it before it is parked
-            try:
-                headers = [("dlq.reason", reason.encode())]
-                await self._dead_letter.publish_raw(
-                    Topics.dead_letter(record.topic), record.value, key=record.key, headers=headers
-                )
-                return
-            except Exception as exc:
-                log.warning("analytics_dead_letter_failed", error=repr(exc)[:300])
-                await backoff.wait()
+        await park(self._dead_letter, topic=record.topic, partition=record.partition, offset=record.offset,
+                   value=record.value, key=record.key, reason=reason)  # fmt: skip
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: base is Any

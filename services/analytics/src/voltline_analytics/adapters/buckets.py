@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
-from voltline_analytics.adapters.bulk import insert_many
+from voltline_analytics.adapters.bulk import insert_many, select_by_keys
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
@@ -107,6 +107,7 @@ async def _upsert(
 
 
 _PK = ("scope", "scope_id", "granularity", "bucket_start", "currency")
+_DRIVER_PK = ("scope", "scope_id", "granularity", "bucket_start", "driver_key")
 
 
 async def _count_drivers(
@@ -116,36 +117,21 @@ async def _count_drivers(
     if not changes:
         return {}
     t = orm.bucket_drivers.c
-    refs: dict[DriverKey, int] = {}
-    by_driver: dict[str, list[DriverKey]] = defaultdict(list)
-    for key in changes:
-        by_driver[key[4]].append(key)
-    drivers = sorted(by_driver)
-    starts = sorted({key[3] for key in changes})
-    for i in range(0, len(drivers), 400):
-        for j in range(0, len(starts), 400):  # only this batch's buckets, never a driver's whole history
-            query = select(orm.bucket_drivers).where(
-                t.driver_key.in_(drivers[i : i + 400]), t.bucket_start.in_(starts[j : j + 400])
-            )
-            rows = await session.execute(query)
-            for r in rows:
-                key = (r.scope, r.scope_id, r.granularity, r.bucket_start, r.driver_key)
-                if key in changes:
-                    refs[key] = r.refs
+    refs: dict[DriverKey, int] = await select_by_keys(session, orm.bucket_drivers, _DRIVER_PK, list(changes), "refs")
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     new_rows, changed, gone = [], [], []
     for key, change in changes.items():
         before = refs.get(key, 0)
         after = before + change
         out[key[:4]] += (after > 0) - (before > 0)
-        row = dict(zip(("scope", "scope_id", "granularity", "bucket_start", "driver_key"), key, strict=True))
+        row = dict(zip(_DRIVER_PK, key, strict=True))
         if before == 0 and after > 0:
             new_rows.append({**row, "refs": after})
         elif after <= 0 and before > 0:
             gone.append(row)
         elif after != before:
             changed.append({**row, "refs": after})
-    where = [t[k] == bindparam(f"k_{k}") for k in ("scope", "scope_id", "granularity", "bucket_start", "driver_key")]
+    where = [t[k] == bindparam(f"k_{k}") for k in _DRIVER_PK]
     if gone:
         await session.execute(
             delete(orm.bucket_drivers).where(*where), [{f"k_{k}": v for k, v in r.items()} for r in gone]
@@ -169,6 +155,6 @@ async def _peak(session: AsyncSession, key: Key) -> float:
 
 def _row(key: Key, m: Measures, unique: int) -> dict[str, Any]:
     row: dict[str, Any] = dict(zip(_PK, key, strict=True))
-    row.update({name: getattr(m, name) for name in (*COUNTERS, *MONEY, *MAXIMA)})
+    row.update(m.__dict__)  # exactly the measures (COUNTERS, MONEY, MAXIMA): faster than a getattr each
     row["unique_drivers"] = unique
     return row

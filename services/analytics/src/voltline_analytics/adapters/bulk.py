@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import JSON, Table, bindparam
@@ -50,8 +52,15 @@ def _aware_time(value: datetime | None) -> datetime | None:
     return value
 
 
+def _json_default(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
 def _json_text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+    """Timestamps as ISO 8601 (`datetime.isoformat()`'s text, written by orjson), decimals as their text."""
+    return orjson.dumps(value, default=_json_default).decode()
 
 
 def _converter(table: Table, name: str, dialect: str) -> Callable[[Any], Any] | None:
@@ -88,7 +97,61 @@ async def insert_many(
         order = list(done.positiontup or ())
         compiled = _cache[key] = (str(done), order, [_converter(table, n, dialect.name) for n in order])
     sql, order, converters = compiled
-    pairs = list(zip(order, converters, strict=True))
-    params = [tuple(row[n] if c is None else c(row[n]) for n, c in pairs) for row in rows]
+    pick = itemgetter(*order)
+    if len(order) == 1:
+        params: list[Any] = [(pick(row),) for row in rows]
+    else:
+        params = [pick(row) for row in rows]
+    converting = [(i, c) for i, c in enumerate(converters) if c is not None]
+    if converting:  # only the timestamp and JSON columns: most values go to the driver as they are
+        for r, values in enumerate(params):
+            values = list(values)
+            for i, c in converting:
+                values[i] = c(values[i])
+            params[r] = tuple(values)
     conn = await session.connection()
     await conn.exec_driver_sql(sql, params)
+
+
+_PG_CASTS = {str: "text", int: "bigint", datetime: "timestamptz"}
+
+
+async def select_by_keys(
+    session: AsyncSession,
+    table: Table,
+    key: Sequence[str],
+    keys: Sequence[tuple[Any, ...]],
+    value: str,
+    chunk: int = 500,
+) -> dict[tuple[Any, ...], Any]:
+    """`value` of the rows whose `key` columns (a unique index's) equal one of `keys`: one index seek per key,
+    the keys joined in as a VALUES list. (`a IN (..) AND b IN (..)` seeks by one column and filters the rest,
+    so its cost grew with the table; SQLite does not seek row-value IN lists by index.)"""
+    if not keys:
+        return {}
+    dialect = session.get_bind().dialect.name
+    pg = dialect == "postgresql"
+    converters = [_converter(table, name, dialect) for name in key]
+    # PostgreSQL types a VALUES column by its first row: cast that row's parameters.
+    casts = [f"::{_PG_CASTS[type(v)]}" if pg else "" for v in (*keys[0], 0)]
+    columns = [*key, "i"] if pg else [f"column{n + 1}" for n in range(len(key) + 1)]
+    alias = f"v({', '.join(columns)})" if pg else "v"
+    on = " AND ".join(f"t.{k} = v.{c}" for k, c in zip(key, columns, strict=False))
+    conn = await session.connection()
+    found: dict[tuple[Any, ...], Any] = {}
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        params: list[Any] = []
+        rows = []
+        for i, k in enumerate(part):
+            slots = []
+            for v, c, typed in zip((*k, i), (*converters, None), casts, strict=True):
+                params.append(v if c is None else c(v))
+                slots.append((f"${len(params)}" if pg else "?") + (typed if i == 0 else ""))
+            rows.append(f"({', '.join(slots)})")
+        sql = (f"SELECT v.{columns[-1]}, t.{value} FROM (VALUES {', '.join(rows)}) AS {alias} "
+               f"JOIN {table.name} AS t ON {on}")  # fmt: skip
+        result = await conn.exec_driver_sql(sql, tuple(params))
+        for index, got in cast("list[tuple[int, Any]]", result.all()):
+            found[part[index]] = got
+    return found

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import faust
-import structlog
 from pydantic import ValidationError
-from voltline_bus import Backoff, BusConfig, Producer, tracing
-from voltline_events import Envelope, Topics
+from voltline_bus import BusConfig, Producer
+from voltline_events import Envelope
 
-from voltline_analytics import metrics
-
-log = structlog.get_logger()
-ApplyBatch = Callable[[Sequence[Envelope]], Awaitable[Any]]
+from voltline_analytics.adapters.failures import ApplyBatch, apply_or_park, park
 
 
 def broker_credentials(bus: BusConfig) -> faust.types.auth.CredentialsT | None:
@@ -122,38 +118,9 @@ class FaustWorker:
                 envelopes.append((Envelope.from_bytes(raw), event))
             except (ValidationError, ValueError) as exc:
                 await self._park(event, f"not an envelope: {exc}")
-        if not envelopes:
-            return
-        if await self._try([e for e, _ in envelopes]):
-            return
-        for envelope, event in envelopes:  # isolate the bad one(s)
-            if not await self._try([envelope]):
-                await self._park(event, "failed to apply after retries")
-
-    async def _try(self, envelopes: list[Envelope]) -> bool:
-        backoff = Backoff(initial=0.4, cap=5.0)
-        for attempt in range(1, self._attempts + 1):
-            try:
-                with tracing.consuming_batch("process analytics batch", envelopes):
-                    await self._apply(envelopes)
-                return True
-            except Exception as exc:
-                log.warning("analytics_batch_failed", size=len(envelopes), attempt=attempt, error=repr(exc)[:500])
-                await backoff.wait()
-        return False
+        await apply_or_park(self._apply, envelopes, self._park, self._attempts)
 
     async def _park(self, event: Any, reason: str) -> None:
-        topic = event.message.topic
-        metrics.EVENTS_DEAD_LETTERED.inc()
-        log.error("analytics_dead_letter", topic=topic, partition=event.message.partition,
-                  offset=event.message.offset, reason=reason)  # fmt: skip
-        backoff = Backoff(initial=0.5, cap=10.0)
-        for attempt in range(1, 1_000_000):  # never ack (lose) it before it is parked
-            try:
-                headers = [("dlq.reason", reason.encode())]
-                value, key = event.message.value, event.message.key
-                await self._dead_letter.publish_raw(Topics.dead_letter(topic), value, key=key, headers=headers)
-                return
-            except Exception as exc:
-                log.warning("analytics_dead_letter_failed", attempt=attempt, error=repr(exc)[:300])
-                await backoff.wait()
+        message = event.message
+        await park(self._dead_letter, topic=message.topic, partition=message.partition, offset=message.offset,
+                   value=message.value, key=message.key, reason=reason)  # fmt: skip

@@ -76,7 +76,6 @@ bucket_drivers = Table(
     Column("bucket_start", UTCDateTime(), primary_key=True),
     Column("driver_key", String(32), primary_key=True),
     Column("refs", Integer, nullable=False),
-    Index("ix_bucket_drivers_driver", "driver_key"),
 )
 
 stations = Table(
@@ -109,6 +108,7 @@ watermarks = Table(
     Column("stream", String(32), primary_key=True),
     Column("station_id", String(48), primary_key=True),
     Column("max_time", UTCDateTime(), nullable=False),
+    Index("ix_watermarks_station", "station_id"),  # a batch reads them by station
 )
 
 # Events later than the allowed lateness: kept (nothing is lost), not counted.

@@ -7,8 +7,7 @@ transaction; `apply(session, ...)` runs the projector's use case over it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, tuple_
@@ -19,7 +18,7 @@ from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.facts import Fact, SessionFact
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
+from voltline_analytics.domain.measures import Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
 from voltline_analytics.service_layer.ports import ProjectionState
 from voltline_analytics.service_layer.projector import Outcome, project
@@ -125,12 +124,13 @@ def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
     m = c.measures
     row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
     row["driver_key"] = c.driver_key
-    row.update({name: getattr(m, name) for name in (*COUNTERS, *MONEY, *MAXIMA)})
+    row.update(m.__dict__)  # exactly the measures (COUNTERS, MONEY, MAXIMA): faster than a getattr each
     return row
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
-    data = {k: _json(v) for k, v in vars(fact).items() if k not in ("periods", "timeline")}
+    # timestamps and decimals become text as the row is written (bulk._json_text)
+    data = {k: v for k, v in vars(fact).items() if k not in ("periods", "timeline")}
     kind = fact.key.split(":", 1)[0]
     if isinstance(fact, SessionFact):
         data["failure"] = fact.failure
@@ -146,14 +146,6 @@ def _fact_row(fact: Fact) -> dict[str, Any]:
         "at": at,
         "data": data,
     }
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
 
 
 async def _load_state(session: AsyncSession, state: _State, stations: list[str]) -> None:

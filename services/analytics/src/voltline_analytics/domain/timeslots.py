@@ -13,6 +13,8 @@ DAY = timedelta(days=1)
 
 def utc(moment: datetime) -> datetime:
     """Station clocks should send a zone; a naive time is read as UTC rather than refused."""
+    if moment.tzinfo is UTC:  # nearly always (parsed "+00:00", or already converted): no new object
+        return moment
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

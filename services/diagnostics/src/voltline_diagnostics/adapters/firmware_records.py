@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import rowcount
 
+from voltline_diagnostics.adapters import status_batch_pg
 from voltline_diagnostics.adapters.maintenance_orm import campaign_targets, campaigns, firmware_images, station_firmware
 from voltline_diagnostics.service_layer.maintenance_ports import Campaign, Firmware, StationFirmware, TargetRow
+
+# The stored statuses merged with the batch's (jsonb `||`: the batch's keys win), one fixed text.
+_PG_MERGE_CONNECTORS = (
+    "INSERT INTO maintenance_station_firmware (station_id, connectors)"
+    " SELECT sid, c::json FROM unnest($1::varchar[], $2::text[]) AS v(sid, c)"
+    " ON CONFLICT (station_id) DO UPDATE SET connectors ="
+    " (maintenance_station_firmware.connectors::jsonb || excluded.connectors::jsonb)::json"
+)
 
 
 def _upsert(db: AsyncSession, table: Any) -> Any:
@@ -106,8 +116,13 @@ class FirmwareRecords:
 
     async def connectors_many(self, latest: dict[str, dict[str, str]]) -> None:
         """`latest[station][connector] = status` for many stations: one read and one multi-row upsert per
-        thousand stations."""
+        thousand stations; on PostgreSQL one statement with the merge done by the server (a multi-row VALUES
+        was a new text per batch size, compiled by SQLAlchemy and prepared by asyncpg every batch)."""
         ids = sorted(latest)
+        if self._db.get_bind().dialect.name == "postgresql":
+            pg = await status_batch_pg.driver(self._db)
+            await pg.execute(_PG_MERGE_CONNECTORS, ids, [json.dumps(latest[sid]) for sid in ids])
+            return
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
             query = select(station_firmware.c.station_id, station_firmware.c.connectors).where(

@@ -8,6 +8,8 @@ them in memory, and `before_commit` writes what changed: new rows in one multi-r
 one executemany update per table, history intervals closed and opened in bulk. A port that changes several
 times in one batch gets every interval in its history and one write of its live row.
 
+On PostgreSQL these reads and writes are the driver's own statements, one `executemany` of plain tuples per
+kind (status_batch_pg.py): SQLAlchemy's per-row parameter and result processing was most of a batch's cost.
 On PostgreSQL the batch's station rows are locked (`FOR UPDATE`) while it runs, so the monitor's writes
 (unresponsive) wait for it instead of being overwritten by its in-memory copy.
 """
@@ -20,21 +22,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, and_, any_, bindparam, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
 from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
 
+from voltline_diagnostics.adapters import status_batch_pg
 from voltline_diagnostics.adapters.health_tables import connectors, presence_history, stations, status_history
 from voltline_diagnostics.adapters.status_rows import CONNECTOR_FIELDS, STATION_FIELDS, connector_row, station_row
 
 MEMO_KEY = "diagnostics.status"
-# PostgreSQL: the batch's stations as one array parameter. An IN list of as many parameters as the batch has
-# stations was a new statement text for every batch size, which asyncpg prepared anew (a round trip more).
-_SIDS = bindparam("sids", type_=ARRAY(String()))
-_PG_STATIONS = select(stations).where(stations.c.station_id == any_(_SIDS)).with_for_update()
-_PG_PORTS = select(connectors).where(connectors.c.station_id == any_(_SIDS))
 Port = tuple[str, int, int]
 
 
@@ -56,31 +53,51 @@ class StatusBatchState:
     open_presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     close_presence: dict[str, datetime] = field(default_factory=dict)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)  # events of the batch, in order
+    dialect: str | None = None
 
     async def load(self, station_ids: Sequence[str]) -> None:
         """Read (and on PostgreSQL lock) the stations and their connectors not loaded yet: two statements."""
         wanted = sorted({s for s in station_ids if s not in self.stations})  # sorted: a stable lock order
         for start in range(0, len(wanted), 5000):
             chunk = wanted[start : start + 5000]
-            if self.session.get_bind().dialect.name == "postgresql":  # one text whatever the size: prepared once
-                found_rows = await self.session.execute(_PG_STATIONS, {"sids": chunk})
-                ports = await self.session.execute(_PG_PORTS, {"sids": chunk})
+            if self._postgresql():  # the driver's statements, one text whatever the size: prepared once
+                found_rows, port_rows = await status_batch_pg.read(self.session, chunk)
             else:
                 query = select(stations).where(stations.c.station_id.in_(chunk)).with_for_update()
-                found_rows = await self.session.execute(query)
-                ports = await self.session.execute(select(connectors).where(connectors.c.station_id.in_(chunk)))
-            found = {r.station_id: station_row(r) for r in found_rows}
+                found_rows = [station_row(r) for r in await self.session.execute(query)]
+                query = select(connectors).where(connectors.c.station_id.in_(chunk))
+                port_rows = [connector_row(r) for r in await self.session.execute(query)]
+            found = {s.station_id: s for s in found_rows}
             for sid in chunk:
                 self.stations[sid] = found.get(sid)
                 self.connectors[sid] = {}
-            for r in ports:
-                c = connector_row(r)
+            for c in port_rows:
                 self.connectors[c.station_id][(c.evse_id, c.connector_id)] = c
+
+    def _postgresql(self) -> bool:
+        if self.dialect is None:
+            self.dialect = self.session.get_bind().dialect.name
+        return self.dialect == "postgresql"
 
     async def flush(self) -> None:
         """Write what the batch changed (registered as the batch's `before_commit` hook)."""
         db = self.session
         now = datetime.now(UTC)
+        if self._postgresql():
+            await status_batch_pg.write(
+                db,
+                now=now,
+                new_stations=[self.stations[s] for s in sorted(self.new_stations)],
+                changed_stations=[self.stations[s] for s in sorted(self.dirty_stations - self.new_stations)],
+                new_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.new_ports)],
+                changed_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.dirty_ports - self.new_ports)],
+                close_status=[(*port, at) for port, at in sorted(self.close_status.items())],
+                status_rows=self.status_rows,
+                close_presence=sorted(self.close_presence.items()),
+                presence_rows=self.presence_rows,
+                outbox_rows=self.outbox_rows,
+            )
+            return
         new = [self.stations[s] for s in sorted(self.new_stations)]
         if new:
             await db.execute(insert(stations), [_values(s, STATION_FIELDS) | {"updated_at": now} for s in new])

@@ -139,10 +139,13 @@ class DeliveryWorker:
     def _next_wait(self) -> float:
         """Until the earliest retry this worker scheduled, at most `poll`."""
         now = self.ctx.clock()
-        self._retries = [t for t in self._retries if t > now]
         if not self._retries:
             return self.poll
-        return max(0.0, min(self.poll, (min(self._retries) - now).total_seconds()))
+        earliest = min(self._retries)
+        # One already due (it fell due while the round ran, as on a loaded machine) means a round now: dropped
+        # as past, the worker slept a whole poll before retrying it.
+        self._retries = [t for t in self._retries if t > now]
+        return max(0.0, min(self.poll, (earliest - now).total_seconds()))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="diagnostics-webhooks")

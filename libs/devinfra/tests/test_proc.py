@@ -1,0 +1,61 @@
+"""Servers never outlive a SIGKILLed parent, whichever thread started them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from voltline_devinfra._proc import wait_until
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's prctl")
+
+# Starts `sleep` from a worker thread that then ends (as `await asyncio.to_thread(kafka.resume)` does), prints
+# its pid once the thread is gone, and waits to be killed.
+PARENT = textwrap.dedent(
+    """
+    import sys, threading, time
+    from pathlib import Path
+    from voltline_devinfra._proc import spawn
+
+    started = []
+    worker = threading.Thread(target=lambda: started.append(spawn(["sleep", "300"], log_path=Path(sys.argv[1]),
+                                                                   cwd=Path(sys.argv[2]))))
+    worker.start()
+    worker.join()
+    print(started[0].pid, flush=True)
+    time.sleep(300)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")  # a zombie has died; only its reaping is left
+
+
+def test_a_child_started_from_a_thread_dies_with_its_killed_parent(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(log), str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    child = 0
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child), "the child must outlive the thread that started it"
+        parent.send_signal(signal.SIGKILL)  # what a CI timeout or the OOM killer does to pytest
+        parent.wait(timeout=30)
+        wait_until(lambda: not _alive(child), timeout=30, proc=None, what=f"child {child}'s death", log_path=log)
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
