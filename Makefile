@@ -17,7 +17,7 @@ test: .venv/.synced ## lint (ruff, mypy), then every test over real Kafka and Po
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n 2 --dist loadfile  # two workers over one Kafka and PostgreSQL (docs/testing.md)
 
 setup: .venv/.synced
 

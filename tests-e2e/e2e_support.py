@@ -67,10 +67,10 @@ def start_system(
         extra_env=extra_env or {},
     )
     try:
-        stack.start(timeout=90)
+        stack.start(timeout=180)  # a safety net: under xdist two systems may start at once on two cores
         yield RunningSystem(stack, token, f"ws://127.0.0.1:{ocpp_port}/ocpp", kafka.bootstrap_servers, prefix)
     finally:
-        stack.stop()
+        stack.stop(together=True)  # the services' shutdowns overlap: a module's teardown waits for the slowest only
 
 
 async def next_command(

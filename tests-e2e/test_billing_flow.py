@@ -67,7 +67,7 @@ def billing(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPathFactory)
         names=("billing",),
     )
     try:
-        stack.start(timeout=90)
+        stack.start(timeout=180)  # a safety net: under xdist two systems may start at once on two cores
         yield Billing(stack, token, prefix, kafka.bootstrap_servers)
     finally:
         stack.stop()

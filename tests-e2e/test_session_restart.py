@@ -42,7 +42,7 @@ def session_process(kafka: Any, postgres: Any, tmp_path_factory: pytest.TempPath
         names=("session",),
     )
     try:
-        stack.start(timeout=90)
+        stack.start(timeout=180)  # a safety net: under xdist two systems may start at once on two cores
         yield stack, token
     finally:
         stack.stop()

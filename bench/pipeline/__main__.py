@@ -51,21 +51,23 @@ def main() -> None:
         action="store_true",
         help="e2e: background stations on the websockets client (default: pre-encoded frames on raw sockets)",
     )
+    parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu"], help="e2e: tansu = a private one")
+    parser.add_argument("--flow", default="on", choices=["on", "off"], help="e2e: the gateway's flow control")
     args = parser.parse_args()
+    if args.kafka == "tansu":  # --kafka tansu: the same as --broker tansu
+        args.broker, args.kafka = "tansu", None
+    broker = None
+    if args.mode == "e2e" and args.broker == "tansu":
+        from voltline_devinfra.tansu import TansuBroker
+
+        broker = TansuBroker().start()
+        args.kafka = broker.bootstrap_servers
     if not args.kafka:
-        raise SystemExit("give --kafka HOST:PORT or --kafka tansu (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
+        raise SystemExit("give --kafka HOST:PORT or --broker tansu (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
     print(f"machine: {machine()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         procs = Procs(Path(tmp))
-        broker = None
         try:
-            if args.kafka == "tansu":  # the embedded broker, as `make run` starts it
-                from voltline_devinfra.tansu import TansuBroker
-
-                broker = TansuBroker(log_path=Path(tmp) / "tansu.log")
-                broker.start()
-                args.kafka = broker.bootstrap_servers
-                print(f"tansu at {args.kafka}", flush=True)
             if args.mode == "ingest":
                 for database in args.databases.split(","):
                     for service in args.services.split(","):

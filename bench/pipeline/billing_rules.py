@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="a database URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
-    profile = cProfile.Profile() if args.profile else None
+    profile = cProfile.Profile(time.process_time) if args.profile else None
     with tempfile.TemporaryDirectory(prefix="bench-billing-rules-") as tmp:
         url = args.url or f"sqlite+aiosqlite:///{tmp}/billing.db"
         print(json.dumps(asyncio.run(run(url, args.events, args.batch, profile))), flush=True)

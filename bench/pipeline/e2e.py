@@ -1,9 +1,12 @@
-"""The whole pipeline under load: gateway, auth, session, billing, diagnostics and analytics as processes.
+"""The whole pipeline under load: every service (gateway, auth, session, billing, diagnostics, analytics) as
+separate processes, as `make run` starts them (bulk consumers at nice 5, the gateway's flow control on unless
+`--flow off`), on `--broker kafka` (the `--kafka` given) or `--broker tansu` (a private embedded broker).
 
 1. Closed loop: `--stations` simulated stations send the realistic mix through the gateway as fast as it
-   answers, for `--duration` seconds. Meanwhile every second each service's consumer lag is read from its
-   `/readyz` details, and a probe station measures the time from its MeterValues frame to the session
-   API showing the new energy. After the load stops: how long until every lag is zero.
+   answers, for `--duration` seconds. Meanwhile every second every consumer group's lag is read from the
+   broker (committed offsets against the log end, the gateway's own reading: ADR 0027) with the gateway's
+   current hold, and a probe station measures the time from its MeterValues frame to the session API
+   showing the new energy. After the load stops: how long until every group's lag is zero.
 2. Authorize latency at a fixed background rate (`--background-rate`) with every service running.
 """
 
@@ -41,6 +44,50 @@ CONSUMERS = {
     "diagnostics": ("voltline_diagnostics", 8004),
     "analytics": ("voltline_analytics", 8005),
 }
+# The topics station traffic feeds, directly and one hop on (what the gateway's flow control watches).
+WATCHED = ("station_events", "sessions", "billing", "diagnostics")
+
+
+class BrokerLag:
+    """Every consumer group's lag as the broker sees it, read from a thread with its own event loop."""
+
+    def __init__(self, kafka: str, prefix: str) -> None:
+        from voltline_bus import BusConfig
+        from voltline_events import Topics
+        from voltline_gateway.adapters.lag_watch import ConsumerLag
+
+        topics = Topics(prefix)
+        config = BusConfig(bootstrap=kafka, client_id="bench-lag", idempotence=False)
+        self._source = ConsumerLag(
+            config, [getattr(topics, t) for t in WATCHED], group_prefix=prefix, ignored=(), discover_every_s=2.0
+        )
+        self._prefix = prefix
+        self._loop = asyncio.new_event_loop()
+
+    def read(self) -> dict[str, int] | None:
+        try:
+            lags = self._loop.run_until_complete(asyncio.wait_for(self._source.read(), 10))
+        except Exception:  # the broker did not answer in time: no sample
+            self._loop.run_until_complete(self._source.close())
+            return None
+        return {group.removeprefix(self._prefix).removeprefix("voltline-"): lag for group, (lag, _) in lags.items()}
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._source.close())
+        self._loop.close()
+
+
+def _gateway_flow(gateway: str) -> dict[str, float]:
+    """The gateway's current hold and the answers it held so far (ADR 0027)."""
+    with urllib.request.urlopen(f"{gateway}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    out = {"hold_s": 0.0, "held": 0.0}
+    for line in text.splitlines():
+        if line.startswith("voltline_gateway_flow_hold_seconds "):
+            out["hold_s"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("voltline_gateway_flow_held_total{"):
+            out["held"] += float(line.rsplit(" ", 1)[1])
+    return out
 
 
 def _get_json(url: str) -> Any:
@@ -67,8 +114,14 @@ def _consumed(bases: dict[str, str]) -> dict[str, float]:
     """Records each service's consumers received so far (voltline_bus_messages_consumed_total)."""
     out: dict[str, float] = {}
     for name, base in bases.items():
-        with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
-            text = response.read().decode()
+        text = ""
+        for _ in range(3):  # a starved process may take seconds to answer
+            try:
+                with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+                    text = response.read().decode()
+                break
+            except OSError:
+                continue
         out[name] = sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
@@ -97,7 +150,10 @@ class Stack:
             "VOLTLINE_LOG_LEVEL": "WARNING",
             "VOLTLINE_UNKNOWN_STATION_POLICY": "pending",
             "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
+            "VOLTLINE_FLOW_CONTROL": "true" if self.args.flow == "on" else "false",
         }
+        if self.args.broker == "tansu":
+            env["VOLTLINE_KAFKA_SESSION_TIMEOUT_MS"] = "2000"  # as make run starts them on tansu
         if name not in ("gateway", "auth") and self.args.bulk_nice:
             env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)  # as `make run` starts them
         if name != "gateway":
@@ -115,8 +171,13 @@ class Stack:
             port = free_port()
             proc = self.procs.spawn(name, [PY, "-m", module], self.env(name, port))
             self.bases[name], self.pids[name] = f"http://127.0.0.1:{port}", proc.pid
-        for base in self.bases.values():
-            wait_ready(base, timeout=300)  # six services starting on a loaded machine
+        for name, base in self.bases.items():
+            try:
+                wait_ready(base, timeout=300)
+            except TimeoutError:
+                proc = next(p for p in self.procs.running if p.pid == self.pids[name])
+                tail = Path(proc.log_path).read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
+                raise TimeoutError(f"{name} not ready; its log ends:\n{tail}") from None
         http, ocpp = free_port(), free_port()
         env = {
             **self.env("gateway", http),
@@ -180,14 +241,31 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 
     timeline: list[dict[str, Any]] = []
     started = time.monotonic()
+    lag_reader = BrokerLag(args.kafka, stack.prefix)
+    drained = threading.Event()
+    load_over = threading.Event()
+    drained_at: list[float] = []
 
     def watch() -> None:
         while not stop.is_set():
-            timeline.append({"t": round(time.monotonic() - started, 1), **_lags(stack.bases)})
-            time.sleep(1.0)
+            lags = lag_reader.read()
+            now = time.monotonic()
+            row: dict[str, Any] = {"t": round(now - started, 1), **(lags or {})}
+            try:
+                row["gw_hold_s"] = _gateway_flow(stack.gateway)["hold_s"]
+            except OSError:
+                pass
+            row["load"] = round(os.getloadavg()[0], 1)
+            timeline.append(row)
+            if load_over.is_set() and lags and all(v == 0 for v in lags.values()):
+                drained_at.append(now)
+                drained.set()
+                return
+            time.sleep(max(0.0, 1.0 - (time.monotonic() - now)) if not load_over.is_set() else 0.2)
 
     consumed0, cpu0 = _consumed(stack.bases), {n: cpu_seconds(p) for n, p in stack.pids.items()}
-    threads = [threading.Thread(target=run_probe), threading.Thread(target=watch)]
+    flow0 = _gateway_flow(stack.gateway)
+    threads = [threading.Thread(target=run_probe, daemon=True), threading.Thread(target=watch, daemon=True)]
     for thread in threads:
         thread.start()
     parts = [
@@ -196,39 +274,52 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     ]
     results = run_clients(stack.procs, "mix", parts)
     load_stopped = time.monotonic()
-    consumed1 = _consumed(stack.bases)
+    load_over.set()
+    consumed1, cpu1 = _consumed(stack.bases), {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    flow1 = _gateway_flow(stack.gateway)
     load_s = load_stopped - started
-    drained_after: float | None = None
-    while time.monotonic() - load_stopped < args.drain_limit:
-        lags = _lags(stack.bases)
-        if all(v == 0 for v in lags.values()):
-            drained_after = time.monotonic() - load_stopped
-            break
-        time.sleep(0.2)
+    drained.wait(args.drain_limit)
+    drained_after = drained_at[0] - load_stopped if drained_at else None
     stop.set()
     for thread in threads:
         thread.join(timeout=150)
+    lag_reader.close()
     consumed2 = _consumed(stack.bases)
     cpu = {n: round(cpu_seconds(p) - cpu0[n], 1) for n, p in stack.pids.items()}
+    cpu_load = {n: round(cpu1[n] - cpu0[n], 1) for n in cpu1}
     trips = sum(r["round_trips"] for r in results)
     probe_ms = sorted(1000 * s for s in probe_samples)
     return {
         "stations": args.stations,
         "load_s": round(load_s, 1),
+        "flow_control": args.flow,
+        "broker": args.broker,
         "gateway_round_trips_per_s": round(trips / args.duration),
+        "gateway_round_trips_per_cpu_s": round(trips / cpu_load["gateway"]) if cpu_load["gateway"] else None,
+        "station_errors": sum(r["errors"] for r in results),
+        "answers_held": int(flow1["held"] - flow0["held"]),
+        "consumed_per_cpu_s_during_load": {
+            n: round((consumed1[n] - consumed0[n]) / cpu_load[n]) if cpu_load[n] else None for n in consumed0
+        },
         "consumed_per_s_during_load": {n: round((consumed1[n] - consumed0[n]) / load_s) for n in consumed0},
         "consumed_per_s_overall": {
             n: round((consumed2[n] - consumed0[n]) / (time.monotonic() - started)) for n in consumed0
         },
         "lag_zero_after_load_stopped_s": None if drained_after is None else round(drained_after, 1),
         "lag_at_load_stop": _last_lags(timeline, load_stopped - started),
-        "lag_timeline": timeline[:: max(1, len(timeline) // 15)],
+        "lag_max_during_load": {
+            k: max((row.get(k) or 0) for row in timeline if row["t"] <= load_s)
+            for k in {k for row in timeline for k in row if k not in ("t", "load", "gw_hold_s")}
+        },
+        "lag_timeline": timeline[:: max(1, len(timeline) // 20)],
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "frame_to_session_api_ms": {
             "count": len(probe_ms),
             "p50": round(statistics.median(probe_ms)) if probe_ms else None,
             "max": round(probe_ms[-1]) if probe_ms else None,
         },
         "cpu_s": cpu,
+        "cpu_s_during_load": cpu_load,
     }
 
 

@@ -41,7 +41,12 @@ from bench.gateway.procs import Procs, cpu_seconds
 PY = sys.executable
 TOKEN = "bench-admin-token-0123456789"
 SERVICES = {"session": "voltline_session", "auth": "voltline_auth", "billing": "voltline_billing"}
-GROUPS = {"session": ["voltline-session"], "auth": ["voltline-auth-events"], "billing": ["voltline-billing"]}
+# Every consumer group of the process: billing's cost consumer reads the same session events.
+GROUPS = {
+    "session": ["voltline-session"],
+    "auth": ["voltline-auth-events"],
+    "billing": ["voltline-billing", "voltline-billing-costs"],
+}
 
 
 def station_mix(stations: int, events: int, seed: int = 7) -> Iterator[tuple[str, Envelope]]:

@@ -7,8 +7,15 @@ import dataclasses
 import time
 from typing import Any
 
+import pytest
 from voltline_bus import EventConsumer, Producer
 from voltline_events import Envelope
+
+
+@pytest.fixture(scope="module")
+def kafka(private_kafka: Any) -> Any:
+    """This module pauses the broker: one no other xdist worker shares (voltline_devinfra.pytest_plugin)."""
+    return private_kafka
 
 
 async def test_publish_and_consume_survive_a_broker_restart(kafka: Any, kit: Any) -> None:

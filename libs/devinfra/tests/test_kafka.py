@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -10,6 +11,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from voltline_devinfra._kafka_wire import fetch_metadata, metadata_ready
 from voltline_devinfra._proc import ServerError, free_port
 from voltline_devinfra.kafka import KafkaServer, ensure_kafka_jars, kafka_home
+
+
+@pytest.fixture(scope="module")
+def kafka(private_kafka: Any) -> Any:
+    """This module pauses the broker: one no other xdist worker shares (voltline_devinfra.pytest_plugin)."""
+    return private_kafka
 
 
 async def _create_topic(bootstrap: str, topic: str) -> None:

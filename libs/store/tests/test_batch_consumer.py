@@ -315,3 +315,22 @@ async def test_writes_coalesced_with_before_commit_happen_once_per_batch(
     assert current_batch() is None
     async with sessions() as s:
         assert (await s.execute(sa.select(stations.c.status))).scalar_one() == "25"
+
+
+async def test_after_commit_callbacks_run_once_the_batch_committed_never_after_a_rollback(
+    sessions: async_sessionmaker[AsyncSession], schema: Any
+) -> None:
+    """In-memory state that must reflect only what is durable (billing's "cost announced" cache) is updated
+    once the batch commits: a batch that rolls back (and is handled again) leaves it as it was."""
+    ran: list[str] = []
+    scope = TransactionBatch(sessions)
+    async with scope([_beat("CP-9")]) as batch:
+        batch.after_commit("k", lambda: ran.append("replaced"))
+        batch.after_commit("k", lambda: ran.append("committed"))
+        assert ran == []
+    assert ran == ["committed"]
+    with contextlib.suppress(RuntimeError):
+        async with scope([_beat("CP-9")]) as batch:
+            batch.after_commit("k", lambda: ran.append("rolled back"))
+            raise RuntimeError("a handler failed")
+    assert ran == ["committed"]

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.dialects import postgresql
@@ -19,6 +20,13 @@ from voltline_bus import BusConfig, EventConsumer, Producer, TopicSpec, ensure_t
 from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, station_key
 from voltline_store import OutboxRelay, UnitOfWork, create_engine, outbox_table, run_migrations, session_factory
+
+
+@pytest.fixture(scope="module")
+def kafka(private_kafka: Any) -> Any:
+    """This module pauses the broker: one no other xdist worker shares (voltline_devinfra.pytest_plugin)."""
+    return private_kafka
+
 
 N = 60
 STATIONS = [f"CP-{i}" for i in range(5)]

@@ -158,4 +158,7 @@ async def test_batches_of_any_size_reuse_one_statement_text(engine: AsyncEngine,
     markers = {s for s in statements if s.lstrip().upper().startswith("INSERT INTO INBOX")}
     marked = {s for s in statements if s.lstrip().upper().startswith("UPDATE OUTBOX")}
     texts = 1 if engine.dialect.name == "postgresql" else 3  # SQLite prepares nothing over a network
-    assert len(marked) == texts and len(markers) == texts, (markers, marked)
+    assert len(marked) == texts, marked
+    # The markers are one text on both (an array parameter: unnest, or json_each on SQLite, which also spares
+    # SQLAlchemy's per-row bind processing).
+    assert len(markers) == 1, markers

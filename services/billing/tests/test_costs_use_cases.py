@@ -3,6 +3,7 @@ total and comes once, and every announcement is sent to the station in its proto
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,9 @@ class FakeCosts:
 
     async def update(self, session_id: str, **values: Any) -> None:
         self._rows[session_id].update(values)
+
+    def once_committed(self, key: str, callback: Callable[[], None]) -> None:
+        callback()  # the fake commits at once
 
 
 class FakeCostUnitOfWork(FakeBillingUnitOfWork):

@@ -15,6 +15,13 @@ from gateway_testing import EventLog, FakeAuth, RunningGateway, charger, eventua
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
+
+@pytest.fixture(scope="module")
+def kafka(private_kafka: Any) -> Any:
+    """This module pauses the broker: one no other xdist worker shares (voltline_devinfra.pytest_plugin)."""
+    return private_kafka
+
+
 BOOT = {"chargePointVendor": "ACME", "chargePointModel": "Volt-22"}
 
 

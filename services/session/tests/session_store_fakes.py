@@ -192,7 +192,14 @@ class FakeStates:
         ]
         return [Observation(at, state) for at, _, state in sorted(found)]
 
+    async def newest(self, station_id: str, bay: int, since: datetime) -> Observation | None:
+        found = await self.between(station_id, bay, since, None)
+        return max(found, key=lambda o: o.at) if found else None  # the first of the newest instant
+
     async def prefetch(self, bays: Collection[tuple[str, int, datetime]]) -> None:
+        return None
+
+    async def prefetch_newest(self, bays: Collection[tuple[str, int]]) -> None:
         return None
 
 

@@ -8,6 +8,7 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -28,6 +29,7 @@ from voltline_bus.metrics import (
 )
 
 _MIN_HINT = 32  # the fewest events a batch is offered (see _flush_run)
+_END_OFFSETS_TIMEOUT_S = 3.0  # lag() asks the broker for the partitions' ends at most this long
 
 # Opens the transaction that a batch of envelopes is handled in: commits on a clean exit, rolls back
 # when an exception leaves it (voltline_store.TransactionBatch is the one services use).
@@ -64,6 +66,8 @@ class BatchingMixin:
     _batch_hint: int = 64
     _solo_types: Collection[str]
     _position: dict[TopicPartition, int]
+    # Per partition, the newest end offset known (a fetch's high watermark or the broker's answer to lag()).
+    _ends: dict[TopicPartition, int]
     _looking_up: asyncio.Task[None] | None
 
     def _mark(self, tp: TopicPartition, offset: int) -> None:
@@ -79,7 +83,12 @@ class BatchingMixin:
         raise NotImplementedError
 
     async def lag(self) -> dict[str, int]:
-        """Records beyond the last one handled, per assigned `topic[partition]`, as of the last fetch."""
+        """Records beyond the last one handled, per assigned `topic[partition]`, against the partition's end.
+
+        The end is asked of the broker (ListOffsets): the high watermark of the last fetch under-reports a
+        starved consumer, which stops fetching once it has records it has not handled yet. If the broker does
+        not answer in time, the last fetch's high watermark stands in. Also refreshes the lag gauge.
+        """
         consumer = self._consumer
         if consumer is None:
             return {}
@@ -91,11 +100,20 @@ class BatchingMixin:
                 self._looking_up = asyncio.create_task(self._remember_starts(consumer, unknown))
             with contextlib.suppress(KafkaError, IllegalStateError, TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._looking_up), timeout=5.0)
+        ends: dict[TopicPartition, int] = {}
+        if assigned:
+            try:
+                ends = await asyncio.wait_for(consumer.end_offsets(assigned), timeout=_END_OFFSETS_TIMEOUT_S)
+            except (KafkaError, IllegalStateError, TimeoutError) as exc:
+                self._log.debug("could not read the partitions' end offsets; lag as of the last fetch", error=repr(exc))
         out: dict[str, int] = {}
         for tp in assigned:
-            high, position = consumer.highwater(tp), self._position.get(tp)
+            high, position = _newest(consumer.highwater(tp), ends.get(tp)), self._position.get(tp)
             if high is not None and position is not None:
-                out[f"{tp.topic}[{tp.partition}]"] = max(0, high - position)
+                self._ends[tp] = high
+                lag = max(0, high - position)
+                out[f"{tp.topic}[{tp.partition}]"] = lag
+                CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(lag)
         return out
 
     async def _remember_starts(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> None:
@@ -126,7 +144,7 @@ class BatchingMixin:
 
     def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
-            high = consumer.highwater(tp)
+            high = _newest(consumer.highwater(tp), self._ends.get(tp))
             position = self._position.get(tp)
             if high is None or position is None:
                 continue
@@ -141,6 +159,21 @@ class BatchingMixin:
         StatusNotifications) runs would collapse to one or two events. Skipped records inside a run are
         covered by the run's committed position; those after its last record are marked once it is done.
         """
+        skipped = [0]  # records passed over by type: counted once per partition's fetch, not per record
+        try:
+            await self._drain_runs(consumer, tp, records, batch, skipped)
+        finally:
+            if skipped[0]:
+                MESSAGES_CONSUMED.labels(tp.topic, self._group_id).inc(skipped[0])
+
+    async def _drain_runs(
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        records: list[ConsumerRecord],
+        batch: _Batch,
+        skipped: list[int],
+    ) -> None:
         run: list[tuple[ConsumerRecord, Envelope]] = []
         skipped_to: int | None = None  # past the records skipped after the run's last one
         for record in records:
@@ -152,6 +185,7 @@ class BatchingMixin:
                 skipped_to = None
                 continue
             if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
+                skipped[0] += 1
                 if run:
                     skipped_to = record.offset + 1
                 else:
@@ -173,8 +207,7 @@ class BatchingMixin:
     def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
         """The record's envelope if it goes into a batch; COMMIT if it is skipped; None: handle it alone."""
         if record.value is None or (self._event_types is not None and not self._wanted(record.headers)):
-            MESSAGES_CONSUMED.labels(record.topic, self._group_id).inc()
-            return _Outcome.COMMIT
+            return _Outcome.COMMIT  # counted as consumed by the caller
         try:
             envelope = Envelope.from_bytes(record.value)
         except (ValidationError, ValueError):
@@ -245,15 +278,21 @@ class BatchingMixin:
                 # The budget bounds how long the batch holds its locks: it starts once the transaction is open
                 # (waiting for SQLite's write lock is not time spent holding it).
                 started = time.perf_counter()
+                traced = tracing.enabled()
                 for index, (record, envelope) in enumerate(run):
                     failed_at = index
-                    # bind/reset directly: bound_contextvars' generator cost as much as decoding the envelope
-                    tokens = bind_contextvars(**_log_context(envelope))
+                    # The structlog context variables set and reset directly: bind_contextvars' generator, then
+                    # its dict of tokens, cost as much per event as decoding the envelope.
+                    tokens = _bind_event(envelope)
                     try:
-                        with tracing.consumed(envelope, record, self._group_id):
+                        if traced:
+                            with tracing.consumed(envelope, record, self._group_id):
+                                await self._handler(envelope)
+                        else:
                             await self._handler(envelope)
                     finally:
-                        reset_contextvars(**tokens)
+                        for token in reversed(tokens):
+                            token.var.reset(token)
                     if time.perf_counter() - started > self._batch_max_s:
                         done = index + 1
                         break
@@ -275,6 +314,12 @@ class BatchingMixin:
         return done, -1
 
 
+def _newest(*offsets: int | None) -> int | None:
+    """The largest known offset (a partition's end only grows; a rewind clears what was known)."""
+    known = [o for o in offsets if o is not None]
+    return max(known) if known else None
+
+
 async def _interrupted(batch: _Batch, delay: float) -> bool:
     """Sleep `delay` seconds unless the batch is abandoned first; True if it was."""
     with contextlib.suppress(TimeoutError):
@@ -285,6 +330,31 @@ async def _interrupted(batch: _Batch, delay: float) -> bool:
 def _error_text(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _context_vars() -> tuple[ContextVar[Any], ...]:
+    """structlog's context variables of the envelope's ids (bound once and reset: only public API)."""
+    tokens = bind_contextvars(**dict.fromkeys(_LOG_KEYS, ""))
+    reset_contextvars(**tokens)
+    return tuple(tokens[key].var for key in _LOG_KEYS)
+
+
+_LOG_KEYS = ("event_id", "station_id", "session_id", "message_id", "correlation_id")
+_EVENT_ID, _STATION_ID, _SESSION_ID, _MESSAGE_ID, _CORRELATION_ID = _context_vars()
+
+
+def _bind_event(envelope: Envelope) -> list[Token[Any]]:
+    """What `_log_context` binds, set on structlog's context variables directly; reset with `var.reset`."""
+    tokens = [_EVENT_ID.set(str(envelope.event_id))]
+    if envelope.station_id is not None:
+        tokens.append(_STATION_ID.set(envelope.station_id))
+    if envelope.session_id is not None:
+        tokens.append(_SESSION_ID.set(envelope.session_id))
+    if envelope.message_id is not None:
+        tokens.append(_MESSAGE_ID.set(envelope.message_id))
+    if envelope.correlation_id is not None:
+        tokens.append(_CORRELATION_ID.set(envelope.correlation_id))
+    return tokens
 
 
 def _log_context(envelope: Envelope) -> dict[str, str]:

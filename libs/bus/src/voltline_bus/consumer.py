@@ -82,7 +82,8 @@ class EventConsumer(BatchingMixin):
       alone (with the retries and dead-lettering above), and the rest as a new batch. A batch
       transaction commits early once it has run `batch_max_s`; the rest goes into the next one.
     - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
-      holds beyond the last one handled, as of the last fetch.
+      holds beyond the last one handled, against the partition's end offset (asked of the broker by
+      `lag()`, which `/readyz` calls; between calls the gauge follows the fetches' high watermarks).
     """
 
     def __init__(
@@ -141,6 +142,7 @@ class EventConsumer(BatchingMixin):
         self._batch_max_s = batch_max_s
         # Per partition: the offset after the last record handled (committed or not), for the lag.
         self._position: dict[TopicPartition, int] = {}
+        self._ends: dict[TopicPartition, int] = {}
         self._looking_up: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         # Its own sticky assignor: aiokafka's keeps its memory per process, not per consumer (_sticky.py).
@@ -268,6 +270,7 @@ class EventConsumer(BatchingMixin):
         they would make this group skip that many records of the recreated topics (the replayed ones).
         """
         self._handled.clear()
+        self._ends.clear()  # the recreated topics start again at 0
         # The group may be rejoined after this (the new broker never heard of it), and offsets committed in
         # between may be stale: partitions assigned soon after are read from the beginning too.
         self._rewind_until = time.monotonic() + _REWIND_WINDOW_S
@@ -519,6 +522,7 @@ class EventConsumer(BatchingMixin):
         for tp in revoked:
             self._handled.pop(tp, None)
             self._position.pop(tp, None)
+            self._ends.pop(tp, None)
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self._group_id, tp.topic, str(tp.partition))
 

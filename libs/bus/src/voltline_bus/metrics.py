@@ -53,7 +53,8 @@ LATE_REPLIES = Counter(
 )
 CONSUMER_LAG = Gauge(
     "voltline_bus_consumer_lag",
-    "Records in a partition beyond the last one this consumer group handled, as of its last fetch.",
+    "Records in a partition beyond the last one this consumer group handled, to the partition's end offset "
+    "(asked of the broker at each /readyz; between them, the fetches' high watermarks).",
     ("group", "topic", "partition"),
 )
 BATCH_SIZE = Histogram(

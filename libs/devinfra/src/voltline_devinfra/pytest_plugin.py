@@ -4,6 +4,10 @@ Servers are session-scoped and start lazily, the first time a test requests them
 run that needs neither Kafka nor PostgreSQL pays nothing. Isolation between tests comes
 from cheap per-test namespaces instead of per-test servers: a topic prefix, a database.
 
+Under pytest-xdist (``make test`` runs ``-n 2``) the controller starts one broker and one server for all
+workers (``voltline_devinfra._xdist``); a module that pauses the broker asks for ``private_kafka``
+instead, a broker of its own worker.
+
 Environment:
     VOLTLINE_TEST_KAFKA_BOOTSTRAP  use this broker instead of starting one (pause/resume skip)
     VOLTLINE_TEST_POSTGRES_DSN     use this server (base URL) instead of starting one
@@ -19,9 +23,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from voltline_devinfra import _xdist
 
 if TYPE_CHECKING:
     from voltline_devinfra.kafka import KafkaServer
@@ -55,7 +61,20 @@ class ExternalKafka:
         pytest.skip(f"kafka.resume() needs a broker started by the tests ({KAFKA_ENV} is set)")
 
 
-_session_kafka: KafkaServer | None = None
+class SharedKafka(ExternalKafka):
+    """The broker every xdist worker shares: pausing it would fail the other workers' tests."""
+
+    def pause(self, *, graceful: bool = True) -> None:
+        """Fail loudly: a module that pauses the broker overrides ``kafka`` with ``private_kafka``."""
+        pytest.fail("kafka.pause() on the broker the workers share: have the module use the private_kafka fixture")
+
+    def resume(self) -> None:
+        """See :meth:`pause`."""
+        pytest.fail("kafka.resume() on the broker the workers share: use the private_kafka fixture")
+
+
+# Brokers this process started and may pause: resumed after a test that failed while one was down.
+_pausable: list[KafkaServer] = []
 _previous_sigterm: signal.Handlers | None = None
 
 
@@ -77,9 +96,28 @@ def _stop_servers_on_sigterm() -> None:
         _previous_sigterm = signal.SIG_DFL
 
 
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", None))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: start the shared Kafka and PostgreSQL once, tell each worker where they are."""
+    _stop_servers_on_sigterm()
+    node.workerinput.update(_xdist.shared_addresses(os.environ.get(KAFKA_ENV), os.environ.get(POSTGRES_ENV)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``: whole files per worker, the slow end-to-end files first."""
+    return _xdist.make_scheduler(config, log) if config.getoption("dist") == "loadfile" else None
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Restore SIGTERM handling once the session is over."""
+    """Stop the servers shared with xdist workers, restore SIGTERM handling once the session is over."""
     global _previous_sigterm
+    if _is_xdist_controller(config):
+        _xdist.stop_shared()
     if _previous_sigterm is not None:
         with contextlib.suppress(ValueError):
             signal.signal(signal.SIGTERM, _previous_sigterm)
@@ -87,41 +125,64 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[KafkaServer | ExternalKafka]:
-    """A Kafka 3.9 broker for the whole run (``.bootstrap_servers``, ``.pause()``, ``.resume()``)."""
-    global _session_kafka
-    external = os.environ.get(KAFKA_ENV)
-    if external:
-        yield ExternalKafka(external)
-        return
+def _own_kafka() -> Iterator[KafkaServer]:
+    """A broker started by this process (lazily), stopped at the end of the run."""
     from voltline_devinfra.kafka import KafkaServer
 
     server = KafkaServer()
     _stop_servers_on_sigterm()
     try:
         server.start()
-        _session_kafka = server
+        _pausable.append(server)
         yield server
     finally:
-        _session_kafka = None
+        with contextlib.suppress(ValueError):
+            _pausable.remove(server)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka(request: pytest.FixtureRequest) -> KafkaServer | ExternalKafka:
+    """A Kafka 3.9 broker for the whole run (``.bootstrap_servers``, ``.pause()``, ``.resume()``)."""
+    external = os.environ.get(KAFKA_ENV)
+    if external:
+        return ExternalKafka(external)
+    shared = _xdist.worker_input(request.config).get(_xdist.KAFKA_KEY)
+    if shared:
+        return SharedKafka(shared)
+    server: KafkaServer = request.getfixturevalue("_own_kafka")
+    return server
+
+
+@pytest.fixture(scope="session")
+def private_kafka(request: pytest.FixtureRequest) -> KafkaServer | ExternalKafka:
+    """A broker no other process uses, for tests that pause it (a module overrides ``kafka`` with it).
+
+    Outside xdist this is the run's own broker (the one ``kafka`` gives); on an xdist worker it is started
+    for that worker, the first time a module asks for it.
+    """
+    external = os.environ.get(KAFKA_ENV)
+    if external:
+        return ExternalKafka(external)
+    server: KafkaServer = request.getfixturevalue("_own_kafka")
+    return server
 
 
 @pytest.fixture(autouse=True)
 def _resume_paused_kafka() -> Iterator[None]:
     """A test that failed between pause() and resume() must not take the broker down for the rest."""
     yield
-    server = _session_kafka
-    if server is not None and not server.is_running:
-        server.resume()
+    for server in list(_pausable):
+        if not server.is_running:
+            server.resume()
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer | ExternalPostgres]:
+def postgres(request: pytest.FixtureRequest) -> Iterator[PostgresServer | ExternalPostgres]:
     """A PostgreSQL server for the whole run; per-test databases come from ``pg_url``."""
     from voltline_devinfra.postgres import ExternalPostgres, PostgresServer
 
-    external = os.environ.get(POSTGRES_ENV)
+    external = os.environ.get(POSTGRES_ENV) or _xdist.worker_input(request.config).get(_xdist.POSTGRES_KEY)
     if external:
         yield ExternalPostgres(external)
         return

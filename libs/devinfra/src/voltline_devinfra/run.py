@@ -102,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         extra_env={
             # The bulk consumers give way to the request path (gateway, auth) on the shared cores.
             **{name: {"VOLTLINE_PROCESS_NICE": os.environ.get("VOLTLINE_PROCESS_NICE", "5")} for name in BULK},
-            **({"gateway": {"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")}} if broker else {}),
+            "gateway": {
+                # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
+                "VOLTLINE_FLOW_CONTROL": os.environ.get("VOLTLINE_FLOW_CONTROL", "true"),
+                **({"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")} if broker else {}),
+            },
         },
     )
 

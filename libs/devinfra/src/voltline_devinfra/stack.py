@@ -6,6 +6,7 @@ stack waits for every `/readyz` and stops them all (SIGTERM, then SIGKILL) in re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -140,9 +141,21 @@ class Stack:
     def dead(self) -> list[str]:
         return [n for n, s in self.services.items() if s.proc is not None and s.proc.poll() is not None]
 
-    def stop(self) -> None:
-        for name in reversed(list(self.services)):
-            proc = self.services[name].proc
-            if proc is not None:
+    def stop(self, *, together: bool = False) -> None:
+        """Stop every service in reverse order; `together` signals them all first, then waits (tests' teardown)."""
+        procs = [s.proc for s in reversed(self.services.values()) if s.proc is not None]
+        if not together:
+            for proc in procs:
                 terminate(proc, timeout=20)
+        else:
+            for proc in procs:
+                if proc.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            for proc in procs:  # one SIGTERM only: a second one makes uvicorn skip its graceful shutdown
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    terminate(proc, signal.SIGKILL, timeout=10)
         untrack(self)

@@ -40,6 +40,9 @@ from voltline_billing.service_layer.tariff_feed import republish_tariffs
 from voltline_billing.settings import BillingSettings
 
 SOLO_EVENTS = ("session.started", "session.ended")
+# The cost consumer's events that send commands to a station (a reply awaited, up to cost_command_timeout_s):
+# alone, between batches, so a failed batch never sends them twice and a batch's transaction never waits on one.
+COST_SOLO_EVENTS = ("session.started", "billing.session_cost_updated")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = get_logger(__name__)
 
@@ -127,6 +130,11 @@ def build(
             topics=[topics.sessions, topics.billing],
             handler=build_cost_dispatcher(costs),
             dead_letter=infra.producer,
+            # Every session.updated reads the session's cost notice and its tariff: in batches (one transaction
+            # each), not one transaction per event, which cost more than billing's own consumer (bench.pipeline).
+            batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),
+            solo_types=COST_SOLO_EVENTS,
+            max_poll_records=settings.consumer_batch_size,
         )
     )
     worker: list[asyncio.Task[None]] = []

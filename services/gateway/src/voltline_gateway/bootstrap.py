@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 import structlog
 from fastapi import FastAPI
-from voltline_bus import BrokerWatch, Producer, RequestReplyClient, TopicSpec, check_broker, ensure_topics, reply
+from voltline_bus import (
+    BrokerWatch,
+    BusConfig,
+    Producer,
+    RequestReplyClient,
+    TopicSpec,
+    check_broker,
+    ensure_topics,
+    reply,
+)
 from voltline_chassis.api_keys import ApiKeyVerifier
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import api_key_feed_for, bus_config
@@ -31,6 +40,7 @@ from voltline_gateway.adapters.connection import StationGone
 from voltline_gateway.adapters.consumed import ConsumedPoller
 from voltline_gateway.adapters.credentials import CredentialRefresher
 from voltline_gateway.adapters.decision_table import DecisionTable
+from voltline_gateway.adapters.lag_watch import ConsumerLag, LagWatch
 from voltline_gateway.adapters.ocpp_server import Connections, Limits, Listener, OcppServer
 from voltline_gateway.adapters.presence import PresenceBook, PresencePublisher
 from voltline_gateway.adapters.refusals import RefusalLog
@@ -40,12 +50,14 @@ from voltline_gateway.adapters.tail import TopicTail
 from voltline_gateway.adapters.tls import CertificatePair, CertificateReloader, server_context
 from voltline_gateway.adapters.upgrade import AttemptLimits, UpgradeCheck
 from voltline_gateway.adapters.validation import violation, warm_up
+from voltline_gateway.domain.flow import FlowPolicy, Throttle
 from voltline_gateway.domain.quirks import QuirkRules
 from voltline_gateway.entrypoints.api import build_router
 from voltline_gateway.metrics import FD_LIMIT
 from voltline_gateway.service_layer.announce import ConnectionEvents
 from voltline_gateway.service_layer.commands import CommandExecutor
 from voltline_gateway.service_layer.dispatch import Dispatcher
+from voltline_gateway.service_layer.flow import FlowGate
 from voltline_gateway.settings import GatewaySettings
 
 FDS_FOR_50K_STATIONS = 50_100
@@ -63,6 +75,7 @@ class Internals:
     instance: str
     tls_reloader: CertificateReloader | None = None
     command_tail: TopicTail | None = None
+    lag_watch: LagWatch | None = None
 
 
 def tune_gc(thresholds: tuple[int, int, int]) -> None:
@@ -103,6 +116,32 @@ def policy_from(settings: GatewaySettings) -> Policy:
         ),
         data_transfer_vendors=frozenset(settings.data_transfer_vendors),
     )
+
+
+def flow_control(
+    settings: GatewaySettings, kafka: BusConfig, topics: Topics
+) -> tuple[FlowGate | None, LagWatch | None]:
+    """ADR 0027: the lag of every consumer group of this installation on the topics station traffic feeds
+    (directly, and one hop on: sessions, billing, diagnostics), read from the broker, sets the hold."""
+    if not settings.flow_control:
+        return None, None
+    policy = FlowPolicy(
+        lag_high=settings.flow_lag_high,
+        lag_low=settings.flow_lag_low,
+        max_hold_s=settings.flow_max_hold_s,
+        min_hold_s=min(0.05, settings.flow_max_hold_s),
+    )
+    throttle = Throttle(policy)
+    watched = [topics.station_events, topics.sessions, topics.billing, topics.diagnostics]
+    source = ConsumerLag(
+        kafka,
+        watched,
+        group_prefix=settings.topic_prefix,
+        ignored=settings.flow_ignored_groups,
+        discover_every_s=10 * settings.flow_poll_interval_s,
+    )
+    watch = LagWatch(source, throttle, interval=settings.flow_poll_interval_s, stall_s=settings.flow_stall_s)
+    return FlowGate(throttle, settings.flow_deferrable_actions), watch
 
 
 def build(settings: GatewaySettings) -> FastAPI:
@@ -184,6 +223,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         from_beginning=False,
         fetch_max_wait_ms=settings.tail_fetch_wait_ms,
     )
+    flow, lag_watch = flow_control(settings, kafka, topics)
     listeners = [Listener(settings.ocpp_host, settings.ocpp_port)]
     reloader: CertificateReloader | None = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
@@ -202,6 +242,7 @@ def build(settings: GatewaySettings) -> FastAPI:
             policy_from(settings),
             schemas=violation,
             decisions=decisions if settings.local_authorize else None,
+            flow=flow,
         ),
         connections=connections,
         upgrade=UpgradeCheck(
@@ -311,12 +352,17 @@ def build(settings: GatewaySettings) -> FastAPI:
                 warm_up(version, list(routes))
             tune_gc(settings.gc_thresholds)
             raise_fd_limit()
+            if lag_watch is not None:
+                await lag_watch.start()
+                stack.push_async_callback(lag_watch.stop)
             await server.start()
             stack.push_async_callback(server.stop)
             if reloader is not None:
                 await reloader.start()
                 stack.push_async_callback(reloader.stop)
-            app.state.gateway = Internals(server, connections, registry, presence, instance, reloader, command_tail)
+            app.state.gateway = Internals(
+                server, connections, registry, presence, instance, reloader, command_tail, lag_watch
+            )
             yield
 
     async def registry_ready() -> None:

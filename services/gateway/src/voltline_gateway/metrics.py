@@ -77,3 +77,25 @@ def decision(request: str, outcome: str) -> Histogram:
 @cache
 def publish(outcome: str) -> Histogram:
     return PUBLISH.labels(outcome=outcome)
+
+
+# Flow control (ADR 0027)
+FLOW_HOLD = gauge(
+    "voltline_gateway_flow_hold_seconds", "How long answers to deferrable calls are held now (0: not throttling)"
+)
+FLOW_LAG = gauge(
+    "voltline_gateway_flow_consumer_lag",
+    "Largest lag (records) of a consumer group that counts for flow control; -1 when it could not be read",
+)
+FLOW_GROUP_LAG = gauge(
+    "voltline_gateway_flow_group_lag",
+    "Records behind the log end per consumer group, as flow control reads it",
+    ["group"],
+)
+FLOW_HELD = counter("voltline_gateway_flow_held_total", "Answers held by flow control, by action", ["action"])
+FLOW_HELD_SECONDS = counter("voltline_gateway_flow_held_seconds_total", "Seconds answers were held, summed")
+
+
+@cache
+def held(action: str) -> Counter:
+    return FLOW_HELD.labels(action=action)

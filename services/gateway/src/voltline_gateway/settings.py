@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from voltline_chassis.settings import ServiceSettings
 
+from voltline_gateway.domain.flow import DEFERRABLE
 from voltline_gateway.domain.security import UnknownStations
 
 AuthStatus = Literal["Accepted", "Blocked", "Expired", "Invalid", "Unknown", "NoCredit", "NotAtThisTime"]
@@ -88,6 +89,19 @@ class GatewaySettings(ServiceSettings):
         default=(20_000, 20, 20),
         description="Python GC thresholds; CPython's (700, 10, 10) cost a third of the throughput under load.",
     )
+    # Flow control (ADR 0027): hold answers to deferrable calls while consumers of station events lag
+    flow_control: bool = Field(default=False, description="Hold deferrable answers while consumers lag (make run: on).")
+    flow_lag_high: int = Field(default=1000, ge=0, description="Records a consumer group may lag before holds grow.")
+    flow_lag_low: int = Field(default=200, ge=0, description="Below this largest lag, holds shrink back to none.")
+    flow_max_hold_s: float = Field(default=10.0, gt=0, description="Longest hold; keep it below stations' timeout.")
+    flow_poll_interval_s: float = Field(default=0.5, gt=0, description="How often the consumers' lag is read.")
+    flow_stall_s: float = Field(default=30.0, gt=0, description="A lagging group that commits nothing this long: out.")
+    flow_ignored_groups: list[str] = Field(
+        default_factory=list, description="Consumer groups (without the topic prefix) that never hold stations."
+    )
+    flow_deferrable_actions: list[str] = Field(
+        default_factory=lambda: sorted(DEFERRABLE), description="Calls whose answers may be held."
+    )
     quirks: dict[str, list[str]] = Field(
         default_factory=dict, description='Leniency per "vendor/model" glob, e.g. {"ACME/*": ["naive_timestamps"]}.'
     )
@@ -98,4 +112,6 @@ class GatewaySettings(ServiceSettings):
             raise ValueError("VOLTLINE_TLS_CERT_FILE and VOLTLINE_TLS_KEY_FILE go together")
         if (self.tls_second_cert_file is None) != (self.tls_second_key_file is None):
             raise ValueError("VOLTLINE_TLS_SECOND_CERT_FILE and VOLTLINE_TLS_SECOND_KEY_FILE go together")
+        if self.flow_lag_low > self.flow_lag_high:
+            raise ValueError("VOLTLINE_FLOW_LAG_LOW must not exceed VOLTLINE_FLOW_LAG_HIGH")
         return self

@@ -3,11 +3,12 @@ protocol (from session.started), and when the running cost was last announced (t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_store import UTCDateTime
+from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
@@ -29,19 +30,53 @@ session_costs = Table(
 )
 
 
+_ROWS = "billing.session_costs.rows"  # session id -> its row as this batch last read or wrote it
+
+
 class CostRepository:
+    """Inside a consumer's batch, a session's row is read once and kept up to date by this repository's own
+    writes (the cost consumer reads it for every session.updated; a batch holds many of the same session)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
+    def _rows(self) -> dict[str, dict[str, Any] | None] | None:
+        batch = current_batch()
+        if batch is None or batch.session is not self._s:
+            return None
+        rows: dict[str, dict[str, Any] | None] = batch.memo.setdefault(_ROWS, {})
+        return rows
+
     async def get(self, session_id: str) -> dict[str, Any] | None:
+        rows = self._rows()
+        if rows is not None and session_id in rows:
+            known = rows[session_id]
+            return None if known is None else dict(known)
         row = (await self._s.execute(select(session_costs).where(session_costs.c.session_id == session_id))).first()
-        return None if row is None else dict(row._mapping)
+        found = None if row is None else dict(row._mapping)
+        if rows is not None:
+            rows[session_id] = None if found is None else dict(found)
+        return found
 
     async def add(self, **values: Any) -> None:
         await self._s.execute(insert(session_costs).values(**values))
+        rows = self._rows()
+        if rows is not None:
+            rows.pop(values.get("session_id", ""), None)  # read again (with the table's defaults) if asked
 
     async def update(self, session_id: str, **values: Any) -> None:
         await self._s.execute(update(session_costs).where(session_costs.c.session_id == session_id).values(**values))
+        rows = self._rows()
+        if rows is not None and (known := rows.get(session_id)) is not None:
+            known.update(values)
+
+    def once_committed(self, key: str, callback: Callable[[], None]) -> None:
+        """Inside a consumer's batch, when the batch commits; otherwise now (the caller has committed)."""
+        batch = current_batch()
+        if batch is not None and batch.session is self._s:
+            batch.after_commit(("session_costs", key), callback)
+        else:
+            callback()
 
 
 class SqlCostUnitOfWork(SqlBillingUnitOfWork):

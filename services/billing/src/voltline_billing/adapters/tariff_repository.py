@@ -13,11 +13,29 @@ from voltline_billing.adapters.orm import billing_sessions, station_groups, tari
 from voltline_billing.domain.tariffs import Tariff
 
 DEFAULT_SCOPE = ("default", "")
+_LOOKUPS = "billing.tariff.lookups"  # (query, *arguments) -> answer, for the rest of a consumer's batch
+_MISSING = object()
 
 
 class TariffRepository:
+    """Inside a consumer's batch, the lookups that price a session (group, assignment, version in force) are
+    answered once per batch and argument: every session.updated of the cost consumer resolves its tariff, and
+    a batch holds many updates of the same sessions. A write through this repository forgets them."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+
+    def _lookups(self) -> dict[tuple[Any, ...], Any] | None:
+        batch = current_batch()
+        if batch is None or batch.session is not self._s:
+            return None
+        lookups: dict[tuple[Any, ...], Any] = batch.memo.setdefault(_LOOKUPS, {})
+        return lookups
+
+    def _forget_lookups(self) -> None:
+        batch = current_batch()
+        if batch is not None:
+            batch.memo.pop(_LOOKUPS, None)
 
     async def latest_version(self, tariff_id: str) -> int | None:
         query = select(func.max(tariffs.c.version)).where(tariffs.c.tariff_id == tariff_id)
@@ -25,6 +43,7 @@ class TariffRepository:
         return latest
 
     async def add(self, tariff: Tariff, created_at: datetime) -> None:
+        self._forget_lookups()
         await self._s.execute(
             insert(tariffs).values(
                 tariff_id=tariff.tariff_id,
@@ -44,6 +63,9 @@ class TariffRepository:
 
     async def valid_at(self, tariff_id: str, at: datetime) -> Tariff | None:
         """The version in force at `at`: the newest whose valid_from is not after it."""
+        lookups, key = self._lookups(), ("valid_at", tariff_id, at)
+        if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
+            return known  # type: ignore[no-any-return]
         query = (
             select(tariffs.c.body)
             .where(tariffs.c.tariff_id == tariff_id, or_(tariffs.c.valid_from.is_(None), tariffs.c.valid_from <= at))
@@ -51,7 +73,10 @@ class TariffRepository:
             .limit(1)
         )
         body = (await self._s.execute(query)).scalar()
-        return None if body is None else Tariff.model_validate(body)
+        found = None if body is None else Tariff.model_validate(body)
+        if lookups is not None:
+            lookups[key] = found
+        return found
 
     async def versions(self, tariff_id: str) -> list[Tariff]:
         query = select(tariffs.c.body).where(tariffs.c.tariff_id == tariff_id).order_by(tariffs.c.version)
@@ -79,6 +104,7 @@ class TariffRepository:
     async def assign(
         self, scope: str, scope_id: str, tariff_id: str, valid_from: datetime | None, now: datetime
     ) -> None:
+        self._forget_lookups()
         await self._s.execute(
             insert(tariff_assignments).values(
                 scope=scope, scope_id=scope_id, tariff_id=tariff_id, valid_from=valid_from, created_at=now
@@ -86,6 +112,9 @@ class TariffRepository:
         )
 
     async def assigned_at(self, scope: str, scope_id: str, at: datetime) -> str | None:
+        lookups, key = self._lookups(), ("assigned_at", scope, scope_id, at)
+        if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
+            return known  # type: ignore[no-any-return]
         c = tariff_assignments.c
         query = (
             select(c.tariff_id)
@@ -93,7 +122,10 @@ class TariffRepository:
             .order_by(c.id.desc())
             .limit(1)
         )
-        return (await self._s.execute(query)).scalar()
+        found: str | None = (await self._s.execute(query)).scalar()
+        if lookups is not None:
+            lookups[key] = found
+        return found
 
     async def scopes(self) -> list[tuple[str, str]]:
         """Every (scope, scope_id) that was ever assigned a tariff."""
@@ -102,10 +134,17 @@ class TariffRepository:
         return [(row.scope, row.scope_id) for row in await self._s.execute(query)]
 
     async def group_of(self, station_id: str) -> str | None:
+        lookups, key = self._lookups(), ("group_of", station_id)
+        if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
+            return known  # type: ignore[no-any-return]
         query = select(station_groups.c.group_id).where(station_groups.c.station_id == station_id)
-        return (await self._s.execute(query)).scalar()
+        found: str | None = (await self._s.execute(query)).scalar()
+        if lookups is not None:
+            lookups[key] = found
+        return found
 
     async def set_group(self, station_id: str, group_id: str) -> None:
+        self._forget_lookups()
         await self._s.execute(station_groups.delete().where(station_groups.c.station_id == station_id))
         await self._s.execute(insert(station_groups).values(station_id=station_id, group_id=group_id))
 

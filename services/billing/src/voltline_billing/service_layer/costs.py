@@ -36,6 +36,9 @@ class CostNotices(Protocol):
     async def get(self, session_id: str) -> dict[str, Any] | None: ...
     async def add(self, **values: Any) -> None: ...
     async def update(self, session_id: str, **values: Any) -> None: ...
+    def once_committed(self, key: str, callback: Callable[[], None]) -> None:
+        """Run `callback` once what this unit of work wrote is committed (call it after `commit()`)."""
+        ...
 
 
 class CostUnitOfWork(BillingUnitOfWork, Protocol):
@@ -138,6 +141,11 @@ async def session_updated(
         _announce(c, uow, event)
         await uow.costs.update(session_id, announced_at=at)
         await uow.commit()
+        # Remembered once durable: a consumer's batch that rolls back (and is handled again) must announce again.
+        uow.costs.once_committed(session_id, lambda: _remember(c, session_id, at))
+
+
+def _remember(c: CostsContext, session_id: str, at: datetime) -> None:
     if len(c.recent) >= MAX_REMEMBERED:
         c.recent.clear()
     c.recent[session_id] = at

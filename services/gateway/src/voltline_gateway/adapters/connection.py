@@ -39,6 +39,7 @@ class StationConnection:
         "_pending",
         "_registry",
         "_rules",
+        "_wake",
         "boot_status",
         "close_cause",
         "model",
@@ -85,6 +86,19 @@ class StationConnection:
         self.task: asyncio.Task[Any] | None = asyncio.current_task()
         self._lock: asyncio.Lock | None = None
         self._pending: tuple[str, asyncio.Future[CallResult | CallErrorFrame]] | None = None
+        self._wake: asyncio.Event | None = None
+
+    async def hold(self, seconds: float) -> None:
+        """Flow control (ADR 0027): wait before handling a held call. A command for this station ends the wait
+        early: the station's answer to it is read by the same loop that waits here."""
+        wake = self._wake = asyncio.Event()
+        try:
+            async with asyncio.timeout(seconds):
+                await wake.wait()
+        except TimeoutError:
+            pass
+        finally:
+            self._wake = None
 
     # --- what the dispatcher needs (service_layer.dispatch.Link) ---
 
@@ -135,6 +149,8 @@ class StationConnection:
         """Send a call once every earlier one is answered; TimeoutError at `deadline` (loop time)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
+        if self._wake is not None:
+            self._wake.set()
         loop = asyncio.get_running_loop()
         async with asyncio.timeout_at(deadline):
             async with self._lock:

@@ -27,6 +27,7 @@ from voltline_gateway.domain.ocpp_j import (
 )
 from voltline_gateway.domain.quirks import repair
 from voltline_gateway.metrics import call_error, message, quirk_repaired
+from voltline_gateway.service_layer.flow import FlowGate
 from voltline_gateway.service_layer.ports import SchemaCheck
 
 log = structlog.get_logger()
@@ -58,8 +59,10 @@ class Dispatcher:
         *,
         schemas: SchemaCheck,
         decisions: LocalDecisions | None = None,
+        flow: FlowGate | None = None,
     ) -> None:
         self._routes = routes
+        self._flow = flow  # ADR 0027: deferrable calls wait while consumers lag
         self._decisions = decisions
         self._schemas = schemas
         self._outbound = outbound
@@ -146,6 +149,8 @@ class Dispatcher:
         if refusal is not None:
             raise refusal
         self._validate(link, action, payload)
+        if self._flow is not None and (hold := self._flow.hold_for(action, payload)):
+            await self._flow.wait(link, action, hold)  # before the event is stored: nothing half-done waits
         ctx = CallContext(link.station_id, version, message_id, self._bus, self._policy, link, self._decisions)
         return await handler(ctx, payload)
 

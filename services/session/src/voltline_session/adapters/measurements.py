@@ -6,12 +6,14 @@ before anything reads them back (a recompute), whichever comes first.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Column, Table, func, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
@@ -59,8 +61,58 @@ class _Buffered:
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
         # anew for every row count, which cost more than the inserts themselves)
-        if rows:
+        if not rows:
+            return
+        conn = await self._db.connection()
+        statement = _driver_insert(self.table, tuple(rows[0]), conn.dialect.paramstyle)
+        if statement is None:
             await self._db.execute(insert_for(self._db, self.table).on_conflict_do_nothing(), rows)
+            return
+        # The driver's executemany with plain tuples: SQLAlchemy's per-row bind processing cost more than
+        # the inserts (a batch writes thousands of rows). Each distinct timestamp is converted once, by the
+        # column type's own bind processor, so the stored text is exactly what the ORM path stores.
+        names = list(rows[0])
+        converters = [_converter(self.table.c[name], conn.dialect) for name in names]
+        params = [
+            tuple(v if f is None else f(v) for v, f in zip(row.values(), converters, strict=True)) for row in rows
+        ]
+        await conn.exec_driver_sql(statement, params)
+
+
+_MARKERS: dict[str, Callable[[int], str]] = {
+    "qmark": lambda i: "?",
+    "numeric_dollar": lambda i: f"${i}",
+    "format": lambda i: "%s",
+}
+
+
+@cache
+def _driver_insert(table: Table, names: tuple[str, ...] | list[str], paramstyle: str) -> str | None:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the driver's own parameter style (None: not one we know)."""
+    marker = _MARKERS.get(paramstyle)
+    if marker is None:
+        return None
+    columns = ", ".join(f'"{name}"' for name in names)
+    values = ", ".join(marker(i) for i in range(1, len(names) + 1))
+    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING'
+
+
+def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    """What the column's type does to a value on its way to the driver; memoised per value (timestamps
+    repeat: every reading of one MeterValues shares its instant). None: the value goes as it is."""
+    process = column.type._cached_bind_processor(dialect)
+    if process is None:
+        return None
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            found = seen[value] = process(value)
+            return found
+
+    return convert
 
 
 class ReadingRepository(_Buffered):
@@ -110,12 +162,64 @@ class ReadingRepository(_Buffered):
         self._batch.memo[("session.prefetch", self.table.name)] = found
 
 
+_NEWEST = "session.newest_state"  # batch memo: (station, bay) -> its newest (at, source, state), or None
+
+
 class ChargingStateRepository(_Buffered):
     table = charging_states
 
     async def add(self, station_id: str, bay: int, at: datetime, source: str, state: str, raw: str) -> None:
         values = {"station_id": station_id, "bay": bay, "at": at, "source": source, "state": state, "raw": raw[:32]}
         await self._insert([values])
+        newest = self._batch.memo.get(_NEWEST) if self._batch is not None else None
+        if newest is not None and (station_id, bay) in newest:
+            known = newest[station_id, bay]
+            # Newest first, of equal instants the first by source; the same key again is dropped on insert.
+            if known is None or at > known[0] or (at == known[0] and source < known[1]):
+                newest[station_id, bay] = (at, source, state)
+
+    async def newest(self, station_id: str, bay: int, since: datetime) -> Observation | None:
+        memo: dict[tuple[str, int], Any] | None = self._batch.memo.get(_NEWEST) if self._batch is not None else None
+        if memo is not None and (station_id, bay) in memo:
+            found = memo[station_id, bay]
+        else:
+            await self._flush()
+            c = charging_states.c
+            query = (
+                select(c.at, c.source, c.state)
+                .where(c.station_id == station_id, c.bay == bay)
+                .order_by(c.at.desc(), c.source)
+                .limit(1)
+            )
+            row = (await self._db.execute(query)).first()
+            found = None if row is None else (row.at, row.source, row.state)
+            if self._batch is not None:
+                self._batch.memo.setdefault(_NEWEST, {})[station_id, bay] = found
+        return Observation(found[0], found[2]) if found is not None and found[0] >= since else None
+
+    async def prefetch_newest(self, bays: Collection[tuple[str, int]]) -> None:
+        """Inside a batch: the newest observation of each of these bays, in one query."""
+        if self._batch is None or not bays:
+            return
+        memo: dict[tuple[str, int], Any] = self._batch.memo.setdefault(_NEWEST, {})
+        wanted = {bay for bay in bays if bay not in memo}
+        if not wanted:
+            return
+        await self._flush()
+        c = charging_states.c
+        stations = sorted({station for station, _ in wanted})
+        memo.update(dict.fromkeys(wanted))
+        for start in range(0, len(stations), _IN_CHUNK):
+            rank = func.row_number().over(partition_by=(c.station_id, c.bay), order_by=(c.at.desc(), c.source))
+            ranked = (
+                select(c.station_id, c.bay, c.at, c.source, c.state, rank.label("rank"))
+                .where(c.station_id.in_(stations[start : start + _IN_CHUNK]))
+                .subquery()
+            )
+            query = select(ranked.c.station_id, ranked.c.bay, ranked.c.at, ranked.c.source, ranked.c.state)
+            for row in await self._db.execute(query.where(ranked.c.rank == 1)):
+                if (row.station_id, row.bay) in wanted:
+                    memo[row.station_id, row.bay] = (row.at, row.source, row.state)
 
     async def between(self, station_id: str, bay: int, start: datetime, end: datetime | None) -> list[Observation]:
         await self._flush()

@@ -303,13 +303,23 @@ class SessionRepository:
         query = select(func.count()).select_from(sessions).where(sessions.c.status == "active")
         return int((await self._db.execute(query)).scalar_one())
 
+    async def _none_active(self, station_id: str, bay: int | None = None) -> bool:
+        """Inside a batch: the batch's copy of the station's open sessions (read and locked, kept current)
+        shows no active one (on `bay`): the statement that would look for them can be skipped."""
+        live = await self._live(station_id)
+        return live is not None and not any(s.active and (bay is None or s.bay == bay) for s in live[1])
+
     async def active_on_bay(self, station_id: str, bay: int) -> builtins.list[Session]:
+        if await self._none_active(station_id, bay):
+            return []
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
         return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
 
     async def mark_rebooted(self, station_id: str, now: datetime) -> int:
         """The station rebooted: its active sessions are in doubt until it speaks of them again."""
+        if await self._none_active(station_id):
+            return 0
         c = sessions.c
         stmt = (
             update(sessions)

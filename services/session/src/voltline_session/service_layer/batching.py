@@ -124,7 +124,14 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
     await uow.readings.prefetch(ids)
     await uow.sessions.prefetch_seq_nos(ids)
     await uow.states.prefetch(
-        [(i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK) for i in items]
+        [
+            (i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK)
+            for i, done in zip(items, folded, strict=True)
+            if done is None
+        ]
+    )
+    await uow.states.prefetch_newest(
+        [(i.current.station_id, i.current.bay) for i, done in zip(items, folded, strict=True) if done is not None]
     )
     saved = []
     for item, done in zip(items, folded, strict=True):

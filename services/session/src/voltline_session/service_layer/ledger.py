@@ -27,7 +27,7 @@ from voltline_events.payloads.sessions import (
 
 from voltline_session.domain.energy import EnergyResult, walk_energy, wh
 from voltline_session.domain.meter import Reading
-from voltline_session.domain.periods import START_LOOKBACK, Period, build_periods, current_state
+from voltline_session.domain.periods import DEFAULT_STATE, START_LOOKBACK, Period, build_periods, current_state
 from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     MeterStats,
@@ -95,15 +95,21 @@ async def recompute(
     session: Session,
     now: datetime,
     folded: tuple[Folded, Sequence[Reading]] | None = None,
+    only: Sequence[Reading] | None = None,
 ) -> tuple[Session, Derived]:
     """The session's figures from all its readings and observations (or, given `fold`'s result and the
-    readings it folded, from its running totals)."""
+    readings it folded, from its running totals). `only`: the caller knows these are all its readings (a
+    session created by this message, or one with none stored yet), so they are not read back."""
     key = _key(ctx, session)
     if folded is not None:
         (energy, stats, tally), readings = folded[0], list(folded[1])
         session = replace(measured(session, energy, stats), meter_tally=tally.to_json())
     else:
-        readings = await uow.readings.for_session(session.session_id)
+        if only is not None:  # as the store would give them: the first sent per measurand and instant, in order
+            unique = {(r.measurand, r.at): r for r in reversed(only)}
+            readings = [unique[k] for k in sorted(unique, key=lambda k: (k[1], k[0]))]
+        else:
+            readings = await uow.readings.for_session(session.session_id)
         energy, checkpoint = walk_energy(
             readings,
             meter_start_wh=session.reported_meter_start_wh,
@@ -123,13 +129,15 @@ async def recompute(
     missing = missing_messages(session, await uow.sessions.seen_seq_nos(session.session_id)) if numbered else []
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
-    observations = await uow.states.between(
-        session.station_id, session.bay, session.started_at - START_LOOKBACK, session.ended_at
-    )
+    since = session.started_at - START_LOOKBACK
+    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
+        # Its state is the newest observation since (about) its start: one row, not all of them.
+        newest = await uow.states.newest(session.station_id, session.bay, since)
+        session = replace(session, charging_state=newest.state if newest is not None else DEFAULT_STATE)
+        return session, Derived(readings, energy, [], missing, tallied=True)
+    observations = await uow.states.between(session.station_id, session.bay, since, session.ended_at)
     if session.active:
         session = replace(session, charging_state=current_state(observations, session.started_at))
-    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
-        return session, Derived(readings, energy, [], missing, tallied=True)
     end = session.ended_at or max(now, session.last_event_at)
     periods = build_periods(session.started_at, end, observations, energy.cumulative, energy.energy_wh)
     return session, Derived(readings, energy, periods, missing)

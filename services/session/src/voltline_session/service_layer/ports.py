@@ -108,7 +108,16 @@ class ChargingStateRepository(Protocol):
         """Observations in [start, end), in order of time, then source."""
         ...
 
+    async def newest(self, station_id: str, bay: int, since: datetime) -> Observation | None:
+        """The newest observation at or after `since` (of equal instants, the first by source): all an
+        open session's charging state needs, without reading every observation since its start."""
+        ...
+
     async def prefetch(self, bays: Collection[tuple[str, int, datetime]]) -> None: ...
+
+    async def prefetch_newest(self, bays: Collection[tuple[str, int]]) -> None:
+        """Inside a batch: the newest observation of these bays in one query, for the `newest` calls to come."""
+        ...
 
 
 class StationRepository(Protocol):

@@ -116,7 +116,12 @@ async def record_transaction(
         fresh = before is None or (before.id_token is None and session.id_token is not None)
         session = await _link_remote_start(ctx, uow, session, fresh)
         folded = fold(ctx, session, readings, now) if before is not None else None
-        session, derived = await recompute(ctx, uow, session, now, None if folded is None else (folded, readings))
+        # A new session, or an open one without any stored reading (its last recompute counted none, and
+        # what this batch held of the station was stored above): its readings are this message's.
+        alone = ctx.fold_readings and (before is None or (before.active and before.last_reading_at is None))
+        session, derived = await recompute(
+            ctx, uow, session, now, None if folded is None else (folded, readings), readings if alone else None
+        )
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
         if before is None and tx.kind != "ended" and not tx.offline and (tx.evse_id, tx.connector_id) != (None, None):
