@@ -8,15 +8,18 @@ So either both the change and its events happen or neither does. Consumers recor
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import registry
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, registry
 from voltline_bus.tracing import stamped
 from voltline_events import Envelope
 
@@ -104,7 +107,7 @@ inbox_table = _tables.inbox
 
 
 class OutboxMessage:
-    """One outbox row. Mapped so that `Outbox.add` can stay synchronous and still join the transaction."""
+    """One outbox row, mapped for code that reads or adds rows through the ORM (`Outbox.add` no longer does)."""
 
     id: int
     topic: str
@@ -128,6 +131,77 @@ class OutboxMessage:
 registry().map_imperatively(OutboxMessage, outbox_table)
 
 
+# Rows `Outbox.add` queued in a session and not yet inserted: (topic, key, value, event_id), in call order.
+_PENDING = "voltline_outbox_pending"
+_COLUMNS = ("topic", "key", "value", "event_id", "created_at")
+_Processor = Callable[[Any], Any] | None
+_insert_sql: dict[str, tuple[str, list[_Processor]]] = {}
+
+
+def _bulk_insert(dialect: Dialect) -> tuple[str, list[_Processor]]:
+    """The INSERT text in the driver's own parameter style and each column's bind processor, once per dialect."""
+    cached = _insert_sql.get(dialect.name)
+    if cached is None:
+        style = dialect.paramstyle
+        marks = [f"${i}" if style == "numeric_dollar" else "%s" if style == "format" else "?" for i in range(1, 6)]
+        if style not in ("numeric_dollar", "format", "qmark"):
+            raise NotImplementedError(f"outbox bulk insert: paramstyle {style!r}")
+        sql = f"INSERT INTO {OUTBOX} ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
+        cached = _insert_sql[dialect.name] = (sql, [outbox_table.c[c].type.bind_processor(dialect) for c in _COLUMNS])
+    return cached
+
+
+def _write_pending(session: Session) -> None:
+    """Insert the session's queued rows: one driver-level executemany, the timestamp encoded once, no ORM objects.
+
+    Ids follow call order, as the ORM's one-INSERT-per-row flush gave them (the relay publishes in id order)."""
+    pending: list[tuple[str, bytes | None, bytes, UUID]] | None = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    conn = session.connection()
+    sql, (topic_p, key_p, value_p, id_p, created_p) = _bulk_insert(conn.dialect)
+    now = _utcnow()
+    created = created_p(now) if created_p else now
+    if topic_p is None and key_p is None and value_p is None:
+        if id_p is None:
+            params = [(t, k, v, i, created) for t, k, v, i in pending]
+        else:
+            params = [(t, k, v, id_p(i), created) for t, k, v, i in pending]
+    else:
+        params = [
+            (
+                topic_p(t) if topic_p else t,
+                key_p(k) if key_p and k is not None else k,
+                value_p(v) if value_p else v,
+                id_p(i) if id_p else i,
+                created,
+            )
+            for t, k, v, i in pending
+        ]
+    conn.exec_driver_sql(sql, params)
+
+
+# Global, cheap listeners (a dict lookup when nothing is queued): queued rows are written before the commit,
+# before any statement the session runs (so the transaction reads its own events, as autoflush gave), and
+# forgotten with a transaction that ends without committing.
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if _PENDING in session.info:
+        _write_pending(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_execute(state: ORMExecuteState) -> None:
+    if _PENDING in state.session.info:
+        _write_pending(state.session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
 class Outbox:
     """Events to publish once, and only if, the session's current transaction commits."""
 
@@ -136,16 +210,28 @@ class Outbox:
         self.added = 0
 
     def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
-        """Queue an event in the current transaction; it is inserted at the next flush, in call order.
+        """Queue an event in the current transaction; it is inserted before the session's next statement or
+        commit, in call order, with the other queued rows in one executemany.
 
         With tracing on, the row keeps the trace context of the span adding it: the relay publishes later, in
         a task of its own, and the consumer's span must still continue this trace."""
         envelope = stamped(envelope)
-        message = OutboxMessage(
-            topic=topic, key=key, value=envelope.to_bytes(), event_id=envelope.event_id, created_at=_utcnow()
-        )
-        self.session.add(message)
+        info = self.session.info
+        pending = info.get(_PENDING)
+        if pending is None:
+            pending = info[_PENDING] = []
+        pending.append((topic, key, envelope.to_bytes(), envelope.event_id))
         self.added += 1
+
+    def add_many(self, items: Iterable[tuple[str, Envelope, bytes | None]]) -> None:
+        """`add` for each `(topic, envelope, key)`, in order."""
+        for topic, envelope, key in items:
+            self.add(topic, envelope, key)
+
+    async def flush(self) -> None:
+        """Insert the queued rows now (commit and every statement of the session do it anyway)."""
+        if _PENDING in self.session.info:
+            await self.session.run_sync(_write_pending)
 
 
 class Inbox:
