@@ -147,7 +147,10 @@ def _bulk_insert(dialect: Dialect) -> tuple[str, list[_Processor]]:
         if style not in ("numeric_dollar", "format", "qmark"):
             raise NotImplementedError(f"outbox bulk insert: paramstyle {style!r}")
         sql = f"INSERT INTO {OUTBOX} ({', '.join(_COLUMNS)}) VALUES ({', '.join(marks)})"
-        cached = _insert_sql[dialect.name] = (sql, [outbox_table.c[c].type.bind_processor(dialect) for c in _COLUMNS])
+        cached = _insert_sql[dialect.name] = (
+            sql,
+            [outbox_table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in _COLUMNS],
+        )
     return cached
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -82,12 +82,28 @@ class OutboxRelay:
         self._gauge_at = 0.0
         # A lazy proxy: constructors run before the service configures logging.
         self._log = structlog.get_logger(__name__, relay=name)
-        self._select = (
-            sa.select(outbox_table.c.id, outbox_table.c.topic, outbox_table.c.key, outbox_table.c.value)
-            .add_columns(outbox_table.c.created_at)
-            .where(outbox_table.c.published_at.is_(None))
-            .order_by(outbox_table.c.id)
-            .limit(batch_size)
+        self._lag = RELAY_LAG.labels(name)
+        self._published_total = RELAY_PUBLISHED.labels(name)
+        # The batch's read as plain SQL run through the driver: rows come back as tuples with no per-column
+        # result processing (only `created_at`, for the lag, is decoded); the partial index serves it.
+        self._select_sql = (
+            "SELECT id, topic, key, value, created_at FROM outbox WHERE published_at IS NULL"
+            f" ORDER BY id LIMIT {int(batch_size)}" + (" FOR UPDATE SKIP LOCKED" if self._locking else "")
+        )
+        self._created_at: Callable[[Any], Any] | None = outbox_table.c.created_at.type.dialect_impl(
+            engine.dialect
+        ).result_processor(engine.dialect, None)
+        ids = (
+            outbox_table.c.id == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.BigInteger())))
+            if self._locking
+            else outbox_table.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        # Built once: the statement's cache key is the same for every batch, whatever its ids.
+        self._mark_published = (
+            sa.update(outbox_table)
+            .where(ids)
+            .values(published_at=sa.bindparam("now", type_=outbox_table.c.published_at.type))
+            .values(attempts=outbox_table.c.attempts + 1)
         )
 
     @property
@@ -195,20 +211,20 @@ class OutboxRelay:
             async with self._engine.begin() as conn:
                 if not await conn.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
                     return _Batch(standby=True)
-                rows = (await conn.execute(self._select.with_for_update(skip_locked=True))).all()
+                rows = (await conn.exec_driver_sql(self._select_sql)).all()
                 batch = await self._publish_batch(rows)
                 await self._record(conn, batch)
         else:
             # SQLite: a transaction holds the whole database's write lock, so never keep one open
             # across network calls. A SQLite database has a single service instance, so a single relay.
             async with self._engine.begin() as conn:
-                rows = (await conn.execute(self._select)).all()
+                rows = (await conn.exec_driver_sql(self._select_sql)).all()
             batch = await self._publish_batch(rows)
             if rows:
                 async with self._engine.begin() as conn:
                     await self._record(conn, batch)
         if batch.published:
-            RELAY_PUBLISHED.labels(self._name).inc(len(batch.published))
+            self._published_total.inc(len(batch.published))
         return batch
 
     async def _publish(self, rows: Sequence[Any]) -> _Batch:
@@ -229,7 +245,7 @@ class OutboxRelay:
                 batch.failed_id, batch.error = row.id, exc
                 break
             batch.published.append(row.id)
-            RELAY_LAG.labels(self._name).observe(max(0.0, (datetime.now(UTC) - row.created_at).total_seconds()))
+            self._observe_lag(datetime.now(UTC), row.created_at)
         return batch
 
     async def _record(self, conn: AsyncConnection, batch: _Batch) -> None:
@@ -237,12 +253,7 @@ class OutboxRelay:
         table = outbox_table
         if batch.published:
             # PostgreSQL: one array parameter, one statement text whatever the batch's size (prepared once).
-            ids = (
-                table.c.id == sa.any_(sa.bindparam("ids", batch.published, type_=postgresql.ARRAY(sa.BigInteger())))
-                if self._locking
-                else table.c.id.in_(batch.published)
-            )
-            await conn.execute(sa.update(table).where(ids).values(published_at=now, attempts=table.c.attempts + 1))
+            await conn.execute(self._mark_published, {"ids": batch.published, "now": now})
         if batch.failed_id is not None:
             await conn.execute(
                 sa.update(table)
@@ -277,8 +288,12 @@ class OutboxRelay:
         now = datetime.now(UTC)
         for row in rows[:done]:
             batch.published.append(row.id)
-            RELAY_LAG.labels(self._name).observe(max(0.0, (now - row.created_at).total_seconds()))
+            self._observe_lag(now, row.created_at)
         return batch
+
+    def _observe_lag(self, now: datetime, stored: Any) -> None:
+        created: datetime = self._created_at(stored) if self._created_at is not None else stored
+        self._lag.observe(max(0.0, (now - created).total_seconds()))
 
     async def _back_off(self, batch: _Batch) -> None:
         self._failures += 1
