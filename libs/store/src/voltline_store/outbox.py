@@ -184,9 +184,21 @@ def _write_pending(session: Session) -> None:
     conn.exec_driver_sql(sql, params)
 
 
-# Global, cheap listeners (a dict lookup when nothing is queued): queued rows are written before the commit,
-# before any statement the session runs (so the transaction reads its own events, as autoflush gave), and
-# forgotten with a transaction that ends without committing.
+def _touches_outbox(statement: Any) -> bool:
+    """Whether a statement names the outbox table (by name: each service declares its own copy of it)."""
+    table = getattr(statement, "table", None)  # INSERT / UPDATE / DELETE
+    if table is not None:
+        return getattr(table, "name", None) == OUTBOX
+    if isinstance(statement, sa.TextClause):
+        return OUTBOX in statement.text.lower()
+    froms = statement.get_final_froms() if isinstance(statement, sa.Select) else ()
+    return any(OUTBOX in {getattr(t, "name", None) for t in sa.sql.util.find_tables(f)} for f in froms)
+
+
+# Global, cheap listeners (a dict lookup when nothing is queued): queued rows are written before the commit
+# and before a statement of the session that names the outbox (so the transaction reads its own events, as the
+# ORM's autoflush gave), and forgotten with a transaction that ends without committing. Other statements do
+# not write them: a consumer batch's handlers then queue all their rows for one executemany at the commit.
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     if _PENDING in session.info:
@@ -195,7 +207,7 @@ def _before_commit(session: Session) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _before_execute(state: ORMExecuteState) -> None:
-    if _PENDING in state.session.info:
+    if _PENDING in state.session.info and _touches_outbox(state.statement):
         _write_pending(state.session)
 
 
@@ -213,8 +225,9 @@ class Outbox:
         self.added = 0
 
     def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
-        """Queue an event in the current transaction; it is inserted before the session's next statement or
-        commit, in call order, with the other queued rows in one executemany.
+        """Queue an event in the current transaction; it is inserted at the commit (or before a statement of
+        the session that names the outbox, or at `flush()`), in call order, with the other queued rows in one
+        executemany.
 
         With tracing on, the row keeps the trace context of the span adding it: the relay publishes later, in
         a task of its own, and the consumer's span must still continue this trace."""
@@ -222,6 +235,9 @@ class Outbox:
         info = self.session.info
         pending = info.get(_PENDING)
         if pending is None:
+            # Begin the session's transaction as `session.add` did, so that a rollback (or close) ending it
+            # forgets the queue (`after_transaction_end`) even when no statement ran.
+            self.session.sync_session._autobegin_t()
             pending = info[_PENDING] = []
         pending.append((topic, key, envelope.to_bytes(), envelope.event_id))
         self.added += 1
