@@ -18,7 +18,17 @@ from voltline_events.payloads import ConnectorStatus, StationTransaction, Transa
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
-from voltline_session.service_layer.batching import Pending, flush, foldable, held, held_of, hold, holdable
+from voltline_session.service_layer.batching import (
+    Pending,
+    announce_and_hold,
+    due_foldable,
+    flush,
+    foldable,
+    held,
+    held_of,
+    hold,
+    holdable,
+)
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, fold, recompute
@@ -100,6 +110,14 @@ async def record_transaction(
             await _fold(ctx, uow, kept or before, merged, tx, now)
             await uow.commit()
             return
+        if (
+            merged is not None
+            and before is not None
+            and due_foldable(ctx, before, merged, tx, now)
+            and await announce_and_hold(ctx, uow, kept, before, merged, tx, now)
+        ):
+            await uow.commit()
+            return
         if pending:
             await flush(ctx, uow, station_id)  # what the batch holds of this station is stored first
             if kept is not None:
@@ -120,7 +138,13 @@ async def record_transaction(
         # what this batch held of the station was stored above): its readings are this message's.
         alone = ctx.fold_readings and (before is None or (before.active and before.last_reading_at is None))
         session, derived = await recompute(
-            ctx, uow, session, now, None if folded is None else (folded, readings), readings if alone else None
+            ctx,
+            uow,
+            session,
+            now,
+            None if folded is None else (folded, readings),
+            readings if alone else None,
+            with_periods=False,
         )
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
@@ -169,7 +193,9 @@ async def record_status(
                     hold(ctx, uow, kept or before, current, now)  # recomputed once, when the batch ends
                     continue
                 folded = fold(ctx, before, (), now)  # no new reading: the running totals stand
-                session, derived = await recompute(ctx, uow, before, now, None if folded is None else (folded, ()))
+                session, derived = await recompute(
+                    ctx, uow, before, now, None if folded is None else (folded, ()), with_periods=False
+                )
                 session = announce(ctx, uow, before, session, derived, now)
                 await uow.sessions.save(session)
         await uow.commit()
