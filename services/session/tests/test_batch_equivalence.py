@@ -288,8 +288,8 @@ async def test_a_batch_reads_its_stations_sessions_once_and_writes_last_seen_onc
 
 
 async def test_due_updates_are_announced_and_each_session_saved_once_per_batch(sqlite_url: str) -> None:
-    """Every message due a session.updated (interval 0): each is announced with the figures the one-by-one
-    run announces, and the batch still writes each session once (one executemany for all of them)."""
+    """Every message due a session.updated (interval 0): MeterValues and status are each announced with the
+    figures the one-by-one run announces, and the batch still writes each session once (one executemany)."""
     await run_migrations(sqlite_url, MIGRATIONS)
     engine = create_engine(sqlite_url)
     factory = session_factory(engine)
@@ -308,7 +308,10 @@ async def test_due_updates_are_announced_and_each_session_saved_once_per_batch(s
     starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)] + [
         ("tx", n, 0, "updated", 1, 100, None) for n in (0, 1)
     ]
-    flood = [("tx", n, 0, "updated", minute, 100, "Charging") for minute in range(2, 6) for n in (0, 1)]
+    flood: list[tuple[Any, ...]] = []
+    for minute in range(2, 6):  # MeterValues and a status (falling into the session) of both stations
+        flood += [("tx", n, 0, "updated", minute, 100, "Charging") for n in (0, 1)]
+        flood += [("status", n, minute, "SuspendedEV" if minute % 2 else "Charging") for n in (0, 1)]
     try:
         await batch(starts)
         sa.event.listen(engine.sync_engine, "before_cursor_execute", count)

@@ -26,7 +26,7 @@ from voltline_session.domain.meter import Reading, as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.ledger import announce, fold, recompute, update_due
+from voltline_session.service_layer.ledger import Folded, announce, fold, recompute, update_due
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 _PENDING = "session.pending"
@@ -112,20 +112,42 @@ async def announce_and_hold(
     if folded is None:
         return False
     if kept is not None:
-        done = fold(ctx, kept.current, earlier, kept.now)
-        if done is None:
+        last = await as_left(ctx, uow, kept)
+        if last is None:
             return False
-        before, _ = await recompute(ctx, uow, kept.current, kept.now, (done, earlier))
+        before = last
     await uow.readings.add(merged.session_id, readings)
     state = state_from_charging_state(tx.charging_state)
     if state is not None and tx.charging_state:
         await uow.states.add(merged.station_id, merged.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
-    session, derived = await recompute(ctx, uow, merged.with_problems(problems), now, (folded, [*earlier, *readings]))
+    await announce_held(ctx, uow, before, merged.with_problems(problems), (folded, [*earlier, *readings]), now)
+    return True
+
+
+async def as_left(ctx: SessionContext, uow: SessionUnitOfWork, kept: Pending) -> Session | None:
+    """A held session's figures as its last message left them (what the one-by-one run stored); None when
+    the running totals are not exact for it. Call it before adding a new observation of its bay."""
+    done = fold(ctx, kept.current, kept.readings, kept.now)
+    if done is None:
+        return None
+    session, _ = await recompute(ctx, uow, kept.current, kept.now, (done, kept.readings))
+    return session
+
+
+async def announce_held(
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    before: Session,
+    current: Session,
+    folded: tuple[Folded, Sequence[Reading]],
+    now: datetime,
+) -> None:
+    """Recompute `current` from its running totals, announce the change since `before`, hold the result."""
+    session, derived = await recompute(ctx, uow, current, now, folded)
     session = announce(ctx, uow, before, session, derived, now)
     # Held from here with its figures (and running totals) as announced: the batch's later readings fold on,
     # and what the batch's end announces is compared with this announcement.
     hold(ctx, uow, session, session, now)
-    return True
 
 
 def hold(
