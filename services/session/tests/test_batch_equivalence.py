@@ -318,6 +318,8 @@ async def test_due_updates_are_announced_and_each_session_saved_once_per_batch(s
         await batch(flood)
         sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
         assert len([s for s in statements if s.startswith("UPDATE sessions SET")]) == 1
+        # Both stations' bays' newest states in one query, at the first one the batch needed.
+        assert len([s for s in statements if s.startswith("SELECT") and "FROM charging_states" in s]) == 1
         async with factory() as db:  # both_ways starts from an empty store
             for table in (meter_readings, charging_states, seq_nos, sessions, stations, outbox_table, inbox_table):
                 await db.execute(sa.delete(table))
