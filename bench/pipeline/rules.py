@@ -16,9 +16,11 @@ import os
 import pstats
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from voltline_events import Topics
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.entrypoints.consumers import build_dispatcher
@@ -31,7 +33,12 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "session" / "src
 
 
 async def run(
-    url: str, events: int, batch: int, profile: cProfile.Profile | None, stations: int | None = None
+    url: str,
+    events: int,
+    batch: int,
+    profile: cProfile.Profile | None,
+    stations: int | None = None,
+    update_interval: float | None = None,
 ) -> dict[str, object]:
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
@@ -39,10 +46,19 @@ async def run(
     ctx = SessionContext(
         uow=lambda: SessionUnitOfWork(factory), topics=Topics(""), source="bench", clock=lambda: datetime.now(UTC)
     )
+    if update_interval is not None:  # production: 60 s against readings every 10-60 s (0: every message due)
+        ctx = replace(ctx, update_interval=timedelta(seconds=update_interval))
+    statements: dict[str, int] = {}
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        kind = " ".join(statement.split()[:3])
+        statements[kind] = statements.get(kind, 0) + 1
+
     handle = build_dispatcher(ctx)
     stations = stations or max(50, events // 100)
     envelopes = [e for _, e in station_mix(stations, events)]
     scope = TransactionBatch(factory, inbox_consumer=CONSUMER)
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
     wall, cpu = time.perf_counter(), time.process_time()
     if profile is not None:
         profile.enable()
@@ -54,6 +70,7 @@ async def run(
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
     await engine.dispose()
     return {
         "events": len(envelopes),
@@ -62,6 +79,9 @@ async def run(
         "events_per_s": round(len(envelopes) / wall),
         "events_per_cpu_s": round(len(envelopes) / cpu),
         "load_average": round(os.getloadavg()[0], 1),
+        "update_interval_s": ctx.update_interval.total_seconds(),
+        "statements": sum(statements.values()),
+        "statements_by_kind": dict(sorted(statements.items(), key=lambda kv: -kv[1])[:12]),
     }
 
 
@@ -72,11 +92,17 @@ def main() -> None:
     parser.add_argument("--url", default=None, help="a database URL (default: a fresh SQLite file)")
     parser.add_argument("--stations", type=int, default=None, help="default: events / 100 (at least 50)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--update-interval", type=float, default=None, help="seconds between session.updated (default: 60)"
+    )
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         url = args.url or f"sqlite+aiosqlite:///{tmp}/session.db"
-        print(json.dumps(asyncio.run(run(url, args.events, args.batch, profile, args.stations))), flush=True)
+        print(
+            json.dumps(asyncio.run(run(url, args.events, args.batch, profile, args.stations, args.update_interval))),
+            flush=True,
+        )
     if profile is not None:
         pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 

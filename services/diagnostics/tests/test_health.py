@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from diagnostics_testing import ADMIN, Receiver, RunningDiagnostics, eventually
 from voltline_devinfra.api_probes import list_routes_refuse_huge_offsets
 from voltline_diagnostics.domain.webhooks import verify
@@ -408,3 +409,38 @@ async def test_connector_statuses_reach_firmware_campaigns_decoded_by_the_statio
 
     assert await eventually(firmware_view, what="CP-FW-ST's connectors in station-firmware")
     await connector(service, "CP-FW-ST", "Occupied")
+
+
+async def test_maintenance_events_are_handled_by_the_one_consumer_of_station_events(
+    service: RunningDiagnostics,
+) -> None:
+    """Boots and security events still reach remote maintenance (station-firmware, security-events), handled
+    alone by the station events consumer: no second consumer group reads every station event again."""
+    cp = service.station("CP-RARE", "ocpp2.0.1")
+    await cp.connect()
+    boot = BootNotification(ocpp_version="ocpp2.0.1", vendor="ACME", model="Rare-1", firmware_version="3.2", raw={})
+    await cp.send(boot)
+    await cp.send(SecurityEvent(ocpp_version="ocpp2.0.1", event_type="FirmwareUpdated", timestamp=datetime.now(UTC)))
+    await cp.status(1, "Available")
+
+    async def firmware_view() -> dict[str, Any] | None:
+        r = await service.api.get("/api/v1/station-firmware", headers=ADMIN)
+        found = [s for s in r.json()["items"] if s["station_id"] == "CP-RARE" and s["connectors"]]
+        return found[0] if found and found[0]["model"] == "Rare-1" else None
+
+    async def security_events() -> list[str] | None:
+        r = await service.api.get("/api/v1/security-events", params={"station_id": "CP-RARE"}, headers=ADMIN)
+        return [e["type"] for e in r.json()["items"]] or None
+
+    view = await eventually(firmware_view, what="CP-RARE's boot in station-firmware")
+    assert view["firmware_version"] == "3.2" and view["connectors"] == {"1": "Available"}
+    assert await eventually(security_events, what="CP-RARE's security event") == ["FirmwareUpdated"]
+    admin = AIOKafkaAdminClient(bootstrap_servers=service.settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        prefix = service.settings.topic_prefix
+        groups = {g for g, *_ in await admin.list_consumer_groups() if g.startswith(prefix)}
+    finally:
+        await admin.close()
+    assert f"{prefix}voltline-diagnostics" in groups
+    assert not [g for g in groups if "maintenance" in g], groups

@@ -119,10 +119,11 @@ def history(prefix: str, steps: list[tuple[Any, ...]]) -> list[Envelope]:
     return out
 
 
-def context(factory: Any, prefix: str, *, fold_readings: bool = True) -> SessionContext:
+def context(factory: Any, prefix: str, *, fold_readings: bool = True, interval: int = 60) -> SessionContext:
     ticks = itertools.count()
     ids = itertools.count()
     return SessionContext(
+        update_interval=timedelta(seconds=interval),
         fold_readings=fold_readings,
         uow=lambda: SessionUnitOfWork(factory),
         topics=Topics(""),
@@ -146,7 +147,9 @@ async def outcome(factory: Any, prefix: str) -> dict[str, Any]:
     return {"sessions": found, "readings": sorted(tuple(r) for r in readings), "events": dict(events)}
 
 
-async def both_ways(url: str, steps: list[tuple[Any, ...]], cut: int = 1000) -> tuple[dict[str, Any], dict[str, Any]]:
+async def both_ways(
+    url: str, steps: list[tuple[Any, ...]], cut: int = 1000, interval: int = 60
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The events one by one, then in consumer batches of `cut` events (what one fetch returned)."""
     engine = create_engine(url)
     factory = session_factory(engine)
@@ -155,7 +158,7 @@ async def both_ways(url: str, steps: list[tuple[Any, ...]], cut: int = 1000) -> 
         for mode in ("one", "batch"):
             envelopes = history("CP", steps)
             # The reference: one event at a time, every session recomputed from all its readings.
-            handle = build_dispatcher(context(factory, "s", fold_readings=mode == "batch"))
+            handle = build_dispatcher(context(factory, "s", fold_readings=mode == "batch", interval=interval))
             if mode == "one":
                 for envelope in envelopes:
                     await handle(envelope)
@@ -183,10 +186,16 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(step, min_size=1, max_size=40), cut=st.sampled_from([1000, 1000, 7, 3]))
-def test_a_batch_equals_its_events_one_by_one(store: str, steps: list[tuple[Any, ...]], cut: int) -> None:
+@given(
+    steps=st.lists(step, min_size=1, max_size=40),
+    cut=st.sampled_from([1000, 1000, 7, 3]),
+    interval=st.sampled_from([60, 60, 20, 0]),  # an update due every 3rd tick, every other, every message
+)
+def test_a_batch_equals_its_events_one_by_one(
+    store: str, steps: list[tuple[Any, ...]], cut: int, interval: int
+) -> None:
     starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
-    one, batch = asyncio.run(both_ways(store, starts + steps, cut))
+    one, batch = asyncio.run(both_ways(store, starts + steps, cut, interval))
     assert batch["sessions"] == one["sessions"]  # meter_tally included: folded totals equal recomputed ones
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]
@@ -226,12 +235,12 @@ def in_time_order(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=ordered, cut=st.sampled_from([1000, 1000, 7, 3]))
+@given(steps=ordered, cut=st.sampled_from([1000, 1000, 7, 3]), interval=st.sampled_from([60, 20, 0]))
 def test_a_batch_with_late_readings_equals_its_events_one_by_one(
-    store: str, steps: list[tuple[Any, ...]], cut: int
+    store: str, steps: list[tuple[Any, ...]], cut: int, interval: int
 ) -> None:
     starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]
-    one, batch = asyncio.run(both_ways(store, starts + in_time_order(steps), cut))
+    one, batch = asyncio.run(both_ways(store, starts + in_time_order(steps), cut, interval))
     assert batch["sessions"] == one["sessions"]
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]
@@ -276,3 +285,78 @@ async def test_a_batch_reads_its_stations_sessions_once_and_writes_last_seen_onc
         assert sorted(energy) == [("CP-0", 300), ("CP-1", 300)]
     finally:
         await engine.dispose()
+
+
+async def test_due_updates_are_announced_and_each_session_saved_once_per_batch(sqlite_url: str) -> None:
+    """Every message due a session.updated (interval 0): MeterValues and status are each announced with the
+    figures the one-by-one run announces, and the batch still writes each session once (one executemany)."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    factory = session_factory(engine)
+    handle = build_dispatcher(context(factory, "s", interval=0))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    async def batch(steps: list[tuple[Any, ...]]) -> None:
+        envelopes = history("CP", steps)
+        async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
+            for envelope in envelopes:
+                await handle(envelope)
+
+    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)] + [
+        ("tx", n, 0, "updated", 1, 100, None) for n in (0, 1)
+    ]
+    flood: list[tuple[Any, ...]] = []
+    for minute in range(2, 6):  # MeterValues and a status (falling into the session) of both stations
+        flood += [("tx", n, 0, "updated", minute, 100, "Charging") for n in (0, 1)]
+        flood += [("status", n, minute, "SuspendedEV" if minute % 2 else "Charging") for n in (0, 1)]
+    try:
+        await batch(starts)
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+        await batch(flood)
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert len([s for s in statements if s.startswith("UPDATE sessions SET")]) == 1
+        # Both stations' bays' newest states in one query, at the first one the batch needed.
+        assert len([s for s in statements if s.startswith("SELECT") and "FROM charging_states" in s]) == 1
+        async with factory() as db:  # both_ways starts from an empty store
+            for table in (meter_readings, charging_states, seq_nos, sessions, stations, outbox_table, inbox_table):
+                await db.execute(sa.delete(table))
+            await db.commit()
+    finally:
+        await engine.dispose()
+    one, batched = await both_ways(sqlite_url, starts + flood, interval=0)
+    assert batched == one
+    updates = [p for p in batched["events"]["s-session-0"] if p[0] == "session.updated"]
+    assert len(updates) >= 4  # the flood's messages were announced, not only the batch's end
+
+
+async def test_an_open_sessions_full_recompute_reads_its_state_from_one_row(sqlite_url: str) -> None:
+    """Creating a session and its first readings recompute it in full: its state comes from the bay's newest
+    observation, and the observations a periods list would need are not read (in a batch or alone)."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    factory = session_factory(engine)
+    handle = build_dispatcher(context(factory, "s"))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    steps = [("status", 0, 0, "Charging"), ("tx", 0, 0, "started", 0, 0, None), ("tx", 0, 0, "updated", 1, 100, None)]
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for envelope in history("A", steps):  # alone
+            await handle(envelope)
+        envelopes = history("B", steps)
+        async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
+            for envelope in envelopes:
+                await handle(envelope)
+        async with factory() as db:
+            states = (await db.execute(sa.select(sessions.c.station_id, sessions.c.charging_state))).all()
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+        await engine.dispose()
+    assert sorted(states) == [("A-0", "charging"), ("B-0", "charging")]
+    assert not [s for s in statements if s.startswith("SELECT charging_states.at, charging_states.state")]

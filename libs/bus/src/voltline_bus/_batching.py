@@ -65,6 +65,7 @@ class BatchingMixin:
     # that a batch cut short does not make the scope prepare (inbox markers) for many it will not handle.
     _batch_hint: int = 64
     _solo_types: Collection[str]
+    _solo: Callable[[Envelope], bool] | None
     _position: dict[TopicPartition, int]
     # Per partition, the newest end offset known (a fetch's high watermark or the broker's answer to lag()).
     _ends: dict[TopicPartition, int]
@@ -212,7 +213,9 @@ class BatchingMixin:
             envelope = Envelope.from_bytes(record.value)
         except (ValidationError, ValueError):
             return None  # dead-lettered by the one-at-a-time path
-        return None if envelope.type in self._solo_types else envelope
+        if envelope.type in self._solo_types or (self._solo is not None and self._solo(envelope)):
+            return None
+        return envelope
 
     async def _alone(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, record: ConsumerRecord, batch: _Batch

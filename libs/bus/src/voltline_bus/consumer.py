@@ -77,7 +77,8 @@ class EventConsumer(BatchingMixin):
     - `stop()` lets in-flight handler calls finish and commits them, then leaves the group.
     - With `batch_scope`, the envelopes one fetch returned for one partition are handled in order
       inside one `batch_scope(envelopes)` (one transaction), except `solo_types`, which are handled
-      alone (in order, between batches): events whose handlers have effects outside the store. If the
+      alone (in order, between batches): events whose handlers have effects outside the store (`solo`, a
+      predicate on the envelope, picks more of them by content, e.g. by a station.message's action). If the
       batch fails, the events before the failing one are handled again as a batch, the failing one
       alone (with the retries and dead-lettering above), and the rest as a new batch. A batch
       transaction commits early once it has run `batch_max_s`; the rest goes into the next one.
@@ -107,6 +108,7 @@ class EventConsumer(BatchingMixin):
         batch_scope: BatchScope | None = None,
         solo_types: Collection[str] = (),
         batch_max_s: float = 0.2,
+        solo: Callable[[Envelope], bool] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -137,6 +139,7 @@ class EventConsumer(BatchingMixin):
         self._event_types = None if event_types is None else frozenset(t.encode() for t in event_types)
         self._batch_scope = batch_scope
         self._solo_types = frozenset(solo_types)
+        self._solo = solo
         # A batch transaction commits once it has run this long: its locks (SQLite's one write lock,
         # a station's row) must not keep API requests waiting for long.
         self._batch_max_s = batch_max_s

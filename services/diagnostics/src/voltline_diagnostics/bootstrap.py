@@ -76,13 +76,18 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     ctx.dialect = infra.engine.dialect.name
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
+    station_events = maintenance.alongside(build_dispatcher(ctx, on_status=maintenance.connector_status))
     consumer = infra.watch(
         EventConsumer(
             infra.bus,
             group_id=f"{settings.topic_prefix}voltline-diagnostics",
             topics=[topics.station_events, topics.sessions],
-            # Connector statuses also go to remote maintenance (firmware campaigns), decoded once here.
-            handler=build_dispatcher(ctx, on_status=maintenance.connector_status),
+            # Connector statuses also go to remote maintenance (firmware campaigns), decoded once here; its
+            # rare events (boots, firmware, log and security notifications) are handled here too, each alone
+            # (solo: outside the batch transactions), instead of by a second consumer of every station event.
+            handler=station_events,
+            event_types=station_events.event_types,
+            solo=maintenance.is_rare,
             dead_letter=infra.producer,
             # One transaction per fetched batch per partition; the inbox markers go in one statement, the
             # batch's station and connector rows are read up front and written once at its commit. Then the

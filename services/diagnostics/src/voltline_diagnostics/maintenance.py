@@ -7,8 +7,9 @@ In bootstrap.py (docs/maintenance.md):
     # before_stop: await maintenance.stop() ...; routers: [..., *maintenance.api_routers]
     for router in maintenance.open_routers:  # for stations, without a bearer token
         app.include_router(router)
-    # the station events consumer hands on the connector statuses it decodes (maintenance's own consumer
-    # skips them unparsed): build_dispatcher(ctx, on_status=maintenance.connector_status) and
+    # the station events consumer hands on the connector statuses it decodes, and runs maintenance's rare
+    # station events alone (no consumer of its own): handler=maintenance.alongside(build_dispatcher(ctx,
+    # on_status=maintenance.connector_status)), solo=maintenance.is_rare and
     # batch_scope=maintenance.with_connector_statuses(its own scope)
 """
 
@@ -24,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
-from voltline_bus import EventConsumer, RequestReplyClient, StationCommandClient, TopicSpec
+from voltline_bus import Dispatcher, RequestReplyClient, StationCommandClient, TopicSpec
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.logging import get_logger
 from voltline_events import Envelope, Topics
@@ -40,7 +41,12 @@ from voltline_diagnostics.entrypoints.api_commands import build_command_router
 from voltline_diagnostics.entrypoints.api_firmware import build_firmware_files_router, build_firmware_router
 from voltline_diagnostics.entrypoints.api_logs import build_log_router, build_upload_router
 from voltline_diagnostics.entrypoints.api_security import build_security_router, security_event_recorder
-from voltline_diagnostics.entrypoints.maintenance_consumers import build_maintenance_dispatcher
+from voltline_diagnostics.entrypoints.maintenance_consumers import (
+    MessageHandler,
+    RareEvents,
+    build_maintenance_dispatcher,
+    rare_events,
+)
 from voltline_diagnostics.maintenance_settings import MaintenanceSettings
 from voltline_diagnostics.service_layer.bulk import BulkService
 from voltline_diagnostics.service_layer.campaigns import CampaignService, collecting_statuses
@@ -68,6 +74,11 @@ class Maintenance:
     # Connector statuses (firmware campaigns wait for idle connectors; GET /station-firmware shows them) come
     # from the station events consumer, which decodes every StatusNotification anyway: each is decoded once.
     connector_status: Callable[[str, ConnectorStatus], Awaitable[None]]
+    # Its station events (boots; firmware, log and security notifications: rare) run in the station events
+    # consumer, each alone (`is_rare` is that consumer's `solo`): a consumer of their own read every station
+    # event a second time only to skip nearly all of them (docs/diagnostics.md).
+    station_events: Dispatcher
+    is_rare: Callable[[Envelope], bool]
     starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -75,6 +86,10 @@ class Maintenance:
     async def start(self) -> None:
         for start in self.starts:
             await start()
+
+    def alongside(self, main: Dispatcher) -> RareEvents:
+        """The station events consumer's handler: `main`, and maintenance's handlers for the rare events."""
+        return RareEvents(main, self.station_events, self.is_rare)
 
     def with_connector_statuses(self, inner: BatchScope) -> BatchScope:
         """`inner` (the station events consumer's TransactionBatch scope) that also writes the batch's last
@@ -187,27 +202,15 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
     async def connector(station_id: str, status: ConnectorStatus) -> None:
         await campaigns.connector_status(station_id, str(status.connector_id), status.status)
 
-    dispatcher = build_maintenance_dispatcher(
-        {
-            "DiagnosticsStatusNotification": log_status,
-            "LogStatusNotification": log_status,
-            "SecurityEventNotification": security_event_recorder(infra.sessions, utcnow),
-            "FirmwareStatusNotification": firmware_status,
-            "SignedFirmwareStatusNotification": firmware_status,
-        },
-        on_boot=booted,  # no on_status: connector statuses come from the station events consumer (above)
-    )
-    consumer = EventConsumer(
-        infra.bus,
-        group_id=f"{infra.settings.topic_prefix}voltline-diagnostics-maintenance",
-        topics=[topics.station_events],
-        # The Dispatcher: other event types (heartbeats, meter values, StatusNotifications) are skipped by their
-        # header without being parsed; what it handles (boots, notifications: rare) goes one at a time.
-        handler=dispatcher,
-        dead_letter=infra.producer,
-        max_poll_records=infra.settings.consumer_batch_size,
-        fetch_wait_ms=500,  # nobody waits on its rare events (boots, notifications): 2 idle fetches a second, not 5
-    )
+    handlers: dict[str, MessageHandler] = {
+        "DiagnosticsStatusNotification": log_status,
+        "LogStatusNotification": log_status,
+        "SecurityEventNotification": security_event_recorder(infra.sessions, utcnow),
+        "FirmwareStatusNotification": firmware_status,
+        "SignedFirmwareStatusNotification": firmware_status,
+    }
+    # No on_status: connector statuses come from the station events consumer (above), decoded once.
+    dispatcher = build_maintenance_dispatcher(handlers, on_boot=booted)
     maintenance = Maintenance(
         api_routers=[
             build_command_router(commands),
@@ -218,6 +221,8 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         ],
         open_routers=[build_upload_router(logs), build_firmware_files_router(infra.sessions, storage)],
         connector_status=connector,
+        station_events=dispatcher,
+        is_rare=rare_events(handlers),
         topics=[
             TopicSpec.of(topics.station_commands),
             TopicSpec.of(topics.gateway_presence),
@@ -233,7 +238,6 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
             await asyncio.wait_for(online.caught_up.wait(), infra.bus.connect_timeout)
         except TimeoutError:
             log.warning("presence feed not caught up; commands may see stations offline for a while")
-        await consumer.start()
         if ftp is not None:
             await ftp.start()
         maintenance.tasks.append(
@@ -245,7 +249,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         )
 
     maintenance.starts.append(start)
-    maintenance.stops.extend([rpc.stop, online.stop, consumer.stop, commands.stop, bulk.stop])
+    maintenance.stops.extend([rpc.stop, online.stop, commands.stop, bulk.stop])
     if ftp is not None:
         maintenance.stops.append(ftp.stop)
     return maintenance

@@ -2,11 +2,13 @@
 
 The notifications arrive as `station.message` (action and payload as sent) or, from gateways that type them,
 as station.firmware_status / station.log_status / station.security_event; both reach the same handlers.
+They are rare: in the service they run in the station events consumer, each alone (`RareEvents`), instead
+of in a consumer of their own that read every station event a second time (docs/diagnostics.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,3 +90,44 @@ def build_maintenance_dispatcher(
     if on_status is not None:
         table["station.connector_status"] = status
     return Dispatcher(table)
+
+
+RARE_TYPES = frozenset(("station.boot_notification", *TYPED_NOTIFICATIONS))
+
+
+def rare_events(actions: Collection[str]) -> Callable[[Envelope], bool]:
+    """True for what maintenance handles without `on_status`: boots, typed notifications and the
+    `station.message`s of `actions` (other messages, e.g. DataTransfer, stay in the batches)."""
+    wanted = frozenset(actions)
+
+    def is_rare(envelope: Envelope) -> bool:
+        if envelope.type == "station.message":
+            return envelope.payload.get("action") in wanted
+        return envelope.type in RARE_TYPES
+
+    return is_rare
+
+
+class RareEvents:
+    """The station events consumer's handler: `main` for every event, then for the rare ones (`is_rare`, which
+    the consumer also takes as `solo`: handled alone, outside any batch transaction) maintenance's.
+
+    Maintenance's handler runs even when `main` fails on the event (as it did in a consumer of its own); the
+    failure is raised after it, so the consumer retries the event (main's use cases skip it by their inbox;
+    maintenance's writes are idempotent) and dead-letters it in the end: a poison stays isolated.
+    """
+
+    def __init__(self, main: Dispatcher, rare: Dispatcher, is_rare: Callable[[Envelope], bool]) -> None:
+        self._main, self._rare, self.is_rare = main, rare, is_rare
+        self.event_types = main.event_types | rare.event_types
+
+    async def __call__(self, envelope: Envelope) -> None:
+        if not self.is_rare(envelope):
+            await self._main(envelope)
+            return
+        try:
+            await self._main(envelope)
+        except Exception:
+            await self._rare(envelope)
+            raise
+        await self._rare(envelope)

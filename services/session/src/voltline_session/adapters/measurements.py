@@ -163,6 +163,7 @@ class ReadingRepository(_Buffered):
 
 
 _NEWEST = "session.newest_state"  # batch memo: (station, bay) -> its newest (at, source, state), or None
+_NEWEST_STATIONS = "session.newest_state.stations"  # batch memo: stations whose every bay is in _NEWEST
 
 
 class ChargingStateRepository(_Buffered):
@@ -172,16 +173,20 @@ class ChargingStateRepository(_Buffered):
         values = {"station_id": station_id, "bay": bay, "at": at, "source": source, "state": state, "raw": raw[:32]}
         await self._insert([values])
         newest = self._batch.memo.get(_NEWEST) if self._batch is not None else None
-        if newest is not None and (station_id, bay) in newest:
-            known = newest[station_id, bay]
+        loaded: set[str] = self._batch.memo.get(_NEWEST_STATIONS, set()) if self._batch is not None else set()
+        if newest is not None and ((station_id, bay) in newest or station_id in loaded):
+            known = newest.get((station_id, bay))
             # Newest first, of equal instants the first by source; the same key again is dropped on insert.
             if known is None or at > known[0] or (at == known[0] and source < known[1]):
                 newest[station_id, bay] = (at, source, state)
 
     async def newest(self, station_id: str, bay: int, since: datetime) -> Observation | None:
         memo: dict[tuple[str, int], Any] | None = self._batch.memo.get(_NEWEST) if self._batch is not None else None
-        if memo is not None and (station_id, bay) in memo:
-            found = memo[station_id, bay]
+        if self._batch is not None and (memo is None or (station_id, bay) not in memo):
+            await self._prefetch_stations(station_id)
+            memo = self._batch.memo[_NEWEST]
+        if memo is not None and self._batch is not None:
+            found = memo.get((station_id, bay))
         else:
             await self._flush()
             c = charging_states.c
@@ -193,22 +198,42 @@ class ChargingStateRepository(_Buffered):
             )
             row = (await self._db.execute(query)).first()
             found = None if row is None else (row.at, row.source, row.state)
-            if self._batch is not None:
-                self._batch.memo.setdefault(_NEWEST, {})[station_id, bay] = found
         return Observation(found[0], found[2]) if found is not None and found[0] >= since else None
+
+    async def _prefetch_stations(self, station_id: str) -> None:
+        """Inside a batch, at its first lookup of a bay not known yet: the newest observation of every bay of
+        this station and of the batch's other stations not loaded yet, in one query (not one per bay)."""
+        assert self._batch is not None
+        loaded: set[str] = self._batch.memo.setdefault(_NEWEST_STATIONS, set())
+        memo: dict[tuple[str, int], Any] = self._batch.memo.setdefault(_NEWEST, {})
+        if station_id in loaded:
+            return
+        stations = {station_id} | {e.station_id for e in self._batch.envelopes if e.station_id} - loaded
+        await self._flush()
+        for station, bay, at, source, state in await self._newest_rows(sorted(stations)):
+            memo.setdefault((station, bay), (at, source, state))  # a key already known is kept current by `add`
+        loaded.update(stations)
 
     async def prefetch_newest(self, bays: Collection[tuple[str, int]]) -> None:
         """Inside a batch: the newest observation of each of these bays, in one query."""
         if self._batch is None or not bays:
             return
         memo: dict[tuple[str, int], Any] = self._batch.memo.setdefault(_NEWEST, {})
-        wanted = {bay for bay in bays if bay not in memo}
+        loaded: set[str] = self._batch.memo.get(_NEWEST_STATIONS, set())
+        wanted = {bay for bay in bays if bay not in memo and bay[0] not in loaded}
         if not wanted:
             return
         await self._flush()
-        c = charging_states.c
         stations = sorted({station for station, _ in wanted})
         memo.update(dict.fromkeys(wanted))
+        for station, bay, at, source, state in await self._newest_rows(stations):
+            if (station, bay) in wanted:
+                memo[station, bay] = (at, source, state)
+
+    async def _newest_rows(self, stations: Sequence[str]) -> list[tuple[str, int, datetime, str, str]]:
+        """(station, bay, at, source, state) of the newest observation of every bay of these stations."""
+        c = charging_states.c
+        out: list[tuple[str, int, datetime, str, str]] = []
         for start in range(0, len(stations), _IN_CHUNK):
             rank = func.row_number().over(partition_by=(c.station_id, c.bay), order_by=(c.at.desc(), c.source))
             ranked = (
@@ -218,8 +243,8 @@ class ChargingStateRepository(_Buffered):
             )
             query = select(ranked.c.station_id, ranked.c.bay, ranked.c.at, ranked.c.source, ranked.c.state)
             for row in await self._db.execute(query.where(ranked.c.rank == 1)):
-                if (row.station_id, row.bay) in wanted:
-                    memo[row.station_id, row.bay] = (row.at, row.source, row.state)
+                out.append((row.station_id, row.bay, row.at, row.source, row.state))
+        return out
 
     async def between(self, station_id: str, bay: int, start: datetime, end: datetime | None) -> list[Observation]:
         await self._flush()

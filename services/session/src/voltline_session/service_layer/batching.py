@@ -9,6 +9,9 @@ The fold is exact: `merge` reads none of the figures `recompute` derives for suc
 recompute derives them from all stored facts anyway, and a session is only held while no
 `session.updated` is due (so the one-by-one run would have announced nothing either); the final
 recompute uses the clock of the last message it folded, as the one-by-one run's last recompute did.
+A message that finds an update due (`due_foldable`: in production, where an update is due every minute
+and MeterValues come every 10-60 s, the common case) is announced from the running totals and the
+session is then held like the others (`announce_and_hold`): still one save per session per batch.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ from datetime import datetime
 
 from voltline_events.payloads import StationTransaction
 
-from voltline_session.domain.meter import Reading
-from voltline_session.domain.periods import START_LOOKBACK
+from voltline_session.domain.meter import Reading, as_utc, readings_from
+from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.context import SessionContext
-from voltline_session.service_layer.ledger import announce, fold, recompute, update_due
+from voltline_session.service_layer.ledger import Folded, announce, fold, recompute, update_due
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 _PENDING = "session.pending"
@@ -76,6 +79,77 @@ def foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationT
     )
 
 
+def due_foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationTransaction, now: datetime) -> bool:
+    """A message that only adds facts to an active, started session that is due a `session.updated`."""
+    return (
+        tx.kind == "updated"
+        and before.active
+        and before.start_seen
+        and update_due(ctx, before, now)
+        and merged.active
+        and merged.id_token == before.id_token
+        and merged.remote_start_id is None
+    )
+
+
+async def announce_and_hold(
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    kept: Pending | None,
+    before: Session,
+    merged: Session,
+    tx: StationTransaction,
+    now: datetime,
+) -> bool:
+    """Announce a due update from the running totals, then hold the session; False (nothing done) when the
+    totals are not exact for it (the caller then stores it the one-by-one way).
+
+    What the one-by-one run compares with is the session as its last message left it: for a held one,
+    its held readings folded in and the bay's newest state before this message's observation."""
+    readings, problems = readings_from(tx.meter_values)
+    earlier = kept.readings if kept is not None else []
+    folded = fold(ctx, merged, [*earlier, *readings], now)
+    if folded is None:
+        return False
+    if kept is not None:
+        last = await as_left(ctx, uow, kept)
+        if last is None:
+            return False
+        before = last
+    await uow.readings.add(merged.session_id, readings)
+    state = state_from_charging_state(tx.charging_state)
+    if state is not None and tx.charging_state:
+        await uow.states.add(merged.station_id, merged.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
+    await announce_held(ctx, uow, before, merged.with_problems(problems), (folded, [*earlier, *readings]), now)
+    return True
+
+
+async def as_left(ctx: SessionContext, uow: SessionUnitOfWork, kept: Pending) -> Session | None:
+    """A held session's figures as its last message left them (what the one-by-one run stored); None when
+    the running totals are not exact for it. Call it before adding a new observation of its bay."""
+    done = fold(ctx, kept.current, kept.readings, kept.now)
+    if done is None:
+        return None
+    session, _ = await recompute(ctx, uow, kept.current, kept.now, (done, kept.readings))
+    return session
+
+
+async def announce_held(
+    ctx: SessionContext,
+    uow: SessionUnitOfWork,
+    before: Session,
+    current: Session,
+    folded: tuple[Folded, Sequence[Reading]],
+    now: datetime,
+) -> None:
+    """Recompute `current` from its running totals, announce the change since `before`, hold the result."""
+    session, derived = await recompute(ctx, uow, current, now, folded)
+    session = announce(ctx, uow, before, session, derived, now)
+    # Held from here with its figures (and running totals) as announced: the batch's later readings fold on,
+    # and what the batch's end announces is compared with this announcement.
+    hold(ctx, uow, session, session, now)
+
+
 def hold(
     ctx: SessionContext,
     uow: SessionUnitOfWork,
@@ -123,20 +197,19 @@ async def flush(ctx: SessionContext, uow: SessionUnitOfWork, station_id: str | N
     # What the recomputes read, in one query each for all of them (not one per session).
     await uow.readings.prefetch(ids)
     await uow.sessions.prefetch_seq_nos(ids)
+    # A held session is open: its state is its bay's newest observation (no periods are built for it).
     await uow.states.prefetch(
         [
             (i.current.station_id, i.current.bay, i.current.started_at - START_LOOKBACK)
-            for i, done in zip(items, folded, strict=True)
-            if done is None
+            for i in items
+            if not i.current.active
         ]
     )
-    await uow.states.prefetch_newest(
-        [(i.current.station_id, i.current.bay) for i, done in zip(items, folded, strict=True) if done is not None]
-    )
+    await uow.states.prefetch_newest([(i.current.station_id, i.current.bay) for i in items if i.current.active])
     saved = []
     for item, done in zip(items, folded, strict=True):
         session, derived = await recompute(
-            ctx, uow, item.current, item.now, None if done is None else (done, item.readings)
+            ctx, uow, item.current, item.now, None if done is None else (done, item.readings), with_periods=False
         )
         saved.append(announce(ctx, uow, item.before, session, derived, item.now))
     await uow.sessions.save_many(saved)

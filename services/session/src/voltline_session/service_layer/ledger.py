@@ -96,10 +96,14 @@ async def recompute(
     now: datetime,
     folded: tuple[Folded, Sequence[Reading]] | None = None,
     only: Sequence[Reading] | None = None,
+    *,
+    with_periods: bool = True,
 ) -> tuple[Session, Derived]:
     """The session's figures from all its readings and observations (or, given `fold`'s result and the
     readings it folded, from its running totals). `only`: the caller knows these are all its readings (a
-    session created by this message, or one with none stored yet), so they are not read back."""
+    session created by this message, or one with none stored yet), so they are not read back. `with_periods`:
+    False when the caller only announces and stores it: an open session's periods (which only
+    session.ended and the API's detail carry) are then not built, and its state is read from one row."""
     key = _key(ctx, session)
     if folded is not None:
         (energy, stats, tally), readings = folded[0], list(folded[1])
@@ -130,11 +134,11 @@ async def recompute(
     if missing and session.end_seen:
         session = replace(session, anomalies=(*session.anomalies, "messages_missing"))
     since = session.started_at - START_LOOKBACK
-    if folded is not None:  # an open session: nothing reads its periods (only session.ended carries them)
+    if folded is not None or (not with_periods and session.active):  # an open session nobody reads periods of
         # Its state is the newest observation since (about) its start: one row, not all of them.
         newest = await uow.states.newest(session.station_id, session.bay, since)
         session = replace(session, charging_state=newest.state if newest is not None else DEFAULT_STATE)
-        return session, Derived(readings, energy, [], missing, tallied=True)
+        return session, Derived(readings, energy, [], missing, tallied=folded is not None)
     observations = await uow.states.between(session.station_id, session.bay, since, session.ended_at)
     if session.active:
         session = replace(session, charging_state=current_state(observations, session.started_at))

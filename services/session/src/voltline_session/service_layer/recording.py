@@ -18,7 +18,19 @@ from voltline_events.payloads import ConnectorStatus, StationTransaction, Transa
 from voltline_session.domain.meter import as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state, state_from_status
 from voltline_session.domain.session import Session, bay_of, merge, open_session
-from voltline_session.service_layer.batching import Pending, flush, foldable, held, held_of, hold, holdable
+from voltline_session.service_layer.batching import (
+    Pending,
+    announce_and_hold,
+    announce_held,
+    as_left,
+    due_foldable,
+    flush,
+    foldable,
+    held,
+    held_of,
+    hold,
+    holdable,
+)
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, fold, recompute
@@ -100,6 +112,14 @@ async def record_transaction(
             await _fold(ctx, uow, kept or before, merged, tx, now)
             await uow.commit()
             return
+        if (
+            merged is not None
+            and before is not None
+            and due_foldable(ctx, before, merged, tx, now)
+            and await announce_and_hold(ctx, uow, kept, before, merged, tx, now)
+        ):
+            await uow.commit()
+            return
         if pending:
             await flush(ctx, uow, station_id)  # what the batch holds of this station is stored first
             if kept is not None:
@@ -120,7 +140,13 @@ async def record_transaction(
         # what this batch held of the station was stored above): its readings are this message's.
         alone = ctx.fold_readings and (before is None or (before.active and before.last_reading_at is None))
         session, derived = await recompute(
-            ctx, uow, session, now, None if folded is None else (folded, readings), readings if alone else None
+            ctx,
+            uow,
+            session,
+            now,
+            None if folded is None else (folded, readings),
+            readings if alone else None,
+            with_periods=False,
         )
         session = announce(ctx, uow, before, session, derived, now)
         await (uow.sessions.add(session) if before is None else uow.sessions.save(session))
@@ -159,8 +185,18 @@ async def record_status(
             at = as_utc(status.timestamp or seen_at)
             bay = bay_of(status.ocpp_version, status.evse_id, status.connector_id)
             pending = held(uow)
-            if pending and any(not holdable(ctx, p.current, now) for p in held_of(uow, station_id)):
-                await flush(ctx, uow, station_id)  # due an update: stored as it was before this observation
+            # A held session due an update is announced from its running totals, compared with its figures
+            # as its last message left them (taken before this observation); without exact totals, what the
+            # batch holds of the station is stored first, as it was before this observation.
+            left: dict[str, Session] = {}
+            for p in held_of(uow, station_id) if pending else ():
+                if not holdable(ctx, p.current, now):
+                    last = await as_left(ctx, uow, p)
+                    if last is None:
+                        await flush(ctx, uow, station_id)
+                        left.clear()
+                        break
+                    left[p.current.session_id] = last
             await uow.states.add(station_id, bay, at, "status", state, status.status)
             for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
                 kept = pending.get((station_id, before.transaction_id)) if pending is not None else None
@@ -168,8 +204,20 @@ async def record_status(
                 if pending is not None and holdable(ctx, current, now):
                     hold(ctx, uow, kept or before, current, now)  # recomputed once, when the batch ends
                     continue
+                if kept is not None and current.session_id in left:
+                    done = fold(ctx, current, kept.readings, now)
+                    assert done is not None  # as `as_left` found
+                    await announce_held(ctx, uow, left[current.session_id], current, (done, kept.readings), now)
+                    continue
+                if pending is not None and kept is None and current.active and current.start_seen:
+                    done = fold(ctx, before, (), now)
+                    if done is not None:  # as stored: announced from its totals, then held
+                        await announce_held(ctx, uow, before, before, (done, ()), now)
+                        continue
                 folded = fold(ctx, before, (), now)  # no new reading: the running totals stand
-                session, derived = await recompute(ctx, uow, before, now, None if folded is None else (folded, ()))
+                session, derived = await recompute(
+                    ctx, uow, before, now, None if folded is None else (folded, ()), with_periods=False
+                )
                 session = announce(ctx, uow, before, session, derived, now)
                 await uow.sessions.save(session)
         await uow.commit()
