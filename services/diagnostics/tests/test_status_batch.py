@@ -3,6 +3,8 @@ transaction each or many in one batch (rows read once, written in bulk at the co
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,34 @@ T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+@dataclass
+class Store:
+    engine: Any
+    dispatch: Callable[[Envelope], Awaitable[None]]
+    scope: PrefetchingBatch  # a batch as the consumer opens it
+
+
+@pytest.fixture
+async def store(url: str) -> AsyncIterator[Store]:
+    """A migrated diagnostics store and the consumer's dispatcher over it."""
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    ctx = HealthContext(
+        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
+        topics=Topics("t."),
+        source="diagnostics/test",
+        clock=lambda: T0,
+        dialect=engine.dialect.name,
+    )
+    dispatch = build_dispatcher(ctx)
+    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
+    try:
+        yield Store(engine, dispatch, scope)
+    finally:
+        await engine.dispose()
 
 
 def story(sid: str) -> list[Envelope]:
@@ -73,71 +103,43 @@ async def state(engine: Any, sid: str) -> dict[str, Any]:
     return {"history": history, "presence": presence, "port": port, "alerts": alert, "events": events}
 
 
-async def test_a_batch_leaves_what_one_transaction_per_event_leaves(url: str) -> None:
-    await run_migrations(url, MIGRATIONS)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    ctx = HealthContext(
-        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
-        topics=Topics("t."),
-        source="diagnostics/test",
-        clock=lambda: T0,
-        dialect=engine.dialect.name,
-    )
-    dispatch = build_dispatcher(ctx)
-    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
-    try:
-        for envelope in story("CP-ONE"):  # one transaction each
-            await dispatch(envelope)
-        first, second = story("CP-BATCH")[:6], story("CP-BATCH")[6:]
-        for batch in (first, second):  # the second batch changes rows the first one stored
-            async with scope(batch):
-                for envelope in batch:
-                    await dispatch(envelope)
-        one, batched = await state(engine, "CP-ONE"), await state(engine, "CP-BATCH")
-        assert one == batched
-        assert [(s, e is None) for s, _, e in one["history"]] == [
-            ("Available", False), ("Occupied", False), ("Faulted", False), ("Available", False), ("Occupied", True)
-        ]  # fmt: skip
-        assert all(a[2] == b[1] for a, b in zip(one["history"], one["history"][1:], strict=False))
-        assert [(online, e is None) for online, _, e in one["presence"]] == [
-            (True, False),
-            (False, False),
-            (True, True),
-        ]
-        assert one["port"] == [("Occupied", T0 + timedelta(seconds=7))]
-        assert one["alerts"] == [("connector_faulted", "resolved")]
-        assert one["events"] >= 8  # four changes, offline/online and their Unknown/known ports, the alert
-    finally:
-        await engine.dispose()
+async def test_a_batch_leaves_what_one_transaction_per_event_leaves(store: Store) -> None:
+    engine, dispatch, scope = store.engine, store.dispatch, store.scope
+    for envelope in story("CP-ONE"):  # one transaction each
+        await dispatch(envelope)
+    first, second = story("CP-BATCH")[:6], story("CP-BATCH")[6:]
+    for batch in (first, second):  # the second batch changes rows the first one stored
+        async with scope(batch):
+            for envelope in batch:
+                await dispatch(envelope)
+    one, batched = await state(engine, "CP-ONE"), await state(engine, "CP-BATCH")
+    assert one == batched
+    assert [(s, e is None) for s, _, e in one["history"]] == [
+        ("Available", False), ("Occupied", False), ("Faulted", False), ("Available", False), ("Occupied", True)
+    ]  # fmt: skip
+    assert all(a[2] == b[1] for a, b in zip(one["history"], one["history"][1:], strict=False))
+    assert [(online, e is None) for online, _, e in one["presence"]] == [
+        (True, False),
+        (False, False),
+        (True, True),
+    ]
+    assert one["port"] == [("Occupied", T0 + timedelta(seconds=7))]
+    assert one["alerts"] == [("connector_faulted", "resolved")]
+    assert one["events"] >= 8  # four changes, offline/online and their Unknown/known ports, the alert
 
 
-async def test_a_booted_stations_inventory_survives_the_next_batches(url: str) -> None:
+async def test_a_booted_stations_inventory_survives_the_next_batches(store: Store) -> None:
     """The JSON columns (modem, meter) written by one batch are read back as objects by the next (on
     PostgreSQL the batch reads and writes them through the driver, not SQLAlchemy's JSON type)."""
-    await run_migrations(url, MIGRATIONS)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    ctx = HealthContext(
-        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
-        topics=Topics("t."),
-        source="diagnostics/test",
-        clock=lambda: T0,
-        dialect=engine.dialect.name,
-    )
-    dispatch = build_dispatcher(ctx)
-    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
+    engine, dispatch, scope = store.engine, store.dispatch, store.scope
     raw = {"chargePointVendor": "ACME", "chargePointModel": "V1", "iccid": "8931", "meterType": "M-1"}
     boot = BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="V1", firmware_version="1.0", raw=raw)
     later = story("CP-INV")
-    try:
-        for batch in ([envelope_for(boot, source="gateway/test", station_id="CP-INV"), *later[:2]], later[2:]):
-            async with scope(batch):
-                for envelope in batch:
-                    await dispatch(envelope)
-        async with engine.connect() as conn:
-            row = (await conn.execute(sa.select(stations).where(stations.c.station_id == "CP-INV"))).one()
-        assert (row.modem, row.meter, row.vendor) == ({"iccid": "8931"}, {"meterType": "M-1"}, "ACME")
-        assert (await state(engine, "CP-INV"))["port"] == [("Occupied", T0 + timedelta(seconds=7))]
-    finally:
-        await engine.dispose()
+    for batch in ([envelope_for(boot, source="gateway/test", station_id="CP-INV"), *later[:2]], later[2:]):
+        async with scope(batch):
+            for envelope in batch:
+                await dispatch(envelope)
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(stations).where(stations.c.station_id == "CP-INV"))).one()
+    assert (row.modem, row.meter, row.vendor) == ({"iccid": "8931"}, {"meterType": "M-1"}, "ACME")
+    assert (await state(engine, "CP-INV"))["port"] == [("Occupied", T0 + timedelta(seconds=7))]
