@@ -56,17 +56,23 @@ async def test_three_members_of_a_group_in_one_process_settle_and_share_the_part
         await asyncio.wait_for(asyncio.gather(*(m.start() for m in members)), timeout=60)
 
         def settled() -> bool:
+            # Each member's sticky-assignor memory is set by the assignment callback a moment after the
+            # coordinator reports the generation and assignment: wait for it too, not assert it at once.
             generations = {_generation(m) for m in members}
             parts = [_assignment(m) for m in members]
             return (
                 len(generations) == 1
                 and all(len(p) == 2 for p in parts)
                 and frozenset().union(*parts) == {TopicPartition(requests, n) for n in range(6)}
+                # each remembers its own assignment, at the generation it was made in
+                and all(m._sticky.generation in generations for m in members)
+                and all(sorted(m._sticky.member_assignment or []) == sorted(_assignment(m)) for m in members)
+                and sorted(other._sticky.member_assignment or []) == sorted(_assignment(other))
             )
 
-        await kit.eventually(settled, within=30, what="one generation, two partitions each")
+        await kit.eventually(settled, within=30, what="one generation, two partitions each, remembered by each")
         generation = _generation(members[0])
-        for member in members:  # each remembers its own assignment, at the generation it was made in
+        for member in members:
             assert sorted(member._sticky.member_assignment or []) == sorted(_assignment(member))
             assert member._sticky.generation == generation
         assert sorted(other._sticky.member_assignment or []) == sorted(_assignment(other))
