@@ -1,5 +1,6 @@
 """Batch consumption over real Kafka and each real database: one transaction per fetched batch, inbox
-markers in bulk, per-station order, a poison event isolated without replaying the batch forever."""
+markers in bulk, per-station order, a poison event isolated without replaying the batch forever, events picked
+by `solo` handled alone between batches."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_bus import BusConfig, Dispatcher, EventConsumer, Producer, TopicSpec, ensure_topics
 from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Topics, envelope_for, station_key
-from voltline_events.payloads import Heartbeat, StationConnected
+from voltline_events.payloads import Heartbeat, StationConnected, StationMessage
 from voltline_store import TransactionBatch, UnitOfWork, current_batch
 
 CONSUMER = "batch-test"
@@ -334,3 +335,42 @@ async def test_after_commit_callbacks_run_once_the_batch_committed_never_after_a
             batch.after_commit("k", lambda: ran.append("rolled back"))
             raise RuntimeError("a handler failed")
     assert ran == ["committed"]
+
+
+# `EventConsumer(solo=...)`: events picked by their content are handled alone, outside the batch transactions, in
+# partition order; the events around them still go in batches.
+def _station_message(action: str) -> Envelope:
+    event = StationMessage(ocpp_version="ocpp1.6", action=action, payload={})
+    return envelope_for(event, source="test/1", station_id="CP-SOLO")
+
+
+async def test_events_picked_by_solo_are_handled_alone_between_batches(
+    sessions: async_sessionmaker[AsyncSession], kafka: Any, topic_prefix: str
+) -> None:
+    config, producer, topic = await _setup(kafka, topic_prefix)
+    actions = ["DataTransfer", "DataTransfer", "LogStatusNotification", "DataTransfer", "DataTransfer"]
+    await producer.publish_many([(topic, e, station_key("CP-SOLO")) for e in map(_station_message, actions)])
+    seen: list[tuple[str, bool]] = []
+
+    async def handle(envelope: Envelope) -> None:
+        seen.append((envelope.payload["action"], current_batch() is not None))
+
+    scope = CountingBatch(sessions)
+    consumer = _consumer(
+        config,
+        producer,
+        topic,
+        topic_prefix,
+        handle,
+        scope,
+        solo=lambda envelope: envelope.payload.get("action") == "LogStatusNotification",
+    )
+    await consumer.start()
+    try:
+        await eventually(lambda: len(seen) == len(actions), what="every event handled")
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    # One fetch: a batch before the solo event, the solo event alone (no batch open), a batch after it.
+    assert seen == [(action, action != "LogStatusNotification") for action in actions]
+    assert scope.opened == 2
