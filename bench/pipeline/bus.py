@@ -6,7 +6,9 @@ topic, then drains them in this process with an `EventConsumer` whose batch scop
 `TransactionBatch` (inbox markers up front, one transaction per partition's fetch, offsets committed after
 it) and whose handler only claims the event's inbox marker, as every service's handler does. Prints events/s
 and events per CPU-second of this process (PostgreSQL backends' CPU apart) and the load average; `--profile`
-prints cProfile's top functions (CPU time) of the drain. Needs `--kafka` (or VOLTLINE_TEST_KAFKA_BOOTSTRAP)
+prints cProfile's top functions (CPU time) of the drain. The drain runs with the GC tuned as a service's lifespan
+tunes it (voltline_chassis.gctune); `--gc python` keeps CPython's defaults (the figure before), `--gc both` runs
+both. Needs `--kafka` (or VOLTLINE_TEST_KAFKA_BOOTSTRAP)
 and for PostgreSQL `--pg` (or VOLTLINE_TEST_POSTGRES_DSN); not part of `make test`.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
@@ -25,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from voltline_bus import BusConfig, EventConsumer, Outgoing, Producer, TopicSpec, ensure_topics
+from voltline_chassis.gctune import DEFAULT_THRESHOLDS, tuned_gc
 from voltline_events import Envelope, station_key
 from voltline_store import TransactionBatch, create_engine, define_outbox_tables, inbox_guard, session_factory
 
@@ -50,7 +54,12 @@ async def fill(config: BusConfig, topic: str, events: int) -> int:
 
 
 async def drain(
-    config: BusConfig, topic: str, url: str, events: int, profile: cProfile.Profile | None
+    config: BusConfig,
+    topic: str,
+    url: str,
+    events: int,
+    profile: cProfile.Profile | None,
+    gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
     engine = create_engine(url)
     async with engine.begin() as conn:
@@ -81,11 +90,15 @@ async def drain(
         ensure_dead_letter_topics=False,
     )
     await consumer.start()
+    # As a service's lifespan does once its consumers have started (voltline_chassis.gctune); `--gc python`
+    # keeps CPython's defaults, the figure before it.
+    tuning = tuned_gc(gc_thresholds) if gc_thresholds else contextlib.nullcontext()
     wall, cpu = time.perf_counter(), time.process_time()
     if profile is not None:
         profile.enable()
     try:
-        await asyncio.wait_for(done.wait(), timeout=600)
+        with tuning:
+            await asyncio.wait_for(done.wait(), timeout=600)
     finally:
         if profile is not None:
             profile.disable()
@@ -102,14 +115,21 @@ async def drain(
         "events_per_cpu_s": round(handled / cpu) if cpu > 0 else None,
         "db_cpu_s": None if db_cpu is None else round(db_cpu, 2),
         "load_average": round(os.getloadavg()[0], 1),
+        "gc_thresholds": list(gc_thresholds) if gc_thresholds else "python",
     }
 
 
-async def run(bootstrap: str, url: str, events: int, profile: cProfile.Profile | None) -> dict[str, Any]:
+async def run(
+    bootstrap: str,
+    url: str,
+    events: int,
+    profile: cProfile.Profile | None,
+    gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
+) -> dict[str, Any]:
     config = BusConfig(bootstrap=bootstrap, client_id="bench-bus", idempotence=False, linger_ms=20)
     topic = f"bench-bus-{secrets.token_hex(3)}.station.events"
     produced = await fill(config, topic, events)
-    return await drain(config, topic, url, produced, profile)
+    return await drain(config, topic, url, produced, profile, gc_thresholds)
 
 
 def main() -> None:
@@ -119,7 +139,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions of each drain")
+    parser.add_argument(
+        "--gc",
+        default="service",
+        choices=["service", "python", "both"],
+        help="service: the GC as a service tunes it (voltline_chassis.gctune); python: CPython's defaults; both",
+    )
     args = parser.parse_args()
+    tunings = {"service": [DEFAULT_THRESHOLDS], "python": [None], "both": [None, DEFAULT_THRESHOLDS]}[args.gc]
     if not args.kafka:
         raise SystemExit("give --kafka HOST:PORT (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")
     with tempfile.TemporaryDirectory(prefix="bench-bus-") as tmp:
@@ -130,10 +157,11 @@ def main() -> None:
                 url = new_database(args.pg)
             else:
                 url = f"sqlite+aiosqlite:///{tmp}/bus.db"
-            profile = cProfile.Profile(time.process_time) if args.profile else None
-            print(json.dumps(asyncio.run(run(args.kafka, url, args.events, profile))), flush=True)
-            if profile is not None:
-                pstats.Stats(profile).sort_stats("tottime").print_stats(35)
+            for thresholds in tunings:
+                profile = cProfile.Profile(time.process_time) if args.profile else None
+                print(json.dumps(asyncio.run(run(args.kafka, url, args.events, profile, thresholds))), flush=True)
+                if profile is not None:
+                    pstats.Stats(profile).sort_stats("tottime").print_stats(35)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from voltline_store import OutboxRelay, check_database, create_engine, run_migra
 
 from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
 from voltline_chassis.driver_tokens import DriverTokenVerifier
+from voltline_chassis.gctune import tuned_gc
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier, TokenVerifier
 from voltline_chassis.settings import ServiceSettings
 from voltline_chassis.tracing import configure_tracing
@@ -190,7 +191,8 @@ class ServiceInfra:
             try:
                 if after_start is not None:
                     await after_start()
-                yield
+                with tuned_gc(self.settings.gc_thresholds):  # what start-up created is frozen out of collections
+                    yield
             finally:
                 try:
                     if before_stop is not None:
