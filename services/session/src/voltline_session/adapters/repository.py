@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
 from voltline_store import Batch, current_batch, rowcount
 
+from voltline_session.adapters.driver_sql import update_many
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.ports import SessionFilter
@@ -35,10 +36,26 @@ def _to_row(s: Session) -> dict[str, Any]:
     return row
 
 
+_SAVED = (*(name for name in _FIELDS if name != "session_id"), "bay")  # what `save_many` writes, by position
+
+
+def _saved_row(s: Session) -> tuple[Any, ...]:
+    """`_to_row` as a tuple in `_SAVED` order, then the key (the driver's executemany takes tuples)."""
+    values = s.__dict__
+    return (
+        *(list(values[name]) if name in ("anomalies", "problems") else values[name] for name in _SAVED[:-1]),
+        s.bay,
+        s.session_id,
+    )
+
+
+_FIELD_SET = frozenset(_FIELDS)
+
+
 def _from_row(row: Any) -> Session:
-    data = {name: row._mapping[name] for name in _FIELDS}
+    data = {name: value for name, value in zip(row._fields, row, strict=True) if name in _FIELD_SET}
     data.update(anomalies=tuple(data["anomalies"] or ()), problems=tuple(data["problems"] or ()))
-    return Session(**data)
+    return Session.from_fields(data)
 
 
 def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
@@ -243,6 +260,10 @@ class SessionRepository:
         if len(saved) <= 1:
             for s in saved:
                 await self.save(s)
+            return
+        if await update_many(self._db, sessions, "session_id", _SAVED, [_saved_row(s) for s in saved]):
+            for s in saved:
+                self._stored(s)
             return
         rows = []
         for s in saved:
