@@ -64,7 +64,12 @@ async def update_many(
     statement = driver_update(table, key, tuple(names), conn.dialect.paramstyle)
     if statement is None:
         return False
-    converters = [converter(table.c[name], conn.dialect) for name in (*names, key)]
-    params = [tuple(v if f is None else f(v) for v, f in zip(row, converters, strict=True)) for row in rows]
+    converters = [(i, f) for i, name in enumerate((*names, key)) if (f := converter(table.c[name], conn.dialect))]
+    params = []
+    for row in rows:
+        values = list(row)
+        for i, f in converters:  # only the columns whose type converts (timestamps, JSON, booleans on SQLite)
+            values[i] = f(values[i])
+        params.append(tuple(values))
     await conn.exec_driver_sql(statement, params)
     return True
