@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
@@ -37,6 +37,11 @@ def _to_row(s: Session) -> dict[str, Any]:
 
 
 _SAVED = (*(name for name in _FIELDS if name != "session_id"), "bay")  # every column `save` writes
+# Built once: a statement given its values as parameters is compiled once (cached), not once per call.
+_INSERT = sessions.insert()
+_UPDATE = (
+    update(sessions).where(sessions.c.session_id == bindparam("_id")).values({name: bindparam(name) for name in _SAVED})
+)
 _BAY_FROM = frozenset(("ocpp_version", "evse_id", "connector_id"))  # what the `bay` column derives from
 
 
@@ -193,13 +198,13 @@ class SessionRepository:
         return _from_row(row) if row else None
 
     async def add(self, s: Session) -> None:
-        await self._db.execute(sessions.insert().values(**_to_row(s)))
+        await self._db.execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
         self._stored(s)
 
     async def save(self, s: Session) -> None:
         row = _to_row(s)
-        del row["session_id"]
-        await self._db.execute(update(sessions).where(sessions.c.session_id == s.session_id).values(**row))
+        row["_id"] = row.pop("session_id")
+        await self._db.execute(_UPDATE, row)
         self._stored(s)
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
