@@ -39,6 +39,7 @@ async def run(
     profile: cProfile.Profile | None,
     stations: int | None = None,
     update_interval: float | None = None,
+    warmup: int = 0,
 ) -> dict[str, object]:
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
@@ -57,12 +58,17 @@ async def run(
     handle = build_dispatcher(ctx)
     stations = stations or max(50, events // 100)
     envelopes = [e for _, e in station_mix(stations, events)]
+    warmup = -(-min(warmup, len(envelopes) - 1) // batch) * batch if warmup > 0 else 0  # whole batches
     scope = TransactionBatch(factory, inbox_consumer=CONSUMER)
     sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
     wall, cpu = time.perf_counter(), time.process_time()
-    if profile is not None:
+    if profile is not None and not warmup:
         profile.enable()
     for start in range(0, len(envelopes), batch):
+        if warmup and start == warmup:  # the stations' first events done: measure the steady state from here
+            wall, cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
         chunk = envelopes[start : start + batch]
         async with scope(chunk):
             for envelope in chunk:
@@ -72,12 +78,14 @@ async def run(
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
     await engine.dispose()
+    measured = len(envelopes) - warmup
     return {
         "events": len(envelopes),
+        "measured_events": measured,
         "batch": batch,
         "stations": stations,
-        "events_per_s": round(len(envelopes) / wall),
-        "events_per_cpu_s": round(len(envelopes) / cpu),
+        "events_per_s": round(measured / wall),
+        "events_per_cpu_s": round(measured / cpu),
         "load_average": round(os.getloadavg()[0], 1),
         "update_interval_s": ctx.update_interval.total_seconds(),
         "statements": sum(statements.values()),
@@ -95,12 +103,23 @@ def main() -> None:
     parser.add_argument(
         "--update-interval", type=float, default=None, help="seconds between session.updated (default: 60)"
     )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        help="events handled before measuring (rounded up to whole batches); 1000 skips the stations' "
+        "connect/boot/start (3 per station) of the default 200 stations: the steady state",
+    )
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         url = args.url or f"sqlite+aiosqlite:///{tmp}/session.db"
         print(
-            json.dumps(asyncio.run(run(url, args.events, args.batch, profile, args.stations, args.update_interval))),
+            json.dumps(
+                asyncio.run(
+                    run(url, args.events, args.batch, profile, args.stations, args.update_interval, args.warmup)
+                )
+            ),
             flush=True,
         )
     if profile is not None:

@@ -185,22 +185,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    steps=st.lists(step, min_size=1, max_size=40),
-    cut=st.sampled_from([1000, 1000, 7, 3]),
-    interval=st.sampled_from([60, 60, 20, 0]),  # an update due every 3rd tick, every other, every message
-)
-def test_a_batch_equals_its_events_one_by_one(
-    store: str, steps: list[tuple[Any, ...]], cut: int, interval: int
-) -> None:
-    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
-    one, batch = asyncio.run(both_ways(store, starts + steps, cut, interval))
-    assert batch["sessions"] == one["sessions"]  # meter_tally included: folded totals equal recomputed ones
-    assert batch["readings"] == one["readings"]
-    assert batch["events"] == one["events"]
-
-
 # Readings in time order with late ones (older than the newest) and glitches mixed in: the batch folds the
 # in-order ones into the running totals and recomputes the sessions a late reading reached.
 ordered = st.lists(
@@ -234,13 +218,25 @@ def in_time_order(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+HISTORIES = {
+    "any": st.lists(step, min_size=1, max_size=40),  # any order: starts, ends, reboots, statuses, glitches
+    "late_readings": ordered.map(in_time_order),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HISTORIES))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=ordered, cut=st.sampled_from([1000, 1000, 7, 3]), interval=st.sampled_from([60, 20, 0]))
-def test_a_batch_with_late_readings_equals_its_events_one_by_one(
-    store: str, steps: list[tuple[Any, ...]], cut: int, interval: int
+@given(
+    data=st.data(),
+    cut=st.sampled_from([1000, 1000, 7, 3]),
+    interval=st.sampled_from([60, 60, 20, 0]),  # an update due every 3rd tick, every other, every message
+)
+def test_a_batch_equals_its_events_one_by_one(
+    store: str, kind: str, data: st.DataObject, cut: int, interval: int
 ) -> None:
-    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]
-    one, batch = asyncio.run(both_ways(store, starts + in_time_order(steps), cut, interval))
+    """Sessions (meter_tally included: folded totals equal recomputed ones), readings and announcements."""
+    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
+    one, batch = asyncio.run(both_ways(store, starts + data.draw(HISTORIES[kind], label="steps"), cut, interval))
     assert batch["sessions"] == one["sessions"]
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]

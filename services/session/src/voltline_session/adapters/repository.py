@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
 from voltline_store import Batch, current_batch, rowcount
 
+from voltline_session.adapters.driver_sql import update_many
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.ports import SessionFilter
@@ -35,10 +36,31 @@ def _to_row(s: Session) -> dict[str, Any]:
     return row
 
 
+_SAVED = (*(name for name in _FIELDS if name != "session_id"), "bay")  # every column `save` writes
+# Built once: a statement given its values as parameters is compiled once (cached), not once per call.
+_INSERT = sessions.insert()
+_UPDATE = (
+    update(sessions).where(sessions.c.session_id == bindparam("_id")).values({name: bindparam(name) for name in _SAVED})
+)
+_BAY_FROM = frozenset(("ocpp_version", "evse_id", "connector_id"))  # what the `bay` column derives from
+
+
+def _changed(s: Session, stored: Session | None) -> tuple[str, ...]:
+    """The columns of `s` that differ from its stored row (all of them when that row is not known)."""
+    if stored is None:
+        return _SAVED
+    new, old = s.__dict__, stored.__dict__
+    names = tuple(name for name in _SAVED[:-1] if new[name] is not old[name] and new[name] != old[name])
+    return (*names, "bay") if _BAY_FROM.intersection(names) else names
+
+
+_FIELD_SET = frozenset(_FIELDS)
+
+
 def _from_row(row: Any) -> Session:
-    data = {name: row._mapping[name] for name in _FIELDS}
+    data = {name: value for name, value in zip(row._fields, row, strict=True) if name in _FIELD_SET}
     data.update(anomalies=tuple(data["anomalies"] or ()), problems=tuple(data["problems"] or ()))
-    return Session(**data)
+    return Session.from_fields(data)
 
 
 def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
@@ -176,13 +198,13 @@ class SessionRepository:
         return _from_row(row) if row else None
 
     async def add(self, s: Session) -> None:
-        await self._db.execute(sessions.insert().values(**_to_row(s)))
+        await self._db.execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
         self._stored(s)
 
     async def save(self, s: Session) -> None:
         row = _to_row(s)
-        del row["session_id"]
-        await self._db.execute(update(sessions).where(sessions.c.session_id == s.session_id).values(**row))
+        row["_id"] = row.pop("session_id")
+        await self._db.execute(_UPDATE, row)
         self._stored(s)
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
@@ -239,25 +261,36 @@ class SessionRepository:
         batch.memo["session.seq_nos"] = found
 
     async def save_many(self, saved: Sequence[Session]) -> None:
-        """Several sessions' rows in one executemany."""
-        if len(saved) <= 1:
-            for s in saved:
+        """Several sessions' rows in one driver executemany: inside a batch, only the columns in which some of
+        them differ from their rows as the batch read (and locked) them (in the flood: energy, power, times,
+        running totals), not all fifty."""
+        changed: set[str] = set()
+        for s in saved:
+            changed.update(_changed(s, self._as_stored(s)))
+            if len(changed) == len(_SAVED):
+                break
+        if not changed:
+            return  # every row is stored as it is
+        names = tuple(name for name in _SAVED if name in changed)
+        rows = [(*(s.bay if name == "bay" else s.__dict__[name] for name in names), s.session_id) for s in saved]
+        if not await update_many(self._db, sessions, "session_id", names, rows):
+            for s in saved:  # a driver whose parameter style we don't know: SQLAlchemy, every column
                 await self.save(s)
             return
-        rows = []
-        for s in saved:
-            row = _to_row(s)
-            row["_id"] = row.pop("session_id")
-            rows.append(row)
-        columns = [name for name in rows[0] if name != "_id"]
-        stmt = (
-            update(sessions)
-            .where(sessions.c.session_id == bindparam("_id"))
-            .values({name: bindparam(name) for name in columns})
-        )
-        await self._db.execute(stmt, rows)
         for s in saved:
             self._stored(s)
+
+    def _as_stored(self, s: Session) -> Session | None:
+        """The batch's copy of this session's row as stored (read and locked, kept current by its own
+        writes); None when the batch holds none that is current."""
+        batch = self._batch()
+        live: _Live | None = batch.memo.get(_LIVE) if batch is not None else None
+        if live is None or s.station_id in live.dirty:
+            return None
+        for stored in live.by_station.get(s.station_id, ()):
+            if stored.session_id == s.session_id:
+                return stored
+        return None
 
     async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""

@@ -9,11 +9,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import Batch, current_batch
 
+from voltline_session.adapters.driver_sql import update_many
 from voltline_session.adapters.orm import remote_starts, stations
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.stations import RemoteStart, StationState
 
 _TOUCHED = "session.stations_touched"
+_TOUCH_COLUMNS = ("last_seen_at", "ocpp_version", "updated_at")
 
 
 def _batch_of(session: AsyncSession) -> Batch | None:
@@ -65,9 +67,13 @@ class StationRepository:
         """The "last seen" of every station the batch touched, in one executemany at its commit."""
         assert self._batch is not None
         touched: dict[str, tuple[dict[str, Any], datetime]] = self._batch.memo.pop(_TOUCHED, {})
+        ordered = sorted(touched.items())
+        plain = [(row["last_seen_at"], row["ocpp_version"], now, sid) for sid, (row, now) in ordered]
+        if plain and await update_many(self._db, stations, "station_id", _TOUCH_COLUMNS, plain):
+            return
         rows = [
             {"_id": sid, "last_seen_at": row["last_seen_at"], "ocpp_version": row["ocpp_version"], "updated_at": now}
-            for sid, (row, now) in sorted(touched.items())
+            for sid, (row, now) in ordered
         ]
         if rows:
             stmt = (

@@ -13,6 +13,8 @@ from voltline_session.adapters.repository import SessionRepository
 from voltline_session.adapters.stations import RemoteStartRepository, StationRepository
 from voltline_session.service_layer import ports
 
+_REPOSITORIES = "session.repositories"
+
 
 class SqlSessionUnitOfWork(UnitOfWork):
     """The session unit of work (service_layer.ports.SessionUnitOfWork) over SQLAlchemy and the store's outbox."""
@@ -24,11 +26,21 @@ class SqlSessionUnitOfWork(UnitOfWork):
     remote_starts: ports.RemoteStartRepository
 
     def attach_repositories(self) -> None:
-        self.sessions = SessionRepository(self.session)
-        self.readings = ReadingRepository(self.session)
-        self.states = ChargingStateRepository(self.session)
-        self.stations = StationRepository(self.session)
-        self.remote_starts = RemoteStartRepository(self.session)
+        # Inside a consumer batch every event's unit of work shares the batch's repositories (they keep no
+        # state of their own beyond the batch's session): built once per batch, not once per event.
+        memo = self.batch.memo if self.batch is not None else None
+        repositories = memo.get(_REPOSITORIES) if memo is not None else None
+        if repositories is None:
+            repositories = (
+                SessionRepository(self.session),
+                ReadingRepository(self.session),
+                ChargingStateRepository(self.session),
+                StationRepository(self.session),
+                RemoteStartRepository(self.session),
+            )
+            if memo is not None:
+                memo[_REPOSITORIES] = repositories
+        self.sessions, self.readings, self.states, self.stations, self.remote_starts = repositories
 
     @property
     def batch_memo(self) -> dict[Hashable, Any] | None:

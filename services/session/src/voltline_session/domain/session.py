@@ -9,7 +9,7 @@ may carry the token that stopped the session, which is not the one that started 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -162,6 +162,22 @@ class Session:
     def active(self) -> bool:
         return self.status == "active"
 
+    def evolve(self, **changes: Any) -> Session:
+        """`dataclasses.replace` for the hot path: a copy without re-running `__init__` over ~50 fields (every
+        recompute makes several). Only field names are accepted (checked: a typo must not add an attribute)."""
+        if not _SESSION_FIELDS.issuperset(changes):
+            raise TypeError(f"Session has no field(s) {sorted(changes.keys() - _SESSION_FIELDS)}")
+        return _with(self, changes)
+
+    @classmethod
+    def from_fields(cls, values: dict[str, Any]) -> Session:
+        """A session from every one of its fields (a stored row), without `__init__`'s ~50 frozen sets."""
+        if values.keys() != _SESSION_FIELDS:
+            raise TypeError(f"Session fields differ: {sorted(values.keys() ^ _SESSION_FIELDS)}")
+        new = object.__new__(cls)
+        new.__dict__.update(values)
+        return new
+
     def with_problems(self, found: list[str]) -> Session:
         """Remember what was wrong with the station's data (bounded: a broken meter repeats itself)."""
         merged = tuple(dict.fromkeys((*self.problems, *found)))[:MAX_PROBLEMS]
@@ -247,6 +263,9 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
     return _with(session, changes)
 
 
+_SESSION_FIELDS = frozenset(f.name for f in fields(Session))
+
+
 def _with(session: Session, changes: dict[str, object]) -> Session:
     """`dataclasses.replace` without re-running `__init__` over ~50 fields: merge runs for every message of a
     flood (Session has no `__post_init__`, and `changes` names only its fields)."""
@@ -278,8 +297,7 @@ def measured(session: Session, energy: EnergyResult, stats: MeterStats) -> Sessi
         anomalies.append("meter_values_unusable")
     if not session.start_seen:
         anomalies.append("start_not_seen")
-    return replace(
-        session,
+    return session.evolve(
         anomalies=tuple(anomalies),
         started_at=started_at,
         meter_start_wh=energy.meter_start_wh,

@@ -13,7 +13,7 @@ returns None, and the caller recomputes from all readings, which yields a new ta
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from itertools import pairwise
@@ -212,17 +212,9 @@ def advance(
     for index, point in enumerate(chain[:-1]):
         _walk_on(walk, derivation, point, chain[index + 1])
     assert walk.last is not None
-    # Where the walk stands before its (new) last point: the next tally.
-    resumed = replace(
-        tally,
-        total=walk.total,
-        last=walk.last,
-        pending=chain[-1],
-        anomalies=tuple(walk.anomalies),
-        counted_last=derivation.last,
-        derived_last=derivation.latest,
-        derived_max=derivation.peak,
-    )
+    # Where the walk stands before its (new) last point: the next tally (built once, below).
+    total, last, anomalies = walk.total, walk.last, tuple(walk.anomalies)
+    counted_last, derived_last, derived_max = derivation.last, derivation.latest, derivation.peak
     _walk_on(walk, derivation, chain[-1], None)
     assert walk.last is not None
     energy = EnergyResult(
@@ -234,12 +226,21 @@ def advance(
     peaks = [p for p in (tally.peak, *(float(r.value) for r in powers)) if p is not None]
     soc_last = (socs[-1].at, socs[-1].value) if socs else tally.soc_last
     soc_first = tally.soc_first if tally.soc_first is not None else (socs[0].value if socs else None)
-    resumed = replace(
-        resumed,
+    resumed = Tally(
+        key=tally.key,
+        total=total,
+        last=last,
+        pending=chain[-1],
+        baseline=tally.baseline,
+        anomalies=anomalies,
+        counted_last=counted_last,
+        derived_last=derived_last,
+        derived_max=derived_max,
         power=power,
         peak=max(peaks) if peaks else None,
         soc_first=soc_first,
         soc_last=soc_last,
+        first_at=tally.first_at,
         last_at=unique[-1].at if unique else tally.last_at,
     )
     stats = MeterStats(

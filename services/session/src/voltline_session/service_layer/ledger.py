@@ -107,7 +107,7 @@ async def recompute(
     key = _key(ctx, session)
     if folded is not None:
         (energy, stats, tally), readings = folded[0], list(folded[1])
-        session = replace(measured(session, energy, stats), meter_tally=tally.to_json())
+        session = measured(session, energy, stats).evolve(meter_tally=tally.to_json())
     else:
         if only is not None:  # as the store would give them: the first sent per measurand and instant, in order
             unique = {(r.measurand, r.at): r for r in reversed(only)}
@@ -125,8 +125,8 @@ async def recompute(
         # Readings after a closed session's end stay on its timeline but change none of its figures.
         counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
         found = tally_of(key, readings, checkpoint)
-        session = replace(
-            measured(session, energy, meter_stats(counted, energy)), meter_tally=found.to_json() if found else None
+        session = measured(session, energy, meter_stats(counted, energy)).evolve(
+            meter_tally=found.to_json() if found else None
         )
     # Only a transaction numbered from 0 with its end's number known can miss messages (missing_messages).
     numbered = session.start_seq_no == 0 and session.end_seq_no is not None
@@ -137,7 +137,7 @@ async def recompute(
     if folded is not None or (not with_periods and session.active):  # an open session nobody reads periods of
         # Its state is the newest observation since (about) its start: one row, not all of them.
         newest = await uow.states.newest(session.station_id, session.bay, since)
-        session = replace(session, charging_state=newest.state if newest is not None else DEFAULT_STATE)
+        session = session.evolve(charging_state=newest.state if newest is not None else DEFAULT_STATE)
         return session, Derived(readings, energy, [], missing, tallied=folded is not None)
     observations = await uow.states.between(session.station_id, session.bay, since, session.ended_at)
     if session.active:
