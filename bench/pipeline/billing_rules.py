@@ -1,8 +1,9 @@
 """Billing's rules alone, no broker: `uv run python -m bench.pipeline.billing_rules [--events N] [--batch B]`.
 
 Feeds the session service's realistic output (bench.pipeline.ingest.session_mix: starts, many
-session.updated, some ends) through billing's dispatcher as its consumer does: session.updated in
-TransactionBatch runs, starts and ends alone (solo types), on a fresh SQLite file (or `--url`). Prints
+session.updated, some ends) through billing's dispatcher as its consumer does: every event in
+TransactionBatch runs (`SOLO_EVENTS`, if any, alone), the provider calls once each batch has committed
+(`Later`, awaited at the end), on a fresh SQLite file (or `--url`). Prints
 events/s of wall time and per CPU-second of this process; `--profile` prints cProfile's top functions.
 """
 
@@ -25,6 +26,7 @@ from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 from voltline_billing.bootstrap import SOLO_EVENTS
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
+from voltline_billing.service_layer.later import Later
 from voltline_events import Topics
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
 
@@ -44,6 +46,7 @@ async def run(url: str, events: int, batch: int, profile: cProfile.Profile | Non
         clock=lambda: datetime.now(UTC),
         provider=SandboxProvider(),
         config=BillingConfig(default_currency="EUR", card_hold_amount=Decimal(50)),
+        later=Later(),
     )
     handle = build_dispatcher(ctx)
     envelopes = [e for _, e in session_mix(max(50, events // 100), events)]
@@ -68,6 +71,8 @@ async def run(url: str, events: int, batch: int, profile: cProfile.Profile | Non
         else:
             run_.append(envelope)
     await flush()
+    assert ctx.later is not None
+    await ctx.later.idle()  # the provider calls after the batches' commits count too
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

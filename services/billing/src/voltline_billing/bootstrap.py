@@ -29,20 +29,20 @@ from voltline_billing.domain.receipts import Seller
 from voltline_billing.entrypoints.api import build_routers, estimate, me
 from voltline_billing.entrypoints.api.errors import PROBLEMS
 from voltline_billing.entrypoints.consumers import build_dispatcher
-from voltline_billing.entrypoints.cost_consumer import build_cost_dispatcher
+from voltline_billing.entrypoints.cost_consumer import build_cost_dispatcher, messages_station
 from voltline_billing.entrypoints.pay_pages import build_qr_router, mount_pay_pages
 from voltline_billing.service_layer.adhoc import release_unstarted
 from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
 from voltline_billing.service_layer.costs import CostsContext
+from voltline_billing.service_layer.later import Later
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
 from voltline_billing.service_layer.tariff_feed import republish_tariffs
 from voltline_billing.settings import BillingSettings
 
-SOLO_EVENTS = ("session.started", "session.ended")
-# The cost consumer's events that send commands to a station (a reply awaited, up to cost_command_timeout_s):
-# alone, between batches, so a failed batch never sends them twice and a batch's transaction never waits on one.
-COST_SOLO_EVENTS = ("session.started", "billing.session_cost_updated")
+# Billing's own consumer handles every session event in batches: the provider calls that follow starts and ends
+# run after the batch has committed (service_layer/later.py). Kept (empty) for what imported it.
+SOLO_EVENTS: tuple[str, ...] = ()
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = get_logger(__name__)
 
@@ -97,6 +97,7 @@ def build(
             ocpi_party_id=settings.ocpi_party_id,
         ),
         adhoc=adhoc_ports(settings, guest_starts, mail),
+        later=Later(),
     )
     consumer = infra.watch(
         EventConsumer(
@@ -105,10 +106,9 @@ def build(
             topics=[topics.sessions],
             handler=build_dispatcher(ctx),
             dead_letter=infra.producer,
-            # session.updated in batches (one transaction each); starts and ends alone, because they
-            # drive payments at the provider, which a failed batch must not repeat.
+            # Every session event in batches (one transaction each); the provider calls of starts and ends run
+            # once their batch has committed (ctx.later), so a failed batch never repeats them.
             batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),  # updates need no inbox marker
-            solo_types=SOLO_EVENTS,
             max_poll_records=settings.consumer_batch_size,
         )
     )
@@ -133,7 +133,7 @@ def build(
             # Every session.updated reads the session's cost notice and its tariff: in batches (one transaction
             # each), not one transaction per event, which cost more than billing's own consumer (bench.pipeline).
             batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),
-            solo_types=COST_SOLO_EVENTS,
+            solo=messages_station,  # what messages a station: alone, between batches
             max_poll_records=settings.consumer_batch_size,
         )
     )
@@ -171,6 +171,8 @@ def build(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await consumer.stop()
+        if ctx.later is not None:
+            await ctx.later.close()
         if settings.cost_messages:
             await cost_consumer.stop()
             await rpc.stop()

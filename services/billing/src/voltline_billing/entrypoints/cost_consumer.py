@@ -7,7 +7,21 @@ from voltline_bus import Dispatcher
 from voltline_events import Envelope
 from voltline_events.payloads import CdrCreated, SessionCostUpdated, SessionStarted, SessionUpdated
 
+from voltline_billing.domain.cost_messages import messages_at_start
 from voltline_billing.service_layer import costs as uc
+
+
+def messages_station(envelope: Envelope) -> bool:
+    """The cost consumer's events handled alone, between batches (`EventConsumer(solo=...)`): those that send
+    the station a command and await its answer (up to `cost_command_timeout_s`), so a batch's transaction never
+    waits on a station and a failed batch never sends twice. A start messages only 1.6 stations with a token
+    and 2.1 stations; other starts (most) only record the session, in the batch."""
+    if envelope.type == "billing.session_cost_updated":
+        return True
+    if envelope.type == "session.started":
+        p = envelope.payload
+        return messages_at_start(p.get("ocpp_version"), p.get("id_token"), p.get("transaction_id"))
+    return False
 
 
 def build_cost_dispatcher(c: uc.CostsContext) -> Dispatcher:
