@@ -58,12 +58,6 @@ def _int_id(transaction_id: str | None) -> int | None:
         return None
 
 
-def messages_at_start(ocpp_version: str | None, id_token: str | None, transaction_id: str | None) -> bool:
-    """Whether a session's start may send the station anything (`user_price`, `transaction_tariff`): only then
-    is the start handled alone, outside the cost consumer's batch transaction."""
-    return (ocpp_version == OCPP16 and bool(id_token)) or (ocpp_version == OCPP21 and transaction_id is not None)
-
-
 def user_price(ocpp_version: str | None, id_token: str | None, price_text: str) -> list[Command]:
     if ocpp_version != OCPP16 or not id_token:
         return []  # 2.x shows tariffs through its own messages (not sent yet, see docs/billing.md)
