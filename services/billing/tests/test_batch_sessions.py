@@ -1,5 +1,6 @@
 """Session starts and ends inside the consumer's batches: the same CDRs, payments and provider calls as one by
-one, and no provider call before the batch has committed (none at all if it rolls back)."""
+one, and no provider call before the batch has committed (none at all if it rolls back); the cost path's part
+of the session events in the same batches (ADR 0030): station messages after the commit, failures isolated."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from billing_testing import ended, started, updated
+from voltline_billing.adapters.cost_repository import SqlCostUnitOfWork, session_costs
 from voltline_billing.adapters.orm import billing_sessions, cdrs, payment_operations, payments
 from voltline_billing.adapters.sandbox_provider import SandboxProvider
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
@@ -19,12 +21,13 @@ from voltline_billing.bootstrap import MIGRATIONS
 from voltline_billing.domain.tariffs import simple_tariff
 from voltline_billing.entrypoints.consumers import build_dispatcher
 from voltline_billing.service_layer.context import BillingConfig, BillingContext
+from voltline_billing.service_layer.costs import CostsContext
 from voltline_billing.service_layer.driver_payments import add_method
 from voltline_billing.service_layer.later import Later
 from voltline_billing.service_layer.tariffs import create_tariff
 from voltline_billing.service_layer.wallets import top_up
 from voltline_events import Envelope, Topics
-from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
+from voltline_store import BatchFailed, TransactionBatch, create_engine, run_migrations, session_factory
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 DRIVERS = {"D-card": "tok_visa", "D-declined": "tok_declined", "D-wallet": None, None: None}
@@ -149,3 +152,60 @@ async def test_no_provider_call_inside_a_batch_and_none_when_it_rolls_back(sqlit
             ("capture", "S1:capture"),
         ]
         await later.close()
+
+
+class Display:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send(self, station_id: str, action: str, payload: dict[str, Any], ocpp_version: str | None) -> str:
+        self.sent.append((station_id, action))
+        return "answered"
+
+
+class BrokenCosts(SqlCostUnitOfWork):
+    """The cost path's store failing (a bug, a bad row): billing's own work of the event must not be lost."""
+
+    def attach_repositories(self) -> None:
+        super().attach_repositories()
+
+        async def fail(session_id: str) -> None:
+            raise RuntimeError("session_costs unreadable")
+
+        self.costs.get = fail  # type: ignore[method-assign,assignment]
+
+
+async def test_the_cost_path_in_billings_batch_messages_the_station_only_after_the_commit(sqlite_url: str) -> None:
+    later, display = Later(), Display()
+    async with billing(sqlite_url, Later()) as (ctx, _, factory):
+        c = CostsContext(uow=lambda: SqlCostUnitOfWork(factory), topics=Topics(""), source="test", clock=ctx.clock,
+                         display=display, later=later)  # fmt: skip
+        handle = build_dispatcher(ctx, c)
+        event = started("S1", "CP-1", T0, ocpp_version="ocpp1.6", transaction_id="7")  # 1.6: SetUserPrice
+        async with TransactionBatch(factory)([event]):
+            await handle(event)
+            assert display.sent == []
+        await later.idle()
+        assert display.sent == [("CP-1", "DataTransfer")]
+        async with factory() as db:
+            assert (await db.execute(sa.select(session_costs.c.transaction_id))).scalars().all() == ["7"]
+        await later.close()
+        assert ctx.later is not None
+        await ctx.later.close()
+
+
+async def test_a_failing_cost_path_fails_the_batch_and_handled_alone_keeps_billings_work(sqlite_url: str) -> None:
+    async with billing(sqlite_url, Later()) as (ctx, _, factory):
+        c = CostsContext(uow=lambda: BrokenCosts(factory), topics=Topics(""), source="test", clock=ctx.clock,
+                         display=Display())  # fmt: skip
+        handle = build_dispatcher(ctx, c)
+        event = started("S1", "CP-1", T0)
+        with pytest.raises(BatchFailed):  # the consumer then handles the event alone
+            async with TransactionBatch(factory)([event]):
+                await handle(event)
+        await handle(event)  # alone: the cost path's failure is logged, billing's session and payment kept
+        async with factory() as db:
+            assert (await db.execute(sa.select(billing_sessions.c.session_id))).scalars().all() == ["S1"]
+            assert (await db.execute(sa.select(payments.c.session_id))).scalars().all() == ["S1"]
+        assert ctx.later is not None
+        await ctx.later.close()
