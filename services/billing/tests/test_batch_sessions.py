@@ -4,6 +4,7 @@ of the session events in the same batches (ADR 0030): station messages after the
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from voltline_billing.service_layer.context import BillingConfig, BillingContext
 from voltline_billing.service_layer.costs import CostsContext
 from voltline_billing.service_layer.driver_payments import add_method
 from voltline_billing.service_layer.later import Later
-from voltline_billing.service_layer.tariffs import create_tariff
+from voltline_billing.service_layer.tariffs import create_tariff, resolve
 from voltline_billing.service_layer.wallets import top_up
 from voltline_events import Envelope, Topics
 from voltline_store import BatchFailed, TransactionBatch, create_engine, run_migrations, session_factory
@@ -209,3 +210,50 @@ async def test_a_failing_cost_path_fails_the_batch_and_handled_alone_keeps_billi
             assert (await db.execute(sa.select(payments.c.session_id))).scalars().all() == ["S1"]
         assert ctx.later is not None
         await ctx.later.close()
+
+
+async def test_tariff_resolution_in_a_batch_answers_as_the_queries_do(sqlite_url: str) -> None:
+    """The batch reads groups, assignments and versions at once and answers in memory (TariffRepository)."""
+    rnd = random.Random(12)
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    factory = session_factory(engine)
+    stations = [f"CP-{n}" for n in range(8)]
+    instants = [T0 + timedelta(hours=h) for h in range(-3, 30, 2)]
+    try:
+        async with SqlBillingUnitOfWork(factory) as uow:
+            for name in ("A", "B", "C"):
+                for version in (1, 2, 3):
+                    valid_from = None if version == 1 else T0 + timedelta(hours=rnd.randint(-5, 25))
+                    tariff = simple_tariff(name, "EUR", Decimal(version)).model_copy(
+                        update={"version": version, "valid_from": valid_from}
+                    )
+                    await uow.tariffs.add(tariff, T0)
+            for station in stations[:6]:
+                if rnd.random() < 0.5:
+                    await uow.tariffs.set_group(station, rnd.choice(["G1", "G2"]))
+            scopes = [("station", s) for s in stations[:5]] + [("group", "G1"), ("group", "G2"), ("default", "")]
+            for _ in range(20):
+                scope, scope_id = rnd.choice(scopes)
+                valid_from = rnd.choice([None, T0 + timedelta(hours=rnd.randint(-5, 25))])
+                await uow.tariffs.assign(scope, scope_id, rnd.choice("ABC"), valid_from, T0)
+            await uow.commit()
+        expected = {}
+        async with SqlBillingUnitOfWork(factory) as uow:  # statement by statement
+            for station in stations:
+                for at in instants:
+                    found = await resolve(uow, station, at)
+                    expected[station, at] = found and (found.tariff.tariff_id, found.tariff.version, found.source)
+        envelopes = [updated("S", station, T0, 0) for station in stations[::2]]  # names only some stations
+        async with TransactionBatch(factory)(envelopes) as batch:
+            got = {}
+            for station in stations:
+                for at in instants:
+                    async with SqlBillingUnitOfWork(factory) as uow:
+                        assert uow.batch is batch
+                        found = await resolve(uow, station, at)
+                    got[station, at] = found and (found.tariff.tariff_id, found.tariff.version, found.source)
+        assert len({v for v in expected.values() if v}) > 5
+        assert got == expected
+    finally:
+        await engine.dispose()
