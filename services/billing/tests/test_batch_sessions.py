@@ -212,11 +212,15 @@ async def test_a_failing_cost_path_fails_the_batch_and_handled_alone_keeps_billi
         await ctx.later.close()
 
 
-async def test_tariff_resolution_in_a_batch_answers_as_the_queries_do(sqlite_url: str) -> None:
+@pytest.mark.parametrize("store", ["sqlite_url", "pg_url"])
+async def test_tariff_resolution_in_a_batch_answers_as_the_queries_do(
+    store: str, request: pytest.FixtureRequest
+) -> None:
     """The batch reads groups, assignments and versions at once and answers in memory (TariffRepository)."""
+    url = request.getfixturevalue(store)
     rnd = random.Random(12)
-    await run_migrations(sqlite_url, MIGRATIONS)
-    engine = create_engine(sqlite_url)
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
     factory = session_factory(engine)
     stations = [f"CP-{n}" for n in range(8)]
     instants = [T0 + timedelta(hours=h) for h in range(-3, 30, 2)]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
+from voltline_billing.adapters.tariff_repository import one_of
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 
 session_costs = Table(
@@ -73,7 +74,7 @@ class CostRepository:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows.update(dict.fromkeys(chunk))
-            for found in await self._s.execute(select(session_costs).where(c.session_id.in_(chunk))):
+            for found in await self._s.execute(select(session_costs).where(one_of(self._s, c.session_id, chunk))):
                 rows[found.session_id] = dict(found._mapping)
 
     async def add(self, **values: Any) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import String, and_, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
@@ -15,6 +16,14 @@ from voltline_billing.domain.tariffs import Tariff
 DEFAULT_SCOPE = ("default", "")
 _LOOKUPS = "billing.tariff.lookups"  # (query, *arguments) -> answer, for the rest of a consumer's batch
 _MISSING = object()
+
+
+def one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one statement text whatever the count (an IN list of a
+    new length is a new statement for asyncpg to prepare, and a batch's counts vary)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    return column.in_(values)
 
 
 def _batch_stations() -> set[str]:
@@ -159,7 +168,9 @@ class TariffRepository:
             chunk = wanted[start : start + 500]
             for one in chunk:
                 lookups[("assignments", scope, one)] = []
-            query = select(c.scope_id, c.tariff_id, c.valid_from).where(c.scope == scope, c.scope_id.in_(chunk))
+            query = select(c.scope_id, c.tariff_id, c.valid_from).where(
+                c.scope == scope, one_of(self._s, c.scope_id, chunk)
+            )
             for row in await self._s.execute(query.order_by(c.id.desc())):
                 lookups[("assignments", scope, row.scope_id)].append((row.tariff_id, row.valid_from))
         found: list[Any] = lookups[("assignments", scope, scope_id)]
@@ -185,7 +196,7 @@ class TariffRepository:
             chunk = wanted[start : start + 500]
             lookups.update({("group_of", one): None for one in chunk})
             query = select(station_groups.c.station_id, station_groups.c.group_id)
-            for row in await self._s.execute(query.where(station_groups.c.station_id.in_(chunk))):
+            for row in await self._s.execute(query.where(one_of(self._s, station_groups.c.station_id, chunk))):
                 lookups[("group_of", row.station_id)] = row.group_id
         return lookups[key]  # type: ignore[no-any-return]
 
@@ -245,7 +256,7 @@ class SessionRepository:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows.update(dict.fromkeys(chunk))
-            for found in await self._s.execute(select(billing_sessions).where(c.session_id.in_(chunk))):
+            for found in await self._s.execute(select(billing_sessions).where(one_of(self._s, c.session_id, chunk))):
                 rows[found.session_id] = dict(found._mapping)
 
     async def add(self, **values: Any) -> None:
