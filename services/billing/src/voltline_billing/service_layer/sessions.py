@@ -110,6 +110,8 @@ async def session_started(ctx: BillingContext, s: Started) -> None:
         if payment is None:
             payment = await _new_payment(ctx, uow, s, tariff.currency if tariff else ctx.config.default_currency)
         await uow.commit()
+        if pay.next_action(payment) is None:
+            return  # nothing for the provider (no card, a guest's hold already placed): drive() would only read
         payment_id = payment.payment_id
         if _after_commit(ctx, uow, payment_id, lambda: _drive_quietly(ctx, payment_id)):
             return
@@ -164,6 +166,8 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
         guest = payment.driver_id is None and payment.method == "card"  # a guest's: receipt and token retired
         settle = _settle(ctx, payment.payment_id, s.session_id if guest else None)
         log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
+        if not guest and pay.next_action(payment) is None:
+            return  # nothing to collect (no driver known, nothing owed): drive() would only read
         if _after_commit(ctx, uow, payment.payment_id, settle):
             return
     await settle()
