@@ -41,7 +41,8 @@ from bench.gateway.procs import Procs, cpu_seconds
 PY = sys.executable
 TOKEN = "bench-admin-token-0123456789"
 SERVICES = {"session": "voltline_session", "auth": "voltline_auth", "billing": "voltline_billing"}
-# Every consumer group of the process: billing's cost consumer reads the same session events.
+# Every consumer group of the process, whose lags are summed: billing's own group reads each session event once
+# (CDR and cost paths, ADR 0030), its cost group billing's own events (CDRs, cost announcements) made meanwhile.
 GROUPS = {
     "session": ["voltline-session"],
     "auth": ["voltline-auth-events"],

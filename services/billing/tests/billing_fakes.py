@@ -545,6 +545,9 @@ class FakeBillingUnitOfWork(FakeUnitOfWork):
         self.receipts = FakeReceipts(tables)
         self.adhoc = FakeAdhoc(tables)
 
+    def after_batch(self, key: str, callback: Any) -> bool:
+        return False  # never joined to a consumer's batch
+
 
 @dataclass
 class FakeGuestStarts:

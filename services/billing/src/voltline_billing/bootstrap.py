@@ -34,15 +34,17 @@ from voltline_billing.entrypoints.pay_pages import build_qr_router, mount_pay_pa
 from voltline_billing.service_layer.adhoc import release_unstarted
 from voltline_billing.service_layer.context import AdhocPorts, BillingConfig, BillingContext
 from voltline_billing.service_layer.costs import CostsContext
+from voltline_billing.service_layer.later import Later
 from voltline_billing.service_layer.payments import drive_pending
 from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
 from voltline_billing.service_layer.tariff_feed import republish_tariffs
 from voltline_billing.settings import BillingSettings
 
-SOLO_EVENTS = ("session.started", "session.ended")
-# The cost consumer's events that send commands to a station (a reply awaited, up to cost_command_timeout_s):
-# alone, between batches, so a failed batch never sends them twice and a batch's transaction never waits on one.
-COST_SOLO_EVENTS = ("session.started", "billing.session_cost_updated")
+# Billing's own consumer handles every session event in batches: the provider calls that follow starts and ends
+# run after the batch has committed (service_layer/later.py). Kept (empty) for what imported it.
+SOLO_EVENTS: tuple[str, ...] = ()
+# The cost consumer's events that message a station (a reply awaited, up to cost_command_timeout_s).
+COST_SOLO_EVENTS = ("billing.session_cost_updated",)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = get_logger(__name__)
 
@@ -97,20 +99,7 @@ def build(
             ocpi_party_id=settings.ocpi_party_id,
         ),
         adhoc=adhoc_ports(settings, guest_starts, mail),
-    )
-    consumer = infra.watch(
-        EventConsumer(
-            infra.bus,
-            group_id=f"{settings.topic_prefix}voltline-billing",
-            topics=[topics.sessions],
-            handler=build_dispatcher(ctx),
-            dead_letter=infra.producer,
-            # session.updated in batches (one transaction each); starts and ends alone, because they
-            # drive payments at the provider, which a failed batch must not repeat.
-            batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),  # updates need no inbox marker
-            solo_types=SOLO_EVENTS,
-            max_poll_records=settings.consumer_batch_size,
-        )
+        later=Later(),
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
     rpc = RequestReplyClient(infra.bus, infra.producer, topics.service_replies("billing", instance))
@@ -122,17 +111,32 @@ def build(
         clock=ctx.clock,
         display=KafkaStationDisplay(rpc, topics, source=infra.source, timeout_s=settings.cost_command_timeout_s),
         interval=timedelta(seconds=settings.cost_update_interval_s),
+        later=Later(),  # its own lanes: a slow station never delays a payment's provider call
+    )
+    consumer = infra.watch(
+        EventConsumer(
+            infra.bus,
+            group_id=f"{settings.topic_prefix}voltline-billing",
+            topics=[topics.sessions],
+            # The session events once, for the CDR path and the cost path (ADR 0030).
+            handler=build_dispatcher(ctx, costs if settings.cost_messages else None),
+            dead_letter=infra.producer,
+            # Every session event in batches (one transaction each); the provider calls of starts and ends, and
+            # the station messages of starts, run once their batch has committed (`Later`), so a failed batch never
+            # repeats them and a batch's transaction never waits on a provider or a station.
+            batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),  # updates need no inbox marker
+            max_poll_records=settings.consumer_batch_size,
+        )
     )
     cost_consumer = infra.watch(
         EventConsumer(
             infra.bus,
             group_id=f"{settings.topic_prefix}voltline-billing-costs",
-            topics=[topics.sessions, topics.billing],
+            topics=[topics.billing],
             handler=build_cost_dispatcher(costs),
             dead_letter=infra.producer,
-            # Every session.updated reads the session's cost notice and its tariff: in batches (one transaction
-            # each), not one transaction per event, which cost more than billing's own consumer (bench.pipeline).
             batch_scope=TransactionBatch(infra.sessions, relay=infra.relay),
+            # A cost to show messages its station and awaits the answer: alone, between batches.
             solo_types=COST_SOLO_EVENTS,
             max_poll_records=settings.consumer_batch_size,
         )
@@ -156,9 +160,10 @@ def build(
 
     async def after_start() -> None:
         await republish()
+        if settings.cost_messages:
+            await rpc.start()  # before the consumer: starts may message stations
         await consumer.start()
         if settings.cost_messages:
-            await rpc.start()
             await cost_consumer.start()
         if settings.payment_retry_interval_s > 0:
             worker.append(asyncio.create_task(retry_payments(), name="billing-payment-worker"))
@@ -171,6 +176,9 @@ def build(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await consumer.stop()
+        for later in (ctx.later, costs.later):
+            if later is not None:
+                await later.close()
         if settings.cost_messages:
             await cost_consumer.stop()
             await rpc.stop()

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
+from voltline_billing.adapters.tariff_repository import one_of
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 
 session_costs = Table(
@@ -49,6 +50,8 @@ class CostRepository:
 
     async def get(self, session_id: str) -> dict[str, Any] | None:
         rows = self._rows()
+        if rows is not None and session_id not in rows:
+            await self._prefetch(rows, session_id)
         if rows is not None and session_id in rows:
             known = rows[session_id]
             return None if known is None else dict(known)
@@ -57,6 +60,22 @@ class CostRepository:
         if rows is not None:
             rows[session_id] = None if found is None else dict(found)
         return found
+
+    async def _prefetch(self, rows: dict[str, dict[str, Any] | None], session_id: str) -> None:
+        """The rows of every session the batch's events name, in one query (once per batch: later misses read
+        one row each), as billing's SessionRepository does."""
+        batch = current_batch()
+        assert batch is not None
+        if batch.memo.get((_ROWS, "done")):
+            return
+        batch.memo[(_ROWS, "done")] = True
+        wanted = sorted({e.session_id for e in batch.envelopes if e.session_id} - rows.keys() | {session_id})
+        c = session_costs.c
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows.update(dict.fromkeys(chunk))
+            for found in await self._s.execute(select(session_costs).where(one_of(self._s, c.session_id, chunk))):
+                rows[found.session_id] = dict(found._mapping)
 
     async def add(self, **values: Any) -> None:
         await self._s.execute(insert(session_costs).values(**values))

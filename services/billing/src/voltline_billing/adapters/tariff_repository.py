@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import String, and_, any_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
@@ -17,10 +18,25 @@ _LOOKUPS = "billing.tariff.lookups"  # (query, *arguments) -> answer, for the re
 _MISSING = object()
 
 
+def one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`, one statement text whatever the count (an IN list of a
+    new length is a new statement for asyncpg to prepare, and a batch's counts vary)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("values", values, type_=ARRAY(String)))
+    return column.in_(values)
+
+
+def _batch_stations() -> set[str]:
+    batch = current_batch()
+    return {e.station_id for e in batch.envelopes if e.station_id} if batch is not None else set()
+
+
 class TariffRepository:
-    """Inside a consumer's batch, the lookups that price a session (group, assignment, version in force) are
-    answered once per batch and argument: every session.updated of the cost consumer resolves its tariff, and
-    a batch holds many updates of the same sessions. A write through this repository forgets them."""
+    """Inside a consumer's batch, the lookups that price a session (group, assignment, version in force) are read
+    once per batch: the groups and station assignments of every station the batch names in one query each, a
+    group's or the default's assignments and a tariff's versions once, then answered for any instant in memory
+    (the same answers as the queries below). Every session.updated of the cost path resolves its tariff, and a
+    batch holds many updates of many sessions. A write through this repository forgets them."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
@@ -63,9 +79,22 @@ class TariffRepository:
 
     async def valid_at(self, tariff_id: str, at: datetime) -> Tariff | None:
         """The version in force at `at`: the newest whose valid_from is not after it."""
-        lookups, key = self._lookups(), ("valid_at", tariff_id, at)
-        if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
-            return known  # type: ignore[no-any-return]
+        lookups = self._lookups()
+        if lookups is not None:  # a batch: the tariff's versions read once, answered for every instant here
+            key = ("versions", tariff_id)
+            versions = lookups.get(key)
+            if versions is None:
+                query = select(tariffs.c.version, tariffs.c.valid_from, tariffs.c.body).where(
+                    tariffs.c.tariff_id == tariff_id
+                )
+                rows = (await self._s.execute(query.order_by(tariffs.c.version.desc()))).all()
+                versions = lookups[key] = [[valid_from, body] for _, valid_from, body in rows]
+            for version in versions:
+                if version[0] is None or version[0] <= at:
+                    if not isinstance(version[1], Tariff):
+                        version[1] = Tariff.model_validate(version[1])
+                    return version[1]  # type: ignore[no-any-return]
+            return None
         query = (
             select(tariffs.c.body)
             .where(tariffs.c.tariff_id == tariff_id, or_(tariffs.c.valid_from.is_(None), tariffs.c.valid_from <= at))
@@ -73,10 +102,7 @@ class TariffRepository:
             .limit(1)
         )
         body = (await self._s.execute(query)).scalar()
-        found = None if body is None else Tariff.model_validate(body)
-        if lookups is not None:
-            lookups[key] = found
-        return found
+        return None if body is None else Tariff.model_validate(body)
 
     async def versions(self, tariff_id: str) -> list[Tariff]:
         query = select(tariffs.c.body).where(tariffs.c.tariff_id == tariff_id).order_by(tariffs.c.version)
@@ -112,9 +138,15 @@ class TariffRepository:
         )
 
     async def assigned_at(self, scope: str, scope_id: str, at: datetime) -> str | None:
-        lookups, key = self._lookups(), ("assigned_at", scope, scope_id, at)
-        if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
-            return known  # type: ignore[no-any-return]
+        lookups = self._lookups()
+        if lookups is not None:  # a batch: a scope's assignments read once, answered for every instant here
+            found = lookups.get(("assignments", scope, scope_id))
+            if found is None:
+                found = await self._assignments(lookups, scope, scope_id)
+            for tariff_id, valid_from in found:  # newest first
+                if valid_from is None or valid_from <= at:
+                    return tariff_id  # type: ignore[no-any-return]
+            return None
         c = tariff_assignments.c
         query = (
             select(c.tariff_id)
@@ -122,9 +154,26 @@ class TariffRepository:
             .order_by(c.id.desc())
             .limit(1)
         )
-        found: str | None = (await self._s.execute(query)).scalar()
-        if lookups is not None:
-            lookups[key] = found
+        answer: str | None = (await self._s.execute(query)).scalar()
+        return answer
+
+    async def _assignments(self, lookups: dict[tuple[Any, ...], Any], scope: str, scope_id: str) -> list[Any]:
+        """A scope's assignments, newest first; for a station, those of every station the batch names at once."""
+        c = tariff_assignments.c
+        wanted = [scope_id]
+        if scope == "station":
+            wanted = sorted(_batch_stations() - {k[2] for k in lookups if k[:2] == ("assignments", "station")})
+            wanted = wanted if scope_id in wanted else [*wanted, scope_id]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for one in chunk:
+                lookups[("assignments", scope, one)] = []
+            query = select(c.scope_id, c.tariff_id, c.valid_from).where(
+                c.scope == scope, one_of(self._s, c.scope_id, chunk)
+            )
+            for row in await self._s.execute(query.order_by(c.id.desc())):
+                lookups[("assignments", scope, row.scope_id)].append((row.tariff_id, row.valid_from))
+        found: list[Any] = lookups[("assignments", scope, scope_id)]
         return found
 
     async def scopes(self) -> list[tuple[str, str]]:
@@ -137,11 +186,19 @@ class TariffRepository:
         lookups, key = self._lookups(), ("group_of", station_id)
         if lookups is not None and (known := lookups.get(key, _MISSING)) is not _MISSING:
             return known  # type: ignore[no-any-return]
-        query = select(station_groups.c.group_id).where(station_groups.c.station_id == station_id)
-        found: str | None = (await self._s.execute(query)).scalar()
-        if lookups is not None:
-            lookups[key] = found
-        return found
+        if lookups is None:
+            query = select(station_groups.c.group_id).where(station_groups.c.station_id == station_id)
+            found: str | None = (await self._s.execute(query)).scalar()
+            return found
+        # A batch: the groups of every station it names not asked yet, in one query.
+        wanted = sorted(_batch_stations() - {k[1] for k in lookups if k[0] == "group_of"} | {station_id})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            lookups.update({("group_of", one): None for one in chunk})
+            query = select(station_groups.c.station_id, station_groups.c.group_id)
+            for row in await self._s.execute(query.where(one_of(self._s, station_groups.c.station_id, chunk))):
+                lookups[("group_of", row.station_id)] = row.group_id
+        return lookups[key]  # type: ignore[no-any-return]
 
     async def set_group(self, station_id: str, group_id: str) -> None:
         self._forget_lookups()
@@ -199,7 +256,7 @@ class SessionRepository:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             rows.update(dict.fromkeys(chunk))
-            for found in await self._s.execute(select(billing_sessions).where(c.session_id.in_(chunk))):
+            for found in await self._s.execute(select(billing_sessions).where(one_of(self._s, c.session_id, chunk))):
                 rows[found.session_id] = dict(found._mapping)
 
     async def add(self, **values: Any) -> None:

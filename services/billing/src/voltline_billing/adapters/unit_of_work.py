@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from voltline_store import UnitOfWork
 
 from voltline_billing.adapters.adhoc_repository import AdhocRepository
@@ -39,3 +41,9 @@ class SqlBillingUnitOfWork(UnitOfWork):
         self.invoices = InvoiceRepository(self.session)
         self.receipts = ReceiptRepository(self.session)
         self.adhoc = AdhocRepository(self.session)
+
+    def after_batch(self, key: str, callback: Callable[[], None]) -> bool:
+        if self.batch is None:
+            return False
+        self.batch.after_commit(("billing.after_batch", key), callback)
+        return True

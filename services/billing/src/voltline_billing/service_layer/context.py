@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from voltline_events import Topics
 
+from voltline_billing.service_layer.later import Later
 from voltline_billing.service_layer.ports import GuestStarts, Mailer, PaymentProvider
 from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
@@ -58,6 +59,8 @@ class BillingContext:
     provider: PaymentProvider
     config: BillingConfig
     adhoc: AdhocPorts | None = None  # None: no ad-hoc payment pages
+    # Provider calls after a consumer's batch has committed (service_layer/later.py); None: right away.
+    later: Later | None = None
 
 
 def new_id(prefix: str) -> str:

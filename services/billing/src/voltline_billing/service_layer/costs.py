@@ -4,8 +4,10 @@ Billing prices; nobody else does. While a session runs, billing announces its co
 `billing.session_cost_updated` (at most every `interval` per session, from the session's updates), and once
 more with `final` after the CDR (its exact total). The same events drive what the station is sent
 (domain/cost_messages.py) through the station command path (service -> Kafka -> gateway), so the station's
-display, the app and any other reader see one figure. This runs in its own consumer group, beside the
-consumer that writes CDRs, so a slow station never holds up billing.
+display, the app and any other reader see one figure. Session events reach these use cases through billing's
+own consumer (one read of each event, ADR 0030): their station messages are sent after the batch commits, in the
+background, so a slow station never holds up billing; billing's own events (final costs, the announcements to
+send) through a consumer group of their own.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from voltline_billing.domain.pricing import price
 from voltline_billing.domain.tariffs import Tariff
 from voltline_billing.domain.usage import Reading, Usage
 from voltline_billing.service_layer.estimates import describe
+from voltline_billing.service_layer.later import Later
 from voltline_billing.service_layer.ports import BillingUnitOfWork
 from voltline_billing.service_layer.tariffs import ad_hoc_prices, resolve
 
@@ -60,6 +63,8 @@ class CostsContext:
     clock: Callable[[], datetime]
     display: StationDisplay
     interval: timedelta = timedelta(seconds=60)
+    # Station messages of a start handled in billing's batch: sent once it has committed (service_layer/later.py).
+    later: Later | None = None
     # When each session's running cost was last announced by this instance: most updates fall inside the
     # interval and are skipped without a database read (a session's events stay on one partition, so on one
     # instance; after a restart or a rebalance the store's `announced_at` decides).
@@ -97,12 +102,24 @@ async def session_started(c: CostsContext, s: SessionStart) -> None:
                             started_at=s.started_at)  # fmt: skip
         found = await resolve(uow, s.station_id, s.started_at)
         await uow.commit()
-    if found is not None:
+        if found is None:
+            return
         text = describe(found.tariff)
         commands = msg.user_price(s.ocpp_version, s.id_token, text)
         commands += msg.transaction_tariff(s.ocpp_version, s.transaction_id, found.tariff, text)
-        for action, payload in commands:
-            await _send(c, s.station_id, action, payload, s.ocpp_version)
+        if not commands:
+            return
+
+        async def send() -> None:
+            for action, payload in commands:
+                await _send(c, s.station_id, action, payload, s.ocpp_version)
+
+        later = c.later
+        # Inside billing's batch: sent once it has committed, in the background (in order per station), so the
+        # batch never waits on a station and a batch handled again never sends twice.
+        if later is not None and uow.after_batch(f"cost:{s.session_id}", lambda: later.submit(s.station_id, send)):
+            return
+    await send()
 
 
 async def session_updated(

@@ -7,6 +7,7 @@ over dicts, so the use cases are tested in milliseconds without Kafka or a datab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -277,3 +278,8 @@ class BillingUnitOfWork(UnitOfWork, Protocol):
     def receipts(self) -> ReceiptRepository: ...
     @property
     def adhoc(self) -> AdhocRepository: ...
+
+    def after_batch(self, key: str, callback: Callable[[], None]) -> bool:
+        """Joined to a consumer's batch: run `callback` once the batch has committed (never if it rolls back)
+        and answer True. Outside one answer False: what the caller committed is durable, it acts now."""
+        ...

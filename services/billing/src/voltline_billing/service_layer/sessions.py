@@ -6,6 +6,8 @@ session.ended delivered twice, or published twice with different event ids, pric
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +34,7 @@ from voltline_billing.service_layer.unit_of_work import BillingUnitOfWork
 
 log = get_logger(__name__)
 CONSUMER = "billing-sessions"
+_AFTER = itertools.count()  # distinct keys for a batch's after-commit work
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,12 @@ async def session_started(ctx: BillingContext, s: Started) -> None:
         if payment is None:
             payment = await _new_payment(ctx, uow, s, tariff.currency if tariff else ctx.config.default_currency)
         await uow.commit()
-    await _drive_quietly(ctx, payment.payment_id)
+        if pay.next_action(payment) is None:
+            return  # nothing for the provider (no card, a guest's hold already placed): drive() would only read
+        payment_id = payment.payment_id
+        if _after_commit(ctx, uow, payment_id, lambda: _drive_quietly(ctx, payment_id)):
+            return
+    await _drive_quietly(ctx, payment_id)
 
 
 async def session_updated(
@@ -155,13 +163,39 @@ async def session_ended(ctx: BillingContext, e: Ended) -> None:
         payment = pay.set_due(payment, priced.total_incl_vat)
         await uow.payments.save(payment, ctx.clock(), cdr_id=cdr.cdr_id, **extra)
         await uow.commit()
-    log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
-    await _drive_quietly(ctx, payment.payment_id)
-    if payment.driver_id is None and payment.method == "card":  # a guest's: receipt and token retired
-        try:
-            await guest_session_billed(ctx, s.session_id)
-        except Exception as exc:
-            log.warning("adhoc_receipt_failed", session_id=s.session_id, error=repr(exc))
+        guest = payment.driver_id is None and payment.method == "card"  # a guest's: receipt and token retired
+        settle = _settle(ctx, payment.payment_id, s.session_id if guest else None)
+        log.info("cdr_created", session_id=s.session_id, cdr_id=cdr.cdr_id, total=str(priced.total_incl_vat))
+        if not guest and pay.next_action(payment) is None:
+            return  # nothing to collect (no driver known, nothing owed): drive() would only read
+        if _after_commit(ctx, uow, payment.payment_id, settle):
+            return
+    await settle()
+
+
+def _settle(ctx: BillingContext, payment_id: str, guest_session: str | None) -> Callable[[], Awaitable[None]]:
+    """What follows a committed CDR: the payment driven at the provider, then a guest's receipt."""
+
+    async def settle() -> None:
+        await _drive_quietly(ctx, payment_id)
+        if guest_session is not None:
+            try:
+                await guest_session_billed(ctx, guest_session)
+            except Exception as exc:
+                log.warning("adhoc_receipt_failed", session_id=guest_session, error=repr(exc))
+
+    return settle
+
+
+def _after_commit(
+    ctx: BillingContext, uow: BillingUnitOfWork, payment_id: str, work: Callable[[], Awaitable[None]]
+) -> bool:
+    """Inside a consumer's batch, `work` (provider calls) runs once the batch has committed, in the background
+    in order per payment (service_layer/later.py), never inside the transaction; True if so. False: run it now."""
+    later = ctx.later
+    if later is None:
+        return False
+    return uow.after_batch(f"pay:{next(_AFTER)}", lambda: later.submit(payment_id, work))
 
 
 def _announce(ctx: BillingContext, uow: BillingUnitOfWork, cdr: Cdr) -> None:
