@@ -53,6 +53,7 @@ class StatusBatchState:
     open_presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     close_presence: dict[str, datetime] = field(default_factory=dict)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)  # events of the batch, in order
+    loaded: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # PostgreSQL: stored fields as read
     dialect: str | None = None
 
     async def load(self, station_ids: Sequence[str]) -> None:
@@ -62,6 +63,8 @@ class StatusBatchState:
             chunk = wanted[start : start + 5000]
             if self._postgresql():  # the driver's statements, one text whatever the size: prepared once
                 found_rows, port_rows = await status_batch_pg.read(self.session, chunk)
+                for s in found_rows:
+                    self.loaded[s.station_id] = status_batch_pg.station_fields(s)
             else:
                 query = select(stations).where(stations.c.station_id.in_(chunk)).with_for_update()
                 found_rows = [station_row(r) for r in await self.session.execute(query)]
@@ -84,11 +87,14 @@ class StatusBatchState:
         db = self.session
         now = datetime.now(UTC)
         if self._postgresql():
+            changed = [self.stations[s] for s in sorted(self.dirty_stations - self.new_stations)]
+            whole, touched = status_batch_pg.split_touched(changed, self.loaded)
             await status_batch_pg.write(
                 db,
                 now=now,
                 new_stations=[self.stations[s] for s in sorted(self.new_stations)],
-                changed_stations=[self.stations[s] for s in sorted(self.dirty_stations - self.new_stations)],
+                changed_stations=whole,
+                touched_stations=touched,
                 new_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.new_ports)],
                 changed_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.dirty_ports - self.new_ports)],
                 close_status=[(*port, at) for port, at in sorted(self.close_status.items())],
