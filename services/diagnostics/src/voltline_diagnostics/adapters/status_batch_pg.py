@@ -27,7 +27,10 @@ _JSON_AT = [i for i, name in enumerate(STATION_FIELDS) if name in ("modem", "met
 _S_COLS = ", ".join(STATION_FIELDS)
 _C_COLS = ", ".join(CONNECTOR_FIELDS)
 
-SELECT_STATIONS = f"SELECT {_S_COLS} FROM health_stations WHERE station_id = ANY($1::varchar[]) FOR UPDATE"
+# The JSON columns come back as text, SQL NULL for JSON `null` (what nearly every station has): the json codec
+# SQLAlchemy's dialect puts on the connection decoded two `null`s per station read, in Python, every batch.
+_S_READ = ", ".join(f"NULLIF({n}::text, 'null') AS {n}" if n in ("modem", "meter") else n for n in STATION_FIELDS)
+SELECT_STATIONS = f"SELECT {_S_READ} FROM health_stations WHERE station_id = ANY($1::varchar[]) FOR UPDATE"
 SELECT_PORTS = f"SELECT {_C_COLS} FROM health_connectors WHERE station_id = ANY($1::varchar[])"
 
 
@@ -85,7 +88,7 @@ async def read(session: AsyncSession, station_ids: Sequence[str]) -> tuple[list[
 
 def _station(record: Any) -> StationRow:
     values = list(record)
-    for i in _JSON_AT:  # SQLAlchemy's engine gives asyncpg a json codec that decodes: text only without one
+    for i in _JSON_AT:  # read as text (SELECT_STATIONS): decoded here, only when not null
         if isinstance(values[i], str):
             values[i] = json.loads(values[i])
     return StationRow(*values)
