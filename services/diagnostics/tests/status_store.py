@@ -26,6 +26,7 @@ T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
 @dataclass
 class Store:
     engine: Any
+    sessions: Any  # the units of work's session factory (a batch scope of it is joined by them)
     ctx: HealthContext
     dispatch: Callable[[Envelope], Awaitable[None]]  # one transaction per event (outside a batch)
     scope: PrefetchingBatch  # a batch as the consumer opens it
@@ -45,6 +46,6 @@ async def open_store(url: str) -> AsyncIterator[Store]:
     )
     scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
     try:
-        yield Store(engine, ctx, build_dispatcher(ctx), scope)
+        yield Store(engine, sessions, ctx, build_dispatcher(ctx), scope)
     finally:
         await engine.dispose()

@@ -169,3 +169,38 @@ async def test_a_booted_stations_inventory_survives_the_next_batches(store: Stor
         row = (await conn.execute(sa.select(stations).where(stations.c.station_id == "CP-INV"))).one()
     assert (row.modem, row.meter, row.vendor) == ({"iccid": "8931"}, {"meterType": "M-1"}, "ACME")
     assert (await state(engine, "CP-INV"))["port"] == [("Occupied", T0 + timedelta(seconds=7))]
+
+
+async def test_the_relay_is_woken_once_for_the_commits_of_a_moment(store: Store) -> None:
+    """A fetch is a batch per partition, each committing on its own: their commits wake the relay once,
+    `linger_s` after the first; a batch that published nothing does not wake it, nor one that failed."""
+    import asyncio
+
+    from voltline_devinfra.waiting import eventually
+    from voltline_diagnostics.adapters.status_batch import LingeringWake, PrefetchingBatch
+    from voltline_diagnostics.service_layer.context import CONSUMER
+    from voltline_store import TransactionBatch
+
+    woken: list[float] = []
+    loop = asyncio.get_running_loop()
+    wake = LingeringWake(lambda: woken.append(loop.time()), 0.2)
+    scope = PrefetchingBatch(TransactionBatch(store.sessions, inbox_consumer=CONSUMER), wake=wake)
+    committed = []
+    for sid in ("CP-W1", "CP-W2", "CP-W3"):  # three batches, each with a change to publish
+        batch = story(sid)[:2]
+        async with scope(batch):
+            for envelope in batch:
+                await store.dispatch(envelope)
+        committed.append(loop.time())
+    assert woken == [] and wake.pending  # not yet: the linger runs from the first commit
+    await eventually(lambda: woken, what="the relay woken")
+    assert len(woken) == 1 and woken[0] - committed[0] >= 0.2 and not wake.pending
+    with pytest.raises(RuntimeError):
+        async with scope(story("CP-W4")[:2]):
+            await store.dispatch(story("CP-W4")[0])
+            await store.dispatch(story("CP-W4")[1])
+            raise RuntimeError("the batch fails after a change")
+    quiet = [story("CP-W1")[0]]  # connected again: a known station, nothing to publish
+    async with scope(quiet):
+        await store.dispatch(quiet[0])
+    assert not wake.pending and len(woken) == 1

@@ -16,7 +16,8 @@ On PostgreSQL the batch's station rows are locked (`FOR UPDATE`) while it runs, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -193,10 +194,14 @@ def _state(batch: Batch) -> StatusBatchState:
 
 
 class PrefetchingBatch:
-    """A consumer's `batch_scope`: a `TransactionBatch` whose stations (and their connectors) are read up front."""
+    """A consumer's `batch_scope`: a `TransactionBatch` whose stations (and their connectors) are read up front.
 
-    def __init__(self, inner: TransactionBatch) -> None:
+    `wake`, if given, is called after a batch that added outbox rows committed (the relay's `wake`, usually
+    through `LingeringWake`; the inner `TransactionBatch` then has no relay of its own to wake)."""
+
+    def __init__(self, inner: TransactionBatch, *, wake: Callable[[], None] | None = None) -> None:
         self._inner = inner
+        self._wake = wake
 
     def __call__(self, envelopes: Sequence[Envelope]) -> Any:
         return self._scope(envelopes)
@@ -208,6 +213,37 @@ class PrefetchingBatch:
             batch.outbox = BatchOutbox(batch.session, state)  # the units of work of the batch take this one
             await state.load([e.station_id for e in envelopes if e.station_id])
             yield batch
+        if self._wake is not None and batch.outbox.added:  # committed: the inner scope raised otherwise
+            self._wake()
+
+
+class LingeringWake:
+    """The relay woken `linger_s` after a batch's commit, once for every commit in that time.
+
+    A fetch of the station events is handled as one batch per partition (six), each committing on its own:
+    each commit woke the relay, whose every round (a pooled connection, its lock, the read, the broker's
+    acknowledgements, the marking, the commit) costs milliseconds of CPU whatever its size. Waiting a
+    moment lets one round publish what several batches committed; each change then reaches the bus up to
+    `linger_s` later."""
+
+    def __init__(self, wake: Callable[[], None], linger_s: float) -> None:
+        self._wake, self._linger_s = wake, linger_s
+        self._due: asyncio.TimerHandle | None = None
+
+    def __call__(self) -> None:
+        if self._linger_s <= 0:
+            self._wake()
+        elif self._due is None:
+            self._due = asyncio.get_running_loop().call_later(self._linger_s, self._fire)
+
+    @property
+    def pending(self) -> bool:
+        """A wake is due (a commit is waiting for the relay)."""
+        return self._due is not None
+
+    def _fire(self) -> None:
+        self._due = None
+        self._wake()
 
 
 class BatchOutbox(Outbox):
