@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 from status_store import MIGRATIONS, T0, Store
 from voltline_diagnostics.adapters import views
@@ -189,3 +190,58 @@ def test_a_retry_that_fell_due_during_the_round_is_attempted_at_once() -> None:
     assert worker._next_wait() == 3.0  # the one still ahead is kept
     worker._retries = []
     assert worker._next_wait() == 120
+
+
+async def test_a_stuck_session_whose_progress_a_batch_is_committing_keeps_its_resolution(pg_store: Store) -> None:
+    """The monitor read a session's old progress while a consumer batch was committing new progress and the
+    alert's resolution; its update of the (still open) alert waited for that commit, then overwrote the
+    resolution: the alert stayed open (test_sessions failed so once under load). The monitor now skips the
+    sessions a batch holds (judged again at its next round)."""
+    import asyncio
+    import contextvars
+
+    from voltline_diagnostics.domain.alerts import configure
+    from voltline_events.payloads import SessionStarted, SessionUpdated
+
+    rules = configure({"session_stuck": {"after_s": 1}})
+    store, sid = pg_store, "CP-RACE"
+    store.ctx.rules = rules
+    monitor = HealthContext(
+        uow=store.ctx.uow,
+        topics=store.ctx.topics,
+        source="diagnostics/test",
+        clock=lambda: T0 + timedelta(seconds=5),
+        rules=rules,
+        dialect="postgresql",
+    )
+
+    def progress(wh: int) -> SessionUpdated:
+        return SessionUpdated(session_id="race-1", station_id=sid, energy_wh=wh, at=T0, charging_state="charging")
+
+    await store.dispatch(
+        at(0, sid, SessionStarted(session_id="race-1", station_id=sid, evse_id=1, connector_id=1, started_at=T0))
+    )
+    await store.dispatch(at(0, sid, progress(500)))
+    await check_once(monitor, sweep=False)
+    assert await stuck_alerts(monitor, sid) == ["open"]
+
+    grown = at(4, sid, progress(900))
+    async with store.scope([grown]) as batch:
+        await store.dispatch(grown)  # progress saved and the alert resolved: written, not committed yet
+        await batch.session.flush()
+        # The monitor's own task, outside the batch (as in the service): a copy of this context would join it.
+        round_ = asyncio.create_task(check_once(monitor, sweep=False), context=contextvars.Context())
+        # Without the lock its alert update waits for this commit (then overwrites it): give it the chance.
+        await asyncio.wait([round_], timeout=2)
+    await round_
+    assert await stuck_alerts(monitor, sid) == ["resolved"]
+
+
+async def stuck_alerts(ctx: HealthContext, sid: str) -> list[str]:
+    from voltline_diagnostics.adapters.health_tables import alerts
+
+    async with ctx.uow() as uow:
+        rows = await uow.session.execute(  # type: ignore[attr-defined]
+            sa.select(alerts.c.status).where(alerts.c.station_id == sid, alerts.c.rule == "session_stuck")
+        )
+        return [r.status for r in rows]
