@@ -4,8 +4,7 @@ At thousands of status events a second SQLAlchemy's per-row work was most of the
 bulk statements, processing every parameter of every row (`UTCDateTime` binds and results, JSON), building a
 `Row` and a mapping per row read. These statements are fixed texts (asyncpg prepares each once per
 connection) run on the batch's own connection inside its transaction: the reads with one array parameter,
-the writes of a stream of status changes as one statement over array parameters (WRITE_CHANGES), the rare
-writes as one `executemany` of plain tuples each. SQLite keeps the SQLAlchemy path (status_batch.py).
+every write as one `executemany` of plain tuples. SQLite keeps the SQLAlchemy path (status_batch.py).
 
 Values go in as the table stores them: aware datetimes for `timestamptz`, JSON columns as JSON text
 (`null` for None, as SQLAlchemy's JSON type writes it); read back, JSON comes decoded by the json codec that
@@ -68,79 +67,6 @@ INSERT_PRESENCE = (
     "INSERT INTO health_presence_history (station_id, online, started_at, ended_at) VALUES ($1, $2, $3, $4)"
 )
 INSERT_OUTBOX = "INSERT INTO outbox (topic, key, value, event_id, created_at) VALUES ($1, $2, $3, $4, $5)"
-
-_PORT_TYPES = {
-    "station_id": "varchar",
-    "evse_id": "int",
-    "connector_id": "int",
-    "ocpp_status": "varchar",
-    "status": "varchar",
-    "error_code": "varchar",
-    "vendor_error_code": "varchar",
-    "info": "varchar",
-    "since": "timestamptz",
-    "reported_at": "timestamptz",
-    "short_sessions": "int",
-}
-_STATUS_TYPES = ("varchar", "int", "int", "varchar", "varchar", "varchar", "timestamptz", "timestamptz")
-_OUTBOX_TYPES = ("varchar", "bytea", "bytea", "uuid", "timestamptz")
-
-
-def _unnest(types: Sequence[str], start: int) -> str:
-    return "unnest(" + ", ".join(f"${start + i}::{t}[]" for i, t in enumerate(types)) + ")"
-
-
-def _changes_sql() -> str:
-    """The writes of a stream of status changes as one statement of data-modifying CTEs over array parameters:
-    stations heard (`last_seen_at`), connectors changed, history intervals closed and opened, outbox rows. One
-    text whatever the batch (empty arrays write nothing); one round trip instead of five; and the server runs
-    five set-based statements instead of one execution per row (an executemany's), most of its CPU per event.
-    The CTEs see one snapshot: the intervals closed are those stored before the batch, as when the close ran
-    before the insert; each row is written once (the batch's lists have one entry per station, port, interval)."""
-    port_cols = list(CONNECTOR_FIELDS)
-    n = 2
-    touched = (
-        f"touched AS (UPDATE health_stations AS s SET last_seen_at = t.last_seen_at, updated_at = $1"
-        f" FROM {_unnest(('varchar', 'timestamptz'), n)} AS t(station_id, last_seen_at)"
-        " WHERE s.station_id = t.station_id)"
-    )
-    n += 2
-    ports = (
-        "ports AS (UPDATE health_connectors AS c SET "
-        + ", ".join(f"{c} = p.{c}" for c in port_cols[3:])
-        + f" FROM {_unnest([_PORT_TYPES[c] for c in port_cols], n)} AS p({', '.join(port_cols)})"
-        " WHERE c.station_id = p.station_id AND c.evse_id = p.evse_id AND c.connector_id = p.connector_id)"
-    )
-    n += len(port_cols)
-    closed = (
-        "closed AS (UPDATE health_status_history AS h SET ended_at = x.ended_at"
-        f" FROM {_unnest(('varchar', 'int', 'int', 'timestamptz'), n)}"
-        " AS x(station_id, evse_id, connector_id, ended_at)"
-        " WHERE h.station_id = x.station_id AND h.evse_id = x.evse_id AND h.connector_id = x.connector_id"
-        " AND h.ended_at IS NULL)"
-    )
-    n += 4
-    columns = ", ".join((*STATUS_COLUMNS, "ended_at"))
-    opened = (
-        f"opened AS (INSERT INTO health_status_history ({columns}) SELECT {columns}"
-        f" FROM {_unnest(_STATUS_TYPES, n)} WITH ORDINALITY AS o({columns}, n) ORDER BY n)"
-    )
-    n += len(_STATUS_TYPES)
-    events = (
-        "events AS (INSERT INTO outbox (topic, key, value, event_id, created_at)"
-        " SELECT topic, key, value, event_id, created_at"
-        f" FROM {_unnest(_OUTBOX_TYPES, n)} WITH ORDINALITY AS o(topic, key, value, event_id, created_at, n)"
-        " ORDER BY n)"
-    )
-    return f"WITH {touched}, {ports}, {closed}, {opened}, {events} SELECT 1"
-
-
-WRITE_CHANGES = _changes_sql()
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows as one list per column (the array parameters of WRITE_CHANGES)."""
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 async def driver(session: AsyncSession) -> Any:
@@ -216,29 +142,28 @@ async def write(
     presence_rows: list[dict[str, Any]],
     outbox_rows: list[dict[str, Any]],
 ) -> None:
-    """Every write of the batch: the rare kinds (new stations and ports, whole station rows, presence) one
-    `executemany` each; the writes of a stream of status changes (`touched_stations`, which changed only their
-    `last_seen_at`, changed ports, history intervals, outbox rows) one statement, WRITE_CHANGES."""
+    """Every write of the batch, one `executemany` per kind (in the order the SQLAlchemy path has);
+    `touched_stations` changed only their `last_seen_at` (`split_touched`)."""
     pg = await driver(session)
     if new_stations:
         await pg.executemany(INSERT_STATION, [[*station_values(s), now] for s in new_stations])
     if changed_stations:
         await pg.executemany(UPDATE_STATION, [[*station_values(s), now] for s in changed_stations])
+    if touched_stations:
+        await pg.executemany(TOUCH_STATION, [(s.station_id, s.last_seen_at, now) for s in touched_stations])
     if new_ports:
         await pg.executemany(INSERT_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in new_ports])
+    if changed_ports:
+        await pg.executemany(UPDATE_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in changed_ports])
+    if close_status:
+        await pg.executemany(CLOSE_STATUS, close_status)
+    if status_rows:
+        await pg.executemany(INSERT_STATUS, [[*(r[k] for k in STATUS_COLUMNS), r["ended_at"]] for r in status_rows])
     if close_presence:
         await pg.executemany(CLOSE_PRESENCE, close_presence)
     if presence_rows:
         presence = [(r["station_id"], r["online"], r["started_at"], r["ended_at"]) for r in presence_rows]
         await pg.executemany(INSERT_PRESENCE, presence)
-    if touched_stations or changed_ports or close_status or status_rows or outbox_rows:
-        port_of = attrgetter(*CONNECTOR_FIELDS)
-        await pg.execute(
-            WRITE_CHANGES,
-            now,
-            *_columns([(s.station_id, s.last_seen_at) for s in touched_stations], 2),
-            *_columns([port_of(c) for c in changed_ports], len(CONNECTOR_FIELDS)),
-            *_columns(close_status, 4),
-            *_columns([[*(r[k] for k in STATUS_COLUMNS), r["ended_at"]] for r in status_rows], len(_STATUS_TYPES)),
-            *_columns([(r["topic"], r["key"], r["value"], r["event_id"], r["created_at"]) for r in outbox_rows], 5),
-        )
+    if outbox_rows:
+        outbox = [(r["topic"], r["key"], r["value"], r["event_id"], r["created_at"]) for r in outbox_rows]
+        await pg.executemany(INSERT_OUTBOX, outbox)
