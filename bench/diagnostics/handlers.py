@@ -32,6 +32,7 @@ from voltline_events.payloads import ConnectorStatus, StationConnected
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
 
 from bench._stores import add_store_arguments, bench_database
+from bench.diagnostics.__main__ import DatabaseCpu
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services/diagnostics/src/voltline_diagnostics/migrations"
 
@@ -78,6 +79,9 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         batches[0] = 0
         return figures
 
+    # The PostgreSQL backends' CPU too (the server runs on this machine): most of a change's writes cost it.
+    db = DatabaseCpu(args.postgres if engine.dialect.name == "postgresql" else None, engine.url.database)
+
     async def consume(envelopes: list[Envelope]) -> tuple[float, float]:
         by_partition: dict[int, list[Envelope]] = {}
         for e in envelopes:
@@ -115,13 +119,17 @@ async def run(database: str, args: argparse.Namespace) -> dict[str, Any]:
         changes.append(status(sid, state[sid]))
     if profiler:
         profiler.enable()
+    db0 = await db.seconds()
     wall, cpu = await consume(changes)
+    db_cpu = await db.seconds() - db0
     if profiler:
         profiler.disable()
     results["changes"] = {
         "events": len(changes),
         "per_s": round(len(changes) / wall),
         "per_cpu_s": round(len(changes) / cpu),
+        "db_cpu_s": round(db_cpu, 2),
+        "per_cpu_s_with_db": round(len(changes) / (cpu + db_cpu)),
         **statement_figures(len(changes)),
     }
     print("changes", results["changes"], flush=True)

@@ -8,11 +8,33 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
-sys.path.insert(0, str(Path(__file__).parent))  # so the tests can import diagnostics_testing
+sys.path.insert(0, str(Path(__file__).parent))  # so the tests can import diagnostics_testing, status_store
 
 from diagnostics_testing import Receiver, RunningDiagnostics, run_service
+from status_store import Store, open_store
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A fresh database on each store."""
+    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+@pytest_asyncio.fixture
+async def store(url: str) -> AsyncIterator[Store]:
+    """A migrated diagnostics store and the consumer's handlers and batch scope over it, on each store."""
+    async with open_store(url) as opened:
+        yield opened
+
+
+@pytest_asyncio.fixture
+async def pg_store(pg_url: str) -> AsyncIterator[Store]:
+    """`store` on PostgreSQL only (the driver's own statements of the status batch)."""
+    async with open_store(pg_url) as opened:
+        yield opened
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

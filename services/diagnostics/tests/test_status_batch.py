@@ -3,58 +3,16 @@ transaction each or many in one batch (rows read once, written in bulk at the co
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from status_store import T0, Store
 from voltline_diagnostics.adapters.health_tables import alerts, connectors, presence_history, stations, status_history
-from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
-from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
-from voltline_diagnostics.entrypoints.consumers import build_dispatcher
-from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
-from voltline_events import Envelope, Topics, envelope_for
+from voltline_events import Envelope, envelope_for
 from voltline_events.payloads import BootNotification, ConnectorStatus, StationConnected, StationDisconnected
-from voltline_store import TransactionBatch, create_engine, outbox_table, run_migrations, session_factory
-
-MIGRATIONS = Path(__file__).resolve().parents[1] / "src" / "voltline_diagnostics" / "migrations"
-T0 = datetime(2026, 12, 5, 6, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    return sqlite_url if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
-
-
-@dataclass
-class Store:
-    engine: Any
-    dispatch: Callable[[Envelope], Awaitable[None]]
-    scope: PrefetchingBatch  # a batch as the consumer opens it
-
-
-@pytest.fixture
-async def store(url: str) -> AsyncIterator[Store]:
-    """A migrated diagnostics store and the consumer's dispatcher over it."""
-    await run_migrations(url, MIGRATIONS)
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    ctx = HealthContext(
-        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
-        topics=Topics("t."),
-        source="diagnostics/test",
-        clock=lambda: T0,
-        dialect=engine.dialect.name,
-    )
-    dispatch = build_dispatcher(ctx)
-    scope = PrefetchingBatch(TransactionBatch(sessions, inbox_consumer=CONSUMER))
-    try:
-        yield Store(engine, dispatch, scope)
-    finally:
-        await engine.dispose()
+from voltline_store import outbox_table
 
 
 def story(sid: str) -> list[Envelope]:
@@ -128,6 +86,74 @@ async def test_a_batch_leaves_what_one_transaction_per_event_leaves(store: Store
     assert one["events"] >= 8  # four changes, offline/online and their Unknown/known ports, the alert
 
 
+def heard_again(sid: str) -> list[Envelope]:
+    """After `story`: the same status reported again two seconds later (the station only heard), then a change."""
+    report = [("Preparing", 9), ("Available", 11)]
+    return [
+        envelope_for(
+            ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status=value, error_code="NoError"),
+            source="gateway/test",
+            station_id=sid,
+        ).model_copy(update={"time": T0 + timedelta(seconds=n)})
+        for value, n in report
+    ]
+
+
+async def station_row(engine: Any, sid: str) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(stations).where(stations.c.station_id == sid))).one()._asdict()
+    return {k: v for k, v in row.items() if k not in ("station_id", "updated_at")}
+
+
+async def test_a_station_only_heard_is_touched_and_left_as_one_transaction_leaves_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a batch's station whose only change is `last_seen_at` gets that one column written, not
+    its whole row (split_touched): the rows it leaves are those the one-transaction path leaves."""
+    from voltline_diagnostics.adapters import status_batch_pg
+
+    touched: list[str] = []
+    split = status_batch_pg.split_touched
+
+    def spied(changed: Any, loaded: Any) -> Any:
+        whole, only_seen = split(changed, loaded)
+        touched.extend(s.station_id for s in only_seen)
+        return whole, only_seen
+
+    monkeypatch.setattr(status_batch_pg, "split_touched", spied)
+    engine, dispatch, scope = store.engine, store.dispatch, store.scope
+    for envelope in [*story("CP-ONE"), *heard_again("CP-ONE")]:
+        await dispatch(envelope)
+    events = story("CP-BATCH")
+    for batch in (events[:6], events[6:], heard_again("CP-BATCH")[:1], heard_again("CP-BATCH")[1:]):
+        async with scope(batch):
+            for envelope in batch:
+                await dispatch(envelope)
+    assert await station_row(engine, "CP-ONE") == await station_row(engine, "CP-BATCH")
+    assert await state(engine, "CP-ONE") == await state(engine, "CP-BATCH")
+    assert (await station_row(engine, "CP-BATCH"))["last_seen_at"] == T0 + timedelta(seconds=11)
+    if engine.dialect.name == "postgresql":
+        assert touched == ["CP-BATCH", "CP-BATCH"]  # the two later batches: heard, and heard with a change
+
+
+def test_only_a_changed_last_seen_at_is_a_touch() -> None:
+    from dataclasses import replace
+
+    from voltline_diagnostics.adapters.status_batch_pg import split_touched, station_fields
+    from voltline_diagnostics.service_layer.ports import StationRow
+
+    before = StationRow("CP-1", online=True, since=T0, last_seen_at=T0, modem={"iccid": "1"})
+    loaded = {"CP-1": station_fields(before), "CP-2": station_fields(replace(before, station_id="CP-2"))}
+    seen = replace(before, last_seen_at=T0 + timedelta(seconds=2))
+    rebooted = replace(before, station_id="CP-2", last_seen_at=T0 + timedelta(seconds=2), boot_reason="PowerUp")
+    unknown = replace(before, station_id="CP-3")  # not read by this batch: written whole
+    assert split_touched([seen, rebooted, unknown], loaded) == ([rebooted, unknown], [seen])
+    assert split_touched([replace(before, modem={"iccid": "2"})], loaded) == (
+        [replace(before, modem={"iccid": "2"})],
+        [],
+    )
+
+
 async def test_a_booted_stations_inventory_survives_the_next_batches(store: Store) -> None:
     """The JSON columns (modem, meter) written by one batch are read back as objects by the next (on
     PostgreSQL the batch reads and writes them through the driver, not SQLAlchemy's JSON type)."""
@@ -143,3 +169,38 @@ async def test_a_booted_stations_inventory_survives_the_next_batches(store: Stor
         row = (await conn.execute(sa.select(stations).where(stations.c.station_id == "CP-INV"))).one()
     assert (row.modem, row.meter, row.vendor) == ({"iccid": "8931"}, {"meterType": "M-1"}, "ACME")
     assert (await state(engine, "CP-INV"))["port"] == [("Occupied", T0 + timedelta(seconds=7))]
+
+
+async def test_the_relay_is_woken_once_for_the_commits_of_a_moment(store: Store) -> None:
+    """A fetch is a batch per partition, each committing on its own: their commits wake the relay once,
+    `linger_s` after the first; a batch that published nothing does not wake it, nor one that failed."""
+    import asyncio
+
+    from voltline_devinfra.waiting import eventually
+    from voltline_diagnostics.adapters.status_batch import LingeringWake, PrefetchingBatch
+    from voltline_diagnostics.service_layer.context import CONSUMER
+    from voltline_store import TransactionBatch
+
+    woken: list[float] = []
+    loop = asyncio.get_running_loop()
+    wake = LingeringWake(lambda: woken.append(loop.time()), 0.2)
+    scope = PrefetchingBatch(TransactionBatch(store.sessions, inbox_consumer=CONSUMER), wake=wake)
+    committed = []
+    for sid in ("CP-W1", "CP-W2", "CP-W3"):  # three batches, each with a change to publish
+        batch = story(sid)[:2]
+        async with scope(batch):
+            for envelope in batch:
+                await store.dispatch(envelope)
+        committed.append(loop.time())
+    assert woken == [] and wake.pending  # not yet: the linger runs from the first commit
+    await eventually(lambda: woken, what="the relay woken")
+    assert len(woken) == 1 and woken[0] - committed[0] >= 0.2 and not wake.pending
+    with pytest.raises(RuntimeError):
+        async with scope(story("CP-W4")[:2]):
+            await store.dispatch(story("CP-W4")[0])
+            await store.dispatch(story("CP-W4")[1])
+            raise RuntimeError("the batch fails after a change")
+    quiet = [story("CP-W1")[0]]  # connected again: a known station, nothing to publish
+    async with scope(quiet):
+        await store.dispatch(quiet[0])
+    assert not wake.pending and len(woken) == 1

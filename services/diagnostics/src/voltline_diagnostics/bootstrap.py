@@ -24,7 +24,7 @@ from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
 from voltline_diagnostics.adapters.locations_repo import SqlLocationStore
-from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.adapters.status_batch import LingeringWake, PrefetchingBatch
 from voltline_diagnostics.adapters.tariff_follower import TariffFollower
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.alerts import configure
@@ -90,10 +90,14 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             solo=maintenance.is_rare,
             dead_letter=infra.producer,
             # One transaction per fetched batch per partition; the inbox markers go in one statement, the
-            # batch's station and connector rows are read up front and written once at its commit. Then the
-            # batch's last connector statuses go to maintenance's table in one more transaction.
+            # batch's station and connector rows are read up front and written once at its commit, with the
+            # batch's last connector statuses in maintenance's table. The relay publishes the status changes
+            # of the commits of a moment (outbox_wake_linger_s) in one round.
             batch_scope=maintenance.with_connector_statuses(
-                PrefetchingBatch(TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay))
+                PrefetchingBatch(
+                    TransactionBatch(infra.sessions, inbox_consumer=CONSUMER),
+                    wake=LingeringWake(infra.relay.wake, settings.outbox_wake_linger_s),
+                )
             ),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,

@@ -69,11 +69,22 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     )
 
     consumer_fetch_wait_ms: int = Field(
-        default=100,
+        default=250,
         ge=0,
         le=1000,
-        description="How long the broker may hold a fetch of station events to fill it (0: answer at once). Small "
-        "fetches make small batches whose fixed cost dominates under load; 100 ms is a tenth of the 1 s target.",
+        description="How long the broker may hold a fetch of station events to fill it (0: answer at once). A fetch "
+        "is one batch transaction per partition, each with a fixed cost of ~5 ms of CPU (its connection, inbox "
+        "markers, reads, bulk writes, commit): at 5,000 events/s over six partitions, 100 ms made batches of ~80 "
+        "events and that cost two thirds of the per-event one; 250 ms (a quarter of the 1 s target) makes them "
+        "2.5 times as large. A fetch of 512 KiB (~1,500 status events) is answered at once.",
+    )
+    outbox_wake_linger_s: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="The outbox relay is woken this long after a status batch's commit, once for every commit in "
+        "that time (0: at each commit): one relay round, whose fixed cost is milliseconds, then publishes the "
+        "changes of a fetch's batches (one per partition) together.",
     )
 
     @field_validator("alert_rules")

@@ -29,7 +29,13 @@ class SessionProgressRepository:
         await self.session.execute(delete(sessions).where(sessions.c.session_id == session_id))
 
     async def charging_without_progress_since(self, cutoff: datetime) -> list[dict[str, Any]]:
+        """Locked until the caller's commit, skipping rows a consumer batch is changing (PostgreSQL): read
+        without a lock, a session whose progress a batch was committing still looked stuck, and the monitor's
+        update of its alert then overwrote the batch's resolution (the alert stayed open after the energy grew).
+        A session skipped now is judged again at the next round."""
         rows = await self.session.execute(
-            select(sessions).where(sessions.c.charging_state == "charging", sessions.c.progress_at < cutoff)
+            select(sessions)
+            .where(sessions.c.charging_state == "charging", sessions.c.progress_at < cutoff)
+            .with_for_update(skip_locked=True)
         )
         return [dict(r._mapping) for r in rows]

@@ -14,8 +14,9 @@ SQLAlchemy's asyncpg dialect installs on every connection it opens.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,10 @@ _JSON_AT = [i for i, name in enumerate(STATION_FIELDS) if name in ("modem", "met
 _S_COLS = ", ".join(STATION_FIELDS)
 _C_COLS = ", ".join(CONNECTOR_FIELDS)
 
-SELECT_STATIONS = f"SELECT {_S_COLS} FROM health_stations WHERE station_id = ANY($1::varchar[]) FOR UPDATE"
+# The JSON columns come back as text, SQL NULL for JSON `null` (what nearly every station has): the json codec
+# SQLAlchemy's dialect puts on the connection decoded two `null`s per station read, in Python, every batch.
+_S_READ = ", ".join(f"NULLIF({n}::text, 'null') AS {n}" if n in ("modem", "meter") else n for n in STATION_FIELDS)
+SELECT_STATIONS = f"SELECT {_S_READ} FROM health_stations WHERE station_id = ANY($1::varchar[]) FOR UPDATE"
 SELECT_PORTS = f"SELECT {_C_COLS} FROM health_connectors WHERE station_id = ANY($1::varchar[])"
 
 
@@ -42,6 +46,7 @@ UPDATE_STATION = (
     + ", ".join(f"{name} = ${i}" for i, name in enumerate(STATION_FIELDS[1:], start=2))
     + f", updated_at = ${len(STATION_FIELDS) + 1} WHERE station_id = $1"
 )
+TOUCH_STATION = "UPDATE health_stations SET last_seen_at = $2, updated_at = $3 WHERE station_id = $1"
 INSERT_PORT = f"INSERT INTO health_connectors ({_C_COLS}) VALUES ({_placeholders(len(CONNECTOR_FIELDS))})"
 UPDATE_PORT = (
     "UPDATE health_connectors SET "
@@ -83,10 +88,36 @@ async def read(session: AsyncSession, station_ids: Sequence[str]) -> tuple[list[
 
 def _station(record: Any) -> StationRow:
     values = list(record)
-    for i in _JSON_AT:  # SQLAlchemy's engine gives asyncpg a json codec that decodes: text only without one
+    for i in _JSON_AT:  # read as text (SELECT_STATIONS): decoded here, only when not null
         if isinstance(values[i], str):
             values[i] = json.loads(values[i])
     return StationRow(*values)
+
+
+station_fields = attrgetter(*STATION_FIELDS)
+"""A station row's stored fields as a tuple, in column order (the snapshot `split_touched` compares with)."""
+_SEEN_AT = STATION_FIELDS.index("last_seen_at")
+
+
+def split_touched(
+    changed: Sequence[StationRow], loaded: Mapping[str, tuple[Any, ...]]
+) -> tuple[list[StationRow], list[StationRow]]:
+    """(stations to rewrite whole, stations whose only change since they were read is `last_seen_at`).
+
+    Under a stream of status changes nearly every station of a batch was heard a second or more after its
+    last write, and that alone: its whole row (twenty columns, two of them JSON text) was encoded, sent and
+    rewritten for one timestamp. The batch's rows are locked from their read to its commit, so the stored
+    row still equals the snapshot and writing the one column leaves the same row."""
+    whole: list[StationRow] = []
+    touched: list[StationRow] = []
+    for station in changed:
+        before = loaded.get(station.station_id)
+        now = station_fields(station)
+        if before is not None and now[:_SEEN_AT] == before[:_SEEN_AT] and now[_SEEN_AT + 1 :] == before[_SEEN_AT + 1 :]:
+            touched.append(station)
+        else:
+            whole.append(station)
+    return whole, touched
 
 
 def station_values(station: StationRow) -> list[Any]:
@@ -102,6 +133,7 @@ async def write(
     now: datetime,
     new_stations: list[StationRow],
     changed_stations: list[StationRow],
+    touched_stations: Sequence[StationRow] = (),
     new_ports: list[ConnectorRow],
     changed_ports: list[ConnectorRow],
     close_status: list[tuple[str, int, int, datetime]],
@@ -110,12 +142,15 @@ async def write(
     presence_rows: list[dict[str, Any]],
     outbox_rows: list[dict[str, Any]],
 ) -> None:
-    """Every write of the batch, one `executemany` per kind (in the order the SQLAlchemy path has)."""
+    """Every write of the batch, one `executemany` per kind (in the order the SQLAlchemy path has);
+    `touched_stations` changed only their `last_seen_at` (`split_touched`)."""
     pg = await driver(session)
     if new_stations:
         await pg.executemany(INSERT_STATION, [[*station_values(s), now] for s in new_stations])
     if changed_stations:
         await pg.executemany(UPDATE_STATION, [[*station_values(s), now] for s in changed_stations])
+    if touched_stations:
+        await pg.executemany(TOUCH_STATION, [(s.station_id, s.last_seen_at, now) for s in touched_stations])
     if new_ports:
         await pg.executemany(INSERT_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in new_ports])
     if changed_ports:

@@ -273,7 +273,7 @@ class CampaignService:
 
     async def connector_status(self, station_id: str, connector: str, status: str) -> None:
         pending = _PENDING_STATUS.get()
-        if pending is not None:  # inside a consumer batch: written once, at its end (ConnectorStatusBatch)
+        if pending is not None:  # inside a consumer batch: written once, at its end (`collecting_statuses`)
             pending.setdefault(station_id, {})[connector] = status
             return
         async with self._sessions() as db:
@@ -290,9 +290,11 @@ _PENDING_STATUS: contextvars.ContextVar[dict[str, dict[str, str]] | None] = cont
 
 
 class ConnectorStatusBatch:
-    """The maintenance consumer's `batch_scope`: the connector statuses of one fetch are kept in memory (the
-    last per connector) and written in one transaction at its end, instead of a transaction per
-    StatusNotification. The consumer handles every other event type alone (`solo_types`), as before."""
+    """A batch scope of its own for connector statuses: those of one batch are kept in memory (the last per
+    connector) and written in one transaction of their own at its end, instead of a transaction per
+    StatusNotification. The service does not use it: the station events consumer collects them the same way
+    and writes them inside its status batch's transaction (`Maintenance.with_connector_statuses`); maintenance
+    has no consumer of its own any more (docs/diagnostics.md "Maintenance's rare events")."""
 
     def __init__(self, store: MaintenanceStore) -> None:
         self._store = store
