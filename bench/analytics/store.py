@@ -29,11 +29,18 @@ from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 
+from bench.analytics.__main__ import _tree_cpu_s
 from bench.analytics.events import network_log
 
 
 async def run(
-    url: str, events: int, stations: int, batch: int, profile: str | None, statements: bool = False
+    url: str,
+    events: int,
+    stations: int,
+    batch: int,
+    profile: str | None,
+    statements: bool = False,
+    db_pid: int | None = None,
 ) -> dict[str, Any]:
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
@@ -53,6 +60,7 @@ async def run(
 
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall: the machine is shared
+    db_cpu = _tree_cpu_s(db_pid) if db_pid else 0.0
     wall, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -73,10 +81,15 @@ async def run(
         profiler.disable()
         profiler.dump_stats(profile)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    db_cpu = _tree_cpu_s(db_pid) - db_cpu if db_pid else 0.0
     await engine.dispose()
-    return {"events": len(raw), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
-            "events_per_s": round(len(raw) / wall), "events_per_cpu_s": round(len(raw) / cpu),
-            "load_average": os.getloadavg()[0]}  # fmt: skip
+    out = {"events": len(raw), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+           "events_per_s": round(len(raw) / wall), "events_per_cpu_s": round(len(raw) / cpu),
+           "load_average": os.getloadavg()[0]}  # fmt: skip
+    if db_pid:
+        out |= {"db_server_cpu_s": round(db_cpu, 2), "events_per_cpu_s_incl_db": round(len(raw) / (cpu + db_cpu)),
+                "db_server_us_per_event": round(db_cpu / len(raw) * 1e6, 1)}  # fmt: skip
+    return out
 
 
 def main() -> None:
@@ -85,15 +98,27 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=5000)
     parser.add_argument("--database", help="store URL, an empty database (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a private PostgreSQL server (its CPU is printed as db_server_cpu_s)"
+    )
     parser.add_argument("--profile", help="write a cProfile of the apply loop to this file")
     parser.add_argument("--statements", action="store_true", help="print the CPU spent in each kind of statement")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-store-"))
+    pg = None
     try:
         url = args.database or f"sqlite+aiosqlite:///{tmp}/{secrets.token_hex(3)}.db"
-        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile, args.statements))
+        if args.postgres:
+            from voltline_devinfra.postgres import PostgresServer
+
+            pg = PostgresServer().start()
+            url = pg.create_database(f"store_{secrets.token_hex(3)}")
+        pid = pg._proc.pid if pg is not None and pg._proc else None
+        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile, args.statements, pid))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if pg is not None:
+            pg.stop()
     print("\nanalytics store benchmark")
     for key, value in figures.items():
         print(f"  {key:20} {value}")

@@ -66,8 +66,8 @@ class SqlProjectionStore:
         held = cache.state
         return ProjectionState(stations=held.stations, ports=held.ports, watermarks=held.watermarks)
 
-    async def store_facts(self, facts: list[Fact]) -> None:
-        await _store_facts(self._db, facts)
+    async def store_facts(self, facts: list[Fact], contributions: dict[int, list[Contribution]] | None = None) -> None:
+        await _store_facts(self._db, facts, contributions or {})
 
     async def save_state(self, state: ProjectionState, late_rows: list[dict[str, Any]]) -> None:
         await _save_state(self._db, state, late_rows)
@@ -85,7 +85,7 @@ async def _replace(session: AsyncSession, table: Any, rows: dict[tuple[Any, ...]
     await session.execute(insert(table), list(rows.values()))
 
 
-async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
+async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int, list[Contribution]]) -> None:
     """Replace stored facts that these outrank, and move the buckets by the difference in contributions."""
     if not facts:
         return
@@ -108,7 +108,8 @@ async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
     added: list[Contribution] = []
     contribution_rows = []
     for fact in winners:
-        for contribution in fact.contributions():
+        mine = ahead.get(id(fact))
+        for contribution in fact.contributions() if mine is None else mine:
             added.append(contribution)
             contribution_rows.append(_contribution_row(fact.key, contribution))
     await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
