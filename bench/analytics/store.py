@@ -45,18 +45,20 @@ async def run(
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
-    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
     if statements:  # CPU of this process around each statement: the driver's (and aiosqlite's thread's) share
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
         def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
             conn.info["bench_cpu"] = time.process_time()
+            conn.info["bench_wall"] = time.perf_counter()
 
         @event.listens_for(engine.sync_engine, "after_cursor_execute")
         def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
             entry = spent[" ".join(statement.split()[:4])[:60]]
             entry[0] += time.process_time() - conn.info["bench_cpu"]
             entry[1] += 1
+            entry[2] += time.perf_counter() - conn.info["bench_wall"]
 
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall: the machine is shared
@@ -74,8 +76,8 @@ async def run(
                 f"  events {mark:>9,} to {done:>9,}: {(done - mark) / (now - mark_cpu):,.0f} per CPU-second", flush=True
             )
             mark, mark_cpu = done, now
-            for name, (cpu_s, count) in sorted(spent.items(), key=lambda kv: -kv[1][0])[:8]:
-                print(f"    {cpu_s:7.2f} CPU s {count:6d}x {name}", flush=True)
+            for name, (cpu_s, count, wall_s) in sorted(spent.items(), key=lambda kv: -kv[1][2])[:8]:
+                print(f"    {cpu_s:7.2f} CPU s {wall_s:7.2f} wall s {count:6d}x {name}", flush=True)
             spent.clear()
     if profiler:
         profiler.disable()
