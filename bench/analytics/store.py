@@ -26,6 +26,7 @@ from sqlalchemy import event
 from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.entrypoints.consumers import store_applier
+from voltline_analytics.service_layer.projector import prepare
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 
@@ -68,7 +69,7 @@ async def run(
         profiler.enable()
     step, mark, mark_cpu = max(batch, len(raw) // 10), 0, cpu
     for i in range(0, len(raw), batch):
-        await apply([Envelope.from_bytes(r) for r in raw[i : i + batch]])
+        await apply(await prepare([Envelope.from_bytes(r) for r in raw[i : i + batch]]))  # as the batch worker
         done = min(i + batch, len(raw))
         if done - mark >= step or done == len(raw):  # the rate as the store grows
             now = time.process_time()
