@@ -9,6 +9,7 @@ text `UTCDateTime` writes; asyncpg takes aware datetimes) and JSON (text for bot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -95,7 +96,8 @@ async def insert_many(
             stmt = on_conflict(stmt)
         done = stmt.compile(dialect=dialect)
         order = list(done.positiontup or ())
-        compiled = _cache[key] = (str(done), order, [_converter(table, n, dialect.name) for n in order])
+        sql = _from_arrays(str(done)) if dialect.name == "postgresql" else str(done)
+        compiled = _cache[key] = (sql, order, [_converter(table, n, dialect.name) for n in order])
     sql, order, converters = compiled
     pick = itemgetter(*order)
     if len(order) == 1:
@@ -110,7 +112,31 @@ async def insert_many(
                 values[i] = c(values[i])
             params[r] = tuple(values)
     conn = await session.connection()
-    await conn.exec_driver_sql(sql, params)
+    if dialect.name == "postgresql":  # one statement over one array per column
+        await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
+    else:
+        await conn.exec_driver_sql(sql, params)
+
+
+_VALUES = re.compile(r"VALUES \((\$1::.*?)\)(?= ON CONFLICT| RETURNING|$)")
+_RETURNING = re.compile(r" RETURNING [^()]*$")  # the id SQLAlchemy asks back: nothing reads it
+_PARAM = re.compile(r"(\$\d+::[A-Z ]+?)(?=, \$|$)")
+
+
+def _from_arrays(sql: str) -> str:
+    """`INSERT .. VALUES ($1::T1, $2::T2 ..)` as `INSERT .. SELECT * FROM unnest($1::T1[], $2::T2[] ..)`: all
+    rows in one statement on PostgreSQL. The server runs one insert over the arrays instead of one execution
+    per row of an executemany (about half its CPU for a replay's rows); the rows' keys must be distinct, as
+    they are here (ON CONFLICT cannot update a row twice in one statement)."""
+    sql = _RETURNING.sub("", sql)
+    found = _VALUES.search(sql)
+    if found is None:
+        raise ValueError(f"not a single-row VALUES insert: {sql[:80]}")
+    casts = _PARAM.findall(found.group(1))
+    if len(casts) != found.group(1).count("$"):
+        raise ValueError(f"unexpected parameters: {found.group(1)[:80]}")
+    arrays = ", ".join(f"{cast}[]" for cast in casts)
+    return f"{sql[: found.start()]}SELECT * FROM unnest({arrays}){sql[found.end() :]}"
 
 
 _PG_CASTS = {str: "text", int: "bigint", datetime: "timestamptz"}
