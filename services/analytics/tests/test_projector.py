@@ -4,6 +4,7 @@ stale revision arriving after a newer one all give the same buckets (SQLite, no 
 from __future__ import annotations
 
 import random
+import secrets
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -73,6 +74,18 @@ async def test_figures_do_not_depend_on_interleaving_batching_or_redelivery(tmp_
     day = {c: v for c, v in zip(columns, _network_day(first), strict=True)}
     # money is stored in integer micro-units
     assert (day["revenue_incl_vat"], day["refunds_incl_vat"], day["cdrs"]) == (22_610_000, 4_760_000, 3)
+
+
+async def test_postgresql_gives_the_figures_of_sqlite(tmp_path: Any, postgres: Any) -> None:
+    """PostgreSQL writes a batch through arrays (`INSERT .. SELECT FROM unnest`) and counts drivers with one
+    upsert that returns the new counts: the same buckets as SQLite's path, with corrections, redeliveries and
+    batches small enough that stored facts are superseded and driver counts go down and away."""
+    recorder = _Recorder()
+    await publish_known_day(recorder)
+    sqlite = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/ref.db", recorder.log, seed=1, batch=1)
+    for seed, batch, ahead in ((2, 3, False), (3, 100, True)):
+        url = str(postgres.create_database(f"analytics_{secrets.token_hex(4)}"))
+        assert await _buckets(url, recorder.log, seed, batch, ahead) == sqlite, (seed, batch)
 
 
 def _network_day(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:

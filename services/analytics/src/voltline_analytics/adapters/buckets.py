@@ -140,6 +140,8 @@ async def _count_drivers(
     """Apply reference-count changes; return the change of each bucket's number of distinct drivers."""
     if not changes:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        return await _count_drivers_pg(session, changes)
     t = orm.bucket_drivers.c
     refs: dict[DriverKey, int] = await select_by_keys(session, orm.bucket_drivers, _DRIVER_PK, list(changes), "refs")
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
@@ -164,6 +166,39 @@ async def _count_drivers(
         params = [{**{f"k_{k}": v for k, v in r.items() if k != "refs"}, "v_refs": r["refs"]} for r in changed]
         await session.execute(update(orm.bucket_drivers).where(*where).values(refs=bindparam("v_refs")), params)
     await insert_many(session, orm.bucket_drivers, new_rows)
+    return out
+
+
+_ADD_REFS = (
+    "INSERT INTO bucket_drivers AS t (scope, scope_id, granularity, bucket_start, driver_key, refs) "
+    "SELECT * FROM unnest($1::VARCHAR[], $2::VARCHAR[], $3::VARCHAR[], $4::TIMESTAMP WITH TIME ZONE[], "
+    "$5::VARCHAR[], $6::INTEGER[]) "
+    "ON CONFLICT (scope, scope_id, granularity, bucket_start, driver_key) DO UPDATE SET refs = t.refs + excluded.refs "
+    "RETURNING t.scope, t.scope_id, t.granularity, t.bucket_start, t.driver_key, t.refs"
+)
+
+
+async def _count_drivers_pg(
+    session: AsyncSession, changes: dict[DriverKey, int]
+) -> dict[tuple[str, str, str, datetime], int]:
+    """PostgreSQL: every count changed in one upsert that returns the new counts (the old ones are the new
+    minus the change), instead of reading them first; counts that reach zero are deleted after."""
+    conn = await session.connection()
+    columns = [list(column) for column in zip(*changes, strict=True)]
+    result = await conn.exec_driver_sql(_ADD_REFS, (*columns, list(changes.values())))
+    out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
+    gone = []
+    for *key, after in result.all():
+        driver: DriverKey = tuple(key)  # type: ignore[assignment]
+        before = after - changes[driver]
+        out[driver[:4]] += (after > 0) - (before > 0)
+        if after <= 0:
+            gone.append(dict(zip((f"k_{k}" for k in _DRIVER_PK), driver, strict=True)))
+    if gone:
+        t = orm.bucket_drivers.c
+        await session.execute(
+            delete(orm.bucket_drivers).where(*[t[k] == bindparam(f"k_{k}") for k in _DRIVER_PK]), gone
+        )
     return out
 
 
