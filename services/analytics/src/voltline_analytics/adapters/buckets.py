@@ -188,7 +188,8 @@ async def _count_drivers_pg(
     result = await conn.exec_driver_sql(_ADD_REFS, (*columns, list(changes.values())))
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     gone = []
-    for scope, scope_id, granularity, start, driver_key, after in result.all():
+    counted: list[tuple[str, str, str, datetime, str, int]] = result.all()  # type: ignore[assignment]
+    for scope, scope_id, granularity, start, driver_key, after in counted:
         driver: DriverKey = (scope, scope_id, granularity, start, driver_key)
         before = after - changes[driver]
         out[driver[:4]] += (after > 0) - (before > 0)
