@@ -1,4 +1,5 @@
-"""Many rows in one driver `executemany`, without SQLAlchemy's per-row parameter processing.
+"""Many rows in one driver call, without SQLAlchemy's per-row parameter processing: SQLite's `executemany`;
+on PostgreSQL a binary COPY (plain inserts) or one `INSERT .. SELECT FROM unnest(arrays)` (upserts).
 
 A replay writes about five rows per event (facts, contributions, bucket deltas, drivers, live state);
 through `session.execute(insert(t), rows)` each row costs SQLAlchemy's parameter construction and bind
@@ -112,10 +113,16 @@ async def insert_many(
                 values[i] = c(values[i])
             params[r] = tuple(values)
     conn = await session.connection()
-    if dialect.name == "postgresql":  # one statement over one array per column
-        await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
-    else:
+    if dialect.name != "postgresql":
         await conn.exec_driver_sql(sql, params)
+        return
+    if on_conflict is None:
+        driver = (await conn.get_raw_connection()).driver_connection
+        if driver is not None and driver.is_in_transaction():  # the caller's transaction has begun: COPY in it
+            await driver.copy_records_to_table(table.name, records=params, columns=order)
+            return
+    # one statement over one array per column
+    await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
 
 
 _VALUES = re.compile(r"VALUES \((\$1::.*?)\)(?= ON CONFLICT| RETURNING|$)")
