@@ -1,5 +1,7 @@
 """Many rows in one driver call, without SQLAlchemy's per-row parameter processing: SQLite's `executemany`;
-on PostgreSQL a binary COPY (plain inserts) or one `INSERT .. SELECT FROM unnest(arrays)` (upserts).
+on PostgreSQL a binary COPY, into the table (plain inserts) or into a temporary staging table moved by one
+`INSERT .. SELECT .. ON CONFLICT` (upserts). Measured against one `INSERT .. SELECT FROM unnest(arrays)` per
+statement (the fallback) and an executemany: less CPU for the server and for this process per row.
 
 A replay writes about five rows per event (facts, contributions, bucket deltas, drivers, live state);
 through `session.execute(insert(t), rows)` each row costs SQLAlchemy's parameter construction and bind
@@ -116,13 +118,30 @@ async def insert_many(
     if dialect.name != "postgresql":
         await conn.exec_driver_sql(sql, params)
         return
-    if on_conflict is None:
-        driver = (await conn.get_raw_connection()).driver_connection
-        if driver is not None and driver.is_in_transaction():  # the caller's transaction has begun: COPY in it
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is not None and driver.is_in_transaction():  # the caller's transaction has begun: COPY in it
+        if on_conflict is None:
             await driver.copy_records_to_table(table.name, records=params, columns=order)
-            return
-    # one statement over one array per column
+        else:
+            await _staged_upsert(driver, table.name, sql, order, params)
+        return
+    # outside a begun transaction (nothing calls it so today): one statement over one array per column
     await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
+
+
+async def _staged_upsert(driver: Any, table: str, sql: str, order: list[str], params: list[Any]) -> None:
+    """An upsert on PostgreSQL: the rows COPYed into a temporary table of the same shape (binary, encoded per
+    value by the driver; arrays cost a Python-level type check per element), then moved into `table` by one
+    `INSERT .. SELECT` that empties the staging table as it reads it."""
+    staging = f"voltline_in_{table}"
+    columns = ", ".join(order)
+    await driver.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table})")
+    await driver.copy_records_to_table(staging, records=params, columns=order)
+    head, _, tail = sql.partition(" SELECT * FROM unnest(")
+    tail = tail[tail.index(")") + 1 :]  # the casts' closing parenthesis: what follows is ON CONFLICT ..
+    await driver.execute(
+        f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) {head} SELECT {columns} FROM moved{tail}"
+    )
 
 
 _VALUES = re.compile(r"VALUES \((\$1::.*?)\)(?= ON CONFLICT| RETURNING|$)")
