@@ -1,10 +1,12 @@
 """A session's contributions are built directly, one per hour (the replay's hottest pure rule); they equal what
 the previous construction gave, one contribution per part merged by `measures.merge`, kept here as the
-reference, over generated sessions (odd starts, empty and negative spans, readings, periods, peaks)."""
+reference, over generated sessions (odd starts, empty and negative spans, readings at equal times and on hour
+boundaries, periods, peaks)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,7 +32,7 @@ def _reference(fact: SessionFact) -> list[Contribution]:
     head.failed_low_energy = int(failure == "low_energy")
     head.duration_s = seconds(fact.started_at, fact.ended_at) if failure is None else 0
     head.peak_power_w = float(fact.peak_power_w or 0)
-    energies = fact._energy_by_hour()
+    energies = _energy_by_hour(fact)
     charging = fact._charging_by_hour()
     for hour, a, b in hour_slices(fact.started_at, fact.ended_at):
         occupied = seconds(a, b)
@@ -41,6 +43,30 @@ def _reference(fact: SessionFact) -> list[Contribution]:
     if not any(c.measures.energy_wh for c in out) and fact.energy_wh:
         out.append(Contribution(fact.station_id, start_hour, "", None, Measures(energy_wh=fact.energy_wh)))
     return merge(out)
+
+
+def _energy_by_hour(fact: SessionFact) -> dict[datetime, int]:
+    """SessionFact._energy_by_hour as it was (each boundary found by scanning every reading)."""
+    assert fact.ended_at is not None
+    points = [(fact.started_at, 0), *sorted(fact.timeline), (fact.ended_at, fact.energy_wh)]
+    points = [(t, min(max(e, 0), fact.energy_wh)) for t, e in points if fact.started_at <= t <= fact.ended_at]
+
+    def cumulative(at: datetime) -> int:
+        before = [p for p in points if p[0] <= at]
+        after = [p for p in points if p[0] >= at]
+        (t0, e0), (t1, e1) = before[-1], after[0]
+        if t1 == t0:
+            return e1
+        share = Decimal((at - t0).total_seconds()) / Decimal((t1 - t0).total_seconds())
+        return int(e0 + (e1 - e0) * share)
+
+    result: dict[datetime, int] = {}
+    for hour, a, b in hour_slices(fact.started_at, fact.ended_at):
+        upper = fact.energy_wh if b == fact.ended_at else cumulative(b)
+        lower = 0 if a == fact.started_at else cumulative(a)
+        if upper - lower:
+            result[hour] = upper - lower
+    return result
 
 
 def _plain(contributions: list[Contribution]) -> list[tuple[object, ...]]:
@@ -59,7 +85,11 @@ def sessions(draw: st.DrawFn) -> SessionFact:
         length = timedelta(seconds=round(length.total_seconds()))  # whole seconds, hour boundaries exact
     end = start + length
     energy = draw(st.integers(min_value=0, max_value=80_000))
-    moments = st.builds(lambda us: start + timedelta(microseconds=us), st.integers(-600_000_000, 10 * 3_600_000_000))
+    moments = st.one_of(
+        st.builds(lambda us: start + timedelta(microseconds=us), st.integers(-600_000_000, 10 * 3_600_000_000)),
+        st.builds(lambda h: floor(start, "hour") + timedelta(hours=h), st.integers(0, 9)),  # on a boundary
+        st.just(start),
+    )
     periods = [
         Period(state, min(a, b), max(a, b))
         for state, a, b in draw(

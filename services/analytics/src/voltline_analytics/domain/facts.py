@@ -8,6 +8,7 @@ redelivering a fact changes nothing. Hours are the charger's own timestamps, nev
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -154,10 +155,10 @@ class SessionFact:
         points = [(self.started_at, 0), *sorted(self.timeline), (self.ended_at, self.energy_wh)]
         points = [(t, min(max(e, 0), self.energy_wh)) for t, e in points if self.started_at <= t <= self.ended_at]
 
+        times = [t for t, _ in points]  # in order: the readings are sorted and within [start, end]
+
         def cumulative(at: datetime) -> int:
-            before = [p for p in points if p[0] <= at]
-            after = [p for p in points if p[0] >= at]
-            (t0, e0), (t1, e1) = before[-1], after[0]
+            (t0, e0), (t1, e1) = points[bisect_right(times, at) - 1], points[bisect_left(times, at)]
             if t1 == t0:
                 return e1
             share = Decimal((at - t0).total_seconds()) / Decimal((t1 - t0).total_seconds())
