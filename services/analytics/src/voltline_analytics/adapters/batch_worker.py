@@ -37,6 +37,7 @@ class _Fetched:
     envelopes: list[tuple[Envelope, ConsumerRecord]] = field(default_factory=list)
     bad: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
     prepared: Prepared | None = None
+    size: int = 0  # records fetched
 
 
 class BatchWorker:
@@ -123,15 +124,9 @@ class BatchWorker:
             # While the store writes this batch (the database server busy, this process waiting), take the
             # next fetch and prepare it: decoding and translation overlap the server's work.
             applying = asyncio.create_task(self._handle(consumer, batch))
-            fetching = asyncio.create_task(consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_max))
             try:
-                await asyncio.wait((applying, fetching), return_when=asyncio.FIRST_COMPLETED)
-                if fetching.done() and fetching.result():
-                    self._ahead = await self._prepare(fetching.result())
+                self._ahead = await self._fetch_ahead(consumer, applying)
             finally:
-                if not fetching.done():  # nothing came while the batch was written: the next round fetches
-                    fetching.cancel()
-                    await asyncio.gather(fetching, return_exceptions=True)
                 await applying
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
@@ -139,19 +134,56 @@ class BatchWorker:
                 lag = max(0, high - await consumer.position(tp))
                 CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(lag)
 
-    async def _prepare(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> _Fetched:
-        """Decode the records and prepare their translation (no store access: it may run beside a write)."""
-        batch = _Fetched(self._generation, {tp: records[-1].offset + 1 for tp, records in fetched.items()})
+    async def _fetch_ahead(self, consumer: AIOKafkaConsumer, applying: asyncio.Task[None]) -> _Fetched | None:
+        """While `applying` runs, fetch and prepare the next batch, topping it up to `batch_max` records (a fetch
+        returns what has arrived: taken alone, small batches would write more rows per event)."""
+        ahead: _Fetched | None = None
+        while not applying.done() and (ahead is None or ahead.size < self._batch_max):
+            wanted = self._batch_max - (ahead.size if ahead is not None else 0)
+            fetching = asyncio.create_task(consumer.getmany(timeout_ms=self._poll_ms, max_records=wanted))
+            try:
+                await asyncio.wait((applying, fetching), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not fetching.done():  # the batch is written: the next round goes on with what came
+                    fetching.cancel()
+                    await asyncio.gather(fetching, return_exceptions=True)
+            if fetching.cancelled():
+                break
+            try:
+                fetched = fetching.result()
+            except Exception as exc:  # keep what came (its positions have moved): the next round fetches again
+                log.warning("analytics_fetch_ahead_failed", error=repr(exc)[:300])
+                break
+            if fetched:
+                ahead = await self._prepare(fetched, ahead)
+        return ahead
+
+    async def _prepare(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord]], into: _Fetched | None = None
+    ) -> _Fetched:
+        """Decode the records and prepare their translation (no store access: it may run beside a write),
+        as a new batch or added to `into`."""
+        batch = into if into is not None else _Fetched(self._generation, {})
+        batch.offsets.update({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+        decoded: list[Envelope] = []
         for n, record in enumerate(r for records in fetched.values() for r in records):
+            batch.size += 1
             if n % 250 == 249:
                 await asyncio.sleep(0)  # let the batch being written go on
             if record.value is None:
                 continue  # a tombstone
             try:
-                batch.envelopes.append((Envelope.from_bytes(record.value), record))
+                envelope = Envelope.from_bytes(record.value)
             except (ValidationError, ValueError) as exc:
                 batch.bad.append((record, f"not an envelope: {exc}"))
-        batch.prepared = await prepare([e for e, _ in batch.envelopes])
+                continue
+            batch.envelopes.append((envelope, record))
+            decoded.append(envelope)
+        prepared = await prepare(decoded)
+        if batch.prepared is None:
+            batch.prepared = prepared
+        else:
+            batch.prepared.add(prepared)
         return batch
 
     async def _handle(self, consumer: AIOKafkaConsumer, batch: _Fetched) -> None:

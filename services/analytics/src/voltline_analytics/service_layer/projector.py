@@ -64,6 +64,12 @@ class Prepared(list[Envelope]):
         self.changes: list[Change | BaseException | None] = []
         self.contributions: dict[int, list[Contribution]] = {}  # id(fact) -> its contributions
 
+    def add(self, more: Prepared) -> None:
+        """Append another prepared batch (the envelopes that follow these)."""
+        self.extend(more)
+        self.changes.extend(more.changes)
+        self.contributions.update(more.contributions)
+
 
 def _translate(envelope: Envelope) -> Change | None:
     if envelope.type not in EVENT_TYPES:
