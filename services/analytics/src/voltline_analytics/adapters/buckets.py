@@ -119,7 +119,7 @@ async def _upsert(
             peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
             return stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak})
 
-        await insert_many(session, b, rows, on_conflict=additive, shape="additive")
+        await insert_many(session, b, rows, on_conflict=additive, shape="additive", columns=_COLUMNS)
     if recompute:
         params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
                   for key in recompute]  # fmt: skip
@@ -213,9 +213,8 @@ async def _peak(session: AsyncSession, key: Key) -> float:
     return float((await session.execute(q)).scalar() or 0.0)
 
 
-def _row(key: Key, values: list[int], peak: float, unique: int) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(_PK, key, strict=True))
-    row.update(zip(SUMMED, values, strict=True))
-    row["peak_power_w"] = peak
-    row["unique_drivers"] = unique
-    return row
+_COLUMNS = (*_PK, *SUMMED, "peak_power_w", "unique_drivers")  # a bucket row's tuple
+
+
+def _row(key: Key, values: list[int], peak: float, unique: int) -> tuple[Any, ...]:
+    return (*key, *values, peak, unique)

@@ -79,17 +79,18 @@ def _converter(table: Table, name: str, dialect: str) -> Callable[[Any], Any] | 
 async def insert_many(
     session: AsyncSession,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Any],
     *,
     on_conflict: OnConflict | None = None,
     shape: str = "",
+    columns: Sequence[str] | None = None,
 ) -> None:
-    """INSERT `rows` (dicts with the same keys) in one executemany; `on_conflict` turns it into an upsert
-    (`shape` names that variant in the statement cache)."""
+    """INSERT `rows` (dicts with the same keys, or with `columns` tuples in that order: no dict per row) in one
+    driver call; `on_conflict` turns it into an upsert (`shape` names that variant in the statement cache)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
-    names = tuple(rows[0])
+    names = tuple(columns) if columns is not None else tuple(rows[0])
     key = (table.name, names, shape, dialect.name)
     compiled = _cache.get(key)
     if compiled is None:
@@ -102,13 +103,18 @@ async def insert_many(
         sql = _from_arrays(str(done)) if dialect.name == "postgresql" else str(done)
         compiled = _cache[key] = (sql, order, [_converter(table, n, dialect.name) for n in order])
     sql, order, converters = compiled
-    pick = itemgetter(*order)
-    if len(order) == 1:
-        params: list[Any] = [(pick(row),) for row in rows]
+    params: list[Any]
+    if columns is not None and order == list(names):
+        params = list(rows)
     else:
-        params = [pick(row) for row in rows]
+        pick = itemgetter(*(names.index(n) for n in order)) if columns is not None else itemgetter(*order)
+        params = [(pick(row),) for row in rows] if len(order) == 1 else [pick(row) for row in rows]
     converting = [(i, c) for i, c in enumerate(converters) if c is not None]
-    if converting:  # only the timestamp and JSON columns: most values go to the driver as they are
+    if converting and all(c is _aware_time for _, c in converting):  # PostgreSQL's timestamps: only checked
+        for i, c in converting:
+            for values in params:
+                c(values[i])
+    elif converting:  # only the timestamp and JSON columns: most values go to the driver as they are
         for r, values in enumerate(params):
             values = list(values)
             for i, c in converting:

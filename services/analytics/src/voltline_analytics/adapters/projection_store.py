@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, insert, select, tuple_
@@ -18,7 +19,7 @@ from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.facts import Fact, SessionFact
-from voltline_analytics.domain.measures import Contribution, Measures
+from voltline_analytics.domain.measures import ALL, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
 from voltline_analytics.service_layer.ports import ProjectionState
 from voltline_analytics.service_layer.projector import Outcome, project
@@ -113,7 +114,7 @@ async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int
             added.append(contribution)
             contribution_rows.append(_contribution_row(fact.key, contribution))
     await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
-    await insert_many(session, orm.contributions, contribution_rows)
+    await insert_many(session, orm.contributions, contribution_rows, columns=_CONTRIBUTION)
     await apply_deltas(session, removed, added)
 
 
@@ -121,12 +122,12 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
-    m = c.measures
-    row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
-    row["driver_key"] = c.driver_key
-    row.update(m.__dict__)  # exactly the measures (COUNTERS, MONEY, MAXIMA): faster than a getattr each
-    return row
+_CONTRIBUTION = ("fact_key", "station_id", "hour", "currency", "driver_key", *ALL)  # a contribution row's tuple
+_MEASURES = itemgetter(*ALL)
+
+
+def _contribution_row(fact_key: str, c: Contribution) -> tuple[Any, ...]:
+    return (fact_key, c.station_id, c.hour, c.currency, c.driver_key, *_MEASURES(c.measures.__dict__))
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:
