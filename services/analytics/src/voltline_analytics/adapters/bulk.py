@@ -141,7 +141,8 @@ async def _staged_upsert(driver: Any, table: str, sql: str, order: list[str], pa
     `INSERT .. SELECT` that empties the staging table as it reads it."""
     staging = f"voltline_in_{table}"
     columns = ", ".join(order)
-    await driver.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table})")
+    # the table's column types without its constraints: a row may leave out a column the move does not name
+    await driver.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT * FROM {table} WITH NO DATA")
     await driver.copy_records_to_table(staging, records=params, columns=order)
     head, _, tail = sql.partition(" SELECT * FROM unnest(")
     tail = tail[tail.index(")") + 1 :]  # the casts' closing parenthesis: what follows is ON CONFLICT ..
