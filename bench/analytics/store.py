@@ -1,10 +1,12 @@
 """The analytics store alone, without a broker: `uv run python -m bench.analytics.store [--events 100000]`.
 
 Encodes the synthetic network's log (bench.analytics.events) as the worker receives it (envelope bytes), then
-applies it in batches exactly as the worker does (decode + project + one transaction per batch) into an empty
-store. Prints events per second of wall time and per CPU second of this process (and, with --profile FILE,
-writes a cProfile of the apply loop; with --statements, the CPU spent in each kind of SQL statement, per tenth
-of the log: what grows with the store). Not part of `make test`.
+applies it in batches as the batch worker does (decode + prepare + project + one transaction per batch; here
+one after the other, where the worker prepares the next batch while one is written) into an empty store.
+Prints events per second of wall time and per CPU second of this process (and, with --profile FILE, writes a
+cProfile of the apply loop; with --statements, the CPU and wall time spent in each kind of SQL statement, per
+tenth of the log: what grows with the store; PostgreSQL's COPYs are not statements and are not listed). With
+--postgres, a private PostgreSQL server, whose CPU per event is printed. Not part of `make test`.
 """
 
 from __future__ import annotations
