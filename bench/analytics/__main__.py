@@ -95,12 +95,13 @@ async def replay(
     engine = create_engine(url)
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache() if kind == "batch" else None)
     done = asyncio.Event()
-    seen = 0
+    seen = batches = 0
 
     async def counting(envelopes: list[Envelope]) -> Any:
-        nonlocal seen
+        nonlocal seen, batches
         outcome = await apply(envelopes)
         seen += len(envelopes)
+        batches += 1
         if seen >= produced:
             done.set()
         return outcome
@@ -126,7 +127,7 @@ async def replay(
     await engine.dispose()
     out = {"replay_s": round(replay_s, 1), "replay_events_per_s": round(produced / replay_s),
            "replay_worker_cpu_s": round(cpu, 1), "replay_events_per_worker_cpu_s": round(produced / cpu),
-           "load_average": round(load, 1)}  # fmt: skip
+           "load_average": round(load, 1), "replay_batches": batches}  # fmt: skip
     if db_pid:
         out |= {
             "db_server_cpu_s": round(db_cpu, 1),

@@ -4,15 +4,18 @@ stale revision arriving after a newer one all give the same buckets (SQLite, no 
 from __future__ import annotations
 
 import random
+import secrets
 import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from analytics_testing import Publisher, publish_known_day
 from sqlalchemy import event, select
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.projection_store import StateCache, apply
 from voltline_analytics.bootstrap import MIGRATIONS
+from voltline_analytics.service_layer.projector import prepare
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 
@@ -31,8 +34,11 @@ class _Recorder(Publisher):
         self.log.setdefault(f"{topic}|{envelope.station_id}", []).append(envelope)
 
 
-async def _buckets(url: str, streams: dict[str, list[Envelope]], seed: int, batch: int) -> list[tuple[Any, ...]]:
-    """Apply the streams interleaved at random (each stream in its order), in batches of `batch`."""
+async def _buckets(
+    url: str, streams: dict[str, list[Envelope]], seed: int, batch: int, ahead: bool = False
+) -> list[tuple[Any, ...]]:
+    """Apply the streams interleaved at random (each stream in its order), in batches of `batch` (`ahead`:
+    each batch prepared first, as the batch worker prepares the next fetch while one is written)."""
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
     rng = random.Random(seed)
@@ -46,8 +52,10 @@ async def _buckets(url: str, streams: dict[str, list[Envelope]], seed: int, batc
     sessions = session_factory(engine)
     cache = StateCache() if seed % 2 else None  # the worker's live state kept between batches, or read each time
     for i in range(0, len(order), batch):
+        chunk = order[i : i + batch]
+        envelopes = await prepare(chunk, step=2) if ahead else chunk
         async with sessions() as session, session.begin():
-            await apply(session, order[i : i + batch], LATENESS, cache)
+            await apply(session, envelopes, LATENESS, cache)
     async with sessions() as session:
         rows = [tuple(r) for r in await session.execute(select(orm.buckets).order_by(*orm.buckets.primary_key))]
     await engine.dispose()
@@ -59,12 +67,25 @@ async def test_figures_do_not_depend_on_interleaving_batching_or_redelivery(tmp_
     await publish_known_day(recorder)
     first = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/a.db", recorder.log, seed=1, batch=1)
     assert first
-    for seed, batch in ((2, 7), (3, 100), (4, 3)):
-        assert await _buckets(f"sqlite+aiosqlite:///{tmp_path}/{seed}.db", recorder.log, seed, batch) == first
+    for seed, batch, ahead in ((2, 7, False), (3, 100, False), (4, 3, False), (5, 100, True), (6, 5, True)):
+        url = f"sqlite+aiosqlite:///{tmp_path}/{seed}.db"
+        assert await _buckets(url, recorder.log, seed, batch, ahead) == first, (seed, batch, ahead)
     columns = [c.name for c in orm.buckets.columns]
     day = {c: v for c, v in zip(columns, _network_day(first), strict=True)}
     # money is stored in integer micro-units
     assert (day["revenue_incl_vat"], day["refunds_incl_vat"], day["cdrs"]) == (22_610_000, 4_760_000, 3)
+
+
+async def test_postgresql_gives_the_figures_of_sqlite(tmp_path: Any, postgres: Any) -> None:
+    """PostgreSQL writes a batch through arrays (`INSERT .. SELECT FROM unnest`) and counts drivers with one
+    upsert that returns the new counts: the same buckets as SQLite's path, with corrections, redeliveries and
+    batches small enough that stored facts are superseded and driver counts go down and away."""
+    recorder = _Recorder()
+    await publish_known_day(recorder)
+    sqlite = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/ref.db", recorder.log, seed=1, batch=1)
+    for seed, batch, ahead in ((2, 3, False), (3, 100, True)):
+        url = str(postgres.create_database(f"analytics_{secrets.token_hex(4)}"))
+        assert await _buckets(url, recorder.log, seed, batch, ahead) == sqlite, (seed, batch)
 
 
 def _network_day(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
@@ -80,10 +101,35 @@ async def test_a_stale_revision_never_replaces_a_newer_one(tmp_path: Any) -> Non
     rev1, rev2 = (e for e in billing_a if e.payload.get("session_id") == "S1")
     swapped = {k: v for k, v in recorder.log.items() if k != "voltline.billing.events.v1|CP-A"}
     swapped["voltline.billing.events.v1|CP-A"] = [rev2, rev1] + [e for e in billing_a if e not in (rev1, rev2)]
-    rows = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/s.db", swapped, seed=5, batch=4)
     columns = [c.name for c in orm.buckets.columns]
-    day = {c: v for c, v in zip(columns, _network_day(rows), strict=True)}
-    assert day["revenue_incl_vat"] == 22_610_000  # 8.33 from revision 2, not 9.52 from revision 1
+    for ahead in (False, True):
+        rows = await _buckets(f"sqlite+aiosqlite:///{tmp_path}/s{ahead}.db", swapped, seed=5, batch=4, ahead=ahead)
+        day = {c: v for c, v in zip(columns, _network_day(rows), strict=True)}
+        assert day["revenue_incl_vat"] == 22_610_000  # 8.33 from revision 2, not 9.52 from revision 1
+
+
+async def test_a_prepared_batch_fails_where_the_event_would_have_failed(tmp_path: Any) -> None:
+    """A translation that fails while the next batch is prepared fails that batch when it is applied (so the
+    worker isolates and parks the event), and applies nothing of it."""
+    recorder = _Recorder()
+    await publish_known_day(recorder)
+    good = [e for stream in recorder.log.values() for e in stream if e.type == "session.ended"]
+    bad = good[0].model_copy(update={"payload": {**good[0].payload, "energy_wh": -5}})
+    url = f"sqlite+aiosqlite:///{tmp_path}/bad.db"
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    batch = await prepare([*good[1:], bad])
+    assert isinstance(batch.changes[-1], ValueError)
+    with pytest.raises(ValueError, match="expected >= 0"):
+        async with sessions() as session, session.begin():
+            await apply(session, batch, LATENESS, StateCache())
+    async with sessions() as session:
+        assert (await session.execute(select(orm.facts.c.fact_key))).scalars().all() == []
+    async with sessions() as session, session.begin():
+        outcome = await apply(session, await prepare(good[1:]), LATENESS, StateCache())
+    await engine.dispose()
+    assert (outcome.applied, outcome.late) == (len(good) - 2, 1)  # the known day holds one late session
 
 
 async def test_applying_a_batch_seeks_by_index_and_never_scans_the_store(tmp_path: Any) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
@@ -22,8 +23,21 @@ from voltline_bus.metrics import CONSUMER_LAG
 from voltline_events import Envelope
 
 from voltline_analytics.adapters.failures import ApplyBatch, apply_or_park, park
+from voltline_analytics.service_layer.projector import Prepared, prepare
 
 log = structlog.get_logger()
+
+
+@dataclass
+class _Fetched:
+    """One fetch, decoded and prepared: what is applied and committed as one batch."""
+
+    generation: int
+    offsets: dict[TopicPartition, int]
+    envelopes: list[tuple[Envelope, ConsumerRecord]] = field(default_factory=list)
+    bad: list[tuple[ConsumerRecord, str]] = field(default_factory=list)
+    prepared: Prepared | None = None
+    size: int = 0  # records fetched
 
 
 class BatchWorker:
@@ -52,6 +66,8 @@ class BatchWorker:
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy = asyncio.Lock()  # held while a batch is applied and committed
+        self._ahead: _Fetched | None = None  # the next batch, fetched and prepared while one was written
+        self._generation = 0  # rebalances so far: a batch fetched before one is dropped (positions reset)
 
     async def start(self) -> None:
         config = self._config
@@ -96,28 +112,85 @@ class BatchWorker:
                 await backoff.wait()
 
     async def _round(self, consumer: AIOKafkaConsumer) -> None:
-        fetched = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_max)
-        if not fetched:
-            return
+        batch, self._ahead = self._ahead, None
+        if batch is None or batch.generation != self._generation:
+            fetched = await consumer.getmany(timeout_ms=self._poll_ms, max_records=self._batch_max)
+            if not fetched:
+                return
+            batch = await self._prepare(fetched)
         async with self._busy:
-            await self._handle([r for records in fetched.values() for r in records])
-            await consumer.commit({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+            if batch.generation != self._generation:
+                return  # a rebalance came between: the positions went back to the committed offsets
+            # While the store writes this batch (the database server busy, this process waiting), take the
+            # next fetch and prepare it: decoding and translation overlap the server's work.
+            applying = asyncio.create_task(self._handle(consumer, batch))
+            try:
+                self._ahead = await self._fetch_ahead(consumer, applying)
+            finally:
+                await applying
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             if high is not None:
                 lag = max(0, high - await consumer.position(tp))
                 CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(lag)
 
-    async def _handle(self, records: list[ConsumerRecord]) -> None:
-        envelopes: list[tuple[Envelope, ConsumerRecord]] = []
-        for record in records:
+    async def _fetch_ahead(self, consumer: AIOKafkaConsumer, applying: asyncio.Task[None]) -> _Fetched | None:
+        """While `applying` runs, fetch and prepare the next batch, topping it up to `batch_max` records (a fetch
+        returns what has arrived: taken alone, small batches would write more rows per event)."""
+        ahead: _Fetched | None = None
+        while not applying.done() and (ahead is None or ahead.size < self._batch_max):
+            wanted = self._batch_max - (ahead.size if ahead is not None else 0)
+            fetching = asyncio.create_task(consumer.getmany(timeout_ms=self._poll_ms, max_records=wanted))
+            try:
+                await asyncio.wait((applying, fetching), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not fetching.done():  # the batch is written: the next round goes on with what came
+                    fetching.cancel()
+                    await asyncio.gather(fetching, return_exceptions=True)
+            if fetching.cancelled():
+                break
+            try:
+                fetched = fetching.result()
+            except Exception as exc:  # keep what came (its positions have moved): the next round fetches again
+                log.warning("analytics_fetch_ahead_failed", error=repr(exc)[:300])
+                break
+            if fetched:
+                ahead = await self._prepare(fetched, ahead)
+        return ahead
+
+    async def _prepare(
+        self, fetched: dict[TopicPartition, list[ConsumerRecord]], into: _Fetched | None = None
+    ) -> _Fetched:
+        """Decode the records and prepare their translation (no store access: it may run beside a write),
+        as a new batch or added to `into`."""
+        batch = into if into is not None else _Fetched(self._generation, {})
+        batch.offsets.update({tp: records[-1].offset + 1 for tp, records in fetched.items()})
+        decoded: list[Envelope] = []
+        for n, record in enumerate(r for records in fetched.values() for r in records):
+            batch.size += 1
+            if n % 250 == 249:
+                await asyncio.sleep(0)  # let the batch being written go on
             if record.value is None:
                 continue  # a tombstone
             try:
-                envelopes.append((Envelope.from_bytes(record.value), record))
+                envelope = Envelope.from_bytes(record.value)
             except (ValidationError, ValueError) as exc:
-                await self._park(record, f"not an envelope: {exc}")
-        await apply_or_park(self._apply, envelopes, self._park, self._attempts)
+                batch.bad.append((record, f"not an envelope: {exc}"))
+                continue
+            batch.envelopes.append((envelope, record))
+            decoded.append(envelope)
+        prepared = await prepare(decoded)
+        if batch.prepared is None:
+            batch.prepared = prepared
+        else:
+            batch.prepared.add(prepared)
+        return batch
+
+    async def _handle(self, consumer: AIOKafkaConsumer, batch: _Fetched) -> None:
+        for record, reason in batch.bad:
+            await self._park(record, reason)
+        await apply_or_park(self._apply, batch.envelopes, self._park, self._attempts, batch.prepared)
+        await consumer.commit(batch.offsets)
 
     async def _park(self, record: ConsumerRecord, reason: str) -> None:
         await park(self._dead_letter, topic=record.topic, partition=record.partition, offset=record.offset,
@@ -133,6 +206,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka sh
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self._worker._busy:
+            self._worker._generation += 1
+            self._worker._ahead = None
             if self._worker._on_rebalance is not None:
                 self._worker._on_rebalance()
             for tp in revoked:
@@ -140,5 +215,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka sh
                     CONSUMER_LAG.remove(self._worker._group_id, tp.topic, str(tp.partition))
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._worker._generation += 1
+        self._worker._ahead = None
         if self._worker._on_rebalance is not None:
             self._worker._on_rebalance()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
+from operator import add, itemgetter
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, select, update
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.bulk import insert_many, select_by_keys
-from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, Contribution, Measures
+from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, SUMMED, Contribution
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
 NETWORK = ""
@@ -27,16 +27,17 @@ Key = tuple[str, str, str, datetime, str]  # scope, scope_id, granularity, bucke
 DriverKey = tuple[str, str, str, datetime, str]  # scope, scope_id, granularity, bucket_start, driver_key
 
 
-@dataclass
-class _Delta:
-    added: Measures = field(default_factory=Measures)
-    removed: Measures = field(default_factory=Measures)
-    peak_may_drop: bool = False
-    removal: bool = False
+_SUMS = itemgetter(*SUMMED)  # a contribution's sums as one tuple, in SUMMED order
+_REMOVAL, _PEAK_MAY_DROP = 1, 2
+_days: dict[datetime, datetime] = {}  # hour -> its day (hours repeat across a batch: floor each once)
 
 
 def _keys(c: Contribution) -> list[Key]:
-    day = floor(c.hour, "day")
+    day = _days.get(c.hour)
+    if day is None:
+        if len(_days) > 100_000:
+            _days.clear()
+        day = _days[c.hour] = floor(c.hour, "day")
     return [
         ("station", c.station_id, "hour", c.hour, c.currency),
         ("station", c.station_id, "day", day, c.currency),
@@ -46,44 +47,67 @@ def _keys(c: Contribution) -> list[Key]:
 
 
 async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], added: Iterable[Contribution]) -> None:
-    """Change the buckets by (added - removed); the contributions table already holds the new state."""
-    deltas: dict[Key, _Delta] = defaultdict(_Delta)
+    """Change the buckets by (added - removed); the contributions table already holds the new state.
+
+    Sums are kept per bucket as plain lists of integers in SUMMED order (a replay's hottest loop: about four
+    buckets per contribution), the peak of what was added beside them; `flags` says whether anything was
+    removed from a bucket and whether that may have lowered its peak."""
+    sums: dict[Key, list[int]] = {}
+    peaks: dict[Key, float] = {}
+    flags: dict[Key, int] = {}
     drivers: dict[DriverKey, int] = defaultdict(int)
-    for sign, contributions in ((-1, removed), (1, added)):
-        for c in contributions:
-            for key in _keys(c):
-                d = deltas[key]
-                if sign > 0:
-                    d.added.add(c.measures)
-                else:
-                    d.removed.add(c.measures)
-                    d.removal = True
-                    d.peak_may_drop |= c.measures.peak_power_w > 0
-                if c.driver_key:
-                    drivers[(*key[:4], c.driver_key)] += sign
-    if not deltas:
+    for c in removed:
+        values = [-v for v in _SUMS(c.measures.__dict__)]
+        flag = _REMOVAL | (_PEAK_MAY_DROP if c.measures.peak_power_w > 0 else 0)
+        for key in _keys(c):
+            held = sums.get(key)
+            sums[key] = values[:] if held is None else list(map(add, held, values))
+            peaks.setdefault(key, 0.0)
+            flags[key] = flags.get(key, 0) | flag
+            if c.driver_key:
+                drivers[(*key[:4], c.driver_key)] -= 1
+    for c in added:
+        d = c.measures.__dict__
+        values = list(_SUMS(d))
+        peak = d["peak_power_w"]
+        for key in _keys(c):
+            held = sums.get(key)
+            if held is None:
+                sums[key] = values[:]
+                peaks[key] = peak if peak > 0.0 else 0.0
+            else:
+                sums[key] = list(map(add, held, values))
+                if peak > peaks[key]:
+                    peaks[key] = peak
+            if c.driver_key:
+                drivers[(*key[:4], c.driver_key)] += 1
+    if not sums:
         return
     unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
-    await _upsert(session, deltas, unique)
+    await _upsert(session, sums, peaks, flags, unique)
 
 
 async def _upsert(
-    session: AsyncSession, deltas: dict[Key, _Delta], unique: dict[tuple[str, str, str, datetime], int]
+    session: AsyncSession,
+    sums: dict[Key, list[int]],
+    peaks: dict[Key, float],
+    flags: dict[Key, int],
+    unique: dict[tuple[str, str, str, datetime], int],
 ) -> None:
     """One additive `INSERT .. ON CONFLICT DO UPDATE` for the whole batch, money (integer micro-units)
     included: no reads."""
     rows, recompute, maybe_zero = [], [], []
-    for key, d in deltas.items():
-        m = d.added.copy()
-        m.subtract(d.removed)
+    for key, values in sums.items():
+        flag = flags.get(key, 0)
         count = 0 if key[4] else unique.get(key[:4], 0)  # drivers are counted in the row without money
-        if d.peak_may_drop:
+        if flag & _PEAK_MAY_DROP:
             recompute.append(key)
-        if d.removal or count < 0:
+        if flag & _REMOVAL or count < 0:
             maybe_zero.append(key)
-        if m.is_zero() and count == 0:
+        peak = peaks[key]
+        if not peak and count == 0 and not any(values):
             continue
-        rows.append(_row(key, m, count))
+        rows.append(_row(key, values, peak, count))
     b = orm.buckets
     dialect = session.get_bind().dialect.name
     pk_where = [b.c[k] == bindparam(f"k_{k}") for k in _PK]
@@ -95,7 +119,7 @@ async def _upsert(
             peak = {name: greatest(b.c[name], stmt.excluded[name]) for name in MAXIMA}
             return stmt.on_conflict_do_update(index_elements=list(_PK), set_={**summed, **peak})
 
-        await insert_many(session, b, rows, on_conflict=additive, shape="additive")
+        await insert_many(session, b, rows, on_conflict=additive, shape="additive", columns=_COLUMNS)
     if recompute:
         params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
                   for key in recompute]  # fmt: skip
@@ -116,6 +140,8 @@ async def _count_drivers(
     """Apply reference-count changes; return the change of each bucket's number of distinct drivers."""
     if not changes:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        return await _count_drivers_pg(session, changes)
     t = orm.bucket_drivers.c
     refs: dict[DriverKey, int] = await select_by_keys(session, orm.bucket_drivers, _DRIVER_PK, list(changes), "refs")
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
@@ -143,6 +169,40 @@ async def _count_drivers(
     return out
 
 
+_ADD_REFS = (
+    "INSERT INTO bucket_drivers AS t (scope, scope_id, granularity, bucket_start, driver_key, refs) "
+    "SELECT * FROM unnest($1::VARCHAR[], $2::VARCHAR[], $3::VARCHAR[], $4::TIMESTAMP WITH TIME ZONE[], "
+    "$5::VARCHAR[], $6::INTEGER[]) "
+    "ON CONFLICT (scope, scope_id, granularity, bucket_start, driver_key) DO UPDATE SET refs = t.refs + excluded.refs "
+    "RETURNING t.scope, t.scope_id, t.granularity, t.bucket_start, t.driver_key, t.refs"
+)
+
+
+async def _count_drivers_pg(
+    session: AsyncSession, changes: dict[DriverKey, int]
+) -> dict[tuple[str, str, str, datetime], int]:
+    """PostgreSQL: every count changed in one upsert that returns the new counts (the old ones are the new
+    minus the change), instead of reading them first; counts that reach zero are deleted after."""
+    conn = await session.connection()
+    columns = [list(column) for column in zip(*changes, strict=True)]
+    result = await conn.exec_driver_sql(_ADD_REFS, (*columns, list(changes.values())))
+    out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
+    gone = []
+    counted: list[tuple[str, str, str, datetime, str, int]] = result.all()  # type: ignore[assignment]
+    for scope, scope_id, granularity, start, driver_key, after in counted:
+        driver: DriverKey = (scope, scope_id, granularity, start, driver_key)
+        before = after - changes[driver]
+        out[driver[:4]] += (after > 0) - (before > 0)
+        if after <= 0:
+            gone.append(dict(zip((f"k_{k}" for k in _DRIVER_PK), driver, strict=True)))
+    if gone:
+        t = orm.bucket_drivers.c
+        await session.execute(
+            delete(orm.bucket_drivers).where(*[t[k] == bindparam(f"k_{k}") for k in _DRIVER_PK]), gone
+        )
+    return out
+
+
 async def _peak(session: AsyncSession, key: Key) -> float:
     scope, scope_id, granularity, start, currency = key
     c = orm.contributions.c
@@ -153,8 +213,8 @@ async def _peak(session: AsyncSession, key: Key) -> float:
     return float((await session.execute(q)).scalar() or 0.0)
 
 
-def _row(key: Key, m: Measures, unique: int) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(_PK, key, strict=True))
-    row.update(m.__dict__)  # exactly the measures (COUNTERS, MONEY, MAXIMA): faster than a getattr each
-    row["unique_drivers"] = unique
-    return row
+_COLUMNS = (*_PK, *SUMMED, "peak_power_w", "unique_drivers")  # a bucket row's tuple
+
+
+def _row(key: Key, values: list[int], peak: float, unique: int) -> tuple[Any, ...]:
+    return (*key, *values, peak, unique)

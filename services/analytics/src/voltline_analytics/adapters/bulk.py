@@ -1,4 +1,7 @@
-"""Many rows in one driver `executemany`, without SQLAlchemy's per-row parameter processing.
+"""Many rows in one driver call, without SQLAlchemy's per-row parameter processing: SQLite's `executemany`;
+on PostgreSQL a binary COPY, into the table (plain inserts) or into a temporary staging table moved by one
+`INSERT .. SELECT .. ON CONFLICT` (upserts). Measured against one `INSERT .. SELECT FROM unnest(arrays)` per
+statement (the fallback) and an executemany: less CPU for the server and for this process per row.
 
 A replay writes about five rows per event (facts, contributions, bucket deltas, drivers, live state);
 through `session.execute(insert(t), rows)` each row costs SQLAlchemy's parameter construction and bind
@@ -9,6 +12,7 @@ text `UTCDateTime` writes; asyncpg takes aware datetimes) and JSON (text for bot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -75,17 +79,18 @@ def _converter(table: Table, name: str, dialect: str) -> Callable[[Any], Any] | 
 async def insert_many(
     session: AsyncSession,
     table: Table,
-    rows: Sequence[dict[str, Any]],
+    rows: Sequence[Any],
     *,
     on_conflict: OnConflict | None = None,
     shape: str = "",
+    columns: Sequence[str] | None = None,
 ) -> None:
-    """INSERT `rows` (dicts with the same keys) in one executemany; `on_conflict` turns it into an upsert
-    (`shape` names that variant in the statement cache)."""
+    """INSERT `rows` (dicts with the same keys, or with `columns` tuples in that order: no dict per row) in one
+    driver call; `on_conflict` turns it into an upsert (`shape` names that variant in the statement cache)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
-    names = tuple(rows[0])
+    names = tuple(columns) if columns is not None else tuple(rows[0])
     key = (table.name, names, shape, dialect.name)
     compiled = _cache.get(key)
     if compiled is None:
@@ -95,22 +100,76 @@ async def insert_many(
             stmt = on_conflict(stmt)
         done = stmt.compile(dialect=dialect)
         order = list(done.positiontup or ())
-        compiled = _cache[key] = (str(done), order, [_converter(table, n, dialect.name) for n in order])
+        sql = _from_arrays(str(done)) if dialect.name == "postgresql" else str(done)
+        compiled = _cache[key] = (sql, order, [_converter(table, n, dialect.name) for n in order])
     sql, order, converters = compiled
-    pick = itemgetter(*order)
-    if len(order) == 1:
-        params: list[Any] = [(pick(row),) for row in rows]
+    params: list[Any]
+    if columns is not None and order == list(names):
+        params = list(rows)
     else:
-        params = [pick(row) for row in rows]
+        pick = itemgetter(*(names.index(n) for n in order)) if columns is not None else itemgetter(*order)
+        params = [(pick(row),) for row in rows] if len(order) == 1 else [pick(row) for row in rows]
     converting = [(i, c) for i, c in enumerate(converters) if c is not None]
-    if converting:  # only the timestamp and JSON columns: most values go to the driver as they are
+    if converting and all(c is _aware_time for _, c in converting):  # PostgreSQL's timestamps: only checked
+        for i, c in converting:
+            for values in params:
+                c(values[i])
+    elif converting:  # only the timestamp and JSON columns: most values go to the driver as they are
         for r, values in enumerate(params):
             values = list(values)
             for i, c in converting:
                 values[i] = c(values[i])
             params[r] = tuple(values)
     conn = await session.connection()
-    await conn.exec_driver_sql(sql, params)
+    if dialect.name != "postgresql":
+        await conn.exec_driver_sql(sql, params)
+        return
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is not None and driver.is_in_transaction():  # the caller's transaction has begun: COPY in it
+        if on_conflict is None:
+            await driver.copy_records_to_table(table.name, records=params, columns=order)
+        else:
+            await _staged_upsert(driver, table.name, sql, order, params)
+        return
+    # outside a begun transaction (nothing calls it so today): one statement over one array per column
+    await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
+
+
+async def _staged_upsert(driver: Any, table: str, sql: str, order: list[str], params: list[Any]) -> None:
+    """An upsert on PostgreSQL: the rows COPYed into a temporary table of the same shape (binary, encoded per
+    value by the driver; arrays cost a Python-level type check per element), then moved into `table` by one
+    `INSERT .. SELECT` that empties the staging table as it reads it."""
+    staging = f"voltline_in_{table}"
+    columns = ", ".join(order)
+    # the table's column types without its constraints: a row may leave out a column the move does not name
+    await driver.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT * FROM {table} WITH NO DATA")
+    await driver.copy_records_to_table(staging, records=params, columns=order)
+    head, _, tail = sql.partition(" SELECT * FROM unnest(")
+    tail = tail[tail.index(")") + 1 :]  # the casts' closing parenthesis: what follows is ON CONFLICT ..
+    await driver.execute(
+        f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) {head} SELECT {columns} FROM moved{tail}"
+    )
+
+
+_VALUES = re.compile(r"VALUES \((\$1::.*?)\)(?= ON CONFLICT| RETURNING|$)")
+_RETURNING = re.compile(r" RETURNING [^()]*$")  # the id SQLAlchemy asks back: nothing reads it
+_PARAM = re.compile(r"(\$\d+::[A-Z ]+?)(?=, \$|$)")
+
+
+def _from_arrays(sql: str) -> str:
+    """`INSERT .. VALUES ($1::T1, $2::T2 ..)` as `INSERT .. SELECT * FROM unnest($1::T1[], $2::T2[] ..)`: all
+    rows in one statement on PostgreSQL. The server runs one insert over the arrays instead of one execution
+    per row of an executemany (about half its CPU for a replay's rows); the rows' keys must be distinct, as
+    they are here (ON CONFLICT cannot update a row twice in one statement)."""
+    sql = _RETURNING.sub("", sql)
+    found = _VALUES.search(sql)
+    if found is None:
+        raise ValueError(f"not a single-row VALUES insert: {sql[:80]}")
+    casts = _PARAM.findall(found.group(1))
+    if len(casts) != found.group(1).count("$"):
+        raise ValueError(f"unexpected parameters: {found.group(1)[:80]}")
+    arrays = ", ".join(f"{cast}[]" for cast in casts)
+    return f"{sql[: found.start()]}SELECT * FROM unnest({arrays}){sql[found.end() :]}"
 
 
 _PG_CASTS = {str: "text", int: "bigint", datetime: "timestamptz"}

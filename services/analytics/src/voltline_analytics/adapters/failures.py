@@ -23,16 +23,20 @@ async def apply_or_park(
     items: Sequence[tuple[Envelope, Record]],
     park: Callable[[Record, str], Awaitable[None]],
     attempts: int,
+    whole: Sequence[Envelope] | None = None,
 ) -> None:
-    """Apply the envelopes as one batch; if that keeps failing, one by one, parking each one that fails."""
-    if not items or await try_apply(apply, [e for e, _ in items], attempts):
+    """Apply the envelopes as one batch (`whole`: the same envelopes, prepared ahead); if that keeps failing,
+    one by one, parking each one that fails."""
+    if not items:
+        return
+    if await try_apply(apply, whole if whole is not None else [e for e, _ in items], attempts):
         return
     for envelope, record in items:  # isolate the bad one(s)
         if not await try_apply(apply, [envelope], attempts):
             await park(record, "failed to apply after retries")
 
 
-async def try_apply(apply: ApplyBatch, envelopes: list[Envelope], attempts: int) -> bool:
+async def try_apply(apply: ApplyBatch, envelopes: Sequence[Envelope], attempts: int) -> bool:
     backoff = Backoff(initial=0.4, cap=5.0)
     for attempt in range(1, attempts + 1):
         try:

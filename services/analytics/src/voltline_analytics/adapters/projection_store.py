@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import delete, insert, select, tuple_
@@ -18,7 +19,7 @@ from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.adapters.bulk import insert_many
 from voltline_analytics.domain.facts import Fact, SessionFact
-from voltline_analytics.domain.measures import Contribution, Measures
+from voltline_analytics.domain.measures import ALL, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
 from voltline_analytics.service_layer.ports import ProjectionState
 from voltline_analytics.service_layer.projector import Outcome, project
@@ -66,8 +67,8 @@ class SqlProjectionStore:
         held = cache.state
         return ProjectionState(stations=held.stations, ports=held.ports, watermarks=held.watermarks)
 
-    async def store_facts(self, facts: list[Fact]) -> None:
-        await _store_facts(self._db, facts)
+    async def store_facts(self, facts: list[Fact], contributions: dict[int, list[Contribution]] | None = None) -> None:
+        await _store_facts(self._db, facts, contributions or {})
 
     async def save_state(self, state: ProjectionState, late_rows: list[dict[str, Any]]) -> None:
         await _save_state(self._db, state, late_rows)
@@ -85,7 +86,7 @@ async def _replace(session: AsyncSession, table: Any, rows: dict[tuple[Any, ...]
     await session.execute(insert(table), list(rows.values()))
 
 
-async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
+async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int, list[Contribution]]) -> None:
     """Replace stored facts that these outrank, and move the buckets by the difference in contributions."""
     if not facts:
         return
@@ -108,11 +109,12 @@ async def _store_facts(session: AsyncSession, facts: list[Fact]) -> None:
     added: list[Contribution] = []
     contribution_rows = []
     for fact in winners:
-        for contribution in fact.contributions():
+        mine = ahead.get(id(fact))
+        for contribution in fact.contributions() if mine is None else mine:
             added.append(contribution)
             contribution_rows.append(_contribution_row(fact.key, contribution))
     await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
-    await insert_many(session, orm.contributions, contribution_rows)
+    await insert_many(session, orm.contributions, contribution_rows, columns=_CONTRIBUTION)
     await apply_deltas(session, removed, added)
 
 
@@ -120,12 +122,12 @@ def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _contribution_row(fact_key: str, c: Contribution) -> dict[str, Any]:
-    m = c.measures
-    row: dict[str, Any] = {"fact_key": fact_key, "station_id": c.station_id, "hour": c.hour, "currency": c.currency}
-    row["driver_key"] = c.driver_key
-    row.update(m.__dict__)  # exactly the measures (COUNTERS, MONEY, MAXIMA): faster than a getattr each
-    return row
+_CONTRIBUTION = ("fact_key", "station_id", "hour", "currency", "driver_key", *ALL)  # a contribution row's tuple
+_MEASURES = itemgetter(*ALL)
+
+
+def _contribution_row(fact_key: str, c: Contribution) -> tuple[Any, ...]:
+    return (fact_key, c.station_id, c.hour, c.currency, c.driver_key, *_MEASURES(c.measures.__dict__))
 
 
 def _fact_row(fact: Fact) -> dict[str, Any]:

@@ -8,11 +8,12 @@ redelivering a fact changes nothing. Hours are the charger's own timestamps, nev
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from voltline_analytics.domain.measures import Contribution, Measures, merge, to_micro
+from voltline_analytics.domain.measures import Contribution, Measures, to_micro
 from voltline_analytics.domain.timeslots import floor, hour_slices, seconds
 
 LOW_ENERGY_WH = 100  # a session that delivered under 0.1 kWh failed
@@ -104,17 +105,35 @@ class SessionFact:
         head.failed_low_energy = int(failure == "low_energy")
         head.duration_s = seconds(self.started_at, self.ended_at) if failure is None else 0
         head.peak_power_w = float(self.peak_power_w or 0)
+        # One contribution per hour, the start hour's holding the head (what `merge` would make of one per
+        # part, built directly: this runs for every ended session of a replay).
         energies = self._energy_by_hour()
         charging = self._charging_by_hour()
+        throughout = self._charged_throughout
+        by_hour = {start_hour: head}
+        merged = had_energy = False
         for hour, a, b in hour_slices(self.started_at, self.ended_at):
             occupied = seconds(a, b)
-            charged = min(occupied, charging.get(hour, occupied if self._charged_throughout else 0))
-            m = Measures(occupied_s=occupied, charging_s=charged, idle_s=occupied - charged)
-            m.energy_wh = energies.get(hour, 0)
-            out.append(Contribution(self.station_id, hour, "", None, m))
-        if not any(c.measures.energy_wh for c in out) and self.energy_wh:
-            out.append(Contribution(self.station_id, start_hour, "", None, Measures(energy_wh=self.energy_wh)))
-        return merge(out)
+            charged = min(occupied, charging.get(hour, occupied if throughout else 0))
+            energy = energies.get(hour, 0)
+            had_energy = had_energy or energy != 0
+            held = by_hour.get(hour)
+            if held is None:
+                by_hour[hour] = Measures(occupied_s=occupied, charging_s=charged, idle_s=occupied - charged,
+                                         energy_wh=energy)  # fmt: skip
+            else:  # the start hour
+                held.occupied_s += occupied
+                held.charging_s += charged
+                held.idle_s += occupied - charged
+                held.energy_wh += energy
+                merged = True
+        if not had_energy and self.energy_wh:
+            head.energy_wh += self.energy_wh
+            merged = True
+        if merged and head.peak_power_w < 0:  # merging took the max with the part's 0.0
+            head.peak_power_w = 0.0
+        return [Contribution(self.station_id, hour, "", self.driver if m is head else None, m)
+                for hour, m in by_hour.items()]  # fmt: skip
 
     @property
     def _charged_throughout(self) -> bool:
@@ -136,10 +155,10 @@ class SessionFact:
         points = [(self.started_at, 0), *sorted(self.timeline), (self.ended_at, self.energy_wh)]
         points = [(t, min(max(e, 0), self.energy_wh)) for t, e in points if self.started_at <= t <= self.ended_at]
 
+        times = [t for t, _ in points]  # in order: the readings are sorted and within [start, end]
+
         def cumulative(at: datetime) -> int:
-            before = [p for p in points if p[0] <= at]
-            after = [p for p in points if p[0] >= at]
-            (t0, e0), (t1, e1) = before[-1], after[0]
+            (t0, e0), (t1, e1) = points[bisect_right(times, at) - 1], points[bisect_left(times, at)]
             if t1 == t0:
                 return e1
             share = Decimal((at - t0).total_seconds()) / Decimal((t1 - t0).total_seconds())

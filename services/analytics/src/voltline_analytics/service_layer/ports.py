@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from voltline_analytics.domain.facts import Fact
-from voltline_analytics.domain.measures import Measures
+from voltline_analytics.domain.measures import Contribution, Measures
 from voltline_analytics.domain.timeslots import Granularity
 
 
@@ -36,8 +36,9 @@ class ProjectionStore(Protocol):
         """The live state (stations, ports, watermarks) of the stations these changes name."""
         ...
 
-    async def store_facts(self, facts: list[Fact]) -> None:
-        """Replace the stored facts these outrank; move the buckets by the difference in contributions."""
+    async def store_facts(self, facts: list[Fact], contributions: dict[int, list[Contribution]] | None = None) -> None:
+        """Replace the stored facts these outrank; move the buckets by the difference in contributions
+        (`contributions`: those computed ahead, by id of the fact)."""
         ...
 
     async def save_state(self, state: ProjectionState, late_rows: list[dict[str, Any]]) -> None:

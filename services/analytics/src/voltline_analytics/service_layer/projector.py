@@ -9,6 +9,7 @@ and buckets are recomputed from contributions, so redelivery, revisions and repl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,16 @@ from voltline_events import Envelope, UnknownEventError, decode_payload
 
 from voltline_analytics.domain.facts import Fact, OccupiedFact, OutageFact, SessionFact
 from voltline_analytics.domain.fast_translate import FAST
-from voltline_analytics.domain.translate import EVENT_TYPES, PortStatus, Presence, Reference, Timed, translate
+from voltline_analytics.domain.measures import Contribution
+from voltline_analytics.domain.translate import (
+    EVENT_TYPES,
+    Change,
+    PortStatus,
+    Presence,
+    Reference,
+    Timed,
+    translate,
+)
 from voltline_analytics.service_layer.ports import ProjectionState, ProjectionStore
 
 log = structlog.get_logger()
@@ -44,22 +54,70 @@ def relevant(envelope: Envelope) -> bool:
     return envelope.type in EVENT_TYPES
 
 
+class Prepared(list[Envelope]):
+    """A batch of envelopes with the work that depends on nothing stored done ahead: each one's translation and
+    its fact's contributions. A worker prepares the next batch while the store writes this one (the database
+    server and the worker then work at the same time); `project` takes a plain list as well."""
+
+    def __init__(self, envelopes: Sequence[Envelope]) -> None:
+        super().__init__(envelopes)
+        self.changes: list[Change | BaseException | None] = []
+        self.contributions: dict[int, list[Contribution]] = {}  # id(fact) -> its contributions
+
+    def add(self, more: Prepared) -> None:
+        """Append another prepared batch (the envelopes that follow these)."""
+        self.extend(more)
+        self.changes.extend(more.changes)
+        self.contributions.update(more.contributions)
+
+
+def _translate(envelope: Envelope) -> Change | None:
+    if envelope.type not in EVENT_TYPES:
+        return None
+    fast = FAST.get((envelope.type, envelope.schema_version))
+    try:
+        if fast is not None:  # the replay's bulk: no pydantic model (domain/fast_translate.py)
+            return fast(envelope.payload, {"station_id": envelope.station_id, "time": envelope.time})
+        return translate(envelope, decode_payload(envelope))
+    except UnknownEventError:
+        return None
+
+
+async def prepare(envelopes: Sequence[Envelope], step: int = 250) -> Prepared:
+    """Translate `envelopes` and compute their facts' contributions, yielding to the event loop every `step`
+    events (so a batch being written meanwhile is not held up). A translation that fails is kept and raised
+    when the batch is applied, exactly as if it had failed then."""
+    batch = Prepared(envelopes)
+    changes, contributions = batch.changes, batch.contributions
+    for i, envelope in enumerate(envelopes):
+        try:
+            change: Change | BaseException | None = _translate(envelope)
+        except Exception as exc:
+            change = exc
+        changes.append(change)
+        if isinstance(change, Timed):
+            contributions[id(change.fact)] = change.fact.contributions()
+        if i % step == step - 1:
+            await asyncio.sleep(0)
+    return batch
+
+
 async def project(store: ProjectionStore, envelopes: Sequence[Envelope], lateness: timedelta) -> Outcome:
     """Apply `envelopes` (in log order) to `store`, inside the caller's transaction."""
     outcome = Outcome()
     changes = []
-    for envelope in envelopes:
+    prepared = envelopes if isinstance(envelopes, Prepared) else None
+    for i, envelope in enumerate(envelopes):
         if not relevant(envelope):
             outcome.skipped += 1
             continue
-        fast = FAST.get((envelope.type, envelope.schema_version))
-        try:
-            if fast is not None:  # the replay's bulk: no pydantic model (domain/fast_translate.py)
-                change = fast(envelope.payload, {"station_id": envelope.station_id, "time": envelope.time})
-            else:
-                change = translate(envelope, decode_payload(envelope))
-        except UnknownEventError:
-            change = None
+        if prepared is None:
+            change = _translate(envelope)
+        else:
+            ready = prepared.changes[i]
+            if isinstance(ready, BaseException):
+                raise ready
+            change = ready
         if change is None:
             outcome.skipped += 1
         else:
@@ -96,7 +154,7 @@ async def project(store: ProjectionStore, envelopes: Sequence[Envelope], latenes
                 _keep(facts, closed)
     outcome.late = len(late_rows)
     outcome.applied = len(changes) - outcome.late
-    await store.store_facts(list(facts.values()))
+    await store.store_facts(list(facts.values()), prepared.contributions if prepared is not None else None)
     await store.save_state(state, late_rows)
     for table, rows in references.items():
         await store.replace(table, rows)
