@@ -23,6 +23,27 @@ from voltline_devinfra.tansu import TansuBroker
 BULK = ("session", "billing", "diagnostics", "analytics")
 """Services that drain event streams nobody waits on: they run at a lower priority (VOLTLINE_PROCESS_NICE)."""
 
+LONG_POLL_REPLIES = ("session", "billing")
+"""Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
+displays): nobody stands at a charger for those, so it long-polls (VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS) instead
+of fetching 100 times a second while idle (auth and diagnostics have a setting of their own for theirs)."""
+
+
+def service_env(spool_dir: Path | None = None) -> dict[str, dict[str, str]]:
+    """What `make run` sets per service beyond the common settings (bench.pipeline e2e starts them alike)."""
+    env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway")}
+    for name in BULK:  # the bulk consumers give way to the request path (gateway, auth) on the shared cores
+        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", "5")
+    for name in LONG_POLL_REPLIES:
+        env[name]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] = os.environ.get(
+            "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "200"
+        )
+    # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
+    env["gateway"]["VOLTLINE_FLOW_CONTROL"] = os.environ.get("VOLTLINE_FLOW_CONTROL", "true")
+    if spool_dir is not None:
+        env["gateway"]["VOLTLINE_SPOOL_DIR"] = str(spool_dir)
+    return env
+
 
 def admin_token(data_dir: Path) -> str:
     """The token the services accept, always also in data/admin-token (owner-only), as the banner says."""
@@ -99,15 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         names=(*SERVICES, CONSOLE),
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
-        extra_env={
-            # The bulk consumers give way to the request path (gateway, auth) on the shared cores.
-            **{name: {"VOLTLINE_PROCESS_NICE": os.environ.get("VOLTLINE_PROCESS_NICE", "5")} for name in BULK},
-            "gateway": {
-                # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
-                "VOLTLINE_FLOW_CONTROL": os.environ.get("VOLTLINE_FLOW_CONTROL", "true"),
-                **({"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")} if broker else {}),
-            },
-        },
+        extra_env=service_env(data_dir / "gateway-spool" if broker else None),
     )
 
     stopping = False
