@@ -155,7 +155,9 @@ class Stack:
         }
         if self.args.broker == "tansu":
             env["VOLTLINE_KAFKA_SESSION_TIMEOUT_MS"] = "2000"  # as make run starts them on tansu
-        env.update(service_env().get(name, {}))  # as `make run` starts them (nice, long polls, flow control)
+        env.update(
+            service_env(embedded=self.args.broker == "tansu").get(name, {})
+        )  # as `make run` starts them (nice, long polls, flow control)
         env["VOLTLINE_FLOW_CONTROL"] = "true" if self.args.flow == "on" else "false"
         if "VOLTLINE_PROCESS_NICE" in env:
             env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)

@@ -24,7 +24,7 @@ def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: 
         "billing",
     }
     assert env["session"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "200"
-    assert "auth" not in env and env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "true"}
+    assert env["auth"] == {} and env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "true"}
 
 
 def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
@@ -35,3 +35,14 @@ def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
     env = service_env(tmp_path / "spool")
     assert env["billing"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "50"
     assert env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "false", "VOLTLINE_SPOOL_DIR": str(tmp_path / "spool")}
+
+
+def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka answers a held fetch when a record arrives: the request path's readers need no 10 ms polls there."""
+    monkeypatch.delenv("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", raising=False)
+    monkeypatch.delenv("VOLTLINE_TAIL_FETCH_WAIT_MS", raising=False)
+    env = service_env(embedded=False)
+    assert {name: values["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] for name, values in env.items()} == dict.fromkeys(
+        ("session", "billing", "diagnostics", "analytics", "gateway", "auth"), "500"
+    )
+    assert env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] == "500"
