@@ -407,6 +407,7 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     stage_sources = [stack.gateway, stack.bases["auth"]]
     stages_before = _stage_buckets(stage_sources)
     paths_before, cpu_before = _decision_paths(stack.gateway), {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    flow_before = _gateway_flow(stack.gateway)
     sched_before = schedstat(stack.pids["gateway"])
     window: dict[str, dict[str, float]] = {}
     sampler = threading.Thread(target=_cpu_window, args=(stack.pids, timed["start_at"], args.duration, window))
@@ -416,12 +417,20 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     ran, waited, slices = (b - a for a, b in zip(sched_before, schedstat(stack.pids["gateway"]), strict=True))
     stages = stage_breakdown(stages_before, _stage_buckets(stage_sources))
     paths = {k: int(v - paths_before.get(k, 0.0)) for k, v in _decision_paths(stack.gateway).items()}
+    flow_after = _gateway_flow(stack.gateway)
+    gateway_env = stack.env("gateway", 0)
     return {
         "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "authorize_count": result["authorize_count"],
         "background_msgs_per_s": round(background["background_per_s"]),
         "background_errors": background.get("background_errors"),
+        # Sends a background station skipped because its previous call was not answered in time (held by flow
+        # control or slow): the background falls short of the rate asked for these.
+        "background_skipped": background.get("background_skipped"),
+        # Flow control (ADR 0027) holds answers to deferrable calls while a consumer lags: with --flow on, a
+        # background above what the consumers apply is slowed down here (--flow off shows the rate asked).
+        "flow": {"answers_held": int(flow_after["held"] - flow_before["held"]), "hold_s_at_end": flow_after["hold_s"]},
         # The load generators' own CPU (they share the cores with what they measure).
         "client_cpu_s": {"authorize": result.get("client_cpu_s"), "background": background.get("client_cpu_s")},
         "lag_after": _lags(stack.bases),
@@ -447,8 +456,8 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         ),
         "load_average": round(os.getloadavg()[0], 1),
         "gateway_nice": args.gateway_nice,
-        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
-        "request_fetch_wait_ms": int(os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
+        "tail_fetch_wait_ms": int(gateway_env.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
+        "request_fetch_wait_ms": int(gateway_env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }
 
 
@@ -511,7 +520,7 @@ def idle(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "cpu_s_per_min": {n: round(60 * (cpu_seconds(p) - cpu0[n]) / elapsed, 2) for n, p in stack.pids.items()},
         "load_average": round(os.getloadavg()[0], 1),
-        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
+        "tail_fetch_wait_ms": int(stack.env("gateway", 0).get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
     }
 
 
