@@ -314,6 +314,9 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             n: round((consumed2[n] - consumed0[n]) / (time.monotonic() - started)) for n in consumed0
         },
         "lag_zero_after_load_stopped_s": None if drained_after is None else round(drained_after, 1),
+        # Per consumer group: seconds from the load's stop until its lag was first read as zero (None: not
+        # within --drain-limit). The target: every one within 5 s.
+        "drained_after_s": _drain_times(timeline, load_s),
         "lag_at_load_stop": _last_lags(timeline, load_stopped - started),
         "lag_max_during_load": {
             k: max((row.get(k) or 0) for row in timeline if row["t"] <= load_s)
@@ -328,6 +331,15 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         },
         "cpu_s": cpu,
         "cpu_s_during_load": cpu_load,
+    }
+
+
+def _drain_times(timeline: list[dict[str, Any]], stopped_at: float) -> dict[str, float | None]:
+    groups = {k for row in timeline for k in row if k not in ("t", "load", "gw_hold_s")}
+    after = [row for row in timeline if row["t"] >= stopped_at]
+    return {
+        group: next((round(row["t"] - stopped_at, 1) for row in after if row.get(group) == 0), None)
+        for group in sorted(groups)
     }
 
 
