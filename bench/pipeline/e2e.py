@@ -556,4 +556,11 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
             print(f"Authorize at {args.auth_rate}/s with {args.background_rate} msg/s background", flush=True)
             out["authorize"] = authorize_latency(stack, args, lat_ids)
             print_budget(out["authorize"]["cpu_us_per_background_msg"])
+            held = out["authorize"]["flow"]["answers_held"]
+            if held:
+                print(
+                    f"flow control held {held} answers: the background was slowed to what the consumers apply "
+                    "(--flow off offers the rate asked for)",
+                    flush=True,
+                )
         return out
