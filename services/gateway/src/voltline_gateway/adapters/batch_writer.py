@@ -210,7 +210,8 @@ class BatchWriter:
         assert self._producer is not None
         try:
             if self._linger_s:
-                await self._window_closed()
+                # Shielded: a lane cancelled while it waits must not cancel the window the other lanes wait on.
+                await asyncio.shield(self._window_closed())
             while (taken := lane.take()) is not None:
                 builder, waiters, records = taken
                 try:
