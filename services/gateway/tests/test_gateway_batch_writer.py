@@ -70,3 +70,25 @@ async def test_with_a_linger_the_batches_of_every_partition_leave_in_few_produce
         await writer.stop()
     produce = [name for name in requests if name.startswith("ProduceRequest")]
     assert produce == ["ProduceRequest"]  # without the window: 7-9 of them
+
+
+async def test_a_lane_cancelled_in_the_window_does_not_stop_the_others(kafka: Any) -> None:
+    """Every lane waits on the same window: cancelling one (a writer stopping a flush) must not cancel the window
+    itself, or the other lanes' messages would never be handed over (their writers waiting out their timeout)."""
+    topic = f"bw-{uuid.uuid4().hex[:8]}"
+    config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="bw-test")
+    await ensure_topics(config, [TopicSpec(topic, partitions=3)])
+    writer = BatchWriter(config, linger_ms=200)
+    await writer.start([topic])
+    try:
+        keys = [f"CP-{n}".encode() for n in range(30)]
+        by_partition = {writer._partitioner(k, [0, 1, 2], [0, 1, 2]): k for k in keys}
+        writer.enqueue(topic, by_partition[0], b"a", [])
+        [cancelled] = writer._flushers
+        second = writer.enqueue(topic, by_partition[1], b"b", [])
+        await asyncio.sleep(0)  # both lanes now wait on the window
+        cancelled.cancel()
+        async with asyncio.timeout(10):
+            await second  # handed over when the window closes, and acknowledged
+    finally:
+        await writer.stop()
