@@ -29,10 +29,11 @@ from typing import Any
 
 import orjson
 from voltline_devinfra._proc import free_port
+from voltline_devinfra.run import service_env
 from websockets.asyncio.client import connect
 
 from bench.gateway.__main__ import run_clients, split
-from bench.gateway.procs import Procs, cpu_seconds, register, schedstat, wait_ready
+from bench.gateway.procs import Procs, cpu_seconds, listener_pid, register, schedstat, wait_ready
 from bench.pipeline.ingest import new_database
 
 PY = sys.executable
@@ -137,6 +138,7 @@ class Stack:
         self.bases: dict[str, str] = {}
         self.pids: dict[str, int] = {}
         self.ocpp = ""
+        self.idle_cpu_s_per_min: dict[str, float] | None = None  # the idle part's, when it ran
         self.gateway = ""
 
     def env(self, name: str, port: int) -> dict[str, str]:
@@ -150,12 +152,15 @@ class Stack:
             "VOLTLINE_LOG_LEVEL": "WARNING",
             "VOLTLINE_UNKNOWN_STATION_POLICY": "pending",
             "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
-            "VOLTLINE_FLOW_CONTROL": "true" if self.args.flow == "on" else "false",
         }
         if self.args.broker == "tansu":
             env["VOLTLINE_KAFKA_SESSION_TIMEOUT_MS"] = "2000"  # as make run starts them on tansu
-        if name not in ("gateway", "auth") and self.args.bulk_nice:
-            env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)  # as `make run` starts them
+        env.update(
+            service_env(embedded=self.args.broker == "tansu").get(name, {})
+        )  # as `make run` starts them (nice, long polls, flow control)
+        env["VOLTLINE_FLOW_CONTROL"] = "true" if self.args.flow == "on" else "false"
+        if "VOLTLINE_PROCESS_NICE" in env:
+            env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)
         if name != "gateway":
             database = self.args.e2e_database
             env["VOLTLINE_DATABASE_URL"] = (
@@ -192,6 +197,9 @@ class Stack:
         self.pids["gateway"], self.ocpp = gateway.pid, f"ws://127.0.0.1:{ocpp}/ocpp"
         print(f"gateway pid {gateway.pid}", flush=True)  # for a profiler (py-spy record -p PID)
         self.gateway = f"http://127.0.0.1:{http}"
+        broker = listener_pid(int(self.args.kafka.split(",")[0].rsplit(":", 1)[1]))
+        if broker is not None:  # a shared Kafka's CPU includes whatever else uses it
+            self.pids["broker"] = broker
 
 
 async def probe(ocpp: str, session_api: str, station_id: str, stop: threading.Event) -> list[float]:
@@ -306,6 +314,9 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             n: round((consumed2[n] - consumed0[n]) / (time.monotonic() - started)) for n in consumed0
         },
         "lag_zero_after_load_stopped_s": None if drained_after is None else round(drained_after, 1),
+        # Per consumer group: seconds from the load's stop until its lag was first read as zero (None: not
+        # within --drain-limit). The target: every one within 5 s.
+        "drained_after_s": _drain_times(timeline, load_s),
         "lag_at_load_stop": _last_lags(timeline, load_stopped - started),
         "lag_max_during_load": {
             k: max((row.get(k) or 0) for row in timeline if row["t"] <= load_s)
@@ -320,6 +331,15 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         },
         "cpu_s": cpu,
         "cpu_s_during_load": cpu_load,
+    }
+
+
+def _drain_times(timeline: list[dict[str, Any]], stopped_at: float) -> dict[str, float | None]:
+    groups = {k for row in timeline for k in row if k not in ("t", "load", "gw_hold_s")}
+    after = [row for row in timeline if row["t"] >= stopped_at]
+    return {
+        group: next((round(row["t"] - stopped_at, 1) for row in after if row.get(group) == 0), None)
+        for group in sorted(groups)
     }
 
 
@@ -399,17 +419,30 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     stage_sources = [stack.gateway, stack.bases["auth"]]
     stages_before = _stage_buckets(stage_sources)
     paths_before, cpu_before = _decision_paths(stack.gateway), {n: cpu_seconds(p) for n, p in stack.pids.items()}
+    flow_before = _gateway_flow(stack.gateway)
     sched_before = schedstat(stack.pids["gateway"])
+    window: dict[str, dict[str, float]] = {}
+    sampler = threading.Thread(target=_cpu_window, args=(stack.pids, timed["start_at"], args.duration, window))
+    sampler.start()
     result, background = run_clients(stack.procs, "latency", [probe_part, load_part])
+    sampler.join()
     ran, waited, slices = (b - a for a, b in zip(sched_before, schedstat(stack.pids["gateway"]), strict=True))
     stages = stage_breakdown(stages_before, _stage_buckets(stage_sources))
     paths = {k: int(v - paths_before.get(k, 0.0)) for k, v in _decision_paths(stack.gateway).items()}
+    flow_after = _gateway_flow(stack.gateway)
+    gateway_env = stack.env("gateway", 0)
     return {
         "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "authorize_count": result["authorize_count"],
         "background_msgs_per_s": round(background["background_per_s"]),
         "background_errors": background.get("background_errors"),
+        # Sends a background station skipped because its previous call was not answered in time (held by flow
+        # control or slow): the background falls short of the rate asked for these.
+        "background_skipped": background.get("background_skipped"),
+        # Flow control (ADR 0027) holds answers to deferrable calls while a consumer lags: with --flow on, a
+        # background above what the consumers apply is slowed down here (--flow off shows the rate asked).
+        "flow": {"answers_held": int(flow_after["held"] - flow_before["held"]), "hold_s_at_end": flow_after["hold_s"]},
         # The load generators' own CPU (they share the cores with what they measure).
         "client_cpu_s": {"authorize": result.get("client_cpu_s"), "background": background.get("client_cpu_s")},
         "lag_after": _lags(stack.bases),
@@ -420,6 +453,9 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         # "answered" by request/reply, "timeout" the fallback.
         "authorize_paths": paths,
         "cpu_s": {n: round(cpu_seconds(p) - cpu_before[n], 1) for n, p in stack.pids.items()},
+        # Each process's CPU per background message during the timed window (the budget: 2 cores / 2,000
+        # msg/s = 1,000 us for everything); `net_of_idle` takes away what the process costs doing nothing.
+        "cpu_us_per_background_msg": cpu_budget(window, background, result, args.duration, stack.idle_cpu_s_per_min),
         # The gateway's event loop thread: time on a core, time runnable but waiting for one (the CPU queue).
         "gateway_loop_thread": {
             "ran_s": round(ran, 2),
@@ -432,9 +468,59 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         ),
         "load_average": round(os.getloadavg()[0], 1),
         "gateway_nice": args.gateway_nice,
-        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
-        "request_fetch_wait_ms": int(os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
+        "tail_fetch_wait_ms": int(gateway_env.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
+        "request_fetch_wait_ms": int(gateway_env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }
+
+
+def _cpu_window(pids: dict[str, int], start_at: float, duration: float, out: dict[str, dict[str, float]]) -> None:
+    """Every process's CPU seconds at the start and the end of the load generators' timed window."""
+
+    def sample() -> dict[str, float]:
+        cpu: dict[str, float] = {}
+        for name, pid in pids.items():
+            try:
+                cpu[name] = cpu_seconds(pid)
+            except OSError:  # the process is gone
+                continue
+        return cpu
+
+    time.sleep(max(0.0, start_at - time.time()))
+    out["start"] = sample()
+    time.sleep(duration)
+    out["end"] = sample()
+
+
+def cpu_budget(
+    window: dict[str, dict[str, float]],
+    background: dict[str, Any],
+    probe: dict[str, Any],
+    duration: float,
+    idle_per_min: dict[str, float] | None,
+) -> dict[str, Any]:
+    """CPU microseconds per background message of each process (and the load generators), with the total."""
+    messages = max(1.0, background["background_per_s"] * duration + probe["authorize_count"])
+    cpu = {n: window["end"][n] - window["start"][n] for n in window.get("end", {}) if n in window.get("start", {})}
+    cpu["load_background"] = background.get("client_cpu_s") or 0.0
+    cpu["load_authorize"] = probe.get("client_cpu_s") or 0.0
+    per_msg = {n: round(1e6 * c / messages) for n, c in sorted(cpu.items(), key=lambda kv: -kv[1])}
+    out: dict[str, Any] = {"messages": int(messages), "per_process": per_msg, "total": sum(per_msg.values())}
+    if idle_per_min:
+        net = {
+            n: round(1e6 * max(0.0, c - idle_per_min.get(n, 0.0) * duration / 60) / messages) for n, c in cpu.items()
+        }
+        out["net_of_idle"] = dict(sorted(net.items(), key=lambda kv: -kv[1]))
+        out["net_total"] = sum(net.values())
+    return out
+
+
+def print_budget(budget: dict[str, Any]) -> None:
+    """The table, readable: process, CPU-us per background message (net of idle when measured)."""
+    net = budget.get("net_of_idle", {})
+    print(f"CPU per background message ({budget['messages']} messages; budget 1,000 us at 2,000 msg/s on 2 cores)")
+    for name, us in budget["per_process"].items():
+        print(f"  {name:<16} {us:>6} us" + (f"  ({net.get(name, 0)} us net of idle)" if net else ""))
+    print(f"  {'total':<16} {budget['total']:>6} us" + (f"  ({budget['net_total']} us net)" if net else ""), flush=True)
 
 
 def idle(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
@@ -446,7 +532,7 @@ def idle(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "cpu_s_per_min": {n: round(60 * (cpu_seconds(p) - cpu0[n]) / elapsed, 2) for n, p in stack.pids.items()},
         "load_average": round(os.getloadavg()[0], 1),
-        "tail_fetch_wait_ms": int(os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
+        "tail_fetch_wait_ms": int(stack.env("gateway", 0).get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
     }
 
 
@@ -460,6 +546,7 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
         if "idle" in args.parts:
             print(f"idle: every service running, no station traffic, for {args.duration}s", flush=True)
             out["idle"] = idle(stack, args)
+            stack.idle_cpu_s_per_min = out["idle"]["cpu_s_per_min"]
             print(json.dumps(out["idle"]), flush=True)
         if "loop" in args.parts:
             print(f"closed loop: {args.stations} stations for {args.duration}s, every service running", flush=True)
@@ -468,4 +555,12 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
         if "authorize" in args.parts:
             print(f"Authorize at {args.auth_rate}/s with {args.background_rate} msg/s background", flush=True)
             out["authorize"] = authorize_latency(stack, args, lat_ids)
+            print_budget(out["authorize"]["cpu_us_per_background_msg"])
+            held = out["authorize"]["flow"]["answers_held"]
+            if held:
+                print(
+                    f"flow control held {held} answers: the background was slowed to what the consumers apply "
+                    "(--flow off offers the rate asked for)",
+                    flush=True,
+                )
         return out

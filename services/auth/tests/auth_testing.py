@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
 from pydantic import SecretStr
 from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
@@ -204,6 +205,7 @@ class Running:
     gateway: FakeGateway
     topics: Topics
     settings: AuthSettings
+    app: FastAPI | None = None
 
     async def online(self, station_id: str, ocpp_version: str = "ocpp1.6", **station: Any) -> BootDecision:
         """The station connects and boots, and the auth service has recorded it as connected.
@@ -246,7 +248,7 @@ async def running_auth(kafka: Any, postgres: Any, mailer: Any = None, **override
                 httpx.AsyncClient(transport=transport, base_url="http://auth", headers=ADMIN) as api,
                 httpx.AsyncClient(transport=transport, base_url="http://auth") as anon,
             ):
-                yield Running(api, anon, gateway, Topics(prefix), settings)
+                yield Running(api, anon, gateway, Topics(prefix), settings, app)
         finally:
             await gateway.stop()
 

@@ -91,6 +91,25 @@ async def test_full_then_differential_updates_in_each_version(auth: Running) -> 
     assert got["sync"]["connected"] is True and got["sync"]["ocpp_version"] == "ocpp2.0.1"
 
 
+async def test_command_replies_are_read_with_a_long_poll(auth: Running) -> None:
+    """An idle reply reader at the platform's 10 ms fetched 100 times a second (CPU in auth and in the broker
+    for nothing): the replies to station commands are read with `command_reply_fetch_wait_ms` (200 ms), and a
+    command's reply still arrives (the broker answers a held fetch when a record arrives)."""
+    assert auth.app is not None
+    consumer = auth.app.state.command_replies._follower._consumer
+    assert consumer is not None and consumer._fetch_max_wait_ms == auth.settings.command_reply_fetch_wait_ms == 200
+    await token(auth, "LP-A")
+    await new_list(auth, "L-LP", "LP-A")
+    await station(auth, "CP-LP", local_list="L-LP")
+    assert (await auth.gateway.connect("CP-LP", "ocpp1.6")).status == "Accepted"
+    await eventually(lambda: _confirmed(auth, "CP-LP"))  # SendLocalList answered and its reply read
+
+
+async def _confirmed(auth: Running, station_id: str) -> bool:
+    sync = (await auth.api.get(f"/api/v1/stations/{station_id}")).json()["sync"]
+    return bool(sync["pending"] is False and sync["local_list_version_on_station"])
+
+
 async def _not_pending(auth: Running, station_id: str) -> bool:
     sync = (await auth.api.get(f"/api/v1/stations/{station_id}")).json()["sync"]
     return bool(sync["pending"] is False and sync["local_list_version_on_station"] == 5)

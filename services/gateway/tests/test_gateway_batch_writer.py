@@ -40,3 +40,55 @@ async def test_a_burst_larger_than_a_batch_is_stored_in_order(kafka: Any) -> Non
         await consumer.stop()
     for k, key in enumerate(keys):
         assert seen[key] == list(range(k, count, 5))  # all of them, once, in the order written
+
+
+async def test_with_a_linger_the_batches_of_every_partition_leave_in_few_produce_requests(kafka: Any) -> None:
+    """Without a linger each message handed to an idle partition left at once in its own produce request (~one
+    request per message at a few hundred messages/s, for the gateway and the broker to handle); with one, every
+    partition's batch waits for the writer's window to close and they share one request, all acknowledged."""
+    topic = f"bw-{uuid.uuid4().hex[:8]}"
+    config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="bw-test")
+    await ensure_topics(config, [TopicSpec(topic, partitions=3)])
+    writer = BatchWriter(config, linger_ms=1000)  # long: a loaded machine may stretch the sleeps below
+    await writer.start([topic])
+    client = writer._producer.client  # type: ignore[union-attr]
+    requests: list[str] = []
+    send = client.send
+
+    async def counted(node_id: int, request: Any, *args: Any, **kwargs: Any) -> Any:
+        requests.append(type(request).__name__)
+        return await send(node_id, request, *args, **kwargs)
+
+    client.send = counted
+    try:
+        stored = []
+        for i in range(9):  # spread over ~40 ms and the three partitions
+            stored.append(writer.enqueue(topic, f"CP-{i}".encode(), b"x" * 100, []))
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*stored)
+    finally:
+        await writer.stop()
+    produce = [name for name in requests if name.startswith("ProduceRequest")]
+    assert produce == ["ProduceRequest"]  # without the window: 7-9 of them
+
+
+async def test_a_lane_cancelled_in_the_window_does_not_stop_the_others(kafka: Any) -> None:
+    """Every lane waits on the same window: cancelling one (a writer stopping a flush) must not cancel the window
+    itself, or the other lanes' messages would never be handed over (their writers waiting out their timeout)."""
+    topic = f"bw-{uuid.uuid4().hex[:8]}"
+    config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="bw-test")
+    await ensure_topics(config, [TopicSpec(topic, partitions=3)])
+    writer = BatchWriter(config, linger_ms=200)
+    await writer.start([topic])
+    try:
+        keys = [f"CP-{n}".encode() for n in range(30)]
+        by_partition = {writer._partitioner(k, [0, 1, 2], [0, 1, 2]): k for k in keys}
+        writer.enqueue(topic, by_partition[0], b"a", [])
+        [cancelled] = writer._flushers
+        second = writer.enqueue(topic, by_partition[1], b"b", [])
+        await asyncio.sleep(0)  # both lanes now wait on the window
+        cancelled.cancel()
+        async with asyncio.timeout(10):
+            await second  # handed over when the window closes, and acknowledged
+    finally:
+        await writer.stop()

@@ -23,6 +23,37 @@ from voltline_devinfra.tansu import TansuBroker
 BULK = ("session", "billing", "diagnostics", "analytics")
 """Services that drain event streams nobody waits on: they run at a lower priority (VOLTLINE_PROCESS_NICE)."""
 
+LONG_POLL_REPLIES = ("session", "billing")
+"""Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
+displays): nobody stands at a charger for those, so it long-polls (VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS) instead
+of fetching 100 times a second while idle (auth and diagnostics have a setting of their own for theirs)."""
+
+
+KAFKA_FETCH_WAIT_MS = "500"
+"""On Apache Kafka a held fetch is answered as soon as a record arrives (bench/request_reply: p50 2.0 ms at 200 ms
+as at 10 ms), so with an external Kafka every reader long-polls; tansu sleeps through part of the wait."""
+
+
+def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict[str, dict[str, str]]:
+    """What `make run` sets per service beyond the common settings (bench.pipeline e2e starts them alike).
+
+    `embedded`: the broker is make run's tansu (else an external Kafka given by VOLTLINE_KAFKA_BOOTSTRAP)."""
+    env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway", "auth")}
+    for name in BULK:  # the bulk consumers give way to the request path (gateway, auth) on the shared cores
+        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", "5")
+    waits = dict.fromkeys(LONG_POLL_REPLIES, "200")
+    if not embedded:  # the request path too: an idle reader at 10 ms fetches 100 times a second for nothing
+        waits = dict.fromkeys(env, KAFKA_FETCH_WAIT_MS)
+        tail = os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", KAFKA_FETCH_WAIT_MS)
+        env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] = tail
+    for name, wait in waits.items():
+        env[name]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] = os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", wait)
+    # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
+    env["gateway"]["VOLTLINE_FLOW_CONTROL"] = os.environ.get("VOLTLINE_FLOW_CONTROL", "true")
+    if spool_dir is not None:
+        env["gateway"]["VOLTLINE_SPOOL_DIR"] = str(spool_dir)
+    return env
+
 
 def admin_token(data_dir: Path) -> str:
     """The token the services accept, always also in data/admin-token (owner-only), as the banner says."""
@@ -99,15 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         names=(*SERVICES, CONSOLE),
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
-        extra_env={
-            # The bulk consumers give way to the request path (gateway, auth) on the shared cores.
-            **{name: {"VOLTLINE_PROCESS_NICE": os.environ.get("VOLTLINE_PROCESS_NICE", "5")} for name in BULK},
-            "gateway": {
-                # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
-                "VOLTLINE_FLOW_CONTROL": os.environ.get("VOLTLINE_FLOW_CONTROL", "true"),
-                **({"VOLTLINE_SPOOL_DIR": str(data_dir / "gateway-spool")} if broker else {}),
-            },
-        },
+        extra_env=service_env(data_dir / "gateway-spool" if broker else None, embedded=broker is not None),
     )
 
     stopping = False

@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -90,8 +91,10 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
     infra = ServiceInfra.from_settings(settings, api_key_feed=False)
     topics = infra.topics
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)
+    # Station commands' replies: nobody stands at a charger for them, so the reader long-polls (see the setting).
+    replies = replace(infra.bus, request_fetch_wait_ms=settings.command_reply_fetch_wait_ms)
     rpc = RequestReplyClient(
-        infra.bus, infra.producer, topics.service_replies("auth", instance), reap_prefix=settings.topic_prefix
+        replies, infra.producer, topics.service_replies("auth", instance), reap_prefix=settings.topic_prefix
     )
 
     def uow() -> SqlAuthUnitOfWork:
@@ -250,4 +253,5 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         public_routes=api_accounts.PUBLIC_ROUTES,
     )
     install_problem_mapping(app, PROBLEMS)
+    app.state.command_replies = rpc  # what reads the stations' replies (tests check how it fetches)
     return app

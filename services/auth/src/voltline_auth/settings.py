@@ -27,6 +27,14 @@ class AuthSettings(ServiceSettings):
     decision_log_retention_days: int = Field(default=30, ge=1, description="Also: how long a station may cache.")
     # Commands to stations and keeping stations in step
     command_timeout_s: float = Field(default=30.0, gt=0, le=300, description="How long a station may take to answer.")
+    command_reply_fetch_wait_ms: int = Field(
+        default=200,
+        ge=1,
+        le=500,
+        description="How long the broker may hold a fetch of the replies to auth's station commands (the request "
+        "consumer keeps VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS: a gateway waits on it). On Kafka a held fetch answers "
+        "when a record arrives; the platform's 10 ms made the idle reply reader fetch 100 times a second.",
+    )
     sync_poll_interval_s: float = Field(default=5.0, gt=0, description="How often pending station work is looked for.")
     sync_concurrency: int = Field(default=20, ge=1, description="Stations synced at once by one instance.")
     sync_lease_s: float = Field(default=300.0, gt=0, description="How long one sync may hold a station.")

@@ -154,7 +154,9 @@ def build(settings: GatewaySettings) -> FastAPI:
     producer = Producer(kafka)  # liveness beats and command results; station traffic goes through the writers
     reply_topic = topics.gateway_replies(instance)
     spool = Spool(settings.spool_dir, keep_s=settings.spool_keep_s) if settings.spool_dir is not None else None
-    writer = BatchWriter(kafka, spool=spool, spooled_topics=frozenset({topics.station_events}))
+    writer = BatchWriter(
+        kafka, spool=spool, spooled_topics=frozenset({topics.station_events}), linger_ms=settings.event_linger_ms
+    )
     watch = BrokerWatch(
         kafka, interval=settings.broker_watch_interval_s, handler_timeout=settings.broker_reset_timeout_s
     )

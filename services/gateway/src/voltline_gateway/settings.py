@@ -64,6 +64,14 @@ class GatewaySettings(ServiceSettings):
     stop_transaction_fallback_status: AuthStatus | Literal["omit"] = "omit"
     data_transfer_vendors: list[str] = Field(default_factory=list)
     # Kafka
+    event_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="How long a batch of station events waits before it is sent, so that the batches of every "
+        "partition go out in one produce request: fewer requests for the gateway and the broker to handle, for up "
+        "to this much later answers to calls answered once stored (never Authorize requests to auth).",
+    )
     publish_timeout_s: float = Field(default=10.0, gt=0, description="Longest wait for Kafka before InternalError.")
     presence_interval_s: float = Field(
         default=1.0, gt=0, description="Liveness beat; an instance silent for 3 beats is dead (its stations offline)."

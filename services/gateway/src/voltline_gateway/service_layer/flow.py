@@ -36,7 +36,9 @@ class FlowGate:
     async def wait(self, link: object, action: str, seconds: float) -> None:
         held(action).inc()
         FLOW_HELD_SECONDS.inc(seconds)
-        if isinstance(link, Holdable):
-            await link.hold(seconds)
+        # Not isinstance(link, Holdable): a runtime-checkable Protocol check costs ~10 us, on every held call.
+        hold = getattr(link, "hold", None)
+        if hold is not None:
+            await hold(seconds)
         else:
             await asyncio.sleep(seconds)

@@ -1,0 +1,48 @@
+"""What `make run` sets per service: priorities, long polls, flow control (bench.pipeline e2e uses the same)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from voltline_devinfra.run import service_env
+
+
+def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VOLTLINE_PROCESS_NICE", "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "VOLTLINE_FLOW_CONTROL"):
+        monkeypatch.delenv(name, raising=False)
+    env = service_env()
+    assert {name for name, values in env.items() if values.get("VOLTLINE_PROCESS_NICE") == "5"} == {
+        "session",
+        "billing",
+        "diagnostics",
+        "analytics",
+    }
+    # An idle reader at the platform's 10 ms fetched 100 times a second; the request path keeps the short wait.
+    assert {name for name, values in env.items() if "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS" in values} == {
+        "session",
+        "billing",
+    }
+    assert env["session"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "200"
+    assert env["auth"] == {} and env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "true"}
+
+
+def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "50")
+    monkeypatch.setenv("VOLTLINE_FLOW_CONTROL", "false")
+    env = service_env(tmp_path / "spool")
+    assert env["billing"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "50"
+    assert env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "false", "VOLTLINE_SPOOL_DIR": str(tmp_path / "spool")}
+
+
+def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kafka answers a held fetch when a record arrives: the request path's readers need no 10 ms polls there."""
+    monkeypatch.delenv("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", raising=False)
+    monkeypatch.delenv("VOLTLINE_TAIL_FETCH_WAIT_MS", raising=False)
+    env = service_env(embedded=False)
+    assert {name: values["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] for name, values in env.items()} == dict.fromkeys(
+        ("session", "billing", "diagnostics", "analytics", "gateway", "auth"), "500"
+    )
+    assert env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] == "500"
