@@ -15,6 +15,7 @@ from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.api_keys import ApiKeyRecord, ApiKeyVerifier, record_signing_key
 from voltline_chassis.app import create_app
 from voltline_chassis.driver_tokens import DriverTokenVerifier
+from voltline_chassis.gctune import tuned_gc
 from voltline_chassis.infra import ServiceInfra
 from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.security import ChainVerifier, StaticTokenVerifier
@@ -217,7 +218,8 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
         await syncer.start()
         await housekeeping.start()
         try:
-            yield
+            with tuned_gc(settings.gc_thresholds):  # as Infra.lifespan does for the other consuming services
+                yield
         finally:
             await housekeeping.stop()
             await syncer.stop()
