@@ -18,13 +18,12 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.gateway.payloads import authorize, boot, calls, frames
+from bench.gateway.payloads import StationFeed, authorize, boot
 
 
 def password_of(prefix: str, index: int) -> str:
@@ -70,19 +69,30 @@ async def mix(url: str, indexes: list[int], prefix: str, duration: float, warmup
     counted = errors = 0
     start = time.perf_counter() + warmup
     stop = start + duration
+    cpu0 = time.process_time()
 
-    async def station(socket: ClientConnection, feed: Iterator[bytes]) -> None:
+    async def station(socket: ClientConnection, feed: StationFeed) -> None:
         nonlocal counted, errors
         while (now := time.perf_counter()) < stop:
             answer = await call(socket, next(feed))
+            feed.answered(answer)
             if now >= start:
                 counted += 1
                 errors += answer[0] != 3 and answer[0] != 2  # 2: the echo server sends the call back
         return None
 
-    await asyncio.gather(*(station(s, frames(version_of(i))) for s, i in zip(sockets, indexes, strict=True)))
+    feeds = [StationFeed(version_of(i), f"{prefix}{i:06d}") for i in indexes]
+    await asyncio.gather(*(station(s, f) for s, f in zip(sockets, feeds, strict=True)))
+    cpu = time.process_time() - cpu0
     await asyncio.gather(*(s.close() for s in sockets))
-    return {"round_trips": counted, "seconds": duration, "errors": errors}
+    sent = sum(next(f.ids) for f in feeds)
+    return {
+        "round_trips": counted,
+        "seconds": duration,
+        "errors": errors,
+        "client_cpu_s": round(cpu, 2),
+        "client_cpu_us_per_message": round(1e6 * cpu / sent, 1) if sent else None,
+    }
 
 
 async def latency(
@@ -141,7 +151,7 @@ async def latency(
         statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
         busy.discard(k)
 
-    async def background_station(socket: Any, feed: Iterator[bytes]) -> None:
+    async def background_station(socket: Any, feed: StationFeed) -> None:
         nonlocal bg_sent, bg_skipped
         interval = len(bg_sockets) / bg_rate
         next_at = time.perf_counter() + interval * (hash(id(socket)) % 1000) / 1000
@@ -150,7 +160,7 @@ async def latency(
             if raw:
                 await socket.call()
             else:
-                await call(socket, next(feed))
+                feed.answered(await call(socket, next(feed)))
             bg_sent += 1
             next_at += interval
             while next_at < time.perf_counter():  # fell behind: skip, do not burst
@@ -159,7 +169,10 @@ async def latency(
 
     await asyncio.gather(
         authorizer(),
-        *(background_station(s, frames(version_of(i))) for s, i in zip(bg_sockets, background, strict=True)),
+        *(
+            background_station(s, StationFeed(version_of(i), f"{prefix}{i:06d}"))
+            for s, i in zip(bg_sockets, background, strict=True)
+        ),
     )
     cpu = time.process_time() - cpu0
     await asyncio.gather(*(s.close() for s in sockets))
@@ -169,6 +182,7 @@ async def latency(
         "authorize_count": len(samples),
         "statuses": statuses,
         "background_per_s": bg_sent / duration,
+        "client_cpu_us_per_message": round(1e6 * cpu / (bg_sent + len(samples)), 1) if bg_sent + len(samples) else None,
         "background_skipped": bg_skipped,
         "background_errors": sum(s.errors for s in bg_sockets) if raw else None,
     }
@@ -182,15 +196,13 @@ async def latency(
 
 
 class RawStation:
-    """A station on a hand-made WebSocket: its frames are encoded once (a fixed-width message id is the only
-    part that changes) and an answer is read by its length, checked only to be a CallResult."""
+    """A station on a hand-made WebSocket: its frames come from a StationFeed (built payloads, a few fields
+    changed per message) and an answer is read by its length, checked only to be a CallResult (parsed only
+    while the feed waits for its transactionId)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: str) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: str, name: str) -> None:
         self.reader, self.writer = reader, writer
-        self.templates = [
-            (_client_head(len(b'[2,"00000000",') + len(rest)) + b'[2,"', b'",' + rest)
-            for rest in (orjson.dumps([action, payload])[1:] for action, payload in calls(version))
-        ]
+        self.feed = StationFeed(version, name)
         self.sent = 0
         self.errors = 0
 
@@ -208,12 +220,12 @@ class RawStation:
         head = await reader.readuntil(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1.1 101"):
             raise RuntimeError(f"upgrade refused: {head.splitlines()[0]!r}")
-        return cls(reader, writer, version)
+        return cls(reader, writer, version, f"{prefix}{index:06d}")
 
     async def call(self) -> None:
         """Send the next frame of the mix and wait for its answer (pings from the gateway are answered)."""
-        head, tail = self.templates[self.sent % len(self.templates)]
-        self.writer.write(head + b"%08d" % (self.sent % 100_000_000) + tail)
+        frame = next(self.feed)
+        self.writer.write(_client_head(len(frame)) + frame)
         self.sent += 1
         while True:
             first = await self.reader.readexactly(2)
@@ -227,6 +239,8 @@ class RawStation:
                 self.writer.write(bytes([0x8A, 0x80 | length]) + b"\0\0\0\0" + body)
                 continue
             self.errors += not body.startswith(b"[3,")
+            if self.feed.transaction is None:
+                self.feed.answered(orjson.loads(body))
             return
 
     async def close(self) -> None:

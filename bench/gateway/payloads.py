@@ -1,13 +1,17 @@
 """The messages of the realistic mix: what a charging station sends while it charges, per protocol version.
 
 Per station and cycle of 10 calls: 6 MeterValues / TransactionEvent(Updated) with ten sampled values
-(about 1 KB each), 2 StatusNotification, 2 Heartbeat.
+(about 1 KB each), 2 StatusNotification, 2 Heartbeat. `calls()` is the fixed mix (one timestamp, no
+transaction); `StationFeed` is what a real station sends: a transaction first, then that mix with its clock's
+timestamps, a rising energy register and rising seqNo.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -115,3 +119,84 @@ def authorize(version: str, token: str) -> dict[str, Any]:
     if version == "ocpp1.6":
         return {"idTag": token}
     return {"idToken": {"idToken": token, "type": "ISO14443"}}
+
+
+TOKEN = "BENCH-0"  # an idToken the e2e harness provisions in the auth service (provision_tokens)
+WH_PER_METER = 25  # the energy register's rise per meter message
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class StationFeed:
+    """One station's frames as a real station sends them: StartTransaction (1.6, then the transactionId the
+    CSMS answered) or TransactionEvent Started (2.x, its own transactionId), then the mix of `calls()` with
+    the station's clock, a rising energy register and seqNo. The payloads are built once; per message only
+    the timestamp, the register and seqNo change before one orjson.dumps (a few µs)."""
+
+    def __init__(self, version: str, station: str) -> None:
+        self.version = version
+        self.cycle = copy.deepcopy(calls(version))
+        self.ids = itertools.count()
+        self.position = 0
+        self.energy = 0
+        self.seq = 0
+        self.transaction: int | str | None = None
+        self.started = False
+        if version != "ocpp1.6":  # 2.x: the station names the transaction (unique per run and station)
+            self.transaction = f"{station}-{datetime.now(UTC):%H%M%S%f}"
+
+    def __iter__(self) -> StationFeed:
+        return self
+
+    def __next__(self) -> bytes:
+        now = _now()
+        if not self.started:
+            self.started = True
+            return self._dumps(*self._start(now))
+        action, payload = self.cycle[self.position]
+        self.position = (self.position + 1) % len(self.cycle)
+        if "timestamp" in payload:
+            payload["timestamp"] = now
+        if "meterValue" in payload:
+            self.energy += WH_PER_METER
+            sample = payload["meterValue"][0]
+            sample["timestamp"] = now
+            register = sample["sampledValue"][0]
+            if self.version == "ocpp1.6":
+                payload["transactionId"] = self.transaction
+                register["value"] = str(self.energy)
+            else:
+                self.seq += 1
+                payload["seqNo"] = self.seq
+                payload["transactionInfo"]["transactionId"] = self.transaction
+                register["value"] = float(self.energy)
+        return self._dumps(action, payload)
+
+    def answered(self, answer: list[Any]) -> None:
+        """The CSMS's answer to the last frame: a 1.6 StartTransaction's carries the transactionId."""
+        if self.transaction is None and answer[0] == 3:
+            self.transaction = answer[2].get("transactionId", 0)
+
+    def _start(self, now: str) -> tuple[str, dict[str, Any]]:
+        if self.version == "ocpp1.6":
+            return "StartTransaction", {"connectorId": 1, "idTag": TOKEN, "meterStart": 0, "timestamp": now}
+        return "TransactionEvent", {
+            "eventType": "Started",
+            "timestamp": now,
+            "triggerReason": "Authorized",
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": self.transaction, "chargingState": "Charging"},
+            "idToken": {"idToken": TOKEN, "type": "ISO14443"},
+            "evse": {"id": 1, "connectorId": 1},
+            "meterValue": [
+                {
+                    "timestamp": now,
+                    "sampledValue": [{"value": 0.0, "measurand": "Energy.Active.Import.Register"}],
+                }
+            ],
+        }
+
+    def _dumps(self, action: str, payload: dict[str, Any]) -> bytes:
+        return orjson.dumps([2, str(next(self.ids)), action, payload])

@@ -140,6 +140,7 @@ class Stack:
         self.ocpp = ""
         self.idle_cpu_s_per_min: dict[str, float] | None = None  # the idle part's, when it ran
         self.gateway = ""
+        self.tokens_provisioned = False
 
     def env(self, name: str, port: int) -> dict[str, str]:
         env = {
@@ -241,6 +242,7 @@ async def probe(ocpp: str, session_api: str, station_id: str, stop: threading.Ev
 
 
 def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
+    provision_tokens(stack)  # each station starts a transaction with BENCH-0 (bench.gateway.payloads.TOKEN)
     stop = threading.Event()
     probe_samples: list[float] = []
 
@@ -305,6 +307,7 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "gateway_round_trips_per_s": round(trips / args.duration),
         "gateway_round_trips_per_cpu_s": round(trips / cpu_load["gateway"]) if cpu_load["gateway"] else None,
         "station_errors": sum(r["errors"] for r in results),
+        "client_cpu_us_per_message": [r.get("client_cpu_us_per_message") for r in results],
         "answers_held": int(flow1["held"] - flow0["held"]),
         "consumed_per_cpu_s_during_load": {
             n: round((consumed1[n] - consumed0[n]) / cpu_load[n]) if cpu_load[n] else None for n in consumed0
@@ -394,7 +397,10 @@ def _decision_paths(gateway: str) -> dict[str, float]:
     return out
 
 
-def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]) -> dict[str, Any]:
+def provision_tokens(stack: Stack) -> None:
+    """BENCH-0..49 in the auth service: the Authorize part's tokens and the loop's transactions' (once)."""
+    if stack.tokens_provisioned:
+        return
     for n in range(50):
         body = json.dumps({"id_token": f"BENCH-{n}", "type": "ISO14443"}).encode()
         request = urllib.request.Request(
@@ -403,6 +409,11 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
             headers={"Authorization": f"Bearer {TOKEN}", "content-type": "application/json"},
         )
         urllib.request.urlopen(request, timeout=10).close()
+    stack.tokens_provisioned = True
+
+
+def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]) -> dict[str, Any]:
+    provision_tokens(stack)
     auth_stations = 10
     common = {
         "url": stack.ocpp,
