@@ -313,6 +313,10 @@ def closed_loop(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             n: round((consumed1[n] - consumed0[n]) / cpu_load[n]) if cpu_load[n] else None for n in consumed0
         },
         "consumed_per_s_during_load": {n: round((consumed1[n] - consumed0[n]) / load_s) for n in consumed0},
+        # The load and the drain: every consumer's CPU per event for all it took in (the session's target).
+        "consumed_per_cpu_s_overall": {
+            n: round((consumed2[n] - consumed0[n]) / cpu[n]) if cpu.get(n) else None for n in consumed0
+        },
         "consumed_per_s_overall": {
             n: round((consumed2[n] - consumed0[n]) / (time.monotonic() - started)) for n in consumed0
         },
