@@ -176,8 +176,8 @@ class StationFeed:
 
     def answered(self, answer: list[Any]) -> None:
         """The CSMS's answer to the last frame: a 1.6 StartTransaction's carries the transactionId."""
-        if self.transaction is None and answer[0] == 3:
-            self.transaction = answer[2].get("transactionId", 0)
+        if self.transaction is None:  # the first answer only (an echo or a CallError: transaction 0)
+            self.transaction = answer[2].get("transactionId", 0) if answer[0] == 3 else 0
 
     def _start(self, now: str) -> tuple[str, dict[str, Any]]:
         if self.version == "ocpp1.6":
