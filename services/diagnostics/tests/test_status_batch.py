@@ -204,3 +204,44 @@ async def test_the_relay_is_woken_once_for_the_commits_of_a_moment(store: Store)
     async with scope(quiet):
         await store.dispatch(quiet[0])
     assert not wake.pending and len(woken) == 1
+
+
+async def test_an_inventory_request_keeps_the_boot_answer_a_batch_committed_meanwhile(pg_store: Store) -> None:
+    """The first-boot inventory round reads the station (no lock), then marks it asked; a consumer batch
+    committing the station's boot answer in between is kept (the round used to write back the whole row it had
+    read: boot status and heartbeat interval back to what they were, the e2e flake under load)."""
+    from dataclasses import replace
+
+    from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
+    from voltline_diagnostics.service_layer.inventory import request_inventory
+    from voltline_diagnostics.service_layer.ports import Answer
+    from voltline_events.payloads import BootAnswered
+
+    store, sid = pg_store, "CP-INV-RACE"
+    boot = BootNotification(ocpp_version="ocpp2.0.1", vendor="ACME", model="V1", raw={})
+    await store.dispatch(envelope_for(boot, source="gateway/test", station_id=sid))
+    answered = BootAnswered(ocpp_version="ocpp2.0.1", status="Accepted", interval=7, fallback=False)
+
+    class BatchCommitsAfterTheRead(SqlDiagnosticsUnitOfWork):
+        async def __aenter__(self) -> Any:
+            entered = await super().__aenter__()
+            read = self.status.station
+
+            async def station(station_id: str) -> Any:
+                row = await read(station_id)
+                async with store.scope([envelope := envelope_for(answered, source="gw", station_id=sid)]):
+                    await store.dispatch(envelope)
+                return row
+
+            self.status.station = station  # type: ignore[method-assign]
+            return entered
+
+    class Silent:
+        async def ask(self, station_id: str, action: str, payload: dict[str, Any], version: str | None) -> Answer:
+            return Answer(outcome="timeout")
+
+    ctx = replace(store.ctx, uow=lambda: BatchCommitsAfterTheRead(store.sessions))
+    assert (await request_inventory(ctx, Silent(), sid))["outcome"] == "timeout"
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(sa.select(stations).where(stations.c.station_id == sid))).one()
+    assert (row.boot_status, row.heartbeat_interval_s, row.report_requested_at) == ("Accepted", 7, T0)

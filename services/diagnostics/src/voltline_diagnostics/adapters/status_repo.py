@@ -65,6 +65,12 @@ class StatusRepository:
                 update(stations).where(stations.c.station_id == station.station_id).values(**values)
             )
 
+    async def mark_report_requested(self, station_id: str, now: datetime) -> None:
+        """The station was asked for its inventory now: that column alone (outside the consumer's batches)."""
+        await self.session.execute(
+            update(stations).where(stations.c.station_id == station_id).values(report_requested_at=now, updated_at=now)
+        )
+
     async def connectors_of(self, station_id: str) -> list[ConnectorRow]:
         if self._batch is not None:
             if station_id not in self._batch.connectors:

@@ -49,8 +49,9 @@ async def request_inventory(ctx: HealthContext, commands: Commands, station_id: 
         station = await uow.status.station(station_id)
         if station is None:
             return {"outcome": "unknown_station"}
-        station.report_requested_at = ctx.clock()
-        await uow.status.save_station(station, ctx.clock(), new=False)
+        # Only the one column: a consumer batch may commit the station's boot answer between this read and
+        # this write (it locks the row; this read does not), and writing back the whole row read here undid it.
+        await uow.status.mark_report_requested(station_id, ctx.clock())
         await uow.commit()
     version = station.ocpp_version
     if version == "ocpp1.6":
