@@ -26,9 +26,15 @@ class Station:
         return json.loads(await self.socket.recv())
 
     async def receive(self, message_id: str) -> list[Any]:
-        answer = json.loads(await self.socket.recv())
-        assert answer[1] == message_id, answer
-        return answer
+        """The answer to `message_id`; a call from the CSMS meanwhile (ClearCache after an operator blocks a card,
+        say) is answered Accepted, as a station would, instead of being taken for the answer."""
+        while True:
+            answer = json.loads(await self.socket.recv())
+            if answer[0] == 2:
+                await self.socket.send(json.dumps([3, answer[1], {"status": "Accepted"}]))
+                continue
+            assert answer[1] == message_id, answer
+            return answer
 
 
 def station(
