@@ -11,7 +11,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from status_store import MIGRATIONS, T0, Store
+from status_store import MIGRATIONS, T0, Store, open_store
 from voltline_diagnostics.adapters import views
 from voltline_diagnostics.adapters.health_tables import connectors, stations
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
@@ -85,22 +85,11 @@ async def health(ctx: HealthContext, sid: str) -> tuple[bool, bool]:
 
 async def test_an_idle_delivery_round_is_one_query(sqlite_url: str) -> None:
     """The webhook worker polls every second: with nothing due it reads the due deliveries and nothing else."""
-    await run_migrations(sqlite_url, MIGRATIONS)
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    ctx = HealthContext(
-        uow=lambda: SqlDiagnosticsUnitOfWork(sessions),
-        topics=Topics("t."),
-        source="diagnostics/test",
-        clock=lambda: T0,
-    )
     statements: list[str] = []
-    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    try:
+    async with open_store(sqlite_url) as store:
+        event.listen(store.engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
         async with httpx.AsyncClient() as client:
-            assert await deliver_due(ctx, client) == 0
-    finally:
-        await engine.dispose()
+            assert await deliver_due(store.ctx, client) == 0
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1 and "webhook_deliveries" in selects[0], selects
 
