@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
-from voltline_billing.adapters.tariff_repository import one_of
+from voltline_billing.adapters.tariff_repository import prefetch_session_rows
 from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
 
 session_costs = Table(
@@ -66,16 +66,7 @@ class CostRepository:
         one row each), as billing's SessionRepository does."""
         batch = current_batch()
         assert batch is not None
-        if batch.memo.get((_ROWS, "done")):
-            return
-        batch.memo[(_ROWS, "done")] = True
-        wanted = sorted({e.session_id for e in batch.envelopes if e.session_id} - rows.keys() | {session_id})
-        c = session_costs.c
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows.update(dict.fromkeys(chunk))
-            for found in await self._s.execute(select(session_costs).where(one_of(self._s, c.session_id, chunk))):
-                rows[found.session_id] = dict(found._mapping)
+        await prefetch_session_rows(self._s, batch, _ROWS, session_costs, rows, session_id)
 
     async def add(self, **values: Any) -> None:
         await self._s.execute(insert(session_costs).values(**values))

@@ -26,6 +26,22 @@ def one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
     return column.in_(values)
 
 
+async def prefetch_session_rows(
+    session: AsyncSession, batch: Any, key: str, table: Any, rows: dict[str, dict[str, Any] | None], session_id: str
+) -> None:
+    """Read, once per batch (memo `key`), the rows of `table` of every session the batch's events name and
+    `rows` does not hold yet (None: no row), 500 ids a statement; later misses read one row each."""
+    if batch.memo.get((key, "done")):
+        return
+    batch.memo[(key, "done")] = True
+    wanted = sorted({e.session_id for e in batch.envelopes if e.session_id} - rows.keys() | {session_id})
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows.update(dict.fromkeys(chunk))
+        for found in await session.execute(select(table).where(one_of(session, table.c.session_id, chunk))):
+            rows[found.session_id] = dict(found._mapping)
+
+
 def _batch_stations() -> set[str]:
     batch = current_batch()
     return {e.station_id for e in batch.envelopes if e.station_id} if batch is not None else set()
@@ -248,16 +264,7 @@ class SessionRepository:
     async def _prefetch(self, rows: dict[str, dict[str, Any] | None], session_id: str) -> None:
         """The rows of the batch's sessions not read yet (once per batch: later misses read one row)."""
         assert self._batch is not None
-        if self._batch.memo.get((_ROWS, "done")):
-            return
-        self._batch.memo[(_ROWS, "done")] = True
-        wanted = sorted({e.session_id for e in self._batch.envelopes if e.session_id} - rows.keys() | {session_id})
-        c = billing_sessions.c
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            rows.update(dict.fromkeys(chunk))
-            for found in await self._s.execute(select(billing_sessions).where(one_of(self._s, c.session_id, chunk))):
-                rows[found.session_id] = dict(found._mapping)
+        await prefetch_session_rows(self._s, self._batch, _ROWS, billing_sessions, rows, session_id)
 
     async def add(self, **values: Any) -> None:
         await self._s.execute(insert(billing_sessions).values(**values))
