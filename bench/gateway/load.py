@@ -105,8 +105,13 @@ async def latency(
     duration: float,
     start_at: float | None = None,
     raw: bool = False,
+    warmup: float = 0.0,
 ) -> dict[str, Any]:
     """Authorize from the `auth` stations and the mix from the `background` ones (either may be empty).
+
+    `warmup`: the stations start this long before `start_at` (or now) and nothing is counted until then, so
+    the timed part measures the steady state (every background station's transaction started, the consumers
+    past their first events), on the same connections.
 
     `raw`: the background stations are hand-made WebSockets sending pre-encoded frames (RawStation), so the
     load generator takes a fraction of the CPU the websockets client does (it shares the cores it measures).
@@ -122,9 +127,15 @@ async def latency(
     statuses: dict[str, int] = {}
     bg_sent = bg_skipped = 0
     if start_at is not None:  # processes that share a run start their timed part together
-        await asyncio.sleep(max(0.0, start_at - time.time()))
+        await asyncio.sleep(max(0.0, start_at - warmup - time.time()))
+    counted_from = time.perf_counter() + warmup
+    stop = counted_from + duration
     cpu0 = time.process_time()
-    stop = time.perf_counter() + duration
+
+    async def mark_start() -> None:
+        nonlocal cpu0
+        await asyncio.sleep(max(0.0, counted_from - time.perf_counter()))
+        cpu0 = time.process_time()
 
     async def authorizer() -> None:
         busy: set[int] = set()
@@ -146,9 +157,10 @@ async def latency(
         frame = orjson.dumps([2, f"a{n}", "Authorize", authorize(version, f"BENCH-{n % 50}")])
         started = time.perf_counter()
         answer = await call(auth_sockets[k], frame)
-        samples.append(time.perf_counter() - started)
-        info = answer[2].get("idTagInfo") or answer[2].get("idTokenInfo") or {}
-        statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
+        if started >= counted_from:
+            samples.append(time.perf_counter() - started)
+            info = answer[2].get("idTagInfo") or answer[2].get("idTokenInfo") or {}
+            statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
         busy.discard(k)
 
     async def background_station(socket: Any, feed: StationFeed) -> None:
@@ -161,13 +173,15 @@ async def latency(
                 await socket.call()
             else:
                 feed.answered(await call(socket, next(feed)))
-            bg_sent += 1
+            counted = next_at >= counted_from
+            bg_sent += counted
             next_at += interval
             while next_at < time.perf_counter():  # fell behind: skip, do not burst
                 next_at += interval
-                bg_skipped += 1
+                bg_skipped += counted
 
     await asyncio.gather(
+        mark_start(),
         authorizer(),
         *(
             background_station(s, StationFeed(version_of(i), f"{prefix}{i:06d}"))
@@ -400,6 +414,7 @@ def main() -> None:
             latency(
                 args["url"], args["auth"], args["background"], args["prefix"],
                 args["auth_rate"], args["bg_rate"], args["duration"], args.get("start_at"), args.get("raw", False),
+                args.get("warmup", 0.0),
             )
         )  # fmt: skip
     elif mode == "storm":

@@ -41,6 +41,12 @@ def main() -> None:
     parser.add_argument("--background-rate", type=float, default=2000.0)
     parser.add_argument("--background-stations", type=int, default=200)
     parser.add_argument(
+        "--background-warmup",
+        type=float,
+        default=10.0,
+        help="e2e: seconds the Authorize part's stations run (transactions started) before the timed window",
+    )
+    parser.add_argument(
         "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
     )
     parser.add_argument(

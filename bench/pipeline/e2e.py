@@ -428,7 +428,10 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     }
     warm = {**common, "auth": [0, auth_stations, 1], "background": [0, 0, 1], "auth_rate": 20, "duration": 5}
     run_clients(stack.procs, "latency", [warm])
-    timed = {"duration": args.duration, "start_at": time.time() + 10}
+    # The background stations start their transactions (asked of auth) and settle during the warm-up, on the
+    # connections the timed window then measures: the window is the steady state, not 1,000 starts at once.
+    warmup = args.background_warmup
+    timed = {"duration": args.duration, "start_at": time.time() + 10 + warmup, "warmup": warmup}
     probe_part = {**common, **timed, "auth": [0, auth_stations, 1], "background": [0, 0, 1]}
     load_part = {**common, **timed, "auth": [0, 0, 1], "background": [auth_stations, len(lat_ids), 1]}
     stage_sources = [stack.gateway, stack.bases["auth"]]
