@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Coroutine
 
 import structlog
@@ -26,6 +27,44 @@ log = structlog.get_logger()
 
 class PublishTimeout(Exception):
     """Kafka did not acknowledge in time; the station is told InternalError and retries."""
+
+
+class _Expired(Exception):
+    """Set on a publish's waiter by Deadlines when its time is up."""
+
+
+class Deadlines:
+    """One timer for the publish timeouts of every waiting publish, instead of one `asyncio.timeout` each.
+
+    Publishes are queued one after another and share one timeout, so their deadlines come in order: the timer
+    is set for the oldest waiter still waiting, and when it fires every waiter past its deadline fails, those
+    acknowledged meanwhile are dropped, and the timer is set for the next. A timer per publish (create, then
+    cancel) cost ~2.5% of the gateway's CPU at 2,000 messages/s.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._queue: deque[tuple[float, asyncio.Future[None]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, waiter: asyncio.Future[None]) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue.append((loop.time() + self.timeout, waiter))
+        if self._timer is None:
+            self._timer = loop.call_at(self._queue[0][0], self._expire, loop)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        now, queue = loop.time(), self._queue
+        while queue:
+            deadline, waiter = queue[0]
+            if not waiter.done():
+                if deadline > now:
+                    break
+                waiter.set_exception(_Expired())
+            queue.popleft()
+        if queue:
+            self._timer = loop.call_at(queue[0][0], self._expire, loop)
 
 
 class KafkaStationBus:
@@ -46,6 +85,7 @@ class KafkaStationBus:
         self._source = source
         self._auth_timeout = auth_timeout
         self._publish_timeout = publish_timeout
+        self._deadlines = Deadlines(publish_timeout)
         self._ok, self._late = publish("ok"), publish("timeout")
 
     async def publish(self, event: Event | Prepared, *, station_id: str, message_id: str | None = None) -> None:
@@ -72,16 +112,17 @@ class KafkaStationBus:
         try:
             value, headers = encode(event, source=self._source, station_id=station_id, message_id=message_id)
             stored = self._writer.enqueue(topic, station_key(station_id), value, headers)
+            self._deadlines.watch(stored)
         except Exception as exc:
             return _raise(exc)
         return self._stored(stored, event.TYPE)
 
     async def _stored(self, stored: asyncio.Future[None], event_type: str) -> None:
+        """Wait for the acknowledgement: at most `publish_timeout` from the moment the event was queued."""
         started = time.perf_counter()
         try:
-            async with asyncio.timeout(self._publish_timeout):
-                await stored
-        except TimeoutError:
+            await stored
+        except _Expired:
             self._late.observe(time.perf_counter() - started)
             log.error("kafka did not acknowledge in time", event_type=event_type, timeout=self._publish_timeout)
             raise PublishTimeout(f"{event_type} not acknowledged within {self._publish_timeout}s") from None

@@ -68,6 +68,8 @@ class Dispatcher:
         self._outbound = outbound
         self._bus = bus
         self._policy = policy
+        # (version, action) whose schema accepts an empty answer: most answers are `{}`, checked once each.
+        self._empty_ok: set[tuple[str, str]] = set()
 
     async def answer(self, link: Link, text: str | bytes) -> bytes | None:
         """The frame to send back, or None when the frame needs no answer (results, errors, SEND)."""
@@ -105,9 +107,12 @@ class Dispatcher:
             error = OcppError("InternalError", f"{call.action} could not be processed now; please retry")
             return self._error(call.message_id, error, version, action=call.action)
         try:  # our own answer breaking the schema is our bug, never the station's: InternalError
-            wrong = self._schemas(version, call.action, result, response=True)
-            if wrong is not None:
-                raise wrong.as_ocpp_error(call.action)
+            if result or (version, call.action) not in self._empty_ok:
+                wrong = self._schemas(version, call.action, result, response=True)
+                if wrong is not None:
+                    raise wrong.as_ocpp_error(call.action)
+                if not result:
+                    self._empty_ok.add((version, call.action))
         except OcppError as exc:
             log.error("our answer breaks the schema", action=call.action, reason=exc.description)
             error = OcppError("InternalError", f"{call.action}: the CSMS could not form a valid answer")
