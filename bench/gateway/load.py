@@ -163,10 +163,13 @@ async def latency(
             statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
         busy.discard(k)
 
-    async def background_station(socket: Any, feed: StationFeed) -> None:
+    async def background_station(socket: Any, feed: StationFeed, rank: int) -> None:
         nonlocal bg_sent, bg_skipped
         interval = len(bg_sockets) / bg_rate
         next_at = time.perf_counter() + interval * (hash(id(socket)) % 1000) / 1000
+        if warmup:  # the stations join one after another over the warm-up's first two thirds (their transaction
+            # starts are asked of auth: a thousand at once is a burst no fleet sends), then keep their interval
+            next_at += warmup * 2 / 3 * rank / max(1, len(bg_sockets))
         while next_at < stop:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             if raw:
@@ -184,8 +187,8 @@ async def latency(
         mark_start(),
         authorizer(),
         *(
-            background_station(s, StationFeed(version_of(i), f"{prefix}{i:06d}"))
-            for s, i in zip(bg_sockets, background, strict=True)
+            background_station(s, StationFeed(version_of(i), f"{prefix}{i:06d}"), rank)
+            for rank, (s, i) in enumerate(zip(bg_sockets, background, strict=True))
         ),
     )
     cpu = time.process_time() - cpu0

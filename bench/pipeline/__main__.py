@@ -43,8 +43,9 @@ def main() -> None:
     parser.add_argument(
         "--background-warmup",
         type=float,
-        default=10.0,
-        help="e2e: seconds the Authorize part's stations run (transactions started) before the timed window",
+        default=15.0,
+        help="e2e: seconds the Authorize part's stations run before the timed window (they join over its first "
+        "two thirds, each starting its transaction)",
     )
     parser.add_argument(
         "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
