@@ -573,7 +573,15 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
         if "authorize" in args.parts:
             print(f"Authorize at {args.auth_rate}/s with {args.background_rate} msg/s background", flush=True)
             out["authorize"] = authorize_latency(stack, args, lat_ids)
-            print_budget(out["authorize"]["cpu_us_per_background_msg"])
+            part = out["authorize"]
+            print(
+                f"{args.broker}: background {part['background_msgs_per_s']} msg/s reached of {args.background_rate:g} "
+                f"asked ({part['background_skipped']} sends skipped); Authorize p50 {part['authorize_p50_ms']} / "
+                f"p99 {part['authorize_p99_ms']} ms over {part['authorize_count']} calls; load {part['load_average']}; "
+                f"the gateway's loop waited {part['gateway_loop_thread']['waited_for_a_core_s']} s for a core",
+                flush=True,
+            )
+            print_budget(part["cpu_us_per_background_msg"])
             held = out["authorize"]["flow"]["answers_held"]
             if held:
                 print(
