@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from voltline_gateway.adapters.bus import Deadlines, _Expired
 
 
