@@ -38,3 +38,20 @@ async def test_a_waiter_its_writer_gave_up_on_is_dropped_and_the_timer_rearms() 
     deadlines.watch(waiting)
     with pytest.raises(_Expired):
         await asyncio.wait_for(waiting, 1)
+
+
+def test_a_new_event_loop_gets_a_timer_of_its_own() -> None:
+    """A timer left on a closed loop never fires: the next loop's publishes must still time out."""
+    deadlines = Deadlines(0.05)
+
+    async def late_publish() -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        deadlines.watch(waiter)
+        with pytest.raises(_Expired):
+            await asyncio.wait_for(waiter, 1)
+
+    async def left_waiting() -> None:
+        deadlines.watch(asyncio.get_running_loop().create_future())  # the loop ends before its deadline
+
+    asyncio.run(left_waiting())
+    asyncio.run(late_publish())

@@ -46,9 +46,13 @@ class Deadlines:
         self.timeout = timeout
         self._queue: deque[tuple[float, asyncio.Future[None]]] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def watch(self, waiter: asyncio.Future[None]) -> None:
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # first use, or a new loop (tests): what the old one waited for is gone
+            self._queue.clear()
+            self._timer, self._loop = None, loop
         self._queue.append((loop.time() + self.timeout, waiter))
         if self._timer is None:
             self._timer = loop.call_at(self._queue[0][0], self._expire, loop)
