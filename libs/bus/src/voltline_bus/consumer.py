@@ -82,6 +82,9 @@ class EventConsumer(BatchingMixin):
       batch fails, the events before the failing one are handled again as a batch, the failing one
       alone (with the retries and dead-lettering above), and the rest as a new batch. A batch
       transaction commits early once it has run `batch_max_s`; the rest goes into the next one.
+    - With `merge_partitions` (and `batch_scope`), the records of every partition of one fetch go into the same
+      runs, partition after partition (each partition still in order; nothing runs concurrently): one batch
+      transaction per fetch instead of one per partition, for handlers whose batches have a large fixed cost.
     - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
       holds beyond the last one handled, against the partition's end offset (asked of the broker by
       `lag()`, which `/readyz` calls; between calls the gauge follows the fetches' high watermarks).
@@ -109,6 +112,7 @@ class EventConsumer(BatchingMixin):
         solo_types: Collection[str] = (),
         batch_max_s: float = 0.2,
         solo: Callable[[Envelope], bool] | None = None,
+        merge_partitions: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -140,6 +144,7 @@ class EventConsumer(BatchingMixin):
         self._batch_scope = batch_scope
         self._solo_types = frozenset(solo_types)
         self._solo = solo
+        self._merge_partitions = merge_partitions and batch_scope is not None
         # A batch transaction commits once it has run this long: its locks (SQLite's one write lock,
         # a station's row) must not keep API requests waiting for long.
         self._batch_max_s = batch_max_s
@@ -309,7 +314,12 @@ class EventConsumer(BatchingMixin):
                 if records and not self._stopping:
                     batch = self._batch = _Batch()
                     try:
-                        await asyncio.gather(*(self._drain(consumer, tp, rs, batch) for tp, rs in records.items()))
+                        if self._merge_partitions and len(records) > 1:
+                            # One transaction for the whole fetch: its fixed cost once, not once per partition.
+                            merged = [record for rs in records.values() for record in rs]
+                            await self._drain_batched(consumer, None, merged, batch)
+                        else:
+                            await asyncio.gather(*(self._drain(consumer, tp, rs, batch) for tp, rs in records.items()))
                     finally:
                         self._batch = None
                         batch.done.set()
