@@ -267,7 +267,7 @@ class BatchingMixin:
                 if run and batch.abandon.is_set():
                     return False
                 continue
-            BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
+            BATCH_FALLBACKS.labels(run[0][0].topic, self._group_id).inc()
             if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
                 for record, _ in run:
                     where = tp if tp is not None else TopicPartition(record.topic, record.partition)
