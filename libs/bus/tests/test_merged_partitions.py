@@ -1,13 +1,15 @@
-"""`merge_partitions`: one batch for every partition of a fetch, each partition still in order, each one's offset
-committed, a failing event isolated as in per-partition batches."""
+"""`merge_partitions`: a fetch's partitions in one batch per lane (one or two lanes), each partition still in order,
+each one's offset committed, a failing event isolated as in per-partition batches."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
+import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from voltline_bus import Outgoing
 from voltline_events import Envelope, station_key
@@ -19,19 +21,32 @@ class Transactional:
     def __init__(self) -> None:
         self.committed: dict[str, list[int]] = defaultdict(list)
         self.batches: list[set[str]] = []  # the stations of each committed batch
-        self.pending: list[Envelope] | None = None
+        self.open: ContextVar[list[Envelope] | None] = ContextVar("open", default=None)  # a lane is a task
 
     @asynccontextmanager
     async def __call__(self, envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
-        self.pending = []
-        yield
-        for envelope in self.pending:
+        pending: list[Envelope] = []
+        token = self.open.set(pending)
+        try:
+            yield
+        finally:
+            self.open.reset(token)
+        for envelope in pending:
             self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
-        self.batches.append({e.station_id or "" for e in self.pending})
-        self.pending = None
+        self.batches.append({e.station_id or "" for e in pending})
+
+    def handled(self, envelope: Envelope) -> None:
+        pending = self.open.get()
+        if pending is not None:
+            pending.append(envelope)
+        else:  # handled alone (the retry path): its own "transaction"
+            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
 
 
-async def test_a_fetch_of_several_partitions_is_one_batch_in_order_and_every_partition_is_committed(kit: Any) -> None:
+@pytest.mark.parametrize("lanes", [1, 2])
+async def test_a_fetch_of_several_partitions_is_one_batch_per_lane_in_order_and_every_partition_is_committed(
+    kit: Any, lanes: int
+) -> None:
     [topic] = await kit.topics("merged", partitions=3)
     stations = [f"CS-{i}" for i in range(9)]
     per_station = 12
@@ -51,13 +66,10 @@ async def test_a_fetch_of_several_partitions_is_one_batch_in_order_and_every_par
         if envelope.station_id == "CS-4" and envelope.message_id == "5" and "once" not in failed:
             failed.add("once")
             raise RuntimeError("transient")
-        if scope.pending is not None:
-            scope.pending.append(envelope)
-        else:  # handled alone (the retry path): its own "transaction"
-            scope.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
+        scope.handled(envelope)
 
     consumer = await kit.consumer(
-        [topic], handle, batch_scope=scope, merge_partitions=True, max_poll_records=500, backoff_initial=0.01
+        [topic], handle, batch_scope=scope, merge_partitions=lanes, max_poll_records=500, backoff_initial=0.01
     )
     total = len(stations) * per_station
     await kit.eventually(lambda: sum(map(len, scope.committed.values())) == total, what="every event once")
@@ -77,6 +89,6 @@ async def test_a_fetch_of_several_partitions_is_one_batch_in_order_and_every_par
         again.append(envelope)
 
     await kit.producer.publish_many([Outgoing(topic, kit.heartbeat("CS-0", message_id="99"), station_key("CS-0"))])
-    await kit.consumer([topic], count, batch_scope=Transactional(), merge_partitions=True)
+    await kit.consumer([topic], count, batch_scope=Transactional(), merge_partitions=2)
     await kit.eventually(lambda: len(again) >= 1, what="the new event")
     assert [e.message_id for e in again] == ["99"]

@@ -78,11 +78,14 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "512 KiB (~1,500 status events, a backlog) is answered at once, so the wait only holds a thin stream, "
         "where it is latency (250 ms, for per-partition batches, made p50 260 ms at 1,000/s).",
     )
-    consumer_merge_partitions: bool = Field(
-        default=True,
-        description="Handle the records of every partition of one fetch in one batch transaction (each partition in "
-        "order, a station's events in order), instead of one concurrent transaction per partition: a batch's fixed "
-        "cost (~5 ms of CPU, a dozen round trips, a commit) is paid once per fetch instead of six times.",
+    consumer_batch_lanes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="The partitions of one fetch are spread over this many lanes, each one batch transaction (each "
+        "partition in order, so a station's events in order), which run concurrently: a batch's fixed cost (~5 ms "
+        "of CPU, a dozen round trips, a commit) is paid twice per fetch instead of once per partition (six), and "
+        "one lane handles its events while the other waits for the database. 0: one batch per partition.",
     )
     outbox_wake_linger_s: float = Field(
         default=0.02,
