@@ -60,12 +60,14 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "broker's acknowledgements (100 rows a round capped the stream of changes at a few hundred a second).",
     )
     consumer_batch_max_s: float = Field(
-        default=0.5,
+        default=1.0,
         gt=0,
         le=5,
         description="A consumer batch commits once it has run this long. Each batch has a fixed cost (inbox markers, "
-        "reading its stations, the bulk writes, the commit): on a loaded machine 0.2 s left batches of a dozen events "
-        "and the fixed cost dominated. Status reads never wait for a batch (MVCC; SQLite's readers in WAL mode).",
+        "reading its stations, the bulk writes, the commit), and a batch cut short has inserted the markers and read "
+        "(locked) the stations of up to twice what it handled, which the next batch does again: with a fetch's "
+        "partitions in two lanes a starved process cut most batches at 0.5 s. Status reads never wait for a batch "
+        "(MVCC; SQLite's readers in WAL mode); the monitor's writes to a station do, at most this long.",
     )
 
     consumer_fetch_wait_ms: int = Field(
@@ -88,13 +90,12 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "one lane handles its events while the other waits for the database. 0: one batch per partition.",
     )
     outbox_wake_linger_s: float = Field(
-        default=0.02,
+        default=0.05,
         ge=0,
         le=1,
         description="The outbox relay is woken this long after a status batch's commit, once for every commit in "
-        "that time (0: at each commit): one relay round, whose fixed cost is milliseconds, publishes what the "
-        "commits of that moment added. With one batch per fetch (consumer_merge_partitions) there are few such "
-        "commits: 50 ms (for six per-partition commits) was latency.",
+        "that time (0: at each commit): one relay round, whose fixed cost is milliseconds of the process's CPU and "
+        "a scan of the outbox in the server, publishes what the commits of that moment added.",
     )
 
     @field_validator("alert_rules")
