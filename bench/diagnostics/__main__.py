@@ -127,6 +127,44 @@ async def batch_sizes(url: str) -> dict[str, float]:
     return {g: round(total / count, 1) for g, (total, count) in sums.items() if count}
 
 
+_STAGES = {
+    "voltline_bus_batch_duration_seconds": "in_batches",  # the consumer inside batch transactions (wall)
+    "voltline_store_batch_commit_seconds": "commits",  # of which their commits
+    "voltline_outbox_relay_lag_seconds": "relay_lag",  # from an outbox row's creation to the broker's ack
+}
+
+
+async def stages(url: str) -> dict[str, float]:
+    """Sums and counts of the service's batch and relay histograms (wall seconds; differences per phase)."""
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30) as api:
+        text = (await api.get("/metrics")).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        for metric, name in _STAGES.items():
+            for suffix in ("_sum", "_count"):
+                if line.startswith(metric + suffix) and (
+                    metric != "voltline_bus_batch_duration_seconds" or "diagnostics" in line
+                ):
+                    key = name + suffix
+                    out[key] = out.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def stage_split(before: dict[str, float], after: dict[str, float], wall_s: float) -> dict[str, float]:
+    """Where the phase's wall time went: the share inside batch transactions (the rest: waiting for fetches, the
+    offsets' commit, the event loop's other work), commits, the mean batch, and the relay's mean lag."""
+    d = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    batches = d.get("in_batches_count", 0.0)
+    relayed = d.get("relay_lag_count", 0.0)
+    return {
+        "batches": int(batches),
+        "in_batches_share": round(d.get("in_batches_sum", 0.0) / wall_s, 2) if wall_s else 0.0,
+        "mean_batch_ms": round(1000 * d.get("in_batches_sum", 0.0) / batches, 1) if batches else 0.0,
+        "mean_commit_ms": round(1000 * d.get("commits_sum", 0.0) / max(1.0, d.get("commits_count", 0.0)), 1),
+        "relay_lag_mean_ms": round(1000 * d.get("relay_lag_sum", 0.0) / relayed, 1) if relayed else 0.0,
+    }
+
+
 async def publish(producer: AIOKafkaProducer, topic: str, envelopes: list[tuple[str, Envelope]]) -> None:
     futures = [
         await producer.send(topic, e.to_bytes(), key=station_key(sid), headers=envelope_headers(e))
@@ -327,6 +365,7 @@ async def steady(
     changes.measuring, before = True, changes.count
     total = int(rate * args.seconds)
     frames = StatusFrames()
+    stages0 = await stages(url)
     cpu0, t0, db0, own0 = cpu_seconds(pid), time.time(), await db.seconds(), time.process_time()
     sent = 0
     while sent < total:
@@ -365,6 +404,7 @@ async def steady(
         "load_average": os.getloadavg()[0],
         "service_rss_mib": rss_kib(pid) // 1024,
         "events_per_batch_so_far": await batch_sizes(url),
+        "stages": stage_split(stages0, await stages(url), drained),
     }
 
 

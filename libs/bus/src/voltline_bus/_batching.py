@@ -65,6 +65,9 @@ class BatchingMixin:
     # that a batch cut short does not make the scope prepare (inbox markers) for many it will not handle.
     _batch_hint: int = 64
     _solo_types: Collection[str]
+    # One transaction for all the partitions of a fetch (EventConsumer's `merge_partitions`): `tp` is None below
+    # and each record's own partition is marked.
+    _merge_partitions: bool = False
     _solo: Callable[[Envelope], bool] | None
     _position: dict[TopicPartition, int]
     # Per partition, the newest end offset known (a fetch's high watermark or the broker's answer to lag()).
@@ -152,57 +155,62 @@ class BatchingMixin:
             CONSUMER_LAG.labels(self._group_id, tp.topic, str(tp.partition)).set(max(0, high - position))
 
     async def _drain_batched(
-        self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
+        self, consumer: AIOKafkaConsumer, tp: TopicPartition | None, records: list[ConsumerRecord], batch: _Batch
     ) -> None:
-        """One partition's records as runs handled in one transaction each; others alone, in order.
+        """One partition's records (`tp`; None: a whole fetch's, partition after partition, each record marked on
+        its own partition) as runs handled in one transaction each; others alone, in order.
 
         A record skipped by its type (no handler) does not end a run: under a mixed stream (heartbeats between
         StatusNotifications) runs would collapse to one or two events. Skipped records inside a run are
         covered by the run's committed position; those after its last record are marked once it is done.
         """
-        skipped = [0]  # records passed over by type: counted once per partition's fetch, not per record
+        skipped: dict[str, int] = {}  # records passed over by type, per topic: counted once per fetch
         try:
             await self._drain_runs(consumer, tp, records, batch, skipped)
         finally:
-            if skipped[0]:
-                MESSAGES_CONSUMED.labels(tp.topic, self._group_id).inc(skipped[0])
+            for topic, count in skipped.items():
+                MESSAGES_CONSUMED.labels(topic, self._group_id).inc(count)
 
     async def _drain_runs(
         self,
         consumer: AIOKafkaConsumer,
-        tp: TopicPartition,
+        tp: TopicPartition | None,
         records: list[ConsumerRecord],
         batch: _Batch,
-        skipped: list[int],
+        skipped: dict[str, int],
     ) -> None:
         run: list[tuple[ConsumerRecord, Envelope]] = []
-        skipped_to: int | None = None  # past the records skipped after the run's last one
+        # Per partition: past the records skipped after the run's last one of that partition.
+        skipped_to: dict[TopicPartition, int] = {}
         for record in records:
             if batch.abandon.is_set():
                 break
             envelope = self._batchable(record)
+            where = tp if tp is not None else TopicPartition(record.topic, record.partition)
             if isinstance(envelope, Envelope):
                 run.append((record, envelope))
-                skipped_to = None
+                if skipped_to:
+                    skipped_to.pop(where, None)
                 continue
             if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
-                skipped[0] += 1
+                skipped[record.topic] = skipped.get(record.topic, 0) + 1
                 if run:
-                    skipped_to = record.offset + 1
+                    skipped_to[where] = record.offset + 1
                 else:
-                    self._mark(tp, record.offset + 1)
+                    self._mark(where, record.offset + 1)
                 continue
             if run:
                 if not await self._flush_run(consumer, tp, run, batch):
                     return
                 run = []
-                if skipped_to is not None:
-                    self._mark(tp, skipped_to)
-                    skipped_to = None
-            if not await self._alone(consumer, tp, record, batch):
+                for at, offset in skipped_to.items():
+                    self._mark(at, offset)
+                skipped_to = {}
+            if not await self._alone(consumer, where, record, batch):
                 return
-        if run and await self._flush_run(consumer, tp, run, batch) and skipped_to is not None:
-            self._mark(tp, skipped_to)
+        if run and await self._flush_run(consumer, tp, run, batch):
+            for at, offset in skipped_to.items():
+                self._mark(at, offset)
         await self._commit_if_due(consumer)
 
     def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
@@ -237,7 +245,7 @@ class BatchingMixin:
     async def _flush_run(
         self,
         consumer: AIOKafkaConsumer,
-        tp: TopicPartition,
+        tp: TopicPartition | None,
         run: list[tuple[ConsumerRecord, Envelope]],
         batch: _Batch,
     ) -> bool:
@@ -250,20 +258,27 @@ class BatchingMixin:
                 # Never below _MIN_HINT: a starved process (niced under load) cut every batch after one event,
                 # then was offered two at a time and paid a batch's fixed cost for each (~1 event/s).
                 self._batch_hint = max(_MIN_HINT, min(grown, 5000))
-                self._mark(tp, run[done - 1][0].offset + 1)
+                if tp is not None:
+                    self._mark(tp, run[done - 1][0].offset + 1)
+                else:  # records of several partitions, each in order: the last of each is where it goes on
+                    for record, _ in run[:done]:
+                        self._mark(TopicPartition(record.topic, record.partition), record.offset + 1)
                 run = run[done:]
                 if run and batch.abandon.is_set():
                     return False
                 continue
-            BATCH_FALLBACKS.labels(tp.topic, self._group_id).inc()
+            BATCH_FALLBACKS.labels(run[0][0].topic, self._group_id).inc()
             if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
                 for record, _ in run:
-                    if batch.abandon.is_set() or not await self._alone(consumer, tp, record, batch):
+                    where = tp if tp is not None else TopicPartition(record.topic, record.partition)
+                    if batch.abandon.is_set() or not await self._alone(consumer, where, record, batch):
                         return False
                 return True
             if failed_at > 0 and not await self._flush_run(consumer, tp, run[:failed_at], batch):
                 return False
-            if batch.abandon.is_set() or not await self._alone(consumer, tp, run[failed_at][0], batch):
+            culprit = run[failed_at][0]
+            where = tp if tp is not None else TopicPartition(culprit.topic, culprit.partition)
+            if batch.abandon.is_set() or not await self._alone(consumer, where, culprit, batch):
                 return False
             run = run[failed_at + 1 :]
         return True
@@ -312,8 +327,14 @@ class BatchingMixin:
             return 0, failed_at
         BATCH_LATENCY.labels(topic, self._group_id).observe(time.perf_counter() - opened)
         BATCH_SIZE.labels(topic, self._group_id).observe(done)
-        MESSAGES_CONSUMED.labels(topic, self._group_id).inc(done)
-        MESSAGES_HANDLED.labels(topic, self._group_id).inc(done)
+        per_topic = {topic: done}
+        if self._merge_partitions:  # a run may hold records of several topics
+            per_topic = {}
+            for record, _ in run[:done]:
+                per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+        for name, count in per_topic.items():
+            MESSAGES_CONSUMED.labels(name, self._group_id).inc(count)
+            MESSAGES_HANDLED.labels(name, self._group_id).inc(count)
         return done, -1
 
 

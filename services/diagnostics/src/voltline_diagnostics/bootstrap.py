@@ -102,6 +102,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,
             fetch_wait_ms=settings.consumer_fetch_wait_ms,
+            # A few batch transactions per fetch (lanes), not one per partition (see the setting).
+            merge_partitions=settings.consumer_batch_lanes,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, text
 from voltline_store import UTCDateTime
 
 metadata = MetaData()
@@ -66,6 +66,15 @@ status_history = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("ended_at", UTCDateTime()),
     Index("ix_health_status_history_port", "station_id", "evse_id", "connector_id", "started_at"),
+    # The open interval of a port, which each status change closes (migration 0019).
+    Index(
+        "ix_health_status_history_open",
+        "station_id",
+        "evse_id",
+        "connector_id",
+        postgresql_where=text("ended_at IS NULL"),
+        sqlite_where=text("ended_at IS NULL"),
+    ),
 )
 
 presence_history = Table(
@@ -77,6 +86,12 @@ presence_history = Table(
     Column("started_at", UTCDateTime(), nullable=False),
     Column("ended_at", UTCDateTime()),
     Index("ix_health_presence_history_station", "station_id", "started_at"),
+    Index(
+        "ix_health_presence_history_open",
+        "station_id",
+        postgresql_where=text("ended_at IS NULL"),
+        sqlite_where=text("ended_at IS NULL"),
+    ),
 )
 
 boots = Table(

@@ -1,0 +1,94 @@
+"""`merge_partitions`: a fetch's partitions in one batch per lane (one or two lanes), each partition still in order,
+each one's offset committed, a failing event isolated as in per-partition batches."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from voltline_bus import Outgoing
+from voltline_events import Envelope, station_key
+
+
+class Transactional:
+    """A batch scope that keeps what its handlers saw only when the batch ends cleanly (a rollback otherwise)."""
+
+    def __init__(self) -> None:
+        self.committed: dict[str, list[int]] = defaultdict(list)
+        self.batches: list[set[str]] = []  # the stations of each committed batch
+        self.open: ContextVar[list[Envelope] | None] = ContextVar("open", default=None)  # a lane is a task
+
+    @asynccontextmanager
+    async def __call__(self, envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
+        pending: list[Envelope] = []
+        token = self.open.set(pending)
+        try:
+            yield
+        finally:
+            self.open.reset(token)
+        for envelope in pending:
+            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
+        self.batches.append({e.station_id or "" for e in pending})
+
+    def handled(self, envelope: Envelope) -> None:
+        pending = self.open.get()
+        if pending is not None:
+            pending.append(envelope)
+        else:  # handled alone (the retry path): its own "transaction"
+            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
+
+
+@pytest.mark.parametrize("lanes", [1, 2])
+async def test_a_fetch_of_several_partitions_is_one_batch_per_lane_in_order_and_every_partition_is_committed(
+    kit: Any, lanes: int
+) -> None:
+    [topic] = await kit.topics("merged", partitions=3)
+    stations = [f"CS-{i}" for i in range(9)]
+    per_station = 12
+    await kit.producer.publish_many(
+        [
+            Outgoing(topic, kit.heartbeat(s, message_id=str(n)), station_key(s))
+            for n in range(per_station)
+            for s in stations
+        ]
+    )
+    scope = Transactional()
+    failed: set[str] = set()
+
+    async def handle(envelope: Envelope) -> None:
+        # One event of one station fails once, inside a batch that holds other partitions' events: the batch is
+        # handled again around it (rolled back, then its prefix, it alone, the rest).
+        if envelope.station_id == "CS-4" and envelope.message_id == "5" and "once" not in failed:
+            failed.add("once")
+            raise RuntimeError("transient")
+        scope.handled(envelope)
+
+    consumer = await kit.consumer(
+        [topic], handle, batch_scope=scope, merge_partitions=lanes, max_poll_records=500, backoff_initial=0.01
+    )
+    total = len(stations) * per_station
+    await kit.eventually(lambda: sum(map(len, scope.committed.values())) == total, what="every event once")
+    for station in stations:
+        assert scope.committed[station] == list(range(per_station)), station
+    assert failed == {"once"}
+    partitions_of = {s: DefaultPartitioner()(station_key(s), [0, 1, 2], [0, 1, 2]) for s in stations}
+    assert len(set(partitions_of.values())) > 1
+    assert any(len({partitions_of[s] for s in stations_of}) > 1 for stations_of in scope.batches)
+    assert max(len(b) for b in scope.batches) > len(stations) // 3, "the fetch's partitions were not merged"
+    await consumer.stop()
+
+    # Every partition's offset was committed: the group's next member gets nothing again.
+    again: list[Envelope] = []
+
+    async def count(envelope: Envelope) -> None:
+        again.append(envelope)
+
+    await kit.producer.publish_many([Outgoing(topic, kit.heartbeat("CS-0", message_id="99"), station_key("CS-0"))])
+    await kit.consumer([topic], count, batch_scope=Transactional(), merge_partitions=2)
+    await kit.eventually(lambda: len(again) >= 1, what="the new event")
+    assert [e.message_id for e in again] == ["99"]

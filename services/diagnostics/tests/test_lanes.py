@@ -1,0 +1,61 @@
+"""A fetch's partitions handled in lanes (one batch transaction per lane, VOLTLINE_CONSUMER_BATCH_LANES): every
+station's events in order, its alerts deduplicated, over real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from diagnostics_testing import ADMIN, RunningDiagnostics, eventually
+from voltline_bus import Outgoing
+from voltline_events import envelope_for, station_key
+from voltline_events.payloads import ConnectorStatus, StationConnected
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+# Per station: a fault reported twice (one alert, two occurrences), a recovery, and for every other station a
+# second fault with another code at the end (a second alert, still open).
+SEQUENCE = [("Available", None), ("Faulted", "GroundFailure"), ("Faulted", "GroundFailure"), ("Available", None)]
+SECOND_FAULT = ("Faulted", "OverCurrentFailure")
+
+
+def _status(sid: str, status: str, code: str | None) -> Any:
+    event = ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status=status, error_code=code or "NoError")
+    return envelope_for(event, source="gateway/test", station_id=sid)
+
+
+async def test_stations_spread_over_partitions_keep_their_order_and_one_alert_per_fault(
+    service: RunningDiagnostics,
+) -> None:
+    assert service.settings.consumer_batch_lanes == 2
+    stations = [f"LANE-{i:02d}" for i in range(24)]
+    expected = {sid: SEQUENCE + ([SECOND_FAULT] if i % 2 else []) for i, sid in enumerate(stations)}
+    topic = service.topics.station_events
+    connected = StationConnected(ocpp_version="ocpp1.6", gateway_instance="test")
+    outgoing = [
+        Outgoing(topic, envelope_for(connected, source="gateway/test", station_id=s), station_key(s)) for s in stations
+    ]
+    for step in range(len(SEQUENCE) + 1):  # interleaved: every station's n-th event, then the next
+        for sid in stations:
+            if step < len(expected[sid]):
+                outgoing.append(Outgoing(topic, _status(sid, *expected[sid][step]), station_key(sid)))
+    await service.producer.publish_many(outgoing)
+
+    async def history(sid: str) -> list[tuple[str, str | None]] | None:
+        r = await service.api.get(f"/api/v1/stations/{sid}/history", headers=ADMIN)
+        items = r.json()["items"] if r.status_code == 200 else []
+        return [(h["status"], h["error_code"]) for h in items] or None
+
+    for sid in stations:
+        wanted = [step for n, step in enumerate(expected[sid]) if n == 0 or step != expected[sid][n - 1]]
+
+        async def settled(sid: str = sid, wanted: list[Any] = wanted) -> bool:
+            return await history(sid) == wanted
+
+        await eventually(settled, what=f"{sid}'s history in the order of its events")
+        alerts = sorted(await service.alerts(sid, rule="connector_faulted"), key=lambda a: a["opened_at"])
+        codes = [(a["status"], a["detail"]["error_code"], a["detail"]["occurrences"]) for a in alerts]
+        if sid in stations[1::2]:
+            assert codes == [("resolved", "GroundFailure", 2), ("open", "OverCurrentFailure", 1)], sid
+        else:
+            assert codes == [("resolved", "GroundFailure", 2)], sid
