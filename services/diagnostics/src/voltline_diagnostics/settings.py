@@ -75,9 +75,9 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         ge=0,
         le=1000,
         description="How long the broker may hold a fetch of station events to fill it (0: answer at once). With "
-        "consumer_merge_partitions a fetch is one batch transaction (~5 ms of fixed CPU): at 5,000 events/s 100 ms "
-        "makes batches of ~500. Adaptive by itself: the next fetch runs while a batch is handled, and a fetch of "
-        "512 KiB (~1,500 status events, a backlog) is answered at once, so the wait only holds a thin stream, "
+        "consumer_batch_lanes a fetch is one batch transaction per lane (~5 ms of fixed CPU): at 5,000 events/s "
+        "100 ms makes batches of ~500. Adaptive by itself: the next fetch runs while a batch is handled, and a fetch "
+        "of 512 KiB (~1,500 status events, a backlog) is answered at once, so the wait only holds a thin stream, "
         "where it is latency (250 ms, for per-partition batches, made p50 260 ms at 1,000/s).",
     )
     consumer_batch_lanes: int = Field(
