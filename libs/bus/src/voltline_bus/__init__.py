@@ -12,6 +12,7 @@ from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
 from voltline_bus.dispatch import Dispatcher, InboxGuard, TypedHandler
 from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, RequestTimeout, TopicSetupError
 from voltline_bus.follow import FollowedRecord, TopicFollower
+from voltline_bus.logcontext import event_log_context, merge_event_context
 from voltline_bus.producer import Outgoing, Producer
 from voltline_bus.rpc import RequestReplyClient, reply
 from voltline_bus.watch import BrokerWatch
@@ -41,6 +42,8 @@ __all__ = [
     "TypedHandler",
     "check_broker",
     "ensure_topics",
+    "event_log_context",
+    "merge_event_context",
     "reply",
     "rewind_all_consumers",
 ]
