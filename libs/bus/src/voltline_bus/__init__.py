@@ -5,7 +5,7 @@ See libs/bus/README.md for the guarantees.
 
 from voltline_bus import _no_autocreate
 from voltline_bus._retry import Backoff
-from voltline_bus.admin import TopicSpec, check_broker, ensure_topics
+from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.commands import StationCommandClient
 from voltline_bus.config import BusConfig
 from voltline_bus.consumer import EventConsumer, Handler, rewind_all_consumers
@@ -14,6 +14,7 @@ from voltline_bus.errors import BrokerUnavailable, BusError, PublishError, Reque
 from voltline_bus.follow import FollowedRecord, TopicFollower
 from voltline_bus.logcontext import event_log_context, merge_event_context
 from voltline_bus.producer import Outgoing, Producer
+from voltline_bus.ready import BrokerProbe, check_broker
 from voltline_bus.rpc import RequestReplyClient, reply
 from voltline_bus.watch import BrokerWatch
 
@@ -21,6 +22,7 @@ _no_autocreate.install()
 
 __all__ = [
     "Backoff",
+    "BrokerProbe",
     "BrokerUnavailable",
     "BrokerWatch",
     "BusConfig",
