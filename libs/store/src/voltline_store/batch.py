@@ -53,17 +53,20 @@ class BatchInbox(Inbox):
         """Markers this batch inserted that no handler has asked about."""
         return self._fresh
 
+    def claim(self, consumer: str, event_id: UUID) -> bool | None:
+        """`first_time` answered from memory, without a coroutine; None when the database must be asked."""
+        if consumer != self._consumer:
+            return None
+        # `fresh` is a subset of `_known`: the common case answers with one lookup (a UUID's hash is Python code)
+        try:
+            self._fresh.remove(event_id)
+        except KeyError:
+            return False if event_id in self._known else None
+        return True
+
     async def first_time(self, consumer: str, event_id: UUID) -> bool:
-        if consumer == self._consumer:
-            # `fresh` is a subset of `_known`: the common case answers with one lookup (a UUID's hash is Python code)
-            try:
-                self._fresh.remove(event_id)
-            except KeyError:
-                if event_id in self._known:
-                    return False
-            else:
-                return True
-        return await super().first_time(consumer, event_id)
+        claimed = self.claim(consumer, event_id)
+        return await super().first_time(consumer, event_id) if claimed is None else claimed
 
 
 class Batch:
@@ -220,7 +223,12 @@ class _InboxGuard(AbstractAsyncContextManager[bool]):
     async def __aenter__(self) -> bool:
         batch = current_batch(self._factory)
         if batch is not None:
-            return await batch.inbox.first_time(self._consumer, self._envelope.event_id)
+            inbox = batch.inbox
+            if type(inbox) is BatchInbox:  # the common case, answered without awaiting a coroutine
+                claimed = inbox.claim(self._consumer, self._envelope.event_id)
+                if claimed is not None:
+                    return claimed
+            return await inbox.first_time(self._consumer, self._envelope.event_id)
         scope = TransactionBatch(self._factory, inbox_consumer=self._consumer, relay=self._relay)
         own: AbstractAsyncContextManager[Batch] = scope([self._envelope])
         opened = await own.__aenter__()
