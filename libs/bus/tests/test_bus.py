@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
-from voltline_bus import Dispatcher, EventConsumer, Outgoing, PublishError
+from voltline_bus import Dispatcher, EventConsumer, Outgoing, PublishError, merge_event_context
 from voltline_bus import headers as h
 from voltline_events import Envelope, Topics, station_key
 
@@ -33,7 +33,8 @@ async def test_publish_and_consume_round_trip_with_headers(kit: Any) -> None:
 
     async def handle(envelope: Envelope) -> None:
         received.append(envelope)
-        log_context.append(structlog.contextvars.get_contextvars())
+        # What the service's log chain adds to each line (structlog's context variables, then the event's ids).
+        log_context.append(dict(merge_event_context(None, "info", structlog.contextvars.get_contextvars())))
 
     await kit.consumer([topic], handle)
     await kit.eventually(lambda: received, what="delivery")

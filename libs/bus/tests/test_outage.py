@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from voltline_bus import EventConsumer, Producer
+from voltline_bus import BrokerProbe, BrokerUnavailable, EventConsumer, Producer, check_broker
 from voltline_events import Envelope
 
 
@@ -52,3 +52,37 @@ async def test_publish_and_consume_survive_a_broker_restart(kafka: Any, kit: Any
             assert handled[1] == during
             print(f"recovered {time.monotonic() - began:.1f}s after resume started")
     assert await kit.committed("g", topic) == 2
+
+
+async def test_readiness_says_not_ready_within_seconds_of_the_broker_going_away(kafka: Any, kit: Any) -> None:
+    """/readyz's Kafka check keeps one connection and reuses a success for a second (voltline_bus.ready), yet a
+    broker that went away fails it within a few seconds, and it recovers once the broker is back."""
+    probe = BrokerProbe(kit.config)
+
+    async def ready() -> bool:
+        try:
+            await probe.check()
+        except BrokerUnavailable:
+            return False
+        return True
+
+    try:
+        assert await ready()
+        await check_broker(kit.config)
+        await asyncio.to_thread(kafka.pause)
+        try:
+            gone = time.monotonic()
+            await kit.eventually(lambda: _not(ready), within=30, what="the probe to say not ready")
+            assert time.monotonic() - gone < 8, "not ready within a few seconds of the broker going away"
+            with pytest.raises(BrokerUnavailable):
+                await check_broker(kit.config)
+        finally:
+            await asyncio.to_thread(kafka.resume)
+        await kit.eventually(ready, within=60, what="the probe to say ready again")
+        await check_broker(kit.config)
+    finally:
+        await probe.close()
+
+
+async def _not(check: Any) -> bool:
+    return not await check()

@@ -6,8 +6,10 @@ import logging
 import httpx
 import pytest
 import structlog
+from voltline_bus.logcontext import CURRENT_EVENT
 from voltline_chassis import bind_context, configure_logging, get_logger
 from voltline_chassis.logging import scrub_secrets
+from voltline_events import Envelope
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +76,39 @@ def test_a_library_loggers_level_left_by_an_earlier_server_is_reset(
     logging.getLogger("uvicorn.error").info("Started server process")
     [line] = helpers.log_lines(capsys.readouterr().out)
     assert line["event"] == "Started server process" and line["logger"] == "uvicorn.error"
+
+
+def test_lines_logged_while_an_event_is_handled_carry_its_ids(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    """A consumer sets one variable per event (voltline_bus.logcontext); the ids reach every line written meanwhile,
+    and what the line or structlog's context variables say wins."""
+    configure_logging("session", "INFO", json=True)
+    envelope = Envelope(
+        type="station.heartbeat",
+        schema_version=1,
+        source="gateway/1",
+        station_id="CP-7",
+        correlation_id="c-1",
+        message_id="m-1",
+        payload={},
+    )
+    token = CURRENT_EVENT.set(envelope)
+    try:
+        get_logger().info("handled")
+        with bind_context(station_id="CP-bound"):
+            get_logger().info("rebound", message_id="m-explicit")
+    finally:
+        CURRENT_EVENT.reset(token)
+    get_logger().info("after")
+    handled, rebound, after = helpers.log_lines(capsys.readouterr().out)
+    assert handled["event_id"] == str(envelope.event_id)
+    assert (handled["station_id"], handled["correlation_id"], handled["message_id"]) == ("CP-7", "c-1", "m-1")
+    assert "session_id" not in handled
+    assert (rebound["station_id"], rebound["message_id"], rebound["event_id"]) == (
+        "CP-bound",
+        "m-explicit",
+        str(envelope.event_id),
+    )
+    assert "event_id" not in after and "station_id" not in after
 
 
 def test_scrub_secrets_in_free_text() -> None:

@@ -15,7 +15,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from voltline_bus import BusConfig, Dispatcher, EventConsumer, Producer, TopicSpec, ensure_topics
+from voltline_bus import BusConfig, Dispatcher, EventConsumer, Producer, TopicSpec, ensure_topics, merge_event_context
 from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import Heartbeat, StationConnected, StationMessage
@@ -127,7 +127,7 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     logged: list[bool] = []  # each handler's log lines name its own event
 
     async def handle(envelope: Envelope) -> None:
-        bound = structlog.contextvars.get_contextvars()
+        bound = merge_event_context(None, "info", structlog.contextvars.get_contextvars())  # what a line gets
         logged.append(bound.get("event_id") == str(envelope.event_id) and bound.get("station_id") == "CP-1")
         async with UnitOfWork(sessions) as uow:
             joined.append(uow.batch is not None)
@@ -152,7 +152,7 @@ async def test_a_fetched_batch_is_one_transaction_in_order_with_bulk_inbox(
     assert order == list(range(n)), "one station's effects are applied in order, each once"
     assert all(joined)
     assert logged and all(logged)
-    assert "event_id" not in structlog.contextvars.get_contextvars()
+    assert "event_id" not in merge_event_context(None, "info", structlog.contextvars.get_contextvars())
     assert scope.opened < n / 10, f"{scope.opened} transactions for {n} events"
     assert await _count(sessions, schema.metadata.tables["inbox"], consumer=CONSUMER) == n
 

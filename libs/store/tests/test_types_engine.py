@@ -11,7 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from voltline_devinfra.waiting import eventually
 from voltline_store import Reader, check_database, create_engine, run_migrations
+from voltline_store import engine as engine_module
 
 BERLIN_SUMMER = timezone(timedelta(hours=2))
 
@@ -131,6 +133,41 @@ async def test_check_database_raises_when_unreachable(tmp_path: Path) -> None:
             await check_database(engine, limit_s=5)
     finally:
         await engine.dispose()
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(sa.text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+@pytest.mark.parametrize("idle", ["long idle", "just used"])
+async def test_a_pooled_connection_the_server_dropped_is_replaced(
+    pg_url: str, idle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL restart leaves dead sockets in the pool. One that sat idle is pinged and replaced before use;
+    one handed back a moment ago is not pinged (no round trips per consumer batch): its first statement fails as a
+    disconnect, which discards it, and the next checkout (a consumer's retry) gets a new connection."""
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0 if idle == "long idle" else 3600.0)
+    engine, killer = create_engine(pg_url, pool_size=1, max_overflow=0), create_engine(pg_url)
+    try:
+        pid = await _backend_pid(engine)
+        async with killer.connect() as conn:
+            await conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+        async def gone() -> bool:
+            async with killer.connect() as conn:
+                query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+                return (await conn.execute(query, {"pid": pid})).scalar_one() == 0
+
+        await eventually(gone, what="the pooled connection's backend to end")
+        if idle == "just used":
+            with pytest.raises(sa.exc.DBAPIError) as failed:
+                await _backend_pid(engine)
+            assert failed.value.connection_invalidated
+        assert await _backend_pid(engine) != pid
+    finally:
+        await engine.dispose()
+        await killer.dispose()
 
 
 def test_url_without_driver_gets_the_async_one() -> None:

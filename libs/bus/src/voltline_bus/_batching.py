@@ -8,17 +8,16 @@ import enum
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from pydantic import ValidationError
-from structlog.contextvars import bind_contextvars, reset_contextvars
 from voltline_events import Envelope
 
 from voltline_bus import tracing
+from voltline_bus.logcontext import CURRENT_EVENT
 from voltline_bus.metrics import (
     BATCH_FALLBACKS,
     BATCH_LATENCY,
@@ -299,9 +298,9 @@ class BatchingMixin:
                 traced = tracing.enabled()
                 for index, (record, envelope) in enumerate(run):
                     failed_at = index
-                    # The structlog context variables set and reset directly: bind_contextvars' generator, then
-                    # its dict of tokens, cost as much per event as decoding the envelope.
-                    tokens = _bind_event(envelope)
+                    # Every line the handler logs names the event (voltline_bus.logcontext: one variable, read only
+                    # when a line is written).
+                    token = CURRENT_EVENT.set(envelope)
                     try:
                         if traced:
                             with tracing.consumed(envelope, record, self._group_id):
@@ -309,8 +308,7 @@ class BatchingMixin:
                         else:
                             await self._handler(envelope)
                     finally:
-                        for token in reversed(tokens):
-                            token.var.reset(token)
+                        CURRENT_EVENT.reset(token)
                     if time.perf_counter() - started > self._batch_max_s:
                         done = index + 1
                         break
@@ -354,42 +352,3 @@ async def _interrupted(batch: _Batch, delay: float) -> bool:
 def _error_text(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _context_vars() -> tuple[ContextVar[Any], ...]:
-    """structlog's context variables of the envelope's ids (bound once and reset: only public API)."""
-    tokens = bind_contextvars(**dict.fromkeys(_LOG_KEYS, ""))
-    reset_contextvars(**tokens)
-    return tuple(tokens[key].var for key in _LOG_KEYS)
-
-
-_LOG_KEYS = ("event_id", "station_id", "session_id", "message_id", "correlation_id")
-_EVENT_ID, _STATION_ID, _SESSION_ID, _MESSAGE_ID, _CORRELATION_ID = _context_vars()
-
-
-def _bind_event(envelope: Envelope) -> list[Token[Any]]:
-    """What `_log_context` binds, set on structlog's context variables directly; reset with `var.reset`."""
-    tokens = [_EVENT_ID.set(str(envelope.event_id))]
-    if envelope.station_id is not None:
-        tokens.append(_STATION_ID.set(envelope.station_id))
-    if envelope.session_id is not None:
-        tokens.append(_SESSION_ID.set(envelope.session_id))
-    if envelope.message_id is not None:
-        tokens.append(_MESSAGE_ID.set(envelope.message_id))
-    if envelope.correlation_id is not None:
-        tokens.append(_CORRELATION_ID.set(envelope.correlation_id))
-    return tokens
-
-
-def _log_context(envelope: Envelope) -> dict[str, str]:
-    """The envelope's ids for every log line its handler writes (runs once per consumed event: kept lean)."""
-    fields = {"event_id": str(envelope.event_id)}
-    if envelope.station_id is not None:
-        fields["station_id"] = envelope.station_id
-    if envelope.session_id is not None:
-        fields["session_id"] = envelope.session_id
-    if envelope.message_id is not None:
-        fields["message_id"] = envelope.message_id
-    if envelope.correlation_id is not None:
-        fields["correlation_id"] = envelope.correlation_id
-    return fields

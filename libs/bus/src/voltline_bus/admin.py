@@ -23,6 +23,7 @@ from voltline_events.topics import declared
 from voltline_bus._retry import Backoff, is_transient, retry_until_reachable
 from voltline_bus.config import BusConfig
 from voltline_bus.errors import BrokerUnavailable, TopicSetupError
+from voltline_bus.ready import check_broker as check_broker  # its old home: kept importable from here
 
 log = structlog.get_logger()
 
@@ -244,19 +245,3 @@ async def _check_configs(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> 
                     fix=f"kafka-configs.sh --alter --entity-type topics --entity-name {spec.name} "
                     f"--add-config {key}={value}",
                 )
-
-
-async def check_broker(config: BusConfig) -> None:
-    """Readiness probe: raise unless the broker answers a metadata request now (no retries)."""
-    admin = AIOKafkaAdminClient(
-        **config.connection(),
-        client_id=f"{config.client_id}-ready",
-        request_timeout_ms=2000,
-    )
-    try:
-        await admin.start()
-        await admin.list_topics()
-    except KafkaError as exc:
-        raise BrokerUnavailable(f"Kafka at {config.bootstrap} is not reachable: {exc}") from exc
-    finally:
-        await admin.close()

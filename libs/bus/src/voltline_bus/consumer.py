@@ -25,7 +25,7 @@ from voltline_events import Envelope, Topics
 
 from voltline_bus import headers as h
 from voltline_bus import tracing
-from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _log_context, _Outcome
+from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _Outcome
 from voltline_bus._closing import stop_client
 from voltline_bus._retry import Backoff, retry_until_reachable
 from voltline_bus._sticky import remember_generation, sticky_assignor
@@ -33,6 +33,7 @@ from voltline_bus.admin import TopicSpec, ensure_topics
 from voltline_bus.config import BusConfig
 from voltline_bus.dispatch import Dispatcher
 from voltline_bus.errors import BusError
+from voltline_bus.logcontext import CURRENT_EVENT
 from voltline_bus.metrics import (
     BATCH_FALLBACKS,
     CONSUMER_LAG,
@@ -418,12 +419,13 @@ class EventConsumer(BatchingMixin):
         for attempt in range(1, self._max_attempts + 1):
             started = time.perf_counter()
             try:
-                # Every line the handler logs carries the station, session and message it is about.
-                with (
-                    structlog.contextvars.bound_contextvars(**_log_context(envelope)),
-                    tracing.consumed(envelope, record, self._group_id),
-                ):
-                    await self._handler(envelope)
+                # Every line the handler logs carries the station, session and message it is about (logcontext).
+                token = CURRENT_EVENT.set(envelope)
+                try:
+                    with tracing.consumed(envelope, record, self._group_id):
+                        await self._handler(envelope)
+                finally:
+                    CURRENT_EVENT.reset(token)
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and _being_cancelled():
                     raise

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
+from voltline_bus.logcontext import merge_event_context
 
 from voltline_chassis.tracing import add_trace_ids
 
@@ -105,6 +106,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
 
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
+        merge_event_context,  # the ids of the event a consumer's handler is handling (voltline_bus.logcontext)
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
