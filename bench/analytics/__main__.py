@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import secrets
 import shutil
 import tempfile
@@ -138,7 +139,8 @@ async def replay(
     await engine.dispose()
     out = {"replay_s": round(replay_s, 1), "replay_events_per_s": round(produced / replay_s),
            "replay_worker_cpu_s": round(cpu, 1), "replay_events_per_worker_cpu_s": round(produced / cpu),
-           "load_average": round(load, 1), "replay_batches": batches}  # fmt: skip
+           "load_average": round(load, 1), "replay_batches": batches,
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}  # fmt: skip
     if db_pid:
         out |= {
             "db_server_cpu_s": round(db_cpu, 1),
