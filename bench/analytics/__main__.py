@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import resource
 import secrets
 import shutil
 import tempfile
@@ -35,6 +37,7 @@ from voltline_analytics.entrypoints.exports import build_exports_router
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.service_layer.queries import Scope
 from voltline_bus import BusConfig, Producer, TopicSpec, ensure_topics
+from voltline_chassis.gctune import DEFAULT_THRESHOLDS, tuned_gc
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 
@@ -87,9 +90,17 @@ async def produce(bootstrap: str, events: int, stations: int) -> tuple[list[str]
 
 
 async def replay(
-    bootstrap: str, names: list[str], produced: int, url: str, batch: int, kind: str, db_pid: int | None
+    bootstrap: str,
+    names: list[str],
+    produced: int,
+    url: str,
+    batch: int,
+    kind: str,
+    db_pid: int | None,
+    gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
-    """One worker replays the log from the beginning into the empty store at `url`."""
+    """One worker replays the log from the beginning into the empty store at `url`, with the garbage collector
+    tuned as the service's lifespan tunes it (`gc_thresholds`; None: CPython's defaults)."""
     config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics")
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
@@ -118,7 +129,8 @@ async def replay(
     db_cpu = _tree_cpu_s(db_pid) if db_pid else 0.0
     began, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()[0]
     await worker.start()
-    await done.wait()
+    with tuned_gc(gc_thresholds) if gc_thresholds else contextlib.nullcontext():  # as the service, once started
+        await done.wait()
     replay_s, cpu = time.perf_counter() - began, time.process_time() - cpu
     db_cpu = _tree_cpu_s(db_pid) - db_cpu if db_pid else 0.0
     load = (load + os.getloadavg()[0]) / 2
@@ -127,7 +139,8 @@ async def replay(
     await engine.dispose()
     out = {"replay_s": round(replay_s, 1), "replay_events_per_s": round(produced / replay_s),
            "replay_worker_cpu_s": round(cpu, 1), "replay_events_per_worker_cpu_s": round(produced / cpu),
-           "load_average": round(load, 1), "replay_batches": batches}  # fmt: skip
+           "load_average": round(load, 1), "replay_batches": batches,
+           "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}  # fmt: skip
     if db_pid:
         out |= {
             "db_server_cpu_s": round(db_cpu, 1),
@@ -227,6 +240,12 @@ async def main() -> None:
         "--stores", default="sqlite", help="sqlite,postgresql (PostgreSQL: a private server started here)"
     )
     parser.add_argument("--worker", choices=("batch", "faust"), default="batch", help="the analytics worker")
+    parser.add_argument(
+        "--gc",
+        default="service",
+        choices=["service", "python"],
+        help="service: the GC as the service's lifespan tunes it (voltline_chassis.gctune); python: CPython's defaults",
+    )
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--skip-queries", action="store_true", help="only the replay")
     args = parser.parse_args()
@@ -255,7 +274,10 @@ async def main() -> None:
                 names, produced, made = await produce(bootstrap, args.events, args.stations)
                 figures |= made
                 for label, url, pid in stores:
-                    done = await replay(bootstrap, names, produced, url("replay"), args.batch, args.worker, pid)
+                    gc_thresholds = DEFAULT_THRESHOLDS if args.gc == "service" else None
+                    done = await replay(
+                        bootstrap, names, produced, url("replay"), args.batch, args.worker, pid, gc_thresholds
+                    )
                     figures |= {f"{label}_{k}": v for k, v in done.items()}
                     print(label, done, flush=True)
             finally:

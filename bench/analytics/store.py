@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import secrets
@@ -29,6 +30,7 @@ from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_analytics.service_layer.projector import prepare
+from voltline_chassis.gctune import DEFAULT_THRESHOLDS, tuned_gc
 from voltline_events import Envelope, Topics
 from voltline_store import create_engine, run_migrations, session_factory
 
@@ -44,6 +46,7 @@ async def run(
     profile: str | None,
     statements: bool = False,
     db_pid: int | None = None,
+    gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
 ) -> dict[str, Any]:
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
@@ -64,6 +67,8 @@ async def run(
             entry[2] += time.perf_counter() - conn.info["bench_wall"]
 
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache())
+    tuning = tuned_gc(gc_thresholds) if gc_thresholds else contextlib.nullcontext()  # as the service's lifespan
+    tuning.__enter__()
     profiler = cProfile.Profile(time.process_time) if profile else None  # CPU, not wall: the machine is shared
     db_cpu = _tree_cpu_s(db_pid) if db_pid else 0.0
     wall, cpu = time.perf_counter(), time.process_time()
@@ -86,6 +91,7 @@ async def run(
         profiler.disable()
         profiler.dump_stats(profile)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    tuning.__exit__(None, None, None)
     db_cpu = _tree_cpu_s(db_pid) - db_cpu if db_pid else 0.0
     await engine.dispose()
     out = {"events": len(raw), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
@@ -108,6 +114,12 @@ def main() -> None:
     )
     parser.add_argument("--profile", help="write a cProfile of the apply loop to this file")
     parser.add_argument("--statements", action="store_true", help="print the CPU spent in each kind of statement")
+    parser.add_argument(
+        "--gc",
+        default="service",
+        choices=["service", "python"],
+        help="service: the GC as the service's lifespan tunes it (voltline_chassis.gctune); python: CPython's defaults",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-analytics-store-"))
     pg = None
@@ -119,7 +131,10 @@ def main() -> None:
             pg = PostgresServer().start()
             url = pg.create_database(f"store_{secrets.token_hex(3)}")
         pid = pg._proc.pid if pg is not None and pg._proc else None
-        figures = asyncio.run(run(url, args.events, args.stations, args.batch, args.profile, args.statements, pid))
+        gc_thresholds = DEFAULT_THRESHOLDS if args.gc == "service" else None
+        figures = asyncio.run(
+            run(url, args.events, args.stations, args.batch, args.profile, args.statements, pid, gc_thresholds)
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if pg is not None:

@@ -78,3 +78,19 @@ def test_what_the_model_refuses_the_dict_path_refuses(index: int, field: str, va
         decode_payload(bad)
     with pytest.raises((ValueError, TypeError, KeyError)):
         FAST[(bad.type, bad.schema_version)](payload, {"station_id": bad.station_id, "time": bad.time})
+
+
+def test_a_recurring_timestamp_text_is_parsed_once_and_read_the_same() -> None:
+    """Timestamps are memoised by their text (a session's recur in its start, end, periods, CDR and status):
+    the memo gives the parse's instant, zones included, and what is not a string is still refused."""
+    from voltline_analytics.domain import fast_translate
+
+    texts = ["2026-11-02T08:40:00Z", "2026-11-02T09:40:00+01:00", "2026-11-02T08:40:00"]
+    first = [fast_translate._time(t) for t in texts]
+    assert first == [T, T, T] and all(t.tzinfo is UTC for t in first)
+    assert all(t in fast_translate._times for t in texts)
+    assert [fast_translate._time(t) for t in texts] == first
+    with pytest.raises(TypeError):
+        fast_translate._time(1_700_000_000)
+    with pytest.raises(ValueError):
+        fast_translate._time("2026-11-02 around nine")

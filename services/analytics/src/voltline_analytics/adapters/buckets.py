@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
-from voltline_analytics.adapters.bulk import insert_many, select_by_keys
+from voltline_analytics.adapters.bulk import insert_many, select_by_keys, upsert_returning
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, SUMMED, Contribution
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
@@ -183,12 +183,10 @@ async def _count_drivers_pg(
 ) -> dict[tuple[str, str, str, datetime], int]:
     """PostgreSQL: every count changed in one upsert that returns the new counts (the old ones are the new
     minus the change), instead of reading them first; counts that reach zero are deleted after."""
-    conn = await session.connection()
-    columns = [list(column) for column in zip(*changes, strict=True)]
-    result = await conn.exec_driver_sql(_ADD_REFS, (*columns, list(changes.values())))
+    params = [(*key, change) for key, change in changes.items()]
+    counted = await upsert_returning(session, "bucket_drivers", _ADD_REFS, [*_DRIVER_PK, "refs"], params)
     out: dict[tuple[str, str, str, datetime], int] = defaultdict(int)
     gone = []
-    counted: list[tuple[str, str, str, datetime, str, int]] = result.all()  # type: ignore[assignment]
     for scope, scope_id, granularity, start, driver_key, after in counted:
         driver: DriverKey = (scope, scope_id, granularity, start, driver_key)
         before = after - changes[driver]

@@ -135,10 +135,13 @@ async def insert_many(
     await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
 
 
-async def _staged_upsert(driver: Any, table: str, sql: str, order: list[str], params: list[Any]) -> None:
+async def _staged_upsert(
+    driver: Any, table: str, sql: str, order: list[str], params: list[Any], fetch: bool = False
+) -> list[Any] | None:
     """An upsert on PostgreSQL: the rows COPYed into a temporary table of the same shape (binary, encoded per
     value by the driver; arrays cost a Python-level type check per element), then moved into `table` by one
-    `INSERT .. SELECT` that empties the staging table as it reads it."""
+    `INSERT .. SELECT` that empties the staging table as it reads it. With `fetch`, the rows of the statement's
+    RETURNING clause (the driver's records)."""
     staging = f"voltline_in_{table}"
     columns = ", ".join(order)
     # the table's column types without its constraints: a row may leave out a column the move does not name
@@ -146,9 +149,26 @@ async def _staged_upsert(driver: Any, table: str, sql: str, order: list[str], pa
     await driver.copy_records_to_table(staging, records=params, columns=order)
     head, _, tail = sql.partition(" SELECT * FROM unnest(")
     tail = tail[tail.index(")") + 1 :]  # the casts' closing parenthesis: what follows is ON CONFLICT ..
-    await driver.execute(
-        f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) {head} SELECT {columns} FROM moved{tail}"
-    )
+    moving = f"WITH moved AS (DELETE FROM {staging} RETURNING {columns}) {head} SELECT {columns} FROM moved{tail}"
+    if fetch:
+        return list(await driver.fetch(moving))
+    await driver.execute(moving)
+    return None
+
+
+async def upsert_returning(
+    session: AsyncSession, table: str, sql: str, order: list[str], params: list[Any]
+) -> list[Any]:
+    """PostgreSQL: run `sql` (an `INSERT .. SELECT * FROM unnest($1::T[] ..) ON CONFLICT .. RETURNING ..` over
+    the columns `order`) for the tuples `params`, and return the rows it returns, as tuples. Inside a begun
+    transaction by COPY into a staging table (no per-element check of arrays, no result rows built by
+    SQLAlchemy); else as the array statement itself."""
+    conn = await session.connection()
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is not None and driver.is_in_transaction():
+        return [tuple(r) for r in await _staged_upsert(driver, table, sql, order, params, fetch=True) or ()]
+    result = await conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*params, strict=True)))
+    return [tuple(r) for r in result.all()]
 
 
 _VALUES = re.compile(r"VALUES \((\$1::.*?)\)(?= ON CONFLICT| RETURNING|$)")

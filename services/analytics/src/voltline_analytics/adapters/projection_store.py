@@ -90,11 +90,7 @@ async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int
     """Replace stored facts that these outrank, and move the buckets by the difference in contributions."""
     if not facts:
         return
-    keys = [f.key for f in facts]
-    ranks: dict[str, int] = {}
-    for chunk in _chunks(keys):
-        query = select(orm.facts.c.fact_key, orm.facts.c.rank).where(orm.facts.c.fact_key.in_(chunk))
-        ranks.update({r.fact_key: r.rank for r in await session.execute(query)})
+    ranks = await _ranks(session, [f.key for f in facts])
     winners = [f for f in facts if f.key not in ranks or f.rank >= ranks[f.key]]
     if not winners:
         return
@@ -116,6 +112,23 @@ async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int
     await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
     await insert_many(session, orm.contributions, contribution_rows, columns=_CONTRIBUTION)
     await apply_deltas(session, removed, added)
+
+
+_RANKS_PG = "SELECT fact_key, rank FROM facts WHERE fact_key = ANY($1::VARCHAR[])"
+
+
+async def _ranks(session: AsyncSession, keys: list[str]) -> dict[str, int]:
+    """The stored rank of each of `keys` that is stored. PostgreSQL: one statement over an array (an `IN` list
+    of 500 parameters cost SQLAlchemy ~10 us per key to render, every batch); SQLite: `IN` lists by 500."""
+    if session.get_bind().dialect.name == "postgresql":
+        driver = (await (await session.connection()).get_raw_connection()).driver_connection
+        if driver is not None:
+            return {key: rank for key, rank in await driver.fetch(_RANKS_PG, keys)}
+    ranks: dict[str, int] = {}
+    for chunk in _chunks(keys):
+        query = select(orm.facts.c.fact_key, orm.facts.c.rank).where(orm.facts.c.fact_key.in_(chunk))
+        ranks.update({r.fact_key: r.rank for r in await session.execute(query)})
+    return ranks
 
 
 def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:

@@ -52,8 +52,20 @@ def _count(value: Any) -> int:
     return int(value)
 
 
+_times: dict[str, datetime] = {}  # a session's times recur in its events (start, end, periods, CDR, status)
+
+
 def _time(value: Any) -> datetime:
-    return utc(datetime.fromisoformat(_str(value)))
+    """An ISO 8601 timestamp as an aware UTC datetime; each text parsed once while it recurs (a bounded memo:
+    the same text always gives the same instant)."""
+    found = _times.get(value) if type(value) is str else None
+    if found is not None:
+        return found
+    parsed = utc(datetime.fromisoformat(_str(value)))
+    if len(_times) >= 20_000:
+        _times.clear()
+    _times[value] = parsed
+    return parsed
 
 
 def _decimal(value: Any) -> Decimal:
