@@ -90,6 +90,9 @@ def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
 
 
 _LIVE = "session.live"
+NEW_STATIONS = "session.stations_new"
+"""Batch memo key: the stations this batch heard first (no row before it, so no sessions either: a session's
+row is only written after its station's)."""
 
 
 def _floor(envelopes: Sequence[Envelope]) -> datetime | None:
@@ -172,6 +175,11 @@ class SessionRepository:
                 return
         rows.append(saved)
 
+    def _new_station(self, station_id: str) -> bool:
+        """Whether this batch heard first of the station (it had no row, so no sessions before the batch)."""
+        batch = self._batch()
+        return batch is not None and station_id in batch.memo.get(NEW_STATIONS, ())
+
     def _wrote(self, station_id: str | None) -> None:
         """Sessions of this station (None: of any) changed in the store: the batch reads them again."""
         batch = self._batch()
@@ -193,6 +201,8 @@ class SessionRepository:
         for s in live[1] if live is not None else ():
             if s.transaction_id == transaction_id:
                 return s
+        if live is not None and self._new_station(station_id):
+            return None  # a station this batch heard first had no sessions: the batch's copy holds all it has
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
         row = (await self._db.execute(query.with_for_update())).first()
         return _from_row(row) if row else None
@@ -343,8 +353,9 @@ class SessionRepository:
         return live is not None and not any(s.active and (bay is None or s.bay == bay) for s in live[1])
 
     async def active_on_bay(self, station_id: str, bay: int) -> builtins.list[Session]:
-        if await self._none_active(station_id, bay):
-            return []
+        live = await self._live(station_id)
+        if live is not None:  # the batch's copy holds every open session of the station, read and locked
+            return [s for s in live[1] if s.active and s.bay == bay]
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
         return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
