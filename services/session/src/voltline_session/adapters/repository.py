@@ -212,6 +212,13 @@ class SessionRepository:
         self._stored(s)
 
     async def save(self, s: Session) -> None:
+        if self._batch() is not None:  # inside a batch: only the columns that differ from the row it read
+            await self.save_many([s])
+            return
+        await self._save_all(s)
+
+    async def _save_all(self, s: Session) -> None:
+        """Every column, through SQLAlchemy."""
         row = _to_row(s)
         row["_id"] = row.pop("session_id")
         await self._db.execute(_UPDATE, row)
@@ -285,7 +292,7 @@ class SessionRepository:
         rows = [(*(s.bay if name == "bay" else s.__dict__[name] for name in names), s.session_id) for s in saved]
         if not await update_many(self._db, sessions, "session_id", names, rows):
             for s in saved:  # a driver whose parameter style we don't know: SQLAlchemy, every column
-                await self.save(s)
+                await self._save_all(s)
             return
         for s in saved:
             self._stored(s)
