@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -121,6 +121,9 @@ class _Live:
     floor: datetime
     by_station: dict[str, builtins.list[Session]]
     dirty: set[str]
+    loaded: bool = False
+    # Stations read again after the batch wrote their sessions: their copy lacks what ended before `floor`.
+    reloaded: set[str] = field(default_factory=set)
 
 
 class SessionRepository:
@@ -160,6 +163,9 @@ class SessionRepository:
             live.by_station.update((sid, []) for sid in chunk)
             for row in await self._db.execute(query.with_for_update()):
                 live.by_station[row.station_id].append(_from_row(row))
+        if live.loaded:
+            live.reloaded.update(ids)
+        live.loaded = True
         live.dirty.clear()
 
     def _stored(self, saved: Session) -> None:
@@ -201,8 +207,10 @@ class SessionRepository:
         for s in live[1] if live is not None else ():
             if s.transaction_id == transaction_id:
                 return s
-        if live is not None and self._new_station(station_id):
-            return None  # a station this batch heard first had no sessions: the batch's copy holds all it has
+        if live is not None and station_id not in live[0].reloaded and self._new_station(station_id):
+            # A station this batch heard first had no sessions: the copy, read at the batch's first lookup and
+            # kept by the batch's own writes since, holds every session it has.
+            return None
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
         row = (await self._db.execute(query.with_for_update())).first()
         return _from_row(row) if row else None

@@ -191,16 +191,18 @@ class RemoteStartRepository:
         self._db = session
         self._batch = _batch_of(session)
 
-    async def _awaiting_stations(self) -> set[str]:
-        """Inside a batch: which of its stations have any remote start still awaiting its session, in one query
-        at the first lookup. A start's row is committed before its command goes to the station, so before any
-        event of the transaction it causes was published, let alone fetched into this batch."""
+    async def _awaiting_stations(self) -> tuple[frozenset[str], set[str]]:
+        """Inside a batch: the stations its events name, and which of them have any remote start still awaiting
+        its session, in one query at the first lookup. A start's row is committed before its command goes to
+        the station, so before any event of the transaction it causes was published, let alone fetched into
+        this batch."""
         assert self._batch is not None
-        found: set[str] | None = self._batch.memo.get(_AWAITING)
-        if found is None:
+        known: tuple[frozenset[str], set[str]] | None = self._batch.memo.get(_AWAITING)
+        if known is None:
             c = remote_starts.c
             ids = sorted({e.station_id for e in self._batch.envelopes if e.station_id})
-            found = self._batch.memo[_AWAITING] = set()
+            found: set[str] = set()
+            known = self._batch.memo[_AWAITING] = (frozenset(ids), found)
             for start in range(0, len(ids), 500):
                 query = select(c.station_id).where(
                     c.station_id.in_(ids[start : start + 500]),
@@ -208,7 +210,7 @@ class RemoteStartRepository:
                     c.status.in_(("sent", "accepted")),
                 )
                 found.update((await self._db.execute(query.distinct())).scalars())
-        return found
+        return known
 
     async def add(self, **values: Any) -> int:
         result = await self._db.execute(
@@ -238,8 +240,10 @@ class RemoteStartRepository:
         self, station_id: str, id_token: str, bay: int | None, earliest: datetime, latest: datetime
     ) -> RemoteStart | None:
         """The newest unlinked, not refused remote start a session starting in [earliest, latest] answers."""
-        if self._batch is not None and station_id not in await self._awaiting_stations():
-            return None  # none of the station's remote starts awaits a session (most starts are by card)
+        if self._batch is not None:
+            named, waiting = await self._awaiting_stations()
+            if station_id in named and station_id not in waiting:
+                return None  # none of the station's remote starts awaits a session (most starts are by card)
         c = remote_starts.c
         query = select(remote_starts).where(
             c.station_id == station_id,
