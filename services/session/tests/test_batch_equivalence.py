@@ -1,7 +1,9 @@
-"""A consumer batch gives the same sessions, readings and announcements as its events one by one.
+"""A consumer batch gives the same sessions, readings, announcements and station rows as its events one by one.
 
 The batch folds MeterValues and status of active sessions in memory and recomputes each once
-(`service_layer.batching`); this drives random station histories both ways over SQLite and compares.
+(`service_layer.batching`), creates the stations it hears first in memory and writes their rows, "last seen"
+and connects/disconnects at its commit (`adapters.stations`); this drives random station histories both ways
+over SQLite and compares. A remote start awaits station 0's first session: both ways must link it.
 """
 
 from __future__ import annotations
@@ -26,9 +28,18 @@ from voltline_events.payloads import (
     IdToken,
     MeterSample,
     SampledValue,
+    StationConnected,
+    StationDisconnected,
     StationTransaction,
 )
-from voltline_session.adapters.orm import charging_states, meter_readings, seq_nos, sessions, stations
+from voltline_session.adapters.orm import (
+    charging_states,
+    meter_readings,
+    remote_starts,
+    seq_nos,
+    sessions,
+    stations,
+)
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.service_layer.context import CONSUMER, SessionContext
@@ -51,6 +62,8 @@ step = st.one_of(
     st.tuples(st.just("status"), st.integers(0, 1), st.integers(0, 90), st.sampled_from(["Charging", "SuspendedEV"])),
     st.tuples(st.just("heartbeat"), st.integers(0, 1)),
     st.tuples(st.just("boot"), st.integers(0, 1)),
+    # Connects and disconnects, stamped by the gateway at any minute (an older one must not win).
+    st.tuples(st.just("presence"), st.integers(0, 1), st.integers(0, 90), st.booleans()),
     # A reading the energy rules judge (a dip to 0, a spike), at any minute: later or earlier than the last.
     st.tuples(st.just("glitch"), st.integers(0, 1), st.integers(0, 90), st.sampled_from(["zero", "spike"])),
 )
@@ -113,6 +126,16 @@ def history(prefix: str, steps: list[tuple[Any, ...]]) -> list[Envelope]:
             )
         elif s[0] == "heartbeat":
             event = Heartbeat(ocpp_version=version)
+        elif s[0] == "presence":
+            _, n, minute, connected = s
+            event = (
+                StationConnected(ocpp_version=version, gateway_instance="gw")
+                if connected
+                else StationDisconnected(gateway_instance="gw", reason="closed")
+            )
+            stamped = envelope_for(event, source="gw", station_id=station)
+            out.append(stamped.model_copy(update={"time": T0 + timedelta(minutes=minute)}))
+            continue
         else:
             event = BootNotification(ocpp_version=version, vendor="V", model="M", raw={})
         out.append(envelope_for(event, source="gw", station_id=station))
@@ -144,7 +167,37 @@ async def outcome(factory: Any, prefix: str) -> dict[str, Any]:
             envelope = json.loads(row.value)
             if envelope.get("session_id") in ids:
                 events[envelope["session_id"]].append((envelope["type"], envelope["payload"]))
-    return {"sessions": found, "readings": sorted(tuple(r) for r in readings), "events": dict(events)}
+        # "updated_at" says when the service last wrote the row: per batch, not per event.
+        station_rows = (await db.execute(sa.select(stations).where(stations.c.station_id.like(f"{prefix}-%")))).all()
+        found_stations = sorted(
+            ({k: v for k, v in r._mapping.items() if k != "updated_at"} for r in station_rows),
+            key=lambda r: r["station_id"],
+        )
+        starts = [dict(r._mapping) for r in (await db.execute(sa.select(remote_starts))).all()]
+    return {
+        "sessions": found,
+        "readings": sorted(tuple(r) for r in readings),
+        "events": dict(events),
+        "stations": found_stations,
+        "remote_starts": starts,
+    }
+
+
+async def await_a_remote_start(factory: Any) -> None:
+    """An app start sent to station 0 just before its first transaction (`awaiting_session` links it)."""
+    async with SessionUnitOfWork(factory) as uow:
+        await uow.remote_starts.add(
+            station_id="CP-0",
+            id_token="TAG",
+            id_token_type="ISO14443",
+            evse_id=None,
+            connector_id=None,
+            driver_id="driver-1",
+            status="accepted",
+            requested_by="test",
+            requested_at=T0 - timedelta(seconds=30),
+        )
+        await uow.commit()
 
 
 async def both_ways(
@@ -155,8 +208,9 @@ async def both_ways(
     factory = session_factory(engine)
     try:
         results = []
+        envelopes = history("CP", steps)  # the same envelopes both ways (their times are the stations' "last seen")
         for mode in ("one", "batch"):
-            envelopes = history("CP", steps)
+            await await_a_remote_start(factory)
             # The reference: one event at a time, every session recomputed from all its readings.
             handle = build_dispatcher(context(factory, "s", fold_readings=mode == "batch", interval=interval))
             if mode == "one":
@@ -170,7 +224,16 @@ async def both_ways(
                             await handle(envelope)
             results.append(await outcome(factory, "CP"))
             async with factory() as db:  # the next run starts from an empty store
-                for table in (meter_readings, charging_states, seq_nos, sessions, stations, outbox_table, inbox_table):
+                for table in (
+                    meter_readings,
+                    charging_states,
+                    seq_nos,
+                    sessions,
+                    stations,
+                    remote_starts,
+                    outbox_table,
+                    inbox_table,
+                ):
                     await db.execute(sa.delete(table))
                 await db.commit()
         return results[0], results[1]
@@ -240,6 +303,9 @@ def test_a_batch_equals_its_events_one_by_one(
     assert batch["sessions"] == one["sessions"]
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]
+    assert batch["stations"] == one["stations"]
+    assert batch["remote_starts"] == one["remote_starts"]
+    assert one["remote_starts"][0]["session_id"] == "s-session-0"  # station 0's first session answers it
 
 
 async def test_a_batch_reads_its_stations_sessions_once_and_writes_last_seen_once(sqlite_url: str) -> None:

@@ -72,10 +72,14 @@ class _Buffered:
         # the inserts (a batch writes thousands of rows). Each distinct timestamp is converted once, by the
         # column type's own bind processor, so the stored text is exactly what the ORM path stores.
         names = list(rows[0])
-        converters = [_converter(self.table.c[name], conn.dialect) for name in names]
-        params = [
-            tuple(v if f is None else f(v) for v, f in zip(row.values(), converters, strict=True)) for row in rows
-        ]
+        # Only the columns whose type converts (timestamps), by position: no per-value generator.
+        converters = [(i, f) for i, name in enumerate(names) if (f := _converter(self.table.c[name], conn.dialect))]
+        params = []
+        for row in rows:
+            values = list(row.values())
+            for i, f in converters:
+                values[i] = f(values[i])
+            params.append(tuple(values))
         await conn.exec_driver_sql(statement, params)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +90,9 @@ def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
 
 
 _LIVE = "session.live"
+NEW_STATIONS = "session.stations_new"
+"""Batch memo key: the stations this batch heard first (no row before it, so no sessions either: a session's
+row is only written after its station's)."""
 
 
 def _floor(envelopes: Sequence[Envelope]) -> datetime | None:
@@ -118,6 +121,9 @@ class _Live:
     floor: datetime
     by_station: dict[str, builtins.list[Session]]
     dirty: set[str]
+    loaded: bool = False
+    # Stations read again after the batch wrote their sessions: their copy lacks what ended before `floor`.
+    reloaded: set[str] = field(default_factory=set)
 
 
 class SessionRepository:
@@ -157,6 +163,9 @@ class SessionRepository:
             live.by_station.update((sid, []) for sid in chunk)
             for row in await self._db.execute(query.with_for_update()):
                 live.by_station[row.station_id].append(_from_row(row))
+        if live.loaded:
+            live.reloaded.update(ids)
+        live.loaded = True
         live.dirty.clear()
 
     def _stored(self, saved: Session) -> None:
@@ -171,6 +180,11 @@ class SessionRepository:
                 rows[i] = saved
                 return
         rows.append(saved)
+
+    def _new_station(self, station_id: str) -> bool:
+        """Whether this batch heard first of the station (it had no row, so no sessions before the batch)."""
+        batch = self._batch()
+        return batch is not None and station_id in batch.memo.get(NEW_STATIONS, ())
 
     def _wrote(self, station_id: str | None) -> None:
         """Sessions of this station (None: of any) changed in the store: the batch reads them again."""
@@ -193,6 +207,10 @@ class SessionRepository:
         for s in live[1] if live is not None else ():
             if s.transaction_id == transaction_id:
                 return s
+        if live is not None and station_id not in live[0].reloaded and self._new_station(station_id):
+            # A station this batch heard first had no sessions: the copy, read at the batch's first lookup and
+            # kept by the batch's own writes since, holds every session it has.
+            return None
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
         row = (await self._db.execute(query.with_for_update())).first()
         return _from_row(row) if row else None
@@ -202,6 +220,13 @@ class SessionRepository:
         self._stored(s)
 
     async def save(self, s: Session) -> None:
+        if self._batch() is not None:  # inside a batch: only the columns that differ from the row it read
+            await self.save_many([s])
+            return
+        await self._save_all(s)
+
+    async def _save_all(self, s: Session) -> None:
+        """Every column, through SQLAlchemy."""
         row = _to_row(s)
         row["_id"] = row.pop("session_id")
         await self._db.execute(_UPDATE, row)
@@ -275,7 +300,7 @@ class SessionRepository:
         rows = [(*(s.bay if name == "bay" else s.__dict__[name] for name in names), s.session_id) for s in saved]
         if not await update_many(self._db, sessions, "session_id", names, rows):
             for s in saved:  # a driver whose parameter style we don't know: SQLAlchemy, every column
-                await self.save(s)
+                await self._save_all(s)
             return
         for s in saved:
             self._stored(s)
@@ -343,8 +368,9 @@ class SessionRepository:
         return live is not None and not any(s.active and (bay is None or s.bay == bay) for s in live[1])
 
     async def active_on_bay(self, station_id: str, bay: int) -> builtins.list[Session]:
-        if await self._none_active(station_id, bay):
-            return []
+        live = await self._live(station_id)
+        if live is not None:  # the batch's copy holds every open session of the station, read and locked
+            return [s for s in live[1] if s.active and s.bay == bay]
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
         return [_from_row(row) for row in await self._db.execute(query.with_for_update())]

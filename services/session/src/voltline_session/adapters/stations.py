@@ -11,11 +11,31 @@ from voltline_store import Batch, current_batch
 
 from voltline_session.adapters.driver_sql import update_many
 from voltline_session.adapters.orm import remote_starts, stations
-from voltline_session.adapters.repository import insert_for
+from voltline_session.adapters.repository import NEW_STATIONS, insert_for
 from voltline_session.domain.stations import RemoteStart, StationState
 
 _TOUCHED = "session.stations_touched"
 _TOUCH_COLUMNS = ("last_seen_at", "ocpp_version", "updated_at")
+_PRESENCE = "session.stations_presence"  # stations whose connect/disconnect the batch has not written yet
+_PRESENCE_COLUMNS = ("connected", "presence_at")
+_AWAITING = "session.remote_starts_awaiting"
+_NAMED = "session.stations_named"  # the stations the batch's events name: the prefetch looked for all of them
+
+
+class StationsRaced(RuntimeError):
+    """A station's row appeared while the batch that first heard of it ran (its events go one at a time)."""
+
+
+def _new_row(station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime) -> dict[str, Any]:
+    """The row a station's first event creates (what `_lock` inserts)."""
+    return {
+        "station_id": station_id,
+        "ocpp_version": ocpp_version,
+        "connected": True,
+        "presence_at": None,
+        "last_seen_at": seen_at,
+        "updated_at": now,
+    }
 
 
 def _batch_of(session: AsyncSession) -> Batch | None:
@@ -33,14 +53,13 @@ class StationRepository:
         self._batch = _batch_of(session)
 
     async def get(self, station_id: str) -> StationState | None:
+        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
+        if pending is not None:  # this batch's locked copy, with what it has not written yet
+            return StationState(**{k: v for k, v in pending.items() if k != "updated_at"})
         row = (await self._db.execute(select(stations).where(stations.c.station_id == station_id))).first()
         if row is None:
             return None
-        values = {k: v for k, v in row._mapping.items() if k != "updated_at"}
-        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
-        if pending is not None:  # this batch's not yet written "last seen"
-            values.update(last_seen_at=pending["last_seen_at"], ocpp_version=pending["ocpp_version"])
-        return StationState(**values)
+        return StationState(**{k: v for k, v in row._mapping.items() if k != "updated_at"})
 
     async def touch(self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime) -> StationState:
         """The station said something (at `seen_at`); locks its row, so its writes are serialised."""
@@ -51,7 +70,12 @@ class StationRepository:
         row: dict[str, Any] | None = batch.memo.get(key)
         if row is None:
             row = (await self._prefetched()).pop(station_id, None)
-            if row is None:  # a station new to us
+            if row is not None:
+                pass
+            elif station_id in batch.memo[_NAMED]:  # new to us: its row is inserted with the batch's "last seen"
+                row = _new_row(station_id, seen_at, ocpp_version, now)
+                batch.memo.setdefault(NEW_STATIONS, set()).add(station_id)
+            else:  # a station none of the batch's events names (the prefetch did not look for it)
                 row = await self._lock(station_id, seen_at, ocpp_version, now)
             batch.memo[key] = row
             touched: dict[str, tuple[dict[str, Any], datetime]] = batch.memo.setdefault(_TOUCHED, {})
@@ -67,9 +91,19 @@ class StationRepository:
         """The "last seen" of every station the batch touched, in one executemany at its commit."""
         assert self._batch is not None
         touched: dict[str, tuple[dict[str, Any], datetime]] = self._batch.memo.pop(_TOUCHED, {})
-        ordered = sorted(touched.items())
+        new: set[str] = self._batch.memo.pop(NEW_STATIONS, set())
+        if new:
+            await self._insert_new([row for sid, (row, _) in sorted(touched.items()) if sid in new])
+        moved: set[str] = self._batch.memo.pop(_PRESENCE, set()) - new
+        ordered = sorted((sid, v) for sid, v in touched.items() if sid not in new)
         plain = [(row["last_seen_at"], row["ocpp_version"], now, sid) for sid, (row, now) in ordered]
-        if plain and await update_many(self._db, stations, "station_id", _TOUCH_COLUMNS, plain):
+        if moved:  # connects/disconnects of known stations: their presence columns too
+            presence = [(row["connected"], row["presence_at"], sid) for sid, (row, _) in ordered if sid in moved]
+            if not await update_many(self._db, stations, "station_id", _PRESENCE_COLUMNS, presence):
+                for connected, presence_at, sid in presence:
+                    values = {"connected": connected, "presence_at": presence_at}
+                    await self._db.execute(update(stations).where(stations.c.station_id == sid).values(values))
+        if not plain or await update_many(self._db, stations, "station_id", _TOUCH_COLUMNS, plain):
             return
         rows = [
             {"_id": sid, "last_seen_at": row["last_seen_at"], "ocpp_version": row["ocpp_version"], "updated_at": now}
@@ -87,12 +121,24 @@ class StationRepository:
             )
             await self._db.execute(stmt, rows)
 
+    async def _insert_new(self, rows: list[dict[str, Any]]) -> None:
+        """The stations this batch heard first, as the batch left them, in one INSERT per hundred. Nothing else
+        creates a station's row, and its partition's events are this consumer's alone; if one exists all the
+        same (an overlap during a rebalance), the batch fails and its events are handled one at a time."""
+        for start in range(0, len(rows), 100):
+            chunk = rows[start : start + 100]
+            stmt = insert_for(self._db, stations).values(chunk).on_conflict_do_nothing()
+            inserted = (await self._db.execute(stmt.returning(stations.c.station_id))).scalars().all()
+            if len(inserted) != len(chunk):
+                raise StationsRaced(sorted({r["station_id"] for r in chunk} - set(inserted)))
+
     async def _prefetched(self) -> dict[str, dict[str, Any]]:
         """The rows of every station the batch's events name, locked and read in one query at the first touch."""
         assert self._batch is not None
         rows: dict[str, dict[str, Any]] | None = self._batch.memo.get("session.station_rows")
         if rows is None:
             ids = sorted({e.station_id for e in self._batch.envelopes if e.station_id})
+            self._batch.memo[_NAMED] = frozenset(ids)
             rows = self._batch.memo["session.station_rows"] = {}
             for start in range(0, len(ids), 500):
                 query = select(stations).where(stations.c.station_id.in_(ids[start : start + 500])).with_for_update()
@@ -103,14 +149,7 @@ class StationRepository:
         self, station_id: str, seen_at: datetime, ocpp_version: str | None, now: datetime
     ) -> dict[str, Any]:
         """Create the station's row if new, lock it and read it."""
-        insert = insert_for(self._db, stations).values(
-            station_id=station_id,
-            ocpp_version=ocpp_version,
-            connected=True,
-            presence_at=None,
-            last_seen_at=seen_at,
-            updated_at=now,
-        )
+        insert = insert_for(self._db, stations).values(_new_row(station_id, seen_at, ocpp_version, now))
         await self._db.execute(insert.on_conflict_do_nothing())
         query = select(stations).where(stations.c.station_id == station_id).with_for_update()
         return dict((await self._db.execute(query)).one()._mapping)
@@ -131,6 +170,13 @@ class StationRepository:
 
     async def presence(self, station_id: str, *, connected: bool, at: datetime) -> None:
         """Connect/disconnect, in the order the gateway saw them (an older one does not win)."""
+        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
+        if pending is not None:  # the batch's locked copy: written with its "last seen", at the commit
+            assert self._batch is not None
+            if pending["presence_at"] is None or pending["presence_at"] <= at:
+                pending.update(connected=connected, presence_at=at)
+                self._batch.memo.setdefault(_PRESENCE, set()).add(station_id)
+            return
         c = stations.c
         stmt = (
             update(stations)
@@ -138,14 +184,33 @@ class StationRepository:
             .values(connected=connected, presence_at=at)
         )
         await self._db.execute(stmt)
-        pending = self._batch.memo.get(("session.station", station_id)) if self._batch else None
-        if pending is not None and (pending["presence_at"] is None or pending["presence_at"] <= at):
-            pending.update(connected=connected, presence_at=at)
 
 
 class RemoteStartRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
+        self._batch = _batch_of(session)
+
+    async def _awaiting_stations(self) -> tuple[frozenset[str], set[str]]:
+        """Inside a batch: the stations its events name, and which of them have any remote start still awaiting
+        its session, in one query at the first lookup. A start's row is committed before its command goes to
+        the station, so before any event of the transaction it causes was published, let alone fetched into
+        this batch."""
+        assert self._batch is not None
+        known: tuple[frozenset[str], set[str]] | None = self._batch.memo.get(_AWAITING)
+        if known is None:
+            c = remote_starts.c
+            ids = sorted({e.station_id for e in self._batch.envelopes if e.station_id})
+            found: set[str] = set()
+            known = self._batch.memo[_AWAITING] = (frozenset(ids), found)
+            for start in range(0, len(ids), 500):
+                query = select(c.station_id).where(
+                    c.station_id.in_(ids[start : start + 500]),
+                    c.session_id.is_(None),
+                    c.status.in_(("sent", "accepted")),
+                )
+                found.update((await self._db.execute(query.distinct())).scalars())
+        return known
 
     async def add(self, **values: Any) -> int:
         result = await self._db.execute(
@@ -175,6 +240,10 @@ class RemoteStartRepository:
         self, station_id: str, id_token: str, bay: int | None, earliest: datetime, latest: datetime
     ) -> RemoteStart | None:
         """The newest unlinked, not refused remote start a session starting in [earliest, latest] answers."""
+        if self._batch is not None:
+            named, waiting = await self._awaiting_stations()
+            if station_id in named and station_id not in waiting:
+                return None  # none of the station's remote starts awaits a session (most starts are by card)
         c = remote_starts.c
         query = select(remote_starts).where(
             c.station_id == station_id,

@@ -215,8 +215,16 @@ async def record_status(
                         await announce_held(ctx, uow, before, before, (done, ()), now)
                         continue
                 folded = fold(ctx, before, (), now)  # no new reading: the running totals stand
+                # An open session that counted no reading yet has none stored: nothing to read back.
+                none = ctx.fold_readings and before.active and before.last_reading_at is None
                 session, derived = await recompute(
-                    ctx, uow, before, now, None if folded is None else (folded, ()), with_periods=False
+                    ctx,
+                    uow,
+                    before,
+                    now,
+                    None if folded is None else (folded, ()),
+                    () if none and folded is None else None,
+                    with_periods=False,
                 )
                 session = announce(ctx, uow, before, session, derived, now)
                 await uow.sessions.save(session)
