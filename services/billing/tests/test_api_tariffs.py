@@ -108,17 +108,21 @@ async def test_versions_and_the_version_valid_when_the_session_started(billing: 
 
 
 async def test_station_group_and_default_resolution(billing: RunningBilling) -> None:
+    """Its own tariffs, so that it passes alone and on any xdist worker (not after the test that makes SIMPLE)."""
     await billing.post("/tariffs", {"tariff_id": "GRP", "currency": "EUR", "energy_price_per_kwh": "0.20"}, expect=201)
+    await billing.post("/tariffs", {"tariff_id": "FALLBACK", "currency": "SEK", "energy_price_per_kwh": "3.0"},
+                       expect=201)  # fmt: skip
+    await billing.post("/tariffs", {"tariff_id": "OWN", "currency": "EUR", "energy_price_per_kwh": "0.30"}, expect=201)
     group = await billing.put("/station-groups/north", {"tariff_id": "GRP", "station_ids": ["CP-N1", "CP-N2"]})
     assert group["station_ids"] == ["CP-N1", "CP-N2"]
     assert (await billing.get("/stations/CP-N1/tariff"))["source"] == "group"
     nothing = await billing.api.get("/api/v1/stations/CP-ELSEWHERE/tariff", headers=ADMIN)
     assert nothing.status_code == 404 and "set a default" in nothing.json()["detail"]
-    await billing.put("/tariffs/SIMPLE", {"tariff_id": "SIMPLE", "currency": "SEK", "energy_price_per_kwh": "3.5",
-                                          "default": True})  # fmt: skip
+    await billing.put("/tariffs/FALLBACK", {"tariff_id": "FALLBACK", "currency": "SEK", "energy_price_per_kwh": "3.5",
+                                            "default": True})  # fmt: skip
     fallback = await billing.get("/stations/CP-ELSEWHERE/tariff")
-    assert (fallback["source"], fallback["tariff_id"]) == ("default", "SIMPLE")
-    await billing.put("/stations/CP-N2/tariff", {"tariff_id": "OCPI-1"})
+    assert (fallback["source"], fallback["tariff_id"]) == ("default", "FALLBACK")
+    await billing.put("/stations/CP-N2/tariff", {"tariff_id": "OWN"})
     assert (await billing.get("/stations/CP-N2/tariff"))["source"] == "station"
     unknown = await billing.api.put("/api/v1/stations/CP-N2/tariff", json={"tariff_id": "NOPE"}, headers=ADMIN)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.tariff_id"
