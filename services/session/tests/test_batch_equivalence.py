@@ -281,9 +281,16 @@ def in_time_order(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return out
 
 
+def in_lanes(steps: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """The order a consumer lane hands a batch of several partitions' stations (`merge_partitions`): each
+    partition's records whole and in order, one partition after the other (stations 0 and 1 in two partitions)."""
+    return sorted(steps, key=lambda s: s[1])  # stable: each station's own order is kept
+
+
 HISTORIES = {
     "any": st.lists(step, min_size=1, max_size=40),  # any order: starts, ends, reboots, statuses, glitches
     "late_readings": ordered.map(in_time_order),
+    "lanes": st.lists(step, min_size=1, max_size=40),  # then in a lane's order, the starts included (below)
 }
 
 
@@ -299,7 +306,8 @@ def test_a_batch_equals_its_events_one_by_one(
 ) -> None:
     """Sessions (meter_tally included: folded totals equal recomputed ones), readings and announcements."""
     starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]  # mostly about sessions whose start was seen
-    one, batch = asyncio.run(both_ways(store, starts + data.draw(HISTORIES[kind], label="steps"), cut, interval))
+    steps = starts + data.draw(HISTORIES[kind], label="steps")
+    one, batch = asyncio.run(both_ways(store, in_lanes(steps) if kind == "lanes" else steps, cut, interval))
     assert batch["sessions"] == one["sessions"]
     assert batch["readings"] == one["readings"]
     assert batch["events"] == one["events"]

@@ -81,6 +81,7 @@ def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) ->
             batch_scope=TransactionBatch(infra.sessions, inbox_consumer=CONSUMER, relay=infra.relay),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.session_batch_max_s,
+            merge_partitions=settings.consumer_batch_lanes,
         )
     )
     tasks: list[asyncio.Task[None]] = []

@@ -57,6 +57,14 @@ class SessionSettings(ServiceSettings):
         "(read-only units of work), so it can be longer than other services' 0.2 s: on a loaded machine a "
         "short wall-clock budget cut batches to a few events, and the per-batch rules lost their point.",
     )
+    consumer_batch_lanes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="The partitions of one fetch of station events are spread over this many lanes, each one batch "
+        "transaction (a partition whole and in order, so a station's events in order), which run concurrently: one "
+        "lane handles its events while another waits for the database. 0: one batch per partition.",
+    )
     # Charging from the drivers' app (docs/drivers.md)
     billing_url: str | None = Field(
         default=None,
