@@ -3,9 +3,8 @@
 At thousands of status events a second SQLAlchemy's per-row work was most of the batch's cost: compiling the
 bulk statements, processing every parameter of every row (`UTCDateTime` binds and results, JSON), building a
 `Row` and a mapping per row read. These statements are fixed texts (asyncpg prepares each once per
-connection) run on the batch's own connection inside its transaction: the reads with one array parameter, the
-status writes as one set-based statement each (arrays, `unnest`), the rest as one `executemany` of plain
-tuples. SQLite keeps the SQLAlchemy path (status_batch.py).
+connection) run on the batch's own connection inside its transaction: the reads with one array parameter,
+every write as one `executemany` of plain tuples. SQLite keeps the SQLAlchemy path (status_batch.py).
 
 Values go in as the table stores them: aware datetimes for `timestamptz`, JSON columns as JSON text
 (`null` for None, as SQLAlchemy's JSON type writes it); read back, JSON comes decoded by the json codec that
@@ -47,41 +46,25 @@ UPDATE_STATION = (
     + ", ".join(f"{name} = ${i}" for i, name in enumerate(STATION_FIELDS[1:], start=2))
     + f", updated_at = ${len(STATION_FIELDS) + 1} WHERE station_id = $1"
 )
+TOUCH_STATION = "UPDATE health_stations SET last_seen_at = $2, updated_at = $3 WHERE station_id = $1"
 INSERT_PORT = f"INSERT INTO health_connectors ({_C_COLS}) VALUES ({_placeholders(len(CONNECTOR_FIELDS))})"
+UPDATE_PORT = (
+    "UPDATE health_connectors SET "
+    + ", ".join(f"{name} = ${i}" for i, name in enumerate(CONNECTOR_FIELDS[3:], start=4))
+    + " WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3"
+)
 STATUS_COLUMNS = ("station_id", "evse_id", "connector_id", "status", "ocpp_status", "error_code", "started_at")
+CLOSE_STATUS = (
+    "UPDATE health_status_history SET ended_at = $4"
+    " WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND ended_at IS NULL"
+)
+INSERT_STATUS = (
+    f"INSERT INTO health_status_history ({', '.join(STATUS_COLUMNS)}, ended_at)"
+    f" VALUES ({_placeholders(len(STATUS_COLUMNS) + 1)})"
+)
 CLOSE_PRESENCE = "UPDATE health_presence_history SET ended_at = $2 WHERE station_id = $1 AND ended_at IS NULL"
 INSERT_PRESENCE = (
     "INSERT INTO health_presence_history (station_id, online, started_at, ended_at) VALUES ($1, $2, $3, $4)"
-)
-# The writes a status change makes on every port and station it touches, one statement per kind per batch
-# (the rows as arrays, `unnest`), not one Bind/Execute per row: at 5,000 changes a second the server's fixed
-# cost per executed statement was most of what these writes cost it. The keys of each list are unique (one
-# close per port, one update per port or station), so the joined UPDATE changes each row once, as the
-# per-row statements did; the history's rows go in in the batch's order (`ORDINALITY`), ids ascending.
-_C_TYPES = {"since": "timestamptz", "reported_at": "timestamptz", "short_sessions": "int"}  # else varchar
-_C_TYPES.update((name, "varchar") for name in CONNECTOR_FIELDS[3:] if name not in _C_TYPES)
-TOUCH_STATIONS = (
-    "UPDATE health_stations AS s SET last_seen_at = v.seen, updated_at = $3"
-    " FROM unnest($1::varchar[], $2::timestamptz[]) AS v(sid, seen) WHERE s.station_id = v.sid"
-)
-UPDATE_PORTS = (
-    "UPDATE health_connectors AS c SET "
-    + ", ".join(f"{name} = v.{name}" for name in CONNECTOR_FIELDS[3:])
-    + " FROM unnest($1::varchar[], $2::int[], $3::int[], "
-    + ", ".join(f"${i}::{_C_TYPES[name]}[]" for i, name in enumerate(CONNECTOR_FIELDS[3:], start=4))
-    + f") AS v({_C_COLS})"
-    " WHERE c.station_id = v.station_id AND c.evse_id = v.evse_id AND c.connector_id = v.connector_id"
-)
-CLOSE_STATUSES = (
-    "UPDATE health_status_history AS h SET ended_at = v.ended"
-    " FROM unnest($1::varchar[], $2::int[], $3::int[], $4::timestamptz[]) AS v(sid, evse, conn, ended)"
-    " WHERE h.station_id = v.sid AND h.evse_id = v.evse AND h.connector_id = v.conn AND h.ended_at IS NULL"
-)
-INSERT_STATUSES = (
-    f"INSERT INTO health_status_history ({', '.join(STATUS_COLUMNS)}, ended_at)"
-    f" SELECT {', '.join(STATUS_COLUMNS)}, ended_at FROM unnest($1::varchar[], $2::int[], $3::int[],"
-    " $4::varchar[], $5::varchar[], $6::varchar[], $7::timestamptz[], $8::timestamptz[])"
-    f" WITH ORDINALITY AS v({', '.join(STATUS_COLUMNS)}, ended_at, n) ORDER BY n"
 )
 INSERT_OUTBOX = "INSERT INTO outbox (topic, key, value, event_id, created_at) VALUES ($1, $2, $3, $4, $5)"
 
@@ -157,11 +140,6 @@ def station_values(station: StationRow) -> list[Any]:
     return values
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    """Rows as one list per column (the array parameters of a set-based statement)."""
-    return [[row[i] for row in rows] for i in range(width)]
-
-
 async def write(
     session: AsyncSession,
     *,
@@ -177,32 +155,23 @@ async def write(
     presence_rows: list[dict[str, Any]],
     outbox_rows: list[dict[str, Any]],
 ) -> None:
-    """Every write of the batch, one statement (or `executemany`) per kind (in the SQLAlchemy path's order,
-    new ports before the touched stations);
+    """Every write of the batch, one `executemany` per kind (in the order the SQLAlchemy path has);
     `touched_stations` changed only their `last_seen_at` (`split_touched`)."""
     pg = await driver(session)
     if new_stations:
         await pg.executemany(INSERT_STATION, [[*station_values(s), now] for s in new_stations])
     if changed_stations:
         await pg.executemany(UPDATE_STATION, [[*station_values(s), now] for s in changed_stations])
+    if touched_stations:
+        await pg.executemany(TOUCH_STATION, [(s.station_id, s.last_seen_at, now) for s in touched_stations])
     if new_ports:
         await pg.executemany(INSERT_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in new_ports])
-    if touched_stations or changed_ports or close_status or status_rows:
-        # planned for their arrays (sizes known, the tables as they are now): a generic plan made while a
-        # store was empty could join by scanning the whole history every batch (see CUSTOM_PLANS)
-        await pg.execute(CUSTOM_PLANS)
-        if touched_stations:
-            seen = [s.last_seen_at for s in touched_stations]
-            await pg.execute(TOUCH_STATIONS, [s.station_id for s in touched_stations], seen, now)
-        if changed_ports:
-            ports = [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in changed_ports]
-            await pg.execute(UPDATE_PORTS, *_columns(ports, len(CONNECTOR_FIELDS)))
-        if close_status:
-            await pg.execute(CLOSE_STATUSES, *_columns(close_status, 4))
-        if status_rows:
-            rows = [[*(r[k] for k in STATUS_COLUMNS), r["ended_at"]] for r in status_rows]
-            await pg.execute(INSERT_STATUSES, *_columns(rows, len(STATUS_COLUMNS) + 1))
-        await pg.execute(CACHED_PLANS)
+    if changed_ports:
+        await pg.executemany(UPDATE_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in changed_ports])
+    if close_status:
+        await pg.executemany(CLOSE_STATUS, close_status)
+    if status_rows:
+        await pg.executemany(INSERT_STATUS, [[*(r[k] for k in STATUS_COLUMNS), r["ended_at"]] for r in status_rows])
     if close_presence:
         await pg.executemany(CLOSE_PRESENCE, close_presence)
     if presence_rows:
