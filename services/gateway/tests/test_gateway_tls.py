@@ -98,6 +98,25 @@ async def test_a_replaced_certificate_is_used_without_a_restart(tls: Any) -> Non
     await eventually(serves_the_new_one, within=10)
     reloader = gateway.internals.tls_reloader
     assert reloader is not None
-    # The reloader's thread counts the reload just after the live context took the new pair: a handshake can
-    # see the new certificate a moment before the count does.
     await eventually(lambda: reloader.reloads >= 1, within=10)
+
+
+async def test_a_certificate_copied_before_its_key_leaves_the_served_pair_whole(tls: Any) -> None:
+    """Loading a certificate drops its slot's key until the new key is in: a check between the two copies left
+    the live context with a certificate and no key (every ECDSA handshake failed until the key arrived)."""
+    gateway, pki = tls
+    suite = "ECDHE-ECDSA-AES128-GCM-SHA256"
+    _, _, served = await handshake(gateway, pki["ca"], version=ssl.TLSVersion.TLSv1_2, ciphers=suite)
+    reloader = gateway.internals.tls_reloader
+    assert reloader is not None
+    renewed = pki["ca"].issue("localhost", server=True)
+    shutil.copy(renewed.cert, pki["live"]["cert"])  # the key comes a moment later
+    assert reloader.check() is False  # the new certificate does not go with the old key: nothing loaded
+    assert (await handshake(gateway, pki["ca"], version=ssl.TLSVersion.TLSv1_2, ciphers=suite))[2] == served
+    shutil.copy(renewed.key, pki["live"]["key"])
+
+    async def serves_the_new_one() -> bool:
+        _, _, fingerprint = await handshake(gateway, pki["ca"], version=ssl.TLSVersion.TLSv1_2, ciphers=suite)
+        return fingerprint == renewed.fingerprint
+
+    await eventually(serves_the_new_one, within=10)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import ssl
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
@@ -62,6 +64,12 @@ class CertificateReloader:
 
     A pair that fails to load (half-written, key not matching) is logged and the old one stays in use; the
     next check tries again. A new CA is added to the trusted ones (the old one stays trusted until restart).
+
+    The files are copied once and the copy is loaded into a scratch context first (in a worker thread), so a
+    pair that does not load never touches the live context. The live context takes the same copy on the event
+    loop's thread: loading a certificate drops the slot's old key until the new key is in, and a handshake
+    accepted in that moment (the loop runs while a thread loads) found a certificate without its key and reset
+    the connection.
     """
 
     def __init__(
@@ -85,19 +93,52 @@ class CertificateReloader:
         return stamps
 
     def check(self) -> bool:
-        """Reload what changed; True when something was loaded."""
-        now = self._stamps()
-        if now == self._seen:
+        """Reload what changed; True when something was loaded. On the thread that serves the context."""
+        staged = self.stage()
+        if staged is None:
             return False
         try:
-            for pair in self._pairs:
-                self._context.load_cert_chain(pair.cert_file, pair.key_file)
+            return self.apply(staged)
+        finally:
+            staged.discard()
+
+    def stage(self) -> _Staged | None:
+        """A checked copy of the changed files, or None (nothing changed, or the new files do not load).
+
+        Blocking file work: the watcher runs it in a worker thread."""
+        now = self._stamps()
+        if now == self._seen:
+            return None
+        staged = _Staged(now, Path(tempfile.mkdtemp(prefix="voltline-tls-")))
+        try:
+            staged.pairs = [
+                CertificatePair(staged.copy(pair.cert_file, f"{n}.crt"), staged.copy(pair.key_file, f"{n}.key"))
+                for n, pair in enumerate(self._pairs)
+            ]
             if self._ca_file is not None and now.get(self._ca_file) != self._seen.get(self._ca_file):
-                self._context.load_verify_locations(self._ca_file)
+                staged.ca_file = staged.copy(self._ca_file, "ca.pem")
+            scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            for pair in staged.pairs:
+                scratch.load_cert_chain(pair.cert_file, pair.key_file)
+            if staged.ca_file is not None:
+                scratch.load_verify_locations(staged.ca_file)
         except (OSError, ssl.SSLError, ValueError) as exc:
+            staged.discard()
             log.error("new TLS certificate not loaded; the old one stays in use", error=str(exc)[:300])
+            return None
+        return staged
+
+    def apply(self, staged: _Staged) -> bool:
+        """Load a checked copy into the live context (on the event loop's thread: no handshake meanwhile)."""
+        try:
+            for pair in staged.pairs:
+                self._context.load_cert_chain(pair.cert_file, pair.key_file)
+            if staged.ca_file is not None:
+                self._context.load_verify_locations(staged.ca_file)
+        except (OSError, ssl.SSLError, ValueError) as exc:  # the copy loaded a moment ago: not expected
+            log.error("checked TLS certificate not loaded; the next check tries again", error=str(exc)[:300])
             return False
-        self._seen = now
+        self._seen = staged.stamps
         self.reloads += 1
         log.info("TLS certificates reloaded", files=[str(p.cert_file) for p in self._pairs])
         return True
@@ -114,4 +155,27 @@ class CertificateReloader:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await asyncio.to_thread(self.check)
+            staged = await asyncio.to_thread(self.stage)
+            if staged is not None:
+                try:
+                    self.apply(staged)
+                finally:
+                    await asyncio.to_thread(staged.discard)
+
+
+@dataclass
+class _Staged:
+    """A private copy of the files of one reload (what was checked is what is loaded)."""
+
+    stamps: dict[Path, tuple[int, int]]
+    folder: Path
+    pairs: list[CertificatePair] = field(default_factory=list)
+    ca_file: Path | None = None
+
+    def copy(self, source: Path, name: str) -> Path:
+        target = self.folder / name
+        target.write_bytes(source.read_bytes())
+        return target
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
