@@ -26,10 +26,15 @@ class Procs:
         self.logs = logs
         self.running: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, *, own_session: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """`own_session`: as `make run` starts each service (a session, so an autogroup, of its own)."""
         path = self.logs / f"{len(list(self.logs.iterdir())):02d}-{name}.log"
         with open(path, "ab") as log:
-            proc = subprocess.Popen(args, env={**os.environ, **(env or {})}, stdout=log, stderr=log)
+            proc = subprocess.Popen(
+                args, env={**os.environ, **(env or {})}, stdout=log, stderr=log, start_new_session=own_session
+            )
         proc.log_path = path  # type: ignore[attr-defined]
         self.running.append(proc)
         return proc

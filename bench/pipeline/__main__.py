@@ -54,6 +54,11 @@ def main() -> None:
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"
     )
     parser.add_argument(
+        "--one-session",
+        action="store_true",
+        help="e2e: start the services in the benchmark's session (default: each in its own, as make run does)",
+    )
+    parser.add_argument(
         "--websockets-client",
         action="store_true",
         help="e2e: background stations on the websockets client (default: pre-encoded frames on raw sockets)",

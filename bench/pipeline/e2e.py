@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from voltline_devinfra._proc import free_port
+from voltline_devinfra._proc import free_port, set_autogroup_nice
 from voltline_devinfra.run import service_env
 from websockets.asyncio.client import connect
 
@@ -171,11 +171,20 @@ class Stack:
             )
         return env
 
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Any:
+        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value
+        (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's session (rounds before 11)."""
+        if self.args.one_session:
+            return self.procs.spawn(name, args, env)
+        proc = self.procs.spawn(name, args, env, own_session=True)
+        set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+        return proc
+
     def start(self, station_ids: list[str]) -> None:
         asyncio.run(register(self.args.kafka, self.prefix, station_ids))
         for name, (module, _) in CONSUMERS.items():
             port = free_port()
-            proc = self.procs.spawn(name, [PY, "-m", module], self.env(name, port))
+            proc = self.spawn(name, [PY, "-m", module], self.env(name, port))
             self.bases[name], self.pids[name] = f"http://127.0.0.1:{port}", proc.pid
         for name, base in self.bases.items():
             try:
@@ -191,7 +200,7 @@ class Stack:
             "VOLTLINE_FRAMES_PER_SECOND": "10000",
             "VOLTLINE_FRAME_BURST": "10000",
         }
-        gateway = self.procs.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
+        gateway = self.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
         if self.args.gateway_nice:  # below 0 needs root: what a core of its own (a CPU request) would give it
             os.setpriority(os.PRIO_PROCESS, gateway.pid, self.args.gateway_nice)
         wait_ready(f"http://127.0.0.1:{http}", timeout=300)

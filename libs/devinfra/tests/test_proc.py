@@ -59,3 +59,17 @@ def test_a_child_started_from_a_thread_dies_with_its_killed_parent(tmp_path: Pat
         parent.wait(timeout=30)
         if child and _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
+def test_a_niced_child_lowers_its_own_autogroup_not_ours(tmp_path: Path) -> None:
+    """make run's bulk consumers each have a session of their own: their nice must reach its autogroup."""
+    from voltline_devinfra._proc import spawn, terminate
+
+    ours = Path("/proc/self/autogroup").read_text()
+    child = spawn(["sleep", "300"], log_path=tmp_path / "sleep.log", cwd=tmp_path, nice=7)
+    try:
+        assert Path(f"/proc/{child.pid}/autogroup").read_text().split()[-1] == "7"
+        assert Path("/proc/self/autogroup").read_text() == ours
+    finally:
+        terminate(child)

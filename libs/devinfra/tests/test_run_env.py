@@ -58,3 +58,21 @@ def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.Monkey
         ("session", "billing", "diagnostics", "analytics", "gateway", "auth"), "500"
     )
     assert env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] == "500"
+
+
+def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each service has a session of its own: without its autogroup niced, nice 5 ranks it against nobody."""
+    from voltline_devinfra import stack
+
+    monkeypatch.delenv("VOLTLINE_PROCESS_NICE", raising=False)
+    asked: dict[str, int] = {}
+    monkeypatch.setattr(stack, "spawn", lambda cmd, **kwargs: asked.setdefault(cmd[-1], kwargs["nice"]))
+    services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path)
+    for name, env in service_env().items():
+        services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
+    assert asked == {f"voltline_{name}": 5 for name in ("session", "billing", "diagnostics", "analytics")} | {
+        "voltline_gateway": 0,
+        "voltline_auth": 0,
+    }

@@ -141,11 +141,13 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
     death_signal: int = signal.SIGKILL,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running child with output appended to ``log_path``.
 
     The child gets its own session so a terminal Ctrl-C reaches only us: we then stop it
-    in order (graceful signal, timeout, kill) instead of racing its own shutdown.
+    in order (graceful signal, timeout, kill) instead of racing its own shutdown. `nice` > 0 lowers the
+    priority of that session's autogroup (see `set_autogroup_nice`).
     """
     preexec = _parent_death_preexec(death_signal)
 
@@ -167,8 +169,27 @@ def spawn(
 
     # The parent-death signal is tied to the *thread* that forked: fork from one that lives as long as we do.
     if preexec is None or threading.current_thread() is threading.main_thread():
-        return fork()
-    return _spawner.run(fork)
+        proc = fork()
+    else:
+        proc = _spawner.run(fork)
+    if nice > 0:
+        set_autogroup_nice(proc.pid, nice)
+    return proc
+
+
+def set_autogroup_nice(pid: int, nice: int) -> bool:
+    """Give the autogroup of `pid` (its session: one per child of `spawn`) the nice value `nice`.
+
+    With `kernel.sched_autogroup_enabled` (the default of most distributions) the scheduler first shares
+    the CPU between sessions and a process's own nice value only ranks it inside its session: a child
+    alone in its session at nice 5 still gets a full share against the others. The autogroup's nice is
+    what ranks it against them. False where the kernel has no autogroups (or refuses).
+    """
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+    except OSError:
+        return False
+    return True
 
 
 def terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:

@@ -110,6 +110,9 @@ class Stack:
             cwd=self.cwd,
             env=service.env,
             death_signal=signal.SIGTERM,
+            # Each service has a session (an autogroup) of its own: its VOLTLINE_PROCESS_NICE only ranks it
+            # against the other services when its autogroup gets the same nice value.
+            nice=_nice(service.env.get("VOLTLINE_PROCESS_NICE", "")),
         )
 
     def wait_ready(self, timeout: float) -> None:
@@ -159,3 +162,10 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     terminate(proc, signal.SIGKILL, timeout=10)
         untrack(self)
+
+
+def _nice(value: str) -> int:
+    try:
+        return max(0, min(19, int(value)))
+    except ValueError:
+        return 0
