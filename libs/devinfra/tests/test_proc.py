@@ -73,3 +73,25 @@ def test_a_niced_child_lowers_its_own_autogroup_not_ours(tmp_path: Path) -> None
         assert Path("/proc/self/autogroup").read_text() == ours
     finally:
         terminate(child)
+
+
+def test_a_port_handed_out_is_not_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Services of one stack ask one after another, before any binds: the same draw twice must not give one port
+    to two of them (a gateway then failed to start: address already in use)."""
+    from voltline_devinfra import _proc
+
+    first = _proc.free_port()
+    draws = iter([first, first, first + 1 if first + 1 <= _proc._PORT_RANGE[1] else first - 1])
+    monkeypatch.setattr(_proc.random, "randint", lambda _low, _high: next(draws))
+    assert _proc.free_port() not in {first}
+
+
+def test_each_xdist_worker_draws_from_its_own_slice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voltline_devinfra import _proc
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    low0, high0 = _proc._worker_range()
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    low1, high1 = _proc._worker_range()
+    assert _proc._PORT_RANGE[0] == low0 <= high0 < low1 <= high1 <= _proc._PORT_RANGE[1]

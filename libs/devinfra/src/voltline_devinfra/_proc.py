@@ -39,19 +39,45 @@ class ServerError(RuntimeError):
     """A local server failed to start or stop; the message carries its log tail."""
 
 
+def _worker_range() -> tuple[int, int]:
+    """This process's share of ``_PORT_RANGE``: each pytest-xdist worker draws from its own slice, so two workers
+    never hand out the same port between one's check and its server's bind."""
+    low, high = _PORT_RANGE
+    try:
+        index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    except ValueError:
+        return low, high
+    if count <= 1 or not 0 <= index < count:
+        return low, high
+    size = (high - low) // count
+    return low + index * size, low + (index + 1) * size - 1
+
+
+_HANDED_OUT: dict[int, float] = {}  # port -> when this process last returned it
+_REUSE_AFTER_S = 600.0
+
+
 def free_port(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
-    """Pick a currently bindable TCP port outside the ephemeral range (see ``_PORT_RANGE``)."""
+    """Pick a currently bindable TCP port outside the ephemeral range (see ``_PORT_RANGE``).
+
+    A port stays bindable until its server starts, seconds later: one handed out in the last ten minutes is not
+    handed out again (several services of one stack asked in a row could get the same one), and each xdist
+    worker draws from its own slice of the range."""
+    low, high = _worker_range()
+    now = time.monotonic()
     for _ in range(200):
-        port = random.randint(*_PORT_RANGE)
-        if port in exclude:
+        port = random.randint(low, high)
+        if port in exclude or now - _HANDED_OUT.get(port, -_REUSE_AFTER_S) < _REUSE_AFTER_S:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
+            _HANDED_OUT[port] = now
             return port
-    raise ServerError(f"no free TCP port found on {host} in {_PORT_RANGE}")
+    raise ServerError(f"no free TCP port found on {host} in {low}-{high}")
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:

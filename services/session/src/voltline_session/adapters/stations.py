@@ -70,12 +70,11 @@ class StationRepository:
         row: dict[str, Any] | None = batch.memo.get(key)
         if row is None:
             row = (await self._prefetched()).pop(station_id, None)
-            if row is not None:
-                pass
-            elif station_id in batch.memo[_NAMED]:  # new to us: its row is inserted with the batch's "last seen"
+            if row is None and station_id in batch.memo[_NAMED]:
+                # new to us: its row is inserted with the batch's "last seen"
                 row = _new_row(station_id, seen_at, ocpp_version, now)
                 batch.memo.setdefault(NEW_STATIONS, set()).add(station_id)
-            else:  # a station none of the batch's events names (the prefetch did not look for it)
+            elif row is None:  # a station none of the batch's events names (the prefetch did not look for it)
                 row = await self._lock(station_id, seen_at, ocpp_version, now)
             batch.memo[key] = row
             touched: dict[str, tuple[dict[str, Any], datetime]] = batch.memo.setdefault(_TOUCHED, {})
