@@ -27,6 +27,7 @@ from voltline_bus import headers as h
 from voltline_bus import tracing
 from voltline_bus._batching import BatchingMixin, BatchScope, _Batch, _error_text, _interrupted, _Outcome
 from voltline_bus._closing import stop_client
+from voltline_bus._pipelining import PipeliningMixin
 from voltline_bus._retry import Backoff, retry_until_reachable
 from voltline_bus._sticky import remember_generation, sticky_assignor
 from voltline_bus.admin import TopicSpec, ensure_topics
@@ -63,7 +64,7 @@ async def rewind_all_consumers() -> None:
         await consumer.rewind()
 
 
-class EventConsumer(BatchingMixin):
+class EventConsumer(PipeliningMixin, BatchingMixin):
     """Runs `handler` for every envelope on `topics` as a member of consumer group `group_id`.
 
     - One partition is processed strictly in order; partitions of one fetched batch run concurrently.
@@ -88,6 +89,11 @@ class EventConsumer(BatchingMixin):
       (each partition still in order): n batch transactions per fetch instead of one per partition, for
       handlers whose batches have a large fixed cost (two lanes: one handles events while the other waits for
       its database). 0 (the default): one batch per partition.
+    - With `pipeline_partitions=True` (ADR 0031), a partition whose records are handled takes its next ones at
+      once (`getmany` of the free partitions), without waiting for the other partitions of its fetch: one task
+      per partition (per lane with `merge_partitions`) in flight, each partition still in order. A revocation or
+      stop stops every task after its in-flight message or batch, starts none, waits for them and commits what
+      was handled. False (the default): the next fetch waits for every partition of the last one.
     - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
       holds beyond the last one handled, against the partition's end offset (asked of the broker by
       `lag()`, which `/readyz` calls; between calls the gauge follows the fetches' high watermarks).
@@ -116,6 +122,7 @@ class EventConsumer(BatchingMixin):
         batch_max_s: float = 0.2,
         solo: Callable[[Envelope], bool] | None = None,
         merge_partitions: int = 0,
+        pipeline_partitions: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -151,6 +158,7 @@ class EventConsumer(BatchingMixin):
             raise ValueError("merge_partitions must be >= 0")
         self._lanes = int(merge_partitions) if batch_scope is not None else 0
         self._merge_partitions = self._lanes > 0
+        self._pipelined = pipeline_partitions
         # A batch transaction commits once it has run this long: its locks (SQLite's one write lock,
         # a station's row) must not keep API requests waiting for long.
         self._batch_max_s = batch_max_s
@@ -235,7 +243,8 @@ class EventConsumer(BatchingMixin):
         self._consumer = consumer
         self._log.info("consumer started", topics=self._topics, assignment=_tps(consumer.assignment()))
         _RUNNING.add(self)
-        self._task = asyncio.create_task(self._loop(consumer), name=f"consumer:{self._group_id}")
+        loop = self._loop_pipelined(consumer) if self._pipelined else self._loop(consumer)
+        self._task = asyncio.create_task(loop, name=f"consumer:{self._group_id}")
 
     async def run(self) -> None:
         """Start if needed and process until stop(); cancelling run() stops gracefully."""
@@ -285,6 +294,8 @@ class EventConsumer(BatchingMixin):
         """
         self._handled.clear()
         self._ends.clear()  # the recreated topics start again at 0
+        if self._pipelined and self._batch is not None:
+            self._batch.abandon.set()  # the loop rewinds once no partition's batch is in flight
         # The group may be rejoined after this (the new broker never heard of it), and offsets committed in
         # between may be stale: partitions assigned soon after are read from the beginning too.
         self._rewind_until = time.monotonic() + _REWIND_WINDOW_S
@@ -363,6 +374,26 @@ class EventConsumer(BatchingMixin):
 
     def _mark(self, tp: TopicPartition, offset: int) -> None:
         self._handled[tp] = self._position[tp] = offset
+
+    def _work(
+        self,
+        consumer: AIOKafkaConsumer,
+        records: dict[TopicPartition, list[ConsumerRecord]],
+        batch: _Batch,
+        lanes: int,
+    ) -> list[tuple[asyncio.Task[None], frozenset[TopicPartition]]]:
+        """The pipelined loop's tasks for one poll: one per partition (or lane), with the partitions each holds."""
+        if self._lanes and len(records) > 1:
+            return [
+                (
+                    asyncio.create_task(self._drain_batched(consumer, None, lane, batch)),
+                    frozenset(TopicPartition(r.topic, r.partition) for r in lane),
+                )
+                for lane in _lanes(list(records.values()), lanes)
+            ]
+        return [
+            (asyncio.create_task(self._drain(consumer, tp, rs, batch)), frozenset((tp,))) for tp, rs in records.items()
+        ]
 
     async def _drain(
         self, consumer: AIOKafkaConsumer, tp: TopicPartition, records: list[ConsumerRecord], batch: _Batch
@@ -530,6 +561,7 @@ class EventConsumer(BatchingMixin):
                 del self._handled[tp]
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        self._epoch += 1  # records polled before this belong to the assignment being revoked (_pipelining.py)
         batch, consumer = self._batch, self._consumer
         if batch is not None:
             self._log.info("partitions revoked; finishing in-flight messages", revoked=_tps(revoked))
