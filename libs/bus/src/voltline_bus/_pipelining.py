@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -49,14 +50,13 @@ class PipeliningMixin:
     _log: Any
     # Bumped when a revocation or a rewind begins: records polled before belong to an assignment that is gone.
     _epoch: int = 0
+    # BatchingMixin's (after this class in EventConsumer's bases: a stub here would hide it).
+    _update_lag: Callable[[AIOKafkaConsumer], None]
 
     def _new_backoff(self) -> Backoff:
         raise NotImplementedError
 
     def _poll_ms(self) -> int:
-        raise NotImplementedError
-
-    def _update_lag(self, consumer: AIOKafkaConsumer) -> None:
         raise NotImplementedError
 
     async def _commit_if_due(self, consumer: AIOKafkaConsumer) -> None:
