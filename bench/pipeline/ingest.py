@@ -242,6 +242,8 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
         "events_per_s": round(first_lag / elapsed) if first_lag else None,
         "cpu_s": round(cpu, 1),
         "events_per_cpu_s": round(first_lag / cpu) if first_lag and cpu > 0 else None,
+        # The share of the drain the process was on a core: below 1, it waited (for the database, the broker, a core).
+        "busy_share": round(cpu / elapsed, 2),
         # PostgreSQL: CPU of the server processes serving this database (from their start: migrations included)
         "db_cpu_s": None if db_cpu is None else round(db_cpu, 1),
         "load_average": round(os.getloadavg()[0], 1),

@@ -65,6 +65,12 @@ class SessionSettings(ServiceSettings):
         "transaction (a partition whole and in order, so a station's events in order), which run concurrently: one "
         "lane handles its events while another waits for the database. 0: one batch per partition.",
     )
+    consumer_pipeline_partitions: bool = Field(
+        default=True,
+        description="A partition of station events whose batch is done takes its next records at once, without "
+        "waiting for the other partitions of its fetch (ADR 0031): the database works on one partition's batch while "
+        "the process runs another's rules. False: each fetch waits for its slowest partition's batch.",
+    )
     # Charging from the drivers' app (docs/drivers.md)
     billing_url: str | None = Field(
         default=None,
