@@ -284,21 +284,16 @@ _PG_MARKERS = (
 )
 
 
-# The same texts whatever the batch's size; `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.
+# The same text whatever the batch's size; `WHERE true` keeps SQLite from reading ON CONFLICT as a join's ON.
 # Event ids are stored as SQLAlchemy's Uuid stores them on SQLite (32 hex digits), `now` as UTCDateTime does.
-# Like PostgreSQL's, only the markers that were there already (a redelivery; usually none) come back: the ids
-# are read first, then inserted without RETURNING. `RETURNING event_id` of every inserted row cost a row
-# fetched through aiosqlite and SQLAlchemy and a dict lookup per event (bench.pipeline.bus). The batch's
-# transaction is SQLite's write lock (BEGIN IMMEDIATE, taken by the first statement), so nothing writes between.
-_SQLITE_EXISTING = (
-    sa.text("SELECT event_id FROM inbox WHERE consumer = :consumer AND event_id IN (SELECT value FROM json_each(:ids))")
-    .bindparams(sa.bindparam("consumer", type_=sa.String()))
+_SQLITE_MARKERS = (
+    sa.text(
+        "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, value, :now FROM json_each(:ids) "
+        "WHERE true ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+    )
+    .bindparams(sa.bindparam("consumer", type_=sa.String()), sa.bindparam("now", type_=UTCDateTime()))
     .columns(event_id=sa.String())  # the hex digits as stored: mapped back to the batch's own UUID objects
 )
-_SQLITE_MARKERS = sa.text(
-    "INSERT INTO inbox (consumer, event_id, processed_at) SELECT :consumer, value, :now FROM json_each(:ids) "
-    "WHERE true ON CONFLICT (consumer, event_id) DO NOTHING"
-).bindparams(sa.bindparam("consumer", type_=sa.String()), sa.bindparam("now", type_=UTCDateTime()))
 
 
 async def _insert_markers(session: AsyncSession, consumer: str, ids: dict[int, UUID]) -> set[int]:
@@ -319,9 +314,6 @@ async def _insert_markers(session: AsyncSession, consumer: str, ids: dict[int, U
         return fresh
     # SQLite: the same idea with a JSON array (json_each), so no row goes through SQLAlchemy's per-row bind
     # processing (a UUID and a UTCDateTime conversion for every marker, ~10% of the batch path's CPU).
-    hexes = json.dumps([i.hex for i in ids.values()])
-    existing = (await session.execute(_SQLITE_EXISTING, {"consumer": consumer, "ids": hexes})).scalars().all()
-    await session.execute(_SQLITE_MARKERS, {"consumer": consumer, "ids": hexes, "now": now})
-    fresh = set(ids)
-    fresh.difference_update(UUID(hex=stored).int for stored in existing)
-    return fresh
+    by_hex = {i.hex: key for key, i in ids.items()}
+    result = await session.execute(_SQLITE_MARKERS, {"consumer": consumer, "ids": json.dumps(list(by_hex)), "now": now})
+    return {by_hex[stored] for stored in result.scalars()}
