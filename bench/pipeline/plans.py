@@ -105,7 +105,7 @@ async def run(url: str, rows: int, rounds: int) -> dict[str, Any]:
                 for text, generic, custom in (
                     await conn.exec_driver_sql(
                         "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
-                        " WHERE statement ~ 'ANY' AND statement ~ '(UPDATE outbox|FROM billing_sessions)'"
+                        " WHERE statement ~ 'ANY' AND statement !~ 'pg_prepared_statements'"
                     )
                 ).all()
             }
