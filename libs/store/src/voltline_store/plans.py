@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -25,15 +26,22 @@ CACHED_PLANS = "SET LOCAL plan_cache_mode = auto"
 
 
 @asynccontextmanager
-async def custom_plans(db: AsyncSession | AsyncConnection) -> AsyncIterator[None]:
+async def custom_plans(db: AsyncSession | AsyncConnection, *, restore: bool = True) -> AsyncIterator[None]:
     """Plan the statements run inside for their values (PostgreSQL; nothing elsewhere). In a transaction.
 
     `SET LOCAL` lasts until the transaction ends: a statement failing inside aborts the transaction (which
-    undoes the setting), so the setting is restored only when the block completes."""
+    undoes the setting), so the setting is restored only when the block completes; `restore=False` leaves it
+    to the transaction's end (for a block that is the transaction's last work: one round trip less).
+    Both are sent on the driver's connection (asyncpg's simple query), ~25 µs of client CPU each, where
+    SQLAlchemy's `exec_driver_sql` cost ~70."""
     conn = await db.connection() if isinstance(db, AsyncSession) else db
     if conn.dialect.name != "postgresql":
         yield
         return
-    await conn.exec_driver_sql(CUSTOM_PLANS)
+    raw: Any = (await conn.get_raw_connection()).driver_connection
+    if not raw.is_in_transaction():  # SQLAlchemy's adapter sends BEGIN with its first statement
+        await conn.exec_driver_sql("SELECT 1")
+    await raw.execute(CUSTOM_PLANS)
     yield
-    await conn.exec_driver_sql(CACHED_PLANS)
+    if restore:
+        await raw.execute(CACHED_PLANS)

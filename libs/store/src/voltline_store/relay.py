@@ -255,8 +255,9 @@ class OutboxRelay:
         if batch.published:
             # PostgreSQL: one array parameter, one statement text whatever the batch's size (prepared once),
             # planned for its ids each time: the generic plan a new (empty) outbox gave it is a sequential scan
-            # of the whole table, published rows included (~1 ms per 1,000 rows, each relay round).
-            async with custom_plans(conn):
+            # of the whole table, published rows included (~1 ms per 1,000 rows, each relay round). The
+            # transaction ends right after: the setting goes with it.
+            async with custom_plans(conn, restore=False):
                 await conn.execute(self._mark_published, {"ids": batch.published, "now": now})
         if batch.failed_id is not None:
             await conn.execute(
