@@ -162,3 +162,22 @@ async def test_batches_of_any_size_reuse_one_statement_text(engine: AsyncEngine,
     # The markers are one text on both (an array parameter: unnest, or json_each on SQLite, which also spares
     # SQLAlchemy's per-row bind processing).
     assert len(markers) == 1, markers
+
+
+async def test_a_batchs_markers_tell_the_redelivered_events_from_the_new_ones(engine: AsyncEngine, sessions) -> None:
+    """The batch's up-front markers come back only for the events marked already (a redelivery): those are not
+    first-timers, every other one is, once; an unclaimed fresh marker is forgotten at the commit."""
+    from voltline_store import TransactionBatch
+
+    old = [_event("CP-R", n) for n in range(3)]
+    async with TransactionBatch(sessions, inbox_consumer="c")(old) as batch:
+        for envelope in old:
+            assert await batch.inbox.first_time("c", envelope.event_id)
+    new = [_event("CP-R", n) for n in range(3, 6)]
+    mixed = [new[0], old[1], new[1], old[0], new[2]]
+    async with TransactionBatch(sessions, inbox_consumer="c")(mixed) as batch:
+        answers = [await batch.inbox.first_time("c", e.event_id) for e in mixed[:-1]]
+        assert await batch.inbox.first_time("c", new[0].event_id) is False  # claimed once
+    assert answers == [True, False, True, False]
+    async with TransactionBatch(sessions, inbox_consumer="c")([new[2], old[2]]) as batch:
+        assert [await batch.inbox.first_time("c", e.event_id) for e in (new[2], old[2])] == [True, False]

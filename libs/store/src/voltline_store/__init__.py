@@ -22,6 +22,7 @@ from voltline_store.outbox import (
     outbox_table,
     purge_inbox,
 )
+from voltline_store.plans import custom_plans
 from voltline_store.reader import Reader
 from voltline_store.relay import OutboxRelay, Publisher
 from voltline_store.results import rowcount
@@ -45,6 +46,7 @@ __all__ = [
     "create_engine",
     "create_outbox_tables_op",
     "current_batch",
+    "custom_plans",
     "define_outbox_tables",
     "drop_outbox_tables_op",
     "inbox_guard",

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, and_, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_store import current_batch
+from voltline_store import current_batch, custom_plans
 
 from voltline_billing.adapters.orm import billing_sessions, station_groups, tariff_assignments, tariffs
 from voltline_billing.domain.tariffs import Tariff
@@ -20,7 +20,10 @@ _MISSING = object()
 
 def one_of(session: AsyncSession, column: Any, values: list[str]) -> Any:
     """`column IN values`; on PostgreSQL `= ANY(array)`, one statement text whatever the count (an IN list of a
-    new length is a new statement for asyncpg to prepare, and a batch's counts vary)."""
+    new length is a new statement for asyncpg to prepare, and a batch's counts vary). Run it inside
+    `custom_plans`: one text is one prepared statement, whose generic plan, made while a new store's tables
+    were empty, is a sequential scan of the whole table (billing_sessions, session_costs grow with every
+    session) until an ANALYZE."""
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam("values", values, type_=ARRAY(String)))
     return column.in_(values)
@@ -35,11 +38,12 @@ async def prefetch_session_rows(
         return
     batch.memo[(key, "done")] = True
     wanted = sorted({e.session_id for e in batch.envelopes if e.session_id} - rows.keys() | {session_id})
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        rows.update(dict.fromkeys(chunk))
-        for found in await session.execute(select(table).where(one_of(session, table.c.session_id, chunk))):
-            rows[found.session_id] = dict(found._mapping)
+    async with custom_plans(session):  # see one_of
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows.update(dict.fromkeys(chunk))
+            for found in await session.execute(select(table).where(one_of(session, table.c.session_id, chunk))):
+                rows[found.session_id] = dict(found._mapping)
 
 
 def _batch_stations() -> set[str]:
@@ -180,15 +184,16 @@ class TariffRepository:
         if scope == "station":
             wanted = sorted(_batch_stations() - {k[2] for k in lookups if k[:2] == ("assignments", "station")})
             wanted = wanted if scope_id in wanted else [*wanted, scope_id]
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            for one in chunk:
-                lookups[("assignments", scope, one)] = []
-            query = select(c.scope_id, c.tariff_id, c.valid_from).where(
-                c.scope == scope, one_of(self._s, c.scope_id, chunk)
-            )
-            for row in await self._s.execute(query.order_by(c.id.desc())):
-                lookups[("assignments", scope, row.scope_id)].append((row.tariff_id, row.valid_from))
+        async with custom_plans(self._s):  # see one_of
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for one in chunk:
+                    lookups[("assignments", scope, one)] = []
+                query = select(c.scope_id, c.tariff_id, c.valid_from).where(
+                    c.scope == scope, one_of(self._s, c.scope_id, chunk)
+                )
+                for row in await self._s.execute(query.order_by(c.id.desc())):
+                    lookups[("assignments", scope, row.scope_id)].append((row.tariff_id, row.valid_from))
         found: list[Any] = lookups[("assignments", scope, scope_id)]
         return found
 
@@ -208,12 +213,13 @@ class TariffRepository:
             return found
         # A batch: the groups of every station it names not asked yet, in one query.
         wanted = sorted(_batch_stations() - {k[1] for k in lookups if k[0] == "group_of"} | {station_id})
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            lookups.update({("group_of", one): None for one in chunk})
-            query = select(station_groups.c.station_id, station_groups.c.group_id)
-            for row in await self._s.execute(query.where(one_of(self._s, station_groups.c.station_id, chunk))):
-                lookups[("group_of", row.station_id)] = row.group_id
+        async with custom_plans(self._s):  # see one_of
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                lookups.update({("group_of", one): None for one in chunk})
+                query = select(station_groups.c.station_id, station_groups.c.group_id)
+                for row in await self._s.execute(query.where(one_of(self._s, station_groups.c.station_id, chunk))):
+                    lookups[("group_of", row.station_id)] = row.group_id
         return lookups[key]  # type: ignore[no-any-return]
 
     async def set_group(self, station_id: str, group_id: str) -> None:
