@@ -1,0 +1,99 @@
+"""Group buckets (ADR 0035): a group's hour and day buckets and driver counts, materialised like the network's.
+
+The worker adds each contribution to the buckets of every group its station is in now (`membership`, read at
+each batch when it changed). A membership change rebuilds the group's buckets from its members' station
+buckets in the same transaction (`set_members`), so a group's buckets always equal the sum of its current
+members' (what the query-time sum over members gave). On PostgreSQL the two take one advisory lock (the worker
+shared, a change exclusive): a change waits for the batch being written and the next batch waits for the
+change, then reads the new members. SQLite's write transactions (BEGIN IMMEDIATE) are serial already.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voltline_analytics.adapters import orm
+from voltline_analytics.domain.measures import SUMMED
+
+LOCK = 1_505_350_035  # pg_advisory_xact_lock key: group membership vs the worker's bucket writes
+
+
+@dataclass
+class Membership:
+    """Which groups each station is in (the worker's copy), and the version it was read at."""
+
+    version: int = -1
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # station -> its groups
+
+    def members(self, group_id: str) -> list[str]:
+        return sorted(s for s, groups in self.groups.items() if group_id in groups)
+
+
+async def _version(session: AsyncSession) -> int:
+    v = orm.group_versions.c
+    return int((await session.execute(select(v.version).where(v.id == 1))).scalar() or 0)
+
+
+async def membership(session: AsyncSession, held: Membership) -> Membership:
+    """The membership in force for this transaction's bucket writes (call before the first of them): on
+    PostgreSQL after taking the lock shared; reread only when its version moved."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SELECT pg_advisory_xact_lock_shared({LOCK})"))
+    version = await _version(session)
+    if version == held.version:
+        return held
+    g = orm.station_groups.c
+    found: dict[str, list[str]] = defaultdict(list)
+    for row in await session.execute(select(g.station_id, g.group_id).order_by(g.group_id)):
+        found[row.station_id].append(row.group_id)
+    return Membership(version, {s: tuple(groups) for s, groups in found.items()})
+
+
+async def set_members(session: AsyncSession, group_id: str, stations: list[str]) -> None:
+    """Replace a group's members (none: the group is gone) and rebuild its buckets from theirs, inside the
+    caller's transaction; nothing to do when the members are the same."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text(f"SELECT pg_advisory_xact_lock({LOCK})"))
+    g = orm.station_groups.c
+    held = {r.station_id for r in await session.execute(select(g.station_id).where(g.group_id == group_id))}
+    if held == set(stations):
+        return
+    await session.execute(delete(orm.station_groups).where(g.group_id == group_id))
+    if stations:
+        await session.execute(insert(orm.station_groups), [{"group_id": group_id, "station_id": s} for s in stations])
+    await rebuild(session, group_id)
+    version = await _version(session)
+    v = orm.group_versions
+    if version:
+        await session.execute(v.update().where(v.c.id == 1).values(version=version + 1))
+    else:
+        await session.execute(insert(v).values(id=1, version=1))
+
+
+_SUMS = ", ".join(f"SUM(b.{name})" for name in SUMMED)
+_REBUILD = (
+    "DELETE FROM bucket_drivers WHERE scope = 'group' AND scope_id = :g",
+    "DELETE FROM buckets WHERE scope = 'group' AND scope_id = :g",
+    f"INSERT INTO buckets (scope, scope_id, granularity, bucket_start, currency, {', '.join(SUMMED)}, peak_power_w, "
+    f"unique_drivers) SELECT 'group', :g, b.granularity, b.bucket_start, b.currency, {_SUMS}, MAX(b.peak_power_w), 0 "
+    "FROM buckets b JOIN station_groups m ON m.group_id = :g AND m.station_id = b.scope_id "
+    "WHERE b.scope = 'station' GROUP BY b.granularity, b.bucket_start, b.currency",
+    "INSERT INTO bucket_drivers (scope, scope_id, granularity, bucket_start, driver_key, refs) "
+    "SELECT 'group', :g, d.granularity, d.bucket_start, d.driver_key, SUM(d.refs) "
+    "FROM bucket_drivers d JOIN station_groups m ON m.group_id = :g AND m.station_id = d.scope_id "
+    "WHERE d.scope = 'station' GROUP BY d.granularity, d.bucket_start, d.driver_key",
+    "UPDATE buckets SET unique_drivers = (SELECT COUNT(*) FROM bucket_drivers d WHERE d.scope = 'group' "
+    "AND d.scope_id = :g AND d.granularity = buckets.granularity AND d.bucket_start = buckets.bucket_start) "
+    "WHERE scope = 'group' AND scope_id = :g AND currency = ''",
+)
+
+
+async def rebuild(session: AsyncSession, group_id: str) -> None:
+    """The group's buckets and driver counts = the sums of its members' station buckets and counts (peaks the
+    maximum; distinct drivers counted over the summed counts), as the worker would have kept them."""
+    for statement in _REBUILD:
+        await session.execute(text(statement), {"g": group_id})
