@@ -40,12 +40,15 @@ async def _version(session: AsyncSession) -> int:
 
 async def membership(session: AsyncSession, held: Membership) -> Membership:
     """The membership in force for this transaction's bucket writes (call before the first of them): on
-    PostgreSQL after taking the lock shared; reread only when its version moved."""
+    PostgreSQL after taking the lock shared; reread (the whole small table, not the store) only when its
+    version moved."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"SELECT pg_advisory_xact_lock_shared({LOCK})"))
     version = await _version(session)
     if version == held.version:
         return held
+    if version == 0:  # no group was ever set
+        return Membership(0, {})
     g = orm.station_groups.c
     found: dict[str, list[str]] = defaultdict(list)
     for row in await session.execute(select(g.station_id, g.group_id).order_by(g.group_id)):
