@@ -5,6 +5,7 @@ into an empty store, with the groups set before or after it, gives the same figu
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from voltline_analytics.adapters import groups, orm
 from voltline_analytics.adapters.kpi_reads import SqlKpiReads
 from voltline_analytics.adapters.projection_store import StateCache, apply
@@ -20,6 +21,7 @@ from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.service_layer import queries
 from voltline_analytics.service_layer.queries import Scope
+from voltline_devinfra.waiting import eventually
 from voltline_events import Envelope, envelope_for
 from voltline_events.payloads import (
     CdrCreated,
@@ -210,3 +212,41 @@ async def test_group_buckets_equal_the_sum_over_current_members(store: str, tmp_
         again = await replay(before)
         _assert_equal_to_query_time(again)
         assert again == live, before
+
+
+async def test_a_membership_change_waits_for_the_batch_being_written(postgres: Any) -> None:
+    """PostgreSQL: a group's rebuild waits for the worker's open batch (the advisory lock), so the batch's
+    station buckets are in the rebuild and counted once; the next batch then sees the new members."""
+    url = str(postgres.create_database(f"analytics_{secrets.token_hex(4)}"))
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    order = _log(random.Random(7))
+    half = len(order) // 2
+    cache = StateCache()
+    async with sessions() as session, session.begin():  # a group exists: the worker reads its members
+        await groups.set_members(session, "G1", STATIONS[:2])
+    async with sessions() as worker, worker.begin():
+        await apply(worker, order[:half], LATENESS, cache)  # written, not committed: the lock is held
+        change = asyncio.create_task(_set(sessions, "G1", STATIONS[1:]))
+
+        async def waiting() -> bool:
+            async with sessions() as s:
+                q = ("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :key "
+                     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")  # fmt: skip
+                return bool((await s.execute(text(q), {"key": groups.LOCK})).scalar())
+
+        await eventually(waiting)
+        assert not change.done()
+    await change
+    async with sessions() as session, session.begin():
+        await apply(session, order[half:], LATENESS, cache)
+    figures = await _figures(sessions, T0 + timedelta(days=5))
+    await engine.dispose()
+    _assert_equal_to_query_time(figures)
+    assert figures["G1/members"] == STATIONS[1:] and figures["G1/rows"]
+
+
+async def _set(sessions: Any, group: str, members: list[str]) -> None:
+    async with sessions() as session, session.begin():
+        await groups.set_members(session, group, members)
