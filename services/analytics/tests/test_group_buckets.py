@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import select, text
 from voltline_analytics.adapters import groups, orm
 from voltline_analytics.adapters.kpi_reads import SqlKpiReads
@@ -33,6 +34,7 @@ from voltline_events.payloads import (
 )
 from voltline_events.payloads.sessions import EnergyReading, SessionPeriod
 from voltline_store import create_engine, run_migrations, session_factory
+from voltline_store.migrations import alembic_config
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 STATIONS = [f"CP-{i}" for i in range(6)]
@@ -250,3 +252,37 @@ async def test_a_membership_change_waits_for_the_batch_being_written(postgres: A
 async def _set(sessions: Any, group: str, members: list[str]) -> None:
     async with sessions() as session, session.begin():
         await groups.set_members(session, group, members)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+async def test_the_migration_builds_the_buckets_of_existing_groups(dialect: str, request: Any) -> None:
+    """A store with groups from before migration 0007 (this one downgraded to 0006 after a replay) gets their
+    buckets, what a rebuild gives, when upgraded."""
+    url = request.getfixturevalue("sqlite_url" if dialect == "sqlite" else "pg_url")
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await apply(session, _log(random.Random(3)), LATENESS, StateCache())
+    await _alembic(engine, url, "downgrade", "0006")
+    async with sessions() as session, session.begin():
+        members = [{"group_id": g, "station_id": s} for g in GROUPS[:2] for s in STATIONS[1:4]]
+        await session.execute(orm.station_groups.insert(), members)
+    await _alembic(engine, url, "upgrade", "head")
+    migrated = await _figures(sessions, T0 + timedelta(days=5))
+    async with sessions() as session:
+        version = (await session.execute(select(orm.group_versions.c.version))).scalar()
+    await engine.dispose()
+    _assert_equal_to_query_time(migrated)
+    assert migrated["G1/rows"] and migrated["G2/rows"] == migrated["G1/rows"] and version == 1
+
+
+async def _alembic(engine: Any, url: str, command_name: str, target: str) -> None:
+    async with engine.begin() as conn:
+
+        def run(sync: Any) -> None:
+            config = alembic_config(url, MIGRATIONS)
+            config.attributes["connection"] = sync
+            getattr(command, command_name)(config, target)
+
+        await conn.run_sync(run)
