@@ -47,17 +47,31 @@ def _keys(c: Contribution) -> list[Key]:
     ]
 
 
-def _with_groups(groups: dict[str, tuple[str, ...]]) -> Any:
-    """_keys, plus the hour and day buckets of each group the contribution's station is in (ADR 0035)."""
-
-    def keys(c: Contribution) -> list[Key]:
-        found = _keys(c)
-        for group_id in groups.get(c.station_id, ()):
-            found.append(("group", group_id, "hour", c.hour, c.currency))
-            found.append(("group", group_id, "day", found[1][3], c.currency))
-        return found
-
-    return keys
+def _add_groups(
+    groups: dict[str, tuple[str, ...]],
+    sums: dict[Key, list[int]],
+    peaks: dict[Key, float],
+    flags: dict[Key, int],
+    drivers: dict[DriverKey, int],
+) -> None:
+    """Each group's bucket changes = the sums of its members' station bucket changes (ADR 0035): summed from the
+    batch's station buckets, not per contribution (a station's hour gathers several contributions); peaks the
+    maximum, flags either's, driver reference changes summed."""
+    for key in [k for k in sums if k[0] == "station" and k[1] in groups]:
+        values, peak, flag = sums[key], peaks[key], flags.get(key, 0)
+        for group_id in groups[key[1]]:
+            group_key: Key = ("group", group_id, key[2], key[3], key[4])
+            held = sums.get(group_key)
+            if held is None:
+                sums[group_key], peaks[group_key] = values[:], peak
+            else:
+                sums[group_key] = list(map(add, held, values))
+                peaks[group_key] = max(peaks[group_key], peak)
+            if flag:
+                flags[group_key] = flags.get(group_key, 0) | flag
+    for driver, change in [(k, v) for k, v in drivers.items() if k[0] == "station" and k[1] in groups]:
+        for group_id in groups[driver[1]]:
+            drivers[("group", group_id, driver[2], driver[3], driver[4])] += change
 
 
 async def apply_deltas(
@@ -76,11 +90,10 @@ async def apply_deltas(
     peaks: dict[Key, float] = {}
     flags: dict[Key, int] = {}
     drivers: dict[DriverKey, int] = defaultdict(int)
-    keys_of = _with_groups(membership.groups) if membership is not None and membership.groups else _keys
     for c in removed:
         values = [-v for v in _SUMS(c.measures.__dict__)]
         flag = _REMOVAL | (_PEAK_MAY_DROP if c.measures.peak_power_w > 0 else 0)
-        for key in keys_of(c):
+        for key in _keys(c):
             held = sums.get(key)
             sums[key] = values[:] if held is None else list(map(add, held, values))
             peaks.setdefault(key, 0.0)
@@ -91,7 +104,7 @@ async def apply_deltas(
         d = c.measures.__dict__
         values = list(_SUMS(d))
         peak = d["peak_power_w"]
-        for key in keys_of(c):
+        for key in _keys(c):
             held = sums.get(key)
             if held is None:
                 sums[key] = values[:]
@@ -104,6 +117,8 @@ async def apply_deltas(
                 drivers[(*key[:4], c.driver_key)] += 1
     if not sums:
         return
+    if membership is not None and membership.groups:
+        _add_groups(membership.groups, sums, peaks, flags, drivers)
     unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
     await _upsert(session, sums, peaks, flags, unique, membership)
 
