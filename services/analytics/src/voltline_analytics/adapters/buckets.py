@@ -57,16 +57,18 @@ def _add_groups(
     """Each group's bucket changes = the sums of its members' station bucket changes (ADR 0035): summed from the
     batch's station buckets, not per contribution (a station's hour gathers several contributions); peaks the
     maximum, flags either's, driver reference changes summed."""
-    for key in [k for k in sums if k[0] == "station" and k[1] in groups]:
-        values, peak, flag = sums[key], peaks[key], flags.get(key, 0)
-        for group_id in groups[key[1]]:
-            group_key: Key = ("group", group_id, key[2], key[3], key[4])
+    for key, values in [(k, v) for k, v in sums.items() if k[0] == "station" and k[1] in groups]:
+        _, station_id, granularity, start, currency = key
+        peak, flag = peaks[key], flags.get(key, 0)
+        for group_id in groups[station_id]:
+            group_key: Key = ("group", group_id, granularity, start, currency)
             held = sums.get(group_key)
-            if held is None:
-                sums[group_key], peaks[group_key] = values[:], peak
+            if held is None:  # shared, never changed in place: a sum is a new list
+                sums[group_key], peaks[group_key] = values, peak
             else:
                 sums[group_key] = list(map(add, held, values))
-                peaks[group_key] = max(peaks[group_key], peak)
+                if peak > peaks[group_key]:
+                    peaks[group_key] = peak
             if flag:
                 flags[group_key] = flags.get(group_key, 0) | flag
     for driver, change in [(k, v) for k, v in drivers.items() if k[0] == "station" and k[1] in groups]:
