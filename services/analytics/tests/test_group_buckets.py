@@ -108,8 +108,15 @@ def _log(rng: random.Random) -> list[Envelope]:
     return order
 
 
-def _random_members(rng: random.Random) -> list[str]:
-    return sorted(rng.sample(STATIONS, rng.randrange(0, len(STATIONS) + 1)))
+async def _change(session: Any, rng: random.Random) -> None:
+    """A random group gets random members (mostly a rebuild), or one station joins or leaves it (mostly the
+    delta: fewer stations change than stay)."""
+    group = rng.choice(GROUPS)
+    if rng.random() < 0.3:
+        members = rng.sample(STATIONS, rng.randrange(0, len(STATIONS) + 1))
+    else:
+        members = list(set(await SqlKpiReads(session).members(group)) ^ {rng.choice(STATIONS)})
+    await groups.set_members(session, group, sorted(members))
 
 
 async def _figures(sessions: Any, now: datetime) -> dict[str, Any]:
@@ -154,14 +161,18 @@ async def _run(url: str, order: list[Envelope], rng: random.Random, changes: boo
     cache = StateCache()
     i = n = 0
     now = T0 + timedelta(days=5)
+    if changes:
+        async with sessions() as session, session.begin():
+            for group, members in zip(GROUPS, (STATIONS[:4], STATIONS[2:], STATIONS[::2]), strict=True):
+                await groups.set_members(session, group, members)
     while i < len(order):
         size = rng.randrange(1, 12)
         async with sessions() as session, session.begin():
             await apply(session, order[i : i + size], LATENESS, cache)
         i, n = i + size, n + 1
-        if changes and rng.random() < 0.15:
+        if changes and rng.random() < 0.4:
             async with sessions() as session, session.begin():
-                await groups.set_members(session, rng.choice(GROUPS), _random_members(rng))
+                await _change(session, rng)
         if n % 4 == 0:  # the worker's deltas since the last change, not only a rebuild, are checked
             _assert_equal_to_query_time(await _figures(sessions, now))
     return await _figures(sessions, now), (engine, sessions)
