@@ -1,11 +1,12 @@
 """Group buckets (ADR 0035): a group's hour and day buckets and driver counts, materialised like the network's.
 
 The worker adds each contribution to the buckets of every group its station is in now (`membership`, read at
-each batch when it changed). A membership change rebuilds the group's buckets from its members' station
-buckets in the same transaction (`set_members`), so a group's buckets always equal the sum of its current
-members' (what the query-time sum over members gave). On PostgreSQL the two take one advisory lock (the worker
-shared, a change exclusive): a change waits for the batch being written and the next batch waits for the
-change, then reads the new members. SQLite's write transactions (BEGIN IMMEDIATE) are serial already.
+each batch when it changed). A membership change brings the group's buckets to its members' sums in the same
+transaction (`set_members`: the changed stations' buckets added or taken out, or a rebuild from all members), so
+a group's buckets always equal the sum of its current members' (what the query-time sum over members gave).
+On PostgreSQL the two take one advisory lock (the worker shared, a change exclusive): a change waits for the
+batch being written and the next batch waits for the change, then reads the new members. SQLite's write
+transactions (BEGIN IMMEDIATE) are serial already.
 """
 
 from __future__ import annotations
