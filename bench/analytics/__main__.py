@@ -192,6 +192,11 @@ async def query_year(url: str, stations: int) -> dict[str, Any]:
     async with sessions() as s, s.begin():  # the group's buckets rebuilt from its members' (ADR 0035)
         await set_members(s, "all", ids)
     out["group_of_all_rebuild_s"] = round(time.perf_counter() - began, 2)
+    for label, members in (("one_leaves", ids[1:]), ("one_joins", ids)):  # deltas: that station's history only
+        began = time.perf_counter()
+        async with sessions() as s, s.begin():
+            await set_members(s, "all", members)
+        out[f"group_of_all_{label}_s"] = round(time.perf_counter() - began, 3)
     now = datetime(2027, 1, 1, tzinfo=UTC)
     runs = (("network", Scope(), True), ("group_of_all", Scope(group_id="all"), True),
             ("group_of_all_summed_at_query_time", Scope(group_id="all"), False))  # fmt: skip
