@@ -2,7 +2,8 @@
 
 1. Replay: the synthetic network's log (bench.analytics.events) is put on Apache Kafka (started here unless
    --kafka is given), then one faust worker replays it from the beginning into an empty store: events/s.
-2. Query: a year of daily KPIs for a network of 1,000 stations (and for a group of all 1,000): milliseconds.
+2. Query: a year of daily KPIs for a network of 1,000 stations and for a group of all 1,000 (its materialised
+   buckets, ADR 0035, and summed from its stations' at query time as before), and the group's rebuild.
 3. Export: the NEVI sessions CSV of 100,000 sessions, streamed through the API: seconds.
 Prints the figures at the end (not part of `make test`).
 """
@@ -25,15 +26,17 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import insert
-from voltline_analytics.adapters import kpi_reads as queries
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.batch_worker import BatchWorker
 from voltline_analytics.adapters.faust_worker import FaustWorker
+from voltline_analytics.adapters.groups import set_members
+from voltline_analytics.adapters.kpi_reads import SqlKpiReads
 from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.domain.kpis import Co2Factors
 from voltline_analytics.entrypoints.consumers import store_applier
 from voltline_analytics.entrypoints.exports import build_exports_router
+from voltline_analytics.service_layer import queries as kpi_queries
 from voltline_analytics.service_layer.context import AnalyticsContext
 from voltline_analytics.service_layer.queries import Scope
 from voltline_bus import BusConfig, Producer, TopicSpec, ensure_topics
@@ -98,12 +101,20 @@ async def replay(
     kind: str,
     db_pid: int | None,
     gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
+    groups: int = 0,
+    stations: int = 1000,
 ) -> dict[str, Any]:
     """One worker replays the log from the beginning into the empty store at `url`, with the garbage collector
-    tuned as the service's lifespan tunes it (`gc_thresholds`; None: CPython's defaults)."""
+    tuned as the service's lifespan tunes it (`gc_thresholds`; None: CPython's defaults). With `groups`, the
+    stations are first put in that many groups (station i in group i % groups), whose buckets the worker keeps."""
     config = BusConfig(bootstrap=bootstrap, client_id="bench-analytics")
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
+    if groups:
+        async with session_factory(engine)() as s, s.begin():
+            for g in range(groups):
+                members = [f"ST-{i:05d}" for i in range(g, stations, groups)]
+                await set_members(s, f"G{g}", members)
     apply = store_applier(session_factory(engine), timedelta(days=7), StateCache() if kind == "batch" else None)
     done = asyncio.Event()
     seen = batches = 0
@@ -139,7 +150,7 @@ async def replay(
     await engine.dispose()
     out = {"replay_s": round(replay_s, 1), "replay_events_per_s": round(produced / replay_s),
            "replay_worker_cpu_s": round(cpu, 1), "replay_events_per_worker_cpu_s": round(produced / cpu),
-           "load_average": round(load, 1), "replay_batches": batches,
+           "load_average": round(load, 1), "replay_batches": batches, "groups": groups,
            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}  # fmt: skip
     if db_pid:
         out |= {
@@ -164,7 +175,6 @@ async def query_year(url: str, stations: int) -> dict[str, Any]:
         await s.execute(insert(orm.stations), [{"station_id": i, "first_seen_at": YEAR, "connected": True,
                                                 "since": YEAR, "ocpp_version": "ocpp2.0.1"} for i in ids])  # fmt: skip
         await s.execute(insert(orm.ports), [{"station_id": i, "evse_id": 1} for i in ids])
-        await s.execute(insert(orm.station_groups), [{"group_id": "all", "station_id": i} for i in ids])
         rows = []
         for day in days:
             row = {**zero, "sessions": 10, "energy_wh": 200_000, "occupied_s": 20_000, "completed_sessions": 10,
@@ -177,16 +187,28 @@ async def query_year(url: str, stations: int) -> dict[str, Any]:
                 await s.execute(insert(orm.buckets), rows)
                 rows = []
         await s.execute(insert(orm.buckets), rows)
-    now = datetime(2027, 1, 1, tzinfo=UTC)
     out: dict[str, Any] = {}
-    for label, scope in (("network", Scope()), ("group_of_all", Scope(group_id="all"))):
+    began = time.perf_counter()
+    async with sessions() as s, s.begin():  # the group's buckets rebuilt from its members' (ADR 0035)
+        await set_members(s, "all", ids)
+    out["group_of_all_rebuild_s"] = round(time.perf_counter() - began, 2)
+    for label, members in (("one_leaves", ids[1:]), ("one_joins", ids)):  # deltas: that station's history only
+        began = time.perf_counter()
+        async with sessions() as s, s.begin():
+            await set_members(s, "all", members)
+        out[f"group_of_all_{label}_s"] = round(time.perf_counter() - began, 3)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    runs = (("network", Scope(), True), ("group_of_all", Scope(group_id="all"), True),
+            ("group_of_all_summed_at_query_time", Scope(group_id="all"), False))  # fmt: skip
+    for label, scope, materialised in runs:
         timings = []
         for _ in range(5):
             began = time.perf_counter()
             async with sessions() as s:
-                items = await queries.kpis(s, scope, YEAR, YEAR + timedelta(days=365), "day", now, Co2Factors(), "EUR")
+                items = await kpi_queries.kpis(SqlKpiReads(s), scope, YEAR, YEAR + timedelta(days=365), "day", now,
+                                               Co2Factors(), "EUR", group_buckets=materialised)  # fmt: skip
             timings.append(time.perf_counter() - began)
-            assert len(items) == 365
+            assert len(items) == 365 and items[0]["sessions"] == 10 * stations, items[0]
         out[f"year_daily_{label}_ms"] = round(sorted(timings)[2] * 1000)  # the median of five
     await engine.dispose()
     return out
@@ -246,6 +268,9 @@ async def main() -> None:
         choices=["service", "python"],
         help="service: the GC as the service's lifespan tunes it (voltline_chassis.gctune); python: CPython's defaults",
     )
+    parser.add_argument(
+        "--groups", type=int, default=0, help="put the stations in this many groups before the replay (ADR 0035)"
+    )
     parser.add_argument("--skip-replay", action="store_true")
     parser.add_argument("--skip-queries", action="store_true", help="only the replay")
     args = parser.parse_args()
@@ -275,9 +300,8 @@ async def main() -> None:
                 figures |= made
                 for label, url, pid in stores:
                     gc_thresholds = DEFAULT_THRESHOLDS if args.gc == "service" else None
-                    done = await replay(
-                        bootstrap, names, produced, url("replay"), args.batch, args.worker, pid, gc_thresholds
-                    )
+                    done = await replay(bootstrap, names, produced, url("replay"), args.batch, args.worker, pid,
+                                        gc_thresholds, args.groups, args.stations)  # fmt: skip
                     figures |= {f"{label}_{k}": v for k, v in done.items()}
                     print(label, done, flush=True)
             finally:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from voltline_analytics.adapters.groups import set_members
 from voltline_analytics.adapters.projection_store import StateCache
 from voltline_analytics.bootstrap import MIGRATIONS
 from voltline_analytics.entrypoints.consumers import store_applier
@@ -47,10 +48,15 @@ async def run(
     statements: bool = False,
     db_pid: int | None = None,
     gc_thresholds: tuple[int, int, int] | None = DEFAULT_THRESHOLDS,
+    groups: int = 0,
 ) -> dict[str, Any]:
     raw = [e.to_bytes() for _, e in network_log(stations, events, Topics("bench."))]
     await run_migrations(url, MIGRATIONS)
     engine = create_engine(url)
+    if groups:  # station i in group i % groups, before the log (the worker keeps their buckets: ADR 0035)
+        async with session_factory(engine)() as s, s.begin():
+            for g in range(groups):
+                await set_members(s, f"G{g}", [f"ST-{i:05d}" for i in range(g, stations, groups)])
     spent: dict[str, list[float]] = defaultdict(lambda: [0.0, 0, 0.0])
     if statements:  # CPU of this process around each statement: the driver's (and aiosqlite's thread's) share
 
@@ -96,7 +102,7 @@ async def run(
     await engine.dispose()
     out = {"events": len(raw), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
            "events_per_s": round(len(raw) / wall), "events_per_cpu_s": round(len(raw) / cpu),
-           "load_average": os.getloadavg()[0]}  # fmt: skip
+           "load_average": os.getloadavg()[0], "groups": groups}  # fmt: skip
     if db_pid:
         out |= {"db_server_cpu_s": round(db_cpu, 2), "events_per_cpu_s_incl_db": round(len(raw) / (cpu + db_cpu)),
                 "db_server_us_per_event": round(db_cpu / len(raw) * 1e6, 1)}  # fmt: skip
@@ -114,6 +120,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", help="write a cProfile of the apply loop to this file")
     parser.add_argument("--statements", action="store_true", help="print the CPU spent in each kind of statement")
+    parser.add_argument("--groups", type=int, default=0, help="put the stations in this many groups first")
     parser.add_argument(
         "--gc",
         default="service",
@@ -133,7 +140,17 @@ def main() -> None:
         pid = pg._proc.pid if pg is not None and pg._proc else None
         gc_thresholds = DEFAULT_THRESHOLDS if args.gc == "service" else None
         figures = asyncio.run(
-            run(url, args.events, args.stations, args.batch, args.profile, args.statements, pid, gc_thresholds)
+            run(
+                url,
+                args.events,
+                args.stations,
+                args.batch,
+                args.profile,
+                args.statements,
+                pid,
+                gc_thresholds,
+                args.groups,
+            )
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

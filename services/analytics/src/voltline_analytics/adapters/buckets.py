@@ -1,4 +1,4 @@
-"""Maintains the materialised buckets (station and network, hour and day) from contribution deltas.
+"""Maintains the materialised buckets (station, group and network, hour and day) from contribution deltas.
 
 A batch's facts remove their previous contributions and add their new ones; the sums of every bucket they
 touch change by exactly that difference (exact integers and decimals, so order never matters), a peak that
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.bulk import insert_many, select_by_keys, upsert_returning
+from voltline_analytics.adapters.groups import Membership
 from voltline_analytics.domain.measures import COUNTERS, MAXIMA, MONEY, SUMMED, Contribution
 from voltline_analytics.domain.timeslots import DAY, HOUR, floor
 
@@ -46,8 +47,43 @@ def _keys(c: Contribution) -> list[Key]:
     ]
 
 
-async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], added: Iterable[Contribution]) -> None:
+def _add_groups(
+    groups: dict[str, tuple[str, ...]],
+    sums: dict[Key, list[int]],
+    peaks: dict[Key, float],
+    flags: dict[Key, int],
+    drivers: dict[DriverKey, int],
+) -> None:
+    """Each group's bucket changes = the sums of its members' station bucket changes (ADR 0035): summed from the
+    batch's station buckets, not per contribution (a station's hour gathers several contributions); peaks the
+    maximum, flags either's, driver reference changes summed."""
+    for key, values in [(k, v) for k, v in sums.items() if k[0] == "station" and k[1] in groups]:
+        _, station_id, granularity, start, currency = key
+        peak, flag = peaks[key], flags.get(key, 0)
+        for group_id in groups[station_id]:
+            group_key: Key = ("group", group_id, granularity, start, currency)
+            held = sums.get(group_key)
+            if held is None:  # shared, never changed in place: a sum is a new list
+                sums[group_key], peaks[group_key] = values, peak
+            else:
+                sums[group_key] = list(map(add, held, values))
+                if peak > peaks[group_key]:
+                    peaks[group_key] = peak
+            if flag:
+                flags[group_key] = flags.get(group_key, 0) | flag
+    for driver, change in [(k, v) for k, v in drivers.items() if k[0] == "station" and k[1] in groups]:
+        for group_id in groups[driver[1]]:
+            drivers[("group", group_id, driver[2], driver[3], driver[4])] += change
+
+
+async def apply_deltas(
+    session: AsyncSession,
+    removed: Iterable[Contribution],
+    added: Iterable[Contribution],
+    membership: Membership | None = None,
+) -> None:
     """Change the buckets by (added - removed); the contributions table already holds the new state.
+    `membership`: the groups in force (their buckets move with their members'; none: no group buckets).
 
     Sums are kept per bucket as plain lists of integers in SUMMED order (a replay's hottest loop: about four
     buckets per contribution), the peak of what was added beside them; `flags` says whether anything was
@@ -83,8 +119,10 @@ async def apply_deltas(session: AsyncSession, removed: Iterable[Contribution], a
                 drivers[(*key[:4], c.driver_key)] += 1
     if not sums:
         return
+    if membership is not None and membership.groups:
+        _add_groups(membership.groups, sums, peaks, flags, drivers)
     unique = await _count_drivers(session, {k: v for k, v in drivers.items() if v})
-    await _upsert(session, sums, peaks, flags, unique)
+    await _upsert(session, sums, peaks, flags, unique, membership)
 
 
 async def _upsert(
@@ -93,6 +131,7 @@ async def _upsert(
     peaks: dict[Key, float],
     flags: dict[Key, int],
     unique: dict[tuple[str, str, str, datetime], int],
+    membership: Membership | None = None,
 ) -> None:
     """One additive `INSERT .. ON CONFLICT DO UPDATE` for the whole batch, money (integer micro-units)
     included: no reads."""
@@ -121,8 +160,8 @@ async def _upsert(
 
         await insert_many(session, b, rows, on_conflict=additive, shape="additive", columns=_COLUMNS)
     if recompute:
-        params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)}, "v_peak": await _peak(session, key)}
-                  for key in recompute]  # fmt: skip
+        params = [{**{f"k_{k}": v for k, v in zip(_PK, key, strict=True)},
+                   "v_peak": await _peak(session, key, membership)} for key in recompute]  # fmt: skip
         await session.execute(update(b).where(*pk_where).values(peak_power_w=bindparam("v_peak")), params)
     if maybe_zero:  # corrections can take a bucket back to nothing: then it goes, as if never touched
         zero = [b.c[name] == 0 for name in (*COUNTERS, *MONEY, *MAXIMA, "unique_drivers")]
@@ -201,13 +240,15 @@ async def _count_drivers_pg(
     return out
 
 
-async def _peak(session: AsyncSession, key: Key) -> float:
+async def _peak(session: AsyncSession, key: Key, membership: Membership | None = None) -> float:
     scope, scope_id, granularity, start, currency = key
     c = orm.contributions.c
     end = start + (HOUR if granularity == "hour" else DAY)
     q = select(func.max(c.peak_power_w)).where(and_(c.hour >= start, c.hour < end, c.currency == currency))
     if scope == "station":
         q = q.where(c.station_id == scope_id)
+    elif scope == "group":
+        q = q.where(c.station_id.in_(membership.members(scope_id) if membership else []))
     return float((await session.execute(q)).scalar() or 0.0)
 
 

@@ -1,8 +1,9 @@
 """The KPI reads (service_layer.ports.KpiReads) over SQLAlchemy, and the queries bound to a session.
 
-Sums over buckets are done by the database (a group of 1,000 stations over a year is 365,000 rows); the
-arithmetic on top of them is the service layer's (`service_layer/queries.py`). `kpis(session, ...)`,
-`heatmap`, `rankings` and `members` are the queries over one session, as the routes call them.
+Sums over buckets are done by the database (a group's buckets are materialised, ADR 0035: its year is 365 rows,
+not its stations' 365,000); the arithmetic on top of them is the service layer's (`service_layer/queries.py`).
+`kpis(session, ...)`, `heatmap`, `rankings` and `members` are the queries over one session, as the routes call
+them.
 """
 
 from __future__ import annotations
@@ -37,14 +38,15 @@ class SqlKpiReads:
         return await _stations(self._db, only)
 
     async def summed(
-        self, stored: Granularity, start: datetime, end: datetime, stations: list[str] | None
+        self,
+        stored: Granularity,
+        start: datetime,
+        end: datetime,
+        stations: list[str] | None,
+        group_id: str | None = None,
     ) -> list[Any]:
         b = orm.buckets.c
-        where = [b.granularity == stored, b.bucket_start >= start, b.bucket_start < end]
-        if stations is None:
-            where.append(b.scope == "network")
-        else:
-            where += [b.scope == "station", b.scope_id.in_(stations or [""])]
+        where = [b.granularity == stored, b.bucket_start >= start, b.bucket_start < end, *_scope(stations, group_id)]
         return await _summed(self._db, where)
 
     async def offline_s(self, starts: list[datetime], stored: Granularity) -> list[tuple[str, datetime, int]]:
@@ -67,16 +69,13 @@ class SqlKpiReads:
         return [(row.hour, row.driver_key) for row in await self._db.execute(q)]
 
     async def hourly(
-        self, stations: list[str] | None, start: datetime, end: datetime
+        self, stations: list[str] | None, start: datetime, end: datetime, group_id: str | None = None
     ) -> list[tuple[datetime, int, int]]:
         b = orm.buckets.c
         q = select(b.bucket_start, b.sessions, b.occupied_s).where(
-            b.granularity == "hour", b.bucket_start >= start, b.bucket_start < end, b.currency == ""
-        )
-        if stations is None:
-            q = q.where(b.scope == "network")
-        else:
-            q = q.where(b.scope == "station", b.scope_id.in_(stations or [""]))
+            b.granularity == "hour", b.bucket_start >= start, b.bucket_start < end, b.currency == "",
+            *_scope(stations, group_id),
+        )  # fmt: skip
         return [(row.bucket_start, row.sessions, row.occupied_s) for row in await self._db.execute(q)]
 
     async def daily_by_station(self, start: datetime, end: datetime) -> list[tuple[str, Measures]]:
@@ -85,6 +84,16 @@ class SqlKpiReads:
             b.scope == "station", b.granularity == "day", b.bucket_start >= start, b.bucket_start < end
         )
         return [(row.scope_id, Measures.from_row(row)) for row in await self._db.execute(q)]
+
+
+def _scope(stations: list[str] | None, group_id: str | None) -> list[Any]:
+    """The buckets of a group (materialised, ADR 0035), else of `stations`, else the network's."""
+    b = orm.buckets.c
+    if group_id is not None:
+        return [b.scope == "group", b.scope_id == group_id]
+    if stations is None:
+        return [b.scope == "network"]
+    return [b.scope == "station", b.scope_id.in_(stations or [""])]
 
 
 async def kpis(
@@ -143,9 +152,9 @@ async def _stations(session: AsyncSession, only: list[str] | None) -> list[Stati
 
 
 async def _summed(session: AsyncSession, where: list[Any]) -> list[Any]:
-    """The buckets matching `where`, summed per (bucket_start, currency) in SQL: a group of 1,000 stations over a
-    year is 365,000 rows, which the database sums far faster than Python. Money is integer micro-units, so
-    the database sums it exactly on every dialect."""
+    """The buckets matching `where`, summed per (bucket_start, currency) in SQL (many stations' buckets: the
+    database sums them far faster than Python; a group's or the network's: one row each). Money is integer
+    micro-units, so the database sums it exactly on every dialect."""
     b = orm.buckets.c
     q = (
         select(

@@ -52,12 +52,13 @@ contributions = Table(
     Index("ix_contributions_hour", "hour"),
 )
 
-# Materialised tumbling windows: per station and network-wide, by hour and by day, per currency.
+# Materialised tumbling windows: per station, per group (its current members, ADR 0035) and network-wide, by
+# hour and by day, per currency.
 buckets = Table(
     "buckets",
     metadata,
-    Column("scope", String(8), primary_key=True),
-    Column("scope_id", String(48), primary_key=True),
+    Column("scope", String(8), primary_key=True),  # station, group or network
+    Column("scope_id", String(64), primary_key=True),
     Column("granularity", String(8), primary_key=True),
     Column("bucket_start", UTCDateTime(), primary_key=True),
     Column("currency", String(3), primary_key=True),
@@ -71,7 +72,7 @@ bucket_drivers = Table(
     "bucket_drivers",
     metadata,
     Column("scope", String(8), primary_key=True),
-    Column("scope_id", String(48), primary_key=True),
+    Column("scope_id", String(64), primary_key=True),
     Column("granularity", String(8), primary_key=True),
     Column("bucket_start", UTCDateTime(), primary_key=True),
     Column("driver_key", String(32), primary_key=True),
@@ -129,6 +130,14 @@ station_groups = Table(
     metadata,
     Column("group_id", String(64), primary_key=True),
     Column("station_id", String(48), primary_key=True),
+)
+
+# One row (id 1): bumped by every membership change, so the worker knows when to reread station_groups.
+group_versions = Table(
+    "group_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
 )
 
 # Tariffs billing announced (billing.tariff_changed), every version: the AFIR feed's ad-hoc price.

@@ -18,6 +18,7 @@ from voltline_events import Envelope
 from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.buckets import apply_deltas
 from voltline_analytics.adapters.bulk import insert_many
+from voltline_analytics.adapters.groups import Membership, membership
 from voltline_analytics.domain.facts import Fact, SessionFact
 from voltline_analytics.domain.measures import ALL, Contribution, Measures
 from voltline_analytics.domain.translate import PortStatus, Presence, Timed
@@ -45,10 +46,12 @@ class StateCache:
     def __init__(self) -> None:
         self.state = ProjectionState()
         self.loaded: set[str] = set()  # stations whose rows (or their absence) are in `state`
+        self.membership = Membership()  # the groups of each station (reread when their version moves)
 
     def clear(self) -> None:
         self.state = ProjectionState()
         self.loaded = set()
+        self.membership = Membership()
 
 
 class SqlProjectionStore:
@@ -68,7 +71,7 @@ class SqlProjectionStore:
         return ProjectionState(stations=held.stations, ports=held.ports, watermarks=held.watermarks)
 
     async def store_facts(self, facts: list[Fact], contributions: dict[int, list[Contribution]] | None = None) -> None:
-        await _store_facts(self._db, facts, contributions or {})
+        await _store_facts(self._db, facts, contributions or {}, self._cache)
 
     async def save_state(self, state: ProjectionState, late_rows: list[dict[str, Any]]) -> None:
         await _save_state(self._db, state, late_rows)
@@ -86,8 +89,11 @@ async def _replace(session: AsyncSession, table: Any, rows: dict[tuple[Any, ...]
     await session.execute(insert(table), list(rows.values()))
 
 
-async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int, list[Contribution]]) -> None:
-    """Replace stored facts that these outrank, and move the buckets by the difference in contributions."""
+async def _store_facts(
+    session: AsyncSession, facts: list[Fact], ahead: dict[int, list[Contribution]], cache: StateCache
+) -> None:
+    """Replace stored facts that these outrank, and move the buckets (their groups' too) by the difference in
+    contributions."""
     if not facts:
         return
     ranks = await _ranks(session, [f.key for f in facts])
@@ -111,7 +117,8 @@ async def _store_facts(session: AsyncSession, facts: list[Fact], ahead: dict[int
             contribution_rows.append(_contribution_row(fact.key, contribution))
     await insert_many(session, orm.facts, [_fact_row(f) for f in winners])
     await insert_many(session, orm.contributions, contribution_rows, columns=_CONTRIBUTION)
-    await apply_deltas(session, removed, added)
+    cache.membership = await membership(session, cache.membership)  # before the first bucket write
+    await apply_deltas(session, removed, added, cache.membership)
 
 
 _RANKS_PG = "SELECT fact_key, rank FROM facts WHERE fact_key = ANY($1::VARCHAR[])"

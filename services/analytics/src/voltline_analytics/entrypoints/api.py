@@ -11,13 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import delete, insert, select
+from sqlalchemy import select
 from voltline_chassis.problems import Problem
 from voltline_chassis.schemas import CSV, returns
 from voltline_chassis.security import require_role
 
+from voltline_analytics.adapters import groups, orm
 from voltline_analytics.adapters import kpi_reads as queries
-from voltline_analytics.adapters import orm
 from voltline_analytics.adapters.kpi_reads import RANKING_METRICS, Scope
 from voltline_analytics.domain.timeslots import floor
 from voltline_analytics.entrypoints.schemas import GroupOut, HeatmapOut, KpiReportOut, LateEventsOut, RankingsOut
@@ -148,11 +148,7 @@ def build_router(ctx: AnalyticsContext) -> APIRouter:
     async def put_group(group_id: Annotated[str, Field(max_length=64)], body: GroupIn) -> dict[str, Any]:
         stations = sorted(set(body.stations))
         async with ctx.sessions() as session, session.begin():
-            await session.execute(delete(orm.station_groups).where(orm.station_groups.c.group_id == group_id))
-            if stations:
-                await session.execute(
-                    insert(orm.station_groups), [{"group_id": group_id, "station_id": s} for s in stations]
-                )
+            await groups.set_members(session, group_id, stations)  # and its buckets rebuilt (ADR 0035)
         return {"group_id": group_id, "stations": stations}
 
     @router.get("/groups/{group_id}", **returns(GroupOut))

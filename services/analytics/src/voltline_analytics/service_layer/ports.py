@@ -70,9 +70,15 @@ class KpiReads(Protocol):
         ...
 
     async def summed(
-        self, stored: Granularity, start: datetime, end: datetime, stations: list[str] | None
+        self,
+        stored: Granularity,
+        start: datetime,
+        end: datetime,
+        stations: list[str] | None,
+        group_id: str | None = None,
     ) -> list[Any]:
-        """Stored buckets in [start, end) summed per (bucket_start, currency); rows readable by attribute."""
+        """Stored buckets in [start, end) summed per (bucket_start, currency); rows readable by attribute. With
+        `group_id`, the group's own (materialised) buckets instead of its `stations`'."""
         ...
 
     async def offline_s(self, starts: list[datetime], stored: Granularity) -> list[tuple[str, datetime, int]]:
@@ -86,9 +92,10 @@ class KpiReads(Protocol):
         ...
 
     async def hourly(
-        self, stations: list[str] | None, start: datetime, end: datetime
+        self, stations: list[str] | None, start: datetime, end: datetime, group_id: str | None = None
     ) -> list[tuple[datetime, int, int]]:
-        """(hour, sessions, occupied seconds) of the hour buckets without currency in [start, end)."""
+        """(hour, sessions, occupied seconds) of the hour buckets without currency in [start, end) (a group's
+        own with `group_id`)."""
         ...
 
     async def daily_by_station(self, start: datetime, end: datetime) -> list[tuple[str, Measures]]:

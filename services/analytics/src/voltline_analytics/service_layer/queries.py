@@ -45,19 +45,25 @@ async def kpis(
     now: datetime,
     co2: Co2Factors,
     default_currency: str,
+    *,
+    group_buckets: bool = True,
 ) -> list[dict[str, Any]]:
-    """Every bucket in [start, end), empty ones included, as API items."""
+    """Every bucket in [start, end), empty ones included, as API items. A group's sums and distinct drivers
+    come from its materialised buckets (ADR 0035); `group_buckets=False` sums its current members' station
+    buckets instead (the reference the materialised ones are tested against)."""
     stored: Granularity = "hour" if granularity == "hour" else "day"
     stations_in: list[str] | None = None
+    group: str | None = None
     if scope.station_id:
         stations_in = [scope.station_id]
     elif scope.group_id:
         stations_in = await reads.members(scope.group_id)
+        group = scope.group_id if group_buckets else None
     money: dict[datetime, dict[str, Measures]] = defaultdict(dict)
     totals: dict[datetime, Measures] = defaultdict(Measures)
     drivers: dict[datetime, int] = defaultdict(int)
     offline_starts: set[datetime] = set()
-    for row in await reads.summed(stored, floor(start, stored), end, stations_in):
+    for row in await reads.summed(stored, floor(start, stored), end, stations_in, group):
         bucket = floor(row.bucket_start, granularity)
         if row.offline_s:
             offline_starts.add(row.bucket_start)
@@ -66,7 +72,7 @@ async def kpis(
         if row.currency:
             money[bucket].setdefault(row.currency, Measures()).add(m)
         drivers[bucket] += row.unique_drivers or 0
-    if granularity == "month" or (stations_in is not None and len(stations_in) > 1):
+    if granularity == "month" or (stations_in is not None and len(stations_in) > 1 and group is None):
         drivers = await _unique_drivers(reads, stations_in, start, end, granularity)
     stations = await reads.stations(stations_in)
     offline = await _offline_port_s(reads, stations, sorted(offline_starts), stored, granularity)
@@ -144,14 +150,10 @@ async def _unique_drivers(
 
 async def heatmap(reads: KpiReads, scope: Scope, start: datetime, end: datetime) -> dict[str, Any]:
     """Sessions started and occupied hours by hour of week (Monday 00:00 UTC first)."""
-    stations: list[str] | None = None
-    if scope.station_id:
-        stations = [scope.station_id]
-    elif scope.group_id:
-        stations = await reads.members(scope.group_id)
+    stations: list[str] | None = [scope.station_id] if scope.station_id else None
     sessions = [[0] * 24 for _ in range(7)]
     occupied = [[0] * 24 for _ in range(7)]
-    for bucket_start, started, occupied_s in await reads.hourly(stations, start, end):
+    for bucket_start, started, occupied_s in await reads.hourly(stations, start, end, scope.group_id or None):
         day, hour = bucket_start.weekday(), bucket_start.hour
         sessions[day][hour] += started
         occupied[day][hour] += occupied_s
