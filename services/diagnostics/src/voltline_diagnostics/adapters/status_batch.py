@@ -49,7 +49,7 @@ class StatusBatchState:
     dirty_ports: set[Port] = field(default_factory=set)
     status_rows: list[dict[str, Any]] = field(default_factory=list)
     open_status: dict[Port, dict[str, Any]] = field(default_factory=dict)  # interval opened in this batch
-    close_status: dict[Port, datetime] = field(default_factory=dict)  # stored open interval: ends then
+    close_status: dict[Port, tuple[datetime, datetime]] = field(default_factory=dict)  # stored open: (end, start)
     presence_rows: list[dict[str, Any]] = field(default_factory=list)
     open_presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     close_presence: dict[str, datetime] = field(default_factory=dict)
@@ -98,7 +98,7 @@ class StatusBatchState:
                 touched_stations=touched,
                 new_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.new_ports)],
                 changed_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.dirty_ports - self.new_ports)],
-                close_status=[(*port, at) for port, at in sorted(self.close_status.items())],
+                close_status=[(*port, at, opened) for port, (at, opened) in sorted(self.close_status.items())],
                 status_rows=self.status_rows,
                 close_presence=sorted(self.close_presence.items()),
                 presence_rows=self.presence_rows,
@@ -135,11 +135,12 @@ class StatusBatchState:
                 h.station_id == bindparam("k_sid"),
                 h.evse_id == bindparam("k_evse"),
                 h.connector_id == bindparam("k_conn"),
+                h.started_at == bindparam("k_start"),
                 h.ended_at.is_(None),
             )
             closing = [
-                {"k_sid": sid, "k_evse": evse, "k_conn": conn, "ended_at": at}
-                for (sid, evse, conn), at in sorted(self.close_status.items())
+                {"k_sid": sid, "k_evse": evse, "k_conn": conn, "k_start": opened, "ended_at": at}
+                for (sid, evse, conn), (at, opened) in sorted(self.close_status.items())
             ]
             await db.execute(update(status_history).where(where), closing)
         if self.status_rows:
@@ -154,14 +155,14 @@ class StatusBatchState:
         if self.outbox_rows:
             await db.execute(insert(outbox_table), self.outbox_rows)
 
-    def open_status_interval(self, port: Port, row: dict[str, Any], at: datetime, *, stored: bool) -> None:
-        """A port's status changed at `at`: end its current interval (this batch's, or the stored one when
-        `stored`) and start `row`."""
+    def open_status_interval(self, port: Port, row: dict[str, Any], at: datetime, *, stored: datetime | None) -> None:
+        """A port's status changed at `at`: end its current interval (this batch's, or the stored one that
+        began at `stored`, the port's `since`) and start `row`."""
         previous = self.open_status.get(port)
         if previous is not None:
             previous["ended_at"] = at
-        elif stored:
-            self.close_status[port] = at
+        elif stored is not None:
+            self.close_status[port] = (at, stored)
         row["ended_at"] = None
         self.status_rows.append(row)
         self.open_status[port] = row

@@ -276,7 +276,7 @@ async def _apply(
     if row is not before:
         await uow.status.save_connector(row, new=before is None)
     if changed:
-        await uow.status.open_status_interval(row, at, first=before is None)
+        await uow.status.open_status_interval(row, at, opened=before.since if before is not None else None)
         child = _CHANGES_BY_STATUS.get(status)
         if child is None:
             child = _CHANGES_BY_STATUS[status] = STATUS_CHANGES.labels(status)
