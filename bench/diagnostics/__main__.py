@@ -54,7 +54,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Changes:
-    """Reads diagnostics.connector_status_changed events; latency = arrival - the source event's time."""
+    """Reads the service's connector status changes (`diagnostics.connector_statuses_changed` groups, or one
+    `connector_status_changed` each from a service before them); latency = arrival - the source event's time."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
@@ -78,12 +79,16 @@ class Changes:
                 now = time.time()
                 for record in records:
                     envelope = Envelope.from_bytes(record.value or b"")
-                    if envelope.type != "diagnostics.connector_status_changed":
+                    if envelope.type == "diagnostics.connector_statuses_changed":  # the service's groups
+                        changes = envelope.payload["changes"]
+                    elif envelope.type == "diagnostics.connector_status_changed":  # one change (before them)
+                        changes = [envelope.payload]
+                    else:
                         continue
-                    self.count += 1
+                    self.count += len(changes)
                     if self.measuring:
-                        since = datetime.fromisoformat(envelope.payload["since"]).timestamp()
-                        self.latencies.append(now - since)
+                        for change in changes:
+                            self.latencies.append(now - datetime.fromisoformat(change["since"]).timestamp())
 
     async def stop(self) -> None:
         if self._task:
