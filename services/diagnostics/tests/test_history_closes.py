@@ -1,6 +1,7 @@
 """A port's open status interval is closed by its start (the port's `since`), not by "the one with no end":
 the intervals are the same as before for repeats, duplicates and messages that arrive late, in batches and one
-event at a time, and on PostgreSQL the close is a HOT update (no index names `ended_at`, migration 0020)."""
+event at a time, and on PostgreSQL the close is a HOT update (no index names `ended_at`, migration 0020), as is
+the rewrite of a port's live row (no index on its `status`, migration 0021)."""
 
 from __future__ import annotations
 
@@ -89,5 +90,27 @@ async def test_closing_an_interval_is_a_hot_update_on_postgresql(pg_store: Store
             "SELECT pg_stat_get_xact_tuples_updated(c.oid) AS updated,"
             " pg_stat_get_xact_tuples_hot_updated(c.oid) AS hot"
             " FROM pg_class c WHERE c.relname = 'health_status_history'"
+        )
+    assert (counts["updated"], counts["hot"]) == (1, 1)
+
+
+async def test_rewriting_a_ports_row_is_a_hot_update_on_postgresql(pg_store: Store) -> None:
+    """No index of the live ports names `status` (migration 0021): a change rewrites the row on its page."""
+    from voltline_diagnostics.adapters import status_batch_pg
+    from voltline_diagnostics.adapters.status_rows import CONNECTOR_FIELDS
+
+    sid = "CP-HOT-PORT"
+    first = [status(sid, 10, "Available")]
+    async with pg_store.scope(first):
+        await pg_store.dispatch(first[0])
+    async with pg_store.sessions() as session, session.begin():
+        pg = await status_batch_pg.driver(session)
+        row = await pg.fetchrow("SELECT * FROM health_connectors WHERE station_id = $1", sid)
+        values = {**dict(row), "status": "Faulted", "ocpp_status": "Faulted", "error_code": "GroundFailure"}
+        await pg.executemany(status_batch_pg.UPDATE_PORT, [[values[f] for f in CONNECTOR_FIELDS]])
+        counts = await pg.fetchrow(
+            "SELECT pg_stat_get_xact_tuples_updated(c.oid) AS updated,"
+            " pg_stat_get_xact_tuples_hot_updated(c.oid) AS hot"
+            " FROM pg_class c WHERE c.relname = 'health_connectors'"
         )
     assert (counts["updated"], counts["hot"]) == (1, 1)

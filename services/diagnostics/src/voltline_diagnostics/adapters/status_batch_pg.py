@@ -64,7 +64,6 @@ INSERT_STATUS = (
     f"INSERT INTO health_status_history ({', '.join(STATUS_COLUMNS)}, ended_at)"
     f" VALUES ({_placeholders(len(STATUS_COLUMNS) + 1)})"
 )
-_STATUS_COPY_COLUMNS = [*STATUS_COLUMNS, "ended_at"]
 CLOSE_PRESENCE = "UPDATE health_presence_history SET ended_at = $2 WHERE station_id = $1 AND ended_at IS NULL"
 INSERT_PRESENCE = (
     "INSERT INTO health_presence_history (station_id, online, started_at, ended_at) VALUES ($1, $2, $3, $4)"
@@ -173,9 +172,8 @@ async def write(
         await pg.executemany(UPDATE_PORT, [[getattr(c, f) for f in CONNECTOR_FIELDS] for c in changed_ports])
     if close_status:
         await pg.executemany(CLOSE_STATUS, close_status)
-    if status_rows:  # COPY: one statement for the rows (ids in order), no Bind/Execute round of messages per row
-        records = [(*(r[k] for k in STATUS_COLUMNS), r["ended_at"]) for r in status_rows]
-        await pg.copy_records_to_table("health_status_history", records=records, columns=_STATUS_COPY_COLUMNS)
+    if status_rows:
+        await pg.executemany(INSERT_STATUS, [[*(r[k] for k in STATUS_COLUMNS), r["ended_at"]] for r in status_rows])
     if close_presence:
         await pg.executemany(CLOSE_PRESENCE, close_presence)
     if presence_rows:
