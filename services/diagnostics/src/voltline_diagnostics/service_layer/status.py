@@ -100,7 +100,7 @@ def status_changed(
         change["ocpp_status"] = ocpp_status
     if error_code is not None:
         change["error_code"] = error_code
-    change["since"] = since
+    change["since"] = since.isoformat().replace("+00:00", "Z")  # as pydantic writes it, without its inference
     add = getattr(uow.outbox, "add_status_change", None)  # the batch's outbox (adapters/status_batch.py)
     if add is not None:
         add(ctx.topics.diagnostics, station_id, change)
