@@ -114,3 +114,33 @@ async def test_rewriting_a_ports_row_is_a_hot_update_on_postgresql(pg_store: Sto
             " FROM pg_class c WHERE c.relname = 'health_connectors'"
         )
     assert (counts["updated"], counts["hot"]) == (1, 1)
+
+
+async def test_most_station_touches_are_hot_updates_on_postgresql(pg_store: Store) -> None:
+    """A station's row is touched (`last_seen_at`) by nearly every batch that hears it; with its pages packed full
+    few of those updates found room on their page (5 of 2,000 here), with fillfactor 80 (migration 0021) most do."""
+    from voltline_diagnostics.adapters import status_batch_pg
+
+    totals = (
+        "SELECT s.n_tup_upd + pg_stat_get_xact_tuples_updated(s.relid) AS updated,"
+        " s.n_tup_hot_upd + pg_stat_get_xact_tuples_hot_updated(s.relid) AS hot"
+        " FROM pg_stat_user_tables s WHERE s.relname = 'health_stations'"
+    )  # reported to the statistics, plus what this backend has not reported yet
+    async with pg_store.engine.connect() as conn:  # one backend for every transaction below
+        pg = (await conn.get_raw_connection()).driver_connection
+        await pg.execute(
+            "INSERT INTO health_stations (station_id, online, since, last_seen_at, ocpp_version, unresponsive,"
+            " unused_authorizations, updated_at) SELECT 'CP-T' || i, true, now(), now(), 'ocpp1.6', false, 0, now()"
+            " FROM generate_series(1, 2000) i"
+        )
+        for batch in range(20):  # batches of 100 of the stations, each its own transaction
+            ids = [f"CP-T{(batch * 397 + n * 89) % 2000 + 1}" for n in range(100)]
+            at = T0 + timedelta(seconds=batch)
+            async with pg.transaction():
+                await pg.executemany(status_batch_pg.TOUCH_STATION, [(sid, at, at) for sid in ids])
+        await pg.execute("SELECT pg_stat_clear_snapshot()")
+        counts = await pg.fetchrow(totals)
+        options = await pg.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'health_stations'")
+    assert options == ["fillfactor=80"]
+    assert counts["updated"] == 2000
+    assert counts["hot"] / counts["updated"] > 0.5, tuple(counts)
