@@ -116,9 +116,11 @@ async def test_rewriting_a_ports_row_is_a_hot_update_on_postgresql(pg_store: Sto
     assert (counts["updated"], counts["hot"]) == (1, 1)
 
 
-async def test_most_station_touches_are_hot_updates_on_postgresql(pg_store: Store) -> None:
-    """A station's row is touched (`last_seen_at`) by nearly every batch that hears it; with its pages packed full
-    few of those updates found room on their page (5 of 2,000 here), with fillfactor 80 (migration 0021) most do."""
+async def test_station_touches_are_hot_updates_on_postgresql(pg_store: Store) -> None:
+    """A station's row is touched (`last_seen_at`) by nearly every batch that hears it: in pages packed full
+    (the default) a touch finds no room on its page and moves the row, with a new entry in each index; with
+    pages filled to 80 % (migration 0021) it stays on its page (HOT). A tenth of 2,000 stations touched once:
+    what fits in the room left, whatever pruning a loaded server manages."""
     from voltline_diagnostics.adapters import status_batch_pg
 
     totals = (
@@ -133,14 +135,11 @@ async def test_most_station_touches_are_hot_updates_on_postgresql(pg_store: Stor
             " unused_authorizations, updated_at) SELECT 'CP-T' || i, true, now(), now(), 'ocpp1.6', false, 0, now()"
             " FROM generate_series(1, 2000) i"
         )
-        for batch in range(20):  # batches of 100 of the stations, each its own transaction
-            ids = [f"CP-T{(batch * 397 + n * 89) % 2000 + 1}" for n in range(100)]
+        for batch in range(4):  # batches of 50, each its own transaction
             at = T0 + timedelta(seconds=batch)
+            ids = [f"CP-T{10 * (batch * 50 + n) + 1}" for n in range(50)]
             async with pg.transaction():
                 await pg.executemany(status_batch_pg.TOUCH_STATION, [(sid, at, at) for sid in ids])
         await pg.execute("SELECT pg_stat_clear_snapshot()")
         counts = await pg.fetchrow(totals)
-        options = await pg.fetchval("SELECT reloptions FROM pg_class WHERE relname = 'health_stations'")
-    assert options == ["fillfactor=80"]
-    assert counts["updated"] == 2000
-    assert counts["hot"] / counts["updated"] > 0.5, tuple(counts)
+    assert (counts["updated"], counts["hot"]) == (200, 200)
