@@ -39,6 +39,7 @@ from voltline_devinfra.postgres import ExternalPostgres
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import ConnectorStatus, StationConnected
 
+from bench.diagnostics.observe import PySpy, StatementStats, private_postgres, summarise
 from bench.gateway.procs import Procs, cpu_seconds, rss_kib, wait_ready
 
 TOKEN = "bench-admin-token-0123456789"
@@ -53,7 +54,8 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Changes:
-    """Reads diagnostics.connector_status_changed events; latency = arrival - the source event's time."""
+    """Reads the service's connector status changes (`diagnostics.connector_statuses_changed` groups, or one
+    `connector_status_changed` each from a service before them); latency = arrival - the source event's time."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap, self.topic = bootstrap, topic
@@ -77,12 +79,16 @@ class Changes:
                 now = time.time()
                 for record in records:
                     envelope = Envelope.from_bytes(record.value or b"")
-                    if envelope.type != "diagnostics.connector_status_changed":
+                    if envelope.type == "diagnostics.connector_statuses_changed":  # the service's groups
+                        changes = envelope.payload["changes"]
+                    elif envelope.type == "diagnostics.connector_status_changed":  # one change (before them)
+                        changes = [envelope.payload]
+                    else:
                         continue
-                    self.count += 1
+                    self.count += len(changes)
                     if self.measuring:
-                        since = datetime.fromisoformat(envelope.payload["since"]).timestamp()
-                        self.latencies.append(now - since)
+                        for change in changes:
+                            self.latencies.append(now - datetime.fromisoformat(change["since"]).timestamp())
 
     async def stop(self) -> None:
         if self._task:
@@ -280,7 +286,13 @@ async def fleet_list(url: str, runs: int) -> dict[str, Any]:
 
 
 async def run(
-    args: argparse.Namespace, url: str, bootstrap: str, topics: Topics, pid: int, db: DatabaseCpu
+    args: argparse.Namespace,
+    url: str,
+    bootstrap: str,
+    topics: Topics,
+    pid: int,
+    db: DatabaseCpu,
+    statements: StatementStats | None = None,
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
@@ -325,9 +337,21 @@ async def run(
         # 2. latency at a steady rate (each of --rates in turn)
         state = dict.fromkeys(stations, "Available")
         rates = [float(r) for r in args.rates.split(",")] if args.rates else [args.rate]
-        for rate in rates:
+        for i, rate in enumerate(rates):
             key = "latency" if len(rates) == 1 else f"latency_{rate:g}"
-            results[key] = await steady(args, url, producer, changes, topics, stations, state, rate, pid, db)
+            spy = PySpy(pid, args.pyspy) if args.pyspy and i == len(rates) - 1 else None
+            if statements is not None:
+                await statements.reset()
+            try:
+                results[key] = await steady(args, url, producer, changes, topics, stations, state, rate, pid, db)
+            finally:
+                if spy is not None:
+                    spy.stop()
+            if spy is not None:  # the last phase's samples by stage, in µs of the process's CPU per event
+                cpu_us = 1e6 * results[key]["service_cpu_s"] / results[key]["events"]
+                results[key]["pyspy_stages"] = summarise(spy.path, cpu_us)
+            if statements is not None:
+                results[key]["statements"] = await statements.read(results[key]["events"])
             print(key, results[key], flush=True)
 
         # 3. the fleet list
@@ -422,9 +446,16 @@ def main() -> None:
     parser.add_argument("--connectors", type=int, default=3, help="--fleet-only: connectors per station")
     parser.add_argument("--private-kafka", action="store_true", help="start a Kafka broker of its own for the run")
     parser.add_argument("--profile", help="run the service under cProfile and write its stats to this file")
+    parser.add_argument("--pyspy", help="record the service with py-spy in the last steady phase (raw stacks here)")
+    parser.add_argument(
+        "--pg-stats", action="store_true", help="a private PostgreSQL with pg_stat_statements; per-phase statements"
+    )
     parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
     args = parser.parse_args()
-    broker = None
+    broker = server = None
+    if args.pg_stats:  # the server's statements of each phase (a private server: its statistics are the bench's)
+        server = private_postgres()
+        args.postgres = server.admin_dsn()
     if args.private_kafka:  # a broker of its own: a shared one with thousands of topics makes every client
         broker = KafkaServer().start()  # decode huge metadata responses, which then dominates the service's CPU
         args.kafka = broker.bootstrap_servers
@@ -433,6 +464,8 @@ def main() -> None:
     finally:
         if broker is not None:
             broker.stop()
+        if server is not None:
+            server.stop()
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -478,7 +511,8 @@ def _run(args: argparse.Namespace) -> None:
             results = asyncio.run(fleet_list(url, args.list_runs))
         else:
             db = DatabaseCpu(pg.admin_dsn() if pg else None, db_name)
-            results = asyncio.run(run(args, url, args.kafka, topics, service.pid, db))
+            statements = StatementStats(pg.admin_dsn(), db_name) if args.pg_stats and pg and db_name else None
+            results = asyncio.run(run(args, url, args.kafka, topics, service.pid, db, statements))
         store = "SQLite" if args.sqlite else "PostgreSQL"
         print(json.dumps({"store": store, "stations": args.stations, **results}, indent=2))
     finally:

@@ -77,6 +77,11 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     deliveries = DeliveryWorker(ctx, poll=settings.webhook_poll_s, timeout=settings.webhook_timeout_s)
     ctx.wake_deliveries = deliveries.wake
     station_events = maintenance.alongside(build_dispatcher(ctx, on_status=maintenance.connector_status))
+    prefetching = PrefetchingBatch(
+        TransactionBatch(infra.sessions, inbox_consumer=CONSUMER),
+        wake=LingeringWake(infra.relay.wake, settings.outbox_wake_linger_s),
+        source=infra.source,
+    )
     consumer = infra.watch(
         EventConsumer(
             infra.bus,
@@ -92,13 +97,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             # One transaction per fetched batch per partition; the inbox markers go in one statement, the
             # batch's station and connector rows are read up front and written once at its commit, with the
             # batch's last connector statuses in maintenance's table. The relay publishes the status changes
-            # of the commits of a moment (outbox_wake_linger_s) in one round.
-            batch_scope=maintenance.with_connector_statuses(
-                PrefetchingBatch(
-                    TransactionBatch(infra.sessions, inbox_consumer=CONSUMER),
-                    wake=LingeringWake(infra.relay.wake, settings.outbox_wake_linger_s),
-                )
-            ),
+            # of the commits of a moment (outbox_wake_linger_s) in one round, grouped in a few events a batch.
+            batch_scope=maintenance.with_connector_statuses(prefetching),
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.consumer_batch_max_s,
             fetch_wait_ms=settings.consumer_fetch_wait_ms,
@@ -120,6 +120,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
     tasks: list[asyncio.Task[None]] = []
 
     async def after_start() -> None:
+        # status change groups are keyed like their stations' other events: by the topic's partitions
+        prefetching.partitions = len(await infra.producer.partitions_for(topics.diagnostics))
         await rpc.start()
         await tariffs.start()
         await consumer.start()

@@ -19,7 +19,9 @@ from voltline_events.payloads.commands import StationCommand, StationCommandResu
 from voltline_events.payloads.diagnostics import (
     AlertOpened,
     AlertResolved,
+    ConnectorStatusChange,
     ConnectorStatusChanged,
+    ConnectorStatusesChanged,
     StationHealthChanged,
     UptimeExclusionDeclared,
 )
@@ -63,7 +65,9 @@ __all__ = [
     "BootNotification",
     "CdrCreated",
     "ConnectorStatus",
+    "ConnectorStatusChange",
     "ConnectorStatusChanged",
+    "ConnectorStatusesChanged",
     "DataTransfer",
     "DeviceEvents",
     "DeviceReport",

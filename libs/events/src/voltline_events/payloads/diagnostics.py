@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from voltline_events.registry import Event, event
 
@@ -60,6 +60,35 @@ class ConnectorStatusChanged(Event):
     ocpp_status: str | None = None
     error_code: str | None = None
     since: datetime
+
+
+class ConnectorStatusChange(BaseModel):
+    """One connector's change in a `ConnectorStatusesChanged`: a `ConnectorStatusChanged` and its station."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    station_id: str
+    evse_id: int
+    connector_id: int
+    status: NormalisedStatus
+    ocpp_status: str | None = None
+    error_code: str | None = None
+    since: datetime
+
+
+@event
+class ConnectorStatusesChanged(Event):
+    """Connector status changes committed together, in the order they happened: what one consumer batch of the
+    diagnostics service changed between two of its other events, for stations whose events share a partition of
+    the topic (keyed by the first change's station; so each station's events stay in order). One event instead
+    of one `ConnectorStatusChanged` each: at thousands of changes a second, a record per change was the largest
+    cost of the service's outbox and relay. The live stream (`GET /api/v1/stream`) shows each change as a
+    `diagnostics.connector_status_changed`."""
+
+    TYPE = "diagnostics.connector_statuses_changed"
+    VERSION = 1
+
+    changes: list[ConnectorStatusChange] = Field(min_length=1)
 
 
 @event

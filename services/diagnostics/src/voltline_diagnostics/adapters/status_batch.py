@@ -22,10 +22,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
+from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_events import Envelope
+from voltline_events import Envelope, station_key
+from voltline_events.payloads import ConnectorStatusesChanged
 from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
 
 from voltline_diagnostics.adapters import status_batch_pg
@@ -49,11 +52,15 @@ class StatusBatchState:
     dirty_ports: set[Port] = field(default_factory=set)
     status_rows: list[dict[str, Any]] = field(default_factory=list)
     open_status: dict[Port, dict[str, Any]] = field(default_factory=dict)  # interval opened in this batch
-    close_status: dict[Port, datetime] = field(default_factory=dict)  # stored open interval: ends then
+    close_status: dict[Port, tuple[datetime, datetime]] = field(default_factory=dict)  # stored open: (end, start)
     presence_rows: list[dict[str, Any]] = field(default_factory=list)
     open_presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     close_presence: dict[str, datetime] = field(default_factory=dict)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)  # events of the batch, in order
+    # status changes go into `ConnectorStatusesChanged` rows (`BatchOutbox.add_status_change`): one open group
+    # per partition of the events topic, until another event is added
+    status_groups: dict[int, dict[str, Any]] = field(default_factory=dict)
+    source: str = "diagnostics"
     loaded: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # PostgreSQL: stored fields as read
     dialect: str | None = None
 
@@ -87,6 +94,18 @@ class StatusBatchState:
         """Write what the batch changed (registered as the batch's `before_commit` hook)."""
         db = self.session
         now = datetime.now(UTC)
+        self.status_groups.clear()
+        for row in self.outbox_rows:
+            changes = row.pop("changes", None)
+            if changes is not None:  # a group of status changes: its event, now that it is complete
+                envelope = Envelope(
+                    event_id=row["event_id"],
+                    type=ConnectorStatusesChanged.TYPE,
+                    schema_version=ConnectorStatusesChanged.VERSION,
+                    source=self.source,
+                    payload={"changes": changes},
+                )
+                row["value"] = envelope.to_bytes()
         if self._postgresql():
             changed = [self.stations[s] for s in sorted(self.dirty_stations - self.new_stations)]
             whole, touched = status_batch_pg.split_touched(changed, self.loaded)
@@ -98,7 +117,7 @@ class StatusBatchState:
                 touched_stations=touched,
                 new_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.new_ports)],
                 changed_ports=[self.connectors[p[0]][p[1:]] for p in sorted(self.dirty_ports - self.new_ports)],
-                close_status=[(*port, at) for port, at in sorted(self.close_status.items())],
+                close_status=[(*port, at, opened) for port, (at, opened) in sorted(self.close_status.items())],
                 status_rows=self.status_rows,
                 close_presence=sorted(self.close_presence.items()),
                 presence_rows=self.presence_rows,
@@ -135,11 +154,12 @@ class StatusBatchState:
                 h.station_id == bindparam("k_sid"),
                 h.evse_id == bindparam("k_evse"),
                 h.connector_id == bindparam("k_conn"),
+                h.started_at == bindparam("k_start"),
                 h.ended_at.is_(None),
             )
             closing = [
-                {"k_sid": sid, "k_evse": evse, "k_conn": conn, "ended_at": at}
-                for (sid, evse, conn), at in sorted(self.close_status.items())
+                {"k_sid": sid, "k_evse": evse, "k_conn": conn, "k_start": opened, "ended_at": at}
+                for (sid, evse, conn), (at, opened) in sorted(self.close_status.items())
             ]
             await db.execute(update(status_history).where(where), closing)
         if self.status_rows:
@@ -154,14 +174,14 @@ class StatusBatchState:
         if self.outbox_rows:
             await db.execute(insert(outbox_table), self.outbox_rows)
 
-    def open_status_interval(self, port: Port, row: dict[str, Any], at: datetime, *, stored: bool) -> None:
-        """A port's status changed at `at`: end its current interval (this batch's, or the stored one when
-        `stored`) and start `row`."""
+    def open_status_interval(self, port: Port, row: dict[str, Any], at: datetime, *, stored: datetime | None) -> None:
+        """A port's status changed at `at`: end its current interval (this batch's, or the stored one that
+        began at `stored`, the port's `since`) and start `row`."""
         previous = self.open_status.get(port)
         if previous is not None:
             previous["ended_at"] = at
-        elif stored:
-            self.close_status[port] = at
+        elif stored is not None:
+            self.close_status[port] = (at, stored)
         row["ended_at"] = None
         self.status_rows.append(row)
         self.open_status[port] = row
@@ -197,11 +217,24 @@ class PrefetchingBatch:
     """A consumer's `batch_scope`: a `TransactionBatch` whose stations (and their connectors) are read up front.
 
     `wake`, if given, is called after a batch that added outbox rows committed (the relay's `wake`, usually
-    through `LingeringWake`; the inner `TransactionBatch` then has no relay of its own to wake)."""
+    through `LingeringWake`; the inner `TransactionBatch` then has no relay of its own to wake). `partitions`:
+    how many partitions the events topic has (set once the producer knows; `StatusGroups`)."""
 
-    def __init__(self, inner: TransactionBatch, *, wake: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self, inner: TransactionBatch, *, wake: Callable[[], None] | None = None, source: str = "diagnostics"
+    ) -> None:
         self._inner = inner
         self._wake = wake
+        self.source = source
+        self.groups = StatusGroups(1)
+
+    @property
+    def partitions(self) -> int:
+        return self.groups.partitions
+
+    @partitions.setter
+    def partitions(self, count: int) -> None:
+        self.groups = StatusGroups(count)
 
     def __call__(self, envelopes: Sequence[Envelope]) -> Any:
         return self._scope(envelopes)
@@ -210,7 +243,8 @@ class PrefetchingBatch:
     async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch]:
         async with self._inner(envelopes) as batch:
             state = _state(batch)
-            batch.outbox = BatchOutbox(batch.session, state)  # the units of work of the batch take this one
+            state.source = self.source
+            batch.outbox = BatchOutbox(batch.session, state, self.groups)  # the batch's units of work take it
             await state.load([e.station_id for e in envelopes if e.station_id])
             yield batch
         if self._wake is not None and batch.outbox.added:  # committed: the inner scope raised otherwise
@@ -246,18 +280,57 @@ class LingeringWake:
         self._wake()
 
 
+class StatusGroups:
+    """Which partition of the events topic a station's events go to (the producer's default partitioner over
+    its key, remembered per station), so that a group of status changes is keyed like each of its stations."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = max(1, partitions)
+        self._all = list(range(self.partitions))
+        self._partitioner = DefaultPartitioner()
+        self._of: dict[str, int] = {}
+
+    def partition(self, station_id: str) -> int:
+        found = self._of.get(station_id)
+        if found is None:
+            if len(self._of) > 100_000:
+                self._of.clear()
+            found = self._of[station_id] = self._partitioner(station_key(station_id), self._all, self._all)
+        return found
+
+
 class BatchOutbox(Outbox):
     """The batch's outbox: events wait in its memory and go in with its other rows in one statement at the
-    commit (in call order), instead of one ORM object each, flushed one by one."""
+    commit (in call order), instead of one ORM object each, flushed one by one.
 
-    def __init__(self, session: AsyncSession, state: StatusBatchState) -> None:
+    Status changes (`add_status_change`) are grouped: one `ConnectorStatusesChanged` row per partition of the
+    events topic, keyed by its first station, takes the changes of every station on that partition until
+    another event is added (which closes every group, so the events keep their order: a fault's change, then
+    its alert, then the next change in a new group). A record per change (its envelope, its outbox row, the
+    relay's read, marking and send) was most of the service's cost per status event."""
+
+    def __init__(self, session: AsyncSession, state: StatusBatchState, groups: StatusGroups | None = None) -> None:
         super().__init__(session)
         self._state = state
+        self._groups = groups or StatusGroups(1)
 
     def add(self, topic: str, envelope: Envelope, key: bytes | None = None) -> None:
         row = {"topic": topic, "key": key, "value": envelope.to_bytes(), "event_id": envelope.event_id}
         self._state.outbox_rows.append(row | {"created_at": datetime.now(UTC)})
+        self._state.status_groups.clear()
         self.added += 1  # the batch wakes the relay after its commit
+
+    def add_status_change(self, topic: str, station_id: str, change: dict[str, Any]) -> None:
+        """A connector's change (`ConnectorStatusChange`'s fields, JSON-ready) into its partition's open group."""
+        partition = self._groups.partition(station_id)
+        row = self._state.status_groups.get(partition)
+        if row is None:
+            row = {"topic": topic, "key": station_key(station_id), "value": b"", "event_id": uuid4()}
+            row |= {"created_at": datetime.now(UTC), "changes": []}
+            self._state.outbox_rows.append(row)
+            self._state.status_groups[partition] = row
+            self.added += 1
+        row["changes"].append(change)
 
 
 def _values(row: Any, fields: Sequence[str]) -> dict[str, Any]:

@@ -54,9 +54,11 @@ UPDATE_PORT = (
     + " WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3"
 )
 STATUS_COLUMNS = ("station_id", "evse_id", "connector_id", "status", "ocpp_status", "error_code", "started_at")
+# The open interval by its start (the port's `since`): one entry of the port index, and no index names `ended_at`,
+# so the close is a HOT update (migration 0020).
 CLOSE_STATUS = (
     "UPDATE health_status_history SET ended_at = $4"
-    " WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND ended_at IS NULL"
+    " WHERE station_id = $1 AND evse_id = $2 AND connector_id = $3 AND started_at = $5 AND ended_at IS NULL"
 )
 INSERT_STATUS = (
     f"INSERT INTO health_status_history ({', '.join(STATUS_COLUMNS)}, ended_at)"
@@ -149,7 +151,7 @@ async def write(
     touched_stations: Sequence[StationRow] = (),
     new_ports: list[ConnectorRow],
     changed_ports: list[ConnectorRow],
-    close_status: list[tuple[str, int, int, datetime]],
+    close_status: list[tuple[str, int, int, datetime, datetime]],
     status_rows: list[dict[str, Any]],
     close_presence: list[tuple[str, datetime]],
     presence_rows: list[dict[str, Any]],

@@ -125,9 +125,9 @@ class StatusRepository:
             .values(**values)
         )
 
-    async def open_status_interval(self, c: ConnectorRow, at: datetime, *, first: bool = False) -> None:
-        """Close the port's current interval at `at` and open one with its new status (`first`: the port
-        is new, it has no interval yet)."""
+    async def open_status_interval(self, c: ConnectorRow, at: datetime, *, opened: datetime | None) -> None:
+        """Close the port's current interval (which began at `opened`, the port's `since`; None: the port is
+        new, it has no interval yet) at `at` and open one with its new status."""
         row = {
             "station_id": c.station_id,
             "evse_id": c.evse_id,
@@ -138,15 +138,16 @@ class StatusRepository:
             "started_at": at,
         }
         if self._batch is not None:
-            self._batch.open_status_interval((c.station_id, c.evse_id, c.connector_id), row, at, stored=not first)
+            self._batch.open_status_interval((c.station_id, c.evse_id, c.connector_id), row, at, stored=opened)
             return
-        where = and_(
-            status_history.c.station_id == c.station_id,
-            status_history.c.evse_id == c.evse_id,
-            status_history.c.connector_id == c.connector_id,
-            status_history.c.ended_at.is_(None),
-        )
-        if not first:
+        if opened is not None:
+            where = and_(
+                status_history.c.station_id == c.station_id,
+                status_history.c.evse_id == c.evse_id,
+                status_history.c.connector_id == c.connector_id,
+                status_history.c.started_at == opened,
+                status_history.c.ended_at.is_(None),
+            )
             await self.session.execute(update(status_history).where(where).values(ended_at=at))
         await self.session.execute(insert(status_history).values(**row))
 

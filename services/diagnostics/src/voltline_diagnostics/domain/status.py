@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 Status = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
@@ -53,13 +54,18 @@ class Silence:
     minimum: timedelta = timedelta(seconds=120)
 
     def limit(self, heartbeat_interval_s: int | None, default_interval_s: int) -> timedelta:
-        interval = timedelta(seconds=heartbeat_interval_s or default_interval_s)
-        return max(interval * self.factor, self.minimum)
+        return _limit(self.factor, self.minimum, heartbeat_interval_s or default_interval_s)
 
     def unresponsive(
         self, *, online: bool, last_seen_at: datetime, now: datetime, heartbeat_interval_s: int | None, default_s: int
     ) -> bool:
         return online and now - last_seen_at > self.limit(heartbeat_interval_s, default_s)
+
+
+@lru_cache(maxsize=256)
+def _limit(factor: float, minimum: timedelta, interval_s: int) -> timedelta:
+    """Asked for every event a station sends (its silence deadline): a handful of distinct intervals."""
+    return max(timedelta(seconds=interval_s) * factor, minimum)
 
 
 def health(online: bool, unresponsive: bool) -> Health:

@@ -16,10 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from voltline_chassis.metrics import counter
+from voltline_events import envelope_for, station_key
 from voltline_events.payloads import (
     BootNotification,
     ConnectorStatus,
-    ConnectorStatusChanged,
+    ConnectorStatusChange,
+    ConnectorStatusesChanged,
     StationHealthChanged,
     StationTransaction,
 )
@@ -75,15 +77,37 @@ async def _publish_connectors(
 ) -> None:
     for c in await uow.status.connectors_of(station_id):
         status = shown_status(c.status, online)  # type: ignore[arg-type]  # the store holds only Status values
-        event = ConnectorStatusChanged(
-            evse_id=c.evse_id,
-            connector_id=c.connector_id,
-            status=status,
-            ocpp_status=c.ocpp_status,
-            error_code=c.error_code,
-            since=at if not online else c.since,
-        )
-        alerting.publish(ctx, uow, event, station_id)
+        since = at if not online else c.since
+        status_changed(ctx, uow, station_id, c.evse_id, c.connector_id, status, c.ocpp_status, c.error_code, since)
+
+
+def status_changed(
+    ctx: HealthContext,
+    uow: DiagnosticsUnitOfWork,
+    station_id: str,
+    evse_id: int,
+    connector_id: int,
+    status: str,
+    ocpp_status: str | None,
+    error_code: str | None,
+    since: datetime,
+) -> None:
+    """Publish a connector's change: inside a consumer batch into the batch's `ConnectorStatusesChanged` of
+    its partition (`BatchOutbox.add_status_change`), alone as one of its own."""
+    change: dict[str, Any] = {"station_id": station_id, "evse_id": evse_id, "connector_id": connector_id}
+    change["status"] = status
+    if ocpp_status is not None:
+        change["ocpp_status"] = ocpp_status
+    if error_code is not None:
+        change["error_code"] = error_code
+    change["since"] = since.isoformat().replace("+00:00", "Z")  # as pydantic writes it, without its inference
+    add = getattr(uow.outbox, "add_status_change", None)  # the batch's outbox (adapters/status_batch.py)
+    if add is not None:
+        add(ctx.topics.diagnostics, station_id, change)
+        return
+    event = ConnectorStatusesChanged(changes=[ConnectorStatusChange.model_validate(change)])
+    envelope = envelope_for(event, source=ctx.source)
+    uow.outbox.add(ctx.topics.diagnostics, envelope, key=station_key(station_id))
 
 
 async def record_presence(
@@ -276,24 +300,13 @@ async def _apply(
     if row is not before:
         await uow.status.save_connector(row, new=before is None)
     if changed:
-        await uow.status.open_status_interval(row, at, first=before is None)
+        await uow.status.open_status_interval(row, at, opened=before.since if before is not None else None)
         child = _CHANGES_BY_STATUS.get(status)
         if child is None:
             child = _CHANGES_BY_STATUS[status] = STATUS_CHANGES.labels(status)
         child.inc()
-        alerting.publish(
-            ctx,
-            uow,
-            ConnectorStatusChanged(
-                evse_id=evse_id,
-                connector_id=connector_id,
-                status=shown_status(status, station.online),
-                ocpp_status=report.status,
-                error_code=code,
-                since=at,
-            ),
-            station_id,
-        )
+        shown = shown_status(status, station.online)
+        status_changed(ctx, uow, station_id, evse_id, connector_id, shown, report.status, code, at)
     target = Target(station_id, evse_id, connector_id)
     if status == "Faulted":
         detail = {"error_code": code, "vendor_error_code": report.vendor_error_code, "info": report.info}
