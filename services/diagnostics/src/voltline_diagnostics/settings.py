@@ -89,6 +89,13 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "of CPU, a dozen round trips, a commit) is paid twice per fetch instead of once per partition (six), and "
         "one lane handles its events while the other waits for the database. 0: one batch per partition.",
     )
+    consumer_pipeline_partitions: bool = Field(
+        default=False,
+        description="A lane (a partition with consumer_batch_lanes 0) whose batch is done takes its free "
+        "partitions' next records at once, without waiting for the other lane's batch (ADR 0031): at most one "
+        "task per lane, a partition in one of them at a time, so a station's events stay in order. False: each "
+        "fetch waits for its slowest lane's batch.",
+    )
     outbox_wake_linger_s: float = Field(
         default=0.05,
         ge=0,
