@@ -91,10 +91,9 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     )
     consumer_pipeline_partitions: bool = Field(
         default=False,
-        description="A lane (a partition with consumer_batch_lanes 0) whose batch is done takes its free "
-        "partitions' next records at once, without waiting for the other lane's batch (ADR 0031): at most one "
-        "task per lane, a partition in one of them at a time, so a station's events stay in order. False: each "
-        "fetch waits for its slowest lane's batch.",
+        description="With consumer_batch_lanes, a lane whose batch is done takes the next records of the partitions "
+        "the other lane does not hold, without waiting for it (ADR 0031). Off: in a bench run with it on, records "
+        "of a partition were handled before earlier ones of the same partition (bench/RESULTS.md, w7-diagpipe).",
     )
     outbox_wake_linger_s: float = Field(
         default=0.05,
