@@ -416,6 +416,9 @@ async def steady(
         "sent_s": round(sending, 1),
         "drained_s": round(drained, 1),
         "consumed_per_s": round((changes.count - before) / drained),
+        # Every offered event toggles its station's status: a change that never came after 300 s was lost or its
+        # station's events were handled out of order (an event equal to the status it found changes nothing).
+        "changes_missing": max(0, total - (changes.count - before)),
         "p50_ms": round(pct(lat, 50) * 1000),
         "p95_ms": round(pct(lat, 95) * 1000),
         "p99_ms": round(pct(lat, 99) * 1000),

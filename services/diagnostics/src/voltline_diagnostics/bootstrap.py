@@ -104,6 +104,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
             fetch_wait_ms=settings.consumer_fetch_wait_ms,
             # A few batch transactions per fetch (lanes), not one per partition (see the setting).
             merge_partitions=settings.consumer_batch_lanes,
+            # A lane whose batch is done polls its partitions again at once (see the setting; ADR 0031).
+            pipeline_partitions=settings.consumer_pipeline_partitions,
         )
     )
     instance = re.sub(r"[^a-zA-Z0-9._-]", "-", settings.instance_id)

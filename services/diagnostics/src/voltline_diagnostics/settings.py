@@ -89,6 +89,12 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "of CPU, a dozen round trips, a commit) is paid twice per fetch instead of once per partition (six), and "
         "one lane handles its events while the other waits for the database. 0: one batch per partition.",
     )
+    consumer_pipeline_partitions: bool = Field(
+        default=False,
+        description="With consumer_batch_lanes, a lane whose batch is done takes the next records of the partitions "
+        "the other lane does not hold, without waiting for it (ADR 0031). Off: in a bench run with it on, records "
+        "of a partition were handled before earlier ones of the same partition (bench/RESULTS.md, w7-diagpipe).",
+    )
     outbox_wake_linger_s: float = Field(
         default=0.05,
         ge=0,
