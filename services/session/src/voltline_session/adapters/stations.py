@@ -40,7 +40,9 @@ def _new_row(station_id: str, seen_at: datetime, ocpp_version: str | None, now: 
 
 def _state(row: dict[str, Any]) -> StationState:
     """A station row as the domain sees it (every event touches its station: no dict built per event)."""
-    return StationState(row["station_id"], row["ocpp_version"], row["connected"], row["presence_at"], row["last_seen_at"])
+    return StationState(
+        row["station_id"], row["ocpp_version"], row["connected"], row["presence_at"], row["last_seen_at"]
+    )
 
 
 def _batch_of(session: AsyncSession) -> Batch | None:
