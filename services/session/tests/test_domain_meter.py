@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from voltline_events.payloads import MeterSample, SampledValue
-from voltline_session.domain.meter import ENERGY, POWER, SOC, readings_from
+from voltline_session.domain.meter import ENERGY, POWER, SOC, Reading, _select, as_utc, readings_from
 
 T = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
@@ -67,3 +69,37 @@ def test_context_and_zone_less_timestamps() -> None:
         [MeterSample(timestamp=datetime(2026, 1, 1, 8), values=[sv("1", context="Sample.Clock")])]
     )
     assert readings[0].at == datetime(2026, 1, 1, 8, tzinfo=UTC) and readings[0].context == "Sample.Clock"
+
+
+_VALUES = st.builds(
+    SampledValue,
+    value=st.sampled_from(["0", "12.3456", "1500", "-5", "abc", "NaN", " 7 ", "1E+3"]),
+    measurand=st.sampled_from([ENERGY, POWER, SOC, "Current.Import", ""]),
+    unit=st.sampled_from([None, "Wh", "kWh", "W", "kW", "Percent", "furlongs"]),
+    context=st.sampled_from([None, "Sample.Periodic", "Transaction.End"]),
+    phase=st.sampled_from([None, None, None, "L1", "L2", "L3", "L1-N"]),
+    location=st.sampled_from([None, None, "Outlet", "Inlet", "EV"]),
+    multiplier=st.sampled_from([None, None, 0, -1, 3]),
+    format=st.sampled_from([None, None, "Raw", "SignedData"]),
+)
+
+
+def _general(samples: list[MeterSample]) -> tuple[list[Reading], list[str]]:
+    """readings_from without its one-pass path for plain totals: every sample through `_select`."""
+    readings: list[Reading] = []
+    problems: list[str] = []
+    for sample in samples:
+        for measurand in (ENERGY, POWER, SOC):
+            picked = _select(sample, measurand, problems)
+            if picked is not None:
+                readings.append(Reading(as_utc(sample.timestamp), measurand, picked[0], picked[1]))
+    return readings, problems
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_VALUES, max_size=5), min_size=1, max_size=3))
+def test_the_one_pass_path_picks_what_the_general_path_picks(values: list[list[SampledValue]]) -> None:
+    samples = [MeterSample(timestamp=T, values=v) for v in values]
+    fast, slow = readings_from(samples), _general(samples)
+    assert fast == slow
+    assert [str(r.value) for r in fast[0]] == [str(r.value) for r in slow[0]]  # the same exponent too

@@ -38,6 +38,13 @@ def _new_row(station_id: str, seen_at: datetime, ocpp_version: str | None, now: 
     }
 
 
+def _state(row: dict[str, Any]) -> StationState:
+    """A station row as the domain sees it (every event touches its station: no dict built per event)."""
+    return StationState(
+        row["station_id"], row["ocpp_version"], row["connected"], row["presence_at"], row["last_seen_at"]
+    )
+
+
 def _batch_of(session: AsyncSession) -> Batch | None:
     """The consumer batch this session belongs to, if any."""
     batch = current_batch()
@@ -84,7 +91,7 @@ class StationRepository:
             row["last_seen_at"] = seen_at
         if ocpp_version and ocpp_version != row["ocpp_version"]:
             row["ocpp_version"] = ocpp_version
-        return StationState(**{k: v for k, v in row.items() if k != "updated_at"})
+        return _state(row)
 
     async def _write_touched(self) -> None:
         """The "last seen" of every station the batch touched, in one executemany at its commit."""

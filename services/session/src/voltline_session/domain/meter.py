@@ -29,6 +29,7 @@ _FACTORS: dict[str, dict[str | None, Decimal]] = {
 }
 _OUTLET = (None, "Outlet")
 _PHASES = (("L1", "L2", "L3"), ("L1-N", "L2-N", "L3-N"))
+_MEASURANDS = (ENERGY, POWER, SOC)
 
 
 class ValueLike(Protocol):
@@ -147,8 +148,30 @@ def readings_from(samples: Iterable[SampleLike]) -> tuple[list[Reading], list[st
     problems: list[str] = []
     for sample in samples:
         at = as_utc(sample.timestamp)
-        for measurand in (ENERGY, POWER, SOC):
+        plain = _plain(sample.values)
+        if plain is not None:  # the common shape, in one pass: what `_select` would pick from it
+            for measurand in _MEASURANDS:
+                value = plain.get(measurand)
+                if value is not None:
+                    number = _converted(value, measurand, problems)
+                    if number is not None:
+                        readings.append(Reading(at, measurand, number, value.context))
+            continue
+        for measurand in _MEASURANDS:
             picked = _select(sample, measurand, problems)
             if picked is not None:
                 readings.append(Reading(at, measurand, picked[0], picked[1]))
     return readings, problems
+
+
+def _plain(values: Sequence[ValueLike]) -> dict[str, ValueLike] | None:
+    """Each measurand's first value if every value is a plain total at the outlet (no phase, no inlet, no
+    signed data): then that value is the one `_select` picks. None for any other shape (the general path)."""
+    first: dict[str, ValueLike] = {}
+    for value in values:
+        if value.phase is not None or value.format == "SignedData" or value.location not in _OUTLET:
+            return None
+        measurand = value.measurand or ENERGY
+        if measurand not in first:
+            first[measurand] = value
+    return first
