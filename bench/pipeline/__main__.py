@@ -63,9 +63,17 @@ def main() -> None:
         action="store_true",
         help="e2e: background stations on the websockets client (default: pre-encoded frames on raw sockets)",
     )
+    parser.add_argument(
+        "--hop-trace",
+        default=None,
+        metavar="DIR",
+        help="e2e: trace each probe Authorize's hops into DIR (bench.pipeline.hoptrace; the gateway runs hooked)",
+    )
     parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu"], help="e2e: tansu = a private one")
     parser.add_argument("--flow", default="on", choices=["on", "off"], help="e2e: the gateway's flow control")
     args = parser.parse_args()
+    if args.hop_trace:
+        args.hop_trace = str(Path(args.hop_trace).resolve())
     if args.kafka == "tansu":  # --kafka tansu: the same as --broker tansu
         args.broker, args.kafka = "tansu", None
     broker = None
