@@ -54,6 +54,12 @@ def main() -> None:
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"
     )
     parser.add_argument(
+        "--request-slice-us",
+        type=int,
+        default=None,
+        help="e2e: scheduler slice of the gateway, auth and a private tansu (default: make run's; 0: the kernel's)",
+    )
+    parser.add_argument(
         "--one-session",
         action="store_true",
         help="e2e: start the services in the benchmark's session (default: each in its own, as make run does)",
@@ -78,9 +84,11 @@ def main() -> None:
         args.broker, args.kafka = "tansu", None
     broker = None
     if args.mode == "e2e" and args.broker == "tansu":
+        from voltline_devinfra.run import broker_slice_us
         from voltline_devinfra.tansu import TansuBroker
 
-        broker = TansuBroker().start()
+        slice_us = args.request_slice_us if args.request_slice_us is not None else int(broker_slice_us() or 0)
+        broker = TansuBroker(slice_us=slice_us).start()  # as make run starts it
         args.kafka = broker.bootstrap_servers
     if not args.kafka:
         raise SystemExit("give --kafka HOST:PORT or --broker tansu (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from voltline_devinfra._proc import free_port, set_autogroup_nice
+from voltline_devinfra._proc import free_port, sched_slice_us, set_autogroup_nice, set_sched_slice
 from voltline_devinfra.run import service_env
 from websockets.asyncio.client import connect
 
@@ -162,6 +162,8 @@ class Stack:
         env["VOLTLINE_FLOW_CONTROL"] = "true" if self.args.flow == "on" else "false"
         if "VOLTLINE_PROCESS_NICE" in env:
             env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)
+        if "VOLTLINE_SCHED_SLICE_US" in env and self.args.request_slice_us is not None:
+            env["VOLTLINE_SCHED_SLICE_US"] = str(self.args.request_slice_us)
         if name != "gateway":
             database = self.args.e2e_database
             env["VOLTLINE_DATABASE_URL"] = (
@@ -172,12 +174,17 @@ class Stack:
         return env
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Any:
-        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value
-        (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's session (rounds before 11)."""
+        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value, the
+        request path's scheduler slice (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's
+        session (rounds before 11)."""
+        slice_us = int(env.get("VOLTLINE_SCHED_SLICE_US", "0") or 0)
         if self.args.one_session:
-            return self.procs.spawn(name, args, env)
-        proc = self.procs.spawn(name, args, env, own_session=True)
-        set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+            proc = self.procs.spawn(name, args, env)
+        else:
+            proc = self.procs.spawn(name, args, env, own_session=True)
+            set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+        if slice_us > 0:  # before the interpreter starts any thread: they inherit it
+            set_sched_slice(proc.pid, slice_us)
         return proc
 
     def start(self, station_ids: list[str]) -> None:
@@ -505,6 +512,8 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         ),
         "load_average": round(os.getloadavg()[0], 1),
         "gateway_nice": args.gateway_nice,
+        "bulk_nice": args.bulk_nice,
+        "sched_slice_us": {n: sched_slice_us(p) for n, p in stack.pids.items()},
         "tail_fetch_wait_ms": int(gateway_env.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
         "request_fetch_wait_ms": int(gateway_env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }

@@ -52,7 +52,7 @@ def install_gateway(folder: Path) -> None:
     main = threading.get_ident()
     sched = _schedstat_reader()
     turns = array("d")  # enter, leave, ran_ns, waited_ns per turn of the loop
-    gcs = array("d")  # start, end, generation
+    gcs = array("d")  # start, end, generation, CPU seconds of the loop thread in it
     frames = open(folder / "gateway-frames.jsonl", "a", buffering=1)
     pending: dict[int, dict[str, Any]] = {}
 
@@ -70,13 +70,13 @@ def install_gateway(folder: Path) -> None:
 
     selectors.EpollSelector.select = select  # type: ignore[method-assign]
 
-    gc_started = [0.0]
+    gc_started = [0.0, 0.0]
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            gc_started[0] = time.monotonic()
+            gc_started[:] = time.monotonic(), time.thread_time()
         else:
-            gcs.extend((gc_started[0], time.monotonic(), info["generation"]))
+            gcs.extend((gc_started[0], time.monotonic(), info["generation"], time.thread_time() - gc_started[1]))
 
     gc.callbacks.append(on_gc)
 
@@ -187,7 +187,7 @@ def analyse(folder: Path, slow_share: float = 0.05) -> dict[str, Any]:
         record = json.loads(line)
         gateway.setdefault(record.get("id"), []).append(record)
     turns = _read_f64(folder / "gateway-turns.f64", 4)
-    gcs = _read_f64(folder / "gateway-gc.f64", 3)
+    gcs = _read_f64(folder / "gateway-gc.f64", 4)
     enters = [t[0] for t in turns]
     calls = []
     for call_id, c in client.items():
@@ -204,7 +204,9 @@ def analyse(folder: Path, slow_share: float = 0.05) -> dict[str, Any]:
         # the turn that read it: from epoll's return to our callback (the callbacks before it)
         m = bisect.bisect_right(enters, read) - 1
         before_ours = read - turns[m][1] if m >= 0 else 0.0
-        gc_ms = sum(max(0.0, min(end, recv) - max(start, send)) for start, end, _ in gcs if end > send and start < recv)
+        gc_ms = sum(
+            max(0.0, min(end, recv) - max(start, send)) for start, end, *_ in gcs if end > send and start < recv
+        )
         calls.append(
             {
                 "id": call_id,
