@@ -48,10 +48,20 @@ def main() -> None:
         "two thirds, each starting its transaction)",
     )
     parser.add_argument(
-        "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
+        "--bulk-nice",
+        type=int,
+        default=10,
+        help="e2e: nice value of session, billing, diagnostics, analytics (make run's default: 10)",
     )
     parser.add_argument(
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"
+    )
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="e2e: a setting for the gateway only (e.g. VOLTLINE_GC_THRESHOLDS=[20000,20,20], the default before)",
     )
     parser.add_argument(
         "--request-slice-us",

@@ -206,6 +206,7 @@ class Stack:
             "VOLTLINE_OCPP_PORT": str(ocpp),
             "VOLTLINE_FRAMES_PER_SECOND": "10000",
             "VOLTLINE_FRAME_BURST": "10000",
+            **dict(item.split("=", 1) for item in self.args.gateway_env),  # --gateway-env NAME=VALUE
         }
         module = ["bench.pipeline.hoptrace", self.args.hop_trace] if self.args.hop_trace else ["voltline_gateway"]
         gateway = self.spawn("gateway", [PY, "-m", *module], env)

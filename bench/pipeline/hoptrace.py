@@ -55,6 +55,7 @@ def install_gateway(folder: Path) -> None:
     gcs = array("d")  # start, end, generation, CPU seconds of the loop thread in it
     frames = open(folder / "gateway-frames.jsonl", "a", buffering=1)
     pending: dict[int, dict[str, Any]] = {}
+    slow_gcs = open(folder / "gateway-slow-gc.jsonl", "a", buffering=1)
 
     original_select = selectors.EpollSelector.select
 
@@ -71,12 +72,18 @@ def install_gateway(folder: Path) -> None:
     selectors.EpollSelector.select = select  # type: ignore[method-assign]
 
     gc_started = [0.0, 0.0]
+    big_young = bool(os.environ.get("HOPTRACE_BIG_YOUNG"))
 
     def on_gc(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            if big_young and info["generation"] == 0:
+                _big_young(slow_gcs)
             gc_started[:] = time.monotonic(), time.thread_time()
         else:
-            gcs.extend((gc_started[0], time.monotonic(), info["generation"], time.thread_time() - gc_started[1]))
+            cpu = time.thread_time() - gc_started[1]
+            gcs.extend((gc_started[0], time.monotonic(), info["generation"], cpu))
+            if cpu > 0.005:  # a slow one: what it found
+                slow_gcs.write(json.dumps({"at": gc_started[0], "cpu_ms": round(1000 * cpu, 1), **info}) + "\n")
 
     gc.callbacks.append(on_gc)
 
@@ -138,7 +145,45 @@ def install_gateway(folder: Path) -> None:
             flush()  # array's tofile/del hold the GIL: consistent against the loop thread's extend
 
     threading.Thread(target=flusher, daemon=True, name="hoptrace-flush").start()
+    if os.environ.get("HOPTRACE_GARBAGE"):  # what the collections find: one collection's garbage, by type
+        threading.Thread(
+            target=_garbage_census, args=(folder, float(os.environ["HOPTRACE_GARBAGE"])), daemon=True
+        ).start()
     atexit.register(flush)
+
+
+def _big_young(out: Any) -> None:
+    """The young generation's largest containers (what a slow young collection traverses)."""
+    young = gc.get_objects(generation=0)
+    sizes = []
+    for o in young:
+        try:
+            n = len(o) if isinstance(o, (list, dict, set, tuple, frozenset)) else 0
+        except Exception:
+            n = 0
+        if n > 2000:
+            sizes.append((n, type(o).__qualname__, repr(o)[:160]))
+    sizes.sort(reverse=True)
+    out.write(json.dumps({"young": len(young), "count": gc.get_count(), "big": sizes[:4]}) + "\n")
+
+
+def _garbage_census(folder: Path, after_s: float) -> None:
+    """After `after_s`, keep what the collections free (DEBUG_SAVEALL) for HOPTRACE_GARBAGE_S; count it by type."""
+    import collections
+
+    time.sleep(after_s)
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    time.sleep(float(os.environ.get("HOPTRACE_GARBAGE_S", "10")))
+    gc.set_debug(0)
+    found = list(gc.garbage)
+    gc.garbage.clear()
+    kinds = collections.Counter(type(o).__qualname__ for o in found)
+    funcs = collections.Counter(
+        getattr(o, "__qualname__", "?") for o in found if type(o).__name__ in ("function", "cell", "method", "Task")
+    )
+    report = {"objects": len(found), "types": kinds.most_common(40), "functions": funcs.most_common(30)}
+    (folder / "garbage.json").write_text(json.dumps(report, indent=1, default=str))
+    del found
 
 
 def _read_f64(path: Path, width: int) -> list[tuple[float, ...]]:
@@ -238,7 +283,7 @@ def analyse(folder: Path, slow_share: float = 0.05) -> dict[str, Any]:
         "slowest_calls": [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in calls[-5:]],
         "gateway_loop_turn_ms": _quantiles(turn_lengths),
         "gateway_gc": {
-            f"gen{gen}": _quantiles([1000 * (e - s) for s, e, g in gcs if g == gen])
+            f"gen{gen}": _quantiles([1000 * (e - s) for s, e, g, _ in gcs if g == gen])
             | {"count": sum(g == gen for *_, g in gcs)}
             for gen in (0, 1, 2)
         },
