@@ -50,8 +50,8 @@ def main() -> None:
     parser.add_argument(
         "--bulk-nice",
         type=int,
-        default=10,
-        help="e2e: nice value of session, billing, diagnostics, analytics (make run's default: 10)",
+        default=5,
+        help="e2e: nice value of session, billing, diagnostics, analytics (make run's default: 5)",
     )
     parser.add_argument(
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"

@@ -18,7 +18,7 @@ def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: 
     ):
         monkeypatch.delenv(name, raising=False)
     env = service_env()
-    assert {name for name, values in env.items() if values.get("VOLTLINE_PROCESS_NICE") == "10"} == {
+    assert {name for name, values in env.items() if values.get("VOLTLINE_PROCESS_NICE") == "5"} == {
         "session",
         "billing",
         "diagnostics",
@@ -71,7 +71,7 @@ def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.Monkey
 def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Each service has a session of its own: without its autogroup niced, nice 10 ranks it against nobody."""
+    """Each service has a session of its own: without its autogroup niced, nice 5 ranks it against nobody."""
     from voltline_devinfra import stack
 
     monkeypatch.delenv("VOLTLINE_PROCESS_NICE", raising=False)
@@ -80,7 +80,7 @@ def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
     services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path)
     for name, env in service_env().items():
         services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
-    assert asked == {f"voltline_{name}": 10 for name in ("session", "billing", "diagnostics", "analytics")} | {
+    assert asked == {f"voltline_{name}": 5 for name in ("session", "billing", "diagnostics", "analytics")} | {
         "voltline_gateway": 0,
         "voltline_auth": 0,
     }

@@ -35,11 +35,6 @@ GATEWAY_EVENT_LINGER_MS = "20"
 saves the gateway 10-15 and tansu 5-20 us of CPU per event (bench.gateway.writer). Answers that wait for the
 broker come up to 20 ms later; a locally answered Authorize and requests to auth do not wait for the window."""
 
-BULK_NICE = "10"
-"""The bulk consumers' nice value (their autogroups'): at 5 they still took the cores from the gateway often
-enough to double an Authorize's median (bench/RESULTS.md, Pipeline benchmark, the session 6 quiet pass and the
-twelfth round); they drain their backlog on what the request path leaves, and flow control bounds it."""
-
 REQUEST_PATH = ("gateway", "auth")
 """Services a caller waits on (a station's Authorize, a start asked of auth): they, and the embedded broker, get a
 short scheduler slice under `make run` (VOLTLINE_SCHED_SLICE_US, `_proc.set_sched_slice`)."""
@@ -60,7 +55,7 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
     `embedded`: the broker is make run's tansu (else an external Kafka given by VOLTLINE_KAFKA_BOOTSTRAP)."""
     env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway", "auth")}
     for name in BULK:  # the bulk consumers give way to the request path (gateway, auth) on the shared cores
-        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", BULK_NICE)
+        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", "5")
     waits = dict.fromkeys(LONG_POLL_REPLIES, "200")
     if not embedded:  # the request path too: an idle reader at 10 ms fetches 100 times a second for nothing
         waits = dict.fromkeys(env, KAFKA_FETCH_WAIT_MS)
