@@ -284,7 +284,8 @@ def analyse(folder: Path, slow_share: float = 0.05) -> dict[str, Any]:
         "gateway_loop_turn_ms": _quantiles(turn_lengths),
         "gateway_gc": {
             f"gen{gen}": _quantiles([1000 * (e - s) for s, e, g, _ in gcs if g == gen])
-            | {"count": sum(g == gen for *_, g in gcs)}
+            | {"cpu_max": round(1000 * max((c for _, _, g, c in gcs if g == gen), default=0.0), 2)}
+            | {"count": sum(g == gen for _, _, g, _ in gcs)}
             for gen in (0, 1, 2)
         },
     }
