@@ -15,9 +15,11 @@ import asyncio
 import base64
 import contextlib
 import json
+import os
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -106,6 +108,7 @@ async def latency(
     start_at: float | None = None,
     raw: bool = False,
     warmup: float = 0.0,
+    trace: str | None = None,
 ) -> dict[str, Any]:
     """Authorize from the `auth` stations and the mix from the `background` ones (either may be empty).
 
@@ -115,6 +118,9 @@ async def latency(
 
     `raw`: the background stations are hand-made WebSockets sending pre-encoded frames (RawStation), so the
     load generator takes a fraction of the CPU the websockets client does (it shares the cores it measures).
+
+    `trace`: a file to which each timed Authorize's id, send and receive times (CLOCK_MONOTONIC) and this
+    thread's wait for a core meanwhile are written (bench.pipeline.hoptrace joins them with the gateway's).
     """
     auth_sockets = await open_all(url, auth, prefix, 200)
     bg_sockets: list[Any] = (
@@ -131,6 +137,8 @@ async def latency(
     counted_from = time.perf_counter() + warmup
     stop = counted_from + duration
     cpu0 = time.process_time()
+    traced: list[dict[str, Any]] = []
+    schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY) if trace else -1
 
     async def mark_start() -> None:
         nonlocal cpu0
@@ -155,10 +163,15 @@ async def latency(
     async def one_authorize(k: int, busy: set[int], n: int) -> None:
         version = version_of(auth[k])
         frame = orjson.dumps([2, f"a{n}", "Authorize", authorize(version, f"BENCH-{n % 50}")])
+        waited0 = int(os.pread(schedstat, 64, 0).split()[1]) if trace else 0
+        sent = time.monotonic()
         started = time.perf_counter()
         answer = await call(auth_sockets[k], frame)
         if started >= counted_from:
             samples.append(time.perf_counter() - started)
+            if trace:
+                waited = int(os.pread(schedstat, 64, 0).split()[1]) - waited0
+                traced.append({"id": f"a{n}", "send": sent, "recv": time.monotonic(), "client_waited_ns": waited})
             info = answer[2].get("idTagInfo") or answer[2].get("idTokenInfo") or {}
             statuses[info.get("status", "?")] = statuses.get(info.get("status", "?"), 0) + 1
         busy.discard(k)
@@ -193,6 +206,8 @@ async def latency(
     )
     cpu = time.process_time() - cpu0
     await asyncio.gather(*(s.close() for s in sockets))
+    if trace and traced:
+        Path(trace).write_text("".join(json.dumps(t) + "\n" for t in traced))  # noqa: ASYNC240 (after the run)
     samples.sort()
     result: dict[str, Any] = {
         "client_cpu_s": round(cpu, 2),
@@ -417,7 +432,7 @@ def main() -> None:
             latency(
                 args["url"], args["auth"], args["background"], args["prefix"],
                 args["auth_rate"], args["bg_rate"], args["duration"], args.get("start_at"), args.get("raw", False),
-                args.get("warmup", 0.0),
+                args.get("warmup", 0.0), args.get("trace"),
             )
         )  # fmt: skip
     elif mode == "storm":

@@ -48,10 +48,26 @@ def main() -> None:
         "two thirds, each starting its transaction)",
     )
     parser.add_argument(
-        "--bulk-nice", type=int, default=5, help="e2e: nice value of session and billing (make run's default: 5)"
+        "--bulk-nice",
+        type=int,
+        default=5,
+        help="e2e: nice value of session, billing, diagnostics, analytics (make run's default: 5)",
     )
     parser.add_argument(
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"
+    )
+    parser.add_argument(
+        "--gateway-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="e2e: a setting for the gateway only (e.g. VOLTLINE_GC_THRESHOLDS=[20000,20,20], the default before)",
+    )
+    parser.add_argument(
+        "--request-slice-us",
+        type=int,
+        default=None,
+        help="e2e: scheduler slice of the gateway, auth and a private tansu (default: make run's; 0: the kernel's)",
     )
     parser.add_argument(
         "--one-session",
@@ -63,16 +79,26 @@ def main() -> None:
         action="store_true",
         help="e2e: background stations on the websockets client (default: pre-encoded frames on raw sockets)",
     )
+    parser.add_argument(
+        "--hop-trace",
+        default=None,
+        metavar="DIR",
+        help="e2e: trace each probe Authorize's hops into DIR (bench.pipeline.hoptrace; the gateway runs hooked)",
+    )
     parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu"], help="e2e: tansu = a private one")
     parser.add_argument("--flow", default="on", choices=["on", "off"], help="e2e: the gateway's flow control")
     args = parser.parse_args()
+    if args.hop_trace:
+        args.hop_trace = str(Path(args.hop_trace).resolve())
     if args.kafka == "tansu":  # --kafka tansu: the same as --broker tansu
         args.broker, args.kafka = "tansu", None
     broker = None
     if args.mode == "e2e" and args.broker == "tansu":
+        from voltline_devinfra.run import broker_slice_us
         from voltline_devinfra.tansu import TansuBroker
 
-        broker = TansuBroker().start()
+        slice_us = args.request_slice_us if args.request_slice_us is not None else int(broker_slice_us() or 0)
+        broker = TansuBroker(slice_us=slice_us).start()  # as make run starts it
         args.kafka = broker.bootstrap_servers
     if not args.kafka:
         raise SystemExit("give --kafka HOST:PORT or --broker tansu (or set VOLTLINE_TEST_KAFKA_BOOTSTRAP)")

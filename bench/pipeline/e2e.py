@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from voltline_devinfra._proc import free_port, set_autogroup_nice
+from voltline_devinfra._proc import free_port, sched_slice_us, set_autogroup_nice, set_sched_slice
 from voltline_devinfra.run import service_env
 from websockets.asyncio.client import connect
 
@@ -162,6 +162,8 @@ class Stack:
         env["VOLTLINE_FLOW_CONTROL"] = "true" if self.args.flow == "on" else "false"
         if "VOLTLINE_PROCESS_NICE" in env:
             env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)
+        if "VOLTLINE_SCHED_SLICE_US" in env and self.args.request_slice_us is not None:
+            env["VOLTLINE_SCHED_SLICE_US"] = str(self.args.request_slice_us)
         if name != "gateway":
             database = self.args.e2e_database
             env["VOLTLINE_DATABASE_URL"] = (
@@ -172,12 +174,17 @@ class Stack:
         return env
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Any:
-        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value
-        (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's session (rounds before 11)."""
+        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value, the
+        request path's scheduler slice (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's
+        session (rounds before 11)."""
+        slice_us = int(env.get("VOLTLINE_SCHED_SLICE_US", "0") or 0)
         if self.args.one_session:
-            return self.procs.spawn(name, args, env)
-        proc = self.procs.spawn(name, args, env, own_session=True)
-        set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+            proc = self.procs.spawn(name, args, env)
+        else:
+            proc = self.procs.spawn(name, args, env, own_session=True)
+            set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+        if slice_us > 0:  # before the interpreter starts any thread: they inherit it
+            set_sched_slice(proc.pid, slice_us)
         return proc
 
     def start(self, station_ids: list[str]) -> None:
@@ -199,8 +206,10 @@ class Stack:
             "VOLTLINE_OCPP_PORT": str(ocpp),
             "VOLTLINE_FRAMES_PER_SECOND": "10000",
             "VOLTLINE_FRAME_BURST": "10000",
+            **dict(item.split("=", 1) for item in self.args.gateway_env),  # --gateway-env NAME=VALUE
         }
-        gateway = self.spawn("gateway", [PY, "-m", "voltline_gateway"], env)
+        module = ["bench.pipeline.hoptrace", self.args.hop_trace] if self.args.hop_trace else ["voltline_gateway"]
+        gateway = self.spawn("gateway", [PY, "-m", *module], env)
         if self.args.gateway_nice:  # below 0 needs root: what a core of its own (a CPU request) would give it
             os.setpriority(os.PRIO_PROCESS, gateway.pid, self.args.gateway_nice)
         wait_ready(f"http://127.0.0.1:{http}", timeout=300)
@@ -442,6 +451,8 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     warmup = args.background_warmup
     timed = {"duration": args.duration, "start_at": time.time() + 10 + warmup, "warmup": warmup}
     probe_part = {**common, **timed, "auth": [0, auth_stations, 1], "background": [0, 0, 1]}
+    if args.hop_trace:  # bench.pipeline.hoptrace: each probe call's hops, joined with the gateway's records
+        probe_part["trace"] = str(Path(args.hop_trace) / "client-0.jsonl")
     load_part = {**common, **timed, "auth": [0, 0, 1], "background": [auth_stations, len(lat_ids), 1]}
     stage_sources = [stack.gateway, stack.bases["auth"]]
     stages_before = _stage_buckets(stage_sources)
@@ -458,7 +469,14 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
     paths = {k: int(v - paths_before.get(k, 0.0)) for k, v in _decision_paths(stack.gateway).items()}
     flow_after = _gateway_flow(stack.gateway)
     gateway_env = stack.env("gateway", 0)
+    hops = None
+    if args.hop_trace:
+        from bench.pipeline.hoptrace import analyse
+
+        time.sleep(1.5)  # the gateway's trace is flushed every second
+        hops = analyse(Path(args.hop_trace))
     return {
+        "hops": hops,
         "authorize_p50_ms": round(result.get("p50_ms", -1), 1),
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "authorize_count": result["authorize_count"],
@@ -495,6 +513,8 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         ),
         "load_average": round(os.getloadavg()[0], 1),
         "gateway_nice": args.gateway_nice,
+        "bulk_nice": args.bulk_nice,
+        "sched_slice_us": {n: sched_slice_us(p) for n, p in stack.pids.items()},
         "tail_fetch_wait_ms": int(gateway_env.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
         "request_fetch_wait_ms": int(gateway_env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
     }
@@ -550,6 +570,15 @@ def print_budget(budget: dict[str, Any]) -> None:
     print(f"  {'total':<16} {budget['total']:>6} us" + (f"  ({budget['net_total']} us net)" if net else ""), flush=True)
 
 
+def print_hops(hops: dict[str, Any]) -> None:
+    """The probe calls' hops (bench.pipeline.hoptrace): p50 / p99 over all, the mean over the slowest 5%."""
+    slow = hops.get("slowest_5pct_mean_ms", {})
+    print(f"Authorize hops over {hops['calls']} calls, ms: p50 / p99 / max; mean of the slowest 5%")
+    for hop, q in hops["per_hop_ms"].items():
+        print(f"  {hop:<32} {q.get('p50', 0):>7} {q.get('p99', 0):>7} {q.get('max', 0):>7}   {slow.get(hop, 0):>7}")
+    print(f"  gateway loop turn ms {hops['gateway_loop_turn_ms']}; GC {hops['gateway_gc']}", flush=True)
+
+
 def idle(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     """What each process costs doing nothing (its readers' empty fetches, timers): CPU seconds per minute."""
     cpu0 = {n: cpu_seconds(p) for n, p in stack.pids.items()}
@@ -591,6 +620,8 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
                 flush=True,
             )
             print_budget(part["cpu_us_per_background_msg"])
+            if part.get("hops"):
+                print_hops(part["hops"])
             held = out["authorize"]["flow"]["answers_held"]
             if held:
                 print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -73,6 +74,36 @@ def test_a_niced_child_lowers_its_own_autogroup_not_ours(tmp_path: Path) -> None
         assert Path("/proc/self/autogroup").read_text() == ours
     finally:
         terminate(child)
+
+
+_EEVDF_SLICES = tuple(int(p) for p in platform.release().split(".")[:2] if p.isdigit()) >= (6, 12)
+
+
+@pytest.mark.skipif(not _EEVDF_SLICES, reason="custom scheduler slices need Linux 6.12")
+def test_a_child_asked_for_a_short_slice_has_it_on_every_thread_and_we_keep_ours(tmp_path: Path) -> None:
+    """make run's request path (gateway, auth, tansu): the slice is set before exec, so threads started later
+    (the broker's runtime, a service's workers) have it too; the nice value is kept."""
+    from voltline_devinfra._proc import sched_slice_us, spawn, terminate
+
+    ours = sched_slice_us(os.getpid())
+    script = "import threading, time; [threading.Thread(target=time.sleep, args=(300,)).start() for _ in range(2)]"
+    child = spawn([sys.executable, "-c", script], log_path=tmp_path / "c.log", cwd=tmp_path, slice_us=150, nice=3)
+    try:
+        tasks = Path(f"/proc/{child.pid}/task")
+        wait_until(
+            lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=tmp_path / "c.log"
+        )
+        slices = {sched_slice_us(child.pid)} | {
+            int(line.split(":")[1]) // 1000
+            for task in tasks.iterdir()
+            for line in (task / "sched").read_text().splitlines()
+            if line.startswith("se.slice")
+        }
+        assert slices == {150}
+        assert os.getpriority(os.PRIO_PROCESS, child.pid) == 0  # sched_setattr kept the (process) nice value
+        assert sched_slice_us(os.getpid()) == ours
+    finally:
+        terminate(child, signal.SIGKILL)
 
 
 def test_a_port_handed_out_is_not_handed_out_again(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: 
         "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS",
         "VOLTLINE_FLOW_CONTROL",
         "VOLTLINE_EVENT_LINGER_MS",
+        "VOLTLINE_SCHED_SLICE_US",
     ):
         monkeypatch.delenv(name, raising=False)
     env = service_env()
@@ -29,9 +30,14 @@ def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: 
         "billing",
     }
     assert env["session"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "200"
-    assert env["auth"] == {}
+    # The request path preempts the bulk consumers when it wakes (a short scheduler slice).
+    assert env["auth"] == {"VOLTLINE_SCHED_SLICE_US": "100"}
     # The gateway shares the cores: its station events leave in 20 ms windows (fewer produce requests).
-    assert env["gateway"] == {"VOLTLINE_FLOW_CONTROL": "true", "VOLTLINE_EVENT_LINGER_MS": "20"}
+    assert env["gateway"] == {
+        "VOLTLINE_FLOW_CONTROL": "true",
+        "VOLTLINE_EVENT_LINGER_MS": "20",
+        "VOLTLINE_SCHED_SLICE_US": "100",
+    }
 
 
 def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
@@ -40,11 +46,13 @@ def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
     monkeypatch.setenv("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "50")
     monkeypatch.setenv("VOLTLINE_FLOW_CONTROL", "false")
     monkeypatch.setenv("VOLTLINE_EVENT_LINGER_MS", "5")
+    monkeypatch.setenv("VOLTLINE_SCHED_SLICE_US", "0")
     env = service_env(tmp_path / "spool")
     assert env["billing"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "50"
     assert env["gateway"] == {
         "VOLTLINE_FLOW_CONTROL": "false",
         "VOLTLINE_EVENT_LINGER_MS": "5",
+        "VOLTLINE_SCHED_SLICE_US": "0",
         "VOLTLINE_SPOOL_DIR": str(tmp_path / "spool"),
     }
 
@@ -76,3 +84,22 @@ def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
         "voltline_gateway": 0,
         "voltline_auth": 0,
     }
+
+
+def test_the_request_path_and_only_it_is_spawned_with_a_short_slice(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A station waits on the gateway and auth: they preempt the bulk consumers when they wake (make run)."""
+    from voltline_devinfra import stack
+
+    monkeypatch.delenv("VOLTLINE_SCHED_SLICE_US", raising=False)
+    asked: dict[str, int] = {}
+    monkeypatch.setattr(stack, "spawn", lambda cmd, **kwargs: asked.setdefault(cmd[-1], kwargs["slice_us"]))
+    services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path)
+    for name, env in service_env().items():
+        services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
+    assert asked == {f"voltline_{name}": 0 for name in ("session", "billing", "diagnostics", "analytics")} | {
+        "voltline_gateway": 100,
+        "voltline_auth": 100,
+    }
+    assert [stack._slice_us(v) for v in ("", "0", "-3", "20", "250", "10000000")] == [0, 0, 0, 100, 250, 100_000]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import platform
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from voltline_devinfra._proc import ServerError, port_open
 from voltline_devinfra.tansu import TansuBroker
+
+_EEVDF_SLICES = tuple(int(p) for p in platform.release().split(".")[:2] if p.isdigit()) >= (6, 12)
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +66,20 @@ def test_stop_frees_port_and_fixed_port_clash_is_reported(tansu: TansuBroker) ->
     broker.stop()
     assert not broker.is_running
     assert not port_open("127.0.0.1", port)
+
+
+@pytest.mark.skipif(not _EEVDF_SLICES, reason="custom scheduler slices need Linux 6.12")
+def test_make_runs_broker_has_the_request_paths_slice_on_every_thread() -> None:
+    """Every answer a station waits on passes through the embedded broker: its runtime's threads all have it."""
+    broker = TansuBroker(slice_us=200).start()
+    try:
+        pid = broker._proc.pid  # type: ignore[union-attr]
+        slices = {
+            int(line.split(":")[1]) // 1000
+            for task in Path(f"/proc/{pid}/task").iterdir()
+            for line in (task / "sched").read_text().splitlines()
+            if line.startswith("se.slice")
+        }
+        assert slices == {200}
+    finally:
+        broker.stop()

@@ -35,6 +35,15 @@ GATEWAY_EVENT_LINGER_MS = "20"
 saves the gateway 10-15 and tansu 5-20 us of CPU per event (bench.gateway.writer). Answers that wait for the
 broker come up to 20 ms later; a locally answered Authorize and requests to auth do not wait for the window."""
 
+REQUEST_PATH = ("gateway", "auth")
+"""Services a caller waits on (a station's Authorize, a start asked of auth): they, and the embedded broker, get a
+short scheduler slice under `make run` (VOLTLINE_SCHED_SLICE_US, `_proc.set_sched_slice`)."""
+
+REQUEST_PATH_SLICE_US = "100"
+"""The request path's scheduler slice (Linux >= 6.12): waking, it preempts a bulk consumer at once instead of
+waiting out that consumer's slice (~1.4 ms on 2 cores, and more behind each one queued); its share of the CPU
+is unchanged. bench/RESULTS.md, twelfth round. 0: the kernel's default."""
+
 KAFKA_FETCH_WAIT_MS = "500"
 """On Apache Kafka a held fetch is answered as soon as a record arrives (bench/request_reply: p50 2.0 ms at 200 ms
 as at 10 ms), so with an external Kafka every reader long-polls; tansu sleeps through part of the wait."""
@@ -54,12 +63,19 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
         env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] = tail
     for name, wait in waits.items():
         env[name]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] = os.environ.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", wait)
+    for name in REQUEST_PATH:  # a station waits on these: they preempt the bulk consumers when they wake
+        env[name]["VOLTLINE_SCHED_SLICE_US"] = broker_slice_us()
     # ADR 0027: stations get slower answers rather than consumers falling behind without bound.
     env["gateway"]["VOLTLINE_FLOW_CONTROL"] = os.environ.get("VOLTLINE_FLOW_CONTROL", "true")
     env["gateway"]["VOLTLINE_EVENT_LINGER_MS"] = os.environ.get("VOLTLINE_EVENT_LINGER_MS", GATEWAY_EVENT_LINGER_MS)
     if spool_dir is not None:
         env["gateway"]["VOLTLINE_SPOOL_DIR"] = str(spool_dir)
     return env
+
+
+def broker_slice_us() -> str:
+    """The request path's scheduler slice in microseconds (the embedded broker's too): VOLTLINE_SCHED_SLICE_US."""
+    return os.environ.get("VOLTLINE_SCHED_SLICE_US", REQUEST_PATH_SLICE_US)
 
 
 def admin_token(data_dir: Path) -> str:
@@ -110,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     if external:
         bootstrap = external
     else:
-        broker = TansuBroker(host="127.0.0.1", port=args.kafka_port, log_path=data_dir / "logs" / "tansu.log")
+        broker = TansuBroker(
+            host="127.0.0.1",
+            port=args.kafka_port,
+            log_path=data_dir / "logs" / "tansu.log",
+            slice_us=int(broker_slice_us() or 0),  # every answer a station waits on passes through it
+        )
         broker.start()
         bootstrap = broker.bootstrap_servers
     stack = Stack(

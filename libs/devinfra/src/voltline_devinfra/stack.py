@@ -113,6 +113,8 @@ class Stack:
             # Each service has a session (an autogroup) of its own: its VOLTLINE_PROCESS_NICE only ranks it
             # against the other services when its autogroup gets the same nice value.
             nice=_nice(service.env.get("VOLTLINE_PROCESS_NICE", "")),
+            # The request path (gateway, auth) preempts the bulk consumers when it wakes (run.REQUEST_PATH_SLICE_US).
+            slice_us=_slice_us(service.env.get("VOLTLINE_SCHED_SLICE_US", "")),
         )
 
     def wait_ready(self, timeout: float) -> None:
@@ -162,6 +164,15 @@ class Stack:
                 except subprocess.TimeoutExpired:
                     terminate(proc, signal.SIGKILL, timeout=10)
         untrack(self)
+
+
+def _slice_us(value: str) -> int:
+    """A scheduler slice the kernel accepts (100 us to 100 ms), or 0 for its default."""
+    try:
+        slice_us = int(value)
+    except ValueError:
+        return 0
+    return 0 if slice_us <= 0 else max(100, min(100_000, slice_us))
 
 
 def _nice(value: str) -> int:

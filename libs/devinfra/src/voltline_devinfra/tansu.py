@@ -51,9 +51,12 @@ class TansuBroker(LocalServer):
         port: int | None = None,
         log_path: Path | None = None,
         startup_timeout: float = 30.0,
+        slice_us: int = 0,
     ) -> None:
+        """`slice_us`: a short scheduler slice for the broker's threads (`_proc.set_sched_slice`; make run's)."""
         super().__init__(host=host, port=port, startup_timeout=startup_timeout)
         self._log_path = log_path
+        self._slice_us = slice_us
         self._binary = ""
         self.cluster_id = ""
         self.restarts = 0
@@ -84,7 +87,9 @@ class TansuBroker(LocalServer):
         cmd = [self._binary, "broker", "--cluster-id", self.cluster_id]
         cmd += ["--listener-url", url, "--advertised-listener-url", url]
         cmd += ["--storage-engine", "memory://tansu/"]
-        self._spawn_and_wait(cmd, ready=lambda: metadata_ready(self.host, self.port), interval=0.05, env=env)
+        self._spawn_and_wait(
+            cmd, ready=lambda: metadata_ready(self.host, self.port), interval=0.05, env=env, slice_us=self._slice_us
+        )
 
     def kill(self) -> None:
         """SIGKILL the broker (tests and the chaos bench); `revive()` brings it back, empty."""

@@ -94,7 +94,10 @@ class GatewaySettings(ServiceSettings):
     frame_burst: float = Field(default=500.0, ge=1)
     flood_close_after: int = Field(default=200, ge=1, description="Refused frames in a row before closing (1008).")
     gc_thresholds: tuple[int, int, int] = Field(
-        default=(20_000, 20, 20),
+        # A young collection walks every live young object: at 2,000 msg/s the messages in flight, ~25,000
+        # objects, 5-28 ms of CPU each, and every 20th an older one of ~80 ms: at 20,000 one every ~2 s stalled
+        # the loop and every answer behind it (bench/RESULTS.md, Pipeline benchmark, twelfth round).
+        default=(100_000, 20, 20),
         description="Python GC thresholds; CPython's (700, 10, 10) cost a third of the throughput under load.",
     )
     # Flow control (ADR 0027): hold answers to deferrable calls while consumers of station events lag
