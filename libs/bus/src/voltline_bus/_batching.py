@@ -169,8 +169,10 @@ class BatchingMixin:
         finally:
             for topic, count in skipped.items():
                 MESSAGES_CONSUMED.labels(topic, self._group_id).inc(count)
-        if tp is None and not batch.abandon.is_set():
-            self._seek_back_unhandled(consumer, records)
+        if tp is None and records and not batch.abandon.is_set():
+            last = records[-1]  # handled (or skipped, or dead-lettered) only if every record before it was
+            if self._position.get(TopicPartition(last.topic, last.partition), -1) <= last.offset:
+                self._seek_back_unhandled(consumer, records)
 
     def _seek_back_unhandled(self, consumer: AIOKafkaConsumer, records: list[ConsumerRecord]) -> None:
         """A lane that ended early (a record that must be read again: `_alone`'s error path seeks its own partition
