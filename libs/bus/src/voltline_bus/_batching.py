@@ -169,6 +169,26 @@ class BatchingMixin:
         finally:
             for topic, count in skipped.items():
                 MESSAGES_CONSUMED.labels(topic, self._group_id).inc(count)
+        if tp is None and records and not batch.abandon.is_set():
+            last = records[-1]  # handled (or skipped, or dead-lettered) only if every record before it was
+            if self._position.get(TopicPartition(last.topic, last.partition), -1) <= last.offset:
+                self._seek_back_unhandled(consumer, records)
+
+    def _seek_back_unhandled(self, consumer: AIOKafkaConsumer, records: list[ConsumerRecord]) -> None:
+        """A lane that ended early (a record that must be read again: `_alone`'s error path seeks its own partition
+        only) leaves the other partitions' records of the lane unhandled, and aiokafka's position is past them:
+        the next poll would skip them. Each partition of the lane goes back to its first record not handled."""
+        spans: dict[TopicPartition, tuple[int, int]] = {}
+        for record in records:
+            at = TopicPartition(record.topic, record.partition)
+            first, _ = spans.get(at, (record.offset, record.offset))
+            spans[at] = (first, record.offset)
+        for at, (first, last) in spans.items():
+            handled = self._position.get(at)
+            resume = handled if handled is not None and handled >= first else first
+            if resume <= last:
+                with contextlib.suppress(KafkaError, IllegalStateError, AssertionError):
+                    consumer.seek(at, resume)
 
     async def _drain_runs(
         self,

@@ -92,8 +92,8 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
     consumer_pipeline_partitions: bool = Field(
         default=False,
         description="With consumer_batch_lanes, a lane whose batch is done takes the next records of the partitions "
-        "the other lane does not hold, without waiting for it (ADR 0031). Off: in a bench run with it on, records "
-        "of a partition were handled before earlier ones of the same partition (bench/RESULTS.md, w7-diagpipe).",
+        "the other lane does not hold, without waiting for it (ADR 0031). Off for now: its gain is small so far (a "
+        "bench run that reordered events had imported a modified copy of the loop; bench/RESULTS.md, w7-pipefix).",
     )
     outbox_wake_linger_s: float = Field(
         default=0.05,
