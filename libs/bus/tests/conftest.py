@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import pytest
@@ -105,3 +108,40 @@ async def kit(config: BusConfig, topic_prefix: str, producer: Producer) -> Async
 async def producer(config: BusConfig) -> AsyncIterator[Producer]:
     async with Producer(config) as producer:
         yield producer
+
+
+class Transactional:
+    """A batch scope that keeps what its handlers saw only when the batch ends cleanly (a rollback otherwise)."""
+
+    def __init__(self) -> None:
+        self.committed: dict[str, list[int]] = defaultdict(list)
+        self.batches: list[set[str]] = []  # the stations of each committed batch
+        self.open: ContextVar[list[Envelope] | None] = ContextVar("open", default=None)  # a task: a partition or a lane
+
+    @asynccontextmanager
+    async def __call__(self, envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
+        pending: list[Envelope] = []
+        token = self.open.set(pending)
+        try:
+            yield
+        finally:
+            self.open.reset(token)
+        for envelope in pending:
+            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
+        self.batches.append({e.station_id or "" for e in pending})
+
+    def handled(self, envelope: Envelope) -> None:
+        pending = self.open.get()
+        if pending is not None:
+            pending.append(envelope)
+        else:  # handled alone (the retry path): its own "transaction"
+            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
+
+    def count(self, station: str) -> int:
+        return len(self.committed[station])
+
+
+@pytest.fixture
+def transactional() -> type[Transactional]:
+    """The batch scope class of the lane and pipelining tests (a new one per consumer under test)."""
+    return Transactional

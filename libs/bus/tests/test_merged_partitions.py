@@ -3,10 +3,7 @@ each one's offset committed, a failing event isolated as in per-partition batche
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,37 +13,9 @@ from voltline_bus import EventConsumer, Outgoing
 from voltline_events import Envelope, station_key
 
 
-class Transactional:
-    """A batch scope that keeps what its handlers saw only when the batch ends cleanly (a rollback otherwise)."""
-
-    def __init__(self) -> None:
-        self.committed: dict[str, list[int]] = defaultdict(list)
-        self.batches: list[set[str]] = []  # the stations of each committed batch
-        self.open: ContextVar[list[Envelope] | None] = ContextVar("open", default=None)  # a lane is a task
-
-    @asynccontextmanager
-    async def __call__(self, envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
-        pending: list[Envelope] = []
-        token = self.open.set(pending)
-        try:
-            yield
-        finally:
-            self.open.reset(token)
-        for envelope in pending:
-            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
-        self.batches.append({e.station_id or "" for e in pending})
-
-    def handled(self, envelope: Envelope) -> None:
-        pending = self.open.get()
-        if pending is not None:
-            pending.append(envelope)
-        else:  # handled alone (the retry path): its own "transaction"
-            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
-
-
 @pytest.mark.parametrize("lanes", [1, 2])
 async def test_a_fetch_of_several_partitions_is_one_batch_per_lane_in_order_and_every_partition_is_committed(
-    kit: Any, lanes: int
+    kit: Any, lanes: int, transactional: Callable[[], Any]
 ) -> None:
     [topic] = await kit.topics("merged", partitions=3)
     stations = [f"CS-{i}" for i in range(9)]
@@ -58,7 +27,7 @@ async def test_a_fetch_of_several_partitions_is_one_batch_per_lane_in_order_and_
             for s in stations
         ]
     )
-    scope = Transactional()
+    scope = transactional()
     failed: set[str] = set()
 
     async def handle(envelope: Envelope) -> None:
@@ -90,14 +59,14 @@ async def test_a_fetch_of_several_partitions_is_one_batch_per_lane_in_order_and_
         again.append(envelope)
 
     await kit.producer.publish_many([Outgoing(topic, kit.heartbeat("CS-0", message_id="99"), station_key("CS-0"))])
-    await kit.consumer([topic], count, batch_scope=Transactional(), merge_partitions=2)
+    await kit.consumer([topic], count, batch_scope=transactional(), merge_partitions=2)
     await kit.eventually(lambda: len(again) >= 1, what="the new event")
     assert [e.message_id for e in again] == ["99"]
 
 
 @pytest.mark.parametrize("pipelined", [False, True])
 async def test_a_lane_ending_early_reads_its_other_partitions_records_again(
-    kit: Any, monkeypatch: pytest.MonkeyPatch, pipelined: bool
+    kit: Any, monkeypatch: pytest.MonkeyPatch, pipelined: bool, transactional: Callable[[], Any]
 ) -> None:
     """A record handled alone whose processing raises (a bug: handler errors are caught inside) is read again
     from its partition; the lane's records of its other partitions, drained by the same poll and not handled,
@@ -109,7 +78,7 @@ async def test_a_lane_ending_early_reads_its_other_partitions_records_again(
         [Outgoing(topic, kit.heartbeat(first, message_id=str(n)), station_key(first)) for n in range(5)]
         + [Outgoing(topic, kit.heartbeat(second, message_id=str(n)), station_key(second)) for n in range(3)]
     )
-    scope = Transactional()
+    scope = transactional()
     raised: list[int] = []
     process = EventConsumer._process
 

@@ -9,45 +9,13 @@ through fetches that came after it: without pipelining they wait for the slow ba
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 from voltline_bus import Outgoing
 from voltline_bus import headers as h
 from voltline_events import Envelope, Topics, station_key
-
-
-class Transactional:
-    """A batch scope keeping what its handlers saw only when the batch ends cleanly (a rollback otherwise)."""
-
-    def __init__(self) -> None:
-        self.committed: dict[str, list[int]] = defaultdict(list)
-        self.open: ContextVar[list[Envelope] | None] = ContextVar("open", default=None)  # a partition is a task
-
-    @asynccontextmanager
-    async def __call__(self, envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
-        pending: list[Envelope] = []
-        token = self.open.set(pending)
-        try:
-            yield
-        finally:
-            self.open.reset(token)
-        for envelope in pending:
-            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
-
-    def handled(self, envelope: Envelope) -> None:
-        pending = self.open.get()
-        if pending is not None:
-            pending.append(envelope)
-        else:  # handled alone (the retry path): its own "transaction"
-            self.committed[envelope.station_id or ""].append(int(envelope.message_id or "0"))
-
-    def count(self, station: str) -> int:
-        return len(self.committed[station])
 
 
 def stations_on(partitions: int, per_partition: int = 1) -> list[list[str]]:
@@ -68,11 +36,13 @@ def events(kit: Any, topic: str, station: str, numbers: range) -> list[Outgoing]
     return [Outgoing(topic, kit.heartbeat(station, message_id=str(n)), station_key(station)) for n in numbers]
 
 
-async def test_a_partition_moves_on_in_order_while_another_partitions_batch_is_slow(kit: Any) -> None:
+async def test_a_partition_moves_on_in_order_while_another_partitions_batch_is_slow(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
     [topic] = await kit.topics("piped-order", partitions=2)
     [[slow], [fast]] = stations_on(2)
     await kit.producer.publish_many(events(kit, topic, slow, range(3)) + events(kit, topic, fast, range(5)))
-    scope, release = Transactional(), asyncio.Event()
+    scope, release = transactional(), asyncio.Event()
 
     async def handle(envelope: Envelope) -> None:
         if envelope.station_id == slow and envelope.message_id == "0":
@@ -94,11 +64,13 @@ async def test_a_partition_moves_on_in_order_while_another_partitions_batch_is_s
     assert await kit.committed("g", topic, 0) == 3  # the slow station's partition
 
 
-async def test_a_poison_message_is_retried_alone_and_dead_lettered_while_other_partitions_move_on(kit: Any) -> None:
+async def test_a_poison_message_is_retried_alone_and_dead_lettered_while_other_partitions_move_on(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
     [topic] = await kit.topics("piped-poison", partitions=2)
     [[bad], [good]] = stations_on(2)
     await kit.producer.publish_many(events(kit, topic, bad, range(3)) + events(kit, topic, good, range(4)))
-    scope, release = Transactional(), asyncio.Event()
+    scope, release = transactional(), asyncio.Event()
     attempts: list[str] = []
 
     async def handle(envelope: Envelope) -> None:
@@ -130,7 +102,9 @@ async def test_a_poison_message_is_retried_alone_and_dead_lettered_while_other_p
     assert await kit.committed("g", topic, 0) == 3  # the poison's partition, past it
 
 
-async def test_a_rebalance_during_a_slow_batch_hands_partitions_over_without_loss_or_duplicates(kit: Any) -> None:
+async def test_a_rebalance_during_a_slow_batch_hands_partitions_over_without_loss_or_duplicates(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
     [topic] = await kit.topics("piped-rebalance", partitions=4)
     stations = [s for on_partition in stations_on(4, per_partition=2) for s in on_partition]
     slow = stations[0]
@@ -138,7 +112,7 @@ async def test_a_rebalance_during_a_slow_batch_hands_partitions_over_without_los
     await kit.producer.publish_many(
         [o for n in range(per_station) for s in stations for o in events(kit, topic, s, range(n, n + 1))]
     )
-    scopes = {"a": Transactional(), "b": Transactional()}
+    scopes = {"a": transactional(), "b": transactional()}
     release = asyncio.Event()
 
     def handler(member: str) -> Any:
@@ -182,11 +156,13 @@ async def test_a_rebalance_during_a_slow_batch_hands_partitions_over_without_los
     assert any(scopes["b"].committed.values())  # the second member really took part
 
 
-async def test_stop_during_a_slow_batch_waits_for_it_and_commits_what_was_handled(kit: Any) -> None:
+async def test_stop_during_a_slow_batch_waits_for_it_and_commits_what_was_handled(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
     [topic] = await kit.topics("piped-stop", partitions=2)
     [[slow], [fast]] = stations_on(2)
     await kit.producer.publish_many(events(kit, topic, slow, range(3)) + events(kit, topic, fast, range(4)))
-    scope, release = Transactional(), asyncio.Event()
+    scope, release = transactional(), asyncio.Event()
 
     async def handle(envelope: Envelope) -> None:
         if envelope.station_id == slow and envelope.message_id == "1":
@@ -209,7 +185,7 @@ async def test_stop_during_a_slow_batch_waits_for_it_and_commits_what_was_handle
     assert await kit.committed("g", topic, 1) == 6
 
     # The group's next member gets only what came after.
-    again = Transactional()
+    again = transactional()
     await kit.producer.publish_many(events(kit, topic, fast, range(6, 7)) + events(kit, topic, slow, range(3, 4)))
 
     async def handle_again(envelope: Envelope) -> None:
