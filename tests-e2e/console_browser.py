@@ -82,14 +82,23 @@ class ConsolePage:
         element.clear()
         element.send_keys(value)
 
-    def press_enter_on_focused(self, expected_css: str) -> None:
-        """Keyboard use: the element that has the focus is `expected_css` (the page put it there), and Enter works."""
+    def press_enter_on_focused(self, expected_css: str, within: float = WAIT_S) -> None:
+        """Keyboard use: the element that has the focus is `expected_css` (the page put it there), and Enter works.
+
+        The browser applies `autofocus` at a rendering step after the element is in the document, not when it is
+        parsed: a loaded machine showed the focus still on the link that led there right after the button was
+        found. So the focus is waited for (the positive signal), and then Enter pressed on it."""
         from selenium.webdriver.common.keys import Keys
 
-        self.find(expected_css)
-        focused = self.driver.switch_to.active_element
-        expected = self.find(expected_css)
-        assert focused == expected, f"the focus is on {focused.tag_name} {focused.text!r}, not on {expected_css}"
+        deadline = time.monotonic() + within
+        while True:
+            expected = self.find(expected_css)
+            focused = self.driver.switch_to.active_element
+            if focused == expected:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the focus is on {focused.tag_name} {focused.text!r}, not on {expected_css}")
+            time.sleep(0.05)
         focused.send_keys(Keys.ENTER)
 
     def wait_text(self, css: str, predicate: Any, within: float = WAIT_S) -> str:
