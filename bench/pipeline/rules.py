@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -22,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from voltline_chassis.gctune import tuned_gc
 from voltline_events import Envelope, Topics
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
 from voltline_session.entrypoints.consumers import build_dispatcher
@@ -68,6 +71,7 @@ async def run(
             *_partitioned(envelopes[warmup:], partitions, batch),
         ]
     scope = TransactionBatch(factory, inbox_consumer=CONSUMER)
+    collecting = _GcClock()
     sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
     wall, cpu = time.perf_counter(), time.process_time()
     if profile is not None and not warmup:
@@ -79,6 +83,7 @@ async def run(
     for chunk in chunks:
         if warmup and done == warmup:  # the stations' first events done: measure the steady state from here
             wall, cpu = time.perf_counter(), time.process_time()
+            collecting.reset()
             stages.clear()
             counts.clear()
             if profile is not None:
@@ -97,6 +102,7 @@ async def run(
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    collecting.stop()
     sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
     await engine.dispose()
     measured = len(envelopes) - warmup
@@ -110,6 +116,9 @@ async def run(
         "events_per_s": round(measured / wall),
         "events_per_cpu_s": round(measured / cpu),
         "load_average": round(os.getloadavg()[0], 1),
+        # the cyclic GC's share of the measured CPU (its collections' process time, every generation)
+        "gc_share": round(collecting.seconds / cpu, 3),
+        "gc_collections": collecting.count,
         "update_interval_s": ctx.update_interval.total_seconds(),
         # CPU µs per measured event that each stage costs (handlers: per event of that type, in brackets the count)
         "us_per_event": {k: round(1e6 * v / measured, 1) for k, v in sorted(stages.items(), key=lambda kv: -kv[1])},
@@ -118,6 +127,27 @@ async def run(
         "statements_per_batch": round(sum(statements.values()) / max(1, len(chunks)), 1),
         "statements_by_kind": dict(sorted(statements.items(), key=lambda kv: -kv[1])[:12]),
     }
+
+
+class _GcClock:
+    """CPU seconds the cyclic GC spends in its collections (gc.callbacks), from `reset` on."""
+
+    def __init__(self) -> None:
+        self.seconds, self.count, self._start = 0.0, 0, 0.0
+        gc.callbacks.append(self._on)
+
+    def _on(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.seconds += time.process_time() - self._start
+            self.count += 1
+
+    def reset(self) -> None:
+        self.seconds, self.count = 0.0, 0
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on)
 
 
 def _partitioned(envelopes: list[Envelope], partitions: int, batch: int) -> list[list[Envelope]]:
@@ -146,6 +176,12 @@ def main() -> None:
         "(6: as the ingest bench's topic; 1: every batch holds every station)",
     )
     parser.add_argument(
+        "--gc",
+        choices=("service", "python"),
+        default="service",
+        help="service: the GC tuned as the service's lifespan tunes it (voltline_chassis.gctune); python: CPython's",
+    )
+    parser.add_argument(
         "--update-interval", type=float, default=None, help="seconds between session.updated (default: 60)"
     )
     parser.add_argument(
@@ -159,23 +195,25 @@ def main() -> None:
     profile = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not wall
     with tempfile.TemporaryDirectory(prefix="bench-rules-") as tmp:
         url = args.url or f"sqlite+aiosqlite:///{tmp}/session.db"
-        print(
-            json.dumps(
-                asyncio.run(
-                    run(
-                        url,
-                        args.events,
-                        args.batch,
-                        profile,
-                        args.stations,
-                        args.update_interval,
-                        args.warmup,
-                        args.partitions,
+        collector = tuned_gc() if args.gc == "service" else contextlib.nullcontext()
+        with collector:
+            print(
+                json.dumps(
+                    asyncio.run(
+                        run(
+                            url,
+                            args.events,
+                            args.batch,
+                            profile,
+                            args.stations,
+                            args.update_interval,
+                            args.warmup,
+                            args.partitions,
+                        )
                     )
-                )
-            ),
-            flush=True,
-        )
+                ),
+                flush=True,
+            )
     if profile is not None:
         pstats.Stats(profile).sort_stats(args.sort).print_stats(40)
 

@@ -192,3 +192,28 @@ def test_readings_after_the_end_stay_on_the_timeline_but_count_nothing() -> None
     assert [(e.note, e.energy_wh) for e in result.timeline if e.source == "reading"] == [("after_end", None)]
     # while the session is still active, the same reading counts
     assert compute_energy(late, meter_start_wh=0, started_at=T0).energy_wh == 107
+
+
+def _plausible_as_before(policy: MeterPolicy, energy_wh: Decimal, seconds: float) -> bool:
+    """`MeterPolicy.plausible` as it was before its clock-slack shortcut."""
+    hours = (Decimal(abs(seconds)).quantize(Decimal("0.001")) + policy.clock_slack_s) / 3600
+    return energy_wh <= policy.max_power_w * hours
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    power=st.decimals(min_value=1, max_value=10**7, places=0),
+    slack=st.decimals(min_value=0, max_value=5, places=1),
+    energy=st.one_of(
+        st.decimals(min_value=0, max_value=10**7, places=3),
+        st.integers(0, 2000).map(Decimal),
+    ),
+    seconds=st.floats(min_value=-100, max_value=10**5, allow_nan=False),
+)
+def test_the_clock_slack_shortcut_judges_as_the_full_rule(
+    power: Decimal, slack: Decimal, energy: Decimal, seconds: float
+) -> None:
+    policy = MeterPolicy(max_power_w=power, clock_slack_s=slack)
+    edge = power * slack / 3600  # exactly what the slack allows, and either side of it
+    for value in (energy, edge, edge + Decimal("0.001"), edge - Decimal("0.001")):
+        assert policy.plausible(value, seconds) == _plausible_as_before(policy, value, seconds)

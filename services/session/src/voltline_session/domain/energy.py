@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from voltline_session.domain.meter import BEGIN, END, ENERGY, Reading
 
@@ -49,8 +50,21 @@ class MeterPolicy:
     clock_slack_s: Decimal = Decimal(2)
 
     def plausible(self, energy_wh: Decimal, seconds: float) -> bool:
+        # What the clock slack alone allows (less a margin far above the division's rounding) needs no
+        # conversion of `seconds`: a step of a few Wh, the common case, is plausible whatever the interval.
+        if self.within_slack(energy_wh):
+            return True
         hours = (Decimal(abs(seconds)).quantize(Decimal("0.001")) + self.clock_slack_s) / 3600
         return energy_wh <= self.max_power_w * hours
+
+    def within_slack(self, energy_wh: Decimal) -> bool:
+        """Plausible over any interval: the clock slack alone allows it (`plausible` then needs no seconds)."""
+        return energy_wh * 3600 <= self._slack_allows
+
+    @cached_property
+    def _slack_allows(self) -> Decimal:
+        """3600 x the energy the clock slack alone makes plausible, a thousandth short (exact products)."""
+        return self.max_power_w * self.clock_slack_s * Decimal("0.999")
 
 
 @dataclass(frozen=True)
@@ -133,13 +147,17 @@ class _Walk:
         if anomaly not in self.anomalies:
             self.anomalies.append(anomaly)
 
+    def entry(self, point: Point, energy_wh: Decimal | None, note: str | None = None) -> None:
+        """What `point` meant (its energy so far, None when not used): the timeline's entry."""
+        self.timeline.append(TimelineEntry(point.at, point.register_wh, energy_wh, point.kind, point.source, note))
+
     def skip(self, point: Point, why: str) -> None:
-        self.timeline.append(TimelineEntry(point.at, point.register_wh, None, point.kind, point.source, why))
+        self.entry(point, None, why)
         self.note(why)
 
     def count(self, point: Point, delta: Decimal, note: str | None = None) -> None:
         self.total += delta
-        self.timeline.append(TimelineEntry(point.at, point.register_wh, self.total, point.kind, point.source, note))
+        self.entry(point, self.total, note)
         if note:
             self.note(note)
         self.last = point
@@ -147,18 +165,18 @@ class _Walk:
     def step(self, point: Point) -> None:
         prev = self.last
         assert prev is not None
-        seconds = _seconds(prev, point)
         if prev.register_wh - ROUNDING_WH < point.register_wh < prev.register_wh:
             # Rounding: nothing counted, and the (higher) previous value stays the reference.
-            self.timeline.append(TimelineEntry(point.at, point.register_wh, self.total, point.kind, point.source))
+            self.entry(point, self.total)
             return
         if point.register_wh >= prev.register_wh:
             delta = point.register_wh - prev.register_wh
-            if self.policy.plausible(delta, seconds):
+            if self.policy.within_slack(delta) or self.policy.plausible(delta, _seconds(prev, point)):
                 self.count(point, delta)
             else:
                 self.count(point, Decimal(0), "meter_jump_ignored")
             return
+        seconds = _seconds(prev, point)
         for modulus in _ROLLOVER_MODULI:
             if modulus * (1 - _TENTH) <= prev.register_wh < modulus and point.register_wh < modulus * _TENTH:
                 wrapped = modulus - prev.register_wh + point.register_wh

@@ -178,18 +178,27 @@ class _Derivation:
         self.last = (at, energy)
 
 
-def _walk_on(walk: _Walk, derivation: _Derivation, point: Point, nxt: Point | None) -> None:
-    """One point of `compute_energy`'s main loop, feeding what it counted to the derivation."""
+class _FeedingWalk(_Walk):
+    """`compute_energy`'s walk whose timeline entries that counted go straight to the derivation (a fold
+    needs no timeline: only the periods and session.ended use it, and those come from all readings)."""
+
+    def __init__(self, policy: MeterPolicy, derivation: _Derivation) -> None:
+        super().__init__(policy)
+        self.derivation = derivation
+
+    def entry(self, point: Point, energy_wh: Decimal | None, note: str | None = None) -> None:
+        if energy_wh is not None:
+            self.derivation.add(point.at, energy_wh)
+
+
+def _walk_on(walk: _Walk, point: Point, nxt: Point | None) -> None:
+    """One point of `compute_energy`'s main loop."""
     assert walk.last is not None
-    before = len(walk.timeline)
     why = _outlier(walk.last, point, nxt, walk.policy)
     if why:
         walk.skip(point, why)
     else:
         walk.step(point)
-    for entry in walk.timeline[before:]:
-        if entry.energy_wh is not None:
-            derivation.add(entry.at, entry.energy_wh)
 
 
 def advance(
@@ -205,17 +214,17 @@ def advance(
     points = _points((r for r in unique if r.measurand == ENERGY), None, None, None, None)
     if any(p.kind != "sample" for p in points):
         return None
-    walk = _Walk(policy)
-    walk.total, walk.last, walk.anomalies = tally.total, tally.last, list(tally.anomalies)
     derivation = _Derivation(tally.counted_last, tally.derived_last, tally.derived_max)
+    walk = _FeedingWalk(policy, derivation)
+    walk.total, walk.last, walk.anomalies = tally.total, tally.last, list(tally.anomalies)
     chain = [tally.pending, *points]
     for index, point in enumerate(chain[:-1]):
-        _walk_on(walk, derivation, point, chain[index + 1])
+        _walk_on(walk, point, chain[index + 1])
     assert walk.last is not None
     # Where the walk stands before its (new) last point: the next tally (built once, below).
     total, last, anomalies = walk.total, walk.last, tuple(walk.anomalies)
     counted_last, derived_last, derived_max = derivation.last, derivation.latest, derivation.peak
-    _walk_on(walk, derivation, chain[-1], None)
+    _walk_on(walk, chain[-1], None)
     assert walk.last is not None
     energy = EnergyResult(
         wh(walk.total), wh(tally.baseline.register_wh), wh(walk.last.register_wh), (), tuple(walk.anomalies)
