@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from voltline_events import envelope_for
 from voltline_events.payloads import Heartbeat
-from voltline_session.adapters.orm import sessions, stations
+from voltline_session.adapters.orm import charging_states, meter_readings, sessions, stations
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork
+from voltline_session.domain.meter import BEGIN, ENERGY, POWER, Reading
 from voltline_session.domain.session import Session
 from voltline_store import TransactionBatch, create_engine, run_migrations, session_factory
 
@@ -131,3 +134,82 @@ async def test_batch_writes_through_the_driver_equal_sqlalchemys(store: str, req
         ] * 2
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+async def test_a_batchs_readings_and_states_store_what_sqlalchemys_inserts_store(
+    store: str, request: pytest.FixtureRequest
+) -> None:
+    """A batch's buffered rows (on PostgreSQL one unnest INSERT, elsewhere the driver's executemany) read back
+    as SQLAlchemy's row-by-row INSERT ... ON CONFLICT DO NOTHING stores them: of two rows with one key the first
+    stays, within the batch and against rows stored before it."""
+    url: str = request.getfixturevalue("sqlite_url" if store == "sqlite" else "pg_url")
+    await run_migrations(url, MIGRATIONS)
+    engine = create_engine(url)
+    factory = session_factory(engine)
+    at = [T0 + timedelta(seconds=s, microseconds=s) for s in range(3)]
+    first = [Reading(at[0], ENERGY, Decimal("1000.5"), BEGIN), Reading(at[1], ENERGY, Decimal("1500"))]
+    # the stored one again (new value), a new one twice (the first stays), a power reading, a kWh decimal
+    then = [
+        Reading(at[1], ENERGY, Decimal("1499")),
+        Reading(at[2], POWER, Decimal("11000")),
+        Reading(at[2], POWER, Decimal("7")),
+        Reading(at[2], ENERGY, Decimal("2000.125")),
+    ]
+    states = [(1, at[0], "status", "charging", "Charging"), (1, at[0], "status", "idle", "Finishing")]
+    states += [(2, at[1], "tx", "idle", "EVConnected" * 4)]  # raw cut to 32 characters
+    try:
+        async with engine.begin() as conn:  # what SQLAlchemy's own statements store, one row at a time
+            for reading in [*first, *then]:
+                values = {"session_id": "orm", "measurand": reading.measurand, "at": reading.at}
+                values |= {"value": str(reading.value), "context": reading.context}
+                await conn.execute(_insert(store, meter_readings).values(values).on_conflict_do_nothing())
+            for bay, moment, source, state, raw in states:
+                values = {"station_id": "ST-orm", "bay": bay, "at": moment, "source": source, "state": state}
+                values |= {"raw": raw[:32]}
+                await conn.execute(_insert(store, charging_states).values(values).on_conflict_do_nothing())
+        async with SqlSessionUnitOfWork(factory) as uow:  # outside a batch: written at once
+            await uow.readings.add("drv", first)
+            await uow.commit()
+        heartbeat = envelope_for(Heartbeat(ocpp_version="ocpp1.6"), source="test", station_id="CP-1")
+        statements: list[str] = []
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        async with TransactionBatch(factory)([heartbeat]):  # inside one: buffered, written at its commit
+            async with SqlSessionUnitOfWork(factory) as uow:
+                for reading in then:
+                    await uow.readings.add("drv", [reading])
+                for bay, moment, source, state, raw in states:
+                    await uow.states.add("ST-drv", bay, moment, source, state, raw)
+                await uow.commit()
+        inserts = [s for s in statements if s.startswith('INSERT INTO "meter_readings"')]
+        assert len(inserts) == 1 and ("unnest" in inserts[0]) == (store == "postgresql")
+        readings = {
+            sid: [{k: v for k, v in r.items() if k != "session_id"} for r in rows]
+            for sid, rows in [
+                (sid, await _rows(factory, meter_readings, meter_readings.c.session_id, [sid]))
+                for sid in ("orm", "drv")
+            ]
+        }
+        observed = {
+            sid: [{k: v for k, v in r.items() if k != "station_id"} for r in rows]
+            for sid, rows in [
+                (sid, await _rows(factory, charging_states, charging_states.c.station_id, [sid]))
+                for sid in ("ST-orm", "ST-drv")
+            ]
+        }
+        key = lambda r: (r["at"], r.get("measurand", ""), r.get("bay", 0), r.get("source", ""))  # noqa: E731
+        assert sorted(readings["drv"], key=key) == sorted(readings["orm"], key=key)
+        assert sorted(observed["ST-drv"], key=key) == sorted(observed["ST-orm"], key=key)
+        assert {(r["measurand"], r["at"]): r["value"] for r in readings["drv"]} == {
+            (ENERGY, at[0]): "1000.5",
+            (ENERGY, at[1]): "1500",
+            (POWER, at[2]): "11000",
+            (ENERGY, at[2]): "2000.125",
+        }
+        assert [r["state"] for r in sorted(observed["ST-drv"], key=key)] == ["charging", "idle"]
+    finally:
+        await engine.dispose()
+
+
+def _insert(store: str, table: sa.Table) -> Any:
+    return (postgresql.insert if store == "postgresql" else sqlite.insert)(table)

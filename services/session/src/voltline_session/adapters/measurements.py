@@ -1,22 +1,24 @@
 """Meter readings and charging-state observations: append-only facts, deduplicated on insert.
 
 Inside a consumer batch the rows are buffered and inserted in bulk: before the batch commits, or
-before anything reads them back (a recompute), whichever comes first.
+before anything reads them back (a recompute), whichever comes first; on PostgreSQL in one statement
+(the rows as one array per column), elsewhere in one executemany.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Table, func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
+from voltline_session.adapters.driver_sql import MARKERS, converter
 from voltline_session.adapters.orm import charging_states, meter_readings
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.meter import Reading
@@ -26,9 +28,12 @@ _IN_CHUNK = 500  # ids per IN (...): SQLite limits the number of bound parameter
 
 
 class _Buffered:
-    """Rows inserted ON CONFLICT DO NOTHING, in order; inside a batch, held back and written in bulk."""
+    """Rows inserted ON CONFLICT DO NOTHING, in order; inside a batch, held back and written in bulk.
+
+    Rows are tuples of `columns`' values, built by the repositories directly (no dict per row)."""
 
     table: Table
+    columns: tuple[str, ...]
 
     def __init__(self, session: AsyncSession) -> None:
         self._db = session
@@ -40,17 +45,25 @@ class _Buffered:
         """What `prefetch` read for this batch, until the next insert."""
         return self._batch.memo.get(("session.prefetch", self.table.name)) if self._batch is not None else None
 
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+    def _buffer(self) -> list[tuple[Any, ...]] | None:
+        """The batch's rows not written yet (None outside a batch); a new insert outdates what `prefetch` read."""
         if self._batch is None:
-            await self._write(rows)
-            return
-        self._batch.memo.pop(("session.prefetch", self.table.name), None)
+            return None
+        memo = self._batch.memo
+        memo.pop(("session.prefetch", self.table.name), None)
         key = ("session.buffer", self.table.name)
-        buffer: list[dict[str, Any]] | None = self._batch.memo.get(key)
+        buffer: list[tuple[Any, ...]] | None = memo.get(key)
         if buffer is None:
-            buffer = self._batch.memo[key] = []
+            buffer = memo[key] = []
             self._batch.before_commit(key, self._flush)
-        buffer.extend(rows)
+        return buffer
+
+    async def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        buffer = self._buffer()
+        if buffer is None:
+            await self._write(rows)
+        else:
+            buffer.extend(rows)
 
     async def _flush(self) -> None:
         if self._batch is not None:
@@ -58,42 +71,47 @@ class _Buffered:
             if rows:
                 await self._write(rows)
 
-    async def _write(self, rows: list[dict[str, Any]]) -> None:
-        # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
-        # anew for every row count, which cost more than the inserts themselves)
+    async def _write(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
         conn = await self._db.connection()
-        statement = _driver_insert(self.table, tuple(rows[0]), conn.dialect.paramstyle)
-        if statement is None:
-            await self._db.execute(insert_for(self._db, self.table).on_conflict_do_nothing(), rows)
+        dialect = conn.dialect
+        # Only the columns whose type converts (timestamps), by position: each distinct value once, by the
+        # column type's own bind processor, so what is stored is exactly what the ORM path stores.
+        converters = [(i, f) for i, name in enumerate(self.columns) if (f := converter(self.table.c[name], dialect))]
+        if converters:
+            params = []
+            for row in rows:
+                values = list(row)
+                for i, f in converters:
+                    values[i] = f(values[i])
+                params.append(tuple(values))
+        else:
+            params = rows
+        if dialect.name == "postgresql" and dialect.paramstyle == "numeric_dollar":
+            # One statement for the whole batch: the rows as one array per column (the driver encodes each
+            # array at once), unnested in order, so of rows with the same key the first stays, as with one
+            # INSERT per row (ON CONFLICT DO NOTHING skips rows the same statement inserted before them).
+            await conn.exec_driver_sql(
+                _unnest_insert(self.table, self.columns, dialect), tuple(zip(*params, strict=True))
+            )
             return
-        # The driver's executemany with plain tuples: SQLAlchemy's per-row bind processing cost more than
-        # the inserts (a batch writes thousands of rows). Each distinct timestamp is converted once, by the
-        # column type's own bind processor, so the stored text is exactly what the ORM path stores.
-        names = list(rows[0])
-        # Only the columns whose type converts (timestamps), by position: no per-value generator.
-        converters = [(i, f) for i, name in enumerate(names) if (f := _converter(self.table.c[name], conn.dialect))]
-        params = []
-        for row in rows:
-            values = list(row.values())
-            for i, f in converters:
-                values[i] = f(values[i])
-            params.append(tuple(values))
+        statement = _driver_insert(self.table, self.columns, dialect.paramstyle)
+        if statement is None:
+            await self._db.execute(
+                insert_for(self._db, self.table).on_conflict_do_nothing(),
+                [dict(zip(self.columns, r, strict=True)) for r in rows],
+            )
+            return
+        # executemany: one compiled statement for any number of rows (a multi-VALUES statement is compiled
+        # anew for every row count, which cost more than the inserts themselves)
         await conn.exec_driver_sql(statement, params)
 
 
-_MARKERS: dict[str, Callable[[int], str]] = {
-    "qmark": lambda i: "?",
-    "numeric_dollar": lambda i: f"${i}",
-    "format": lambda i: "%s",
-}
-
-
 @cache
-def _driver_insert(table: Table, names: tuple[str, ...] | list[str], paramstyle: str) -> str | None:
+def _driver_insert(table: Table, names: tuple[str, ...], paramstyle: str) -> str | None:
     """`INSERT ... ON CONFLICT DO NOTHING` in the driver's own parameter style (None: not one we know)."""
-    marker = _MARKERS.get(paramstyle)
+    marker = MARKERS.get(paramstyle)
     if marker is None:
         return None
     columns = ", ".join(f'"{name}"' for name in names)
@@ -101,41 +119,27 @@ def _driver_insert(table: Table, names: tuple[str, ...] | list[str], paramstyle:
     return f'INSERT INTO "{table.name}" ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING'
 
 
-def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
-    """What the column's type does to a value on its way to the driver; memoised per value (timestamps
-    repeat: every reading of one MeterValues shares its instant). None: the value goes as it is."""
-    process = column.type._cached_bind_processor(dialect)
-    if process is None:
-        return None
-    seen: dict[Any, Any] = {}
-
-    def convert(value: Any) -> Any:
-        try:
-            return seen[value]
-        except KeyError:
-            found = seen[value] = process(value)
-            return found
-
-    return convert
+@cache
+def _unnest_insert(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
+    """PostgreSQL: `INSERT ... SELECT * FROM unnest($1::type[], ...) ON CONFLICT DO NOTHING`, one array a column."""
+    columns = ", ".join(f'"{name}"' for name in names)
+    arrays = ", ".join(f"${i}::{table.c[name].type.compile(dialect)}[]" for i, name in enumerate(names, 1))
+    return f'INSERT INTO "{table.name}" ({columns}) SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING'
 
 
 class ReadingRepository(_Buffered):
     table = meter_readings
+    columns = ("session_id", "measurand", "at", "value", "context")
 
     async def add(self, session_id: str, readings: Sequence[Reading]) -> None:
         """The first value for a measurand at an instant stays; a resent one is dropped here."""
         unique = {(r.measurand, r.at): r for r in reversed(readings)}.values()
-        rows = [
-            {
-                "session_id": session_id,
-                "measurand": r.measurand,
-                "at": r.at,
-                "value": str(r.value),
-                "context": r.context,
-            }
-            for r in unique
-        ]
-        await self._insert(rows)
+        rows = [(session_id, r.measurand, r.at, str(r.value), r.context) for r in unique]
+        buffer = self._buffer()
+        if buffer is None:
+            await self._write(rows)
+        else:
+            buffer.extend(rows)
 
     async def for_session(self, session_id: str) -> list[Reading]:
         await self._flush()
@@ -172,10 +176,10 @@ _NEWEST_STATIONS = "session.newest_state.stations"  # batch memo: stations whose
 
 class ChargingStateRepository(_Buffered):
     table = charging_states
+    columns = ("station_id", "bay", "at", "source", "state", "raw")
 
     async def add(self, station_id: str, bay: int, at: datetime, source: str, state: str, raw: str) -> None:
-        values = {"station_id": station_id, "bay": bay, "at": at, "source": source, "state": state, "raw": raw[:32]}
-        await self._insert([values])
+        await self._insert([(station_id, bay, at, source, state, raw[:32])])
         newest = self._batch.memo.get(_NEWEST) if self._batch is not None else None
         loaded: set[str] = self._batch.memo.get(_NEWEST_STATIONS, set()) if self._batch is not None else set()
         if newest is not None and ((station_id, bay) in newest or station_id in loaded):
