@@ -180,6 +180,8 @@ class Session:
 
     def with_problems(self, found: list[str]) -> Session:
         """Remember what was wrong with the station's data (bounded: a broken meter repeats itself)."""
+        if not found and not self.problems:
+            return self  # the common case: nothing wrong, then or now
         merged = tuple(dict.fromkeys((*self.problems, *found)))[:MAX_PROBLEMS]
         return self if merged == self.problems else replace(self, problems=merged)
 

@@ -161,16 +161,20 @@ def hold(
     """Keep `session` in memory until the batch commits (or the station needs it stored)."""
     pending = held(uow)
     assert pending is not None
+    key = (session.station_id, session.transaction_id)
+    if isinstance(before, Pending) and pending.get(key) is before:
+        # Already held (the flood's common case): it moves on in place, its readings appended.
+        before.current, before.now = session, now
+        before.readings.extend(readings)
+        return
     if isinstance(before, Pending):
         first, added = before.before, [*before.readings, *readings]
     else:
         first, added = before, list(readings)
-    pending[(session.station_id, session.transaction_id)] = Pending(first, session, now, added)
+    pending[key] = Pending(first, session, now, added)
     memo = uow.batch_memo
     assert memo is not None
-    memo.setdefault(_BY_STATION, {}).setdefault(session.station_id, {})[
-        (session.station_id, session.transaction_id)
-    ] = None
+    memo.setdefault(_BY_STATION, {}).setdefault(session.station_id, {})[key] = None
 
     async def flush_all() -> None:
         await flush(ctx, uow)
