@@ -164,7 +164,9 @@ class ServiceInfra:
         await self.broker_probe.check()
 
     def watch(self, consumer: EventConsumer) -> EventConsumer:
-        """Show this consumer's lag in /readyz details (`consumer_lag`)."""
+        """Show this consumer's lag in /readyz details (`consumer_lag`); apply the consumer settings common to all."""
+        if self.settings.consumer_commit_caught_up:
+            consumer.commit_caught_up = True
         self.consumers.append(consumer)
         return consumer
 
