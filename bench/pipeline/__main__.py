@@ -1,7 +1,8 @@
 """Benchmark of the event pipeline: `uv run python -m bench.pipeline ingest|e2e [options]`.
 
 - `ingest`: each consuming service (session, auth, billing) as its own process drains a backlog of its
-  realistic event mix, on PostgreSQL and on SQLite; prints events/s, CPU seconds and lag over time.
+  realistic event mix, on PostgreSQL and on SQLite; prints the whole drain's events/s (the headline), the steady
+  rate between 10% and 90% of the backlog, CPU seconds, events per CPU-s and the committed offsets over time.
 - `e2e`: the whole system (every service as a process) with closed-loop stations driving the gateway;
   prints gateway round trips/s, each consumer's lag over time and after the load stops, the latency from a
   station's frame to the session API showing it, Authorize latency at a fixed background rate (with the
@@ -85,6 +86,19 @@ def main() -> None:
         metavar="DIR",
         help="e2e: trace each probe Authorize's hops into DIR (bench.pipeline.hoptrace; the gateway runs hooked)",
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="ingest: a setting for the service (e.g. VOLTLINE_CONSUMER_PIPELINE_PARTITIONS=false), for A/B runs",
+    )
+    parser.add_argument(
+        "--pyspy",
+        default=None,
+        metavar="DIR",
+        help="ingest: py-spy (from PyPI) samples each service process over its drain at 250 Hz into DIR (raw stacks)",
+    )
     parser.add_argument("--broker", default="kafka", choices=["kafka", "tansu"], help="e2e: tansu = a private one")
     parser.add_argument("--flow", default="on", choices=["on", "off"], help="e2e: the gateway's flow control")
     args = parser.parse_args()
@@ -115,7 +129,14 @@ def main() -> None:
                             url = new_database(args.pg)
                         else:
                             url = f"sqlite+aiosqlite:///{tmp}/{service}.db"
-                        result = run_one(procs, args.kafka, service, url, args.events)
+                        profile = None
+                        if args.pyspy:
+                            Path(args.pyspy).mkdir(parents=True, exist_ok=True)
+                            profile = Path(args.pyspy).resolve() / f"{service}-{database}-{os.getpid()}.txt"
+                        extra = dict(item.split("=", 1) for item in args.service_env)
+                        result = run_one(procs, args.kafka, service, url, args.events, profile=profile, extra_env=extra)
+                        if profile is not None:
+                            result["profile"] = str(profile)
                         print(json.dumps(result), flush=True)
             else:
                 from bench.pipeline.e2e import run_e2e

@@ -1,21 +1,25 @@
 """How fast each consuming service ingests its events, one process, on PostgreSQL or SQLite.
 
 The backlog is produced first (the realistic mix a gateway publishes), then the real service process
-starts and drains it; the figure is events consumed per second between its first handled event and
-lag zero, read from its own `/readyz` details (consumer lag) and `/metrics`.
+starts and drains it. The bench watches from outside, asking the service nothing: the drain runs from the
+moment its consumer groups have a member (the join; fetching starts right after) to the moment the groups'
+committed offsets cover the backlog (read by an admin client every 20 ms; the service commits as soon as it has
+caught up). It prints the whole drain's rate (the headline), the steady rate between 10% and 90% of the backlog
+committed (the start-up's share is the difference), the process's CPU seconds over the drain, events per CPU-s
+and the share of the drain it was on a core.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import secrets
+import signal
+import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -167,28 +171,77 @@ async def produce(bootstrap: str, prefix: str, service: str, events: int) -> int
     return count
 
 
-def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return response.read()
+_WATCH_S = 0.02  # how often the bench reads the group's committed offsets
 
 
-def _lag(base: str, groups: list[str]) -> int | None:
+async def _watch(
+    bootstrap: str, groups: list[str], proc: Any, produced: int, limit_s: float, on_join: Callable[[], None]
+) -> tuple[float, float, list[tuple[float, int]]]:
+    """Watch the service's consumer groups from outside (the service is not asked anything): the moment every
+    group has a member (fetching starts right after the join), then the groups' committed offsets every 20 ms
+    until they cover the backlog. Returns (joined_at, cpu at join, [(monotonic time, records committed)]).
+
+    A watched consumer commits as soon as it has caught up (VOLTLINE_CONSUMER_COMMIT_CAUGHT_UP, set below), so the
+    last point is the drain's end to within this poll and one commit round trip; the ones before come every
+    commit interval (1 s)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-ingest-watch")
+    await admin.start()
     try:
-        body = json.loads(_get(f"{base}/readyz"))
-    except OSError:
-        return None
-    except ValueError:
-        return None
-    lags = body.get("details", {}).get("consumer_lag")
-    if not isinstance(lags, dict):
-        return None
-    wanted = [v for g, v in lags.items() if any(g.endswith(x) for x in groups)]
-    if not wanted or any(not isinstance(v, dict) or not v for v in wanted):
-        return None
-    return sum(sum(v.values()) for v in wanted)
+        deadline = time.monotonic() + limit_s
+        joined: set[str] = set()
+        while len(joined) < len(groups):
+            _alive(proc, deadline)
+            for response in await admin.describe_consumer_groups([g for g in groups if g not in joined]):
+                for group in response.groups:  # (error, id, state, protocol type, protocol, members)
+                    if group[2] == "Stable" and group[5]:
+                        joined.add(group[1])
+            await asyncio.sleep(_WATCH_S)
+        joined_at, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
+        on_join()
+        points: list[tuple[float, int]] = [(joined_at, 0)]
+        while points[-1][1] < produced:
+            _alive(proc, deadline)
+            committed = 0
+            for group in groups:
+                offsets = await admin.list_consumer_group_offsets(group)
+                committed += sum(max(0, o.offset) for o in offsets.values())
+            if committed != points[-1][1]:
+                points.append((time.monotonic(), committed))
+            await asyncio.sleep(_WATCH_S)
+        return joined_at, cpu0, points
+    finally:
+        await admin.close()
 
 
-def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, events: int) -> dict[str, Any]:
+def _alive(proc: Any, deadline: float) -> None:
+    if proc.poll() is not None:
+        raise RuntimeError(f"the service exited; see {proc.log_path}")
+    if time.monotonic() > deadline:
+        raise TimeoutError("the service did not drain its backlog in time")
+
+
+def _steady(points: list[tuple[float, int]], total: int, low: float = 0.1, high: float = 0.9) -> float | None:
+    """Events/s between the first committed point at or past `low` of the backlog and the last one at or below
+    `high` (commits come every second: a short drain may have no two such points)."""
+    inside = [(t, n) for t, n in points if low * total <= n <= high * total]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    (t0, n0), (t1, n1) = inside[0], inside[-1]
+    return (n1 - n0) / (t1 - t0)
+
+
+def run_one(
+    procs: Procs,
+    bootstrap: str,
+    service: str,
+    database_url: str,
+    events: int,
+    *,
+    profile: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     prefix = f"bench-{secrets.token_hex(3)}."
     produced = asyncio.run(produce(bootstrap, prefix, service, events))
     port = free_port()
@@ -202,53 +255,54 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
         "VOLTLINE_DATABASE_URL": database_url,
         "VOLTLINE_LOG_LEVEL": "WARNING",
         "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
+        "VOLTLINE_CONSUMER_COMMIT_CAUGHT_UP": "true",
+        **(extra_env or {}),
     }
     proc = procs.spawn(f"{service}", [PY, "-m", SERVICES[service]], env)
-    base = f"http://127.0.0.1:{port}"
-    timeline: list[tuple[float, int]] = []
-    started = time.monotonic()
-    first: float | None = None
-    first_lag = produced
-    cpu0 = 0.0
+    groups = [f"{prefix}{g}" for g in GROUPS[service]]
+    spy: subprocess.Popen[bytes] | None = None
+
+    def joined() -> None:
+        nonlocal spy
+        if profile is not None:  # py-spy from the join: start-up (imports, migrations) stays out of the profile
+            spy = _pyspy(proc.pid, profile)
+
     try:
-        deadline = started + 900
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{service} exited; see {proc.log_path}")  # type: ignore[attr-defined]
-            lag = _lag(base, GROUPS[service])
-            now = time.monotonic()
-            if lag is not None:
-                if first is None:  # the consumer is up: measure what is left from here
-                    first, first_lag, cpu0 = now, lag, cpu_seconds(proc.pid)
-                timeline.append((round(now - started, 1), lag))
-                if lag == 0 and first is not None:
-                    break
-            time.sleep(0.25)
-        else:
-            raise TimeoutError(f"{service} did not drain its backlog; last lag {timeline[-1:]}")
-        drained = time.monotonic()
+        joined_at, cpu0, points = asyncio.run(_watch(bootstrap, groups, proc, produced, 900, joined))
+        drained = points[-1][0]
         cpu = cpu_seconds(proc.pid) - cpu0
         db_cpu = _db_backend_cpu(database_url)
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+            spy.wait(timeout=60)
         procs.stop(proc)
-    elapsed = max(drained - (first or drained), 1e-3)
+    elapsed = max(drained - joined_at, 1e-3)
+    steady = _steady(points, produced)
     return {
         "service": service,
         "database": database_url.split(":", 1)[0],
         "events": produced,
-        "measured_events": first_lag,
+        # The whole drain (the headline figure): from the group's join to every record committed.
         "seconds": round(elapsed, 2),
-        # None: the backlog was gone before the first reading (faster than this can measure).
-        "events_per_s": round(first_lag / elapsed) if first_lag else None,
-        "cpu_s": round(cpu, 1),
-        "events_per_cpu_s": round(first_lag / cpu) if first_lag and cpu > 0 else None,
+        "events_per_s": round(produced / elapsed),
+        # Between 10% and 90% of the backlog committed: without the start-up (first fetches, cold caches).
+        "steady_events_per_s": None if steady is None else round(steady),
+        "cpu_s": round(cpu, 2),
+        "events_per_cpu_s": round(produced / cpu) if cpu > 0 else None,
         # The share of the drain the process was on a core: below 1, it waited (for the database, the broker, a core).
         "busy_share": round(cpu / elapsed, 2),
         # PostgreSQL: CPU of the server processes serving this database (from their start: migrations included)
         "db_cpu_s": None if db_cpu is None else round(db_cpu, 1),
         "load_average": round(os.getloadavg()[0], 1),
-        "lag_timeline": timeline[:: max(1, len(timeline) // 12)],
+        "committed_timeline": [(round(t - joined_at, 2), n) for t, n in points][:: max(1, len(points) // 12)],
     }
+
+
+def _pyspy(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy (from PyPI) samples the service at 250 Hz into `out` (raw collapsed stacks) until SIGINT."""
+    args = ["py-spy", "record", "-p", str(pid), "-r", "250", "-f", "raw", "-o", str(out), "--nonblocking"]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _db_backend_cpu(database_url: str) -> float | None:

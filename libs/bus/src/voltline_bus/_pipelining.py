@@ -59,7 +59,7 @@ class PipeliningMixin:
     def _poll_ms(self) -> int:
         raise NotImplementedError
 
-    async def _commit_if_due(self, consumer: AIOKafkaConsumer) -> None:
+    async def _commit_if_due_or_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         raise NotImplementedError
 
     def _work(
@@ -123,7 +123,7 @@ class PipeliningMixin:
                         answered, poll = poll, None
                         self._start(consumer, *answered.result(), tasks)  # a fetch error surfaces here
                     self._update_lag(consumer)
-                    await self._commit_if_due(consumer)
+                    await self._commit_if_due_or_caught_up(consumer)
                     backoff.reset()
                 except asyncio.CancelledError:
                     if self._stopping:

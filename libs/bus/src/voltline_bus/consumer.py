@@ -94,6 +94,10 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
       per partition (per lane with `merge_partitions`) in flight, each partition still in order. A revocation or
       stop stops every task after its in-flight message or batch, starts none, waits for them and commits what
       was handled. False (the default): the next fetch waits for every partition of the last one.
+    - With `commit_caught_up=True`, handled offsets are also committed as soon as every partition holding them is
+      handled up to its last fetch's high watermark (a drained backlog is committed at once, not up to
+      `commit_interval` later: what a reader of the group's offsets, such as bench.pipeline ingest, sees). Off by
+      default: under a trickle nearly every batch catches up, and each would be a commit.
     - `lag()` (and the `voltline_bus_consumer_lag` gauge) is how many records each assigned partition
       holds beyond the last one handled, against the partition's end offset (asked of the broker by
       `lag()`, which `/readyz` calls; between calls the gauge follows the fetches' high watermarks).
@@ -123,6 +127,7 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
         solo: Callable[[Envelope], bool] | None = None,
         merge_partitions: int = 0,
         pipeline_partitions: bool = False,
+        commit_caught_up: bool = False,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
@@ -147,6 +152,8 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
             {"fetch_min_bytes": _FULL_FETCH_BYTES, "fetch_max_wait_ms": fetch_wait_ms} if fetch_wait_ms else {}
         )
         self._commit_interval = commit_interval
+        # Public: a service's wiring (voltline_chassis.infra.watch) may turn it on after construction.
+        self.commit_caught_up = commit_caught_up
         # Records whose event_type header names a type nobody here handles are skipped unparsed.
         if event_types is None and isinstance(handler, Dispatcher):
             event_types = handler.event_types
@@ -341,7 +348,7 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
                         self._batch = None
                         batch.done.set()
                 self._update_lag(consumer)
-                await self._commit_if_due(consumer)
+                await self._commit_if_due_or_caught_up(consumer)
                 backoff.reset()
             except asyncio.CancelledError:
                 if self._stopping:
@@ -523,6 +530,21 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
     async def _commit_if_due(self, consumer: AIOKafkaConsumer) -> None:
         if self._handled and time.monotonic() - self._last_commit >= self._commit_interval:
             await self._commit_handled(consumer)
+
+    async def _commit_if_due_or_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        """The loops' commit point: `_commit_if_due`, or at once when caught up (`commit_caught_up`)."""
+        if self.commit_caught_up and self._handled and self._caught_up(consumer):
+            await self._commit_handled(consumer)
+        else:
+            await self._commit_if_due(consumer)
+
+    def _caught_up(self, consumer: AIOKafkaConsumer) -> bool:
+        """Every partition with uncommitted handled offsets is handled up to its last fetch's high watermark."""
+        for tp, offset in self._handled.items():
+            high = consumer.highwater(tp)
+            if high is None or offset < high:
+                return False
+        return True
 
     async def _commit_handled(self, consumer: AIOKafkaConsumer) -> None:
         """Commit every partition's handled offset in one request.

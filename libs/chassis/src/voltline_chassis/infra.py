@@ -7,6 +7,7 @@ in: migrations before anything reads the store, the producer before the outbox r
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -164,7 +165,9 @@ class ServiceInfra:
         await self.broker_probe.check()
 
     def watch(self, consumer: EventConsumer) -> EventConsumer:
-        """Show this consumer's lag in /readyz details (`consumer_lag`)."""
+        """Show this consumer's lag in /readyz details (`consumer_lag`); apply the consumer settings common to all."""
+        if self.settings.consumer_commit_caught_up:
+            consumer.commit_caught_up = True
         self.consumers.append(consumer)
         return consumer
 
@@ -198,9 +201,12 @@ class ServiceInfra:
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
             await self.start(migrations, topics)
             try:
-                if after_start is not None:
-                    await after_start()
-                with tuned_gc(self.settings.gc_thresholds):  # what start-up created is frozen out of collections
+                # What start-up created is frozen out of collections. The full collection that comes first runs
+                # before the consumers start (`after_start`): after it, it stalled the first batches of a backlog.
+                with tuned_gc(self.settings.gc_thresholds):
+                    if after_start is not None:
+                        await after_start()
+                    gc.freeze()  # the consumers' clients live as long as the service too
                     yield
             finally:
                 try:

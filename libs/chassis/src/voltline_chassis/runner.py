@@ -26,9 +26,9 @@ def make_server(app: FastAPI, settings: ServiceSettings, *, graceful_timeout: in
         lifespan="on",  # a failing startup must stop the process, not serve half-initialised
         timeout_graceful_shutdown=graceful_timeout,  # long-lived websockets must not block SIGTERM
         server_header=False,
-        # Not uvloop, even where it is installed: the gateway spent 1.24 ms of CPU per station boot under it
-        # in the reconnect storm benchmark, against 0.82 ms on asyncio's own loop.
-        loop="asyncio",
+        # asyncio's own unless the service asks for uvloop (`event_loop`): the gateway spent 1.24 ms of CPU per
+        # station boot under uvloop in the reconnect storm benchmark, against 0.82 ms on asyncio's own loop.
+        loop=settings.event_loop,
         # slow headers/bodies are cut off, except on streaming upload routes
         http=guarded_protocol(settings.http_request_timeout_s, tuple(settings.http_streaming_paths)),
         limit_concurrency=settings.http_max_connections,

@@ -49,12 +49,19 @@ class ServiceSettings(BaseSettings):
     # consumers (session, billing, diagnostics, analytics) give way to the request path (gateway, auth), so an
     # Authorize is not answered after a backlog of MeterValues. 0: unchanged.
     process_nice: int = Field(default=0, ge=0, le=19)
+    # The event loop uvicorn runs the service on. asyncio's own by default: uvloop made the gateway slower (1.24
+    # against 0.82 ms of CPU per boot in the reconnect storm); a service whose work is asyncpg's (session) may
+    # choose uvloop, which asyncpg is built for.
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     topic_prefix: str = ""
     # Python GC thresholds set once the service has started, after freezing what start-up created
     # (voltline_chassis.gctune); CPython's (700, 10, 10) cost a consumer 30-40% of its CPU per event.
     gc_thresholds: tuple[int, int, int] = (100_000, 20, 20)
     # Most records one fetch hands a consumer: the batch its events are handled in (one transaction).
     consumer_batch_size: int = Field(default=2000, ge=1, le=5000)
+    # Every watched consumer also commits as soon as it has caught up (EventConsumer's `commit_caught_up`), not up to
+    # a second later: bench.pipeline ingest reads the drain's end from the group's committed offsets.
+    consumer_commit_caught_up: bool = False
     # A broker that restarts empty (the embedded tansu; see voltline_bus.watch) is noticed by its new cluster
     # id; the outbox rows published in the last `broker_replay_window_s` are then sent again.
     broker_watch_interval_s: float = Field(default=1.0, gt=0)

@@ -72,6 +72,11 @@ class BatchInbox(Inbox):
         claimed = self.claim(consumer, event_id)
         return await super().first_time(consumer, event_id) if claimed is None else claimed
 
+    def release(self) -> None:
+        """The batch is over: its ids are not asked about any more (see Batch.release)."""
+        self._fresh = set()
+        self._known = {}
+
 
 class Batch:
     """The state shared by the units of work of one batch (see the module docstring)."""
@@ -89,6 +94,20 @@ class Batch:
         self.envelopes: Sequence[Envelope] = ()
         self._hooks: dict[Hashable, Callable[[], Awaitable[None]]] = {}
         self._after: dict[Hashable, Callable[[], None]] = {}
+
+    def release(self) -> None:
+        """Drop what the batch holds, once it is over (committed or rolled back).
+
+        A batch's objects refer to each other (its hooks' closures, the repositories in `memo`), so it is freed
+        only by a cyclic collection, and everything it held waited for one with it: every envelope of the batch
+        (a model, its UUID, its payload's dicts and lists) and what the handlers kept in `memo`, ~10 objects an
+        event that each young collection walked (and found garbage) instead of their being freed at once."""
+        self.envelopes = ()
+        self.memo.clear()
+        self._hooks.clear()
+        self._after.clear()
+        if isinstance(self.inbox, BatchInbox):
+            self.inbox.release()
 
     def after_commit(self, key: Hashable, callback: Callable[[], None]) -> None:
         """Run `callback` once the batch has committed (never if it rolls back; the last one for `key` wins):
@@ -177,19 +196,22 @@ class TransactionBatch:
         batch.envelopes = envelopes
         token = _CURRENT.set(batch)
         try:
-            yield batch
-            if batch.failed is not None:
-                raise BatchFailed(f"a unit of work in the batch failed: {batch.failed!r}") from batch.failed
-            await batch.run_hooks()
-            await _forget_unclaimed(session, self._consumer, batch.inbox)
-            with BATCH_COMMIT_LATENCY.time():
-                await session.commit()
+            try:
+                yield batch
+                if batch.failed is not None:
+                    raise BatchFailed(f"a unit of work in the batch failed: {batch.failed!r}") from batch.failed
+                await batch.run_hooks()
+                await _forget_unclaimed(session, self._consumer, batch.inbox)
+                with BATCH_COMMIT_LATENCY.time():
+                    await session.commit()
+            finally:
+                batch.active = False
+                _CURRENT.reset(token)
+            batch.run_after_commit()
+            if batch.outbox.added and self._relay is not None:
+                self._relay.wake()
         finally:
-            batch.active = False
-            _CURRENT.reset(token)
-        batch.run_after_commit()
-        if batch.outbox.added and self._relay is not None:
-            self._relay.wake()
+            batch.release()
 
 
 def inbox_guard(

@@ -82,7 +82,7 @@ def build(settings: SessionSettings, *, payments: PaymentCheck | None = None) ->
             max_poll_records=settings.consumer_batch_size,
             batch_max_s=settings.session_batch_max_s,
             merge_partitions=settings.consumer_batch_lanes,
-            pipeline_partitions=settings.consumer_pipeline_partitions,
+            pipeline_partitions=settings.pipelines_partitions(),
         )
     )
     tasks: list[asyncio.Task[None]] = []

@@ -65,11 +65,13 @@ class SessionSettings(ServiceSettings):
         "transaction (a partition whole and in order, so a station's events in order), which run concurrently: one "
         "lane handles its events while another waits for the database. 0: one batch per partition.",
     )
-    consumer_pipeline_partitions: bool = Field(
-        default=True,
+    consumer_pipeline_partitions: bool | None = Field(
+        default=None,
         description="A partition of station events whose batch is done takes its next records at once, without "
         "waiting for the other partitions of its fetch (ADR 0031): the database works on one partition's batch while "
-        "the process runs another's rules. False: each fetch waits for its slowest partition's batch.",
+        "the process runs another's rules. False: each fetch waits for its slowest partition's batch. Unset: on for "
+        "PostgreSQL, off for SQLite, whose one writer takes the batches in turn anyway (pipelining cost a few per cent "
+        "of CPU per event there: bench/RESULTS.md, thirteenth round).",
     )
     # Charging from the drivers' app (docs/drivers.md)
     billing_url: str | None = Field(
@@ -80,3 +82,9 @@ class SessionSettings(ServiceSettings):
     driver_stream_interval_s: float = Field(
         default=2.0, gt=0, le=60, description="How often the live stream of a driver's session sends a reading."
     )
+
+    def pipelines_partitions(self) -> bool:
+        """`consumer_pipeline_partitions`, or its default for the store: on for PostgreSQL, off for SQLite."""
+        if self.consumer_pipeline_partitions is not None:
+            return self.consumer_pipeline_partitions
+        return not (self.database_url or "").startswith("sqlite")
