@@ -16,12 +16,21 @@ import sys
 import time
 from pathlib import Path
 
-from voltline_devinfra._proc import ServerError
+from voltline_devinfra._proc import POLICIES, ServerError
 from voltline_devinfra.stack import CONSOLE, DEFAULT_PORTS, SERVICES, Stack
 from voltline_devinfra.tansu import TansuBroker
 
 BULK = ("session", "billing", "diagnostics", "analytics")
-"""Services that drain event streams nobody waits on: they run at a lower priority (VOLTLINE_PROCESS_NICE)."""
+"""Services that drain event streams nobody waits on (diagnostics runs maintenance too): once ready they run at a
+lower priority (`bulk_priority`, docs/adr/0036)."""
+
+BULK_NICE = "10"
+"""The bulk consumers' autogroup nice once ready (VOLTLINE_BULK_NICE): their share of the CPU against the request
+path's sessions (nice 10 weighs 110 against nice 0's 1,024). Set at start-up it starved them on a busy machine."""
+
+BULK_POLICY = "idle"
+"""Their threads' scheduling policy once ready (VOLTLINE_BULK_POLICY: normal, batch or idle). SCHED_IDLE: a waking
+task of the request path preempts them at once on EEVDF (their autogroup's nice still sets their share)."""
 
 LONG_POLL_REPLIES = ("session", "billing")
 """Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
@@ -54,8 +63,6 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
 
     `embedded`: the broker is make run's tansu (else an external Kafka given by VOLTLINE_KAFKA_BOOTSTRAP)."""
     env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway", "auth")}
-    for name in BULK:  # the bulk consumers give way to the request path (gateway, auth) on the shared cores
-        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", "5")
     waits = dict.fromkeys(LONG_POLL_REPLIES, "200")
     if not embedded:  # the request path too: an idle reader at 10 ms fetches 100 times a second for nothing
         waits = dict.fromkeys(env, KAFKA_FETCH_WAIT_MS)
@@ -71,6 +78,17 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
     if spool_dir is not None:
         env["gateway"]["VOLTLINE_SPOOL_DIR"] = str(spool_dir)
     return env
+
+
+def bulk_priority() -> dict[str, tuple[int, str]]:
+    """What each bulk consumer is lowered to once ready, (autogroup nice, thread policy): `Stack.ready_priority`.
+
+    They start at normal priority: started low (nice 10) on a busy machine they did not come up within 90 s."""
+    nice = max(0, min(19, int(os.environ.get("VOLTLINE_BULK_NICE", BULK_NICE))))
+    policy = os.environ.get("VOLTLINE_BULK_POLICY", BULK_POLICY)
+    if policy not in POLICIES:
+        raise ValueError(f"VOLTLINE_BULK_POLICY={policy!r}: one of {', '.join(POLICIES)}")
+    return dict.fromkeys(BULK, (nice, policy))
 
 
 def broker_slice_us() -> str:
@@ -159,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
         extra_env=service_env(data_dir / "gateway-spool" if broker else None, embedded=broker is not None),
+        ready_priority=bulk_priority(),  # the bulk consumers give way to the request path once they are up
     )
 
     stopping = False
