@@ -61,7 +61,7 @@ def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
         services.start(timeout=60)
         started = {name: json.loads((tmp_path / f"{name}.start").read_text()) for name in ("session", "gateway")}
         # Both came up at normal priority: a busy machine cannot starve the bulk consumer's start-up.
-        assert started == dict.fromkeys(("session", "gateway"), {"nice": 0, "policy": os.SCHED_OTHER})
+        assert started == {name: {"nice": 0, "policy": os.SCHED_OTHER} for name in ("session", "gateway")}
         session, gateway = (services.services[n].proc for n in ("session", "gateway"))
         assert session is not None and gateway is not None
         assert _priority(session.pid) == (10, {os.SCHED_IDLE})

@@ -53,6 +53,13 @@ REQUEST_PATH_SLICE_US = "100"
 waiting out that consumer's slice (~1.4 ms on 2 cores, and more behind each one queued); its share of the CPU
 is unchanged. bench/RESULTS.md, twelfth round. 0: the kernel's default."""
 
+TANSU_REQUEST_FETCH_WAIT_MS = "25"
+"""The request path's readers on the embedded broker (the gateway's reply reader, auth's request consumer;
+VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS), 10 ms elsewhere. tansu answers a held fetch at polls it spaces wider the
+longer the fetch waits, each poll ~0.1 ms of its CPU: these two idle readers at 10 ms cost it ~85 ms of CPU a
+second, 40-45 us per message at 2,000/s, and the gateway and auth ~35 ms each (bench/RESULTS.md, thirteenth
+round). A record still reaches a reader 25 ms deep within ~5 ms at the median, as at 10 ms."""
+
 KAFKA_FETCH_WAIT_MS = "500"
 """On Apache Kafka a held fetch is answered as soon as a record arrives (bench/request_reply: p50 2.0 ms at 200 ms
 as at 10 ms), so with an external Kafka every reader long-polls; tansu sleeps through part of the wait."""
@@ -64,6 +71,9 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
     `embedded`: the broker is make run's tansu (else an external Kafka given by VOLTLINE_KAFKA_BOOTSTRAP)."""
     env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway", "auth")}
     waits = dict.fromkeys(LONG_POLL_REPLIES, "200")
+    waits |= dict.fromkeys(
+        REQUEST_PATH, os.environ.get("VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS", TANSU_REQUEST_FETCH_WAIT_MS)
+    )
     if not embedded:  # the request path too: an idle reader at 10 ms fetches 100 times a second for nothing
         waits = dict.fromkeys(env, KAFKA_FETCH_WAIT_MS)
         tail = os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", KAFKA_FETCH_WAIT_MS)
