@@ -151,7 +151,7 @@ def test_make_run_boots_stations_survives_restart_and_stops_clean(local_run: Loc
         assert httpx.get(f"{local_run.api(name)}/readyz").status_code == 200, name
     groups = Path("/proc/self/autogroup").exists()
     assert priorities(token) == {  # ADR 0036: the bulk consumers give way once ready; the request path does not
-        **dict.fromkeys(("session", "billing", "diagnostics", "analytics"), (10 if groups else None, {os.SCHED_IDLE})),
+        **dict.fromkeys(("session", "billing", "diagnostics", "analytics"), (5 if groups else None, {os.SCHED_IDLE})),
         **dict.fromkeys(("gateway", "auth", "console"), (0 if groups else None, {os.SCHED_OTHER})),
     }
     assert "API key" in httpx.get(f"{local_run.api('console')}/login").text  # the operators' console is up

@@ -25,7 +25,7 @@ def test_bulk_consumers_start_at_normal_priority_and_idle_reply_readers_long_pol
     env = service_env()
     # Niced from the start they did not come up on a busy machine: they are lowered once ready (ADR 0036).
     assert not any("VOLTLINE_PROCESS_NICE" in values for values in env.values())
-    assert bulk_priority() == dict.fromkeys(("session", "billing", "diagnostics", "analytics"), (10, "idle"))
+    assert bulk_priority() == dict.fromkeys(("session", "billing", "diagnostics", "analytics"), (5, "idle"))
     # An idle reader at the platform's 10 ms fetched 100 times a second; the request path waits 25 ms on tansu
     # (its polls of a held fetch cost it ~0.1 ms each; a record still arrives within ~5 ms at the median).
     assert {name: values.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS") for name, values in env.items()} == {

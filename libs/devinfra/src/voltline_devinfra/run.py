@@ -24,13 +24,15 @@ BULK = ("session", "billing", "diagnostics", "analytics")
 """Services that drain event streams nobody waits on (diagnostics runs maintenance too): once ready they run at a
 lower priority (`bulk_priority`, docs/adr/0036)."""
 
-BULK_NICE = "10"
-"""The bulk consumers' autogroup nice once ready (VOLTLINE_BULK_NICE): their share of the CPU against the request
-path's sessions (nice 10 weighs 110 against nice 0's 1,024). Set at start-up it starved them on a busy machine."""
+BULK_NICE = "5"
+"""The bulk consumers' autogroup nice once ready (VOLTLINE_BULK_NICE): their share of the CPU against every other
+session of the machine, the request path's and other work's (5 weighs 335 against nice 0's 1,024; 10 weighs 110:
+on a machine at load 33 their readiness checks then missed their 2 s, ADR 0036)."""
 
 BULK_POLICY = "idle"
 """Their threads' scheduling policy once ready (VOLTLINE_BULK_POLICY: normal, batch or idle). SCHED_IDLE: a waking
-task of the request path preempts them at once on EEVDF (their autogroup's nice still sets their share)."""
+thread of the request path preempts them at once on EEVDF, and wakes on the core they hold; it does not change
+their share (the autogroup's nice does)."""
 
 LONG_POLL_REPLIES = ("session", "billing")
 """Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
