@@ -51,8 +51,20 @@ def main() -> None:
     parser.add_argument(
         "--bulk-nice",
         type=int,
-        default=5,
-        help="e2e: nice value of session, billing, diagnostics, analytics (make run's default: 5)",
+        default=None,
+        help="e2e: the autogroup nice of session, billing, diagnostics, analytics once ready (default: make run's)",
+    )
+    parser.add_argument(
+        "--bulk-policy",
+        default=None,
+        choices=["normal", "batch", "idle"],
+        help="e2e: their threads' scheduling policy once ready (default: make run's)",
+    )
+    parser.add_argument(
+        "--bulk-at-start",
+        action="store_true",
+        help="e2e: lower them at start-up instead, by their nice value only (make run before round 13: "
+        "--bulk-nice 5 --bulk-at-start)",
     )
     parser.add_argument(
         "--gateway-nice", type=int, default=0, help="e2e: the gateway's nice value (below 0: run as root)"

@@ -1,5 +1,5 @@
 """The whole pipeline under load: every service (gateway, auth, session, billing, diagnostics, analytics) as
-separate processes, as `make run` starts them (bulk consumers at nice 5, the gateway's flow control on unless
+separate processes, as `make run` starts them (bulk consumers lowered once ready, the gateway's flow control on unless
 `--flow off`), on `--broker kafka` (the `--kafka` given) or `--broker tansu` (a private embedded broker).
 
 1. Closed loop: `--stations` simulated stations send the realistic mix through the gateway as fast as it
@@ -28,8 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from voltline_devinfra._proc import free_port, sched_slice_us, set_autogroup_nice, set_sched_slice
-from voltline_devinfra.run import service_env
+from voltline_devinfra._proc import (
+    autogroup_nice,
+    free_port,
+    lower_priority,
+    sched_policy,
+    sched_slice_us,
+    set_autogroup_nice,
+    set_sched_slice,
+)
+from voltline_devinfra.run import BULK, bulk_priority, service_env
 from websockets.asyncio.client import connect
 
 from bench.gateway.__main__ import run_clients, split
@@ -160,8 +168,8 @@ class Stack:
             service_env(embedded=self.args.broker == "tansu").get(name, {})
         )  # as `make run` starts them (nice, long polls, flow control)
         env["VOLTLINE_FLOW_CONTROL"] = "true" if self.args.flow == "on" else "false"
-        if "VOLTLINE_PROCESS_NICE" in env:
-            env["VOLTLINE_PROCESS_NICE"] = str(self.args.bulk_nice)
+        if name in BULK and self.args.bulk_at_start:  # make run before round 13: niced from the start
+            env["VOLTLINE_PROCESS_NICE"] = str(self.bulk_priority()[0])
         if "VOLTLINE_SCHED_SLICE_US" in env and self.args.request_slice_us is not None:
             env["VOLTLINE_SCHED_SLICE_US"] = str(self.args.request_slice_us)
         if name != "gateway":
@@ -172,6 +180,15 @@ class Stack:
                 else f"sqlite+aiosqlite:///{self.folder}/{name}.db"
             )
         return env
+
+    def bulk_priority(self) -> tuple[int, str]:
+        """The bulk consumers' (autogroup nice, thread policy): make run's unless --bulk-nice / --bulk-policy."""
+        nice, policy = bulk_priority()["session"]
+        if self.args.bulk_nice is not None:
+            nice = self.args.bulk_nice
+        if self.args.bulk_policy is not None:
+            policy = self.args.bulk_policy
+        return nice, "normal" if self.args.bulk_at_start else policy
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Any:
         """As `make run` starts a service: a session of its own, its autogroup at the service's nice value, the
@@ -200,6 +217,9 @@ class Stack:
                 proc = next(p for p in self.procs.running if p.pid == self.pids[name])
                 tail = Path(proc.log_path).read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
                 raise TimeoutError(f"{name} not ready; its log ends:\n{tail}") from None
+            if name in BULK and not self.args.bulk_at_start:  # as make run's Stack: lowered once ready
+                nice, policy = self.bulk_priority()
+                lower_priority(self.pids[name], nice=nice, policy=policy)
         http, ocpp = free_port(), free_port()
         env = {
             **self.env("gateway", http),
@@ -513,7 +533,10 @@ def authorize_latency(stack: Stack, args: argparse.Namespace, lat_ids: list[str]
         ),
         "load_average": round(os.getloadavg()[0], 1),
         "gateway_nice": args.gateway_nice,
-        "bulk_nice": args.bulk_nice,
+        "bulk_priority": {
+            "lowered": "at start" if args.bulk_at_start else "once ready",
+            **{n: {"autogroup_nice": autogroup_nice(p), "policy": sched_policy(p)} for n, p in stack.pids.items()},
+        },
         "sched_slice_us": {n: sched_slice_us(p) for n, p in stack.pids.items()},
         "tail_fetch_wait_ms": int(gateway_env.get("VOLTLINE_TAIL_FETCH_WAIT_MS", "100")),
         "request_fetch_wait_ms": int(gateway_env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS", "10")),
@@ -616,7 +639,8 @@ def run_e2e(procs: Procs, args: argparse.Namespace) -> dict[str, Any]:
                 f"{args.broker}: background {part['background_msgs_per_s']} msg/s reached of {args.background_rate:g} "
                 f"asked ({part['background_skipped']} sends skipped); Authorize p50 {part['authorize_p50_ms']} / "
                 f"p99 {part['authorize_p99_ms']} ms over {part['authorize_count']} calls; load {part['load_average']}; "
-                f"the gateway's loop waited {part['gateway_loop_thread']['waited_for_a_core_s']} s for a core",
+                f"the gateway's loop waited {part['gateway_loop_thread']['waited_for_a_core_s']} s for a core; "
+                f"bulk consumers {part['bulk_priority']['lowered']}: {part['bulk_priority']['session']}",
                 flush=True,
             )
             print_budget(part["cpu_us_per_background_msg"])

@@ -5,38 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from voltline_devinfra.run import service_env
+from voltline_devinfra.run import bulk_priority, service_env
 
 
-def test_bulk_consumers_are_niced_and_idle_reply_readers_long_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_consumers_start_at_normal_priority_and_idle_reply_readers_long_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in (
         "VOLTLINE_PROCESS_NICE",
         "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS",
         "VOLTLINE_FLOW_CONTROL",
         "VOLTLINE_EVENT_LINGER_MS",
         "VOLTLINE_SCHED_SLICE_US",
+        "VOLTLINE_BULK_NICE",
+        "VOLTLINE_BULK_POLICY",
+        "VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS",
     ):
         monkeypatch.delenv(name, raising=False)
     env = service_env()
-    assert {name for name, values in env.items() if values.get("VOLTLINE_PROCESS_NICE") == "5"} == {
-        "session",
-        "billing",
-        "diagnostics",
-        "analytics",
+    # Niced from the start they did not come up on a busy machine: they are lowered once ready (ADR 0036).
+    assert not any("VOLTLINE_PROCESS_NICE" in values for values in env.values())
+    assert bulk_priority() == dict.fromkeys(("session", "billing", "diagnostics", "analytics"), (5, "idle"))
+    # An idle reader at the platform's 10 ms fetched 100 times a second; the request path waits 25 ms on tansu
+    # (its polls of a held fetch cost it ~0.1 ms each; a record still arrives within ~5 ms at the median).
+    assert {name: values.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS") for name, values in env.items()} == {
+        "session": "200",
+        "billing": "200",
+        "diagnostics": None,
+        "analytics": None,
+        "gateway": "25",
+        "auth": "25",
     }
-    # An idle reader at the platform's 10 ms fetched 100 times a second; the request path keeps the short wait.
-    assert {name for name, values in env.items() if "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS" in values} == {
-        "session",
-        "billing",
-    }
-    assert env["session"]["VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS"] == "200"
     # The request path preempts the bulk consumers when it wakes (a short scheduler slice).
-    assert env["auth"] == {"VOLTLINE_SCHED_SLICE_US": "100"}
+    assert env["auth"] == {"VOLTLINE_SCHED_SLICE_US": "100", "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS": "25"}
     # The gateway shares the cores: its station events leave in 20 ms windows (fewer produce requests).
     assert env["gateway"] == {
         "VOLTLINE_FLOW_CONTROL": "true",
         "VOLTLINE_EVENT_LINGER_MS": "20",
         "VOLTLINE_SCHED_SLICE_US": "100",
+        "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS": "25",
     }
 
 
@@ -54,6 +61,17 @@ def test_the_environment_overrides_and_the_spool_is_the_embedded_brokers(
         "VOLTLINE_EVENT_LINGER_MS": "5",
         "VOLTLINE_SCHED_SLICE_US": "0",
         "VOLTLINE_SPOOL_DIR": str(tmp_path / "spool"),
+        "VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS": "50",
+    }
+    monkeypatch.delenv("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS")
+    monkeypatch.setenv("VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS", "10")  # the request path's alone (main's wait)
+    assert {name: env.get("VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS") for name, env in service_env().items()} == {
+        "session": "200",
+        "billing": "200",
+        "diagnostics": None,
+        "analytics": None,
+        "gateway": "10",
+        "auth": "10",
     }
 
 
@@ -68,10 +86,12 @@ def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.Monkey
     assert env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] == "500"
 
 
-def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
+def test_every_service_is_spawned_at_normal_priority_unless_its_nice_value_is_set(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Each service has a session of its own: without its autogroup niced, nice 5 ranks it against nobody."""
+    """make run lowers the bulk consumers once ready (`Stack.ready_priority`), not at spawn; a service given
+    VOLTLINE_PROCESS_NICE still has its session's autogroup niced from the start (nice 5 alone ranks it against
+    nobody)."""
     from voltline_devinfra import stack
 
     monkeypatch.delenv("VOLTLINE_PROCESS_NICE", raising=False)
@@ -80,10 +100,17 @@ def test_a_services_nice_value_is_given_to_its_sessions_autogroup(
     services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path)
     for name, env in service_env().items():
         services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
-    assert asked == {f"voltline_{name}": 5 for name in ("session", "billing", "diagnostics", "analytics")} | {
-        "voltline_gateway": 0,
-        "voltline_auth": 0,
-    }
+    services._spawn(stack.ServiceProcess("console", 0, {"VOLTLINE_PROCESS_NICE": "7"}, tmp_path / "c.log"))
+    assert asked == {f"voltline_{name}": 0 for name in (*service_env(), "console")} | {"voltline_console": 7}
+
+
+def test_the_bulk_priority_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOLTLINE_BULK_NICE", "25")
+    monkeypatch.setenv("VOLTLINE_BULK_POLICY", "batch")
+    assert set(bulk_priority().values()) == {(19, "batch")}
+    monkeypatch.setenv("VOLTLINE_BULK_POLICY", "fifo")
+    with pytest.raises(ValueError, match="VOLTLINE_BULK_POLICY"):
+        bulk_priority()
 
 
 def test_the_request_path_and_only_it_is_spawned_with_a_short_slice(

@@ -276,6 +276,55 @@ def set_autogroup_nice(pid: int, nice: int) -> bool:
     return True
 
 
+POLICIES = {"normal": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_IDLE}
+"""Scheduling policies `lower_priority` may give a process's threads (lowering needs no privilege)."""
+
+
+def lower_priority(pid: int, *, nice: int, policy: str = "normal") -> bool:
+    """Rank a running process below the others: its autogroup at `nice`, every thread under `policy`.
+
+    make run's bulk consumers once they are ready (docs/adr/0036): starting them low starved their start-up on a
+    busy machine. The autogroup's nice sets the process's share of the CPU against the other sessions; where the
+    kernel has no autogroups each thread's own nice value is lowered instead. `policy` "idle" (SCHED_IDLE) makes a
+    waking normal task preempt the process's threads at once on EEVDF, whatever the shares; "batch" only keeps
+    the process from preempting others when it wakes. Threads started later inherit the policy and nice value of
+    the thread that starts them. An unprivileged process cannot take SCHED_IDLE back: the change is for the rest
+    of the process's life (a restart starts it at normal priority again). False where part of it was refused.
+    """
+    done = set_autogroup_nice(pid, nice) if nice > 0 else True
+    seen: set[int] = set()
+    while True:  # again until no new thread appeared meanwhile (one started by a thread not yet lowered)
+        try:
+            tids = {int(t) for t in os.listdir(f"/proc/{pid}/task")} - seen
+        except OSError:
+            return False
+        if not tids:
+            return done
+        for tid in tids:
+            try:
+                if not Path(f"/proc/{pid}/autogroup").exists() and nice > os.getpriority(os.PRIO_PROCESS, tid):
+                    os.setpriority(os.PRIO_PROCESS, tid, nice)  # without autogroups, a thread's nice ranks it
+                if policy != "normal":
+                    os.sched_setscheduler(tid, POLICIES[policy], os.sched_param(0))
+            except OSError:  # the thread ended meanwhile, or the kernel refused
+                done = False
+        seen |= tids
+
+
+def sched_policy(pid: int) -> str:
+    """The scheduling policy of `pid`'s main thread by `POLICIES`' name ("other" for one not listed there)."""
+    policy = os.sched_getscheduler(pid)
+    return next((name for name, value in POLICIES.items() if value == policy), "other")
+
+
+def autogroup_nice(pid: int) -> int | None:
+    """The nice value of `pid`'s autogroup (None where the kernel has none)."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 30.0) -> int | None:
     """Send ``sig``, wait up to ``timeout`` seconds, then SIGKILL; returns the exit code."""
     if proc.poll() is None:

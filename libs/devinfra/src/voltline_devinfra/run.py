@@ -16,12 +16,23 @@ import sys
 import time
 from pathlib import Path
 
-from voltline_devinfra._proc import ServerError
+from voltline_devinfra._proc import POLICIES, ServerError
 from voltline_devinfra.stack import CONSOLE, DEFAULT_PORTS, SERVICES, Stack
 from voltline_devinfra.tansu import TansuBroker
 
 BULK = ("session", "billing", "diagnostics", "analytics")
-"""Services that drain event streams nobody waits on: they run at a lower priority (VOLTLINE_PROCESS_NICE)."""
+"""Services that drain event streams nobody waits on (diagnostics runs maintenance too): once ready they run at a
+lower priority (`bulk_priority`, docs/adr/0036)."""
+
+BULK_NICE = "5"
+"""The bulk consumers' autogroup nice once ready (VOLTLINE_BULK_NICE): their share of the CPU against every other
+session of the machine, the request path's and other work's (5 weighs 335 against nice 0's 1,024; 10 weighs 110:
+on a machine at load 33 their readiness checks then missed their 2 s, ADR 0036)."""
+
+BULK_POLICY = "idle"
+"""Their threads' scheduling policy once ready (VOLTLINE_BULK_POLICY: normal, batch or idle). SCHED_IDLE: a waking
+thread of the request path preempts them at once on EEVDF, and wakes on the core they hold; it does not change
+their share (the autogroup's nice does)."""
 
 LONG_POLL_REPLIES = ("session", "billing")
 """Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
@@ -44,6 +55,13 @@ REQUEST_PATH_SLICE_US = "100"
 waiting out that consumer's slice (~1.4 ms on 2 cores, and more behind each one queued); its share of the CPU
 is unchanged. bench/RESULTS.md, twelfth round. 0: the kernel's default."""
 
+TANSU_REQUEST_FETCH_WAIT_MS = "25"
+"""The request path's readers on the embedded broker (the gateway's reply reader, auth's request consumer;
+VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS), 10 ms elsewhere. tansu answers a held fetch at polls it spaces wider the
+longer the fetch waits, each poll ~0.1 ms of its CPU: these two idle readers at 10 ms cost it ~85 ms of CPU a
+second, 40-45 us per message at 2,000/s, and the gateway and auth ~35 ms each (bench/RESULTS.md, thirteenth
+round). A record still reaches a reader 25 ms deep within ~5 ms at the median, as at 10 ms."""
+
 KAFKA_FETCH_WAIT_MS = "500"
 """On Apache Kafka a held fetch is answered as soon as a record arrives (bench/request_reply: p50 2.0 ms at 200 ms
 as at 10 ms), so with an external Kafka every reader long-polls; tansu sleeps through part of the wait."""
@@ -54,9 +72,10 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
 
     `embedded`: the broker is make run's tansu (else an external Kafka given by VOLTLINE_KAFKA_BOOTSTRAP)."""
     env: dict[str, dict[str, str]] = {name: {} for name in (*BULK, "gateway", "auth")}
-    for name in BULK:  # the bulk consumers give way to the request path (gateway, auth) on the shared cores
-        env[name]["VOLTLINE_PROCESS_NICE"] = os.environ.get("VOLTLINE_PROCESS_NICE", "5")
     waits = dict.fromkeys(LONG_POLL_REPLIES, "200")
+    waits |= dict.fromkeys(
+        REQUEST_PATH, os.environ.get("VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS", TANSU_REQUEST_FETCH_WAIT_MS)
+    )
     if not embedded:  # the request path too: an idle reader at 10 ms fetches 100 times a second for nothing
         waits = dict.fromkeys(env, KAFKA_FETCH_WAIT_MS)
         tail = os.environ.get("VOLTLINE_TAIL_FETCH_WAIT_MS", KAFKA_FETCH_WAIT_MS)
@@ -71,6 +90,17 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
     if spool_dir is not None:
         env["gateway"]["VOLTLINE_SPOOL_DIR"] = str(spool_dir)
     return env
+
+
+def bulk_priority() -> dict[str, tuple[int, str]]:
+    """What each bulk consumer is lowered to once ready, (autogroup nice, thread policy): `Stack.ready_priority`.
+
+    They start at normal priority: started low (nice 10) on a busy machine they did not come up within 90 s."""
+    nice = max(0, min(19, int(os.environ.get("VOLTLINE_BULK_NICE", BULK_NICE))))
+    policy = os.environ.get("VOLTLINE_BULK_POLICY", BULK_POLICY)
+    if policy not in POLICIES:
+        raise ValueError(f"VOLTLINE_BULK_POLICY={policy!r}: one of {', '.join(POLICIES)}")
+    return dict.fromkeys(BULK, (nice, policy))
 
 
 def broker_slice_us() -> str:
@@ -159,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         log_dir=data_dir / "logs",
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
         extra_env=service_env(data_dir / "gateway-spool" if broker else None, embedded=broker is not None),
+        ready_priority=bulk_priority(),  # the bulk consumers give way to the request path once they are up
     )
 
     stopping = False

@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from voltline_devinfra._proc import ServerError, log_tail, spawn, terminate, track, untrack
+from voltline_devinfra._proc import ServerError, log_tail, lower_priority, spawn, terminate, track, untrack
 
 SERVICES = ("auth", "session", "billing", "diagnostics", "analytics", "gateway")
 # The operators' web console: no database, no events of its own; `make run` starts it after SERVICES, and an
@@ -71,6 +71,9 @@ class Stack:
     # A second replica of a service gets a name of its own: {"gateway-2": "gateway"} runs voltline_gateway.
     modules: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    # Services lowered once ready, name -> (autogroup nice, thread policy): make run's bulk consumers (ADR 0036).
+    # They start at normal priority, so a busy machine does not starve their start-up.
+    ready_priority: dict[str, tuple[int, str]] = field(default_factory=dict)
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -130,10 +133,19 @@ class Stack:
                     )
                 if service.ready():
                     pending.discard(name)
+                    self._lower(service)
             if pending and time.monotonic() > deadline:
                 tails = "\n".join(f"--- {n}:\n{log_tail(self.services[n].log_path, 20)}" for n in sorted(pending))
                 raise ServerError(f"not ready within {timeout:.0f}s: {', '.join(sorted(pending))}\n{tails}")
             time.sleep(0.2)
+
+    def _lower(self, service: ServiceProcess) -> None:
+        """A ready service given a `ready_priority` gives way to the others from now on (a restart starts it
+        at normal priority again, and it is lowered again once ready)."""
+        priority = self.ready_priority.get(service.name)
+        if priority is not None and service.proc is not None and service.proc.poll() is None:
+            nice, policy = priority
+            lower_priority(service.proc.pid, nice=nice, policy=policy)
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Stop one service and start it again (used to prove a restart loses nothing)."""

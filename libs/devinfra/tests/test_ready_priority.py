@@ -1,0 +1,101 @@
+"""make run's bulk consumers start at normal priority and give way to the request path once ready (ADR 0036)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from voltline_devinfra import stack
+from voltline_devinfra._proc import free_port, lower_priority, spawn, terminate, wait_until
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
+
+# A service stand-in: writes its autogroup nice and policy as it starts, then answers /readyz (a thread per request).
+SERVICE = """
+import http.server, json, os, sys
+from pathlib import Path
+nice = int(Path("/proc/self/autogroup").read_text().split()[-1])
+Path(sys.argv[1]).write_text(json.dumps({"nice": nice, "policy": os.sched_getscheduler(0)}))
+class Ready(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Ready).serve_forever()
+"""
+
+
+def _priority(pid: int) -> tuple[int, set[int]]:
+    """The autogroup nice of `pid` and the policies of all its threads."""
+    nice = int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    return nice, {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real_spawn = stack.spawn
+
+    def as_stand_in(cmd: list[str], **kwargs: Any) -> Any:
+        name = cmd[-1].removeprefix("voltline_")
+        script = [sys.executable, "-c", SERVICE, str(tmp_path / f"{name}.start"), kwargs["env"]["VOLTLINE_HTTP_PORT"]]
+        return real_spawn(script, **kwargs)
+
+    monkeypatch.setattr(stack, "spawn", as_stand_in)
+    monkeypatch.delenv("VOLTLINE_PROCESS_NICE", raising=False)
+    services = stack.Stack(
+        common_env={},
+        ports={"session": free_port(), "gateway": free_port()},
+        database_urls={},
+        log_dir=tmp_path,
+        names=("session", "gateway"),
+        ready_priority={"session": (10, "idle")},
+    )
+    try:
+        services.start(timeout=60)
+        started = {name: json.loads((tmp_path / f"{name}.start").read_text()) for name in ("session", "gateway")}
+        # Both came up at normal priority: a busy machine cannot starve the bulk consumer's start-up.
+        assert started == {name: {"nice": 0, "policy": os.SCHED_OTHER} for name in ("session", "gateway")}
+        session, gateway = (services.services[n].proc for n in ("session", "gateway"))
+        assert session is not None and gateway is not None
+        assert _priority(session.pid) == (10, {os.SCHED_IDLE})
+        assert services.services["session"].ready()  # a thread started after the change (the request's) answers
+        assert _priority(session.pid) == (10, {os.SCHED_IDLE})
+        assert _priority(gateway.pid) == (0, {os.SCHED_OTHER})  # a charger waits on it: untouched
+        services.restart("session", timeout=60)  # a restarted bulk service starts at normal priority again
+        assert json.loads((tmp_path / "session.start").read_text()) == {"nice": 0, "policy": os.SCHED_OTHER}
+        assert services.services["session"].proc is not None
+        assert _priority(services.services["session"].proc.pid) == (10, {os.SCHED_IDLE})
+    finally:
+        services.stop(together=True)
+
+
+def test_lowering_reaches_every_thread_and_threads_started_later(tmp_path: Path) -> None:
+    """The policy is per thread on Linux: each one is set, and threads started afterwards inherit it."""
+    go = tmp_path / "go"
+    script = (
+        "import sys, threading, time; from pathlib import Path\n"
+        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
+        "while not Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
+        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
+        "time.sleep(300)\n"
+    )
+    ours = _priority(os.getpid())
+    child = spawn([sys.executable, "-c", script, str(go)], log_path=tmp_path / "c.log", cwd=tmp_path)
+    try:
+        tasks = Path(f"/proc/{child.pid}/task")
+        log = tmp_path / "c.log"
+        wait_until(lambda: len(list(tasks.iterdir())) == 2, timeout=30, proc=child, what="thread", log_path=log)
+        assert lower_priority(child.pid, nice=12, policy="batch")
+        go.touch()
+        wait_until(lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=log)
+        assert _priority(child.pid) == (12, {os.SCHED_BATCH})
+        assert _priority(os.getpid()) == ours
+    finally:
+        terminate(child, signal.SIGKILL)
