@@ -202,6 +202,9 @@ def run_one(procs: Procs, bootstrap: str, service: str, database_url: str, event
         "VOLTLINE_DATABASE_URL": database_url,
         "VOLTLINE_LOG_LEVEL": "WARNING",
         "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
+        # auth's station events as a gateway before ADR 0037 left them: every one on the station stream (its
+        # lifecycle consumer reads only connects, boots, disconnects and Authorize answers: ~nothing of this mix).
+        "VOLTLINE_PRESENCE_SOURCE": "station-events",
     }
     proc = procs.spawn(f"{service}", [PY, "-m", SERVICES[service]], env)
     base = f"http://127.0.0.1:{port}"
