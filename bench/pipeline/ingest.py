@@ -256,6 +256,9 @@ def run_one(
         "VOLTLINE_LOG_LEVEL": "WARNING",
         "VOLTLINE_PAYMENT_RETRY_INTERVAL_S": "0",
         "VOLTLINE_CONSUMER_COMMIT_CAUGHT_UP": "true",
+        # auth's station events as a gateway before ADR 0037 left them: every one on the station stream (its
+        # lifecycle consumer reads only connects, boots, disconnects and Authorize answers: ~nothing of this mix).
+        "VOLTLINE_PRESENCE_SOURCE": "station-events",
         **(extra_env or {}),
     }
     proc = procs.spawn(f"{service}", [PY, "-m", SERVICES[service]], env)

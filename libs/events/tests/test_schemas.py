@@ -11,6 +11,7 @@ from voltline_events import Envelope, decode_payload, envelope_for
 from voltline_events.compat import breaking_changes
 from voltline_events.payloads import BootNotification, ConnectorStatus
 from voltline_events.schemagen import RELEASED, default_dir, expected_schemas, released_schemas, render
+from voltline_events.topics import LIFECYCLE_EVENT_TYPES
 
 
 @pytest.mark.parametrize("rel", sorted(expected_schemas()))
@@ -72,3 +73,20 @@ def test_envelope_on_the_wire_validates_against_committed_schemas() -> None:
     jsonschema.validate(wire, json.loads((schemas / "envelope.v1.json").read_text()))
     jsonschema.validate(wire["payload"], json.loads((schemas / "events/station.boot_notification.v1.json").read_text()))
     assert Envelope.from_bytes(env.to_bytes()) == env
+
+
+def test_the_lifecycle_topic_carries_registered_events_and_says_which() -> None:
+    """schemas/topics/: a record of the station lifecycle topic (ADR 0037) is an envelope of one of a few types."""
+    schema = json.loads((default_dir() / "topics/voltline.station.lifecycle.v1.json").read_text())
+    assert set(schema["properties"]["type"]["enum"]) == LIFECYCLE_EVENT_TYPES
+    for rel in schema["x-payloads"]:
+        assert (default_dir() / rel).exists(), rel
+    boot = envelope_for(
+        BootNotification(ocpp_version="ocpp1.6", vendor="ACME", model="X1", raw={}), source="gw", station_id="CP-1"
+    )
+    jsonschema.validate(json.loads(boot.to_bytes()), schema)
+    status = envelope_for(
+        ConnectorStatus(ocpp_version="ocpp1.6", connector_id=1, status="Available"), source="gw", station_id="CP-1"
+    )
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(json.loads(status.to_bytes()), schema)

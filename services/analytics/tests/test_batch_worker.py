@@ -64,3 +64,38 @@ async def test_bad_events_are_parked_and_the_rest_applied_once(kafka: Any, topic
         finally:
             await second.stop()
         assert sorted(applied) == ["test.one", "test.three", "test.two"]  # nothing committed came again
+
+
+async def test_types_it_does_not_read_are_skipped_by_their_header_without_being_decoded(
+    kafka: Any, topic_prefix: str
+) -> None:
+    bus = BusConfig(kafka.bootstrap_servers, "analytics-test", session_timeout_ms=6000)
+    topic = f"{topic_prefix}station-events"
+    await ensure_topics(bus, [TopicSpec(topic, partitions=1), TopicSpec(Topics.dead_letter(topic))])
+    applied: list[str] = []
+
+    async def apply(batch: Sequence[Envelope]) -> None:
+        applied.extend(e.type for e in batch)
+
+    async with Producer(bus) as producer:
+        # Bytes that are no envelope, under a type analytics does not read: never decoded, so never parked.
+        await producer.publish_raw(topic, b"meter reading", key=b"CP-1", headers=[("event_type", b"station.meter")])
+        await producer.publish_raw(topic, _envelope("test.one").to_bytes(), key=b"CP-1")
+        await producer.publish_raw(topic, b"no header", key=b"CP-1")  # no type said: decoded, parked
+        worker = BatchWorker(bus, group_id=f"{topic_prefix}analytics", topics=[topic], apply_batch=apply,
+                             dead_letter=producer, attempts=1, poll_ms=100, event_types={"test.one"})  # fmt: skip
+        await worker.start()
+        try:
+            await eventually(lambda: applied == ["test.one"], within=60)
+        finally:
+            await worker.stop()
+        parked = AIOKafkaConsumer(Topics.dead_letter(topic), bootstrap_servers=kafka.bootstrap_servers,
+                                  auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+        await parked.start()
+        try:
+            records = await eventually(
+                lambda: parked.getmany(timeout_ms=500), ok=lambda r: sum(map(len, r.values())) >= 1
+            )
+            assert [r.value for rs in records.values() for r in rs] == [b"no header"]
+        finally:
+            await parked.stop()

@@ -33,6 +33,7 @@ from voltline_events.payloads import (
     StationCommandResult,
     StationConnected,
 )
+from voltline_events.topics import LIFECYCLE_EVENT_TYPES
 
 TOKEN = "test-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
@@ -155,8 +156,11 @@ class FakeGateway:
         )
 
     async def publish(self, topic: str, event: Event, station_id: str) -> None:
+        """As the gateway publishes: a lifecycle event on the station stream is copied to the lifecycle topic."""
         envelope = envelope_for(event, source="gw/fake", station_id=station_id)
         await self.producer.publish(topic, envelope, key=station_key(station_id))
+        if topic == self.topics.station_events and event.TYPE in LIFECYCLE_EVENT_TYPES:
+            await self.producer.publish(self.topics.station_lifecycle, envelope, key=station_key(station_id))
 
     async def connect(self, station_id: str, ocpp_version: str = "ocpp1.6", **station: Any) -> BootDecision:
         """The station connects and boots, as the real gateway reports it."""

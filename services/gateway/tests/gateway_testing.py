@@ -272,13 +272,14 @@ async def charger(
 
 
 class EventLog:
-    """Everything published on the station events topic since `start()` (read without a group)."""
+    """Everything published on the station events topic (or `topic`) since `start()` (read without a group)."""
 
-    def __init__(self, kafka: Any, prefix: str) -> None:
+    def __init__(self, kafka: Any, prefix: str, topic: str | None = None) -> None:
         self.config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="event-log", idempotence=False)
         self.producer = Producer(self.config)
         self.envelopes: list[Envelope] = []
-        self._tail = TopicTail(self.config, self.producer, Topics(prefix).station_events, self._on, from_beginning=True)
+        topic = topic or Topics(prefix).station_events
+        self._tail = TopicTail(self.config, self.producer, topic, self._on, from_beginning=True)
 
     def _on(self, key: bytes | None, value: bytes | None) -> None:
         envelope = Envelope.from_bytes(value or b"")

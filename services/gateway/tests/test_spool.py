@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from voltline_bus import BusConfig, TopicSpec, ensure_topics
+from voltline_events import Topics
+from voltline_gateway.adapters.consumed import ConsumedPoller
 from voltline_gateway.adapters.spool import Floors, Spool
 
 TOPIC = "voltline.station.events.v1"
@@ -80,3 +87,30 @@ def test_records_written_after_the_poll_are_sent_again_even_below_the_floor(tmp_
     spool.append(messages(b"new"), partition=0, base_offset=3)
     assert [r[2] for r in spool.records(spool.rotate())] == [b"new"]
     spool.close()
+
+
+async def test_each_spooled_topic_is_floored_by_the_groups_that_read_it(kafka: Any) -> None:
+    """Auth reads the lifecycle topic, the other services the station stream (ADR 0037): a group counts only where it
+    reads, so neither topic's spool is held back by groups that never read it."""
+    prefix = f"floor-{uuid.uuid4().hex[:6]}."
+    topics = Topics(prefix)
+    config = BusConfig(bootstrap=kafka.bootstrap_servers, client_id="floors", idempotence=False)
+    await ensure_topics(config, [TopicSpec.of(topics.station_events), TopicSpec.of(topics.station_lifecycle)])
+    for group, topic, offset in (
+        (f"{prefix}stream", topics.station_events, 7),
+        (f"{prefix}life", topics.station_lifecycle, 3),
+    ):
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, 0)])
+            await consumer.commit({TopicPartition(topic, 0): OffsetAndMetadata(offset, "")})
+        finally:
+            await consumer.stop()
+    floors = await ConsumedPoller(
+        config, Spool(Path("/nonexistent")), [topics.station_events, topics.station_lifecycle]
+    ).poll()
+    assert floors is not None
+    assert floors.offsets[(topics.station_events, 0)] == 7
+    assert floors.offsets[(topics.station_lifecycle, 0)] == 3
+    assert floors.offsets[(topics.station_lifecycle, 1)] == 0  # read by its group from nothing yet

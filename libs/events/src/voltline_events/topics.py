@@ -32,6 +32,7 @@ class TopicConfig:
 # One line per topic (name without the prefix). A new topic: add its line here and a property below.
 DECLARED: dict[str, TopicConfig] = {
     "voltline.station.events.v1": TopicConfig(partitions=6),
+    "voltline.station.lifecycle.v1": TopicConfig(partitions=6),
     "voltline.station.commands.v1": TopicConfig(partitions=6, retention_ms=HOUR_MS),
     "voltline.auth.requests.v1": TopicConfig(partitions=6, retention_ms=HOUR_MS),
     "voltline.auth.station-registry.v1": TopicConfig(partitions=3, compacted=True),
@@ -43,6 +44,10 @@ DECLARED: dict[str, TopicConfig] = {
     "voltline.billing.tariffs.v1": TopicConfig(partitions=1, compacted=True),
     "voltline.diagnostics.events.v1": TopicConfig(partitions=6),
 }
+# What the station lifecycle topic carries (ADR 0037): copies, made by the gateway, of these station events.
+LIFECYCLE_EVENT_TYPES = frozenset(
+    {"station.connected", "station.boot_notification", "station.disconnected", "station.authorize_answered"}
+)
 _REPLIES = re.compile(r"voltline\.[a-z0-9-]+\.replies\.[^.]+$")
 # Topics named per instance or derived from another: replies (worthless after their timeout) and dead letters.
 REPLIES = TopicConfig(partitions=1, retention_ms=HOUR_MS)
@@ -70,6 +75,13 @@ class Topics:
     def station_events(self) -> str:
         """Everything a station sent, as typed events, keyed by station id."""
         return self._name("voltline.station.events.v1")
+
+    @property
+    def station_lifecycle(self) -> str:
+        """A copy of the rare station events (`LIFECYCLE_EVENT_TYPES`: connected, booted, disconnected, Authorize
+        answers), same envelope and event id as on `station_events`, keyed by station id: for consumers that need
+        only these (auth's presence and audit) without fetching every meter reading (ADR 0037)."""
+        return self._name("voltline.station.lifecycle.v1")
 
     @property
     def station_registry(self) -> str:

@@ -57,6 +57,7 @@ def build(settings: AnalyticsSettings) -> FastAPI:
             dead_letter=infra.producer,
             batch_max=settings.analytics_batch_max,
             on_rebalance=cache.clear,
+            event_types=EVENT_TYPES,
         )
     elif settings.analytics_worker == "faust":
         worker = FaustWorker(

@@ -67,6 +67,7 @@ def _topics(settings: AuthSettings, topics: Topics) -> list[TopicSpec]:
             topics.auth_requests,
             Topics.dead_letter(topics.auth_requests),
             topics.station_events,
+            topics.station_lifecycle,
             topics.sessions,
             topics.station_commands,
         )
@@ -166,11 +167,14 @@ def build(settings: AuthSettings, *, mailer: Mailer | None = None) -> FastAPI:
             consumer_options={"fetch_max_wait_ms": infra.bus.request_fetch_wait_ms},
         )
     )
+    # Presence and the local answers' audit from the gateways' lifecycle copies (ADR 0037), not from every meter
+    # reading; a group of its own, so the old group's offsets on the station stream are left behind whole.
+    lifecycle = settings.presence_source == "lifecycle"
     events = infra.watch(
         EventConsumer(
             infra.bus,
-            group_id=f"{settings.topic_prefix}voltline-auth-events",
-            topics=[topics.station_events, topics.sessions],
+            group_id=f"{settings.topic_prefix}voltline-auth-{'lifecycle' if lifecycle else 'events'}",
+            topics=[topics.station_lifecycle if lifecycle else topics.station_events, topics.sessions],
             handler=build_event_dispatcher(ctx, recorder.record),
             dead_letter=infra.producer,
             fetch_wait_ms=EVENTS_FETCH_WAIT_MS,

@@ -22,6 +22,12 @@ class AuthSettings(ServiceSettings):
         description="value: a token whose type differs from the registered one matches on its value when that "
         "names one holder unambiguously; exact: 2.x types must match (1.6 always matches on the value).",
     )
+    presence_source: Literal["lifecycle", "station-events"] = Field(
+        default="lifecycle",
+        description="Where auth learns of connects, boots, disconnects and the gateways' local Authorize answers: "
+        "lifecycle, the gateways' small copy of these events (ADR 0037); station-events, every station event (before "
+        "ADR 0037: for gateways that publish no lifecycle copies yet, until every gateway is upgraded).",
+    )
     # Decisions
     decision_cache_ttl_s: float = Field(default=5.0, ge=0, description="How stale another replica's change may be.")
     decision_log_retention_days: int = Field(default=30, ge=1, description="Also: how long a station may cache.")

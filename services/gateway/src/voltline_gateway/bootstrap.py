@@ -154,13 +154,13 @@ def build(settings: GatewaySettings) -> FastAPI:
     producer = Producer(kafka)  # liveness beats and command results; station traffic goes through the writers
     reply_topic = topics.gateway_replies(instance)
     spool = Spool(settings.spool_dir, keep_s=settings.spool_keep_s) if settings.spool_dir is not None else None
-    writer = BatchWriter(
-        kafka, spool=spool, spooled_topics=frozenset({topics.station_events}), linger_ms=settings.event_linger_ms
-    )
+    # Station events and their lifecycle copies (ADR 0037) are spooled alike: a restarted broker gets both again.
+    spooled = [topics.station_events, topics.station_lifecycle]
+    writer = BatchWriter(kafka, spool=spool, spooled_topics=frozenset(spooled), linger_ms=settings.event_linger_ms)
     watch = BrokerWatch(
         kafka, interval=settings.broker_watch_interval_s, handler_timeout=settings.broker_reset_timeout_s
     )
-    consumed = ConsumedPoller(kafka, spool, [topics.station_events]) if spool is not None else None
+    consumed = ConsumedPoller(kafka, spool, spooled) if spool is not None else None
     # Requests to the auth service have a writer (a Kafka producer) of their own: a producer has one request in
     # flight per broker, and an Authorize must not wait for a batch of events to be acknowledged before it leaves.
     # It offers what the client uses of a Producer (publish, partitions_for).
@@ -284,6 +284,7 @@ def build(settings: GatewaySettings) -> FastAPI:
         TopicSpec.of(name)
         for name in (
             topics.station_events,
+            topics.station_lifecycle,
             topics.auth_requests,
             topics.station_registry,
             topics.auth_decisions,
@@ -323,7 +324,7 @@ def build(settings: GatewaySettings) -> FastAPI:
                 stack.callback(spool.close)
             await producer.start()
             stack.push_async_callback(producer.stop)
-            await writer.start([topics.station_events, topics.gateway_presence])
+            await writer.start([*spooled, topics.gateway_presence])
             stack.push_async_callback(writer.stop)
             await request_writer.start([topics.auth_requests])
             stack.push_async_callback(request_writer.stop)

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from voltline_bus import Backoff, BusConfig, Producer
+from voltline_bus.headers import EVENT_TYPE
 from voltline_bus.metrics import CONSUMER_LAG
 from voltline_events import Envelope
 
+from voltline_analytics import metrics
 from voltline_analytics.adapters.failures import ApplyBatch, apply_or_park, park
 from voltline_analytics.service_layer.projector import Prepared, prepare
 
@@ -53,7 +55,10 @@ class BatchWorker:
         poll_ms: int = 500,
         attempts: int = 3,
         on_rebalance: Callable[[], None] | None = None,
+        event_types: Collection[str] | None = None,
     ) -> None:
+        """`event_types`: a record whose `event_type` header names another type is skipped without being decoded
+        (as voltline_bus.EventConsumer does): most of the station stream is meter readings analytics never reads."""
         self._config = config
         self._group_id = group_id
         self._topics = list(topics)
@@ -63,6 +68,7 @@ class BatchWorker:
         self._poll_ms = poll_ms
         self._attempts = attempts
         self._on_rebalance = on_rebalance
+        self._wanted = None if event_types is None else frozenset(t.encode() for t in event_types)
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self._busy = asyncio.Lock()  # held while a batch is applied and committed
@@ -166,12 +172,16 @@ class BatchWorker:
         batch = into if into is not None else _Fetched(self._generation, {})
         batch.offsets.update({tp: records[-1].offset + 1 for tp, records in fetched.items()})
         decoded: list[Envelope] = []
+        skipped = 0
         for n, record in enumerate(r for records in fetched.values() for r in records):
             batch.size += 1
             if n % 250 == 249:
                 await asyncio.sleep(0)  # let the batch being written go on
             if record.value is None:
                 continue  # a tombstone
+            if self._wanted is not None and not _wanted(record.headers, self._wanted):
+                skipped += 1  # committed with the batch; the projector would have skipped it after decoding
+                continue
             try:
                 envelope = Envelope.from_bytes(record.value)
             except (ValidationError, ValueError) as exc:
@@ -179,6 +189,8 @@ class BatchWorker:
                 continue
             batch.envelopes.append((envelope, record))
             decoded.append(envelope)
+        if skipped:
+            metrics.EVENTS_SKIPPED.inc(skipped)
         prepared = await prepare(decoded)
         if batch.prepared is None:
             batch.prepared = prepared
@@ -195,6 +207,14 @@ class BatchWorker:
     async def _park(self, record: ConsumerRecord, reason: str) -> None:
         await park(self._dead_letter, topic=record.topic, partition=record.partition, offset=record.offset,
                    value=record.value, key=record.key, reason=reason)  # fmt: skip
+
+
+def _wanted(headers: Sequence[tuple[str, bytes]] | None, wanted: frozenset[bytes]) -> bool:
+    """False only when the record says it is of a type not read here (no header: decode it)."""
+    for name, value in headers or ():
+        if name == EVENT_TYPE:
+            return value in wanted
+    return True
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka ships no types: base is Any

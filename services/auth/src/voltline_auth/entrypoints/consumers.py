@@ -83,7 +83,10 @@ def build_event_dispatcher(ctx: AuthContext, record: Callable[[dict[str, Any]], 
         @dispatcher.on
         async def authorize_answered(event: AuthorizeAnswered, envelope: Envelope) -> None:
             if event.local and event.id_token is not None and envelope.station_id is not None:
-                record_local_answer(recorder, envelope.station_id, event, envelope.time)
+                # Once per event: the lifecycle copy of an answer read from the station stream before is not logged
+                # again when auth moves to the lifecycle topic (ADR 0037), nor a replayed one.
+                if await presence.first_time(ctx, envelope):
+                    record_local_answer(recorder, envelope.station_id, event, envelope.time)
 
     @dispatcher.on
     async def connected(event: StationConnected, envelope: Envelope) -> None:

@@ -16,6 +16,14 @@ from voltline_auth.service_layer.stations import registered_event
 CONSUMER = "auth-events"
 
 
+async def first_time(ctx: AuthContext, envelope: Envelope) -> bool:
+    """Claims the event's inbox marker (in the consumer's batch): False when it was handled before."""
+    async with ctx.uow() as uow:
+        first = await uow.inbox.first_time(CONSUMER, envelope.event_id)
+        await uow.commit()
+    return first
+
+
 async def station_connected(ctx: AuthContext, envelope: Envelope, event: StationConnected) -> None:
     station_id = envelope.station_id
     if station_id is None:

@@ -4,6 +4,10 @@ Publishing waits for the broker's acknowledgement (so an answer to a station mea
 longer than `publish_timeout`: an idempotent producer would otherwise wait out a whole Kafka outage, and
 the station's call with it. Concurrent publishes of many stations share batches (adapters.batch_writer), so
 throughput comes from concurrency, not from weakening the guarantee.
+
+The rare station events (`LIFECYCLE_EVENT_TYPES`: connected, booted, disconnected, Authorize answers) also go,
+the same bytes, to the station lifecycle topic (ADR 0037), queued right after their station-stream copy, so a
+station's order holds there too; a call that waits for its event waits for both copies.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Coroutine
 import structlog
 from voltline_bus import RequestReplyClient, RequestTimeout
 from voltline_events import Event, Topics, decode_payload, envelope_for, station_key
+from voltline_events.topics import LIFECYCLE_EVENT_TYPES
 
 from voltline_gateway.adapters.batch_writer import BatchWriter
 from voltline_gateway.adapters.envelopes import encode
@@ -85,6 +90,7 @@ class KafkaStationBus:
         self._writer = writer
         self._rpc = rpc
         self._topic = topics.station_events
+        self._lifecycle = topics.station_lifecycle
         self._auth_topic = topics.auth_requests
         self._source = source
         self._auth_timeout = auth_timeout
@@ -115,17 +121,28 @@ class KafkaStationBus:
         """
         try:
             value, headers = encode(event, source=self._source, station_id=station_id, message_id=message_id)
-            stored = self._writer.enqueue(topic, station_key(station_id), value, headers)
+            key = station_key(station_id)
+            stored = self._writer.enqueue(topic, key, value, headers)
             self._deadlines.watch(stored)
+            if event.TYPE in LIFECYCLE_EVENT_TYPES and topic == self._topic:
+                copied = self._writer.enqueue(self._lifecycle, key, value, headers)
+                copied.add_done_callback(_seen)  # its failure is raised by _stored, unless the first one's is
+                self._deadlines.watch(copied)
+                return self._stored(stored, event.TYPE, copied)
         except Exception as exc:
             return _raise(exc)
         return self._stored(stored, event.TYPE)
 
-    async def _stored(self, stored: asyncio.Future[None], event_type: str) -> None:
-        """Wait for the acknowledgement: at most `publish_timeout` from the moment the event was queued."""
+    async def _stored(
+        self, stored: asyncio.Future[None], event_type: str, copied: asyncio.Future[None] | None = None
+    ) -> None:
+        """Wait for the acknowledgement (of both copies of a lifecycle event): at most `publish_timeout` from the
+        moment the event was queued."""
         started = time.perf_counter()
         try:
             await stored
+            if copied is not None:
+                await copied
         except _Expired:
             self._late.observe(time.perf_counter() - started)
             log.error("kafka did not acknowledge in time", event_type=event_type, timeout=self._publish_timeout)
@@ -149,6 +166,11 @@ class KafkaStationBus:
         except Exception as exc:  # an answer we cannot read is no answer: the fallback applies
             log.error("unreadable answer from the auth service", reply_type=reply.type, error=str(exc))
             return None
+
+
+def _seen(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 async def _raise(exc: Exception) -> None:

@@ -19,8 +19,9 @@ log = structlog.get_logger()
 class ConsumedPoller:
     """Every `interval` seconds: the lowest committed offset of any group, per partition, into `spool.floors`.
 
-    A group that committed nothing on a partition counts as having read nothing there. The cluster id is read
-    before and after, so a poll that straddles a broker restart is thrown away.
+    A group counts on the topics where it committed something; there, a partition it committed nothing on counts
+    as read from nothing. The cluster id is read before and after, so a poll that straddles a broker restart is
+    thrown away.
     """
 
     def __init__(self, config: BusConfig, spool: Spool, topics: list[str], *, interval: float = 2.0) -> None:
@@ -61,9 +62,11 @@ class ConsumedPoller:
                 for group, *_ in await admin.list_consumer_groups():
                     committed = await admin.list_consumer_group_offsets(group, partitions=tps)
                     offsets = {(tp.topic, tp.partition): meta.offset for tp, meta in committed.items()}
-                    if not any(offset >= 0 for offset in offsets.values()):
-                        continue  # not a reader of these topics
+                    # Per topic: a group counts where it reads (most read the station events, auth the lifecycle).
+                    read = {topic for (topic, _), offset in offsets.items() if offset >= 0}
                     for tp in tps:
+                        if tp.topic not in read:
+                            continue  # not a reader of this topic
                         key = (tp.topic, tp.partition)
                         floors[key] = min(floors.get(key, 1 << 62), max(offsets.get(key, 0), 0))
                 after = (await admin.describe_cluster())["cluster_id"]
