@@ -38,7 +38,9 @@ class Station(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.next_at = 0.0
         self.rank = 0
+        self.busy = False
         self.errors = 0
+        self.calls = 0  # frames that were not an answer to this station's call (calls from the CSMS)
 
     @classmethod
     async def open_to(cls, fleet: Fleet, url: str, index: int, prefix: str, version: str) -> Station:
@@ -64,6 +66,7 @@ class Station(asyncio.Protocol):
             self.upgraded.set_exception(ConnectionError(f"closed during the upgrade: {exc!r}"))
 
     def send_next(self) -> None:
+        self.busy = True
         frame = next(self.feed)
         assert self.transport is not None
         self.transport.write(_client_head(len(frame)) + frame)
@@ -103,6 +106,10 @@ class Station(asyncio.Protocol):
                 continue
             if opcode != 0x1:  # close, pong: nothing to answer here
                 continue
+            if body.startswith(b"[2,") or not self.busy:  # a call from the CSMS is not the answer to ours
+                self.calls += 1
+                continue
+            self.busy = False
             self.errors += not body.startswith(b"[3,")
             if self.feed.transaction is None:
                 self.feed.answered(orjson.loads(body))

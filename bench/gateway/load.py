@@ -228,6 +228,7 @@ async def latency(
         "client_cpu_us_per_message": round(1e6 * cpu / (bg_sent + len(samples)), 1) if bg_sent + len(samples) else None,
         "background_skipped": bg_skipped,
         "background_errors": sum(s.errors for s in bg_sockets) if raw else None,
+        "background_calls_from_csms": sum(s.calls for s in bg_sockets) if raw else None,
     }
     if samples:
         result.update(

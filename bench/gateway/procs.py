@@ -102,7 +102,8 @@ def wait_line(proc: subprocess.Popen[bytes], expected: str = "ready", timeout: f
             if line.startswith(expected):
                 return line
         if proc.poll() is not None:
-            raise RuntimeError(f"process {proc.args!r} ended with {proc.returncode}; see {log}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])  # the folder may be gone later
+            raise RuntimeError(f"process {proc.args!r} ended with {proc.returncode}; see {log}; it ended with:\n{tail}")
         time.sleep(0.1)
     raise TimeoutError(f"{proc.args!r} did not say {expected!r}; see {log}")
 
