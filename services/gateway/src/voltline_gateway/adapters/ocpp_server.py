@@ -41,8 +41,8 @@ _WEBSOCKETS_LOG.setLevel(logging.WARNING)
 async def send_text(socket: ServerConnection, data: bytes) -> None:
     """`socket.send(data, text=True)` for an answer, without its async context manager when nothing is special.
 
-    websockets' send() wraps each frame in `send_context()` (an async generator, its hooks, two awaits): ~4% of
-    the gateway's CPU at one answer per station message. When the connection is open, no fragmented message is
+    websockets' send() wraps each frame in `send_context()` (an async generator, its hooks, two awaits): ~4 us of
+    the ~14 an answer cost (bench/RESULTS.md, thirteenth round). When the connection is open, no fragmented message is
     being sent and the transport is not paused, that context does exactly this: queue the frame, write it.
     Anything else (closing, a full write buffer, a write that fails) goes through send() as before.
     """
