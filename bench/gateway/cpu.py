@@ -27,7 +27,7 @@ from voltline_devinfra._proc import free_port
 from voltline_devinfra.run import service_env
 
 from bench.gateway.__main__ import TOKEN, run_clients
-from bench.gateway.procs import Procs, cpu_seconds, register, wait_line, wait_ready
+from bench.gateway.procs import Procs, cpu_seconds, cpu_split, register, wait_line, wait_ready
 
 PY = sys.executable
 
@@ -93,10 +93,12 @@ def run(procs: Procs, args: argparse.Namespace, prefix: str) -> dict[str, object
     probe = {**timed, "auth": [0, auth_stations, 1], "background": [0, 0, 1]}
     load = {**timed, "auth": [0, 0, 1], "background": [auth_stations, len(ids), 1]}
     window: dict[str, float] = {}
+    split: dict[str, tuple[float, float, int]] = {}
 
     def sample() -> None:
         time.sleep(max(0.0, start_at - time.time()))
         window["start"] = cpu_seconds(gateway.pid)
+        split["start"] = cpu_split(gateway.pid)
         spy = None
         if args.profile and shutil.which("py-spy"):
             spy = subprocess.Popen(
@@ -106,6 +108,7 @@ def run(procs: Procs, args: argparse.Namespace, prefix: str) -> dict[str, object
             )  # fmt: skip
         time.sleep(args.seconds)
         window["end"] = cpu_seconds(gateway.pid)
+        split["end"] = cpu_split(gateway.pid)
         if spy is not None:
             spy.wait(timeout=60)
 
@@ -115,6 +118,8 @@ def run(procs: Procs, args: argparse.Namespace, prefix: str) -> dict[str, object
     sampler.join()
     messages = background["background_per_s"] * args.seconds + result["authorize_count"]
     gateway_cpu = window["end"] - window["start"]
+    user, system, sleeps = (b - a for a, b in zip(split["start"], split["end"], strict=True))
+    per_msg = 1e6 / max(1.0, messages)
     return {
         "background_msgs_per_s": round(background["background_per_s"]),
         "background_skipped": background.get("background_skipped"),
@@ -123,6 +128,11 @@ def run(procs: Procs, args: argparse.Namespace, prefix: str) -> dict[str, object
         "authorize_p99_ms": round(result.get("p99_ms", -1), 1),
         "gateway_cpu_s": round(gateway_cpu, 2),
         "gateway_cpu_us_per_msg": round(1e6 * gateway_cpu / max(1.0, messages)),
+        # Where the gateway's CPU goes: its own code (user) and the kernel's (system calls: socket reads and
+        # writes, epoll), and how often its threads slept (each a wake-up: a loop turn that waited in epoll).
+        "gateway_user_us_per_msg": round(user * per_msg),
+        "gateway_system_us_per_msg": round(system * per_msg),
+        "gateway_sleeps_per_msg": round(sleeps / max(1.0, messages), 2),
         "load_generator_cpu_us_per_msg": background.get("client_cpu_us_per_message"),
         "load_average": round(os.getloadavg()[0], 1),
     }

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
+import gc
 import json
 import os
 import socket
@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.gateway.background import Fleet, open_fleet
 from bench.gateway.payloads import StationFeed, authorize, boot
 
 
@@ -116,19 +117,25 @@ async def latency(
     the timed part measures the steady state (every background station's transaction started, the consumers
     past their first events), on the same connections.
 
-    `raw`: the background stations are hand-made WebSockets sending pre-encoded frames (RawStation), so the
-    load generator takes a fraction of the CPU the websockets client does (it shares the cores it measures).
+    `raw`: the background stations are hand-made WebSockets on one schedule (bench.gateway.background: a
+    protocol each, no task or timer per station, frames from templates), so the load generator takes a fraction
+    of the CPU the websockets client does (it shares the cores it measures). The Authorize probe is unchanged.
 
     `trace`: a file to which each timed Authorize's id, send and receive times (CLOCK_MONOTONIC) and this
     thread's wait for a core meanwhile are written (bench.pipeline.hoptrace joins them with the gateway's).
     """
     auth_sockets = await open_all(url, auth, prefix, 200)
+    fleet = Fleet(bg_rate, len(background), 0.0, 0.0) if raw else None
     bg_sockets: list[Any] = (
-        list(await asyncio.gather(*(RawStation.open(url, i, prefix) for i in background)))
-        if raw
+        await open_fleet(fleet, url, background, prefix, version_of)
+        if fleet is not None
         else await open_all(url, background, prefix, 200)
     )
     sockets = [*auth_sockets, *bg_sockets]
+    if fleet is not None and not auth:  # a background process: its own GC, as a long-lived service runs
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(100_000, 20, 20)
     samples: list[float] = []
     statuses: dict[str, int] = {}
     bg_sent = bg_skipped = 0
@@ -137,13 +144,14 @@ async def latency(
     counted_from = time.perf_counter() + warmup
     stop = counted_from + duration
     cpu0 = time.process_time()
+    times0 = os.times()
     traced: list[dict[str, Any]] = []
     schedstat = os.open("/proc/thread-self/schedstat", os.O_RDONLY) if trace else -1
 
     async def mark_start() -> None:
-        nonlocal cpu0
+        nonlocal cpu0, times0
         await asyncio.sleep(max(0.0, counted_from - time.perf_counter()))
-        cpu0 = time.process_time()
+        cpu0, times0 = time.process_time(), os.times()
 
     async def authorizer() -> None:
         busy: set[int] = set()
@@ -185,10 +193,7 @@ async def latency(
             next_at += warmup * 2 / 3 * rank / max(1, len(bg_sockets))
         while next_at < stop:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
-            if raw:
-                await socket.call()
-            else:
-                feed.answered(await call(socket, next(feed)))
+            feed.answered(await call(socket, next(feed)))
             counted = next_at >= counted_from
             bg_sent += counted
             next_at += interval
@@ -196,27 +201,34 @@ async def latency(
                 next_at += interval
                 bg_skipped += counted
 
-    await asyncio.gather(
-        mark_start(),
-        authorizer(),
-        *(
+    if fleet is not None:  # raw: every background station on one schedule (bench.gateway.background)
+        fleet.counted_from, fleet.stop = counted_from, stop
+        stations = [fleet.run(bg_sockets, warmup)] if bg_sockets else []
+    else:
+        stations = [
             background_station(s, StationFeed(version_of(i), f"{prefix}{i:06d}"), rank)
             for rank, (s, i) in enumerate(zip(bg_sockets, background, strict=True))
-        ),
-    )
+        ]
+    await asyncio.gather(mark_start(), authorizer(), *stations)
+    if fleet is not None:
+        bg_sent, bg_skipped = fleet.sent, fleet.skipped
     cpu = time.process_time() - cpu0
+    times1 = os.times()
     await asyncio.gather(*(s.close() for s in sockets))
     if trace and traced:
         Path(trace).write_text("".join(json.dumps(t) + "\n" for t in traced))  # noqa: ASYNC240 (after the run)
     samples.sort()
     result: dict[str, Any] = {
         "client_cpu_s": round(cpu, 2),
+        # Of which the kernel's (the sockets' system calls and epoll): what no change in the generator removes.
+        "client_system_s": round(times1.system - times0.system, 2),
         "authorize_count": len(samples),
         "statuses": statuses,
         "background_per_s": bg_sent / duration,
         "client_cpu_us_per_message": round(1e6 * cpu / (bg_sent + len(samples)), 1) if bg_sent + len(samples) else None,
         "background_skipped": bg_skipped,
         "background_errors": sum(s.errors for s in bg_sockets) if raw else None,
+        "background_calls_from_csms": sum(s.calls for s in bg_sockets) if raw else None,
     }
     if samples:
         result.update(
@@ -225,67 +237,6 @@ async def latency(
             max_ms=1000 * samples[-1],
         )
     return result
-
-
-class RawStation:
-    """A station on a hand-made WebSocket: its frames come from a StationFeed (built payloads, a few fields
-    changed per message) and an answer is read by its length, checked only to be a CallResult (parsed only
-    while the feed waits for its transactionId)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, version: str, name: str) -> None:
-        self.reader, self.writer = reader, writer
-        self.feed = StationFeed(version, name)
-        self.sent = 0
-        self.errors = 0
-
-    @classmethod
-    async def open(cls, url: str, index: int, prefix: str) -> RawStation:
-        host_port, _, base = url.removeprefix("ws://").partition("/")
-        host, port = host_port.rsplit(":", 1)
-        version = version_of(index)
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.write(
-            f"GET /{base}/{prefix}{index:06d} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Sec-WebSocket-Protocol: {version}\r\n\r\n".encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise RuntimeError(f"upgrade refused: {head.splitlines()[0]!r}")
-        return cls(reader, writer, version, f"{prefix}{index:06d}")
-
-    async def call(self) -> None:
-        """Send the next frame of the mix and wait for its answer (pings from the gateway are answered)."""
-        frame = next(self.feed)
-        self.writer.write(_client_head(len(frame)) + frame)
-        self.sent += 1
-        while True:
-            first = await self.reader.readexactly(2)
-            length = first[1] & 0x7F
-            if length == 126:
-                length = int.from_bytes(await self.reader.readexactly(2), "big")
-            elif length == 127:
-                length = int.from_bytes(await self.reader.readexactly(8), "big")
-            body = await self.reader.readexactly(length)
-            if first[0] & 0x0F == 0x9:  # ping: pong with the same data
-                self.writer.write(bytes([0x8A, 0x80 | length]) + b"\0\0\0\0" + body)
-                continue
-            self.errors += not body.startswith(b"[3,")
-            if self.feed.transaction is None:
-                self.feed.answered(orjson.loads(body))
-            return
-
-    async def close(self) -> None:
-        self.writer.write(bytes([0x88, 0x82]) + b"\0\0\0\0" + (1000).to_bytes(2, "big"))
-        self.writer.close()
-        with contextlib.suppress(OSError):
-            await self.writer.wait_closed()
-
-
-def _client_head(n: int) -> bytes:
-    """The header of a masked client text frame of `n` bytes (zero mask: the payload goes as it is)."""
-    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, "big")
-    return head + b"\0\0\0\0"
 
 
 _IP_BIND_ADDRESS_NO_PORT = 24  # Linux

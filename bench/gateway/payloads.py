@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -200,3 +201,79 @@ class StationFeed:
 
     def _dumps(self, action: str, payload: dict[str, Any]) -> bytes:
         return orjson.dumps([2, str(next(self.ids)), action, payload])
+
+
+_MARK = "@@{}@@"
+
+
+class TemplateFeed(StationFeed):
+    """StationFeed's frames, byte for byte, without a JSON dump per message: each frame of the cycle is dumped
+    once with markers where the message id, the clock, the register and seqNo go, and split there; a message is
+    the pieces joined with its values (bench/gateway/test_frames.py checks them against StationFeed's)."""
+
+    def __init__(self, version: str, station: str) -> None:
+        super().__init__(version, station)
+        self._templates: list[tuple[list[bytes], tuple[str, ...]]] | None = None
+
+    def __next__(self) -> bytes:
+        if not self.started or self.transaction is None:
+            return super().__next__()  # the start (and a 1.6 station's frames before its transactionId)
+        if self._templates is None:
+            self._templates = [self._template(action, payload) for action, payload in self.cycle]
+        pieces, names = self._templates[self.position]
+        self.position = (self.position + 1) % len(self._templates)
+        values = {"id": str(next(self.ids)).encode(), "ts": now_bytes()}
+        if "en" in names:
+            self.energy += WH_PER_METER
+            if self.version == "ocpp1.6":
+                values["en"] = str(self.energy).encode()
+            else:
+                self.seq += 1
+                values["en"], values["sq"] = orjson.dumps(float(self.energy)), str(self.seq).encode()
+        out = [pieces[0]]
+        for name, piece in zip(names, pieces[1:], strict=True):
+            out += (values[name], piece)
+        return b"".join(out)
+
+    def _template(self, action: str, payload: dict[str, Any]) -> tuple[list[bytes], tuple[str, ...]]:
+        marked = copy.deepcopy(payload)
+        if "timestamp" in marked:
+            marked["timestamp"] = _MARK.format("ts")
+        if "meterValue" in marked:
+            sample = marked["meterValue"][0]
+            sample["timestamp"] = _MARK.format("ts")
+            sample["sampledValue"][0]["value"] = _MARK.format("en")
+            if self.version == "ocpp1.6":
+                marked["transactionId"] = self.transaction
+            else:
+                marked["seqNo"] = _MARK.format("sq")
+                marked["transactionInfo"]["transactionId"] = self.transaction
+        text = orjson.dumps([2, _MARK.format("id"), action, marked])
+        pieces, names = [b""], []
+        for chunk in text.split(b"@@"):
+            name = chunk.decode()
+            if name in ("id", "ts", "en", "sq"):
+                names.append(name)
+                pieces.append(b"")
+            else:
+                pieces[-1] += chunk
+        # A 1.6 register is a JSON string (its marker stays in quotes); a 2.x register and seqNo are numbers.
+        for k, name in enumerate(names):
+            if name == "sq" or (name == "en" and self.version != "ocpp1.6"):
+                pieces[k] = pieces[k].removesuffix(b'"')
+                pieces[k + 1] = pieces[k + 1].removeprefix(b'"')
+        return pieces, tuple(names)
+
+
+_now_ms = -1
+_now_text = b""
+
+
+def now_bytes() -> bytes:
+    """`_now()` encoded, made once per millisecond (its resolution)."""
+    global _now_ms, _now_text
+    ms = time.time_ns() // 1_000_000
+    if ms != _now_ms:
+        moment = datetime.fromtimestamp(ms // 1000, UTC).replace(microsecond=ms % 1000 * 1000)
+        _now_ms, _now_text = ms, moment.isoformat(timespec="milliseconds").replace("+00:00", "Z").encode()
+    return _now_text

@@ -61,6 +61,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_split(pid: int) -> tuple[float, float, int]:
+    """User and system CPU seconds so far, and how often the process went to sleep (voluntary context switches
+    of its threads: an event loop's waits in epoll, roughly its loop turns that found nothing to do)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    sleeps = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            status = (task / "status").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        sleeps += int(status.split("voluntary_ctxt_switches:", 1)[1].split()[0])
+    return int(fields[11]) / tick, int(fields[12]) / tick, sleeps
+
+
 def schedstat(pid: int) -> tuple[float, float, int]:
     """The process's main thread (the event loop): seconds on a core, seconds runnable but waiting for a core,
     and how many times it was put on a core (/proc/PID/schedstat)."""
@@ -87,7 +102,8 @@ def wait_line(proc: subprocess.Popen[bytes], expected: str = "ready", timeout: f
             if line.startswith(expected):
                 return line
         if proc.poll() is not None:
-            raise RuntimeError(f"process {proc.args!r} ended with {proc.returncode}; see {log}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])  # the folder may be gone later
+            raise RuntimeError(f"process {proc.args!r} ended with {proc.returncode}; see {log}; it ended with:\n{tail}")
         time.sleep(0.1)
     raise TimeoutError(f"{proc.args!r} did not say {expected!r}; see {log}")
 

@@ -8,7 +8,9 @@ spliced into the envelope's JSON; the result is what Envelope.from_bytes reads (
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from random import getrandbits
+from time import time_ns
 
 import orjson
 from voltline_bus import tracing
@@ -27,37 +29,60 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def envelope_time() -> str:
+    """Now, as the envelope's `time`: what `datetime.now(UTC).isoformat()` writes with `Z`, the second's text
+    made once a second (datetime.now with a zone and isoformat cost ~1.5 us per event)."""
+    global _second, _second_text
+    ns = time_ns()
+    second, micro = divmod(ns // 1000, 1_000_000)
+    if second != _second:
+        _second_text = datetime.fromtimestamp(second, UTC).isoformat().removesuffix("+00:00")
+        _second = second
+    return f"{_second_text}.{micro:06d}Z" if micro else f"{_second_text}Z"
+
+
+_second, _second_text = -1, ""
+
+
+@cache
+def _constants(event_type: str, version: int, source: str) -> tuple[bytes, bytes, bytes]:
+    """What comes after the event id up to the time's text, and the type and version headers, per event type."""
+    middle = (
+        b'","type":' + orjson.dumps(event_type) + b',"schema_version":' + orjson.dumps(version)
+        + b',"source":' + orjson.dumps(source) + b',"time":"'
+    )  # fmt: skip
+    return middle, event_type.encode(), str(version).encode()
+
+
+_OPENING = b'{"envelope_version":' + orjson.dumps(ENVELOPE_VERSION) + b',"event_id":"'
+
+
 def encode(
     event: Event | Prepared, *, source: str, station_id: str | None, message_id: str | None = None
 ) -> tuple[bytes, Headers]:
-    """(value, headers) of the envelope carrying `event`, as the bus library would write them."""
+    """(value, headers) of the envelope carrying `event`, as the bus library would write them.
+
+    The envelope's fields are written in a fixed order around the payload's JSON: the same bytes as
+    `orjson.dumps` of the envelope's dict (tests/test_envelopes.py), without building that dict per event.
+    """
     event_id = new_event_id()
-    head: dict[str, object] = {
-        "envelope_version": ENVELOPE_VERSION,
-        "event_id": event_id,
-        "type": event.TYPE,
-        "schema_version": event.VERSION,
-        "source": source,
-        "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-    }
-    if station_id is not None:
-        head["station_id"] = station_id
-    if message_id is not None:
-        head["message_id"] = message_id
+    event_type = event.TYPE
+    middle, type_header, version_header = _constants(event_type, event.VERSION, source)
     if isinstance(event, Prepared):
         payload = orjson.dumps(event.payload)
     else:
         payload = event.__pydantic_serializer__.to_json(event, exclude_none=True)
-    headers = [
-        (EVENT_TYPE, event.TYPE.encode()),
-        (SCHEMA_VERSION, str(event.VERSION).encode()),
-        (EVENT_ID, event_id.encode()),
-    ]
+    headers = [(EVENT_TYPE, type_header), (SCHEMA_VERSION, version_header), (EVENT_ID, event_id.encode())]
+    parts = [_OPENING, event_id.encode(), middle, envelope_time().encode(), b'"']
+    if station_id is not None:
+        parts += (b',"station_id":', orjson.dumps(station_id))
+    if message_id is not None:
+        parts += (b',"message_id":', orjson.dumps(message_id))
     if tracing.enabled():  # the station call's trace goes on in every consumer (voltline_bus.tracing)
         ids = {tracing.STATION_ID: station_id, tracing.MESSAGE_ID: message_id, "messaging.message.id": event_id}
-        carrier = tracing.produced(event.TYPE, {k: v for k, v in ids.items() if v is not None})
+        carrier = tracing.produced(event_type, {k: v for k, v in ids.items() if v is not None})
         if tracing.TRACEPARENT in carrier:
-            head["traceparent"] = carrier[tracing.TRACEPARENT]
+            parts += (b',"traceparent":', orjson.dumps(carrier[tracing.TRACEPARENT]))
             headers += tracing.carrier_headers(carrier)
-    value = orjson.dumps(head)[:-1] + b',"payload":' + payload + b"}"
-    return value, headers
+    parts += (b',"payload":', payload, b"}")
+    return b"".join(parts), headers
