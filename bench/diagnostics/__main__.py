@@ -319,7 +319,17 @@ async def run(
             spy = None
             try:
                 results["background"] = await background(
-                    url, producer, topics, bg_stations, args.background_rate, args.background_s, 10, pid, db, profile
+                    url,
+                    producer,
+                    topics,
+                    bg_stations,
+                    args.background_rate,
+                    args.background_s,
+                    10,
+                    pid,
+                    db,
+                    profile,
+                    results["idle"]["cpu_per_s"],
                 )
                 spy = spies[0] if spies else None
             finally:

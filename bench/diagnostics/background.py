@@ -136,6 +136,7 @@ async def background(
     pid: int,
     db: Any,
     on_timed: Callable[[], None] | None = None,
+    idle_cpu_per_s: float = 0.0,
 ) -> dict[str, Any]:
     """The mix at `rate` msg/s over `stations` for `warmup_s` (not counted), then `seconds` (counted): the service's
     CPU per message, with the server's (PostgreSQL) and the load average."""
@@ -174,6 +175,9 @@ async def background(
                     "drained_s": round(drained, 1),
                     "service_cpu_s": round(cpu, 2),
                     "service_cpu_us_per_msg": round(1e6 * cpu / total, 1),
+                    # without what the process costs doing nothing for as long (monitor, relay, readers' polls):
+                    # on a loaded machine the phase takes longer, and that part grows with it, not with the messages
+                    "net_of_idle_us_per_msg": round(1e6 * max(0.0, cpu - idle_cpu_per_s * drained) / total, 1),
                     "db_cpu_us_per_msg": round(1e6 * (await db.seconds() - db0) / total, 1),
                     "load_average": os.getloadavg()[0],
                 }
