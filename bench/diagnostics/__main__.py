@@ -39,6 +39,7 @@ from voltline_devinfra.postgres import ExternalPostgres
 from voltline_events import Envelope, Topics, envelope_for, station_key
 from voltline_events.payloads import ConnectorStatus, StationConnected
 
+from bench.diagnostics.background import background
 from bench.diagnostics.observe import PySpy, StatementStats, private_postgres, summarise
 from bench.gateway.procs import Procs, cpu_seconds, rss_kib, wait_ready
 
@@ -307,6 +308,40 @@ async def run(
         await asyncio.sleep(args.idle_s)
         results["idle"] = {"cpu_per_s": round((cpu_seconds(pid) - cpu0) / (time.time() - t0), 3)}
         print("idle", results["idle"], flush=True)
+        if args.background_rate:  # the e2e's background station traffic (background.py)
+            bg_stations = [f"BG-{i:05d}" for i in range(args.background_stations)]
+            spies: list[PySpy] = []
+
+            def profile() -> None:
+                if args.pyspy and args.only_background:  # the timed part's samples
+                    spies.append(PySpy(pid, args.pyspy))
+
+            spy = None
+            try:
+                results["background"] = await background(
+                    url,
+                    producer,
+                    topics,
+                    bg_stations,
+                    args.background_rate,
+                    args.background_s,
+                    10,
+                    pid,
+                    db,
+                    profile,
+                    results["idle"]["cpu_per_s"],
+                )
+                spy = spies[0] if spies else None
+            finally:
+                for each in spies:
+                    each.stop()
+            if spy is not None:
+                results["background"]["pyspy_stages"] = summarise(
+                    spy.path, results["background"]["service_cpu_us_per_msg"]
+                )
+            print("background", results["background"], flush=True)
+            if args.only_background:
+                return results
         # 1. ingest a backlog: one connect and one first status per station
         backlog: list[tuple[str, Envelope]] = []
         for sid in stations:
@@ -453,6 +488,12 @@ def main() -> None:
     parser.add_argument(
         "--pg-stats", action="store_true", help="a private PostgreSQL with pg_stat_statements; per-phase statements"
     )
+    parser.add_argument(
+        "--background-rate", type=float, default=0, help="first, the e2e's background mix at this many msg/s"
+    )
+    parser.add_argument("--background-stations", type=int, default=1000)
+    parser.add_argument("--background-s", type=float, default=20, help="the background's timed seconds")
+    parser.add_argument("--only-background", action="store_true", help="the background phase only")
     parser.add_argument("--fleet-only", action="store_true", help="seed the store directly; time the fleet list only")
     args = parser.parse_args()
     broker = server = None

@@ -9,14 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from voltline_bus import EventConsumer, RequestReplyClient, TopicSpec
 from voltline_chassis.app import create_app
 from voltline_chassis.infra import ServiceInfra
+from voltline_chassis.logging import get_logger
 from voltline_chassis.problems import install_problem_mapping
 from voltline_chassis.version import VERSION
 from voltline_events import Topics
@@ -24,10 +27,17 @@ from voltline_store import Reader, TransactionBatch
 
 from voltline_diagnostics.adapters.commands import InventoryCommands
 from voltline_diagnostics.adapters.locations_repo import SqlLocationStore
-from voltline_diagnostics.adapters.status_batch import LingeringWake, PrefetchingBatch
+from voltline_diagnostics.adapters.status_batch import (
+    LingeringWake,
+    PrefetchingBatch,
+    StatusBatchState,
+    in_current_batch,
+    note_forwarded,
+)
 from voltline_diagnostics.adapters.tariff_follower import TariffFollower
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.alerts import configure
+from voltline_diagnostics.domain.heard import HeardMemory
 from voltline_diagnostics.domain.rate_limit import RateLimiter
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.tariff_table import TariffTable
@@ -44,6 +54,7 @@ from voltline_diagnostics.entrypoints import (
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
 from voltline_diagnostics.entrypoints.errors import PROBLEMS
 from voltline_diagnostics.maintenance import build_maintenance
+from voltline_diagnostics.service_layer import heard
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.inventory import run_first_boot_inventory
 from voltline_diagnostics.service_layer.locations import LocationsContext
@@ -51,7 +62,33 @@ from voltline_diagnostics.service_layer.monitor import run_monitor
 from voltline_diagnostics.service_layer.webhooks import DeliveryWorker
 from voltline_diagnostics.settings import DiagnosticsSettings
 
+log = get_logger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def wire_heard(ctx: HealthContext, batches: PrefetchingBatch, trust_s: float) -> None:
+    """Quiet station events answered from memory: the batches tell it what they committed (or that they failed)."""
+    ctx.heard = HeardMemory(trust_s)
+    ctx.in_batch = in_current_batch
+    ctx.note_forwarded = note_forwarded
+    batches.quiet = lambda envelope: heard.would_be_quiet(ctx, envelope)
+
+    def committed(state: StatusBatchState) -> None:
+        stations = [s for s in state.stations.values() if s is not None]
+        ports = {sid: list(rows.values()) for sid, rows in state.connectors.items()}
+        heard.remember(ctx, stations, ports, state.forwarded)
+
+    batches.committed = committed
+    batches.failed = lambda station_ids: heard.forget(ctx, station_ids)
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[Any]]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:  # retried at the next round (what was taken is put back)
+            log.exception("last seen times not written")
 
 
 def build(settings: DiagnosticsSettings) -> FastAPI:
@@ -82,6 +119,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         wake=LingeringWake(infra.relay.wake, settings.outbox_wake_linger_s),
         source=infra.source,
     )
+    if settings.last_seen_flush_s > 0:  # quiet events answered from memory (service_layer/heard.py)
+        wire_heard(ctx, prefetching, settings.last_seen_trust_s)
     consumer = infra.watch(
         EventConsumer(
             infra.bus,
@@ -129,6 +168,12 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await consumer.start()
         await maintenance.start()
         deliveries.start()
+        if ctx.heard is not None:
+            tasks.append(
+                asyncio.create_task(
+                    _every(settings.last_seen_flush_s, lambda: heard.write_heard(ctx)), name="diagnostics-last-seen"
+                )
+            )
         tasks.append(
             asyncio.create_task(
                 run_monitor(ctx, settings.monitor_interval_s, settings.monitor_sweep_s), name="diagnostics-monitor"
@@ -149,6 +194,8 @@ def build(settings: DiagnosticsSettings) -> FastAPI:
         await stream.stop()
         await deliveries.stop()
         await consumer.stop()
+        with contextlib.suppress(Exception):  # what was heard and not written yet (logged by the task otherwise)
+            await heard.write_heard(ctx)
         await tariffs.stop()
         await rpc.stop()
         reader.close()

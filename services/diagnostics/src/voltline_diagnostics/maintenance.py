@@ -79,6 +79,7 @@ class Maintenance:
     # event a second time only to skip nearly all of them (docs/diagnostics.md).
     station_events: Dispatcher
     is_rare: Callable[[Envelope], bool]
+    sessions: Callable[[], Any] = lambda: None  # the store's sessions (a batch scope that opened no transaction)
     starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -100,7 +101,11 @@ class Maintenance:
         async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[Any]:
             async with inner(envelopes) as batch, collecting_statuses() as pending:
                 yield batch
-                if pending:
+                if pending and batch is None:  # no batch transaction (the run's events were answered from memory
+                    async with self.sessions() as db:  # but these, which went quiet no longer meanwhile)
+                        await FirmwareRecords(db).connectors_many(pending)
+                        await db.commit()
+                elif pending:
                     await FirmwareRecords(batch.session).connectors_many(pending)
 
         return scope
@@ -223,6 +228,7 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         connector_status=connector,
         station_events=dispatcher,
         is_rare=rare_events(handlers),
+        sessions=infra.sessions,
         topics=[
             TopicSpec.of(topics.station_commands),
             TopicSpec.of(topics.gateway_presence),

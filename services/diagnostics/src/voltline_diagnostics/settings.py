@@ -103,6 +103,22 @@ class DiagnosticsSettings(ServiceSettings, MaintenanceSettings):
         "that time (0: at each commit): one relay round, whose fixed cost is milliseconds of the process's CPU and "
         "a scan of the outbox in the server, publishes what the commits of that moment added.",
     )
+    last_seen_flush_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="A station event that would change nothing but the station's last seen time (a heartbeat, meter "
+        "values, a transaction update, a repeated StatusNotification) is answered from what its last batch committed, "
+        "without a transaction; the newest time of each station is written this often (and at stop). last_seen_at "
+        "is then up to this much behind; health, alerts, history and the stream are not. 0: every event in a batch.",
+    )
+    last_seen_trust_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long what a batch committed about a station answers its quiet events; then the next goes "
+        "through a batch again (which sees what another instance changed, after a rebalance).",
+    )
 
     @field_validator("alert_rules")
     @classmethod

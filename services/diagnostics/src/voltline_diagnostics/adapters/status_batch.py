@@ -63,6 +63,8 @@ class StatusBatchState:
     source: str = "diagnostics"
     loaded: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # PostgreSQL: stored fields as read
     dialect: str | None = None
+    # connector statuses the batch handed to maintenance (station -> connector -> OCPP status, the last of each)
+    forwarded: dict[str, dict[str, str]] = field(default_factory=dict)
 
     async def load(self, station_ids: Sequence[str]) -> None:
         """Read (and on PostgreSQL lock) the stations and their connectors not loaded yet: two statements."""
@@ -205,6 +207,24 @@ def state_of(session: AsyncSession) -> StatusBatchState | None:
     return _state(batch)
 
 
+def _current() -> StatusBatchState | None:
+    batch = current_batch()
+    return batch.memo.get(MEMO_KEY) if batch is not None else None
+
+
+def in_current_batch(station_id: str) -> bool:
+    """Whether the current task's consumer batch holds the station's rows (read, or known not to exist)."""
+    state = _current()
+    return state is not None and station_id in state.stations
+
+
+def note_forwarded(station_id: str, connector: str, status: str) -> None:
+    """A connector status the current batch hands to maintenance (written with the batch's commit)."""
+    state = _current()
+    if state is not None:
+        state.forwarded.setdefault(station_id, {})[connector] = status
+
+
 def _state(batch: Batch) -> StatusBatchState:
     state: StatusBatchState | None = batch.memo.get(MEMO_KEY)
     if state is None:
@@ -227,6 +247,11 @@ class PrefetchingBatch:
         self._wake = wake
         self.source = source
         self.groups = StatusGroups(1)
+        # Events answered from memory (service_layer/heard.py) and what to tell it once a batch committed or
+        # failed; a run whose every event is quiet opens no transaction (its scope yields None).
+        self.quiet: Callable[[Envelope], bool] | None = None
+        self.committed: Callable[[StatusBatchState], None] | None = None
+        self.failed: Callable[[Sequence[str]], None] | None = None
 
     @property
     def partitions(self) -> int:
@@ -240,13 +265,28 @@ class PrefetchingBatch:
         return self._scope(envelopes)
 
     @asynccontextmanager
-    async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch]:
-        async with self._inner(envelopes) as batch:
-            state = _state(batch)
-            state.source = self.source
-            batch.outbox = BatchOutbox(batch.session, state, self.groups)  # the batch's units of work take it
-            await state.load([e.station_id for e in envelopes if e.station_id])
-            yield batch
+    async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch | None]:
+        quiet = self.quiet
+        if quiet is not None:  # a station with any event that is not quiet has all its events in the batch
+            noisy = {e.station_id for e in envelopes if not quiet(e)}
+            envelopes = [e for e in envelopes if e.station_id in noisy]
+            if not envelopes:
+                yield None
+                return
+        state: StatusBatchState | None = None
+        try:
+            async with self._inner(envelopes) as batch:
+                state = _state(batch)
+                state.source = self.source
+                batch.outbox = BatchOutbox(batch.session, state, self.groups)  # the batch's units of work take it
+                await state.load([e.station_id for e in envelopes if e.station_id])
+                yield batch
+        except BaseException:
+            if self.failed is not None and state is not None:
+                self.failed(list(state.stations))
+            raise
+        if self.committed is not None and state is not None:
+            self.committed(state)
         if self._wake is not None and batch.outbox.added:  # committed: the inner scope raised otherwise
             self._wake()
 

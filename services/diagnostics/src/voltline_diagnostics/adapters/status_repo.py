@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import rowcount
 
@@ -200,6 +200,28 @@ class StatusRepository:
             select(boots.c.at).where(boots.c.station_id == station_id, boots.c.at >= since).order_by(boots.c.at)
         )
         return [r.at for r in rows]
+
+    async def touch_many(self, times: dict[str, datetime], now: datetime) -> dict[str, datetime]:
+        """Each station's `last_seen_at` moved to its time (never back); returns those marked unresponsive,
+        with when they were marked (service_layer/heard.py decides whether the time heard clears it)."""
+        if not times:
+            return {}
+        c = stations.c
+        moved = (
+            update(stations)
+            .where(c.station_id == bindparam("k_sid"), c.last_seen_at < bindparam("k_at"))
+            .values(last_seen_at=bindparam("k_at"), updated_at=now)
+        )
+        await self.session.execute(moved, [{"k_sid": sid, "k_at": at} for sid, at in sorted(times.items())])
+        ids = sorted(times)
+        marked: dict[str, datetime] = {}
+        for start in range(0, len(ids), 5000):
+            query = select(c.station_id, c.unresponsive_since).where(
+                c.station_id.in_(ids[start : start + 5000]), c.unresponsive.is_(True)
+            )
+            for sid, since in await self.session.execute(query):
+                marked[sid] = since or now
+        return marked
 
     async def mark_unresponsive(self, cutoff_for: dict[str, datetime], now: datetime) -> list[str]:
         """Stations (among those given, each with its own cutoff) still online and unheard since; marked now."""

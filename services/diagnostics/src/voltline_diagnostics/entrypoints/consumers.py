@@ -26,28 +26,30 @@ from voltline_events.payloads import (
     StationTransaction,
 )
 
+from voltline_diagnostics.domain import heard as heard_domain
 from voltline_diagnostics.service_layer import authorizations as a
+from voltline_diagnostics.service_layer import heard, sessions
 from voltline_diagnostics.service_layer import notifications as n
-from voltline_diagnostics.service_layer import sessions
 from voltline_diagnostics.service_layer import status as s
 from voltline_diagnostics.service_layer.context import HealthContext
 
 Handler = Callable[[Envelope], Awaitable[None]]
 P = TypeVar("P", bound=Event)
 
-SIGNS_OF_LIFE = (
-    "station.heartbeat",
-    "station.meter_values",
-    "station.authorize",
-    "station.data_transfer",
-    "station.message",
-)
+SIGNS_OF_LIFE = tuple(sorted(heard_domain.SIGNS_OF_LIFE))
 
 
 def _station(envelope: Envelope) -> str:
     if not envelope.station_id:
         raise ValueError(f"{envelope.type} event {envelope.event_id} names no station")
     return envelope.station_id
+
+
+def _decoded(envelope: Envelope, kind: type[P]) -> P:
+    payload = decode_payload(envelope)
+    if not isinstance(payload, kind):  # a registry mix-up, not bad data: let the consumer dead-letter it
+        raise TypeError(f"{envelope.type} decoded as {type(payload).__name__}, not {kind.__name__}")
+    return payload
 
 
 def build_dispatcher(
@@ -70,14 +72,35 @@ def build_dispatcher(
         )
 
     async def alive(envelope: Envelope) -> None:
+        if heard.quiet(ctx, envelope):  # nothing but its last seen time changes (service_layer/heard.py)
+            return
         version = envelope.payload.get("ocpp_version")
         await s.record_heard(ctx, _station(envelope), envelope.event_id, envelope.time, version)
+
+    async def transaction(envelope: Envelope) -> None:
+        if heard.quiet(ctx, envelope):  # a transaction update that changes nothing but the last seen time
+            return
+        payload = _decoded(envelope, StationTransaction)
+        await s.record_transaction(ctx, _station(envelope), envelope.event_id, envelope.time, payload)
+
+    async def status(envelope: Envelope) -> None:
+        if heard.quiet(ctx, envelope):  # the port's stored report again, which maintenance holds too
+            return
+        payload = _decoded(envelope, ConnectorStatus)
+        station_id = _station(envelope)
+        if on_status is not None:
+            await on_status(station_id, payload)
+            ctx.note_forwarded(station_id, str(payload.connector_id), payload.status)
+        await s.record_status(ctx, station_id, envelope.event_id, envelope.time, payload)
 
     dispatcher = Dispatcher(
         {
             "station.connected": connected,
             "station.disconnected": disconnected,
             **{t: alive for t in SIGNS_OF_LIFE},
+            # decoded here, after the memory's look at the payload's few fields (most are quiet)
+            StationTransaction.TYPE: transaction,
+            ConnectorStatus.TYPE: status,
         }
     )
 
@@ -90,23 +113,11 @@ def build_dispatcher(
     typed(BootNotification, s.record_boot)
     typed(BootAnswered, a.record_boot_answer)
     typed(AuthorizeAnswered, a.record_authorization)
-    if on_status is None:
-        typed(ConnectorStatus, s.record_status)
-    else:
-        forward = on_status
-
-        async def status(payload: ConnectorStatus, envelope: Envelope) -> None:
-            station_id = _station(envelope)
-            await forward(station_id, payload)
-            await s.record_status(ctx, station_id, envelope.event_id, envelope.time, payload)
-
-        dispatcher.on(status, ConnectorStatus)
     typed(SecurityEvent, n.record_security_event)
     typed(DeviceEvents, n.record_device_events)
     typed(DeviceReport, n.record_report)
     typed(FirmwareStatus, n.record_transfer_status)
     typed(LogStatus, n.record_transfer_status)
-    typed(StationTransaction, s.record_transaction)
     typed(SessionStarted, sessions.record_session_start)
     typed(SessionUpdated, sessions.record_session_update)
     typed(SessionEnded, sessions.record_session_end)

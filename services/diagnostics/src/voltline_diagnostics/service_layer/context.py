@@ -10,6 +10,7 @@ from voltline_events import Topics
 from voltline_store import Reader
 
 from voltline_diagnostics.domain.alerts import DEFAULT_RULES, Rule
+from voltline_diagnostics.domain.heard import HeardMemory
 from voltline_diagnostics.domain.silence import SilenceWatch
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.domain.webhooks import Backoff
@@ -36,3 +37,10 @@ class HealthContext:
     reader: Reader | None = None
     # The store's dialect: the fleet list is built by PostgreSQL itself there (adapters/fleet_json.py).
     dialect: str = "sqlite"
+    # Stations whose quiet events (heartbeats, meter values...) are answered from memory (service_layer/heard.py);
+    # None: every event goes through a batch transaction.
+    heard: HeardMemory | None = None
+    # Whether the current consumer batch holds the station's rows (then its events stay in the batch).
+    in_batch: Callable[[str], bool] = lambda _station_id: False
+    # A connector status handed to maintenance inside the current batch (what `heard` learns maintenance holds).
+    note_forwarded: Callable[[str, str, str], None] = lambda _station_id, _connector, _status: None

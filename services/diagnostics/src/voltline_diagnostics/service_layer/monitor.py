@@ -16,7 +16,7 @@ from voltline_chassis.metrics import gauge
 from voltline_events.payloads import StationHealthChanged
 
 from voltline_diagnostics.domain.alerts import Target
-from voltline_diagnostics.service_layer import alerting
+from voltline_diagnostics.service_layer import alerting, heard
 from voltline_diagnostics.service_layer.authorizations import check_unused
 from voltline_diagnostics.service_layer.context import HealthContext
 from voltline_diagnostics.service_layer.sessions import check_stuck
@@ -87,16 +87,19 @@ async def _check_silent(ctx: HealthContext, station_id: str, now: datetime) -> N
         if station is None or not station.online or station.unresponsive:
             return
         limit = ctx.silence.limit(station.heartbeat_interval_s, ctx.default_heartbeat_s)
-        if station.last_seen_at + limit >= now:
-            ctx.silence_watch.heard(station_id, station.last_seen_at + limit)
+        seen = heard.seen(ctx, station)  # with what this process heard and has not written yet
+        if seen + limit >= now:
+            ctx.silence_watch.heard(station_id, seen + limit)
             return
         if await uow.status.mark_unresponsive({station_id: now - limit}, now):
+            heard.forget(ctx, [station_id])  # its next message goes through a batch, which clears it
             alerting.publish(ctx, uow, StationHealthChanged(health="unresponsive", since=now), station_id)
             HEALTH_CHANGES.labels("unresponsive").inc()
             silent_s = int((now - station.last_seen_at).total_seconds())
             detail = {"last_seen_at": station.last_seen_at.isoformat(), "silent_s": silent_s}
             await alerting.open_alert(ctx, uow, "station_unresponsive", Target(station_id), now, detail)
         await uow.commit()
+    heard.forget(ctx, [station_id])  # and again after the commit: a batch may have remembered it meanwhile
 
 
 async def run_monitor(ctx: HealthContext, interval: float, sweep_s: float = 60.0) -> None:
