@@ -59,8 +59,8 @@ TANSU_REQUEST_FETCH_WAIT_MS = "25"
 """The request path's readers on the embedded broker (the gateway's reply reader, auth's request consumer;
 VOLTLINE_REQUEST_PATH_FETCH_WAIT_MS), 10 ms elsewhere. tansu answers a held fetch at polls it spaces wider the
 longer the fetch waits, each poll ~0.1 ms of its CPU: these two idle readers at 10 ms cost it ~85 ms of CPU a
-second, 40-45 us per message at 2,000/s, and the gateway and auth ~35 ms each (bench/RESULTS.md, thirteenth
-round). A record still reaches a reader 25 ms deep within ~5 ms at the median, as at 10 ms."""
+second, 40-45 us per message at 2,000/s; at 25 ms tansu's idle CPU fell from ~11 to ~8.5 CPU-s a minute
+(bench/RESULTS.md, thirteenth round). A record still reaches a reader 25 ms deep within ~5 ms at the median."""
 
 KAFKA_FETCH_WAIT_MS = "500"
 """On Apache Kafka a held fetch is answered as soon as a record arrives (bench/request_reply: p50 2.0 ms at 200 ms
