@@ -39,8 +39,9 @@ class Station(asyncio.Protocol):
         self.next_at = 0.0
         self.rank = 0
         self.busy = False
+        self.lost = False
         self.errors = 0
-        self.calls = 0  # frames that were not an answer to this station's call (calls from the CSMS)
+        self.calls = 0  # text frames while it asked nothing (calls from the CSMS)
 
     @classmethod
     async def open_to(cls, fleet: Fleet, url: str, index: int, prefix: str, version: str) -> Station:
@@ -64,6 +65,11 @@ class Station(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.upgraded.done():
             self.upgraded.set_exception(ConnectionError(f"closed during the upgrade: {exc!r}"))
+        self.lost = True
+        if self.busy and self.fleet is not None:  # its call will not be answered: the station is done
+            self.busy = False
+            self.errors += 1
+            self.fleet.gone()
 
     def send_next(self) -> None:
         self.busy = True
@@ -106,7 +112,7 @@ class Station(asyncio.Protocol):
                 continue
             if opcode != 0x1:  # close, pong: nothing to answer here
                 continue
-            if body.startswith(b"[2,") or not self.busy:  # a call from the CSMS is not the answer to ours
+            if not self.busy:  # nothing asked: a call from the CSMS (taken, as before, for the answer while busy)
                 self.calls += 1
                 continue
             self.busy = False
@@ -156,6 +162,8 @@ class Fleet:
         heap, now = self._heap, time.perf_counter()
         while heap and heap[0][0] <= now:
             next_at, _, station = heapq.heappop(heap)
+            if station.lost:  # the gateway closed it: it sends no more
+                continue
             station.next_at = next_at
             self._busy += 1
             station.send_next()
@@ -171,6 +179,11 @@ class Fleet:
                 self._wake_at = first
         elif not self._busy and self._done is not None and not self._done.done():
             self._done.set_result(None)
+
+    def gone(self) -> None:
+        """A busy station's connection was closed: its call is over, unanswered."""
+        self._busy -= 1
+        self._arm(time.perf_counter())
 
     def answered(self, station: Station) -> None:
         """The station's call was answered: count it, and schedule its next send (skipping those missed)."""
