@@ -541,7 +541,10 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
     def _caught_up(self, consumer: AIOKafkaConsumer) -> bool:
         """Every partition with uncommitted handled offsets is handled up to its last fetch's high watermark."""
         for tp, offset in self._handled.items():
-            high = consumer.highwater(tp)
+            try:
+                high = consumer.highwater(tp)
+            except (AssertionError, IllegalStateError):  # no longer assigned: the commit interval decides
+                return False
             if high is None or offset < high:
                 return False
         return True
