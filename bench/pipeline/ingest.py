@@ -185,6 +185,7 @@ async def _watch(
     last point is the drain's end to within this poll and one commit round trip; the ones before come every
     commit interval (1 s)."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-ingest-watch")
     await admin.start()
@@ -193,7 +194,11 @@ async def _watch(
         joined: set[str] = set()
         while len(joined) < len(groups):
             _alive(proc, deadline)
-            for response in await admin.describe_consumer_groups([g for g in groups if g not in joined]):
+            try:
+                responses = await admin.describe_consumer_groups([g for g in groups if g not in joined])
+            except KafkaError:  # a fresh broker has no group coordinator yet: ask again
+                responses = []
+            for response in responses:
                 for group in response.groups:  # (error, id, state, protocol type, protocol, members)
                     if group[2] == "Stable" and group[5]:
                         joined.add(group[1])
