@@ -43,17 +43,9 @@ async def test_bad_events_are_parked_and_the_rest_applied_once(kafka: Any, topic
             await eventually(lambda: sorted(applied) == ["test.one", "test.two"], within=60)
         finally:
             await first.stop()
-        parked = AIOKafkaConsumer(Topics.dead_letter(topic), bootstrap_servers=kafka.bootstrap_servers,
-                                  auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
-        await parked.start()
-        try:
-            records = await eventually(
-                lambda: parked.getmany(timeout_ms=500), ok=lambda r: sum(map(len, r.values())) == 2
-            )
-            reasons = sorted(dict(r.headers)["dlq.reason"].decode()[:14] for rs in records.values() for r in rs)
-            assert reasons == ["failed to appl", "not an envelop"]
-        finally:
-            await parked.stop()
+        parked = await _parked(kafka, topic, at_least=2)
+        reasons = sorted(dict(r.headers)["dlq.reason"].decode()[:14] for r in parked)
+        assert reasons == ["failed to appl", "not an envelop"]
 
         async with Producer(bus) as more:
             await more.publish_raw(topic, _envelope("test.three").to_bytes(), key=b"CP-1")
@@ -89,13 +81,19 @@ async def test_types_it_does_not_read_are_skipped_by_their_header_without_being_
             await eventually(lambda: applied == ["test.one"], within=60)
         finally:
             await worker.stop()
-        parked = AIOKafkaConsumer(Topics.dead_letter(topic), bootstrap_servers=kafka.bootstrap_servers,
-                                  auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
-        await parked.start()
-        try:
-            records = await eventually(
-                lambda: parked.getmany(timeout_ms=500), ok=lambda r: sum(map(len, r.values())) >= 1
-            )
-            assert [r.value for rs in records.values() for r in rs] == [b"no header"]
-        finally:
-            await parked.stop()
+        parked = await _parked(kafka, topic, at_least=1)
+        assert [r.value for r in parked] == [b"no header"]
+
+
+async def _parked(kafka: Any, topic: str, *, at_least: int) -> list[Any]:
+    """The records dead-lettered from `topic`, once there are `at_least` of them."""
+    parked = AIOKafkaConsumer(Topics.dead_letter(topic), bootstrap_servers=kafka.bootstrap_servers,
+                              auto_offset_reset="earliest", enable_auto_commit=False)  # fmt: skip
+    await parked.start()
+    try:
+        records = await eventually(
+            lambda: parked.getmany(timeout_ms=500), ok=lambda r: sum(map(len, r.values())) >= at_least
+        )
+        return [r for rs in records.values() for r in rs]
+    finally:
+        await parked.stop()
