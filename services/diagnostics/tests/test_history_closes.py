@@ -86,11 +86,7 @@ async def test_closing_an_interval_is_a_hot_update_on_postgresql(pg_store: Store
         pg = await status_batch_pg.driver(session)
         start = T0 + timedelta(seconds=10)
         await pg.executemany(status_batch_pg.CLOSE_STATUS, [(sid, 1, 1, T0 + timedelta(seconds=20), start)])
-        counts = await pg.fetchrow(
-            "SELECT pg_stat_get_xact_tuples_updated(c.oid) AS updated,"
-            " pg_stat_get_xact_tuples_hot_updated(c.oid) AS hot"
-            " FROM pg_class c WHERE c.relname = 'health_status_history'"
-        )
+        counts = await _this_transactions_updates(pg, "health_status_history")
     assert (counts["updated"], counts["hot"]) == (1, 1)
 
 
@@ -108,11 +104,7 @@ async def test_rewriting_a_ports_row_is_a_hot_update_on_postgresql(pg_store: Sto
         row = await pg.fetchrow("SELECT * FROM health_connectors WHERE station_id = $1", sid)
         values = {**dict(row), "status": "Faulted", "ocpp_status": "Faulted", "error_code": "GroundFailure"}
         await pg.executemany(status_batch_pg.UPDATE_PORT, [[values[f] for f in CONNECTOR_FIELDS]])
-        counts = await pg.fetchrow(
-            "SELECT pg_stat_get_xact_tuples_updated(c.oid) AS updated,"
-            " pg_stat_get_xact_tuples_hot_updated(c.oid) AS hot"
-            " FROM pg_class c WHERE c.relname = 'health_connectors'"
-        )
+        counts = await _this_transactions_updates(pg, "health_connectors")
     assert (counts["updated"], counts["hot"]) == (1, 1)
 
 
@@ -143,3 +135,13 @@ async def test_station_touches_are_hot_updates_on_postgresql(pg_store: Store) ->
         await pg.execute("SELECT pg_stat_clear_snapshot()")
         counts = await pg.fetchrow(totals)
     assert (counts["updated"], counts["hot"]) == (200, 200)
+
+
+async def _this_transactions_updates(pg: Any, table: str) -> Any:
+    """The rows of `table` this transaction updated, and how many of them were HOT updates."""
+    return await pg.fetchrow(
+        "SELECT pg_stat_get_xact_tuples_updated(c.oid) AS updated,"
+        " pg_stat_get_xact_tuples_hot_updated(c.oid) AS hot"
+        " FROM pg_class c WHERE c.relname = $1",
+        table,
+    )
