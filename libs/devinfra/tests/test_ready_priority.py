@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from voltline_devinfra import stack
-from voltline_devinfra._proc import free_port, lower_priority, spawn, terminate, wait_until
+from voltline_devinfra import _proc, stack
+from voltline_devinfra._proc import autogroup_nice, free_port, lower_priority, spawn, terminate, wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
 
@@ -31,10 +31,26 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Ready).serve_fo
 """
 
 
-def _priority(pid: int) -> tuple[int, set[int]]:
-    """The autogroup nice of `pid` and the policies of all its threads."""
-    nice = int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
-    return nice, {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+def _priority(pid: int) -> tuple[int | None, set[int]]:
+    """The autogroup nice of `pid` (None in init's session, as under some CI runners) and its threads' policies."""
+    return autogroup_nice(pid), {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+
+
+def _sleeper(tmp_path: Path) -> Any:
+    """A child with two threads besides its main one: the second starts once `tmp_path / "go"` exists."""
+    script = (
+        "import sys, threading, time; from pathlib import Path\n"
+        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
+        "while not Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
+        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
+        "time.sleep(300)\n"
+    )
+    child = spawn([sys.executable, "-c", script, str(tmp_path / "go")], log_path=tmp_path / "c.log", cwd=tmp_path)
+    tasks = Path(f"/proc/{child.pid}/task")
+    wait_until(
+        lambda: len(list(tasks.iterdir())) == 2, timeout=30, proc=child, what="thread", log_path=tmp_path / "c.log"
+    )
+    return child
 
 
 def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
@@ -78,24 +94,36 @@ def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
 
 def test_lowering_reaches_every_thread_and_threads_started_later(tmp_path: Path) -> None:
     """The policy is per thread on Linux: each one is set, and threads started afterwards inherit it."""
-    go = tmp_path / "go"
-    script = (
-        "import sys, threading, time; from pathlib import Path\n"
-        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
-        "while not Path(sys.argv[1]).exists(): time.sleep(0.01)\n"
-        "threading.Thread(target=time.sleep, args=(300,)).start()\n"
-        "time.sleep(300)\n"
-    )
     ours = _priority(os.getpid())
-    child = spawn([sys.executable, "-c", script, str(go)], log_path=tmp_path / "c.log", cwd=tmp_path)
+    child = _sleeper(tmp_path)
     try:
-        tasks = Path(f"/proc/{child.pid}/task")
-        log = tmp_path / "c.log"
-        wait_until(lambda: len(list(tasks.iterdir())) == 2, timeout=30, proc=child, what="thread", log_path=log)
         assert lower_priority(child.pid, nice=12, policy="batch")
-        go.touch()
-        wait_until(lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=log)
+        (tmp_path / "go").touch()
+        tasks = Path(f"/proc/{child.pid}/task")
+        wait_until(
+            lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=tmp_path / "c.log"
+        )
         assert _priority(child.pid) == (12, {os.SCHED_BATCH})
         assert _priority(os.getpid()) == ours
+    finally:
+        terminate(child, signal.SIGKILL)
+
+
+def test_outside_an_autogroup_of_its_own_each_threads_nice_is_lowered(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A process in init's session (its autogroup file reads empty) cannot be ranked by an autogroup nice."""
+    child = _sleeper(tmp_path)
+    try:
+        monkeypatch.setattr(_proc, "autogroup_nice", lambda pid: None)
+        assert lower_priority(child.pid, nice=7, policy="normal")
+        (tmp_path / "go").touch()
+        tasks = Path(f"/proc/{child.pid}/task")
+        wait_until(
+            lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=tmp_path / "c.log"
+        )
+        assert {os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in os.listdir(tasks)} == {7}
+        monkeypatch.undo()
+        assert autogroup_nice(child.pid) == 0  # its autogroup was left alone
     finally:
         terminate(child, signal.SIGKILL)

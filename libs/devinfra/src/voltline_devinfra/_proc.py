@@ -285,13 +285,16 @@ def lower_priority(pid: int, *, nice: int, policy: str = "normal") -> bool:
 
     make run's bulk consumers once they are ready (docs/adr/0036): starting them low starved their start-up on a
     busy machine. The autogroup's nice sets the process's share of the CPU against the other sessions; where the
-    kernel has no autogroups each thread's own nice value is lowered instead. `policy` "idle" (SCHED_IDLE) makes a
+    kernel has no autogroups, or the process is in init's session (whose autogroup is the root group and cannot be
+    reniced), each thread's own nice value is lowered instead. `policy` "idle" (SCHED_IDLE) makes a
     waking normal task preempt the process's threads at once on EEVDF, whatever the shares; "batch" only keeps
     the process from preempting others when it wakes. Threads started later inherit the policy and nice value of
     the thread that starts them. An unprivileged process cannot take SCHED_IDLE back: the change is for the rest
     of the process's life (a restart starts it at normal priority again). False where part of it was refused.
     """
-    done = set_autogroup_nice(pid, nice) if nice > 0 else True
+    # A process outside any autogroup of its own (init's session: its file reads empty) or a kernel without them.
+    grouped = nice <= 0 or (autogroup_nice(pid) is not None and set_autogroup_nice(pid, nice))
+    done = True
     seen: set[int] = set()
     while True:  # again until no new thread appeared meanwhile (one started by a thread not yet lowered)
         try:
@@ -302,7 +305,7 @@ def lower_priority(pid: int, *, nice: int, policy: str = "normal") -> bool:
             return done
         for tid in tids:
             try:
-                if not Path(f"/proc/{pid}/autogroup").exists() and nice > os.getpriority(os.PRIO_PROCESS, tid):
+                if not grouped and nice > os.getpriority(os.PRIO_PROCESS, tid):
                     os.setpriority(os.PRIO_PROCESS, tid, nice)  # without autogroups, a thread's nice ranks it
                 if policy != "normal":
                     os.sched_setscheduler(tid, POLICIES[policy], os.sched_param(0))
@@ -318,7 +321,7 @@ def sched_policy(pid: int) -> str:
 
 
 def autogroup_nice(pid: int) -> int | None:
-    """The nice value of `pid`'s autogroup (None where the kernel has none)."""
+    """The nice value of `pid`'s autogroup (None where the kernel has none, or `pid` is in init's session's)."""
     try:
         return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
     except (OSError, ValueError, IndexError):
