@@ -107,6 +107,9 @@ class FakeSessions:
         self._seq.add((session_id, seq_no))
         return True
 
+    async def first_seq_of_new(self, session_id: str, seq_no: int) -> None:
+        await self.first_seq(session_id, seq_no)
+
     async def seen_seq_nos(self, session_id: str) -> set[int]:
         return {n for sid, n in self._seq if sid == session_id}
 

@@ -3,8 +3,9 @@
 A station's connect, boot and start cost about seven statements each (its row inserted and read back, its
 presence updated, its session looked up, a remote start looked up, the session inserted, the bay's active
 sessions read). Inside a consumer batch the station's row is written with the batch's "last seen", a station
-that had no row has no sessions to look up, the bay's active sessions come from the batch's locked copy and one
-query per batch says which stations have a remote start waiting (adapters/stations.py, adapters/repository.py).
+that had no row has no sessions to look up, the bay's active sessions come from the batch's locked copy, one
+query per batch says which stations have a remote start waiting and the new sessions are inserted together at
+the commit (adapters/stations.py, adapters/repository.py, ADR 0040).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ async def test_a_batch_of_new_stations_costs_statements_per_batch_not_per_statio
         assert not [k for k in kinds if k.startswith("UPDATE stations")]  # their presence is in that row
         assert len([k for k in kinds if "remote_starts" in k]) == 1  # one look for waiting remote starts
         assert len([k for k in kinds if k.startswith("SELECT sessions")]) == 1  # the batch's copy, read once
-        assert kinds.count("INSERT INTO sessions") == 12
+        assert kinds.count("INSERT INTO sessions") == 1  # every new session in one executemany, at the commit
+        assert kinds.count("INSERT INTO outbox") == 1  # and their session.started announcements in one
         async with factory() as db:
             rows = (await db.execute(sa.select(stations).order_by(stations.c.station_id))).all()
         assert len(rows) == 12

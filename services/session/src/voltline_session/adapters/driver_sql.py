@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 _MISSING = object()
 
@@ -34,6 +34,16 @@ def driver_update(table: Table, key: str, names: tuple[str, ...], paramstyle: st
         return None
     sets = ", ".join(f'"{name}" = {marker(i)}' for i, name in enumerate(names, 1))
     return f'UPDATE {table.name} SET {sets} WHERE "{key}" = {marker(len(names) + 1)}'
+
+
+@cache
+def driver_insert(table: Table, names: tuple[str, ...], paramstyle: str) -> str | None:
+    """`INSERT INTO table (names...) VALUES (?...)` in the driver's parameter style (None: a style we don't know)."""
+    marker = MARKERS.get(paramstyle)
+    if marker is None:
+        return None
+    columns = ", ".join(f'"{name}"' for name in names)
+    return f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join(marker(i) for i in range(1, len(names) + 1))})"
 
 
 def converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
@@ -64,7 +74,25 @@ async def update_many(
     statement = driver_update(table, key, tuple(names), conn.dialect.paramstyle)
     if statement is None:
         return False
-    converters = [(i, f) for i, name in enumerate((*names, key)) if (f := converter(table.c[name], conn.dialect))]
+    await _execute_many(conn, table, statement, (*names, key), rows)
+    return True
+
+
+async def insert_many(db: AsyncSession, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> bool:
+    """Each row (values of `names`) inserted, in one driver executemany; False when the driver's parameter
+    style is not one we know (the caller then goes through SQLAlchemy)."""
+    conn = await db.connection()
+    statement = driver_insert(table, tuple(names), conn.dialect.paramstyle)
+    if statement is None:
+        return False
+    await _execute_many(conn, table, statement, names, rows)
+    return True
+
+
+async def _execute_many(
+    conn: AsyncConnection, table: Table, statement: str, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    converters = [(i, f) for i, name in enumerate(names) if (f := converter(table.c[name], conn.dialect))]
     params = []
     for row in rows:
         values = list(row)
@@ -72,4 +100,3 @@ async def update_many(
             values[i] = f(values[i])
         params.append(tuple(values))
     await conn.exec_driver_sql(statement, params)
-    return True

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
 from voltline_store import Batch, current_batch, rowcount
 
-from voltline_session.adapters.driver_sql import update_many
+from voltline_session.adapters.driver_sql import insert_many, update_many
 from voltline_session.adapters.orm import seq_nos, sessions, stations
 from voltline_session.domain.session import Session
 from voltline_session.service_layer.ports import SessionFilter
@@ -90,6 +90,11 @@ def _filtered(query: Select[Any], where: SessionFilter) -> Select[Any]:
 
 
 _LIVE = "session.live"
+_NEW = "session.new"
+"""Batch memo key: the sessions this batch created and has not inserted yet (session id -> the session as it
+now is), with their 2.x seqNos (`_NEW_SEQ_NOS`): inserted together, at the batch's commit or before the first
+statement that reads or writes sessions by anything but their id (ADR 0040)."""
+_NEW_SEQ_NOS = "session.new_seq_nos"
 NEW_STATIONS = "session.stations_new"
 """Batch memo key: the stations this batch heard first (no row before it, so no sessions either: a session's
 row is only written after its station's)."""
@@ -153,6 +158,7 @@ class SessionRepository:
         return live, live.by_station[station_id]
 
     async def _load(self, live: _Live) -> None:
+        await self._insert_new()
         c = sessions.c
         ids = sorted(live.dirty)
         for start in range(0, len(ids), 500):
@@ -198,6 +204,7 @@ class SessionRepository:
             live.dirty.add(station_id)
 
     async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
+        await self._insert_new()
         query = select(sessions).where(sessions.c.session_id == session_id)
         row = (await self._db.execute(query.with_for_update() if for_update else query)).first()
         return _from_row(row) if row else None
@@ -211,13 +218,41 @@ class SessionRepository:
             # A station this batch heard first had no sessions: the copy, read at the batch's first lookup and
             # kept by the batch's own writes since, holds every session it has.
             return None
+        await self._insert_new()
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
         row = (await self._db.execute(query.with_for_update())).first()
         return _from_row(row) if row else None
 
     async def add(self, s: Session) -> None:
-        await self._db.execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
+        batch = self._batch()
+        if batch is None:
+            await self._db.execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
+        else:  # inserted with the batch's other new sessions, in one executemany
+            batch.memo.setdefault(_NEW, {})[s.session_id] = s
+            batch.before_commit(_NEW, self._insert_new)
         self._stored(s)
+
+    def _unwritten(self) -> dict[str, Session]:
+        """The sessions this batch created and has not inserted yet (empty outside a batch)."""
+        batch = self._batch()
+        new: dict[str, Session] | None = batch.memo.get(_NEW) if batch is not None else None
+        return new or {}
+
+    async def _insert_new(self) -> None:
+        """Insert the sessions this batch created (as they now are) and their seqNos: before any statement
+        that could find, miss or change them by something other than their id, else at the batch's commit."""
+        batch = self._batch()
+        if batch is None or (_NEW not in batch.memo and _NEW_SEQ_NOS not in batch.memo):
+            return
+        new: dict[str, Session] = batch.memo.pop(_NEW, {})
+        numbers: dict[str, set[int]] = batch.memo.pop(_NEW_SEQ_NOS, {})
+        names = (*_FIELDS, "bay")
+        rows = [tuple(row[name] for name in names) for row in map(_to_row, new.values())]
+        if rows and not await insert_many(self._db, sessions, names, rows):
+            await self._db.execute(_INSERT, [_to_row(s) for s in new.values()])
+        seqs = [(sid, n) for sid, ns in numbers.items() for n in sorted(ns)]
+        if seqs and not await insert_many(self._db, seq_nos, ("session_id", "seq_no"), seqs):
+            await self._db.execute(seq_nos.insert(), [{"session_id": sid, "seq_no": n} for sid, n in seqs])
 
     async def save(self, s: Session) -> None:
         if self._batch() is not None:  # inside a batch: only the columns that differ from the row it read
@@ -233,6 +268,7 @@ class SessionRepository:
         self._stored(s)
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
+        await self._insert_new()
         query = _filtered(select(sessions), where).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
         return [_from_row(row) for row in await self._db.execute(query.limit(limit).offset(offset))]
 
@@ -245,6 +281,7 @@ class SessionRepository:
                 for s in live[1]
                 if s.bay == bay and s.started_at <= at + lookback and (s.ended_at is None or s.ended_at > at)
             ]
+        await self._insert_new()
         c = sessions.c
         query = select(sessions).where(
             c.station_id == station_id,
@@ -258,12 +295,35 @@ class SessionRepository:
         """Record a 2.x seqNo; False when this transaction's message with that number was already applied."""
         batch = current_batch()
         if batch is not None and batch.session is self._db:
+            if self._unwritten_seq_nos(batch, session_id):  # a session not inserted yet: its seqNos go with it
+                numbers: set[int] = batch.memo.setdefault(_NEW_SEQ_NOS, {}).setdefault(session_id, set())
+                if seq_no in numbers:
+                    return False
+                numbers.add(seq_no)
+                return True
             batch.memo.pop("session.seq_nos", None)
         stmt = insert_for(self._db, seq_nos).values(session_id=session_id, seq_no=seq_no).on_conflict_do_nothing()
         return rowcount(await self._db.execute(stmt)) == 1
 
+    async def first_seq_of_new(self, session_id: str, seq_no: int) -> None:
+        """The seqNo of the message that creates the session: inside a batch, inserted with the session."""
+        batch = self._batch()
+        if batch is None:
+            await self.first_seq(session_id, seq_no)
+            return
+        batch.memo.setdefault(_NEW_SEQ_NOS, {})[session_id] = {seq_no}
+        batch.before_commit(_NEW, self._insert_new)
+
+    @staticmethod
+    def _unwritten_seq_nos(batch: Batch, session_id: str) -> bool:
+        """Whether the session's seqNos are all in the batch's memory (it was created by the batch and not
+        inserted yet)."""
+        return session_id in batch.memo.get(_NEW_SEQ_NOS, ()) or session_id in batch.memo.get(_NEW, ())
+
     async def seen_seq_nos(self, session_id: str) -> set[int]:
         batch = current_batch()
+        if batch is not None and batch.session is self._db and self._unwritten_seq_nos(batch, session_id):
+            return set(batch.memo.get(_NEW_SEQ_NOS, {}).get(session_id, ()))
         prefetched = batch.memo.get("session.seq_nos") if batch is not None and batch.session is self._db else None
         if prefetched is not None and session_id in prefetched:
             return set(prefetched[session_id])
@@ -275,7 +335,8 @@ class SessionRepository:
         batch = current_batch()
         if batch is None or batch.session is not self._db or not session_ids:
             return
-        found: dict[str, set[int]] = {sid: set() for sid in session_ids}
+        # Sessions not inserted yet: `seen_seq_nos` answers them from the batch's memory.
+        found: dict[str, set[int]] = {sid: set() for sid in session_ids if not self._unwritten_seq_nos(batch, sid)}
         ids = sorted(found)
         for start in range(0, len(ids), 500):
             query = select(seq_nos.c.session_id, seq_nos.c.seq_no).where(
@@ -288,7 +349,15 @@ class SessionRepository:
     async def save_many(self, saved: Sequence[Session]) -> None:
         """Several sessions' rows in one driver executemany: inside a batch, only the columns in which some of
         them differ from their rows as the batch read (and locked) them (in the flood: energy, power, times,
-        running totals), not all fifty."""
+        running totals), not all fifty. A session the batch created and has not inserted yet is only kept, as
+        it now is, for its insert."""
+        new = self._unwritten()
+        if new and any(s.session_id in new for s in saved):
+            for s in saved:
+                if s.session_id in new:
+                    new[s.session_id] = s
+                    self._stored(s)
+            saved = [s for s in saved if s.session_id not in new]
         changed: set[str] = set()
         for s in saved:
             changed.update(_changed(s, self._as_stored(s)))
@@ -319,6 +388,7 @@ class SessionRepository:
 
     async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""
+        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)
@@ -330,6 +400,7 @@ class SessionRepository:
 
     async def mark_suspect(self, silent_since: datetime, now: datetime) -> int:
         """Flag active sessions whose station said nothing since `silent_since`."""
+        await self._insert_new()
         silent = select(stations.c.station_id).where(stations.c.last_seen_at < silent_since)
         stmt = (
             update(sessions)
@@ -349,6 +420,7 @@ class SessionRepository:
             if live is not None and not any(s.suspect for s in live[1]):
                 return  # the batch read every suspect session of its stations: none of this one's
             self._wrote(station_id)
+        await self._insert_new()
         stmt = (
             update(sessions)
             .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))
@@ -358,6 +430,7 @@ class SessionRepository:
 
     async def count_active(self) -> int:
         """Sessions charging now, for the `voltline_sessions_active` gauge."""
+        await self._insert_new()
         query = select(func.count()).select_from(sessions).where(sessions.c.status == "active")
         return int((await self._db.execute(query)).scalar_one())
 
@@ -371,6 +444,7 @@ class SessionRepository:
         live = await self._live(station_id)
         if live is not None:  # the batch's copy holds every open session of the station, read and locked
             return [s for s in live[1] if s.active and s.bay == bay]
+        await self._insert_new()
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
         return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
@@ -379,6 +453,7 @@ class SessionRepository:
         """The station rebooted: its active sessions are in doubt until it speaks of them again."""
         if await self._none_active(station_id):
             return 0
+        await self._insert_new()
         c = sessions.c
         stmt = (
             update(sessions)
@@ -390,6 +465,7 @@ class SessionRepository:
 
     async def mark_silent(self, heard_before: datetime, now: datetime) -> int:
         """Active sessions whose transaction nothing was heard of since `heard_before` are in doubt."""
+        await self._insert_new()
         c = sessions.c
         stmt = (
             update(sessions)
@@ -405,6 +481,7 @@ class SessionRepository:
 
     async def unchecked_doubts(self, now: datetime, limit: int) -> builtins.list[Session]:
         """Sessions in doubt the station was not asked about yet; marked as asked now."""
+        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)
@@ -420,6 +497,7 @@ class SessionRepository:
         return found
 
     async def expired_doubts(self, doubted_before: datetime, limit: int) -> builtins.list[Session]:
+        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)

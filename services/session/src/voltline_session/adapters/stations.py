@@ -128,15 +128,16 @@ class StationRepository:
             await self._db.execute(stmt, rows)
 
     async def _insert_new(self, rows: list[dict[str, Any]]) -> None:
-        """The stations this batch heard first, as the batch left them, in one INSERT per hundred. Nothing else
-        creates a station's row, and its partition's events are this consumer's alone; if one exists all the
-        same (an overlap during a rebalance), the batch fails and its events are handled one at a time."""
-        for start in range(0, len(rows), 100):
-            chunk = rows[start : start + 100]
-            stmt = insert_for(self._db, stations).values(chunk).on_conflict_do_nothing()
-            inserted = (await self._db.execute(stmt.returning(stations.c.station_id))).scalars().all()
-            if len(inserted) != len(chunk):
-                raise StationsRaced(sorted({r["station_id"] for r in chunk} - set(inserted)))
+        """The stations this batch heard first, as the batch left them, in one statement. Nothing else creates a
+        station's row, and its partition's events are this consumer's alone; if one exists all the same (an
+        overlap during a rebalance), the batch fails and its events are handled one at a time.
+
+        One single-row statement, compiled once, that SQLAlchemy sends as multi-row INSERTs with RETURNING
+        ("insertmanyvalues"): a statement given the rows as VALUES was compiled anew for every row count."""
+        stmt = insert_for(self._db, stations).on_conflict_do_nothing().returning(stations.c.station_id)
+        inserted = (await self._db.execute(stmt, rows)).scalars().all()
+        if len(inserted) != len(rows):
+            raise StationsRaced(sorted({r["station_id"] for r in rows} - set(inserted)))
 
     async def _prefetched(self) -> dict[str, dict[str, Any]]:
         """The rows of every station the batch's events name, locked and read in one query at the first touch."""

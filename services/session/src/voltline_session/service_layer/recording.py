@@ -126,7 +126,7 @@ async def record_transaction(
                 before = await uow.sessions.by_transaction(station_id, tx.transaction_id)
         session = merge(before, tx, now) if before else open_session(ctx.new_id(), station_id, tx, now)
         if before is None and tx.seq_no is not None:
-            await uow.sessions.first_seq(session.session_id, tx.seq_no)
+            await uow.sessions.first_seq_of_new(session.session_id, tx.seq_no)
         readings, problems = readings_from(tx.meter_values)
         await uow.readings.add(session.session_id, readings)
         session = session.with_problems(problems)
