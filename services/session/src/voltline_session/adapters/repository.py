@@ -36,7 +36,8 @@ def _to_row(s: Session) -> dict[str, Any]:
     return row
 
 
-_SAVED = (*(name for name in _FIELDS if name != "session_id"), "bay")  # every column `save` writes
+_COLUMNS = (*_FIELDS, "bay")  # every column of a session's row
+_SAVED = tuple(name for name in _COLUMNS if name != "session_id")  # every column `save` writes
 # Built once: a statement given its values as parameters is compiled once (cached), not once per call.
 _INSERT = sessions.insert()
 _UPDATE = (
@@ -246,9 +247,9 @@ class SessionRepository:
             return
         new: dict[str, Session] = batch.memo.pop(_NEW, {})
         numbers: dict[str, set[int]] = batch.memo.pop(_NEW_SEQ_NOS, {})
-        names = (*_FIELDS, "bay")
-        rows = [tuple(row[name] for name in names) for row in map(_to_row, new.values())]
-        if rows and not await insert_many(self._db, sessions, names, rows):
+        # Every column, in `_COLUMNS` order (the JSON lists as tuples: the same JSON, as `save_many` writes them).
+        rows = [(*[s.__dict__[name] for name in _FIELDS], s.bay) for s in new.values()]
+        if rows and not await insert_many(self._db, sessions, _COLUMNS, rows):
             await self._db.execute(_INSERT, [_to_row(s) for s in new.values()])
         seqs = [(sid, n) for sid, ns in numbers.items() for n in sorted(ns)]
         if seqs and not await insert_many(self._db, seq_nos, ("session_id", "seq_no"), seqs):
