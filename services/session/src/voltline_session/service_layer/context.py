@@ -44,6 +44,9 @@ class SessionContext:
     # Fold new readings into a session's running totals (domain.tally) instead of reading all of them;
     # off: every change recomputes from all readings (the reference the equivalence tests compare with).
     fold_readings: bool = True
+    # Append a held session's plain MeterValues without merging each (batching.append); off: the general
+    # path (the reference the equivalence tests compare with).
+    plain_appends: bool = True
 
     def reader(self) -> SessionUnitOfWork:
         return self.read_uow() if self.read_uow is not None else self.uow()
