@@ -13,6 +13,7 @@ import itertools
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from voltline_session.adapters.orm import (
     stations,
 )
 from voltline_session.adapters.unit_of_work import SqlSessionUnitOfWork as SessionUnitOfWork
+from voltline_session.domain import session as session_model
 from voltline_session.entrypoints.consumers import build_dispatcher
 from voltline_session.service_layer.context import CONSUMER, SessionContext
 from voltline_store import TransactionBatch, create_engine, inbox_table, outbox_table, run_migrations, session_factory
@@ -143,12 +145,15 @@ def history(prefix: str, steps: list[tuple[Any, ...]]) -> list[Envelope]:
     return out
 
 
-def context(factory: Any, prefix: str, *, fold_readings: bool = True, interval: int = 60) -> SessionContext:
+def context(
+    factory: Any, prefix: str, *, fold_readings: bool = True, interval: int = 60, plain_appends: bool = True
+) -> SessionContext:
     ticks = itertools.count()
     ids = itertools.count()
     return SessionContext(
         update_interval=timedelta(seconds=interval),
         fold_readings=fold_readings,
+        plain_appends=plain_appends,
         uow=lambda: SessionUnitOfWork(factory),
         topics=Topics(""),
         source="session-test",
@@ -202,18 +207,20 @@ async def await_a_remote_start(factory: Any) -> None:
 
 
 async def both_ways(
-    url: str, steps: list[tuple[Any, ...]], cut: int = 1000, interval: int = 60
+    url: str, steps: list[tuple[Any, ...]], cut: int = 1000, interval: int = 60, reference: str = "one"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The events one by one, then in consumer batches of `cut` events (what one fetch returned)."""
+    """The events one by one (`reference` "general": in batches, each message merged the general way, no
+    plain appends), then in consumer batches of `cut` events (what one fetch returned)."""
     engine = create_engine(url)
     factory = session_factory(engine)
     try:
         results = []
         envelopes = history("CP", steps)  # the same envelopes both ways (their times are the stations' "last seen")
-        for mode in ("one", "batch"):
+        for mode in (reference, "batch"):
             await await_a_remote_start(factory)
             # The reference: one event at a time, every session recomputed from all its readings.
-            handle = build_dispatcher(context(factory, "s", fold_readings=mode == "batch", interval=interval))
+            ctx = context(factory, "s", fold_readings=mode != "one", interval=interval, plain_appends=mode == "batch")
+            handle = build_dispatcher(ctx)
             if mode == "one":
                 for envelope in envelopes:
                     await handle(envelope)
@@ -224,8 +231,8 @@ async def both_ways(
                         for envelope in chunk:
                             await handle(envelope)
             results.append(await outcome(factory, "CP"))
-            async with factory() as db:  # the next run starts from an empty store
-                for table in (
+            async with factory() as db:  # the next run starts from an empty store (remote start ids from 1)
+                tables = (
                     meter_readings,
                     charging_states,
                     seq_nos,
@@ -234,7 +241,10 @@ async def both_ways(
                     remote_starts,
                     outbox_table,
                     inbox_table,
-                ):
+                )
+                if engine.dialect.name == "postgresql":
+                    await db.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in tables)} RESTART IDENTITY"))
+                for table in tables:
                     await db.execute(sa.delete(table))
                 if engine.dialect.name == "postgresql":  # the next run's remote start gets the same id
                     await db.execute(sa.text("ALTER SEQUENCE remote_starts_remote_start_id_seq RESTART"))
@@ -344,6 +354,77 @@ def assert_equivalent(url: str, steps: list[tuple[Any, ...]], cut: int, interval
     assert batch["remote_starts"] == one["remote_starts"]
     if steps[0] == ("tx", 0, 0, "started", 0, 0, None):
         assert one["remote_starts"][0]["session_id"] == "s-session-0"  # station 0's first session answers it
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database on each store, for the module."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('plain') / 'session.db'}"
+    else:
+        server = request.getfixturevalue("postgres")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+    asyncio.run(run_migrations(url, MIGRATIONS))
+    yield url
+    if request.param == "postgresql":
+        server.drop_database(name)
+
+
+@pytest.mark.parametrize("kind", ["any", "late_readings"])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), cut=st.sampled_from([1000, 7, 3]), interval=st.sampled_from([60, 20, 0]))
+def test_plain_appends_store_and_announce_what_merging_each_message_does(
+    any_store: str, kind: str, data: st.DataObject, cut: int, interval: int
+) -> None:
+    """A held session's plain MeterValues appended and merged once (`batching.append`) against the same
+    batches merging each message (the general path), on both stores: sessions, readings, announcements."""
+    starts = [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]
+    steps = starts + data.draw(HISTORIES[kind], label="steps")
+    general, batch = asyncio.run(both_ways(any_store, steps, cut, interval, reference="general"))
+    assert batch == general
+
+
+@pytest.mark.parametrize("plain_appends", [True, False])
+async def test_a_held_sessions_plain_meter_values_are_not_merged_one_by_one(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, plain_appends: bool
+) -> None:
+    """The flood's MeterValues of a held session are appended: `merge` (a copy of the session) runs for the
+    batch's first message of it only, and the session is the same as with every message merged."""
+    await run_migrations(sqlite_url, MIGRATIONS)
+    engine = create_engine(sqlite_url)
+    factory = session_factory(engine)
+    handle = build_dispatcher(context(factory, "s", interval=3600, plain_appends=plain_appends))  # no update due
+    merged = 0
+    merge = session_model.merge
+
+    def counted(*args: Any) -> Any:
+        nonlocal merged
+        merged += 1
+        return merge(*args)
+
+    async def batch(envelopes: list[Envelope]) -> None:
+        async with TransactionBatch(factory, inbox_consumer=CONSUMER)(envelopes):
+            for envelope in envelopes:
+                await handle(envelope)
+
+    envelopes = history(
+        "CP",
+        [("tx", n, 0, "started", 0, 0, None) for n in (0, 1)]
+        + [("tx", n, 0, "updated", minute, 100, "Charging") for minute in range(1, 11) for n in (0, 1)],
+    )
+    try:
+        # Started, and a session.updated published: the next one is due in an hour.
+        await batch(envelopes[:2])
+        await batch(envelopes[2:6])
+        monkeypatch.setattr("voltline_session.service_layer.recording.merge", counted)
+        await batch(envelopes[6:])
+        async with factory() as db:
+            energy = (await db.execute(sa.select(sessions.c.station_id, sessions.c.energy_wh))).all()
+    finally:
+        await engine.dispose()
+    assert sorted(energy) == [("CP-0", 1000), ("CP-1", 1000)]
+    assert merged == (2 if plain_appends else 16)
 
 
 async def test_a_batch_reads_its_stations_sessions_once_and_writes_last_seen_once(sqlite_url: str) -> None:

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from voltline_events.payloads import IdToken, StationTransaction
 from voltline_session.domain.periods import Observation, build_periods, state_from_charging_state, state_from_status
 from voltline_session.domain.remote import (
@@ -24,10 +26,13 @@ from voltline_session.domain.session import (
     CLOSED_BY_OPERATOR,
     Session,
     close_by_operator,
+    goes_on,
     merge,
     missing_messages,
+    newest,
     open_session,
     ready_to_announce_end,
+    went_on,
 )
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -233,3 +238,63 @@ def test_a_remote_starts_driver_stays() -> None:
     session = replace(open_session("s-1", "CP-1", started, NOW), driver_id="drv-app")  # linked to a remote start
     update = tx("updated", 5, id_token=IdToken(id_token="APP"), driver_id="drv-other", seq_no=1)
     assert merge(session, update, NOW).driver_id == "drv-app"
+
+
+# Any message of a transaction: what `goes_on` must tell apart (a token, a place, a remote start, an offline
+# flag, a start or an end) or let through (a plain MeterValues, with or without a trigger, early or late).
+message = st.builds(
+    lambda kind, minute, evse, connector, token, remote, offline, trigger: tx(
+        kind,
+        minute,
+        evse_id=evse,
+        connector_id=connector,
+        id_token=IdToken(id_token=token) if token else None,
+        remote_start_id=remote,
+        offline=offline,
+        trigger_reason=trigger,
+    ),
+    st.sampled_from(["started", "updated", "updated", "updated", "updated", "ended"]),
+    st.integers(-5, 60),
+    st.sampled_from([None, None, 1, 2]),
+    st.sampled_from([None, None, 1]),
+    st.sampled_from([None, None, None, "A", "B"]),
+    st.sampled_from([None, None, None, 7]),
+    st.sampled_from([False, False, False, True]),
+    st.sampled_from([None, "MeterValuePeriodic", "ChargingStateChanged"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=st.lists(message, min_size=1, max_size=6),
+    then=st.lists(message, min_size=1, max_size=6),
+    doubt=st.sampled_from([None, "rebooted"]),
+)
+def test_messages_that_only_say_the_transaction_goes_on_merge_as_went_on_says(
+    history: list[StationTransaction], then: list[StationTransaction], doubt: str | None
+) -> None:
+    """The batch appends such messages and merges them once (`batching.append`): the same session as merging
+    each, for any session (in doubt or not) and any run of them; anything else is not let through."""
+    session = open_session("s-1", "CP-1", history[0], NOW)
+    for m in history[1:]:
+        session = merge(session, m, NOW)
+    session = replace(session, doubt=doubt, doubt_since=NOW if doubt else None, checked_at=NOW if doubt else None)
+    merged, last, reason, later = session, session.last_event_at, session.trigger_reason, NOW
+    plain = list(itertools.takewhile(lambda m: goes_on(session, m), then))  # then the batch merges the general way
+    for n, m in enumerate(plain):
+        later = NOW + timedelta(seconds=n)
+        merged = merge(merged, m, later)
+        last, reason = newest(last, reason, m)
+    if plain:
+        assert went_on(session, later, last, reason) == merged
+
+
+def test_a_plain_meter_values_goes_on_and_news_does_not() -> None:
+    started = open_session("s-1", "CP-1", MESSAGES[0], NOW)
+    assert goes_on(started, tx("updated", 10, seq_no=1, trigger_reason="MeterValuePeriodic", evse_id=1))
+    assert not goes_on(started, tx("updated", 10, id_token=IdToken(id_token="A")))  # a token: the driver may change
+    assert not goes_on(started, tx("updated", 10, offline=True))
+    assert not goes_on(started, tx("ended", 10))
+    unstarted = open_session("s-2", "CP-1", tx("updated", 5), NOW)
+    assert not goes_on(unstarted, tx("updated", 10))  # may move the stand-in start
+    assert not goes_on(unstarted, tx("updated", 10, evse_id=1))  # the place is news

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from voltline_session.domain.energy import MeterPolicy, compute_energy, walk_energy
 from voltline_session.domain.meter import BEGIN, ENERGY, POWER, SOC, Reading
 from voltline_session.domain.stats import meter_stats
-from voltline_session.domain.tally import Tally, advance, tally_key, tally_of
+from voltline_session.domain.tally import Tally, TallyCache, advance, tally_key, tally_of
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 POLICY = MeterPolicy(max_power_w=Decimal(50_000))
@@ -98,7 +99,27 @@ def test_folding_readings_into_the_tally_equals_recomputing_from_all(
             expected = full(readings[:cut], meter_start)
             assert (energy.energy_wh, energy.meter_start_wh, energy.meter_stop_wh, energy.anomalies, stats) == expected
             assert tally == tallied(readings[:cut], meter_start)
+            # What TallyCache relies on: the tally its stored JSON gives back is this one, to the digit.
+            stored = json.loads(json.dumps(tally.to_json()))
+            back = Tally.from_json(stored)
+            assert back == tally and back.to_json() == stored
+            cache = TallyCache()
+            assert cache.decode("s", cache.encode("s", tally)) is tally
+            assert cache.decode("s", stored) is tally
         known = cut
+
+
+def test_the_cache_parses_a_tally_it_did_not_write_last() -> None:
+    readings = series(1000, [(10, ("grow", 5), 7000, None, True)] * 4)
+    first, second = tallied(readings[:3], 0), tallied(readings, 0)
+    assert first is not None and second is not None and first != second
+    cache = TallyCache(size=2)
+    cache.encode("a", first)
+    assert cache.decode("a", second.to_json()) == second  # another tally than it wrote: parsed
+    assert cache.decode("b", first.to_json()) == first  # another session's
+    cache.encode("b", second)
+    cache.encode("c", second)  # over its size: forgets what it wrote, which only costs a parse
+    assert cache.decode("a", first.to_json()) == first
 
 
 def test_a_reading_not_later_than_the_tally_or_a_begin_value_asks_for_a_recompute() -> None:

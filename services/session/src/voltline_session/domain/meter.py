@@ -155,13 +155,20 @@ def readings_from(samples: Iterable[SampleLike]) -> tuple[list[Reading], list[st
                 if value is not None:
                     number = _converted(value, measurand, problems)
                     if number is not None:
-                        readings.append(Reading(at, measurand, number, value.context))
+                        readings.append(_reading(at, measurand, number, value.context))
             continue
         for measurand in _MEASURANDS:
             picked = _select(sample, measurand, problems)
             if picked is not None:
                 readings.append(Reading(at, measurand, picked[0], picked[1]))
     return readings, problems
+
+
+def _reading(at: datetime, measurand: str, value: Decimal, context: str | None) -> Reading:
+    """`Reading(...)` without the frozen dataclass's setattr per field (the flood makes two per message)."""
+    new = object.__new__(Reading)
+    new.__dict__.update(at=at, measurand=measurand, value=value, context=context)
+    return new
 
 
 def _plain(values: Sequence[ValueLike]) -> dict[str, ValueLike] | None:

@@ -265,6 +265,43 @@ def merge(session: Session, tx: TransactionLike, now: datetime) -> Session:
     return _with(session, changes)
 
 
+def goes_on(session: Session, tx: TransactionLike) -> bool:
+    """Whether `merge` would take nothing from `tx` but that the transaction goes on (no token, place, remote
+    start, offline flag, start or end news): what it changes is then `went_on`'s (a property test checks it)."""
+    return (
+        tx.kind == "updated"
+        and tx.id_token is None
+        and (tx.evse_id is None or session.evse_id is not None)
+        and (tx.connector_id is None or session.connector_id is not None)
+        and (tx.remote_start_id is None or session.remote_start_id is not None)
+        and (not tx.offline or session.offline)
+        and session.start_seen
+    )
+
+
+def newest(last_event_at: datetime, trigger_reason: str | None, tx: TransactionLike) -> tuple[datetime, str | None]:
+    """The session's newest message time and trigger after `tx` (as `merge` keeps them)."""
+    at = as_utc(tx.timestamp)
+    return (at, tx.trigger_reason or trigger_reason) if at >= last_event_at else (last_event_at, trigger_reason)
+
+
+def went_on(session: Session, now: datetime, last_event_at: datetime, trigger_reason: str | None) -> Session:
+    """`merge` of messages that `goes_on` says only tell that the transaction goes on (their newest time and
+    trigger from `newest`): heard now, no doubt left. One copy of the session for any number of them."""
+    return _with(
+        session,
+        {
+            "updated_at": now,
+            "heard_at": now,
+            "doubt": None,
+            "doubt_since": None,
+            "checked_at": None,
+            "last_event_at": last_event_at,
+            "trigger_reason": trigger_reason,
+        },
+    )
+
+
 _SESSION_FIELDS = frozenset(f.name for f in fields(Session))
 
 

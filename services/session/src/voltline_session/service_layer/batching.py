@@ -17,14 +17,13 @@ session is then held like the others (`announce_and_hold`): still one save per s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from voltline_events.payloads import StationTransaction
 
 from voltline_session.domain.meter import Reading, as_utc, readings_from
 from voltline_session.domain.periods import START_LOOKBACK, state_from_charging_state
-from voltline_session.domain.session import Session
+from voltline_session.domain.session import Session, goes_on, newest, went_on
 from voltline_session.service_layer.context import SessionContext
 from voltline_session.service_layer.ledger import Folded, announce, fold, recompute, update_due
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
@@ -33,12 +32,40 @@ _PENDING = "session.pending"
 _BY_STATION = "session.pending.by_station"  # station id -> keys it has in _PENDING
 
 
-@dataclass
 class Pending:
-    before: Session  # as stored when the batch first read it: what the announcement compares with
-    current: Session  # with the batch's messages merged, not yet recomputed
-    now: datetime  # our clock at the last message folded in
-    readings: list[Reading] = field(default_factory=list)  # the batch's new readings of it, in arrival order
+    """A session the batch holds: `before` as stored when the batch first read it (what the announcement
+    compares with), `current` with the batch's messages merged (not yet recomputed), `now` our clock at the
+    last message folded in, `readings` the batch's new readings of it in arrival order.
+
+    Messages that only say the transaction goes on (`append`) are not merged one by one: when the session was
+    last heard of is kept here and merged in once (`went_on`), when `current` is next read."""
+
+    __slots__ = ("_current", "_heard", "before", "now", "readings")
+
+    def __init__(self, before: Session, current: Session, now: datetime, readings: list[Reading]) -> None:
+        self.before, self._current, self.now, self.readings = before, current, now, readings
+        self._heard: tuple[datetime, datetime, str | None] | None = None  # now, newest message time, its trigger
+
+    @property
+    def current(self) -> Session:
+        if self._heard is not None:
+            self._current = went_on(self._current, *self._heard)
+            self._heard = None
+        return self._current
+
+    @current.setter
+    def current(self, session: Session) -> None:  # a session made from `current` as read
+        self._current, self._heard = session, None
+
+    def heard(self, tx: StationTransaction, now: datetime) -> None:
+        """`tx` (one `goes_on` accepts) merged in, as far as `current` is concerned, when it is next read."""
+        last = (
+            (self._heard[1], self._heard[2])
+            if self._heard
+            else (self._current.last_event_at, self._current.trigger_reason)
+        )
+        self._heard = (now, *newest(*last, tx))
+        self.now = now
 
 
 Held = dict[tuple[str, str], Pending]
@@ -77,6 +104,30 @@ def foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationT
         and merged.id_token == before.id_token
         and merged.remote_start_id is None
     )
+
+
+async def append(
+    ctx: SessionContext, uow: SessionUnitOfWork, kept: Pending, tx: StationTransaction, now: datetime
+) -> bool:
+    """The flood's message: readings (and a charging state) for a held session, which merged would only say the
+    transaction goes on and which announces nothing (no update due). Its readings are appended and the merge
+    waits in `kept` (no copy of the session per message); what is stored and announced is what `foldable`'s
+    path gives (an equivalence test compares them). False: not such a message, nothing done."""
+    session = kept._current  # what `goes_on` and `holdable` read is the same before and after the pending merge
+    if not (ctx.plain_appends and goes_on(session, tx) and holdable(ctx, session, now)):
+        return False
+    if tx.seq_no is not None and not await uow.sessions.first_seq(session.session_id, tx.seq_no):
+        return True  # the same 2.x message again (the station resent it): nothing changes
+    readings, problems = readings_from(tx.meter_values)
+    await uow.readings.add(session.session_id, readings)
+    state = state_from_charging_state(tx.charging_state)
+    if state is not None and tx.charging_state:
+        await uow.states.add(session.station_id, session.bay, as_utc(tx.timestamp), "tx", state, tx.charging_state)
+    kept.heard(tx, now)
+    if problems:
+        kept.current = kept.current.with_problems(problems)
+    kept.readings.extend(readings)
+    return True
 
 
 def due_foldable(ctx: SessionContext, before: Session, merged: Session, tx: StationTransaction, now: datetime) -> bool:

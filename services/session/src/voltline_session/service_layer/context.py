@@ -10,6 +10,7 @@ from uuid import uuid4
 from voltline_events import Topics
 
 from voltline_session.domain.energy import MeterPolicy
+from voltline_session.domain.tally import TallyCache
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
 # The inbox consumer name: one per service, whatever the instance.
@@ -44,6 +45,11 @@ class SessionContext:
     # Fold new readings into a session's running totals (domain.tally) instead of reading all of them;
     # off: every change recomputes from all readings (the reference the equivalence tests compare with).
     fold_readings: bool = True
+    # Append a held session's plain MeterValues without merging each (batching.append); off: the general
+    # path (the reference the equivalence tests compare with).
+    plain_appends: bool = True
+    # The running totals this process wrote last (their stored JSON is read back by the next batch).
+    tallies: TallyCache = field(default_factory=TallyCache)
 
     def reader(self) -> SessionUnitOfWork:
         return self.read_uow() if self.read_uow is not None else self.uow()

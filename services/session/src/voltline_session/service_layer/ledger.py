@@ -73,7 +73,7 @@ def fold(ctx: SessionContext, session: Session, new: Sequence[Reading], now: dat
     reading its stored readings; None when that is not exact (then `recompute` reads them all)."""
     if not ctx.fold_readings or not session.active or session.meter_tally is None:
         return None
-    tally = Tally.from_json(session.meter_tally)
+    tally = ctx.tallies.decode(session.session_id, session.meter_tally)
     if tally is None:
         return None
     return advance(tally, _key(ctx, session), new, ctx.policy)
@@ -107,7 +107,7 @@ async def recompute(
     key = _key(ctx, session)
     if folded is not None:
         (energy, stats, tally), readings = folded[0], list(folded[1])
-        session = measured(session, energy, stats).evolve(meter_tally=tally.to_json())
+        session = measured(session, energy, stats).evolve(meter_tally=ctx.tallies.encode(session.session_id, tally))
     else:
         if only is not None:  # as the store would give them: the first sent per measurand and instant, in order
             unique = {(r.measurand, r.at): r for r in reversed(only)}
@@ -126,7 +126,7 @@ async def recompute(
         counted = readings if session.ended_at is None else [r for r in readings if r.at <= session.ended_at]
         found = tally_of(key, readings, checkpoint)
         session = measured(session, energy, meter_stats(counted, energy)).evolve(
-            meter_tally=found.to_json() if found else None
+            meter_tally=ctx.tallies.encode(session.session_id, found) if found else None
         )
     # Only a transaction numbered from 0 with its end's number known can miss messages (missing_messages).
     numbered = session.start_seq_no == 0 and session.end_seq_no is not None

@@ -22,6 +22,7 @@ from voltline_session.service_layer.batching import (
     Pending,
     announce_and_hold,
     announce_held,
+    append,
     as_left,
     due_foldable,
     flush,
@@ -99,6 +100,9 @@ async def record_transaction(
         await _touch(ctx, uow, station_id, seen_at, tx.ocpp_version, now)
         pending = held(uow)
         kept = pending.get((station_id, tx.transaction_id)) if pending is not None else None
+        if kept is not None and await append(ctx, uow, kept, tx, now):  # the flood's common case
+            await uow.commit()
+            return
         before = kept.current if kept else await uow.sessions.by_transaction(station_id, tx.transaction_id)
         if (
             before is not None
