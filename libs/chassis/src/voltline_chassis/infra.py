@@ -28,7 +28,7 @@ from voltline_bus import (
     rewind_all_consumers,
 )
 from voltline_events import Topics
-from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
+from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory, warm_pool
 
 from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
 from voltline_chassis.driver_tokens import DriverTokenVerifier
@@ -129,6 +129,7 @@ class ServiceInfra:
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
         await run_migrations(self.settings.database_url or "", migrations)
+        await warm_pool(self.engine)  # before the consumers join: their first batches need no connects
         self._topics = list(topics)
         await ensure_topics(self.bus, topics)
         await self.producer.start()

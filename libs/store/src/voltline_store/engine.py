@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from voltline_bus.tracing import enabled as tracing_enabled
 
+from voltline_store.inlists import pad_in_lists
 from voltline_store.tracing import trace_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -68,6 +69,7 @@ def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) ->
         pool_timeout=30,
     )
     _ping_when_idle(engine, PING_AFTER_IDLE_S)
+    pad_in_lists(engine.dialect)
     return engine
 
 
@@ -95,6 +97,22 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
+
+
+async def warm_pool(engine: AsyncEngine) -> int:
+    """Open the PostgreSQL pool's connections before the service's consumers join their groups; returns how many.
+
+    Each new connection costs a connect, the authentication, the dialect's set-up queries (server version, JSON
+    codecs) and the server process's start, round trips that otherwise fell on the first batches of a drain, when
+    every partition asks for a connection at once and the process has nothing else to do (bench.pipeline ingest's
+    start, after a restart or a rebalance). SQLite: nothing to open."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+    connections = await asyncio.gather(*(engine.connect().start() for _ in range(size)))
+    for connection in connections:
+        await connection.close()  # back to the pool, open
+    return len(connections)
 
 
 def is_sqlite_in_memory(url: URL) -> bool:
