@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool, QueuePool
 from voltline_bus.tracing import enabled as tracing_enabled
 
-from voltline_store.inlists import pad_in_lists
 from voltline_store.tracing import trace_statements
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -69,7 +68,6 @@ def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) ->
         pool_timeout=30,
     )
     _ping_when_idle(engine, PING_AFTER_IDLE_S)
-    pad_in_lists(engine.dialect)
     return engine
 
 
