@@ -96,7 +96,7 @@ class ServiceInfra:
         source = f"{settings.service_name}/{settings.instance_id}"
         bus = bus_config(settings, source)
         configure_tracing(settings.service_name)  # before the engine: its statements are traced only if on
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         producer = Producer(bus)
         return cls(
             settings=settings,
