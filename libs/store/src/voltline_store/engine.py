@@ -21,6 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A pooled PostgreSQL connection that sat unused this long is pinged before it is handed out (see _ping_when_idle).
 PING_AFTER_IDLE_S = 2.0
 _IDLE_SINCE = "voltline_idle_since"
+_WARMED = "voltline_warmed"
 # Execution option: this connection only reads (SQLite then begins a deferred transaction).
 READ_ONLY = "voltline_read_only"
 _DEFAULT_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
@@ -84,6 +85,8 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_WARMED, False):
+            return  # opened by warm_pool: its first use needs no ping, as a new connection's does not
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
@@ -109,6 +112,7 @@ async def warm_pool(engine: AsyncEngine) -> int:
     size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
     connections = await asyncio.gather(*(engine.connect().start() for _ in range(size)))
     for connection in connections:
+        connection.info[_WARMED] = True  # not pinged when first used (a ping is three round trips)
         await connection.close()  # back to the pool, open
     return len(connections)
 
