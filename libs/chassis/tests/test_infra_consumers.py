@@ -1,5 +1,5 @@
 """What ServiceInfra does around every service's consumers: the GC's start-up collection before they start, and
-the consumer settings common to all (`infra.watch`)."""
+the consumer settings common to all (`infra.watch`), the size of the pool they draw on."""
 
 from __future__ import annotations
 
@@ -54,3 +54,11 @@ async def test_start_up_is_collected_and_frozen_before_the_consumers_start(
     assert seen["thresholds"] == (54_321, 9, 9)
     assert seen["frozen"] > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_the_postgresql_pool_is_as_large_as_the_setting(helpers: Any) -> None:
+    """`database_pool_size` connections are kept (and opened at start, before the consumers join)."""
+    for size in (5, 8):
+        settings = helpers.make_settings(database_url="postgresql+asyncpg://u@h/db", database_pool_size=size)
+        infra = ServiceInfra.from_settings(settings, api_key_feed=False)
+        assert infra.engine.pool.size() == size  # type: ignore[attr-defined]  # QueuePool's

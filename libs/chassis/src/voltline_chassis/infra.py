@@ -28,7 +28,7 @@ from voltline_bus import (
     rewind_all_consumers,
 )
 from voltline_events import Topics
-from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory
+from voltline_store import OutboxRelay, check_database, create_engine, run_migrations, session_factory, warm_pool
 
 from voltline_chassis.api_keys import ApiKeyFeed, ApiKeyVerifier, record_signing_key
 from voltline_chassis.driver_tokens import DriverTokenVerifier
@@ -96,7 +96,7 @@ class ServiceInfra:
         source = f"{settings.service_name}/{settings.instance_id}"
         bus = bus_config(settings, source)
         configure_tracing(settings.service_name)  # before the engine: its statements are traced only if on
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
         producer = Producer(bus)
         return cls(
             settings=settings,
@@ -129,6 +129,7 @@ class ServiceInfra:
 
     async def start(self, migrations: Path, topics: Sequence[TopicSpec] = ()) -> None:
         await run_migrations(self.settings.database_url or "", migrations)
+        await warm_pool(self.engine)  # before the consumers join: their first batches need no connects
         self._topics = list(topics)
         await ensure_topics(self.bus, topics)
         await self.producer.start()

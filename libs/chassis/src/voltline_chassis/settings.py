@@ -79,6 +79,10 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     # Plain str because drivers need it; its password is masked in repr() and in log lines.
     database_url: str | None = None
+    # PostgreSQL connections the pool keeps, opened at start before the consumers join (voltline_store.warm_pool):
+    # at least the batches a service's consumers run at once plus the outbox relay, or the rest are opened (and
+    # closed again) while a backlog drains.
+    database_pool_size: int = Field(default=5, ge=1, le=100)
     http_host: str = "127.0.0.1"
     http_port: int = Field(ge=0, le=65535)
     admin_token: SecretStr | None = None

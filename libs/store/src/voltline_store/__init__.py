@@ -9,6 +9,7 @@ from voltline_store.engine import (
     normalize_url,
     read_only_session_factory,
     session_factory,
+    warm_pool,
 )
 from voltline_store.migrations import alembic_config, run_migrations
 from voltline_store.outbox import (
@@ -58,4 +59,5 @@ __all__ = [
     "rowcount",
     "run_migrations",
     "session_factory",
+    "warm_pool",
 ]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import URL, event, make_url, text
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from voltline_bus.tracing import enabled as tracing_enabled
 
 from voltline_store.tracing import trace_statements
@@ -21,6 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # A pooled PostgreSQL connection that sat unused this long is pinged before it is handed out (see _ping_when_idle).
 PING_AFTER_IDLE_S = 2.0
 _IDLE_SINCE = "voltline_idle_since"
+_WARMED = "voltline_warmed"
 # Execution option: this connection only reads (SQLite then begins a deferred transaction).
 READ_ONLY = "voltline_read_only"
 _DEFAULT_DRIVERS = {"postgresql": "asyncpg", "sqlite": "aiosqlite"}
@@ -84,6 +85,8 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
 
     @event.listens_for(engine.sync_engine, "checkin")
     def _checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_WARMED, False):
+            return  # opened by warm_pool: its first use needs no ping, as a new connection's does not
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine.sync_engine, "checkout")
@@ -95,6 +98,23 @@ def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"pooled connection failed its ping: {exc!r}") from exc
+
+
+async def warm_pool(engine: AsyncEngine) -> int:
+    """Open the PostgreSQL pool's connections before the service's consumers join their groups; returns how many.
+
+    Each new connection costs a connect, the authentication, the dialect's set-up queries (server version, JSON
+    codecs) and the server process's start, round trips that otherwise fell on the first batches of a drain, when
+    every partition asks for a connection at once and the process has nothing else to do (bench.pipeline ingest's
+    start, after a restart or a rebalance). SQLite: nothing to open."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 1
+    connections = await asyncio.gather(*(engine.connect().start() for _ in range(size)))
+    for connection in connections:
+        connection.info[_WARMED] = True  # not pinged when first used (a ping is three round trips)
+        await connection.close()  # back to the pool, open
+    return len(connections)
 
 
 def is_sqlite_in_memory(url: URL) -> bool:
