@@ -87,9 +87,11 @@ async def test_a_wrong_password_flood_delays_nobody_and_locks_nobody_out(system:
     assert await status_of(url, "CP-OTHER", GOOD) == 101
     assert await status_of(url, "CP-TARGET", GOOD) == 101
     honest = time.perf_counter() - started
+    # Not queued behind it: in before its 30 waves are through (a bound in seconds moved with the load).
+    still_flooding = not flood.done()
     answers = await flood
     assert set(answers) <= {401, 429} and answers.count(429) >= 250  # backed off after 5 failures
-    assert honest < 5.0, f"honest stations waited {honest:.1f} s behind the flood"
+    assert still_flooding, f"honest stations waited {honest:.1f} s, until the flood was over"
     assert refused_total("station_backoff") >= 250 and refused_total("wrong_password") >= 5
 
 
