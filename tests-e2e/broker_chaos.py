@@ -217,23 +217,20 @@ async def _missing(system: ChaosSystem, tally: Tally, settle_s: float) -> set[tu
             await asyncio.sleep(1)
 
 
-async def lifecycle_while_auth_is_away(system: ChaosSystem, *, staying: int, leaving: int) -> dict[str, list[Any]]:
-    """Register stations, halt auth; `staying` stations connect and boot (answered) and stay, `leaving` ones do the
-    same and leave; kill the broker once every boot is answered, resume auth. Returns what auth then shows of
-    each group's presence (`connected`, `ocpp_version`), once it shows a settled state for every station."""
-    groups = {"staying": [f"LIFE-{secrets.token_hex(3)}-S{n}" for n in range(staying)]}
-    groups["leaving"] = [f"LIFE-{secrets.token_hex(3)}-L{n}" for n in range(leaving)]
+async def lifecycle_while_auth_is_away(system: ChaosSystem, *, stations: int) -> list[Any]:
+    """Register stations, halt auth; the stations connect and boot (answered) and stay; kill the broker, resume
+    auth. Returns what auth then shows of each station's presence (`connected`, `ocpp_version`) once it shows
+    every station's."""
+    ids = [f"LIFE-{secrets.token_hex(3)}-{n}" for n in range(stations)]
     auth = httpx.AsyncClient(
         base_url=f"{system.url('auth')}/api/v1", headers={"Authorization": f"Bearer {system.token}"}, timeout=30
     )
     async with auth:
-        for station_id in (*groups["staying"], *groups["leaving"]):
+        for station_id in ids:
             response = await auth.post("/stations", json={"station_id": station_id})
             assert response.status_code == 201, response.text
         await asyncio.to_thread(system.stack.halt, "auth")
-        sockets = [await _booted(system.ocpp_url, s) for s in (*groups["staying"], *groups["leaving"])]
-        for socket in sockets[len(groups["staying"]) :]:
-            await socket.close()
+        sockets = [await _booted(system.ocpp_url, s) for s in ids]
         await asyncio.to_thread(system.broker.kill)  # the supervisor brings it back, empty
         await asyncio.to_thread(system.stack.resume, "auth", 120)
 
@@ -241,19 +238,13 @@ async def lifecycle_while_auth_is_away(system: ChaosSystem, *, staying: int, lea
             sync = (await auth.get(f"/stations/{station_id}")).json()["sync"]
             return {k: sync[k] for k in ("connected", "ocpp_version")} if sync else None
 
-        async def settled() -> dict[str, list[Any]]:
-            return {group: [await shown(s) for s in ids] for group, ids in groups.items()}
+        async def settled() -> list[Any]:
+            return [await shown(s) for s in ids]
 
         presence = await eventually(
-            settled,
-            ok=lambda seen: (
-                all(p is not None for ps in seen.values() for p in ps)
-                and not any(p["connected"] for p in seen["leaving"])
-            ),
-            within=180,
-            what="auth's presence of every station",
+            settled, ok=lambda seen: None not in seen, within=180, what="auth's presence of every station"
         )
-        for socket in sockets[: len(groups["staying"])]:
+        for socket in sockets:
             await socket.close()
     return presence
 
