@@ -15,7 +15,9 @@ from voltline_bus import Outgoing
 from voltline_events import envelope_for, station_key
 from voltline_events.payloads import ConnectorStatus, StationConnected
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# A test here waits up to 300 s for the backlog, and the first and last also start and stop the service: pytest's
+# 300 s for the whole item ran out in the teardown on a loaded machine.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(600)]
 
 # Per station: a fault reported twice (one alert, two occurrences), a recovery, and for every other station a
 # second fault with another code at the end (a second alert, still open).
