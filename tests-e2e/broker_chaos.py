@@ -27,6 +27,7 @@ import httpx
 from voltline_devinfra._proc import free_port
 from voltline_devinfra.stack import Stack
 from voltline_devinfra.tansu import TansuBroker
+from voltline_devinfra.waiting import eventually
 from websockets.asyncio.client import connect
 from websockets.exceptions import WebSocketException
 
@@ -214,3 +215,54 @@ async def _missing(system: ChaosSystem, tally: Tally, settle_s: float) -> set[tu
             if not missing or time.monotonic() > deadline:
                 return missing
             await asyncio.sleep(1)
+
+
+async def lifecycle_while_auth_is_away(system: ChaosSystem, *, stations: int) -> list[Any]:
+    """Register stations, halt auth; the stations connect and boot (answered) and stay; kill the broker, resume
+    auth. Returns what auth then shows of each station's presence (`connected`, `ocpp_version`) once it shows
+    every station's."""
+    ids = [f"LIFE-{secrets.token_hex(3)}-{n}" for n in range(stations)]
+    auth = httpx.AsyncClient(
+        base_url=f"{system.url('auth')}/api/v1", headers={"Authorization": f"Bearer {system.token}"}, timeout=30
+    )
+    async with auth:
+        for station_id in ids:
+            response = await auth.post("/stations", json={"station_id": station_id})
+            assert response.status_code == 201, response.text
+        await asyncio.to_thread(system.stack.halt, "auth")
+        sockets = [await _booted(system.ocpp_url, s) for s in ids]
+        await asyncio.to_thread(system.broker.kill)  # the supervisor brings it back, empty
+        await asyncio.to_thread(system.stack.resume, "auth", 120)
+
+        async def shown(station_id: str) -> dict[str, Any] | None:
+            sync = (await auth.get(f"/stations/{station_id}")).json()["sync"]
+            return {k: sync[k] for k in ("connected", "ocpp_version")} if sync else None
+
+        async def settled() -> list[Any]:
+            return [await shown(s) for s in ids]
+
+        presence = await eventually(
+            settled, ok=lambda seen: None not in seen, within=180, what="auth's presence of every station"
+        )
+        for socket in sockets:
+            await socket.close()
+    return presence
+
+
+async def _booted(url: str, station_id: str) -> Any:
+    """A station's open socket once its boot was answered (the gateway has the broker's acknowledgements of its
+    connect and boot by then: ADR 0037); the gateway may not know the station yet: connect again until it does."""
+
+    async def attempt() -> Any:
+        try:
+            socket = await connect(f"{url}/{station_id}", subprotocols=["ocpp2.0.1"], open_timeout=20)  # type: ignore[list-item]
+        except (OSError, WebSocketException, TimeoutError):
+            return None
+        boot = {"reason": "PowerUp", "chargingStation": {"vendorName": "V", "model": "M"}}
+        await socket.send(json.dumps([2, "boot-1", "BootNotification", boot]))
+        while (frame := json.loads(await socket.recv()))[1] != "boot-1":
+            pass
+        assert frame[0] == 3, frame
+        return socket
+
+    return await eventually(attempt, within=120, interval=0.5, what=f"{station_id}'s boot answered")

@@ -2,7 +2,8 @@
 
 tansu (as under `make run`) forgets everything when it dies; the supervisor brings it back, the services
 notice the new cluster id, recreate their topics and republish, and the gateway sends again what it had
-acknowledged from its spool. Counts answered TransactionEvent Ended without a completed session (goal 0).
+acknowledged from its spool. Counts answered TransactionEvent Ended without a completed session (goal 0); the
+station lifecycle topic (ADR 0037), which auth reads for presence, is replayed from the spool too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from broker_chaos import ChaosSystem, run, start
+from broker_chaos import ChaosSystem, lifecycle_while_auth_is_away, run, start
 
 
 @pytest.fixture
@@ -24,3 +25,12 @@ async def test_broker_killed_three_times_under_load_loses_nothing(chaos: ChaosSy
     assert chaos.broker.restarts >= 3
     assert len(tally.ended) > 20, "too little load to mean anything"
     assert not missing, f"{len(missing)} of {len(tally.ended)} answered transactions lost: {sorted(missing)[:5]}"
+
+
+async def test_lifecycle_copies_acknowledged_before_a_kill_reach_auth_from_the_spool(chaos: ChaosSystem) -> None:
+    """Auth is away while stations connect and boot (the gateway answers their boots Pending without it), so their
+    lifecycle copies exist only on the broker; the broker dies with them; auth comes back: what it shows of
+    every station's presence came from the gateway's spool."""
+    presence = await lifecycle_while_auth_is_away(chaos, stations=4)
+    assert chaos.broker.restarts >= 1
+    assert presence == [{"connected": True, "ocpp_version": "ocpp2.0.1"}] * 4

@@ -78,6 +78,19 @@ def test_a_library_loggers_level_left_by_an_earlier_server_is_reset(
     assert line["event"] == "Started server process" and line["logger"] == "uvicorn.error"
 
 
+def test_sql_statements_are_not_logged_at_info(capsys: pytest.CaptureFixture[str], helpers) -> None:
+    """Every statement with its parameters, at INFO, was most of a service's log and CPU for it."""
+    import sqlalchemy as sa
+
+    configure_logging("auth", "INFO", json=True)
+    engine = sa.create_engine("sqlite://")
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT :secret"), {"secret": "hmac-sha256$0123"})
+    logging.getLogger("sqlalchemy.pool").warning("pool warnings still pass")
+    [line] = helpers.log_lines(capsys.readouterr().out)
+    assert line["event"] == "pool warnings still pass"
+
+
 def test_lines_logged_while_an_event_is_handled_carry_its_ids(capsys: pytest.CaptureFixture[str], helpers) -> None:
     """A consumer sets one variable per event (voltline_bus.logcontext); the ids reach every line written meanwhile,
     and what the line or structlog's context variables say wins."""

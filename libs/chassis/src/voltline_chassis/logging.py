@@ -144,6 +144,9 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         # uvicorn.Config(log_level=...) sets its loggers' levels: an earlier server in this process (a test's)
         # would otherwise keep filtering what the root level lets through.
         lib_logger.setLevel(logging.NOTSET)
+    # SQLAlchemy logs every statement and its parameters (password hashes among them) when its logger lets INFO
+    # through; it sets WARNING itself at import, which the reset above undid. An engine's `echo` still works.
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
 
     structlog.configure(
         processors=[

@@ -149,10 +149,18 @@ class Stack:
 
     def restart(self, name: str, timeout: float = 60.0) -> None:
         """Stop one service and start it again (used to prove a restart loses nothing)."""
+        self.halt(name)
+        self.resume(name, timeout)
+
+    def halt(self, name: str) -> None:
+        """Stop one service until `resume(name)`: what the others do while it is away (tests)."""
         service = self.services[name]
         if service.proc is not None:
             terminate(service.proc, timeout=20)
-        self._spawn(service)
+
+    def resume(self, name: str, timeout: float = 60.0) -> None:
+        """Start a halted service again and wait until it is ready."""
+        self._spawn(self.services[name])
         self.wait_ready(timeout)
 
     def dead(self) -> list[str]:
