@@ -27,8 +27,8 @@ from uuid import uuid4
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_events import Envelope, station_key
-from voltline_events.payloads import ConnectorStatusesChanged
+from voltline_events import Envelope, envelope_for, station_key
+from voltline_events.payloads import ConnectorStatusChange, ConnectorStatusesChanged
 from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
 
 from voltline_diagnostics.adapters import status_batch_pg
@@ -371,6 +371,17 @@ class BatchOutbox(Outbox):
             self._state.status_groups[partition] = row
             self.added += 1
         row["changes"].append(change)
+
+
+class StatusChangeEvents:
+    """Status changes outside a consumer batch: each one a `ConnectorStatusesChanged` of its own in the outbox."""
+
+    def __init__(self, outbox: Outbox, source: str) -> None:
+        self._outbox, self._source = outbox, source
+
+    def add_status_change(self, topic: str, station_id: str, change: dict[str, Any]) -> None:
+        event = ConnectorStatusesChanged(changes=[ConnectorStatusChange.model_validate(change)])
+        self._outbox.add(topic, envelope_for(event, source=self._source), key=station_key(station_id))
 
 
 def _values(row: Any, fields: Sequence[str]) -> dict[str, Any]:

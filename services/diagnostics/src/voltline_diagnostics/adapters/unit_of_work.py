@@ -10,6 +10,7 @@ from voltline_store import UnitOfWork
 from voltline_diagnostics.adapters.alerts_repo import AlertRepository
 from voltline_diagnostics.adapters.inventory_repo import InventoryRepository
 from voltline_diagnostics.adapters.sessions_repo import SessionProgressRepository
+from voltline_diagnostics.adapters.status_batch import BatchOutbox, StatusChangeEvents
 from voltline_diagnostics.adapters.status_repo import StatusRepository
 from voltline_diagnostics.adapters.uptime_repo import ExclusionRepository
 from voltline_diagnostics.adapters.webhooks_repo import WebhookRepository
@@ -37,3 +38,9 @@ class SqlDiagnosticsUnitOfWork(UnitOfWork):
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Once the session commits (a joined batch's session commits once, for all its events)."""
         event.listen(self.session.sync_session, "after_commit", lambda _session: callback(), once=True)
+
+    def status_changes(self, source: str) -> ports.StatusChanges:
+        """The consumer batch's grouping outbox when this unit of work joined one, else one event per change."""
+        if isinstance(self.outbox, BatchOutbox):
+            return self.outbox
+        return StatusChangeEvents(self.outbox, source)

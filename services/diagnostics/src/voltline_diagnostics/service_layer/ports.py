@@ -171,6 +171,14 @@ class SessionProgressRepository(Protocol):
     async def charging_without_progress_since(self, cutoff: datetime) -> list[dict[str, Any]]: ...
 
 
+class StatusChanges(Protocol):
+    """Where a unit of work's connector status changes go (`ConnectorStatusChange`'s fields, JSON-ready): inside
+    a consumer batch into its partition's grouped `ConnectorStatusesChanged` (adapters/status_batch.py), alone as
+    one event each."""
+
+    def add_status_change(self, topic: str, station_id: str, change: dict[str, Any]) -> None: ...
+
+
 class DiagnosticsUnitOfWork(UnitOfWork, Protocol):
     """One transaction over the diagnostics store: repositories, outbox and inbox commit together."""
 
@@ -188,4 +196,8 @@ class DiagnosticsUnitOfWork(UnitOfWork, Protocol):
     def progress(self) -> SessionProgressRepository: ...
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once this transaction (or the consumer batch it joined) has committed."""
+        ...
+
+    def status_changes(self, source: str) -> StatusChanges:
+        """Where this transaction's status changes go; `source`: of the events a change gets alone."""
         ...

@@ -16,12 +16,9 @@ from typing import Any
 from uuid import UUID
 
 from voltline_chassis.metrics import counter
-from voltline_events import envelope_for, station_key
 from voltline_events.payloads import (
     BootNotification,
     ConnectorStatus,
-    ConnectorStatusChange,
-    ConnectorStatusesChanged,
     StationHealthChanged,
     StationTransaction,
 )
@@ -92,8 +89,8 @@ def status_changed(
     error_code: str | None,
     since: datetime,
 ) -> None:
-    """Publish a connector's change: inside a consumer batch into the batch's `ConnectorStatusesChanged` of
-    its partition (`BatchOutbox.add_status_change`), alone as one of its own."""
+    """Publish a connector's change (`uow.status_changes`: inside a consumer batch grouped with the batch's other
+    changes of its partition, alone as an event of its own)."""
     change: dict[str, Any] = {"station_id": station_id, "evse_id": evse_id, "connector_id": connector_id}
     change["status"] = status
     if ocpp_status is not None:
@@ -101,13 +98,7 @@ def status_changed(
     if error_code is not None:
         change["error_code"] = error_code
     change["since"] = since.isoformat().replace("+00:00", "Z")  # as pydantic writes it, without its inference
-    add = getattr(uow.outbox, "add_status_change", None)  # the batch's outbox (adapters/status_batch.py)
-    if add is not None:
-        add(ctx.topics.diagnostics, station_id, change)
-        return
-    event = ConnectorStatusesChanged(changes=[ConnectorStatusChange.model_validate(change)])
-    envelope = envelope_for(event, source=ctx.source)
-    uow.outbox.add(ctx.topics.diagnostics, envelope, key=station_key(station_id))
+    uow.status_changes(ctx.source).add_status_change(ctx.topics.diagnostics, station_id, change)
 
 
 async def record_presence(
