@@ -43,7 +43,8 @@ def driver_insert(table: Table, names: tuple[str, ...], paramstyle: str) -> str 
     if marker is None:
         return None
     columns = ", ".join(f'"{name}"' for name in names)
-    return f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join(marker(i) for i in range(1, len(names) + 1))})"
+    values = ", ".join(marker(i) for i in range(1, len(names) + 1))
+    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({values})'
 
 
 def converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

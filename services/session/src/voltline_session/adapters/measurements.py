@@ -18,7 +18,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import current_batch
 
-from voltline_session.adapters.driver_sql import MARKERS, converter
+from voltline_session.adapters.driver_sql import converter, driver_insert
 from voltline_session.adapters.orm import charging_states, meter_readings
 from voltline_session.adapters.repository import insert_for
 from voltline_session.domain.meter import Reading
@@ -111,12 +111,8 @@ class _Buffered:
 @cache
 def _driver_insert(table: Table, names: tuple[str, ...], paramstyle: str) -> str | None:
     """`INSERT ... ON CONFLICT DO NOTHING` in the driver's own parameter style (None: not one we know)."""
-    marker = MARKERS.get(paramstyle)
-    if marker is None:
-        return None
-    columns = ", ".join(f'"{name}"' for name in names)
-    values = ", ".join(marker(i) for i in range(1, len(names) + 1))
-    return f'INSERT INTO "{table.name}" ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING'
+    plain = driver_insert(table, names, paramstyle)
+    return None if plain is None else f"{plain} ON CONFLICT DO NOTHING"
 
 
 @cache
