@@ -54,8 +54,15 @@ class Pending:
         return self._current
 
     @current.setter
-    def current(self, session: Session) -> None:  # a session made from `current` as read
-        self._current, self._heard = session, None
+    def current(self, session: Session) -> None:  # a session made from `current` (or `stable`) as read
+        if session is not self._current:
+            self._current, self._heard = session, None
+
+    @property
+    def stable(self) -> Session:
+        """`current` without the pending merge applied: for what that merge leaves alone (status, start, ids,
+        bay, due updates). Holding it again (`hold`) keeps the merge pending."""
+        return self._current
 
     def heard(self, tx: StationTransaction, now: datetime) -> None:
         """`tx` (one `goes_on` accepts) merged in, as far as `current` is concerned, when it is next read."""
@@ -113,7 +120,7 @@ async def append(
     transaction goes on and which announces nothing (no update due). Its readings are appended and the merge
     waits in `kept` (no copy of the session per message); what is stored and announced is what `foldable`'s
     path gives (an equivalence test compares them). False: not such a message, nothing done."""
-    session = kept._current  # what `goes_on` and `holdable` read is the same before and after the pending merge
+    session = kept.stable
     if not (ctx.plain_appends and goes_on(session, tx) and holdable(ctx, session, now)):
         return False
     if tx.seq_no is not None and not await uow.sessions.first_seq(session.session_id, tx.seq_no):
@@ -220,6 +227,7 @@ def hold(
         return
     if isinstance(before, Pending):
         first, added = before.before, [*before.readings, *readings]
+        session = before.current if session is before.stable else session  # its pending merge applied
     else:
         first, added = before, list(readings)
     pending[key] = Pending(first, session, now, added)

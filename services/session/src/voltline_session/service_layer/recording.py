@@ -194,7 +194,7 @@ async def record_status(
             # batch holds of the station is stored first, as it was before this observation.
             left: dict[str, Session] = {}
             for p in held_of(uow, station_id) if pending else ():
-                if not holdable(ctx, p.current, now):
+                if not holdable(ctx, p.stable, now):
                     last = await as_left(ctx, uow, p)
                     if last is None:
                         await flush(ctx, uow, station_id)
@@ -204,10 +204,11 @@ async def record_status(
             await uow.states.add(station_id, bay, at, "status", state, status.status)
             for before in await uow.sessions.covering(station_id, bay, at, START_LOOKBACK):
                 kept = pending.get((station_id, before.transaction_id)) if pending is not None else None
-                current = kept.current if kept else before
+                current = kept.stable if kept else before
                 if pending is not None and holdable(ctx, current, now):
                     hold(ctx, uow, kept or before, current, now)  # recomputed once, when the batch ends
                     continue
+                current = kept.current if kept else before
                 if kept is not None and current.session_id in left:
                     done = fold(ctx, current, kept.readings, now)
                     assert done is not None  # as `as_left` found
