@@ -26,9 +26,3 @@ def test_the_default_store_sqlite_does_not_pipeline(monkeypatch: pytest.MonkeyPa
     assert SessionSettings().pipelines_partitions() is False
     monkeypatch.setenv("VOLTLINE_CONSUMER_PIPELINE_PARTITIONS", "true")
     assert SessionSettings().pipelines_partitions() is True
-
-
-def test_the_pool_holds_a_connection_per_pipelined_partition_and_the_relay(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Six partitions of station events in flight at once, the outbox relay beside them: none is connected mid-drain."""
-    monkeypatch.delenv("VOLTLINE_DATABASE_POOL_SIZE", raising=False)
-    assert SessionSettings(database_url=PG).database_pool_size >= 6 + 1

@@ -10,8 +10,6 @@ class SessionSettings(ServiceSettings):
     service_name: str = "session"
     http_port: int = Field(default=8002, ge=0, le=65535)
     database_url: str | None = Field(default="sqlite+aiosqlite:///./data/session.db", repr=False)
-    # Six pipelined partitions of station events (ADR 0031), the outbox relay and an API read at once.
-    database_pool_size: int = Field(default=8, ge=1, le=100)
     session_update_interval_s: float = Field(
         default=60.0, ge=0, description="At most one session.updated per session per this many seconds."
     )
