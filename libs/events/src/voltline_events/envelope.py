@@ -8,7 +8,7 @@ key) and follow a request/reply or a causal chain by `correlation_id`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -49,4 +49,6 @@ class Envelope(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Envelope:
-        return cls.model_validate_json(raw)
+        # The core validator called as it is: `model_validate_json` passes its keyword options through, which cost
+        # ~1 us of a consumed record's ~5 (bench.events); what is accepted and rejected is the same.
+        return cast(Envelope, cls.__pydantic_validator__.validate_json(raw))
