@@ -38,7 +38,7 @@ SEEDS: dict[str, dict[str, Any]] = {
     "session.updated": {"session_id": "s1", "station_id": "CS-1", "energy_wh": 180, "power_w": 11000, "at": AT},
     "billing.cdr_created": {"cdr_id": "c1", "session_id": "s1", "total_cost": "1.23", "currency": "EUR"},
 }
-TRICKY = st.sampled_from(
+TRICKY: st.SearchStrategy[Any] = st.sampled_from(
     [
         AT,
         "2026-12-06T06:49:24",  # naive
