@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from voltline_events import Envelope, Event, UnknownEventError, decode_payload, event, registry
+from voltline_events import Envelope, UnknownEventError, decode_payload, registry
 
 AT = "2026-12-06T06:49:24.690182Z"
 SEEDS: dict[str, dict[str, Any]] = {
@@ -152,31 +151,3 @@ def test_current_events_take_the_cached_validators() -> None:
     envelope = Envelope(type="station.heartbeat", schema_version=1, source="t", payload=SEEDS["station.heartbeat"])
     decode_payload(envelope)
     assert ("station.heartbeat", 1) in registry._NEWEST
-
-
-def test_a_registration_drops_the_cached_validators() -> None:
-    old = Envelope(type="test.cached", schema_version=1, source="t", payload={"kwh": 1.5})
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(registry, "_MODELS", dict(registry._MODELS))
-        mp.setattr(registry, "_UPCASTERS", dict(registry._UPCASTERS))
-        mp.setattr(registry, "_LATEST", dict(registry._LATEST))
-
-        @event
-        class _CachedV1(Event):
-            TYPE: ClassVar[str] = "test.cached"
-            VERSION: ClassVar[int] = 1
-            kwh: float
-
-        assert decode_payload(old) == _CachedV1(kwh=1.5)
-        assert decode_payload(old) == _CachedV1(kwh=1.5)  # through the cache
-
-        @event
-        class _CachedV2(Event):
-            TYPE: ClassVar[str] = "test.cached"
-            VERSION: ClassVar[int] = 2
-            wh: int
-
-        registry.upcaster("test.cached", 1)(lambda p: {"wh": int(p["kwh"] * 1000)})
-        assert decode_payload(old) == _CachedV2(wh=1500)  # upcast, not v1's stale validator
-    with pytest.raises(UnknownEventError):  # the registry is the real one again
-        decode_payload(old)

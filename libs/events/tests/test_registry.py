@@ -35,6 +35,9 @@ def test_old_version_is_upcast_to_the_newest(monkeypatch: pytest.MonkeyPatch) ->
         VERSION: ClassVar[int] = 1
         kwh: float
 
+    old = envelope_for(_DemoV1(kwh=1.5), source="s")
+    assert decode_payload(old) == decode_payload(old) == _DemoV1(kwh=1.5)  # the second through the cached validator
+
     @event
     class _DemoV2(Event):
         TYPE: ClassVar[str] = "test.demo"
@@ -45,8 +48,12 @@ def test_old_version_is_upcast_to_the_newest(monkeypatch: pytest.MonkeyPatch) ->
     def _v1_to_v2(p: dict[str, Any]) -> dict[str, Any]:
         return {"wh": round(p["kwh"] * 1000)}
 
-    old = envelope_for(_DemoV1(kwh=1.5), source="s")
-    assert decode_payload(old) == _DemoV2(wh=1500)
+    assert decode_payload(old) == _DemoV2(wh=1500)  # upcast: a registration drops v1's cached validator
+    new = envelope_for(_DemoV2(wh=1), source="s")
+    assert decode_payload(new) == _DemoV2(wh=1)
+    monkeypatch.undo()
+    with pytest.raises(UnknownEventError):  # nor does the swapped registry's cache outlive it
+        decode_payload(new)
 
 
 def test_unknown_type_and_future_version_are_refused() -> None:
