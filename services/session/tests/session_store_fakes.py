@@ -223,6 +223,9 @@ class FakeStations:
         self._rows[station_id] = station
         return station
 
+    def seen_again(self, station_id: str, seen_at: datetime, ocpp_version: str | None) -> bool:
+        return False  # never inside a consumer batch
+
     async def presence(self, station_id: str, *, connected: bool, at: datetime) -> None:
         station = self._rows.get(station_id)
         if station is not None and (station.presence_at is None or station.presence_at <= at):

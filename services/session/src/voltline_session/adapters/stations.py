@@ -45,6 +45,14 @@ def _state(row: dict[str, Any]) -> StationState:
     )
 
 
+def _seen(row: dict[str, Any], seen_at: datetime, ocpp_version: str | None) -> None:
+    """A touch of the batch's copy of a station's row: the newest "last seen", the version it speaks now."""
+    if seen_at > row["last_seen_at"]:
+        row["last_seen_at"] = seen_at
+    if ocpp_version and ocpp_version != row["ocpp_version"]:
+        row["ocpp_version"] = ocpp_version
+
+
 def _batch_of(session: AsyncSession) -> Batch | None:
     """The consumer batch this session belongs to, if any."""
     batch = current_batch()
@@ -87,11 +95,16 @@ class StationRepository:
             touched: dict[str, tuple[dict[str, Any], datetime]] = batch.memo.setdefault(_TOUCHED, {})
             touched[station_id] = (row, now)
             batch.before_commit(_TOUCHED, self._write_touched)
-        if seen_at > row["last_seen_at"]:
-            row["last_seen_at"] = seen_at
-        if ocpp_version and ocpp_version != row["ocpp_version"]:
-            row["ocpp_version"] = ocpp_version
+        _seen(row, seen_at, ocpp_version)
         return _state(row)
+
+    def seen_again(self, station_id: str, seen_at: datetime, ocpp_version: str | None) -> bool:
+        """`touch`'s update of the batch's copy of a row it locked already (the flood's common case)."""
+        row: dict[str, Any] | None = self._batch.memo.get(("session.station", station_id)) if self._batch else None
+        if row is None:
+            return False
+        _seen(row, seen_at, ocpp_version)
+        return True
 
     async def _write_touched(self) -> None:
         """The "last seen" of every station the batch touched, in one executemany at its commit."""

@@ -130,6 +130,11 @@ class StationRepository(Protocol):
         """The station said something (at `seen_at`): created if new, its writes serialised from here on."""
         ...
 
+    def seen_again(self, station_id: str, seen_at: datetime, ocpp_version: str | None) -> bool:
+        """What `touch` does to a station the consumer batch has touched already (in its memory, no I/O);
+        False, nothing done, for any other (or outside a batch): `touch` it."""
+        ...
+
     async def presence(self, station_id: str, *, connected: bool, at: datetime) -> None:
         """Connect/disconnect, in the order the gateway saw them (an older one does not win)."""
         ...

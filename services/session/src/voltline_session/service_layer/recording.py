@@ -37,13 +37,25 @@ from voltline_session.service_layer.endings import end_refused, end_superseded
 from voltline_session.service_layer.ledger import announce, fold, recompute
 from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 
+_CLEARED = "session.touch_cleared"
+"""Batch memo key: the stations whose suspect sessions this batch has cleared (their rows locked and in its
+memory): their next events only move "last seen" in that memory (`seen_again`), the rest of `_touch` being
+done for the batch. A session only turns suspect in supervision's own transaction, which waits for the
+batch's locks."""
+
 
 async def _touch(
     ctx: SessionContext, uow: SessionUnitOfWork, station_id: str, seen_at: datetime, version: str | None, now: datetime
 ) -> None:
+    memo = uow.batch_memo
+    cleared: set[str] | None = memo.get(_CLEARED) if memo is not None else None
+    if cleared is not None and station_id in cleared and uow.stations.seen_again(station_id, seen_at, version):
+        return
     station = await uow.stations.touch(station_id, seen_at, version, now)
     if station.last_seen_at >= now - ctx.suspect_after:
         await uow.sessions.clear_suspect(station_id)  # before any session row is read, so none is stale
+        if memo is not None:
+            memo.setdefault(_CLEARED, set()).add(station_id)
 
 
 async def _link_remote_start(ctx: SessionContext, uow: SessionUnitOfWork, session: Session, fresh: bool) -> Session:
