@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Executable, Result, Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_events import Envelope
@@ -94,7 +94,7 @@ _LIVE = "session.live"
 _NEW = "session.new"
 """Batch memo key: the sessions this batch created and has not inserted yet (session id -> the session as it
 now is), with their 2.x seqNos (`_NEW_SEQ_NOS`): inserted together, at the batch's commit or before the first
-statement that reads or writes sessions by anything but their id (ADR 0040)."""
+statement that is not declared `id_only` (`SessionRepository._execute`, ADR 0040)."""
 _NEW_SEQ_NOS = "session.new_seq_nos"
 NEW_STATIONS = "session.stations_new"
 """Batch memo key: the stations this batch heard first (no row before it, so no sessions either: a session's
@@ -140,6 +140,21 @@ class SessionRepository:
         batch = current_batch()
         return batch if batch is not None and batch.session is self._db else None
 
+    async def _execute(self, statement: Executable, parameters: Any = None, *, id_only: bool = False) -> Result[Any]:
+        """Every statement of the repository goes through here (or `_execute_many`): the batch's new sessions are
+        inserted first (ADR 0040), so that no statement finds, misses or changes other rows than the events one by
+        one would, whoever writes it next. `id_only`: the statement reads or writes only rows of sessions already
+        stored, by their id (or is that insert itself), so it may run before them."""
+        if not id_only:
+            await self._insert_new()
+        return await self._db.execute(statement, parameters)
+
+    async def _execute_many(self, write: Callable[..., Awaitable[bool]], *args: Any, id_only: bool = False) -> bool:
+        """`driver_sql.insert_many` / `update_many` (`write`) through the same gate as `_execute`."""
+        if not id_only:
+            await self._insert_new()
+        return await write(self._db, *args)
+
     async def _live(self, station_id: str) -> tuple[_Live, builtins.list[Session]] | None:
         """This batch's stored sessions of the station that could matter (see `_Live`); None outside a batch."""
         batch = self._batch()
@@ -159,7 +174,6 @@ class SessionRepository:
         return live, live.by_station[station_id]
 
     async def _load(self, live: _Live) -> None:
-        await self._insert_new()
         c = sessions.c
         ids = sorted(live.dirty)
         for start in range(0, len(ids), 500):
@@ -168,7 +182,7 @@ class SessionRepository:
                 c.station_id.in_(chunk), or_(c.ended_at.is_(None), c.ended_at > live.floor, c.suspect.is_(True))
             )
             live.by_station.update((sid, []) for sid in chunk)
-            for row in await self._db.execute(query.with_for_update()):
+            for row in await self._execute(query.with_for_update()):
                 live.by_station[row.station_id].append(_from_row(row))
         if live.loaded:
             live.reloaded.update(ids)
@@ -205,9 +219,9 @@ class SessionRepository:
             live.dirty.add(station_id)
 
     async def get(self, session_id: str, *, for_update: bool = False) -> Session | None:
-        await self._insert_new()
+        # By id, but the session may be one of the batch's new ones: not `id_only`.
         query = select(sessions).where(sessions.c.session_id == session_id)
-        row = (await self._db.execute(query.with_for_update() if for_update else query)).first()
+        row = (await self._execute(query.with_for_update() if for_update else query)).first()
         return _from_row(row) if row else None
 
     async def by_transaction(self, station_id: str, transaction_id: str) -> Session | None:
@@ -219,15 +233,14 @@ class SessionRepository:
             # A station this batch heard first had no sessions: the copy, read at the batch's first lookup and
             # kept by the batch's own writes since, holds every session it has.
             return None
-        await self._insert_new()
         query = select(sessions).where(sessions.c.station_id == station_id, sessions.c.transaction_id == transaction_id)
-        row = (await self._db.execute(query.with_for_update())).first()
+        row = (await self._execute(query.with_for_update())).first()
         return _from_row(row) if row else None
 
     async def add(self, s: Session) -> None:
         batch = self._batch()
         if batch is None:
-            await self._db.execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
+            await self._execute(_INSERT, _to_row(s))  # values as parameters: the statement compiles once
         else:  # inserted with the batch's other new sessions, in one executemany
             batch.memo.setdefault(_NEW, {})[s.session_id] = s
             batch.before_commit(_NEW, self._insert_new)
@@ -241,7 +254,7 @@ class SessionRepository:
 
     async def _insert_new(self) -> None:
         """Insert the sessions this batch created (as they now are) and their seqNos: before any statement
-        that could find, miss or change them by something other than their id, else at the batch's commit."""
+        that is not `id_only` (`_execute`), else at the batch's commit."""
         batch = self._batch()
         if batch is None or (_NEW not in batch.memo and _NEW_SEQ_NOS not in batch.memo):
             return
@@ -249,11 +262,11 @@ class SessionRepository:
         numbers: dict[str, set[int]] = batch.memo.pop(_NEW_SEQ_NOS, {})
         # Every column, in `_COLUMNS` order (the JSON lists as tuples: the same JSON, as `save_many` writes them).
         rows = [(*[s.__dict__[name] for name in _FIELDS], s.bay) for s in new.values()]
-        if rows and not await insert_many(self._db, sessions, _COLUMNS, rows):
-            await self._db.execute(_INSERT, [_to_row(s) for s in new.values()])
+        if rows and not await self._execute_many(insert_many, sessions, _COLUMNS, rows, id_only=True):
+            await self._execute(_INSERT, [_to_row(s) for s in new.values()], id_only=True)
         seqs = [(sid, n) for sid, ns in numbers.items() for n in sorted(ns)]
-        if seqs and not await insert_many(self._db, seq_nos, ("session_id", "seq_no"), seqs):
-            await self._db.execute(seq_nos.insert(), [{"session_id": sid, "seq_no": n} for sid, n in seqs])
+        if seqs and not await self._execute_many(insert_many, seq_nos, ("session_id", "seq_no"), seqs, id_only=True):
+            await self._execute(seq_nos.insert(), [{"session_id": sid, "seq_no": n} for sid, n in seqs], id_only=True)
 
     async def save(self, s: Session) -> None:
         if self._batch() is not None:  # inside a batch: only the columns that differ from the row it read
@@ -265,13 +278,12 @@ class SessionRepository:
         """Every column, through SQLAlchemy."""
         row = _to_row(s)
         row["_id"] = row.pop("session_id")
-        await self._db.execute(_UPDATE, row)
+        await self._execute(_UPDATE, row, id_only=True)  # by id: a batch's new session stays in `save_many`
         self._stored(s)
 
     async def list(self, where: SessionFilter, *, limit: int, offset: int) -> list[Session]:
-        await self._insert_new()
         query = _filtered(select(sessions), where).order_by(sessions.c.started_at.desc(), sessions.c.session_id)
-        return [_from_row(row) for row in await self._db.execute(query.limit(limit).offset(offset))]
+        return [_from_row(row) for row in await self._execute(query.limit(limit).offset(offset))]
 
     async def covering(self, station_id: str, bay: int, at: datetime, lookback: Any) -> builtins.list[Session]:
         """Sessions on a bay whose window (from a little before the start) contains `at`, for update."""
@@ -282,7 +294,6 @@ class SessionRepository:
                 for s in live[1]
                 if s.bay == bay and s.started_at <= at + lookback and (s.ended_at is None or s.ended_at > at)
             ]
-        await self._insert_new()
         c = sessions.c
         query = select(sessions).where(
             c.station_id == station_id,
@@ -290,12 +301,12 @@ class SessionRepository:
             c.started_at <= at + lookback,
             or_(c.ended_at.is_(None), c.ended_at > at),
         )
-        return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
+        return [_from_row(row) for row in await self._execute(query.with_for_update())]
 
     async def first_seq(self, session_id: str, seq_no: int) -> bool:
         """Record a 2.x seqNo; False when this transaction's message with that number was already applied."""
-        batch = current_batch()
-        if batch is not None and batch.session is self._db:
+        batch = self._batch()
+        if batch is not None:
             if self._unwritten_seq_nos(batch, session_id):  # a session not inserted yet: its seqNos go with it
                 numbers: set[int] = batch.memo.setdefault(_NEW_SEQ_NOS, {}).setdefault(session_id, set())
                 if seq_no in numbers:
@@ -304,7 +315,7 @@ class SessionRepository:
                 return True
             batch.memo.pop("session.seq_nos", None)
         stmt = insert_for(self._db, seq_nos).values(session_id=session_id, seq_no=seq_no).on_conflict_do_nothing()
-        return rowcount(await self._db.execute(stmt)) == 1
+        return rowcount(await self._execute(stmt, id_only=True)) == 1  # a session not in the batch's memory
 
     async def first_seq_of_new(self, session_id: str, seq_no: int) -> None:
         """The seqNo of the message that creates the session: inside a batch, inserted with the session."""
@@ -322,19 +333,19 @@ class SessionRepository:
         return session_id in batch.memo.get(_NEW_SEQ_NOS, ()) or session_id in batch.memo.get(_NEW, ())
 
     async def seen_seq_nos(self, session_id: str) -> set[int]:
-        batch = current_batch()
-        if batch is not None and batch.session is self._db and self._unwritten_seq_nos(batch, session_id):
+        batch = self._batch()
+        if batch is not None and self._unwritten_seq_nos(batch, session_id):
             return set(batch.memo.get(_NEW_SEQ_NOS, {}).get(session_id, ()))
-        prefetched = batch.memo.get("session.seq_nos") if batch is not None and batch.session is self._db else None
+        prefetched = batch.memo.get("session.seq_nos") if batch is not None else None
         if prefetched is not None and session_id in prefetched:
             return set(prefetched[session_id])
         query = select(seq_nos.c.seq_no).where(seq_nos.c.session_id == session_id)
-        return set((await self._db.execute(query)).scalars())
+        return set((await self._execute(query, id_only=True)).scalars())
 
     async def prefetch_seq_nos(self, session_ids: Collection[str]) -> None:
         """Inside a batch: the seqNos of these sessions in one query, for the `seen_seq_nos` calls to come."""
-        batch = current_batch()
-        if batch is None or batch.session is not self._db or not session_ids:
+        batch = self._batch()
+        if batch is None or not session_ids:
             return
         # Sessions not inserted yet: `seen_seq_nos` answers them from the batch's memory.
         found: dict[str, set[int]] = {sid: set() for sid in session_ids if not self._unwritten_seq_nos(batch, sid)}
@@ -343,7 +354,7 @@ class SessionRepository:
             query = select(seq_nos.c.session_id, seq_nos.c.seq_no).where(
                 seq_nos.c.session_id.in_(ids[start : start + 500])
             )
-            for row in await self._db.execute(query):
+            for row in await self._execute(query, id_only=True):  # sessions not in the batch's memory
                 found[row.session_id].add(row.seq_no)
         batch.memo["session.seq_nos"] = found
 
@@ -368,7 +379,7 @@ class SessionRepository:
             return  # every row is stored as it is
         names = tuple(name for name in _SAVED if name in changed)
         rows = [(*(s.bay if name == "bay" else s.__dict__[name] for name in names), s.session_id) for s in saved]
-        if not await update_many(self._db, sessions, "session_id", names, rows):
+        if not await self._execute_many(update_many, sessions, "session_id", names, rows, id_only=True):
             for s in saved:  # a driver whose parameter style we don't know: SQLAlchemy, every column
                 await self._save_all(s)
             return
@@ -389,7 +400,6 @@ class SessionRepository:
 
     async def unannounced_ends(self, recorded_before: datetime, limit: int = 100) -> builtins.list[Session]:
         """Ended sessions held back (waiting for the rest of a backlog) since before `recorded_before`."""
-        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)
@@ -397,11 +407,10 @@ class SessionRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_from_row(row) for row in await self._db.execute(query)]
+        return [_from_row(row) for row in await self._execute(query)]
 
     async def mark_suspect(self, silent_since: datetime, now: datetime) -> int:
         """Flag active sessions whose station said nothing since `silent_since`."""
-        await self._insert_new()
         silent = select(stations.c.station_id).where(stations.c.last_seen_at < silent_since)
         stmt = (
             update(sessions)
@@ -409,7 +418,7 @@ class SessionRepository:
             .values(suspect=True, suspect_since=now)
         )
         self._wrote(None)
-        return rowcount(await self._db.execute(stmt))
+        return rowcount(await self._execute(stmt))
 
     async def clear_suspect(self, station_id: str) -> None:
         batch = self._batch()
@@ -421,19 +430,17 @@ class SessionRepository:
             if live is not None and not any(s.suspect for s in live[1]):
                 return  # the batch read every suspect session of its stations: none of this one's
             self._wrote(station_id)
-        await self._insert_new()
         stmt = (
             update(sessions)
             .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))
             .values(suspect=False, suspect_since=None)
         )
-        await self._db.execute(stmt)
+        await self._execute(stmt)
 
     async def count_active(self) -> int:
         """Sessions charging now, for the `voltline_sessions_active` gauge."""
-        await self._insert_new()
         query = select(func.count()).select_from(sessions).where(sessions.c.status == "active")
-        return int((await self._db.execute(query)).scalar_one())
+        return int((await self._execute(query)).scalar_one())
 
     async def _none_active(self, station_id: str, bay: int | None = None) -> bool:
         """Inside a batch: the batch's copy of the station's open sessions (read and locked, kept current)
@@ -445,16 +452,14 @@ class SessionRepository:
         live = await self._live(station_id)
         if live is not None:  # the batch's copy holds every open session of the station, read and locked
             return [s for s in live[1] if s.active and s.bay == bay]
-        await self._insert_new()
         c = sessions.c
         query = select(sessions).where(c.station_id == station_id, c.bay == bay, c.status == "active")
-        return [_from_row(row) for row in await self._db.execute(query.with_for_update())]
+        return [_from_row(row) for row in await self._execute(query.with_for_update())]
 
     async def mark_rebooted(self, station_id: str, now: datetime) -> int:
         """The station rebooted: its active sessions are in doubt until it speaks of them again."""
         if await self._none_active(station_id):
             return 0
-        await self._insert_new()
         c = sessions.c
         stmt = (
             update(sessions)
@@ -462,11 +467,10 @@ class SessionRepository:
             .values(doubt="rebooted", doubt_since=now, checked_at=None)
         )
         self._wrote(station_id)
-        return rowcount(await self._db.execute(stmt))
+        return rowcount(await self._execute(stmt))
 
     async def mark_silent(self, heard_before: datetime, now: datetime) -> int:
         """Active sessions whose transaction nothing was heard of since `heard_before` are in doubt."""
-        await self._insert_new()
         c = sessions.c
         stmt = (
             update(sessions)
@@ -478,11 +482,10 @@ class SessionRepository:
             .values(doubt="silent", doubt_since=now, checked_at=None)
         )
         self._wrote(None)
-        return rowcount(await self._db.execute(stmt))
+        return rowcount(await self._execute(stmt))
 
     async def unchecked_doubts(self, now: datetime, limit: int) -> builtins.list[Session]:
         """Sessions in doubt the station was not asked about yet; marked as asked now."""
-        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)
@@ -490,15 +493,14 @@ class SessionRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        found = [_from_row(row) for row in await self._db.execute(query)]
+        found = [_from_row(row) for row in await self._execute(query)]
         if found:
             ids = [s.session_id for s in found]
-            await self._db.execute(update(sessions).where(c.session_id.in_(ids)).values(checked_at=now))
+            await self._execute(update(sessions).where(c.session_id.in_(ids)).values(checked_at=now))
             self._wrote(None)
         return found
 
     async def expired_doubts(self, doubted_before: datetime, limit: int) -> builtins.list[Session]:
-        await self._insert_new()
         c = sessions.c
         query = (
             select(sessions)
@@ -506,4 +508,4 @@ class SessionRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return [_from_row(row) for row in await self._db.execute(query)]
+        return [_from_row(row) for row in await self._execute(query)]
