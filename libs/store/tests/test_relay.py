@@ -233,20 +233,87 @@ async def test_stop_finishes_the_batch_in_flight(engine: AsyncEngine, sessions) 
     assert await relay.pending() == 20  # the finished batch was marked; the rest waits for the next start
 
 
+class TurnPublisher(RecordingPublisher):
+    """Acks into a log shared with the other relay's; `hold_next` makes the next row wait until the test lets it go:
+    its relay is then mid-batch, in the transaction that holds the relays' lock."""
+
+    def __init__(self, log: list[int]) -> None:
+        super().__init__()
+        self.log = log
+        self._held: tuple[asyncio.Event, asyncio.Event] | None = None
+
+    def hold_next(self) -> tuple[asyncio.Event, asyncio.Event]:
+        """(set when the row is held, set it to let the row go)."""
+        self._held = (asyncio.Event(), asyncio.Event())
+        return self._held
+
+    async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
+        if self._held is not None:
+            (holding, go), self._held = self._held, None
+            holding.set()
+            await go.wait()
+        self.log.append(envelope.payload["n"])
+        await super().publish(topic, envelope, key=key)
+
+
+def _lock_tries(engine: AsyncEngine) -> list[int]:
+    """How many times this engine's relay has asked for the relays' lock (and been answered), kept current."""
+    tries = [0]
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "pg_try_advisory_xact_lock" in statement:
+            tries[0] += 1
+
+    sa.event.listen(engine.sync_engine, "after_cursor_execute", count)
+    return tries
+
+
+async def _take_turns(
+    relays: list[OutboxRelay], engines: list[AsyncEngine], publishers: list[TurnPublisher], turns: int
+) -> None:
+    """Hand the outbox from one relay to the other `turns` times, relay 0 first: while the active relay is
+    mid-batch (holding the lock), the other starts, asks for the lock and is refused, publishing nothing; then the
+    active one stops after that batch and the other must take over. One relay runs at the end (the last taker)."""
+    tries = [_lock_tries(engine) for engine in engines]  # relay i runs on engine i
+    held = publishers[0].hold_next()
+    await relays[0].start()
+    for turn in range(turns):
+        active, other = relays[turn % 2], relays[1 - turn % 2]
+        waiting, asked = publishers[1 - turn % 2], tries[1 - turn % 2]
+        await asyncio.wait_for(held[0].wait(), 30)
+        already, sent = asked[0], len(waiting.sent)
+        await other.start()
+        await eventually(lambda n=already, asked=asked: asked[0] > n, within=30, what="the standby asking for the lock")
+        assert len(waiting.sent) == sent, "the standby relay published while the other held the lock"
+        next_held = waiting.hold_next() if turn + 1 < turns else None
+        stopping = asyncio.create_task(active.stop())
+        # Once stop() has marked it stopping (no longer running), it ends after the batch in flight.
+        await eventually(lambda relay=active: not relay.running, within=5, interval=0)
+        held[1].set()
+        await stopping
+        if next_held is not None:
+            held = next_held
+
+
 async def test_two_relays_on_postgres_never_publish_a_row_twice(pg_url: str, migrations_dir) -> None:
     await run_migrations(pg_url, migrations_dir)
     engines = [create_engine(pg_url) for _ in range(2)]
     sessions = session_factory(engines[0])
-    publishers = [RecordingPublisher(delay=0.001), RecordingPublisher(delay=0.001)]
+    log: list[int] = []
+    publishers = [TurnPublisher(log), TurnPublisher(log)]
     relays = [
         OutboxRelay(e, p, batch_size=25, poll_interval=0.01, name=f"r{i}")
         for i, (e, p) in enumerate(zip(engines, publishers, strict=True))
     ]
     try:
+        # Writers keep committing while the relays drain, waking both, as two service replicas would; meanwhile
+        # the outbox passes from one relay to the other and back.
+        await asyncio.gather(
+            _take_turns(relays, engines, publishers, turns=2),
+            *(_write(sessions, range(k, 400, 4), relay=relays[k % 2], per_tx=5) for k in range(4)),
+        )
         for relay in relays:
             await relay.start()
-        # Writers keep committing while both relays drain, waking both, as two service replicas would.
-        await asyncio.gather(*(_write(sessions, range(k, 400, 4), relay=relays[k % 2], per_tx=5) for k in range(4)))
         await eventually(lambda: _pending_is_zero(relays[0]))
     finally:
         for relay in relays:
@@ -255,35 +322,33 @@ async def test_two_relays_on_postgres_never_publish_a_row_twice(pg_url: str, mig
             await e.dispose()
     both = publishers[0].numbers + publishers[1].numbers
     assert sorted(both) == list(range(400))  # every row exactly once
-    assert publishers[0].sent and publishers[1].sent, "expected both relays to have taken turns"
+    assert publishers[0].sent and publishers[1].sent
 
 
 async def test_one_relay_at_a_time_keeps_global_order_on_postgres(pg_url: str, migrations_dir) -> None:
-    """Two relays take turns a batch at a time, so merged by ack time the stream is still in outbox order."""
+    """Two relays take turns, each holding the lock for a whole batch, so merged by ack time the stream is still
+    in outbox order, across every hand-over."""
     await run_migrations(pg_url, migrations_dir)
-    engine = create_engine(pg_url)
-    sessions = session_factory(engine)
+    engines = [create_engine(pg_url) for _ in range(2)]
     merged: list[int] = []
-
-    class Shared(RecordingPublisher):
-        async def publish(self, topic: str, envelope: Envelope, *, key: bytes | None = None) -> None:
-            await asyncio.sleep(0.001)
-            merged.append(envelope.payload["n"])
-            self.sent.append((topic, key, envelope))
-
-    await _write(sessions, range(300))
-    shared = [Shared(), Shared()]
-    relays = [OutboxRelay(engine, p, batch_size=20, poll_interval=0.01, name=f"o{i}") for i, p in enumerate(shared)]
+    publishers = [TurnPublisher(merged), TurnPublisher(merged)]
+    relays = [
+        OutboxRelay(e, p, batch_size=20, poll_interval=0.01, name=f"o{i}")
+        for i, (e, p) in enumerate(zip(engines, publishers, strict=True))
+    ]
+    await _write(session_factory(engines[0]), range(300))
     try:
-        for relay in relays:
-            await relay.start()
+        await _take_turns(relays, engines, publishers, turns=4)
         await eventually(lambda: _pending_is_zero(relays[0]))
     finally:
         for relay in relays:
             await relay.stop()
-        await engine.dispose()
+        for e in engines:
+            await e.dispose()
     assert merged == list(range(300))
-    assert shared[0].sent and shared[1].sent, "expected both relays to have taken turns"
+    # A batch each turn, then relay 0 (the last taker) drains the rest.
+    assert publishers[0].numbers == [*range(0, 20), *range(40, 60), *range(80, 300)]
+    assert publishers[1].numbers == [*range(20, 40), *range(60, 80)]
 
 
 async def test_purge_published(engine: AsyncEngine, sessions) -> None:
