@@ -9,11 +9,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from status_store import T0, Store
 from test_status_batch import state
+from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
 from voltline_diagnostics.adapters.health_tables import stations
-from voltline_diagnostics.adapters.status_batch import PrefetchingBatch
+from voltline_diagnostics.adapters.maintenance_orm import station_firmware
+from voltline_diagnostics.adapters.status_batch import InBatch, NoTransaction, PrefetchingBatch
 from voltline_diagnostics.bootstrap import wire_heard
 from voltline_diagnostics.domain.silence import SilenceWatch
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
@@ -235,3 +238,36 @@ async def test_memory_keeps_a_station_heard_from_being_marked_unresponsive_and_t
     events = (await state(store.engine, sid))["events"]
     assert events[-1] == "diagnostics.station_health_changed"
     assert heard.would_be_quiet(ctx, beat(T0 + timedelta(seconds=702))) is False  # forgotten until a batch
+
+
+async def test_a_runs_writes_join_its_batch_or_get_a_transaction_when_it_opened_none(store: Store) -> None:
+    """Maintenance's connector statuses go with the run's events (`RunWrites`): into the batch's transaction,
+    undone with it; for a run answered from memory (no transaction), in one of their own."""
+    scope = PrefetchingBatch(TransactionBatch(store.sessions, inbox_consumer=CONSUMER))
+
+    def beat() -> list[Envelope]:
+        return [envelope_for(Heartbeat(ocpp_version="ocpp1.6"), source="t", station_id="RW-1")]
+
+    def record(status: str) -> Any:
+        return lambda db: FirmwareRecords(db).connectors_many({"RW-1": {"1": status}})
+
+    async def stored() -> Any:
+        async with store.engine.connect() as conn:
+            query = sa.select(station_firmware.c.connectors).where(station_firmware.c.station_id == "RW-1")
+            return (await conn.execute(query)).scalar()
+
+    scope.quiet = lambda envelope: True
+    async with scope(beat()) as run:
+        assert isinstance(run, NoTransaction)
+        await run.write(record("Available"))
+    assert await stored() == {"1": "Available"}
+    scope.quiet = lambda envelope: False
+    with pytest.raises(RuntimeError):
+        async with scope(beat()) as run:
+            assert isinstance(run, InBatch)
+            await run.write(record("Charging"))
+            raise RuntimeError("the batch failed")
+    assert await stored() == {"1": "Available"}
+    async with scope(beat()) as run:
+        await run.write(record("Charging"))
+    assert await stored() == {"1": "Charging"}

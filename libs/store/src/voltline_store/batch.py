@@ -168,6 +168,11 @@ class TransactionBatch:
         self._relay = relay
         self._turns: asyncio.Lock | None = None
 
+    @property
+    def factory(self) -> async_sessionmaker[AsyncSession]:
+        """The sessions its batches open (a scope around it may need one outside any batch)."""
+        return self._factory
+
     def __call__(self, envelopes: Sequence[Envelope]) -> Any:
         return self._scope(envelopes)
 

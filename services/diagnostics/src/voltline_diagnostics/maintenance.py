@@ -35,6 +35,7 @@ from voltline_diagnostics.adapters.firmware_records import FirmwareRecords
 from voltline_diagnostics.adapters.ftp import FtpReceiver
 from voltline_diagnostics.adapters.maintenance_store import sql_maintenance_store
 from voltline_diagnostics.adapters.online import OnlineStations
+from voltline_diagnostics.adapters.status_batch import RunWrites
 from voltline_diagnostics.adapters.storage import LocalFolderStorage
 from voltline_diagnostics.entrypoints.api_bulk import build_bulk_router
 from voltline_diagnostics.entrypoints.api_commands import build_command_router
@@ -57,6 +58,7 @@ from voltline_diagnostics.service_layer.profiles import ProfileService
 
 log = get_logger(__name__)
 BatchScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[Any]]  # an EventConsumer's batch_scope
+RunScope = Callable[[Sequence[Envelope]], AbstractAsyncContextManager[RunWrites]]  # a PrefetchingBatch
 
 
 def utcnow() -> datetime:
@@ -79,7 +81,6 @@ class Maintenance:
     # event a second time only to skip nearly all of them (docs/diagnostics.md).
     station_events: Dispatcher
     is_rare: Callable[[Envelope], bool]
-    sessions: Callable[[], Any] = lambda: None  # the store's sessions (a batch scope that opened no transaction)
     starts: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     stops: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -92,21 +93,17 @@ class Maintenance:
         """The station events consumer's handler: `main`, and maintenance's handlers for the rare events."""
         return RareEvents(main, self.station_events, self.is_rare)
 
-    def with_connector_statuses(self, inner: BatchScope) -> BatchScope:
-        """`inner` (the station events consumer's TransactionBatch scope) that also writes the batch's last
+    def with_connector_statuses(self, inner: RunScope) -> BatchScope:
+        """`inner` (the station events consumer's PrefetchingBatch) that also writes the batch's last
         status per connector into maintenance's table, in the same transaction (one upsert before its commit:
         a transaction of its own after each batch halved the consumer's wall-clock rate)."""
 
         @asynccontextmanager
-        async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[Any]:
-            async with inner(envelopes) as batch, collecting_statuses() as pending:
-                yield batch
-                if pending and batch is None:  # no batch transaction (the run's events were answered from memory
-                    async with self.sessions() as db:  # but these, which went quiet no longer meanwhile)
-                        await FirmwareRecords(db).connectors_many(pending)
-                        await db.commit()
-                elif pending:
-                    await FirmwareRecords(batch.session).connectors_many(pending)
+        async def scope(envelopes: Sequence[Envelope]) -> AsyncIterator[RunWrites]:
+            async with inner(envelopes) as run, collecting_statuses() as pending:
+                yield run
+                if pending:  # with the run's events: in its batch, or on their own if it opened no transaction
+                    await run.write(lambda db: FirmwareRecords(db).connectors_many(pending))
 
         return scope
 
@@ -228,7 +225,6 @@ def build_maintenance(settings: MaintenanceSettings, infra: ServiceInfra) -> Mai
         connector_status=connector,
         station_events=dispatcher,
         is_rare=rare_events(handlers),
-        sessions=infra.sessions,
         topics=[
             TopicSpec.of(topics.station_commands),
             TopicSpec.of(topics.gateway_presence),

@@ -17,16 +17,16 @@ On PostgreSQL the batch's station rows are locked (`FOR UPDATE`) while it runs, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import uuid4
 
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import and_, bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voltline_events import Envelope, envelope_for, station_key
 from voltline_events.payloads import ConnectorStatusChange, ConnectorStatusesChanged
 from voltline_store import Batch, Outbox, TransactionBatch, current_batch, outbox_table
@@ -233,6 +233,36 @@ def _state(batch: Batch) -> StatusBatchState:
     return state
 
 
+class RunWrites(Protocol):
+    """What `PrefetchingBatch` yields: where writes that go with the run's events (maintenance's connector
+    statuses) are made, committed with them."""
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InBatch:
+    """A run with a transaction: writes join the batch's, before its commit."""
+
+    batch: Batch
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        await work(self.batch.session)
+
+
+@dataclass(frozen=True, slots=True)
+class NoTransaction:
+    """A run whose every event was answered from memory (`PrefetchingBatch.quiet`) opened no transaction: a
+    write that still comes (a status that was quiet no longer meanwhile) gets one of its own."""
+
+    sessions: async_sessionmaker[AsyncSession]
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[None]]) -> None:
+        async with self.sessions() as db:
+            await work(db)
+            await db.commit()
+
+
 class PrefetchingBatch:
     """A consumer's `batch_scope`: a `TransactionBatch` whose stations (and their connectors) are read up front.
 
@@ -248,7 +278,7 @@ class PrefetchingBatch:
         self.source = source
         self.groups = StatusGroups(1)
         # Events answered from memory (service_layer/heard.py) and what to tell it once a batch committed or
-        # failed; a run whose every event is quiet opens no transaction (its scope yields None).
+        # failed; a run whose every event is quiet opens no transaction (its scope yields `NoTransaction`).
         self.quiet: Callable[[Envelope], bool] | None = None
         self.committed: Callable[[StatusBatchState], None] | None = None
         self.failed: Callable[[Sequence[str]], None] | None = None
@@ -265,13 +295,13 @@ class PrefetchingBatch:
         return self._scope(envelopes)
 
     @asynccontextmanager
-    async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[Batch | None]:
+    async def _scope(self, envelopes: Sequence[Envelope]) -> AsyncIterator[RunWrites]:
         quiet = self.quiet
         if quiet is not None:  # a station with any event that is not quiet has all its events in the batch
             noisy = {e.station_id for e in envelopes if not quiet(e)}
             envelopes = [e for e in envelopes if e.station_id in noisy]
             if not envelopes:
-                yield None
+                yield NoTransaction(self._inner.factory)
                 return
         state: StatusBatchState | None = None
         try:
@@ -280,7 +310,7 @@ class PrefetchingBatch:
                 state.source = self.source
                 batch.outbox = BatchOutbox(batch.session, state, self.groups)  # the batch's units of work take it
                 await state.load([e.station_id for e in envelopes if e.station_id])
-                yield batch
+                yield InBatch(batch)
         except BaseException:
             if self.failed is not None and state is not None:
                 self.failed(list(state.stations))
