@@ -47,33 +47,36 @@ class AlertResolved(Event):
     note: str | None = None
 
 
+class _ConnectorStatus(BaseModel):
+    """A connector's status change: `ConnectorStatusChanged`'s fields, and each change's of a
+    `ConnectorStatusesChanged` (after its station)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    evse_id: int
+    connector_id: int
+    status: NormalisedStatus
+    ocpp_status: str | None = None
+    error_code: str | None = None
+    since: datetime
+
+
+class _OfStation(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    station_id: str
+
+
 @event
-class ConnectorStatusChanged(Event):
+class ConnectorStatusChanged(Event, _ConnectorStatus):
     """A connector's normalised status changed (station offline: `Unknown`, the last report kept in ocpp_status)."""
 
     TYPE = "diagnostics.connector_status_changed"
     VERSION = 1
 
-    evse_id: int
-    connector_id: int
-    status: NormalisedStatus
-    ocpp_status: str | None = None
-    error_code: str | None = None
-    since: datetime
 
-
-class ConnectorStatusChange(BaseModel):
+class ConnectorStatusChange(_ConnectorStatus, _OfStation):  # the fields of the last base first: station_id
     """One connector's change in a `ConnectorStatusesChanged`: a `ConnectorStatusChanged` and its station."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    station_id: str
-    evse_id: int
-    connector_id: int
-    status: NormalisedStatus
-    ocpp_status: str | None = None
-    error_code: str | None = None
-    since: datetime
 
 
 @event
