@@ -142,9 +142,9 @@ class SessionRepository:
 
     async def _execute(self, statement: Executable, parameters: Any = None, *, id_only: bool = False) -> Result[Any]:
         """Every statement of the repository goes through here (or `_execute_many`): the batch's new sessions are
-        inserted first (ADR 0040), so that no statement finds, misses or changes other rows than the events one by
-        one would, whoever writes it next. `id_only`: the statement reads or writes only rows of sessions already
-        stored, by their id (or is that insert itself), so it may run before them."""
+        inserted first (ADR 0040, 0044), so that no statement, one added later included, finds, misses or changes
+        other rows than the events one by one would. `id_only`: the statement reads or writes only rows of sessions
+        already stored, by their id (or is that insert itself), so it may run before them."""
         if not id_only:
             await self._insert_new()
         return await self._db.execute(statement, parameters)
