@@ -186,7 +186,7 @@ class BatchWriter:
             held, self._held = self._held, []
             for message, waiter in held:
                 try:
-                    _forward(self._enqueue(*message), waiter)
+                    _forward(self.enqueue(*message), waiter)
                 except PublishError as exc:  # the writer stopped meanwhile
                     waiter.set_exception(exc)
         self._spool.drop(old)
@@ -197,7 +197,7 @@ class BatchWriter:
     async def _send_all(self, messages: list[Message], attempts: int = 5) -> int:
         """Send these, again those not stored (tansu refuses some under concurrent writes), in their order."""
         for attempt in range(1, attempts + 1):
-            futures = [self._enqueue(*message, replayed=True) for message in messages]
+            futures = [self.enqueue(*message, replayed=True) for message in messages]
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = [m for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
             if not failed:
@@ -208,21 +208,19 @@ class BatchWriter:
             await asyncio.sleep(self._replay_backoff_s * attempt)
         return 0
 
-    def enqueue(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
-        """Queue the message now (a topic given to start()); the future completes when the broker has it."""
-        if self._replaying and (topic, key) in self._replaying:
-            if self._producer is None:
-                raise PublishError("the batch writer is not running", topic=topic)
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._held.append(((topic, key, value, headers), waiter))  # behind the replay of its key
-            return waiter
-        return self._enqueue(topic, key, value, headers)
-
-    def _enqueue(
+    def enqueue(
         self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]], *, replayed: bool = False
     ) -> asyncio.Future[None]:
+        """Queue the message now (a topic given to start()); the future completes when the broker has it.
+
+        `replayed`: a record of the spool's replay, which goes before what is queued live (ADR 0045).
+        """
         if self._producer is None:
             raise PublishError("the batch writer is not running", topic=topic)
+        if self._replaying and not replayed and (topic, key) in self._replaying:
+            held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._held.append(((topic, key, value, headers), held))  # behind the replay of its key
+            return held
         partition = self._partition_of.get((topic, key))
         if partition is None:
             partitions = self._partitions[topic]
