@@ -319,8 +319,12 @@ def _forward(stored: asyncio.Future[None], waiter: asyncio.Future[None]) -> None
 
     def done(future: asyncio.Future[None]) -> None:
         error = _error(future)
-        if not waiter.done():
-            waiter.set_result(None) if error is None else waiter.set_exception(error)
+        if waiter.done():
+            return
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
 
     stored.add_done_callback(done)
 
