@@ -223,9 +223,11 @@ LOCAL_REASON = "answered by the gateway from the published decision"
 @dataclass
 class LifecycleSeen:
     """What auth shows after the kill: each group's presence (`connected`, `ocpp_version`), and the decision log's
-    rows of the Authorize answers the gateway gave alone (ADR 0015) against how many it gave."""
+    rows of the Authorize answers the gateway gave alone (ADR 0015) against how many it gave; and whether the
+    session service shows each station connected."""
 
     presence: dict[str, list[Any]]
+    session_connected: dict[str, list[bool | None]]  # the session service's view (it reads the station stream)
     local_answers_given: int
     local_answers_logged: list[dict[str, Any]]
 
@@ -271,15 +273,22 @@ async def lifecycle_while_auth_is_away(system: ChaosSystem, *, staying: int, lea
             page = (await auth.get("/authorizations", params={"station_id": audited, "limit": 100})).json()
             return [row for row in page["items"] if row["reason"] == LOCAL_REASON]
 
+        async def in_session(station_id: str) -> bool | None:
+            url = f"{system.url('session')}/api/v1/station-presence/{station_id}"  # the same admin token
+            found = await auth.get(url)
+            return bool(found.json()["connected"]) if found.status_code == 200 else None
+
         async def settled() -> LifecycleSeen:
             presence = {group: [await shown(s) for s in ids] for group, ids in groups.items()}
-            return LifecycleSeen(presence, given, await logged())
+            session = {group: [await in_session(s) for s in ids] for group, ids in groups.items()}
+            return LifecycleSeen(presence, session, given, await logged())
 
         seen = await eventually(
             settled,
             ok=lambda seen: (
                 all(p is not None for ps in seen.presence.values() for p in ps)
                 and not any(p["connected"] for p in seen.presence["leaving"])
+                and seen.session_connected == {"staying": [True] * staying, "leaving": [False] * leaving}
                 and len(seen.local_answers_logged) >= given
             ),
             within=180,

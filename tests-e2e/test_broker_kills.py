@@ -32,11 +32,12 @@ async def test_lifecycle_copies_acknowledged_before_a_kill_reach_auth_from_the_s
     the gateway answers Authorize from auth's published decisions, so their lifecycle copies exist only on the
     broker; some stations leave just before the broker dies with them (session 9: one was still shown connected,
     ADR 0045); auth comes back: what it shows of every station's presence, and its log of the local answers, came
-    from the gateway's spool, each answer once."""
+    from the gateway's spool, each answer once. The session service (up all along) agrees on who is connected."""
     seen = await lifecycle_while_auth_is_away(chaos, staying=3, leaving=2)
     assert chaos.broker.restarts >= 1
     assert seen.presence["staying"] == [{"connected": True, "ocpp_version": "ocpp2.0.1"}] * 3
     # Their version may stay unknown: a disconnect read before the connect it follows is the newest event.
     assert [p["connected"] for p in seen.presence["leaving"]] == [False] * 2
+    assert seen.session_connected == {"staying": [True] * 3, "leaving": [False] * 2}
     assert len(seen.local_answers_logged) == seen.local_answers_given, seen.local_answers_logged
     assert {row["status"] for row in seen.local_answers_logged} == {"Accepted"}
