@@ -217,20 +217,51 @@ async def _missing(system: ChaosSystem, tally: Tally, settle_s: float) -> set[tu
             await asyncio.sleep(1)
 
 
-async def lifecycle_while_auth_is_away(system: ChaosSystem, *, stations: int) -> list[Any]:
-    """Register stations, halt auth; the stations connect and boot (answered) and stay; kill the broker, resume
-    auth. Returns what auth then shows of each station's presence (`connected`, `ocpp_version`) once it shows
-    every station's."""
-    ids = [f"LIFE-{secrets.token_hex(3)}-{n}" for n in range(stations)]
+LOCAL_REASON = "answered by the gateway from the published decision"
+
+
+@dataclass
+class LifecycleSeen:
+    """What auth shows after the kill: each group's presence (`connected`, `ocpp_version`), and the decision log's
+    rows of the Authorize answers the gateway gave alone (ADR 0015) against how many it gave; and whether the
+    session service shows each station connected."""
+
+    presence: dict[str, list[Any]]
+    session_connected: dict[str, list[bool | None]]  # the session service's view (it reads the station stream)
+    local_answers_given: int
+    local_answers_logged: list[dict[str, Any]]
+
+
+async def lifecycle_while_auth_is_away(system: ChaosSystem, *, staying: int, leaving: int) -> LifecycleSeen:
+    """Register stations and a card; a station answered from the published decisions; halt auth. The station is
+    answered locally again; `staying` stations connect and boot (answered) and stay, `leaving` ones do the same and
+    leave right before the broker is killed (the field case of session 9); resume auth. Returns what auth then
+    shows, once every station's presence is settled and every local answer is logged."""
+    tag = secrets.token_hex(3)
+    groups = {"staying": [f"LIFE-{tag}-S{n}" for n in range(staying)]}
+    groups["leaving"] = [f"LIFE-{tag}-L{n}" for n in range(leaving)]
+    audited, card = f"LIFE-{tag}-A", f"LIFE-{tag}-CARD"
     auth = httpx.AsyncClient(
         base_url=f"{system.url('auth')}/api/v1", headers={"Authorization": f"Bearer {system.token}"}, timeout=30
     )
     async with auth:
-        for station_id in ids:
+        for station_id in (*groups["staying"], *groups["leaving"], audited):
             response = await auth.post("/stations", json={"station_id": station_id})
             assert response.status_code == 201, response.text
+        response = await auth.post("/id-tokens", json={"id_token": card, "type": "ISO14443"})
+        assert response.status_code == 201, response.text
+        answering = await _booted(system.ocpp_url, audited)
+        await eventually(  # auth answers until the gateway has read the card's published decision
+            lambda: _authorized_locally(system, answering, card), within=60, what="an Authorize answered locally"
+        )
+        given = 1
         await asyncio.to_thread(system.stack.halt, "auth")
-        sockets = [await _booted(system.ocpp_url, s) for s in ids]
+        for _ in range(2):  # auth is away: only the gateway's table can say Accepted (the fallback is Invalid)
+            assert await _authorize(answering, card) == "Accepted"
+            given += 1
+        sockets = [await _booted(system.ocpp_url, s) for s in (*groups["staying"], *groups["leaving"])]
+        for socket in sockets[len(groups["staying"]) :]:
+            await socket.close()
         await asyncio.to_thread(system.broker.kill)  # the supervisor brings it back, empty
         await asyncio.to_thread(system.stack.resume, "auth", 120)
 
@@ -238,15 +269,61 @@ async def lifecycle_while_auth_is_away(system: ChaosSystem, *, stations: int) ->
             sync = (await auth.get(f"/stations/{station_id}")).json()["sync"]
             return {k: sync[k] for k in ("connected", "ocpp_version")} if sync else None
 
-        async def settled() -> list[Any]:
-            return [await shown(s) for s in ids]
+        async def logged() -> list[dict[str, Any]]:
+            page = (await auth.get("/authorizations", params={"station_id": audited, "limit": 100})).json()
+            return [row for row in page["items"] if row["reason"] == LOCAL_REASON]
 
-        presence = await eventually(
-            settled, ok=lambda seen: None not in seen, within=180, what="auth's presence of every station"
+        async def in_session(station_id: str) -> bool | None:
+            url = f"{system.url('session')}/api/v1/station-presence/{station_id}"  # the same admin token
+            found = await auth.get(url)
+            return bool(found.json()["connected"]) if found.status_code == 200 else None
+
+        async def settled() -> LifecycleSeen:
+            presence = {group: [await shown(s) for s in ids] for group, ids in groups.items()}
+            session = {group: [await in_session(s) for s in ids] for group, ids in groups.items()}
+            return LifecycleSeen(presence, session, given, await logged())
+
+        seen = await eventually(
+            settled,
+            ok=lambda seen: (
+                all(p is not None for ps in seen.presence.values() for p in ps)
+                and not any(p["connected"] for p in seen.presence["leaving"])
+                and seen.session_connected == {"staying": [True] * staying, "leaving": [False] * leaving}
+                and len(seen.local_answers_logged) >= given
+            ),
+            within=180,
+            what="auth's presence of every station and its log of every local answer",
         )
-        for socket in sockets:
+        await asyncio.sleep(2)  # a copy logged twice would show by now (the log is written in batches)
+        seen.local_answers_logged = await logged()
+        for socket in (*sockets[: len(groups["staying"])], answering):
             await socket.close()
-    return presence
+    return seen
+
+
+async def _authorize(socket: Any, card: str) -> str:
+    message_id = f"auth-{next(_ids)}"
+    await socket.send(json.dumps([2, message_id, "Authorize", {"idToken": {"idToken": card, "type": "ISO14443"}}]))
+    while (frame := json.loads(await socket.recv()))[1] != message_id:
+        pass
+    assert frame[0] == 3, frame
+    return str(frame[2]["idTokenInfo"]["status"])
+
+
+async def _authorized_locally(system: ChaosSystem, socket: Any, card: str) -> bool:
+    """One Authorize; True when the gateway answered it from its table (its local-answer count went up)."""
+
+    async def local() -> float:
+        text = (await asyncio.to_thread(httpx.get, f"{system.url('gateway')}/metrics", timeout=30)).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("voltline_gateway_decision_seconds_count{") and 'outcome="local"' in line
+        )
+
+    before = await local()
+    assert await _authorize(socket, card) == "Accepted"
+    return await local() > before
 
 
 async def _booted(url: str, station_id: str) -> Any:

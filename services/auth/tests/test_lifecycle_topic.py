@@ -16,7 +16,13 @@ from voltline_auth.bootstrap import build
 from voltline_auth.settings import AuthSettings
 from voltline_bus import BusConfig, Producer
 from voltline_events import Event, Topics, envelope_for, station_key
-from voltline_events.payloads import AuthorizeAnswered, IdToken, StationConnected, StationDisconnected
+from voltline_events.payloads import (
+    AuthorizeAnswered,
+    BootNotification,
+    IdToken,
+    StationConnected,
+    StationDisconnected,
+)
 
 
 async def _registered(api: httpx.AsyncClient, *station_ids: str) -> None:
@@ -119,3 +125,25 @@ async def _is(value: Any, expected: Any) -> bool:
 
 async def _count(rows: Any, n: int) -> bool:
     return len(await rows) >= n
+
+
+async def test_a_disconnect_read_before_the_connect_and_boot_it_follows_still_wins(kafka: Any, postgres: Any) -> None:
+    """The order a restarted embedded broker held (ADR 0045): the gateway's producer resent the disconnect it had in
+    flight to the new broker, then the gateway's spool gave it the connect and boot again, then the disconnect
+    again (dropped by the inbox). The station left: auth must not show it connected."""
+    async with running_auth(kafka, postgres) as auth:
+        await _registered(auth.api, "CP-LEFT")
+        connect, boot, leave = (
+            envelope_for(event, source="gw", station_id="CP-LEFT")
+            for event in (
+                StationConnected(ocpp_version="ocpp2.0.1", gateway_instance="gw"),
+                BootNotification(ocpp_version="ocpp2.0.1", vendor="V", model="M", raw={}),
+                StationDisconnected(gateway_instance="gw", reason="closed by station", cause="closed_by_station"),
+            )
+        )
+        assert connect.time < boot.time < leave.time
+        later = envelope_for(_answer("card-after"), source="gw", station_id="CP-LEFT")  # read after the four
+        for envelope in (leave, connect, boot, leave, later):
+            await auth.gateway.producer.publish(auth.topics.station_lifecycle, envelope, key=station_key("CP-LEFT"))
+        await eventually(lambda: _count(_logged(auth.api, "CP-LEFT"), 1), within=15)
+        assert await _connected(auth.api, "CP-LEFT") is False

@@ -42,6 +42,7 @@ station_sync = Table(
     Column("ocpp_version", String(16), nullable=True),
     Column("connected", Boolean, nullable=False, default=False),
     Column("gateway_instance", String(128), nullable=True),
+    Column("presence_at", UTCDateTime(), nullable=True),
     Column("local_list", String(48), nullable=True, index=True),
     Column("list_on_station", String(48), nullable=True),
     Column("list_version_on_station", Integer, nullable=True),

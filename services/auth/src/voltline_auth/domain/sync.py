@@ -19,6 +19,7 @@ class StationSync:
     ocpp_version: str | None = None
     connected: bool = False
     gateway_instance: str | None = None
+    presence_at: datetime | None = None  # the gateway's time of the newest presence event applied
     local_list: str | None = None
     list_on_station: str | None = None
     list_version_on_station: int | None = None
@@ -51,3 +52,20 @@ class StationSync:
 def next_attempt(attempts: int, now: datetime) -> datetime:
     """Exponential backoff: 10 s, 20 s, 40 s ... capped at 10 minutes."""
     return now + timedelta(seconds=min(RETRY_BASE_S * 2 ** max(attempts - 1, 0), RETRY_MAX_S))
+
+
+def presence_applies(
+    state: StationSync | None, at: datetime, *, leaving: bool = False, gateway_instance: str | None = None
+) -> bool:
+    """Whether a station's connect, boot or (`leaving`) disconnect, stamped `at` by its gateway, changes its link.
+
+    The newest event wins, not the last one read: a broker that restarts empty can hold a disconnect the
+    producer resent to it before the gateway's spool gives it the connect and boot that came first (ADR 0045),
+    and the later copies of the disconnect are then dropped by the inbox. A disconnect from an instance other
+    than the one that announced the station last is ignored: it may be announced there before let go here.
+    """
+    if state is None:
+        return True
+    if leaving and state.gateway_instance not in (None, gateway_instance):
+        return False
+    return state.presence_at is None or at >= state.presence_at

@@ -9,6 +9,7 @@ from datetime import UTC
 from voltline_events import Envelope
 from voltline_events.payloads import SessionEnded, SessionStarted, StationConnected, StationDisconnected
 
+from voltline_auth.domain.sync import presence_applies
 from voltline_auth.domain.tokens import normalise
 from voltline_auth.service_layer.context import AuthContext
 from voltline_auth.service_layer.stations import registered_event
@@ -30,9 +31,14 @@ async def station_connected(ctx: AuthContext, envelope: Envelope, event: Station
         raise ValueError("station.connected without a station id")
     async with ctx.uow() as uow:
         if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-            await uow.sync.set(
-                station_id, connected=True, ocpp_version=event.ocpp_version, gateway_instance=event.gateway_instance
-            )
+            if presence_applies(await uow.sync.get(station_id), envelope.time):
+                await uow.sync.set(
+                    station_id,
+                    connected=True,
+                    ocpp_version=event.ocpp_version,
+                    gateway_instance=event.gateway_instance,
+                    presence_at=envelope.time,
+                )
             station = await uow.stations.get(station_id)
             if station is not None and station.previous_password_hash and envelope.time > station.updated_at:
                 # Connected since the rotation finished: it has the new password, the old one may go.
@@ -47,8 +53,11 @@ async def station_booted(ctx: AuthContext, envelope: Envelope, ocpp_version: str
     if envelope.station_id is None:
         raise ValueError("station.boot_notification without a station id")
     async with ctx.uow() as uow:
-        if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-            await uow.sync.set(envelope.station_id, connected=True, ocpp_version=ocpp_version)
+        station_id = envelope.station_id
+        if await uow.inbox.first_time(CONSUMER, envelope.event_id) and presence_applies(
+            await uow.sync.get(station_id), envelope.time
+        ):
+            await uow.sync.set(station_id, connected=True, ocpp_version=ocpp_version, presence_at=envelope.time)
         await uow.commit()
 
 
@@ -57,11 +66,11 @@ async def station_disconnected(ctx: AuthContext, envelope: Envelope, event: Stat
     if station_id is None:
         raise ValueError("station.disconnected without a station id")
     async with ctx.uow() as uow:
-        if await uow.inbox.first_time(CONSUMER, envelope.event_id):
-            state = await uow.sync.get(station_id)
-            # A station that moved to another gateway instance may be announced there before it is let go here.
-            if state is not None and state.gateway_instance in (None, event.gateway_instance):
-                await uow.sync.set(station_id, connected=False)
+        if await uow.inbox.first_time(CONSUMER, envelope.event_id) and presence_applies(
+            await uow.sync.get(station_id), envelope.time, leaving=True, gateway_instance=event.gateway_instance
+        ):
+            # Kept even before any connect was read: an older connect read after it must not count.
+            await uow.sync.set(station_id, connected=False, presence_at=envelope.time)
         await uow.commit()
 
 

@@ -6,7 +6,8 @@ fills up, and is handed over as soon as the broker took the previous one (one fl
 batches, and the messages of one key in them, keep their order). A `write()` returns only when the batch
 holding its message is acknowledged (acks=all), so an answer to a station still means "stored". With a
 spool (adapters.spool), an acknowledged batch of a spooled topic is also appended there before its writers
-hear of it, so a broker that forgets it (tansu restarting) can be given it again (`replay()`).
+hear of it, so a broker that forgets it (tansu restarting) can be given it again (`replay()`), each key's
+records in the order they were first acknowledged (ADR 0045).
 """
 
 from __future__ import annotations
@@ -36,17 +37,19 @@ MAX_BATCH_BYTES = 512 * 1024
 FLOORS_DISTRUSTED_S = 10.0
 
 
-@dataclass
-class _Lane:
-    """One partition: full batches waiting their turn, the batch filling up, its waiters, and the flusher."""
+Batch = tuple[BatchBuilder, list[asyncio.Future[None]], list[Message]]
 
-    sealed: deque[tuple[BatchBuilder, list[asyncio.Future[None]], list[Message]]] = field(default_factory=deque)
+
+@dataclass
+class _Queue:
+    """Full batches waiting their turn, the batch filling up, its waiters and what goes to the spool once stored."""
+
+    sealed: deque[Batch] = field(default_factory=deque)
     builder: BatchBuilder | None = None
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
-    records: list[Message] = field(default_factory=list)  # what goes to the spool once acknowledged
-    flushing: bool = False
+    records: list[Message] = field(default_factory=list)
 
-    def take(self) -> tuple[BatchBuilder, list[asyncio.Future[None]], list[Message]] | None:
+    def take(self) -> Batch | None:
         """The next batch to hand over, oldest first."""
         if self.sealed:
             return self.sealed.popleft()
@@ -55,6 +58,18 @@ class _Lane:
         taken = (self.builder, self.waiters, self.records)
         self.builder, self.waiters, self.records = None, [], []
         return taken
+
+
+@dataclass
+class _Lane:
+    """One partition: the spool's replayed records, which leave before anything queued live, and the live ones."""
+
+    replayed: _Queue = field(default_factory=_Queue)
+    live: _Queue = field(default_factory=_Queue)
+    flushing: bool = False
+
+    def take(self) -> Batch | None:
+        return self.replayed.take() or self.live.take()
 
 
 class BatchWriter:
@@ -66,6 +81,7 @@ class BatchWriter:
         spool: Spool | None = None,
         spooled_topics: frozenset[str] = frozenset(),
         linger_ms: int = 0,
+        replay_backoff_s: float = 0.2,
     ) -> None:
         self._config = config
         # A partition that was idle hands its batch over only when the writer's current window closes, this long
@@ -83,6 +99,11 @@ class BatchWriter:
         self._partition_of: dict[tuple[str, bytes], int] = {}
         self._partitioner = DefaultPartitioner()
         self._flushers: set[asyncio.Task[None]] = set()
+        self._replay_backoff_s = replay_backoff_s
+        # While the spool is replayed (ADR 0045): the (topic, key)s it sends again, whose live messages wait behind
+        # it (`_held`), in the order they came.
+        self._replaying: frozenset[tuple[str, bytes]] = frozenset()
+        self._held: list[tuple[Message, asyncio.Future[None]]] = []
 
     async def start(self, topics: Sequence[str]) -> None:
         deadline = time.monotonic() + self._config.connect_timeout
@@ -137,33 +158,46 @@ class BatchWriter:
         await self.enqueue(topic, key, value, headers)
 
     async def replay(self, chunk: int = 5000) -> int:
-        """Send the spooled records not read by everyone again, oldest first; returns how many.
+        """Send the spooled records not read by everyone again, in the order they were acknowledged; returns how many.
 
-        They are spooled anew (with their new offsets) and the old segments dropped once all are
-        acknowledged. Raises PublishError when the broker does not take them: the caller tries again later.
+        A station's records keep their order on the broker (ADR 0045): they leave their partition before anything
+        queued live, one batch after the other, a batch only once the one before it is stored, and what failed is
+        sent again before anything behind it; live messages of the same keys wait until the replay is over. They
+        are spooled anew (with their new offsets) and the old segments dropped once all are acknowledged. Raises
+        PublishError when the broker does not take them: the caller tries again later.
         """
         if self._spool is None:
             return 0
         old = self._spool.rotate()
-        sent = 0
-        chunk_of: list[Message] = []
-        for topic, key, value, headers, *_ in self._spool.records(old):
-            if topic not in self._partitions:
-                await self.partitions_for(topic)
-            chunk_of.append((topic, key, value, headers))
-            if len(chunk_of) >= chunk:
-                sent += await self._send_all(chunk_of)
-                chunk_of = []
-        sent += await self._send_all(chunk_of)
+        self._replaying = frozenset((topic, key) for topic, key, *_ in self._spool.records(old))
+        try:
+            sent = 0
+            chunk_of: list[Message] = []
+            for topic, key, value, headers, *_ in self._spool.records(old):
+                if topic not in self._partitions:
+                    await self.partitions_for(topic)
+                chunk_of.append((topic, key, value, headers))
+                if len(chunk_of) >= chunk:
+                    sent += await self._send_all(chunk_of)
+                    chunk_of = []
+            sent += await self._send_all(chunk_of)
+        finally:
+            self._replaying = frozenset()
+            held, self._held = self._held, []
+            for message, waiter in held:
+                try:
+                    _forward(self.enqueue(*message), waiter)
+                except PublishError as exc:  # the writer stopped meanwhile
+                    waiter.set_exception(exc)
         self._spool.drop(old)
         self._spool.floors = None
         self._spool.trust_floors_from = time.time() + FLOORS_DISTRUSTED_S
         return sent
 
     async def _send_all(self, messages: list[Message], attempts: int = 5) -> int:
-        """Send these, again only those a batch of which failed (tansu refuses some under concurrent writes)."""
+        """Send these, again those not stored (tansu refuses some under concurrent writes), in their order."""
         for attempt in range(1, attempts + 1):
-            futures = [self.enqueue(*message) for message in messages]
+            futures = [self.enqueue(*message, replayed=True) for message in messages]
             results = await asyncio.gather(*futures, return_exceptions=True)
             failed = [m for m, r in zip(messages, results, strict=True) if isinstance(r, BaseException)]
             if not failed:
@@ -171,13 +205,22 @@ class BatchWriter:
             if attempt == attempts:
                 raise PublishError(f"{len(failed)} spooled events not acknowledged", topic=failed[0][0])
             messages = failed
-            await asyncio.sleep(0.2 * attempt)
+            await asyncio.sleep(self._replay_backoff_s * attempt)
         return 0
 
-    def enqueue(self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]]) -> asyncio.Future[None]:
-        """Queue the message now (a topic given to start()); the future completes when the broker has it."""
+    def enqueue(
+        self, topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]], *, replayed: bool = False
+    ) -> asyncio.Future[None]:
+        """Queue the message now (a topic given to start()); the future completes when the broker has it.
+
+        `replayed`: a record of the spool's replay, which goes before what is queued live (ADR 0045).
+        """
         if self._producer is None:
             raise PublishError("the batch writer is not running", topic=topic)
+        if self._replaying and not replayed and (topic, key) in self._replaying:
+            held: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._held.append(((topic, key, value, headers), held))  # behind the replay of its key
+            return held
         partition = self._partition_of.get((topic, key))
         if partition is None:
             partitions = self._partitions[topic]
@@ -185,19 +228,20 @@ class BatchWriter:
         lane = self._lanes.get((topic, partition))
         if lane is None:
             lane = self._lanes[(topic, partition)] = _Lane()
-        if lane.builder is None:
-            lane.builder = self._producer.create_batch()
-        if lane.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            if lane.builder.record_count() == 0:
+        queue = lane.replayed if replayed else lane.live
+        if queue.builder is None:
+            queue.builder = self._producer.create_batch()
+        if queue.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            if queue.builder.record_count() == 0:
                 raise PublishError(f"a message of {len(value)} bytes is larger than a batch", topic=topic)
-            lane.sealed.append((lane.builder, lane.waiters, lane.records))  # full: its turn comes, a new one fills
-            lane.builder, lane.waiters, lane.records = self._producer.create_batch(), [], []
-            if lane.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            queue.sealed.append((queue.builder, queue.waiters, queue.records))  # full: its turn comes, a new one fills
+            queue.builder, queue.waiters, queue.records = self._producer.create_batch(), [], []
+            if queue.builder.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 raise PublishError(f"a message of {len(value)} bytes is larger than a batch", topic=topic)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.waiters.append(waiter)
+        queue.waiters.append(waiter)
         if topic in self._spooled:  # all of a spooled topic's batch: record i is at its base offset + i
-            lane.records.append((topic, key, value, headers))
+            queue.records.append((topic, key, value, headers))
         if not lane.flushing:
             lane.flushing = True
             task = asyncio.get_running_loop().create_task(self._flush(topic, partition, lane))
@@ -221,8 +265,19 @@ class BatchWriter:
                     _settle(waiters, topic, exc)
                     if isinstance(exc, asyncio.CancelledError):
                         raise
-                    continue
-                future.add_done_callback(lambda f, w=waiters, r=records: self._acknowledged(w, r, topic, partition, f))
+                    error: BaseException | None = exc
+                else:
+                    future.add_done_callback(
+                        lambda f, w=waiters, r=records: self._acknowledged(w, r, topic, partition, f)
+                    )
+                    if not self._replaying:
+                        continue
+                    # A replay's order (ADR 0045): the next batch only once this one is stored.
+                    await asyncio.wait((future,))
+                    error = _error(future)
+                if error is not None and self._replaying:
+                    while (behind := lane.take()) is not None:  # nothing overtakes a batch that must be sent again
+                        _settle(behind[1], topic, error)
         finally:
             lane.flushing = False
 
@@ -259,7 +314,22 @@ class BatchWriter:
         _settle(waiters, topic, error)
 
 
-def _error(future: asyncio.Future[object]) -> BaseException | None:
+def _forward(stored: asyncio.Future[None], waiter: asyncio.Future[None]) -> None:
+    """Settle a held message's waiter as its queued copy is settled (unless its writer gave up meanwhile)."""
+
+    def done(future: asyncio.Future[None]) -> None:
+        error = _error(future)
+        if waiter.done():
+            return
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+
+    stored.add_done_callback(done)
+
+
+def _error(future: asyncio.Future[Any]) -> BaseException | None:
     return asyncio.CancelledError() if future.cancelled() else future.exception()
 
 
