@@ -14,6 +14,7 @@ from sqlalchemy import event
 from status_store import MIGRATIONS, T0, Store, open_store
 from voltline_diagnostics.adapters import views
 from voltline_diagnostics.adapters.health_tables import connectors, stations
+from voltline_diagnostics.adapters.status_batch import InBatch
 from voltline_diagnostics.adapters.unit_of_work import SqlDiagnosticsUnitOfWork
 from voltline_diagnostics.domain.status import Silence
 from voltline_diagnostics.entrypoints.consumers import build_dispatcher
@@ -217,7 +218,8 @@ async def test_a_stuck_session_whose_progress_a_batch_is_committing_keeps_its_re
     grown = at(4, sid, progress(900))
     async with store.scope([grown]) as batch:
         await store.dispatch(grown)  # progress saved and the alert resolved: written, not committed yet
-        await batch.session.flush()
+        assert isinstance(batch, InBatch)  # the progress is a change: the run has a transaction of its own
+        await batch.batch.session.flush()
         # The monitor's own task, outside the batch (as in the service): a copy of this context would join it.
         round_ = asyncio.create_task(check_once(monitor, sweep=False), context=contextvars.Context())
         # Without the lock its alert update waits for this commit (then overwrites it): give it the chance.
