@@ -24,7 +24,7 @@ from voltline_events.payloads import (
 )
 
 from voltline_diagnostics.domain.alerts import Target, boot_loop
-from voltline_diagnostics.domain.status import STATION_WIDE, error_code, normalise, shown_status
+from voltline_diagnostics.domain.status import STATION_WIDE, error_code, newest, normalise, shown_status
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
@@ -42,7 +42,9 @@ async def station_for(
     station = await uow.status.station(station_id)
     if station is not None:
         return station, False
-    station = StationRow(station_id, online=True, since=at, last_seen_at=at, ocpp_version=ocpp_version)
+    station = StationRow(
+        station_id, online=True, since=at, last_seen_at=at, ocpp_version=ocpp_version, presence_at=at
+    )  # the link as of its first message: a disconnect stamped before it is an older link's
     await uow.status.open_presence_interval(station_id, True, at)
     return station, True
 
@@ -108,6 +110,13 @@ async def record_presence(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
+        if not newest(at, station.presence_at):  # older than the link it shows: read late (ADR 0038)
+            if station.ocpp_version is None and ocpp_version is not None:
+                station.ocpp_version = ocpp_version
+                await uow.status.save_station(station, ctx.clock(), new=False)
+            await uow.commit()
+            return
+        station.presence_at = at
         changed = station.online != connected
         if connected:
             station.ocpp_version = ocpp_version or station.ocpp_version
@@ -159,7 +168,8 @@ async def record_boot(
             k: boot.raw[k] for k in ("iccid", "imsi") if boot.raw.get(k) is not None
         }  # 2.x nests it; 1.6 flat
         meter = {k: boot.raw[k] for k in ("meterType", "meterSerialNumber") if boot.raw.get(k) is not None}
-        station = replace(
+        latest = newest(at, station.last_boot_at)  # else an older boot read late: counted, the inventory kept
+        station = station if not latest else replace(
             station,
             ocpp_version=boot.ocpp_version,
             last_boot_at=at,
@@ -196,7 +206,8 @@ async def record_status(
         evse_id = report.evse_id if report.evse_id is not None else report.connector_id
         connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
         before = await uow.status.connector(station_id, evse_id, connector_id)
-        await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
+        if before is None or newest(at, before.reported_at):  # else a report older than the port's, read late
+            await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
         if station_changed:
             await uow.status.save_station(station, ctx.clock(), new=new_station)
         await uow.commit()
@@ -238,7 +249,7 @@ async def record_transaction(
             and tx.charging_state in OCCUPYING_STATES
         ):
             before = await uow.status.connector(station_id, tx.evse_id, tx.connector_id)
-            if before is None or before.status == "Available":
+            if before is None or (before.status == "Available" and newest(at, before.reported_at)):
                 report = ConnectorStatus(
                     ocpp_version=tx.ocpp_version,
                     evse_id=tx.evse_id,
