@@ -17,11 +17,9 @@ def read(events: list[tuple[int, tuple[str, datetime]]]) -> tuple[str, datetime]
     held: tuple[str, datetime] | None = None
     seen: set[int] = set()
     for event_id, (value, at) in events:
-        if event_id in seen or not newest(at, held[1] if held else None):
-            seen.add(event_id)
-            continue
+        if event_id not in seen and newest(at, held[1] if held else None):
+            held = (value, at)
         seen.add(event_id)
-        held = (value, at)
     return held
 
 

@@ -168,20 +168,20 @@ async def record_boot(
             k: boot.raw[k] for k in ("iccid", "imsi") if boot.raw.get(k) is not None
         }  # 2.x nests it; 1.6 flat
         meter = {k: boot.raw[k] for k in ("meterType", "meterSerialNumber") if boot.raw.get(k) is not None}
-        latest = newest(at, station.last_boot_at)  # else an older boot read late: counted, the inventory kept
-        station = station if not latest else replace(
-            station,
-            ocpp_version=boot.ocpp_version,
-            last_boot_at=at,
-            boot_reason=boot.reason,
-            boot_status=None,  # until station.boot_answered says what it was told
-            vendor=boot.vendor,
-            model=boot.model,
-            serial_number=boot.serial_number,
-            firmware_version=boot.firmware_version,
-            modem=modem or None,
-            meter=meter or None,
-        )
+        if newest(at, station.last_boot_at):  # else an older boot read late: counted, the inventory kept
+            station = replace(
+                station,
+                ocpp_version=boot.ocpp_version,
+                last_boot_at=at,
+                boot_reason=boot.reason,
+                boot_status=None,  # until station.boot_answered says what it was told
+                vendor=boot.vendor,
+                model=boot.model,
+                serial_number=boot.serial_number,
+                firmware_version=boot.firmware_version,
+                modem=modem or None,
+                meter=meter or None,
+            )
         await uow.status.add_boot(station_id, at, boot.reason)
         rule = ctx.rules["boot_loop"]
         from_ = at - timedelta(seconds=rule.window_s)
