@@ -146,3 +146,23 @@ async def test_any_delivery_order_with_copies_ends_as_the_ordered_story(store: S
         assert got["online"] == want["online"]
         assert [s for s, _ in got["port"]] == [s for s, _ in want["port"]]
         assert [a for a in got["alerts"] if a[1] != "resolved"] == [a for a in want["alerts"] if a[1] != "resolved"]
+
+
+async def test_a_report_older_than_a_repeat_answered_from_memory_changes_nothing(store: Store) -> None:
+    """The field case with the quiet path (ADR 0039): Available (stored), then Faulted and Available again; the
+    repeat is read first and answered from memory (the row keeps the older `reported_at`), the fault after it."""
+    from test_heard import with_memory
+    from voltline_diagnostics.service_layer import heard
+
+    dispatch, scope, ctx = with_memory(store, {})
+    sid = "CP-QUIET"
+    stored = [at(sid, 0, connected()), at(sid, 2, status("Available"))]
+    fault, repeat = at(sid, 3, status("Faulted", "GroundFailure")), at(sid, 4, status("Available"))
+    for batch in (stored, [repeat], [fault], [fault]):  # the fault's replayed copy too
+        assert heard.would_be_quiet(ctx, batch[0]) is (batch[0] is repeat)
+        async with scope(batch):
+            for envelope in batch:
+                await dispatch(envelope)
+    seen = await shown(store, sid)
+    assert [s for s, _ in seen["port"]] == ["Available"]
+    assert seen["alerts"] == []

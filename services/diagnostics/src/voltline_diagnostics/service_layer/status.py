@@ -206,11 +206,18 @@ async def record_status(
         evse_id = report.evse_id if report.evse_id is not None else report.connector_id
         connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
         before = await uow.status.connector(station_id, evse_id, connector_id)
-        if before is None or newest(at, before.reported_at):  # else a report older than the port's, read late
+        if before is None or newest(at, _reported_at(ctx, before)):  # else older than the port's, read late
             await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
         if station_changed:
             await uow.status.save_station(station, ctx.clock(), new=new_station)
         await uow.commit()
+
+
+def _reported_at(ctx: HealthContext, port: ConnectorRow) -> datetime:
+    """The port's newest report: its row's, or a newer repeat of it answered from memory (service_layer/heard.py),
+    which leaves the row's `reported_at` as it was."""
+    repeated = ctx.heard.newest_report(port.station_id, (port.evse_id, port.connector_id)) if ctx.heard else None
+    return port.reported_at if repeated is None else max(port.reported_at, repeated)
 
 
 async def transaction_seen(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
@@ -249,7 +256,7 @@ async def record_transaction(
             and tx.charging_state in OCCUPYING_STATES
         ):
             before = await uow.status.connector(station_id, tx.evse_id, tx.connector_id)
-            if before is None or (before.status == "Available" and newest(at, before.reported_at)):
+            if before is None or (before.status == "Available" and newest(at, _reported_at(ctx, before))):
                 report = ConnectorStatus(
                     ocpp_version=tx.ocpp_version,
                     evse_id=tx.evse_id,
