@@ -31,17 +31,17 @@ def batches(sid: str) -> list[list[Envelope]]:
     return [
         [at(sid, 0, StationConnected(ocpp_version="ocpp1.6", gateway_instance="gw")), status(sid, 10, "Available")],
         [status(sid, 30, "Charging")],
-        [late_fault],  # from before the Charging one (delivered late): closes it, at an earlier time
-        [late_fault, status(sid, 40, "Faulted", "GroundFailure")],  # the same event again; the same status again
+        [late_fault],  # from before the Charging one (delivered late): older than the port's report, dropped
+        [late_fault, status(sid, 40, "Faulted", "GroundFailure")],  # the same event again; then a newer fault
         [status(sid, 50, "Available"), status(sid, 60, "Preparing"), status(sid, 70, "Available")],  # one batch
         [status(sid, 80, "Faulted", "GroundFailure")],
     ]
 
 
-EXPECTED = [  # (status, started, ended) in seconds from T0: what closing "the interval with no end" wrote
+EXPECTED = [  # (status, started, ended) in seconds from T0; the late fault changes nothing (ADR 0038)
     ("Available", 10, 30),
-    ("Occupied", 30, 20),
-    ("Faulted", 20, 50),
+    ("Occupied", 30, 40),
+    ("Faulted", 40, 50),
     ("Available", 50, 60),
     ("Occupied", 60, 70),
     ("Available", 70, 80),

@@ -87,6 +87,7 @@ stations = Table(
     Column("connected", Boolean, nullable=False),
     Column("since", UTCDateTime(), nullable=False),
     Column("ocpp_version", String(16), nullable=True),
+    Column("presence_at", UTCDateTime(), nullable=True),  # the newest connect or disconnect applied
 )
 
 # One row per port (EVSE; 1.6 connectors), its newest connector status (AFIR feed, open faults).
@@ -100,6 +101,7 @@ ports = Table(
     Column("error_code", String(64), nullable=True),
     Column("since", UTCDateTime(), nullable=True),
     Column("occupied_since", UTCDateTime(), nullable=True),  # start of the current occupied stretch
+    Column("reported_at", UTCDateTime(), nullable=True),  # the newest report applied
 )
 
 # The newest event time seen per (stream, station): what allowed lateness is measured against.

@@ -57,6 +57,13 @@ class Presence:
     ocpp_version: str | None = None
 
 
+def newest(at: datetime, held: datetime | None) -> bool:
+    """Whether a connect/disconnect or a port's report at `at` is at least as new as the one that set what is
+    `held`: the newest wins, not the last one read. A broker that restarts empty can be given a station's newest
+    events before the gateway's spool replays the older ones (ADR 0045, ADR 0038)."""
+    return held is None or at >= held
+
+
 @dataclass(frozen=True)
 class PortStatus:
     station_id: str

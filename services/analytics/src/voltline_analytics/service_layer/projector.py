@@ -28,6 +28,7 @@ from voltline_analytics.domain.translate import (
     Presence,
     Reference,
     Timed,
+    newest,
     translate,
 )
 from voltline_analytics.service_layer.ports import ProjectionState, ProjectionStore
@@ -182,17 +183,23 @@ def _late_row(envelope: Envelope, change: Timed, mark: datetime) -> dict[str, An
 
 
 def _presence(state: _State, change: Presence) -> OutageFact | None:
-    """Track connected/disconnected; a reconnection closes the offline stretch before it."""
+    """Track connected/disconnected by the newest event (not the last read); a reconnection closes the offline
+    stretch before it."""
     row = state.stations.get(change.station_id)
     state.dirty_stations.add(change.station_id)
     if row is None:
         state.stations[change.station_id] = {"station_id": change.station_id, "first_seen_at": change.at,
                                              "connected": change.connected, "since": change.at,
-                                             "ocpp_version": change.ocpp_version}  # fmt: skip
+                                             "ocpp_version": change.ocpp_version,
+                                             "presence_at": change.at}  # fmt: skip
+        return None
+    if not newest(change.at, row["presence_at"] or row["since"]):
+        row["ocpp_version"] = row["ocpp_version"] or change.ocpp_version
         return None
     if change.ocpp_version:
         row["ocpp_version"] = change.ocpp_version
-    if change.at < row["since"] or row["connected"] == change.connected:
+    row["presence_at"] = change.at
+    if row["connected"] == change.connected:
         return None
     outage = None
     if change.connected:
@@ -206,7 +213,7 @@ def _port(state: _State, station_id: str, evse_id: int) -> dict[str, Any]:
     if key not in state.ports:
         state.ports[key] = {"station_id": station_id, "evse_id": evse_id, "connector_id": None,
                             "ocpp_status": None, "error_code": None, "since": None,
-                            "occupied_since": None}  # fmt: skip
+                            "occupied_since": None, "reported_at": None}  # fmt: skip
         state.dirty_ports.add(key)
     return state.ports[key]
 
@@ -215,8 +222,9 @@ def _port_status(state: _State, change: PortStatus) -> list[OutageFact | Occupie
     """Track each port's status; leaving Faulted closes a fault outage of that port, leaving the occupied
     statuses closes an occupied stretch (status-based utilisation)."""
     row = _port(state, change.station_id, change.evse_id)
-    if row["since"] is not None and change.at < row["since"]:
+    if not newest(change.at, row["reported_at"] or row["since"]):
         return []
+    row["reported_at"] = change.at
     closed: list[OutageFact | OccupiedFact] = []
     if row["ocpp_status"] == FAULTED and change.status != FAULTED:
         closed.append(

@@ -31,6 +31,7 @@ stations = Table(
     Column("boot_status", String(16)),
     Column("authorized_at", UTCDateTime()),
     Column("unused_authorizations", Integer, nullable=False, server_default="0"),
+    Column("presence_at", UTCDateTime()),
     Index("ix_health_stations_model", "model"),
     Index("ix_health_stations_authorized", "authorized_at"),
     Index("ix_health_stations_firmware", "firmware_version"),

@@ -40,6 +40,7 @@ class Known:
     no_pending_authorization: bool  # no accepted Authorize waiting for a transaction, none unused
     ports: dict[tuple[int, int], Report] = field(default_factory=dict)
     maintenance: dict[str, str] = field(default_factory=dict)  # the OCPP status maintenance holds per connector
+    repeated: dict[tuple[int, int], datetime] = field(default_factory=dict)  # a port's newest quiet report
 
 
 def port_of(evse_id: Any, connector_id: Any) -> tuple[int, int] | None:
@@ -78,8 +79,9 @@ class HeardMemory:
         old = self._known.get(station_id)
         held = dict(old.maintenance) if old is not None and old.expires > now else {}
         held.update(maintenance)
+        repeated = old.repeated if old is not None else {}  # times heard, true however old the entry
         self._known[station_id] = Known(
-            now + self.ttl_s, last_seen, limit, responsive, no_pending_authorization, dict(ports), held
+            now + self.ttl_s, last_seen, limit, responsive, no_pending_authorization, dict(ports), held, repeated
         )
 
     def forget(self, station_id: str) -> None:
@@ -138,6 +140,21 @@ class HeardMemory:
         ):
             return None
         return known if known.maintenance.get(str(payload["connector_id"])) == status else None
+
+    def repeated(self, known: Known, payload: Mapping[str, Any], at: datetime) -> None:
+        """A quiet StatusNotification at `at`: the port's stored row keeps its older `reported_at`, so its time is
+        kept here, for a batch to judge an older report read after it (`newest_report`, ADR 0038)."""
+        port = port_of(payload.get("evse_id"), payload.get("connector_id"))
+        if port is None:
+            return
+        held = known.repeated.get(port)
+        if held is None or at > held:
+            known.repeated[port] = at
+
+    def newest_report(self, station_id: str, port: tuple[int, int]) -> datetime | None:
+        """The newest time a report of this port was answered from memory, if any."""
+        known = self._known.get(station_id)
+        return known.repeated.get(port) if known is not None else None
 
     def heard(self, station_id: str, known: Known, at: datetime, handled_at: datetime) -> datetime:
         """A quiet event at `at`: the station's newest time (to write later); returns its silence deadline."""

@@ -42,6 +42,14 @@ def error_code(reported: str | None) -> str | None:
     return None if reported in (None, "", "NoError") else reported
 
 
+def newest(at: datetime, held: datetime | None) -> bool:
+    """Whether an event stamped `at` by the gateway is at least as new as the one that set what is `held` (a
+    station's link, a port's report): the newest event wins, not the last one read. A broker that restarts
+    empty can be given a station's disconnect (or newest status) before the gateway's spool replays the older
+    events (ADR 0045, ADR 0038); their copies then come again and are dropped by the inbox."""
+    return held is None or at >= held
+
+
 def shown_status(status: Status, online: bool) -> Status:
     return status if online else "Unknown"
 

@@ -55,6 +55,8 @@ def quiet(ctx: HealthContext, envelope: Envelope) -> bool:
     known = _known(memory, envelope, time.monotonic())
     if known is None:
         return False
+    if envelope.type == "station.connector_status":
+        memory.repeated(known, envelope.payload, envelope.time)
     deadline = memory.heard(envelope.station_id, known, envelope.time, ctx.clock())
     ctx.silence_watch.heard(envelope.station_id, deadline)
     return True

@@ -38,6 +38,7 @@ class StationRow:
     boot_status: str | None = None  # Accepted, Pending, Rejected: what the station was answered at its last boot
     authorized_at: datetime | None = None  # an accepted Authorize not followed by a transaction yet
     unused_authorizations: int = 0  # accepted authorisations in a row that never became a transaction
+    presence_at: datetime | None = None  # the newest connect or disconnect applied (or the first message's time)
 
 
 @dataclass

@@ -24,7 +24,7 @@ from voltline_events.payloads import (
 )
 
 from voltline_diagnostics.domain.alerts import Target, boot_loop
-from voltline_diagnostics.domain.status import STATION_WIDE, error_code, normalise, shown_status
+from voltline_diagnostics.domain.status import STATION_WIDE, error_code, newest, normalise, shown_status
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
@@ -42,7 +42,9 @@ async def station_for(
     station = await uow.status.station(station_id)
     if station is not None:
         return station, False
-    station = StationRow(station_id, online=True, since=at, last_seen_at=at, ocpp_version=ocpp_version)
+    station = StationRow(
+        station_id, online=True, since=at, last_seen_at=at, ocpp_version=ocpp_version, presence_at=at
+    )  # the link as of its first message: a disconnect stamped before it is an older link's
     await uow.status.open_presence_interval(station_id, True, at)
     return station, True
 
@@ -108,6 +110,13 @@ async def record_presence(
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new = await station_for(ctx, uow, station_id, at, ocpp_version)
+        if not newest(at, station.presence_at):  # older than the link it shows: read late (ADR 0038)
+            if station.ocpp_version is None and ocpp_version is not None:
+                station.ocpp_version = ocpp_version
+                await uow.status.save_station(station, ctx.clock(), new=False)
+            await uow.commit()
+            return
+        station.presence_at = at
         changed = station.online != connected
         if connected:
             station.ocpp_version = ocpp_version or station.ocpp_version
@@ -159,19 +168,20 @@ async def record_boot(
             k: boot.raw[k] for k in ("iccid", "imsi") if boot.raw.get(k) is not None
         }  # 2.x nests it; 1.6 flat
         meter = {k: boot.raw[k] for k in ("meterType", "meterSerialNumber") if boot.raw.get(k) is not None}
-        station = replace(
-            station,
-            ocpp_version=boot.ocpp_version,
-            last_boot_at=at,
-            boot_reason=boot.reason,
-            boot_status=None,  # until station.boot_answered says what it was told
-            vendor=boot.vendor,
-            model=boot.model,
-            serial_number=boot.serial_number,
-            firmware_version=boot.firmware_version,
-            modem=modem or None,
-            meter=meter or None,
-        )
+        if newest(at, station.last_boot_at):  # else an older boot read late: counted, the inventory kept
+            station = replace(
+                station,
+                ocpp_version=boot.ocpp_version,
+                last_boot_at=at,
+                boot_reason=boot.reason,
+                boot_status=None,  # until station.boot_answered says what it was told
+                vendor=boot.vendor,
+                model=boot.model,
+                serial_number=boot.serial_number,
+                firmware_version=boot.firmware_version,
+                modem=modem or None,
+                meter=meter or None,
+            )
         await uow.status.add_boot(station_id, at, boot.reason)
         rule = ctx.rules["boot_loop"]
         from_ = at - timedelta(seconds=rule.window_s)
@@ -196,10 +206,18 @@ async def record_status(
         evse_id = report.evse_id if report.evse_id is not None else report.connector_id
         connector_id = report.connector_id if evse_id != STATION_WIDE else STATION_WIDE
         before = await uow.status.connector(station_id, evse_id, connector_id)
-        await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
+        if before is None or newest(at, _reported_at(ctx, before)):  # else older than the port's, read late
+            await _apply(ctx, uow, station, before, evse_id, connector_id, at, report)
         if station_changed:
             await uow.status.save_station(station, ctx.clock(), new=new_station)
         await uow.commit()
+
+
+def _reported_at(ctx: HealthContext, port: ConnectorRow) -> datetime:
+    """The port's newest report: its row's, or a newer repeat of it answered from memory (service_layer/heard.py),
+    which leaves the row's `reported_at` as it was."""
+    repeated = ctx.heard.newest_report(port.station_id, (port.evse_id, port.connector_id)) if ctx.heard else None
+    return port.reported_at if repeated is None else max(port.reported_at, repeated)
 
 
 async def transaction_seen(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: StationRow, at: datetime) -> bool:
@@ -238,7 +256,7 @@ async def record_transaction(
             and tx.charging_state in OCCUPYING_STATES
         ):
             before = await uow.status.connector(station_id, tx.evse_id, tx.connector_id)
-            if before is None or before.status == "Available":
+            if before is None or (before.status == "Available" and newest(at, _reported_at(ctx, before))):
                 report = ConnectorStatus(
                     ocpp_version=tx.ocpp_version,
                     evse_id=tx.evse_id,
