@@ -12,23 +12,23 @@ from voltline_bus import Outgoing
 from voltline_events import Envelope, station_key
 
 
-def batches_of(scope: Any, station: str) -> int:
-    return sum(1 for stations in scope.batches if station in stations)
-
-
-async def backlog(kit: Any, topic: str, count: int) -> None:
-    await kit.producer.publish_many(
-        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(count)]
-    )
-
-
-@pytest.mark.parametrize("pipelined", [False, True])
-async def test_a_backlog_a_little_over_the_first_offer_is_one_batch(
-    kit: Any, transactional: Callable[[], Any], pipelined: bool
+@pytest.mark.parametrize(
+    ("records", "pipelined", "batches"),
+    [
+        # 512 (the first offer) and a remainder under half of it: one batch (before: 64 + 128 + 256 + 252).
+        (700, False, 1),
+        (700, True, 1),
+        # The offer still bounds a batch: 512 and 288.
+        (800, False, 2),
+    ],
+)
+async def test_a_backlog_is_cut_into_full_batches_from_the_first(
+    kit: Any, transactional: Callable[[], Any], records: int, pipelined: bool, batches: int
 ) -> None:
-    """700 records: 512 (the first offer) and a remainder under half of it. Before, 64 + 128 + 256 + 252."""
-    [topic] = await kit.topics("sizes-first", partitions=1)
-    await backlog(kit, topic, 700)
+    [topic] = await kit.topics("sizes", partitions=1)
+    await kit.producer.publish_many(
+        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
+    )
     scope = transactional()
 
     async def handle(envelope: Envelope) -> None:
@@ -37,25 +37,7 @@ async def test_a_backlog_a_little_over_the_first_offer_is_one_batch(
     consumer = await kit.consumer(
         [topic], handle, batch_scope=scope, pipeline_partitions=pipelined, max_poll_records=1000
     )
-    await kit.eventually(lambda: scope.count("CS-1") == 700, what="the backlog")
-    assert scope.committed["CS-1"] == list(range(700))
-    assert batches_of(scope, "CS-1") == 1
-    await consumer.stop()
-
-
-async def test_a_remainder_of_half_an_offer_or_more_is_a_batch_of_its_own(
-    kit: Any, transactional: Callable[[], Any]
-) -> None:
-    """The offer still bounds a batch: 800 records go as 512 and 288."""
-    [topic] = await kit.topics("sizes-split", partitions=1)
-    await backlog(kit, topic, 800)
-    scope = transactional()
-
-    async def handle(envelope: Envelope) -> None:
-        scope.handled(envelope)
-
-    consumer = await kit.consumer([topic], handle, batch_scope=scope, max_poll_records=1000)
-    await kit.eventually(lambda: scope.count("CS-1") == 800, what="the backlog")
-    assert scope.committed["CS-1"] == list(range(800))
-    assert batches_of(scope, "CS-1") == 2
+    await kit.eventually(lambda: scope.count("CS-1") == records, what="the backlog")
+    assert scope.committed["CS-1"] == list(range(records))
+    assert len(scope.batches) == batches
     await consumer.stop()
