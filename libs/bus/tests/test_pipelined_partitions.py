@@ -194,3 +194,23 @@ async def test_stop_during_a_slow_batch_waits_for_it_and_commits_what_was_handle
     await kit.consumer([topic], handle_again, batch_scope=again, pipeline_partitions=True)
     await kit.eventually(lambda: again.count(fast) + again.count(slow) == 2 + 3 - done, what="the rest")
     assert again.committed == {fast: [6], slow: list(range(done, 4))}
+
+
+async def test_a_pipelined_poll_gives_each_partition_its_own_max_poll_records(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
+    """Two partitions of 40 records buffered by one fetch, `max_poll_records=60`: a limit for the whole poll gave
+    the first partition 40 and the second 20, whose other 20 then went in a second batch."""
+    [topic] = await kit.topics("sizes-poll", partitions=2)
+    [[one], [two]] = stations_on(2)
+    await kit.producer.publish_many(events(kit, topic, one, range(40)) + events(kit, topic, two, range(40)))
+    scope = transactional()
+
+    async def handle(envelope: Envelope) -> None:
+        scope.handled(envelope)
+
+    consumer = await kit.consumer([topic], handle, batch_scope=scope, pipeline_partitions=True, max_poll_records=60)
+    await kit.eventually(lambda: scope.count(one) == 40 and scope.count(two) == 40, what="both partitions")
+    assert scope.committed[one] == list(range(40)) and scope.committed[two] == list(range(40))
+    assert (sum(one in b for b in scope.batches), sum(two in b for b in scope.batches)) == (1, 1)
+    await consumer.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from voltline_store import create_engine, warm_pool
 from voltline_store import engine as engine_module
@@ -56,3 +57,26 @@ async def test_a_warmed_connection_is_not_pinged_at_its_first_use_but_after_idli
         assert len(pings) == 2
     finally:
         await engine.dispose()
+
+
+ARRAYS = {"uuid[]": 2951, "varchar[]": 1015, "timestamptz[]": 1185, "int4[]": 1007, "int8[]": 1016}
+
+
+async def test_a_new_connection_knows_the_batch_statements_array_types(pg_url: str) -> None:
+    """asyncpg asks the server about a type it has no codec for (three round trips and their prepares) the first
+    time a statement on that connection binds it: the batch reads and writes' arrays are learnt when the connection
+    opens, in one question, so a drain's first batches do not each ask."""
+    engine = create_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            settings = raw._protocol.get_settings()
+            assert {name for name, oid in ARRAYS.items() if settings.get_data_codec(oid) is None} == set()
+    finally:
+        await engine.dispose()
+    plain = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:  # the premise: asyncpg itself does not know them
+        settings = plain._protocol.get_settings()
+        assert {name for name, oid in ARRAYS.items() if settings.get_data_codec(oid) is None} == set(ARRAYS)
+    finally:
+        await plain.close()

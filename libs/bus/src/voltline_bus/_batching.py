@@ -61,8 +61,10 @@ class BatchingMixin:
     _batch_scope: BatchScope | None
     _batch_max_s: float
     # How many events the next batch is offered: about twice what fitted in the time budget last time, so
-    # that a batch cut short does not make the scope prepare (inbox markers) for many it will not handle.
-    _batch_hint: int = 64
+    # that a batch cut short does not make the scope prepare (inbox markers) for many it will not handle. The
+    # first offer is a full batch's worth: starting at 64 and doubling, every partition's first ~1,000 records
+    # went in four transactions, each paying the batch's fixed round trips (bench/RESULTS.md, session 10).
+    _batch_hint: int = 512
     _solo_types: Collection[str]
     # One transaction for all the partitions of a fetch (EventConsumer's `merge_partitions`): `tp` is None below
     # and each record's own partition is marked.
@@ -270,7 +272,10 @@ class BatchingMixin:
     ) -> bool:
         """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
         while run:
-            offered = run[: max(1, self._batch_hint)]
+            hint = max(1, self._batch_hint)
+            # A remainder under half a hint goes with this batch: alone it would pay a batch's fixed round trips for
+            # a few events, at a drain's end with no other partition's work to overlap them.
+            offered = run if len(run) < hint + hint // 2 else run[:hint]
             done, failed_at = await self._try_run(offered)
             if done:
                 grown = 2 * done if done < len(offered) else 2 * len(offered)

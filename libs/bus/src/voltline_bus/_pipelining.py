@@ -43,6 +43,7 @@ class PipeliningMixin:
     _stopping: bool
     _idle: bool
     _lanes: int
+    _max_poll_records: int
     _rewind_pending: bool
     _handled: dict[TopicPartition, int]
     _position: dict[TopicPartition, int]
@@ -155,7 +156,11 @@ class PipeliningMixin:
                 self._batch = None
 
     async def _poll(self, consumer: AIOKafkaConsumer, partitions: frozenset[TopicPartition]) -> tuple[int, _Records]:
-        records: _Records = await consumer.getmany(*partitions, timeout_ms=_POLL_MS)
+        # `max_poll_records` for each partition asked, not for the poll: each partition here is a batch of its own,
+        # and one that got the poll's remainder (a few hundred records behind another's full share) drained its
+        # buffer in a second, late batch, alone at the drain's end. Lanes share one poll's records as before.
+        most = self._max_poll_records * (1 if self._lanes else len(partitions))
+        records: _Records = await consumer.getmany(*partitions, timeout_ms=_POLL_MS, max_records=most)
         # Read in the step that aiokafka drained the records in (it returns them without awaiting after that, and
         # never drains while a reassignment is in progress): the epoch they belong to.
         return self._epoch, records

@@ -69,7 +69,30 @@ def _create_engine(url: str | URL, *, migrating: bool = False, **kwargs: Any) ->
         pool_timeout=30,
     )
     _ping_when_idle(engine, PING_AFTER_IDLE_S)
+    _known_arrays_on_connect(engine)
     return engine
+
+
+# The array types the services' batch statements bind (`= ANY($1::uuid[])`, `unnest($1::varchar[], ...)`): asyncpg
+# has no codec for them until it has asked the server, per connection (see _known_arrays_on_connect).
+_ARRAY_TYPES = ("uuid", "varchar", "text", "timestamptz", "timestamp", "int2", "int4", "int8", "numeric", "float8")
+_ARRAYS_STATEMENT = "SELECT " + ", ".join(f"${n}::{name}[]" for n, name in enumerate(_ARRAY_TYPES, 1))
+
+
+def _known_arrays_on_connect(engine: AsyncEngine) -> None:
+    """asyncpg learns a type it has no built-in codec for (the arrays above but text's) by a catalogue query, per
+    connection, the first time a statement binds or returns it: three round trips (JIT off, the query, JIT back)
+    and their prepares each time, ~3 times per connection in a session drain, all inside the first batches of
+    every partition at once (bench/RESULTS.md, session 10). Preparing one statement naming them all when the
+    connection opens asks once, before the consumers join for the connections `warm_pool` opens."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.run_async(_learn_arrays)
+
+
+async def _learn_arrays(driver_connection: Any) -> None:
+    await driver_connection.prepare(_ARRAYS_STATEMENT, name="")  # unnamed: nothing is left on the server
 
 
 def _ping_when_idle(engine: AsyncEngine, idle_s: float) -> None:

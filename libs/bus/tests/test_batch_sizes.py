@@ -1,0 +1,43 @@
+"""How a backlog is cut into batch transactions: the first batch is a full one and a small remainder is not a batch of
+its own (bench/RESULTS.md, session 10: each batch pays fixed round trips). The pipelined poll's share per partition
+is tested with the pipelining (test_pipelined_partitions.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from voltline_bus import Outgoing
+from voltline_events import Envelope, station_key
+
+
+@pytest.mark.parametrize(
+    ("records", "pipelined", "batches"),
+    [
+        # 512 (the first offer) and a remainder under half of it: one batch (before: 64 + 128 + 256 + 252).
+        (700, False, 1),
+        (700, True, 1),
+        # The offer still bounds a batch: 512 and 288.
+        (800, False, 2),
+    ],
+)
+async def test_a_backlog_is_cut_into_full_batches_from_the_first(
+    kit: Any, transactional: Callable[[], Any], records: int, pipelined: bool, batches: int
+) -> None:
+    [topic] = await kit.topics("sizes", partitions=1)
+    await kit.producer.publish_many(
+        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
+    )
+    scope = transactional()
+
+    async def handle(envelope: Envelope) -> None:
+        scope.handled(envelope)
+
+    consumer = await kit.consumer(
+        [topic], handle, batch_scope=scope, pipeline_partitions=pipelined, max_poll_records=1000
+    )
+    await kit.eventually(lambda: scope.count("CS-1") == records, what="the backlog")
+    assert scope.committed["CS-1"] == list(range(records))
+    assert len(scope.batches) == batches
+    await consumer.stop()
