@@ -12,7 +12,7 @@ from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
 from voltline_billing.adapters.tariff_repository import prefetch_session_rows
-from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
+from voltline_billing.adapters.unit_of_work import Repository, SqlBillingUnitOfWork
 
 session_costs = Table(
     "session_costs",
@@ -92,8 +92,4 @@ class CostRepository:
 class SqlCostUnitOfWork(SqlBillingUnitOfWork):
     """The billing unit of work plus the cost notices (service_layer.costs.CostUnitOfWork)."""
 
-    costs: CostRepository
-
-    def attach_repositories(self) -> None:
-        super().attach_repositories()
-        self.costs = CostRepository(self.session)
+    costs = Repository(CostRepository)
