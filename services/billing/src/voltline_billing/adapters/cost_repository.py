@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
-from voltline_billing.adapters.tariff_repository import prefetch_session_rows
+from voltline_billing.adapters.tariff_repository import prefetch_session_rows, remember_added
 from voltline_billing.adapters.unit_of_work import Repository, SqlBillingUnitOfWork
 
 session_costs = Table(
@@ -72,7 +72,7 @@ class CostRepository:
         await self._s.execute(insert(session_costs).values(**values))
         rows = self._rows()
         if rows is not None:
-            rows.pop(values.get("session_id", ""), None)  # read again (with the table's defaults) if asked
+            remember_added(rows, session_costs, values)
 
     async def update(self, session_id: str, **values: Any) -> None:
         await self._s.execute(update(session_costs).where(session_costs.c.session_id == session_id).values(**values))

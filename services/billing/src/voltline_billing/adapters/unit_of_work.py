@@ -41,19 +41,13 @@ class Repository(Generic[R]):
     def __get__(self, obj: object | None, owner: type | None = None) -> Self | R:
         if obj is None:
             return self
-        built = obj.__dict__[self._name] = self._make(obj.session)  # type: ignore[attr-defined]
+        state = obj.__dict__
+        built = state[self._name] = self._make(obj.session)  # type: ignore[attr-defined]
+        state.setdefault(_BUILT, []).append(self._name)
         return built  # kept in the instance: later uses in the block do not come here
 
 
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _repository_names(cls: type) -> tuple[str, ...]:
-    names = _NAMES.get(cls)
-    if names is None:
-        found = {name for klass in cls.__mro__ for name, v in vars(klass).items() if isinstance(v, Repository)}
-        names = _NAMES[cls] = tuple(sorted(found))
-    return names
+_BUILT = "_repositories_built"  # the names a unit of work built, forgotten when it is entered again
 
 
 class SqlBillingUnitOfWork(UnitOfWork):
@@ -74,7 +68,7 @@ class SqlBillingUnitOfWork(UnitOfWork):
     def attach_repositories(self) -> None:
         """Repositories are built at their first use (`Repository`); one entered again starts afresh."""
         state: dict[str, Any] = self.__dict__
-        for name in _repository_names(type(self)):
+        for name in state.pop(_BUILT, ()):
             state.pop(name, None)
 
     def after_batch(self, key: str, callback: Callable[[], None]) -> bool:
