@@ -172,7 +172,7 @@ async def produce(bootstrap: str, prefix: str, service: str, events: int) -> int
 
 
 _WATCH_S = 0.02  # how often the bench reads the group's committed offsets
-_ASK_S = 2.0  # the longest an admin request may take before it is asked again
+_ASK_S = 10.0  # an admin request not answered by then hung (see _watch): the run is void
 
 
 async def _watch(
@@ -220,7 +220,10 @@ async def _watch(
             _alive(proc, deadline)
             committed = 0
             for group in groups:
-                offsets = await admin.list_consumer_group_offsets(group)
+                try:
+                    offsets = await asyncio.wait_for(admin.list_consumer_group_offsets(group), _ASK_S)
+                except TimeoutError:
+                    raise RuntimeError("the admin client did not answer: run again") from None
                 mine = sum(max(0, o.offset) for o in offsets.values())
                 if mine != by_group[group][-1][1]:
                     by_group[group].append((time.monotonic(), mine))
