@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from billing_testing import ended, started, updated
-from test_batch_sessions import billing, outcome
+from test_batch_sessions import billing, in_batches, outcome
 from voltline_billing.adapters.cost_repository import CostRepository, SqlCostUnitOfWork, session_costs
 from voltline_billing.adapters.orm import billing_sessions
 from voltline_billing.adapters.tariff_repository import SessionRepository, row_as_stored
@@ -175,12 +175,7 @@ async def _run(url: str, events: list[Envelope], batch_size: int | None) -> dict
             for envelope in events:
                 await handle(envelope)
         else:
-            scope = TransactionBatch(factory)
-            for first in range(0, len(events), batch_size):
-                chunk = events[first : first + batch_size]
-                async with scope(chunk):
-                    for envelope in chunk:
-                        await handle(envelope)
+            await in_batches(factory, handle, events, batch_size)
             for pending in (later, costs.later):
                 assert pending is not None
                 await pending.idle()
