@@ -172,18 +172,20 @@ async def produce(bootstrap: str, prefix: str, service: str, events: int) -> int
 
 
 _WATCH_S = 0.02  # how often the bench reads the group's committed offsets
+_ASK_S = 10.0  # an admin request not answered by then hung (see _watch): the run is void
 
 
 async def _watch(
     bootstrap: str, groups: list[str], proc: Any, produced: int, limit_s: float, on_join: Callable[[], None]
-) -> tuple[float, float, list[tuple[float, int]]]:
+) -> tuple[float, float, list[tuple[float, int]], dict[str, list[tuple[float, int]]]]:
     """Watch the service's consumer groups from outside (the service is not asked anything): the moment every
-    group has a member (fetching starts right after the join), then the groups' committed offsets every 20 ms
-    until they cover the backlog. Returns (joined_at, cpu at join, [(monotonic time, records committed)]).
+        group has a member (fetching starts right after the join), then the groups' committed offsets every 20 ms
+        until they cover the backlog. Returns (joined_at, cpu at join, [(monotonic time, records committed)], and the
+    same per group).
 
-    A watched consumer commits as soon as it has caught up (VOLTLINE_CONSUMER_COMMIT_CAUGHT_UP, set below), so the
-    last point is the drain's end to within this poll and one commit round trip; the ones before come every
-    commit interval (1 s)."""
+        A watched consumer commits as soon as it has caught up (VOLTLINE_CONSUMER_COMMIT_CAUGHT_UP, set below), so the
+        last point is the drain's end to within this poll and one commit round trip; the ones before come every
+        commit interval (1 s)."""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
@@ -194,10 +196,17 @@ async def _watch(
         joined: set[str] = set()
         while len(joined) < len(groups):
             _alive(proc, deadline)
-            try:
-                responses = await admin.describe_consumer_groups([g for g in groups if g not in joined])
-            except KafkaError:  # a fresh broker has no group coordinator yet: ask again
-                responses = []
+            responses = []
+            for group_id in [g for g in groups if g not in joined]:  # one group a request (below)
+                try:
+                    responses += await asyncio.wait_for(admin.describe_consumer_groups([group_id]), _ASK_S)
+                except KafkaError:  # a fresh broker has no group coordinator yet: ask again
+                    pass
+                except TimeoutError:
+                    # Seen with billing's two groups in one request: aiokafka failed to decode the answer
+                    # ("Buffer underrun") and never completed the request, and the run hung until its limit.
+                    # The join may have been missed meanwhile, so the run is void, not measured late.
+                    raise RuntimeError("the admin client did not answer: run again") from None
             for response in responses:
                 for group in response.groups:  # (error, id, state, protocol type, protocol, members)
                     if group[2] == "Stable" and group[5]:
@@ -206,16 +215,23 @@ async def _watch(
         joined_at, cpu0 = time.monotonic(), cpu_seconds(proc.pid)
         on_join()
         points: list[tuple[float, int]] = [(joined_at, 0)]
+        by_group: dict[str, list[tuple[float, int]]] = {group: [(joined_at, 0)] for group in groups}
         while points[-1][1] < produced:
             _alive(proc, deadline)
             committed = 0
             for group in groups:
-                offsets = await admin.list_consumer_group_offsets(group)
-                committed += sum(max(0, o.offset) for o in offsets.values())
+                try:
+                    offsets = await asyncio.wait_for(admin.list_consumer_group_offsets(group), _ASK_S)
+                except TimeoutError:
+                    raise RuntimeError("the admin client did not answer: run again") from None
+                mine = sum(max(0, o.offset) for o in offsets.values())
+                if mine != by_group[group][-1][1]:
+                    by_group[group].append((time.monotonic(), mine))
+                committed += mine
             if committed != points[-1][1]:
                 points.append((time.monotonic(), committed))
             await asyncio.sleep(_WATCH_S)
-        return joined_at, cpu0, points
+        return joined_at, cpu0, points, by_group
     finally:
         await admin.close()
 
@@ -276,7 +292,7 @@ def run_one(
             spy = _pyspy(proc.pid, profile)
 
     try:
-        joined_at, cpu0, points = asyncio.run(_watch(bootstrap, groups, proc, produced, 900, joined))
+        joined_at, cpu0, points, by_group = asyncio.run(_watch(bootstrap, groups, proc, produced, 900, joined))
         drained = points[-1][0]
         cpu = cpu_seconds(proc.pid) - cpu0
         db_cpu = _db_backend_cpu(database_url)
@@ -304,6 +320,11 @@ def run_one(
         "db_cpu_s": None if db_cpu is None else round(db_cpu, 1),
         "load_average": round(os.getloadavg()[0], 1),
         "committed_timeline": [(round(t - joined_at, 2), n) for t, n in points][:: max(1, len(points) // 12)],
+        # Each group's own commits (billing: its session events' group, then its cost group's own events).
+        "group_timelines": {
+            group.removeprefix(prefix): [(round(t - joined_at, 2), n) for t, n in timeline]
+            for group, timeline in by_group.items()
+        },
     }
 
 

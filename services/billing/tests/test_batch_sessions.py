@@ -101,6 +101,16 @@ async def outcome(factory: Any, sandbox: SandboxProvider) -> dict[str, Any]:
     }
 
 
+async def in_batches(factory: Any, handle: Any, events: list[Envelope], batch_size: int) -> None:
+    """The events handled as the consumer does, `batch_size` to a batch transaction."""
+    scope = TransactionBatch(factory)
+    for first in range(0, len(events), batch_size):
+        chunk = events[first : first + batch_size]
+        async with scope(chunk):
+            for envelope in chunk:
+                await handle(envelope)
+
+
 @pytest.mark.parametrize("batch_size", [1, 5, 100])
 async def test_batched_starts_and_ends_give_the_same_cdrs_payments_and_provider_calls_as_one_by_one(
     sqlite_url: str, batch_size: int
@@ -114,12 +124,7 @@ async def test_batched_starts_and_ends_give_the_same_cdrs_payments_and_provider_
     later = Later()
     async with billing(sqlite_url.replace(".db", "-batched.db"), later) as (ctx, sandbox, factory):
         handle = build_dispatcher(ctx)
-        scope = TransactionBatch(factory)
-        for first in range(0, len(events), batch_size):
-            chunk = events[first : first + batch_size]
-            async with scope(chunk):
-                for envelope in chunk:
-                    await handle(envelope)
+        await in_batches(factory, handle, events, batch_size)
         await later.idle()
         got = await outcome(factory, sandbox)
         await later.close()

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from voltline_store import UTCDateTime, current_batch
 
 from voltline_billing.adapters.orm import metadata
-from voltline_billing.adapters.tariff_repository import prefetch_session_rows
-from voltline_billing.adapters.unit_of_work import SqlBillingUnitOfWork
+from voltline_billing.adapters.tariff_repository import prefetch_session_rows, remember_added
+from voltline_billing.adapters.unit_of_work import Repository, SqlBillingUnitOfWork
 
 session_costs = Table(
     "session_costs",
@@ -72,7 +72,7 @@ class CostRepository:
         await self._s.execute(insert(session_costs).values(**values))
         rows = self._rows()
         if rows is not None:
-            rows.pop(values.get("session_id", ""), None)  # read again (with the table's defaults) if asked
+            remember_added(rows, session_costs, values)
 
     async def update(self, session_id: str, **values: Any) -> None:
         await self._s.execute(update(session_costs).where(session_costs.c.session_id == session_id).values(**values))
@@ -92,8 +92,4 @@ class CostRepository:
 class SqlCostUnitOfWork(SqlBillingUnitOfWork):
     """The billing unit of work plus the cost notices (service_layer.costs.CostUnitOfWork)."""
 
-    costs: CostRepository
-
-    def attach_repositories(self) -> None:
-        super().attach_repositories()
-        self.costs = CostRepository(self.session)
+    costs = Repository(CostRepository)

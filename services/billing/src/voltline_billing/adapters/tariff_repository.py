@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, and_, any_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from voltline_store import current_batch, custom_plans
+from voltline_store import UTCDateTime, current_batch, custom_plans
 
 from voltline_billing.adapters.orm import billing_sessions, station_groups, tariff_assignments, tariffs
 from voltline_billing.domain.tariffs import Tariff
@@ -46,6 +46,41 @@ async def prefetch_session_rows(
                 rows[found.session_id] = dict(found._mapping)
 
 
+def row_as_stored(table: Any, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The row an INSERT of `values` into `table` reads back, made without reading it (a batch's new session
+    is read by its next event: one SELECT per start saved), or None where that is not certain: a value other
+    than text, a whole number or an aware datetime, or a column default other than a constant. Datetimes come
+    back in UTC (UTCDateTime)."""
+    row: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name in values:
+            value = values[column.name]
+        elif column.default is None and column.server_default is None:
+            value = None
+        elif column.default is not None and column.default.is_scalar and column.server_default is None:
+            value = column.default.arg
+        else:
+            return None
+        if isinstance(value, datetime):
+            if not isinstance(column.type, UTCDateTime) or value.utcoffset() is None:
+                return None
+            value = value.astimezone(UTC)
+        elif value is not None and type(value) not in (str, int):
+            return None
+        row[column.name] = value
+    return row if values.keys() <= row.keys() else None
+
+
+def remember_added(rows: dict[str, dict[str, Any] | None], table: Any, values: dict[str, Any]) -> None:
+    """After a batch's INSERT: its copy of the row as stored, where `row_as_stored` is certain, else none (read
+    again at the next `get`)."""
+    row = row_as_stored(table, values)
+    if row is None:
+        rows.pop(values.get("session_id", ""), None)
+    else:
+        rows[row["session_id"]] = row
+
+
 def _batch_stations() -> set[str]:
     batch = current_batch()
     return {e.station_id for e in batch.envelopes if e.station_id} if batch is not None else set()
@@ -60,12 +95,13 @@ class TariffRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
+        batch = current_batch()
+        self._batch = batch if batch is not None and batch.session is session else None
 
     def _lookups(self) -> dict[tuple[Any, ...], Any] | None:
-        batch = current_batch()
-        if batch is None or batch.session is not self._s:
+        if self._batch is None:
             return None
-        lookups: dict[tuple[Any, ...], Any] = batch.memo.setdefault(_LOOKUPS, {})
+        lookups: dict[tuple[Any, ...], Any] = self._batch.memo.setdefault(_LOOKUPS, {})
         return lookups
 
     def _forget_lookups(self) -> None:
@@ -275,7 +311,9 @@ class SessionRepository:
     async def add(self, **values: Any) -> None:
         await self._s.execute(insert(billing_sessions).values(**values))
         if self._batch is not None:
-            self._batch.memo.get(_ROWS, {}).pop(values.get("session_id"), None)  # read again if asked
+            rows = self._batch.memo.get(_ROWS)
+            if rows is not None:  # the batch's copy of the new row, or read again if asked
+                remember_added(rows, billing_sessions, values)
 
     async def update(self, session_id: str, **values: Any) -> None:
         batch = self._batch
