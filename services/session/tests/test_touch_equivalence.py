@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_batch_equivalence import (
     MIGRATIONS,
@@ -110,6 +110,13 @@ async def three_ways(url: str, steps: list[tuple[Any, ...]], cut: int) -> list[d
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=story, cut=st.sampled_from([1000, 7, 3]))
+# Found by CI (session 10): a silent station's old MeterValues read its suspect session into the batch's memory, then
+# a fresh heartbeat cleared the flag in the table, and the batch's save of the held copy brought it back.
+@example(
+    steps=[("sweep",), ("event", ("glitch", 1, 1, "zero"), 0), ("event", ("glitch", 1, 0, "zero"), 0)]
+    + [("event", ("heartbeat", 1), None)],
+    cut=1000,
+)
 def test_touching_in_the_batchs_memory_changes_nothing(
     any_store: str,  # noqa: F811  (the fixture imported above)
     steps: list[tuple[Any, ...]],

@@ -53,7 +53,11 @@ async def _touch(
         return
     station = await uow.stations.touch(station_id, seen_at, version, now)
     if station.last_seen_at >= now - ctx.suspect_after:
-        await uow.sessions.clear_suspect(station_id)  # before any session row is read, so none is stale
+        # A session the batch holds was read by an older message of the station, still silent then: stored
+        # first, or the batch's save of it would bring back the flag cleared here.
+        if any(kept.stable.suspect for kept in held_of(uow, station_id)):
+            await flush(ctx, uow, station_id)
+        await uow.sessions.clear_suspect(station_id)  # its rows then read again, so none is stale
         if memo is not None:
             memo.setdefault(_CLEARED, set()).add(station_id)
 
