@@ -4,7 +4,8 @@ is tested with the pipelining (test_pipelined_partitions.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -78,4 +79,35 @@ async def test_a_partitions_first_batch_starts_before_its_whole_poll_is_decoded(
     assert decoded_at_call[0] == 768
     # The batches are the ones a whole decoded run gives: 512, then the rest (the hint grew to 1,024).
     assert len(scope.batches) == 2
+    await consumer.stop()
+
+
+async def test_after_a_commit_that_failed_the_rest_of_the_run_is_handled_alone_though_not_decoded_yet(
+    kit: Any, transactional: Callable[[], Any]
+) -> None:
+    """No culprit is known when a batch's commit fails: the whole run goes one at a time, including the records
+    decoded after that batch was handed over."""
+    records = 1600
+    [topic] = await kit.topics("commit-fails", partitions=1)
+    await kit.producer.publish_many(
+        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
+    )
+    inner = transactional()
+    tries: list[int] = []
+
+    @asynccontextmanager
+    async def failing_once(envelopes: Sequence[Envelope]) -> AsyncIterator[None]:
+        tries.append(len(envelopes))
+        async with inner(envelopes):
+            yield
+            if len(tries) == 1:
+                raise ConnectionError("the commit's connection dropped")
+
+    async def handle(envelope: Envelope) -> None:
+        inner.handled(envelope)
+
+    consumer = await kit.consumer([topic], handle, batch_scope=failing_once, max_poll_records=records)
+    await kit.eventually(lambda: inner.count("CS-1") >= records, what="the backlog")
+    assert inner.committed["CS-1"] == list(range(records))
+    assert len(tries) == 1  # the failed batch only: no batch after it
     await consumer.stop()
