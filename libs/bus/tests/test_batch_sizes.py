@@ -27,9 +27,7 @@ async def test_a_backlog_is_cut_into_full_batches_from_the_first(
     kit: Any, transactional: Callable[[], Any], records: int, pipelined: bool, batches: int
 ) -> None:
     [topic] = await kit.topics("sizes", partitions=1)
-    await kit.producer.publish_many(
-        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
-    )
+    await _backlog(kit, topic, records)
     scope = transactional()
 
     async def handle(envelope: Envelope) -> None:
@@ -52,9 +50,7 @@ async def test_a_partitions_first_batch_starts_before_its_whole_poll_is_decoded(
     not after all of it (the rest is decoded while the batch waits for its database)."""
     records = 1600
     [topic] = await kit.topics("early", partitions=1)
-    await kit.producer.publish_many(
-        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
-    )
+    await _backlog(kit, topic, records)
     decoded = 0
     from_bytes = Envelope.from_bytes
 
@@ -89,9 +85,7 @@ async def test_after_a_commit_that_failed_the_rest_of_the_run_is_handled_alone_t
     decoded after that batch was handed over."""
     records = 1600
     [topic] = await kit.topics("commit-fails", partitions=1)
-    await kit.producer.publish_many(
-        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
-    )
+    await _backlog(kit, topic, records)
     inner = transactional()
     tries: list[int] = []
 
@@ -111,3 +105,10 @@ async def test_after_a_commit_that_failed_the_rest_of_the_run_is_handled_alone_t
     assert inner.committed["CS-1"] == list(range(records))
     assert len(tries) == 1  # the failed batch only: no batch after it
     await consumer.stop()
+
+
+async def _backlog(kit: Any, topic: str, records: int) -> None:
+    """`records` heartbeats of one station, numbered from 0 in their message ids."""
+    await kit.producer.publish_many(
+        [Outgoing(topic, kit.heartbeat("CS-1", message_id=str(n)), station_key("CS-1")) for n in range(records)]
+    )
