@@ -42,47 +42,10 @@ async def test_a_backlog_is_cut_into_full_batches_from_the_first(
     await consumer.stop()
 
 
-@pytest.mark.parametrize("pipelined", [False, True])
-async def test_a_partitions_first_batch_starts_before_its_whole_poll_is_decoded(
-    kit: Any, transactional: Callable[[], Any], monkeypatch: pytest.MonkeyPatch, pipelined: bool
-) -> None:
-    """A poll of several batches' worth: its first batch is handled once a hint and a half (512 + 256) is decoded,
-    not after all of it (the rest is decoded while the batch waits for its database)."""
-    records = 1600
-    [topic] = await kit.topics("early", partitions=1)
-    await _backlog(kit, topic, records)
-    decoded = 0
-    from_bytes = Envelope.from_bytes
-
-    def counting(data: bytes) -> Envelope:
-        nonlocal decoded
-        decoded += 1
-        return from_bytes(data)
-
-    monkeypatch.setattr(Envelope, "from_bytes", counting)
-    scope = transactional()
-    decoded_at_call: list[int] = []
-
-    async def handle(envelope: Envelope) -> None:
-        decoded_at_call.append(decoded)
-        scope.handled(envelope)
-
-    consumer = await kit.consumer(
-        [topic], handle, batch_scope=scope, pipeline_partitions=pipelined, max_poll_records=records
-    )
-    await kit.eventually(lambda: scope.count("CS-1") == records, what="the backlog")
-    assert scope.committed["CS-1"] == list(range(records))
-    assert decoded_at_call[0] == 768
-    # The batches are the ones a whole decoded run gives: 512, then the rest (the hint grew to 1,024).
-    assert len(scope.batches) == 2
-    await consumer.stop()
-
-
-async def test_after_a_commit_that_failed_the_rest_of_the_run_is_handled_alone_though_not_decoded_yet(
+async def test_after_a_commit_that_failed_the_rest_of_the_run_is_handled_alone(
     kit: Any, transactional: Callable[[], Any]
 ) -> None:
-    """No culprit is known when a batch's commit fails: the whole run goes one at a time, including the records
-    decoded after that batch was handed over."""
+    """No culprit is known when a batch's commit fails: the rest of the run goes one at a time, not in batches."""
     records = 1600
     [topic] = await kit.topics("commit-fails", partitions=1)
     await _backlog(kit, topic, records)

@@ -43,19 +43,6 @@ class _Batch:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-@dataclass
-class _Run:
-    """Consecutive records that go in batches (a record handled alone or the fetch's end ends a run), decoded and
-    not yet handled."""
-
-    records: list[tuple[ConsumerRecord, Envelope]] = field(default_factory=list)
-    started: bool = False  # a record was added (all may be handled already)
-    # Per partition: past the records skipped after the run's last one of that partition.
-    skipped_to: dict[TopicPartition, int] = field(default_factory=dict)
-    # A batch's commit failed with no culprit known: the run's other records are handled one at a time.
-    alone: bool = False
-
-
 class _Outcome(enum.Enum):
     COMMIT = "commit"  # handled or dead-lettered: move past it
     LEAVE = "leave"  # interrupted (stop/rebalance): leave it uncommitted for redelivery
@@ -213,51 +200,39 @@ class BatchingMixin:
         batch: _Batch,
         skipped: dict[str, int],
     ) -> None:
-        """Decode the records into runs and hand each run's batches over as soon as one is decoded: the rest of
-        the poll is decoded while that batch waits for the database (decoding a whole poll of ~1,800 records
-        first held every partition's first batch back; bench/RESULTS.md, session 10)."""
-        run = _Run()
+        run: list[tuple[ConsumerRecord, Envelope]] = []
+        # Per partition: past the records skipped after the run's last one of that partition.
+        skipped_to: dict[TopicPartition, int] = {}
         for record in records:
             if batch.abandon.is_set():
                 break
             envelope = self._batchable(record)
             where = tp if tp is not None else TopicPartition(record.topic, record.partition)
             if isinstance(envelope, Envelope):
-                run.records.append((record, envelope))
-                run.started = True
-                if run.skipped_to:
-                    run.skipped_to.pop(where, None)
-                hint = max(1, self._batch_hint)
-                # At a hint and a half the first hint's batch is known to be cut there (see _flush_run).
-                if (run.alone or len(run.records) >= hint + hint // 2) and not await self._flush_run(
-                    consumer, tp, run, batch, whole=False
-                ):
-                    return
+                run.append((record, envelope))
+                if skipped_to:
+                    skipped_to.pop(where, None)
                 continue
             if envelope is _Outcome.COMMIT:  # skipped without a handler: nothing to do
                 skipped[record.topic] = skipped.get(record.topic, 0) + 1
-                if run.started:
-                    run.skipped_to[where] = record.offset + 1
+                if run:
+                    skipped_to[where] = record.offset + 1
                 else:
                     self._mark(where, record.offset + 1)
                 continue
-            if run.started:
-                if not await self._end_run(consumer, tp, run, batch):
+            if run:
+                if not await self._flush_run(consumer, tp, run, batch):
                     return
-                run = _Run()
+                run = []
+                for at, offset in skipped_to.items():
+                    self._mark(at, offset)
+                skipped_to = {}
             if not await self._alone(consumer, where, record, batch):
                 return
-        if run.started and not batch.abandon.is_set():
-            await self._end_run(consumer, tp, run, batch)
+        if run and await self._flush_run(consumer, tp, run, batch):
+            for at, offset in skipped_to.items():
+                self._mark(at, offset)
         await self._commit_if_due(consumer)
-
-    async def _end_run(self, consumer: AIOKafkaConsumer, tp: TopicPartition | None, run: _Run, batch: _Batch) -> bool:
-        """Handle what is left of an ended run, then mark the records skipped after its last ones."""
-        if not await self._flush_run(consumer, tp, run, batch):
-            return False
-        for at, offset in run.skipped_to.items():
-            self._mark(at, offset)
-        return True
 
     def _batchable(self, record: ConsumerRecord) -> Envelope | _Outcome | None:
         """The record's envelope if it goes into a batch; COMMIT if it is skipped; None: handle it alone."""
@@ -292,31 +267,15 @@ class BatchingMixin:
         self,
         consumer: AIOKafkaConsumer,
         tp: TopicPartition | None,
-        run: _Run,
+        run: list[tuple[ConsumerRecord, Envelope]],
         batch: _Batch,
-        *,
-        whole: bool = True,
     ) -> bool:
-        """Handle the run's records in transactions of a hint each; on failure isolate the failing record (see the
-        class doc). `whole=False`: the run goes on past what is decoded, so fewer than a hint and a half wait for
-        the records after them. False when the partition must stop here."""
-        while run.records:
-            if run.alone:  # a commit failed and no culprit is known: each alone
-                for record, _ in run.records:
-                    where = tp if tp is not None else TopicPartition(record.topic, record.partition)
-                    if batch.abandon.is_set() or not await self._alone(consumer, where, record, batch):
-                        return False
-                run.records = []
-                return True
+        """Handle `run` in one transaction; on failure isolate the failing record (see the class doc)."""
+        while run:
             hint = max(1, self._batch_hint)
             # A remainder under half a hint goes with this batch: alone it would pay a batch's fixed round trips for
             # a few events, at a drain's end with no other partition's work to overlap them.
-            if len(run.records) >= hint + hint // 2:
-                offered = run.records[:hint]
-            elif whole:
-                offered = run.records
-            else:
-                return True
+            offered = run if len(run) < hint + hint // 2 else run[:hint]
             done, failed_at = await self._try_run(offered)
             if done:
                 grown = 2 * done if done < len(offered) else 2 * len(offered)
@@ -324,25 +283,28 @@ class BatchingMixin:
                 # then was offered two at a time and paid a batch's fixed cost for each (~1 event/s).
                 self._batch_hint = max(_MIN_HINT, min(grown, 5000))
                 if tp is not None:
-                    self._mark(tp, run.records[done - 1][0].offset + 1)
+                    self._mark(tp, run[done - 1][0].offset + 1)
                 else:  # records of several partitions, each in order: the last of each is where it goes on
-                    for record, _ in run.records[:done]:
+                    for record, _ in run[:done]:
                         self._mark(TopicPartition(record.topic, record.partition), record.offset + 1)
-                run.records = run.records[done:]
-                if run.records and batch.abandon.is_set():
+                run = run[done:]
+                if run and batch.abandon.is_set():
                     return False
                 continue
-            BATCH_FALLBACKS.labels(run.records[0][0].topic, self._group_id).inc()
-            if failed_at < 0:
-                run.alone = True
-                continue
-            if failed_at > 0 and not await self._flush_run(consumer, tp, _Run(run.records[:failed_at]), batch):
+            BATCH_FALLBACKS.labels(run[0][0].topic, self._group_id).inc()
+            if failed_at < 0:  # the commit itself failed: no culprit known, handle each alone
+                for record, _ in run:
+                    where = tp if tp is not None else TopicPartition(record.topic, record.partition)
+                    if batch.abandon.is_set() or not await self._alone(consumer, where, record, batch):
+                        return False
+                return True
+            if failed_at > 0 and not await self._flush_run(consumer, tp, run[:failed_at], batch):
                 return False
-            culprit = run.records[failed_at][0]
+            culprit = run[failed_at][0]
             where = tp if tp is not None else TopicPartition(culprit.topic, culprit.partition)
             if batch.abandon.is_set() or not await self._alone(consumer, where, culprit, batch):
                 return False
-            run.records = run.records[failed_at + 1 :]
+            run = run[failed_at + 1 :]
         return True
 
     async def _try_run(self, run: list[tuple[ConsumerRecord, Envelope]]) -> tuple[int, int]:
