@@ -113,8 +113,12 @@ async def three_ways(url: str, steps: list[tuple[Any, ...]], cut: int) -> list[d
 # Found by CI (session 10): a silent station's old MeterValues read its suspect session into the batch's memory, then
 # a fresh heartbeat cleared the flag in the table, and the batch's save of the held copy brought it back.
 @example(
-    steps=[("sweep",), ("event", ("glitch", 1, 1, "zero"), 0), ("event", ("glitch", 1, 0, "zero"), 0)]
-    + [("event", ("heartbeat", 1), None)],
+    steps=[
+        ("sweep",),
+        ("event", ("glitch", 1, 1, "zero"), 0),
+        ("event", ("glitch", 1, 0, "zero"), 0),
+        ("event", ("heartbeat", 1), None),
+    ],
     cut=1000,
 )
 def test_touching_in_the_batchs_memory_changes_nothing(
