@@ -52,7 +52,8 @@ def main() -> None:
         "--bulk-nice",
         type=int,
         default=None,
-        help="e2e: the autogroup nice of session, billing, diagnostics, analytics once ready (default: make run's)",
+        help="e2e: the threads' nice value of session, billing, diagnostics, analytics once ready, their "
+        "autogroup's too with --own-sessions (default: make run's)",
     )
     parser.add_argument(
         "--bulk-policy",
@@ -83,9 +84,10 @@ def main() -> None:
         help="e2e: scheduler slice of the gateway, auth and a private tansu (default: make run's; 0: the kernel's)",
     )
     parser.add_argument(
-        "--one-session",
+        "--own-sessions",
         action="store_true",
-        help="e2e: start the services in the benchmark's session (default: each in its own, as make run does)",
+        help="e2e: start each service in a session (an autogroup) of its own, as make run did before ADR 0046 "
+        "(default: in the benchmark's session, as make run does now)",
     )
     parser.add_argument(
         "--websockets-client",

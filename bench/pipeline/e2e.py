@@ -191,18 +191,25 @@ class Stack:
         return nice, "normal" if self.args.bulk_at_start else policy
 
     def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Any:
-        """As `make run` starts a service: a session of its own, its autogroup at the service's nice value, the
-        request path's scheduler slice (libs/devinfra `_proc.spawn`); `--one-session`: all in the benchmark's
-        session (rounds before 11)."""
+        """As `make run` starts a service: in our session, so our autogroup (docs/adr/0046), with the request
+        path's scheduler slice (libs/devinfra `_proc.spawn`); `--own-sessions`: each in a session of its own, its
+        autogroup at the service's nice value (make run before ADR 0046)."""
         slice_us = int(env.get("VOLTLINE_SCHED_SLICE_US", "0") or 0)
-        if self.args.one_session:
-            proc = self.procs.spawn(name, args, env)
-        else:
+        if self.args.own_sessions:
             proc = self.procs.spawn(name, args, env, own_session=True)
             set_autogroup_nice(proc.pid, int(env.get("VOLTLINE_PROCESS_NICE", "0")))
+        else:
+            proc = self.procs.spawn(name, args, env)
         if slice_us > 0:  # before the interpreter starts any thread: they inherit it
             set_sched_slice(proc.pid, slice_us)
         return proc
+
+    def lower(self, name: str) -> None:
+        """As make run's Stack lowers a bulk consumer once it is ready (and, `--own-sessions`, its autogroup)."""
+        nice, policy = self.bulk_priority()
+        if self.args.own_sessions:
+            set_autogroup_nice(self.pids[name], nice)
+        lower_priority(self.pids[name], nice=nice, policy=policy)
 
     def start(self, station_ids: list[str]) -> None:
         asyncio.run(register(self.args.kafka, self.prefix, station_ids))
@@ -218,8 +225,7 @@ class Stack:
                 tail = Path(proc.log_path).read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
                 raise TimeoutError(f"{name} not ready; its log ends:\n{tail}") from None
             if name in BULK and not self.args.bulk_at_start:  # as make run's Stack: lowered once ready
-                nice, policy = self.bulk_priority()
-                lower_priority(self.pids[name], nice=nice, policy=policy)
+                self.lower(name)
         http, ocpp = free_port(), free_port()
         env = {
             **self.env("gateway", http),

@@ -1,13 +1,14 @@
-"""What EEVDF does with the bulk consumers' possible priorities under autogroups (docs/adr/0036).
+"""What EEVDF does with the bulk consumers' possible priorities under autogroups (docs/adr/0036, 0046).
 
 `uv run python -m bench.sched [--seconds 4] [--rounds 2] [--bulk 3] [--hogs 0]`
 
-Every process is started as `make run` starts one (`_proc.spawn`: a session, so an autogroup, of its own):
+Every process is started as `make run` starts one in the layout (`_proc.spawn`): in a session, so an autogroup,
+of its own (make run before ADR 0046), or in the benchmark's session, sharing one autogroup (`shared`: make run now):
 - a *request* process (the gateway's stand-in, the request path's 100 us slice): it sleeps 2 ms, then works
   0.3 ms of CPU, again and again; how late it wakes (the oversleep) and how long its 0.3 ms take on the wall
   clock are what a waiting charger pays;
 - `--bulk` busy loops (the bulk consumers' stand-ins), lowered once running by `_proc.lower_priority` with each
-  layout's autogroup nice and thread policy;
+  layout's nice value (their autogroups' too in their own sessions) and thread policy;
 - `--hogs` busy loops at normal priority (other work wanting every core: a saturated request path, other
   users): what share the bulk loops keep then, i.e. whether a layout starves them.
 
@@ -27,19 +28,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from voltline_devinfra._proc import lower_priority, spawn, terminate
+from voltline_devinfra._proc import lower_priority, set_autogroup_nice, spawn, terminate
 
 from bench.gateway.procs import cpu_seconds
 
-LAYOUTS = {
-    "nice 0": (0, "normal"),
-    "nice 5 (main)": (5, "normal"),
-    "nice 10": (10, "normal"),
-    "nice 19": (19, "normal"),
-    "batch nice 10": (10, "batch"),
-    "idle nice 0": (0, "idle"),
-    "idle nice 10": (10, "idle"),
-    "idle nice 19": (19, "idle"),
+LAYOUTS = {  # name: (nice, thread policy, one autogroup for all)
+    "nice 0": (0, "normal", False),
+    "nice 5": (5, "normal", False),
+    "nice 10": (10, "normal", False),
+    "nice 19": (19, "normal", False),
+    "batch nice 10": (10, "batch", False),
+    "idle nice 0": (0, "idle", False),
+    "idle nice 5 (make run before)": (5, "idle", False),
+    "idle nice 10": (10, "idle", False),
+    "idle nice 19": (19, "idle", False),
+    "shared nice 5": (5, "normal", True),
+    "shared idle (make run)": (5, "idle", True),
 }
 
 REQUEST = """
@@ -64,14 +68,22 @@ def quantile(values: list[float], q: float) -> float:
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def run_layout(folder: Path, nice: int, policy: str, args: argparse.Namespace) -> dict[str, object]:
+def run_layout(folder: Path, layout: tuple[int, str, bool], args: argparse.Namespace) -> dict[str, object]:
+    nice, policy, shared = layout
     busy = [sys.executable, "-c", "while True: pass"]
-    bulk = [spawn(busy, log_path=folder / "bulk.log", cwd=folder) for _ in range(args.bulk)]
-    hogs = [spawn(busy, log_path=folder / "hog.log", cwd=folder) for _ in range(args.hogs)]
+    own = not shared
+    bulk = [spawn(busy, log_path=folder / "bulk.log", cwd=folder, own_session=own) for _ in range(args.bulk)]
+    hogs = [spawn(busy, log_path=folder / "hog.log", cwd=folder, own_session=own) for _ in range(args.hogs)]
     for proc in bulk:
+        if own:
+            set_autogroup_nice(proc.pid, nice)
         lower_priority(proc.pid, nice=nice, policy=policy)
     request = spawn(
-        [sys.executable, "-c", REQUEST, str(args.seconds)], log_path=folder / "r.log", cwd=folder, slice_us=100
+        [sys.executable, "-c", REQUEST, str(args.seconds)],
+        log_path=folder / "r.log",
+        cwd=folder,
+        own_session=own,
+        slice_us=100,
     )
     time.sleep(0.3)
     cpu0 = {p.pid: cpu_seconds(p.pid) for p in [*bulk, *hogs, request]}
@@ -108,8 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sched-") as tmp:
         for round_ in range(args.rounds):
             for name in chosen:
-                nice, policy = LAYOUTS[name]
-                result = run_layout(Path(tmp), nice, policy, args)
+                result = run_layout(Path(tmp), LAYOUTS[name], args)
                 print(json.dumps({"round": round_, "layout": name, **result}), flush=True)
 
 

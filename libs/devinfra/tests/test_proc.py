@@ -62,18 +62,23 @@ def test_a_child_started_from_a_thread_dies_with_its_killed_parent(tmp_path: Pat
             os.kill(child, signal.SIGKILL)
 
 
-@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
-def test_a_niced_child_lowers_its_own_autogroup_not_ours(tmp_path: Path) -> None:
-    """make run's bulk consumers each have a session of their own: their nice must reach its autogroup."""
+def test_a_child_in_our_session_has_a_process_group_of_its_own(tmp_path: Path) -> None:
+    """make run's services share our session, so our autogroup (docs/adr/0046), yet a terminal's Ctrl-C (sent to
+    the foreground process group) reaches only us; the servers keep sessions of their own."""
     from voltline_devinfra._proc import spawn, terminate
 
-    ours = Path("/proc/self/autogroup").read_text()
-    child = spawn(["sleep", "300"], log_path=tmp_path / "sleep.log", cwd=tmp_path, nice=7)
+    ours = Path("/proc/self/autogroup").read_text() if Path("/proc/self/autogroup").exists() else None
+    child = spawn(["sleep", "300"], log_path=tmp_path / "in.log", cwd=tmp_path, own_session=False)
+    server = spawn(["sleep", "300"], log_path=tmp_path / "own.log", cwd=tmp_path)
     try:
-        assert Path(f"/proc/{child.pid}/autogroup").read_text().split()[-1] == "7"
-        assert Path("/proc/self/autogroup").read_text() == ours
+        assert os.getsid(child.pid) == os.getsid(0)
+        assert os.getpgid(child.pid) == child.pid != os.getpgid(0)
+        assert os.getsid(server.pid) == server.pid
+        if ours is not None:
+            assert Path(f"/proc/{child.pid}/autogroup").read_text() == ours
     finally:
         terminate(child)
+        terminate(server)
 
 
 _EEVDF_SLICES = tuple(int(p) for p in platform.release().split(".")[:2] if p.isdigit()) >= (6, 12)
@@ -87,7 +92,7 @@ def test_a_child_asked_for_a_short_slice_has_it_on_every_thread_and_we_keep_ours
 
     ours = sched_slice_us(os.getpid())
     script = "import threading, time; [threading.Thread(target=time.sleep, args=(300,)).start() for _ in range(2)]"
-    child = spawn([sys.executable, "-c", script], log_path=tmp_path / "c.log", cwd=tmp_path, slice_us=150, nice=3)
+    child = spawn([sys.executable, "-c", script], log_path=tmp_path / "c.log", cwd=tmp_path, slice_us=150)
     try:
         tasks = Path(f"/proc/{child.pid}/task")
         wait_until(

@@ -1,4 +1,5 @@
-"""make run's bulk consumers start at normal priority and give way to the request path once ready (ADR 0036)."""
+"""make run's bulk consumers start at normal priority and give way to the request path once ready (ADR 0036), inside
+the autogroup they share with it (ADR 0046)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from voltline_devinfra import _proc, stack
-from voltline_devinfra._proc import autogroup_nice, free_port, lower_priority, spawn, terminate, wait_until
+from voltline_devinfra import stack
+from voltline_devinfra._proc import free_port, lower_priority, spawn, terminate, wait_until
 
-pytestmark = pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="the kernel has no autogroups")
-
-# A service stand-in: writes its autogroup nice and policy as it starts, then answers /readyz (a thread per request).
+# A service stand-in: writes its nice value and policy as it starts, then answers /readyz (a thread per request).
 SERVICE = """
 import http.server, json, os, sys
 from pathlib import Path
-nice = int(Path("/proc/self/autogroup").read_text().split()[-1])
-Path(sys.argv[1]).write_text(json.dumps({"nice": nice, "policy": os.sched_getscheduler(0)}))
+started = {"nice": os.getpriority(os.PRIO_PROCESS, 0), "policy": os.sched_getscheduler(0)}
+Path(sys.argv[1]).write_text(json.dumps(started))
 class Ready(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
@@ -31,9 +30,16 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[2])), Ready).serve_fo
 """
 
 
-def _priority(pid: int) -> tuple[int | None, set[int]]:
-    """The autogroup nice of `pid` (None in init's session, as under some CI runners) and its threads' policies."""
-    return autogroup_nice(pid), {os.sched_getscheduler(int(tid)) for tid in os.listdir(f"/proc/{pid}/task")}
+def _priority(pid: int) -> tuple[set[int], set[int]]:
+    """The nice values and the scheduling policies of `pid`'s threads."""
+    tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    return {os.getpriority(os.PRIO_PROCESS, tid) for tid in tids}, {os.sched_getscheduler(tid) for tid in tids}
+
+
+def _autogroup(pid: int) -> str | None:
+    """`pid`'s autogroup and its nice value ("/autogroup-N nice K"; None where the kernel has none)."""
+    group = Path(f"/proc/{pid}/autogroup")
+    return group.read_text() if group.exists() else None
 
 
 def _sleeper(tmp_path: Path) -> Any:
@@ -73,6 +79,7 @@ def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
         names=("session", "gateway"),
         ready_priority={"session": (10, "idle")},
     )
+    ours = _autogroup(os.getpid())
     try:
         services.start(timeout=60)
         started = {name: json.loads((tmp_path / f"{name}.start").read_text()) for name in ("session", "gateway")}
@@ -80,22 +87,26 @@ def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
         assert started == {name: {"nice": 0, "policy": os.SCHED_OTHER} for name in ("session", "gateway")}
         session, gateway = (services.services[n].proc for n in ("session", "gateway"))
         assert session is not None and gateway is not None
-        assert _priority(session.pid) == (10, {os.SCHED_IDLE})
+        assert _priority(session.pid) == ({10}, {os.SCHED_IDLE})
         assert services.services["session"].ready()  # a thread started after the change (the request's) answers
-        assert _priority(session.pid) == (10, {os.SCHED_IDLE})
-        assert _priority(gateway.pid) == (0, {os.SCHED_OTHER})  # a charger waits on it: untouched
+        assert _priority(session.pid) == ({10}, {os.SCHED_IDLE})
+        assert _priority(gateway.pid) == ({0}, {os.SCHED_OTHER})  # a charger waits on it: untouched
+        # One autogroup for the stack, ours, not niced: SCHED_IDLE ranks the bulk consumer inside it.
+        assert _autogroup(session.pid) == _autogroup(gateway.pid) == _autogroup(os.getpid()) == ours
         services.restart("session", timeout=60)  # a restarted bulk service starts at normal priority again
         assert json.loads((tmp_path / "session.start").read_text()) == {"nice": 0, "policy": os.SCHED_OTHER}
         assert services.services["session"].proc is not None
-        assert _priority(services.services["session"].proc.pid) == (10, {os.SCHED_IDLE})
+        assert _priority(services.services["session"].proc.pid) == ({10}, {os.SCHED_IDLE})
     finally:
         services.stop(together=True)
 
 
 def test_lowering_reaches_every_thread_and_threads_started_later(tmp_path: Path) -> None:
-    """The policy is per thread on Linux: each one is set, and threads started afterwards inherit it."""
-    ours = _priority(os.getpid())
+    """The policy and the nice value are per thread on Linux: each one is set, and threads started afterwards
+    inherit them; the autogroup (shared with the request path) is left alone."""
+    ours = _priority(os.getpid()), _autogroup(os.getpid())
     child = _sleeper(tmp_path)
+    group = _autogroup(child.pid)
     try:
         assert lower_priority(child.pid, nice=12, policy="batch")
         (tmp_path / "go").touch()
@@ -103,27 +114,8 @@ def test_lowering_reaches_every_thread_and_threads_started_later(tmp_path: Path)
         wait_until(
             lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=tmp_path / "c.log"
         )
-        assert _priority(child.pid) == (12, {os.SCHED_BATCH})
-        assert _priority(os.getpid()) == ours
-    finally:
-        terminate(child, signal.SIGKILL)
-
-
-def test_outside_an_autogroup_of_its_own_each_threads_nice_is_lowered(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A process in init's session (its autogroup file reads empty) cannot be ranked by an autogroup nice."""
-    child = _sleeper(tmp_path)
-    try:
-        monkeypatch.setattr(_proc, "autogroup_nice", lambda pid: None)
-        assert lower_priority(child.pid, nice=7, policy="normal")
-        (tmp_path / "go").touch()
-        tasks = Path(f"/proc/{child.pid}/task")
-        wait_until(
-            lambda: len(list(tasks.iterdir())) == 3, timeout=30, proc=child, what="threads", log_path=tmp_path / "c.log"
-        )
-        assert {os.getpriority(os.PRIO_PROCESS, int(tid)) for tid in os.listdir(tasks)} == {7}
-        monkeypatch.undo()
-        assert autogroup_nice(child.pid) == 0  # its autogroup was left alone
+        assert _priority(child.pid) == ({12}, {os.SCHED_BATCH})
+        assert (_priority(os.getpid()), _autogroup(os.getpid())) == ours
+        assert _autogroup(child.pid) == group
     finally:
         terminate(child, signal.SIGKILL)

@@ -169,14 +169,15 @@ def spawn(
     user: int | None = None,
     group: int | None = None,
     death_signal: int = signal.SIGKILL,
-    nice: int = 0,
+    own_session: bool = True,
     slice_us: int = 0,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running child with output appended to ``log_path``.
 
-    The child gets its own session so a terminal Ctrl-C reaches only us: we then stop it
-    in order (graceful signal, timeout, kill) instead of racing its own shutdown. `nice` > 0 lowers the
-    priority of that session's autogroup (see `set_autogroup_nice`); `slice_us` > 0 asks for a short
+    The child is out of our process group, so a terminal Ctrl-C reaches only us: we then stop it in order
+    (graceful signal, timeout, kill) instead of racing its own shutdown. It gets a session of its own (a
+    server: the tests' brokers and databases), or with `own_session=False` a process group of its own in our
+    session, and so our autogroup (make run's services: docs/adr/0046). `slice_us` > 0 asks for a short
     scheduler slice for it (see `set_sched_slice`).
     """
     preexec = _parent_death_preexec(death_signal)
@@ -192,7 +193,8 @@ def spawn(
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=own_session,
+                process_group=None if own_session else 0,
                 preexec_fn=preexec,
                 user=user,
                 group=group,
@@ -204,8 +206,6 @@ def spawn(
         proc = fork()
     else:
         proc = _spawner.run(fork)
-    if nice > 0:
-        set_autogroup_nice(proc.pid, nice)
     return proc
 
 
@@ -262,12 +262,12 @@ def sched_slice_us(pid: int) -> int:
 
 
 def set_autogroup_nice(pid: int, nice: int) -> bool:
-    """Give the autogroup of `pid` (its session: one per child of `spawn`) the nice value `nice`.
+    """Give the autogroup of `pid` (its session's) the nice value `nice`: every process of that session.
 
     With `kernel.sched_autogroup_enabled` (the default of most distributions) the scheduler first shares
-    the CPU between sessions and a process's own nice value only ranks it inside its session: a child
-    alone in its session at nice 5 still gets a full share against the others. The autogroup's nice is
-    what ranks it against them. False where the kernel has no autogroups (or refuses).
+    the CPU between sessions and a process's own nice value only ranks it inside its session: the
+    autogroup's nice is what ranks a session against the others. make run no longer sets it (docs/adr/0046);
+    the benchmarks do, for the layout before. False where the kernel has no autogroups (or refuses).
     """
     try:
         Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
@@ -281,19 +281,16 @@ POLICIES = {"normal": os.SCHED_OTHER, "batch": os.SCHED_BATCH, "idle": os.SCHED_
 
 
 def lower_priority(pid: int, *, nice: int, policy: str = "normal") -> bool:
-    """Rank a running process below the others: its autogroup at `nice`, every thread under `policy`.
+    """Rank a running process below the others of its autogroup: every thread at `nice` (at least), under `policy`.
 
-    make run's bulk consumers once they are ready (docs/adr/0036): starting them low starved their start-up on a
-    busy machine. The autogroup's nice sets the process's share of the CPU against the other sessions; where the
-    kernel has no autogroups, or the process is in init's session (whose autogroup is the root group and cannot be
-    reniced), each thread's own nice value is lowered instead. `policy` "idle" (SCHED_IDLE) makes a
-    waking normal task preempt the process's threads at once on EEVDF, whatever the shares; "batch" only keeps
-    the process from preempting others when it wakes. Threads started later inherit the policy and nice value of
-    the thread that starts them. An unprivileged process cannot take SCHED_IDLE back: the change is for the rest
-    of the process's life (a restart starts it at normal priority again). False where part of it was refused.
+    make run's bulk consumers once they are ready (docs/adr/0036, 0046): starting them low starved their
+    start-up on a busy machine. They share make run's autogroup with the request path, so inside it
+    "idle" (SCHED_IDLE) weighs them 3 against a normal thread's 1,024 and a waking normal thread preempts them
+    at once; "batch" only keeps them from preempting others when they wake; `nice` ranks "normal" and "batch"
+    threads. Threads started later inherit the policy and nice value of the thread that starts them. An
+    unprivileged process cannot take either back: the change is for the rest of the process's life (a restart
+    starts it at normal priority again). False where part of it was refused.
     """
-    # A process outside any autogroup of its own (init's session: its file reads empty) or a kernel without them.
-    grouped = nice <= 0 or (autogroup_nice(pid) is not None and set_autogroup_nice(pid, nice))
     done = True
     seen: set[int] = set()
     while True:  # again until no new thread appeared meanwhile (one started by a thread not yet lowered)
@@ -305,8 +302,8 @@ def lower_priority(pid: int, *, nice: int, policy: str = "normal") -> bool:
             return done
         for tid in tids:
             try:
-                if not grouped and nice > os.getpriority(os.PRIO_PROCESS, tid):
-                    os.setpriority(os.PRIO_PROCESS, tid, nice)  # without autogroups, a thread's nice ranks it
+                if nice > os.getpriority(os.PRIO_PROCESS, tid):
+                    os.setpriority(os.PRIO_PROCESS, tid, nice)
                 if policy != "normal":
                     os.sched_setscheduler(tid, POLICIES[policy], os.sched_param(0))
             except OSError:  # the thread ended meanwhile, or the kernel refused

@@ -25,14 +25,14 @@ BULK = ("session", "billing", "diagnostics", "analytics")
 lower priority (`bulk_priority`, docs/adr/0036)."""
 
 BULK_NICE = "5"
-"""The bulk consumers' autogroup nice once ready (VOLTLINE_BULK_NICE): their share of the CPU against every other
-session of the machine, the request path's and other work's (5 weighs 335 against nice 0's 1,024; 10 weighs 110:
-on a machine at load 33 their readiness checks then missed their 2 s, ADR 0036)."""
+"""The nice value of the bulk consumers' threads once ready (VOLTLINE_BULK_NICE). They share make run's autogroup with
+the request path (docs/adr/0046), so it ranks them there (5 weighs 335 against nice 0's 1,024) under the `normal`
+and `batch` policies; a SCHED_IDLE thread weighs 3 whatever its nice value."""
 
 BULK_POLICY = "idle"
-"""Their threads' scheduling policy once ready (VOLTLINE_BULK_POLICY: normal, batch or idle). SCHED_IDLE: a waking
-thread of the request path preempts them at once on EEVDF, and wakes on the core they hold; it does not change
-their share (the autogroup's nice does)."""
+"""Their threads' scheduling policy once ready (VOLTLINE_BULK_POLICY: normal, batch or idle). SCHED_IDLE: inside the
+autogroup they share with the request path they get what the gateway, auth and the load around them leave, and a
+waking thread of the request path preempts them at once and wakes on the core they hold."""
 
 LONG_POLL_REPLIES = ("session", "billing")
 """Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
@@ -93,7 +93,7 @@ def service_env(spool_dir: Path | None = None, *, embedded: bool = True) -> dict
 
 
 def bulk_priority() -> dict[str, tuple[int, str]]:
-    """What each bulk consumer is lowered to once ready, (autogroup nice, thread policy): `Stack.ready_priority`.
+    """What each bulk consumer is lowered to once ready, (threads' nice, policy): `Stack.ready_priority`.
 
     They start at normal priority: started low (nice 10) on a busy machine they did not come up within 90 s."""
     nice = max(0, min(19, int(os.environ.get("VOLTLINE_BULK_NICE", BULK_NICE))))

@@ -71,7 +71,7 @@ class Stack:
     # A second replica of a service gets a name of its own: {"gateway-2": "gateway"} runs voltline_gateway.
     modules: dict[str, str] = field(default_factory=dict)
     services: dict[str, ServiceProcess] = field(default_factory=dict)
-    # Services lowered once ready, name -> (autogroup nice, thread policy): make run's bulk consumers (ADR 0036).
+    # Services lowered once ready, name -> (threads' nice, policy): make run's bulk consumers (ADR 0036, 0046).
     # They start at normal priority, so a busy machine does not starve their start-up.
     ready_priority: dict[str, tuple[int, str]] = field(default_factory=dict)
 
@@ -113,9 +113,10 @@ class Stack:
             cwd=self.cwd,
             env=service.env,
             death_signal=signal.SIGTERM,
-            # Each service has a session (an autogroup) of its own: its VOLTLINE_PROCESS_NICE only ranks it
-            # against the other services when its autogroup gets the same nice value.
-            nice=_nice(service.env.get("VOLTLINE_PROCESS_NICE", "")),
+            # A process group of its own in our session: Ctrl-C reaches only us, and the services share our
+            # autogroup, where a bulk consumer's SCHED_IDLE gives way to the request path (docs/adr/0046).
+            # VOLTLINE_PROCESS_NICE, applied by the service itself, ranks it there too.
+            own_session=False,
             # The request path (gateway, auth) preempts the bulk consumers when it wakes (run.REQUEST_PATH_SLICE_US).
             slice_us=_slice_us(service.env.get("VOLTLINE_SCHED_SLICE_US", "")),
         )
@@ -193,10 +194,3 @@ def _slice_us(value: str) -> int:
     except ValueError:
         return 0
     return 0 if slice_us <= 0 else max(100, min(100_000, slice_us))
-
-
-def _nice(value: str) -> int:
-    try:
-        return max(0, min(19, int(value)))
-    except ValueError:
-        return 0
