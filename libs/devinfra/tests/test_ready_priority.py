@@ -78,6 +78,7 @@ def test_a_bulk_service_is_lowered_once_ready_and_the_request_path_is_untouched(
         log_dir=tmp_path,
         names=("session", "gateway"),
         ready_priority={"session": (10, "idle")},
+        one_autogroup=True,
     )
     ours = _autogroup(os.getpid())
     try:

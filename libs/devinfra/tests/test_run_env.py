@@ -86,24 +86,26 @@ def test_on_an_external_kafka_every_reader_long_polls(monkeypatch: pytest.Monkey
     assert env["gateway"]["VOLTLINE_TAIL_FETCH_WAIT_MS"] == "500"
 
 
-def test_every_service_is_spawned_in_our_session_at_normal_priority(
+def test_make_runs_services_are_spawned_in_our_session_at_normal_priority(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """make run lowers the bulk consumers once ready (`Stack.ready_priority`), not at spawn, and starts every service
     in our session (our autogroup), so that the bulk consumers' SCHED_IDLE ranks them under the request path
-    (docs/adr/0046); a service given VOLTLINE_PROCESS_NICE applies it itself (voltline_chassis)."""
+    (docs/adr/0046); a tests' stack gives each a session of its own; a service given VOLTLINE_PROCESS_NICE applies
+    it itself (voltline_chassis)."""
     from voltline_devinfra import stack
 
-    asked: dict[str, dict[str, object]] = {}
-    monkeypatch.setattr(stack, "spawn", lambda cmd, **kwargs: asked.setdefault(cmd[-1], kwargs))
-    services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path)
-    for name, env in service_env().items():
-        services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
-    services._spawn(stack.ServiceProcess("console", 0, {"VOLTLINE_PROCESS_NICE": "7"}, tmp_path / "c.log"))
-    assert {cmd: kwargs["own_session"] for cmd, kwargs in asked.items()} == {
-        f"voltline_{name}": False for name in (*service_env(), "console")
-    }
-    assert not any("nice" in kwargs for kwargs in asked.values())
+    for one_autogroup in (True, False):
+        asked: dict[str, dict[str, object]] = {}
+        monkeypatch.setattr(stack, "spawn", lambda cmd, asked=asked, **kwargs: asked.setdefault(cmd[-1], kwargs))
+        services = stack.Stack(common_env={}, ports={}, database_urls={}, log_dir=tmp_path, one_autogroup=one_autogroup)
+        for name, env in service_env().items():
+            services._spawn(stack.ServiceProcess(name, 0, env, tmp_path / f"{name}.log"))
+        services._spawn(stack.ServiceProcess("console", 0, {"VOLTLINE_PROCESS_NICE": "7"}, tmp_path / "c.log"))
+        assert {cmd: kwargs["own_session"] for cmd, kwargs in asked.items()} == {
+            f"voltline_{name}": not one_autogroup for name in (*service_env(), "console")
+        }
+        assert not any("nice" in kwargs for kwargs in asked.values())
 
 
 def test_the_bulk_priority_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

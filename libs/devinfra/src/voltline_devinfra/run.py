@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         # The embedded broker forgets what it acknowledged when it dies: the gateway keeps a spool to send again.
         extra_env=service_env(data_dir / "gateway-spool" if broker else None, embedded=broker is not None),
         ready_priority=bulk_priority(),  # the bulk consumers give way to the request path once they are up
+        one_autogroup=True,  # ...inside the one autogroup they share with it (docs/adr/0046)
     )
 
     stopping = False

@@ -74,6 +74,10 @@ class Stack:
     # Services lowered once ready, name -> (threads' nice, policy): make run's bulk consumers (ADR 0036, 0046).
     # They start at normal priority, so a busy machine does not starve their start-up.
     ready_priority: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # make run's layout (ADR 0046): every service in our session, so our autogroup, where a bulk consumer's
+    # SCHED_IDLE gives way to the request path. Else (the tests' stacks) a session each: on a machine shared with
+    # other work, a test's stack then keeps a share per service instead of one for all.
+    one_autogroup: bool = False
 
     def start(self, timeout: float = 60.0) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -113,10 +117,9 @@ class Stack:
             cwd=self.cwd,
             env=service.env,
             death_signal=signal.SIGTERM,
-            # A process group of its own in our session: Ctrl-C reaches only us, and the services share our
-            # autogroup, where a bulk consumer's SCHED_IDLE gives way to the request path (docs/adr/0046).
-            # VOLTLINE_PROCESS_NICE, applied by the service itself, ranks it there too.
-            own_session=False,
+            # Out of our process group either way, so Ctrl-C reaches only us; VOLTLINE_PROCESS_NICE is applied by
+            # the service itself.
+            own_session=not self.one_autogroup,
             # The request path (gateway, auth) preempts the bulk consumers when it wakes (run.REQUEST_PATH_SLICE_US).
             slice_us=_slice_us(service.env.get("VOLTLINE_SCHED_SLICE_US", "")),
         )
