@@ -13,28 +13,11 @@ Severity = Literal["info", "warning", "major", "critical"]
 NormalisedStatus = Literal["Available", "Occupied", "Reserved", "Unavailable", "Faulted", "Unknown"]
 
 
-@event
-class AlertOpened(Event):
-    """A rule's condition began for a target (station, or one EVSE/connector of it); one open alert per both."""
+class _Alert(BaseModel):
+    """An alert as it opened: `AlertOpened`'s first fields, repeated by `AlertResolved` so that a resolution is
+    whole without its opening."""
 
-    TYPE = "diagnostics.alert_opened"
-    VERSION = 1
-
-    alert_id: str
-    rule: str = Field(description="connector_faulted, station_offline, station_unresponsive, boot_loop, ...")
-    severity: Severity
-    evse_id: int | None = None
-    connector_id: int | None = None
-    opened_at: datetime
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-@event
-class AlertResolved(Event):
-    """The condition cleared (`by` absent), or an operator resolved the alert by hand (`by`, `note`)."""
-
-    TYPE = "diagnostics.alert_resolved"
-    VERSION = 1
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     alert_id: str
     rule: str
@@ -42,6 +25,27 @@ class AlertResolved(Event):
     evse_id: int | None = None
     connector_id: int | None = None
     opened_at: datetime
+
+
+@event
+class AlertOpened(Event, _Alert):
+    """A rule's condition began for a target (station, or one EVSE/connector of it); one open alert per both."""
+
+    TYPE = "diagnostics.alert_opened"
+    VERSION = 1
+
+    # `_Alert.rule` (in its place), with the description this schema has always had and AlertResolved's has not.
+    rule: str = Field(description="connector_faulted, station_offline, station_unresponsive, boot_loop, ...")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+@event
+class AlertResolved(Event, _Alert):
+    """The condition cleared (`by` absent), or an operator resolved the alert by hand (`by`, `note`)."""
+
+    TYPE = "diagnostics.alert_resolved"
+    VERSION = 1
+
     resolved_at: datetime
     by: str | None = None
     note: str | None = None

@@ -32,10 +32,11 @@ class EnergyReading(BaseModel):
     energy_wh: int = Field(ge=0)
 
 
-@event
-class SessionStarted(Event):
-    TYPE = "session.started"
-    VERSION = 1
+class _Session(BaseModel):
+    """Which session, where, whose and since when: `SessionStarted`'s first fields, repeated by `SessionEnded`
+    so that an end is whole without its start."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     session_id: str
     station_id: str
@@ -44,6 +45,13 @@ class SessionStarted(Event):
     id_token: str | None = None
     driver_id: str | None = None
     started_at: datetime
+
+
+@event
+class SessionStarted(Event, _Session):
+    TYPE = "session.started"
+    VERSION = 1
+
     meter_start_wh: int | None = None
     remote_start_id: int | None = None
     transaction_id: str | None = Field(default=None, description="2.x: the station's id; 1.6: the gateway's.")
@@ -70,17 +78,10 @@ class SessionUpdated(Event):
 
 
 @event
-class SessionEnded(Event):
+class SessionEnded(Event, _Session):
     TYPE = "session.ended"
     VERSION = 1
 
-    session_id: str
-    station_id: str
-    evse_id: int | None = None
-    connector_id: int | None = None
-    id_token: str | None = None
-    driver_id: str | None = None
-    started_at: datetime
     ended_at: datetime
     meter_start_wh: int | None = None
     meter_stop_wh: int | None = None

@@ -421,15 +421,11 @@ class SessionRepository:
         return rowcount(await self._execute(stmt))
 
     async def clear_suspect(self, station_id: str) -> None:
-        batch = self._batch()
-        if batch is not None:
-            if ("session.suspect_cleared", station_id) in batch.memo:
-                return  # once per station per consumer batch
-            batch.memo[("session.suspect_cleared", station_id)] = True
-            live = await self._live(station_id)
-            if live is not None and not any(s.suspect for s in live[1]):
-                return  # the batch read every suspect session of its stations: none of this one's
-            self._wrote(station_id)
+        """Inside a batch, asked once per station: `recording._touch` remembers which stations it cleared."""
+        live = await self._live(station_id)
+        if live is not None and not any(s.suspect for s in live[1]):
+            return  # the batch read every suspect session of its stations: none of this one's
+        self._wrote(station_id)
         stmt = (
             update(sessions)
             .where(and_(sessions.c.station_id == station_id, sessions.c.suspect.is_(True)))

@@ -40,8 +40,8 @@ from voltline_session.service_layer.unit_of_work import SessionUnitOfWork
 _CLEARED = "session.touch_cleared"
 """Batch memo key: the stations whose suspect sessions this batch has cleared (their rows locked and in its
 memory): their next events only move "last seen" in that memory (`seen_again`), the rest of `_touch` being
-done for the batch. A session only turns suspect in supervision's own transaction, which waits for the
-batch's locks."""
+done for the batch, `clear_suspect` included (the repository keeps no record of its own). A session only
+turns suspect in supervision's own transaction, which waits for the batch's locks."""
 
 
 async def _touch(
