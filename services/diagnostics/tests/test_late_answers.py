@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from status_store import T0, Store
-from test_late_lifecycle import at, boot, connected, read
+from test_late_lifecycle import at, boot, connected, read, read_both_ways
 from voltline_diagnostics.adapters.health_tables import alerts, stations
 from voltline_diagnostics.service_layer import monitor
 from voltline_events import Envelope
@@ -63,28 +63,24 @@ async def test_a_boot_not_answered_yet_shows_no_status_whatever_older_answer_com
     assert await registration(store, sid) == (None, 300, T0 + timedelta(seconds=70), "2.0")
 
 
+def reboots_at_random(station: str, seed: int) -> list[Envelope]:
+    """Connects, then boots five times, each answered (at random) or not (the gateway went away)."""
+    pick = random.Random(seed)
+    out, seconds = [at(station, 0, connected())], 0.0
+    for i in range(5):
+        seconds += pick.uniform(1, 60)
+        out.append(at(station, seconds, boot(f"{i}.0")))
+        if pick.random() < 0.8:
+            seconds += pick.uniform(0, 0.5)
+            status = pick.choice(["Accepted", "Pending", "Rejected"])
+            out.append(at(station, seconds, answer(status, pick.choice([0, 60, 300, 900]))))
+    return out
+
+
 async def test_boot_answers_in_any_delivery_order_with_copies_end_as_read_in_order(store: Store) -> None:
     rng = random.Random(47)
     for n in range(6):
-        sid, ordered = f"CP-BR{n}", f"CP-BO{n}"
-
-        def story(station: str, seed: int) -> list[Envelope]:
-            pick = random.Random(seed)
-            out, seconds = [at(station, 0, connected())], 0.0
-            for i in range(5):
-                seconds += pick.uniform(1, 60)
-                out.append(at(station, seconds, boot(f"{i}.0")))
-                if pick.random() < 0.8:  # some boots are never answered (the gateway went away)
-                    seconds += pick.uniform(0, 0.5)
-                    status = pick.choice(["Accepted", "Pending", "Rejected"])
-                    out.append(at(station, seconds, answer(status, pick.choice([0, 60, 300, 900]))))
-            return out
-
-        events = story(sid, n)
-        delivered = events + [rng.choice(events) for _ in range(4)]
-        rng.shuffle(delivered)
-        await read(store, delivered, batch=n % 2 == 1)
-        await read(store, story(ordered, n), batch=False)
+        sid, ordered = await read_both_ways(store, reboots_at_random, n, rng, "CP-B")
         assert await registration(store, sid) == await registration(store, ordered)
 
 
