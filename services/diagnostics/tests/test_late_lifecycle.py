@@ -6,6 +6,7 @@ transaction per event and in one batch."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -114,34 +115,44 @@ async def test_an_older_boot_read_late_keeps_the_newer_inventory(store: Store) -
     assert (await shown(store, sid))["firmware"] == "2.0"
 
 
+def story(station: str, seed: int) -> list[Envelope]:
+    """Connects, then ten reports, disconnects or connects at random times."""
+    pick = random.Random(seed)
+    out, seconds = [at(station, 0, connected())], 0.0
+    for _ in range(10):
+        seconds += pick.uniform(0.5, 30)
+        roll = pick.random()
+        if roll < 0.5:
+            value = pick.choice(["Available", "Charging", "Faulted"])
+            event: Any = status(value, "GroundFailure" if value == "Faulted" else "NoError")
+        elif roll < 0.75:
+            event = StationDisconnected(gateway_instance="gw", reason="closed")
+        else:
+            event = connected()
+        out.append(at(station, seconds, event))
+    return out
+
+
+async def read_both_ways(
+    store: Store, story: Callable[[str, int], list[Envelope]], n: int, rng: random.Random, prefix: str
+) -> tuple[str, str]:
+    """Story `n` read as station `<prefix>R<n>` in a random order with four copies (in one batch when `n` is odd)
+    and as `<prefix>O<n>` in order, one transaction per event: the two stations."""
+    sid, ordered = f"{prefix}R{n}", f"{prefix}O{n}"
+    events = story(sid, n)
+    delivered = events + [rng.choice(events) for _ in range(4)]
+    rng.shuffle(delivered)
+    await read(store, delivered, batch=n % 2 == 1)
+    await read(store, story(ordered, n), batch=False)
+    return sid, ordered
+
+
 async def test_any_delivery_order_with_copies_ends_as_the_ordered_story(store: Store) -> None:
     """Random stories read in random orders with copies end with the link, port and open alerts of the story
     read in order."""
     rng = random.Random(38)
     for n in range(6):
-        sid, ordered = f"CP-R{n}", f"CP-O{n}"
-
-        def story(station: str, seed: int) -> list[Envelope]:
-            pick = random.Random(seed)
-            out, seconds = [at(station, 0, connected())], 0.0
-            for _ in range(10):
-                seconds += pick.uniform(0.5, 30)
-                roll = pick.random()
-                if roll < 0.5:
-                    value = pick.choice(["Available", "Charging", "Faulted"])
-                    event: Any = status(value, "GroundFailure" if value == "Faulted" else "NoError")
-                elif roll < 0.75:
-                    event = StationDisconnected(gateway_instance="gw", reason="closed")
-                else:
-                    event = connected()
-                out.append(at(station, seconds, event))
-            return out
-
-        events = story(sid, n)
-        delivered = events + [rng.choice(events) for _ in range(4)]
-        rng.shuffle(delivered)
-        await read(store, delivered, batch=n % 2 == 1)
-        await read(store, story(ordered, n), batch=False)
+        sid, ordered = await read_both_ways(store, story, n, rng, "CP-")
         got, want = await shown(store, sid), await shown(store, ordered)
         assert got["online"] == want["online"]
         assert [s for s, _ in got["port"]] == [s for s, _ in want["port"]]

@@ -32,6 +32,8 @@ stations = Table(
     Column("authorized_at", UTCDateTime()),
     Column("unused_authorizations", Integer, nullable=False, server_default="0"),
     Column("presence_at", UTCDateTime()),
+    Column("boot_answered_at", UTCDateTime()),
+    Column("heartbeat_interval_at", UTCDateTime()),
     Index("ix_health_stations_model", "model"),
     Index("ix_health_stations_authorized", "authorized_at"),
     Index("ix_health_stations_firmware", "firmware_version"),

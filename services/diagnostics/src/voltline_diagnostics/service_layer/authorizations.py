@@ -20,7 +20,7 @@ from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.ports import StationRow
 from voltline_diagnostics.service_layer.status import AUTHORIZED_NOT_STARTED as RULE
-from voltline_diagnostics.service_layer.status import heard, station_for
+from voltline_diagnostics.service_layer.status import heard, register, registration, station_for
 from voltline_diagnostics.service_layer.unit_of_work import DiagnosticsUnitOfWork
 
 
@@ -28,15 +28,14 @@ async def record_boot_answer(
     ctx: HealthContext, station_id: str, event_id: UUID, at: datetime, answer: BootAnswered
 ) -> None:
     """The boot status the station was given; when Accepted, its interval is the heartbeat interval (which
-    also sets how long a silence makes it unresponsive)."""
+    also sets how long a silence makes it unresponsive). By the gateway's time: an older answer read late
+    changes nothing (domain/registration.py)."""
     async with ctx.uow() as uow:
         if not await uow.inbox.first_time(CONSUMER, event_id):
             return
         station, new = await station_for(ctx, uow, station_id, at, answer.ocpp_version)
         await heard(ctx, uow, station, at)
-        station.boot_status = answer.status
-        if answer.status == "Accepted" and answer.interval > 0:
-            station.heartbeat_interval_s = answer.interval
+        register(station, registration(station).answered(at, answer.status, answer.interval))
         await uow.status.save_station(station, ctx.clock(), new=new)
         await uow.commit()
 

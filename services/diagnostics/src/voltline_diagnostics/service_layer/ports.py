@@ -39,6 +39,8 @@ class StationRow:
     authorized_at: datetime | None = None  # an accepted Authorize not followed by a transaction yet
     unused_authorizations: int = 0  # accepted authorisations in a row that never became a transaction
     presence_at: datetime | None = None  # the newest connect or disconnect applied (or the first message's time)
+    boot_answered_at: datetime | None = None  # the boot answer that set `boot_status` (domain/registration.py)
+    heartbeat_interval_at: datetime | None = None  # the Accepted boot answer that set `heartbeat_interval_s`
 
 
 @dataclass

@@ -24,7 +24,8 @@ from voltline_events.payloads import (
 )
 
 from voltline_diagnostics.domain.alerts import Target, boot_loop
-from voltline_diagnostics.domain.status import STATION_WIDE, error_code, newest, normalise, shown_status
+from voltline_diagnostics.domain.registration import Registration
+from voltline_diagnostics.domain.status import STATION_WIDE, error_code, heard_within, newest, normalise, shown_status
 from voltline_diagnostics.service_layer import alerting
 from voltline_diagnostics.service_layer.context import CONSUMER, HealthContext
 from voltline_diagnostics.service_layer.ports import ConnectorRow, StationRow
@@ -64,11 +65,35 @@ async def heard(ctx: HealthContext, uow: DiagnosticsUnitOfWork, station: Station
     ctx.silence_watch.heard(station.station_id, station.last_seen_at + limit)
     if not station.unresponsive:
         return dirty
+    if not heard_within(at, ctx.clock(), limit):  # older than the silence that marked it (ADR 0038, amended)
+        return dirty
+    marked = station.unresponsive_since
+    ended = at if marked is None else max(at, marked)  # one stamped before the mark ends it at the mark
     station.unresponsive, station.unresponsive_since = False, None
-    alerting.publish(ctx, uow, StationHealthChanged(health="online", since=at), station.station_id)
+    alerting.publish(ctx, uow, StationHealthChanged(health="online", since=ended), station.station_id)
     HEALTH_CHANGES.labels("online").inc()
-    await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), at)
+    await alerting.clear(ctx, uow, "station_unresponsive", Target(station.station_id), ended)
     return True
+
+
+def registration(station: StationRow) -> Registration:
+    return Registration(
+        station.last_boot_at,
+        station.boot_status,
+        station.boot_answered_at,
+        station.heartbeat_interval_s,
+        station.heartbeat_interval_at,
+    )
+
+
+def register(station: StationRow, held: Registration) -> None:
+    """The station's boot answers as `held` says (domain/registration.py)."""
+    station.last_boot_at, station.boot_status, station.boot_answered_at = (
+        held.last_boot_at,
+        held.status,
+        held.answered_at,
+    )
+    station.heartbeat_interval_s, station.heartbeat_interval_at = held.heartbeat_interval_s, held.interval_at
 
 
 async def _publish_connectors(
@@ -169,12 +194,11 @@ async def record_boot(
         }  # 2.x nests it; 1.6 flat
         meter = {k: boot.raw[k] for k in ("meterType", "meterSerialNumber") if boot.raw.get(k) is not None}
         if newest(at, station.last_boot_at):  # else an older boot read late: counted, the inventory kept
+            register(station, registration(station).booted(at))  # its status: None until its answer is read
             station = replace(
                 station,
                 ocpp_version=boot.ocpp_version,
-                last_boot_at=at,
                 boot_reason=boot.reason,
-                boot_status=None,  # until station.boot_answered says what it was told
                 vendor=boot.vendor,
                 model=boot.model,
                 serial_number=boot.serial_number,
