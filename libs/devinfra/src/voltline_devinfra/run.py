@@ -34,6 +34,11 @@ BULK_POLICY = "idle"
 autogroup they share with the request path they get what the gateway, auth and the load around them leave, and a
 waking thread of the request path preempts them at once and wakes on the core they hold."""
 
+START_TIMEOUT_S = 300
+"""How long make run waits for every service's `/readyz` before it gives up. Its services share one autogroup
+(docs/adr/0046), so on a machine busy with other sessions' work they start on one session's share of the CPU: seven
+Python services took over 90 s at load 13-18 (fresh-clone tests beside two engineers' benchmarks), ~15 s idle."""
+
 LONG_POLL_REPLIES = ("session", "billing")
 """Services whose only short-wait reader is the reply reader of their own requests (remote starts, station
 displays): nobody stands at a charger for those, so it long-polls (VOLTLINE_KAFKA_REQUEST_FETCH_WAIT_MS) instead
@@ -202,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        stack.start(timeout=90)
+        stack.start(timeout=START_TIMEOUT_S)
         _print_banner(stack, args, token, data_dir, time.monotonic() - started)
         while not stopping:
             supervise(stack, broker)
