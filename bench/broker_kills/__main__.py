@@ -10,8 +10,8 @@ answered TransactionEvent Ended whose session never completed. The scenario is t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import asyncio
+import contextlib
 import signal
 import sys
 import tempfile
