@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import tempfile
@@ -29,12 +30,19 @@ def main() -> int:
     parser.add_argument("--min-gap", type=float, default=3.0, help="seconds between kills, at least")
     parser.add_argument("--max-gap", type=float, default=8.0, help="seconds between kills, at most")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds a station idles between sessions")
+    parser.add_argument("--settle", type=float, default=600.0, help="seconds the stores may take to show every session")
+    parser.add_argument("--keep", type=Path, help="run in this directory and keep it (logs, stores, spool)")
     args = parser.parse_args()
     # SIGTERM (e.g. `timeout`) stops like Ctrl-C, so the broker and the services are stopped too.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
-    with tempfile.TemporaryDirectory(prefix="voltline-bench-kills-") as tmp:
-        system_iter = start(Path(tmp))
+    with contextlib.ExitStack() as cleanup:
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            tmp = args.keep
+        else:
+            tmp = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="voltline-bench-kills-")))
+        system_iter = start(tmp)
         system = next(system_iter)
         began = time.monotonic()
         try:
@@ -45,7 +53,7 @@ def main() -> int:
                     kills=args.kills,
                     between_kills_s=(args.min_gap, args.max_gap),
                     pause_s=args.pause,
-                    settle_s=600.0,
+                    settle_s=args.settle,
                     report=lambda line: print(f"[{time.monotonic() - began:6.1f} s] {line}", flush=True),
                 )
             )
@@ -59,6 +67,8 @@ def main() -> int:
     print(f"  calls resent by stations         {tally.retries}")
     print(f"  transactions answered as ended   {len(tally.ended)}")
     print(f"  lost (answered, not in store)    {len(missing)}")
+    if missing:
+        print(f"  lost, first ones                 {sorted(missing)[:10]}")
     return 0 if not missing else 1
 
 

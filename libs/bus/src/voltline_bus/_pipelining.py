@@ -60,6 +60,9 @@ class PipeliningMixin:
     def _poll_ms(self) -> int:
         raise NotImplementedError
 
+    def _look_for_missing_topics(self, consumer: AIOKafkaConsumer) -> None:
+        raise NotImplementedError
+
     async def _commit_if_due_or_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         raise NotImplementedError
 
@@ -124,6 +127,7 @@ class PipeliningMixin:
                         answered, poll = poll, None
                         self._start(consumer, *answered.result(), tasks)  # a fetch error surfaces here
                     self._update_lag(consumer)
+                    self._look_for_missing_topics(consumer)
                     await self._commit_if_due_or_caught_up(consumer)
                     backoff.reset()
                 except asyncio.CancelledError:

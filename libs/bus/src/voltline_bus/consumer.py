@@ -55,6 +55,7 @@ _FULL_FETCH_BYTES = 512 * 1024
 _YIELD_AFTER_S = 0.001
 _RUNNING: weakref.WeakSet[EventConsumer] = weakref.WeakSet()
 _REWIND_WINDOW_S = 30.0
+_MISSING_TOPIC_CHECK_S = 1.0
 
 
 async def rewind_all_consumers() -> None:
@@ -188,6 +189,7 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
         self._idle = False
         self._rewind_until = 0.0
         self._rewind_pending = False
+        self._topics_checked_at = 0.0
         # A lazy proxy: constructors run before the service configures logging.
         self._log = structlog.get_logger(__name__, group_id=group_id)
 
@@ -348,6 +350,7 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
                         self._batch = None
                         batch.done.set()
                 self._update_lag(consumer)
+                self._look_for_missing_topics(consumer)
                 await self._commit_if_due_or_caught_up(consumer)
                 backoff.reset()
             except asyncio.CancelledError:
@@ -378,6 +381,21 @@ class EventConsumer(PipeliningMixin, BatchingMixin):
             return 1000
         due = self._last_commit + self._commit_interval - time.monotonic()
         return max(0, min(1000, int(due * 1000)))
+
+    def _look_for_missing_topics(self, consumer: AIOKafkaConsumer) -> None:
+        """Ask for the metadata again (once a second at most) while a subscribed topic shows no partitions.
+
+        A group joined before its topic existed (a broker that restarted empty, before the reset handlers recreated
+        the topics) is assigned none of it, and aiokafka looks again only when its metadata is `metadata_max_age_ms`
+        (5 minutes) old: the group read nothing meanwhile. Fresh metadata showing the partitions makes it rejoin.
+        """
+        now = time.monotonic()
+        if now - self._topics_checked_at < _MISSING_TOPIC_CHECK_S:
+            return
+        self._topics_checked_at = now
+        client = consumer._client
+        if any(not client.cluster.partitions_for_topic(topic) for topic in self._topics):
+            client.force_metadata_update()  # the coordinator's metadata listener rejoins when they show up
 
     def _mark(self, tp: TopicPartition, offset: int) -> None:
         self._handled[tp] = self._position[tp] = offset
