@@ -51,8 +51,9 @@ def newest(at: datetime, held: datetime | None) -> bool:
 
 
 def heard_within(at: datetime, now: datetime, limit: timedelta) -> bool:
-    """Whether a message stamped `at`, read `now`, ends a station's unresponsive mark: it was heard within its
-    silence limit of now, so the monitor would not mark it now. The mark needs nothing heard in the limit before
+    """Whether a station last heard at `at` is not silent past its limit `now`: the monitor's test before it marks
+    a station, and whether a message stamped `at`, read `now`, ends an unresponsive mark (the monitor would not
+    mark it now). The mark needs nothing heard in the limit before
     it, so a replayed copy, or any message older than that silence, never does; one stamped just before the mark
     (in flight, or held by a restarted broker) does: the station was not silent that long. A message read more
     than the limit after its time leaves the station unresponsive (ending it, the monitor would mark it again)."""

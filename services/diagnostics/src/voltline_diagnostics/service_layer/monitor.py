@@ -16,6 +16,7 @@ from voltline_chassis.metrics import gauge
 from voltline_events.payloads import StationHealthChanged
 
 from voltline_diagnostics.domain.alerts import Target
+from voltline_diagnostics.domain.status import heard_within
 from voltline_diagnostics.service_layer import alerting, heard
 from voltline_diagnostics.service_layer.authorizations import check_unused
 from voltline_diagnostics.service_layer.context import HealthContext
@@ -48,7 +49,7 @@ async def check_once(ctx: HealthContext, *, sweep: bool = True) -> None:
     candidates = set(ctx.silence_watch.due(now))
     for station_id, seen, hb in silent:
         limit = ctx.silence.limit(hb, ctx.default_heartbeat_s)
-        if seen + limit >= now:
+        if heard_within(seen, now, limit):
             ctx.silence_watch.heard(station_id, seen + limit)  # heard within its own limit: watched from now on
         else:
             candidates.add(station_id)
@@ -88,7 +89,7 @@ async def _check_silent(ctx: HealthContext, station_id: str, now: datetime) -> N
             return
         limit = ctx.silence.limit(station.heartbeat_interval_s, ctx.default_heartbeat_s)
         seen = heard.seen(ctx, station)  # with what this process heard and has not written yet
-        if seen + limit >= now:
+        if heard_within(seen, now, limit):
             ctx.silence_watch.heard(station_id, seen + limit)
             return
         if await uow.status.mark_unresponsive({station_id: now - limit}, now):
